@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// One target per layer (see docs/architecture.md): system → config / pipeline / stores / catalog → commands → CLI.
+let package = Package(
+    name: "walvault",
+    products: [
+        .executable(name: "walvault", targets: ["walvault"]),
+        .library(name: "WalvaultCommands", targets: ["WalvaultCommands"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // System C libraries, found through pkg-config.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Typed wrappers for the variadic and macro C APIs Swift cannot call directly.
+        .target(name: "CShims", dependencies: ["CZlib", "CCurl"]),
+
+        .target(name: "WalvaultSystem", dependencies: ["CShims"]),
+        .target(name: "WalvaultConfig", dependencies: ["WalvaultSystem", "WalvaultPipeline", "TOMLKit"]),
+        .target(name: "WalvaultPipeline",
+                dependencies: ["WalvaultSystem", "COpenSSL", "CZstd", "CLZ4", "CZlib", "CShims"]),
+        .target(name: "WalvaultStores", dependencies: ["WalvaultSystem"]),
+        .target(name: "WalvaultCatalog",
+                dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultStores", "TOMLKit"]),
+        .target(name: "WalvaultCommands",
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores",
+                               "WalvaultCatalog", "CLibPQ"]),
+        .executableTarget(name: "walvault", dependencies: [
+            "WalvaultCommands", "WalvaultConfig", "WalvaultSystem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Pure logic and single-process behaviour: no servers needed.
+        .testTarget(name: "WalvaultUnitTests", dependencies: [
+            "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+            "WalvaultCommands",
+        ]),
+        // Needs a real PostgreSQL 15 and the built `walvault` executable.
+        .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem"]),
+    ]
+)

@@ -1,0 +1,58 @@
+import WalvaultStores
+
+/// Reads and creates a store's `archive.info` pair and checks an identity against it.
+public enum ArchiveBinding {
+    /// The identity the store is bound to for this cluster, or nil when nothing was pushed yet.
+    public static func load(store: Store, layout: ArchiveLayout) throws -> ArchiveInfo? {
+        let main = try decode(store: store, key: layout.infoKey)
+        let copy = try decode(store: store, key: layout.infoCopyKey)
+        switch (main, copy) {
+        case (nil, nil):
+            return nil
+        case (.success(let info), nil), (nil, .success(let info)):
+            return info
+        case (.success(let a), .success(let b)):
+            guard a == b else {
+                throw CatalogError(problem: "store \"\(store.name)\": \(layout.infoKey) and \(layout.infoCopyKey) disagree",
+                                   fix: "one of them was edited or damaged; compare them and restore the right one by hand")
+            }
+            return a
+        case (.success(let info), .failure), (.failure, .success(let info)):
+            return info
+        case (.failure(let problem), _), (_, .failure(let problem)):
+            throw CatalogError(problem: "store \"\(store.name)\": \(layout.infoKey) is unreadable: \(problem)",
+                               fix: "restore it from \(layout.infoCopyKey) or from a copy of the store")
+        }
+    }
+
+    /// Binds an unbound store to `identity`, or checks that a bound one matches it.
+    public static func ensure(store: Store, layout: ArchiveLayout, identity: ClusterIdentity, what: String) throws {
+        if let existing = try load(store: store, layout: layout) {
+            try check(existing.identity, against: identity, store: store, layout: layout, what: what)
+            // Repair a copy lost to a crash between the two writes.
+            _ = try store.createSmall(key: layout.infoCopyKey, contents: existing.encoded())
+            return
+        }
+        let info = ArchiveInfo(identity: identity)
+        if !(try store.createSmall(key: layout.infoKey, contents: info.encoded())) {
+            // Another process bound it first; it must have bound it to the same cluster.
+            if let winner = try load(store: store, layout: layout) {
+                try check(winner.identity, against: identity, store: store, layout: layout, what: what)
+            }
+        }
+        _ = try store.createSmall(key: layout.infoCopyKey, contents: info.encoded())
+    }
+
+    static func check(_ bound: ClusterIdentity, against identity: ClusterIdentity, store: Store,
+                      layout: ArchiveLayout, what: String) throws {
+        guard bound != identity else { return }
+        throw CatalogError(
+            problem: "\(what) comes from a cluster with \(identity), but store \"\(store.name)\" holds cluster \"\(layout.cluster)\" with \(bound)",
+            fix: "this is another cluster's WAL: set a new [cluster] name for a new or re-initialised cluster, or fix archive_command's --config")
+    }
+
+    private static func decode(store: Store, key: String) throws -> Result<ArchiveInfo, ArchiveInfo.DecodeProblem>? {
+        guard let bytes = try store.readSmall(key: key) else { return nil }
+        do { return .success(try ArchiveInfo(decoding: bytes)) } catch { return .failure(error) }
+    }
+}

@@ -1,0 +1,23 @@
+/// Where things live inside a store, for one cluster:
+///
+///     <cluster>/archive.info, archive.info.copy
+///     <cluster>/wal/00000002.history-<sha256>.zst
+///     <cluster>/wal/0000000100000000/000000010000000000000001-<sha256>.zst
+///
+/// Keeping the layout in one place lets every store driver and `info` agree on it.
+public struct ArchiveLayout: Sendable {
+    public let cluster: String
+
+    public init(cluster: String) { self.cluster = cluster }
+
+    public var infoKey: String { "\(cluster)/archive.info" }
+    public var infoCopyKey: String { "\(cluster)/archive.info.copy" }
+    public var walRoot: String { "\(cluster)/wal" }
+
+    public func directory(for file: WALFileName) -> String {
+        switch file {
+        case .segment(let s), .partial(let s), .backupLabel(let s, _): return "\(walRoot)/\(s.directoryName)"
+        case .history: return walRoot
+        }
+    }
+}

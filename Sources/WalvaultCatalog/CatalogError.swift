@@ -1,0 +1,13 @@
+/// A store's contents disagree with what walvault was asked to do: wrong cluster, damaged
+/// info file, conflicting objects. These are refusals, never guesses.
+public struct CatalogError: Error, CustomStringConvertible, Equatable {
+    public let problem: String
+    public let fix: String
+
+    public init(problem: String, fix: String) {
+        self.problem = problem
+        self.fix = fix
+    }
+
+    public var description: String { "\(problem); \(fix)" }
+}

@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import WalvaultCatalog
+import WalvaultConfig
+import WalvaultPipeline
+import WalvaultStores
+import WalvaultSystem
+
+public enum ArchiveGetOutcome: Equatable {
+    case restored(store: String, object: StoreObject, size: Int)
+    /// No store has the file: PostgreSQL asks for files past the end of the archive during every recovery.
+    case notArchived
+}
+
+/// One reason a store could not deliver the file; kept so the final message names each object.
+public struct ArchiveGetFailure: Error, CustomStringConvertible {
+    public let file: String
+    public let problems: [String]
+
+    public var description: String {
+        "cannot deliver \(file) intact: " + problems.joined(separator: "; also ")
+            + "; recovery was stopped rather than continue without it: repair or replace the object, or add a store that has a good copy"
+    }
+}
+
+/// PostgreSQL's restore_command. Bytes reach `%p` only after their SHA-256 matched the
+/// object's name, and only by rename, so PostgreSQL never sees a partial or wrong file.
+public struct ArchiveGet {
+    public let context: WalvaultContext
+    /// Problems with one store that another store made up for; reported as warnings.
+    public private(set) var warnings: [String] = []
+
+    public init(context: WalvaultContext) { self.context = context }
+
+    public mutating func run(fileName: String, destination: String) throws -> ArchiveGetOutcome {
+        guard let file = WALFileName(fileName), fileName == Paths.basename(fileName) else {
+            throw CommandError(problem: "\"\(fileName)\" is not a WAL file name",
+                               fix: "restore_command must pass %f and %p: walvault archive-get %f \"%p\"")
+        }
+        let layout = ArchiveLayout(cluster: context.config.cluster.name)
+        let directory = layout.directory(for: file)
+        let prefix = StoredObjectName.prefix(for: file.description)
+        var problems: [String] = []
+        for store in context.stores {
+            let candidates: [(StoreObject, StoredObjectName)]
+            do {
+                candidates = try store.list(directory: directory, namePrefix: prefix).compactMap { object in
+                    StoredObjectName(object.name).flatMap { $0.originalName == file.description ? (object, $0) : nil }
+                }
+            } catch {
+                problems.append("\(error)")
+                continue
+            }
+            guard let (object, name) = candidates.first else { continue }
+            guard candidates.count == 1 else {
+                problems.append("store \"\(store.name)\" holds \(candidates.count) different objects for \(file) (\(candidates.map(\.0.key).joined(separator: ", ")))")
+                continue
+            }
+            do {
+                let size = try fetch(object, name: name, from: store, to: destination)
+                warnings = problems
+                return .restored(store: store.name, object: object, size: size)
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        if problems.isEmpty { return .notArchived }
+        throw ArchiveGetFailure(file: file.description, problems: problems)
+    }
+
+    private func fetch(_ object: StoreObject, name: StoredObjectName, from store: Store, to destination: String) throws -> Int {
+        let temporary = Paths.join(Paths.dirname(destination), ".\(Paths.basename(destination)).\(getpid()).walvault-tmp")
+        let output: FileDescriptor
+        do {
+            output = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        } catch let error as SystemError {
+            throw CommandError(problem: "cannot write \(destination): \(error.reason)", fix: error.hint ?? "check the directory PostgreSQL asked for")
+        }
+        var placed = false
+        defer { if !placed { _ = unlink(temporary) } }
+        let hashing = HashingStage(next: FileSink(file: output))
+        let reader = try store.openReader(key: object.key)
+        do {
+            try StreamPump.pump(reading: reader.read(into:), into: try Compression.decompressor(name.compression, next: hashing))
+        } catch let error as PipelineError {
+            throw CommandError(problem: "object \(object.key) in store \"\(store.name)\" is corrupted (\(error))", fix: "")
+        } catch let error as SystemError where error.path == temporary {
+            throw CommandError(problem: "cannot write \(destination): \(error.reason)", fix: error.hint ?? "")
+        }
+        guard hashing.hexDigest == name.sha256 else {
+            throw CommandError(problem: "object \(object.key) in store \"\(store.name)\" fails its checksum (sha256 \(hashing.hexDigest!.prefix(12))…, expected \(name.sha256.prefix(12))…)", fix: "")
+        }
+        do {
+            try output.close()
+            try FileSystem.rename(temporary, to: destination)
+        } catch let error as SystemError {
+            throw CommandError(problem: "cannot place \(destination): \(error.reason)", fix: error.hint ?? "")
+        }
+        placed = true
+        return hashing.byteCount
+    }
+}

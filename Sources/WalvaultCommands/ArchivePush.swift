@@ -1,0 +1,184 @@
+import WalvaultCatalog
+import WalvaultConfig
+import WalvaultPipeline
+import WalvaultStores
+import WalvaultSystem
+
+/// What one archive-push did, for the history table and `--verbose`.
+public struct ArchivePushResult: Equatable {
+    public let file: WALFileName
+    public let sha256: String
+    public let originalSize: Int
+    /// Objects written by this run.
+    public let stored: [StoredCopy]
+    /// Stores that already held identical content (PostgreSQL re-sent the file).
+    public let alreadyPresentIn: [String]
+
+    public struct StoredCopy: Equatable {
+        public let store: String
+        public let object: StoreObject
+    }
+}
+
+/// PostgreSQL's archive_command. It returns only when every configured store holds the file
+/// durably; any throw makes PostgreSQL keep the segment and retry, so no failure here loses WAL.
+public struct ArchivePush {
+    public let context: WalvaultContext
+
+    public init(context: WalvaultContext) { self.context = context }
+
+    var config: WalvaultConfig { context.config }
+
+    public func run(walPath: String) throws -> ArchivePushResult {
+        let baseName = Paths.basename(walPath)
+        guard let file = WALFileName(baseName) else {
+            throw CommandError(problem: "\(walPath) is not a file PostgreSQL archives (a WAL segment, .partial, .history or .backup file)",
+                               fix: "archive_command must pass %p unchanged: walvault archive-push %p")
+        }
+        let input: FileDescriptor
+        let size: Int
+        do {
+            input = try FileDescriptor.openForReading(walPath)
+            size = try input.size()
+        } catch let error as SystemError {
+            throw CommandError(problem: "cannot read \(file.kindDescription) \(walPath): \(error.reason)",
+                               fix: error.hint ?? "check that archive_command passes %p and runs as the cluster's owner")
+        }
+        let layout = ArchiveLayout(cluster: config.cluster.name)
+        let what = "\(file.kindDescription) \(file)"
+        if let segment = file.segmentName {
+            let identity = try Self.checkSegment(input, name: segment, path: walPath, size: size)
+            for store in context.stores {
+                try ArchiveBinding.ensure(store: store, layout: layout, identity: identity, what: what)
+            }
+        } else {
+            try checkAgainstPGControl(layout: layout, what: what)
+        }
+
+        let directory = layout.directory(for: file)
+        let prefix = StoredObjectName.prefix(for: file.description)
+        let existing = try context.stores.map { try $0.list(directory: directory, namePrefix: prefix) }
+        var knownSHA: String?
+        if existing.contains(where: { !$0.isEmpty }) {
+            // A re-send: judge it by checksum before compressing anything.
+            let hashing = HashingStage(next: DiscardSink())
+            try readFile(input, path: walPath, into: hashing)
+            knownSHA = hashing.hexDigest
+            for (store, objects) in zip(context.stores, existing) where !objects.isEmpty {
+                try Self.requireIdentical(objects, sha256: knownSHA!, file: file, store: store)
+            }
+        }
+        let needing = zip(context.stores, existing).filter { $0.1.isEmpty }.map(\.0)
+        let present = zip(context.stores, existing).filter { !$0.1.isEmpty }.map(\.0.name)
+        guard !needing.isEmpty else {
+            return ArchivePushResult(file: file, sha256: knownSHA!, originalSize: size, stored: [], alreadyPresentIn: present)
+        }
+
+        let writers = try needing.map { try $0.makeWriter(directory: directory) }
+        var committed = false
+        defer { if !committed { writers.forEach { $0.abort() } } }
+        let compression = config.compression
+        let hashing = HashingStage(next: try Compression.compressor(
+            compression.algorithm, level: compression.level, sizeHint: size, next: StoreFanOut(writers: writers)))
+        if knownSHA != nil { try rewind(input, path: walPath) }
+        let read = try readFile(input, path: walPath, into: hashing)
+        let sha = hashing.hexDigest!
+        guard read == size, knownSHA == nil || knownSHA == sha else {
+            throw CommandError(problem: "\(walPath) changed while it was being archived",
+                               fix: "something other than PostgreSQL is writing to pg_wal; stop it, PostgreSQL will retry")
+        }
+
+        let objectName = StoredObjectName(originalName: file.description, sha256: sha, compression: compression.algorithm).description
+        var stored: [ArchivePushResult.StoredCopy] = []
+        var alsoPresent = present
+        for (store, writer) in zip(needing, writers) {
+            switch try writer.commit(name: objectName, conflictPrefix: prefix) {
+            case .stored(let object):
+                stored.append(.init(store: store.name, object: object))
+            case .alreadyPresent(let objects):
+                try Self.requireIdentical(objects, sha256: sha, file: file, store: store)
+                alsoPresent.append(store.name)
+            }
+        }
+        committed = true
+        return ArchivePushResult(file: file, sha256: sha, originalSize: size, stored: stored, alreadyPresentIn: alsoPresent)
+    }
+
+    /// Proves the file is the complete segment its name says, and returns whose it is.
+    static func checkSegment(_ input: FileDescriptor, name: WALSegmentName, path: String, size: Int) throws -> ClusterIdentity {
+        var headerBytes = [UInt8](repeating: 0, count: WALPageHeader.size)
+        let got: Int
+        do {
+            got = try headerBytes.withUnsafeMutableBytes { try input.pread(into: $0, at: 0) }
+        } catch let error as SystemError {
+            throw CommandError(problem: "cannot read WAL segment \(path): \(error.reason)", fix: error.hint ?? "check the disk")
+        }
+        let header: WALPageHeader
+        do {
+            header = try WALPageHeader(bytes: Array(headerBytes[0..<got]))
+        } catch {
+            throw CommandError(problem: "\(path) is not a valid WAL segment: \(error)",
+                               fix: "it was not stored; check that this file came from PostgreSQL's pg_wal")
+        }
+        guard let identity = ClusterIdentity(header: header) else {
+            throw CommandError(problem: "\(path): unsupported PostgreSQL version", fix: "use PostgreSQL 13 to 17")
+        }
+        guard name.isValid(segmentSize: header.segmentSize),
+              header.segmentNumber == name.segmentNumber(segmentSize: header.segmentSize) else {
+            let actual = WALSegmentName(timeline: name.timeline, segmentNumber: header.segmentNumber, segmentSize: header.segmentSize)
+            throw CommandError(problem: "\(path): its header says it is segment \(actual.description.suffix(16)) but its name says \(name.description.suffix(16))",
+                               fix: "it was not stored under the wrong name; check what copied or renamed this file")
+        }
+        guard size == header.segmentSize else {
+            throw CommandError(problem: "WAL segment \(path) is truncated: \(size) bytes, expected \(header.segmentSize)",
+                               fix: "it was not stored; if PostgreSQL wrote it, check the disk and the server log")
+        }
+        return identity
+    }
+
+    /// History and backup files carry no identity; when the data directory is configured,
+    /// pg_control tells whether this cluster is the one the store is bound to.
+    func checkAgainstPGControl(layout: ArchiveLayout, what: String) throws {
+        guard let pgdata = config.cluster.pgdata else { return }
+        for store in context.stores {
+            guard let bound = try ArchiveBinding.load(store: store, layout: layout) else { continue }
+            let sysid: UInt64
+            do {
+                sysid = try PGControl.systemIdentifier(pgdata: pgdata)
+            } catch let error as SystemError {
+                throw CommandError(problem: "cannot check which cluster \(what) belongs to: \(error)",
+                                   fix: "fix [cluster] pgdata in \(config.path) or make pg_control readable to this user")
+            }
+            guard sysid == bound.identity.systemIdentifier else {
+                throw CommandError(problem: "\(what) comes from the cluster in \(pgdata) (system identifier \(sysid)), but store \"\(store.name)\" holds cluster \"\(layout.cluster)\" with system identifier \(bound.identity.systemIdentifier)",
+                                   fix: "set a new [cluster] name for a new or re-initialised cluster, or fix archive_command's --config")
+            }
+        }
+    }
+
+    static func requireIdentical(_ objects: [StoreObject], sha256: String, file: WALFileName, store: Store) throws {
+        let names = objects.compactMap { StoredObjectName($0.name) }
+        if names.contains(where: { $0.sha256 == sha256 }) { return }
+        let stored = names.first.map { String($0.sha256.prefix(12)) } ?? "unknown"
+        throw CommandError(
+            problem: "\(file.kindDescription) \(file) is already in store \"\(store.name)\" with different content (stored sha256 \(stored)…, this file \(sha256.prefix(12))…); the stored object was left untouched",
+            fix: "two servers may be archiving under one [cluster] name, or a restored server is reusing a timeline: find out which copy is right before removing either")
+    }
+
+    @discardableResult
+    private func readFile(_ input: FileDescriptor, path: String, into sink: ByteSink) throws -> Int {
+        do {
+            return try StreamPump.pump(from: input, into: sink)
+        } catch let error as SystemError where error.path == path {
+            throw CommandError(problem: "cannot read \(path): \(error.reason)", fix: error.hint ?? "check the disk")
+        } catch let error as PipelineError {
+            throw CommandError(problem: "cannot compress \(path): \(error)", fix: "check [compression] in \(config.path)")
+        }
+    }
+
+    private func rewind(_ input: FileDescriptor, path: String) throws {
+        do { try input.rewind() } catch let error as SystemError {
+            throw CommandError(problem: "cannot read \(path): \(error.reason)", fix: "check the disk")
+        }
+    }
+}

@@ -1,0 +1,13 @@
+/// A command-level refusal or failure, phrased for the person reading PostgreSQL's log:
+/// what failed (with the file, store or object) and what to do about it.
+public struct CommandError: Error, CustomStringConvertible, Equatable {
+    public let problem: String
+    public let fix: String
+
+    public init(problem: String, fix: String) {
+        self.problem = problem
+        self.fix = fix
+    }
+
+    public var description: String { fix.isEmpty ? problem : "\(problem); \(fix)" }
+}

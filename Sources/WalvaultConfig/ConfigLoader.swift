@@ -1,0 +1,147 @@
+import TOMLKit
+import WalvaultPipeline
+import WalvaultSystem
+
+/// Turns a TOML file into a validated `WalvaultConfig`, or one `ConfigError` that names
+/// the file, the key and what is expected.
+public enum ConfigLoader {
+    static let topLevelKeys = ["cluster", "compression", "stores"]
+    static let clusterKeys = ["name", "pgdata", "conninfo"]
+    static let compressionKeys = ["algorithm", "level"]
+    static let storeKeys = ["name", "type", "path"]
+
+    public static func load(path: String) throws -> WalvaultConfig {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readSmallFile(path)
+        } catch let error as SystemError {
+            throw ConfigError(file: path, problem: "cannot read the config file: \(error.reason)",
+                              fix: error.code == 2
+                                ? "create it (see README), or pass --config FILE or set \(ConfigLocation.environmentVariable)"
+                                : "make it readable by the user running walvault (the postgres user for archive_command)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError(file: path, problem: "not valid UTF-8 text", fix: "save the file as UTF-8 TOML")
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws -> WalvaultConfig {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(file: "\(path):\(error.source.begin.line):\(error.source.begin.column)",
+                              problem: "invalid TOML: \(error.description)",
+                              fix: "correct the syntax at that line")
+        }
+        for name in root.keys.sorted() where !topLevelKeys.contains(name) {
+            throw ConfigError(file: path, key: name, problem: "unknown key",
+                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression] and [[stores]]")
+        }
+        let cluster = try parseCluster(root, path: path)
+        let compression = try parseCompression(root, path: path)
+        let stores = try parseStores(root, path: path)
+        return WalvaultConfig(path: path, cluster: cluster, compression: compression, stores: stores)
+    }
+
+    private static func table(_ root: TOMLTable, _ name: String, path: String) throws -> TOMLTable? {
+        guard let value = root[name] else { return nil }
+        guard let table = value.table else {
+            throw ConfigError(file: path, key: name, problem: "expected a table, found \(value.type)",
+                              fix: "write it as a [\(name)] section")
+        }
+        return table
+    }
+
+    private static func parseCluster(_ root: TOMLTable, path: String) throws -> ClusterSettings {
+        guard let table = try table(root, "cluster", path: path) else {
+            throw ConfigError(file: path, key: "cluster", problem: "missing section",
+                              fix: "add a [cluster] section with at least name = \"main\"")
+        }
+        let reader = TableReader(table: table, file: path, place: "cluster", knownKeys: clusterKeys)
+        try reader.rejectUnknownKeys()
+        let name = try reader.requiredString("name", meaning: "this cluster's name inside the stores, e.g. \"main\"")
+        guard ClusterSettings.isValidName(name) else {
+            throw ConfigError(file: path, key: "cluster.name", problem: "\"\(name)\" is not a usable name",
+                              fix: "use letters, digits, '-', '_' and '.', not starting with '.', at most 64 characters")
+        }
+        let pgdata = try reader.string("pgdata")
+        if let pgdata, !pgdata.hasPrefix("/") {
+            throw ConfigError(file: path, key: "cluster.pgdata", problem: "\"\(pgdata)\" is not an absolute path",
+                              fix: "give the full path of the data directory")
+        }
+        return ClusterSettings(name: name, pgdata: pgdata, conninfo: try reader.string("conninfo"))
+    }
+
+    private static func parseCompression(_ root: TOMLTable, path: String) throws -> CompressionSettings {
+        guard let table = try table(root, "compression", path: path) else { return CompressionSettings() }
+        let reader = TableReader(table: table, file: path, place: "compression", knownKeys: compressionKeys)
+        try reader.rejectUnknownKeys()
+        var algorithm = CompressionAlgorithm.default
+        if let name = try reader.string("algorithm") {
+            guard let known = CompressionAlgorithm(rawValue: name) else {
+                throw ConfigError(file: path, key: "compression.algorithm", problem: "unknown algorithm \"\(name)\"",
+                                  fix: "use one of \(CompressionAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            algorithm = known
+        }
+        let level = try reader.int("level")
+        if let level, algorithm != .none, !algorithm.levelRange.contains(level) {
+            throw ConfigError(file: path, key: "compression.level", problem: "\(level) is out of range for \(algorithm.rawValue)",
+                              fix: "use a level from \(algorithm.levelRange.lowerBound) to \(algorithm.levelRange.upperBound)")
+        }
+        return CompressionSettings(algorithm: algorithm, level: algorithm == .none ? 0 : level)
+    }
+
+    private static func parseStores(_ root: TOMLTable, path: String) throws -> [StoreSettings] {
+        guard let value = root["stores"] else {
+            throw ConfigError(file: path, key: "stores", problem: "no store configured",
+                              fix: "add at least one [[stores]] entry with name, type = \"local\" and path")
+        }
+        guard let array = value.array else {
+            throw ConfigError(file: path, key: "stores", problem: "expected an array of tables, found \(value.type)",
+                              fix: "write each store as a [[stores]] section")
+        }
+        var stores: [StoreSettings] = []
+        for index in 0..<array.count {
+            let place = "stores #\(index + 1)"
+            guard let table = array[index].table else {
+                throw ConfigError(file: path, key: place, problem: "expected a table",
+                                  fix: "write each store as a [[stores]] section")
+            }
+            let reader = TableReader(table: table, file: path, place: place, knownKeys: storeKeys)
+            try reader.rejectUnknownKeys()
+            let name = try reader.requiredString("name", meaning: "a short name for this store, e.g. \"local\"")
+            guard ClusterSettings.isValidName(name) else {
+                throw ConfigError(file: path, key: "\(place).name", problem: "\"\(name)\" is not a usable name",
+                                  fix: "use letters, digits, '-', '_' and '.'")
+            }
+            if stores.contains(where: { $0.name == name }) {
+                throw ConfigError(file: path, key: "\(place).name", problem: "store name \"\(name)\" is used twice",
+                                  fix: "give every store its own name")
+            }
+            let type = try reader.requiredString("type", meaning: "the store type, e.g. \"local\"")
+            switch type {
+            case "local":
+                let storePath = try reader.requiredString("path", meaning: "the directory that holds the store, e.g. \"/var/backups/walvault\"")
+                guard storePath.hasPrefix("/") else {
+                    throw ConfigError(file: path, key: "\(place).path", problem: "\"\(storePath)\" is not an absolute path",
+                                      fix: "give the full path: archive_command runs inside the data directory")
+                }
+                stores.append(StoreSettings(name: name, kind: .local(path: storePath)))
+            case _ where StoreSettings.plannedTypes.contains(type):
+                throw ConfigError(file: path, key: "\(place).type", problem: "store type \"\(type)\" is not available in this version",
+                                  fix: "use type = \"local\"")
+            default:
+                throw ConfigError(file: path, key: "\(place).type", problem: "unknown store type \"\(type)\"",
+                                  fix: "use one of \(StoreSettings.knownTypes.joined(separator: ", "))")
+            }
+        }
+        if stores.isEmpty {
+            throw ConfigError(file: path, key: "stores", problem: "no store configured",
+                              fix: "add at least one [[stores]] entry")
+        }
+        return stores
+    }
+}

@@ -1,0 +1,46 @@
+import TOMLKit
+
+/// Reads one TOML table key by key and remembers which keys it used, so that anything
+/// left over is reported as unknown instead of being silently ignored (a typo in a
+/// setting must never fall back to a default quietly).
+struct TableReader {
+    let table: TOMLTable
+    let file: String
+    /// How this table is named in messages: "cluster", "stores #2".
+    let place: String
+    let knownKeys: [String]
+
+    func key(_ name: String) -> String { "\(place).\(name)" }
+
+    func string(_ name: String) throws -> String? {
+        guard let value = table[name] else { return nil }
+        guard let string = value.string else { throw typeError(name, expected: "a string", found: value.type) }
+        return string
+    }
+
+    func requiredString(_ name: String, meaning: String) throws -> String {
+        guard let value = try string(name), !value.isEmpty else {
+            throw ConfigError(file: file, key: key(name), problem: "missing",
+                              fix: "set it to \(meaning)")
+        }
+        return value
+    }
+
+    func int(_ name: String) throws -> Int? {
+        guard let value = table[name] else { return nil }
+        guard let int = value.int else { throw typeError(name, expected: "an integer", found: value.type) }
+        return int
+    }
+
+    func rejectUnknownKeys() throws {
+        for name in table.keys.sorted() where !knownKeys.contains(name) {
+            throw ConfigError(file: file, key: key(name), problem: "unknown key",
+                              fix: "remove it or fix its spelling; [\(place.split(separator: " ").first ?? "")] accepts \(knownKeys.joined(separator: ", "))")
+        }
+    }
+
+    private func typeError(_ name: String, expected: String, found: TOMLType) -> ConfigError {
+        ConfigError(file: file, key: key(name), problem: "expected \(expected), found \(found)",
+                    fix: "write it as \(expected)")
+    }
+}

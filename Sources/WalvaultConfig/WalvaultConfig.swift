@@ -1,0 +1,17 @@
+import WalvaultPipeline
+
+/// The whole validated configuration. Everything here has been checked when the file was read,
+/// so commands never meet a half-valid setting in the middle of a push.
+public struct WalvaultConfig: Sendable, Equatable {
+    public var path: String
+    public var cluster: ClusterSettings
+    public var compression: CompressionSettings
+    public var stores: [StoreSettings]
+
+    public init(path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings]) {
+        self.path = path
+        self.cluster = cluster
+        self.compression = compression
+        self.stores = stores
+    }
+}

@@ -1,0 +1,22 @@
+/// Builds the compression stage for an algorithm, so callers never switch on the algorithm themselves.
+public enum Compression {
+    /// - Parameter sizeHint: the input size when known (WAL segments), which lets zstd pick its parameters.
+    public static func compressor(_ algorithm: CompressionAlgorithm, level: Int, sizeHint: Int? = nil,
+                                  next: ByteSink) throws -> ByteSink {
+        switch algorithm {
+        case .zstd: return try ZstdCompressStage(level: level, sizeHint: sizeHint, next: next)
+        case .lz4: return try LZ4CompressStage(level: level, next: next)
+        case .gzip: return try GzipCompressStage(level: level, next: next)
+        case .none: return next
+        }
+    }
+
+    public static func decompressor(_ algorithm: CompressionAlgorithm, next: ByteSink) throws -> ByteSink {
+        switch algorithm {
+        case .zstd: return try ZstdDecompressStage(next: next)
+        case .lz4: return try LZ4DecompressStage(next: next)
+        case .gzip: return try GzipDecompressStage(next: next)
+        case .none: return next
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import WalvaultSystem
+
+/// Moves bytes from a file into a pipeline in fixed-size chunks: the only place data is read,
+/// so the memory bound of every command is this buffer plus the stages' own state.
+public enum StreamPump {
+    public static let chunkSize = 1 << 20
+
+    @discardableResult
+    public static func pump(from file: FileDescriptor, into sink: ByteSink, chunkSize: Int = chunkSize) throws -> Int {
+        file.adviseSequential()
+        return try pump(reading: file.read(into:), into: sink, chunkSize: chunkSize)
+    }
+
+    /// - Parameter read: fills the buffer it is given and returns the byte count, 0 at the end.
+    @discardableResult
+    public static func pump(reading read: (UnsafeMutableRawBufferPointer) throws -> Int, into sink: ByteSink,
+                            chunkSize: Int = chunkSize) throws -> Int {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
+        defer { buffer.deallocate() }
+        var total = 0
+        while true {
+            let n = try read(buffer)
+            if n == 0 { break }
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += n
+        }
+        try sink.finish()
+        return total
+    }
+}
+
+/// Drops everything: for passes that only need a stage's side effect (a checksum).
+public final class DiscardSink: ByteSink {
+    public init() {}
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {}
+    public func finish() throws {}
+}
+
+/// Writes the pipeline's output to an open file.
+public final class FileSink: ByteSink {
+    public let file: FileDescriptor
+    public init(file: FileDescriptor) { self.file = file }
+    public func write(_ bytes: UnsafeRawBufferPointer) throws { try file.writeAll(bytes) }
+    public func finish() throws {}
+}

@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import WalvaultSystem
+
+/// A store in a local (or mounted) directory. Objects are written to a hidden temporary
+/// name in their final directory, fsynced, linked under the final name (link never replaces),
+/// and the directory fsynced, so a crash leaves either nothing or a complete object.
+public final class LocalStore: Store {
+    public let name: String
+    public let root: String
+    public let capabilities: StoreCapabilities = [.listing, .atomicConditionalCreate, .deletion, .onThisMachine]
+    public let maxObjectSize: Int? = nil
+    public var location: String { root }
+
+    static let temporarySuffix = ".walvault-tmp"
+
+    public init(name: String, root: String) {
+        self.name = name
+        self.root = root
+    }
+
+    func path(_ key: String) -> String { Paths.join(root, key) }
+
+    /// The root must exist: creating it would hide an unmounted backup disk and fill the system disk instead.
+    func checkRoot() throws {
+        guard FileSystem.isDirectory(root) else {
+            throw StoreError(store: name, problem: "store directory \(root) does not exist",
+                             fix: "create it and give it to the user running walvault (mkdir -p \(root) && chown postgres: \(root)), or fix the path in the config")
+        }
+    }
+
+    static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".") && name.hasSuffix(temporarySuffix) }
+
+    public func list(directory: String, namePrefix: String) throws -> [StoreObject] {
+        let dirPath = path(directory)
+        let names: [String]
+        do {
+            names = try FileSystem.listDirectory(dirPath)
+        } catch let error as SystemError where error.code == ENOENT {
+            try checkRoot()
+            return []
+        } catch let error as SystemError {
+            throw StoreError(store: name, error)
+        }
+        var objects: [StoreObject] = []
+        for entry in names.sorted() where entry.hasPrefix(namePrefix) && !entry.hasPrefix(".") {
+            let key = Paths.join(directory, entry)
+            do {
+                if let size = try FileSystem.size(path(key)) { objects.append(StoreObject(key: key, size: size)) }
+            } catch let error as SystemError {
+                throw StoreError(store: name, error)
+            }
+        }
+        return objects
+    }
+
+    public func openReader(key: String) throws -> ObjectReader {
+        do {
+            return LocalObjectReader(file: try FileDescriptor.openForReading(path(key)))
+        } catch let error as SystemError {
+            throw StoreError(store: name, error)
+        }
+    }
+
+    public func makeWriter(directory: String) throws -> ObjectWriter {
+        try checkRoot()
+        let dirPath = path(directory)
+        do {
+            try FileSystem.makeDirectories(dirPath)
+            return try LocalObjectWriter(store: self, directory: directory, directoryPath: dirPath)
+        } catch let error as SystemError {
+            throw StoreError(store: name, error)
+        }
+    }
+
+    public func readSmall(key: String) throws -> [UInt8]? {
+        do {
+            return try FileSystem.readSmallFile(path(key))
+        } catch let error as SystemError where error.code == ENOENT {
+            try checkRoot()
+            return nil
+        } catch let error as SystemError {
+            throw StoreError(store: name, error)
+        }
+    }
+
+    public func createSmall(key: String, contents: [UInt8]) throws -> Bool {
+        let writer = try makeWriter(directory: Paths.dirname(key))
+        do {
+            try contents.withUnsafeBytes { try writer.write($0) }
+            let outcome = try writer.commit(name: Paths.basename(key), conflictPrefix: Paths.basename(key))
+            if case .stored = outcome { return true }
+            return false
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+}
+
+final class LocalObjectReader: ObjectReader {
+    let file: FileDescriptor
+    init(file: FileDescriptor) {
+        self.file = file
+        file.adviseSequential()
+    }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try file.read(into: buffer) }
+}
+
+final class LocalObjectWriter: ObjectWriter {
+    private let store: LocalStore
+    private let directory: String
+    private let directoryPath: String
+    private let temporaryPath: String
+    private var file: FileDescriptor?
+
+    private static let counter = Atomic<Int>(0)
+
+    init(store: LocalStore, directory: String, directoryPath: String) throws {
+        self.store = store
+        self.directory = directory
+        self.directoryPath = directoryPath
+        let serial = Self.counter.add(1, ordering: .relaxed).newValue
+        temporaryPath = Paths.join(directoryPath, ".\(getpid())-\(serial)\(LocalStore.temporarySuffix)")
+        file = try FileDescriptor.open(temporaryPath, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o640)
+    }
+
+    deinit { abort() }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let file else { return }
+        do {
+            try file.writeAll(bytes)
+        } catch let error as SystemError {
+            throw StoreError(store: store.name, error)
+        }
+    }
+
+    func commit(name: String, conflictPrefix: String) throws -> CommitOutcome {
+        guard let file else { throw StoreError(store: store.name, problem: "object \(name) was already committed or aborted", fix: nil) }
+        do {
+            try file.sync()
+            try file.close()
+            self.file = nil
+            // The lock makes "check for a conflicting object, then place ours" one step
+            // for every walvault process writing into this directory.
+            let lock = try FileDescriptor.openDirectory(directoryPath)
+            try lock.lockExclusive()
+            removeAbandonedTemporaries()
+            let existing = try store.list(directory: directory, namePrefix: conflictPrefix)
+            if !existing.isEmpty {
+                try FileSystem.remove(temporaryPath)
+                return .alreadyPresent(existing)
+            }
+            let finalPath = Paths.join(directoryPath, name)
+            guard try FileSystem.linkNoReplace(temporaryPath, to: finalPath) else {
+                try FileSystem.remove(temporaryPath)
+                return .alreadyPresent(try store.list(directory: directory, namePrefix: conflictPrefix))
+            }
+            try FileSystem.remove(temporaryPath)
+            try lock.sync()
+            let size = try FileSystem.size(finalPath) ?? 0
+            return .stored(StoreObject(key: Paths.join(directory, name), size: size))
+        } catch let error as SystemError {
+            abort()
+            throw StoreError(store: store.name, error)
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    func abort() {
+        file = nil
+        _ = unlink(temporaryPath)
+    }
+
+    /// Temporary files of processes that died (kill -9, power loss) are never visible as
+    /// objects, but would accumulate; the next writer in the directory removes them.
+    private func removeAbandonedTemporaries() {
+        guard let names = try? FileSystem.listDirectory(directoryPath) else { return }
+        for entry in names where LocalStore.isTemporary(entry) {
+            let pidText = entry.dropFirst().prefix { $0 != "-" }
+            guard let pid = Int32(pidText), pid != getpid(), !FileSystem.isProcessAlive(pid) else { continue }
+            _ = unlink(Paths.join(directoryPath, entry))
+        }
+    }
+}

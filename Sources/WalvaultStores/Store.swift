@@ -1,0 +1,75 @@
+import WalvaultSystem
+
+/// What a store can do, so that commands adapt to a store instead of assuming the local one:
+/// Telegram cannot list and caps object size; S3 lists but cannot lock a directory.
+public struct StoreCapabilities: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Keys can be enumerated by prefix. Without it, walvault must keep its own catalog.
+    public static let listing = StoreCapabilities(rawValue: 1 << 0)
+    /// "Create unless an object with this prefix exists" is atomic (local: flock + link).
+    public static let atomicConditionalCreate = StoreCapabilities(rawValue: 1 << 1)
+    /// Objects can be deleted (retention). Telegram deletes by itself after 48 hours.
+    public static let deletion = StoreCapabilities(rawValue: 1 << 2)
+    /// Data is on this machine: losing the machine loses the store.
+    public static let onThisMachine = StoreCapabilities(rawValue: 1 << 3)
+}
+
+/// An object as a store lists it.
+public struct StoreObject: Sendable, Equatable, CustomStringConvertible {
+    /// Slash-separated, relative to the store's root: "main/wal/0000000100000000/…".
+    public let key: String
+    public let size: Int
+
+    public init(key: String, size: Int) {
+        self.key = key
+        self.size = size
+    }
+
+    public var name: String { Paths.basename(key) }
+    public var description: String { key }
+}
+
+public enum CommitOutcome: Equatable {
+    case stored(StoreObject)
+    /// Objects already under the conflict prefix; nothing was written.
+    case alreadyPresent([StoreObject])
+}
+
+/// The one interface every store driver implements. Keys are relative, slash-separated paths;
+/// a "directory" is a key prefix ending before a name.
+public protocol Store: AnyObject {
+    var name: String { get }
+    var capabilities: StoreCapabilities { get }
+    /// Largest object the store accepts, if it has a limit (Telegram: 20 MiB downloads).
+    var maxObjectSize: Int? { get }
+    /// A human-readable location for messages ("/var/backups/walvault", "s3://bucket/prefix").
+    var location: String { get }
+
+    /// Complete objects in `directory` whose names start with `namePrefix`. Never lists
+    /// temporary or half-written objects.
+    func list(directory: String, namePrefix: String) throws -> [StoreObject]
+    func openReader(key: String) throws -> ObjectReader
+    /// A writer whose object appears, complete, only when committed.
+    func makeWriter(directory: String) throws -> ObjectWriter
+    /// Reads a small object (info files); nil when it does not exist.
+    func readSmall(key: String) throws -> [UInt8]?
+    /// Creates a small object durably unless it exists; false when it already existed.
+    func createSmall(key: String, contents: [UInt8]) throws -> Bool
+}
+
+public protocol ObjectReader: AnyObject {
+    /// Reads up to `buffer.count` bytes; 0 at the end of the object.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// Receives an object's bytes. Nothing is visible under a final name until `commit`.
+public protocol ObjectWriter: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// Makes the object durable under `directory/name`, unless an object whose name starts with
+    /// `conflictPrefix` is already there, in which case nothing is written and those are returned.
+    func commit(name: String, conflictPrefix: String) throws -> CommitOutcome
+    /// Throws away what was written. Safe to call after a failed commit.
+    func abort()
+}

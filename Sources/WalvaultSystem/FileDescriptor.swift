@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+
+/// An open file that closes itself, so that every early `throw` on an error path
+/// releases the descriptor (archive-push runs thousands of times a day).
+public final class FileDescriptor {
+    public let raw: Int32
+    public let path: String
+    private var isOpen = true
+
+    public init(raw: Int32, path: String) {
+        self.raw = raw
+        self.path = path
+    }
+
+    deinit { if isOpen { _ = Glibc.close(raw) } }
+
+    public static func open(_ path: String, flags: Int32, mode: mode_t = 0o600) throws -> FileDescriptor {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError("open", path: path) }
+        return FileDescriptor(raw: fd, path: path)
+    }
+
+    public static func openForReading(_ path: String) throws -> FileDescriptor {
+        try open(path, flags: O_RDONLY)
+    }
+
+    public static func openDirectory(_ path: String) throws -> FileDescriptor {
+        try open(path, flags: O_RDONLY | O_DIRECTORY)
+    }
+
+    /// Reads up to `buffer.count` bytes; 0 means end of file. Retries EINTR.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let n = Glibc.read(raw, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw SystemError("read", path: path)
+        }
+    }
+
+    /// Fills the buffer unless end of file comes first; returns how many bytes were read.
+    public func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var total = 0
+        while total < buffer.count {
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]))
+            if n == 0 { break }
+            total += n
+        }
+        return total
+    }
+
+    public func pread(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int {
+        var total = 0
+        while total < buffer.count {
+            let n = Glibc.pread(raw, buffer.baseAddress! + total, buffer.count - total, off_t(offset + total))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read", path: path)
+            }
+            if n == 0 { break }
+            total += n
+        }
+        return total
+    }
+
+    public func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(raw, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("write", path: path)
+            }
+            offset += n
+        }
+    }
+
+    public func writeAll(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeAll($0) }
+    }
+
+    public func sync() throws {
+        guard Glibc.fsync(raw) == 0 else { throw SystemError("fsync", path: path) }
+    }
+
+    public func size() throws -> Int {
+        var st = stat()
+        guard Glibc.fstat(raw, &st) == 0 else { throw SystemError("stat", path: path) }
+        return Int(st.st_size)
+    }
+
+    /// Exclusive advisory lock, held until close; serialises writers of one store directory.
+    public func lockExclusive() throws {
+        while wv_flock(raw, LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            throw SystemError("lock", path: path)
+        }
+    }
+
+    public func rewind() throws {
+        guard lseek(raw, 0, SEEK_SET) == 0 else { throw SystemError("seek", path: path) }
+    }
+
+    public func adviseSequential() {
+        _ = posix_fadvise(raw, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+    }
+
+    public func close() throws {
+        guard isOpen else { return }
+        isOpen = false
+        guard Glibc.close(raw) == 0 else { throw SystemError("close", path: path) }
+    }
+}

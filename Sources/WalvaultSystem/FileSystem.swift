@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The durable-write primitives every store and restore builds on. "Durable" here means
+/// what PostgreSQL means: after return, a power loss cannot lose or half-write the file.
+public enum FileSystem {
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// File size, or nil when there is no such file.
+    public static func size(_ path: String) throws -> Int? {
+        var st = stat()
+        if stat(path, &st) == 0 { return Int(st.st_size) }
+        if errno == ENOENT { return nil }
+        throw SystemError("stat", path: path)
+    }
+
+    public static func syncDirectory(_ path: String) throws {
+        let dir = try FileDescriptor.openDirectory(path)
+        try dir.sync()
+        try dir.close()
+    }
+
+    /// Creates every missing directory of `path`, fsyncing each parent so that the new
+    /// entries survive a crash as well as the files later placed in them.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o750) throws {
+        if isDirectory(path) { return }
+        let parent = Paths.dirname(path)
+        if parent != path { try makeDirectories(parent, mode: mode) }
+        if mkdir(path, mode) != 0 {
+            if errno == EEXIST && isDirectory(path) { return }
+            throw SystemError("create directory", path: path)
+        }
+        try syncDirectory(parent)
+    }
+
+    /// Names in a directory, without "." and "..".
+    public static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw SystemError("list", path: path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public static func remove(_ path: String) throws {
+        if unlink(path) != 0 && errno != ENOENT { throw SystemError("remove", path: path) }
+    }
+
+    public static func rename(_ from: String, to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw SystemError("rename", path: "\(from) to \(to)") }
+    }
+
+    /// Places `from` at `to` only if `to` does not exist yet: link(2) fails with EEXIST
+    /// instead of replacing, which is what "never overwrite silently" needs.
+    /// Returns false when `to` already existed.
+    public static func linkNoReplace(_ from: String, to: String) throws -> Bool {
+        if link(from, to) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw SystemError("link", path: "\(from) to \(to)")
+    }
+
+    /// Writes a small file atomically and durably: temporary name, fsync, rename, fsync directory.
+    public static func writeAtomically(_ path: String, contents: [UInt8], mode: mode_t = 0o640) throws {
+        let dir = Paths.dirname(path)
+        let temp = Paths.join(dir, ".\(Paths.basename(path)).\(getpid()).tmp")
+        do {
+            let fd = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+            try fd.writeAll(contents)
+            try fd.sync()
+            try fd.close()
+            try rename(temp, to: path)
+            try syncDirectory(dir)
+        } catch {
+            try? remove(temp)
+            throw error
+        }
+    }
+
+    /// Reads a whole small file (info files, configs); never used for WAL or backup data.
+    public static func readSmallFile(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
+        let fd = try FileDescriptor.openForReading(path)
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<n])
+            if result.count > limit { throw SystemError("read (file is larger than expected)", path: path, code: EFBIG) }
+        }
+        return result
+    }
+
+    public static func isProcessAlive(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+}

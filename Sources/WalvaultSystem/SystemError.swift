@@ -1,0 +1,32 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system call, kept as data so that each layer can add its own context
+/// and tests can match on `code` rather than on message text.
+public struct SystemError: Error, CustomStringConvertible, Equatable {
+    public let operation: String
+    public let path: String
+    public let code: Int32
+
+    public init(_ operation: String, path: String, code: Int32 = errno) {
+        self.operation = operation
+        self.path = path
+        self.code = code
+    }
+
+    public var reason: String { String(cString: strerror(code)) }
+
+    public var description: String { "cannot \(operation) \(path): \(reason)" }
+
+    /// Advice a person can act on for the errors users actually meet.
+    public var hint: String? {
+        switch code {
+        case EACCES, EPERM: return "check the owner and permissions (the archiver runs as the postgres user)"
+        case EROFS: return "the file system is read-only; remount it read-write or point the store elsewhere"
+        case ENOSPC, EDQUOT: return "free space on that file system or move the store to a larger one"
+        case ENOENT: return "check that the path exists"
+        default: return nil
+        }
+    }
+}

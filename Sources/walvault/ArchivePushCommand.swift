@@ -1,0 +1,30 @@
+import ArgumentParser
+import WalvaultCommands
+import WalvaultConfig
+
+struct ArchivePushCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archive-push",
+        abstract: "Store one WAL file durably (PostgreSQL's archive_command).",
+        discussion: "archive_command = 'walvault --config /etc/walvault/walvault.toml archive-push %p'. Exits 0 only once every configured store holds the file durably; otherwise PostgreSQL keeps the file and retries.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("Path of the WAL file, as PostgreSQL's %p.", valueName: "path"))
+    var path: String
+
+    func run() throws {
+        do {
+            let context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config))
+            let result = try ArchivePush(context: context).run(walPath: path)
+            if global.verbose {
+                let stored = result.stored.map { "\($0.store):\($0.object.key) (\($0.object.size) bytes)" }
+                let summary = stored.isEmpty ? "already archived in \(result.alreadyPresentIn.joined(separator: ", "))" : "stored " + stored.joined(separator: ", ")
+                Output.info("archive-push", "\(result.file) (\(result.originalSize) bytes, sha256 \(result.sha256.prefix(12))…): \(summary)")
+            }
+        } catch {
+            Output.fail("archive-push", "\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+    }
+}

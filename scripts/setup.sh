@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what walvault needs to build and to run its tests on a fresh Debian machine.
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+
+packages=(
+  postgresql-15 postgresql-contrib   # the real server the tests and demo run (initdb, pg_ctl, pgbench)
+  libpq-dev libcurl4-openssl-dev libssl-dev libzstd-dev liblz4-dev zlib1g-dev pkg-config
+  util-linux                         # runuser, to start PostgreSQL as an unprivileged user
+  ${WALVAULT_EXTRA_PACKAGES:-}
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v swift >/dev/null || [ -x /opt/swift/usr/bin/swift ] || {
+  echo "setup: Swift 6 toolchain not found (expected on PATH or at /opt/swift)" >&2; exit 1; }
