@@ -19,7 +19,7 @@ public enum WALFileName: Hashable, Sendable, CustomStringConvertible {
         } else if utf8.count == 32, name.hasSuffix(".partial"), let segment = WALSegmentName(name.prefix(24)) {
             self = .partial(segment)
         } else if utf8.count == 16, name.hasSuffix(".history"), Hex.isUppercaseHex(name.prefix(8), count: 8),
-                  let timeline = UInt32(name.prefix(8), radix: 16), timeline > 1 {
+                  let timeline = UInt32(name.prefix(8), radix: 16), timeline > 0 {
             self = .history(timeline: timeline)
         } else if utf8.count == 40, name.hasSuffix(".backup"), let segment = WALSegmentName(name.prefix(24)),
                   name.dropFirst(24).first == ".", Hex.isUppercaseHex(name.dropFirst(25).prefix(8), count: 8),

@@ -1,0 +1,105 @@
+import Testing
+import WalvaultConfig
+import WalvaultPipeline
+
+@Suite struct ConfigTests {
+    let full = """
+    [cluster]
+    name = "main"
+    pgdata = "/var/lib/postgresql/15/main"
+    conninfo = "host=/var/run/postgresql port=5432 user=postgres dbname=postgres"
+
+    [compression]
+    algorithm = "lz4"
+    level = 5
+
+    [[stores]]
+    name = "local"
+    type = "local"
+    path = "/var/backups/walvault"
+
+    [[stores]]
+    name = "second"
+    type = "local"
+    path = "/mnt/other"
+    """
+
+    func parseError(_ text: String) -> ConfigError? {
+        do {
+            _ = try ConfigLoader.parse(text, path: "/etc/walvault/walvault.toml")
+            return nil
+        } catch let error as ConfigError {
+            return error
+        } catch {
+            Issue.record("unexpected error type \(error)")
+            return nil
+        }
+    }
+
+    @Test func readsEverySetting() throws {
+        let config = try ConfigLoader.parse(full, path: "/x.toml")
+        #expect(config.cluster == ClusterSettings(name: "main", pgdata: "/var/lib/postgresql/15/main",
+                                                  conninfo: "host=/var/run/postgresql port=5432 user=postgres dbname=postgres"))
+        #expect(config.compression == CompressionSettings(algorithm: .lz4, level: 5))
+        #expect(config.stores.map(\.name) == ["local", "second"])
+        #expect(config.stores[0].kind == .local(path: "/var/backups/walvault"))
+    }
+
+    @Test func compressionDefaultsToZstdLevel3() throws {
+        let config = try ConfigLoader.parse("[cluster]\nname = \"a\"\n[[stores]]\nname = \"l\"\ntype = \"local\"\npath = \"/s\"\n", path: "/x")
+        #expect(config.compression == CompressionSettings(algorithm: .zstd, level: 3))
+    }
+
+    @Test func badTOMLNamesTheLine() throws {
+        let error = try #require(parseError("[cluster]\nname = \"main\"\nlevel = = 3\n"))
+        #expect(error.file.hasPrefix("/etc/walvault/walvault.toml:3:"))
+        #expect(error.description.contains("invalid TOML"))
+    }
+
+    @Test(arguments: [
+        ("[cluster]\nname = \"m\"\nnmae = \"x\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster.nmae", "unknown key"),
+        ("[cluster]\nname = \"m\"\n[encryption]\nx = 1\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "encryption", "unknown key"),
+        ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\nbucket=\"b\"", "stores #1.bucket", "unknown key"),
+        ("[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster", "missing section"),
+        ("[cluster]\nname = \"m\"", "stores", "no store configured"),
+        ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"", "stores #1.path", "missing"),
+        ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"backups\"", "stores #1.path", "not an absolute path"),
+        ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"ftp\"\npath=\"/s\"", "stores #1.type", "unknown store type \"ftp\""),
+        ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"s3\"", "stores #1.type", "not available in this version"),
+        ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/a\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/b\"", "stores #2.name", "used twice"),
+        ("[cluster]\nname = 5\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster.name", "expected a string, found integer"),
+        ("[cluster]\nname = \"../x\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster.name", "not a usable name"),
+        ("[cluster]\nname = \"m\"\npgdata = \"data\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster.pgdata", "not an absolute path"),
+        ("[cluster]\nname = \"m\"\n[compression]\nalgorithm = \"brotli\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "compression.algorithm", "unknown algorithm"),
+        ("[cluster]\nname = \"m\"\n[compression]\nlevel = 99\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "compression.level", "out of range"),
+        ("[cluster]\nname = \"m\"\n[compression]\nalgorithm = \"gzip\"\nlevel = \"9\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "compression.level", "expected an integer"),
+        ("cluster = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster", "expected a table"),
+        ("[cluster]\nname = \"m\"\nstores = 3", "cluster.stores", "unknown key"),
+        ("[cluster]\nname = \"m\"\n[stores]\nname=\"l\"", "stores", "expected an array of tables"),
+    ])
+    func everyMistakeNamesItsKey(text: String, key: String, problem: String) throws {
+        let error = try #require(parseError(text))
+        #expect(error.key == key)
+        #expect(error.problem.contains(problem))
+        #expect(error.file == "/etc/walvault/walvault.toml")
+        #expect(!error.fix.isEmpty)
+        #expect(!error.description.contains("\n"))
+    }
+
+    @Test func missingFileSaysHowToPointAtOne() throws {
+        do {
+            _ = try ConfigLoader.load(path: "/nonexistent/walvault.toml")
+            Issue.record("expected an error")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("/nonexistent/walvault.toml"))
+            #expect(error.description.contains("No such file"))
+            #expect(error.description.contains("--config"))
+        }
+    }
+
+    @Test func locationPrefersFlagThenEnvironmentThenDefault() {
+        #expect(ConfigLocation.resolve(explicit: "/a", environment: { _ in "/b" }) == "/a")
+        #expect(ConfigLocation.resolve(explicit: nil, environment: { $0 == "WALVAULT_CONFIG" ? "/b" : nil }) == "/b")
+        #expect(ConfigLocation.resolve(explicit: nil, environment: { _ in nil }) == "/etc/walvault/walvault.toml")
+    }
+}
