@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// What an operator sees: exit statuses PostgreSQL acts on and one line of stderr.
+@Suite struct CommandLineTests {
+    func oneLine(_ result: ProcessResult) -> Bool {
+        result.stderr.hasSuffix("\n") && result.stderr.dropLast().split(separator: "\n").count == 1
+    }
+
+    @Test func versionStartsFast() throws {
+        let ws = try Workspace()
+        let result = try ws.walvault(["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+    }
+
+    @Test func missingConfig() throws {
+        let ws = try Workspace()
+        let push = try ws.walvault(["--config", ws.file("nope.toml"), "archive-push", ws.file("000000010000000000000001")])
+        #expect(push.status == 1)
+        #expect(oneLine(push))
+        #expect(push.stderr.contains("config \(ws.file("nope.toml")): cannot read the config file: No such file or directory"))
+        let get = try ws.walvault(["--config", ws.file("nope.toml"), "archive-get", "000000010000000000000001", ws.file("x")])
+        #expect(get.status == 255, "a broken restore_command must stop recovery, not end it")
+        #expect(oneLine(get))
+    }
+
+    @Test func configFromTheEnvironment() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let config = try ws.config(stores: [store])
+        let result = try run(ws.walvault, ["archive-get", "000000010000000000000001", ws.file("x")],
+                             environment: ["WALVAULT_CONFIG": config])
+        #expect(result.status == 1)
+        #expect(result.stderr.isEmpty, "a file past the end of the archive is normal during recovery: stay quiet")
+        #expect(!FileManager.default.fileExists(atPath: ws.file("x")))
+    }
+
+    @Test func badTOMLAndUnknownKeysAreOneLineEach() throws {
+        let ws = try Workspace()
+        let bad = try ws.write("bad.toml", "[cluster]\nname = \"main\"\npath = = 3\n")
+        let result = try ws.walvault(["--config", bad, "archive-push", ws.file("000000010000000000000001")])
+        #expect(result.status == 1)
+        #expect(oneLine(result))
+        #expect(result.stderr.contains("\(bad):3:"))
+        let unknown = try ws.write("unknown.toml", "[cluster]\nname = \"main\"\n[[stores]]\nname = \"l\"\ntype = \"local\"\npath = \"/x\"\ncompress = true\n")
+        let second = try ws.walvault(["--config", unknown, "archive-push", ws.file("000000010000000000000001")])
+        #expect(oneLine(second))
+        #expect(second.stderr.contains("stores #1.compress: unknown key"))
+    }
+
+    @Test func usageErrorsInRestoreCommandStopRecovery() throws {
+        let ws = try Workspace()
+        let result = try ws.walvault(["archive-get", "000000010000000000000001"])
+        #expect(result.status == 255)
+        #expect(oneLine(result))
+    }
+
+    @Test func corruptObjectStopsRecoveryWithTheObjectNamed() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let config = try ws.config(stores: [store])
+        let key = "main/wal/0000000100000000/000000010000000000000001-" + String(repeating: "0", count: 64) + ".zst"
+        _ = try ws.write("store/" + key, "not zstd")
+        let result = try ws.walvault(["--config", config, "archive-get", "000000010000000000000001", ws.file("x")])
+        #expect(result.status == 255)
+        #expect(oneLine(result))
+        #expect(result.stderr.contains(key))
+        #expect(!FileManager.default.fileExists(atPath: ws.file("x")))
+    }
+}
