@@ -20,8 +20,11 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // Typed wrappers for the variadic and macro C APIs Swift cannot call directly.
-        .target(name: "CShims", dependencies: ["CZlib", "CCurl"]),
+        // Typed wrappers for the variadic and macro C APIs Swift cannot call directly. libcurl's
+        // are apart so that the archive-push binary does not load libcurl (and its ~25 dependent
+        // libraries) at every start until a store actually speaks HTTP.
+        .target(name: "CShims", dependencies: ["CZlib"]),
+        .target(name: "CCurlShims", dependencies: ["CCurl"]),
 
         .target(name: "WalvaultSystem", dependencies: ["CShims"]),
         .target(name: "WalvaultConfig", dependencies: ["WalvaultSystem", "WalvaultPipeline", "TOMLKit"]),
@@ -32,7 +35,7 @@ let package = Package(
                 dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultStores", "TOMLKit"]),
         .target(name: "WalvaultCommands",
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores",
-                               "WalvaultCatalog", "CLibPQ"]),
+                               "WalvaultCatalog"]),
         .executableTarget(name: "walvault", dependencies: [
             "WalvaultCommands", "WalvaultConfig", "WalvaultSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -41,7 +44,7 @@ let package = Package(
         // Pure logic and single-process behaviour: no servers needed.
         .testTarget(name: "WalvaultUnitTests", dependencies: [
             "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
-            "WalvaultCommands",
+            "WalvaultCommands", "CLibPQ", "CCurl", "CCurlShims",
         ]),
         // Needs a real PostgreSQL 15 and the built `walvault` executable.
         .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem"]),

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up this machine and runs every test: unit tests and the integration tests that start
+# their own PostgreSQL 15 clusters (as the postgres user when run as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="/opt/swift/usr/bin:$PATH"
+swift build --build-tests
+swift test --skip-build
