@@ -31,11 +31,12 @@ let package = Package(
         .target(name: "WalvaultPipeline",
                 dependencies: ["WalvaultSystem", "COpenSSL", "CZstd", "CLZ4", "CZlib", "CShims"]),
         .target(name: "WalvaultStores", dependencies: ["WalvaultSystem"]),
+        .target(name: "WalvaultPostgres", dependencies: ["WalvaultSystem", "CLibPQ"]),
         .target(name: "WalvaultCatalog",
                 dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultStores", "TOMLKit"]),
         .target(name: "WalvaultCommands",
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores",
-                               "WalvaultCatalog"]),
+                               "WalvaultCatalog", "WalvaultPostgres"]),
         .executableTarget(name: "walvault", dependencies: [
             "WalvaultCommands", "WalvaultConfig", "WalvaultSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -44,8 +45,8 @@ let package = Package(
         // Pure logic and single-process behaviour: no servers needed.
         .testTarget(name: "WalvaultUnitTests", dependencies: [
             "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
-            "WalvaultCommands", "CLibPQ", "CCurl", "CCurlShims",
-        ]),
+            "WalvaultCommands", "WalvaultPostgres", "CLibPQ", "CCurl", "CCurlShims",
+        ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs a real PostgreSQL 15 and the built `walvault` executable.
         .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem"]),
     ]

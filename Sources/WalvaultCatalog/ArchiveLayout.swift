@@ -3,6 +3,7 @@
 ///     <cluster>/archive.info, archive.info.copy
 ///     <cluster>/wal/00000002.history-<sha256>.zst
 ///     <cluster>/wal/0000000100000000/000000010000000000000001-<sha256>.zst
+///     <cluster>/backup/<label>/part-000001-<sha256>.zst, …, backup.manifest, backup.manifest.copy
 ///
 /// Keeping the layout in one place lets every store driver and `info` agree on it.
 public struct ArchiveLayout: Sendable {
@@ -13,6 +14,11 @@ public struct ArchiveLayout: Sendable {
     public var infoKey: String { "\(cluster)/archive.info" }
     public var infoCopyKey: String { "\(cluster)/archive.info.copy" }
     public var walRoot: String { "\(cluster)/wal" }
+
+    public var backupRoot: String { "\(cluster)/backup" }
+    public func backupDirectory(_ label: String) -> String { "\(backupRoot)/\(label)" }
+    public func manifestKey(_ label: String) -> String { "\(backupRoot)/\(label)/backup.manifest" }
+    public func manifestCopyKey(_ label: String) -> String { "\(backupRoot)/\(label)/backup.manifest.copy" }
 
     public func directory(for file: WALFileName) -> String {
         switch file {

@@ -1,0 +1,107 @@
+/// The WAL a restore needs, worked out before anything is written: which timeline recovery
+/// ends on, and the segments from the backup's start to the target on each timeline of the way.
+public struct WALPlan: Equatable, Sendable {
+    public struct Range: Equatable, Sendable {
+        public let timeline: UInt32
+        public let first: WALSegmentName
+        public let last: WALSegmentName
+        public let count: Int
+
+        public init(timeline: UInt32, first: WALSegmentName, last: WALSegmentName, count: Int) {
+            self.timeline = timeline
+            self.first = first
+            self.last = last
+            self.count = count
+        }
+    }
+
+    public let targetTimeline: UInt32
+    public let ranges: [Range]
+    /// The timelines recovery passes through, oldest first.
+    public let timelines: [UInt32]
+
+    public var segmentCount: Int { ranges.reduce(0) { $0 + $1.count } }
+}
+
+/// Pure planning over what the stores hold; `WALPlanner.plan` is exhaustively unit-tested.
+public enum WALPlanner {
+    /// - Parameters:
+    ///   - histories: every timeline history file in the stores, by timeline.
+    ///   - archived: every archived segment, with when it was archived (µs since the epoch).
+    public static func plan(backup: BackupManifest, target: RecoveryTarget, histories: [UInt32: TimelineHistory],
+                            archived: [WALSegmentName: Int64]) throws -> WALPlan {
+        let size = backup.walSegmentSize
+        let base = backup.timeline
+        let stopNumber = backup.stopLSN.previousByteSegmentNumber(segmentSize: size)
+
+        // recovery_target_timeline = 'latest': the newest timeline that branched off the
+        // backup's timeline after the backup became consistent.
+        var targetTimeline = base
+        for (timeline, history) in histories where timeline > targetTimeline {
+            if let point = history.switchPoint(leaving: base), point >= backup.stopLSN { targetTimeline = timeline }
+        }
+
+        var legs: [(timeline: UInt32, from: LSN, to: LSN?)] = []
+        if targetTimeline == base {
+            legs = [(base, backup.startLSN, nil)]
+        } else {
+            let history = histories[targetTimeline]!
+            let index = history.ancestors.firstIndex { $0.parent == base }!
+            var from = backup.startLSN
+            for step in history.ancestors[index...] {
+                legs.append((step.parent, from, step.switchPoint))
+                from = step.switchPoint
+            }
+            legs.append((targetTimeline, from, nil))
+        }
+
+        var ranges: [WALPlan.Range] = []
+        func name(_ timeline: UInt32, _ number: UInt64) -> WALSegmentName {
+            WALSegmentName(timeline: timeline, segmentNumber: number, segmentSize: size)
+        }
+        func record(_ timeline: UInt32, _ first: UInt64, _ last: UInt64?) {
+            guard let last else { return }
+            ranges.append(.init(timeline: timeline, first: name(timeline, first), last: name(timeline, last), count: Int(last - first + 1)))
+        }
+        func finish() -> WALPlan {
+            WALPlan(targetTimeline: targetTimeline, ranges: ranges, timelines: legs.map(\.timeline))
+        }
+        for leg in legs {
+            let first = leg.from.segmentNumber(segmentSize: size)
+            // At a switch, the segment holding the switch point is read from the new timeline.
+            let end = leg.to.map { $0.segmentNumber(segmentSize: size) }
+            var number = first
+            var last: UInt64?
+            while end.map({ number < $0 }) ?? true {
+                let segment = name(leg.timeline, number)
+                if let archivedAt = archived[segment] {
+                    last = number
+                    if case .time(let t) = target, archivedAt >= t, number >= stopNumber || leg.timeline != base {
+                        // This segment was complete only after the target: the target lies in it or before.
+                        record(leg.timeline, first, last)
+                        return finish()
+                    }
+                    number += 1
+                    continue
+                }
+                let isFinalLeg = leg.to == nil
+                let laterExists = archived.keys.contains { $0.timeline == leg.timeline && $0.segmentNumber(segmentSize: size) > number }
+                if !isFinalLeg || (leg.timeline == base && number <= stopNumber) || laterExists {
+                    throw CatalogError(
+                        problem: "WAL segment \(segment) is in no store, so backup \(backup.label) cannot be replayed past \(last.map { name(leg.timeline, $0).description } ?? "its start")",
+                        fix: "find the segment (pg_wal of the old server, another store) and archive it, or choose an earlier target")
+                }
+                if case .time(let t) = target {
+                    let newest = archived.filter { $0.key.timeline == leg.timeline }.max { $0.value < $1.value }
+                    throw CatalogError(
+                        problem: "no archived WAL reaches the target \(RecoveryTarget.formatUTC(t)): the newest segment on timeline \(leg.timeline)\(newest.map { ", \($0.key), was archived at \(RecoveryTarget.formatUTC($0.value))" } ?? " is older")",
+                        fix: "wait until the server archives more WAL (archive_timeout), or restore to the end of the archive with --target latest")
+                }
+                record(leg.timeline, first, last)
+                return finish()
+            }
+            record(leg.timeline, first, last)
+        }
+        return finish()
+    }
+}

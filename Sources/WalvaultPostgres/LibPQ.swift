@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibPQ
+
+/// libpq's functions, resolved from `libpq.so.5` at first use. Linking libpq would make every
+/// archive-push load it and about 25 libraries it depends on (Kerberos, LDAP, GnuTLS…), doubling
+/// start-up for a command that runs once per WAL segment and never connects to a database.
+struct LibPQ: @unchecked Sendable {
+    let connectdb: @convention(c) (UnsafePointer<CChar>?) -> OpaquePointer?
+    let status: @convention(c) (OpaquePointer?) -> ConnStatusType
+    let errorMessage: @convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?
+    let finish: @convention(c) (OpaquePointer?) -> Void
+    let execParams: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafePointer<Oid>?,
+                                     UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?,
+                                     UnsafePointer<Int32>?, Int32) -> OpaquePointer?
+    let resultStatus: @convention(c) (OpaquePointer?) -> ExecStatusType
+    let resultErrorMessage: @convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?
+    let ntuples: @convention(c) (OpaquePointer?) -> Int32
+    let nfields: @convention(c) (OpaquePointer?) -> Int32
+    let getvalue: @convention(c) (OpaquePointer?, Int32, Int32) -> UnsafeMutablePointer<CChar>?
+    let getisnull: @convention(c) (OpaquePointer?, Int32, Int32) -> Int32
+    let clear: @convention(c) (OpaquePointer?) -> Void
+    let libVersion: @convention(c) () -> Int32
+
+    static let shared: Result<LibPQ, PostgresError> = load()
+
+    private static func load() -> Result<LibPQ, PostgresError> {
+        guard let handle = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL) else {
+            let why = dlerror().map { String(cString: $0) } ?? "unknown error"
+            return .failure(PostgresError(problem: "cannot load libpq (\(why))", fix: "install it: apt-get install libpq5"))
+        }
+        func symbol<T>(_ name: String, as _: T.Type) -> T? {
+            guard let pointer = dlsym(handle, name) else { return nil }
+            return unsafeBitCast(pointer, to: T.self)
+        }
+        guard let connectdb = symbol("PQconnectdb", as: (@convention(c) (UnsafePointer<CChar>?) -> OpaquePointer?).self),
+              let status = symbol("PQstatus", as: (@convention(c) (OpaquePointer?) -> ConnStatusType).self),
+              let errorMessage = symbol("PQerrorMessage", as: (@convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?).self),
+              let finish = symbol("PQfinish", as: (@convention(c) (OpaquePointer?) -> Void).self),
+              let execParams = symbol("PQexecParams", as: (@convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafePointer<Oid>?,
+                                                                            UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?,
+                                                                            UnsafePointer<Int32>?, Int32) -> OpaquePointer?).self),
+              let resultStatus = symbol("PQresultStatus", as: (@convention(c) (OpaquePointer?) -> ExecStatusType).self),
+              let resultErrorMessage = symbol("PQresultErrorMessage", as: (@convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?).self),
+              let ntuples = symbol("PQntuples", as: (@convention(c) (OpaquePointer?) -> Int32).self),
+              let nfields = symbol("PQnfields", as: (@convention(c) (OpaquePointer?) -> Int32).self),
+              let getvalue = symbol("PQgetvalue", as: (@convention(c) (OpaquePointer?, Int32, Int32) -> UnsafeMutablePointer<CChar>?).self),
+              let getisnull = symbol("PQgetisnull", as: (@convention(c) (OpaquePointer?, Int32, Int32) -> Int32).self),
+              let clear = symbol("PQclear", as: (@convention(c) (OpaquePointer?) -> Void).self),
+              let libVersion = symbol("PQlibVersion", as: (@convention(c) () -> Int32).self)
+        else {
+            return .failure(PostgresError(problem: "the installed libpq lacks functions walvault needs", fix: "install libpq5 from PostgreSQL 15 or later"))
+        }
+        return .success(LibPQ(connectdb: connectdb, status: status, errorMessage: errorMessage, finish: finish,
+                              execParams: execParams, resultStatus: resultStatus, resultErrorMessage: resultErrorMessage,
+                              ntuples: ntuples, nfields: nfields, getvalue: getvalue, getisnull: getisnull, clear: clear,
+                              libVersion: libVersion))
+    }
+}

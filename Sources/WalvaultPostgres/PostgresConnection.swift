@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibPQ
+
+/// One libpq connection. Every statement is sent with PQexecParams and bound parameters,
+/// never with values pasted into SQL text.
+public final class PostgresConnection {
+    private let pq: LibPQ
+    private let connection: OpaquePointer
+    /// How the connection is named in messages: "the database" or "the control-plane database".
+    public let role: String
+
+    /// - Parameter conninfo: a libpq connection string; `connect_timeout` defaults to 5 seconds
+    ///   so that a dead server fails a command quickly instead of hanging cron.
+    public init(conninfo: String, role: String = "the database") throws {
+        self.role = role
+        pq = try LibPQ.shared.get()
+        let withTimeout = conninfo.contains("connect_timeout") ? conninfo : conninfo + " connect_timeout=5"
+        guard let connection = pq.connectdb(withTimeout) else {
+            throw PostgresError(problem: "cannot connect to \(role): out of memory", fix: "retry")
+        }
+        self.connection = connection
+        guard pq.status(connection) == CONNECTION_OK else {
+            let message = Self.clean(pq.errorMessage(connection))
+            pq.finish(connection)
+            throw PostgresError(problem: "cannot connect to \(role): \(message)",
+                                fix: "check [cluster] conninfo in the config and that the server is running")
+        }
+    }
+
+    deinit { pq.finish(connection) }
+
+    /// Runs one statement and returns its rows as text (nil for SQL NULL).
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
+        var cStrings = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { cStrings.forEach { free($0) } }
+        let result = cStrings.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buffer.count, 1)) { values in
+                pq.execParams(connection, sql, Int32(parameters.count), nil, parameters.isEmpty ? nil : values, nil, nil, 0)
+            }
+        }
+        defer { pq.clear(result) }
+        let status = pq.resultStatus(result)
+        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
+            let message = result == nil ? Self.clean(pq.errorMessage(connection)) : Self.clean(pq.resultErrorMessage(result))
+            throw PostgresError(problem: "\(role) refused \(Self.summary(sql)): \(message)", fix: "see the server log for details")
+        }
+        var rows: [[String?]] = []
+        let fields = pq.nfields(result)
+        for row in 0..<pq.ntuples(result) {
+            rows.append((0..<fields).map { field in
+                pq.getisnull(result, row, field) != 0 ? nil : pq.getvalue(result, row, field).map { String(cString: $0) }
+            })
+        }
+        return rows
+    }
+
+    /// The single value of a one-row, one-column query.
+    public func value(_ sql: String, _ parameters: [String?] = []) throws -> String {
+        guard let value = try query(sql, parameters).first?.first ?? nil else {
+            throw PostgresError(problem: "\(role) returned no value for \(Self.summary(sql))", fix: "check the server version (PostgreSQL 15 or later)")
+        }
+        return value
+    }
+
+    public static var libraryVersion: Int32? { try? LibPQ.shared.get().libVersion() }
+
+    private static func clean(_ message: UnsafeMutablePointer<CChar>?) -> String {
+        guard let message else { return "unknown error" }
+        return String(cString: message).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters() }.joined(separator: " ")
+    }
+
+    private static func summary(_ sql: String) -> String {
+        let words = sql.split(whereSeparator: { $0 == " " || $0 == "\n" }).prefix(3).joined(separator: " ")
+        return "\"\(words)…\""
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var s = self
+        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
+        while s.last == " " || s.last == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}
