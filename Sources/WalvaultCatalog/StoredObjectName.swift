@@ -20,15 +20,18 @@ public struct StoredObjectName: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(originalName)-\(sha256)\(compression.fileExtension)" }
 
+    /// Parsed from the end, since original names may contain dashes (`part-000001`).
     public init?(_ name: String) {
-        guard let dash = name.firstIndex(of: "-") else { return nil }
-        let original = name[..<dash]
-        let rest = name[name.index(after: dash)...]
-        guard !original.isEmpty, rest.utf8.count >= 64 else { return nil }
-        let sha = rest.prefix(64)
-        guard Hex.isLowercaseHex(sha, count: 64), let algorithm = CompressionAlgorithm.fromExtension(String(rest.dropFirst(64))) else {
-            return nil
+        let byLongestExtension = CompressionAlgorithm.allCases.sorted { $0.fileExtension.count > $1.fileExtension.count }
+        for algorithm in byLongestExtension where name.hasSuffix(algorithm.fileExtension) {
+            let base = name.dropLast(algorithm.fileExtension.count)
+            guard base.utf8.count > 65 else { continue }
+            let sha = base.suffix(64)
+            let original = base.dropLast(65)
+            guard Hex.isLowercaseHex(sha, count: 64), base.dropLast(64).last == "-", !original.isEmpty else { continue }
+            self.init(originalName: String(original), sha256: String(sha), compression: algorithm)
+            return
         }
-        self.init(originalName: String(original), sha256: String(sha), compression: algorithm)
+        return nil
     }
 }

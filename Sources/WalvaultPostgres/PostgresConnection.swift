@@ -22,8 +22,8 @@ public final class PostgresConnection {
         }
         self.connection = connection
         guard pq.status(connection) == CONNECTION_OK else {
+            // deinit runs even though init throws (every property is set), and finishes the connection.
             let message = Self.clean(pq.errorMessage(connection))
-            pq.finish(connection)
             throw PostgresError(problem: "cannot connect to \(role): \(message)",
                                 fix: "check [cluster] conninfo in the config and that the server is running")
         }

@@ -48,12 +48,26 @@ public final class LocalStore: Store {
         for entry in names.sorted() where entry.hasPrefix(namePrefix) && !entry.hasPrefix(".") {
             let key = Paths.join(directory, entry)
             do {
-                if let size = try FileSystem.size(path(key)) { objects.append(StoreObject(key: key, size: size)) }
+                if let status = try FileSystem.status(path(key)), status.kind == .file {
+                    objects.append(StoreObject(key: key, size: status.size, modifiedAt: status.modifiedAt))
+                }
             } catch let error as SystemError {
                 throw StoreError(store: name, error)
             }
         }
         return objects
+    }
+
+    public func listSubdirectories(directory: String) throws -> [String] {
+        let dirPath = path(directory)
+        do {
+            return try FileSystem.listDirectory(dirPath).filter { !$0.hasPrefix(".") && FileSystem.isDirectory(Paths.join(dirPath, $0)) }.sorted()
+        } catch let error as SystemError where error.code == ENOENT {
+            try checkRoot()
+            return []
+        } catch let error as SystemError {
+            throw StoreError(store: name, error)
+        }
     }
 
     public func openReader(key: String) throws -> ObjectReader {

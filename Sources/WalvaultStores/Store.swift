@@ -21,10 +21,14 @@ public struct StoreObject: Sendable, Equatable, CustomStringConvertible {
     /// Slash-separated, relative to the store's root: "main/wal/0000000100000000/…".
     public let key: String
     public let size: Int
+    /// When the object was stored (µs since the epoch), where the store knows: restore uses it to
+    /// tell which WAL segments were complete before a target time.
+    public let modifiedAt: Int64?
 
-    public init(key: String, size: Int) {
+    public init(key: String, size: Int, modifiedAt: Int64? = nil) {
         self.key = key
         self.size = size
+        self.modifiedAt = modifiedAt
     }
 
     public var name: String { Paths.basename(key) }
@@ -50,6 +54,8 @@ public protocol Store: AnyObject {
     /// Complete objects in `directory` whose names start with `namePrefix`. Never lists
     /// temporary or half-written objects.
     func list(directory: String, namePrefix: String) throws -> [StoreObject]
+    /// Names of the sub-directories (key prefixes) directly under `directory`.
+    func listSubdirectories(directory: String) throws -> [String]
     func openReader(key: String) throws -> ObjectReader
     /// A writer whose object appears, complete, only when committed.
     func makeWriter(directory: String) throws -> ObjectWriter

@@ -15,6 +15,51 @@ public enum FileSystem {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    public struct Status: Equatable {
+        public enum Kind: Equatable { case file, directory, symlink, other }
+        public let kind: Kind
+        /// Permission bits only.
+        public let mode: UInt32
+        public let size: Int
+        /// Microseconds since the epoch.
+        public let modifiedAt: Int64
+    }
+
+    /// lstat: what is at `path` without following a symlink, or nil when nothing is.
+    public static func status(_ path: String) throws -> Status? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw SystemError("stat", path: path)
+        }
+        let kind: Status.Kind
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: kind = .file
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .symlink
+        default: kind = .other
+        }
+        return Status(kind: kind, mode: UInt32(st.st_mode & 0o7777), size: Int(st.st_size),
+                      modifiedAt: Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec / 1000))
+    }
+
+    public static func readLink(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { throw SystemError("read link", path: path) }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public static func makeSymlink(_ target: String, at path: String) throws {
+        guard symlink(target, path) == 0 else { throw SystemError("create link", path: path) }
+    }
+
+    public static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// File size, or nil when there is no such file.
     public static func size(_ path: String) throws -> Int? {
         var st = stat()
@@ -54,6 +99,19 @@ public enum FileSystem {
             if name != "." && name != ".." { names.append(name) }
         }
         return names
+    }
+
+    /// Deletes everything inside `path` (not `path` itself), without following symlinks.
+    public static func removeContents(of path: String) throws {
+        for name in try listDirectory(path) {
+            let child = Paths.join(path, name)
+            if let status = try status(child), status.kind == .directory {
+                try removeContents(of: child)
+                guard rmdir(child) == 0 else { throw SystemError("remove", path: child) }
+            } else {
+                guard unlink(child) == 0 || errno == ENOENT else { throw SystemError("remove", path: child) }
+            }
+        }
     }
 
     public static func remove(_ path: String) throws {

@@ -9,7 +9,7 @@ struct Walvault: ParsableCommand {
         commandName: "walvault",
         abstract: "Point-in-time recovery for PostgreSQL: archives every WAL segment, checksummed and compressed, and gives it back intact.",
         version: version,
-        subcommands: [ArchivePushCommand.self, ArchiveGetCommand.self])
+        subcommands: [ArchivePushCommand.self, ArchiveGetCommand.self, BackupCommand.self, RestoreCommand.self, InfoCommand.self])
 
     @OptionGroup var global: GlobalOptions
 

@@ -175,6 +175,23 @@ final class PostgresCluster {
         port = Fixture.freePort()
     }
 
+    /// An existing data directory (a restored one), run on the given port.
+    init(workspace: Workspace, pgdata: String, port: Int) {
+        self.workspace = workspace
+        self.pgdata = pgdata
+        self.port = port
+    }
+
+    /// Waits (bounded) until recovery has finished and the server accepts writes.
+    func waitForPromotion(attempts: Int = 600) throws {
+        for _ in 0..<attempts {
+            if (try? sql("SELECT pg_is_in_recovery()")) == "f" { return }
+            usleep(100_000)
+        }
+        let log = (try? String(contentsOfFile: pgdata + ".log", encoding: .utf8)) ?? ""
+        throw TestFailure("server did not promote: \(log.suffix(3000))")
+    }
+
     deinit { try? stop(mode: "immediate") }
 
     func initdb(settings: [String: String], arguments: [String] = []) throws {

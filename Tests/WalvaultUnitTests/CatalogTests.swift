@@ -92,6 +92,11 @@ import WalvaultPipeline
         #expect(name.description.hasPrefix(StoredObjectName.prefix(for: "000000010000000000000001")))
     }
 
+    @Test func originalNamesMayContainDashes() {
+        let name = StoredObjectName(originalName: "part-000001", sha256: sha, compression: .zstd)
+        #expect(StoredObjectName(name.description) == name)
+    }
+
     @Test func rejectsForeignNames() {
         #expect(StoredObjectName("000000010000000000000001") == nil)
         #expect(StoredObjectName("000000010000000000000001-\(sha.uppercased()).zst") == nil)

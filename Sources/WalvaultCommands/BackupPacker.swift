@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import WalvaultCatalog
+import WalvaultConfig
+import WalvaultPipeline
+import WalvaultStores
+import WalvaultSystem
+
+/// Streams data-directory files into numbered parts of at most `partSize` original bytes,
+/// each one compressed stream committed to every store, and records where every byte of every
+/// file went. A relation file of 1 GiB simply spans many parts.
+final class BackupPacker {
+    static let defaultPartSize = 16 << 20
+
+    private let stores: [Store]
+    private let directory: String
+    private let compression: CompressionSettings
+    private let partSize: Int
+    private let buffer: UnsafeMutableRawBufferPointer
+
+    private(set) var parts: [BackupManifest.Part] = []
+    private var current: OpenPart?
+
+    private struct OpenPart {
+        let index: Int
+        let writers: [ObjectWriter]
+        let hashing: HashingStage
+        var size: Int
+    }
+
+    init(stores: [Store], directory: String, compression: CompressionSettings, partSize: Int = BackupPacker.defaultPartSize) {
+        self.stores = stores
+        self.directory = directory
+        self.compression = compression
+        self.partSize = partSize
+        buffer = .allocate(byteCount: StreamPump.chunkSize, alignment: 64)
+    }
+
+    deinit {
+        current?.writers.forEach { $0.abort() }
+        buffer.deallocate()
+    }
+
+    /// Copies one file; returns nil when it vanished before it could be opened (PostgreSQL
+    /// dropped it meanwhile, which WAL replay accounts for).
+    func add(path: String, relative: String, mode: UInt32) throws -> BackupManifest.Entry? {
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.openForReading(path)
+        } catch let error as SystemError where error.code == ENOENT {
+            return nil
+        }
+        file.adviseSequential()
+        let hasher = SHA256Hasher()
+        var chunks: [BackupManifest.Chunk] = []
+        var size = 0
+        while true {
+            let n = try file.read(into: buffer)
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            size += n
+            var offset = 0
+            while offset < n {
+                if current == nil { try openPart() }
+                let take = min(n - offset, partSize - current!.size)
+                try current!.hashing.write(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + take)]))
+                if let last = chunks.last, last.part == current!.index, last.offset + last.length == current!.size {
+                    chunks[chunks.count - 1].length += take
+                } else {
+                    chunks.append(.init(part: current!.index, offset: current!.size, length: take))
+                }
+                current!.size += take
+                offset += take
+                if current!.size == partSize { try closePart() }
+            }
+        }
+        return BackupManifest.Entry(path: relative, kind: .file, mode: mode, size: size, sha256: hasher.finalizeHex(), chunks: chunks)
+    }
+
+    func finish() throws {
+        if current != nil { try closePart() }
+    }
+
+    private func openPart() throws {
+        let writers = try stores.map { try $0.makeWriter(directory: directory) }
+        let compressor = try Compression.compressor(compression.algorithm, level: compression.level, sizeHint: nil,
+                                                    next: StoreFanOut(writers: writers))
+        current = OpenPart(index: parts.count + 1, writers: writers, hashing: HashingStage(next: compressor), size: 0)
+    }
+
+    private func closePart() throws {
+        guard let part = current else { return }
+        current = nil
+        do {
+            try part.hashing.finish()
+            let base = Self.partName(part.index)
+            let name = StoredObjectName(originalName: base, sha256: part.hashing.hexDigest!, compression: compression.algorithm)
+            var storedSize = 0
+            for writer in part.writers {
+                switch try writer.commit(name: name.description, conflictPrefix: base + "-") {
+                case .stored(let object): storedSize = object.size
+                case .alreadyPresent(let objects):
+                    throw CommandError(problem: "backup part \(objects.map(\.key).joined(separator: ", ")) already exists", fix: "another backup with the same label is running; retry in a second")
+                }
+            }
+            parts.append(.init(name: name.description, size: part.size, storedSize: storedSize, sha256: part.hashing.hexDigest!))
+        } catch {
+            part.writers.forEach { $0.abort() }
+            throw error
+        }
+    }
+
+    static func partName(_ index: Int) -> String {
+        let digits = String(index)
+        return "part-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+}

@@ -1,0 +1,57 @@
+import WalvaultCatalog
+import WalvaultSystem
+
+/// Walks a data directory and its tablespaces in a stable order, applying `BackupExclusions`
+/// and handing every file to the packer.
+struct DataDirectoryWalker {
+    let root: String
+    let packer: BackupPacker
+
+    func walk(entries: inout [BackupManifest.Entry], tablespaces: inout [BackupManifest.Tablespace]) throws {
+        try walkDirectory(absolute: root, relative: "", entries: &entries, tablespaces: &tablespaces)
+    }
+
+    private func walkDirectory(absolute: String, relative: String, entries: inout [BackupManifest.Entry],
+                               tablespaces: inout [BackupManifest.Tablespace]) throws {
+        let names: [String]
+        do {
+            names = try FileSystem.listDirectory(absolute).sorted()
+        } catch let error as SystemError where error.code == 2 && !relative.isEmpty {
+            return  // dropped while we walked
+        }
+        for name in names {
+            let path = Paths.join(absolute, name)
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            if rel == BackupExclusions.controlFile { continue }
+            guard let status = try FileSystem.status(path) else { continue }
+            switch status.kind {
+            case .directory:
+                switch BackupExclusions.decide(rel, isDirectory: true) {
+                case .skip: continue
+                case .includeEmpty:
+                    entries.append(.init(path: rel, kind: .directory, mode: status.mode))
+                case .include:
+                    entries.append(.init(path: rel, kind: .directory, mode: status.mode))
+                    try walkDirectory(absolute: path, relative: rel, entries: &entries, tablespaces: &tablespaces)
+                }
+            case .file:
+                guard BackupExclusions.decide(rel, isDirectory: false) == .include else { continue }
+                if let entry = try packer.add(path: path, relative: rel, mode: status.mode) { entries.append(entry) }
+            case .symlink:
+                let target = try FileSystem.readLink(path)
+                if relative == "pg_tblspc" {
+                    tablespaces.append(.init(oid: name, location: target))
+                    entries.append(.init(path: rel, kind: .symlink, mode: 0o777, target: target))
+                    try walkDirectory(absolute: target, relative: rel, entries: &entries, tablespaces: &tablespaces)
+                } else if BackupExclusions.decide(rel, isDirectory: true) == .includeEmpty {
+                    // pg_wal on another disk: restored as a plain directory, not a link to the old disk.
+                    entries.append(.init(path: rel, kind: .directory, mode: 0o700))
+                } else {
+                    entries.append(.init(path: rel, kind: .symlink, mode: 0o777, target: target))
+                }
+            case .other:
+                continue
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import WalvaultCatalog
+import WalvaultConfig
+import WalvaultPipeline
+import WalvaultStores
+import WalvaultSystem
+
+public struct RestoreOptions {
+    public var pgdata: String
+    public var target: RecoveryTarget
+    public var backupLabel: String?
+    public var force = false
+    /// How restore_command calls walvault: absolute binary and config paths.
+    public var restoreCommand: String
+
+    public init(pgdata: String, target: RecoveryTarget, backupLabel: String? = nil, force: Bool = false, restoreCommand: String) {
+        self.pgdata = pgdata
+        self.target = target
+        self.backupLabel = backupLabel
+        self.force = force
+        self.restoreCommand = restoreCommand
+    }
+}
+
+/// What a restore will do, decided before anything is written (and all `--dry-run` does).
+public struct RestorePlan {
+    public let backup: BackupManifest
+    public let wal: WALPlan
+    public let target: RecoveryTarget
+
+    public var lines: [String] {
+        var out = ["backup \(backup.label): finished \(RecoveryTarget.formatUTC(backup.stopTime)), timeline \(backup.timeline), \(backup.entries.filter { $0.kind == .file }.count) files, \(backup.totalSize) bytes in \(backup.parts.count) parts"]
+        switch target {
+        case .latest: out.append("target: the end of the archived WAL (latest)")
+        case .time(let t): out.append("target: \(RecoveryTarget.formatUTC(t))")
+        }
+        out.append("timelines: \(wal.timelines.map(String.init).joined(separator: " -> ")), recovery ends on timeline \(wal.targetTimeline) and promotes")
+        for range in wal.ranges {
+            out.append("WAL timeline \(range.timeline): \(range.first) .. \(range.last) (\(range.count) segments, all archived)")
+        }
+        return out
+    }
+}
+
+public struct RestoreReport {
+    public let plan: RestorePlan
+    public let seconds: Double
+    public let files: Int
+    public let bytes: Int
+}
+
+/// Rebuilds a data directory from the stores alone and leaves it ready to recover to the target.
+public struct Restore {
+    public static let autoConfBegin = "# walvault restore: begin"
+    public static let autoConfEnd = "# walvault restore: end"
+
+    public let context: WalvaultContext
+    public let options: RestoreOptions
+
+    public init(context: WalvaultContext, options: RestoreOptions) {
+        self.context = context
+        self.options = options
+    }
+
+    var layout: ArchiveLayout { ArchiveLayout(cluster: context.config.cluster.name) }
+
+    public func plan() throws -> RestorePlan {
+        let inventory = try StoreInventory.read(stores: context.stores, layout: layout)
+        return try plan(inventory)
+    }
+
+    private func plan(_ inventory: StoreInventory) throws -> RestorePlan {
+        let backup = try BackupSelection.choose(from: inventory.backups, target: options.target, label: options.backupLabel)
+        let wal = try WALPlanner.plan(backup: backup, target: options.target, histories: inventory.histories, archived: inventory.segments)
+        return RestorePlan(backup: backup, wal: wal, target: options.target)
+    }
+
+    public func run(progress: (String) -> Void = { _ in }) throws -> RestoreReport {
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        let inventory = try StoreInventory.read(stores: context.stores, layout: layout)
+        let plan = try plan(inventory)
+        let backup = plan.backup
+        plan.lines.forEach(progress)
+
+        try prepareEmptyDirectory(options.pgdata, what: "--pgdata")
+        for tablespace in backup.tablespaces { try prepareEmptyDirectory(tablespace.location, what: "tablespace \(tablespace.oid)") }
+        guard chmod(options.pgdata, 0o700) == 0 else { throw SystemError("set permissions of", path: options.pgdata) }
+
+        let controlSide = Paths.join(options.pgdata, BackupExclusions.controlFile + ".walvault-restore")
+        var paths: [String] = []
+        for entry in backup.entries {
+            let path = Paths.join(options.pgdata, entry.path)
+            paths.append(entry.path == BackupExclusions.controlFile ? controlSide : path)
+            switch entry.kind {
+            case .directory:
+                if mkdir(path, mode_t(entry.mode)) != 0 && errno != EEXIST { throw SystemError("create directory", path: path) }
+                chmod(path, mode_t(entry.mode))
+            case .symlink:
+                try FileSystem.makeSymlink(entry.target ?? "", at: path)
+            case .file where (entry.size ?? 0) == 0:
+                let file = try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode_t(entry.mode))
+                try file.close()
+            case .file:
+                break
+            }
+        }
+
+        // Every part, in order, routed into the files its bytes belong to.
+        var piecesByPart: [Int: [(offset: Int, piece: PartRouter.Piece)]] = [:]
+        for (index, entry) in backup.entries.enumerated() {
+            guard let chunks = entry.chunks else { continue }
+            for (n, chunk) in chunks.enumerated() {
+                piecesByPart[chunk.part, default: []].append((chunk.offset, .init(entry: index, length: chunk.length, isLast: n == chunks.count - 1)))
+            }
+        }
+        var carried: [Int: (file: FileDescriptor, hasher: SHA256Hasher)] = [:]
+        let directory = layout.backupDirectory(backup.label)
+        for (number, part) in backup.parts.enumerated() {
+            let pieces = (piecesByPart[number + 1] ?? []).sorted { $0.offset < $1.offset }.map(\.piece)
+            let router = PartRouter(pieces: pieces, paths: paths, manifest: backup, carriedOver: carried)
+            try fetchPart(part, directory: directory, into: router)
+            carried = router.stillOpen
+        }
+        guard carried.isEmpty else {
+            throw CommandError(problem: "backup \(backup.label) ends in the middle of a file", fix: "the backup is damaged; choose another with --backup")
+        }
+
+        try writeRecoverySettings(backup: backup)
+        // Only now, with every file verified, does the directory become startable.
+        try FileSystem.rename(controlSide, to: Paths.join(options.pgdata, BackupExclusions.controlFile))
+        sync()
+        var end = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+        return RestoreReport(plan: plan, seconds: seconds, files: backup.entries.filter { $0.kind == .file }.count, bytes: backup.totalSize)
+    }
+
+    private func fetchPart(_ part: BackupManifest.Part, directory: String, into router: PartRouter) throws {
+        var problems: [String] = []
+        for store in context.stores {
+            let objects = try store.list(directory: directory, namePrefix: part.name)
+            guard let object = objects.first(where: { $0.name == part.name }) else { continue }
+            do {
+                _ = try ObjectFetcher.fetch(object, from: store, into: router)
+                return
+            } catch let error as CommandError where error.problem.contains("in store") {
+                // Bytes may already be in files; a second store can only help if it starts clean,
+                // so the restore stops here and says which object is bad.
+                problems.append(error.problem)
+                break
+            }
+        }
+        throw CommandError(problem: problems.first ?? "backup part \(directory)/\(part.name) is in no store",
+                           fix: "the data directory is incomplete (no pg_control) and will not start; fix the store or choose another backup with --backup, then restore again with --force")
+    }
+
+    private func prepareEmptyDirectory(_ path: String, what: String) throws {
+        guard let status = try FileSystem.status(path) else {
+            try FileSystem.makeDirectories(path, mode: 0o700)
+            return
+        }
+        guard status.kind == .directory else {
+            throw CommandError(problem: "\(what) \(path) exists and is not a directory", fix: "choose another path")
+        }
+        let contents = try FileSystem.listDirectory(path)
+        guard !contents.isEmpty else { return }
+        if let pidText = try? FileSystem.readSmallFile(Paths.join(path, "postmaster.pid")),
+           let pid = Int32(String(decoding: pidText.prefix { $0 != 10 }, as: UTF8.self)), FileSystem.isProcessAlive(pid) {
+            throw CommandError(problem: "a PostgreSQL server (pid \(pid)) is running in \(path)", fix: "stop it first; walvault never restores over a running server, even with --force")
+        }
+        guard options.force else {
+            throw CommandError(problem: "\(what) \(path) is not empty; walvault does not overwrite a data directory",
+                               fix: "move it aside or restore into a new directory; --force deletes its contents first")
+        }
+        try FileSystem.removeContents(of: path)
+    }
+
+    private func writeRecoverySettings(backup: BackupManifest) throws {
+        try FileSystem.writeAtomically(Paths.join(options.pgdata, "backup_label"), contents: Array(backup.backupLabel.utf8), mode: 0o600)
+        try FileSystem.writeAtomically(Paths.join(options.pgdata, "recovery.signal"), contents: [], mode: 0o600)
+        let autoConf = Paths.join(options.pgdata, "postgresql.auto.conf")
+        let existing = (try? FileSystem.readSmallFile(autoConf)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        try FileSystem.writeAtomically(autoConf, contents: Array(Self.recoverySettings(existing: existing, restoreCommand: options.restoreCommand, target: options.target).utf8), mode: 0o600)
+    }
+
+    /// postgresql.auto.conf with walvault's recovery block replacing any earlier one. Pure, for tests.
+    public static func recoverySettings(existing: String, restoreCommand: String, target: RecoveryTarget) -> String {
+        var kept: [Substring] = []
+        var inBlock = false
+        for line in existing.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix(autoConfBegin) { inBlock = true; continue }
+            if line.hasPrefix(autoConfEnd) { inBlock = false; continue }
+            if !inBlock { kept.append(line) }
+        }
+        while kept.last?.isEmpty == true { kept.removeLast() }
+        func quoted(_ s: String) -> String { "'" + s.replacingQuotes() + "'" }
+        var block = ["\(autoConfBegin) (replaced by the next walvault restore)",
+                     "restore_command = \(quoted(restoreCommand + " archive-get %f \"%p\""))"]
+        if case .time(let t) = target { block.append("recovery_target_time = \(quoted(RecoveryTarget.formatUTC(t)))") }
+        block += ["recovery_target_action = 'promote'", "recovery_target_timeline = 'latest'", autoConfEnd]
+        return (kept.map(String.init) + block).joined(separator: "\n") + "\n"
+    }
+}
+
+extension String {
+    func replacingQuotes() -> String {
+        var out = ""
+        for c in self { out += c == "'" ? "''" : String(c) }
+        return out
+    }
+}

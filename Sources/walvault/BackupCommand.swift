@@ -1,0 +1,38 @@
+import ArgumentParser
+import WalvaultCommands
+import WalvaultConfig
+
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Take a full base backup of [cluster] into every store (run it from cron).",
+        discussion: "Needs [cluster] pgdata and conninfo, and WAL archiving through walvault. The backup counts as complete only once the WAL that makes it consistent is in the stores and its manifest is written.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Seconds to wait for the backup's WAL to be archived.")
+    var walTimeout: Double = 300
+
+    func run() throws {
+        do {
+            let context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config))
+            var backup = Backup(context: context)
+            backup.walTimeoutSeconds = walTimeout
+            let report = try backup.run { line in if global.verbose { Output.info("backup", line) } }
+            let m = report.manifest
+            print("backup \(m.label) complete: \(m.totalSize) bytes (\(m.storedSize) stored) in \(m.parts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s")
+        } catch {
+            Output.fail("backup", "\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+    }
+}
+
+extension String {
+    /// Two decimals without Foundation's String(format:).
+    init(format2 value: Double) {
+        let hundredths = Int((value * 100).rounded())
+        let fraction = hundredths % 100
+        self = "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import WalvaultCommands
+import WalvaultConfig
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "List the backups and the archived WAL (per timeline, with gaps) in the stores.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        do {
+            let report = try InfoReport.gather(context: try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config)))
+            print(json ? try report.json() : report.text)
+        } catch {
+            Output.fail("info", "\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import WalvaultCatalog
+import WalvaultCommands
+import WalvaultConfig
+import WalvaultSystem
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Rebuild a data directory from the stores, ready to recover to a moment.",
+        discussion: """
+        Chooses the newest complete backup that finished before the target (or --backup), checks that every WAL segment \
+        from it to the target is in the stores, then writes the files, backup_label, recovery.signal and the recovery \
+        settings. Start the server afterwards; it replays WAL, stops at the target and promotes to a new timeline.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("The data directory to create. It must be empty or absent unless --force.", valueName: "dir"))
+    var pgdata: String
+
+    @Option(help: ArgumentHelp("Recover to this moment: 'YYYY-MM-DD HH:MM:SS[.ffffff][+TZ]' (no offset: this machine's time zone).", valueName: "time"))
+    var targetTime: String?
+
+    @Option(help: ArgumentHelp("'latest': replay all archived WAL.", valueName: "latest"))
+    var target: String?
+
+    @Option(help: ArgumentHelp("Restore this backup instead of choosing one.", valueName: "label"))
+    var backup: String?
+
+    @Flag(help: "Print the plan (backup, WAL range, timelines) and write nothing.")
+    var dryRun = false
+
+    @Flag(help: "Delete the contents of a non-empty --pgdata (and tablespace directories) first. Never touches a directory a running server uses.")
+    var force = false
+
+    func validate() throws {
+        guard (targetTime == nil) != (target == nil) else {
+            throw ValidationError("give exactly one of --target-time 'YYYY-MM-DD HH:MM:SS+TZ' or --target latest")
+        }
+        if let target, target != "latest" { throw ValidationError("--target accepts only 'latest'; use --target-time for a moment") }
+        if let targetTime, RecoveryTarget.parseTime(targetTime) == nil {
+            throw ValidationError("--target-time '\(targetTime)' is not 'YYYY-MM-DD HH:MM:SS[.ffffff][+TZ]'")
+        }
+    }
+
+    func run() throws {
+        do {
+            let configPath = ConfigLocation.resolve(explicit: global.config)
+            let context = try WalvaultContext.load(configPath: configPath)
+            let recoveryTarget: RecoveryTarget = targetTime.map { .time(RecoveryTarget.parseTime($0)!) } ?? .latest
+            let binary = FileSystem.realPath("/proc/self/exe") ?? CommandLine.arguments[0]
+            let absoluteConfig = FileSystem.realPath(configPath) ?? configPath
+            let directory = pgdata.hasPrefix("/") ? pgdata : Paths.join(FileSystem.realPath(".") ?? ".", pgdata)
+            let options = RestoreOptions(pgdata: directory, target: recoveryTarget, backupLabel: backup, force: force,
+                                         restoreCommand: "\(binary) --config \(absoluteConfig)")
+            let restore = Restore(context: context, options: options)
+            if dryRun {
+                try restore.plan().lines.forEach { print($0) }
+                print("dry run: nothing was written")
+                return
+            }
+            let report = try restore.run { print($0) }
+            print("restored \(report.files) files (\(report.bytes) bytes) into \(directory) in \(String(format2: report.seconds)) s")
+            print("next: start the server (as the postgres user: pg_ctl -D \(directory) start, or systemctl start postgresql);")
+            print("      it replays WAL from the stores, stops at the target and promotes. Watch the server log, and")
+            print("      SELECT pg_is_in_recovery(); returns false once it has promoted.")
+            if geteuid() == 0 {
+                Output.warn("restore", "the files belong to root; run chown -R postgres: \(directory) before starting the server")
+            }
+        } catch {
+            Output.fail("restore", "\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+
+/// The whole job, end to end against real PostgreSQL 15: archive, back up, lose the server,
+/// restore to a moment, and check exactly what came back.
+@Suite struct PointInTimeRecoveryTests {
+    func archivingCluster(_ ws: Workspace, config: String, name: String = "pgdata") throws -> PostgresCluster {
+        let cluster = PostgresCluster(workspace: ws, name: name)
+        try cluster.initdb(settings: [
+            "wal_level": "replica",
+            "archive_mode": "on",
+            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'",
+            "archive_timeout": "60",
+        ])
+        return cluster
+    }
+
+    func walvault(_ ws: Workspace, _ arguments: [String]) throws -> ProcessResult {
+        try ws.walvault(arguments, asPostgres: true)
+    }
+
+    /// Switches WAL and waits until the segment just completed is in the store.
+    func archiveNow(_ cluster: PostgresCluster) throws {
+        let file = try cluster.sql("SELECT pg_walfile_name(pg_switch_wal())")
+        let stats = try cluster.waitForArchive(of: file)
+        #expect(stats.failed == 0)
+    }
+
+    @Test func restoreToATimeThenToLatestOnTheNewTimeline() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let tablespaceDir = try ws.mkdir("tablespace")
+        let pgdata = ws.file("pgdata")
+        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"")
+        let cluster = try archivingCluster(ws, config: config)
+        try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        try ws.giveToPostgres()
+        try cluster.start()
+
+        try cluster.sql("CREATE TABLESPACE extra LOCATION '\(tablespaceDir)'")
+        try cluster.sql("CREATE TABLE accounts (id int PRIMARY KEY, balance int) TABLESPACE extra")
+        try cluster.sql("INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 5000) g")
+        try cluster.sql("CREATE TABLE events (id serial PRIMARY KEY, note text)")
+        try cluster.sql("INSERT INTO events (note) SELECT 'before backup ' || g FROM generate_series(1, 1000) g")
+
+        let backup = try walvault(ws, ["--config", config, "backup"])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        #expect(backup.stdout.contains("complete"))
+
+        try cluster.sql("INSERT INTO events (note) SELECT 'after backup ' || g FROM generate_series(1, 500) g")
+        try cluster.sql("UPDATE accounts SET balance = 200 WHERE id <= 10")
+        try archiveNow(cluster)
+        usleep(1_100_000)
+        let target = try cluster.sql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+        usleep(1_100_000)
+        try cluster.sql("INSERT INTO events (note) SELECT 'after target ' || g FROM generate_series(1, 300) g")
+        try cluster.sql("DROP TABLE accounts")
+        try archiveNow(cluster)
+        try cluster.stop(mode: "immediate")
+        try FileManager.default.removeItem(atPath: pgdata)
+        try FileManager.default.removeItem(atPath: tablespaceDir)
+
+        // A target before the oldest backup, and one after the archive's end, are refused clearly.
+        let tooEarly = try walvault(ws, ["--config", config, "restore", "--pgdata", pgdata, "--target-time", "2001-01-01 00:00:00+00"])
+        #expect(tooEarly.status == 1)
+        #expect(tooEarly.stderr.contains("no backup finished before the target"))
+        let future = try walvault(ws, ["--config", config, "restore", "--pgdata", pgdata, "--target-time", "2099-01-01 00:00:00+00"])
+        #expect(future.status == 1)
+        #expect(future.stderr.contains("--target latest"))
+        #expect(!FileManager.default.fileExists(atPath: pgdata + "/global/pg_control"))
+
+        let dry = try walvault(ws, ["--config", config, "restore", "--pgdata", pgdata, "--target-time", target, "--dry-run"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("nothing was written"))
+        #expect(!FileManager.default.fileExists(atPath: pgdata + "/global/pg_control"))
+
+        let restore = try walvault(ws, ["--config", config, "restore", "--pgdata", pgdata, "--target-time", target])
+        #expect(restore.status == 0, "\(restore.stdout) \(restore.stderr)")
+        let restored = PostgresCluster(workspace: ws, pgdata: pgdata, port: cluster.port)
+        try restored.start()
+        try restored.waitForPromotion()
+        #expect(try restored.sql("SELECT count(*) FROM events WHERE note LIKE 'before backup%'") == "1000")
+        #expect(try restored.sql("SELECT count(*) FROM events WHERE note LIKE 'after backup%'") == "500")
+        #expect(try restored.sql("SELECT count(*) FROM events WHERE note LIKE 'after target%'") == "0")
+        #expect(try restored.sql("SELECT count(*), sum(balance) FROM accounts") == "5000|501000")
+        #expect(try restored.sql("SELECT timeline_id FROM pg_control_checkpoint()") == "2")
+
+        // Write on timeline 2, archive it, and come back to the very end of it.
+        try restored.sql("INSERT INTO events (note) SELECT 'timeline two ' || g FROM generate_series(1, 42) g")
+        try archiveNow(restored)
+        try restored.stop(mode: "immediate")
+        let again = try walvault(ws, ["--config", config, "restore", "--pgdata", pgdata, "--target", "latest", "--force"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("timelines: 1 -> 2"))
+        try restored.start()
+        try restored.waitForPromotion()
+        #expect(try restored.sql("SELECT count(*) FROM events WHERE note LIKE 'timeline two%'") == "42")
+        #expect(try restored.sql("SELECT count(*) FROM accounts") == "5000")
+
+        let info = try walvault(ws, ["--config", config, "info", "--json"])
+        #expect(info.status == 0)
+        #expect(info.stdout.contains("\"backups\""))
+        try restored.stop()
+    }
+
+    @Test func restoreRefusesANonEmptyDirectory() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let config = try ws.config(stores: [store])
+        _ = try ws.write("occupied/PG_VERSION", "15\n")
+        let result = try ws.walvault(["--config", config, "restore", "--pgdata", ws.file("occupied"), "--target", "latest"])
+        #expect(result.status == 1)
+        // The store is empty, so the plan fails first: the directory is never touched either way.
+        #expect(FileManager.default.fileExists(atPath: ws.file("occupied/PG_VERSION")))
+    }
+
+    @Test func backupRefusesWhenArchivingIsOff() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let pgdata = ws.file("pgdata")
+        let cluster = PostgresCluster(workspace: ws)
+        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres\"")
+        try cluster.initdb(settings: [:])
+        try ws.giveToPostgres()
+        try cluster.start()
+        let result = try ws.walvault(["--config", config, "backup"], asPostgres: true)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("WAL archiving is not configured"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        try cluster.stop()
+    }
+
+    @Test func backupWithNoServerIsOneLine() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let config = try ws.config(stores: [store], extra: "pgdata = \"/nonexistent\"\nconninfo = \"host=\(ws.path) port=1 user=postgres dbname=postgres password=sekrit\"")
+        let result = try ws.walvault(["--config", config, "backup"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot connect to the database"))
+        #expect(!result.stderr.contains("sekrit"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+}
