@@ -175,8 +175,8 @@ final class LocalObjectWriter: ObjectWriter {
             }
             try FileSystem.remove(temporaryPath)
             try lock.sync()
-            let size = try FileSystem.size(finalPath) ?? 0
-            return .stored(StoreObject(key: Paths.join(directory, name), size: size))
+            let status = try FileSystem.status(finalPath)
+            return .stored(StoreObject(key: Paths.join(directory, name), size: status?.size ?? 0, modifiedAt: status?.modifiedAt))
         } catch let error as SystemError {
             abort()
             throw StoreError(store: store.name, error)
