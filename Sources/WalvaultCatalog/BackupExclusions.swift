@@ -18,7 +18,7 @@ public enum BackupExclusions {
     /// half-way leaves a data directory PostgreSQL refuses to start instead of a torn cluster.
     public static let controlFile = "global/pg_control"
 
-    public enum Decision: Equatable { case include, includeEmpty, skip }
+    public enum Decision: Equatable, Sendable { case include, includeEmpty, skip }
 
     /// - Parameter path: relative to the data directory, "/"-separated.
     public static func decide(_ path: String, isDirectory: Bool) -> Decision {

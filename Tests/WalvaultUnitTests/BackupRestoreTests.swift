@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import WalvaultCommands
+import WalvaultCatalog
+import WalvaultPipeline
+import WalvaultStores
+import WalvaultSystem
+
+/// Packs a fake data directory with tiny parts, writes its manifest the way `Backup` does, and
+/// restores it: files spanning many parts, empty files and pg_control all come back exactly.
+@Suite struct BackupRestoreTests {
+    struct Fixture {
+        let dir = TempDir()
+        let context: WalvaultContext
+        let files: [String: [UInt8]]
+        let manifest: BackupManifest
+
+        init(partSize: Int = 1000) throws {
+            context = makeContext(stores: [dir.sub("store")])
+            let files: [String: [UInt8]] = [
+                "PG_VERSION": Array("15\n".utf8),
+                "base/1/1259": sampleBytes(5_500, seed: 3),
+                "base/1/empty": [],
+                "global/pg_control": sampleBytes(8192, seed: 4),
+                "global/1262": sampleBytes(999, seed: 5),
+            ]
+            self.files = files
+            let source = dir.sub("source")
+            for (path, bytes) in files { _ = dir.write("source/" + path, bytes) }
+            let layout = ArchiveLayout(cluster: "main")
+            let packer = BackupPacker(stores: context.stores, directory: layout.backupDirectory("L1"),
+                                      compression: context.config.compression, partSize: partSize)
+            var entries: [BackupManifest.Entry] = [.init(path: "base", kind: .directory, mode: 0o700),
+                                                   .init(path: "base/1", kind: .directory, mode: 0o700),
+                                                   .init(path: "global", kind: .directory, mode: 0o700)]
+            for path in files.keys.sorted() where path != "global/pg_control" {
+                entries.append(try #require(try packer.add(path: Paths.join(source, path), relative: path, mode: 0o600)))
+            }
+            entries.append(try #require(try packer.add(path: Paths.join(source, "global/pg_control"), relative: "global/pg_control", mode: 0o600)))
+            #expect(try packer.add(path: Paths.join(source, "vanished"), relative: "vanished", mode: 0o600) == nil)
+            try packer.finish()
+            manifest = BackupManifest(label: "L1", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: mib16,
+                                      timeline: 1, startLSN: LSN(UInt64(mib16) * 2), stopLSN: LSN(UInt64(mib16) * 2 + 500), startTime: 1, stopTime: 2,
+                                      walvaultVersion: "test", compression: "zstd", backupLabel: "START TIMELINE: 1\n", tablespaceMap: nil,
+                                      tablespaces: [], parts: packer.parts, entries: entries)
+            let store = context.stores[0]
+            _ = try store.createSmall(key: layout.manifestKey("L1"), contents: try manifest.encoded())
+            // The WAL the backup needs.
+            let segment = WALSegmentName(timeline: 1, segmentNumber: 2, segmentSize: mib16)
+            let writer = try store.makeWriter(directory: layout.directory(for: .segment(segment)))
+            _ = try writer.commit(name: "\(segment)-\(String(repeating: "a", count: 64)).zst", conflictPrefix: "\(segment)-")
+        }
+
+        func restore(into target: String, force: Bool = false) throws -> RestoreReport {
+            try Restore(context: context, options: RestoreOptions(pgdata: target, target: .latest, force: force,
+                                                                   restoreCommand: "/usr/bin/walvault --config /x.toml")).run()
+        }
+    }
+
+    @Test func filesSpanningManyPartsComeBackExactly() throws {
+        let f = try Fixture()
+        #expect(f.manifest.parts.count == 15)  // 5500 + 3 + 999 + 8192 = 14694 bytes in 1000-byte parts
+        #expect(f.manifest.parts.allSatisfy { $0.size <= 1000 })
+        let target = Paths.join(f.dir.path, "restored")
+        let report = try f.restore(into: target)
+        #expect(report.files == 5)
+        for (path, bytes) in f.files { #expect(read(Paths.join(target, path)) == bytes, "\(path)") }
+        #expect(read(Paths.join(target, "backup_label")) == Array("START TIMELINE: 1\n".utf8))
+        #expect(FileSystem.exists(Paths.join(target, "recovery.signal")))
+        let autoConf = String(decoding: read(Paths.join(target, "postgresql.auto.conf")), as: UTF8.self)
+        #expect(autoConf.contains("restore_command = '/usr/bin/walvault --config /x.toml archive-get %f \"%p\"'"))
+        #expect(!autoConf.contains("recovery_target_time ="))
+        #expect(try FileSystem.status(Paths.join(target, "base/1/1259"))?.mode == 0o600)
+        #expect(try FileSystem.status(target)?.mode == 0o700)
+    }
+
+    @Test func corruptedPartStopsTheRestoreAndLeavesNoPGControl() throws {
+        let f = try Fixture()
+        let key = "main/backup/L1/" + f.manifest.parts[3].name
+        var bytes = read(Paths.join(f.dir.path, "store", key))
+        bytes[bytes.count - 6] ^= 0x40
+        _ = f.dir.write("store/" + key, bytes)
+        let target = Paths.join(f.dir.path, "restored")
+        #expect(throws: CommandError.self) { _ = try f.restore(into: target) }
+        #expect(!FileSystem.exists(Paths.join(target, "global/pg_control")), "a torn restore must not be startable")
+    }
+
+    @Test func missingPartIsNamed() throws {
+        let f = try Fixture()
+        try FileSystem.remove(Paths.join(f.dir.path, "store/main/backup/L1", f.manifest.parts.last!.name))
+        do {
+            _ = try f.restore(into: Paths.join(f.dir.path, "restored"))
+            Issue.record("expected an error")
+        } catch let error as CommandError {
+            #expect(error.problem.contains(f.manifest.parts.last!.name))
+        }
+        #expect(!FileSystem.exists(Paths.join(f.dir.path, "restored/global/pg_control")))
+    }
+
+    @Test func nonEmptyTargetIsRefusedUnlessForced() throws {
+        let f = try Fixture()
+        let target = f.dir.sub("occupied")
+        _ = f.dir.write("occupied/precious", [1, 2, 3])
+        do {
+            _ = try f.restore(into: target)
+            Issue.record("expected an error")
+        } catch let error as CommandError {
+            #expect(error.problem.contains("is not empty"))
+            #expect(error.fix.contains("--force"))
+        }
+        #expect(read(Paths.join(target, "precious")) == [1, 2, 3])
+        _ = try f.restore(into: target, force: true)
+        #expect(!FileSystem.exists(Paths.join(target, "precious")))
+        #expect(read(Paths.join(target, "PG_VERSION")) == Array("15\n".utf8))
+    }
+
+    @Test func runningServerIsNeverOverwrittenEvenWithForce() throws {
+        let f = try Fixture()
+        let target = f.dir.sub("live")
+        _ = f.dir.write("live/postmaster.pid", Array("\(getpid())\n/live\n".utf8))
+        #expect(throws: CommandError.self) { _ = try f.restore(into: target, force: true) }
+        #expect(FileSystem.exists(Paths.join(target, "postmaster.pid")))
+    }
+
+    @Test func backupWithoutManifestIsIncompleteAndNeverChosen() throws {
+        let f = try Fixture()
+        try FileSystem.remove(Paths.join(f.dir.path, "store/main/backup/L1/backup.manifest"))
+        let report = try InfoReport.gather(context: f.context)
+        #expect(report.backups.isEmpty)
+        #expect(report.incompleteBackups == ["L1"])
+        #expect(throws: CatalogError.self) { _ = try f.restore(into: Paths.join(f.dir.path, "restored")) }
+    }
+}
+
+@Suite struct RecoverySettingsTests {
+    @Test func replacesAnEarlierWalvaultBlockAndKeepsEverythingElse() {
+        let first = Restore.recoverySettings(existing: "# Do not edit\nwork_mem = '64MB'\n", restoreCommand: "/bin/walvault --config /c.toml",
+                                             target: .time(1_795_428_000_000_000))
+        #expect(first.contains("work_mem = '64MB'"))
+        #expect(first.contains("recovery_target_time = '2026-11-23 10:00:00+00'"))
+        let second = Restore.recoverySettings(existing: first, restoreCommand: "/bin/walvault --config /c.toml", target: .latest)
+        #expect(!second.contains("recovery_target_time ="))
+        #expect(second.components(separatedBy: Restore.autoConfBegin).count == 2)
+        #expect(second.contains("recovery_target_timeline = 'latest'"))
+        #expect(second.contains("recovery_target_action = 'promote'"))
+    }
+
+    @Test func quotesAreDoubled() {
+        let text = Restore.recoverySettings(existing: "", restoreCommand: "/opt/it's/walvault --config /c.toml", target: .latest)
+        #expect(text.contains("restore_command = '/opt/it''s/walvault --config /c.toml archive-get %f \"%p\"'"))
+    }
+}
+
+@Suite struct BackupExclusionTests {
+    @Test(arguments: [
+        ("pg_wal", true, BackupExclusions.Decision.includeEmpty), ("pg_stat_tmp", true, .includeEmpty),
+        ("pg_replslot", true, .includeEmpty), ("base", true, .include), ("base/pgsql_tmp", true, .skip),
+        ("base/1/pgsql_tmp12.3", false, .skip), ("global/pg_internal.init", false, .skip),
+        ("postmaster.pid", false, .skip), ("backup_label", false, .skip), ("recovery.signal", false, .skip),
+        ("postgresql.auto.conf", false, .include), ("base/1/postmaster.pid", false, .include), ("pg_xact", true, .include),
+    ])
+    func followsPostgreSQLsList(path: String, isDirectory: Bool, expected: BackupExclusions.Decision) {
+        #expect(BackupExclusions.decide(path, isDirectory: isDirectory) == expected)
+    }
+
+    @Test func walRunsShowGaps() {
+        let segments = [2, 3, 4, 7, 8].map { WALSegmentName(timeline: 1, segmentNumber: UInt64($0), segmentSize: mib16) }
+            + [WALSegmentName(timeline: 2, segmentNumber: 8, segmentSize: mib16)]
+        let runs = WALRuns.runs(segments, segmentSize: mib16)
+        #expect(runs.map(\.segments) == [3, 2, 1])
+        #expect(runs[1].first == "000000010000000000000007")
+    }
+}
