@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # walvault's main job on an embedded default: a throwaway PostgreSQL 15 cluster archives its WAL
-# through `walvault archive-push` into a local store in a temporary directory; then every
-# archived segment is fetched back with `walvault archive-get` and compared byte for byte.
+# through `walvault archive-push` into a local store in a temporary directory; every archived
+# segment is fetched back with `walvault archive-get` and compared byte for byte; then a base
+# backup, a dropped table, and a point-in-time restore to just before the drop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -23,6 +24,7 @@ cat >"$config" <<TOML
 [cluster]
 name = "demo"
 pgdata = "$pgdata"
+conninfo = "host=$work port=$port user=postgres dbname=postgres"
 
 [compression]
 algorithm = "zstd"
@@ -72,3 +74,30 @@ for object in $(cd "$store" && find . -path '*/wal/*' -type f -name '0*' | sort)
   checked=$((checked + 1))
 done
 echo "$checked segments came back byte for byte identical to pg_wal"
+
+wv() { as_pg "$work/bin/walvault" --config "$config" "$@"; }
+echo "== walvault backup"
+wv backup
+psql_ -c "INSERT INTO demo SELECT g, 'after the backup' FROM generate_series(1, 1000) g"
+psql_ -c "SELECT pg_switch_wal()" >/dev/null
+sleep 1.1
+target=$(psql_ -At -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+sleep 1.1
+rows=$(psql_ -At -c "SELECT count(*) FROM demo")
+echo "== $rows rows at $target; now the mistake: DROP TABLE demo"
+psql_ -c "DROP TABLE demo"
+last=$(psql_ -At -c "SELECT pg_walfile_name(pg_switch_wal())")
+for _ in $(seq 1 100); do
+  [ "$(psql_ -At -c "SELECT coalesce(last_archived_wal >= '$last', false) FROM pg_stat_archiver")" = t ] && break; sleep 0.2
+done
+as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null
+rm -rf "$pgdata"
+echo "== server gone; walvault info"
+wv info
+echo "== walvault restore --target-time '$target'"
+wv restore --pgdata "$pgdata" --target-time "$target"
+as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$work/restored.log" -w start >/dev/null
+for _ in $(seq 1 300); do [ "$(psql_ -At -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ] && break; sleep 0.2; done
+back=$(psql_ -At -c "SELECT count(*) FROM demo")
+echo "== restored server promoted on timeline $(psql_ -At -c 'SELECT timeline_id FROM pg_control_checkpoint()'): table demo is back with $back rows (had $rows at the target)"
+[ "$back" = "$rows" ]

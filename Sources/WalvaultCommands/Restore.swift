@@ -36,7 +36,7 @@ public struct RestorePlan {
         case .latest: out.append("target: the end of the archived WAL (latest)")
         case .time(let t): out.append("target: \(RecoveryTarget.formatUTC(t))")
         }
-        out.append("timelines: \(wal.timelines.map(String.init).joined(separator: " -> ")), recovery ends on timeline \(wal.targetTimeline) and promotes")
+        out.append("timelines: \(wal.timelines.map(String.init).joined(separator: " -> ")); recovery follows timeline \(wal.targetTimeline), then promotes to a new one")
         for range in wal.ranges {
             out.append("WAL timeline \(range.timeline): \(range.first) .. \(range.last) (\(range.count) segments, all archived)")
         }
