@@ -131,6 +131,27 @@ import Testing
         try cluster.stop()
     }
 
+    @Test func backupFailsClearlyWhenArchivingIsBroken() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let pgdata = ws.file("pgdata")
+        let cluster = PostgresCluster(workspace: ws)
+        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres\"")
+        try cluster.initdb(settings: ["archive_mode": "on", "archive_command": "'false'"])
+        try ws.giveToPostgres()
+        try cluster.start()
+        let result = try ws.walvault(["--config", config, "backup", "--wal-timeout", "3"], asPostgres: true)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("is unusable"))
+        #expect(result.stderr.contains("was not archived within 3 s"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        // Parts were written but no manifest: info reports it incomplete, restore never picks it.
+        let info = try ws.walvault(["--config", config, "info"], asPostgres: true)
+        #expect(info.stdout.contains("no complete backup"))
+        #expect(info.stdout.contains("incomplete backup"))
+        try cluster.stop(mode: "immediate")
+    }
+
     @Test func backupWithNoServerIsOneLine() throws {
         let ws = try Workspace()
         let store = try ws.mkdir("store")
