@@ -22,17 +22,7 @@ cp "$bin_dir/walvault" "$work/bin/walvault"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
 echo "== generating real WAL with pgbench (PostgreSQL 15, 16 MiB segments)"
-as_pg "$PG_BIN/initdb" -D "$pgdata" -U postgres --no-sync >/dev/null
-cat >>"$pgdata/postgresql.conf" <<CONF
-port = $port
-listen_addresses = ''
-unix_socket_directories = '$work'
-wal_level = replica
-archive_mode = on
-archive_command = 'cp %p $segments/%f'
-max_wal_size = 4GB
-CONF
-as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$work/server.log" -w start >/dev/null
+start_archiving_cluster "$pgdata" "$work" "$port" "cp %p $segments/%f" "max_wal_size = 4GB"
 as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -i -s 10 -q postgres >/dev/null 2>&1
 # Mixed OLTP WAL on top of the bulk load, until there are enough segments.
 while [ "$(ls "$segments" | grep -cE '^[0-9A-F]{24}$')" -lt 34 ]; do

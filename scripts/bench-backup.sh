@@ -54,17 +54,9 @@ CONF
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
 echo "== pgbench -i -s $scale into a PostgreSQL 15 cluster archiving through both tools"
-as_pg "$PG_BIN/initdb" -D "$pgdata" -U postgres --no-sync >/dev/null
-cat >>"$pgdata/postgresql.conf" <<CONF
-port = $port
-listen_addresses = ''
-unix_socket_directories = '$work'
-wal_level = replica
-archive_mode = on
-archive_command = '$work/bin/walvault --config $work/walvault.toml archive-push %p && pgbackrest --config=$work/pgbackrest.conf --stanza=bench archive-push %p'
-max_wal_size = 4GB
-CONF
-as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$work/server.log" -w start >/dev/null
+start_archiving_cluster "$pgdata" "$work" "$port" \
+  "$work/bin/walvault --config $work/walvault.toml archive-push %p && pgbackrest --config=$work/pgbackrest.conf --stanza=bench archive-push %p" \
+  "max_wal_size = 4GB"
 as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
 as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -i -s "$scale" -q postgres >/dev/null 2>&1
 as_pg psql -X -q -h "$work" -p "$port" -U postgres -c "CHECKPOINT" -c "SELECT pg_switch_wal()" >/dev/null

@@ -38,17 +38,7 @@ TOML
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
 echo "== initdb a throwaway cluster in $pgdata (port $port)"
-as_pg "$PG_BIN/initdb" -D "$pgdata" -U postgres --no-sync >/dev/null
-cat >>"$pgdata/postgresql.conf" <<CONF
-port = $port
-listen_addresses = ''
-unix_socket_directories = '$work'
-wal_level = replica
-archive_mode = on
-archive_command = '$work/bin/walvault --config $config archive-push %p'
-archive_timeout = 60
-CONF
-as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$work/server.log" -w start >/dev/null
+start_archiving_cluster "$pgdata" "$work" "$port" "$work/bin/walvault --config $config archive-push %p" "archive_timeout = 60"
 
 psql_() { as_pg psql -X -q -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 echo "== write some data and switch WAL three times"

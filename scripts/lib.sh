@@ -24,3 +24,17 @@ build_release() {
   swift build -c release --static-swift-stdlib --product walvault >&2
   swift build -c release --static-swift-stdlib --show-bin-path
 }
+
+# initdb a cluster that archives with ARCHIVE_COMMAND, listening only on a socket in WORKDIR, and start it.
+# Usage: start_archiving_cluster PGDATA WORKDIR PORT ARCHIVE_COMMAND [EXTRA_SETTING_LINE...]
+start_archiving_cluster() {
+  local pgdata=$1 work=$2 port=$3 command=$4
+  shift 4
+  as_pg "$PG_BIN/initdb" -D "$pgdata" -U postgres --no-sync >/dev/null 2>&1
+  {
+    printf "port = %s\nlisten_addresses = ''\nunix_socket_directories = '%s'\n" "$port" "$work"
+    printf "wal_level = replica\narchive_mode = on\narchive_command = '%s'\n" "$command"
+    printf '%s\n' "$@"
+  } >>"$pgdata/postgresql.conf"
+  as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$work/server.log" -w start >/dev/null
+}

@@ -1,6 +1,8 @@
+import WalvaultSystem
+
 /// A store's contents disagree with what walvault was asked to do: wrong cluster, damaged
 /// info file, conflicting objects. These are refusals, never guesses.
-public struct CatalogError: Error, CustomStringConvertible, Equatable {
+public struct CatalogError: Problem, Equatable {
     public let problem: String
     public let fix: String
 
@@ -8,6 +10,4 @@ public struct CatalogError: Error, CustomStringConvertible, Equatable {
         self.problem = problem
         self.fix = fix
     }
-
-    public var description: String { "\(problem); \(fix)" }
 }

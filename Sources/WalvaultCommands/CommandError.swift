@@ -1,6 +1,8 @@
+import WalvaultSystem
+
 /// A command-level refusal or failure, phrased for the person reading PostgreSQL's log:
 /// what failed (with the file, store or object) and what to do about it.
-public struct CommandError: Error, CustomStringConvertible, Equatable {
+public struct CommandError: Problem, Equatable {
     public let problem: String
     public let fix: String
 
@@ -8,6 +10,4 @@ public struct CommandError: Error, CustomStringConvertible, Equatable {
         self.problem = problem
         self.fix = fix
     }
-
-    public var description: String { fix.isEmpty ? problem : "\(problem); \(fix)" }
 }

@@ -1,6 +1,8 @@
+import WalvaultSystem
+
 /// A database failure. Messages come from the server or libpq and never include the conninfo,
 /// which may hold a password.
-public struct PostgresError: Error, CustomStringConvertible, Equatable {
+public struct PostgresError: Problem, Equatable {
     public let problem: String
     public let fix: String
 
@@ -8,6 +10,4 @@ public struct PostgresError: Error, CustomStringConvertible, Equatable {
         self.problem = problem
         self.fix = fix
     }
-
-    public var description: String { "\(problem); \(fix)" }
 }
