@@ -14,7 +14,9 @@ let package = Package(
     ],
     targets: [
         // System C libraries, found through pkg-config.
-        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // No pkgConfig for libpq: SwiftPM would add pkg-config's -lpq to every binary importing it, and
+        // WalvaultPostgres loads libpq with dlopen instead (see LibPQ.swift). The header is found by path.
+        .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),

@@ -24,7 +24,9 @@ public enum BackupExclusions {
     public static func decide(_ path: String, isDirectory: Bool) -> Decision {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         if name.hasPrefix("pgsql_tmp") || name == "pg_internal.init" { return .skip }
-        let topLevel = !path.contains("/")
+        // utf8.contains, not String.contains: Foundation's overload (visible through TOMLKit) would
+        // link all of Foundation and ICU into the executable and double its start-up time.
+        let topLevel = !path.utf8.contains(UInt8(ascii: "/"))
         if topLevel && isDirectory && emptiedDirectories.contains(name) { return .includeEmpty }
         if topLevel && !isDirectory && skippedTopLevelFiles.contains(name) { return .skip }
         return .include

@@ -146,10 +146,10 @@ public struct Restore {
             do {
                 _ = try ObjectFetcher.fetch(object, from: store, into: router)
                 return
-            } catch let error as CommandError where error.problem.contains("in store") {
+            } catch {
                 // Bytes may already be in files; a second store can only help if it starts clean,
                 // so the restore stops here and says which object is bad.
-                problems.append(error.problem)
+                problems.append("\(error)")
                 break
             }
         }

@@ -14,6 +14,16 @@ import Testing
         #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
     }
 
+    /// archive-push starts once per WAL segment: libpq and libcurl (with ~25 libraries behind them)
+    /// must be loaded only by the commands that use them, never linked into the executable.
+    @Test func executableDoesNotLinkLibpqOrLibcurl() throws {
+        let result = try run("/usr/bin/ldd", [Fixture.builtWalvault])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("libzstd"))
+        #expect(!result.stdout.contains("libpq"))
+        #expect(!result.stdout.contains("libcurl"))
+    }
+
     @Test func missingConfig() throws {
         let ws = try Workspace()
         let push = try ws.walvault(["--config", ws.file("nope.toml"), "archive-push", ws.file("000000010000000000000001")])
