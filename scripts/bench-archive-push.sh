@@ -50,18 +50,7 @@ pg1-socket-path=$work
 pg1-port=$port
 pg1-user=postgres
 CONF
-cat >"$work/walvault.toml" <<TOML
-[cluster]
-name = "bench"
-pgdata = "$pgdata"
-[compression]
-algorithm = "zstd"
-level = 3
-[[stores]]
-name = "local"
-type = "local"
-path = "$work/wv-store"
-TOML
+write_walvault_config "$work/walvault.toml" bench "$pgdata" "$work" "$port" "$work/wv-store"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
 # One timed loop: a fresh repository, then one process per segment; prints milliseconds.

@@ -20,19 +20,7 @@ trap cleanup EXIT
 mkdir -p "$work/bin" "$work/wv-store" "$work/pgbr-repo"
 cp "$bin_dir/walvault" "$work/bin/walvault"
 
-cat >"$work/walvault.toml" <<TOML
-[cluster]
-name = "bench"
-pgdata = "$pgdata"
-conninfo = "host=$work port=$port user=postgres dbname=postgres"
-[compression]
-algorithm = "zstd"
-level = 3
-[[stores]]
-name = "local"
-type = "local"
-path = "$work/wv-store"
-TOML
+write_walvault_config "$work/walvault.toml" bench "$pgdata" "$work" "$port" "$work/wv-store"
 cat >"$work/pgbackrest.conf" <<CONF
 [global]
 repo1-path=$work/pgbr-repo

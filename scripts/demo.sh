@@ -20,21 +20,7 @@ trap cleanup EXIT
 # The archiver runs as postgres: give it its own copy of the binary and config.
 mkdir -p "$work/bin" "$store"
 cp "$bin_dir/walvault" "$work/bin/walvault"
-cat >"$config" <<TOML
-[cluster]
-name = "demo"
-pgdata = "$pgdata"
-conninfo = "host=$work port=$port user=postgres dbname=postgres"
-
-[compression]
-algorithm = "zstd"
-level = 3
-
-[[stores]]
-name = "local"
-type = "local"
-path = "$store"
-TOML
+write_walvault_config "$config" demo "$pgdata" "$work" "$port" "$store"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
 echo "== initdb a throwaway cluster in $pgdata (port $port)"

@@ -38,3 +38,23 @@ start_archiving_cluster() {
   } >>"$pgdata/postgresql.conf"
   as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$work/server.log" -w start >/dev/null
 }
+
+# The config every script uses: one cluster, zstd level 3, one local store, the server on a socket in WORKDIR.
+# Usage: write_walvault_config FILE CLUSTER_NAME PGDATA WORKDIR PORT STORE_DIR
+write_walvault_config() {
+  cat >"$1" <<TOML
+[cluster]
+name = "$2"
+pgdata = "$3"
+conninfo = "host=$4 port=$5 user=postgres dbname=postgres"
+
+[compression]
+algorithm = "zstd"
+level = 3
+
+[[stores]]
+name = "local"
+type = "local"
+path = "$6"
+TOML
+}
