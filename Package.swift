@@ -34,11 +34,16 @@ let package = Package(
                 dependencies: ["WalvaultSystem", "COpenSSL", "CZstd", "CLZ4", "CZlib", "CShims"]),
         .target(name: "WalvaultStores", dependencies: ["WalvaultSystem"]),
         .target(name: "WalvaultPostgres", dependencies: ["WalvaultSystem", "CLibPQ"]),
+        // The control-plane schema: Migrations/*.sql compiled into the binary.
+        .target(name: "WalvaultMigrations", path: "Migrations", exclude: ["README.md"],
+                resources: [.embedInCode("0001_control_plane.sql")]),
+        .target(name: "WalvaultHistory",
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultPostgres", "WalvaultMigrations", "COpenSSL"]),
         .target(name: "WalvaultCatalog",
                 dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultStores", "TOMLKit"]),
         .target(name: "WalvaultCommands",
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores",
-                               "WalvaultCatalog", "WalvaultPostgres"]),
+                               "WalvaultCatalog", "WalvaultPostgres", "WalvaultHistory"]),
         .executableTarget(name: "walvault", dependencies: [
             "WalvaultCommands", "WalvaultConfig", "WalvaultSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -47,7 +52,7 @@ let package = Package(
         // Pure logic and single-process behaviour: no servers needed.
         .testTarget(name: "WalvaultUnitTests", dependencies: [
             "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
-            "WalvaultCommands", "WalvaultPostgres", "CLibPQ", "CCurl", "CCurlShims",
+            "WalvaultCommands", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims",
         ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs a real PostgreSQL 15 and the built `walvault` executable.
         .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem"]),

@@ -5,7 +5,8 @@ import WalvaultSystem
 /// Turns a TOML file into a validated `WalvaultConfig`, or one `ConfigError` that names
 /// the file, the key and what is expected.
 public enum ConfigLoader {
-    static let topLevelKeys = ["cluster", "compression", "stores"]
+    static let topLevelKeys = ["cluster", "compression", "stores", "history"]
+    static let historyKeys = ["conninfo", "project_id", "journal", "retention_days"]
     static let clusterKeys = ["name", "pgdata", "conninfo"]
     static let compressionKeys = ["algorithm", "level"]
     static let storeKeys = ["name", "type", "path"]
@@ -37,12 +38,31 @@ public enum ConfigLoader {
         }
         for name in root.keys.sorted() where !topLevelKeys.contains(name) {
             throw ConfigError(file: path, key: name, problem: "unknown key",
-                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression] and [[stores]]")
+                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]] and [history]")
         }
         let cluster = try parseCluster(root, path: path)
         let compression = try parseCompression(root, path: path)
         let stores = try parseStores(root, path: path)
-        return WalvaultConfig(path: path, cluster: cluster, compression: compression, stores: stores)
+        let history = try parseHistory(root, path: path)
+        return WalvaultConfig(path: path, cluster: cluster, compression: compression, stores: stores, history: history)
+    }
+
+    private static func parseHistory(_ root: TOMLTable, path: String) throws -> HistorySettings? {
+        guard let table = try table(root, "history", path: path) else { return nil }
+        let reader = TableReader(table: table, file: path, place: "history", knownKeys: historyKeys)
+        try reader.rejectUnknownKeys()
+        let conninfo = try reader.requiredString("conninfo", meaning: "the control-plane database, e.g. \"host=10.0.0.5 dbname=control user=walvault\"")
+        let project = try reader.requiredString("project_id", meaning: "this project's name in the history table, e.g. \"analyticbot\"")
+        let journal = try reader.string("journal") ?? HistorySettings.defaultJournal
+        guard journal.hasPrefix("/") else {
+            throw ConfigError(file: path, key: "history.journal", problem: "\"\(journal)\" is not an absolute path",
+                              fix: "give the full path of the journal file")
+        }
+        let retention = try reader.int("retention_days") ?? HistorySettings.defaultRetentionDays
+        guard (1...36_500).contains(retention) else {
+            throw ConfigError(file: path, key: "history.retention_days", problem: "\(retention) is out of range", fix: "use a number of days from 1 to 36500")
+        }
+        return HistorySettings(conninfo: conninfo, projectID: project, journal: journal, retentionDays: retention)
     }
 
     private static func table(_ root: TOMLTable, _ name: String, path: String) throws -> TOMLTable? {

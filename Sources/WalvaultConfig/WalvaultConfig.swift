@@ -7,11 +7,14 @@ public struct WalvaultConfig: Sendable, Equatable {
     public var cluster: ClusterSettings
     public var compression: CompressionSettings
     public var stores: [StoreSettings]
+    public var history: HistorySettings?
 
-    public init(path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings]) {
+    public init(path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
+                history: HistorySettings? = nil) {
         self.path = path
         self.cluster = cluster
         self.compression = compression
         self.stores = stores
+        self.history = history
     }
 }

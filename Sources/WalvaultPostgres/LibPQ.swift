@@ -14,6 +14,7 @@ struct LibPQ: @unchecked Sendable {
     let execParams: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafePointer<Oid>?,
                                      UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?,
                                      UnsafePointer<Int32>?, Int32) -> OpaquePointer?
+    let exec: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> OpaquePointer?
     let resultStatus: @convention(c) (OpaquePointer?) -> ExecStatusType
     let resultErrorMessage: @convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?
     let ntuples: @convention(c) (OpaquePointer?) -> Int32
@@ -41,6 +42,7 @@ struct LibPQ: @unchecked Sendable {
               let execParams = symbol("PQexecParams", as: (@convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafePointer<Oid>?,
                                                                             UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?,
                                                                             UnsafePointer<Int32>?, Int32) -> OpaquePointer?).self),
+              let exec = symbol("PQexec", as: (@convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> OpaquePointer?).self),
               let resultStatus = symbol("PQresultStatus", as: (@convention(c) (OpaquePointer?) -> ExecStatusType).self),
               let resultErrorMessage = symbol("PQresultErrorMessage", as: (@convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?).self),
               let ntuples = symbol("PQntuples", as: (@convention(c) (OpaquePointer?) -> Int32).self),
@@ -53,7 +55,7 @@ struct LibPQ: @unchecked Sendable {
             return .failure(PostgresError(problem: "the installed libpq lacks functions walvault needs", fix: "install libpq5 from PostgreSQL 15 or later"))
         }
         return .success(LibPQ(connectdb: connectdb, status: status, errorMessage: errorMessage, finish: finish,
-                              execParams: execParams, resultStatus: resultStatus, resultErrorMessage: resultErrorMessage,
+                              execParams: execParams, exec: exec, resultStatus: resultStatus, resultErrorMessage: resultErrorMessage,
                               ntuples: ntuples, nfields: nfields, getvalue: getvalue, getisnull: getisnull, clear: clear,
                               libVersion: libVersion))
     }

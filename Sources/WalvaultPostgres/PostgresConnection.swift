@@ -11,12 +11,15 @@ public final class PostgresConnection {
     /// How the connection is named in messages: "the database" or "the control-plane database".
     public let role: String
 
-    /// - Parameter conninfo: a libpq connection string; `connect_timeout` defaults to 5 seconds
-    ///   so that a dead server fails a command quickly instead of hanging cron.
-    public init(conninfo: String, role: String = "the database") throws {
+    /// - Parameters:
+    ///   - conninfo: a libpq connection string.
+    ///   - connectTimeout: seconds, unless the conninfo sets `connect_timeout` itself, so that a dead
+    ///     server fails a command quickly instead of hanging cron or the archiver.
+    public init(conninfo: String, role: String = "the database", connectTimeout: Int = 5) throws {
         self.role = role
         pq = try LibPQ.shared.get()
-        let withTimeout = conninfo.contains("connect_timeout") ? conninfo : conninfo + " connect_timeout=5"
+        let setsTimeout = conninfo.split(separator: " ").contains { $0.hasPrefix("connect_timeout=") }
+        let withTimeout = setsTimeout ? conninfo : conninfo + " connect_timeout=\(connectTimeout)"
         guard let connection = pq.connectdb(withTimeout) else {
             throw PostgresError(problem: "cannot connect to \(role): out of memory", fix: "retry")
         }
@@ -55,6 +58,18 @@ public final class PostgresConnection {
             })
         }
         return rows
+    }
+
+    /// Runs a script of several statements (a migration file shipped inside walvault). Only for
+    /// trusted SQL with no values in it: everything else goes through `query` and bound parameters.
+    public func execute(script: String, name: String) throws {
+        let result = pq.exec(connection, script)
+        defer { pq.clear(result) }
+        let status = pq.resultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            let message = result == nil ? Self.clean(pq.errorMessage(connection)) : Self.clean(pq.resultErrorMessage(result))
+            throw PostgresError(problem: "\(role) refused \(name): \(message)", fix: "see the server log for details")
+        }
     }
 
     /// The single value of a one-row, one-column query.

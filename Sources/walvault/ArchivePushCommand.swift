@@ -1,6 +1,7 @@
 import ArgumentParser
 import WalvaultCommands
 import WalvaultConfig
+import WalvaultSystem
 
 struct ArchivePushCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,15 +15,27 @@ struct ArchivePushCommand: ParsableCommand {
     var path: String
 
     func run() throws {
+        let context: WalvaultContext
         do {
-            let context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config))
-            let result = try ArchivePush(context: context).run(walPath: path)
+            context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config))
+        } catch {
+            Output.fail("archive-push", "\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+        let clock = Stopwatch()
+        let outcome = Result { try ArchivePush(context: context).run(walPath: path) }
+        // The exit status depends on the stores only: recording history never changes it.
+        History.record("archive-push", context) {
+            HistoryEvents.archivePush($0, context: context, walPath: path, outcome: outcome, durationMs: clock.milliseconds)
+        }
+        switch outcome {
+        case .success(let result):
             if global.verbose {
                 let stored = result.stored.map { "\($0.store):\($0.object.key) (\($0.object.size) bytes)" }
                 let summary = stored.isEmpty ? "already archived in \(result.alreadyPresentIn.joined(separator: ", "))" : "stored " + stored.joined(separator: ", ")
                 Output.info("archive-push", "\(result.file) (\(result.originalSize) bytes, sha256 \(result.sha256.prefix(12))…): \(summary)")
             }
-        } catch {
+        case .failure(let error):
             Output.fail("archive-push", "\(error)")
             throw ExitCode(ExitCodes.failure)
         }

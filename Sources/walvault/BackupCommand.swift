@@ -1,6 +1,7 @@
 import ArgumentParser
 import WalvaultCommands
 import WalvaultConfig
+import WalvaultSystem
 
 struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,14 +15,23 @@ struct BackupCommand: ParsableCommand {
     var walTimeout: Double = 300
 
     func run() throws {
+        let context: WalvaultContext
         do {
-            let context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config))
-            var backup = Backup(context: context)
-            backup.walTimeoutSeconds = walTimeout
-            let report = try backup.run { line in if global.verbose { Output.info("backup", line) } }
+            context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config))
+        } catch {
+            Output.fail("backup", "\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+        let clock = Stopwatch()
+        var backup = Backup(context: context)
+        backup.walTimeoutSeconds = walTimeout
+        let outcome = Result { try backup.run { line in if global.verbose { Output.info("backup", line) } } }
+        History.record("backup", context) { HistoryEvents.backup($0, context: context, outcome: outcome, durationMs: clock.milliseconds) }
+        switch outcome {
+        case .success(let report):
             let m = report.manifest
             print("backup \(m.label) complete: \(m.totalSize) bytes (\(m.storedSize) stored) in \(m.parts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s")
-        } catch {
+        case .failure(let error):
             Output.fail("backup", "\(error)")
             throw ExitCode(ExitCodes.failure)
         }

@@ -63,7 +63,10 @@ struct RestoreCommand: ParsableCommand {
                 print("dry run: nothing was written")
                 return
             }
-            let report = try restore.run { print($0) }
+            let clock = Stopwatch()
+            let outcome = Result { try restore.run { print($0) } }
+            History.record("restore", context) { HistoryEvents.restore($0, context: context, outcome: outcome, durationMs: clock.milliseconds) }
+            let report = try outcome.get()
             print("restored \(report.files) files (\(report.bytes) bytes) into \(directory) in \(String(format2: report.seconds)) s")
             print("next: start the server (as the postgres user: pg_ctl -D \(directory) start, or systemctl start postgresql);")
             print("      it replays WAL from the stores, stops at the target and promotes. Watch the server log, and")

@@ -9,7 +9,8 @@ struct Walvault: ParsableCommand {
         commandName: "walvault",
         abstract: "Point-in-time recovery for PostgreSQL: archives every WAL segment, checksummed and compressed, and gives it back intact.",
         version: version,
-        subcommands: [ArchivePushCommand.self, ArchiveGetCommand.self, BackupCommand.self, RestoreCommand.self, InfoCommand.self])
+        subcommands: [ArchivePushCommand.self, ArchiveGetCommand.self, BackupCommand.self, RestoreCommand.self, InfoCommand.self,
+                      MigrateCommand.self, HistoryCommand.self])
 
     @OptionGroup var global: GlobalOptions
 

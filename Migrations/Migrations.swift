@@ -1,0 +1,13 @@
+/// The SQL files of this directory, compiled into the binary (SwiftPM `embedInCode`, no Foundation
+/// bundle at run time), so `walvault migrate` needs nothing but the executable. Numbered, forward-only.
+public enum Migrations {
+    public struct File: Sendable {
+        public let version: Int
+        public let name: String
+        public let sql: String
+    }
+
+    public static let all: [File] = [
+        File(version: 1, name: "0001_control_plane.sql", sql: String(decoding: PackageResources._001_control_plane_sql, as: UTF8.self)),
+    ]
+}

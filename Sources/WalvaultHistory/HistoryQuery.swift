@@ -1,0 +1,46 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import WalvaultPostgres
+
+/// Reads `control_plane.backups` for `walvault history`.
+public enum HistoryQuery {
+    public static let columns = ["created_at", "type", "operation", "status", "object_name", "store_name", "size", "stored_size",
+                                 "sha256", "file_id", "duration_ms", "expires_at", "error"]
+
+    public static func rows(_ db: PostgresConnection, projectID: String, type: String?, since: String?) throws -> [[String: String]] {
+        let result = try db.query("""
+            SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00', type::text, operation, status::text,
+                   object_name, store_name, size::text, stored_size::text, sha256, file_id, duration_ms::text,
+                   to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') , error
+            FROM control_plane.backups
+            WHERE project_id = $1 AND ($2::text IS NULL OR type::text = $2) AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)
+            ORDER BY created_at, id
+            """, [projectID, type, since])
+        return result.map { row in
+            var out: [String: String] = [:]
+            for (name, value) in zip(columns, row) { if let value { out[name] = value } }
+            return out
+        }
+    }
+
+    public static func json(_ rows: [[String: String]]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(rows), as: UTF8.self)
+    }
+
+    public static func text(_ rows: [[String: String]]) -> String {
+        guard !rows.isEmpty else { return "no history rows" }
+        return rows.map { r in
+            var line = "\(r["created_at"] ?? "")  \(r["type"] ?? "") \(r["operation"] ?? "") \(r["status"] ?? "")  \(r["object_name"] ?? "-")"
+            if let store = r["store_name"] { line += "  \(store)" }
+            if let size = r["size"] { line += "  \(size) bytes" }
+            if let stored = r["stored_size"] { line += " (\(stored) stored)" }
+            if let error = r["error"] { line += "  error: \(error)" }
+            return line
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,72 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import COpenSSL
+import WalvaultSystem
+
+/// One row of `control_plane.backups`. It gets its `recordID` before the first attempt to store
+/// it, so that a journal replay after any crash inserts it exactly once.
+public struct HistoryRecord: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable { case database, storage, logs, wal }
+    public enum Status: String, Codable, Sendable { case succeeded, failed }
+
+    public var recordID: String
+    public var projectID: String
+    public var type: Kind
+    public var operation: String
+    public var status: Status
+    public var fileID: String?
+    public var storeName: String?
+    public var objectName: String?
+    public var size: Int?
+    public var storedSize: Int?
+    public var sha256: String?
+    public var clusterName: String?
+    public var systemIdentifier: String?
+    public var timeline: Int?
+    public var startLSN: String?
+    public var stopLSN: String?
+    public var error: String?
+    public var durationMs: Int?
+    /// Microseconds since the epoch.
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+
+    public init(projectID: String, type: Kind, operation: String, status: Status, createdAt: Int64 = HistoryRecord.now(),
+                retentionDays: Int?) {
+        recordID = HistoryRecord.newID()
+        self.projectID = projectID
+        self.type = type
+        self.operation = operation
+        self.status = status
+        self.createdAt = createdAt
+        expiresAt = retentionDays.map { createdAt + Int64($0) * 86_400 * 1_000_000 }
+    }
+
+    public static func now() -> Int64 {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        return Int64(t.tv_sec) * 1_000_000 + Int64(t.tv_nsec / 1000)
+    }
+
+    /// A random (version 4) UUID from OpenSSL's generator.
+    public static func newID() -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        _ = bytes.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, 16) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = Hex.encode(bytes)
+        let h = Array(hex)
+        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
+    }
+
+    public func jsonLine() throws -> [UInt8] {
+        Array(try JSONEncoder().encode(self)) + [10]
+    }
+
+    public static func decode(line: Substring) throws -> HistoryRecord {
+        try JSONDecoder().decode(HistoryRecord.self, from: Data(line.utf8))
+    }
+}

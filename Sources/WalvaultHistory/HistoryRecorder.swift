@@ -1,0 +1,84 @@
+import WalvaultConfig
+import WalvaultPostgres
+import WalvaultSystem
+
+/// Writes history rows without ever failing the operation they describe: when the control-plane
+/// database is down, slow or not migrated, the row goes to the journal, and the next run that
+/// reaches the database replays the journal first.
+public struct HistoryRecorder {
+    public static let connectTimeoutSeconds = 3
+    public let settings: HistorySettings
+    public var journal: HistoryJournal { HistoryJournal(path: settings.journal) }
+
+    public init(settings: HistorySettings) { self.settings = settings }
+
+    func connect() throws -> PostgresConnection {
+        try PostgresConnection(conninfo: settings.conninfo, role: "the control-plane database", connectTimeout: Self.connectTimeoutSeconds)
+    }
+
+    /// Stores the records; returns a warning to print when they had to go to the journal.
+    public func record(_ records: [HistoryRecord]) -> String? {
+        guard !records.isEmpty else { return nil }
+        do {
+            let db = try connect()
+            try replay(db)
+            try db.query("BEGIN")
+            for record in records { try Self.insert(record, into: db) }
+            try db.query("COMMIT")
+            return nil
+        } catch {
+            let why = "\(error)"
+            do {
+                for record in records { try journal.append(record) }
+                return "history: \(why); kept in the journal \(settings.journal) and replayed when the database is reachable"
+            } catch let journalError {
+                return "history: \(why); and the journal could not be written either (\(journalError)): this operation is not recorded"
+            }
+        }
+    }
+
+    /// Moves every journaled record into the table, exactly once: the insert ignores record IDs
+    /// already there, so a crash between the commit and emptying the journal duplicates nothing.
+    @discardableResult
+    public func replay(_ db: PostgresConnection) throws -> Int {
+        guard FileSystem.exists(settings.journal) else { return 0 }
+        let file = try journal.openLocked()
+        let pending = try journal.readAll(file)
+        guard !pending.isEmpty else { return 0 }
+        try db.query("BEGIN")
+        do {
+            for record in pending { try Self.insert(record, into: db) }
+            try db.query("COMMIT")
+        } catch {
+            _ = try? db.query("ROLLBACK")
+            throw error
+        }
+        try journal.empty(file)
+        return pending.count
+    }
+
+    /// Replays the journal if the database is reachable; for commands that have nothing to record.
+    public func replayIfReachable() -> String? {
+        do {
+            try replay(try connect())
+            return nil
+        } catch {
+            return journal.pendingCount > 0 ? "history: \(error); \(journal.pendingCount) records wait in the journal \(settings.journal)" : nil
+        }
+    }
+
+    static func insert(_ r: HistoryRecord, into db: PostgresConnection) throws {
+        func text(_ v: Int?) -> String? { v.map(String.init) }
+        try db.query("""
+            INSERT INTO control_plane.backups (record_id, project_id, type, operation, status, file_id, store_name, object_name,
+                size, stored_size, sha256, cluster_name, system_identifier, timeline, start_lsn, stop_lsn, error, duration_ms,
+                created_at, expires_at)
+            VALUES ($1::uuid, $2, $3::control_plane.backup_type, $4, $5::control_plane.backup_status, $6, $7, $8,
+                $9::bigint, $10::bigint, $11, $12, $13, $14::integer, $15::pg_lsn, $16::pg_lsn, $17, $18::bigint,
+                to_timestamp($19::bigint / 1000000.0), to_timestamp($20::bigint / 1000000.0))
+            ON CONFLICT (record_id) DO NOTHING
+            """, [r.recordID, r.projectID, r.type.rawValue, r.operation, r.status.rawValue, r.fileID, r.storeName, r.objectName,
+                  text(r.size), text(r.storedSize), r.sha256, r.clusterName, r.systemIdentifier, text(r.timeline), r.startLSN, r.stopLSN,
+                  r.error, text(r.durationMs), String(r.createdAt), r.expiresAt.map(String.init)])
+    }
+}

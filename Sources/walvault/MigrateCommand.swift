@@ -1,0 +1,32 @@
+import ArgumentParser
+import WalvaultCommands
+import WalvaultConfig
+import WalvaultHistory
+import WalvaultPostgres
+
+struct MigrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Create or upgrade the control-plane schema ([history] conninfo). Safe to run twice or at once.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        do {
+            let context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config))
+            guard let settings = context.config.history else {
+                throw CommandError(problem: "config \(context.config.path) has no [history] section", fix: "add [history] with conninfo and project_id")
+            }
+            let recorder = HistoryRecorder(settings: settings)
+            let db = try PostgresConnection(conninfo: settings.conninfo, role: "the control-plane database")
+            let outcome = try Migrator.migrate(db)
+            let replayed = try recorder.replay(db)
+            print(outcome.applied.isEmpty ? "schema up to date (\(outcome.alreadyApplied.count) migrations applied before)"
+                                          : "applied \(outcome.applied.joined(separator: ", "))")
+            if replayed > 0 { print("replayed \(replayed) records from the journal \(settings.journal)") }
+        } catch {
+            Output.fail("migrate", "\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+    }
+}
