@@ -1,0 +1,102 @@
+import Testing
+import WalvaultCatalog
+import WalvaultCommands
+import WalvaultConfig
+import WalvaultHistory
+import WalvaultMigrations
+import WalvaultStores
+import WalvaultSystem
+
+@Suite struct HistoryUnitTests {
+    let base = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\n"
+
+    @Test func historySectionIsRead() throws {
+        let config = try ConfigLoader.parse(base + "[history]\nconninfo = \"host=x\"\nproject_id = \"p\"\njournal = \"/j\"\nretention_days = 7\n", path: "/c")
+        #expect(config.history == HistorySettings(conninfo: "host=x", projectID: "p", journal: "/j", retentionDays: 7))
+        let defaults = try ConfigLoader.parse(base + "[history]\nconninfo = \"host=x\"\nproject_id = \"p\"\n", path: "/c")
+        #expect(defaults.history?.journal == "/var/lib/walvault/journal")
+        #expect(defaults.history?.retentionDays == 30)
+        #expect(try ConfigLoader.parse(base, path: "/c").history == nil)
+    }
+
+    @Test(arguments: [
+        ("[history]\nproject_id = \"p\"\n", "history.conninfo", "missing"),
+        ("[history]\nconninfo = \"h\"\n", "history.project_id", "missing"),
+        ("[history]\nconninfo = \"h\"\nproject_id = \"p\"\njournal = \"rel\"\n", "history.journal", "not an absolute path"),
+        ("[history]\nconninfo = \"h\"\nproject_id = \"p\"\nretention_days = 0\n", "history.retention_days", "out of range"),
+        ("[history]\nconninfo = \"h\"\nproject_id = \"p\"\nretention = 3\n", "history.retention", "unknown key"),
+    ])
+    func historyMistakesNameTheirKey(extra: String, key: String, problem: String) {
+        do {
+            _ = try ConfigLoader.parse(base + extra, path: "/c")
+            Issue.record("expected an error")
+        } catch let error as ConfigError {
+            #expect(error.key == key)
+            #expect(error.problem.contains(problem))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func journalSkipsALineTornByACrash() throws {
+        var a = HistoryRecord(projectID: "p", type: .wal, operation: "archive-push", status: .succeeded, retentionDays: 30)
+        a.size = 16
+        let b = HistoryRecord(projectID: "p", type: .database, operation: "backup", status: .failed, retentionDays: nil)
+        let bytes = try a.jsonLine() + b.jsonLine() + Array(try a.jsonLine().prefix(20))
+        #expect(HistoryJournal.records(in: bytes) == [a, b])
+    }
+
+    @Test func journalAppendsDurablyAndCreatesItsDirectory() throws {
+        let dir = TempDir()
+        let journal = HistoryJournal(path: Paths.join(dir.path, "deep/er/journal"))
+        let record = HistoryRecord(projectID: "p", type: .wal, operation: "archive-push", status: .succeeded, retentionDays: 30)
+        try journal.append(record)
+        try journal.append(record)
+        #expect(journal.pendingCount == 2)
+        #expect(try FileSystem.status(journal.path)?.mode == 0o600)
+    }
+
+    @Test func recordIDsAreRandomVersion4UUIDs() {
+        let ids = (0..<100).map { _ in HistoryRecord.newID() }
+        #expect(Set(ids).count == 100)
+        for id in ids {
+            #expect(id.count == 36)
+            #expect(Array(id)[14] == "4")
+            #expect("89ab".contains(Array(id)[19]))
+        }
+    }
+
+    @Test func failedAndSucceededRowsAreMapped() throws {
+        let dir = TempDir()
+        let context = makeContext(stores: [dir.sub("store")])
+        let settings = HistorySettings(conninfo: "", projectID: "p", journal: "/j", retentionDays: 30)
+        let failed = HistoryEvents.archivePush(settings, context: context, walPath: "/pg_wal/000000010000000000000003",
+                                               outcome: .failure(CommandError(problem: "boom", fix: "fix it")), durationMs: 5)
+        #expect(failed.count == 1)
+        #expect(failed[0].status == .failed)
+        #expect(failed[0].error == "boom; fix it")
+        #expect(failed[0].expiresAt == nil)
+        #expect(failed[0].objectName == "000000010000000000000003")
+
+        let name = seg("000000010000000000000003")
+        let result = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(name)", makeSegment(name: name)))
+        let ok = HistoryEvents.archivePush(settings, context: context, walPath: "", outcome: .success(result), durationMs: 7)
+        #expect(ok.count == 1)
+        #expect(ok[0].fileID == Paths.join(dir.path, "store", result.stored[0].object.key))
+        #expect(ok[0].sha256 == result.sha256)
+        #expect(ok[0].size == 1 << 20)
+        #expect(ok[0].storedSize == result.stored[0].object.size)
+        #expect(ok[0].expiresAt! - ok[0].createdAt == 30 * 86_400 * 1_000_000)
+        #expect(ok[0].durationMs == 7)
+    }
+
+    @Test func everyMigrationFileIsEmbeddedVerbatim() throws {
+        let directory = Paths.join(Paths.dirname(Paths.dirname(Paths.dirname(#filePath))), "Migrations")
+        let files = try FileSystem.listDirectory(directory).filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(files == Migrations.all.map(\.name))
+        for (index, file) in Migrations.all.enumerated() {
+            #expect(file.version == index + 1)
+            #expect(Array(file.sql.utf8) == (try FileSystem.readSmallFile(Paths.join(directory, file.name))))
+        }
+    }
+}
