@@ -30,6 +30,8 @@ public final class PostgresConnection {
             throw PostgresError(problem: "cannot connect to \(role): \(message)",
                                 fix: "check [cluster] conninfo in the config and that the server is running")
         }
+        // libpq prints server NOTICEs to stderr; walvault's stderr is one line per message.
+        try query("SET client_min_messages TO warning")
     }
 
     deinit { pq.finish(connection) }

@@ -24,6 +24,8 @@ import Testing
         #expect(try control.sql("SELECT count(*) FROM control_plane.schema_migrations") == "1")
         let again = try ws.walvault(["--config", config, "migrate"])
         #expect(again.status == 0)
+        #expect(again.stderr.isEmpty, "no server NOTICE leaks to stderr: \(again.stderr)")
+        for err in [ws.file("a.err"), ws.file("b.err")] { #expect(try String(contentsOfFile: err, encoding: .utf8).isEmpty) }
         #expect(again.stdout.contains("schema up to date"))
         #expect(try control.sql("SELECT count(*) FROM control_plane.schema_migrations") == "1")
         #expect(try control.sql("SELECT count(*) FROM pg_indexes WHERE tablename = 'backups' AND indexname = 'backups_project_created'") == "1")
