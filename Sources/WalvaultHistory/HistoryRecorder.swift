@@ -7,18 +7,43 @@ import WalvaultSystem
 /// reaches the database replays the journal first.
 public struct HistoryRecorder {
     public static let connectTimeoutSeconds = 3
+    /// After a failed attempt, runs within this many seconds journal at once instead of waiting
+    /// for the connect timeout again: a busy server archives a segment every few seconds, and
+    /// 3 s per push while the control plane is down would let pg_wal fill up.
+    public static let retryAfterSeconds: Int64 = 60
     public let settings: HistorySettings
     public var journal: HistoryJournal { HistoryJournal(path: settings.journal) }
 
     public init(settings: HistorySettings) { self.settings = settings }
 
     func connect() throws -> PostgresConnection {
-        try PostgresConnection(conninfo: settings.conninfo, role: "the control-plane database", connectTimeout: Self.connectTimeoutSeconds)
+        do {
+            let db = try PostgresConnection(conninfo: settings.conninfo, role: "the control-plane database",
+                                            connectTimeout: Self.connectTimeoutSeconds)
+            try? FileSystem.remove(unreachableMarker)
+            return db
+        } catch let error as PostgresError where error.isConnectionFailure {
+            try? FileSystem.writeAtomically(unreachableMarker, contents: [], mode: 0o600)
+            throw error
+        }
+    }
+
+    /// Marks when the database was last found unreachable (its modification time is what counts).
+    var unreachableMarker: String { settings.journal + ".unreachable" }
+
+    /// When a recent attempt failed, the time it failed (µs since the epoch).
+    func recentFailure(now: Int64) -> Int64? {
+        guard let status = try? FileSystem.status(unreachableMarker), status.kind == .file,
+              now - status.modifiedAt < Self.retryAfterSeconds * 1_000_000 else { return nil }
+        return status.modifiedAt
     }
 
     /// Stores the records; returns a warning to print when they had to go to the journal.
     public func record(_ records: [HistoryRecord]) -> String? {
         guard !records.isEmpty else { return nil }
+        if let failedAt = recentFailure(now: HistoryRecord.now()) {
+            return journalOnly(records, why: "the control-plane database was unreachable \((HistoryRecord.now() - failedAt) / 1_000_000) s ago, next attempt after \(Self.retryAfterSeconds) s")
+        }
         do {
             let db = try connect()
             try replay(db)
@@ -27,13 +52,16 @@ public struct HistoryRecorder {
             try db.query("COMMIT")
             return nil
         } catch {
-            let why = "\(error)"
-            do {
-                for record in records { try journal.append(record) }
-                return "history: \(why); kept in the journal \(settings.journal) and replayed when the database is reachable"
-            } catch let journalError {
-                return "history: \(why); and the journal could not be written either (\(journalError)): this operation is not recorded"
-            }
+            return journalOnly(records, why: "\(error)")
+        }
+    }
+
+    private func journalOnly(_ records: [HistoryRecord], why: String) -> String {
+        do {
+            for record in records { try journal.append(record) }
+            return "history: \(why); kept in the journal \(settings.journal) and replayed when the database is reachable"
+        } catch {
+            return "history: \(why); and the journal could not be written either (\(error)): this operation is not recorded"
         }
     }
 

@@ -28,7 +28,7 @@ public final class PostgresConnection {
             // deinit runs even though init throws (every property is set), and finishes the connection.
             let message = Self.clean(pq.errorMessage(connection))
             throw PostgresError(problem: "cannot connect to \(role): \(message)",
-                                fix: "check [cluster] conninfo in the config and that the server is running")
+                                fix: "check [cluster] conninfo in the config and that the server is running", isConnectionFailure: true)
         }
         // libpq prints server NOTICEs to stderr; walvault's stderr is one line per message.
         try query("SET client_min_messages TO warning")

@@ -5,9 +5,12 @@ import WalvaultSystem
 public struct PostgresError: Problem, Equatable {
     public let problem: String
     public let fix: String
+    /// The server could not be reached at all (as opposed to refusing a statement).
+    public let isConnectionFailure: Bool
 
-    public init(problem: String, fix: String) {
+    public init(problem: String, fix: String, isConnectionFailure: Bool = false) {
         self.problem = problem
         self.fix = fix
+        self.isConnectionFailure = isConnectionFailure
     }
 }

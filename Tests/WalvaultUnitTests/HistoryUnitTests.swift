@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import WalvaultCatalog
 import WalvaultCommands
@@ -98,5 +101,29 @@ import WalvaultSystem
             #expect(file.version == index + 1)
             #expect(Array(file.sql.utf8) == (try FileSystem.readSmallFile(Paths.join(directory, file.name))))
         }
+    }
+}
+
+@Suite struct HistoryBackoffTests {
+    @Test func afterAFailedConnectionRecordsGoStraightToTheJournalUntilTheRetryDelayPasses() throws {
+        let dir = TempDir()
+        // A socket directory that does not exist: libpq fails at once, no server needed.
+        let settings = HistorySettings(conninfo: "host=\(dir.path)/no-socket-here port=5 dbname=x", projectID: "p",
+                                       journal: Paths.join(dir.path, "journal"))
+        let recorder = HistoryRecorder(settings: settings)
+        let record = { HistoryRecord(projectID: "p", type: .wal, operation: "archive-push", status: .succeeded, retentionDays: 30) }
+        let first = try #require(recorder.record([record()]))
+        #expect(first.hasPrefix("history: cannot connect to the control-plane database"))
+        #expect(FileSystem.exists(settings.journal + ".unreachable"))
+        let second = try #require(recorder.record([record()]))
+        #expect(second.contains("was unreachable"))
+        #expect(second.contains("next attempt after 60 s"))
+        #expect(recorder.journal.pendingCount == 2)
+        // Once the delay has passed (marker aged), the next record tries the database again.
+        var old = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, settings.journal + ".unreachable", &old, 0) == 0)
+        let third = try #require(recorder.record([record()]))
+        #expect(third.hasPrefix("history: cannot connect"))
+        #expect(recorder.journal.pendingCount == 3)
     }
 }
