@@ -32,14 +32,7 @@ public struct HistoryJournal {
 
     func readAll(_ file: FileDescriptor) throws -> [HistoryRecord] {
         try file.rewind()
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = try chunk.withUnsafeMutableBytes { try file.read(into: $0) }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return Self.records(in: bytes)
+        return Self.records(in: try file.readToEnd(limit: 1 << 30))
     }
 
     func empty(_ file: FileDescriptor) throws {

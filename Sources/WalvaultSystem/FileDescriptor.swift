@@ -52,6 +52,19 @@ public final class FileDescriptor {
         return total
     }
 
+    /// Everything from the current offset to the end, for small files only (info files, configs, journals).
+    public func readToEnd(limit: Int = 1 << 20) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try read(into: $0) }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<n])
+            if result.count > limit { throw SystemError("read (file is larger than expected)", path: path, code: EFBIG) }
+        }
+        return result
+    }
+
     public func pread(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int {
         var total = 0
         while total < buffer.count {

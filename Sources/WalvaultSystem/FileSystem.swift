@@ -150,16 +150,7 @@ public enum FileSystem {
 
     /// Reads a whole small file (info files, configs); never used for WAL or backup data.
     public static func readSmallFile(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
-        let fd = try FileDescriptor.openForReading(path)
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
-            if n == 0 { break }
-            result.append(contentsOf: chunk[0..<n])
-            if result.count > limit { throw SystemError("read (file is larger than expected)", path: path, code: EFBIG) }
-        }
-        return result
+        try FileDescriptor.openForReading(path).readToEnd(limit: limit)
     }
 
     public static func isProcessAlive(_ pid: Int32) -> Bool {

@@ -21,13 +21,7 @@ struct ArchiveGetCommand: ParsableCommand {
     var destination: String
 
     func run() throws {
-        var getter: ArchiveGet
-        do {
-            getter = ArchiveGet(context: try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config)))
-        } catch {
-            Output.fail("archive-get", "\(error)")
-            throw ExitCode(ExitCodes.abortRecovery)
-        }
+        var getter = ArchiveGet(context: try global.loadContext(for: "archive-get", failure: ExitCodes.abortRecovery))
         do {
             let outcome = try getter.run(fileName: fileName, destination: destination)
             for warning in getter.warnings { Output.warn("archive-get", warning) }

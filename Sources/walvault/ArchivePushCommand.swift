@@ -15,13 +15,7 @@ struct ArchivePushCommand: ParsableCommand {
     var path: String
 
     func run() throws {
-        let context: WalvaultContext
-        do {
-            context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config))
-        } catch {
-            Output.fail("archive-push", "\(error)")
-            throw ExitCode(ExitCodes.failure)
-        }
+        let context = try global.loadContext(for: "archive-push")
         let clock = Stopwatch()
         let outcome = Result { try ArchivePush(context: context).run(walPath: path) }
         // The exit status depends on the stores only: recording history never changes it.

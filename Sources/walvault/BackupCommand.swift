@@ -15,13 +15,7 @@ struct BackupCommand: ParsableCommand {
     var walTimeout: Double = 300
 
     func run() throws {
-        let context: WalvaultContext
-        do {
-            context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config))
-        } catch {
-            Output.fail("backup", "\(error)")
-            throw ExitCode(ExitCodes.failure)
-        }
+        let context = try global.loadContext(for: "backup")
         let clock = Stopwatch()
         var backup = Backup(context: context)
         backup.walTimeoutSeconds = walTimeout

@@ -1,4 +1,5 @@
 import ArgumentParser
+import WalvaultCommands
 import WalvaultConfig
 
 /// Options every subcommand shares. Declared in the root command and each subcommand, so
@@ -12,4 +13,14 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Print a line about what was done, even on success.")
     var verbose = false
+
+    /// The config and its stores, or one error line and `failure` as the exit status.
+    func loadContext(for command: String, failure: Int32 = ExitCodes.failure) throws -> WalvaultContext {
+        do {
+            return try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: config))
+        } catch {
+            Output.fail(command, "\(error)")
+            throw ExitCode(failure)
+        }
+    }
 }
