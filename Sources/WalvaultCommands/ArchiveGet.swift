@@ -52,13 +52,13 @@ public struct ArchiveGet {
                 problems.append("\(error)")
                 continue
             }
-            guard let (object, name) = candidates.first else { continue }
+            guard let (object, _) = candidates.first else { continue }
             guard candidates.count == 1 else {
                 problems.append("store \"\(store.name)\" holds \(candidates.count) different objects for \(file) (\(candidates.map(\.0.key).joined(separator: ", ")))")
                 continue
             }
             do {
-                let size = try fetch(object, name: name, from: store, to: destination)
+                let size = try fetch(object, from: store, to: destination)
                 warnings = problems
                 return .restored(store: store.name, object: object, size: size)
             } catch {
@@ -69,7 +69,8 @@ public struct ArchiveGet {
         throw ArchiveGetFailure(file: file.description, problems: problems)
     }
 
-    private func fetch(_ object: StoreObject, name: StoredObjectName, from store: Store, to destination: String) throws -> Int {
+    /// Verified bytes reach `destination` only by rename, after ObjectFetcher checked the checksum.
+    private func fetch(_ object: StoreObject, from store: Store, to destination: String) throws -> Int {
         let temporary = Paths.join(Paths.dirname(destination), ".\(Paths.basename(destination)).\(getpid()).walvault-tmp")
         let output: FileDescriptor
         do {
@@ -79,17 +80,11 @@ public struct ArchiveGet {
         }
         var placed = false
         defer { if !placed { _ = unlink(temporary) } }
-        let hashing = HashingStage(next: FileSink(file: output))
-        let reader = try store.openReader(key: object.key)
+        let size: Int
         do {
-            try StreamPump.pump(reading: reader.read(into:), into: try Compression.decompressor(name.compression, next: hashing))
-        } catch let error as PipelineError {
-            throw CommandError(problem: "object \(object.key) in store \"\(store.name)\" is corrupted (\(error))", fix: "")
+            size = try ObjectFetcher.fetch(object, from: store, into: FileSink(file: output))
         } catch let error as SystemError where error.path == temporary {
             throw CommandError(problem: "cannot write \(destination): \(error.reason)", fix: error.hint ?? "")
-        }
-        guard hashing.hexDigest == name.sha256 else {
-            throw CommandError(problem: "object \(object.key) in store \"\(store.name)\" fails its checksum (sha256 \(hashing.hexDigest!.prefix(12))…, expected \(name.sha256.prefix(12))…)", fix: "")
         }
         do {
             try output.close()
@@ -98,6 +93,6 @@ public struct ArchiveGet {
             throw CommandError(problem: "cannot place \(destination): \(error.reason)", fix: error.hint ?? "")
         }
         placed = true
-        return hashing.byteCount
+        return size
     }
 }

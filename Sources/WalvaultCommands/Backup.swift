@@ -24,7 +24,6 @@ public struct Backup {
     /// How long to wait for the WAL that makes the backup consistent to reach the stores.
     public var walTimeoutSeconds: Double = 300
     public var partSize = BackupPacker.defaultPartSize
-    public var now: () -> Double = { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 }
 
     public init(context: WalvaultContext) { self.context = context }
 
@@ -48,7 +47,7 @@ public struct Backup {
         }
 
         let label = try uniqueLabel(layout: layout, now: try db.value("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"')"))
-        let started = now()
+        let clock = Stopwatch()
         let startLSN = LSN(try db.value("SELECT pg_backup_start($1, true)::text", ["walvault \(label)"]))!
         let startTime = Int64(try db.value(ServerFacts.clockMicros))!
         progress("backup \(label) started at \(startLSN)")
@@ -92,7 +91,7 @@ public struct Backup {
             }
             _ = try store.createSmall(key: layout.manifestCopyKey(label), contents: bytes)
         }
-        return BackupReport(manifest: manifest, seconds: now() - started)
+        return BackupReport(manifest: manifest, seconds: clock.seconds)
     }
 
     static func timeline(fromLabel label: String) -> UInt32? {
@@ -123,10 +122,10 @@ public struct Backup {
             needed.append(.segment(WALSegmentName(timeline: manifest.timeline, segmentNumber: number, segmentSize: size)))
         }
         needed.append(.backupLabel(manifest.startSegment(), offset: UInt32(manifest.startLSN.value % UInt64(size))))
-        let deadline = now() + walTimeoutSeconds
+        let waiting = Stopwatch()
         for file in needed {
             while try context.stores.contains(where: { try $0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty }) {
-                guard now() < deadline else {
+                guard waiting.seconds < walTimeoutSeconds else {
                     let failure = (try? db.query("SELECT last_failed_wal, last_failed_time::text FROM pg_stat_archiver"))?.first
                     let why = (failure?[0] ?? nil).map { "; the archiver last failed on \($0) at \(failure?[1] ?? "?")" } ?? ""
                     throw CommandError(problem: "backup \(manifest.label) is unusable: \(file) was not archived within \(Int(walTimeoutSeconds)) s\(why)",

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import WalvaultCatalog
 import WalvaultSystem
 
@@ -16,7 +19,7 @@ struct DataDirectoryWalker {
         let names: [String]
         do {
             names = try FileSystem.listDirectory(absolute).sorted()
-        } catch let error as SystemError where error.code == 2 && !relative.isEmpty {
+        } catch let error as SystemError where error.code == ENOENT && !relative.isEmpty {
             return  // dropped while we walked
         }
         for name in names {

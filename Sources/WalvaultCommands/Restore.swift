@@ -78,8 +78,7 @@ public struct Restore {
     }
 
     public func run(progress: (String) -> Void = { _ in }) throws -> RestoreReport {
-        var start = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
+        let clock = Stopwatch()
         let inventory = try StoreInventory.read(stores: context.stores, layout: layout)
         let plan = try plan(inventory)
         let backup = plan.backup
@@ -132,10 +131,7 @@ public struct Restore {
         // Only now, with every file verified, does the directory become startable.
         try FileSystem.rename(controlSide, to: Paths.join(options.pgdata, BackupExclusions.controlFile))
         sync()
-        var end = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &end)
-        let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-        return RestoreReport(plan: plan, seconds: seconds, files: backup.entries.filter { $0.kind == .file }.count, bytes: backup.totalSize)
+        return RestoreReport(plan: plan, seconds: clock.seconds, files: backup.entries.filter { $0.kind == .file }.count, bytes: backup.totalSize)
     }
 
     private func fetchPart(_ part: BackupManifest.Part, directory: String, into router: PartRouter) throws {
