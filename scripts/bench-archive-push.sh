@@ -12,13 +12,8 @@ rounds=${ROUNDS:-3}
 bin_dir=$(build_release)
 work=$(make_workdir bench)
 pgdata="$work/pgdata"; segments="$work/segments"; port=$(free_port)
-cleanup() {
-  as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
-  [ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/bin" "$segments"
-cp "$bin_dir/walvault" "$work/bin/walvault"
+prepare_workdir "$work" "$pgdata" "$bin_dir"
+mkdir -p "$segments"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
 echo "== generating real WAL with pgbench (PostgreSQL 15, 16 MiB segments)"

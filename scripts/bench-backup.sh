@@ -12,13 +12,8 @@ scale=${SCALE:-100}
 bin_dir=$(build_release)
 work=$(make_workdir bench-backup)
 pgdata="$work/pgdata"; port=$(free_port)
-cleanup() {
-  as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
-  [ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/bin" "$work/wv-store" "$work/pgbr-repo"
-cp "$bin_dir/walvault" "$work/bin/walvault"
+prepare_workdir "$work" "$pgdata" "$bin_dir"
+mkdir -p "$work/wv-store" "$work/pgbr-repo"
 
 write_walvault_config "$work/walvault.toml" bench "$pgdata" "$work" "$port" "$work/wv-store"
 cat >"$work/pgbackrest.conf" <<CONF

@@ -11,15 +11,8 @@ source scripts/lib.sh
 bin_dir=$(build_release)
 work=$(make_workdir demo)
 pgdata="$work/pgdata"; store="$work/store"; config="$work/walvault.toml"; port=$(free_port)
-cleanup() {
-  as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
-  [ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-
-# The archiver runs as postgres: give it its own copy of the binary and config.
-mkdir -p "$work/bin" "$store"
-cp "$bin_dir/walvault" "$work/bin/walvault"
+prepare_workdir "$work" "$pgdata" "$bin_dir"
+mkdir -p "$store"
 write_walvault_config "$config" demo "$pgdata" "$work" "$port" "$store"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 

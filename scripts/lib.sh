@@ -16,6 +16,22 @@ make_workdir() {
   echo "$dir"
 }
 
+# Gives WORKDIR a copy of the release binary (the archiver runs as postgres, who may not reach the
+# checkout) and, on exit, stops the cluster in PGDATA and removes WORKDIR unless KEEP=1.
+# Usage: prepare_workdir WORKDIR PGDATA BIN_DIR
+prepare_workdir() {
+  _workdir=$1
+  _pgdata=$2
+  mkdir -p "$_workdir/bin"
+  cp "$3/walvault" "$_workdir/bin/walvault"
+  trap _cleanup_workdir EXIT
+}
+
+_cleanup_workdir() {
+  as_pg "$PG_BIN/pg_ctl" -D "$_pgdata" -m immediate stop >/dev/null 2>&1 || true
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $_workdir"; else rm -rf "$_workdir"; fi
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
