@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "WalvaultConfig", dependencies: ["WalvaultSystem", "WalvaultPipeline", "TOMLKit"]),
         .target(name: "WalvaultPipeline",
                 dependencies: ["WalvaultSystem", "COpenSSL", "CZstd", "CLZ4", "CZlib", "CShims"]),
-        .target(name: "WalvaultStores", dependencies: ["WalvaultSystem"]),
+        .target(name: "WalvaultStores", dependencies: ["WalvaultSystem", "WalvaultPipeline"]),
         .target(name: "WalvaultPostgres", dependencies: ["WalvaultSystem", "CLibPQ"]),
         // The control-plane schema: Migrations/*.sql compiled into the binary.
         .target(name: "WalvaultMigrations", path: "Migrations", exclude: ["README.md"],

@@ -1,5 +1,7 @@
 #include "CShims.h"
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 int wv_flock(int fd, int operation) {
     return flock(fd, operation);
@@ -11,4 +13,11 @@ int wv_deflate_init_gzip(z_stream *stream, int level) {
 
 int wv_inflate_init_gzip(z_stream *stream) {
     return inflateInit2(stream, 15 + 16);
+}
+
+int wv_disable_core_dumps(void) {
+    struct rlimit none = {0, 0};
+    int a = setrlimit(RLIMIT_CORE, &none);
+    int b = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    return (a == 0 && b == 0) ? 0 : -1;
 }

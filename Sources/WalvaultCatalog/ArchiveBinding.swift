@@ -1,3 +1,4 @@
+import WalvaultPipeline
 import WalvaultStores
 
 /// Reads and creates a store's `archive.info` pair and checks an identity against it.
@@ -19,6 +20,9 @@ public enum ArchiveBinding {
             return a
         case (.success(let info), .failure), (.failure, .success(let info)):
             return info
+        case (.failure(.undecryptable(let error)), _), (_, .failure(.undecryptable(let error))):
+            // Both copies fail: with a wrong passphrase both always do, so say that, not "damaged".
+            throw error
         case (.failure(let problem), _), (_, .failure(let problem)):
             throw CatalogError(problem: "store \"\(store.name)\": \(layout.infoKey) is unreadable: \(problem)",
                                fix: "restore it from \(layout.infoCopyKey) or from a copy of the store")
@@ -51,8 +55,28 @@ public enum ArchiveBinding {
             fix: "this is another cluster's WAL: set a new [cluster] name for a new or re-initialised cluster, or fix archive_command's --config")
     }
 
-    private static func decode(store: Store, key: String) throws -> Result<ArchiveInfo, ArchiveInfo.DecodeProblem>? {
-        guard let bytes = try store.readSmall(key: key) else { return nil }
-        do { return .success(try ArchiveInfo(decoding: bytes)) } catch { return .failure(error) }
+    enum Unreadable: Error, CustomStringConvertible {
+        case undecodable(ArchiveInfo.DecodeProblem)
+        case undecryptable(EncryptionError)
+
+        var description: String {
+            switch self {
+            case .undecodable(let problem): return "\(problem)"
+            case .undecryptable(let error): return error.problem
+            }
+        }
+    }
+
+    /// A copy that cannot be decrypted counts as damaged, so the other copy can stand in;
+    /// a store/config encryption mismatch is thrown at once, since the copy has it too.
+    private static func decode(store: Store, key: String) throws -> Result<ArchiveInfo, Unreadable>? {
+        let bytes: [UInt8]
+        do {
+            guard let read = try store.readSmall(key: key) else { return nil }
+            bytes = read
+        } catch let error as EncryptionError where error.kind == .wrongPassphraseOrDamaged {
+            return .failure(.undecryptable(error))
+        }
+        do { return .success(try ArchiveInfo(decoding: bytes)) } catch { return .failure(.undecodable(error)) }
     }
 }

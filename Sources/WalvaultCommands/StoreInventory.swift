@@ -1,4 +1,5 @@
 import WalvaultCatalog
+import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
 
@@ -17,7 +18,7 @@ struct StoreInventory {
         var inventory = StoreInventory()
         for store in stores {
             for label in try store.listSubdirectories(directory: layout.backupRoot) where inventory.backupStore[label] == nil {
-                guard let bytes = try store.readSmall(key: layout.manifestKey(label)) ?? store.readSmall(key: layout.manifestCopyKey(label)) else {
+                guard let bytes = try readManifest(store: store, layout: layout, label: label) else {
                     if !inventory.incompleteBackups.contains(label) { inventory.incompleteBackups.append(label) }
                     continue
                 }
@@ -48,5 +49,16 @@ struct StoreInventory {
             }
         }
         return inventory
+    }
+
+    /// The manifest, or its copy when the manifest itself is missing or fails to decrypt.
+    static func readManifest(store: Store, layout: ArchiveLayout, label: String) throws -> [UInt8]? {
+        do {
+            if let bytes = try store.readSmall(key: layout.manifestKey(label)) { return bytes }
+        } catch let error as EncryptionError where error.kind == .wrongPassphraseOrDamaged {
+            guard let copy = try? store.readSmall(key: layout.manifestCopyKey(label)) else { throw error }
+            return copy
+        }
+        return try store.readSmall(key: layout.manifestCopyKey(label))
     }
 }

@@ -1,19 +1,47 @@
 import WalvaultConfig
+import WalvaultPipeline
 import WalvaultStores
+import WalvaultSystem
 
 /// A loaded config and the stores it names, built once per process.
 public struct WalvaultContext {
     public let config: WalvaultConfig
+    /// Every store as commands see it: wrapped by `EncryptedStore` when [encryption] is set,
+    /// by `UnencryptedStore` otherwise, so neither kind of store can be mistaken for the other.
     public let stores: [Store]
+    public let keyRing: KeyRing?
+    /// Things to tell the user that do not stop the command (a passphrase file others can read).
+    public let warnings: [String]
 
-    public init(config: WalvaultConfig, stores: [Store]) {
+    public init(config: WalvaultConfig, stores: [Store], keyRing: KeyRing? = nil, warnings: [String] = []) {
         self.config = config
-        self.stores = stores
+        self.stores = stores.map { store -> Store in
+            if let keyRing { return EncryptedStore(base: store, keyRing: keyRing) }
+            return UnencryptedStore(base: store)
+        }
+        self.keyRing = keyRing
+        self.warnings = warnings
     }
 
     public static func load(configPath: String) throws -> WalvaultContext {
         let config = try ConfigLoader.load(path: configPath)
-        return WalvaultContext(config: config, stores: config.stores.map(makeStore))
+        var keyRing: KeyRing?
+        var warnings: [String] = []
+        if let encryption = config.encryption {
+            let (passphrase, passphraseWarnings) = try Passphrase.load(encryption, configPath: configPath)
+            warnings += passphraseWarnings
+            if let status = try? FileSystem.status(configPath), status.mode & 0o077 != 0 {
+                warnings.append("the config file \(configPath) is readable by group or others (mode \(String(status.mode, radix: 8))); it says where the passphrase is: run chmod 600 \(configPath)")
+            }
+            var cache: KeyCache?
+            if case .under(let parent) = encryption.keyCache {
+                let opened = KeyCache.open(parent: parent)
+                cache = opened.cache
+                warnings += opened.warning.map { [$0] } ?? []
+            }
+            keyRing = KeyRing(passphrase: passphrase, cache: cache)
+        }
+        return WalvaultContext(config: config, stores: config.stores.map(makeStore), keyRing: keyRing, warnings: warnings)
     }
 
     public static func makeStore(_ settings: StoreSettings) -> Store {

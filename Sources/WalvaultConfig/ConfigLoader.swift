@@ -5,7 +5,8 @@ import WalvaultSystem
 /// Turns a TOML file into a validated `WalvaultConfig`, or one `ConfigError` that names
 /// the file, the key and what is expected.
 public enum ConfigLoader {
-    static let topLevelKeys = ["cluster", "compression", "stores", "history"]
+    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption"]
+    static let encryptionKeys = ["passphrase_file", "passphrase_env", "key_cache"]
     static let historyKeys = ["conninfo", "project_id", "journal", "retention_days"]
     static let clusterKeys = ["name", "pgdata", "conninfo"]
     static let compressionKeys = ["algorithm", "level"]
@@ -38,13 +39,57 @@ public enum ConfigLoader {
         }
         for name in root.keys.sorted() where !topLevelKeys.contains(name) {
             throw ConfigError(file: path, key: name, problem: "unknown key",
-                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]] and [history]")
+                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history] and [encryption]")
         }
         let cluster = try parseCluster(root, path: path)
         let compression = try parseCompression(root, path: path)
         let stores = try parseStores(root, path: path)
         let history = try parseHistory(root, path: path)
-        return WalvaultConfig(path: path, cluster: cluster, compression: compression, stores: stores, history: history)
+        let encryption = try parseEncryption(root, path: path)
+        return WalvaultConfig(path: path, cluster: cluster, compression: compression, stores: stores, history: history,
+                              encryption: encryption)
+    }
+
+    private static func parseEncryption(_ root: TOMLTable, path: String) throws -> EncryptionSettings? {
+        guard let table = try table(root, "encryption", path: path) else { return nil }
+        let reader = TableReader(table: table, file: path, place: "encryption", knownKeys: encryptionKeys)
+        try reader.rejectUnknownKeys()
+        let file = try reader.string("passphrase_file")
+        let variable = try reader.string("passphrase_env")
+        let source: EncryptionSettings.PassphraseSource
+        switch (file, variable) {
+        case (let file?, nil):
+            guard file.hasPrefix("/") else {
+                throw ConfigError(file: path, key: "encryption.passphrase_file", problem: "\"\(file)\" is not an absolute path",
+                                  fix: "give the full path: archive_command runs inside the data directory")
+            }
+            source = .file(file)
+        case (nil, let variable?):
+            guard !variable.isEmpty, variable.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }) else {
+                throw ConfigError(file: path, key: "encryption.passphrase_env", problem: "\"\(variable)\" is not an environment variable name",
+                                  fix: "give the variable's name, e.g. \"WALVAULT_PASSPHRASE\", never the passphrase itself")
+            }
+            source = .environment(variable)
+        case (nil, nil):
+            throw ConfigError(file: path, key: "encryption", problem: "no passphrase source",
+                              fix: "set passphrase_file = \"/etc/walvault/passphrase\" or passphrase_env = \"WALVAULT_PASSPHRASE\"")
+        case (_?, _?):
+            throw ConfigError(file: path, key: "encryption", problem: "both passphrase_file and passphrase_env are set",
+                              fix: "keep one of them, so there is no doubt which passphrase encrypts the stores")
+        }
+        var cache = EncryptionSettings.KeyCacheSetting.under(EncryptionSettings.defaultKeyCacheParent)
+        if let value = try reader.string("key_cache") {
+            if value == "off" {
+                cache = .off
+            } else {
+                guard value.hasPrefix("/") else {
+                    throw ConfigError(file: path, key: "encryption.key_cache", problem: "\"\(value)\" is neither an absolute path nor \"off\"",
+                                      fix: "give a memory-backed directory such as \"/dev/shm\", or \"off\"")
+                }
+                cache = .under(value)
+            }
+        }
+        return EncryptionSettings(passphrase: source, keyCache: cache)
     }
 
     private static func parseHistory(_ root: TOMLTable, path: String) throws -> HistorySettings? {

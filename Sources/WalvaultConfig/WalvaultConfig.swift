@@ -8,13 +8,15 @@ public struct WalvaultConfig: Sendable, Equatable {
     public var compression: CompressionSettings
     public var stores: [StoreSettings]
     public var history: HistorySettings?
+    public var encryption: EncryptionSettings?
 
     public init(path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
-                history: HistorySettings? = nil) {
+                history: HistorySettings? = nil, encryption: EncryptionSettings? = nil) {
         self.path = path
         self.cluster = cluster
         self.compression = compression
         self.stores = stores
         self.history = history
+        self.encryption = encryption
     }
 }

@@ -23,6 +23,7 @@ public enum FileSystem {
         public let size: Int
         /// Microseconds since the epoch.
         public let modifiedAt: Int64
+        public let owner: UInt32
     }
 
     /// lstat: what is at `path` without following a symlink, or nil when nothing is.
@@ -40,7 +41,8 @@ public enum FileSystem {
         default: kind = .other
         }
         return Status(kind: kind, mode: UInt32(st.st_mode & 0o7777), size: Int(st.st_size),
-                      modifiedAt: Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec / 1000))
+                      modifiedAt: Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec / 1000),
+                      owner: UInt32(st.st_uid))
     }
 
     public static func readLink(_ path: String) throws -> String {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import WalvaultCommands
 import WalvaultConfig
+import WalvaultSystem
 
 /// Options every subcommand shares. Declared in the root command and each subcommand, so
 /// `walvault --config F archive-push %p` and `walvault archive-push --config F %p` both work.
@@ -17,7 +18,10 @@ struct GlobalOptions: ParsableArguments {
     /// The config and its stores, or one error line and `failure` as the exit status.
     func loadContext(for command: String, failure: Int32 = ExitCodes.failure) throws -> WalvaultContext {
         do {
-            return try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: config))
+            let context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: config))
+            if context.keyRing != nil { ProcessHardening.disableCoreDumps() }
+            for warning in context.warnings { Output.warn(command, warning) }
+            return context
         } catch {
             Output.fail(command, "\(error)")
             throw ExitCode(failure)

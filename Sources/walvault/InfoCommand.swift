@@ -13,8 +13,9 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        let context = try global.loadContext(for: "info")
         do {
-            let report = try InfoReport.gather(context: try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config)))
+            let report = try InfoReport.gather(context: context)
             print(json ? try report.json() : report.text)
         } catch {
             Output.fail("info", "\(error)")

@@ -13,9 +13,10 @@ struct MigrateCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: global.config))
-            guard let settings = context.config.history else {
-                throw CommandError(problem: "config \(context.config.path) has no [history] section", fix: "add [history] with conninfo and project_id")
+            // Only the config: the history needs no store and no passphrase.
+            let config = try ConfigLoader.load(path: ConfigLocation.resolve(explicit: global.config))
+            guard let settings = config.history else {
+                throw CommandError(problem: "config \(config.path) has no [history] section", fix: "add [history] with conninfo and project_id")
             }
             let recorder = HistoryRecorder(settings: settings)
             let db = try PostgresConnection(conninfo: settings.conninfo, role: "the control-plane database")

@@ -48,9 +48,9 @@ struct RestoreCommand: ParsableCommand {
     }
 
     func run() throws {
+        let configPath = ConfigLocation.resolve(explicit: global.config)
+        let context = try global.loadContext(for: "restore")
         do {
-            let configPath = ConfigLocation.resolve(explicit: global.config)
-            let context = try WalvaultContext.load(configPath: configPath)
             let recoveryTarget: RecoveryTarget = targetTime.map { .time(RecoveryTarget.parseTime($0)!) } ?? .latest
             let binary = FileSystem.realPath("/proc/self/exe") ?? CommandLine.arguments[0]
             let absoluteConfig = FileSystem.realPath(configPath) ?? configPath

@@ -45,6 +45,16 @@ import WalvaultPipeline
         #expect(config.stores[0].kind == .local(path: "/var/backups/walvault"))
     }
 
+    @Test func encryptionSettings() throws {
+        let stores = "[[stores]]\nname = \"l\"\ntype = \"local\"\npath = \"/s\"\n"
+        let plain = try ConfigLoader.parse("[cluster]\nname = \"a\"\n" + stores, path: "/x")
+        #expect(plain.encryption == nil)
+        let file = try ConfigLoader.parse("[cluster]\nname = \"a\"\n[encryption]\npassphrase_file = \"/etc/walvault/passphrase\"\n" + stores, path: "/x")
+        #expect(file.encryption == EncryptionSettings(passphrase: .file("/etc/walvault/passphrase"), keyCache: .under("/dev/shm")))
+        let env = try ConfigLoader.parse("[cluster]\nname = \"a\"\n[encryption]\npassphrase_env = \"WALVAULT_PASSPHRASE\"\nkey_cache = \"off\"\n" + stores, path: "/x")
+        #expect(env.encryption == EncryptionSettings(passphrase: .environment("WALVAULT_PASSPHRASE"), keyCache: .off))
+    }
+
     @Test func compressionDefaultsToZstdLevel3() throws {
         let config = try ConfigLoader.parse("[cluster]\nname = \"a\"\n[[stores]]\nname = \"l\"\ntype = \"local\"\npath = \"/s\"\n", path: "/x")
         #expect(config.compression == CompressionSettings(algorithm: .zstd, level: 3))
@@ -58,7 +68,14 @@ import WalvaultPipeline
 
     @Test(arguments: [
         ("[cluster]\nname = \"m\"\nnmae = \"x\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster.nmae", "unknown key"),
-        ("[cluster]\nname = \"m\"\n[encryption]\nx = 1\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "encryption", "unknown key"),
+        ("[cluster]\nname = \"m\"\n[encryption]\nx = 1\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "encryption.x", "unknown key"),
+        ("[cluster]\nname = \"m\"\n[vault]\nx = 1\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "vault", "unknown key"),
+        ("[cluster]\nname = \"m\"\n[encryption]\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "encryption", "no passphrase source"),
+        ("[cluster]\nname = \"m\"\n[encryption]\npassphrase_file = \"/p\"\npassphrase_env = \"P\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "encryption", "both passphrase_file and passphrase_env"),
+        ("[cluster]\nname = \"m\"\n[encryption]\npassphrase_file = \"passphrase\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "encryption.passphrase_file", "not an absolute path"),
+        ("[cluster]\nname = \"m\"\n[encryption]\npassphrase_env = \"my secret\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "encryption.passphrase_env", "not an environment variable name"),
+        ("[cluster]\nname = \"m\"\n[encryption]\npassphrase_env = \"P\"\nkey_cache = \"shm\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "encryption.key_cache", "neither an absolute path nor"),
+        ("[cluster]\nname = \"m\"\n[encryption]\npassphrase_env = \"P\"\nkey_cache = false\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "encryption.key_cache", "expected a string"),
         ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\nbucket=\"b\"", "stores #1.bucket", "unknown key"),
         ("[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster", "missing section"),
         ("[cluster]\nname = \"m\"", "stores", "no store configured"),

@@ -72,11 +72,25 @@ func makeSegment(name: WALSegmentName, systemIdentifier: UInt64 = 7_000_000_000_
 }
 
 /// A config with one local store per path, built in code (the TOML side has its own tests).
-func makeContext(stores: [String], algorithm: CompressionAlgorithm = .zstd, pgdata: String? = nil) -> WalvaultContext {
+func makeContext(stores: [String], algorithm: CompressionAlgorithm = .zstd, pgdata: String? = nil, keyRing: KeyRing? = nil) -> WalvaultContext {
     let settings = stores.enumerated().map { StoreSettings(name: "store\($0.offset + 1)", kind: .local(path: $0.element)) }
     let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", pgdata: pgdata),
                                 compression: CompressionSettings(algorithm: algorithm), stores: settings)
-    return WalvaultContext(config: config, stores: settings.map(WalvaultContext.makeStore))
+    return WalvaultContext(config: config, stores: settings.map(WalvaultContext.makeStore), keyRing: keyRing)
+}
+
+/// A key ring for tests: a low iteration count keeps them fast, except where the default is the point.
+func makeKeyRing(_ passphrase: String = "correct horse battery staple", iterations: Int = 1000, cache: KeyCache? = nil) -> KeyRing {
+    let bytes = Array(passphrase.utf8)
+    return KeyRing(passphrase: bytes.withUnsafeBytes { SecretBytes(copying: $0) }, iterations: iterations, cache: cache)
+}
+
+func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return needle.isEmpty }
+    for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+        if haystack[start..<start + needle.count].elementsEqual(needle) { return true }
+    }
+    return false
 }
 
 func seg(_ text: String) -> WALSegmentName { WALSegmentName(text)! }

@@ -11,4 +11,8 @@ int wv_inflate_init_gzip(z_stream *stream);
 /* Swift sees `flock` as the struct's initialiser; this names the function. */
 int wv_flock(int fd, int operation);
 
+/* prctl is variadic. Makes the process non-dumpable (no core file, no ptrace by the same
+   user) and sets the core size limit to 0: the process holds a passphrase and keys. */
+int wv_disable_core_dumps(void);
+
 #endif

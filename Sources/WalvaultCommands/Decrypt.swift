@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import WalvaultCatalog
+import WalvaultPipeline
+import WalvaultSystem
+
+public struct DecryptReport: Equatable {
+    public let bytes: Int
+    public let compression: CompressionAlgorithm
+    /// The SHA-256 from the object's name, when it had one, which the output matched.
+    public let verifiedSHA256: String?
+}
+
+/// Manual recovery: one stored object (copied out of a store by hand) back to its original
+/// bytes, without walvault having to reach the store. The object's name, when given, says
+/// how it was compressed and what its plaintext hashes to.
+public struct Decrypt {
+    public let context: WalvaultContext
+
+    public init(context: WalvaultContext) { self.context = context }
+
+    /// - Parameters:
+    ///   - input: a stored object's path; nil reads standard input.
+    ///   - output: where to write; nil writes standard output. An existing file is never replaced.
+    ///   - compression: overrides what the input's name says; without a name, nil means "none".
+    public func run(input: String?, output: String?, compression: CompressionAlgorithm?) throws -> DecryptReport {
+        guard let keyRing = context.keyRing else {
+            throw CommandError(problem: "walvault decrypt needs the passphrase, and \(context.config.path) has no [encryption]",
+                               fix: "add [encryption] with passphrase_file or passphrase_env")
+        }
+        let name = input.flatMap { StoredObjectName(Paths.basename($0)) }
+        let algorithm = compression ?? name?.compression ?? .none
+        let source: FileDescriptor
+        do {
+            source = try input.map(FileDescriptor.openForReading) ?? FileDescriptor(raw: dup(0), path: "standard input")
+        } catch let error as SystemError {
+            throw CommandError(problem: "cannot read \(input ?? "standard input"): \(error.reason)", fix: error.hint ?? "")
+        }
+        let target = try output.map(OutputFile.init) 
+        let sink: ByteSink = target.map { FileSink(file: $0.file) } ?? FileSink(file: FileDescriptor(raw: dup(1), path: "standard output"))
+        let hashing = HashingStage(next: sink)
+        let reader = DecryptingReader(object: input ?? "standard input", keyRing: keyRing, source: source.read(into:))
+        do {
+            try StreamPump.pump(reading: reader.read(into:), into: try Compression.decompressor(algorithm, next: hashing))
+        } catch let error as EncryptionError where error.kind == .notEncrypted {
+            throw CommandError(problem: "\(input ?? "standard input") is not a walvault-encrypted object (it does not begin with the WALVAULT header)",
+                               fix: "nothing to decrypt: an object stored without encryption is read with the tool its extension names (zstd -d, lz4 -d, gzip -d)")
+        } catch let error as PipelineError {
+            throw CommandError(problem: "\(input ?? "standard input") decrypted, but it is not \(algorithm.rawValue) data (\(error))",
+                               fix: "give the right --compression, or none to get the decrypted bytes as they are")
+        } catch let error as SystemError {
+            throw CommandError(problem: "cannot write \(output ?? "standard output"): \(error.reason)", fix: error.hint ?? "")
+        }
+        if let name, compression == nil || compression == name.compression, hashing.hexDigest != name.sha256 {
+            throw CommandError(problem: "\(input!) decrypted, but its content fails the checksum in its name (sha256 \(hashing.hexDigest!.prefix(12))…, expected \(name.sha256.prefix(12))…)",
+                               fix: "the object was renamed or damaged before encryption; use another store's copy")
+        }
+        try target?.place()
+        return DecryptReport(bytes: hashing.byteCount, compression: algorithm,
+                             verifiedSHA256: name != nil && (compression == nil || compression == name!.compression) ? name!.sha256 : nil)
+    }
+
+    /// Written under a temporary name and linked into place only when complete and verified,
+    /// never over an existing file.
+    final class OutputFile {
+        let path: String
+        let temporary: String
+        let file: FileDescriptor
+        var placed = false
+
+        init(_ path: String) throws {
+            self.path = path
+            guard !FileSystem.exists(path) else {
+                throw CommandError(problem: "\(path) already exists", fix: "remove it or choose another --out; walvault never overwrites a file")
+            }
+            temporary = Paths.join(Paths.dirname(path), ".\(Paths.basename(path)).\(getpid()).walvault-tmp")
+            do {
+                file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+            } catch let error as SystemError {
+                throw CommandError(problem: "cannot write \(path): \(error.reason)", fix: error.hint ?? "")
+            }
+        }
+
+        deinit { if !placed { _ = unlink(temporary) } }
+
+        func place() throws {
+            do {
+                try file.sync()
+                try file.close()
+                guard try FileSystem.linkNoReplace(temporary, to: path) else {
+                    throw CommandError(problem: "\(path) appeared while decrypting", fix: "remove it or choose another --out")
+                }
+                try FileSystem.remove(temporary)
+                try FileSystem.syncDirectory(Paths.dirname(path))
+            } catch let error as SystemError {
+                throw CommandError(problem: "cannot place \(path): \(error.reason)", fix: error.hint ?? "")
+            }
+            placed = true
+        }
+    }
+}

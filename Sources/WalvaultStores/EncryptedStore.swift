@@ -1,0 +1,103 @@
+import WalvaultPipeline
+import WalvaultSystem
+
+/// Wraps every configured store when [encryption] is set, so that encryption sits at the one
+/// boundary all bytes cross on their way out: no command can write plaintext by forgetting
+/// a stage. Keys and listings pass through (names carry no secrets: segment names and
+/// checksums of plaintext that the store could not otherwise read). Objects and their sizes
+/// are those of the ciphertext.
+public final class EncryptedStore: Store {
+    public let base: Store
+    public let keyRing: KeyRing
+
+    public init(base: Store, keyRing: KeyRing) {
+        self.base = base
+        self.keyRing = keyRing
+    }
+
+    public var name: String { base.name }
+    public var capabilities: StoreCapabilities { base.capabilities }
+    public var maxObjectSize: Int? { base.maxObjectSize }
+    public var location: String { base.location }
+
+    public func list(directory: String, namePrefix: String) throws -> [StoreObject] {
+        try base.list(directory: directory, namePrefix: namePrefix)
+    }
+
+    public func listSubdirectories(directory: String) throws -> [String] {
+        try base.listSubdirectories(directory: directory)
+    }
+
+    func describe(_ key: String) -> String { "\(key) in store \"\(name)\"" }
+
+    public func openReader(key: String) throws -> ObjectReader {
+        let reader = try base.openReader(key: key)
+        return DecryptingObjectReader(DecryptingReader(object: describe(key), keyRing: keyRing, source: reader.read(into:)))
+    }
+
+    public func makeWriter(directory: String) throws -> ObjectWriter {
+        let writer = try base.makeWriter(directory: directory)
+        do {
+            return EncryptingObjectWriter(base: writer, stage: try EncryptStage(key: keyRing.writingKey(), next: WriterSink(writer)))
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    public func readSmall(key: String) throws -> [UInt8]? {
+        guard let bytes = try base.readSmall(key: key) else { return nil }
+        var offset = 0
+        let reader = DecryptingReader(object: describe(key), keyRing: keyRing) { buffer in
+            let n = min(buffer.count, bytes.count - offset)
+            bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+            offset += n
+            return n
+        }
+        let sink = MemorySink()
+        try StreamPump.pump(reading: reader.read(into:), into: sink, chunkSize: 64 << 10)
+        return sink.bytes
+    }
+
+    public func createSmall(key: String, contents: [UInt8]) throws -> Bool {
+        let sink = MemorySink()
+        let stage = try EncryptStage(key: keyRing.writingKey(), next: sink)
+        try stage.write(contents)
+        try stage.finish()
+        return try base.createSmall(key: key, contents: sink.bytes)
+    }
+}
+
+final class DecryptingObjectReader: ObjectReader {
+    let reader: DecryptingReader
+    init(_ reader: DecryptingReader) { self.reader = reader }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try reader.read(into: buffer) }
+}
+
+/// Feeds a pipeline's output into a store's object writer.
+final class WriterSink: ByteSink {
+    let writer: ObjectWriter
+    init(_ writer: ObjectWriter) { self.writer = writer }
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try writer.write(bytes) }
+    func finish() throws {}
+}
+
+final class EncryptingObjectWriter: ObjectWriter {
+    let base: ObjectWriter
+    let stage: EncryptStage
+
+    init(base: ObjectWriter, stage: EncryptStage) {
+        self.base = base
+        self.stage = stage
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try stage.write(bytes) }
+
+    /// The last chunk is sealed only now: until commit, more bytes could follow.
+    func commit(name: String, conflictPrefix: String) throws -> CommitOutcome {
+        try stage.finish()
+        return try base.commit(name: name, conflictPrefix: conflictPrefix)
+    }
+
+    func abort() { base.abort() }
+}

@@ -1,0 +1,74 @@
+import WalvaultPipeline
+import WalvaultSystem
+
+/// Wraps every store when no [encryption] is configured. Writes pass through; reads refuse an
+/// object that begins with walvault's encryption header, so that a missing [encryption]
+/// section is explained in one line instead of surfacing as "corrupted" from a decompressor.
+public final class UnencryptedStore: Store {
+    public let base: Store
+
+    public init(base: Store) { self.base = base }
+
+    public var name: String { base.name }
+    public var capabilities: StoreCapabilities { base.capabilities }
+    public var maxObjectSize: Int? { base.maxObjectSize }
+    public var location: String { base.location }
+
+    public func list(directory: String, namePrefix: String) throws -> [StoreObject] {
+        try base.list(directory: directory, namePrefix: namePrefix)
+    }
+
+    public func listSubdirectories(directory: String) throws -> [String] {
+        try base.listSubdirectories(directory: directory)
+    }
+
+    public func openReader(key: String) throws -> ObjectReader {
+        PlaintextCheckingReader(base: try base.openReader(key: key), object: "\(key) in store \"\(name)\"")
+    }
+
+    public func makeWriter(directory: String) throws -> ObjectWriter { try base.makeWriter(directory: directory) }
+
+    public func readSmall(key: String) throws -> [UInt8]? {
+        guard let bytes = try base.readSmall(key: key) else { return nil }
+        if EncryptionHeader.hasMagic(bytes) { throw EncryptionError.encryptedWithoutKey("\(key) in store \"\(name)\"") }
+        return bytes
+    }
+
+    public func createSmall(key: String, contents: [UInt8]) throws -> Bool {
+        try base.createSmall(key: key, contents: contents)
+    }
+}
+
+/// Looks at the first bytes once, then gets out of the way.
+final class PlaintextCheckingReader: ObjectReader {
+    let base: ObjectReader
+    let object: String
+    private var prefix: [UInt8]?
+    private var prefixOffset = 0
+
+    init(base: ObjectReader, object: String) {
+        self.base = base
+        self.object = object
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if prefix == nil {
+            var head = [UInt8](repeating: 0, count: EncryptionHeader.magic.count)
+            var got = 0
+            while got < head.count {
+                let n = try head.withUnsafeMutableBytes { try base.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
+                if n == 0 { break }
+                got += n
+            }
+            if EncryptionHeader.hasMagic(head[0..<got]) { throw EncryptionError.encryptedWithoutKey(object) }
+            prefix = Array(head[0..<got])
+        }
+        if let prefix, prefixOffset < prefix.count {
+            let n = min(buffer.count, prefix.count - prefixOffset)
+            prefix.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[prefixOffset..<prefixOffset + n])) }
+            prefixOffset += n
+            return n
+        }
+        return try base.read(into: buffer)
+    }
+}
