@@ -78,4 +78,44 @@ import Testing
         #expect(result.stderr.contains(key))
         #expect(!FileManager.default.fileExists(atPath: ws.file("x")))
     }
+
+    @Test func encryptionSetupProblemsAreWarningsOrOneLineErrors() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let passphrase = try ws.write("passphrase", "cli test passphrase\n")
+        chmod(passphrase, 0o644)
+        let config = try ws.config(stores: [store], extra: "[encryption]\npassphrase_file = \"\(passphrase)\"\nkey_cache = \"off\"\n")
+        chmod(config, 0o644)
+        let info = try ws.walvault(["--config", config, "info"])
+        #expect(info.status == 0, "\(info.stderr)")
+        let warnings = info.stderr.split(separator: "\n")
+        #expect(warnings.count == 2)
+        #expect(warnings.contains { $0.contains("walvault info: warning: the passphrase file \(passphrase) is readable by group or others (mode 644); run chmod 600") })
+        #expect(warnings.contains { $0.contains("walvault info: warning: the config file \(config) is readable by group or others") })
+        #expect(!info.stderr.contains("cli test passphrase"))
+
+        chmod(passphrase, 0o600)
+        chmod(config, 0o600)
+        #expect(try ws.walvault(["--config", config, "info"]).stderr.isEmpty)
+
+        // A store with an encrypted object and the wrong passphrase: recovery must stop (255), in one line.
+        let key = "main/wal/0000000100000000/000000010000000000000001-" + String(repeating: "0", count: 64) + ".zst"
+        _ = try ws.write("store/" + key, "WALVAULT" + String(repeating: "x", count: 200))
+        let get = try ws.walvault(["--config", config, "archive-get", "000000010000000000000001", ws.file("x")])
+        #expect(get.status == 255)
+        #expect(oneLine(get))
+        #expect(get.stderr.contains("cannot decrypt \(key) in store \"store1\""))
+        #expect(!FileManager.default.fileExists(atPath: ws.file("x")))
+
+        let envConfig = try ws.write("env.toml", "[cluster]\nname = \"main\"\n[encryption]\npassphrase_env = \"WALVAULT_TEST_NOT_SET\"\n[[stores]]\nname = \"s\"\ntype = \"local\"\npath = \"\(store)\"\n")
+        chmod(envConfig, 0o600)
+        let push = try ws.walvault(["--config", envConfig, "archive-push", ws.file("000000010000000000000001")])
+        #expect(push.status == 1)
+        #expect(oneLine(push))
+        #expect(push.stderr.contains("encryption.passphrase_env: the environment variable WALVAULT_TEST_NOT_SET is not set or empty"))
+        var environment = ProcessInfo.processInfo.environment
+        environment["WALVAULT_TEST_NOT_SET"] = "cli test passphrase"
+        let withVariable = try run(ws.walvault, ["--config", envConfig, "info"], environment: environment)
+        #expect(withVariable.status == 0, "\(withVariable.stderr)")
+    }
 }

@@ -26,29 +26,48 @@ import Testing
         #expect(stats.failed == 0)
     }
 
-    @Test func restoreToATimeThenToLatestOnTheNewTimeline() throws {
+    @Test(arguments: [false, true])
+    func restoreToATimeThenToLatestOnTheNewTimeline(encrypted: Bool) throws {
         let ws = try Workspace()
         let store = try ws.mkdir("store")
         let tablespaceDir = try ws.mkdir("tablespace")
         let pgdata = ws.file("pgdata")
-        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"")
+        let passphrase = "pitr passphrase " + UUID().uuidString
+        var encryption = ""
+        if encrypted {
+            let passphraseFile = try ws.write("passphrase", passphrase + "\n")
+            // One key cache per test, which both root and postgres can make their own directory in.
+            let cacheParent = try ws.mkdir("keycache")
+            chmod(cacheParent, 0o1777)
+            encryption = "[encryption]\npassphrase_file = \"\(passphraseFile)\"\nkey_cache = \"\(cacheParent)\"\n"
+        }
+        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\n" + encryption)
         let cluster = try archivingCluster(ws, config: config)
         try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")
             .write(toFile: config, atomically: true, encoding: .utf8)
         try ws.giveToPostgres()
+        chmod(config, 0o600)
+        chmod(ws.file("passphrase"), 0o600)
         try cluster.start()
+        // A value that must never be readable in the store: in the base backup and in the WAL.
+        let marker = "walvault-marker-" + UUID().uuidString
 
         try cluster.sql("CREATE TABLESPACE extra LOCATION '\(tablespaceDir)'")
         try cluster.sql("CREATE TABLE accounts (id int PRIMARY KEY, balance int) TABLESPACE extra")
         try cluster.sql("INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 5000) g")
         try cluster.sql("CREATE TABLE events (id serial PRIMARY KEY, note text)")
         try cluster.sql("INSERT INTO events (note) SELECT 'before backup ' || g FROM generate_series(1, 1000) g")
+        try cluster.sql("CREATE TABLE secrets (note text)")
+        try cluster.sql("INSERT INTO secrets VALUES ('\(marker) in the base backup')")
+        try cluster.sql("CHECKPOINT")
 
         let backup = try walvault(ws, ["--config", config, "backup"])
         #expect(backup.status == 0, "\(backup.stderr)")
         #expect(backup.stdout.contains("complete"))
+        #expect(backup.stderr.isEmpty, "no warnings: \(backup.stderr)")
 
         try cluster.sql("INSERT INTO events (note) SELECT 'after backup ' || g FROM generate_series(1, 500) g")
+        try cluster.sql("INSERT INTO secrets VALUES ('\(marker) in the WAL')")
         try cluster.sql("UPDATE accounts SET balance = 200 WHERE id <= 10")
         try archiveNow(cluster)
         usleep(1_100_000)
@@ -85,6 +104,7 @@ import Testing
         #expect(try restored.sql("SELECT count(*) FROM events WHERE note LIKE 'after target%'") == "0")
         #expect(try restored.sql("SELECT count(*), sum(balance) FROM accounts") == "5000|501000")
         #expect(try restored.sql("SELECT timeline_id FROM pg_control_checkpoint()") == "2")
+        #expect(try restored.sql("SELECT count(*) FROM secrets WHERE note LIKE '\(marker)%'") == "2")
 
         // Write on timeline 2, archive it, and come back to the very end of it.
         try restored.sql("INSERT INTO events (note) SELECT 'timeline two ' || g FROM generate_series(1, 42) g")
@@ -102,6 +122,32 @@ import Testing
         #expect(info.status == 0)
         #expect(info.stdout.contains("\"backups\""))
         try restored.stop()
+        guard encrypted else { return }
+
+        // The marker is in the restored cluster's files in the clear (so this search can find it)...
+        let restoredFiles = filesRecursively(pgdata + "/base").map { pgdata + "/base/" + $0 }
+            + filesRecursively(pgdata + "/pg_wal").map { pgdata + "/pg_wal/" + $0 }
+        #expect(restoredFiles.contains { fileContains($0, marker) })
+        // ...and nowhere in the store, nor is the passphrase, in the store or the server's logs.
+        let storeFiles = filesRecursively(store).map { store + "/" + $0 }
+        #expect(storeFiles.count > 10)
+        for file in storeFiles {
+            #expect(!fileContains(file, marker), "\(file) holds the marker in the clear")
+            #expect(!fileContains(file, passphrase), "\(file) holds the passphrase")
+            #expect(fileStarts(file, with: "WALVAULT"), "\(file) is not encrypted")
+        }
+        #expect(FileManager.default.fileExists(atPath: pgdata + ".log"))
+        #expect(!fileContains(pgdata + ".log", passphrase))
+
+        // Manual recovery of one object: decrypt and decompress a WAL segment by hand.
+        let object = try #require(storeFiles.first { $0.contains("/wal/00000001") && $0.hasSuffix(".zst") && !$0.contains(".history") })
+        let plain = ws.file("decrypted-segment")
+        let decrypted = try walvault(ws, ["--config", config, "decrypt", "--in", object, "--out", plain, "--verbose"])
+        #expect(decrypted.status == 0, "\(decrypted.stderr)")
+        #expect(decrypted.stderr.contains("16777216 bytes (zstd), sha256"))
+        #expect(decrypted.stderr.contains("verified"))
+        let piped = try run("/bin/sh", ["-c", "'\(ws.walvault)' --config '\(config)' decrypt --compression zstd < '\(object)' | sha256sum"], asPostgres: true)
+        #expect(piped.stdout.hasPrefix(String(object.split(separator: "-").last!.prefix(64))), "\(piped.stderr)")
     }
 
     @Test func restoreRefusesANonEmptyDirectory() throws {

@@ -257,3 +257,14 @@ func filesRecursively(_ root: String) -> [String] {
     }
     return files.sorted()
 }
+
+/// Whether a file holds `text` anywhere (read in one piece: store objects and test files are small).
+func fileContains(_ path: String, _ text: String) -> Bool {
+    guard let data = FileManager.default.contents(atPath: path) else { return false }
+    return data.range(of: Data(text.utf8)) != nil
+}
+
+func fileStarts(_ path: String, with text: String) -> Bool {
+    guard let data = FileManager.default.contents(atPath: path) else { return false }
+    return data.prefix(text.utf8.count) == Data(text.utf8)
+}
