@@ -2,7 +2,8 @@
 # walvault's main job on an embedded default: a throwaway PostgreSQL 15 cluster archives its WAL
 # through `walvault archive-push` into a local store in a temporary directory; every archived
 # segment is fetched back with `walvault archive-get` and compared byte for byte; then a base
-# backup, a dropped table, and a point-in-time restore to just before the drop.
+# backup, a dropped table, and a point-in-time restore to just before the drop. The store is
+# encrypted with a random passphrase, and searched for a value written into the database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,7 +14,8 @@ work=$(make_workdir demo)
 pgdata="$work/pgdata"; store="$work/store"; config="$work/walvault.toml"; port=$(free_port)
 prepare_workdir "$work" "$pgdata" "$bin_dir"
 mkdir -p "$store"
-write_walvault_config "$config" demo "$pgdata" "$work" "$port" "$store"
+head -c 24 /dev/urandom | base64 >"$work/passphrase"; chmod 600 "$work/passphrase"
+write_walvault_config "$config" demo "$pgdata" "$work" "$port" "$store" "$work/passphrase"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
 echo "== initdb a throwaway cluster in $pgdata (port $port)"
@@ -22,6 +24,8 @@ start_archiving_cluster "$pgdata" "$work" "$port" "$work/bin/walvault --config $
 psql_() { as_pg psql -X -q -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 echo "== write some data and switch WAL three times"
 psql_ -c "CREATE TABLE demo AS SELECT g AS id, md5(g::text) AS payload FROM generate_series(1, 200000) g"
+marker="demo-secret-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+psql_ -c "INSERT INTO demo VALUES (0, '$marker')"
 for _ in 1 2 3; do psql_ -c "INSERT INTO demo SELECT g, md5(g::text) FROM generate_series(1, 20000) g" -c "SELECT pg_switch_wal()" >/dev/null; done
 last=$(psql_ -At -c "SELECT pg_walfile_name(pg_current_wal_lsn() - 1)")
 for _ in $(seq 1 100); do
@@ -32,6 +36,12 @@ psql_ -At -c "SELECT 'archived ' || archived_count || ' files, ' || failed_count
 
 echo "== the store"
 (cd "$store" && find . -type f -printf '%8s  %p\n' | sort -k2)
+objects=$(find "$store" -type f | wc -l)
+headed=$(find "$store" -type f -exec sh -c 'head -c 8 "$1" | grep -q "^WALVAULT"' _ {} \; -print | wc -l)
+echo "$headed of $objects objects begin with walvault's encryption header"
+if grep -rqF "$marker" "$store"; then echo "the value '$marker' is readable in the store" >&2; exit 1; fi
+echo "the value '$marker' written into the database appears nowhere in the store"
+[ "$headed" = "$objects" ]
 
 echo "== fetch every archived segment back with archive-get and compare"
 checked=0
@@ -70,3 +80,5 @@ for _ in $(seq 1 300); do [ "$(psql_ -At -c 'SELECT pg_is_in_recovery()' 2>/dev/
 back=$(psql_ -At -c "SELECT count(*) FROM demo")
 echo "== restored server promoted on timeline $(psql_ -At -c 'SELECT timeline_id FROM pg_control_checkpoint()'): table demo is back with $back rows (had $rows at the target)"
 [ "$back" = "$rows" ]
+if grep -rqF "$marker" "$store"; then echo "the value '$marker' is readable in the store" >&2; exit 1; fi
+echo "== after the backup and the restore, '$marker' still appears nowhere in the store ($(find "$store" -type f | wc -l) objects)"

@@ -56,7 +56,8 @@ start_archiving_cluster() {
 }
 
 # The config every script uses: one cluster, zstd level 3, one local store, the server on a socket in WORKDIR.
-# Usage: write_walvault_config FILE CLUSTER_NAME PGDATA WORKDIR PORT STORE_DIR
+# Usage: write_walvault_config FILE CLUSTER_NAME PGDATA WORKDIR PORT STORE_DIR [PASSPHRASE_FILE [KEY_CACHE]]
+# With a passphrase file, the store is encrypted; the config is made private either way.
 write_walvault_config() {
   cat >"$1" <<TOML
 [cluster]
@@ -73,4 +74,8 @@ name = "local"
 type = "local"
 path = "$6"
 TOML
+  if [ -n "${7:-}" ]; then
+    printf '\n[encryption]\npassphrase_file = "%s"\nkey_cache = "%s"\n' "$7" "${8:-/dev/shm}" >>"$1"
+  fi
+  chmod 600 "$1"
 }

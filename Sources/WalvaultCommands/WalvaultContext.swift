@@ -30,7 +30,8 @@ public struct WalvaultContext {
         if let encryption = config.encryption {
             let (passphrase, passphraseWarnings) = try Passphrase.load(encryption, configPath: configPath)
             warnings += passphraseWarnings
-            if let status = try? FileSystem.status(configPath), status.mode & 0o077 != 0 {
+            // Through symlinks: a link's own mode (0777) says nothing about who can read the file.
+            if let status = try? FileSystem.status(FileSystem.realPath(configPath) ?? configPath), status.mode & 0o077 != 0 {
                 warnings.append("the config file \(configPath) is readable by group or others (mode \(String(status.mode, radix: 8))); it says where the passphrase is: run chmod 600 \(configPath)")
             }
             var cache: KeyCache?

@@ -26,9 +26,12 @@ public enum Passphrase {
             throw ConfigError(file: configPath, key: key, problem: "cannot read the passphrase file \(path): \(error.reason)",
                               fix: "create it holding the passphrase, owned by the user running walvault (the postgres user for archive_command), mode 600")
         }
-        guard let status = try? FileSystem.status(path), status.kind == .file else {
+        // fstat, not lstat: a passphrase file is often a symlink into a secrets mount.
+        var status = stat()
+        guard fstat(file.raw, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             throw ConfigError(file: configPath, key: key, problem: "\(path) is not a regular file", fix: "point passphrase_file at the file holding the passphrase")
         }
+        let mode = UInt32(status.st_mode & 0o777)
         let buffer = SecretBytes(count: maxLength + 1)
         var length = 0
         do {
@@ -50,8 +53,8 @@ public enum Passphrase {
             throw ConfigError(file: configPath, key: key, problem: "the passphrase file \(path) is empty", fix: "write the passphrase into it (one line)")
         }
         var warnings: [String] = []
-        if status.mode & 0o077 != 0 {
-            warnings.append("the passphrase file \(path) is readable by group or others (mode \(String(status.mode, radix: 8))); run chmod 600 \(path)")
+        if mode & 0o077 != 0 {
+            warnings.append("the passphrase file \(path) is readable by group or others (mode \(String(mode, radix: 8))); run chmod 600 \(path)")
         }
         return (buffer.prefix(length), warnings)
     }

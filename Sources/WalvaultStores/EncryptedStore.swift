@@ -6,26 +6,13 @@ import WalvaultSystem
 /// a stage. Keys and listings pass through (names carry no secrets: segment names and
 /// checksums of plaintext that the store could not otherwise read). Objects and their sizes
 /// are those of the ciphertext.
-public final class EncryptedStore: Store {
+public final class EncryptedStore: StoreWrapper {
     public let base: Store
     public let keyRing: KeyRing
 
     public init(base: Store, keyRing: KeyRing) {
         self.base = base
         self.keyRing = keyRing
-    }
-
-    public var name: String { base.name }
-    public var capabilities: StoreCapabilities { base.capabilities }
-    public var maxObjectSize: Int? { base.maxObjectSize }
-    public var location: String { base.location }
-
-    public func list(directory: String, namePrefix: String) throws -> [StoreObject] {
-        try base.list(directory: directory, namePrefix: namePrefix)
-    }
-
-    public func listSubdirectories(directory: String) throws -> [String] {
-        try base.listSubdirectories(directory: directory)
     }
 
     func describe(_ key: String) -> String { "\(key) in store \"\(name)\"" }

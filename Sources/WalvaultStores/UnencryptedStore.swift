@@ -4,23 +4,10 @@ import WalvaultSystem
 /// Wraps every store when no [encryption] is configured. Writes pass through; reads refuse an
 /// object that begins with walvault's encryption header, so that a missing [encryption]
 /// section is explained in one line instead of surfacing as "corrupted" from a decompressor.
-public final class UnencryptedStore: Store {
+public final class UnencryptedStore: StoreWrapper {
     public let base: Store
 
     public init(base: Store) { self.base = base }
-
-    public var name: String { base.name }
-    public var capabilities: StoreCapabilities { base.capabilities }
-    public var maxObjectSize: Int? { base.maxObjectSize }
-    public var location: String { base.location }
-
-    public func list(directory: String, namePrefix: String) throws -> [StoreObject] {
-        try base.list(directory: directory, namePrefix: namePrefix)
-    }
-
-    public func listSubdirectories(directory: String) throws -> [String] {
-        try base.listSubdirectories(directory: directory)
-    }
 
     public func openReader(key: String) throws -> ObjectReader {
         PlaintextCheckingReader(base: try base.openReader(key: key), object: "\(key) in store \"\(name)\"")

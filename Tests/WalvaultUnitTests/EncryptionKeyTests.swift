@@ -94,6 +94,17 @@ import WalvaultSystem
         #expect(try decrypt(object, KeyRing(passphrase: fromEnvironment, iterations: 1000, cache: nil)) == [1, 2, 3])
     }
 
+    @Test func aSymlinkToThePassphraseIsFollowed() throws {
+        let dir = TempDir()
+        let target = dir.write("secrets/passphrase", Array("linked".utf8))
+        _ = chmod(target, 0o600)
+        let link = Paths.join(dir.path, "passphrase")
+        try FileSystem.makeSymlink(target, at: link)
+        let (secret, warnings) = try Passphrase.load(settings(file: link), configPath: configPath)
+        #expect(secret.withUnsafeBytes { Array($0) } == Array("linked".utf8))
+        #expect(warnings.isEmpty)
+    }
+
     @Test func aFileOthersCanReadIsAWarning() throws {
         let dir = TempDir()
         let path = dir.write("passphrase", Array("s3cret".utf8))
