@@ -5,21 +5,31 @@ import WalvaultStores
 public enum ArchiveBinding {
     /// The identity the store is bound to for this cluster, or nil when nothing was pushed yet.
     public static func load(store: Store, layout: ArchiveLayout) throws -> ArchiveInfo? {
+        try read(store: store, layout: layout)?.info
+    }
+
+    /// The identity, and which of the pair is missing (a crash between the two writes), so that
+    /// only a missing file is written again: every push reads the pair, and writing it each time
+    /// would cost a file, an fsync and an encryption per segment.
+    static func read(store: Store, layout: ArchiveLayout) throws -> (info: ArchiveInfo, missing: [String])? {
         let main = try decode(store: store, key: layout.infoKey)
         let copy = try decode(store: store, key: layout.infoCopyKey)
         switch (main, copy) {
         case (nil, nil):
             return nil
-        case (.success(let info), nil), (nil, .success(let info)):
-            return info
+        case (.success(let info), nil):
+            return (info, [layout.infoCopyKey])
+        case (nil, .success(let info)):
+            return (info, [layout.infoKey])
         case (.success(let a), .success(let b)):
             guard a == b else {
                 throw CatalogError(problem: "store \"\(store.name)\": \(layout.infoKey) and \(layout.infoCopyKey) disagree",
                                    fix: "one of them was edited or damaged; compare them and restore the right one by hand")
             }
-            return a
+            return (a, [])
         case (.success(let info), .failure), (.failure, .success(let info)):
-            return info
+            // The damaged one is left for a person to look at; it is never overwritten.
+            return (info, [])
         case (.failure(.undecryptable(let error)), _), (_, .failure(.undecryptable(let error))):
             // Both copies fail: with a wrong passphrase both always do, so say that, not "damaged".
             throw error
@@ -31,10 +41,9 @@ public enum ArchiveBinding {
 
     /// Binds an unbound store to `identity`, or checks that a bound one matches it.
     public static func ensure(store: Store, layout: ArchiveLayout, identity: ClusterIdentity, what: String) throws {
-        if let existing = try load(store: store, layout: layout) {
+        if let (existing, missing) = try read(store: store, layout: layout) {
             try check(existing.identity, against: identity, store: store, layout: layout, what: what)
-            // Repair a copy lost to a crash between the two writes.
-            _ = try store.createSmall(key: layout.infoCopyKey, contents: existing.encoded())
+            for key in missing { _ = try store.createSmall(key: key, contents: existing.encoded()) }
             return
         }
         let info = ArchiveInfo(identity: identity)

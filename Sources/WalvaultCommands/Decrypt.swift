@@ -31,13 +31,15 @@ public struct Decrypt {
         }
         let name = input.flatMap { StoredObjectName(Paths.basename($0)) }
         let algorithm = compression ?? name?.compression ?? .none
+        // The name's checksum is of the original bytes: it can be checked only if they are what comes out.
+        let expectedSHA256 = name.flatMap { $0.compression == algorithm ? $0.sha256 : nil }
         let source: FileDescriptor
         do {
             source = try input.map(FileDescriptor.openForReading) ?? FileDescriptor(raw: dup(0), path: "standard input")
         } catch let error as SystemError {
             throw CommandError(problem: "cannot read \(input ?? "standard input"): \(error.reason)", fix: error.hint ?? "")
         }
-        let target = try output.map(OutputFile.init) 
+        let target = try output.map(OutputFile.init)
         let sink: ByteSink = target.map { FileSink(file: $0.file) } ?? FileSink(file: FileDescriptor(raw: dup(1), path: "standard output"))
         let hashing = HashingStage(next: sink)
         let reader = DecryptingReader(object: input ?? "standard input", keyRing: keyRing, source: source.read(into:))
@@ -52,13 +54,12 @@ public struct Decrypt {
         } catch let error as SystemError {
             throw CommandError(problem: "cannot write \(output ?? "standard output"): \(error.reason)", fix: error.hint ?? "")
         }
-        if let name, compression == nil || compression == name.compression, hashing.hexDigest != name.sha256 {
-            throw CommandError(problem: "\(input!) decrypted, but its content fails the checksum in its name (sha256 \(hashing.hexDigest!.prefix(12))…, expected \(name.sha256.prefix(12))…)",
+        if let expectedSHA256, hashing.hexDigest != expectedSHA256 {
+            throw CommandError(problem: "\(input!) decrypted, but its content fails the checksum in its name (sha256 \(hashing.hexDigest!.prefix(12))…, expected \(expectedSHA256.prefix(12))…)",
                                fix: "the object was renamed or damaged before encryption; use another store's copy")
         }
         try target?.place()
-        return DecryptReport(bytes: hashing.byteCount, compression: algorithm,
-                             verifiedSHA256: name != nil && (compression == nil || compression == name!.compression) ? name!.sha256 : nil)
+        return DecryptReport(bytes: hashing.byteCount, compression: algorithm, verifiedSHA256: expectedSHA256)
     }
 
     /// Written under a temporary name and linked into place only when complete and verified,

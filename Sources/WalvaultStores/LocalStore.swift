@@ -104,7 +104,7 @@ public final class LocalStore: Store {
         let writer = try makeWriter(directory: Paths.dirname(key))
         do {
             try contents.withUnsafeBytes { try writer.write($0) }
-            let outcome = try writer.commit(name: Paths.basename(key), conflictPrefix: Paths.basename(key))
+            let outcome = try writer.commit(name: Paths.basename(key), conflictPrefix: nil)
             if case .stored = outcome { return true }
             return false
         } catch {
@@ -152,7 +152,7 @@ final class LocalObjectWriter: ObjectWriter {
         }
     }
 
-    func commit(name: String, conflictPrefix: String) throws -> CommitOutcome {
+    func commit(name: String, conflictPrefix: String?) throws -> CommitOutcome {
         guard let file else { throw StoreError(store: store.name, problem: "object \(name) was already committed or aborted", fix: nil) }
         do {
             try file.sync()
@@ -163,7 +163,7 @@ final class LocalObjectWriter: ObjectWriter {
             let lock = try FileDescriptor.openDirectory(directoryPath)
             try lock.lockExclusive()
             removeAbandonedTemporaries()
-            let existing = try store.list(directory: directory, namePrefix: conflictPrefix)
+            let existing = try conflicts(name: name, prefix: conflictPrefix)
             if !existing.isEmpty {
                 try FileSystem.remove(temporaryPath)
                 return .alreadyPresent(existing)
@@ -171,7 +171,7 @@ final class LocalObjectWriter: ObjectWriter {
             let finalPath = Paths.join(directoryPath, name)
             guard try FileSystem.linkNoReplace(temporaryPath, to: finalPath) else {
                 try FileSystem.remove(temporaryPath)
-                return .alreadyPresent(try store.list(directory: directory, namePrefix: conflictPrefix))
+                return .alreadyPresent(try conflicts(name: name, prefix: conflictPrefix))
             }
             try FileSystem.remove(temporaryPath)
             try lock.sync()
@@ -184,6 +184,10 @@ final class LocalObjectWriter: ObjectWriter {
             abort()
             throw error
         }
+    }
+
+    private func conflicts(name: String, prefix: String?) throws -> [StoreObject] {
+        try store.list(directory: directory, namePrefix: prefix ?? name).filter { prefix != nil || $0.name == name }
     }
 
     func abort() {

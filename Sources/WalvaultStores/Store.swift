@@ -75,7 +75,9 @@ public protocol ObjectWriter: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) throws
     /// Makes the object durable under `directory/name`, unless an object whose name starts with
     /// `conflictPrefix` is already there, in which case nothing is written and those are returned.
-    func commit(name: String, conflictPrefix: String) throws -> CommitOutcome
+    /// With no prefix, only an object named exactly `name` conflicts (`archive.info` must not be
+    /// taken for present because `archive.info.copy` is).
+    func commit(name: String, conflictPrefix: String?) throws -> CommitOutcome
     /// Throws away what was written. Safe to call after a failed commit.
     func abort()
 }

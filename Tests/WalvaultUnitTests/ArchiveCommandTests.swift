@@ -329,7 +329,12 @@ import WalvaultSystem
             systemIdentifier: 7_000_000_000_000_000_001, walSegmentSize: 1 << 20, postgresVersion: 15)).encoded())
         let next = seg("000000010000000000000004")
         _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(next)", makeSegment(name: next)))
-        #expect(filesUnder(Paths.join(dir.path, "store1/main")).contains("archive.info.copy"))
+        // The lost original is written again from the copy; then a lost copy from the original.
+        #expect(filesUnder(Paths.join(dir.path, "store1/main")).contains("archive.info"))
+        try FileSystem.remove(Paths.join(dir.path, "store1/main/archive.info.copy"))
+        let third = seg("000000010000000000000005")
+        _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(third)", makeSegment(name: third)))
+        #expect(read(Paths.join(dir.path, "store1/main/archive.info.copy")) == read(Paths.join(dir.path, "store1/main/archive.info")))
     }
 
     @Test func disagreeingInfoFilesAreRefused() throws {

@@ -26,23 +26,23 @@ public final class KeyRing: Sendable {
 
     /// The master key for a header's KDF salt and iteration count.
     public func masterKey(salt: [UInt8], iterations: Int) throws -> MasterKey {
-        try keys.withLock { keys in
-            if let key = keys.first(where: { $0.salt == salt && $0.iterations == iterations }) { return key }
-            let key = try cache?.entries(passphrase: passphrase).first(where: { $0.salt == salt && $0.iterations == iterations })
-                .map { MasterKey(salt: $0.salt, iterations: $0.iterations, key: $0.key) }
-                ?? derive(salt: salt, iterations: iterations)
-            keys.append(key)
-            return key
-        }
+        try key { $0 == salt && $1 == iterations } orDerive: { try derive(salt: salt, iterations: iterations) }
     }
 
     /// The master key new objects are encrypted under.
     public func writingKey() throws -> MasterKey {
+        try key { $1 == iterations } orDerive: {
+            try derive(salt: KeyDerivation.randomBytes(EncryptionHeader.kdfSaltSize), iterations: iterations)
+        }
+    }
+
+    /// The first key that matches (salt, iterations): from this process, else from the cache,
+    /// else a new derivation.
+    private func key(_ matches: ([UInt8], Int) -> Bool, orDerive: () throws -> MasterKey) throws -> MasterKey {
         try keys.withLock { keys in
-            if let key = keys.first(where: { $0.iterations == iterations }) { return key }
-            let key = try cache?.entries(passphrase: passphrase).first(where: { $0.iterations == iterations })
-                .map { MasterKey(salt: $0.salt, iterations: $0.iterations, key: $0.key) }
-                ?? derive(salt: KeyDerivation.randomBytes(EncryptionHeader.kdfSaltSize), iterations: iterations)
+            if let key = keys.first(where: { matches($0.salt, $0.iterations) }) { return key }
+            let key = try cache?.entries(passphrase: passphrase).first(where: { matches($0.salt, $0.iterations) })
+                .map { MasterKey(salt: $0.salt, iterations: $0.iterations, key: $0.key) } ?? orDerive()
             keys.append(key)
             return key
         }
