@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
@@ -71,28 +68,14 @@ public struct ArchiveGet {
 
     /// Verified bytes reach `destination` only by rename, after ObjectFetcher checked the checksum.
     private func fetch(_ object: StoreObject, from store: Store, to destination: String) throws -> Int {
-        let temporary = Paths.join(Paths.dirname(destination), ".\(Paths.basename(destination)).\(getpid()).walvault-tmp")
-        let output: FileDescriptor
-        do {
-            output = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
-        } catch let error as SystemError {
-            throw CommandError(problem: "cannot write \(destination): \(error.reason)", fix: error.hint ?? "check the directory PostgreSQL asked for")
-        }
-        var placed = false
-        defer { if !placed { _ = unlink(temporary) } }
+        let staged = try StagedFile(destination: destination)
         let size: Int
         do {
-            size = try ObjectFetcher.fetch(object, from: store, into: FileSink(file: output))
-        } catch let error as SystemError where error.path == temporary {
+            size = try ObjectFetcher.fetch(object, from: store, into: FileSink(file: staged.file))
+        } catch let error as SystemError where error.path == staged.temporary {
             throw CommandError(problem: "cannot write \(destination): \(error.reason)", fix: error.hint ?? "")
         }
-        do {
-            try output.close()
-            try FileSystem.rename(temporary, to: destination)
-        } catch let error as SystemError {
-            throw CommandError(problem: "cannot place \(destination): \(error.reason)", fix: error.hint ?? "")
-        }
-        placed = true
+        try staged.replaceDestination()
         return size
     }
 }

@@ -39,7 +39,10 @@ public struct Decrypt {
         } catch let error as SystemError {
             throw CommandError(problem: "cannot read \(input ?? "standard input"): \(error.reason)", fix: error.hint ?? "")
         }
-        let target = try output.map(OutputFile.init)
+        if let output, FileSystem.exists(output) {
+            throw CommandError(problem: "\(output) already exists", fix: "remove it or choose another --out; walvault never overwrites a file")
+        }
+        let target = try output.map { try StagedFile(destination: $0) }
         let sink: ByteSink = target.map { FileSink(file: $0.file) } ?? FileSink(file: FileDescriptor(raw: dup(1), path: "standard output"))
         let hashing = HashingStage(next: sink)
         let reader = DecryptingReader(object: input ?? "standard input", keyRing: keyRing, source: source.read(into:))
@@ -58,46 +61,7 @@ public struct Decrypt {
             throw CommandError(problem: "\(input!) decrypted, but its content fails the checksum in its name (sha256 \(hashing.hexDigest!.prefix(12))…, expected \(expectedSHA256.prefix(12))…)",
                                fix: "the object was renamed or damaged before encryption; use another store's copy")
         }
-        try target?.place()
+        try target?.placeWithoutReplacing()
         return DecryptReport(bytes: hashing.byteCount, compression: algorithm, verifiedSHA256: expectedSHA256)
-    }
-
-    /// Written under a temporary name and linked into place only when complete and verified,
-    /// never over an existing file.
-    final class OutputFile {
-        let path: String
-        let temporary: String
-        let file: FileDescriptor
-        var placed = false
-
-        init(_ path: String) throws {
-            self.path = path
-            guard !FileSystem.exists(path) else {
-                throw CommandError(problem: "\(path) already exists", fix: "remove it or choose another --out; walvault never overwrites a file")
-            }
-            temporary = Paths.join(Paths.dirname(path), ".\(Paths.basename(path)).\(getpid()).walvault-tmp")
-            do {
-                file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
-            } catch let error as SystemError {
-                throw CommandError(problem: "cannot write \(path): \(error.reason)", fix: error.hint ?? "")
-            }
-        }
-
-        deinit { if !placed { _ = unlink(temporary) } }
-
-        func place() throws {
-            do {
-                try file.sync()
-                try file.close()
-                guard try FileSystem.linkNoReplace(temporary, to: path) else {
-                    throw CommandError(problem: "\(path) appeared while decrypting", fix: "remove it or choose another --out")
-                }
-                try FileSystem.remove(temporary)
-                try FileSystem.syncDirectory(Paths.dirname(path))
-            } catch let error as SystemError {
-                throw CommandError(problem: "cannot place \(path): \(error.reason)", fix: error.hint ?? "")
-            }
-            placed = true
-        }
     }
 }

@@ -21,7 +21,7 @@ public enum Passphrase {
         let key = "encryption.passphrase_file"
         let file: FileDescriptor
         do {
-            file = try FileDescriptor.open(path, flags: O_RDONLY)
+            file = try FileDescriptor.openForReading(path)
         } catch let error as SystemError {
             throw ConfigError(file: configPath, key: key, problem: "cannot read the passphrase file \(path): \(error.reason)",
                               fix: "create it holding the passphrase, owned by the user running walvault (the postgres user for archive_command), mode 600")

@@ -27,6 +27,18 @@ public enum StreamPump {
         try sink.finish()
         return total
     }
+
+    /// Reads until `buffer` is full or the source ends; returns the byte count. For parsers
+    /// that need a whole header or chunk, since a source may hand out fewer bytes per call.
+    public static func fill(_ buffer: UnsafeMutableRawBufferPointer, reading read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Int {
+        var total = 0
+        while total < buffer.count {
+            let n = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[total...]))
+            if n == 0 { break }
+            total += n
+        }
+        return total
+    }
 }
 
 /// Drops everything: for passes that only need a stage's side effect (a checksum).

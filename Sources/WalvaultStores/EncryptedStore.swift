@@ -25,7 +25,7 @@ public final class EncryptedStore: StoreWrapper {
     public func makeWriter(directory: String) throws -> ObjectWriter {
         let writer = try base.makeWriter(directory: directory)
         do {
-            return EncryptingObjectWriter(base: writer, stage: try EncryptStage(key: keyRing.writingKey(), next: WriterSink(writer)))
+            return EncryptingObjectWriter(base: writer, stage: try EncryptStage(key: keyRing.writingKey(), next: StoreFanOut(writers: [writer])))
         } catch {
             writer.abort()
             throw error
@@ -59,14 +59,6 @@ final class DecryptingObjectReader: ObjectReader {
     let reader: DecryptingReader
     init(_ reader: DecryptingReader) { self.reader = reader }
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try reader.read(into: buffer) }
-}
-
-/// Feeds a pipeline's output into a store's object writer.
-final class WriterSink: ByteSink {
-    let writer: ObjectWriter
-    init(_ writer: ObjectWriter) { self.writer = writer }
-    func write(_ bytes: UnsafeRawBufferPointer) throws { try writer.write(bytes) }
-    func finish() throws {}
 }
 
 final class EncryptingObjectWriter: ObjectWriter {

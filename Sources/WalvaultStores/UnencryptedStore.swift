@@ -41,12 +41,7 @@ final class PlaintextCheckingReader: ObjectReader {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         if prefix == nil {
             var head = [UInt8](repeating: 0, count: EncryptionHeader.magic.count)
-            var got = 0
-            while got < head.count {
-                let n = try head.withUnsafeMutableBytes { try base.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
-                if n == 0 { break }
-                got += n
-            }
+            let got = try head.withUnsafeMutableBytes { try StreamPump.fill($0, reading: base.read(into:)) }
             if EncryptionHeader.hasMagic(head[0..<got]) { throw EncryptionError.encryptedWithoutKey(object) }
             prefix = Array(head[0..<got])
         }

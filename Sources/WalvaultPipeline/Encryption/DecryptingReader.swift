@@ -43,13 +43,7 @@ public final class DecryptingReader {
     }
 
     private func fill(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        var total = 0
-        while total < buffer.count {
-            let n = try source(UnsafeMutableRawBufferPointer(rebasing: buffer[total...]))
-            if n == 0 { break }
-            total += n
-        }
-        return total
+        try StreamPump.fill(buffer, reading: source)
     }
 
     private func start() throws {
