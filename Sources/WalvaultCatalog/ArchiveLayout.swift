@@ -11,6 +11,10 @@ public struct ArchiveLayout: Sendable {
 
     public init(cluster: String) { self.cluster = cluster }
 
+    /// The small objects stored as they are (TOML, JSON): no compression, no checksum in the
+    /// name, authenticated by encryption when it is on.
+    public static let plainObjectNames: Set<String> = ["archive.info", "archive.info.copy", "backup.manifest", "backup.manifest.copy"]
+
     public var infoKey: String { "\(cluster)/archive.info" }
     public var infoCopyKey: String { "\(cluster)/archive.info.copy" }
     public var walRoot: String { "\(cluster)/wal" }

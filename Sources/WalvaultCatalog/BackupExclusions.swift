@@ -12,6 +12,7 @@ public enum BackupExclusions {
     public static let skippedTopLevelFiles: Set<String> = [
         "postmaster.pid", "postmaster.opts", "backup_label", "backup_label.old", "tablespace_map", "tablespace_map.old",
         "recovery.signal", "standby.signal", "backup_manifest", "postgresql.auto.conf.tmp",
+        ".walvault-restore-in-progress",   // RestoreDestination.markerName: left only by a crash after pg_control was placed
     ]
 
     /// pg_control is copied after every other file (and restored last), so a restore that stops

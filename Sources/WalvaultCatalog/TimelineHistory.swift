@@ -24,12 +24,20 @@ public struct TimelineHistory: Equatable, Sendable {
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let fields = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count >= 2, let parent = UInt32(fields[0]), let lsn = LSN(String(fields[1])),
-                  parent < timeline, ancestors.last.map({ $0.parent < parent && $0.switchPoint <= lsn }) ?? true
+                  parent >= 1, parent < timeline, ancestors.last.map({ $0.parent < parent && $0.switchPoint <= lsn }) ?? true
             else { return nil }
             ancestors.append(Switch(parent: parent, switchPoint: lsn))
         }
         guard !ancestors.isEmpty else { return nil }
         self.init(timeline: timeline, ancestors: ancestors)
+    }
+
+    /// PostgreSQL writes a new timeline's history as its parent's history plus one line, so a
+    /// file that contradicts its parent's stored history cannot belong to this cluster's timelines.
+    public func extends(_ parent: TimelineHistory) -> Bool {
+        guard let last = ancestors.last, last.parent == parent.timeline else { return true }
+        return Array(ancestors.dropLast()) == parent.ancestors
+            && parent.ancestors.last.map { $0.switchPoint <= last.switchPoint } ?? true
     }
 
     /// Where this timeline's history leaves `timeline`, if it passes through it.

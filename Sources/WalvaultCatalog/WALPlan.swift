@@ -19,6 +19,13 @@ public struct WALPlan: Equatable, Sendable {
     public let ranges: [Range]
     /// The timelines recovery passes through, oldest first.
     public let timelines: [UInt32]
+    /// Whether `targetTimeline` is also the newest timeline with a history in the stores, which is
+    /// what `recovery_target_timeline = 'latest'` makes PostgreSQL follow. When it is not (a newer
+    /// timeline branched off before this backup, or its history is unreadable), recovery must be
+    /// pinned to `targetTimeline`, or PostgreSQL would follow another timeline than the one planned.
+    public let followsNewestTimeline: Bool
+    /// Timeline histories the plan was made without, with why they could not be read.
+    public let ignoredHistories: [UInt32: String]
 
     public var segmentCount: Int { ranges.reduce(0) { $0 + $1.count } }
 }
@@ -28,8 +35,10 @@ public enum WALPlanner {
     /// - Parameters:
     ///   - histories: every timeline history file in the stores, by timeline.
     ///   - archived: every archived segment, with when it was archived (µs since the epoch).
+    ///   - unreadableHistories: history files in the stores that could not be read or parsed, by
+    ///     timeline, with the reason. The plan goes around them unless the target may lie on them.
     public static func plan(backup: BackupManifest, target: RecoveryTarget, histories: [UInt32: TimelineHistory],
-                            archived: [WALSegmentName: Int64]) throws -> WALPlan {
+                            archived: [WALSegmentName: Int64], unreadableHistories: [UInt32: String] = [:]) throws -> WALPlan {
         let size = backup.walSegmentSize
         let base = backup.timeline
         let stopNumber = backup.stopLSN.previousByteSegmentNumber(segmentSize: size)
@@ -40,6 +49,8 @@ public enum WALPlanner {
         for (timeline, history) in histories where timeline > targetTimeline {
             if let point = history.switchPoint(leaving: base), point >= backup.stopLSN { targetTimeline = timeline }
         }
+        try checkUnreadableHistories(unreadableHistories, beyond: targetTimeline, target: target, histories: histories, archived: archived)
+        let newestHistory = (Array(histories.keys) + Array(unreadableHistories.keys)).max() ?? base
 
         var legs: [(timeline: UInt32, from: LSN, to: LSN?)] = []
         if targetTimeline == base {
@@ -64,7 +75,8 @@ public enum WALPlanner {
             ranges.append(.init(timeline: timeline, first: name(timeline, first), last: name(timeline, last), count: Int(last - first + 1)))
         }
         func finish() -> WALPlan {
-            WALPlan(targetTimeline: targetTimeline, ranges: ranges, timelines: legs.map(\.timeline))
+            WALPlan(targetTimeline: targetTimeline, ranges: ranges, timelines: legs.map(\.timeline),
+                    followsNewestTimeline: newestHistory <= targetTimeline, ignoredHistories: unreadableHistories)
         }
         for leg in legs {
             let first = leg.from.segmentNumber(segmentSize: size)
@@ -103,5 +115,30 @@ public enum WALPlanner {
             record(leg.timeline, first, last)
         }
         return finish()
+    }
+
+    /// A timeline whose history cannot be read cannot be followed: where it branched is unknown.
+    /// It only matters when the target may lie on it: `latest` when WAL was archived on it, or a
+    /// time after WAL on it was archived. Otherwise the plan is made without it.
+    static func checkUnreadableHistories(_ unreadable: [UInt32: String], beyond targetTimeline: UInt32,
+                                         target: RecoveryTarget, histories: [UInt32: TimelineHistory],
+                                         archived: [WALSegmentName: Int64]) throws {
+        for (timeline, reason) in unreadable.sorted(by: { $0.key < $1.key }) where timeline > targetTimeline {
+            // WAL on this timeline, or on a later one that may descend from it.
+            let onIt = archived.filter { segment, _ in
+                segment.timeline == timeline || (segment.timeline > timeline
+                    && histories[segment.timeline].map { $0.switchPoint(leaving: timeline) != nil } ?? true)
+            }
+            let needed: Bool
+            switch target {
+            case .latest: needed = !onIt.isEmpty
+            case .time(let t): needed = onIt.values.contains { $0 <= t }
+            }
+            guard needed else { continue }
+            let file = WALFileName.history(timeline: timeline).description
+            throw CatalogError(
+                problem: "the target may lie on timeline \(timeline), whose history \(file) cannot be used (\(reason)), so restore cannot tell where that timeline began",
+                fix: "replace the stored \(file) with the server's pg_wal/\(file) if it still exists, or choose a --target-time before timeline \(timeline) began")
+        }
     }
 }

@@ -21,6 +21,13 @@ public struct ArchiveGetFailure: Error, CustomStringConvertible {
     }
 }
 
+/// `%p` cannot be written. No other store can help with that, and nothing is wrong with the
+/// stored object: the fix is where PostgreSQL asked the file to go.
+public struct ArchiveGetDestinationError: Problem {
+    public let problem: String
+    public let fix: String
+}
+
 /// PostgreSQL's restore_command. Bytes reach `%p` only after their SHA-256 matched the
 /// object's name, and only by rename, so PostgreSQL never sees a partial or wrong file.
 public struct ArchiveGet {
@@ -58,6 +65,8 @@ public struct ArchiveGet {
                 let size = try fetch(object, from: store, to: destination)
                 warnings = problems
                 return .restored(store: store.name, object: object, size: size)
+            } catch let error as ArchiveGetDestinationError {
+                throw error
             } catch {
                 problems.append("\(error)")
             }
@@ -68,14 +77,33 @@ public struct ArchiveGet {
 
     /// Verified bytes reach `destination` only by rename, after ObjectFetcher checked the checksum.
     private func fetch(_ object: StoreObject, from store: Store, to destination: String) throws -> Int {
-        let staged = try StagedFile(destination: destination)
+        let passPercentP = "restore_command must pass %p as PostgreSQL gives it: walvault archive-get %f \"%p\""
+        func destinationError(_ reason: String, hint: String?) -> ArchiveGetDestinationError {
+            ArchiveGetDestinationError(problem: "cannot write \(destination): \(reason)", fix: (hint.map { $0 + "; " } ?? "") + passPercentP)
+        }
+        if FileSystem.isDirectory(destination) {
+            throw destinationError("it is a directory", hint: nil)
+        }
+        guard FileSystem.isDirectory(Paths.dirname(destination)) else {
+            throw destinationError("its directory \(Paths.dirname(destination)) does not exist", hint: nil)
+        }
+        let staged: StagedFile
+        do {
+            staged = try StagedFile(destination: destination)
+        } catch let error as StagedFile.Failure {
+            throw destinationError(error.cause.reason, hint: error.cause.hint)
+        }
         let size: Int
         do {
             size = try ObjectFetcher.fetch(object, from: store, into: FileSink(file: staged.file))
         } catch let error as SystemError where error.path == staged.temporary {
-            throw CommandError(problem: "cannot write \(destination): \(error.reason)", fix: error.hint ?? "")
+            throw destinationError(error.reason, hint: error.hint)
         }
-        try staged.replaceDestination()
+        do {
+            try staged.replaceDestination()
+        } catch let error as StagedFile.Failure {
+            throw destinationError(error.cause.reason, hint: error.cause.hint)
+        }
         return size
     }
 }

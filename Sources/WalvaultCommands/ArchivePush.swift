@@ -38,7 +38,7 @@ public struct ArchivePush {
         let input: FileDescriptor
         let size: Int
         do {
-            input = try FileDescriptor.openForReading(walPath)
+            input = try FileDescriptor.openRegularFile(walPath)
             size = try input.size()
         } catch let error as SystemError {
             throw CommandError(problem: "cannot read \(file.kindDescription) \(walPath): \(error.reason)",
@@ -52,7 +52,10 @@ public struct ArchivePush {
                 try ArchiveBinding.ensure(store: store, layout: layout, identity: identity, what: what)
             }
         } else {
-            try checkAgainstPGControl(layout: layout, what: what)
+            try checkAgainstPGControl(walPath: walPath, layout: layout, what: what)
+        }
+        if case .history(let timeline) = file {
+            try checkTimelineHistory(input, timeline: timeline, path: walPath, layout: layout)
         }
 
         let directory = layout.directory(for: file)
@@ -136,10 +139,12 @@ public struct ArchivePush {
         return identity
     }
 
-    /// History and backup files carry no identity; when the data directory is configured,
-    /// pg_control tells whether this cluster is the one the store is bound to.
-    func checkAgainstPGControl(layout: ArchiveLayout, what: String) throws {
-        guard let pgdata = config.cluster.pgdata else { return }
+    /// History and backup files carry no identity. PostgreSQL runs archive_command in the data
+    /// directory of the cluster that is archiving, so its pg_control says whose they are;
+    /// `[cluster] pgdata` may be a directory that no longer exists (the old one, after a restore
+    /// into a new directory), and must never be why archiving stops.
+    func checkAgainstPGControl(walPath: String, layout: ArchiveLayout, what: String) throws {
+        guard let pgdata = ArchivingCluster.dataDirectory(walPath: walPath, configured: config.cluster.pgdata) else { return }
         for store in context.stores {
             guard let bound = try ArchiveBinding.load(store: store, layout: layout) else { continue }
             let sysid: UInt64
@@ -147,12 +152,42 @@ public struct ArchivePush {
                 sysid = try PGControl.systemIdentifier(pgdata: pgdata)
             } catch let error as SystemError {
                 throw CommandError(problem: "cannot check which cluster \(what) belongs to: \(error)",
-                                   fix: "fix [cluster] pgdata in \(config.path) or make pg_control readable to this user")
+                                   fix: "make \(pgdata)/global/pg_control readable to the user running archive_command")
             }
             guard sysid == bound.identity.systemIdentifier else {
                 throw CommandError(problem: "\(what) comes from the cluster in \(pgdata) (system identifier \(sysid)), but store \"\(store.name)\" holds cluster \"\(layout.cluster)\" with system identifier \(bound.identity.systemIdentifier)",
                                    fix: "set a new [cluster] name for a new or re-initialised cluster, or fix archive_command's --config")
             }
+        }
+    }
+
+    /// A timeline history is read by every restore that follows timelines: one that PostgreSQL
+    /// could not have written, or that contradicts its parent's stored history, is refused here
+    /// rather than stored where it would mislead every later restore.
+    func checkTimelineHistory(_ input: FileDescriptor, timeline: UInt32, path: String, layout: ArchiveLayout) throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try input.readToEnd(limit: 1 << 20)
+            try input.rewind()
+        } catch let error as SystemError {
+            throw CommandError(problem: "cannot read timeline history file \(path): \(error.reason)", fix: error.hint ?? "check the file")
+        }
+        guard let history = TimelineHistory(timeline: timeline, text: String(decoding: bytes, as: UTF8.self)) else {
+            throw CommandError(problem: "\(path) is not a valid timeline history file (PostgreSQL writes one line per ancestor timeline: parent timeline below \(timeline), switch point LSN, reason), so it was not stored",
+                               fix: "check what wrote this file into pg_wal; PostgreSQL keeps it and retries")
+        }
+        guard let parent = history.ancestors.last?.parent, parent > 1 else { return }
+        let parentFile = WALFileName.history(timeline: parent)
+        for store in context.stores {
+            let stored = try store.list(directory: layout.directory(for: parentFile), namePrefix: StoredObjectName.prefix(for: parentFile.description))
+            guard let object = stored.first,
+                  let parentHistory = TimelineHistory(timeline: parent, text: String(decoding: try ObjectFetcher.fetchSmall(object, from: store), as: UTF8.self))
+            else { continue }
+            guard history.extends(parentHistory) else {
+                throw CommandError(problem: "\(path) contradicts the stored history of its parent timeline \(parent) (\(object.key) in store \"\(store.name)\"), so it is not a history of this cluster's timelines and was not stored",
+                                   fix: "two clusters may be archiving under one [cluster] name: give each its own name")
+            }
+            return
         }
     }
 

@@ -27,8 +27,14 @@ public struct Backup {
 
     public init(context: WalvaultContext) { self.context = context }
 
-    public func run(progress: (String) -> Void = { _ in }) throws -> BackupReport {
+    /// - Parameters:
+    ///   - progress: what is happening, for `--verbose`.
+    ///   - warn: problems that do not stop the backup, printed as they are found.
+    public func run(progress: (String) -> Void = { _ in }, warn: (String) -> Void = { _ in }) throws -> BackupReport {
         let config = context.config
+        guard walTimeoutSeconds.isFinite, walTimeoutSeconds > 0 else {
+            throw CommandError(problem: "the WAL timeout \(walTimeoutSeconds) is not a positive number of seconds", fix: "give a timeout such as 300")
+        }
         guard let conninfo = config.cluster.conninfo else {
             throw CommandError(problem: "config \(config.path): [cluster] conninfo is not set", fix: "backup needs a connection to the server, e.g. conninfo = \"host=/var/run/postgresql dbname=postgres\"")
         }
@@ -39,6 +45,7 @@ public struct Backup {
         let facts = try ServerFacts.read(db)
         try facts.checkReadyForBackup(pgdata: pgdata, configPath: config.path)
         let layout = ArchiveLayout(cluster: config.cluster.name)
+        try checkArchiver(facts, layout: layout).forEach(warn)
         for store in context.stores {
             if let bound = try ArchiveBinding.load(store: store, layout: layout), String(bound.identity.systemIdentifier) != facts.systemIdentifier {
                 throw CommandError(problem: "store \"\(store.name)\" holds cluster \"\(layout.cluster)\" with system identifier \(bound.identity.systemIdentifier), but the server at conninfo is \(facts.systemIdentifier)",
@@ -53,6 +60,31 @@ public struct Backup {
         progress("backup \(label) started at \(startLSN)")
 
         let packer = BackupPacker(stores: context.stores, directory: layout.backupDirectory(label), compression: config.compression, partSize: partSize)
+        var manifest: BackupManifest
+        do {
+            manifest = try copyAndWait(label: label, startLSN: startLSN, startTime: startTime, facts: facts, pgdata: pgdata, layout: layout,
+                                       packer: packer, db: db, progress: progress)
+        } catch {
+            packer.abort()
+            throw BackupFailure(underlying: error, cleanup: removeParts(of: label, layout: layout))
+        }
+
+        // The manifest goes last: only now is the backup usable, and visible as such.
+        manifest.entries.sort { $0.path < $1.path }
+        let bytes = try manifest.encoded()
+        for store in context.stores {
+            guard try store.createSmall(key: layout.manifestKey(label), contents: bytes) else {
+                throw CommandError(problem: "store \"\(store.name)\" already has a manifest for backup \(label)", fix: "another backup with this label finished first; retry")
+            }
+            _ = try store.createSmall(key: layout.manifestCopyKey(label), contents: bytes)
+        }
+        return BackupReport(manifest: manifest, seconds: clock.seconds)
+    }
+
+    /// Copies the files, stops the backup and waits for its WAL: everything before the manifest.
+    private func copyAndWait(label: String, startLSN: LSN, startTime: Int64, facts: ServerFacts, pgdata: String, layout: ArchiveLayout,
+                             packer: BackupPacker, db: PostgresConnection, progress: (String) -> Void) throws -> BackupManifest {
+        let config = context.config
         var entries: [BackupManifest.Entry] = []
         var tablespaces: [BackupManifest.Tablespace] = []
         let walker = DataDirectoryWalker(root: pgdata, packer: packer)
@@ -73,7 +105,7 @@ public struct Backup {
         let stopTime = Int64(try db.value(ServerFacts.clockMicros))!
         let timeline = Self.timeline(fromLabel: labelFile) ?? 1
 
-        var manifest = BackupManifest(
+        let manifest = BackupManifest(
             label: label, cluster: layout.cluster, systemIdentifier: facts.systemIdentifier, postgresVersion: facts.versionNumber,
             walSegmentSize: facts.walSegmentSize, timeline: timeline, startLSN: startLSN, stopLSN: stopLSN,
             startTime: startTime, stopTime: stopTime, walvaultVersion: Self.walvaultVersion,
@@ -81,17 +113,28 @@ public struct Backup {
             tablespaceMap: (row[2]?.isEmpty ?? true) ? nil : row[2], tablespaces: tablespaces, parts: packer.parts, entries: entries)
         progress("copied \(manifest.totalSize) bytes in \(manifest.parts.count) parts; waiting for WAL \(manifest.startSegment()) to \(manifest.stopSegment()) to be archived")
         try waitForWAL(manifest: manifest, layout: layout, db: db)
+        return manifest
+    }
 
-        // The manifest goes last: only now is the backup usable, and visible as such.
-        manifest.entries.sort { $0.path < $1.path }
-        let bytes = try manifest.encoded()
+    /// What a failed backup wrote is useless: take it back from every store that can delete,
+    /// and say what is left where one cannot. Returns the sentence for the error.
+    private func removeParts(of label: String, layout: ArchiveLayout) -> String {
+        let directory = layout.backupDirectory(label)
+        var left: [String] = []
         for store in context.stores {
-            guard try store.createSmall(key: layout.manifestKey(label), contents: bytes) else {
-                throw CommandError(problem: "store \"\(store.name)\" already has a manifest for backup \(label)", fix: "another backup with this label finished first; retry")
+            do {
+                let objects = try store.list(directory: directory, namePrefix: "")
+                guard !objects.isEmpty else { continue }
+                guard store.capabilities.contains(.deletion) else {
+                    left.append("\(directory)/ in store \"\(store.name)\" (it cannot delete)")
+                    continue
+                }
+                for object in objects { try store.delete(key: object.key) }
+            } catch {
+                left.append("\(directory)/ in store \"\(store.name)\" (\(error))")
             }
-            _ = try store.createSmall(key: layout.manifestCopyKey(label), contents: bytes)
         }
-        return BackupReport(manifest: manifest, seconds: clock.seconds)
+        return left.isEmpty ? "the parts it wrote were removed" : "remove what it left: " + left.joined(separator: ", ")
     }
 
     static func timeline(fromLabel label: String) -> UInt32? {
@@ -99,6 +142,19 @@ public struct Backup {
             return UInt32(line.dropFirst("START TIMELINE: ".count))
         }
         return nil
+    }
+
+    /// Refuses before copying when the server's WAL will never reach these stores (see ArchiverCheck).
+    private func checkArchiver(_ facts: ServerFacts, layout: ArchiveLayout) throws -> [String] {
+        var check = facts.archiver
+        if let last = check.lastArchivedWAL, let file = WALFileName(last) {
+            check.lastArchivedIsInStores = try context.stores.contains {
+                try !$0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty
+            }
+        }
+        return try check.verdict(configPath: context.config.path) { a, b in
+            (FileSystem.realPath(a) ?? a) == (FileSystem.realPath(b) ?? b)
+        }
     }
 
     private func uniqueLabel(layout: ArchiveLayout, now: String) throws -> String {
@@ -145,18 +201,23 @@ struct ServerFacts {
     let systemIdentifier: String
     let walSegmentSize: Int
     let dataDirectory: String
-    let archiveMode: String
-    let archiveCommand: String
+    let archiver: ArchiverCheck
     let inRecovery: Bool
 
     static func read(_ db: PostgresConnection) throws -> ServerFacts {
         let row = try db.query("""
             SELECT current_setting('server_version_num'), (SELECT system_identifier::text FROM pg_control_system()),
                    pg_size_bytes(current_setting('wal_segment_size'))::text, current_setting('data_directory'),
-                   current_setting('archive_mode'), current_setting('archive_command'), pg_is_in_recovery()::text
+                   current_setting('archive_mode'), current_setting('archive_command'), pg_is_in_recovery()::text,
+                   current_setting('archive_library', true), a.last_archived_wal, a.last_failed_wal, a.last_failed_time::text,
+                   (a.last_failed_time > coalesce(a.last_archived_time, '-infinity'))::text
+            FROM pg_stat_archiver a
             """)[0]
+        let failing = row[11] == "true" ? ArchiverCheck.Failure(wal: row[9] ?? "?", time: row[10] ?? "?") : nil
+        let archiver = ArchiverCheck(archiveMode: row[4] ?? "", archiveCommand: row[5] ?? "", archiveLibrary: row[7] ?? "",
+                                     lastArchivedWAL: row[8], failing: failing)
         return ServerFacts(versionNumber: Int(row[0] ?? "") ?? 0, systemIdentifier: row[1] ?? "", walSegmentSize: Int(row[2] ?? "") ?? 0,
-                           dataDirectory: row[3] ?? "", archiveMode: row[4] ?? "", archiveCommand: row[5] ?? "", inRecovery: row[6] == "true")
+                           dataDirectory: row[3] ?? "", archiver: archiver, inRecovery: row[6] == "true")
     }
 
     func checkReadyForBackup(pgdata: String, configPath: String) throws {
@@ -166,10 +227,6 @@ struct ServerFacts {
         guard !inRecovery else {
             throw CommandError(problem: "the server is a standby (in recovery)", fix: "run walvault backup against the primary")
         }
-        guard archiveMode == "on" || archiveMode == "always", !archiveCommand.isEmpty, archiveCommand != "(disabled)" else {
-            throw CommandError(problem: "WAL archiving is not configured (archive_mode = \(archiveMode), archive_command = '\(archiveCommand)'): a base backup without its WAL cannot be restored",
-                               fix: "set archive_mode = on and archive_command = 'walvault --config \(configPath) archive-push %p' (see postgres-conf/), then restart the server")
-        }
         let configured = FileSystem.realPath(pgdata) ?? pgdata
         let actual = FileSystem.realPath(dataDirectory) ?? dataDirectory
         guard configured == actual else {
@@ -177,4 +234,11 @@ struct ServerFacts {
                                fix: "make pgdata and conninfo name the same cluster")
         }
     }
+}
+
+/// A backup that failed after it began writing: why, and what became of what it wrote.
+public struct BackupFailure: Error, CustomStringConvertible {
+    public let underlying: Error
+    public let cleanup: String
+    public var description: String { "\(underlying); \(cleanup)" }
 }

@@ -38,8 +38,14 @@ final class BackupPacker {
     }
 
     deinit {
-        current?.writers.forEach { $0.abort() }
+        abort()
         buffer.deallocate()
+    }
+
+    /// Throws away the part being written (its temporary objects), so a failed backup can be removed whole.
+    func abort() {
+        current?.writers.forEach { $0.abort() }
+        current = nil
     }
 
     /// Copies one file; returns nil when it vanished before it could be opened (PostgreSQL

@@ -5,6 +5,7 @@ import Foundation
 #endif
 import WalvaultCatalog
 import WalvaultStores
+import WalvaultSystem
 
 /// What the stores hold for this cluster: backups and archived WAL, with gaps.
 public struct InfoReport: Codable, Equatable {
@@ -20,14 +21,33 @@ public struct InfoReport: Codable, Equatable {
         public let files: Int
     }
 
+    /// A backup that no store can give a readable manifest for; restore plans around it.
+    public struct DamagedBackup: Codable, Equatable {
+        public let label: String
+        public let reason: String
+    }
+
+    /// Parts without a manifest: a backup that was interrupted, or is still running.
+    public struct IncompleteBackup: Codable, Equatable {
+        public let label: String
+        /// How long ago it started, from its label ("3 h").
+        public let age: String?
+        /// Where it is, one entry per store that holds some of it.
+        public let locations: [String]
+    }
+
     public let cluster: String
     public let backups: [Backup]
     public let incompleteBackups: [String]
+    public let incomplete: [IncompleteBackup]
+    public let damagedBackups: [DamagedBackup]
+    /// Timeline history files that cannot be used, with why.
+    public let unreadableHistories: [String]
     public let wal: [WALRun]
     /// Missing segments between two runs of one timeline.
     public let gaps: [String]
 
-    public static func gather(context: WalvaultContext) throws -> InfoReport {
+    public static func gather(context: WalvaultContext, now: Int64 = WallClock.nowMicros()) throws -> InfoReport {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
         let inventory = try StoreInventory.read(stores: context.stores, layout: layout)
         var segmentSize = inventory.backups.first?.walSegmentSize
@@ -44,7 +64,18 @@ public struct InfoReport: Codable, Equatable {
                    startLSN: $0.startLSN.description, stopLSN: $0.stopLSN.description, timeline: $0.timeline,
                    size: $0.totalSize, storedSize: $0.storedSize, files: $0.entries.filter { $0.kind == .file }.count)
         }
-        return InfoReport(cluster: layout.cluster, backups: backups, incompleteBackups: inventory.incompleteBackups.sorted(), wal: runs, gaps: gaps)
+        let incomplete = try inventory.incompleteBackups.sorted().map { label in
+            let directory = layout.backupDirectory(label)
+            let locations = try context.stores.filter { try $0.listSubdirectories(directory: layout.backupRoot).contains(label) }.map { store in
+                store.capabilities.contains(.onThisMachine) ? Paths.join(store.location, directory) : "\(directory)/ in store \"\(store.name)\""
+            }
+            return IncompleteBackup(label: label, age: BackupLabel.startTime(label).map { BackupLabel.age(from: $0, to: now) }, locations: locations)
+        }
+        return InfoReport(cluster: layout.cluster, backups: backups, incompleteBackups: inventory.incompleteBackups.sorted(),
+                          incomplete: incomplete,
+                          damagedBackups: inventory.damagedBackups.sorted { $0.key < $1.key }.map { DamagedBackup(label: $0.key, reason: $0.value) },
+                          unreadableHistories: inventory.unreadableHistories.sorted { $0.key < $1.key }.map { "timeline \($0.key): \($0.value)" },
+                          wal: runs, gaps: gaps)
     }
 
     public func json() throws -> String {
@@ -59,10 +90,18 @@ public struct InfoReport: Codable, Equatable {
         for b in backups {
             lines.append("  backup \(b.label): \(b.startTime) .. \(b.stopTime), timeline \(b.timeline), LSN \(b.startLSN) .. \(b.stopLSN), \(b.files) files, \(b.size) bytes (\(b.storedSize) stored)")
         }
-        for label in incompleteBackups { lines.append("  incomplete backup \(label) (no manifest: interrupted or still running)") }
+        for backup in damagedBackups {
+            lines.append("  DAMAGED backup \(backup.label): \(backup.reason); restore will not use it")
+        }
+        for backup in incomplete {
+            let age = backup.age.map { "started \($0) ago, " } ?? ""
+            let removal = backup.locations.isEmpty ? "" : "; if no backup is running, remove \(backup.locations.joined(separator: " and "))"
+            lines.append("  incomplete backup \(backup.label) (\(age)no manifest: interrupted or still running\(removal))")
+        }
         if wal.isEmpty { lines.append("  no archived WAL") }
         for run in wal { lines.append("  WAL timeline \(run.timeline): \(run.first) .. \(run.last) (\(run.segments) segments)") }
         for gap in gaps { lines.append("  GAP in WAL, \(gap)") }
+        for history in unreadableHistories { lines.append("  UNREADABLE timeline history, \(history); restore plans without it") }
         return lines.joined(separator: "\n")
     }
 }

@@ -29,6 +29,10 @@ public struct RestorePlan {
     public let backup: BackupManifest
     public let wal: WALPlan
     public let target: RecoveryTarget
+    /// Where the files go and what happens to what is there now.
+    public let destinations: [RestoreDestination]
+    /// Damaged items the plan went around, one line each.
+    public let notes: [String]
 
     public var lines: [String] {
         var out = ["backup \(backup.label): finished \(RecoveryTarget.formatUTC(backup.stopTime)), timeline \(backup.timeline), \(backup.entries.filter { $0.kind == .file }.count) files, \(backup.totalSize) bytes in \(backup.parts.count) parts"]
@@ -40,6 +44,8 @@ public struct RestorePlan {
         for range in wal.ranges {
             out.append("WAL timeline \(range.timeline): \(range.first) .. \(range.last) (\(range.count) segments, all archived)")
         }
+        out += destinations.map(\.line)
+        out += notes
         return out
     }
 }
@@ -67,14 +73,47 @@ public struct Restore {
     var layout: ArchiveLayout { ArchiveLayout(cluster: context.config.cluster.name) }
 
     public func plan() throws -> RestorePlan {
-        let inventory = try StoreInventory.read(stores: context.stores, layout: layout)
-        return try plan(inventory)
+        try plan(try StoreInventory.read(stores: context.stores, layout: layout))
     }
 
     private func plan(_ inventory: StoreInventory) throws -> RestorePlan {
+        if let label = options.backupLabel, let reason = inventory.damagedBackups[label] {
+            throw CommandError(problem: "backup \(label) is damaged: \(reason)", fix: "choose another backup with --backup (walvault info lists them), or leave --backup out")
+        }
         let backup = try BackupSelection.choose(from: inventory.backups, target: options.target, label: options.backupLabel)
-        let wal = try WALPlanner.plan(backup: backup, target: options.target, histories: inventory.histories, archived: inventory.segments)
-        return RestorePlan(backup: backup, wal: wal, target: options.target)
+        let wal = try WALPlanner.plan(backup: backup, target: options.target, histories: inventory.histories,
+                                      archived: inventory.segments, unreadableHistories: inventory.unreadableHistories)
+        var notes = inventory.damagedBackups.sorted { $0.key < $1.key }.map { "skipped damaged backup \($0.key): \($0.value)" }
+        notes += wal.ignoredHistories.sorted { $0.key < $1.key }.map { "planned without timeline \($0.key), whose history cannot be used: \($0.value)" }
+        var destinations = [try RestoreDestination.inspect(options.pgdata, role: .dataDirectory, force: options.force)]
+        for tablespace in backup.tablespaces {
+            destinations.append(try RestoreDestination.inspect(tablespace.location, role: .tablespace(oid: tablespace.oid), force: options.force))
+        }
+        try RestoreSpace.check(try destinations.map { try spaceNeed($0, backup: backup) })
+        return RestorePlan(backup: backup, wal: wal, target: options.target, destinations: destinations, notes: notes)
+    }
+
+    /// What one destination will hold: a tablespace its files under pg_tblspc/<oid>/, the data
+    /// directory everything else.
+    private func spaceNeed(_ destination: RestoreDestination, backup: BackupManifest) throws -> RestoreSpace.Need {
+        let files = backup.entries.filter { $0.kind == .file }
+        let bytes: Int
+        switch destination.role {
+        case .dataDirectory:
+            let prefixes = backup.tablespaces.map { "pg_tblspc/\($0.oid)/" }
+            bytes = files.filter { entry in !prefixes.contains { entry.path.hasPrefix($0) } }.reduce(0) { $0 + ($1.size ?? 0) }
+        case .tablespace(let oid):
+            bytes = files.filter { $0.path.hasPrefix("pg_tblspc/\(oid)/") }.reduce(0) { $0 + ($1.size ?? 0) }
+        }
+        var existing = destination.path
+        while !FileSystem.exists(existing) && existing != "/" { existing = Paths.dirname(existing) }
+        do {
+            let device = try FileSystem.status(FileSystem.realPath(existing) ?? existing)?.device ?? 0
+            return RestoreSpace.Need(path: destination.path, device: device, bytes: bytes,
+                                     available: try FileSystem.availableBytes(existing), reclaimable: destination.reclaimableBytes)
+        } catch let error as SystemError {
+            throw CommandError(problem: "cannot check free space for \(destination.path): \(error.reason)", fix: error.hint ?? "check the path")
+        }
     }
 
     public func run(progress: (String) -> Void = { _ in }) throws -> RestoreReport {
@@ -84,8 +123,7 @@ public struct Restore {
         let backup = plan.backup
         plan.lines.forEach(progress)
 
-        try prepareEmptyDirectory(options.pgdata, what: "--pgdata")
-        for tablespace in backup.tablespaces { try prepareEmptyDirectory(tablespace.location, what: "tablespace \(tablespace.oid)") }
+        for destination in plan.destinations { try destination.prepare() }
         guard chmod(options.pgdata, 0o700) == 0 else { throw SystemError("set permissions of", path: options.pgdata) }
 
         let controlSide = Paths.join(options.pgdata, BackupExclusions.controlFile + ".walvault-restore")
@@ -127,10 +165,11 @@ public struct Restore {
             throw CommandError(problem: "backup \(backup.label) ends in the middle of a file", fix: "the backup is damaged; choose another with --backup")
         }
 
-        try writeRecoverySettings(backup: backup)
+        try writeRecoverySettings(backup: backup, plan: plan.wal)
         // Only now, with every file verified, does the directory become startable.
         try FileSystem.rename(controlSide, to: Paths.join(options.pgdata, BackupExclusions.controlFile))
         sync()
+        try FileSystem.remove(Paths.join(options.pgdata, RestoreDestination.markerName))
         return RestoreReport(plan: plan, seconds: clock.seconds, files: backup.entries.filter { $0.kind == .file }.count, bytes: backup.totalSize)
     }
 
@@ -142,6 +181,10 @@ public struct Restore {
             do {
                 _ = try ObjectFetcher.fetch(object, from: store, into: router)
                 return
+            } catch let error as SystemError {
+                // Not the store: writing the restored files failed (a full disk, permissions).
+                throw CommandError(problem: "cannot write \(error.path): \(error.reason)",
+                                   fix: "\(error.hint ?? "check the destination"); the data directory is incomplete (no pg_control) and will not start: restore again with --force once that is fixed")
             } catch {
                 // Bytes may already be in files; a second store can only help if it starts clean,
                 // so the restore stops here and says which object is bad.
@@ -153,37 +196,19 @@ public struct Restore {
                            fix: "the data directory is incomplete (no pg_control) and will not start; fix the store or choose another backup with --backup, then restore again with --force")
     }
 
-    private func prepareEmptyDirectory(_ path: String, what: String) throws {
-        guard let status = try FileSystem.status(path) else {
-            try FileSystem.makeDirectories(path, mode: 0o700)
-            return
-        }
-        guard status.kind == .directory else {
-            throw CommandError(problem: "\(what) \(path) exists and is not a directory", fix: "choose another path")
-        }
-        let contents = try FileSystem.listDirectory(path)
-        guard !contents.isEmpty else { return }
-        if let pidText = try? FileSystem.readSmallFile(Paths.join(path, "postmaster.pid")),
-           let pid = Int32(String(decoding: pidText.prefix { $0 != 10 }, as: UTF8.self)), FileSystem.isProcessAlive(pid) {
-            throw CommandError(problem: "a PostgreSQL server (pid \(pid)) is running in \(path)", fix: "stop it first; walvault never restores over a running server, even with --force")
-        }
-        guard options.force else {
-            throw CommandError(problem: "\(what) \(path) is not empty; walvault does not overwrite a data directory",
-                               fix: "move it aside or restore into a new directory; --force deletes its contents first")
-        }
-        try FileSystem.removeContents(of: path)
-    }
-
-    private func writeRecoverySettings(backup: BackupManifest) throws {
+    private func writeRecoverySettings(backup: BackupManifest, plan: WALPlan) throws {
         try FileSystem.writeAtomically(Paths.join(options.pgdata, "backup_label"), contents: Array(backup.backupLabel.utf8), mode: 0o600)
         try FileSystem.writeAtomically(Paths.join(options.pgdata, "recovery.signal"), contents: [], mode: 0o600)
         let autoConf = Paths.join(options.pgdata, "postgresql.auto.conf")
         let existing = (try? FileSystem.readSmallFile(autoConf)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        try FileSystem.writeAtomically(autoConf, contents: Array(Self.recoverySettings(existing: existing, restoreCommand: options.restoreCommand, target: options.target).utf8), mode: 0o600)
+        try FileSystem.writeAtomically(autoConf, contents: Array(Self.recoverySettings(existing: existing, restoreCommand: options.restoreCommand, target: options.target,
+                                                                                          timeline: plan.followsNewestTimeline ? nil : plan.targetTimeline).utf8), mode: 0o600)
     }
 
     /// postgresql.auto.conf with walvault's recovery block replacing any earlier one. Pure, for tests.
-    public static func recoverySettings(existing: String, restoreCommand: String, target: RecoveryTarget) -> String {
+    /// - Parameter timeline: the timeline recovery must follow when it is not the newest one
+    ///   ('latest' would make PostgreSQL follow another timeline than the plan checked).
+    public static func recoverySettings(existing: String, restoreCommand: String, target: RecoveryTarget, timeline: UInt32? = nil) -> String {
         var kept: [Substring] = []
         var inBlock = false
         for line in existing.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -196,7 +221,7 @@ public struct Restore {
         var block = ["\(autoConfBegin) (replaced by the next walvault restore)",
                      "restore_command = \(quoted(restoreCommand + " archive-get %f \"%p\""))"]
         if case .time(let t) = target { block.append("recovery_target_time = \(quoted(RecoveryTarget.formatUTC(t)))") }
-        block += ["recovery_target_action = 'promote'", "recovery_target_timeline = 'latest'", autoConfEnd]
+        block += ["recovery_target_action = 'promote'", "recovery_target_timeline = \(timeline.map { "'\($0)'" } ?? "'latest'")", autoConfEnd]
         return (kept.map(String.init) + block).joined(separator: "\n") + "\n"
     }
 }

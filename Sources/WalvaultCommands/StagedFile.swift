@@ -7,6 +7,13 @@ import WalvaultSystem
 /// once complete and verified, so nobody (PostgreSQL, an operator) ever sees it half-written.
 /// A staged file that is never placed is removed.
 final class StagedFile {
+    /// Creating or placing the file failed: the system's reason, for the caller to explain.
+    struct Failure: Problem {
+        let cause: SystemError
+        let problem: String
+        let fix: String
+    }
+
     let destination: String
     let temporary: String
     let file: FileDescriptor
@@ -18,7 +25,7 @@ final class StagedFile {
         do {
             file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot write \(destination): \(error.reason)", fix: error.hint ?? "check that its directory exists and this user can write there")
+            throw Failure(cause: error, problem: "cannot write \(destination): \(error.reason)", fix: error.hint ?? "check that its directory exists and this user can write there")
         }
     }
 
@@ -50,7 +57,7 @@ final class StagedFile {
         do {
             try body()
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot place \(destination): \(error.reason)", fix: error.hint ?? "")
+            throw Failure(cause: error, problem: "cannot place \(destination): \(error.reason)", fix: error.hint ?? "")
         }
         placed = true
     }

@@ -4,41 +4,53 @@ import WalvaultStores
 import WalvaultSystem
 
 /// What the stores hold for one cluster, read from the stores alone: complete backups, timeline
-/// histories and archived WAL segments. Several stores are merged; the first store listing an
-/// item is where it is read from.
+/// histories and archived WAL segments. Several stores are merged; the first store with a good
+/// copy of an item is where it is read from. One damaged object costs at most the item it holds
+/// (a backup, a timeline history): it is reported with its reason, and planning goes around it.
 struct StoreInventory {
     var backups: [BackupManifest] = []
     var backupStore: [String: Store] = [:]
     var histories: [UInt32: TimelineHistory] = [:]
+    /// History files that no store could deliver as a valid history, with why.
+    var unreadableHistories: [UInt32: String] = [:]
     var segments: [WALSegmentName: Int64] = [:]
     /// Backup directories with no manifest: interrupted or still running.
     var incompleteBackups: [String] = []
+    /// Backups whose every manifest copy, in every store, is unreadable, with why.
+    var damagedBackups: [String: String] = [:]
 
     static func read(stores: [Store], layout: ArchiveLayout) throws -> StoreInventory {
         var inventory = StoreInventory()
+        var manifestProblems: [String: [String]] = [:]
+        var historyProblems: [UInt32: [String]] = [:]
+        var labels: Set<String> = []
         for store in stores {
-            for label in try store.listSubdirectories(directory: layout.backupRoot) where inventory.backupStore[label] == nil {
-                guard let bytes = try readManifest(store: store, layout: layout, label: label) else {
-                    if !inventory.incompleteBackups.contains(label) { inventory.incompleteBackups.append(label) }
-                    continue
+            let storeLabels = try store.listSubdirectories(directory: layout.backupRoot)
+            labels.formUnion(storeLabels)
+            for label in storeLabels where inventory.backupStore[label] == nil {
+                switch readManifest(store: store, layout: layout, label: label) {
+                case .found(let manifest):
+                    inventory.backups.append(manifest)
+                    inventory.backupStore[label] = store
+                case .missing:
+                    break
+                case .damaged(let reasons):
+                    manifestProblems[label, default: []] += reasons
                 }
-                do {
-                    inventory.backups.append(try BackupManifest.decode(bytes))
-                } catch {
-                    throw CommandError(problem: "the manifest of backup \(label) in store \"\(store.name)\" is unreadable (\(error))",
-                                       fix: "restore \(layout.manifestCopyKey(label)) over it, or choose another backup with --backup")
-                }
-                inventory.backupStore[label] = store
-                inventory.incompleteBackups.removeAll { $0 == label }
             }
             for object in try store.list(directory: layout.walRoot, namePrefix: "") {
                 guard let name = StoredObjectName(object.name), case .history(let timeline)? = WALFileName(name.originalName),
                       inventory.histories[timeline] == nil else { continue }
-                let text = String(decoding: try ObjectFetcher.fetchSmall(object, from: store), as: UTF8.self)
-                guard let history = TimelineHistory(timeline: timeline, text: text) else {
-                    throw CommandError(problem: "timeline history \(object.key) in store \"\(store.name)\" cannot be parsed", fix: "compare it with the server's pg_wal/\(name.originalName)")
+                do {
+                    let text = String(decoding: try ObjectFetcher.fetchSmall(object, from: store), as: UTF8.self)
+                    guard let history = TimelineHistory(timeline: timeline, text: text) else {
+                        historyProblems[timeline, default: []].append("\(object.key) in store \"\(store.name)\" is not a valid timeline history")
+                        continue
+                    }
+                    inventory.histories[timeline] = history
+                } catch {
+                    historyProblems[timeline, default: []].append("\(error)")
                 }
-                inventory.histories[timeline] = history
             }
             for directory in try store.listSubdirectories(directory: layout.walRoot) {
                 for object in try store.list(directory: layout.walRoot + "/" + directory, namePrefix: "") {
@@ -48,17 +60,60 @@ struct StoreInventory {
                 }
             }
         }
+        for label in labels.sorted() where inventory.backupStore[label] == nil {
+            if let reasons = manifestProblems[label] {
+                inventory.damagedBackups[label] = reasons.joined(separator: "; ")
+            } else {
+                inventory.incompleteBackups.append(label)
+            }
+        }
+        for (timeline, reasons) in historyProblems where inventory.histories[timeline] == nil {
+            inventory.unreadableHistories[timeline] = reasons.joined(separator: "; ")
+        }
         return inventory
     }
 
-    /// The manifest, or its copy when the manifest itself is missing or fails to decrypt.
-    static func readManifest(store: Store, layout: ArchiveLayout, label: String) throws -> [UInt8]? {
-        do {
-            if let bytes = try store.readSmall(key: layout.manifestKey(label)) { return bytes }
-        } catch let error as EncryptionError where error.kind == .wrongPassphraseOrDamaged {
-            guard let copy = try? store.readSmall(key: layout.manifestCopyKey(label)) else { throw error }
-            return copy
+    enum ManifestLookup {
+        case found(BackupManifest)
+        /// Neither the manifest nor its copy exists: the backup never finished.
+        case missing
+        case damaged([String])
+    }
+
+    /// The manifest, or its copy when the manifest is missing, unreadable, undecryptable or not
+    /// this backup's. Never throws: whatever is wrong with one backup is that backup's problem.
+    static func readManifest(store: Store, layout: ArchiveLayout, label: String) -> ManifestLookup {
+        var problems: [String] = []
+        var sawAny = false
+        for key in [layout.manifestKey(label), layout.manifestCopyKey(label)] {
+            do {
+                guard let bytes = try store.readSmall(key: key) else { continue }
+                sawAny = true
+                let manifest = try BackupManifest.decode(bytes)
+                guard manifest.label == label else {
+                    problems.append("\(key) in store \"\(store.name)\" describes backup \(manifest.label), not \(label)")
+                    continue
+                }
+                return .found(manifest)
+            } catch let error as DecodingError {
+                sawAny = true
+                problems.append("\(key) in store \"\(store.name)\" cannot be parsed (\(Self.summary(error)))")
+            } catch {
+                sawAny = true
+                problems.append("\(error)")
+            }
         }
-        return try store.readSmall(key: layout.manifestCopyKey(label))
+        return sawAny ? .damaged(problems) : .missing
+    }
+
+    /// DecodingError's own description runs to several lines of context; one phrase is enough.
+    static func summary(_ error: DecodingError) -> String {
+        switch error {
+        case .dataCorrupted: return "not valid JSON"
+        case .keyNotFound(let key, _): return "no \"\(key.stringValue)\""
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "bad value at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        @unknown default: return "unreadable"
+        }
     }
 }

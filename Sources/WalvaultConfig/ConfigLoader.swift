@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TOMLKit
 import WalvaultPipeline
 import WalvaultSystem
@@ -17,10 +20,19 @@ public enum ConfigLoader {
         do {
             bytes = try FileSystem.readSmallFile(path)
         } catch let error as SystemError {
-            throw ConfigError(file: path, problem: "cannot read the config file: \(error.reason)",
-                              fix: error.code == 2
-                                ? "create it (see README), or pass --config FILE or set \(ConfigLocation.environmentVariable)"
-                                : "make it readable by the user running walvault (the postgres user for archive_command)")
+            let fix: String
+            switch error.code {
+            case ENOENT: fix = "create it (see README), or pass --config FILE or set \(ConfigLocation.environmentVariable)"
+            case EISDIR: fix = "--config (or \(ConfigLocation.environmentVariable)) must name the TOML file, not a directory"
+            case EFBIG: fix = "a walvault config is a few KiB; check that --config names the right file"
+            case EACCES, EPERM: fix = "make it readable by the user running walvault (the postgres user for archive_command)"
+            default: fix = error.hint ?? "check the file"
+            }
+            throw ConfigError(file: path, problem: "cannot read the config file: \(error.code == EFBIG ? "it is larger than 1 MiB" : error.reason)", fix: fix)
+        }
+        if let nul = bytes.firstIndex(of: 0) {
+            let line = bytes[..<nul].filter { $0 == 10 }.count + 1
+            throw ConfigError(file: "\(path):\(line)", problem: "contains a NUL byte, so it is not a text file", fix: "save the config as UTF-8 TOML text")
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(file: path, problem: "not valid UTF-8 text", fix: "save the file as UTF-8 TOML")

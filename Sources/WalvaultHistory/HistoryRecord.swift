@@ -45,11 +45,7 @@ public struct HistoryRecord: Codable, Equatable, Sendable {
         expiresAt = retentionDays.map { createdAt + Int64($0) * 86_400 * 1_000_000 }
     }
 
-    public static func now() -> Int64 {
-        var t = timespec()
-        clock_gettime(CLOCK_REALTIME, &t)
-        return Int64(t.tv_sec) * 1_000_000 + Int64(t.tv_nsec / 1000)
-    }
+    public static func now() -> Int64 { WallClock.nowMicros() }
 
     /// A random (version 4) UUID from OpenSSL's generator.
     public static func newID() -> String {

@@ -12,13 +12,13 @@ public struct HistoryRecorder {
     /// 3 s per push while the control plane is down would let pg_wal fill up.
     public static let retryAfterSeconds: Int64 = 60
     public let settings: HistorySettings
-    public var journal: HistoryJournal { HistoryJournal(path: settings.journal) }
+    public var journal: HistoryJournal { HistoryJournal(path: settings.journalFile) }
 
     public init(settings: HistorySettings) { self.settings = settings }
 
     func connect() throws -> PostgresConnection {
         do {
-            let db = try PostgresConnection(conninfo: settings.conninfo, role: "the control-plane database",
+            let db = try PostgresConnection(conninfo: settings.conninfo, database: .controlPlane,
                                             connectTimeout: Self.connectTimeoutSeconds)
             try? FileSystem.remove(unreachableMarker)
             return db
@@ -29,7 +29,7 @@ public struct HistoryRecorder {
     }
 
     /// Marks when the database was last found unreachable (its modification time is what counts).
-    var unreachableMarker: String { settings.journal + ".unreachable" }
+    var unreachableMarker: String { settings.journalFile + ".unreachable" }
 
     /// When a recent attempt failed, the time it failed (µs since the epoch).
     func recentFailure(now: Int64) -> Int64? {
@@ -59,7 +59,7 @@ public struct HistoryRecorder {
     private func journalOnly(_ records: [HistoryRecord], why: String) -> String {
         do {
             for record in records { try journal.append(record) }
-            return "history: \(why); kept in the journal \(settings.journal) and replayed when the database is reachable"
+            return "history: \(why); kept in the journal \(settings.journalFile) and replayed when the database is reachable"
         } catch {
             return "history: \(why); and the journal could not be written either (\(error)): this operation is not recorded"
         }
@@ -69,7 +69,7 @@ public struct HistoryRecorder {
     /// already there, so a crash between the commit and emptying the journal duplicates nothing.
     @discardableResult
     public func replay(_ db: PostgresConnection) throws -> Int {
-        guard FileSystem.exists(settings.journal) else { return 0 }
+        guard FileSystem.exists(settings.journalFile) else { return 0 }
         let file = try journal.openLocked()
         let pending = try journal.readAll(file)
         guard !pending.isEmpty else { return 0 }
@@ -91,7 +91,7 @@ public struct HistoryRecorder {
             try replay(try connect())
             return nil
         } catch {
-            return journal.pendingCount > 0 ? "history: \(error); \(journal.pendingCount) records wait in the journal \(settings.journal)" : nil
+            return journal.pendingCount > 0 ? "history: \(error); \(journal.pendingCount) records wait in the journal \(settings.journalFile)" : nil
         }
     }
 

@@ -12,6 +12,18 @@ public enum Migrator {
     public struct Outcome: Equatable {
         public let applied: [String]
         public let alreadyApplied: [String]
+
+        public init(applied: [String], alreadyApplied: [String]) {
+            self.applied = applied
+            self.alreadyApplied = alreadyApplied
+        }
+
+        /// What `walvault migrate` prints.
+        public var summary: String {
+            guard applied.isEmpty else { return "applied \(applied.joined(separator: ", "))" }
+            let n = alreadyApplied.count
+            return "schema up to date (\(n) \(n == 1 ? "migration" : "migrations") applied before)"
+        }
     }
 
     public static func migrate(_ db: PostgresConnection, migrations: [Migrations.File] = Migrations.all) throws -> Outcome {

@@ -15,7 +15,8 @@ public final class PostgresConnection {
     ///   - conninfo: a libpq connection string.
     ///   - connectTimeout: seconds, unless the conninfo sets `connect_timeout` itself, so that a dead
     ///     server fails a command quickly instead of hanging cron or the archiver.
-    public init(conninfo: String, role: String = "the database", connectTimeout: Int = 5) throws {
+    public init(conninfo: String, database: DatabaseRole = .cluster, connectTimeout: Int = 5) throws {
+        let role = database.name
         self.role = role
         pq = try LibPQ.shared.get()
         let setsTimeout = conninfo.split(separator: " ").contains { $0.hasPrefix("connect_timeout=") }
@@ -28,7 +29,7 @@ public final class PostgresConnection {
             // deinit runs even though init throws (every property is set), and finishes the connection.
             let message = Self.clean(pq.errorMessage(connection))
             throw PostgresError(problem: "cannot connect to \(role): \(message)",
-                                fix: "check [cluster] conninfo in the config and that the server is running", isConnectionFailure: true)
+                                fix: "check \(database.setting) in the config and that the server is running", isConnectionFailure: true)
         }
         // libpq prints server NOTICEs to stderr; walvault's stderr is one line per message.
         try query("SET client_min_messages TO warning")

@@ -25,6 +25,10 @@ public final class LocalStore: Store {
 
     /// The root must exist: creating it would hide an unmounted backup disk and fill the system disk instead.
     func checkRoot() throws {
+        if FileSystem.exists(root) && !FileSystem.isDirectory(root) {
+            throw StoreError(store: name, problem: "store path \(root) is not a directory",
+                             fix: "set path in the config to the store's directory (an existing directory the user running walvault can write)")
+        }
         guard FileSystem.isDirectory(root) else {
             throw StoreError(store: name, problem: "store directory \(root) does not exist",
                              fix: "create it and give it to the user running walvault (mkdir -p \(root) && chown postgres: \(root)), or fix the path in the config")
@@ -38,8 +42,9 @@ public final class LocalStore: Store {
         let names: [String]
         do {
             names = try FileSystem.listDirectory(dirPath)
-        } catch let error as SystemError where error.code == ENOENT {
+        } catch let error as SystemError where error.code == ENOENT || error.code == ENOTDIR {
             try checkRoot()
+            if error.code == ENOTDIR { throw StoreError(store: name, error) }
             return []
         } catch let error as SystemError {
             throw StoreError(store: name, error)
@@ -62,8 +67,9 @@ public final class LocalStore: Store {
         let dirPath = path(directory)
         do {
             return try FileSystem.listDirectory(dirPath).filter { !$0.hasPrefix(".") && FileSystem.isDirectory(Paths.join(dirPath, $0)) }.sorted()
-        } catch let error as SystemError where error.code == ENOENT {
+        } catch let error as SystemError where error.code == ENOENT || error.code == ENOTDIR {
             try checkRoot()
+            if error.code == ENOTDIR { throw StoreError(store: name, error) }
             return []
         } catch let error as SystemError {
             throw StoreError(store: name, error)
@@ -92,9 +98,25 @@ public final class LocalStore: Store {
     public func readSmall(key: String) throws -> [UInt8]? {
         do {
             return try FileSystem.readSmallFile(path(key))
-        } catch let error as SystemError where error.code == ENOENT {
+        } catch let error as SystemError where error.code == ENOENT || error.code == ENOTDIR {
             try checkRoot()
+            if error.code == ENOTDIR { throw StoreError(store: name, error) }
             return nil
+        } catch let error as SystemError {
+            throw StoreError(store: name, error)
+        }
+    }
+
+    /// Unlinks the object, then its directory if that is now empty (a backup's directory is
+    /// its label: an empty one would still be listed as an incomplete backup).
+    public func delete(key: String) throws {
+        let directory = Paths.dirname(path(key))
+        do {
+            try FileSystem.remove(path(key))
+            if rmdir(directory) != 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT {
+                throw SystemError("remove directory", path: directory)
+            }
+            try FileSystem.syncDirectory(FileSystem.exists(directory) ? directory : Paths.dirname(directory))
         } catch let error as SystemError {
             throw StoreError(store: name, error)
         }

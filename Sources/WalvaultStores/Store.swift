@@ -63,6 +63,9 @@ public protocol Store: AnyObject {
     func readSmall(key: String) throws -> [UInt8]?
     /// Creates a small object durably unless it exists; false when it already existed.
     func createSmall(key: String, contents: [UInt8]) throws -> Bool
+    /// Removes an object (stores with `.deletion` only); one that is already gone is no error.
+    /// Used to take back what a failed operation wrote; retention will use it too.
+    func delete(key: String) throws
 }
 
 public protocol ObjectReader: AnyObject {

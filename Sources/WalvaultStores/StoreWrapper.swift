@@ -17,4 +17,8 @@ extension StoreWrapper {
     public func listSubdirectories(directory: String) throws -> [String] {
         try base.listSubdirectories(directory: directory)
     }
+
+    public func delete(key: String) throws {
+        try base.delete(key: key)
+    }
 }

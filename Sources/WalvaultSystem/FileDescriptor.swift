@@ -27,6 +27,16 @@ public final class FileDescriptor {
         try open(path, flags: O_RDONLY)
     }
 
+    /// For inputs a person names (a WAL file, a config, an object): a directory is refused at
+    /// open with EISDIR, whose hint says so, rather than failing at the first read.
+    public static func openRegularFile(_ path: String) throws -> FileDescriptor {
+        let file = try openForReading(path)
+        var st = stat()
+        guard fstat(file.raw, &st) == 0 else { throw SystemError("stat", path: path) }
+        if st.st_mode & S_IFMT == S_IFDIR { throw SystemError("open", path: path, code: EISDIR) }
+        return file
+    }
+
     public static func openDirectory(_ path: String) throws -> FileDescriptor {
         try open(path, flags: O_RDONLY | O_DIRECTORY)
     }

@@ -24,6 +24,10 @@ public enum FileSystem {
         /// Microseconds since the epoch.
         public let modifiedAt: Int64
         public let owner: UInt32
+        /// The file system it is on: a directory whose child is on another one has a mount below it.
+        public let device: UInt64
+        /// Space it takes on disk, which removing it frees.
+        public let allocatedBytes: Int
     }
 
     /// lstat: what is at `path` without following a symlink, or nil when nothing is.
@@ -42,7 +46,7 @@ public enum FileSystem {
         }
         return Status(kind: kind, mode: UInt32(st.st_mode & 0o7777), size: Int(st.st_size),
                       modifiedAt: Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec / 1000),
-                      owner: UInt32(st.st_uid))
+                      owner: UInt32(st.st_uid), device: UInt64(st.st_dev), allocatedBytes: Int(st.st_blocks) * 512)
     }
 
     public static func readLink(_ path: String) throws -> String {
@@ -103,17 +107,36 @@ public enum FileSystem {
         return names
     }
 
-    /// Deletes everything inside `path` (not `path` itself), without following symlinks.
+    /// Deletes everything inside `path` (not `path` itself), without following symlinks and
+    /// without entering another file system mounted below it (EXDEV), whose data is not ours.
     public static func removeContents(of path: String) throws {
+        let device = try status(path)?.device
         for name in try listDirectory(path) {
             let child = Paths.join(path, name)
             if let status = try status(child), status.kind == .directory {
+                guard status.device == device else { throw SystemError("remove (a file system is mounted there)", path: child, code: EXDEV) }
                 try removeContents(of: child)
                 guard rmdir(child) == 0 else { throw SystemError("remove", path: child) }
             } else {
                 guard unlink(child) == 0 || errno == ENOENT else { throw SystemError("remove", path: child) }
             }
         }
+    }
+
+    /// Bytes an unprivileged user can still write on the file system holding `path`.
+    public static func availableBytes(_ path: String) throws -> Int {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { throw SystemError("check free space on", path: path) }
+        return Int(st.f_bavail) * Int(st.f_frsize)
+    }
+
+    /// Disk space everything under `path` takes, without following symlinks.
+    public static func allocatedBytes(under path: String) throws -> Int {
+        guard let top = try status(path) else { return 0 }
+        guard top.kind == .directory else { return top.allocatedBytes }
+        var total = top.allocatedBytes
+        for name in try listDirectory(path) { total += try allocatedBytes(under: Paths.join(path, name)) }
+        return total
     }
 
     public static func remove(_ path: String) throws {
@@ -152,7 +175,7 @@ public enum FileSystem {
 
     /// Reads a whole small file (info files, configs); never used for WAL or backup data.
     public static func readSmallFile(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
-        try FileDescriptor.openForReading(path).readToEnd(limit: limit)
+        try FileDescriptor.openRegularFile(path).readToEnd(limit: limit)
     }
 
     public static func isProcessAlive(_ pid: Int32) -> Bool {

@@ -26,6 +26,8 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
         case EROFS: return "the file system is read-only; remount it read-write or point the store elsewhere"
         case ENOSPC, EDQUOT: return "free space on that file system or move the store to a larger one"
         case ENOENT: return "check that the path exists"
+        case EISDIR: return "it is a directory: name a file"
+        case ENOTDIR: return "a part of the path is a file, not a directory: check the path"
         default: return nil
         }
     }

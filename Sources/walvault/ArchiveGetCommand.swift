@@ -9,7 +9,9 @@ struct ArchiveGetCommand: ParsableCommand {
         discussion: """
         restore_command = 'walvault --config /etc/walvault/walvault.toml archive-get %f "%p"'. \
         Exits 0 when the file is in place, 1 (quietly) when no store has it, and 255 when it may exist but cannot be \
-        delivered intact, which makes PostgreSQL stop recovery instead of promoting too early.
+        delivered intact, which makes PostgreSQL stop recovery instead of promoting too early. In a standby \
+        (standby.signal in the data directory) that failure exits 1 with its error line: a standby never promotes on a \
+        missing file, so it keeps streaming and asks again, where 255 would shut it down.
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -21,7 +23,7 @@ struct ArchiveGetCommand: ParsableCommand {
     var destination: String
 
     func run() throws {
-        var getter = ArchiveGet(context: try global.loadContext(for: "archive-get", failure: ExitCodes.abortRecovery))
+        var getter = ArchiveGet(context: try global.loadContext(for: "archive-get", failure: ExitCodes.retrievalFailure()))
         do {
             let outcome = try getter.run(fileName: fileName, destination: destination)
             for warning in getter.warnings { Output.warn("archive-get", warning) }
@@ -36,7 +38,7 @@ struct ArchiveGetCommand: ParsableCommand {
             throw code
         } catch {
             Output.fail("archive-get", "\(error)")
-            throw ExitCode(ExitCodes.abortRecovery)
+            throw ExitCode(ExitCodes.retrievalFailure())
         }
     }
 }

@@ -11,15 +11,18 @@ struct BackupCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Seconds to wait for the backup's WAL to be archived.")
-    var walTimeout: Double = 300
+    @Option(help: ArgumentHelp("Seconds to wait for the backup's WAL to be archived: more than 0, at most \(Int(DurationArgument.maximum)) (a week).",
+                               valueName: "seconds"), transform: DurationArgument.parse)
+    var walTimeout = DurationArgument(seconds: 300)
 
     func run() throws {
         let context = try global.loadContext(for: "backup")
         let clock = Stopwatch()
         var backup = Backup(context: context)
-        backup.walTimeoutSeconds = walTimeout
-        let outcome = Result { try backup.run { line in if global.verbose { Output.info("backup", line) } } }
+        backup.walTimeoutSeconds = walTimeout.seconds
+        let outcome = Result {
+            try backup.run(progress: { line in if global.verbose { Output.info("backup", line) } }, warn: { Output.warn("backup", $0) })
+        }
         History.record("backup", context) { HistoryEvents.backup($0, context: context, outcome: outcome, durationMs: clock.milliseconds) }
         switch outcome {
         case .success(let report):

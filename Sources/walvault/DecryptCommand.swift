@@ -34,6 +34,7 @@ struct DecryptCommand: ParsableCommand {
         do {
             let report = try Decrypt(context: context).run(input: input, output: output,
                                                            compression: compression.flatMap(CompressionAlgorithm.init(rawValue:)))
+            if let warning = report.uncheckedWarning { Output.warn("decrypt", warning) }
             if global.verbose {
                 let check = report.verifiedSHA256.map { "sha256 \($0.prefix(12))… verified" } ?? "no checksum to verify"
                 Output.info("decrypt", "\(report.bytes) bytes (\(report.compression.rawValue)), \(check)")

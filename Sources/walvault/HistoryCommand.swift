@@ -37,7 +37,7 @@ struct HistoryCommand: ParsableCommand {
             guard let settings = config.history else {
                 throw CommandError(problem: "config \(config.path) has no [history] section", fix: "add [history] with conninfo and project_id")
             }
-            let db = try PostgresConnection(conninfo: settings.conninfo, role: "the control-plane database")
+            let db = try PostgresConnection(conninfo: settings.conninfo, database: .controlPlane)
             try HistoryRecorder(settings: settings).replay(db)
             let rows = try HistoryQuery.rows(db, projectID: settings.projectID, type: type,
                                              since: since.flatMap(RecoveryTarget.parseTime).map(RecoveryTarget.formatUTC))

@@ -19,12 +19,11 @@ struct MigrateCommand: ParsableCommand {
                 throw CommandError(problem: "config \(config.path) has no [history] section", fix: "add [history] with conninfo and project_id")
             }
             let recorder = HistoryRecorder(settings: settings)
-            let db = try PostgresConnection(conninfo: settings.conninfo, role: "the control-plane database")
+            let db = try PostgresConnection(conninfo: settings.conninfo, database: .controlPlane)
             let outcome = try Migrator.migrate(db)
             let replayed = try recorder.replay(db)
-            print(outcome.applied.isEmpty ? "schema up to date (\(outcome.alreadyApplied.count) migrations applied before)"
-                                          : "applied \(outcome.applied.joined(separator: ", "))")
-            if replayed > 0 { print("replayed \(replayed) records from the journal \(settings.journal)") }
+            print(outcome.summary)
+            if replayed > 0 { print("replayed \(replayed) records from the journal \(settings.journalFile)") }
         } catch {
             Output.fail("migrate", "\(error)")
             throw ExitCode(ExitCodes.failure)

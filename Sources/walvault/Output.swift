@@ -5,8 +5,9 @@ import WalvaultCommands
 
 /// Every message is one line on stderr, which PostgreSQL copies into its log.
 enum Output {
+    /// An empty command names walvault itself (a command line with no known subcommand).
     static func fail(_ command: String, _ message: String) {
-        line("walvault \(command): error: \(message)")
+        line("walvault\(command.isEmpty ? "" : " " + command): error: \(message)")
     }
 
     static func warn(_ command: String, _ message: String) {

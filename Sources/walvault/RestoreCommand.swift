@@ -31,10 +31,14 @@ struct RestoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Restore this backup instead of choosing one.", valueName: "label"))
     var backup: String?
 
-    @Flag(help: "Print the plan (backup, WAL range, timelines) and write nothing.")
+    @Flag(help: "Print the plan (backup, WAL range, timelines, destination, what --force deletes) after every check the real run makes, and write nothing.")
     var dryRun = false
 
-    @Flag(help: "Delete the contents of a non-empty --pgdata (and tablespace directories) first. Never touches a directory a running server uses.")
+    @Flag(help: ArgumentHelp("Delete the contents of a non-empty --pgdata (and tablespace locations) first.", discussion: """
+        Only a PostgreSQL data directory (PG_VERSION and global/pg_control) or an interrupted walvault restore, and \
+        tablespace locations holding only PG_<version>_<catalog> directories; never /, a directory with a file \
+        system mounted below it, or one a running server uses. --dry-run --force lists every entry it would delete.
+        """))
     var force = false
 
     func validate() throws {

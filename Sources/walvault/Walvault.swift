@@ -14,8 +14,9 @@ struct Walvault: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    /// archive-get runs as restore_command: a usage error there must stop recovery (exit > 125),
-    /// not look like "file not archived", or PostgreSQL would end recovery and promote early.
+    /// Usage errors are one line in the same format as every other error, and exit 64; except
+    /// in archive-get, which runs as restore_command: there a usage error must stop a targeted
+    /// recovery (exit > 125), not look like "file not archived", or PostgreSQL would promote early.
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
@@ -24,11 +25,15 @@ struct Walvault: ParsableCommand {
         } catch let code as ExitCode {
             exit(withError: code)
         } catch {
-            if arguments.contains(ArchiveGetCommand.configuration.commandName!), exitCode(for: error) != .success {
-                Output.fail("archive-get", fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)")
-                exit(withError: ExitCode(ExitCodes.abortRecovery))
-            }
-            exit(withError: error)
+            // --help and --version arrive here too, as "errors" that print and exit 0.
+            guard exitCode(for: error) != .success else { exit(withError: error) }
+            let names = configuration.subcommands.compactMap { $0.configuration.commandName }
+            let command = arguments.first { names.contains($0) }
+            var message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+            Output.fail(command ?? "", message + "; see walvault \(command.map { $0 + " " } ?? "")--help")
+            let status = command == ArchiveGetCommand.configuration.commandName ? ExitCodes.retrievalFailure() : ExitCodes.usage
+            exit(withError: ExitCode(status))
         }
     }
 }

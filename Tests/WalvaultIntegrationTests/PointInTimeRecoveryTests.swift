@@ -183,18 +183,60 @@ import Testing
         let pgdata = ws.file("pgdata")
         let cluster = PostgresCluster(workspace: ws)
         let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres\"")
-        try cluster.initdb(settings: ["archive_mode": "on", "archive_command": "'false'"])
+        // archive_command is walvault with this config, but the archiver cannot write the store:
+        // the backup starts, copies, and then its WAL never arrives.
+        try cluster.initdb(settings: ["archive_mode": "on", "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"])
         try ws.giveToPostgres()
+        if getuid() == 0 {
+            try run("/bin/chown", ["root:", store])
+            chmod(store, 0o700)
+        } else {
+            chmod(store, 0o500)
+        }
         try cluster.start()
-        let result = try ws.walvault(["--config", config, "backup", "--wal-timeout", "3"], asPostgres: true)
+        let result = try ws.walvault(["--config", config, "backup", "--wal-timeout", "3"], asPostgres: false)
         #expect(result.status == 1)
         #expect(result.stderr.contains("is unusable"))
         #expect(result.stderr.contains("was not archived within 3 s"))
         #expect(result.stderr.split(separator: "\n").count == 1)
-        // Parts were written but no manifest: info reports it incomplete, restore never picks it.
-        let info = try ws.walvault(["--config", config, "info"], asPostgres: true)
+        // A failed backup takes back the parts it wrote: nothing is left for info to list forever.
+        #expect(result.stderr.contains("the parts it wrote were removed"), "\(result.stderr)")
+        let info = try ws.walvault(["--config", config, "info"], asPostgres: false)
         #expect(info.stdout.contains("no complete backup"))
-        #expect(info.stdout.contains("incomplete backup"))
+        #expect(!info.stdout.contains("incomplete backup"), "\(info.stdout)")
+        #expect(filesRecursively(store + "/main/backup").isEmpty)
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: store + "/main/backup")) ?? [] == [])
+        try cluster.stop(mode: "immediate")
+    }
+
+    /// archive_command that is not walvault with this config: refused before anything is copied,
+    /// instead of copying everything and then waiting out --wal-timeout.
+    @Test func backupRefusesAnArchiveCommandThatDoesNotReachItsStores() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let pgdata = ws.file("pgdata")
+        let cluster = PostgresCluster(workspace: ws)
+        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres\"")
+        try cluster.initdb(settings: ["archive_mode": "on", "archive_command": "'/bin/true'"])
+        try ws.giveToPostgres()
+        try cluster.start()
+        try cluster.sql("SELECT pg_switch_wal()")
+        let result = try ws.walvault(["--config", config, "backup", "--wal-timeout", "600"], asPostgres: true)
+        #expect(result.status == 1)
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(result.stderr.contains("archive_command is '/bin/true', which does not run walvault archive-push"), "\(result.stderr)")
+        #expect(result.stderr.contains("nothing was copied"))
+        #expect(filesRecursively(store).isEmpty, "nothing may be copied: \(filesRecursively(store))")
+
+        // walvault, but with another config: its WAL goes to other stores.
+        let other = try ws.write("other.toml", "[cluster]\nname = \"main\"\n[[stores]]\nname = \"x\"\ntype = \"local\"\npath = \"\(ws.path)\"\n")
+        try cluster.sql("ALTER SYSTEM SET archive_command = '\(ws.walvault) --config \(other) archive-push %p'")
+        try cluster.sql("SELECT pg_reload_conf()")
+        usleep(300_000)
+        let second = try ws.walvault(["--config", config, "backup", "--wal-timeout", "600"], asPostgres: true)
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("archive_command archives with --config \(other), but this backup runs with \(config)"), "\(second.stderr)")
+        #expect(filesRecursively(store).isEmpty)
         try cluster.stop(mode: "immediate")
     }
 

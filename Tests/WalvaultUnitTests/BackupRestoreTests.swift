@@ -103,6 +103,9 @@ import WalvaultSystem
         let f = try Fixture()
         let target = f.dir.sub("occupied")
         _ = f.dir.write("occupied/precious", [1, 2, 3])
+        // An old data directory: --force may clear only what is recognisably one.
+        _ = f.dir.write("occupied/PG_VERSION", Array("15\n".utf8))
+        _ = f.dir.write("occupied/global/pg_control", [0])
         do {
             _ = try f.restore(into: target)
             Issue.record("expected an error")

@@ -21,10 +21,17 @@ public struct EncryptionError: Problem, Equatable {
     public let problem: String
     public let fix: String
 
+    /// The key check failed: the passphrase is wrong, or the header is damaged; nothing tells which.
     public static func wrongPassphraseOrDamaged(_ object: String, detail: String) -> EncryptionError {
         EncryptionError(kind: .wrongPassphraseOrDamaged, object: object,
                         problem: "cannot decrypt \(object): wrong passphrase or corrupted data",
                         fix: detail)
+    }
+
+    /// The object itself is short or altered: said as such, because the passphrase is not in doubt
+    /// (the key check passed) or not involved (too short to hold a header). Another copy may be good.
+    public static func damaged(_ object: String, _ what: String, fix: String) -> EncryptionError {
+        EncryptionError(kind: .wrongPassphraseOrDamaged, object: object, problem: "cannot decrypt \(object): the object is \(what)", fix: fix)
     }
 
     public static func notEncrypted(_ object: String) -> EncryptionError {

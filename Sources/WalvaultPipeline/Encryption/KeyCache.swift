@@ -29,9 +29,10 @@ public struct KeyCache: Sendable {
             let error = SystemError("create", path: directory)
             return (nil, "the derived-key cache is off (\(error)): every run derives the key again, about 0.25 s; fix [encryption] key_cache or set it to \"off\"")
         }
-        guard let status = try? FileSystem.status(directory), status.kind == .directory,
-              status.owner == geteuid(), status.mode & 0o077 == 0 else {
-            return (nil, "the derived-key cache is off: \(directory) is not a directory private to this user (owner uid \(geteuid()), mode 0700); remove it, or set [encryption] key_cache elsewhere or to \"off\"")
+        let status = try? FileSystem.status(directory)
+        guard let status, status.kind == .directory, status.owner == geteuid(), status.mode & 0o077 == 0 else {
+            let found = status.map { $0.kind == .directory ? "it has owner uid \($0.owner) and mode \(String($0.mode, radix: 8))" : "it is not a directory" } ?? "it cannot be read"
+            return (nil, "the derived-key cache is off: \(directory) is not a directory private to this user: \(found), where it must be owned by uid \(geteuid()) (this user) with mode 700; remove it, or set [encryption] key_cache elsewhere or to \"off\"")
         }
         return (KeyCache(directory: directory), nil)
     }
