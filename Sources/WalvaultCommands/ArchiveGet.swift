@@ -14,10 +14,13 @@ public enum ArchiveGetOutcome: Equatable {
 public struct ArchiveGetFailure: Error, CustomStringConvertible {
     public let file: String
     public let problems: [String]
+    /// A standby asks again and keeps streaming; a targeted recovery stops (see ExitCodes).
+    public var inStandby = false
 
     public var description: String {
         "cannot deliver \(file) intact: " + problems.joined(separator: "; also ")
-            + "; recovery was stopped rather than continue without it: repair or replace the object, or add a store that has a good copy"
+            + (inStandby ? "; the standby keeps streaming and will ask again: fix the store, or add one that has a good copy"
+                         : "; recovery was stopped rather than continue without it: repair or replace the object, or add a store that has a good copy")
     }
 }
 
@@ -72,7 +75,7 @@ public struct ArchiveGet {
             }
         }
         if problems.isEmpty { return .notArchived }
-        throw ArchiveGetFailure(file: file.description, problems: problems)
+        throw ArchiveGetFailure(file: file.description, problems: problems, inStandby: ExitCodes.retrievalFailure() == ExitCodes.notArchived)
     }
 
     /// Verified bytes reach `destination` only by rename, after ObjectFetcher checked the checksum.

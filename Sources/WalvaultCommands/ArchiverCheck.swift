@@ -42,7 +42,7 @@ public struct ArchiverCheck: Equatable {
         let words = command.split(separator: " ").map { String($0).trimmingCharacters(quotes: "'\"") }
         for (i, word) in words.enumerated() {
             if word == "--config", i + 1 < words.count { return words[i + 1] }
-            if word.hasPrefix("--config=") { return String(word.dropFirst("--config=".count)) }
+            if word.hasPrefix("--config=") { return String(word.dropFirst("--config=".count)).trimmingCharacters(quotes: "'\"") }
         }
         return nil
     }

@@ -118,4 +118,35 @@ import Testing
         let withVariable = try run(ws.walvault, ["--config", envConfig, "info"], environment: environment)
         #expect(withVariable.status == 0, "\(withVariable.stderr)")
     }
+
+    /// `nan` used to trap with a backtrace after the backup had started; `-1` and `inf` were accepted.
+    @Test func numericOptionsAreCheckedWhileParsing() throws {
+        let ws = try Workspace()
+        for value in ["nan", "inf", "-1", "0", "1e9", "five"] {
+            let result = try ws.walvault(["--config", ws.file("never-read.toml"), "backup", "--wal-timeout=\(value)"])
+            #expect(result.status == 64, "\(value)")
+            #expect(oneLine(result), "\(value): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("walvault backup: error: The value '\(value)' is invalid for '--wal-timeout <seconds>': expected a number of seconds greater than 0"))
+        }
+    }
+
+    @Test func usageErrorsShareTheOneLineErrorFormat() throws {
+        let ws = try Workspace()
+        let get = try ws.walvault(["archive-get"])
+        #expect(get.status == 255)
+        #expect(oneLine(get))
+        #expect(get.stderr.hasPrefix("walvault archive-get: error: Missing expected argument '<file>'; see walvault archive-get --help"))
+        let restore = try ws.walvault(["restore", "--target", "latest"])
+        #expect(restore.status == 64)
+        #expect(oneLine(restore))
+        #expect(restore.stderr.hasPrefix("walvault restore: error: Missing expected argument '--pgdata <dir>'"))
+        let unknown = try ws.walvault(["bogus"])
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr == "walvault: error: Unexpected argument 'bogus'; see walvault --help\n")
+        for result in [get, restore, unknown] { #expect(!result.stderr.contains("Error:"), "\(result.stderr)") }
+        let help = try ws.walvault(["restore", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("--force"))
+        #expect(help.stdout.contains("never /, a directory with a file"))
+    }
 }

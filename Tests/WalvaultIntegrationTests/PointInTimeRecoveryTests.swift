@@ -89,14 +89,18 @@ import Testing
         #expect(future.stderr.contains("--target latest"))
         #expect(!FileManager.default.fileExists(atPath: pgdata + "/global/pg_control"))
 
-        let dry = try walvault(ws, ["--config", config, "restore", "--pgdata", pgdata, "--target-time", target, "--dry-run"])
+        // As docs/restore.md says: into a new directory, with the same config, whose [cluster] pgdata
+        // still names the old one (deleted above). The restored server must archive all the same.
+        let newData = ws.file("restored")
+        let dry = try walvault(ws, ["--config", config, "restore", "--pgdata", newData, "--target-time", target, "--dry-run"])
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(dry.stdout.contains("nothing was written"))
-        #expect(!FileManager.default.fileExists(atPath: pgdata + "/global/pg_control"))
+        #expect(dry.stdout.contains("--pgdata \(newData): does not exist, will be created"))
+        #expect(!FileManager.default.fileExists(atPath: newData))
 
-        let restore = try walvault(ws, ["--config", config, "restore", "--pgdata", pgdata, "--target-time", target])
+        let restore = try walvault(ws, ["--config", config, "restore", "--pgdata", newData, "--target-time", target])
         #expect(restore.status == 0, "\(restore.stdout) \(restore.stderr)")
-        let restored = PostgresCluster(workspace: ws, pgdata: pgdata, port: cluster.port)
+        let restored = PostgresCluster(workspace: ws, pgdata: newData, port: cluster.port)
         try restored.start()
         try restored.waitForPromotion()
         #expect(try restored.sql("SELECT count(*) FROM events WHERE note LIKE 'before backup%'") == "1000")
@@ -106,11 +110,13 @@ import Testing
         #expect(try restored.sql("SELECT timeline_id FROM pg_control_checkpoint()") == "2")
         #expect(try restored.sql("SELECT count(*) FROM secrets WHERE note LIKE '\(marker)%'") == "2")
 
-        // Write on timeline 2, archive it, and come back to the very end of it.
+        // Write on timeline 2, archive it (00000002.history first), and come back to the very end of it.
         try restored.sql("INSERT INTO events (note) SELECT 'timeline two ' || g FROM generate_series(1, 42) g")
         try archiveNow(restored)
+        #expect(try restored.sql("SELECT failed_count FROM pg_stat_archiver") == "0")
+        #expect(filesRecursively(store + "/main/wal").contains { $0.hasPrefix("00000002.history-") })
         try restored.stop(mode: "immediate")
-        let again = try walvault(ws, ["--config", config, "restore", "--pgdata", pgdata, "--target", "latest", "--force"])
+        let again = try walvault(ws, ["--config", config, "restore", "--pgdata", newData, "--target", "latest", "--force"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("timelines: 1 -> 2"))
         try restored.start()
@@ -125,8 +131,8 @@ import Testing
         guard encrypted else { return }
 
         // The marker is in the restored cluster's files in the clear (so this search can find it)...
-        let restoredFiles = filesRecursively(pgdata + "/base").map { pgdata + "/base/" + $0 }
-            + filesRecursively(pgdata + "/pg_wal").map { pgdata + "/pg_wal/" + $0 }
+        let restoredFiles = filesRecursively(newData + "/base").map { newData + "/base/" + $0 }
+            + filesRecursively(newData + "/pg_wal").map { newData + "/pg_wal/" + $0 }
         #expect(restoredFiles.contains { fileContains($0, marker) })
         // ...and nowhere in the store, nor is the passphrase, in the store or the server's logs.
         let storeFiles = filesRecursively(store).map { store + "/" + $0 }
@@ -136,7 +142,8 @@ import Testing
             #expect(!fileContains(file, passphrase), "\(file) holds the passphrase")
             #expect(fileStarts(file, with: "WALVAULT"), "\(file) is not encrypted")
         }
-        #expect(FileManager.default.fileExists(atPath: pgdata + ".log"))
+        #expect(FileManager.default.fileExists(atPath: newData + ".log"))
+        #expect(!fileContains(newData + ".log", passphrase))
         #expect(!fileContains(pgdata + ".log", passphrase))
 
         // Manual recovery of one object: decrypt and decompress a WAL segment by hand.
