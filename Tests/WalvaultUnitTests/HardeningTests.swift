@@ -354,6 +354,43 @@ private func failure(_ body: () throws -> Void) -> String? {
     }
 }
 
+extension RestoreDestinationTests {
+    /// Space that runs out during the writes anyway (file sizes pass the check, but every file
+    /// takes whole pages): the message is about the disk, not the store.
+    @Test func aDiskThatFillsDuringTheRestoreBlamesTheDisk() throws {
+        let f = try BackupRestoreTests.Fixture(partSize: 1000)
+        let bytes = f.files.values.reduce(0) { $0 + $1.count }
+        guard let small = f.dir.mountTmpfs("tight", bytes: 16384) else { return }
+        #expect(try FileSystem.availableBytes(small) >= bytes, "the free-space check must pass for this test to reach the writes")
+        let message = failure { _ = try f.restore(into: Paths.join(small, "restored")) }
+        #expect(message?.contains("No space left on device") == true, "\(message ?? "")")
+        #expect(message?.contains("restore again with --force once that is fixed") == true)
+        #expect(message?.contains("fix the store") == false)
+    }
+}
+
+extension RestoreDestinationTests {
+    @Test func aDestinationThatCannotBeCreatedIsOneLine() throws {
+        let f = try BackupRestoreTests.Fixture()
+        guard let readOnly = f.dir.mountTmpfs("ro", bytes: 1 << 20, readOnly: true) else { return }
+        let message = failure { _ = try f.restore(into: Paths.join(readOnly, "restored")) }
+        #expect(message?.hasPrefix("cannot prepare --pgdata \(readOnly)/restored: ") == true, "\(message ?? "")")
+        #expect(message?.contains("read-only") == true)
+    }
+}
+
+@Suite struct BackupArgumentTests {
+    /// The library refuses what the CLI's parser refuses, for callers that are not the CLI.
+    @Test func aWALTimeoutThatIsNotAPositiveNumberIsRefusedBeforeConnecting() {
+        for value in [Double.nan, .infinity, -1, 0] {
+            var backup = Backup(context: makeContext(stores: ["/nonexistent"]))
+            backup.walTimeoutSeconds = value
+            let message = failure { _ = try backup.run() }
+            #expect(message?.contains("is not a positive number of seconds") == true, "\(value)")
+        }
+    }
+}
+
 // MARK: 5. A standby keeps streaming when its archive is unreachable.
 
 @Suite struct RetrievalFailureStatusTests {
@@ -464,6 +501,22 @@ private func failure(_ body: () throws -> Void) -> String? {
                 #expect(!"\(error)".contains("repair or replace the object"))
             }
         }
+    }
+
+    @Test func aFullDiskUnderPercentPIsTheDestinationsProblem() throws {
+        let dir = TempDir()
+        let context = makeContext(stores: [dir.sub("store")])
+        _ = try push(context, dir.write("pg_wal/\(name)", makeSegment(name: name)))
+        guard let tiny = dir.mountTmpfs("pg_wal_full", bytes: 64 * 1024) else { return }
+        var getter = ArchiveGet(context: context)
+        do {
+            _ = try getter.run(fileName: name.description, destination: Paths.join(tiny, "RECOVERYXLOG"))
+            Issue.record("expected an error")
+        } catch let error as ArchiveGetDestinationError {
+            #expect(error.problem.contains("No space left on device"))
+            #expect(error.fix.contains("free space"))
+        }
+        #expect(filesUnder(tiny).isEmpty, "no partial file under %p or a temporary name")
     }
 
     @Test func decryptBlamesTheInputDirectoryAndRefusesARenamedObject() throws {
