@@ -75,7 +75,7 @@ public struct ArchiveGet {
             }
         }
         if problems.isEmpty { return .notArchived }
-        throw ArchiveGetFailure(file: file.description, problems: problems, inStandby: ExitCodes.retrievalFailure() == ExitCodes.notArchived)
+        throw ArchiveGetFailure(file: file.description, problems: problems, inStandby: ExitCodes.isStandby())
     }
 
     /// Verified bytes reach `destination` only by rename, after ObjectFetcher checked the checksum.

@@ -21,6 +21,10 @@ public enum ExitCodes {
     /// would shut it down at every blip of its store. PostgreSQL runs restore_command in the data
     /// directory, so `standby.signal` there says which case this is.
     public static func retrievalFailure(dataDirectory: String = ".") -> Int32 {
-        FileSystem.exists(Paths.join(dataDirectory, "standby.signal")) ? notArchived : abortRecovery
+        isStandby(dataDirectory: dataDirectory) ? notArchived : abortRecovery
+    }
+
+    public static func isStandby(dataDirectory: String = ".") -> Bool {
+        FileSystem.exists(Paths.join(dataDirectory, "standby.signal"))
     }
 }

@@ -168,12 +168,17 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: ws.file("occupied/PG_VERSION")))
     }
 
+    /// A store, a cluster not yet initialised, and a config whose pgdata and conninfo name it.
+    func backupSetup(_ ws: Workspace) throws -> (store: String, cluster: PostgresCluster, config: String) {
+        let store = try ws.mkdir("store")
+        let cluster = PostgresCluster(workspace: ws)
+        let config = try ws.config(stores: [store], extra: "pgdata = \"\(cluster.pgdata)\"\nconninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres\"")
+        return (store, cluster, config)
+    }
+
     @Test func backupRefusesWhenArchivingIsOff() throws {
         let ws = try Workspace()
-        let store = try ws.mkdir("store")
-        let pgdata = ws.file("pgdata")
-        let cluster = PostgresCluster(workspace: ws)
-        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres\"")
+        let (_, cluster, config) = try backupSetup(ws)
         try cluster.initdb(settings: [:])
         try ws.giveToPostgres()
         try cluster.start()
@@ -186,10 +191,7 @@ import Testing
 
     @Test func backupFailsClearlyWhenArchivingIsBroken() throws {
         let ws = try Workspace()
-        let store = try ws.mkdir("store")
-        let pgdata = ws.file("pgdata")
-        let cluster = PostgresCluster(workspace: ws)
-        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres\"")
+        let (store, cluster, config) = try backupSetup(ws)
         // archive_command is walvault with this config, but the archiver cannot write the store:
         // the backup starts, copies, and then its WAL never arrives.
         try cluster.initdb(settings: ["archive_mode": "on", "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"])
@@ -220,10 +222,7 @@ import Testing
     /// instead of copying everything and then waiting out --wal-timeout.
     @Test func backupRefusesAnArchiveCommandThatDoesNotReachItsStores() throws {
         let ws = try Workspace()
-        let store = try ws.mkdir("store")
-        let pgdata = ws.file("pgdata")
-        let cluster = PostgresCluster(workspace: ws)
-        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres\"")
+        let (store, cluster, config) = try backupSetup(ws)
         try cluster.initdb(settings: ["archive_mode": "on", "archive_command": "'/bin/true'"])
         try ws.giveToPostgres()
         try cluster.start()
