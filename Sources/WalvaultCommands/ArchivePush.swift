@@ -9,6 +9,8 @@ public struct ArchivePushResult: Equatable {
     public let file: WALFileName
     public let sha256: String
     public let originalSize: Int
+    /// The archive time this run recorded in the object names it wrote (nil when it wrote none).
+    public var archivedAt: Int64? = nil
     /// Objects written by this run.
     public let stored: [StoredCopy]
     /// Stores that already held identical content (PostgreSQL re-sent the file).
@@ -91,7 +93,10 @@ public struct ArchivePush {
                                fix: "something other than PostgreSQL is writing to pg_wal; stop it, PostgreSQL will retry")
         }
 
-        let objectName = StoredObjectName(originalName: file.description, sha256: sha, compression: compression.algorithm).description
+        // Read whole, so PostgreSQL completed it before now: restore may rely on that.
+        let archivedAt = WallClock.nowMicros()
+        let objectName = StoredObjectName(originalName: file.description, sha256: sha, compression: compression.algorithm,
+                                          archivedAt: archivedAt).description
         var stored: [ArchivePushResult.StoredCopy] = []
         var alsoPresent = present
         for (store, writer) in zip(needing, writers) {
@@ -104,7 +109,8 @@ public struct ArchivePush {
             }
         }
         committed = true
-        return ArchivePushResult(file: file, sha256: sha, originalSize: size, stored: stored, alreadyPresentIn: alsoPresent)
+        return ArchivePushResult(file: file, sha256: sha, originalSize: size, archivedAt: stored.isEmpty ? nil : archivedAt,
+                                 stored: stored, alreadyPresentIn: alsoPresent)
     }
 
     /// Proves the file is the complete segment its name says, and returns whose it is.

@@ -85,6 +85,14 @@ public struct Restore {
                                       archived: inventory.segments, unreadableHistories: inventory.unreadableHistories)
         var notes = inventory.damagedBackups.sorted { $0.key < $1.key }.map { "skipped damaged backup \($0.key): \($0.value)" }
         notes += wal.ignoredHistories.sorted { $0.key < $1.key }.map { "planned without timeline \($0.key), whose history cannot be used: \($0.value)" }
+        let size = backup.walSegmentSize
+        let untimed = inventory.segmentsTimedByStore.filter { segment in
+            wal.ranges.contains { $0.timeline == segment.timeline
+                && ($0.first.segmentNumber(segmentSize: size)...$0.last.segmentNumber(segmentSize: size)).contains(segment.segmentNumber(segmentSize: size)) }
+        }
+        if !untimed.isEmpty, case .time = options.target {
+            notes.append("warning: \(untimed.count) of these WAL segments were archived before walvault recorded archive times, so the store's modification times placed them; if the store was copied without keeping times (cp without -p, rsync without -t, a bucket copy), the target may be reached too early or refused")
+        }
         var destinations = [try RestoreDestination.inspect(options.pgdata, role: .dataDirectory, force: options.force)]
         for tablespace in backup.tablespaces {
             destinations.append(try RestoreDestination.inspect(tablespace.location, role: .tablespace(oid: tablespace.oid), force: options.force))

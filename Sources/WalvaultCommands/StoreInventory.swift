@@ -13,7 +13,10 @@ struct StoreInventory {
     var histories: [UInt32: TimelineHistory] = [:]
     /// History files that no store could deliver as a valid history, with why.
     var unreadableHistories: [UInt32: String] = [:]
+    /// When each segment was archived: the time walvault recorded in its name, else the store's.
     var segments: [WALSegmentName: Int64] = [:]
+    /// Segments timed by the store's modification time only (archived before walvault recorded times).
+    var segmentsTimedByStore: Set<WALSegmentName> = []
     /// Backup directories with no manifest: interrupted or still running.
     var incompleteBackups: [String] = []
     /// Backups whose every manifest copy, in every store, is unreadable, with why.
@@ -24,6 +27,7 @@ struct StoreInventory {
         var manifestProblems: [String: [String]] = [:]
         var historyProblems: [UInt32: [String]] = [:]
         var labels: Set<String> = []
+        var untimed: Set<WALSegmentName> = []
         for store in stores {
             let storeLabels = try store.listSubdirectories(directory: layout.backupRoot)
             labels.formUnion(storeLabels)
@@ -55,7 +59,8 @@ struct StoreInventory {
             for directory in try store.listSubdirectories(directory: layout.walRoot) {
                 for object in try store.list(directory: layout.walRoot + "/" + directory, namePrefix: "") {
                     guard let name = StoredObjectName(object.name), case .segment(let segment)? = WALFileName(name.originalName) else { continue }
-                    let at = object.modifiedAt ?? Int64.max
+                    let at = name.archivedAt ?? object.modifiedAt ?? Int64.max
+                    if name.archivedAt == nil { untimed.insert(segment) }
                     inventory.segments[segment] = min(inventory.segments[segment] ?? at, at)
                 }
             }
@@ -67,6 +72,7 @@ struct StoreInventory {
                 inventory.incompleteBackups.append(label)
             }
         }
+        inventory.segmentsTimedByStore = untimed
         for (timeline, reasons) in historyProblems where inventory.histories[timeline] == nil {
             inventory.unreadableHistories[timeline] = reasons.joined(separator: "; ")
         }

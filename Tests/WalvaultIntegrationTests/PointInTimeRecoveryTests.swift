@@ -89,6 +89,13 @@ import Testing
         #expect(future.stderr.contains("--target latest"))
         #expect(!FileManager.default.fileExists(atPath: pgdata + "/global/pg_control"))
 
+        // Emulate a copy of the store made without keeping times (cp -r, rsync without -t, a bucket
+        // copy): every object gets one identical modification time. Restore must not care.
+        let copiedAt = Date(timeIntervalSince1970: 978_307_200)
+        for object in filesRecursively(store) {
+            try FileManager.default.setAttributes([.modificationDate: copiedAt], ofItemAtPath: store + "/" + object)
+        }
+
         // As docs/restore.md says: into a new directory, with the same config, whose [cluster] pgdata
         // still names the old one (deleted above). The restored server must archive all the same.
         let newData = ws.file("restored")

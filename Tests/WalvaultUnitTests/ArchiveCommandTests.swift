@@ -32,16 +32,21 @@ import WalvaultSystem
         let dir = TempDir()
         let context = makeContext(stores: [dir.sub("store")], algorithm: algorithm)
         let bytes = makeSegment(name: name)
+        let before = WallClock.nowMicros()
         let result = try push(context, dir.write("pg_wal/\(name)", bytes))
         #expect(result.sha256 == SHA256Hasher.hex(of: bytes))
         #expect(result.stored.count == 1)
-        #expect(result.stored[0].object.key == "main/wal/0000000100000000/\(name)-\(result.sha256)\(algorithm.fileExtension)")
+        // The archive time walvault recorded, in the name: restore never needs the store's clock.
+        let archivedAt = try #require(result.archivedAt)
+        #expect(archivedAt >= before && archivedAt <= WallClock.nowMicros())
+        let stamp = StoredObjectName.stamp(archivedAt)
+        #expect(result.stored[0].object.key == "main/wal/0000000100000000/\(name)-\(stamp)-\(result.sha256)\(algorithm.fileExtension)")
         let destination = Paths.join(dir.sub("restore"), "RECOVERYXLOG")
         #expect(try get(context, name.description, destination) == .restored(store: "store1", object: result.stored[0].object, size: bytes.count))
         #expect(read(destination) == bytes)
         // Nothing but the object, the info pair and no leftovers.
         #expect(filesUnder(Paths.join(dir.path, "store")) == [
-            "main/archive.info", "main/archive.info.copy", "main/wal/0000000100000000/\(name)-\(result.sha256)\(algorithm.fileExtension)"])
+            "main/archive.info", "main/archive.info.copy", "main/wal/0000000100000000/\(name)-\(stamp)-\(result.sha256)\(algorithm.fileExtension)"])
         #expect(filesUnder(Paths.join(dir.path, "restore")) == ["RECOVERYXLOG"])
     }
 

@@ -56,7 +56,7 @@ import WalvaultSystem
             #expect(!contains(contents, Array("system_identifier".utf8)), "\(file)")
         }
         // Checksums in names are of the original bytes, so a re-send is still recognised.
-        #expect(result.stored[0].object.name == "\(name)-\(SHA256Hasher.hex(of: bytes))")
+        #expect(result.stored[0].object.name == "\(name)-\(StoredObjectName.stamp(result.archivedAt!))-\(SHA256Hasher.hex(of: bytes))")
         #expect(try push(encrypted, walPath).alreadyPresentIn == ["store1"])
         let destination = Paths.join(dir.sub("restore"), "RECOVERYXLOG")
         guard case .restored = try get(encrypted, destination) else { Issue.record("not restored"); return }

@@ -632,3 +632,43 @@ extension RestoreDestinationTests {
         #expect(Migrator.Outcome(applied: ["0002"], alreadyApplied: ["0001"]).summary == "applied 0002")
     }
 }
+
+// Issue 11, item 2: archive times walvault records itself.
+
+@Suite struct ArchiveTimeTests {
+    @Test func theArchiveTimeRoundTripsThroughTheName() throws {
+        let at = RecoveryTarget.parseTime("2026-11-24 11:04:47.000123+00")!
+        let name = StoredObjectName(originalName: "000000010000000000000003", sha256: String(repeating: "ab", count: 32), compression: .zstd, archivedAt: at)
+        #expect(name.description == "000000010000000000000003-20261124T110447000123Z-\(String(repeating: "ab", count: 32)).zst")
+        #expect(StoredObjectName(name.description) == name)
+        // Names written before walvault recorded times still parse, with no time.
+        let old = try #require(StoredObjectName("000000010000000000000003-\(String(repeating: "ab", count: 32)).zst"))
+        #expect(old.archivedAt == nil)
+        #expect(old.originalName == "000000010000000000000003")
+        #expect(StoredObjectName("part-000001-\(String(repeating: "0", count: 64))")?.originalName == "part-000001")
+        #expect(StoredObjectName("x-20261124T1104470001Z-\(String(repeating: "0", count: 64))")?.archivedAt == nil, "a malformed stamp is part of the name")
+    }
+
+    /// Every object gets one identical modification time (a copy without -p): the plan for a
+    /// target time is the same, because it reads the times walvault recorded in the names.
+    @Test func aStoreCopiedWithoutTimesPlansTheSame() throws {
+        let f = try BackupRestoreTests.Fixture()
+        let store = f.context.stores[0]
+        let t3 = RecoveryTarget.parseTime("2026-11-24 10:00:00+00")!
+        let t4 = t3 + 600_000_000
+        for (number, at) in [(UInt64(3), t3), (4, t4)] {
+            let segment = WALSegmentName(timeline: 1, segmentNumber: number, segmentSize: mib16)
+            let writer = try store.makeWriter(directory: ArchiveLayout(cluster: "main").directory(for: .segment(segment)))
+            _ = try writer.commit(name: StoredObjectName(originalName: segment.description, sha256: String(repeating: "c", count: 64),
+                                                         compression: .zstd, archivedAt: at).description, conflictPrefix: "\(segment)-")
+        }
+        var times = [timespec(tv_sec: 978_307_200, tv_nsec: 0), timespec(tv_sec: 978_307_200, tv_nsec: 0)]
+        for file in filesUnder(Paths.join(f.dir.path, "store")) { #expect(utimensat(AT_FDCWD, Paths.join(f.dir.path, "store", file), &times, 0) == 0) }
+
+        let restore = Restore(context: f.context, options: RestoreOptions(pgdata: Paths.join(f.dir.path, "r"), target: .time(t3 + 60_000_000), restoreCommand: "/x"))
+        let plan = try restore.plan()
+        #expect(plan.wal.ranges.last?.last.description == "000000010000000000000004", "WAL must reach the first segment archived after the target")
+        // Segment 2 was written without a time (as before 0.2): the plan says its time came from the store.
+        #expect(plan.lines.contains { $0.hasPrefix("warning: 1 of these WAL segments were archived before walvault recorded archive times") })
+    }
+}
