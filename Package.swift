@@ -39,19 +39,24 @@ let package = Package(
                 resources: [.embedInCode("0001_control_plane.sql")]),
         .target(name: "WalvaultHistory",
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultPostgres", "WalvaultMigrations", "COpenSSL"]),
+        // What the bytes mean: formats and pure planners, no store I/O.
         .target(name: "WalvaultCatalog",
-                dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultStores", "TOMLKit"]),
+                dependencies: ["WalvaultSystem", "WalvaultPipeline", "TOMLKit"]),
+        // Where things live in the stores and how they are read back: layout, object names, the
+        // archive binding, the inventory every command reads through, verified fetching.
+        .target(name: "WalvaultRepository",
+                dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog"]),
         .target(name: "WalvaultCommands",
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores",
-                               "WalvaultCatalog", "WalvaultPostgres", "WalvaultHistory"]),
+                               "WalvaultCatalog", "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory"]),
         .executableTarget(name: "walvault", dependencies: [
-            "WalvaultCommands", "WalvaultConfig", "WalvaultSystem",
+            "WalvaultCommands", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Pure logic and single-process behaviour: no servers needed.
         .testTarget(name: "WalvaultUnitTests", dependencies: [
-            "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+            "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
             "WalvaultCommands", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims",
         ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs a real PostgreSQL 15 and the built `walvault` executable.

@@ -1,4 +1,5 @@
 import WalvaultCatalog
+import WalvaultRepository
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultStores

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import WalvaultCatalog
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
 
@@ -49,7 +50,7 @@ public struct InfoReport: Codable, Equatable {
 
     public static func gather(context: WalvaultContext, now: Int64 = WallClock.nowMicros()) throws -> InfoReport {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
-        let inventory = try StoreInventory.read(stores: context.stores, layout: layout)
+        let inventory = try Inventory.read(stores: context.stores, layout: layout)
         var segmentSize = inventory.backups.first?.walSegmentSize
         for store in context.stores where segmentSize == nil {
             segmentSize = try ArchiveBinding.load(store: store, layout: layout)?.identity.walSegmentSize

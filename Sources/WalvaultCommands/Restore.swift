@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import WalvaultCatalog
+import WalvaultRepository
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultStores
@@ -73,10 +74,10 @@ public struct Restore {
     var layout: ArchiveLayout { ArchiveLayout(cluster: context.config.cluster.name) }
 
     public func plan() throws -> RestorePlan {
-        try plan(try StoreInventory.read(stores: context.stores, layout: layout))
+        try plan(try Inventory.read(stores: context.stores, layout: layout))
     }
 
-    private func plan(_ inventory: StoreInventory) throws -> RestorePlan {
+    private func plan(_ inventory: Inventory) throws -> RestorePlan {
         if let label = options.backupLabel, let reason = inventory.damagedBackups[label] {
             throw CommandError(problem: "backup \(label) is damaged: \(reason)", fix: "choose another backup with --backup (walvault info lists them), or leave --backup out")
         }
@@ -126,7 +127,7 @@ public struct Restore {
 
     public func run(progress: (String) -> Void = { _ in }) throws -> RestoreReport {
         let clock = Stopwatch()
-        let inventory = try StoreInventory.read(stores: context.stores, layout: layout)
+        let inventory = try Inventory.read(stores: context.stores, layout: layout)
         let plan = try plan(inventory)
         let backup = plan.backup
         plan.lines.forEach(progress)
@@ -163,10 +164,11 @@ public struct Restore {
         }
         var carried: [Int: (file: FileDescriptor, hasher: SHA256Hasher)] = [:]
         let directory = layout.backupDirectory(backup.label)
+        let locations = try Inventory.partLocations(of: backup, stores: context.stores, layout: layout)
         for (number, part) in backup.parts.enumerated() {
             let pieces = (piecesByPart[number + 1] ?? []).sorted { $0.offset < $1.offset }.map(\.piece)
             let router = PartRouter(pieces: pieces, paths: paths, manifest: backup, carriedOver: carried)
-            try fetchPart(part, directory: directory, into: router)
+            try fetchPart(part, from: locations[part.name] ?? [], directory: directory, into: router)
             carried = router.stillOpen
         }
         guard carried.isEmpty else {
@@ -181,11 +183,10 @@ public struct Restore {
         return RestoreReport(plan: plan, seconds: clock.seconds, files: backup.entries.filter { $0.kind == .file }.count, bytes: backup.totalSize)
     }
 
-    private func fetchPart(_ part: BackupManifest.Part, directory: String, into router: PartRouter) throws {
+    private func fetchPart(_ part: BackupManifest.Part, from locations: [(store: Store, object: StoreObject)], directory: String,
+                           into router: PartRouter) throws {
         var problems: [String] = []
-        for store in context.stores {
-            let objects = try store.list(directory: directory, namePrefix: part.name)
-            guard let object = objects.first(where: { $0.name == part.name }) else { continue }
+        for (store, object) in locations {
             do {
                 _ = try ObjectFetcher.fetch(object, from: store, into: router)
                 return

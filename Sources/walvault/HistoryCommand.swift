@@ -3,7 +3,6 @@ import WalvaultCatalog
 import WalvaultCommands
 import WalvaultConfig
 import WalvaultHistory
-import WalvaultPostgres
 
 struct HistoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,15 +31,8 @@ struct HistoryCommand: ParsableCommand {
 
     func run() throws {
         do {
-            // Only the config: the history needs no store and no passphrase.
-            let config = try ConfigLoader.load(path: ConfigLocation.resolve(explicit: global.config))
-            guard let settings = config.history else {
-                throw CommandError(problem: "config \(config.path) has no [history] section", fix: "add [history] with conninfo and project_id")
-            }
-            let db = try PostgresConnection(conninfo: settings.conninfo, database: .controlPlane)
-            try HistoryRecorder(settings: settings).replay(db)
-            let rows = try HistoryQuery.rows(db, projectID: settings.projectID, type: type,
-                                             since: since.flatMap(RecoveryTarget.parseTime).map(RecoveryTarget.formatUTC))
+            let rows = try ControlPlane(configPath: ConfigLocation.resolve(explicit: global.config))
+                .rows(type: type.flatMap(HistoryRecord.Kind.init(rawValue:)), since: since.flatMap(RecoveryTarget.parseTime))
             print(json ? try HistoryQuery.json(rows) : HistoryQuery.text(rows))
         } catch {
             Output.fail("history", "\(error)")

@@ -2,7 +2,6 @@ import ArgumentParser
 import WalvaultCommands
 import WalvaultConfig
 import WalvaultHistory
-import WalvaultPostgres
 
 struct MigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,17 +12,9 @@ struct MigrateCommand: ParsableCommand {
 
     func run() throws {
         do {
-            // Only the config: the history needs no store and no passphrase.
-            let config = try ConfigLoader.load(path: ConfigLocation.resolve(explicit: global.config))
-            guard let settings = config.history else {
-                throw CommandError(problem: "config \(config.path) has no [history] section", fix: "add [history] with conninfo and project_id")
-            }
-            let recorder = HistoryRecorder(settings: settings)
-            let db = try PostgresConnection(conninfo: settings.conninfo, database: .controlPlane)
-            let outcome = try Migrator.migrate(db)
-            let replayed = try recorder.replay(db)
-            print(outcome.summary)
-            if replayed > 0 { print("replayed \(replayed) records from the journal \(settings.journalFile)") }
+            let report = try ControlPlane(configPath: ConfigLocation.resolve(explicit: global.config)).migrate()
+            print(report.outcome.summary)
+            if report.replayed > 0 { print("replayed \(report.replayed) records from the journal \(report.journal)") }
         } catch {
             Output.fail("migrate", "\(error)")
             throw ExitCode(ExitCodes.failure)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import WalvaultCatalog
+import WalvaultRepository
 import WalvaultCommands
 import WalvaultPipeline
 import WalvaultStores

@@ -1,5 +1,6 @@
 import Testing
 import WalvaultCatalog
+import WalvaultRepository
 import WalvaultPipeline
 
 @Suite struct WALNameTests {

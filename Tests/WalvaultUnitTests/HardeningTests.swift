@@ -4,6 +4,7 @@ import Glibc
 import Testing
 @testable import WalvaultCommands
 import WalvaultCatalog
+import WalvaultRepository
 import WalvaultConfig
 import WalvaultHistory
 import WalvaultPipeline

@@ -7,23 +7,23 @@ import WalvaultSystem
 /// histories and archived WAL segments. Several stores are merged; the first store with a good
 /// copy of an item is where it is read from. One damaged object costs at most the item it holds
 /// (a backup, a timeline history): it is reported with its reason, and planning goes around it.
-struct StoreInventory {
-    var backups: [BackupManifest] = []
-    var backupStore: [String: Store] = [:]
-    var histories: [UInt32: TimelineHistory] = [:]
+public struct Inventory {
+    public internal(set) var backups: [BackupManifest] = []
+    public internal(set) var backupStore: [String: Store] = [:]
+    public internal(set) var histories: [UInt32: TimelineHistory] = [:]
     /// History files that no store could deliver as a valid history, with why.
-    var unreadableHistories: [UInt32: String] = [:]
+    public internal(set) var unreadableHistories: [UInt32: String] = [:]
     /// When each segment was archived: the time walvault recorded in its name, else the store's.
-    var segments: [WALSegmentName: Int64] = [:]
+    public internal(set) var segments: [WALSegmentName: Int64] = [:]
     /// Segments timed by the store's modification time only (archived before walvault recorded times).
-    var segmentsTimedByStore: Set<WALSegmentName> = []
+    public internal(set) var segmentsTimedByStore: Set<WALSegmentName> = []
     /// Backup directories with no manifest: interrupted or still running.
-    var incompleteBackups: [String] = []
+    public internal(set) var incompleteBackups: [String] = []
     /// Backups whose every manifest copy, in every store, is unreadable, with why.
-    var damagedBackups: [String: String] = [:]
+    public internal(set) var damagedBackups: [String: String] = [:]
 
-    static func read(stores: [Store], layout: ArchiveLayout) throws -> StoreInventory {
-        var inventory = StoreInventory()
+    public static func read(stores: [Store], layout: ArchiveLayout) throws -> Inventory {
+        var inventory = Inventory()
         var manifestProblems: [String: [String]] = [:]
         var historyProblems: [UInt32: [String]] = [:]
         var labels: Set<String> = []
@@ -79,7 +79,7 @@ struct StoreInventory {
         return inventory
     }
 
-    enum ManifestLookup {
+    public enum ManifestLookup {
         case found(BackupManifest)
         /// Neither the manifest nor its copy exists: the backup never finished.
         case missing
@@ -88,7 +88,7 @@ struct StoreInventory {
 
     /// The manifest, or its copy when the manifest is missing, unreadable, undecryptable or not
     /// this backup's. Never throws: whatever is wrong with one backup is that backup's problem.
-    static func readManifest(store: Store, layout: ArchiveLayout, label: String) -> ManifestLookup {
+    public static func readManifest(store: Store, layout: ArchiveLayout, label: String) -> ManifestLookup {
         var problems: [String] = []
         var sawAny = false
         for key in [layout.manifestKey(label), layout.manifestCopyKey(label)] {
@@ -110,6 +110,19 @@ struct StoreInventory {
             }
         }
         return sawAny ? .damaged(problems) : .missing
+    }
+
+    /// Where each part of a backup is, in store order: one listing of the backup's directory per
+    /// store, instead of one per part.
+    public static func partLocations(of manifest: BackupManifest, stores: [Store], layout: ArchiveLayout) throws -> [String: [(store: Store, object: StoreObject)]] {
+        var locations: [String: [(store: Store, object: StoreObject)]] = [:]
+        let wanted = Set(manifest.parts.map(\.name))
+        for store in stores {
+            for object in try store.list(directory: layout.backupDirectory(manifest.label), namePrefix: "") where wanted.contains(object.name) {
+                locations[object.name, default: []].append((store, object))
+            }
+        }
+        return locations
     }
 
     /// DecodingError's own description runs to several lines of context; one phrase is enough.

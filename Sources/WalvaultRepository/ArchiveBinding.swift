@@ -1,3 +1,4 @@
+import WalvaultCatalog
 import WalvaultPipeline
 import WalvaultStores
 

@@ -1,3 +1,4 @@
+import WalvaultCatalog
 /// Where things live inside a store, for one cluster:
 ///
 ///     <cluster>/archive.info, archive.info.copy
