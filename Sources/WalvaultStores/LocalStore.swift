@@ -26,11 +26,11 @@ public final class LocalStore: Store {
     /// The root must exist: creating it would hide an unmounted backup disk and fill the system disk instead.
     func checkRoot() throws {
         if FileSystem.exists(root) && !FileSystem.isDirectory(root) {
-            throw StoreError(store: name, problem: "store path \(root) is not a directory",
+            throw StoreError(store: name, kind: .permanent, problem: "store path \(root) is not a directory",
                              fix: "set path in the config to the store's directory (an existing directory the user running walvault can write)")
         }
         guard FileSystem.isDirectory(root) else {
-            throw StoreError(store: name, problem: "store directory \(root) does not exist",
+            throw StoreError(store: name, kind: .permanent, problem: "store directory \(root) does not exist",
                              fix: "create it and give it to the user running walvault (mkdir -p \(root) && chown postgres: \(root)), or fix the path in the config")
         }
     }
@@ -71,6 +71,19 @@ public final class LocalStore: Store {
             try checkRoot()
             if error.code == ENOTDIR { throw StoreError(store: name, error) }
             return []
+        } catch let error as SystemError {
+            throw StoreError(store: name, error)
+        }
+    }
+
+    public func head(key: String) throws -> StoreObject? {
+        do {
+            guard let status = try FileSystem.status(path(key)) else {
+                try checkRoot()
+                return nil
+            }
+            guard status.kind == .file, !Self.isTemporary(Paths.basename(key)) else { return nil }
+            return StoreObject(key: key, size: status.size, modifiedAt: status.modifiedAt)
         } catch let error as SystemError {
             throw StoreError(store: name, error)
         }

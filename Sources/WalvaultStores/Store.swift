@@ -42,8 +42,10 @@ public enum CommitOutcome: Equatable {
 }
 
 /// The one interface every store driver implements. Keys are relative, slash-separated paths;
-/// a "directory" is a key prefix ending before a name.
-public protocol Store: AnyObject {
+/// a "directory" is a key prefix ending before a name. A store is shared between threads
+/// (`Sendable`); each reader and writer it hands out is used by one thread at a time.
+/// Every failure is a `StoreError` whose `kind` tells a retry from a refusal.
+public protocol Store: AnyObject, Sendable {
     var name: String { get }
     var capabilities: StoreCapabilities { get }
     /// Largest object the store accepts, if it has a limit (Telegram: 20 MiB downloads).
@@ -57,6 +59,8 @@ public protocol Store: AnyObject {
     /// Names of the sub-directories (key prefixes) directly under `directory`.
     func listSubdirectories(directory: String) throws -> [String]
     func openReader(key: String) throws -> ObjectReader
+    /// The object at exactly `key`, or nil. Needs no listing: a store without `.listing` answers it.
+    func head(key: String) throws -> StoreObject?
     /// A writer whose object appears, complete, only when committed.
     func makeWriter(directory: String) throws -> ObjectWriter
     /// Reads a small object (info files); nil when it does not exist.

@@ -1,19 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import WalvaultSystem
 
-/// A store operation that failed, naming the store and the key or path involved.
-public struct StoreError: Error, CustomStringConvertible {
+/// A store operation that failed, naming the store and the key or path involved. `kind` is for
+/// machines (retry decisions, history rows, HTTP statuses later); problem and fix are for people.
+public struct StoreError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        /// The key does not exist.
+        case notFound
+        /// "Create unless it exists" found it existing.
+        case conflict
+        /// May succeed if tried again: a timeout, a dropped connection, a throttled request.
+        case transient
+        /// Will fail again the same way until someone changes something.
+        case permanent
+        /// The credentials or permissions do not allow it.
+        case auth
+    }
+
     public let store: String
+    public let kind: Kind
     public let problem: String
     public let fix: String?
 
-    public init(store: String, problem: String, fix: String?) {
+    public init(store: String, kind: Kind = .permanent, problem: String, fix: String?) {
         self.store = store
+        self.kind = kind
         self.problem = problem
         self.fix = fix
     }
 
     public init(store: String, _ error: SystemError) {
-        self.init(store: store, problem: error.description, fix: error.hint)
+        self.init(store: store, kind: Self.kind(of: error.code), problem: error.description, fix: error.hint)
+    }
+
+    /// What an errno means for a caller deciding whether to retry.
+    public static func kind(of code: Int32) -> Kind {
+        switch code {
+        case ENOENT: return .notFound
+        case EEXIST: return .conflict
+        case EACCES, EPERM: return .auth
+        case EINTR, EAGAIN, ETIMEDOUT, EBUSY: return .transient
+        default: return .permanent
+        }
     }
 
     public var description: String {

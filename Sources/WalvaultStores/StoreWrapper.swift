@@ -18,6 +18,10 @@ extension StoreWrapper {
         try base.listSubdirectories(directory: directory)
     }
 
+    public func head(key: String) throws -> StoreObject? {
+        try base.head(key: key)
+    }
+
     public func delete(key: String) throws {
         try base.delete(key: key)
     }

@@ -1,0 +1,148 @@
+import Synchronization
+import WalvaultSystem
+
+/// A store in memory: the reference driver for the conformance suite, and a stand-in for the
+/// commands' tests. With `listing: false` it behaves as a store that cannot enumerate its keys
+/// (Telegram), so the code that must keep its own catalog is tested without a network.
+public final class MemoryStore: Store {
+    public let name: String
+    public let capabilities: StoreCapabilities
+    public let maxObjectSize: Int?
+    public var location: String { "memory:\(name)" }
+
+    struct Entry {
+        let bytes: [UInt8]
+        let modifiedAt: Int64
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    public init(name: String, listing: Bool = true, maxObjectSize: Int? = nil) {
+        self.name = name
+        self.maxObjectSize = maxObjectSize
+        capabilities = listing ? [.listing, .atomicConditionalCreate, .deletion] : [.atomicConditionalCreate, .deletion]
+    }
+
+    func requireListing() throws {
+        guard capabilities.contains(.listing) else {
+            throw StoreError(store: name, kind: .permanent, problem: "this store cannot list its objects",
+                             fix: "read it through walvault's catalog of the store, not a listing")
+        }
+    }
+
+    func object(_ key: String, _ entry: Entry) -> StoreObject {
+        StoreObject(key: key, size: entry.bytes.count, modifiedAt: entry.modifiedAt)
+    }
+
+    public func list(directory: String, namePrefix: String) throws -> [StoreObject] {
+        try requireListing()
+        let prefix = directory.isEmpty ? namePrefix : directory + "/" + namePrefix
+        return entries.withLock { all in
+            all.filter { key, _ in key.hasPrefix(prefix) && Paths.dirname(key) == (directory.isEmpty ? "." : directory) }
+                .sorted { $0.key < $1.key }.map { object($0.key, $0.value) }
+        }
+    }
+
+    public func listSubdirectories(directory: String) throws -> [String] {
+        try requireListing()
+        let prefix = directory.isEmpty ? "" : directory + "/"
+        let names = entries.withLock { all in
+            Set(all.keys.filter { $0.hasPrefix(prefix) }.compactMap { key -> String? in
+                let rest = key.dropFirst(prefix.count)
+                guard let slash = rest.firstIndex(of: "/") else { return nil }
+                return String(rest[..<slash])
+            })
+        }
+        return names.sorted()
+    }
+
+    public func head(key: String) throws -> StoreObject? {
+        entries.withLock { $0[key].map { object(key, $0) } }
+    }
+
+    public func openReader(key: String) throws -> ObjectReader {
+        guard let entry = entries.withLock({ $0[key] }) else {
+            throw StoreError(store: name, kind: .notFound, problem: "no object \(key)", fix: nil)
+        }
+        return MemoryObjectReader(bytes: entry.bytes)
+    }
+
+    public func makeWriter(directory: String) throws -> ObjectWriter {
+        MemoryObjectWriter(store: self, directory: directory)
+    }
+
+    public func readSmall(key: String) throws -> [UInt8]? {
+        entries.withLock { $0[key]?.bytes }
+    }
+
+    public func createSmall(key: String, contents: [UInt8]) throws -> Bool {
+        insert(key: key, bytes: contents, conflictPrefix: nil).stored
+    }
+
+    public func delete(key: String) throws {
+        _ = entries.withLock { $0.removeValue(forKey: key) }
+    }
+
+    /// The one atomic step: check for a conflict and insert under the lock.
+    func insert(key: String, bytes: [UInt8], conflictPrefix: String?) -> (stored: Bool, existing: [StoreObject]) {
+        entries.withLock { all in
+            let directory = Paths.dirname(key)
+            let conflicts = all.filter { other, _ in
+                Paths.dirname(other) == directory
+                    && (conflictPrefix.map { Paths.basename(other).hasPrefix($0) } ?? (other == key))
+            }
+            guard conflicts.isEmpty else {
+                return (false, conflicts.sorted { $0.key < $1.key }.map { object($0.key, $0.value) })
+            }
+            all[key] = Entry(bytes: bytes, modifiedAt: WallClock.nowMicros())
+            return (true, [])
+        }
+    }
+}
+
+final class MemoryObjectReader: ObjectReader {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - offset)
+        guard n > 0 else { return 0 }
+        bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+        offset += n
+        return n
+    }
+}
+
+/// Buffers until commit, as a network driver spools: nothing is visible before.
+final class MemoryObjectWriter: ObjectWriter {
+    private let store: MemoryStore
+    private let directory: String
+    private var bytes: [UInt8] = []
+    private var open = true
+
+    init(store: MemoryStore, directory: String) {
+        self.store = store
+        self.directory = directory
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard open else { return }
+        self.bytes.append(contentsOf: bytes)
+    }
+
+    func commit(name: String, conflictPrefix: String?) throws -> CommitOutcome {
+        guard open else { throw StoreError(store: store.name, kind: .permanent, problem: "object \(name) was already committed or aborted", fix: nil) }
+        open = false
+        let key = Paths.join(directory, name)
+        let outcome = store.insert(key: key, bytes: bytes, conflictPrefix: conflictPrefix)
+        if outcome.stored { return .stored(StoreObject(key: key, size: bytes.count, modifiedAt: WallClock.nowMicros())) }
+        return .alreadyPresent(outcome.existing)
+    }
+
+    func abort() {
+        open = false
+        bytes = []
+    }
+}

@@ -1,0 +1,260 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Synchronization
+import Testing
+import WalvaultStores
+import WalvaultSystem
+
+/// What every store driver must do, run against each of them: the in-library MemoryStore with
+/// and without listing, LocalStore, and (as they come) the S3 and Telegram drivers.
+enum Driver: String, CaseIterable, CustomTestStringConvertible {
+    case local, memory, memoryWithoutListing
+
+    var testDescription: String { rawValue }
+
+    /// A fresh store, and whatever must live as long as it (the temporary directory).
+    func make() -> (store: Store, keepAlive: AnyObject?) {
+        switch self {
+        case .local:
+            let dir = TempDir()
+            return (LocalStore(name: "local", root: dir.sub("store")), dir)
+        case .memory: return (MemoryStore(name: "memory"), nil)
+        case .memoryWithoutListing: return (MemoryStore(name: "nolist", listing: false), nil)
+        }
+    }
+}
+
+private func write(_ store: Store, _ directory: String, _ name: String, _ bytes: [UInt8], conflictPrefix: String? = nil) throws -> CommitOutcome {
+    let writer = try store.makeWriter(directory: directory)
+    // In uneven pieces, as a pipeline delivers them.
+    var offset = 0
+    var piece = 1
+    while offset < bytes.count {
+        let n = min(piece, bytes.count - offset)
+        try bytes.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+        offset += n
+        piece = piece * 3 + 1
+    }
+    return try writer.commit(name: name, conflictPrefix: conflictPrefix)
+}
+
+private func readAll(_ store: Store, _ key: String) throws -> [UInt8] {
+    let reader = try store.openReader(key: key)
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 7)
+    while true {
+        let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+        if n == 0 { return out }
+        out += buffer[0..<n]
+    }
+}
+
+private func storeErrorKind(_ body: () throws -> Void) -> StoreError.Kind? {
+    do { try body() } catch let error as StoreError { return error.kind } catch { Issue.record("not a StoreError: \(error)") }
+    return nil
+}
+
+@Suite struct StoreConformanceTests {
+    @Test(arguments: Driver.allCases)
+    func writtenBytesReadBackExactly(driver: Driver) throws {
+        let (store, keep) = driver.make()
+        defer { _ = keep }
+        for size in [0, 1, 1000, 100_000] {
+            let bytes = sampleBytes(size, seed: UInt64(size))
+            guard case .stored(let object) = try write(store, "main/wal", "obj-\(size)", bytes) else { Issue.record("not stored"); continue }
+            #expect(object.key == "main/wal/obj-\(size)")
+            #expect(object.size == size)
+            #expect(try readAll(store, object.key) == bytes)
+            #expect(try store.head(key: object.key)?.size == size)
+        }
+    }
+
+    @Test(arguments: Driver.allCases)
+    func createUnlessExistsNeverReplaces(driver: Driver) throws {
+        let (store, keep) = driver.make()
+        defer { _ = keep }
+        _ = try write(store, "d", "x", [1, 2, 3])
+        guard case .alreadyPresent(let existing) = try write(store, "d", "x", [9, 9]) else { Issue.record("replaced"); return }
+        #expect(existing.map(\.key) == ["d/x"])
+        #expect(try readAll(store, "d/x") == [1, 2, 3])
+        // The prefix rule: another name under a taken prefix conflicts too, and nothing is written.
+        _ = try write(store, "w", "seg-aaaa", [1])
+        guard case .alreadyPresent = try write(store, "w", "seg-bbbb", [2], conflictPrefix: "seg-") else { Issue.record("prefix ignored"); return }
+        #expect(try store.head(key: "w/seg-bbbb") == nil)
+        // createSmall: the same rule for small objects.
+        #expect(try store.createSmall(key: "d/info", contents: [7]))
+        #expect(try !store.createSmall(key: "d/info", contents: [8]))
+        #expect(try store.readSmall(key: "d/info") == [7])
+        #expect(try store.readSmall(key: "d/none") == nil)
+    }
+
+    /// Many writers race for one name: exactly one wins, everyone else is told it exists.
+    @Test(arguments: Driver.allCases)
+    func concurrentCreatesHaveExactlyOneWinner(driver: Driver) throws {
+        let (store, keep) = driver.make()
+        defer { _ = keep }
+        let stored = Atomic<Int>(0)
+        let present = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 16) { i in
+            switch try? write(store, "race", "target", [UInt8(i)]) {
+            case .stored?: stored.add(1, ordering: .relaxed)
+            case .alreadyPresent?: present.add(1, ordering: .relaxed)
+            case nil: break
+            }
+        }
+        #expect(stored.load(ordering: .relaxed) == 1)
+        #expect(present.load(ordering: .relaxed) == 15)
+        #expect(try readAll(store, "race/target").count == 1)
+    }
+
+    @Test(arguments: Driver.allCases)
+    func nothingIsVisibleBeforeCommitOrAfterAbort(driver: Driver) throws {
+        let (store, keep) = driver.make()
+        defer { _ = keep }
+        let writer = try store.makeWriter(directory: "p")
+        try [UInt8](repeating: 5, count: 4096).withUnsafeBytes { try writer.write($0) }
+        #expect(try store.head(key: "p/late") == nil)
+        if store.capabilities.contains(.listing) { #expect(try store.list(directory: "p", namePrefix: "").isEmpty) }
+        writer.abort()
+        #expect(throws: StoreError.self) { _ = try writer.commit(name: "late", conflictPrefix: nil) }
+        #expect(try store.head(key: "p/late") == nil)
+        if store.capabilities.contains(.listing) { #expect(try store.list(directory: "p", namePrefix: "").isEmpty) }
+    }
+
+    @Test(arguments: Driver.allCases)
+    func deleteRemovesAndIsIdempotent(driver: Driver) throws {
+        let (store, keep) = driver.make()
+        defer { _ = keep }
+        #expect(store.capabilities.contains(.deletion))
+        _ = try write(store, "b/L", "part-1", [1])
+        _ = try write(store, "b/L", "part-2", [2])
+        try store.delete(key: "b/L/part-1")
+        try store.delete(key: "b/L/part-1")
+        #expect(try store.head(key: "b/L/part-1") == nil)
+        #expect(try store.head(key: "b/L/part-2") != nil)
+        // After a delete the name is free again.
+        guard case .stored = try write(store, "b/L", "part-1", [3]) else { Issue.record("not free"); return }
+        #expect(try readAll(store, "b/L/part-1") == [3])
+    }
+
+    @Test(arguments: Driver.allCases)
+    func listingIsByDirectoryAndPrefixOrRefusedPlainly(driver: Driver) throws {
+        let (store, keep) = driver.make()
+        defer { _ = keep }
+        for name in ["a-2", "a-1", "b-1"] { _ = try write(store, "main/wal/0000000100000000", name, [1]) }
+        _ = try write(store, "main/wal", "00000002.history-x", [1])
+        _ = try write(store, "main/backup/L1", "part", [1])
+        _ = try write(store, "main/backup/L2", "part", [1])
+        guard store.capabilities.contains(.listing) else {
+            #expect(storeErrorKind { _ = try store.list(directory: "main/wal", namePrefix: "") } == .permanent)
+            #expect(storeErrorKind { _ = try store.listSubdirectories(directory: "main/backup") } == .permanent)
+            // What a catalog needs still works: head by exact key.
+            #expect(try store.head(key: "main/wal/0000000100000000/a-1") != nil)
+            return
+        }
+        #expect(try store.list(directory: "main/wal/0000000100000000", namePrefix: "a-").map(\.name) == ["a-1", "a-2"])
+        #expect(try store.list(directory: "main/wal", namePrefix: "").map(\.name) == ["00000002.history-x"])
+        #expect(try store.listSubdirectories(directory: "main/backup") == ["L1", "L2"])
+        #expect(try store.listSubdirectories(directory: "main") == ["backup", "wal"])
+        #expect(try store.list(directory: "nowhere", namePrefix: "").isEmpty)
+    }
+
+    @Test(arguments: Driver.allCases)
+    func errorKindsAreMachineReadable(driver: Driver) throws {
+        let (store, keep) = driver.make()
+        defer { _ = keep }
+        #expect(storeErrorKind { _ = try store.openReader(key: "no/such/object") } == .notFound)
+        #expect(try store.head(key: "no/such/object") == nil)
+        let error = StoreError(store: "s", kind: .transient, problem: "timed out", fix: "retry later")
+        #expect(error.description == "store \"s\": timed out; retry later")
+    }
+
+    /// errno to kind, for the drivers built on system calls.
+    @Test func systemErrorsMapToKinds() {
+        #expect(StoreError(store: "s", SystemError("open", path: "/x", code: ENOENT)).kind == .notFound)
+        #expect(StoreError(store: "s", SystemError("open", path: "/x", code: EACCES)).kind == .auth)
+        #expect(StoreError(store: "s", SystemError("open", path: "/x", code: EEXIST)).kind == .conflict)
+        #expect(StoreError(store: "s", SystemError("read", path: "/x", code: EINTR)).kind == .transient)
+        #expect(StoreError(store: "s", SystemError("write", path: "/x", code: ENOSPC)).kind == .permanent)
+    }
+}
+
+/// A store that fails its first `failures` calls with the given kind, to test the retry policy.
+final class FlakyStore: StoreWrapper, @unchecked Sendable {
+    let base: Store
+    let kind: StoreError.Kind
+    let remaining: Mutex<Int>
+    let calls = Atomic<Int>(0)
+
+    init(base: Store, failures: Int, kind: StoreError.Kind) {
+        self.base = base
+        self.kind = kind
+        remaining = Mutex(failures)
+    }
+
+    func failMaybe() throws {
+        calls.add(1, ordering: .relaxed)
+        let fail = remaining.withLock { n -> Bool in
+            guard n > 0 else { return false }
+            n -= 1
+            return true
+        }
+        if fail { throw StoreError(store: name, kind: kind, problem: "injected \(kind)", fix: nil) }
+    }
+
+    func list(directory: String, namePrefix: String) throws -> [StoreObject] {
+        try failMaybe()
+        return try base.list(directory: directory, namePrefix: namePrefix)
+    }
+
+    func openReader(key: String) throws -> ObjectReader {
+        try failMaybe()
+        return try base.openReader(key: key)
+    }
+
+    func makeWriter(directory: String) throws -> ObjectWriter { try base.makeWriter(directory: directory) }
+    func readSmall(key: String) throws -> [UInt8]? {
+        try failMaybe()
+        return try base.readSmall(key: key)
+    }
+    func createSmall(key: String, contents: [UInt8]) throws -> Bool { try base.createSmall(key: key, contents: contents) }
+}
+
+@Suite struct RetryingStoreTests {
+    @Test func transientFailuresAreRetriedWithBoundedJitteredBackOff() throws {
+        let memory = MemoryStore(name: "m")
+        _ = try memory.createSmall(key: "k", contents: [1])
+        let flaky = FlakyStore(base: memory, failures: 2, kind: .transient)
+        let waits = Mutex<[Int]>([])
+        let retrying = RetryingStore(base: flaky, policy: .init(attempts: 4, baseDelayMicros: 1000, maxDelayMicros: 1500)) { us in
+            waits.withLock { $0.append(us) }
+        }
+        #expect(try retrying.readSmall(key: "k") == [1])
+        #expect(flaky.calls.load(ordering: .relaxed) == 3)
+        let slept = waits.withLock { $0 }
+        #expect(slept.count == 2)
+        #expect(slept[0] <= 1000 && slept[1] <= 1500)
+    }
+
+    @Test(arguments: [StoreError.Kind.notFound, .conflict, .permanent, .auth])
+    func otherKindsFailAtOnce(kind: StoreError.Kind) throws {
+        let flaky = FlakyStore(base: MemoryStore(name: "m"), failures: 1, kind: kind)
+        let retrying = RetryingStore(base: flaky) { _ in Issue.record("must not wait for \(kind)") }
+        #expect(storeErrorKind { _ = try retrying.list(directory: "", namePrefix: "") } == kind)
+        #expect(flaky.calls.load(ordering: .relaxed) == 1)
+    }
+
+    @Test func givesUpAfterTheLastAttempt() throws {
+        let flaky = FlakyStore(base: MemoryStore(name: "m"), failures: 10, kind: .transient)
+        let retrying = RetryingStore(base: flaky, policy: .init(attempts: 3)) { _ in }
+        #expect(storeErrorKind { _ = try retrying.openReader(key: "k") } == .transient)
+        #expect(flaky.calls.load(ordering: .relaxed) == 3)
+    }
+
+    @Test func theDelayCeilingDoublesUpToTheMaximum() {
+        let policy = RetryingStore.Policy(attempts: 10, baseDelayMicros: 100, maxDelayMicros: 1000)
+        #expect((1...6).map { policy.delay(beforeRetry: $0) { $0 - 1 } } == [100, 200, 400, 800, 1000, 1000])
+    }
+}
