@@ -13,7 +13,6 @@ public enum ConfigLoader {
     static let historyKeys = ["conninfo", "project_id", "journal", "retention_days"]
     static let clusterKeys = ["name", "pgdata", "conninfo"]
     static let compressionKeys = ["algorithm", "level"]
-    static let storeKeys = ["name", "type", "path"]
 
     public static func load(path: String) throws -> WalvaultConfig {
         let bytes: [UInt8]
@@ -187,9 +186,8 @@ public enum ConfigLoader {
                 throw ConfigError(file: path, key: place, problem: "expected a table",
                                   fix: "write each store as a [[stores]] section")
             }
-            let reader = TableReader(table: table, file: path, place: place, knownKeys: storeKeys)
-            try reader.rejectUnknownKeys()
-            let name = try reader.requiredString("name", meaning: "a short name for this store, e.g. \"local\"")
+            let common = TableReader(table: table, file: path, place: place, knownKeys: StoreSettings.commonKeys)
+            let name = try common.requiredString("name", meaning: "a short name for this store, e.g. \"local\"")
             guard ClusterSettings.isValidName(name) else {
                 throw ConfigError(file: path, key: "\(place).name", problem: "\"\(name)\" is not a usable name",
                                   fix: "use letters, digits, '-', '_' and '.'")
@@ -198,7 +196,12 @@ public enum ConfigLoader {
                 throw ConfigError(file: path, key: "\(place).name", problem: "store name \"\(name)\" is used twice",
                                   fix: "give every store its own name")
             }
-            let type = try reader.requiredString("type", meaning: "the store type, e.g. \"local\"")
+            let type = try common.requiredString("type", meaning: "the store type, e.g. \"local\"")
+            if StoreSettings.knownTypes.contains(type) {
+                let reader = TableReader(table: table, file: path, place: place, knownKeys: StoreSettings.commonKeys + (StoreSettings.keysByType[type] ?? []))
+                try reader.rejectUnknownKeys(what: "a \(type) store")
+            }
+            let reader = common
             switch type {
             case "local":
                 let storePath = try reader.requiredString("path", meaning: "the directory that holds the store, e.g. \"/var/backups/walvault\"")

@@ -15,6 +15,17 @@ public struct StoreSettings: Sendable, Equatable {
 
     /// The `type` values the config accepts today.
     public static let knownTypes = ["local"]
+
+    /// Keys every `[[stores]]` entry has.
+    public static let commonKeys = ["name", "type"]
+    /// The keys each type takes, in one table (as pgBackRest declares `repo-s3-bucket` only for
+    /// `repo-type = s3`), so that `bucket` on a local store is an unknown key, not ignored.
+    public static let keysByType: [String: [String]] = [
+        "local": ["path"],
+        "s3": ["mode", "endpoint", "region", "bucket", "prefix", "access_key_id_env", "access_key_id_file",
+               "secret_access_key_env", "secret_access_key_file", "path_style"],
+        "telegram": ["mode", "api_base", "bot_token_env", "bot_token_file", "chat_id", "part_size_mb", "local_files"],
+    ]
     /// Types that are planned but not built yet: named in the error so the user knows why.
     public static let plannedTypes = ["s3", "telegram"]
 }

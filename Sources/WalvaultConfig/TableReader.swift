@@ -32,10 +32,11 @@ struct TableReader {
         return int
     }
 
-    func rejectUnknownKeys() throws {
+    /// - Parameter what: how the accepting table is named in the fix ("a local store").
+    func rejectUnknownKeys(what: String? = nil) throws {
         for name in table.keys.sorted() where !knownKeys.contains(name) {
-            throw ConfigError(file: file, key: key(name), problem: "unknown key",
-                              fix: "remove it or fix its spelling; [\(place.split(separator: " ").first ?? "")] accepts \(knownKeys.joined(separator: ", "))")
+            throw ConfigError(file: file, key: key(name), problem: what.map { "unknown key for \($0)" } ?? "unknown key",
+                              fix: "remove it or fix its spelling; \(what ?? "[\(place.split(separator: " ").first ?? "")]") accepts \(knownKeys.joined(separator: ", "))")
         }
     }
 

@@ -120,3 +120,22 @@ import WalvaultPipeline
         #expect(ConfigLocation.resolve(explicit: nil, environment: { _ in nil }) == "/etc/walvault/walvault.toml")
     }
 }
+
+@Suite struct StoreKeysPerTypeTests {
+    @Test func eachTypeTakesItsOwnKeys() throws {
+        do {
+            _ = try ConfigLoader.parse("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\nbucket=\"b\"", path: "/c.toml")
+            Issue.record("expected an error")
+        } catch let error as ConfigError {
+            #expect(error.key == "stores #1.bucket")
+            #expect(error.problem == "unknown key for a local store")
+            #expect(error.fix.hasSuffix("a local store accepts name, type, path"))
+        }
+        // The contract of the coming store types, declared in the one table (issues 12 and 13).
+        #expect(Set(StoreSettings.keysByType["s3"] ?? []).isSuperset(of: ["mode", "endpoint", "region", "bucket", "prefix", "access_key_id_env",
+                                                                          "access_key_id_file", "secret_access_key_env", "secret_access_key_file", "path_style"]))
+        #expect(Set(StoreSettings.keysByType["telegram"] ?? []).isSuperset(of: ["mode", "api_base", "bot_token_env", "bot_token_file", "chat_id",
+                                                                                "part_size_mb", "local_files"]))
+        #expect(StoreSettings.keysByType["local"] == ["path"])
+    }
+}
