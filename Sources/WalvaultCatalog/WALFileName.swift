@@ -10,7 +10,7 @@ public enum WALFileName: Hashable, Sendable, CustomStringConvertible {
     /// `00000002.history`: the timeline history written at promotion.
     case history(timeline: UInt32)
     /// `000000010000000000000002.00000028.backup`: the backup history file written by pg_backup_stop.
-    case backupLabel(WALSegmentName, offset: UInt32)
+    case backupHistory(WALSegmentName, offset: UInt32)
 
     public init?(_ name: String) {
         let utf8 = name.utf8
@@ -24,7 +24,7 @@ public enum WALFileName: Hashable, Sendable, CustomStringConvertible {
         } else if utf8.count == 40, name.hasSuffix(".backup"), let segment = WALSegmentName(name.prefix(24)),
                   name.dropFirst(24).first == ".", Hex.isUppercaseHex(name.dropFirst(25).prefix(8), count: 8),
                   let offset = UInt32(name.dropFirst(25).prefix(8), radix: 16) {
-            self = .backupLabel(segment, offset: offset)
+            self = .backupHistory(segment, offset: offset)
         } else {
             return nil
         }
@@ -35,7 +35,7 @@ public enum WALFileName: Hashable, Sendable, CustomStringConvertible {
         case .segment(let s): return s.description
         case .partial(let s): return s.description + ".partial"
         case .history(let tli): return WALSegmentName.hex8(tli) + ".history"
-        case .backupLabel(let s, let offset): return s.description + "." + WALSegmentName.hex8(offset) + ".backup"
+        case .backupHistory(let s, let offset): return s.description + "." + WALSegmentName.hex8(offset) + ".backup"
         }
     }
 
@@ -43,13 +43,13 @@ public enum WALFileName: Hashable, Sendable, CustomStringConvertible {
     public var segmentName: WALSegmentName? {
         switch self {
         case .segment(let s), .partial(let s): return s
-        case .history, .backupLabel: return nil
+        case .history, .backupHistory: return nil
         }
     }
 
     public var timeline: UInt32 {
         switch self {
-        case .segment(let s), .partial(let s), .backupLabel(let s, _): return s.timeline
+        case .segment(let s), .partial(let s), .backupHistory(let s, _): return s.timeline
         case .history(let tli): return tli
         }
     }
@@ -59,7 +59,7 @@ public enum WALFileName: Hashable, Sendable, CustomStringConvertible {
         case .segment: return "WAL segment"
         case .partial: return "partial WAL segment"
         case .history: return "timeline history file"
-        case .backupLabel: return "backup history file"
+        case .backupHistory: return "backup history file"
         }
     }
 }

@@ -178,7 +178,7 @@ public struct Backup {
         for number in first...max(first, last) {
             needed.append(.segment(WALSegmentName(timeline: manifest.timeline, segmentNumber: number, segmentSize: size)))
         }
-        needed.append(.backupLabel(manifest.startSegment(), offset: UInt32(manifest.startLSN.value % UInt64(size))))
+        needed.append(.backupHistory(manifest.startSegment(), offset: UInt32(manifest.startLSN.value % UInt64(size))))
         let waiting = Stopwatch()
         for file in needed {
             while try context.stores.contains(where: { try $0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty }) {

@@ -27,7 +27,7 @@ public struct ArchiveLayout: Sendable {
 
     public func directory(for file: WALFileName) -> String {
         switch file {
-        case .segment(let s), .partial(let s), .backupLabel(let s, _): return "\(walRoot)/\(s.directoryName)"
+        case .segment(let s), .partial(let s), .backupHistory(let s, _): return "\(walRoot)/\(s.directoryName)"
         case .history: return walRoot
         }
     }

@@ -42,7 +42,7 @@ import WalvaultPipeline
         #expect(WALFileName("000000020000000000000005.partial") == .partial(seg("000000020000000000000005")))
         #expect(WALFileName("00000002.history") == .history(timeline: 2))
         #expect(WALFileName("0000000A.history") == .history(timeline: 10))
-        #expect(WALFileName("000000010000000000000002.00000028.backup") == .backupLabel(seg("000000010000000000000002"), offset: 0x28))
+        #expect(WALFileName("000000010000000000000002.00000028.backup") == .backupHistory(seg("000000010000000000000002"), offset: 0x28))
         for text in ["000000010000000000000001", "000000020000000000000005.partial", "00000002.history",
                      "000000010000000000000002.00000028.backup"] {
             #expect(WALFileName(text)?.description == text)
