@@ -60,8 +60,9 @@ public struct ArchiveGet {
                 problems.append("\(error)")
                 continue
             }
-            guard let (object, _) = candidates.first else { continue }
-            guard candidates.count == 1 else {
+            // The same content twice (a race that a store without deletion could not undo) is one file.
+            guard let (object, _) = candidates.min(by: { $0.0.name < $1.0.name }) else { continue }
+            guard Set(candidates.map(\.1.sha256)).count == 1 else {
                 problems.append("store \"\(store.name)\" holds \(candidates.count) different objects for \(file) (\(candidates.map(\.0.key).joined(separator: ", ")))")
                 continue
             }

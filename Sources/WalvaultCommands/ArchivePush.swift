@@ -101,7 +101,7 @@ public struct ArchivePush {
         var stored: [ArchivePushResult.StoredCopy] = []
         var alsoPresent = present
         for (store, writer) in zip(needing, writers) {
-            switch try writer.commit(name: objectName, conflictPrefix: prefix) {
+            switch try ObjectPlacement.commit(writer, store: store, directory: directory, name: objectName, unlessPrefixTaken: prefix) {
             case .stored(let object):
                 stored.append(.init(store: store.name, object: object))
             case .alreadyPresent(let objects):
@@ -200,7 +200,8 @@ public struct ArchivePush {
 
     static func requireIdentical(_ objects: [StoreObject], sha256: String, file: WALFileName, store: Store) throws {
         let names = objects.compactMap { StoredObjectName($0.name) }
-        if names.contains(where: { $0.sha256 == sha256 }) { return }
+        // Every copy must be this content: one other object under the name is a conflict.
+        if !names.isEmpty, names.count == objects.count, names.allSatisfy({ $0.sha256 == sha256 }) { return }
         let stored = names.first.map { String($0.sha256.prefix(12)) } ?? "unknown"
         throw CommandError(
             problem: "\(file.kindDescription) \(file) is already in store \"\(store.name)\" with different content (stored sha256 \(stored)…, this file \(sha256.prefix(12))…); the stored object was left untouched",

@@ -104,8 +104,8 @@ final class BackupPacker {
             let base = Self.partName(part.index)
             let name = StoredObjectName(originalName: base, sha256: part.hashing.hexDigest!, compression: compression.algorithm)
             var storedSize = 0
-            for writer in part.writers {
-                switch try writer.commit(name: name.description, conflictPrefix: base + "-") {
+            for (store, writer) in zip(stores, part.writers) {
+                switch try ObjectPlacement.commit(writer, store: store, directory: directory, name: name.description, unlessPrefixTaken: base + "-") {
                 case .stored(let object): storedSize = object.size
                 case .alreadyPresent(let objects):
                     throw CommandError(problem: "backup part \(objects.map(\.key).joined(separator: ", ")) already exists", fix: "another backup with the same label is running; retry in a second")

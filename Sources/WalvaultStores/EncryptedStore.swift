@@ -73,9 +73,9 @@ final class EncryptingObjectWriter: ObjectWriter {
     func write(_ bytes: UnsafeRawBufferPointer) throws { try stage.write(bytes) }
 
     /// The last chunk is sealed only now: until commit, more bytes could follow.
-    func commit(name: String, conflictPrefix: String?) throws -> CommitOutcome {
+    func commit(name: String) throws -> CommitOutcome {
         try stage.finish()
-        return try base.commit(name: name, conflictPrefix: conflictPrefix)
+        return try base.commit(name: name)
     }
 
     func abort() { base.abort() }

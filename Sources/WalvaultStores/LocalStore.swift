@@ -139,7 +139,7 @@ public final class LocalStore: Store {
         let writer = try makeWriter(directory: Paths.dirname(key))
         do {
             try contents.withUnsafeBytes { try writer.write($0) }
-            let outcome = try writer.commit(name: Paths.basename(key), conflictPrefix: nil)
+            let outcome = try writer.commit(name: Paths.basename(key))
             if case .stored = outcome { return true }
             return false
         } catch {
@@ -187,29 +187,22 @@ final class LocalObjectWriter: ObjectWriter {
         }
     }
 
-    func commit(name: String, conflictPrefix: String?) throws -> CommitOutcome {
+    func commit(name: String) throws -> CommitOutcome {
         guard let file else { throw StoreError(store: store.name, problem: "object \(name) was already committed or aborted", fix: nil) }
         do {
             try file.sync()
             try file.close()
             self.file = nil
-            // The lock makes "check for a conflicting object, then place ours" one step
-            // for every walvault process writing into this directory.
-            let lock = try FileDescriptor.openDirectory(directoryPath)
-            try lock.lockExclusive()
             removeAbandonedTemporaries()
-            let existing = try conflicts(name: name, prefix: conflictPrefix)
-            if !existing.isEmpty {
-                try FileSystem.remove(temporaryPath)
-                return .alreadyPresent(existing)
-            }
+            // link(2) never replaces: the name is created only if it does not exist, atomically.
             let finalPath = Paths.join(directoryPath, name)
             guard try FileSystem.linkNoReplace(temporaryPath, to: finalPath) else {
                 try FileSystem.remove(temporaryPath)
-                return .alreadyPresent(try conflicts(name: name, prefix: conflictPrefix))
+                let key = Paths.join(directory, name)
+                return .alreadyPresent(try store.head(key: key).map { [$0] } ?? [])
             }
             try FileSystem.remove(temporaryPath)
-            try lock.sync()
+            try FileSystem.syncDirectory(directoryPath)
             let status = try FileSystem.status(finalPath)
             return .stored(StoreObject(key: Paths.join(directory, name), size: status?.size ?? 0, modifiedAt: status?.modifiedAt))
         } catch let error as SystemError {
@@ -219,10 +212,6 @@ final class LocalObjectWriter: ObjectWriter {
             abort()
             throw error
         }
-    }
-
-    private func conflicts(name: String, prefix: String?) throws -> [StoreObject] {
-        try store.list(directory: directory, namePrefix: prefix ?? name).filter { prefix != nil || $0.name == name }
     }
 
     func abort() {

@@ -76,24 +76,17 @@ public final class MemoryStore: Store {
     }
 
     public func createSmall(key: String, contents: [UInt8]) throws -> Bool {
-        insert(key: key, bytes: contents, conflictPrefix: nil).stored
+        insert(key: key, bytes: contents).stored
     }
 
     public func delete(key: String) throws {
         _ = entries.withLock { $0.removeValue(forKey: key) }
     }
 
-    /// The one atomic step: check for a conflict and insert under the lock.
-    func insert(key: String, bytes: [UInt8], conflictPrefix: String?) -> (stored: Bool, existing: [StoreObject]) {
+    /// The one atomic step: insert unless the key exists, under the lock.
+    func insert(key: String, bytes: [UInt8]) -> (stored: Bool, existing: [StoreObject]) {
         entries.withLock { all in
-            let directory = Paths.dirname(key)
-            let conflicts = all.filter { other, _ in
-                Paths.dirname(other) == directory
-                    && (conflictPrefix.map { Paths.basename(other).hasPrefix($0) } ?? (other == key))
-            }
-            guard conflicts.isEmpty else {
-                return (false, conflicts.sorted { $0.key < $1.key }.map { object($0.key, $0.value) })
-            }
+            if let existing = all[key] { return (false, [object(key, existing)]) }
             all[key] = Entry(bytes: bytes, modifiedAt: WallClock.nowMicros())
             return (true, [])
         }
@@ -132,11 +125,11 @@ final class MemoryObjectWriter: ObjectWriter {
         self.bytes.append(contentsOf: bytes)
     }
 
-    func commit(name: String, conflictPrefix: String?) throws -> CommitOutcome {
+    func commit(name: String) throws -> CommitOutcome {
         guard open else { throw StoreError(store: store.name, kind: .permanent, problem: "object \(name) was already committed or aborted", fix: nil) }
         open = false
         let key = Paths.join(directory, name)
-        let outcome = store.insert(key: key, bytes: bytes, conflictPrefix: conflictPrefix)
+        let outcome = store.insert(key: key, bytes: bytes)
         if outcome.stored { return .stored(StoreObject(key: key, size: bytes.count, modifiedAt: WallClock.nowMicros())) }
         return .alreadyPresent(outcome.existing)
     }

@@ -37,7 +37,7 @@ public struct StoreObject: Sendable, Equatable, CustomStringConvertible {
 
 public enum CommitOutcome: Equatable {
     case stored(StoreObject)
-    /// Objects already under the conflict prefix; nothing was written.
+    /// What already holds the name (or, from the repository's placement, the prefix); nothing was written.
     case alreadyPresent([StoreObject])
 }
 
@@ -80,11 +80,11 @@ public protocol ObjectReader: AnyObject {
 /// Receives an object's bytes. Nothing is visible under a final name until `commit`.
 public protocol ObjectWriter: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) throws
-    /// Makes the object durable under `directory/name`, unless an object whose name starts with
-    /// `conflictPrefix` is already there, in which case nothing is written and those are returned.
-    /// With no prefix, only an object named exactly `name` conflicts (`archive.info` must not be
-    /// taken for present because `archive.info.copy` is).
-    func commit(name: String, conflictPrefix: String?) throws -> CommitOutcome
+    /// Makes the object durable under exactly `directory/name` unless that key exists, in which
+    /// case nothing is written and the existing object is returned: "create unless it exists",
+    /// atomically where the store can. Policies over several names (one object per WAL file,
+    /// whatever its checksum) belong to the repository (`ObjectPlacement`), not to drivers.
+    func commit(name: String) throws -> CommitOutcome
     /// Throws away what was written. Safe to call after a failed commit.
     func abort()
 }

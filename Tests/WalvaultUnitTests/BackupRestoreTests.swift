@@ -51,7 +51,7 @@ import WalvaultSystem
             // The WAL the backup needs.
             let segment = WALSegmentName(timeline: 1, segmentNumber: 2, segmentSize: mib16)
             let writer = try store.makeWriter(directory: layout.directory(for: .segment(segment)))
-            _ = try writer.commit(name: "\(segment)-\(String(repeating: "a", count: 64)).zst", conflictPrefix: "\(segment)-")
+            _ = try writer.commit(name: "\(segment)-\(String(repeating: "a", count: 64)).zst")
         }
 
         func restore(into target: String, force: Bool = false) throws -> RestoreReport {

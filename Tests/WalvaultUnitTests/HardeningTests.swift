@@ -108,7 +108,7 @@ private func failure(_ body: () throws -> Void) -> String? {
         let garbage = Array("this is not a history file".utf8)
         let writer = try f.context.stores[0].makeWriter(directory: "main/wal")
         try garbage.withUnsafeBytes { try writer.write($0) }
-        _ = try writer.commit(name: "00000002.history-\(SHA256Hasher.hex(of: garbage))", conflictPrefix: "00000002.history-")
+        _ = try writer.commit(name: "00000002.history-\(SHA256Hasher.hex(of: garbage))")
 
         let info = try InfoReport.gather(context: f.context)
         #expect(info.unreadableHistories.count == 1)
@@ -661,7 +661,7 @@ extension RestoreDestinationTests {
             let segment = WALSegmentName(timeline: 1, segmentNumber: number, segmentSize: mib16)
             let writer = try store.makeWriter(directory: ArchiveLayout(cluster: "main").directory(for: .segment(segment)))
             _ = try writer.commit(name: StoredObjectName(originalName: segment.description, sha256: String(repeating: "c", count: 64),
-                                                         compression: .zstd, archivedAt: at).description, conflictPrefix: "\(segment)-")
+                                                         compression: .zstd, archivedAt: at).description)
         }
         var times = [timespec(tv_sec: 978_307_200, tv_nsec: 0), timespec(tv_sec: 978_307_200, tv_nsec: 0)]
         for file in filesUnder(Paths.join(f.dir.path, "store")) { #expect(utimensat(AT_FDCWD, Paths.join(f.dir.path, "store", file), &times, 0) == 0) }
