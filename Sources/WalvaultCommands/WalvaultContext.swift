@@ -1,5 +1,6 @@
 import WalvaultConfig
 import WalvaultPipeline
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
 
@@ -47,7 +48,7 @@ public struct WalvaultContext {
 
     public static func makeStore(_ settings: StoreSettings) -> Store {
         switch settings.kind {
-        case .local(let path): return LocalStore(name: settings.name, root: path)
+        case .local(let path): return SplittingStore.wrapping(LocalStore(name: settings.name, root: path))
         }
     }
 }

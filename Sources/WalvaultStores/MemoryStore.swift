@@ -38,7 +38,8 @@ public final class MemoryStore: Store {
         try requireListing()
         let prefix = directory.isEmpty ? namePrefix : directory + "/" + namePrefix
         return entries.withLock { all in
-            all.filter { key, _ in key.hasPrefix(prefix) && Paths.dirname(key) == (directory.isEmpty ? "." : directory) }
+            all.filter { key, _ in key.hasPrefix(prefix) && Paths.dirname(key) == (directory.isEmpty ? "." : directory)
+                && !Paths.basename(key).hasPrefix(".") }
                 .sorted { $0.key < $1.key }.map { object($0.key, $0.value) }
         }
     }
@@ -49,12 +50,15 @@ public final class MemoryStore: Store {
         let names = entries.withLock { all in
             Set(all.keys.filter { $0.hasPrefix(prefix) }.compactMap { key -> String? in
                 let rest = key.dropFirst(prefix.count)
-                guard let slash = rest.firstIndex(of: "/") else { return nil }
+                guard let slash = rest.firstIndex(of: "/"), !rest.hasPrefix(".") else { return nil }
                 return String(rest[..<slash])
             })
         }
         return names.sorted()
     }
+
+    /// Every key, hidden ones included: what the driver really holds, for tests.
+    public func keys() -> [String] { entries.withLock { $0.keys.sorted() } }
 
     public func head(key: String) throws -> StoreObject? {
         entries.withLock { $0[key].map { object(key, $0) } }
@@ -84,11 +88,12 @@ public final class MemoryStore: Store {
     }
 
     /// The one atomic step: insert unless the key exists, under the lock.
-    func insert(key: String, bytes: [UInt8]) -> (stored: Bool, existing: [StoreObject]) {
+    func insert(key: String, bytes: [UInt8]) -> (stored: Bool, object: StoreObject) {
         entries.withLock { all in
-            if let existing = all[key] { return (false, [object(key, existing)]) }
-            all[key] = Entry(bytes: bytes, modifiedAt: WallClock.nowMicros())
-            return (true, [])
+            if let existing = all[key] { return (false, object(key, existing)) }
+            let entry = Entry(bytes: bytes, modifiedAt: WallClock.nowMicros())
+            all[key] = entry
+            return (true, object(key, entry))
         }
     }
 }
@@ -129,9 +134,12 @@ final class MemoryObjectWriter: ObjectWriter {
         guard open else { throw StoreError(store: store.name, kind: .permanent, problem: "object \(name) was already committed or aborted", fix: nil) }
         open = false
         let key = Paths.join(directory, name)
+        if let limit = store.maxObjectSize, bytes.count > limit {
+            throw StoreError(store: store.name, kind: .permanent, problem: "\(key) is \(bytes.count) bytes, more than this store takes (\(limit))",
+                             fix: "walvault splits objects for such stores; this is a bug if it reaches you")
+        }
         let outcome = store.insert(key: key, bytes: bytes)
-        if outcome.stored { return .stored(StoreObject(key: key, size: bytes.count, modifiedAt: WallClock.nowMicros())) }
-        return .alreadyPresent(outcome.existing)
+        return outcome.stored ? .stored(outcome.object) : .alreadyPresent([outcome.object])
     }
 
     func abort() {

@@ -4,6 +4,9 @@ import Glibc
 import Dispatch
 import Synchronization
 import Testing
+import WalvaultCatalog
+import WalvaultCommands
+import WalvaultConfig
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
@@ -319,5 +322,84 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
         }
         #expect(failures.load(ordering: .relaxed) == 0)
         #expect(try !store.list(directory: Self.directory, namePrefix: "").isEmpty)
+    }
+}
+
+/// Objects larger than a store's limit, split by the repository for any driver.
+@Suite struct SplittingStoreTests {
+    static let limit = 64 * 1024
+
+    @Test(arguments: [0, 100, limit, limit + 1, 3 * limit, 1 << 20])
+    func objectsOfEverySizeRoundTripWithinTheLimit(size: Int) throws {
+        let driver = MemoryStore(name: "tg", listing: true, maxObjectSize: Self.limit)
+        let store = SplittingStore.wrapping(driver)
+        let bytes = sampleBytes(size, seed: UInt64(size) + 1)
+        let writer = try store.makeWriter(directory: "main/wal/0000000100000000")
+        // Uneven writes, as the pipeline delivers them.
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(offset % 3 == 0 ? 40_000 : 70_001, bytes.count - offset)
+            try bytes.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+            offset += n
+        }
+        guard case .stored = try writer.commit(name: "obj") else { Issue.record("not stored"); return }
+        #expect(try readAll(store, "main/wal/0000000100000000/obj") == bytes)
+        // What the driver holds: no object over its limit, and one visible name.
+        #expect(try store.list(directory: "main/wal/0000000100000000", namePrefix: "").map(\.name) == ["obj"])
+        let pieces = try driver.listSubdirectories(directory: "main/wal/0000000100000000")
+        #expect(pieces.isEmpty, "staging is hidden from listings")
+        #expect(driver.keys().allSatisfy { (try? driver.head(key: $0))??.size ?? 0 <= Self.limit })
+        #expect(driver.keys().count == (size <= Self.limit ? 1 : 1 + (size + Self.limit - 1) / Self.limit))
+        // Delete takes the pieces too.
+        try store.delete(key: "main/wal/0000000100000000/obj")
+        #expect(driver.keys().isEmpty)
+    }
+
+    @Test func abortAndConflictLeaveNoPieces() throws {
+        let driver = MemoryStore(name: "tg", maxObjectSize: Self.limit)
+        let store = SplittingStore.wrapping(driver)
+        let big = sampleBytes(4 * Self.limit, seed: 9)
+        let aborted = try store.makeWriter(directory: "d")
+        try big.withUnsafeBytes { try aborted.write($0) }
+        aborted.abort()
+        #expect(driver.keys().isEmpty)
+        _ = try store.createSmall(key: "d/x", contents: [1])
+        let second = try store.makeWriter(directory: "d")
+        try big.withUnsafeBytes { try second.write($0) }
+        guard case .alreadyPresent = try second.commit(name: "x") else { Issue.record("replaced"); return }
+        #expect(driver.keys() == ["d/x"])
+        #expect(try readAll(store, "d/x") == [1])
+    }
+
+    @Test func aMissingOrShortPieceIsAnErrorNotAShortObject() throws {
+        let driver = MemoryStore(name: "tg", maxObjectSize: Self.limit)
+        let store = SplittingStore.wrapping(driver)
+        let writer = try store.makeWriter(directory: "d")
+        try sampleBytes(3 * Self.limit, seed: 4).withUnsafeBytes { try writer.write($0) }
+        _ = try writer.commit(name: "x")
+        let piece = try #require(driver.keys().first { $0.contains(".split/") && $0.hasSuffix(".2") })
+        try driver.delete(key: piece)
+        #expect(throws: StoreError.self) { _ = try readAll(store, "d/x") }
+        _ = try driver.createSmall(key: piece, contents: [1, 2, 3])
+        #expect(throws: StoreError.self) { _ = try readAll(store, "d/x") }
+    }
+
+    /// The whole way: a WAL segment larger than the store's limit, encrypted, pushed and fetched.
+    @Test(arguments: [false, true])
+    func aSegmentLargerThanTheStoresLimitIsArchivedAndRestored(encrypted: Bool) throws {
+        let dir = TempDir()
+        let driver = MemoryStore(name: "tg", maxObjectSize: Self.limit)
+        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main"),
+                                    compression: CompressionSettings(algorithm: .none), stores: [StoreSettings(name: "tg", kind: .local(path: "/unused"))])
+        let context = WalvaultContext(config: config, stores: [SplittingStore.wrapping(driver)], keyRing: encrypted ? makeKeyRing() : nil)
+        let name = WALSegmentName(timeline: 1, segmentNumber: 3, segmentSize: 1 << 20)
+        let bytes = makeSegment(name: name)
+        let result = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(name)", bytes))
+        #expect(result.stored.count == 1)
+        #expect(driver.keys().allSatisfy { (try? driver.head(key: $0))??.size ?? 0 <= Self.limit })
+        var getter = ArchiveGet(context: context)
+        let destination = Paths.join(dir.path, "RECOVERYXLOG")
+        #expect(try getter.run(fileName: name.description, destination: destination) == .restored(store: "tg", object: result.stored[0].object, size: bytes.count))
+        #expect(read(destination) == bytes)
     }
 }
