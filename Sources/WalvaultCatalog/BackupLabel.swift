@@ -10,6 +10,13 @@ public enum BackupLabel {
         return RecoveryTarget.parseTime(text)
     }
 
+    /// The label for a backup starting at `micros` (the server's clock).
+    public static func make(_ micros: Int64) -> String {
+        let digits = RecoveryTarget.formatUTC(micros - micros % 1_000_000).utf8.filter { $0 >= 48 && $0 <= 57 }.prefix(14)
+        let text = String(decoding: digits, as: UTF8.self)
+        return "\(text.prefix(8))T\(text.dropFirst(8))Z"
+    }
+
     /// "3 h", "2 d": how old something that started at `start` is at `now`.
     public static func age(from start: Int64, to now: Int64) -> String {
         let seconds = max(0, (now - start) / 1_000_000)

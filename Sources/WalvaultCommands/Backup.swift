@@ -25,6 +25,8 @@ public struct Backup {
     /// How long to wait for the WAL that makes the backup consistent to reach the stores.
     public var walTimeoutSeconds: Double = 300
     public var partSize = BackupPacker.defaultPartSize
+    /// The database side, opened from `[cluster] conninfo`; tests give a fake.
+    public var openSession: (String) throws -> BackupSession = { try PostgresBackupSession(conninfo: $0) }
 
     public init(context: WalvaultContext) { self.context = context }
 
@@ -42,9 +44,9 @@ public struct Backup {
         guard let pgdata = config.cluster.pgdata else {
             throw CommandError(problem: "config \(config.path): [cluster] pgdata is not set", fix: "backup reads the data directory; set pgdata to it")
         }
-        let db = try PostgresConnection(conninfo: conninfo)
-        let facts = try ServerFacts.read(db)
-        try facts.checkReadyForBackup(pgdata: pgdata, configPath: config.path)
+        let session = try openSession(conninfo)
+        let facts = try session.facts()
+        try Self.checkReady(facts, pgdata: pgdata)
         let layout = ArchiveLayout(cluster: config.cluster.name)
         try checkArchiver(facts, layout: layout).forEach(warn)
         for store in context.stores {
@@ -54,17 +56,20 @@ public struct Backup {
             }
         }
 
-        let label = try uniqueLabel(layout: layout, now: try db.value("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"')"))
+        let label = try uniqueLabel(layout: layout, now: BackupLabel.make(try session.clockMicros()))
         let clock = Stopwatch()
-        let startLSN = LSN(try db.value("SELECT pg_backup_start($1, true)::text", ["walvault \(label)"]))!
-        let startTime = Int64(try db.value(ServerFacts.clockMicros))!
+        let startText = try session.start(label: "walvault \(label)")
+        guard let startLSN = LSN(startText) else {
+            throw CommandError(problem: "pg_backup_start returned \"\(startText)\", not an LSN", fix: "see the server log")
+        }
+        let startTime = try session.clockMicros()
         progress("backup \(label) started at \(startLSN)")
 
         let packer = BackupPacker(stores: context.stores, directory: layout.backupDirectory(label), compression: config.compression, partSize: partSize)
         var manifest: BackupManifest
         do {
             manifest = try copyAndWait(label: label, startLSN: startLSN, startTime: startTime, facts: facts, pgdata: pgdata, layout: layout,
-                                       packer: packer, db: db, progress: progress)
+                                       packer: packer, session: session, progress: progress)
         } catch {
             packer.abort()
             throw BackupFailure(underlying: error, cleanup: removeParts(of: label, layout: layout))
@@ -84,7 +89,7 @@ public struct Backup {
 
     /// Copies the files, stops the backup and waits for its WAL: everything before the manifest.
     private func copyAndWait(label: String, startLSN: LSN, startTime: Int64, facts: ServerFacts, pgdata: String, layout: ArchiveLayout,
-                             packer: BackupPacker, db: PostgresConnection, progress: (String) -> Void) throws -> BackupManifest {
+                             packer: BackupPacker, session: BackupSession, progress: (String) -> Void) throws -> BackupManifest {
         let config = context.config
         var entries: [BackupManifest.Entry] = []
         var tablespaces: [BackupManifest.Tablespace] = []
@@ -99,11 +104,12 @@ public struct Backup {
         entries.append(controlEntry)
         try packer.finish()
 
-        let stop = try db.query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)")
-        guard let row = stop.first, let stopText = row[0], let stopLSN = LSN(stopText), let labelFile = row[1] else {
-            throw CommandError(problem: "pg_backup_stop returned nothing usable", fix: "see the server log")
+        let stop = try session.stop()
+        guard let stopLSN = LSN(stop.lsn) else {
+            throw CommandError(problem: "pg_backup_stop returned \"\(stop.lsn)\", not an LSN", fix: "see the server log")
         }
-        let stopTime = Int64(try db.value(ServerFacts.clockMicros))!
+        let labelFile = stop.labelFile
+        let stopTime = try session.clockMicros()
         let timeline = Self.timeline(fromLabel: labelFile) ?? 1
 
         let manifest = BackupManifest(
@@ -111,9 +117,9 @@ public struct Backup {
             walSegmentSize: facts.walSegmentSize, timeline: timeline, startLSN: startLSN, stopLSN: stopLSN,
             startTime: startTime, stopTime: stopTime, walvaultVersion: Self.walvaultVersion,
             compression: config.compression.algorithm.rawValue, backupLabel: labelFile,
-            tablespaceMap: (row[2]?.isEmpty ?? true) ? nil : row[2], tablespaces: tablespaces, parts: packer.parts, entries: entries)
+            tablespaceMap: stop.tablespaceMap, tablespaces: tablespaces, parts: packer.parts, entries: entries)
         progress("copied \(manifest.totalSize) bytes in \(manifest.parts.count) parts; waiting for WAL \(manifest.startSegment()) to \(manifest.stopSegment()) to be archived")
-        try waitForWAL(manifest: manifest, layout: layout, db: db)
+        try waitForWAL(manifest: manifest, layout: layout, session: session)
         return manifest
     }
 
@@ -145,9 +151,27 @@ public struct Backup {
         return nil
     }
 
+    /// The server can be backed up from here: PostgreSQL 15 or later, a primary, and running from
+    /// the data directory walvault is about to read.
+    static func checkReady(_ facts: ServerFacts, pgdata: String) throws {
+        guard facts.versionNumber >= 150_000 else {
+            throw CommandError(problem: "the server is PostgreSQL \(facts.versionNumber / 10000); walvault backup needs 15 or later", fix: "upgrade the server")
+        }
+        guard !facts.inRecovery else {
+            throw CommandError(problem: "the server is a standby (in recovery)", fix: "run walvault backup against the primary")
+        }
+        let configured = FileSystem.realPath(pgdata) ?? pgdata
+        let actual = FileSystem.realPath(facts.dataDirectory) ?? facts.dataDirectory
+        guard configured == actual else {
+            throw CommandError(problem: "[cluster] pgdata is \(pgdata), but the server at conninfo runs from \(facts.dataDirectory)",
+                               fix: "make pgdata and conninfo name the same cluster")
+        }
+    }
+
     /// Refuses before copying when the server's WAL will never reach these stores (see ArchiverCheck).
     private func checkArchiver(_ facts: ServerFacts, layout: ArchiveLayout) throws -> [String] {
-        var check = facts.archiver
+        var check = ArchiverCheck(archiveMode: facts.archiveMode, archiveCommand: facts.archiveCommand, archiveLibrary: facts.archiveLibrary,
+                                  lastArchivedWAL: facts.lastArchivedWAL, failing: facts.failingSince.map { .init(wal: $0.wal, time: $0.time) })
         if let last = check.lastArchivedWAL, let file = WALFileName(last) {
             check.lastArchivedIsInStores = try context.stores.contains {
                 try !$0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty
@@ -170,7 +194,7 @@ public struct Backup {
 
     /// The backup is unusable until WAL from its start to its stop is in the stores: wait for it,
     /// bounded, and say what is missing and why when it does not come.
-    private func waitForWAL(manifest: BackupManifest, layout: ArchiveLayout, db: PostgresConnection) throws {
+    private func waitForWAL(manifest: BackupManifest, layout: ArchiveLayout, session: BackupSession) throws {
         let size = manifest.walSegmentSize
         var needed: [WALFileName] = []
         let first = manifest.startLSN.segmentNumber(segmentSize: size)
@@ -183,56 +207,12 @@ public struct Backup {
         for file in needed {
             while try context.stores.contains(where: { try $0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty }) {
                 guard waiting.seconds < walTimeoutSeconds else {
-                    let failure = (try? db.query("SELECT last_failed_wal, last_failed_time::text FROM pg_stat_archiver"))?.first
-                    let why = (failure?[0] ?? nil).map { "; the archiver last failed on \($0) at \(failure?[1] ?? "?")" } ?? ""
-                    throw CommandError(problem: "backup \(manifest.label) is unusable: \(file) was not archived within \(Int(walTimeoutSeconds)) s\(why)",
+                    let why = session.lastArchiveFailure().map { "; the archiver last failed on \($0.wal) at \($0.time)" } ?? ""
+                    throw CommandError(problem: "backup \(manifest.label) is unusable: \(file) was not archived within \(walTimeoutSeconds == walTimeoutSeconds.rounded() ? String(Int(walTimeoutSeconds)) : String(walTimeoutSeconds)) s\(why)",
                                        fix: "check archive_command and the server log; the backup was not marked complete")
                 }
                 usleep(200_000)
             }
-        }
-    }
-}
-
-/// What backup needs to know about the server, read once.
-struct ServerFacts {
-    static let clockMicros = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text"
-
-    let versionNumber: Int
-    let systemIdentifier: String
-    let walSegmentSize: Int
-    let dataDirectory: String
-    let archiver: ArchiverCheck
-    let inRecovery: Bool
-
-    static func read(_ db: PostgresConnection) throws -> ServerFacts {
-        let row = try db.query("""
-            SELECT current_setting('server_version_num'), (SELECT system_identifier::text FROM pg_control_system()),
-                   pg_size_bytes(current_setting('wal_segment_size'))::text, current_setting('data_directory'),
-                   current_setting('archive_mode'), current_setting('archive_command'), pg_is_in_recovery()::text,
-                   current_setting('archive_library', true), a.last_archived_wal, a.last_failed_wal, a.last_failed_time::text,
-                   (a.last_failed_time > coalesce(a.last_archived_time, '-infinity'))::text
-            FROM pg_stat_archiver a
-            """)[0]
-        let failing = row[11] == "true" ? ArchiverCheck.Failure(wal: row[9] ?? "?", time: row[10] ?? "?") : nil
-        let archiver = ArchiverCheck(archiveMode: row[4] ?? "", archiveCommand: row[5] ?? "", archiveLibrary: row[7] ?? "",
-                                     lastArchivedWAL: row[8], failing: failing)
-        return ServerFacts(versionNumber: Int(row[0] ?? "") ?? 0, systemIdentifier: row[1] ?? "", walSegmentSize: Int(row[2] ?? "") ?? 0,
-                           dataDirectory: row[3] ?? "", archiver: archiver, inRecovery: row[6] == "true")
-    }
-
-    func checkReadyForBackup(pgdata: String, configPath: String) throws {
-        guard versionNumber >= 150_000 else {
-            throw CommandError(problem: "the server is PostgreSQL \(versionNumber / 10000); walvault backup needs 15 or later", fix: "upgrade the server")
-        }
-        guard !inRecovery else {
-            throw CommandError(problem: "the server is a standby (in recovery)", fix: "run walvault backup against the primary")
-        }
-        let configured = FileSystem.realPath(pgdata) ?? pgdata
-        let actual = FileSystem.realPath(dataDirectory) ?? dataDirectory
-        guard configured == actual else {
-            throw CommandError(problem: "[cluster] pgdata is \(pgdata), but the server at conninfo runs from \(dataDirectory)",
-                               fix: "make pgdata and conninfo name the same cluster")
         }
     }
 }
