@@ -48,7 +48,13 @@ public struct WalvaultContext {
 
     public static func makeStore(_ settings: StoreSettings) -> Store {
         switch settings.kind {
-        case .local(let path): return SplittingStore.wrapping(LocalStore(name: settings.name, root: path))
+        case .local(let path): return layered(LocalStore(name: settings.name, root: path))
         }
+    }
+
+    /// What every driver gets from the repository, closest to the driver first: objects split to
+    /// its size limit, and a catalog when it cannot list. Encryption goes on top (see `init`).
+    public static func layered(_ driver: Store) -> Store {
+        CatalogingStore.wrapping(SplittingStore.wrapping(driver))
     }
 }

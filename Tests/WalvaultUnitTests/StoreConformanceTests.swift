@@ -5,7 +5,7 @@ import Dispatch
 import Synchronization
 import Testing
 import WalvaultCatalog
-import WalvaultCommands
+@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultRepository
 import WalvaultStores
@@ -14,7 +14,7 @@ import WalvaultSystem
 /// What every store driver must do, run against each of them: the in-library MemoryStore with
 /// and without listing, LocalStore, and (as they come) the S3 and Telegram drivers.
 enum Driver: String, CaseIterable, CustomTestStringConvertible {
-    case local, memory, memoryWithoutListing
+    case local, memory, memoryWithoutListing, memoryWithCatalog
 
     var testDescription: String { rawValue }
 
@@ -26,6 +26,8 @@ enum Driver: String, CaseIterable, CustomTestStringConvertible {
             return (LocalStore(name: "local", root: dir.sub("store")), dir)
         case .memory: return (MemoryStore(name: "memory"), nil)
         case .memoryWithoutListing: return (MemoryStore(name: "nolist", listing: false), nil)
+        // A store that cannot list, given listings by walvault's own catalog.
+        case .memoryWithCatalog: return (CatalogingStore(base: MemoryStore(name: "catalog", listing: false)), nil)
         }
     }
 }
@@ -276,7 +278,7 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
         return try ObjectPlacement.commit(writer, store: store, directory: Self.directory, name: name, unlessPrefixTaken: "000000010000000000000003-")
     }
 
-    @Test(arguments: [Driver.local, .memory])
+    @Test(arguments: [Driver.local, .memory, .memoryWithCatalog])
     func aTakenNameWritesNothing(driver: Driver) throws {
         let (store, keep) = driver.make()
         defer { _ = keep }
@@ -289,7 +291,7 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
 
     /// Writers racing with different content: whatever was reported stored is still there, no
     /// two contents were both reported stored, and no conflicting copy is left behind.
-    @Test(arguments: [Driver.local, .memory])
+    @Test(arguments: [Driver.local, .memory, .memoryWithCatalog])
     func racingContentsNeverBothSucceed(driver: Driver) throws {
         let (store, keep) = driver.make()
         defer { _ = keep }
@@ -307,7 +309,7 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
 
     /// Writers racing with the same content (PostgreSQL re-sending a file): every one succeeds
     /// or finds its content there, and at least one copy stays.
-    @Test(arguments: [Driver.local, .memory])
+    @Test(arguments: [Driver.local, .memory, .memoryWithCatalog])
     func racingIdenticalContentAllSucceed(driver: Driver) throws {
         let (store, keep) = driver.make()
         defer { _ = keep }
@@ -401,5 +403,104 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
         let destination = Paths.join(dir.path, "RECOVERYXLOG")
         #expect(try getter.run(fileName: name.description, destination: destination) == .restored(store: "tg", object: result.stored[0].object, size: bytes.count))
         #expect(read(destination) == bytes)
+    }
+}
+
+
+@Suite struct StoreCatalogTests {
+    @Test func theNewestGenerationIsFoundWithHeadAlone() throws {
+        let store = MemoryStore(name: "m", listing: false)
+        let catalog = StoreCatalog(store: store)
+        #expect(try catalog.newestGeneration() == 0)
+        for n in 1...150 { #expect(try catalog.record(put: [StoreObject(key: "k/\(n)", size: n)]) == UInt64(n)) }
+        #expect(try catalog.newestGeneration() == 150)
+        #expect(try catalog.newestGeneration(from: 40) == 150)
+        #expect(try catalog.newestGeneration(from: 400) == 150)
+    }
+
+    /// Past two snapshots, with deletions on both sides of them: the state is exact.
+    @Test func snapshotsAndDeltasGiveTheExactState() throws {
+        let store = MemoryStore(name: "m", listing: false)
+        let catalog = StoreCatalog(store: store)
+        var expected: [String: StoreObject] = [:]
+        for n in 1...140 {
+            let object = StoreObject(key: "main/wal/\(n)", size: n, modifiedAt: Int64(n))
+            if n % 7 == 0 {
+                let gone = "main/wal/\(n - 3)"
+                try catalog.record(put: [object], delete: [gone])
+                expected.removeValue(forKey: gone)
+            } else {
+                try catalog.record(put: [object])
+            }
+            expected[object.key] = object
+        }
+        #expect(try catalog.objects() == expected)
+        // Generation 128 is a snapshot: the state is read from it and the twelve after it alone
+        // (the older ones are made unreadable, and nothing fails).
+        for generation in UInt64(1)...127 {
+            try store.delete(key: StoreCatalog.key(generation))
+            _ = try store.createSmall(key: StoreCatalog.key(generation), contents: Array("garbage".utf8))
+        }
+        #expect(try catalog.objects() == expected)
+    }
+
+    @Test func concurrentWritersAllLand() throws {
+        let store = MemoryStore(name: "m", listing: false)
+        DispatchQueue.concurrentPerform(iterations: 24) { i in
+            _ = try? StoreCatalog(store: store).record(put: [StoreObject(key: "k/\(i)", size: i)])
+        }
+        #expect(try StoreCatalog(store: store).objects().count == 24)
+    }
+
+    @Test func aDamagedGenerationIsAPlainError() throws {
+        let store = MemoryStore(name: "m", listing: false)
+        let catalog = StoreCatalog(store: store)
+        try catalog.record(put: [StoreObject(key: "a", size: 1)])
+        try store.delete(key: StoreCatalog.key(1))
+        _ = try store.createSmall(key: StoreCatalog.key(1), contents: Array("not a catalog".utf8))
+        do {
+            _ = try catalog.objects()
+            Issue.record("expected an error")
+        } catch let error as StoreError {
+            #expect(error.problem == "catalog generation catalog/0000000000000001 is not a walvault catalog")
+        }
+    }
+
+    /// The same store read through its listing and through walvault's catalog of it: the
+    /// inventory every command uses is the same.
+    @Test func theInventoryIsTheSameFromAListingAndFromTheCatalog() throws {
+        let dir = TempDir()
+        let raw = MemoryStore(name: "m")
+        let cataloged = CatalogingStore(base: raw)
+        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main"),
+                                    compression: CompressionSettings(algorithm: .zstd), stores: [StoreSettings(name: "m", kind: .local(path: "/unused"))])
+        let context = WalvaultContext(config: config, stores: [cataloged])
+        for n in UInt64(2)...5 {
+            let name = WALSegmentName(timeline: 1, segmentNumber: n, segmentSize: 1 << 20)
+            _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(name)", makeSegment(name: name, seed: n)))
+        }
+        _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/00000002.history", Array("1\t0/400000\tx\n".utf8)))
+        let layout = ArchiveLayout(cluster: "main")
+        let packer = BackupPacker(stores: context.stores, directory: layout.backupDirectory("L1"), compression: config.compression, partSize: 1000)
+        let entry = try #require(try packer.add(path: dir.write("data/PG_VERSION", Array("15\n".utf8)), relative: "PG_VERSION", mode: 0o600))
+        try packer.finish()
+        let manifest = BackupManifest(label: "L1", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: 1 << 20,
+                                      timeline: 1, startLSN: LSN(UInt64(2) << 20), stopLSN: LSN((UInt64(2) << 20) + 100), startTime: 1, stopTime: 2,
+                                      walvaultVersion: "test", compression: "zstd", backupLabel: "", tablespaceMap: nil,
+                                      tablespaces: [], parts: packer.parts, entries: [entry])
+        _ = try context.stores[0].createSmall(key: layout.manifestKey("L1"), contents: try manifest.encoded())
+        _ = try context.stores[0].createSmall(key: "main/backup/L2/part-000001-\(String(repeating: "a", count: 64)).zst", contents: [1])
+
+        let fromListing = try Inventory.read(stores: [UnencryptedStore(base: raw)], layout: layout)
+        let fromCatalog = try Inventory.read(stores: [UnencryptedStore(base: cataloged)], layout: layout)
+        #expect(fromListing.backups == fromCatalog.backups)
+        #expect(fromListing.backups.map(\.label) == ["L1"])
+        #expect(fromListing.segments == fromCatalog.segments)
+        #expect(fromListing.segments.count == 4)
+        #expect(fromListing.histories == fromCatalog.histories)
+        #expect(fromListing.histories.keys.sorted() == [2])
+        #expect(fromListing.incompleteBackups == fromCatalog.incompleteBackups)
+        #expect(fromListing.incompleteBackups == ["L2"])
+        #expect(fromListing.segmentsTimedByStore.isEmpty && fromCatalog.segmentsTimedByStore.isEmpty)
     }
 }
