@@ -32,7 +32,26 @@ public struct ArchivePush {
 
     var config: WalvaultConfig { context.config }
 
-    public func run(walPath: String) throws -> ArchivePushResult {
+    public func run(walPath: String, events: OperationObserver = IgnoredEvents()) throws -> ArchivePushResult {
+        try events.run("archive-push", type: .wal, subject: Paths.basename(walPath), summary: Self.summary) { try push(walPath) }
+    }
+
+    static func summary(_ result: ArchivePushResult) -> (stored: [(store: String, key: String, facts: OperationFacts)], facts: OperationFacts?) {
+        let stored = result.stored.map { copy in
+            (copy.store, copy.object.key, OperationFacts(objectName: result.file.description, size: result.originalSize, storedSize: copy.object.size,
+                                                         sha256: result.sha256, timeline: Int(result.file.timeline)))
+        }
+        return (stored, nil)
+    }
+
+    /// The events `run` reports for this outcome.
+    public static func events(walPath: String, outcome: Result<ArchivePushResult, Error>) -> [OperationEvent] {
+        let log = EventLog()
+        _ = try? log.run("archive-push", type: .wal, subject: Paths.basename(walPath), summary: summary) { try outcome.get() }
+        return log.events
+    }
+
+    private func push(_ walPath: String) throws -> ArchivePushResult {
         let baseName = Paths.basename(walPath)
         guard let file = WALFileName(baseName) else {
             throw CommandError(problem: "\(walPath) is not a file PostgreSQL archives (a WAL segment, .partial, .history or .backup file)",

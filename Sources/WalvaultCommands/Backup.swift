@@ -4,6 +4,7 @@ import Glibc
 import WalvaultCatalog
 import WalvaultRepository
 import WalvaultConfig
+import WalvaultPipeline
 import WalvaultPostgres
 import WalvaultStores
 import WalvaultSystem
@@ -30,10 +31,23 @@ public struct Backup {
 
     public init(context: WalvaultContext) { self.context = context }
 
-    /// - Parameters:
-    ///   - progress: what is happening, for `--verbose`.
-    ///   - warn: problems that do not stop the backup, printed as they are found.
-    public func run(progress: (String) -> Void = { _ in }, warn: (String) -> Void = { _ in }) throws -> BackupReport {
+    public func run(events: OperationObserver = IgnoredEvents()) throws -> BackupReport {
+        try events.run("backup", type: .database, summary: summary) {
+            try backUp(progress: { events.receive(.progressed(note: $0)) }, warn: { events.receive(.warning($0)) })
+        }
+    }
+
+    /// A row per store: the backup's directory there, its sizes and the manifest's checksum.
+    func summary(_ report: BackupReport) -> (stored: [(store: String, key: String, facts: OperationFacts)], facts: OperationFacts?) {
+        let m = report.manifest
+        let layout = ArchiveLayout(cluster: context.config.cluster.name)
+        let facts = OperationFacts(objectName: m.label, size: m.totalSize, storedSize: m.storedSize,
+                                   sha256: (try? m.encoded()).map { SHA256Hasher.hex(of: $0) }, systemIdentifier: m.systemIdentifier,
+                                   timeline: Int(m.timeline), startLSN: m.startLSN.description, stopLSN: m.stopLSN.description)
+        return (context.stores.map { ($0.name, layout.backupDirectory(m.label), facts) }, nil)
+    }
+
+    private func backUp(progress: (String) -> Void, warn: (String) -> Void) throws -> BackupReport {
         let config = context.config
         guard walTimeoutSeconds.isFinite, walTimeoutSeconds > 0 else {
             throw CommandError(problem: "the WAL timeout \(walTimeoutSeconds) is not a positive number of seconds", fix: "give a timeout such as 300")

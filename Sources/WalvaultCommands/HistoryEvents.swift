@@ -6,8 +6,8 @@ import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
 
-/// Turns what a command did into history rows: one row per object written to a store, or one
-/// failed row with the error. Pure apart from the clock, so the mapping is unit-tested.
+/// Turns an operation's events into history rows. Pure apart from the clock, so the mapping is
+/// unit-tested; no command has a mapping of its own.
 public enum HistoryEvents {
     static func base(_ settings: HistorySettings, _ config: WalvaultConfig, type: HistoryRecord.Kind, operation: String,
                      status: HistoryRecord.Status, durationMs: Int) -> HistoryRecord {
@@ -23,72 +23,50 @@ public enum HistoryEvents {
         return location.isEmpty ? key : Paths.join(location, key)
     }
 
+    /// The one mapping, for every operation: a row per object stored, else one row for the
+    /// operation's own facts (a restore), or one failed row with the error.
+    public static func rows(_ settings: HistorySettings, context: WalvaultContext, events: [OperationEvent], durationMs: Int) -> [HistoryRecord] {
+        guard case .started(let operation, let type, let subject)? = events.first else { return [] }
+        var rows: [HistoryRecord] = []
+        for event in events {
+            switch event {
+            case .stored(let store, let key, let facts):
+                var r = base(settings, context.config, type: type, operation: operation, status: .succeeded, durationMs: durationMs)
+                r.fileID = fileID(context, store: store, key: key)
+                r.storeName = store
+                apply(facts, to: &r)
+                rows.append(r)
+            case .succeeded(let facts?) where rows.isEmpty:
+                var r = base(settings, context.config, type: type, operation: operation, status: .succeeded, durationMs: durationMs)
+                r.expiresAt = nil
+                apply(facts, to: &r)
+                rows.append(r)
+            case .failed(let error):
+                var r = base(settings, context.config, type: type, operation: operation, status: .failed, durationMs: durationMs)
+                r.objectName = subject
+                r.error = error
+                return [r]
+            default:
+                break
+            }
+        }
+        return rows
+    }
+
+    static func apply(_ facts: OperationFacts, to r: inout HistoryRecord) {
+        r.objectName = facts.objectName ?? r.objectName
+        r.size = facts.size
+        r.storedSize = facts.storedSize
+        r.sha256 = facts.sha256
+        r.systemIdentifier = facts.systemIdentifier
+        r.timeline = facts.timeline
+        r.startLSN = facts.startLSN
+        r.stopLSN = facts.stopLSN
+    }
+
+    /// For a caller holding an archive-push result rather than its events.
     public static func archivePush(_ settings: HistorySettings, context: WalvaultContext, walPath: String,
                                    outcome: Result<ArchivePushResult, Error>, durationMs: Int) -> [HistoryRecord] {
-        switch outcome {
-        case .success(let result):
-            return result.stored.map { copy in
-                var r = base(settings, context.config, type: .wal, operation: "archive-push", status: .succeeded, durationMs: durationMs)
-                r.fileID = fileID(context, store: copy.store, key: copy.object.key)
-                r.storeName = copy.store
-                r.objectName = result.file.description
-                r.size = result.originalSize
-                r.storedSize = copy.object.size
-                r.sha256 = result.sha256
-                r.timeline = Int(result.file.timeline)
-                return r
-            }
-        case .failure(let error):
-            var r = base(settings, context.config, type: .wal, operation: "archive-push", status: .failed, durationMs: durationMs)
-            r.objectName = Paths.basename(walPath)
-            r.error = "\(error)"
-            return [r]
-        }
-    }
-
-    public static func backup(_ settings: HistorySettings, context: WalvaultContext, outcome: Result<BackupReport, Error>,
-                              durationMs: Int) -> [HistoryRecord] {
-        switch outcome {
-        case .success(let report):
-            let m = report.manifest
-            let layout = ArchiveLayout(cluster: context.config.cluster.name)
-            let manifestSHA = (try? m.encoded()).map { SHA256Hasher.hex(of: $0) }
-            return context.stores.map { store in
-                var r = base(settings, context.config, type: .database, operation: "backup", status: .succeeded, durationMs: durationMs)
-                r.fileID = fileID(context, store: store.name, key: layout.backupDirectory(m.label))
-                r.storeName = store.name
-                r.objectName = m.label
-                r.size = m.totalSize
-                r.storedSize = m.storedSize
-                r.sha256 = manifestSHA
-                r.systemIdentifier = m.systemIdentifier
-                r.timeline = Int(m.timeline)
-                r.startLSN = m.startLSN.description
-                r.stopLSN = m.stopLSN.description
-                return r
-            }
-        case .failure(let error):
-            var r = base(settings, context.config, type: .database, operation: "backup", status: .failed, durationMs: durationMs)
-            r.error = "\(error)"
-            return [r]
-        }
-    }
-
-    public static func restore(_ settings: HistorySettings, context: WalvaultContext, outcome: Result<RestoreReport, Error>,
-                               durationMs: Int) -> [HistoryRecord] {
-        switch outcome {
-        case .success(let report):
-            var r = base(settings, context.config, type: .database, operation: "restore", status: .succeeded, durationMs: durationMs)
-            r.expiresAt = nil
-            r.objectName = report.plan.backup.label
-            r.size = report.bytes
-            r.systemIdentifier = report.plan.backup.systemIdentifier
-            r.timeline = Int(report.plan.wal.targetTimeline)
-            return [r]
-        case .failure(let error):
-            var r = base(settings, context.config, type: .database, operation: "restore", status: .failed, durationMs: durationMs)
-            r.error = "\(error)"
-            return [r]
-        }
+        rows(settings, context: context, events: ArchivePush.events(walPath: walPath, outcome: outcome), durationMs: durationMs)
     }
 }

@@ -125,7 +125,14 @@ public struct Restore {
         }
     }
 
-    public func run(progress: (String) -> Void = { _ in }) throws -> RestoreReport {
+    public func run(events: OperationObserver = IgnoredEvents()) throws -> RestoreReport {
+        try events.run("restore", type: .database, summary: { report in
+            ([], OperationFacts(objectName: report.plan.backup.label, size: report.bytes, systemIdentifier: report.plan.backup.systemIdentifier,
+                                timeline: Int(report.plan.wal.targetTimeline)))
+        }) { try restore(progress: { events.receive(.progressed(note: $0)) }) }
+    }
+
+    private func restore(progress: (String) -> Void) throws -> RestoreReport {
         let clock = Stopwatch()
         let inventory = try Inventory.read(stores: context.stores, layout: layout)
         let plan = try plan(inventory)

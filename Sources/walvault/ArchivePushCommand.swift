@@ -17,11 +17,10 @@ struct ArchivePushCommand: ParsableCommand {
     func run() throws {
         let context = try global.loadContext(for: "archive-push")
         let clock = Stopwatch()
-        let outcome = Result { try ArchivePush(context: context).run(walPath: path) }
+        let events = EventPrinter.log("archive-push", progress: .verbose(global.verbose))
+        let outcome = Result { try ArchivePush(context: context).run(walPath: path, events: events) }
         // The exit status depends on the stores only: recording history never changes it.
-        History.record("archive-push", context) {
-            HistoryEvents.archivePush($0, context: context, walPath: path, outcome: outcome, durationMs: clock.milliseconds)
-        }
+        History.record("archive-push", context, events: events.events, since: clock)
         switch outcome {
         case .success(let result):
             if global.verbose {

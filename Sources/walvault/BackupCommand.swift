@@ -20,10 +20,9 @@ struct BackupCommand: ParsableCommand {
         let clock = Stopwatch()
         var backup = Backup(context: context)
         backup.walTimeoutSeconds = walTimeout.seconds
-        let outcome = Result {
-            try backup.run(progress: { line in if global.verbose { Output.info("backup", line) } }, warn: { Output.warn("backup", $0) })
-        }
-        History.record("backup", context) { HistoryEvents.backup($0, context: context, outcome: outcome, durationMs: clock.milliseconds) }
+        let events = EventPrinter.log("backup", progress: .verbose(global.verbose))
+        let outcome = Result { try backup.run(events: events) }
+        History.record("backup", context, events: events.events, since: clock)
         switch outcome {
         case .success(let report):
             let m = report.manifest

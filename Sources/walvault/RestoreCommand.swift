@@ -68,8 +68,9 @@ struct RestoreCommand: ParsableCommand {
                 return
             }
             let clock = Stopwatch()
-            let outcome = Result { try restore.run { print($0) } }
-            History.record("restore", context) { HistoryEvents.restore($0, context: context, outcome: outcome, durationMs: clock.milliseconds) }
+            let events = EventPrinter.log("restore", progress: .stdout)
+            let outcome = Result { try restore.run(events: events) }
+            History.record("restore", context, events: events.events, since: clock)
             let report = try outcome.get()
             print("restored \(report.files) files (\(report.bytes) bytes) into \(directory) in \(String(format2: report.seconds)) s")
             print("next: start the server (as the postgres user: pg_ctl -D \(directory) start, or systemctl start postgresql);")

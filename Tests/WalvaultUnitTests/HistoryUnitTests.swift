@@ -127,3 +127,52 @@ import WalvaultSystem
         #expect(recorder.journal.pendingCount == 3)
     }
 }
+
+/// One mapping from events to rows, for every operation.
+@Suite struct OperationEventTests {
+    let settings = HistorySettings(conninfo: "", projectID: "p", journal: "/j", retentionDays: 7)
+
+    @Test func storedObjectsBecomeRowsAndAnOperationThatStoresNothingOneSummaryRow() throws {
+        let dir = TempDir()
+        let context = makeContext(stores: [dir.sub("a"), dir.sub("b")])
+        let facts = OperationFacts(objectName: "L1", size: 10, storedSize: 4, sha256: "ab", systemIdentifier: "9", timeline: 2, startLSN: "0/1", stopLSN: "0/2")
+        let backup = HistoryEvents.rows(settings, context: context, events: [
+            .started(operation: "backup", type: .database, subject: nil), .progressed(note: "copied"), .warning("slow"),
+            .stored(store: "store1", key: "main/backup/L1", facts: facts), .stored(store: "store2", key: "main/backup/L1", facts: facts),
+            .succeeded(nil),
+        ], durationMs: 3)
+        #expect(backup.map(\.storeName) == ["store1", "store2"])
+        #expect(backup[1].fileID == Paths.join(dir.path, "b", "main/backup/L1"))
+        #expect(backup.allSatisfy { $0.objectName == "L1" && $0.startLSN == "0/1" && $0.stopLSN == "0/2" && $0.status == .succeeded && $0.expiresAt != nil })
+
+        let restore = HistoryEvents.rows(settings, context: context, events: [
+            .started(operation: "restore", type: .database, subject: nil), .succeeded(OperationFacts(objectName: "L1", size: 10, timeline: 3)),
+        ], durationMs: 3)
+        #expect(restore.count == 1)
+        #expect(restore[0].operation == "restore" && restore[0].timeline == 3 && restore[0].expiresAt == nil && restore[0].storeName == nil)
+
+        let failed = HistoryEvents.rows(settings, context: context, events: [
+            .started(operation: "backup", type: .database, subject: nil), .failed(error: "boom; fix"),
+        ], durationMs: 3)
+        #expect(failed.count == 1 && failed[0].status == .failed && failed[0].error == "boom; fix" && failed[0].objectName == nil)
+        #expect(HistoryEvents.rows(settings, context: context, events: [], durationMs: 0).isEmpty)
+    }
+
+    /// Every operation reports started first and exactly one of succeeded or failed last.
+    @Test func operationsReportTheirWholeLife() throws {
+        let dir = TempDir()
+        let context = makeContext(stores: [dir.sub("store")])
+        let log = EventLog()
+        let name = seg("000000010000000000000003")
+        _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(name)", makeSegment(name: name)), events: log)
+        #expect(log.events.first == .started(operation: "archive-push", type: .wal, subject: name.description))
+        #expect(log.events.last == .succeeded(nil))
+        #expect(log.events.filter { if case .stored = $0 { return true } else { return false } }.count == 1)
+
+        let failing = EventLog()
+        #expect(throws: (any Error).self) { _ = try ArchivePush(context: context).run(walPath: dir.write("x/\(name)", [1, 2]), events: failing) }
+        #expect(failing.events.count == 2)
+        guard case .failed(let error)? = failing.events.last else { Issue.record("no failed event"); return }
+        #expect(error.contains("too short"))
+    }
+}
