@@ -5,9 +5,11 @@ import WalvaultSystem
 public struct CatalogError: Problem, Equatable {
     public let problem: String
     public let fix: String
+    public let errorCode: String
 
-    public init(problem: String, fix: String) {
+    public init(problem: String, fix: String, errorCode: String = "catalog.refused") {
         self.problem = problem
         self.fix = fix
+        self.errorCode = errorCode
     }
 }

@@ -12,17 +12,18 @@ public enum ArchiveGetOutcome: Equatable {
 }
 
 /// One reason a store could not deliver the file; kept so the final message names each object.
-public struct ArchiveGetFailure: Error, CustomStringConvertible {
+public struct ArchiveGetFailure: Problem {
     public let file: String
     public let problems: [String]
     /// A standby asks again and keeps streaming; a targeted recovery stops (see ExitCodes).
     public var inStandby = false
 
-    public var description: String {
-        "cannot deliver \(file) intact: " + problems.joined(separator: "; also ")
-            + (inStandby ? "; the standby keeps streaming and will ask again: fix the store, or add one that has a good copy"
-                         : "; recovery was stopped rather than continue without it: repair or replace the object, or add a store that has a good copy")
+    public var problem: String { "cannot deliver \(file) intact: " + problems.joined(separator: "; also ") }
+    public var fix: String {
+        inStandby ? "the standby keeps streaming and will ask again: fix the store, or add one that has a good copy"
+                  : "recovery was stopped rather than continue without it: repair or replace the object, or add a store that has a good copy"
     }
+    public var errorCode: String { "archive_get.undeliverable" }
 }
 
 /// `%p` cannot be written. No other store can help with that, and nothing is wrong with the
@@ -30,6 +31,7 @@ public struct ArchiveGetFailure: Error, CustomStringConvertible {
 public struct ArchiveGetDestinationError: Problem {
     public let problem: String
     public let fix: String
+    public var errorCode: String { "archive_get.destination" }
 }
 
 /// PostgreSQL's restore_command. Bytes reach `%p` only after their SHA-256 matched the

@@ -232,8 +232,11 @@ public struct Backup {
 }
 
 /// A backup that failed after it began writing: why, and what became of what it wrote.
-public struct BackupFailure: Error, CustomStringConvertible {
+public struct BackupFailure: Problem {
     public let underlying: Error
     public let cleanup: String
-    public var description: String { "\(underlying); \(cleanup)" }
+    public var problem: String { "\(underlying)" }
+    public var fix: String { cleanup }
+    /// The code of what went wrong; the cleanup is in the text.
+    public var errorCode: String { ErrorCodes.of(underlying) }
 }

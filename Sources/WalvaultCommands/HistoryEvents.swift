@@ -41,7 +41,7 @@ public enum HistoryEvents {
                 r.expiresAt = nil
                 apply(facts, to: &r)
                 rows.append(r)
-            case .failed(let error):
+            case .failed(let error, _):
                 var r = base(settings, context.config, type: type, operation: operation, status: .failed, durationMs: durationMs)
                 r.objectName = subject
                 r.error = error

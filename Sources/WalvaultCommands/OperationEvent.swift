@@ -1,4 +1,5 @@
 import WalvaultHistory
+import WalvaultSystem
 
 /// What an operation reports about one object it stored, or about itself when it stores none
 /// (a restore): the facts history rows, the CLI, and later the shipping queue and the dashboard
@@ -39,7 +40,8 @@ public enum OperationEvent: Equatable, Sendable {
     case stored(store: String, key: String, facts: OperationFacts)
     /// Facts about the whole operation, for those that store nothing.
     case succeeded(OperationFacts?)
-    case failed(error: String)
+    /// The error's one line, and its stable code (`ErrorCodes.of`).
+    case failed(error: String, code: String)
 }
 
 /// Receives an operation's events as they happen.
@@ -73,7 +75,7 @@ extension OperationObserver {
             receive(.succeeded(facts))
             return result
         } catch {
-            receive(.failed(error: "\(error)"))
+            receive(.failed(error: "\(error)", code: ErrorCodes.of(error)))
             throw error
         }
     }

@@ -12,6 +12,7 @@ final class StagedFile {
         let cause: SystemError
         let problem: String
         let fix: String
+        var errorCode: String { cause.errorCode }
     }
 
     let destination: String

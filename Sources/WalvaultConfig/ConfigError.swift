@@ -1,6 +1,8 @@
 /// A configuration problem, always naming the file and, where there is one, the key,
 /// so that the one line PostgreSQL logs for a failed archive_command is enough to fix it.
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
+import WalvaultSystem
+
+public struct ConfigError: Problem, Equatable {
     public let file: String
     public let key: String?
     public let problem: String
@@ -12,6 +14,8 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
         self.problem = problem
         self.fix = fix
     }
+
+    public var errorCode: String { "config.invalid" }
 
     public var description: String {
         let place = key.map { "\(file): \($0)" } ?? file

@@ -1,6 +1,8 @@
 /// A failure inside a transformation stage: the bytes were not what the stage can read,
 /// or the C library refused. `stage` names the library so that the message says where.
-public struct PipelineError: Error, CustomStringConvertible, Equatable {
+import WalvaultSystem
+
+public struct PipelineError: Problem, Equatable {
     public let stage: String
     public let message: String
 
@@ -9,5 +11,9 @@ public struct PipelineError: Error, CustomStringConvertible, Equatable {
         self.message = message
     }
 
-    public var description: String { "\(stage): \(message)" }
+    public var description: String { problem }
+    public var problem: String { "\(stage): \(message)" }
+    public var fix: String { "" }
+    /// The bytes are not what the stage reads (a damaged object), or the library refused.
+    public var errorCode: String { "pipeline.bad_data" }
 }

@@ -8,6 +8,8 @@ public struct PostgresError: Problem, Equatable {
     /// The server could not be reached at all (as opposed to refusing a statement).
     public let isConnectionFailure: Bool
 
+    public var errorCode: String { isConnectionFailure ? "postgres.unreachable" : "postgres.refused" }
+
     public init(problem: String, fix: String, isConnectionFailure: Bool = false) {
         self.problem = problem
         self.fix = fix

@@ -6,9 +6,11 @@ import WalvaultSystem
 public struct RepositoryError: Problem, Equatable {
     public let problem: String
     public let fix: String
+    public let errorCode: String
 
-    public init(problem: String, fix: String) {
+    public init(problem: String, fix: String, errorCode: String = "repository.damaged") {
         self.problem = problem
         self.fix = fix
+        self.errorCode = errorCode
     }
 }

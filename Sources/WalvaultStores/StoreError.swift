@@ -5,7 +5,7 @@ import WalvaultSystem
 
 /// A store operation that failed, naming the store and the key or path involved. `kind` is for
 /// machines (retry decisions, history rows, HTTP statuses later); problem and fix are for people.
-public struct StoreError: Error, CustomStringConvertible, Equatable {
+public struct StoreError: Problem, Equatable {
     public enum Kind: String, Sendable, Equatable, CaseIterable {
         /// The key does not exist.
         case notFound
@@ -22,13 +22,23 @@ public struct StoreError: Error, CustomStringConvertible, Equatable {
     public let store: String
     public let kind: Kind
     public let problem: String
-    public let fix: String?
+    public let fix: String
 
     public init(store: String, kind: Kind = .permanent, problem: String, fix: String?) {
         self.store = store
         self.kind = kind
         self.problem = problem
-        self.fix = fix
+        self.fix = fix ?? ""
+    }
+
+    public var errorCode: String {
+        switch kind {
+        case .notFound: return "store.not_found"
+        case .conflict: return "store.conflict"
+        case .transient: return "store.transient"
+        case .permanent: return "store.permanent"
+        case .auth: return "store.auth"
+        }
     }
 
     public init(store: String, _ error: SystemError) {
@@ -47,6 +57,6 @@ public struct StoreError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String {
-        "store \"\(store)\": \(problem)" + (fix.map { "; \($0)" } ?? "")
+        "store \"\(store)\": \(problem)" + (fix.isEmpty ? "" : "; \(fix)")
     }
 }

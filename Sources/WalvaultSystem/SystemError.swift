@@ -4,7 +4,7 @@ import Glibc
 
 /// A failed system call, kept as data so that each layer can add its own context
 /// and tests can match on `code` rather than on message text.
-public struct SystemError: Error, CustomStringConvertible, Equatable {
+public struct SystemError: Problem, Equatable {
     public let operation: String
     public let path: String
     public let code: Int32
@@ -17,7 +17,22 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
 
     public var reason: String { String(cString: strerror(code)) }
 
-    public var description: String { "cannot \(operation) \(path): \(reason)" }
+    public var description: String { problem }
+    public var problem: String { "cannot \(operation) \(path): \(reason)" }
+    public var fix: String { hint ?? "" }
+
+    public var errorCode: String {
+        switch code {
+        case ENOENT: return "system.not_found"
+        case EACCES, EPERM: return "system.permission"
+        case ENOSPC, EDQUOT: return "system.no_space"
+        case EROFS: return "system.read_only"
+        case EISDIR, ENOTDIR: return "system.wrong_kind"
+        case EEXIST: return "system.exists"
+        case EXDEV: return "system.other_file_system"
+        default: return "system.io"
+        }
+    }
 
     /// Advice a person can act on for the errors users actually meet.
     public var hint: String? {

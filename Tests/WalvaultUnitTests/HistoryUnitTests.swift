@@ -3,10 +3,13 @@ import Glibc
 #endif
 import Testing
 import WalvaultCatalog
-import WalvaultCommands
+@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultHistory
 import WalvaultMigrations
+import WalvaultPipeline
+import WalvaultPostgres
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
 
@@ -152,7 +155,7 @@ import WalvaultSystem
         #expect(restore[0].operation == "restore" && restore[0].timeline == 3 && restore[0].expiresAt == nil && restore[0].storeName == nil)
 
         let failed = HistoryEvents.rows(settings, context: context, events: [
-            .started(operation: "backup", type: .database, subject: nil), .failed(error: "boom; fix"),
+            .started(operation: "backup", type: .database, subject: nil), .failed(error: "boom; fix", code: "command.refused"),
         ], durationMs: 3)
         #expect(failed.count == 1 && failed[0].status == .failed && failed[0].error == "boom; fix" && failed[0].objectName == nil)
         #expect(HistoryEvents.rows(settings, context: context, events: [], durationMs: 0).isEmpty)
@@ -172,7 +175,30 @@ import WalvaultSystem
         let failing = EventLog()
         #expect(throws: (any Error).self) { _ = try ArchivePush(context: context).run(walPath: dir.write("x/\(name)", [1, 2]), events: failing) }
         #expect(failing.events.count == 2)
-        guard case .failed(let error)? = failing.events.last else { Issue.record("no failed event"); return }
+        guard case .failed(let error, let code)? = failing.events.last else { Issue.record("no failed event"); return }
         #expect(error.contains("too short"))
+        #expect(code == "command.refused")
+    }
+}
+
+/// Every error carries a stable code beside its text.
+@Suite struct ErrorCodeTests {
+    @Test func everyLayersErrorHasAStableCode() {
+        #expect(ErrorCodes.of(SystemError("open", path: "/x", code: ENOENT)) == "system.not_found")
+        #expect(ErrorCodes.of(SystemError("write", path: "/x", code: ENOSPC)) == "system.no_space")
+        #expect(ErrorCodes.of(ConfigError(file: "/c", problem: "p", fix: "f")) == "config.invalid")
+        #expect(ErrorCodes.of(PipelineError(stage: "zstd", "bad")) == "pipeline.bad_data")
+        #expect(ErrorCodes.of(StoreError(store: "s", kind: .transient, problem: "p", fix: nil)) == "store.transient")
+        #expect(ErrorCodes.of(CommandError(problem: "p", fix: "f")) == "command.refused")
+        #expect(ErrorCodes.of(CatalogError(problem: "p", fix: "f")) == "catalog.refused")
+        #expect(ErrorCodes.of(RepositoryError(problem: "p", fix: "f")) == "repository.damaged")
+        #expect(ErrorCodes.of(PostgresError(problem: "p", fix: "f", isConnectionFailure: true)) == "postgres.unreachable")
+        #expect(ErrorCodes.of(EncryptionError.notEncrypted("o")) == "encryption.not_encrypted")
+        #expect(ErrorCodes.of(ArchiveGetFailure(file: "f", problems: ["x"])) == "archive_get.undeliverable")
+        #expect(ErrorCodes.of(BackupFailure(underlying: StoreError(store: "s", kind: .auth, problem: "p", fix: nil), cleanup: "c")) == "store.auth")
+        #expect(ErrorCodes.of(CancellationError()) == "internal")
+        // The text users read is unchanged by the code.
+        #expect("\(StoreError(store: "s", kind: .auth, problem: "denied", fix: nil))" == "store \"s\": denied")
+        #expect("\(ArchiveGetFailure(file: "f", problems: ["x", "y"]))" == "cannot deliver f intact: x; also y; recovery was stopped rather than continue without it: repair or replace the object, or add a store that has a good copy")
     }
 }

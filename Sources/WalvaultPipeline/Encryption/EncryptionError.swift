@@ -16,6 +16,15 @@ public struct EncryptionError: Problem, Equatable {
     }
 
     public let kind: Kind
+
+    public var errorCode: String {
+        switch kind {
+        case .wrongPassphraseOrDamaged: return "encryption.undecryptable"
+        case .notEncrypted: return "encryption.not_encrypted"
+        case .encryptedWithoutKey: return "encryption.no_key"
+        case .unsupported: return "encryption.unsupported"
+        }
+    }
     /// How messages name the object: "main/wal/… in store \"local\"" or a file path.
     public let object: String
     public let problem: String
