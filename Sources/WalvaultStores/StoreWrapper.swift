@@ -10,12 +10,23 @@ extension StoreWrapper {
     public var maxObjectSize: Int? { base.maxObjectSize }
     public var location: String { base.location }
 
+    /// The generic layer honours the flags, as pgBackRest's storage.c does: a caller that asks a
+    /// store for what it cannot do gets one clear refusal, whatever the driver would have done.
+    public func require(_ capability: StoreCapabilities, _ what: String) throws {
+        guard capabilities.contains(capability) else {
+            throw StoreError(store: name, kind: .permanent, problem: "this store cannot \(what)",
+                             fix: capability == .listing ? "read it through walvault's catalog of the store" : "use a store that can")
+        }
+    }
+
     public func list(directory: String, namePrefix: String) throws -> [StoreObject] {
-        try base.list(directory: directory, namePrefix: namePrefix)
+        try require(.listing, "list its objects")
+        return try base.list(directory: directory, namePrefix: namePrefix)
     }
 
     public func listSubdirectories(directory: String) throws -> [String] {
-        try base.listSubdirectories(directory: directory)
+        try require(.listing, "list its objects")
+        return try base.listSubdirectories(directory: directory)
     }
 
     public func head(key: String) throws -> StoreObject? {
@@ -23,6 +34,7 @@ extension StoreWrapper {
     }
 
     public func delete(key: String) throws {
+        try require(.deletion, "delete objects")
         try base.delete(key: key)
     }
 }

@@ -504,3 +504,37 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
         #expect(fromListing.segmentsTimedByStore.isEmpty && fromCatalog.segmentsTimedByStore.isEmpty)
     }
 }
+
+/// A store that lists nothing and deletes nothing, behind the wrappers every command uses.
+final class BareStore: StoreWrapper, @unchecked Sendable {
+    let base: Store
+    init(base: Store) { self.base = base }
+    var capabilities: StoreCapabilities { [] }
+    func openReader(key: String) throws -> ObjectReader { try base.openReader(key: key) }
+    func makeWriter(directory: String) throws -> ObjectWriter { try base.makeWriter(directory: directory) }
+    func readSmall(key: String) throws -> [UInt8]? { try base.readSmall(key: key) }
+    func createSmall(key: String, contents: [UInt8]) throws -> Bool { try base.createSmall(key: key, contents: contents) }
+}
+
+@Suite struct CapabilityTests {
+    @Test func theGenericLayerRefusesWhatAStoreCannotDo() throws {
+        let memory = MemoryStore(name: "m")
+        _ = try memory.createSmall(key: "d/x", contents: [1])
+        let wrapped = UnencryptedStore(base: BareStore(base: memory))
+        for body in [{ _ = try wrapped.list(directory: "d", namePrefix: "") }, { _ = try wrapped.listSubdirectories(directory: "") },
+                     { try wrapped.delete(key: "d/x") }] as [() throws -> Void] {
+            do {
+                try body()
+                Issue.record("expected a refusal")
+            } catch let error as StoreError {
+                #expect(error.kind == .permanent)
+                #expect(error.problem.hasPrefix("this store cannot"))
+            }
+        }
+        #expect(try memory.head(key: "d/x") != nil, "nothing was deleted")
+        // What it can do still works.
+        #expect(try wrapped.readSmall(key: "d/x") == [1])
+        // And with walvault's catalog it lists.
+        #expect(CatalogingStore.wrapping(BareStore(base: memory)) is CatalogingStore)
+    }
+}
