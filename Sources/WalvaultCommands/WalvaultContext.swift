@@ -52,9 +52,9 @@ public struct WalvaultContext {
         }
     }
 
-    /// What every driver gets from the repository, closest to the driver first: objects split to
-    /// its size limit, and a catalog when it cannot list. Encryption goes on top (see `init`).
+    /// What every driver gets, closest to the driver first: retries of transient failures, objects
+    /// split to its size limit, and a catalog when it cannot list. Encryption goes on top (`init`).
     public static func layered(_ driver: Store) -> Store {
-        CatalogingStore.wrapping(SplittingStore.wrapping(driver))
+        CatalogingStore.wrapping(SplittingStore.wrapping(RetryingStore(base: driver)))
     }
 }

@@ -538,3 +538,25 @@ final class BareStore: StoreWrapper, @unchecked Sendable {
         #expect(CatalogingStore.wrapping(BareStore(base: memory)) is CatalogingStore)
     }
 }
+
+@Suite struct LayeringTests {
+    /// Every driver gets the same layers: a limit-free store that lists needs only the retries.
+    @Test func everyDriverGetsRetriesAndWhatItLacks() {
+        #expect(WalvaultContext.layered(MemoryStore(name: "m")) is RetryingStore)
+        #expect((WalvaultContext.layered(MemoryStore(name: "m", maxObjectSize: 1000)) as? SplittingStore)?.base is RetryingStore)
+        let telegramLike = WalvaultContext.layered(MemoryStore(name: "t", listing: false, maxObjectSize: 1000))
+        #expect(((telegramLike as? CatalogingStore)?.base as? SplittingStore)?.base is RetryingStore)
+    }
+
+    /// kill -9 between a piece and the index: what is left is never an object anyone lists.
+    @Test func piecesLeftByACrashAreNeverListed() throws {
+        let driver = MemoryStore(name: "t", listing: false, maxObjectSize: 1000)
+        let store = WalvaultContext.layered(driver)
+        _ = try store.createSmall(key: "main/wal/0000000100000000/kept", contents: [1])
+        // What a writer killed after two pieces leaves: staged pieces, no index, no catalog entry.
+        _ = try driver.createSmall(key: "main/wal/0000000100000000/.split/0123456789ab.1", contents: [UInt8](repeating: 7, count: 1000))
+        _ = try driver.createSmall(key: "main/wal/0000000100000000/.split/0123456789ab.2", contents: [UInt8](repeating: 7, count: 1000))
+        #expect(try store.list(directory: "main/wal/0000000100000000", namePrefix: "").map(\.name) == ["kept"])
+        #expect(try store.listSubdirectories(directory: "main/wal/0000000100000000").isEmpty)
+    }
+}
