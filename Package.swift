@@ -17,7 +17,8 @@ let package = Package(
         // No pkgConfig for libpq: SwiftPM would add pkg-config's -lpq to every binary importing it, and
         // WalvaultPostgres loads libpq with dlopen instead (see LibPQ.swift). The header is found by path.
         .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // No pkgConfig for libcurl either: WalvaultHTTP loads it with dlopen (see LibCurl.swift).
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
@@ -32,7 +33,9 @@ let package = Package(
         .target(name: "WalvaultConfig", dependencies: ["WalvaultSystem", "WalvaultPipeline", "TOMLKit"]),
         .target(name: "WalvaultPipeline",
                 dependencies: ["WalvaultSystem", "COpenSSL", "CZstd", "CLZ4", "CZlib", "CShims"]),
-        .target(name: "WalvaultStores", dependencies: ["WalvaultSystem", "WalvaultPipeline"]),
+        // HTTP for the network stores, over libcurl loaded on first use.
+        .target(name: "WalvaultHTTP", dependencies: ["WalvaultSystem", "CCurl", "CCurlShims"]),
+        .target(name: "WalvaultStores", dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultHTTP"]),
         .target(name: "WalvaultPostgres", dependencies: ["WalvaultSystem", "CLibPQ"]),
         // The control-plane schema: Migrations/*.sql compiled into the binary.
         .target(name: "WalvaultMigrations", path: "Migrations", exclude: ["README.md"],
@@ -57,7 +60,7 @@ let package = Package(
         // Pure logic and single-process behaviour: no servers needed.
         .testTarget(name: "WalvaultUnitTests", dependencies: [
             "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
-            "WalvaultCommands", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims",
+            "WalvaultCommands", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP",
         ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs a real PostgreSQL 15 and the built `walvault` executable.
         .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem"]),

@@ -1,29 +1,27 @@
 #include "CCurlShims.h"
 
-CURLcode wv_curl_setopt_long(CURL *handle, CURLoption option, long value) {
-    return curl_easy_setopt(handle, option, value);
+typedef CURLcode (*wv_variadic)(CURL *, int, ...);
+
+CURLcode wv_curl_setopt_long(void *setopt, CURL *handle, CURLoption option, long value) {
+    return ((wv_variadic)setopt)(handle, option, value);
 }
 
-CURLcode wv_curl_setopt_string(CURL *handle, CURLoption option, const char *value) {
-    return curl_easy_setopt(handle, option, value);
+CURLcode wv_curl_setopt_string(void *setopt, CURL *handle, CURLoption option, const char *value) {
+    return ((wv_variadic)setopt)(handle, option, value);
 }
 
-CURLcode wv_curl_setopt_pointer(CURL *handle, CURLoption option, void *value) {
-    return curl_easy_setopt(handle, option, value);
+CURLcode wv_curl_setopt_pointer(void *setopt, CURL *handle, CURLoption option, void *value) {
+    return ((wv_variadic)setopt)(handle, option, value);
 }
 
-CURLcode wv_curl_setopt_offset(CURL *handle, CURLoption option, curl_off_t value) {
-    return curl_easy_setopt(handle, option, value);
+CURLcode wv_curl_setopt_offset(void *setopt, CURL *handle, CURLoption option, curl_off_t value) {
+    return ((wv_variadic)setopt)(handle, option, value);
 }
 
-CURLcode wv_curl_setopt_write_callback(CURL *handle, size_t (*callback)(char *, size_t, size_t, void *)) {
-    return curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, callback);
+CURLcode wv_curl_setopt_callback(void *setopt, CURL *handle, CURLoption option, wv_curl_data_callback callback) {
+    return ((wv_variadic)setopt)(handle, option, callback);
 }
 
-CURLcode wv_curl_setopt_read_callback(CURL *handle, size_t (*callback)(char *, size_t, size_t, void *)) {
-    return curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
-}
-
-CURLcode wv_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
-    return curl_easy_getinfo(handle, info, value);
+CURLcode wv_curl_getinfo_long(void *getinfo, CURL *handle, CURLINFO info, long *value) {
+    return ((wv_variadic)getinfo)(handle, info, value);
 }

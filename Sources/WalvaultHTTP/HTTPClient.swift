@@ -1,0 +1,217 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCurl
+import CCurlShims
+
+public struct HTTPRequest {
+    public enum Body {
+        case none
+        case bytes([UInt8])
+        /// Streamed: `read` fills the buffer and returns how many bytes, 0 at the end; never the
+        /// whole body in memory.
+        case stream(length: Int, read: (UnsafeMutableRawBufferPointer) throws -> Int)
+    }
+
+    public var method: String
+    public var url: String
+    /// How messages name this request: the URL without anything secret in it.
+    public var displayURL: String
+    public var headers: [(String, String)]
+    public var body: Body
+    public var connectTimeoutSeconds = 10
+    /// Abandon a transfer slower than 1 byte/s for this long (no total timeout: objects are large).
+    public var stallTimeoutSeconds = 60
+
+    public init(method: String, url: String, displayURL: String? = nil, headers: [(String, String)] = [], body: Body = .none) {
+        self.method = method
+        self.url = url
+        self.displayURL = displayURL ?? String(url.prefix { $0 != "?" })
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public struct HTTPResponse {
+    public let status: Int
+    /// In the order received; names as sent (compare case-insensitively, `header(_:)` does).
+    public let headers: [(String, String)]
+
+    public func header(_ name: String) -> String? {
+        let wanted = name.lowercased()
+        return headers.last { $0.0.lowercased() == wanted }?.1
+    }
+}
+
+/// One HTTP exchange at a time over a libcurl easy handle, blocking, as the rest of walvault's
+/// byte pipeline is (long-running services run it on their own threads). Bodies stream in both
+/// directions; an error thrown by the caller's reader or sink stops the transfer and is rethrown.
+public final class HTTPClient {
+    private let curl: LibCurl
+    private let handle: UnsafeMutableRawPointer
+
+    public init() throws {
+        curl = try LibCurl.shared.get()
+        guard let handle = curl.easyInit() else {
+            throw HTTPError(kind: .permanent, problem: "libcurl could not create a handle", fix: "check free memory")
+        }
+        self.handle = handle
+    }
+
+    deinit { curl.easyCleanup(handle) }
+
+    /// The libcurl version string, for `--verbose` and bug reports.
+    public var libraryVersion: String { curl.version().map { String(cString: $0) } ?? "unknown" }
+
+    /// Performs the request; the response body goes to `sink` as it arrives.
+    public func perform(_ request: HTTPRequest, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> HTTPResponse {
+        let exchange = Exchange(sink: sink)
+        if case .stream(_, let read) = request.body { exchange.read = read }
+        if case .bytes(let bytes) = request.body {
+            var offset = 0
+            exchange.read = { buffer in
+                let n = min(buffer.count, bytes.count - offset)
+                bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+                offset += n
+                return n
+            }
+        }
+        var list: UnsafeMutablePointer<curl_slist>?
+        defer { curl.slistFreeAll(list) }
+        // "Expect:" removes curl's 100-continue round trip on uploads.
+        for (name, value) in request.headers + [("Expect", "")] {
+            list = curl.slistAppend(list, value.isEmpty ? "\(name):" : "\(name): \(value)")
+        }
+        let context = Unmanaged.passRetained(exchange)
+        defer { context.release() }
+
+        try reset()
+        try set(CURLOPT_URL, request.url)
+        try set(CURLOPT_NOSIGNAL, 1)
+        try set(CURLOPT_FOLLOWLOCATION, 0)
+        try set(CURLOPT_CONNECTTIMEOUT, request.connectTimeoutSeconds)
+        try set(CURLOPT_LOW_SPEED_LIMIT, 1)
+        try set(CURLOPT_LOW_SPEED_TIME, request.stallTimeoutSeconds)
+        try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list)))
+        try check(wv_curl_setopt_callback(curl.setopt, handle, CURLOPT_WRITEFUNCTION, writeCallback))
+        try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_WRITEDATA, context.toOpaque()))
+        try check(wv_curl_setopt_callback(curl.setopt, handle, CURLOPT_HEADERFUNCTION, headerCallback))
+        try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_HEADERDATA, context.toOpaque()))
+        switch request.body {
+        case .none:
+            if request.method == "HEAD" { try set(CURLOPT_NOBODY, 1) }
+        case .bytes(let bytes):
+            try upload(length: bytes.count, context: context)
+        case .stream(let length, _):
+            try upload(length: length, context: context)
+        }
+        if request.method != "GET" && request.method != "HEAD" { try set(CURLOPT_CUSTOMREQUEST, request.method) }
+
+        let code = curl.easyPerform(handle)
+        if let error = exchange.error { throw error }
+        guard code == CURLE_OK else {
+            let reason = curl.easyStrerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
+            throw HTTPError(kind: Self.isTransient(code) ? .transient : .permanent,
+                            problem: "\(request.method) \(request.displayURL) failed: \(reason)",
+                            fix: Self.isTransient(code) ? "the service or the network did not answer; walvault retries" : "check the endpoint in the config")
+        }
+        var status = 0
+        try check(wv_curl_getinfo_long(curl.getinfo, handle, CURLINFO_RESPONSE_CODE, &status))
+        return HTTPResponse(status: status, headers: exchange.headers)
+    }
+
+    /// For small answers (listings, errors): the body in memory, refused past `limit` bytes.
+    public func perform(_ request: HTTPRequest, limit: Int = 16 << 20) throws -> (response: HTTPResponse, body: [UInt8]) {
+        var body: [UInt8] = []
+        let response = try perform(request) { bytes in
+            guard body.count + bytes.count <= limit else {
+                throw HTTPError(kind: .permanent, problem: "\(request.method) \(request.displayURL) answered more than \(limit) bytes", fix: "check the endpoint")
+            }
+            body.append(contentsOf: bytes)
+        }
+        return (response, body)
+    }
+
+    private func upload(length: Int, context: Unmanaged<Exchange>) throws {
+        try set(CURLOPT_UPLOAD, 1)
+        try check(wv_curl_setopt_offset(curl.setopt, handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(length)))
+        try check(wv_curl_setopt_callback(curl.setopt, handle, CURLOPT_READFUNCTION, readCallback))
+        try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_READDATA, context.toOpaque()))
+    }
+
+    /// Every option back to its default, so one handle (and its connection) serves many requests.
+    private func reset() throws {
+        for option in [CURLOPT_UPLOAD, CURLOPT_NOBODY] { try set(option, 0) }
+        try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_CUSTOMREQUEST, nil))
+        try set(CURLOPT_HTTPGET, 1)
+    }
+
+    private func set(_ option: CURLoption, _ value: Int) throws {
+        try check(wv_curl_setopt_long(curl.setopt, handle, option, value))
+    }
+
+    private func set(_ option: CURLoption, _ value: String) throws {
+        try check(wv_curl_setopt_string(curl.setopt, handle, option, value))
+    }
+
+    private func check(_ code: CURLcode) throws {
+        guard code == CURLE_OK else {
+            let reason = curl.easyStrerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
+            throw HTTPError(kind: .permanent, problem: "libcurl refused an option: \(reason)", fix: "install libcurl4 7.88 or later")
+        }
+    }
+
+    /// Failures that a later attempt may not meet: the connection, not the request, went wrong.
+    static func isTransient(_ code: CURLcode) -> Bool {
+        [CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
+         CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_SSL_CONNECT_ERROR, CURLE_HTTP2, CURLE_HTTP2_STREAM].contains(code)
+    }
+}
+
+/// What the C callbacks reach through their userdata pointer.
+final class Exchange {
+    let sink: (UnsafeRawBufferPointer) throws -> Void
+    var read: ((UnsafeMutableRawBufferPointer) throws -> Int)?
+    var headers: [(String, String)] = []
+    var error: Error?
+
+    init(sink: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.sink = sink }
+}
+
+private let writeCallback: wv_curl_data_callback = { data, size, count, userdata in
+    let exchange = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
+    let total = size * count
+    do {
+        try exchange.sink(UnsafeRawBufferPointer(start: data, count: total))
+        return total
+    } catch {
+        exchange.error = error
+        return 0
+    }
+}
+
+private let readCallback: wv_curl_data_callback = { data, size, count, userdata in
+    let exchange = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
+    do {
+        return try exchange.read?(UnsafeMutableRawBufferPointer(start: data, count: size * count)) ?? 0
+    } catch {
+        exchange.error = error
+        return Int(CURL_READFUNC_ABORT)
+    }
+}
+
+private let headerCallback: wv_curl_data_callback = { data, size, count, userdata in
+    let exchange = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
+    let total = size * count
+    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: total), as: UTF8.self)
+    if line.hasPrefix("HTTP/") {
+        exchange.headers = []   // a new response (after a 100 Continue, or a retry)
+    } else if let colon = line.firstIndex(of: ":") {
+        let name = String(line[..<colon])
+        // "\r\n" is one Character in Swift, so trim by Character properties, not by "\r".
+        var value = Substring(line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" })
+        while let last = value.last, last.isNewline || last == " " || last == "\t" { value.removeLast() }
+        exchange.headers.append((name, String(value)))
+    }
+    return total
+}
