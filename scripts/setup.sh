@@ -7,6 +7,8 @@ packages=(
   postgresql-15 postgresql-contrib   # the real server the tests and demo run (initdb, pg_ctl, pgbench)
   libpq-dev libcurl4-openssl-dev libssl-dev libzstd-dev liblz4-dev zlib1g-dev pkg-config
   util-linux                         # runuser, to start PostgreSQL as an unprivileged user
+  libxml2                            # S3 answers are parsed with it (loaded only by commands that speak S3)
+  python3                            # the S3 test server (moto) runs on it
   ${WALVAULT_EXTRA_PACKAGES:-}
 )
 
@@ -25,3 +27,12 @@ fi
 
 command -v swift >/dev/null || [ -x /opt/swift/usr/bin/swift ] || {
   echo "setup: Swift 6 toolchain not found (expected on PATH or at /opt/swift)" >&2; exit 1; }
+
+# The S3-compatible server the tests run against: moto, pinned to the release whose conditional
+# PUT answers 412 (5.2.0 answers 500). Into whichever python3 is first on PATH.
+moto_version="5.2.1"
+if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then
+  echo "setup: installing moto[server]==$moto_version"
+  python3 -m pip install -q "moto[server]==$moto_version" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "moto[server]==$moto_version"
+fi

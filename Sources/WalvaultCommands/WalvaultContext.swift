@@ -43,12 +43,23 @@ public struct WalvaultContext {
             }
             keyRing = KeyRing(passphrase: passphrase, cache: cache)
         }
-        return WalvaultContext(config: config, stores: config.stores.map(makeStore), keyRing: keyRing, warnings: warnings)
+        return WalvaultContext(config: config, stores: try config.stores.enumerated().map { try makeStore($0.element, index: $0.offset, configPath: configPath) }, keyRing: keyRing, warnings: warnings)
     }
 
-    public static func makeStore(_ settings: StoreSettings) -> Store {
+    /// The driver for one `[[stores]]` entry (its credentials read now), layered.
+    /// - Parameter index: the entry's position, to name its keys in errors ("stores #2.…").
+    public static func makeStore(_ settings: StoreSettings, index: Int = 0, configPath: String = "") throws -> Store {
         switch settings.kind {
-        case .local(let path): return layered(LocalStore(name: settings.name, root: path))
+        case .local(let path):
+            return layered(LocalStore(name: settings.name, root: path))
+        case .s3(let s3):
+            let place = "stores #\(index + 1)"
+            let keyID = try StoreCredentials.read(s3.accessKeyID, key: place + ".access_key_id", configPath: configPath)
+            let secret = try StoreCredentials.read(s3.secretAccessKey, key: place + ".secret_access_key", configPath: configPath)
+            let driver = S3Store(name: settings.name, endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, prefix: s3.prefix,
+                                 pathStyle: s3.pathStyle, accessKeyID: keyID.withUnsafeBytes { String(decoding: $0, as: UTF8.self) },
+                                 secret: secret)
+            return layered(driver)
         }
     }
 

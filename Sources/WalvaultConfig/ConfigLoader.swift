@@ -170,6 +170,77 @@ public enum ConfigLoader {
         return CompressionSettings(algorithm: algorithm, level: algorithm == .none ? 0 : level)
     }
 
+    private static func parseS3(_ reader: TableReader, path: String) throws -> S3StoreSettings {
+        func fail(_ key: String, _ problem: String, _ fix: String) -> ConfigError {
+            ConfigError(file: path, key: reader.key(key), problem: problem, fix: fix)
+        }
+        var endpoint = try reader.requiredString("endpoint", meaning: "the service's URL, e.g. \"https://s3.us-west-004.backblazeb2.com\"")
+        while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        let scheme = endpoint.hasPrefix("https://") ? "https://" : endpoint.hasPrefix("http://") ? "http://" : nil
+        guard let scheme else {
+            throw fail("endpoint", "\"\(endpoint)\" is not an http:// or https:// URL", "give the service's URL, e.g. \"https://s3.eu-central-1.amazonaws.com\"")
+        }
+        let host = endpoint.dropFirst(scheme.count)
+        guard !host.isEmpty, !host.contains("/"), !host.contains("?"), !host.contains("#"), !host.contains(" ") else {
+            throw fail("endpoint", "\"\(endpoint)\" has a path or query", "give only scheme and host (and port); the bucket goes in bucket, the folder in prefix")
+        }
+        guard !host.contains("@") else {
+            throw fail("endpoint", "the endpoint contains credentials", "remove them from the URL; set access_key_id_env/_file and secret_access_key_env/_file")
+        }
+        let region = try reader.requiredString("region", meaning: "the bucket's region, e.g. \"us-west-004\" (B2), \"eu-central-1\" (AWS), \"auto\" (GCS)")
+        guard region.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 }) else {
+            throw fail("region", "\"\(region)\" is not a region name", "use the region as the service names it, e.g. \"us-east-1\"")
+        }
+        let bucket = try reader.requiredString("bucket", meaning: "the bucket's name, e.g. \"acme-backups\"")
+        guard S3StoreSettings.isValidBucket(bucket) else {
+            throw fail("bucket", "\"\(bucket)\" is not a valid bucket name", "use 3 to 63 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit")
+        }
+        var prefix = try reader.string("prefix") ?? ""
+        while prefix.hasPrefix("/") { prefix.removeFirst() }
+        while prefix.hasSuffix("/") { prefix.removeLast() }
+        let components = prefix.split(separator: "/", omittingEmptySubsequences: false)
+        guard prefix.isEmpty || components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && !$0.hasPrefix(".") }),
+              prefix.utf8.allSatisfy({ $0 >= 32 && $0 != 127 && $0 != UInt8(ascii: "\\") }) else {
+            throw fail("prefix", "\"\(prefix)\" is not a usable key prefix", "use folder names separated by '/', none empty or starting with '.', e.g. \"pg/prod\"")
+        }
+        let pathStyle = try reader.bool("path_style") ?? false
+        return S3StoreSettings(endpoint: endpoint, region: region, bucket: bucket, prefix: prefix,
+                               accessKeyID: try secretSource(reader, "access_key_id", path: path, example: "B2_KEY_ID"),
+                               secretAccessKey: try secretSource(reader, "secret_access_key", path: path, example: "B2_APP_KEY"),
+                               pathStyle: pathStyle)
+    }
+
+    /// `<base>_env` or `<base>_file`, exactly one of them.
+    private static func secretSource(_ reader: TableReader, _ base: String, path: String, example: String) throws -> SecretSource {
+        let variable = try reader.string(base + "_env")
+        let file = try reader.string(base + "_file")
+        switch (variable, file) {
+        case (let variable?, nil):
+            guard isEnvironmentName(variable) else {
+                throw ConfigError(file: path, key: reader.key(base + "_env"), problem: "the value is not an environment variable name (not shown: it may be the secret itself)",
+                                  fix: "give the variable's name, e.g. \"\(example)\", never the key itself")
+            }
+            return .environment(variable)
+        case (nil, let file?):
+            guard file.hasPrefix("/") else {
+                throw ConfigError(file: path, key: reader.key(base + "_file"), problem: "\"\(file)\" is not an absolute path",
+                                  fix: "give the full path of the file holding it: archive_command runs inside the data directory")
+            }
+            return .file(file)
+        case (nil, nil):
+            throw ConfigError(file: path, key: reader.key(base + "_env"), problem: "missing",
+                              fix: "set \(base)_env = \"\(example)\" (an environment variable's name) or \(base)_file = \"/etc/walvault/\(base)\"")
+        case (_?, _?):
+            throw ConfigError(file: path, key: reader.key(base + "_env"), problem: "both \(base)_env and \(base)_file are set",
+                              fix: "keep one of them")
+        }
+    }
+
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, !(48...57).contains(first) else { return false }
+        return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
+    }
+
     private static func parseStores(_ root: TOMLTable, path: String) throws -> [StoreSettings] {
         guard let value = root["stores"] else {
             throw ConfigError(file: path, key: "stores", problem: "no store configured",
@@ -197,11 +268,20 @@ public enum ConfigLoader {
                                   fix: "give every store its own name")
             }
             let type = try common.requiredString("type", meaning: "the store type, e.g. \"local\"")
-            if StoreSettings.knownTypes.contains(type) {
-                let reader = TableReader(table: table, file: path, place: place, knownKeys: StoreSettings.commonKeys + (StoreSettings.keysByType[type] ?? []))
-                try reader.rejectUnknownKeys(what: "a \(type) store")
+            let reader = TableReader(table: table, file: path, place: place, knownKeys: StoreSettings.commonKeys + (StoreSettings.keysByType[type] ?? []))
+            if StoreSettings.knownTypes.contains(type) { try reader.rejectUnknownKeys(what: "a \(type) store") }
+            var mode = StoreSettings.Mode.sync
+            if StoreSettings.knownTypes.contains(type), let value = try reader.string("mode") {
+                guard let known = StoreSettings.Mode(rawValue: value) else {
+                    throw ConfigError(file: path, key: "\(place).mode", problem: "unknown mode \"\(value)\"",
+                                      fix: "use \"sync\" (archive-push waits for this store) or \"async\" (shipped in the background)")
+                }
+                guard known == .sync else {
+                    throw ConfigError(file: path, key: "\(place).mode", problem: "mode \"async\" is not available in this version",
+                                      fix: "use mode = \"sync\" (the default) until background shipping is released")
+                }
+                mode = known
             }
-            let reader = common
             switch type {
             case "local":
                 let storePath = try reader.requiredString("path", meaning: "the directory that holds the store, e.g. \"/var/backups/walvault\"")
@@ -209,10 +289,12 @@ public enum ConfigLoader {
                     throw ConfigError(file: path, key: "\(place).path", problem: "\"\(storePath)\" is not an absolute path",
                                       fix: "give the full path: archive_command runs inside the data directory")
                 }
-                stores.append(StoreSettings(name: name, kind: .local(path: storePath)))
+                stores.append(StoreSettings(name: name, kind: .local(path: storePath), mode: mode))
+            case "s3":
+                stores.append(StoreSettings(name: name, kind: .s3(try parseS3(reader, path: path)), mode: mode))
             case _ where StoreSettings.plannedTypes.contains(type):
                 throw ConfigError(file: path, key: "\(place).type", problem: "store type \"\(type)\" is not available in this version",
-                                  fix: "use type = \"local\"")
+                                  fix: "use type = \"local\" or \"s3\"")
             default:
                 throw ConfigError(file: path, key: "\(place).type", problem: "unknown store type \"\(type)\"",
                                   fix: "use one of \(StoreSettings.knownTypes.joined(separator: ", "))")

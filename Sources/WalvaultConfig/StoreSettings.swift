@@ -3,29 +3,40 @@
 public struct StoreSettings: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case local(path: String)
+        case s3(S3StoreSettings)
+    }
+
+    /// When archive-push and backup count a store as written.
+    public enum Mode: String, Sendable, Equatable {
+        /// Before archive-push returns: PostgreSQL waits for this store.
+        case sync
+        /// Later, by `walvault ship` from a durable queue: a slow store never stalls PostgreSQL.
+        case async
     }
 
     public var name: String
     public var kind: Kind
+    public var mode: Mode
 
-    public init(name: String, kind: Kind) {
+    public init(name: String, kind: Kind, mode: Mode = .sync) {
         self.name = name
         self.kind = kind
+        self.mode = mode
     }
 
     /// The `type` values the config accepts today.
-    public static let knownTypes = ["local"]
+    public static let knownTypes = ["local", "s3"]
 
     /// Keys every `[[stores]]` entry has.
     public static let commonKeys = ["name", "type"]
     /// The keys each type takes, in one table (as pgBackRest declares `repo-s3-bucket` only for
     /// `repo-type = s3`), so that `bucket` on a local store is an unknown key, not ignored.
     public static let keysByType: [String: [String]] = [
-        "local": ["path"],
+        "local": ["mode", "path"],
         "s3": ["mode", "endpoint", "region", "bucket", "prefix", "access_key_id_env", "access_key_id_file",
                "secret_access_key_env", "secret_access_key_file", "path_style"],
         "telegram": ["mode", "api_base", "bot_token_env", "bot_token_file", "chat_id", "part_size_mb", "local_files"],
     ]
     /// Types that are planned but not built yet: named in the error so the user knows why.
-    public static let plannedTypes = ["s3", "telegram"]
+    public static let plannedTypes = ["telegram"]
 }

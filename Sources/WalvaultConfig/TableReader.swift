@@ -32,6 +32,12 @@ struct TableReader {
         return int
     }
 
+    func bool(_ name: String) throws -> Bool? {
+        guard let value = table[name] else { return nil }
+        guard let bool = value.bool else { throw typeError(name, expected: "true or false", found: value.type) }
+        return bool
+    }
+
     /// - Parameter what: how the accepting table is named in the fix ("a local store").
     func rejectUnknownKeys(what: String? = nil) throws {
         for name in table.keys.sorted() where !knownKeys.contains(name) {

@@ -46,7 +46,8 @@ public struct HTTPResponse {
 /// One HTTP exchange at a time over a libcurl easy handle, blocking, as the rest of walvault's
 /// byte pipeline is (long-running services run it on their own threads). Bodies stream in both
 /// directions; an error thrown by the caller's reader or sink stops the transfer and is rethrown.
-public final class HTTPClient {
+/// `@unchecked Sendable`: one thread uses it at a time; pools hand it from thread to thread.
+public final class HTTPClient: @unchecked Sendable {
     private let curl: LibCurl
     private let handle: UnsafeMutableRawPointer
 

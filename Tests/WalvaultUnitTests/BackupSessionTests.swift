@@ -83,7 +83,7 @@ import WalvaultSystem
             let settings = [StoreSettings(name: "store1", kind: .local(path: store))]
             let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", pgdata: pgdata, conninfo: "host=/fake"),
                                         compression: CompressionSettings(algorithm: .zstd), stores: settings)
-            context = WalvaultContext(config: config, stores: settings.map(WalvaultContext.makeStore))
+            context = WalvaultContext(config: config, stores: settings.map { try! WalvaultContext.makeStore($0) })
             session = FakeSession(context: context, pgdata: pgdata, walDirectory: dir.sub("pg_wal"))
         }
 

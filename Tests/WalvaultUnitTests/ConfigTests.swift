@@ -1,6 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import WalvaultConfig
 import WalvaultPipeline
+import WalvaultSystem
 
 @Suite struct ConfigTests {
     let full = """
@@ -82,7 +86,7 @@ import WalvaultPipeline
         ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"", "stores #1.path", "missing"),
         ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"backups\"", "stores #1.path", "not an absolute path"),
         ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"ftp\"\npath=\"/s\"", "stores #1.type", "unknown store type \"ftp\""),
-        ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"s3\"", "stores #1.type", "not available in this version"),
+        ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"telegram\"", "stores #1.type", "not available in this version"),
         ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/a\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/b\"", "stores #2.name", "used twice"),
         ("[cluster]\nname = 5\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster.name", "expected a string, found integer"),
         ("[cluster]\nname = \"../x\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster.name", "not a usable name"),
@@ -129,13 +133,93 @@ import WalvaultPipeline
         } catch let error as ConfigError {
             #expect(error.key == "stores #1.bucket")
             #expect(error.problem == "unknown key for a local store")
-            #expect(error.fix.hasSuffix("a local store accepts name, type, path"))
+            #expect(error.fix.hasSuffix("a local store accepts name, type, mode, path"))
         }
         // The contract of the coming store types, declared in the one table (issues 12 and 13).
         #expect(Set(StoreSettings.keysByType["s3"] ?? []).isSuperset(of: ["mode", "endpoint", "region", "bucket", "prefix", "access_key_id_env",
                                                                           "access_key_id_file", "secret_access_key_env", "secret_access_key_file", "path_style"]))
         #expect(Set(StoreSettings.keysByType["telegram"] ?? []).isSuperset(of: ["mode", "api_base", "bot_token_env", "bot_token_file", "chat_id",
                                                                                 "part_size_mb", "local_files"]))
-        #expect(StoreSettings.keysByType["local"] == ["path"])
+        #expect(StoreSettings.keysByType["local"] == ["mode", "path"])
+    }
+}
+
+/// `type = "s3"`: every key of the contract, and one line for each way to get it wrong.
+@Suite struct S3ConfigTests {
+    static let head = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"local\"\ntype=\"local\"\npath=\"/s\"\n[[stores]]\nname=\"b2\"\ntype=\"s3\"\n"
+    static let good = ["endpoint": "\"https://s3.us-west-004.backblazeb2.com\"", "region": "\"us-west-004\"", "bucket": "\"acme-backups\"",
+                       "access_key_id_env": "\"B2_KEY_ID\"", "secret_access_key_env": "\"B2_APP_KEY\""]
+
+    static func text(_ changes: [String: String?]) -> String {
+        var keys = good
+        for (key, value) in changes { keys[key] = value }
+        return head + keys.keys.sorted().map { "\($0) = \(keys[$0]!)\n" }.joined()
+    }
+
+    @Test func theIssuesExampleParses() throws {
+        let config = try ConfigLoader.parse(Self.text(["prefix": "\"/pg/\"", "path_style": "true", "mode": "\"sync\"",
+                                                       "secret_access_key_env": nil, "secret_access_key_file": "\"/etc/walvault/b2-key\""]), path: "/c.toml")
+        #expect(config.stores.count == 2)
+        #expect(config.stores[1].mode == .sync)
+        guard case .s3(let s3) = config.stores[1].kind else { Issue.record("not s3"); return }
+        #expect(s3 == S3StoreSettings(endpoint: "https://s3.us-west-004.backblazeb2.com", region: "us-west-004", bucket: "acme-backups", prefix: "pg",
+                                      accessKeyID: .environment("B2_KEY_ID"), secretAccessKey: .file("/etc/walvault/b2-key"), pathStyle: true))
+    }
+
+    @Test(arguments: [
+        (["endpoint": nil], "stores #2.endpoint", "missing"),
+        (["endpoint": "\"s3.amazonaws.com\""], "stores #2.endpoint", "not an http:// or https:// URL"),
+        (["endpoint": "\"https://s3.amazonaws.com/acme\""], "stores #2.endpoint", "has a path"),
+        (["endpoint": "\"https://KEY:SECRET@s3.amazonaws.com\""], "stores #2.endpoint", "contains credentials"),
+        (["region": nil], "stores #2.region", "missing"),
+        (["region": "\"US West\""], "stores #2.region", "not a region name"),
+        (["bucket": "\"Acme_Backups\""], "stores #2.bucket", "not a valid bucket name"),
+        (["bucket": "\"ab\""], "stores #2.bucket", "not a valid bucket name"),
+        (["prefix": "\"pg//x\""], "stores #2.prefix", "not a usable key prefix"),
+        (["prefix": "\"pg/../x\""], "stores #2.prefix", "not a usable key prefix"),
+        (["access_key_id_env": nil], "stores #2.access_key_id_env", "missing"),
+        (["access_key_id_file": "\"/k\""], "stores #2.access_key_id_env", "both access_key_id_env and access_key_id_file"),
+        (["secret_access_key_env": "\"K005abcdefSECRET+/x\""], "stores #2.secret_access_key_env", "not an environment variable name"),
+        (["secret_access_key_env": nil, "secret_access_key_file": "\"keys/b2\""], "stores #2.secret_access_key_file", "not an absolute path"),
+        (["path_style": "\"yes\""], "stores #2.path_style", "expected true or false"),
+        (["mode": "\"later\""], "stores #2.mode", "unknown mode"),
+        (["mode": "\"async\""], "stores #2.mode", "not available in this version"),
+        (["path": "\"/x\""], "stores #2.path", "unknown key for a s3 store"),
+        (["secret_access_key": "\"abc\""], "stores #2.secret_access_key", "unknown key"),
+    ] as [([String: String?], String, String)])
+    func everyMistakeIsOneLineNamingTheKey(changes: [String: String?], key: String, problem: String) throws {
+        do {
+            _ = try ConfigLoader.parse(Self.text(changes), path: "/etc/walvault/walvault.toml")
+            Issue.record("expected an error for \(changes)")
+        } catch let error as ConfigError {
+            #expect(error.key == key)
+            #expect(error.problem.contains(problem), "\(error)")
+            #expect(!error.fix.isEmpty)
+            #expect(!error.description.contains("\n"))
+            // A secret pasted where a variable's name belongs is not echoed whole.
+            #expect(!error.description.contains("K005abcdefSECRET"))
+        }
+    }
+
+    @Test func credentialsAreReadFromTheirSourceAndMissingOnesNameTheKey() throws {
+        let dir = TempDir()
+        let file = dir.write("key", Array("SECRET-FROM-FILE\n".utf8))
+        let fromFile = try StoreCredentials.read(.file(file), key: "stores #2.secret_access_key", configPath: "/c.toml")
+        #expect(fromFile.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } == "SECRET-FROM-FILE")
+        setenv("WALVAULT_TEST_S3_SECRET", "SECRET-FROM-ENV", 1)
+        let fromEnvironment = try StoreCredentials.read(.environment("WALVAULT_TEST_S3_SECRET"), key: "stores #2.secret_access_key", configPath: "/c.toml")
+        #expect(fromEnvironment.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } == "SECRET-FROM-ENV")
+        for (source, key, problem) in [(SecretSource.environment("WALVAULT_TEST_UNSET_VARIABLE"), "stores #2.secret_access_key_env", "is not set"),
+                                       (.file(Paths.join(dir.path, "none")), "stores #2.secret_access_key_file", "No such file"),
+                                       (.file(dir.write("empty", [])), "stores #2.secret_access_key_file", "is empty"),
+                                       (.file(dir.path), "stores #2.secret_access_key_file", "not a regular file")] {
+            do {
+                _ = try StoreCredentials.read(source, key: "stores #2.secret_access_key", configPath: "/c.toml")
+                Issue.record("expected an error for \(source)")
+            } catch let error as ConfigError {
+                #expect(error.key == key)
+                #expect(error.description.contains(problem), "\(error)")
+            }
+        }
     }
 }

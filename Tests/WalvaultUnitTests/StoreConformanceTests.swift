@@ -14,12 +14,12 @@ import WalvaultSystem
 /// What every store driver must do, run against each of them: the in-library MemoryStore with
 /// and without listing, LocalStore, and (as they come) the S3 and Telegram drivers.
 enum Driver: String, CaseIterable, CustomTestStringConvertible {
-    case local, memory, memoryWithoutListing, memoryWithCatalog
+    case local, memory, memoryWithoutListing, memoryWithCatalog, s3
 
     var testDescription: String { rawValue }
 
     /// A fresh store, and whatever must live as long as it (the temporary directory).
-    func make() -> (store: Store, keepAlive: AnyObject?) {
+    func make() throws -> (store: Store, keepAlive: AnyObject?) {
         switch self {
         case .local:
             let dir = TempDir()
@@ -28,6 +28,8 @@ enum Driver: String, CaseIterable, CustomTestStringConvertible {
         case .memoryWithoutListing: return (MemoryStore(name: "nolist", listing: false), nil)
         // A store that cannot list, given listings by walvault's own catalog.
         case .memoryWithCatalog: return (CatalogingStore(base: MemoryStore(name: "catalog", listing: false)), nil)
+        // moto, checking signatures, on loopback; small parts so that multipart is exercised.
+        case .s3: return (try S3TestServer.get().store(), nil)
         }
     }
 }
@@ -65,7 +67,7 @@ private func storeErrorKind(_ body: () throws -> Void) -> StoreError.Kind? {
 @Suite struct StoreConformanceTests {
     @Test(arguments: Driver.allCases)
     func writtenBytesReadBackExactly(driver: Driver) throws {
-        let (store, keep) = driver.make()
+        let (store, keep) = try driver.make()
         defer { _ = keep }
         for size in [0, 1, 1000, 100_000] {
             let bytes = sampleBytes(size, seed: UInt64(size))
@@ -79,7 +81,7 @@ private func storeErrorKind(_ body: () throws -> Void) -> StoreError.Kind? {
 
     @Test(arguments: Driver.allCases)
     func createUnlessExistsNeverReplaces(driver: Driver) throws {
-        let (store, keep) = driver.make()
+        let (store, keep) = try driver.make()
         defer { _ = keep }
         _ = try write(store, "d", "x", [1, 2, 3])
         guard case .alreadyPresent(let existing) = try write(store, "d", "x", [9, 9]) else { Issue.record("replaced"); return }
@@ -98,7 +100,7 @@ private func storeErrorKind(_ body: () throws -> Void) -> StoreError.Kind? {
     /// Many writers race for one name: exactly one wins, everyone else is told it exists.
     @Test(arguments: Driver.allCases)
     func concurrentCreatesHaveExactlyOneWinner(driver: Driver) throws {
-        let (store, keep) = driver.make()
+        let (store, keep) = try driver.make()
         defer { _ = keep }
         let stored = Atomic<Int>(0)
         let present = Atomic<Int>(0)
@@ -116,7 +118,7 @@ private func storeErrorKind(_ body: () throws -> Void) -> StoreError.Kind? {
 
     @Test(arguments: Driver.allCases)
     func nothingIsVisibleBeforeCommitOrAfterAbort(driver: Driver) throws {
-        let (store, keep) = driver.make()
+        let (store, keep) = try driver.make()
         defer { _ = keep }
         let writer = try store.makeWriter(directory: "p")
         try [UInt8](repeating: 5, count: 4096).withUnsafeBytes { try writer.write($0) }
@@ -130,7 +132,7 @@ private func storeErrorKind(_ body: () throws -> Void) -> StoreError.Kind? {
 
     @Test(arguments: Driver.allCases)
     func deleteRemovesAndIsIdempotent(driver: Driver) throws {
-        let (store, keep) = driver.make()
+        let (store, keep) = try driver.make()
         defer { _ = keep }
         #expect(store.capabilities.contains(.deletion))
         _ = try write(store, "b/L", "part-1", [1])
@@ -146,7 +148,7 @@ private func storeErrorKind(_ body: () throws -> Void) -> StoreError.Kind? {
 
     @Test(arguments: Driver.allCases)
     func listingIsByDirectoryAndPrefixOrRefusedPlainly(driver: Driver) throws {
-        let (store, keep) = driver.make()
+        let (store, keep) = try driver.make()
         defer { _ = keep }
         for name in ["a-2", "a-1", "b-1"] { _ = try write(store, "main/wal/0000000100000000", name, [1]) }
         _ = try write(store, "main/wal", "00000002.history-x", [1])
@@ -168,7 +170,7 @@ private func storeErrorKind(_ body: () throws -> Void) -> StoreError.Kind? {
 
     @Test(arguments: Driver.allCases)
     func errorKindsAreMachineReadable(driver: Driver) throws {
-        let (store, keep) = driver.make()
+        let (store, keep) = try driver.make()
         defer { _ = keep }
         #expect(storeErrorKind { _ = try store.openReader(key: "no/such/object") } == .notFound)
         #expect(try store.head(key: "no/such/object") == nil)
@@ -280,7 +282,7 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
 
     @Test(arguments: [Driver.local, .memory, .memoryWithCatalog])
     func aTakenNameWritesNothing(driver: Driver) throws {
-        let (store, keep) = driver.make()
+        let (store, keep) = try driver.make()
         defer { _ = keep }
         let first = name(sha: "a", at: 1_000_000)
         guard case .stored = try place(store, first) else { Issue.record("not stored"); return }
@@ -293,7 +295,7 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
     /// two contents were both reported stored, and no conflicting copy is left behind.
     @Test(arguments: [Driver.local, .memory, .memoryWithCatalog])
     func racingContentsNeverBothSucceed(driver: Driver) throws {
-        let (store, keep) = driver.make()
+        let (store, keep) = try driver.make()
         defer { _ = keep }
         let shas = Array("0123456789abcdef")
         let reported = Mutex<[String]>([])
@@ -311,7 +313,7 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
     /// or finds its content there, and at least one copy stays.
     @Test(arguments: [Driver.local, .memory, .memoryWithCatalog])
     func racingIdenticalContentAllSucceed(driver: Driver) throws {
-        let (store, keep) = driver.make()
+        let (store, keep) = try driver.make()
         defer { _ = keep }
         let failures = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 12) { i in

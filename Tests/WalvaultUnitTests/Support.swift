@@ -76,7 +76,7 @@ func makeContext(stores: [String], algorithm: CompressionAlgorithm = .zstd, pgda
     let settings = stores.enumerated().map { StoreSettings(name: "store\($0.offset + 1)", kind: .local(path: $0.element)) }
     let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", pgdata: pgdata),
                                 compression: CompressionSettings(algorithm: algorithm), stores: settings)
-    return WalvaultContext(config: config, stores: settings.map(WalvaultContext.makeStore), keyRing: keyRing)
+    return WalvaultContext(config: config, stores: settings.map { try! WalvaultContext.makeStore($0) }, keyRing: keyRing)
 }
 
 /// A key ring for tests: a low iteration count keeps them fast, except where the default is the point.

@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import WalvaultPipeline
+import WalvaultSystem
+
+/// Reads a store's credentials from where the config points, when the store is opened: never
+/// from the config itself, never onto a command line. Secrets stay in wiped memory.
+public enum StoreCredentials {
+    static let maxLength = 4096
+
+    /// - Parameter key: the config key naming the source, for messages ("stores #2.secret_access_key").
+    public static func read(_ source: SecretSource, key: String, configPath: String) throws -> SecretBytes {
+        switch source {
+        case .environment(let name):
+            guard let raw = getenv(name), raw.pointee != 0 else {
+                throw ConfigError(file: configPath, key: key + "_env", problem: "the environment variable \(name) is not set or empty",
+                                  fix: "set it for the process running walvault (for archive_command: in the PostgreSQL service's environment), or use \(key.split(separator: ".").last.map(String.init) ?? key)_file")
+            }
+            // Not unset: `walvault ship`, started from archive-push, needs it too.
+            return SecretBytes(copying: UnsafeRawBufferPointer(start: raw, count: strlen(raw)))
+        case .file(let path):
+            let file: FileDescriptor
+            do {
+                file = try FileDescriptor.openForReading(path)
+            } catch let error as SystemError {
+                throw ConfigError(file: configPath, key: key + "_file", problem: "cannot read \(path): \(error.reason)",
+                                  fix: "create it holding only the value, owned by the user running walvault, mode 600")
+            }
+            var status = stat()
+            guard fstat(file.raw, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+                throw ConfigError(file: configPath, key: key + "_file", problem: "\(path) is not a regular file", fix: "point it at the file holding the value")
+            }
+            let buffer = SecretBytes(count: maxLength + 1)
+            var length: Int
+            do {
+                length = try buffer.withUnsafeMutableBytes { try file.readFully(into: $0) }
+            } catch let error as SystemError {
+                throw ConfigError(file: configPath, key: key + "_file", problem: "cannot read \(path): \(error.reason)", fix: "check the disk and the file's permissions")
+            }
+            guard length <= maxLength else {
+                throw ConfigError(file: configPath, key: key + "_file", problem: "\(path) is longer than \(maxLength) bytes", fix: "it should hold only the value")
+            }
+            length = buffer.withUnsafeBytes { bytes in
+                var n = length
+                while n > 0, bytes[n - 1] == UInt8(ascii: "\n") || bytes[n - 1] == UInt8(ascii: "\r") || bytes[n - 1] == UInt8(ascii: " ") { n -= 1 }
+                return n
+            }
+            guard length > 0 else {
+                throw ConfigError(file: configPath, key: key + "_file", problem: "\(path) is empty", fix: "write the value into it (one line)")
+            }
+            return buffer.prefix(length)
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import COpenSSL
+
+/// MD5 in base64, for S3's `Content-MD5` header only: the service recomputes it and refuses an
+/// upload damaged on the way (BadDigest). Integrity against tampering is SHA-256's job, not this.
+public enum MD5Digest {
+    public static func base64(of bytes: UnsafeRawBufferPointer) -> String {
+        var digest = [UInt8](repeating: 0, count: 16)
+        var length: UInt32 = 0
+        let context = EVP_MD_CTX_new()
+        defer { EVP_MD_CTX_free(context) }
+        EVP_DigestInit_ex(context, EVP_md5(), nil)
+        if bytes.count > 0 { EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) }
+        digest.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(context, $0.baseAddress, &length) }
+        var encoded = [UInt8](repeating: 0, count: 25)
+        let n = encoded.withUnsafeMutableBufferPointer { out in
+            digest.withUnsafeBufferPointer { EVP_EncodeBlock(out.baseAddress, $0.baseAddress, 16) }
+        }
+        return String(decoding: encoded.prefix(Int(n)), as: UTF8.self)
+    }
+}

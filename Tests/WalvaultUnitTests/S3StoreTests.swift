@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Synchronization
+import Testing
+import WalvaultConfig
+import WalvaultHTTP
+@testable import WalvaultStores
+import WalvaultSystem
+
+private func put(_ store: Store, _ directory: String, _ name: String, _ bytes: [UInt8], chunk: Int = 65536) throws -> CommitOutcome {
+    let writer = try store.makeWriter(directory: directory)
+    var offset = 0
+    while offset < bytes.count {
+        let n = min(chunk, bytes.count - offset)
+        try bytes.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+        offset += n
+    }
+    return try writer.commit(name: name)
+}
+
+private func get(_ store: Store, _ key: String) throws -> [UInt8] {
+    let reader = try store.openReader(key: key)
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 100_000)
+    while true {
+        let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+        if n == 0 { return out }
+        out += buffer[0..<n]
+    }
+}
+
+private func storeError(_ body: () throws -> Void) -> StoreError? {
+    do { try body() } catch let error as StoreError { return error } catch { Issue.record("not a StoreError: \(error)") }
+    return nil
+}
+
+/// Against moto with signature checking on (scripts/testing/s3-server.py).
+@Suite struct S3StoreTests {
+    @Test(arguments: [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20])
+    func objectsOfEverySizeAroundTheReadWindowComeBackExactly(size: Int) throws {
+        let store = try S3TestServer.get().store()
+        let bytes = sampleBytes(size, seed: UInt64(size) + 7)
+        guard case .stored(let object) = try put(store, "d", "o", bytes) else { Issue.record("not stored"); return }
+        #expect(object.size == size)
+        let back = try get(store, "d/o")
+        #expect(back.count == size)
+        #expect(back == bytes)
+    }
+
+    /// 12 MiB with 5 MiB parts: three parts from the spill file and the buffer; one object appears.
+    @Test func largeObjectsGoUpAsMultipartAndAppearWhole() throws {
+        let store = try S3TestServer.get().store(partSize: 5 << 20)
+        let bytes = sampleBytes(12 << 20, seed: 3)
+        guard case .stored(let object) = try put(store, "big", "segment", bytes, chunk: 1 << 20) else { Issue.record("not stored"); return }
+        #expect(object.size == bytes.count)
+        #expect(try get(store, "big/segment") == bytes)
+        #expect(try store.list(directory: "big", namePrefix: "").map(\.name) == ["segment"])
+        // The same name again, multipart: refused, the first kept.
+        guard case .alreadyPresent(let existing) = try put(store, "big", "segment", sampleBytes(11 << 20, seed: 4), chunk: 1 << 20) else {
+            Issue.record("a multipart upload replaced an object"); return
+        }
+        #expect(existing.first?.size == bytes.count)
+        #expect(try get(store, "big/segment") == bytes)
+    }
+
+    @Test func listingFollowsContinuationTokens() throws {
+        let store = try S3TestServer.get().store(pageSize: 7)
+        let names = (0..<23).map { "seg-" + String(1000 + $0).dropFirst() }
+        for name in names { _ = try put(store, "wal", name, [1, 2]) }
+        _ = try put(store, "wal/sub", "x", [1])
+        #expect(try store.list(directory: "wal", namePrefix: "seg-").map(\.name) == names)
+        #expect(try store.list(directory: "wal", namePrefix: "seg-01").map(\.name) == (10...19).map { "seg-" + String(1000 + $0).dropFirst() })
+        #expect(try store.listSubdirectories(directory: "wal") == ["sub"])
+    }
+
+    /// Past S3's own page of 1,000 keys, with the service's default page size.
+    @Test func listingPastAThousandKeys() throws {
+        let store = try S3TestServer.get().store()
+        let count = 1003
+        let created = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            for i in stride(from: worker, to: count, by: 8) where (try? put(store, "many", "k-\(10000 + i)", [UInt8(i & 0xff)])) != nil {
+                created.add(1, ordering: .relaxed)
+            }
+        }
+        #expect(created.load(ordering: .relaxed) == count)
+        let listed = try store.list(directory: "many", namePrefix: "")
+        #expect(listed.count == count)
+        #expect(Set(listed.map(\.name)).count == count)
+    }
+
+    @Test func wrongSecretUnknownKeyAndMissingBucketAreOneClearLineWithoutSecrets() throws {
+        let server = try S3TestServer.get()
+        let marker = "SECRETMARKER-\(UInt32.random(in: 0..<UInt32.max))"
+        let wrongSecret = server.store(name: "b2", secret: marker)
+        let error1 = storeError { _ = try put(wrongSecret, "d", "o", [1]) }
+        #expect(error1?.kind == .auth)
+        #expect("\(error1!)".contains("SignatureDoesNotMatch"))
+        #expect("\(error1!)".contains("store \"b2\""))
+        #expect("\(error1!)".contains("secret_access_key"))
+        let unknownKey = server.store(name: "b2", accessKeyID: "AKIAUNKNOWNKEY000000")
+        let error2 = storeError { _ = try unknownKey.list(directory: "", namePrefix: "") }
+        #expect(error2?.kind == .auth)
+        #expect("\(error2!)".contains("InvalidAccessKeyId"))
+        let noBucket = server.store(name: "b2", bucket: "no-such-bucket-\(UInt32.random(in: 0..<UInt32.max))")
+        let error3 = storeError { _ = try noBucket.head(key: "x") }
+        #expect("\(error3!)".contains("NoSuchBucket"))
+        #expect(error3?.kind == .permanent)
+        let error4 = storeError { _ = try put(noBucket, "d", "o", [1]) }
+        #expect("\(error4!)".contains("NoSuchBucket"))
+        for error in [error1, error2, error3, error4].compactMap({ $0 }) {
+            let text = "\(error)"
+            #expect(!text.contains(marker))
+            #expect(!text.contains(server.secretAccessKey))
+            #expect(!text.contains(server.accessKeyID))
+            #expect(!text.contains("Signature="))
+            #expect(!text.contains("\n"))
+        }
+    }
+
+    @Test func aReplacedObjectIsNotSplicedWhileRead() throws {
+        let store = try S3TestServer.get().store(readWindow: 1 << 20)
+        _ = try put(store, "d", "o", sampleBytes(3 << 20, seed: 1))
+        let reader = try store.openReader(key: "d/o")
+        // Someone else replaces it under walvault's key.
+        try store.delete(key: "d/o")
+        _ = try put(store, "d", "o", sampleBytes(3 << 20, seed: 2))
+        var buffer = [UInt8](repeating: 0, count: 2 << 20)
+        let error = storeError { _ = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) + reader.read(into: $0) } }
+        #expect(error.map { "\($0)" }?.contains("replaced while it was being read") == true)
+    }
+}
+
+/// What does not need a server.
+@Suite struct S3PureTests {
+    @Test func addressingStyles() {
+        let path = S3Addressing(endpoint: "http://127.0.0.1:9000", bucket: "b", prefix: "pg", pathStyle: true)
+        let target = path.target(objectKey: path.objectKey("main/wal/a b+c"), query: [("uploadId", "x/y"), ("partNumber", "2")])
+        #expect(target.host == "127.0.0.1:9000")
+        #expect(target.path == "/b/pg/main/wal/a%20b%2Bc")
+        #expect(target.url == "http://127.0.0.1:9000/b/pg/main/wal/a%20b%2Bc?partNumber=2&uploadId=x%2Fy")
+        let virtual = S3Addressing(endpoint: "https://s3.us-west-004.backblazeb2.com", bucket: "acme", prefix: "", pathStyle: false)
+        let listing = virtual.target(objectKey: nil, query: [("list-type", "2"), ("prefix", "main/")])
+        #expect(listing.url == "https://acme.s3.us-west-004.backblazeb2.com/?list-type=2&prefix=main%2F")
+        #expect(listing.path == "/")
+        #expect(path.storeKey("pg/main/x") == "main/x")
+        #expect(path.storeKey("other/x") == nil)
+        #expect(virtual.display("main/x") == "s3://acme/main/x")
+    }
+
+    @Test func errorKinds() {
+        #expect(S3Failure.kind(status: 503, code: "SlowDown") == .transient)
+        #expect(S3Failure.kind(status: 500, code: "InternalError") == .transient)
+        #expect(S3Failure.kind(status: 429, code: nil) == .transient)
+        #expect(S3Failure.kind(status: 400, code: "RequestTimeout") == .transient)
+        #expect(S3Failure.kind(status: 409, code: "ConditionalRequestConflict") == .transient)
+        #expect(S3Failure.kind(status: 501, code: "NotImplemented") == .permanent)
+        #expect(S3Failure.kind(status: 403, code: "SignatureDoesNotMatch") == .auth)
+        #expect(S3Failure.kind(status: 403, code: "InvalidAccessKeyId") == .auth)
+        #expect(S3Failure.kind(status: 403, code: "AccessDenied") == .auth)
+        #expect(S3Failure.kind(status: 404, code: "NoSuchKey") == .notFound)
+        #expect(S3Failure.kind(status: 404, code: "NoSuchBucket") == .permanent)
+        #expect(S3Failure.kind(status: 412, code: "PreconditionFailed") == .conflict)
+        #expect(S3Failure.kind(status: 400, code: "InvalidArgument") == .permanent)
+    }
+
+    @Test func errorAnswersKeepCodeAndMessageButNothingElse() {
+        let body = Array("""
+        <?xml version="1.0" encoding="UTF-8"?><Error><Code>SignatureDoesNotMatch</Code><Message>The signature does not match</Message>\
+        <AWSAccessKeyId>AKIAKEYMARKER</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256 MARKER</StringToSign></Error>
+        """.utf8)
+        let error = S3Failure.error(store: "b2", action: "PUT", object: "s3://acme/k", status: 403, body: body, bucket: "acme")
+        #expect(error.description.hasPrefix("store \"b2\": PUT s3://acme/k failed: HTTP 403 SignatureDoesNotMatch: The signature does not match; "))
+        #expect(!error.description.contains("MARKER"))
+        #expect(error.kind == .auth)
+        // Not XML at all (a proxy's HTML page): the status still speaks.
+        let html = S3Failure.error(store: "b2", action: "GET", object: "s3://acme/k", status: 502, body: Array("<html><body>Bad gateway".utf8), bucket: "acme")
+        #expect(html.kind == .transient)
+        #expect(html.description.contains("HTTP 502"))
+    }
+
+    @Test func timestamps() {
+        #expect(S3Time.iso8601("2026-11-24T13:41:50.123Z") == 1_795_527_710_123_000)
+        #expect(S3Time.iso8601("2026-11-24T13:41:50Z") == 1_795_527_710_000_000)
+        #expect(S3Time.httpDate("Tue, 24 Nov 2026 13:41:50 GMT") == 1_795_527_710_000_000)
+        #expect(S3Time.iso8601("2026-13-24T13:41:50Z") == nil)
+        #expect(S3Time.iso8601("yesterday") == nil)
+        #expect(S3Time.httpDate("Tue, 24 Nov 2026 13:41:50 PST") == nil)
+    }
+
+    @Test func xmlIsParsedByLibxml2AndEntitiesAreNotExpanded() throws {
+        let root = try XMLElement.parse(Array("""
+        <?xml version="1.0"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>false</IsTruncated>\
+        <Contents><Key>a&amp;b</Key><Size>3</Size></Contents><Contents><Key><![CDATA[c<d]]></Key><Size>4</Size></Contents></ListBucketResult>
+        """.utf8), what: "a listing")
+        #expect(root.name == "ListBucketResult")
+        #expect(root.children("Contents").compactMap { $0.value("Key") } == ["a&b", "c<d"])
+        #expect(throws: HTTPError.self) { _ = try XMLElement.parse(Array("<a><b></a>".utf8), what: "x") }
+        #expect(throws: HTTPError.self) { _ = try XMLElement.parse([], what: "x") }
+        let hostile = try XMLElement.parse(Array("""
+        <?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>
+        """.utf8), what: "x")
+        #expect(!hostile.text.contains("root:"))
+    }
+}
