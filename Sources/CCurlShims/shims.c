@@ -22,6 +22,10 @@ CURLcode wv_curl_setopt_callback(void *setopt, CURL *handle, CURLoption option, 
     return ((wv_variadic)setopt)(handle, option, callback);
 }
 
+CURLcode wv_curl_setopt_seek(void *setopt, CURL *handle, CURLoption option, wv_curl_seek_callback callback) {
+    return ((wv_variadic)setopt)(handle, option, callback);
+}
+
 CURLcode wv_curl_getinfo_long(void *getinfo, CURL *handle, CURLINFO info, long *value) {
     return ((wv_variadic)getinfo)(handle, info, value);
 }

@@ -9,8 +9,10 @@ public struct HTTPRequest {
         case none
         case bytes([UInt8])
         /// Streamed: `read` fills the buffer and returns how many bytes, 0 at the end; never the
-        /// whole body in memory.
-        case stream(length: Int, read: (UnsafeMutableRawBufferPointer) throws -> Int)
+        /// whole body in memory. `rewind` starts it again from byte 0, for when libcurl resends
+        /// the request on a fresh connection after a kept-alive one turned out closed; without
+        /// it that resend fails (CURLE_SEND_FAIL_REWIND), transiently.
+        case stream(length: Int, read: (UnsafeMutableRawBufferPointer) throws -> Int, rewind: (() throws -> Void)? = nil)
     }
 
     public var method: String
@@ -67,7 +69,10 @@ public final class HTTPClient: @unchecked Sendable {
     /// Performs the request; the response body goes to `sink` as it arrives.
     public func perform(_ request: HTTPRequest, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> HTTPResponse {
         let exchange = Exchange(sink: sink)
-        if case .stream(_, let read) = request.body { exchange.read = read }
+        if case .stream(_, let read, let rewind) = request.body {
+            exchange.read = read
+            exchange.rewind = rewind
+        }
         if case .bytes(let bytes) = request.body {
             var offset = 0
             exchange.read = { buffer in
@@ -76,6 +81,7 @@ public final class HTTPClient: @unchecked Sendable {
                 offset += n
                 return n
             }
+            exchange.rewind = { offset = 0 }
         }
         var list: UnsafeMutablePointer<curl_slist>?
         defer { curl.slistFreeAll(list) }
@@ -103,7 +109,7 @@ public final class HTTPClient: @unchecked Sendable {
             if request.method == "HEAD" { try set(CURLOPT_NOBODY, 1) }
         case .bytes(let bytes):
             try upload(length: bytes.count, context: context)
-        case .stream(let length, _):
+        case .stream(let length, _, _):
             try upload(length: length, context: context)
         }
         if request.method != "GET" && request.method != "HEAD" { try set(CURLOPT_CUSTOMREQUEST, request.method) }
@@ -138,6 +144,8 @@ public final class HTTPClient: @unchecked Sendable {
         try check(wv_curl_setopt_offset(curl.setopt, handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(length)))
         try check(wv_curl_setopt_callback(curl.setopt, handle, CURLOPT_READFUNCTION, readCallback))
         try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_READDATA, context.toOpaque()))
+        try check(wv_curl_setopt_seek(curl.setopt, handle, CURLOPT_SEEKFUNCTION, seekCallback))
+        try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_SEEKDATA, context.toOpaque()))
     }
 
     /// Every option back to its default, so one handle (and its connection) serves many requests.
@@ -165,7 +173,7 @@ public final class HTTPClient: @unchecked Sendable {
     /// Failures that a later attempt may not meet: the connection, not the request, went wrong.
     static func isTransient(_ code: CURLcode) -> Bool {
         [CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
-         CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_SSL_CONNECT_ERROR, CURLE_HTTP2, CURLE_HTTP2_STREAM].contains(code)
+         CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_SEND_FAIL_REWIND, CURLE_SSL_CONNECT_ERROR, CURLE_HTTP2, CURLE_HTTP2_STREAM].contains(code)
     }
 }
 
@@ -173,6 +181,7 @@ public final class HTTPClient: @unchecked Sendable {
 final class Exchange {
     let sink: (UnsafeRawBufferPointer) throws -> Void
     var read: ((UnsafeMutableRawBufferPointer) throws -> Int)?
+    var rewind: (() throws -> Void)?
     var headers: [(String, String)] = []
     var error: Error?
 
@@ -198,6 +207,19 @@ private let readCallback: wv_curl_data_callback = { data, size, count, userdata 
     } catch {
         exchange.error = error
         return Int(CURL_READFUNC_ABORT)
+    }
+}
+
+/// libcurl only ever asks to go back to the start (offset 0, SEEK_SET) before resending.
+private let seekCallback: wv_curl_seek_callback = { userdata, offset, origin in
+    let exchange = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
+    guard offset == 0, origin == SEEK_SET, let rewind = exchange.rewind else { return 2 }   // CURL_SEEKFUNC_CANTSEEK
+    do {
+        try rewind()
+        return 0    // CURL_SEEKFUNC_OK
+    } catch {
+        exchange.error = error
+        return 1    // CURL_SEEKFUNC_FAIL
     }
 }
 

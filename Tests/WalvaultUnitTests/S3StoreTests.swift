@@ -205,3 +205,55 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
         #expect(!hostile.text.contains("root:"))
     }
 }
+
+/// Failures injected between walvault and the S3 server by a loopback proxy.
+@Suite(.serialized) struct S3FaultTests {
+    /// The multipart uploads in progress under a store's prefix (ListMultipartUploads).
+    func uploadsInProgress(_ store: S3Store) throws -> Int {
+        let answer = try store.send("GET", objectKey: nil, query: [("uploads", ""), ("prefix", store.addressing.prefix + "/")])
+        #expect(answer.status == 200)
+        return try XMLElement.parse(answer.body, what: "uploads").children("Upload").count
+    }
+
+    @Test func a500AndAResetMidUploadAreRetriedAndTheObjectIsWhole() throws {
+        let proxy = try FaultProxy()
+        let store = proxy.store()
+        let bytes = sampleBytes(3 << 20, seed: 11)
+        try proxy.inject("500", "PUT")
+        guard case .stored = try put(store, "wal", "a", bytes) else { Issue.record("not stored"); return }
+        try proxy.inject("reset", "PUT")
+        guard case .stored = try put(store, "wal", "b", bytes) else { Issue.record("not stored"); return }
+        #expect(try proxy.injected() == 2)
+        #expect(try get(store, "wal/a") == bytes)
+        #expect(try get(store, "wal/b") == bytes)
+        #expect(try store.list(directory: "wal", namePrefix: "").map(\.size) == [bytes.count, bytes.count])
+    }
+
+    @Test func aMultipartUploadSurvivesFailedPartsAndAnAbandonedOneLeavesNothing() throws {
+        let proxy = try FaultProxy()
+        let store = proxy.store(partSize: 5 << 20)
+        let bytes = sampleBytes(11 << 20, seed: 12)
+        try proxy.inject("reset", "PUT", count: 2)
+        guard case .stored = try put(store, "big", "one", bytes, chunk: 1 << 20) else { Issue.record("not stored"); return }
+        #expect(try get(store, "big/one") == bytes)
+        // Every attempt at every part fails: the commit fails, nothing is visible, no upload lingers.
+        try proxy.inject("500", "PUT", count: 1000)
+        #expect(throws: StoreError.self) { _ = try put(store, "big", "two", bytes, chunk: 1 << 20) }
+        try proxy.inject("clear")
+        #expect(try store.head(key: "big/two") == nil)
+        #expect(try store.list(directory: "big", namePrefix: "").map(\.name) == ["one"])
+        #expect(try uploadsInProgress(store) == 0)
+    }
+
+    @Test func anUnreachableServiceIsATransientErrorNamingTheStore() throws {
+        let proxy = try FaultProxy()
+        let store = proxy.store()
+        try proxy.inject("refuse")
+        defer { try? proxy.inject("clear") }
+        let error = storeError { _ = try put(store, "wal", "x", [1, 2, 3]) }
+        #expect(error?.kind == .transient)
+        #expect(error.map { "\($0)" }?.contains("store \"s3\"") == true)
+        let listing = storeError { _ = try store.list(directory: "wal", namePrefix: "") }
+        #expect(listing?.kind == .transient)
+    }
+}
