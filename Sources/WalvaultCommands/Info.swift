@@ -37,7 +37,20 @@ public struct InfoReport: Codable, Equatable {
         public let locations: [String]
     }
 
+    /// One store's share of this cluster's archive.
+    public struct StoreSummary: Codable, Equatable {
+        public let name: String
+        /// `/var/backups/walvault`, `s3://bucket/prefix`.
+        public let location: String
+        public let mode: String
+        /// WAL, histories, backup parts and manifests.
+        public let objects: Int
+        public let bytes: Int
+        public let newestWAL: String?
+    }
+
     public let cluster: String
+    public let stores: [StoreSummary]
     public let backups: [Backup]
     public let incompleteBackups: [String]
     public let incomplete: [IncompleteBackup]
@@ -72,7 +85,21 @@ public struct InfoReport: Codable, Equatable {
             }
             return IncompleteBackup(label: label, age: BackupLabel.startTime(label).map { BackupLabel.age(from: $0, to: now) }, locations: locations)
         }
-        return InfoReport(cluster: layout.cluster, backups: backups, incompleteBackups: inventory.incompleteBackups.sorted(),
+        var summaries: [StoreSummary] = []
+        for (index, store) in context.stores.enumerated() {
+            var objects = inventory.walHoldings[store.name]?.objects ?? 0
+            var bytes = inventory.walHoldings[store.name]?.bytes ?? 0
+            for label in try store.listSubdirectories(directory: layout.backupRoot) {
+                for object in try store.list(directory: layout.backupDirectory(label), namePrefix: "") {
+                    objects += 1
+                    bytes += object.size
+                }
+            }
+            let mode = index < context.config.stores.count ? context.config.stores[index].mode.rawValue : "sync"
+            summaries.append(StoreSummary(name: store.name, location: store.location, mode: mode, objects: objects, bytes: bytes,
+                                          newestWAL: inventory.walHoldings[store.name]?.newestSegment?.description))
+        }
+        return InfoReport(cluster: layout.cluster, stores: summaries, backups: backups, incompleteBackups: inventory.incompleteBackups.sorted(),
                           incomplete: incomplete,
                           damagedBackups: inventory.damagedBackups.sorted { $0.key < $1.key }.map { DamagedBackup(label: $0.key, reason: $0.value) },
                           unreadableHistories: inventory.unreadableHistories.sorted { $0.key < $1.key }.map { "timeline \($0.key): \($0.value)" },
@@ -81,12 +108,15 @@ public struct InfoReport: Codable, Equatable {
 
     public func json() throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
     public var text: String {
         var lines = ["cluster \(cluster)"]
+        for store in stores {
+            lines.append("  store \"\(store.name)\" (\(store.location), \(store.mode)): \(store.objects) objects, \(store.bytes) bytes, newest WAL \(store.newestWAL ?? "none")")
+        }
         if backups.isEmpty { lines.append("  no complete backup") }
         for b in backups {
             lines.append("  backup \(b.label): \(b.startTime) .. \(b.stopTime), timeline \(b.timeline), LSN \(b.startLSN) .. \(b.stopLSN), \(b.files) files, \(b.size) bytes (\(b.storedSize) stored)")

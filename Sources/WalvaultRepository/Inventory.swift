@@ -22,6 +22,16 @@ public struct Inventory {
     /// Backups whose every manifest copy, in every store, is unreadable, with why.
     public internal(set) var damagedBackups: [String: String] = [:]
 
+    /// What one store holds of the archive (WAL and histories), for `info` and health checks.
+    public struct WALHoldings: Equatable, Sendable {
+        public internal(set) var objects = 0
+        public internal(set) var bytes = 0
+        public internal(set) var newestSegment: WALSegmentName?
+    }
+
+    /// By store name.
+    public internal(set) var walHoldings: [String: WALHoldings] = [:]
+
     public static func read(stores: [Store], layout: ArchiveLayout) throws -> Inventory {
         var inventory = Inventory()
         var manifestProblems: [String: [String]] = [:]
@@ -42,7 +52,11 @@ public struct Inventory {
                     manifestProblems[label, default: []] += reasons
                 }
             }
+            var holdings = WALHoldings()
+            defer { inventory.walHoldings[store.name] = holdings }
             for object in try store.list(directory: layout.walRoot, namePrefix: "") {
+                holdings.objects += 1
+                holdings.bytes += object.size
                 guard let name = StoredObjectName(object.name), case .history(let timeline)? = WALFileName(name.originalName),
                       inventory.histories[timeline] == nil else { continue }
                 do {
@@ -58,7 +72,10 @@ public struct Inventory {
             }
             for directory in try store.listSubdirectories(directory: layout.walRoot) {
                 for object in try store.list(directory: layout.walRoot + "/" + directory, namePrefix: "") {
+                    holdings.objects += 1
+                    holdings.bytes += object.size
                     guard let name = StoredObjectName(object.name), case .segment(let segment)? = WALFileName(name.originalName) else { continue }
+                    if holdings.newestSegment.map({ $0 < segment }) ?? true { holdings.newestSegment = segment }
                     let at = name.archivedAt ?? object.modifiedAt ?? Int64.max
                     if name.archivedAt == nil { untimed.insert(segment) }
                     inventory.segments[segment] = min(inventory.segments[segment] ?? at, at)

@@ -1,5 +1,13 @@
 import Foundation
 import Testing
+import WalvaultTestHelpers
+
+/// Where the PITR test keeps everything: a local directory, or an S3 bucket (moto, signatures
+/// checked) as the only store, as on a new machine that has nothing but the config.
+enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
+    case local, s3
+    var testDescription: String { rawValue }
+}
 
 /// The whole job, end to end against real PostgreSQL 15: archive, back up, lose the server,
 /// restore to a moment, and check exactly what came back.
@@ -26,10 +34,29 @@ import Testing
         #expect(stats.failed == 0)
     }
 
-    @Test(arguments: [false, true])
-    func restoreToATimeThenToLatestOnTheNewTimeline(encrypted: Bool) throws {
+    @Test(arguments: [(StoreUnderTest.local, false), (.local, true), (.s3, true)])
+    func restoreToATimeThenToLatestOnTheNewTimeline(storeKind: StoreUnderTest, encrypted: Bool) throws {
         let ws = try Workspace()
         let store = try ws.mkdir("store")
+        var storeSection: String?
+        if storeKind == .s3 {
+            let server = try S3TestServer.get()
+            let keyFile = try ws.write("s3-key-id", server.accessKeyID + "\n")
+            let secretFile = try ws.write("s3-secret", server.secretAccessKey + "\n")
+            storeSection = """
+            [[stores]]
+            name = "cloud"
+            type = "s3"
+            endpoint = "\(server.endpoint)"
+            region = "\(server.region)"
+            bucket = "\(server.bucket)"
+            prefix = "pitr-\(UUID().uuidString.prefix(8).lowercased())"
+            path_style = true
+            access_key_id_file = "\(keyFile)"
+            secret_access_key_file = "\(secretFile)"
+
+            """
+        }
         let tablespaceDir = try ws.mkdir("tablespace")
         let pgdata = ws.file("pgdata")
         let passphrase = "pitr passphrase " + UUID().uuidString
@@ -41,13 +68,14 @@ import Testing
             chmod(cacheParent, 0o1777)
             encryption = "[encryption]\npassphrase_file = \"\(passphraseFile)\"\nkey_cache = \"\(cacheParent)\"\n"
         }
-        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\n" + encryption)
+        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\n" + encryption,
+                                   storeSections: storeSection)
         let cluster = try archivingCluster(ws, config: config)
         try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")
             .write(toFile: config, atomically: true, encoding: .utf8)
         try ws.giveToPostgres()
         chmod(config, 0o600)
-        chmod(ws.file("passphrase"), 0o600)
+        for secret in ["passphrase", "s3-key-id", "s3-secret"] { chmod(ws.file(secret), 0o600) }
         try cluster.start()
         // A value that must never be readable in the store: in the base backup and in the WAL.
         let marker = "walvault-marker-" + UUID().uuidString
@@ -65,6 +93,7 @@ import Testing
         #expect(backup.status == 0, "\(backup.stderr)")
         #expect(backup.stdout.contains("complete"))
         #expect(backup.stderr.isEmpty, "no warnings: \(backup.stderr)")
+        if storeKind == .s3 { #expect(filesRecursively(store).isEmpty, "the local directory is not a store here") }
 
         try cluster.sql("INSERT INTO events (note) SELECT 'after backup ' || g FROM generate_series(1, 500) g")
         try cluster.sql("INSERT INTO secrets VALUES ('\(marker) in the WAL')")
@@ -121,7 +150,7 @@ import Testing
         try restored.sql("INSERT INTO events (note) SELECT 'timeline two ' || g FROM generate_series(1, 42) g")
         try archiveNow(restored)
         #expect(try restored.sql("SELECT failed_count FROM pg_stat_archiver") == "0")
-        #expect(filesRecursively(store + "/main/wal").contains { $0.hasPrefix("00000002.history-") })
+        if storeKind == .local { #expect(filesRecursively(store + "/main/wal").contains { $0.hasPrefix("00000002.history-") }) }
         try restored.stop(mode: "immediate")
         let again = try walvault(ws, ["--config", config, "restore", "--pgdata", newData, "--target", "latest", "--force"])
         #expect(again.status == 0, "\(again.stderr)")
@@ -135,6 +164,19 @@ import Testing
         #expect(info.status == 0)
         #expect(info.stdout.contains("\"backups\""))
         try restored.stop()
+        if storeKind == .s3 {
+            // Nothing secret in what walvault printed, nor in the server's log.
+            let server = try S3TestServer.get()
+            for text in [backup.stdout, backup.stderr, restore.stdout, restore.stderr, again.stdout, info.stdout, dry.stdout,
+                         (try? String(contentsOfFile: pgdata + ".log", encoding: .utf8)) ?? "",
+                         (try? String(contentsOfFile: newData + ".log", encoding: .utf8)) ?? ""] {
+                #expect(!text.contains(server.secretAccessKey))
+                #expect(!text.contains(server.accessKeyID))
+                #expect(!text.contains(passphrase))
+            }
+            #expect(info.stdout.contains("s3://\(server.bucket)/pitr-"))
+            return
+        }
         guard encrypted else { return }
 
         // The marker is in the restored cluster's files in the clear (so this search can find it)...

@@ -149,11 +149,13 @@ final class Workspace {
         try run("/bin/chown", ["-R", "postgres:", path])
     }
 
-    func config(cluster: String = "main", stores: [String], extra: String = "") throws -> String {
+    /// - Parameter storeSections: `[[stores]]` text that replaces the local stores (an S3 store).
+    func config(cluster: String = "main", stores: [String], extra: String = "", storeSections: String? = nil) throws -> String {
         var text = "[cluster]\nname = \"\(cluster)\"\n\(extra)\n"
-        for (i, store) in stores.enumerated() {
+        for (i, store) in stores.enumerated() where storeSections == nil {
             text += "[[stores]]\nname = \"store\(i + 1)\"\ntype = \"local\"\npath = \"\(store)\"\n"
         }
+        text += storeSections ?? ""
         return try write("walvault.toml", text)
     }
 

@@ -10,6 +10,7 @@ import WalvaultConfig
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTestHelpers
 
 /// What every store driver must do, run against each of them: the in-library MemoryStore with
 /// and without listing, LocalStore, and (as they come) the S3 and Telegram drivers.
