@@ -16,6 +16,16 @@ public struct ArchivePushResult: Equatable {
     public let stored: [StoredCopy]
     /// Stores that already held identical content (PostgreSQL re-sent the file).
     public let alreadyPresentIn: [String]
+    /// Async stores whose queue now holds the file.
+    public var queuedFor: [String] = []
+    /// Async stores whose queue was full: the file is safe in the sync stores, and `ship`'s
+    /// catch-up pass will find it; said on stderr at most once a minute, and in history.
+    public var notQueuedFor: [(store: String, message: String, warnNow: Bool)] = []
+
+    public static func == (a: ArchivePushResult, b: ArchivePushResult) -> Bool {
+        a.file == b.file && a.sha256 == b.sha256 && a.originalSize == b.originalSize && a.archivedAt == b.archivedAt && a.stored == b.stored
+            && a.alreadyPresentIn == b.alreadyPresentIn && a.queuedFor == b.queuedFor && a.notQueuedFor.map(\.message) == b.notQueuedFor.map(\.message)
+    }
 
     public struct StoredCopy: Equatable {
         public let store: String
@@ -52,6 +62,49 @@ public struct ArchivePush {
     }
 
     private func push(_ walPath: String) throws -> ArchivePushResult {
+        var result = try pushToSyncStores(walPath)
+        try queueForAsyncStores(&result)
+        return result
+    }
+
+    /// Each async store's queue gets the object's key, durably, before archive-push returns; on
+    /// every success, re-sends included, since the run that stored it may have died before this.
+    func queueForAsyncStores(_ result: inout ArchivePushResult) throws {
+        guard !context.asyncIndexes.isEmpty, let spool = config.cluster.spool else { return }
+        let layout = ArchiveLayout(cluster: config.cluster.name)
+        let directory = layout.directory(for: result.file)
+        let prefix = StoredObjectName.prefix(for: result.file.description)
+        var object = result.stored.first?.object
+        if object == nil {
+            for store in context.syncStores {
+                if let found = try store.list(directory: directory, namePrefix: prefix).first {
+                    object = found
+                    break
+                }
+            }
+        }
+        guard let object else { return }
+        for index in context.asyncIndexes {
+            let store = context.stores[index]
+            let queue = try ShippingQueue.open(spool: spool, store: store.name)
+            let backlog = try queue.entries().reduce(0) { $0 + $1.size }
+            guard backlog + object.size <= config.shipping.maxQueueBytes else {
+                let marker = queue.overflowMarker
+                let last = (try? FileSystem.status(marker))??.modifiedAt
+                let now = WallClock.nowMicros()
+                let warnNow = last.map { now - $0 >= 60_000_000 } ?? true
+                if warnNow { try? FileSystem.writeAtomically(marker, contents: Array("\(now)\n".utf8), mode: 0o600) }
+                result.notQueuedFor.append((store.name,
+                    "the shipping queue for store \"\(store.name)\" is full (\(backlog >> 20) MiB, [shipping] max_queue_mb = \(config.shipping.maxQueueBytes >> 20)): \(result.file) is safe in the sync stores but not queued; walvault ship will find what is missing by listing once the store is reachable",
+                    warnNow))
+                continue
+            }
+            try queue.enqueue(key: object.key, size: object.size)
+            result.queuedFor.append(store.name)
+        }
+    }
+
+    private func pushToSyncStores(_ walPath: String) throws -> ArchivePushResult {
         let baseName = Paths.basename(walPath)
         guard let file = WALFileName(baseName) else {
             throw CommandError(problem: "\(walPath) is not a file PostgreSQL archives (a WAL segment, .partial, .history or .backup file)",
@@ -70,7 +123,7 @@ public struct ArchivePush {
         let what = "\(file.kindDescription) \(file)"
         if let segment = file.segmentName {
             let identity = try Self.checkSegment(input, name: segment, path: walPath, size: size)
-            for store in context.stores {
+            for store in context.syncStores {
                 try ArchiveBinding.ensure(store: store, layout: layout, identity: identity, what: what)
             }
         } else {
@@ -82,19 +135,19 @@ public struct ArchivePush {
 
         let directory = layout.directory(for: file)
         let prefix = StoredObjectName.prefix(for: file.description)
-        let existing = try context.stores.map { try $0.list(directory: directory, namePrefix: prefix) }
+        let existing = try context.syncStores.map { try $0.list(directory: directory, namePrefix: prefix) }
         var knownSHA: String?
         if existing.contains(where: { !$0.isEmpty }) {
             // A re-send: judge it by checksum before compressing anything.
             let hashing = HashingStage(next: DiscardSink())
             try readFile(input, path: walPath, into: hashing)
             knownSHA = hashing.hexDigest
-            for (store, objects) in zip(context.stores, existing) where !objects.isEmpty {
+            for (store, objects) in zip(context.syncStores, existing) where !objects.isEmpty {
                 try Self.requireIdentical(objects, sha256: knownSHA!, file: file, store: store)
             }
         }
-        let needing = zip(context.stores, existing).filter { $0.1.isEmpty }.map(\.0)
-        let present = zip(context.stores, existing).filter { !$0.1.isEmpty }.map(\.0.name)
+        let needing = zip(context.syncStores, existing).filter { $0.1.isEmpty }.map(\.0)
+        let present = zip(context.syncStores, existing).filter { !$0.1.isEmpty }.map(\.0.name)
         guard !needing.isEmpty else {
             return ArchivePushResult(file: file, sha256: knownSHA!, originalSize: size, stored: [], alreadyPresentIn: present)
         }
@@ -171,7 +224,7 @@ public struct ArchivePush {
     /// into a new directory), and must never be why archiving stops.
     func checkAgainstPGControl(walPath: String, layout: ArchiveLayout, what: String) throws {
         guard let pgdata = ArchivingCluster.dataDirectory(walPath: walPath, configured: config.cluster.pgdata) else { return }
-        for store in context.stores {
+        for store in context.syncStores {
             guard let bound = try ArchiveBinding.load(store: store, layout: layout) else { continue }
             let sysid: UInt64
             do {
@@ -204,7 +257,7 @@ public struct ArchivePush {
         }
         guard let parent = history.ancestors.last?.parent, parent > 1 else { return }
         let parentFile = WALFileName.history(timeline: parent)
-        for store in context.stores {
+        for store in context.syncStores {
             let stored = try store.list(directory: layout.directory(for: parentFile), namePrefix: StoredObjectName.prefix(for: parentFile.description))
             guard let object = stored.first,
                   let parentHistory = TimelineHistory(timeline: parent, text: String(decoding: try ObjectFetcher.fetchSmall(object, from: store), as: UTF8.self))

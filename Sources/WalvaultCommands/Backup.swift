@@ -13,6 +13,8 @@ public struct BackupReport: Equatable {
     public let manifest: BackupManifest
     /// Wall-clock seconds from pg_backup_start to the manifest being written.
     public let seconds: Double
+    /// Async stores whose queues now hold the backup.
+    public var queuedFor: [String] = []
     public var throughputMBps: Double { seconds > 0 ? Double(manifest.totalSize) / 1_000_000 / seconds : 0 }
 }
 
@@ -44,7 +46,7 @@ public struct Backup {
         let facts = OperationFacts(objectName: m.label, size: m.totalSize, storedSize: m.storedSize,
                                    sha256: (try? m.encoded()).map { SHA256Hasher.hex(of: $0) }, systemIdentifier: m.systemIdentifier,
                                    timeline: Int(m.timeline), startLSN: m.startLSN.description, stopLSN: m.stopLSN.description)
-        return (context.stores.map { ($0.name, layout.backupDirectory(m.label), facts) }, nil)
+        return (context.syncStores.map { ($0.name, layout.backupDirectory(m.label), facts) }, nil)
     }
 
     private func backUp(progress: (String) -> Void, warn: (String) -> Void) throws -> BackupReport {
@@ -63,7 +65,7 @@ public struct Backup {
         try Self.checkReady(facts, pgdata: pgdata)
         let layout = ArchiveLayout(cluster: config.cluster.name)
         try checkArchiver(facts, layout: layout).forEach(warn)
-        for store in context.stores {
+        for store in context.syncStores {
             if let bound = try ArchiveBinding.load(store: store, layout: layout), String(bound.identity.systemIdentifier) != facts.systemIdentifier {
                 throw CommandError(problem: "store \"\(store.name)\" holds cluster \"\(layout.cluster)\" with system identifier \(bound.identity.systemIdentifier), but the server at conninfo is \(facts.systemIdentifier)",
                                    fix: "point [cluster] at the right server, or use a new [cluster] name for this one")
@@ -79,7 +81,7 @@ public struct Backup {
         let startTime = try session.clockMicros()
         progress("backup \(label) started at \(startLSN)")
 
-        let packer = BackupPacker(stores: context.stores, directory: layout.backupDirectory(label), compression: config.compression, partSize: partSize)
+        let packer = BackupPacker(stores: context.syncStores, directory: layout.backupDirectory(label), compression: config.compression, partSize: partSize)
         var manifest: BackupManifest
         do {
             manifest = try copyAndWait(label: label, startLSN: startLSN, startTime: startTime, facts: facts, pgdata: pgdata, layout: layout,
@@ -92,13 +94,15 @@ public struct Backup {
         // The manifest goes last: only now is the backup usable, and visible as such.
         manifest.entries.sort { $0.path < $1.path }
         let bytes = try manifest.encoded()
-        for store in context.stores {
+        for store in context.syncStores {
             guard try store.createSmall(key: layout.manifestKey(label), contents: bytes) else {
                 throw CommandError(problem: "store \"\(store.name)\" already has a manifest for backup \(label)", fix: "another backup with this label finished first; retry")
             }
             _ = try store.createSmall(key: layout.manifestCopyKey(label), contents: bytes)
         }
-        return BackupReport(manifest: manifest, seconds: clock.seconds)
+        var report = BackupReport(manifest: manifest, seconds: clock.seconds)
+        report.queuedFor = try queueForAsyncStores(label: label, layout: layout)
+        return report
     }
 
     /// Copies the files, stops the backup and waits for its WAL: everything before the manifest.
@@ -137,12 +141,27 @@ public struct Backup {
         return manifest
     }
 
+    /// Everything the backup wrote, parts first and the manifest and its copy last, goes into each
+    /// async store's queue; `ship` sends the manifest only once the store holds the rest.
+    private func queueForAsyncStores(label: String, layout: ArchiveLayout) throws -> [String] {
+        guard !context.asyncIndexes.isEmpty, let spool = context.config.cluster.spool, let source = context.syncStores.first else { return [] }
+        let objects = try source.list(directory: layout.backupDirectory(label), namePrefix: "")
+            .sorted { (ShipPlan.isManifest($0.key) ? 1 : 0, $0.key) < (ShipPlan.isManifest($1.key) ? 1 : 0, $1.key) }
+        var queued: [String] = []
+        for index in context.asyncIndexes {
+            let queue = try ShippingQueue.open(spool: spool, store: context.stores[index].name)
+            for object in objects { try queue.enqueue(key: object.key, size: object.size) }
+            queued.append(context.stores[index].name)
+        }
+        return queued
+    }
+
     /// What a failed backup wrote is useless: take it back from every store that can delete,
     /// and say what is left where one cannot. Returns the sentence for the error.
     private func removeParts(of label: String, layout: ArchiveLayout) -> String {
         let directory = layout.backupDirectory(label)
         var left: [String] = []
-        for store in context.stores {
+        for store in context.syncStores {
             do {
                 let objects = try store.list(directory: directory, namePrefix: "")
                 guard !objects.isEmpty else { continue }
@@ -187,7 +206,7 @@ public struct Backup {
         var check = ArchiverCheck(archiveMode: facts.archiveMode, archiveCommand: facts.archiveCommand, archiveLibrary: facts.archiveLibrary,
                                   lastArchivedWAL: facts.lastArchivedWAL, failing: facts.failingSince.map { .init(wal: $0.wal, time: $0.time) })
         if let last = check.lastArchivedWAL, let file = WALFileName(last) {
-            check.lastArchivedIsInStores = try context.stores.contains {
+            check.lastArchivedIsInStores = try context.syncStores.contains {
                 try !$0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty
             }
         }
@@ -199,7 +218,7 @@ public struct Backup {
     private func uniqueLabel(layout: ArchiveLayout, now: String) throws -> String {
         var label = now
         var attempt = 1
-        while try context.stores.contains(where: { try !$0.list(directory: layout.backupDirectory(label), namePrefix: "").isEmpty }) {
+        while try context.syncStores.contains(where: { try !$0.list(directory: layout.backupDirectory(label), namePrefix: "").isEmpty }) {
             attempt += 1
             label = "\(now)-\(attempt)"
         }
@@ -219,7 +238,7 @@ public struct Backup {
         needed.append(.backupHistory(manifest.startSegment(), offset: UInt32(manifest.startLSN.value % UInt64(size))))
         let waiting = Stopwatch()
         for file in needed {
-            while try context.stores.contains(where: { try $0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty }) {
+            while try context.syncStores.contains(where: { try $0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty }) {
                 guard waiting.seconds < walTimeoutSeconds else {
                     let why = session.lastArchiveFailure().map { "; the archiver last failed on \($0.wal) at \($0.time)" } ?? ""
                     throw CommandError(problem: "backup \(manifest.label) is unusable: \(file) was not archived within \(walTimeoutSeconds == walTimeoutSeconds.rounded() ? String(Int(walTimeoutSeconds)) : String(walTimeoutSeconds)) s\(why)",

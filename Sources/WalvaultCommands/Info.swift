@@ -47,6 +47,10 @@ public struct InfoReport: Codable, Equatable {
         public let objects: Int
         public let bytes: Int
         public let newestWAL: String?
+        /// Async stores: what waits in the shipping queue, and for how long the oldest has.
+        public var queuedObjects: Int? = nil
+        public var queuedBytes: Int? = nil
+        public var oldestQueuedSeconds: Int? = nil
     }
 
     public let cluster: String
@@ -96,8 +100,15 @@ public struct InfoReport: Codable, Equatable {
                 }
             }
             let mode = index < context.config.stores.count ? context.config.stores[index].mode.rawValue : "sync"
-            summaries.append(StoreSummary(name: store.name, location: store.location, mode: mode, objects: objects, bytes: bytes,
-                                          newestWAL: inventory.walHoldings[store.name]?.newestSegment?.description))
+            var summary = StoreSummary(name: store.name, location: store.location, mode: mode, objects: objects, bytes: bytes,
+                                       newestWAL: inventory.walHoldings[store.name]?.newestSegment?.description)
+            if mode == "async", let spool = context.config.cluster.spool {
+                let entries = try ShippingQueue.open(spool: spool, store: store.name).entries()
+                summary.queuedObjects = entries.count
+                summary.queuedBytes = entries.reduce(0) { $0 + $1.size }
+                summary.oldestQueuedSeconds = entries.first.map { Int(max(0, now - $0.queuedAt) / 1_000_000) }
+            }
+            summaries.append(summary)
         }
         return InfoReport(cluster: layout.cluster, stores: summaries, backups: backups, incompleteBackups: inventory.incompleteBackups.sorted(),
                           incomplete: incomplete,
@@ -115,7 +126,10 @@ public struct InfoReport: Codable, Equatable {
     public var text: String {
         var lines = ["cluster \(cluster)"]
         for store in stores {
-            lines.append("  store \"\(store.name)\" (\(store.location), \(store.mode)): \(store.objects) objects, \(store.bytes) bytes, newest WAL \(store.newestWAL ?? "none")")
+            let lag = store.queuedObjects.map { queued in
+                queued == 0 ? "; shipping queue empty" : "; \(queued) objects (\(store.queuedBytes ?? 0) bytes) waiting to ship, oldest queued \(store.oldestQueuedSeconds ?? 0) s ago"
+            } ?? ""
+            lines.append("  store \"\(store.name)\" (\(store.location), \(store.mode)): \(store.objects) objects, \(store.bytes) bytes, newest WAL \(store.newestWAL ?? "none")\(lag)")
         }
         if backups.isEmpty { lines.append("  no complete backup") }
         for b in backups {

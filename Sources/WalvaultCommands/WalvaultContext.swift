@@ -5,21 +5,21 @@ import WalvaultStores
 import WalvaultSystem
 
 /// A loaded config and the stores it names, built once per process.
-public struct WalvaultContext {
+public struct WalvaultContext: Sendable {
     public let config: WalvaultConfig
     /// Every store as commands see it: wrapped by `EncryptedStore` when [encryption] is set,
     /// by `UnencryptedStore` otherwise, so neither kind of store can be mistaken for the other.
     public let stores: [Store]
+    /// The same stores below encryption: what `ship` copies byte for byte between stores.
+    public let rawStores: [Store]
     public let keyRing: KeyRing?
     /// Things to tell the user that do not stop the command (a passphrase file others can read).
     public let warnings: [String]
 
     public init(config: WalvaultConfig, stores: [Store], keyRing: KeyRing? = nil, warnings: [String] = []) {
         self.config = config
-        self.stores = stores.map { store -> Store in
-            if let keyRing { return EncryptedStore(base: store, keyRing: keyRing) }
-            return UnencryptedStore(base: store)
-        }
+        rawStores = stores
+        self.stores = stores.map { Self.wrap($0, keyRing: keyRing) }
         self.keyRing = keyRing
         self.warnings = warnings
     }
@@ -44,6 +44,25 @@ public struct WalvaultContext {
             keyRing = KeyRing(passphrase: passphrase, cache: cache)
         }
         return WalvaultContext(config: config, stores: try config.stores.enumerated().map { try makeStore($0.element, index: $0.offset, configPath: configPath) }, keyRing: keyRing, warnings: warnings)
+    }
+
+    /// How commands see a store: encrypted when [encryption] is set, refused as plaintext otherwise.
+    public static func wrap(_ store: Store, keyRing: KeyRing?) -> Store {
+        if let keyRing { return EncryptedStore(base: store, keyRing: keyRing) }
+        return UnencryptedStore(base: store)
+    }
+
+    /// Stores archive-push and backup write before they return: every store, when the config has
+    /// none async (tests build contexts with more stores than settings).
+    public var syncStores: [Store] {
+        zip(stores, modes).filter { $0.1 == .sync }.map(\.0)
+    }
+
+    /// Indexes into `stores` of the async ones.
+    public var asyncIndexes: [Int] { modes.indices.filter { modes[$0] == .async } }
+
+    var modes: [StoreSettings.Mode] {
+        stores.indices.map { $0 < config.stores.count ? config.stores[$0].mode : .sync }
     }
 
     /// The driver for one `[[stores]]` entry (its credentials read now), layered.

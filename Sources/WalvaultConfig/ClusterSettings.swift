@@ -4,11 +4,14 @@ public struct ClusterSettings: Sendable, Equatable {
     public var name: String
     public var pgdata: String?
     public var conninfo: String?
+    /// The local working directory for the shipping queue; needed when a store is async.
+    public var spool: String?
 
-    public init(name: String, pgdata: String? = nil, conninfo: String? = nil) {
+    public init(name: String, pgdata: String? = nil, conninfo: String? = nil, spool: String? = nil) {
         self.name = name
         self.pgdata = pgdata
         self.conninfo = conninfo
+        self.spool = spool
     }
 
     /// A name is a single path component and an object key prefix, so it is kept to a

@@ -8,10 +8,11 @@ import WalvaultSystem
 /// Turns a TOML file into a validated `WalvaultConfig`, or one `ConfigError` that names
 /// the file, the key and what is expected.
 public enum ConfigLoader {
-    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption"]
+    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping"]
     static let encryptionKeys = ["passphrase_file", "passphrase_env", "key_cache"]
     static let historyKeys = ["conninfo", "project_id", "journal", "retention_days"]
-    static let clusterKeys = ["name", "pgdata", "conninfo"]
+    static let clusterKeys = ["name", "pgdata", "conninfo", "spool"]
+    static let shippingKeys = ["parallel", "max_queue_mb"]
     static let compressionKeys = ["algorithm", "level"]
 
     public static func load(path: String) throws -> WalvaultConfig {
@@ -50,15 +51,26 @@ public enum ConfigLoader {
         }
         for name in root.keys.sorted() where !topLevelKeys.contains(name) {
             throw ConfigError(file: path, key: name, problem: "unknown key",
-                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history] and [encryption]")
+                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption] and [shipping]")
         }
         let cluster = try parseCluster(root, path: path)
         let compression = try parseCompression(root, path: path)
         let stores = try parseStores(root, path: path)
         let history = try parseHistory(root, path: path)
         let encryption = try parseEncryption(root, path: path)
+        let shipping = try parseShipping(root, path: path)
+        if stores.contains(where: { $0.mode == .async }) {
+            guard stores[0].mode == .sync else {
+                throw ConfigError(file: path, key: "stores #1.mode", problem: "the first store is async",
+                                  fix: "make the first store sync (usually the local one): archive-push must hold every segment somewhere before it returns")
+            }
+            guard cluster.spool != nil else {
+                throw ConfigError(file: path, key: "cluster.spool", problem: "missing, but store \"\(stores.first { $0.mode == .async }!.name)\" is async",
+                                  fix: "set spool = \"/var/lib/walvault/spool\" (a directory owned by the postgres user): the shipping queue lives there")
+            }
+        }
         return WalvaultConfig(path: path, cluster: cluster, compression: compression, stores: stores, history: history,
-                              encryption: encryption)
+                              encryption: encryption, shipping: shipping)
     }
 
     private static func parseEncryption(_ root: TOMLTable, path: String) throws -> EncryptionSettings? {
@@ -101,6 +113,22 @@ public enum ConfigLoader {
             }
         }
         return EncryptionSettings(passphrase: source, keyCache: cache)
+    }
+
+    private static func parseShipping(_ root: TOMLTable, path: String) throws -> ShippingSettings {
+        guard let table = try table(root, "shipping", path: path) else { return ShippingSettings() }
+        let reader = TableReader(table: table, file: path, place: "shipping", knownKeys: shippingKeys)
+        try reader.rejectUnknownKeys()
+        let parallel = try reader.int("parallel") ?? ShippingSettings.defaultParallel
+        guard (1...64).contains(parallel) else {
+            throw ConfigError(file: path, key: "shipping.parallel", problem: "\(parallel) is out of range", fix: "use 1 to 64 objects at once")
+        }
+        let megabytes = try reader.int("max_queue_mb") ?? ShippingSettings.defaultMaxQueueMB
+        guard (16...(1 << 24)).contains(megabytes) else {
+            throw ConfigError(file: path, key: "shipping.max_queue_mb", problem: "\(megabytes) is out of range",
+                              fix: "use 16 MB or more (the default is \(ShippingSettings.defaultMaxQueueMB))")
+        }
+        return ShippingSettings(parallel: parallel, maxQueueBytes: megabytes << 20)
     }
 
     private static func parseHistory(_ root: TOMLTable, path: String) throws -> HistorySettings? {
@@ -147,7 +175,12 @@ public enum ConfigLoader {
             throw ConfigError(file: path, key: "cluster.pgdata", problem: "\"\(pgdata)\" is not an absolute path",
                               fix: "give the full path of the data directory")
         }
-        return ClusterSettings(name: name, pgdata: pgdata, conninfo: try reader.string("conninfo"))
+        let spool = try reader.string("spool")
+        if let spool, !spool.hasPrefix("/") {
+            throw ConfigError(file: path, key: "cluster.spool", problem: "\"\(spool)\" is not an absolute path",
+                              fix: "give the full path of the spool directory, e.g. \"/var/lib/walvault/spool\"")
+        }
+        return ClusterSettings(name: name, pgdata: pgdata, conninfo: try reader.string("conninfo"), spool: spool)
     }
 
     private static func parseCompression(_ root: TOMLTable, path: String) throws -> CompressionSettings {
@@ -275,10 +308,6 @@ public enum ConfigLoader {
                 guard let known = StoreSettings.Mode(rawValue: value) else {
                     throw ConfigError(file: path, key: "\(place).mode", problem: "unknown mode \"\(value)\"",
                                       fix: "use \"sync\" (archive-push waits for this store) or \"async\" (shipped in the background)")
-                }
-                guard known == .sync else {
-                    throw ConfigError(file: path, key: "\(place).mode", problem: "mode \"async\" is not available in this version",
-                                      fix: "use mode = \"sync\" (the default) until background shipping is released")
                 }
                 mode = known
             }

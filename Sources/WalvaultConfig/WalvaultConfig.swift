@@ -9,14 +9,19 @@ public struct WalvaultConfig: Sendable, Equatable {
     public var stores: [StoreSettings]
     public var history: HistorySettings?
     public var encryption: EncryptionSettings?
+    public var shipping: ShippingSettings
 
     public init(path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
-                history: HistorySettings? = nil, encryption: EncryptionSettings? = nil) {
+                history: HistorySettings? = nil, encryption: EncryptionSettings? = nil, shipping: ShippingSettings = ShippingSettings()) {
         self.path = path
         self.cluster = cluster
         self.compression = compression
         self.stores = stores
         self.history = history
         self.encryption = encryption
+        self.shipping = shipping
     }
+
+    public var syncStores: [StoreSettings] { stores.filter { $0.mode == .sync } }
+    public var asyncStores: [StoreSettings] { stores.filter { $0.mode == .async } }
 }

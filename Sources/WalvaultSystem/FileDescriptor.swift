@@ -123,6 +123,16 @@ public final class FileDescriptor {
         }
     }
 
+    /// The lock if nobody holds it; false at once if somebody does.
+    public func tryLockExclusive() throws -> Bool {
+        while wv_flock(raw, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EINTR { continue }
+            if errno == EWOULDBLOCK { return false }
+            throw SystemError("lock", path: path)
+        }
+        return true
+    }
+
     public func rewind() throws {
         guard lseek(raw, 0, SEEK_SET) == 0 else { throw SystemError("seek", path: path) }
     }

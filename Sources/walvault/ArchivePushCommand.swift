@@ -23,10 +23,17 @@ struct ArchivePushCommand: ParsableCommand {
         History.record("archive-push", context, events: events.events, since: clock)
         switch outcome {
         case .success(let result):
+            for skipped in result.notQueuedFor {
+                if skipped.warnNow { Output.warn("archive-push", skipped.message) }
+                History.record("archive-push", context, events: [.started(operation: "queue", type: .wal, subject: result.file.description),
+                                                                 .failed(error: "store \"\(skipped.store)\": \(skipped.message)", code: "ship.queue_full")], since: clock)
+            }
+            if !result.queuedFor.isEmpty, let warning = ShipLauncher.startIfIdle(context: context) { Output.warn("archive-push", warning) }
             if global.verbose {
                 let stored = result.stored.map { "\($0.store):\($0.object.key) (\($0.object.size) bytes)" }
                 let summary = stored.isEmpty ? "already archived in \(result.alreadyPresentIn.joined(separator: ", "))" : "stored " + stored.joined(separator: ", ")
-                Output.info("archive-push", "\(result.file) (\(result.originalSize) bytes, sha256 \(result.sha256.prefix(12))…): \(summary)")
+                let queued = result.queuedFor.isEmpty ? "" : "; queued for \(result.queuedFor.joined(separator: ", "))"
+                Output.info("archive-push", "\(result.file) (\(result.originalSize) bytes, sha256 \(result.sha256.prefix(12))…): \(summary)\(queued)")
             }
         case .failure(let error):
             Output.fail("archive-push", "\(error)")

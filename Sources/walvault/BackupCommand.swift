@@ -26,7 +26,9 @@ struct BackupCommand: ParsableCommand {
         switch outcome {
         case .success(let report):
             let m = report.manifest
-            print("backup \(m.label) complete: \(m.totalSize) bytes (\(m.storedSize) stored) in \(m.parts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s")
+            print("backup \(m.label) complete: \(m.totalSize) bytes (\(m.storedSize) stored) in \(m.parts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s"
+                  + (report.queuedFor.isEmpty ? "" : "; queued for \(report.queuedFor.joined(separator: ", "))"))
+            if !report.queuedFor.isEmpty, let warning = ShipLauncher.startIfIdle(context: context) { Output.warn("backup", warning) }
         case .failure(let error):
             Output.fail("backup", "\(error)")
             throw ExitCode(ExitCodes.failure)

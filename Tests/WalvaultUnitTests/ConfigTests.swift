@@ -183,7 +183,7 @@ import WalvaultSystem
         (["secret_access_key_env": nil, "secret_access_key_file": "\"keys/b2\""], "stores #2.secret_access_key_file", "not an absolute path"),
         (["path_style": "\"yes\""], "stores #2.path_style", "expected true or false"),
         (["mode": "\"later\""], "stores #2.mode", "unknown mode"),
-        (["mode": "\"async\""], "stores #2.mode", "not available in this version"),
+        (["mode": "\"async\""], "cluster.spool", "missing, but store \"b2\" is async"),
         (["path": "\"/x\""], "stores #2.path", "unknown key for a s3 store"),
         (["secret_access_key": "\"abc\""], "stores #2.secret_access_key", "unknown key"),
     ] as [([String: String?], String, String)])
@@ -220,6 +220,40 @@ import WalvaultSystem
                 #expect(error.key == key)
                 #expect(error.description.contains(problem), "\(error)")
             }
+        }
+    }
+}
+
+@Suite struct ShippingConfigTests {
+    static let base = "[cluster]\nname = \"m\"\nspool = \"/var/lib/walvault/spool\"\n"
+    static let local = "[[stores]]\nname=\"local\"\ntype=\"local\"\npath=\"/s\"\n"
+    static let cloud = "[[stores]]\nname=\"b2\"\ntype=\"local\"\npath=\"/b\"\nmode=\"async\"\n"
+
+    @Test func asyncStoresWithASpoolAndShippingSettingsParse() throws {
+        let config = try ConfigLoader.parse(Self.base + "[shipping]\nparallel = 8\nmax_queue_mb = 1024\n" + Self.local + Self.cloud, path: "/c.toml")
+        #expect(config.cluster.spool == "/var/lib/walvault/spool")
+        #expect(config.shipping == ShippingSettings(parallel: 8, maxQueueBytes: 1024 << 20))
+        #expect(config.stores.map(\.mode) == [.sync, .async])
+        #expect(try ConfigLoader.parse(Self.base + Self.local, path: "/c.toml").shipping == ShippingSettings(parallel: 4, maxQueueBytes: 4096 << 20))
+    }
+
+    @Test(arguments: [
+        (base + cloud + local, "stores #1.mode", "the first store is async"),
+        (base + cloud, "stores #1.mode", "the first store is async"),
+        ("[cluster]\nname = \"m\"\nspool = \"spool\"\n" + local, "cluster.spool", "not an absolute path"),
+        (base + "[shipping]\nparallel = 0\n" + local, "shipping.parallel", "out of range"),
+        (base + "[shipping]\nmax_queue_mb = 1\n" + local, "shipping.max_queue_mb", "out of range"),
+        (base + "[shipping]\nspeed = 1\n" + local, "shipping.speed", "unknown key"),
+        (base + "[shipping]\nparallel = \"4\"\n" + local, "shipping.parallel", "expected an integer"),
+    ])
+    func mistakesAreOneLine(text: String, key: String, problem: String) throws {
+        do {
+            _ = try ConfigLoader.parse(text, path: "/c.toml")
+            Issue.record("expected an error")
+        } catch let error as ConfigError {
+            #expect(error.key == key)
+            #expect(error.problem.contains(problem), "\(error)")
+            #expect(!error.fix.isEmpty)
         }
     }
 }

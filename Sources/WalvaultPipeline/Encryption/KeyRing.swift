@@ -22,6 +22,12 @@ public final class KeyRing: Sendable {
     }
 
     /// How many times PBKDF2 ran in this process; tests use it to prove the caching.
+    /// For handing the passphrase to a child walvault (`ship`, started by archive-push) the way
+    /// this process got it; nothing else reads it back.
+    public func withPassphrase<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try passphrase.withUnsafeBytes(body)
+    }
+
     public var derivations: Int { derivationCount.load(ordering: .relaxed) }
 
     /// The master key for a header's KDF salt and iteration count.

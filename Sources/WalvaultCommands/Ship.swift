@@ -1,0 +1,224 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Synchronization
+import WalvaultCatalog
+import WalvaultConfig
+import WalvaultRepository
+import WalvaultStores
+import WalvaultSystem
+
+/// `walvault ship`: sends what archive-push and backup queued for the async stores, oldest first,
+/// several at a time, each object copied byte for byte from a sync store and verified on the way
+/// (`ObjectCopier`). One shipper at a time, under a lock in the spool; a queue entry is removed
+/// only after the async store holds its object, so a kill at any moment loses nothing.
+public struct Ship: Sendable {
+    public let context: WalvaultContext
+
+    public init(context: WalvaultContext) { self.context = context }
+
+    public struct Report: Equatable, Sendable {
+        public var shipped = 0
+        public var bytes = 0
+        /// Objects already in the async store (shipped before a crash, or by catch-up).
+        public var alreadyThere = 0
+        /// Entries dropped because no sync store holds their object any more.
+        public var dropped: [String] = []
+        /// One line per object that could not be shipped this time.
+        public var failures: [String] = []
+        /// Entries still queued, per store.
+        public var remaining: [String: Int] = [:]
+        /// Another shipper held the lock: this one did nothing.
+        public var busy = false
+    }
+
+    public static func lockPath(spool: String) -> String { Paths.join(spool, "ship.lock") }
+
+    /// One pass over every async store's queue (and, after an overflow, a catch-up from listings);
+    /// with `follow`, forever, waking every `interval` seconds.
+    public func run(follow: Bool = false, interval: Double = 1, progress: (String) -> Void = { _ in }) throws -> Report {
+        guard let spool = context.config.cluster.spool, !context.asyncIndexes.isEmpty else {
+            return Report()
+        }
+        let lock: FileDescriptor
+        do {
+            lock = try FileDescriptor.open(Self.lockPath(spool: spool), flags: O_RDWR | O_CREAT, mode: 0o600)
+            guard try lock.tryLockExclusive() else { return Report(busy: true) }
+        } catch let error as SystemError {
+            throw CommandError(problem: "cannot lock \(Self.lockPath(spool: spool)): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
+        }
+        var total = Report()
+        repeat {
+            let report = try pass(spool: spool, progress: progress)
+            total.shipped += report.shipped
+            total.bytes += report.bytes
+            total.alreadyThere += report.alreadyThere
+            total.dropped += report.dropped
+            total.failures = report.failures
+            total.remaining = report.remaining
+            if follow {
+                let idle = report.shipped + report.alreadyThere == 0
+                usleep(useconds_t((idle || !report.failures.isEmpty ? interval : 0.05) * 1_000_000))
+            }
+        } while follow
+        _ = lock
+        return total
+    }
+
+    /// Until the queues are empty or a round makes no progress.
+    func pass(spool: String, progress: (String) -> Void) throws -> Report {
+        var report = Report()
+        for index in context.asyncIndexes {
+            let target = context.rawStores[index]
+            let queue = try ShippingQueue.open(spool: spool, store: target.name)
+            queue.removeAbandonedTemporaries()
+            try ensureBinding(target: target, report: &report)
+            if FileSystem.exists(queue.overflowMarker) {
+                let added = try catchUp(target: target, queue: queue)
+                progress("store \"\(target.name)\": the queue had overflowed; \(added) objects found missing by listing were queued")
+                try? FileSystem.remove(queue.overflowMarker)
+            }
+            while true {
+                let before = report.shipped + report.alreadyThere + report.dropped.count
+                report.failures = []
+                try round(queue: queue, target: target, report: &report, progress: progress)
+                let left = try queue.entries().count
+                report.remaining[target.name] = left
+                if left == 0 || report.shipped + report.alreadyThere + report.dropped.count == before { break }
+            }
+        }
+        return report
+    }
+
+    func round(queue: ShippingQueue, target: Store, report: inout Report, progress: (String) -> Void) throws {
+        var items: [(entry: ShippingQueue.Entry, key: String)] = []
+        for entry in try queue.entries() {
+            if let key = try queue.key(of: entry) { items.append((entry, key)) }
+        }
+        let plan = ShipPlan.ready(items)
+        let outcomes = Mutex<[(ShippingQueue.Entry, String, Result<ObjectCopier.Outcome?, Error>)]>([])
+        let next = Atomic<Int>(0)
+        let objects = plan.objects
+        let workers = min(context.config.shipping.parallel, max(1, objects.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < objects.count else { return }
+                let (entry, key) = objects[i]
+                let result = Result { try shipOne(key: key, entry: entry, queue: queue, target: target) }
+                outcomes.withLock { $0.append((entry, key, result)) }
+            }
+        }
+        for (entry, key, result) in outcomes.withLock({ $0 }) {
+            record(result, key: key, entry: entry, target: target, report: &report, progress: progress)
+        }
+        // Manifests last, and only when nothing older is still queued before them.
+        let stillQueued = Set(try queue.entries().map(\.fileName))
+        let remainingObjects = objects.filter { stillQueued.contains($0.entry.fileName) }
+        for (entry, key) in plan.manifests where remainingObjects.allSatisfy({ entry < $0.entry }) {
+            let result = Result { try shipManifest(key: key, entry: entry, queue: queue, target: target) }
+            record(result, key: key, entry: entry, target: target, report: &report, progress: progress)
+        }
+    }
+
+    func record(_ result: Result<ObjectCopier.Outcome?, Error>, key: String, entry: ShippingQueue.Entry, target: Store,
+                report: inout Report, progress: (String) -> Void) {
+        switch result {
+        case .success(.copied(let bytes)?):
+            report.shipped += 1
+            report.bytes += bytes
+            progress("shipped \(key) to store \"\(target.name)\" (\(bytes) bytes)")
+        case .success(.alreadyThere?):
+            report.alreadyThere += 1
+        case .success(nil):
+            report.dropped.append(key)
+            progress("dropped \(key) from the queue of store \"\(target.name)\": no sync store holds it any more")
+        case .failure(let error):
+            report.failures.append("\(key) to store \"\(target.name)\": \(error)")
+        }
+    }
+
+    /// nil: no sync store has the object, so the entry is dropped.
+    func shipOne(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store) throws -> ObjectCopier.Outcome? {
+        guard let source = try source(of: key) else {
+            try queue.remove(entry)
+            return nil
+        }
+        let outcome = try ObjectCopier.copy(key: key, from: source, to: target) { WalvaultContext.wrap($0, keyRing: context.keyRing) }
+        try queue.remove(entry)
+        return outcome
+    }
+
+    /// A manifest goes only when the target's own listing shows every part and every WAL segment
+    /// the backup needs: a store never shows a backup it cannot restore.
+    func shipManifest(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store) throws -> ObjectCopier.Outcome? {
+        guard let source = try source(of: key) else {
+            try queue.remove(entry)
+            return nil
+        }
+        guard let bytes = try WalvaultContext.wrap(source, keyRing: context.keyRing).readSmall(key: key) else { return nil }
+        let manifest = try BackupManifest.decode(bytes)
+        let layout = ArchiveLayout(cluster: context.config.cluster.name)
+        let parts = Set(try target.list(directory: layout.backupDirectory(manifest.label), namePrefix: "part-").map(\.name))
+        var segments: Set<WALSegmentName> = []
+        for directory in Set(ShipPlan.requiredSegments(of: manifest).map(\.directoryName)) {
+            for object in try target.list(directory: layout.walRoot + "/" + directory, namePrefix: "") {
+                if let name = StoredObjectName(object.name), case .segment(let segment)? = WALFileName(name.originalName) { segments.insert(segment) }
+            }
+        }
+        let missing = ShipPlan.missing(for: manifest, partsPresent: parts, segmentsPresent: segments)
+        guard missing.isEmpty else {
+            throw CommandError(problem: "backup \(manifest.label) is not whole in store \"\(target.name)\" yet (missing \(missing.prefix(3).joined(separator: ", "))\(missing.count > 3 ? ", …" : "")), so its manifest waits",
+                               fix: "they are queued or will be found by the catch-up pass; run walvault ship again")
+        }
+        return try shipOne(key: key, entry: entry, queue: queue, target: target)
+    }
+
+    /// The first sync store (below encryption) that holds `key`.
+    func source(of key: String) throws -> Store? {
+        for (index, store) in context.rawStores.enumerated() where !context.asyncIndexes.contains(index) {
+            if try store.head(key: key) != nil { return store }
+        }
+        return nil
+    }
+
+    /// The async store gets the cluster's binding (archive.info and its copy) before anything else.
+    func ensureBinding(target: Store, report: inout Report) throws {
+        let layout = ArchiveLayout(cluster: context.config.cluster.name)
+        for key in [layout.infoKey, layout.infoCopyKey] where try target.head(key: key) == nil {
+            guard let source = try source(of: key) else { continue }
+            if case .copied = try ObjectCopier.copy(key: key, from: source, to: target, view: { WalvaultContext.wrap($0, keyRing: context.keyRing) }) {
+                report.shipped += 1
+            }
+        }
+    }
+
+    /// Queues every object the sync stores hold for this cluster that `target` lacks: after an
+    /// overflow, and for a store added to an existing archive (`ship --catch-up`).
+    public func catchUp(target: Store, queue: ShippingQueue) throws -> Int {
+        let layout = ArchiveLayout(cluster: context.config.cluster.name)
+        var wanted: [String: StoreObject] = [:]
+        var have: Set<String> = []
+        func collect(_ store: Store, into: (StoreObject) -> Void) throws {
+            for object in try store.list(directory: layout.walRoot, namePrefix: "") { into(object) }
+            for directory in try store.listSubdirectories(directory: layout.walRoot) {
+                for object in try store.list(directory: layout.walRoot + "/" + directory, namePrefix: "") { into(object) }
+            }
+            for label in try store.listSubdirectories(directory: layout.backupRoot) {
+                for object in try store.list(directory: layout.backupDirectory(label), namePrefix: "") { into(object) }
+            }
+        }
+        for (index, store) in context.rawStores.enumerated() where !context.asyncIndexes.contains(index) {
+            try collect(store) { wanted[$0.key] = wanted[$0.key] ?? $0 }
+        }
+        try collect(target) { have.insert($0.key) }
+        var queued: Set<String> = []
+        for entry in try queue.entries() { if let key = try queue.key(of: entry) { queued.insert(key) } }
+        // Oldest archive first, manifests after everything (their entries come last).
+        let missing = wanted.values.filter { !have.contains($0.key) && !queued.contains($0.key) }
+            .sorted { (ShipPlan.isManifest($0.key) ? 1 : 0, $0.key) < (ShipPlan.isManifest($1.key) ? 1 : 0, $1.key) }
+        for object in missing { try queue.enqueue(key: object.key, size: object.size) }
+        return missing.count
+    }
+}

@@ -1,0 +1,91 @@
+import WalvaultCatalog
+import WalvaultPipeline
+import WalvaultStores
+import WalvaultSystem
+
+/// Copies one object from a store to another byte for byte, below encryption (an object shipped to
+/// the cloud is exactly the one on the local disk), and verifies it on the way: the bytes that go
+/// out are the bytes that were decrypted, decompressed and checked against the SHA-256 in the
+/// name, in one read. The copy is create-unless-present, so copying again after a crash is harmless.
+public enum ObjectCopier {
+    public enum Outcome: Equatable, Sendable {
+        case copied(bytes: Int)
+        case alreadyThere
+    }
+
+    /// - Parameters:
+    ///   - source, target: the stores below encryption (`WalvaultContext.rawStores`).
+    ///   - view: how commands see a store (`WalvaultContext.wrap`): used to verify.
+    public static func copy(key: String, from source: Store, to target: Store, view: (Store) -> Store) throws -> Outcome {
+        let name = Paths.basename(key)
+        if ArchiveLayout.plainObjectNames.contains(name) {
+            return try copySmall(key: key, from: source, to: target, view: view)
+        }
+        guard StoredObjectName(name) != nil else {
+            throw RepositoryError(problem: "\(key) in store \"\(source.name)\" is not an object walvault writes", fix: "remove it from the queue and the store")
+        }
+        if try target.head(key: key) != nil { return .alreadyThere }
+        let writer = try target.makeWriter(directory: Paths.dirname(key))
+        var committed = false
+        defer { if !committed { writer.abort() } }
+        let tee = TeeStore(base: source, writer: writer)
+        _ = try ObjectFetcher.fetch(StoreObject(key: key, size: 0), from: view(tee), into: DiscardSink())
+        committed = true
+        switch try writer.commit(name: name) {
+        case .stored: return .copied(bytes: tee.bytesCopied)
+        case .alreadyPresent: return .alreadyThere
+        }
+    }
+
+    /// Info files and manifests: read whole, checked through the view (decryption authenticates
+    /// them; a manifest must decode), then created in the target as the same bytes.
+    static func copySmall(key: String, from source: Store, to target: Store, view: (Store) -> Store) throws -> Outcome {
+        guard let raw = try source.readSmall(key: key) else {
+            throw RepositoryError(problem: "\(key) is missing from store \"\(source.name)\"", fix: "it was queued but is gone: run walvault ship to catch up from listings")
+        }
+        guard let plain = try view(source).readSmall(key: key) else {
+            throw RepositoryError(problem: "\(key) vanished from store \"\(source.name)\" while it was read", fix: "try again")
+        }
+        if key.hasSuffix("backup.manifest") || key.hasSuffix("backup.manifest.copy") {
+            do { _ = try BackupManifest.decode(plain) } catch {
+                throw RepositoryError(problem: "\(key) in store \"\(source.name)\" is damaged (\(error)), so it was not shipped", fix: "check the source store")
+            }
+        }
+        return try target.createSmall(key: key, contents: raw) ? .copied(bytes: raw.count) : .alreadyThere
+    }
+}
+
+/// A store whose readers hand every byte they read to a writer as well.
+final class TeeStore: StoreWrapper, @unchecked Sendable {
+    let base: Store
+    let writer: ObjectWriter
+    private(set) var bytesCopied = 0
+
+    init(base: Store, writer: ObjectWriter) {
+        self.base = base
+        self.writer = writer
+    }
+
+    func openReader(key: String) throws -> ObjectReader { TeeReader(base: try base.openReader(key: key), store: self) }
+    func makeWriter(directory: String) throws -> ObjectWriter { try base.makeWriter(directory: directory) }
+    func readSmall(key: String) throws -> [UInt8]? { try base.readSmall(key: key) }
+    func createSmall(key: String, contents: [UInt8]) throws -> Bool { try base.createSmall(key: key, contents: contents) }
+
+    final class TeeReader: ObjectReader {
+        let base: ObjectReader
+        let store: TeeStore
+        init(base: ObjectReader, store: TeeStore) {
+            self.base = base
+            self.store = store
+        }
+
+        func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            let n = try base.read(into: buffer)
+            if n > 0 {
+                try store.writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                store.bytesCopied += n
+            }
+            return n
+        }
+    }
+}

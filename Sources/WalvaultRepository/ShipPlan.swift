@@ -1,0 +1,39 @@
+import WalvaultCatalog
+
+/// The decisions `walvault ship` makes, without I/O: what may go now, and whether a backup is
+/// whole in a store. A store must never show a backup it cannot restore, so a manifest waits for
+/// everything queued before it (the backup's parts and the WAL its end needs) and then for proof,
+/// from the store's own listing, that all of it is there.
+public enum ShipPlan {
+    public static func isManifest(_ key: String) -> Bool {
+        key.hasSuffix("/backup.manifest") || key.hasSuffix("/backup.manifest.copy")
+    }
+
+    /// The queue, oldest first, split into what may be shipped in parallel now (everything but
+    /// manifests) and the manifests that nothing older still waits before.
+    public static func ready(_ queue: [(entry: ShippingQueue.Entry, key: String)])
+        -> (objects: [(entry: ShippingQueue.Entry, key: String)], manifests: [(entry: ShippingQueue.Entry, key: String)]) {
+        let objects = queue.filter { !isManifest($0.key) }
+        let oldestObject = objects.map(\.entry).min()
+        let manifests = queue.filter { item in
+            isManifest(item.key) && oldestObject.map { item.entry < $0 } ?? true
+        }
+        return (objects, manifests)
+    }
+
+    /// The WAL segments a backup needs to be consistent: from the one holding its start LSN to the
+    /// one holding the last byte before its stop LSN, on its timeline.
+    public static func requiredSegments(of manifest: BackupManifest) -> [WALSegmentName] {
+        let size = manifest.walSegmentSize
+        let first = manifest.startLSN.segmentNumber(segmentSize: size)
+        let last = max(first, manifest.stopLSN.previousByteSegmentNumber(segmentSize: size))
+        return (first...last).map { WALSegmentName(timeline: manifest.timeline, segmentNumber: $0, segmentSize: size) }
+    }
+
+    /// What a store still lacks of a backup, given the part names in its backup directory and the
+    /// segments in its WAL; empty when the manifest may go.
+    public static func missing(for manifest: BackupManifest, partsPresent: Set<String>, segmentsPresent: Set<WALSegmentName>) -> [String] {
+        manifest.parts.map(\.name).filter { !partsPresent.contains($0) }
+            + requiredSegments(of: manifest).filter { !segmentsPresent.contains($0) }.map(\.description)
+    }
+}

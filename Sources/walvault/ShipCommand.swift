@@ -1,0 +1,53 @@
+import ArgumentParser
+import WalvaultCommands
+import WalvaultConfig
+import WalvaultRepository
+
+struct ShipCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ship",
+        abstract: "Send what is queued for the async stores (started by archive-push; or run as a service with --follow).",
+        discussion: "Objects go oldest first, [shipping] parallel at a time, each copied byte for byte from a sync store and checked against its SHA-256 on the way; an entry leaves the queue only once the async store holds its object. A backup's manifest goes last, when the store holds every part and WAL segment it needs. One shipper runs at a time: another exits at once.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Keep running, shipping as objects are queued (for a systemd service).")
+    var follow = false
+
+    @Flag(name: .customLong("catch-up"), help: "First queue everything the sync stores hold that an async store lacks (after adding a store).")
+    var catchUp = false
+
+    func run() throws {
+        let context = try global.loadContext(for: "ship")
+        do {
+            if catchUp, let spool = context.config.cluster.spool {
+                for index in context.asyncIndexes {
+                    let store = context.rawStores[index]
+                    let added = try Ship(context: context).catchUp(target: store, queue: try ShippingQueue.open(spool: spool, store: store.name))
+                    Output.info("ship", "store \"\(store.name)\": \(added) objects found missing by listing were queued")
+                }
+            }
+            let report = try Ship(context: context).run(follow: follow) { line in
+                if global.verbose { Output.info("ship", line) }
+            }
+            if context.asyncIndexes.isEmpty {
+                Output.info("ship", "no store is async: nothing to ship")
+                return
+            }
+            if report.busy {
+                if global.verbose { Output.info("ship", "another walvault ship is running") }
+                return
+            }
+            for line in report.failures { Output.warn("ship", line) }
+            let left = report.remaining.sorted { $0.key < $1.key }.map { "\($0.value) queued for \"\($0.key)\"" }.joined(separator: ", ")
+            Output.info("ship", "shipped \(report.shipped) objects (\(report.bytes) bytes)" + (report.alreadyThere > 0 ? ", \(report.alreadyThere) already there" : "")
+                        + (left.isEmpty ? "" : "; \(left)"))
+            if !report.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            Output.fail("ship", "\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+    }
+}
