@@ -51,6 +51,9 @@ public struct InfoReport: Codable, Equatable {
         public var queuedObjects: Int? = nil
         public var queuedBytes: Int? = nil
         public var oldestQueuedSeconds: Int? = nil
+        /// Why the store could not be read now (unreachable, denied); the rest of the report comes
+        /// from the other stores.
+        public var unreadable: String? = nil
     }
 
     public let cluster: String
@@ -67,10 +70,10 @@ public struct InfoReport: Codable, Equatable {
 
     public static func gather(context: WalvaultContext, now: Int64 = WallClock.nowMicros()) throws -> InfoReport {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
-        let inventory = try Inventory.read(stores: context.stores, layout: layout)
+        let inventory = try Inventory.read(stores: context.stores, layout: layout, skippingUnreadable: true)
         var segmentSize = inventory.backups.first?.walSegmentSize
         for store in context.stores where segmentSize == nil {
-            segmentSize = try ArchiveBinding.load(store: store, layout: layout)?.identity.walSegmentSize
+            segmentSize = (try? ArchiveBinding.load(store: store, layout: layout))??.identity.walSegmentSize
         }
         let runs = WALRuns.runs(inventory.segments.keys, segmentSize: segmentSize ?? (16 << 20))
         var gaps: [String] = []
@@ -93,7 +96,8 @@ public struct InfoReport: Codable, Equatable {
         for (index, store) in context.stores.enumerated() {
             var objects = inventory.walHoldings[store.name]?.objects ?? 0
             var bytes = inventory.walHoldings[store.name]?.bytes ?? 0
-            for label in try store.listSubdirectories(directory: layout.backupRoot) {
+            let unreadable = inventory.unreadableStores[store.name]
+            for label in unreadable == nil ? try store.listSubdirectories(directory: layout.backupRoot) : [] {
                 for object in try store.list(directory: layout.backupDirectory(label), namePrefix: "") {
                     objects += 1
                     bytes += object.size
@@ -102,6 +106,7 @@ public struct InfoReport: Codable, Equatable {
             let mode = index < context.config.stores.count ? context.config.stores[index].mode.rawValue : "sync"
             var summary = StoreSummary(name: store.name, location: store.location, mode: mode, objects: objects, bytes: bytes,
                                        newestWAL: inventory.walHoldings[store.name]?.newestSegment?.description)
+            summary.unreadable = unreadable
             if mode == "async", let spool = context.config.cluster.spool {
                 let entries = try ShippingQueue.open(spool: spool, store: store.name).entries()
                 summary.queuedObjects = entries.count
@@ -129,7 +134,9 @@ public struct InfoReport: Codable, Equatable {
             let lag = store.queuedObjects.map { queued in
                 queued == 0 ? "; shipping queue empty" : "; \(queued) objects (\(store.queuedBytes ?? 0) bytes) waiting to ship, oldest queued \(store.oldestQueuedSeconds ?? 0) s ago"
             } ?? ""
-            lines.append("  store \"\(store.name)\" (\(store.location), \(store.mode)): \(store.objects) objects, \(store.bytes) bytes, newest WAL \(store.newestWAL ?? "none")\(lag)")
+            let holdings = store.unreadable.map { "UNREADABLE now (\($0))" }
+                ?? "\(store.objects) objects, \(store.bytes) bytes, newest WAL \(store.newestWAL ?? "none")"
+            lines.append("  store \"\(store.name)\" (\(store.location), \(store.mode)): \(holdings)\(lag)")
         }
         if backups.isEmpty { lines.append("  no complete backup") }
         for b in backups {

@@ -32,6 +32,30 @@ public struct Inventory {
     /// By store name.
     public internal(set) var walHoldings: [String: WALHoldings] = [:]
 
+    /// Stores that could not be read, with why (`read(…, skippingUnreadable: true)` only).
+    public internal(set) var unreadableStores: [String: String] = [:]
+
+    /// - Parameter skippingUnreadable: for `info` and health checks, which must still report on
+    ///   the other stores while one is unreachable; restore plans only from a complete view.
+    public static func read(stores: [Store], layout: ArchiveLayout, skippingUnreadable: Bool = false) throws -> Inventory {
+        guard skippingUnreadable else { return try read(stores: stores, layout: layout) }
+        var merged = Inventory()
+        var readable: [Store] = []
+        for store in stores {
+            do {
+                _ = try store.listSubdirectories(directory: layout.backupRoot)
+                readable.append(store)
+            } catch let error as StoreError {
+                merged.unreadableStores[store.name] = error.problem
+            }
+        }
+        let inventory = try read(stores: readable, layout: layout)
+        let unreadable = merged.unreadableStores
+        merged = inventory
+        merged.unreadableStores = unreadable
+        return merged
+    }
+
     public static func read(stores: [Store], layout: ArchiveLayout) throws -> Inventory {
         var inventory = Inventory()
         var manifestProblems: [String: [String]] = [:]

@@ -100,3 +100,34 @@ public struct TestSetupError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// The fault-injecting proxy (scripts/testing/fault-proxy.py) in front of the S3 test server,
+/// commanded through a control file.
+public final class FaultProxy: Sendable {
+    public let port: Int
+    let control: String
+
+    public init() throws {
+        let server = try S3TestServer.get()
+        var template = Array("/tmp/walvault-proxy.XXXXXX".utf8CString)
+        let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        chmod(dir, 0o755)
+        control = dir + "/control"
+        let line = try TestHelper.start(script: "fault-proxy.py", arguments: [server.endpoint, control], hint: "python3 is needed")
+        guard let port = Int(line) else { throw TestSetupError("fault-proxy.py printed \(line)") }
+        self.port = port
+    }
+
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    /// `kind`: 500, reset, refuse or clear; `method`: PUT, POST, GET… or ANY.
+    public func inject(_ kind: String, _ method: String = "ANY", count: Int = 1) throws {
+        let temporary = control + ".new"
+        try "\(kind) \(method) \(count)\n".write(toFile: temporary, atomically: false, encoding: .utf8)
+        guard rename(temporary, control) == 0 else { throw TestSetupError("cannot command the fault proxy") }
+    }
+
+    public func injected() throws -> Int {
+        (try? String(contentsOfFile: control + ".count", encoding: .utf8)).flatMap { Int($0) } ?? 0
+    }
+}

@@ -218,7 +218,7 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
 
     @Test func a500AndAResetMidUploadAreRetriedAndTheObjectIsWhole() throws {
         let proxy = try FaultProxy()
-        let store = proxy.store()
+        let store = try proxy.store()
         let bytes = sampleBytes(3 << 20, seed: 11)
         try proxy.inject("500", "PUT")
         guard case .stored = try put(store, "wal", "a", bytes) else { Issue.record("not stored"); return }
@@ -232,7 +232,7 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
 
     @Test func aMultipartUploadSurvivesFailedPartsAndAnAbandonedOneLeavesNothing() throws {
         let proxy = try FaultProxy()
-        let store = proxy.store(partSize: 5 << 20)
+        let store = try proxy.store(partSize: 5 << 20)
         let bytes = sampleBytes(11 << 20, seed: 12)
         try proxy.inject("reset", "PUT", count: 2)
         guard case .stored = try put(store, "big", "one", bytes, chunk: 1 << 20) else { Issue.record("not stored"); return }
@@ -248,7 +248,7 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
 
     @Test func anUnreachableServiceIsATransientErrorNamingTheStore() throws {
         let proxy = try FaultProxy()
-        let store = proxy.store()
+        let store = try proxy.store()
         try proxy.inject("refuse")
         defer { try? proxy.inject("clear") }
         let error = storeError { _ = try put(store, "wal", "x", [1, 2, 3]) }

@@ -22,33 +22,8 @@ extension S3TestServer {
 }
 
 
-/// The fault-injecting proxy (scripts/testing/fault-proxy.py) in front of the S3 test server.
-final class FaultProxy: Sendable {
-    let port: Int
-    let server: S3TestServer
-
-    init() throws {
-        server = try S3TestServer.get()
-        let line = try TestHelper.start(script: "fault-proxy.py", arguments: [server.endpoint], hint: "python3 is needed")
-        guard let port = Int(line) else { throw TestSetupError("fault-proxy.py printed \(line)") }
-        self.port = port
-    }
-
-    var endpoint: String { "http://127.0.0.1:\(port)" }
-
-    /// `kind`: 500, reset, refuse or clear; `method`: PUT, POST, GET… or ANY.
-    func inject(_ kind: String, _ method: String = "ANY", count: Int = 1) throws {
-        let client = try HTTPClient()
-        let (response, _) = try client.perform(HTTPRequest(method: "POST", url: "\(endpoint)/__fault/\(kind)/\(method)/\(count)", body: .bytes([])))
-        guard response.status == 200 else { throw TestSetupError("the fault proxy answered \(response.status)") }
-    }
-
-    func injected() throws -> Int {
-        let (_, body) = try HTTPClient().perform(HTTPRequest(method: "GET", url: "\(endpoint)/__fault/count"))
-        return Int(String(decoding: body, as: UTF8.self)) ?? -1
-    }
-
-    func store(partSize: Int = 5 << 20) -> S3Store {
-        server.store(endpoint: endpoint, partSize: partSize)
+extension FaultProxy {
+    func store(partSize: Int = 5 << 20) throws -> S3Store {
+        try S3TestServer.get().store(endpoint: endpoint, partSize: partSize)
     }
 }

@@ -1,21 +1,41 @@
 """A loopback HTTP proxy in front of the S3 test server that injects failures on command.
 
-    python3 fault-proxy.py http://127.0.0.1:PORT     # prints the proxy's port, serves until stdin closes
+    python3 fault-proxy.py http://127.0.0.1:PORT CONTROL_FILE   # prints its port, serves until stdin closes
 
-Control, by a request to the proxy itself:
-    POST /__fault/<kind>/<method>/<count>   the next <count> requests with <method> (or ANY) fail:
-        kind 500     the request is read whole, then answered 500 InternalError, never forwarded
-        kind reset   half the body is read, then the connection is cut without an answer
-    POST /__fault/refuse/ANY/1              every request is cut unanswered (S3 unreachable)
-    POST /__fault/clear/ANY/0               back to forwarding everything
-    GET  /__fault/count                     how many failures were injected so far
+Control: replace CONTROL_FILE (write a new file, rename it over) with one line:
+    <kind> <method> <count>   the next <count> requests with <method> (or ANY) fail:
+        500      the request is read whole, then answered 500 InternalError, never forwarded
+        reset    half the body is read, then the connection is cut without an answer
+    refuse ANY 0              every request is cut unanswered (S3 unreachable) until the next command
+    clear ANY 0               back to forwarding everything
+CONTROL_FILE.count holds how many failures were injected so far.
 Everything else is forwarded unchanged (the Host header included, so signatures still verify).
 """
 import http.client, http.server, os, socket, sys, threading, urllib.parse
 
 upstream = urllib.parse.urlsplit(sys.argv[1])
+control_file = sys.argv[2]
 lock = threading.Lock()
-state = {"kind": None, "method": None, "left": 0, "refuse": False, "injected": 0}
+state = {"kind": None, "method": None, "left": 0, "refuse": False, "injected": 0, "seen": None}
+
+
+def read_control():
+    """Called under the lock before each request: a replaced control file is a new command."""
+    try:
+        info = os.stat(control_file)
+    except FileNotFoundError:
+        return
+    identity = (info.st_ino, info.st_mtime_ns)
+    if identity == state["seen"]:
+        return
+    state["seen"] = identity
+    with open(control_file) as f:
+        kind, method, count = f.read().split()
+    state.update(kind=None, method=None, left=0, refuse=False)
+    if kind == "refuse":
+        state["refuse"] = True
+    elif kind != "clear":
+        state.update(kind=kind, method=method, left=int(count))
 
 
 class Proxy(http.server.BaseHTTPRequestHandler):
@@ -24,28 +44,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def control(self):
-        parts = self.path.split("/")
-        with lock:
-            if parts[2] == "count":
-                body = str(state["injected"]).encode()
-            else:
-                kind, method, count = parts[2], parts[3], int(parts[4])
-                state.update(kind=None, method=None, left=0, refuse=False)
-                if kind == "refuse":
-                    state["refuse"] = True
-                elif kind != "clear":
-                    state.update(kind=kind, method=method, left=count)
-                body = b"ok"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def forward(self):
-        if self.path.startswith("/__fault/"):
-            return self.control()
         with lock:
+            read_control()
             refuse = state["refuse"]
         if refuse:
             self.close_connection = True
@@ -58,6 +59,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 state["left"] -= 1
                 state["injected"] += 1
                 fault = state["kind"]
+                with open(control_file + ".count", "w") as f:
+                    f.write(str(state["injected"]))
         if fault == "reset":
             self.rfile.read(length // 2)
             self.close_connection = True
