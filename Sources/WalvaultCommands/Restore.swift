@@ -74,7 +74,13 @@ public struct Restore {
     var layout: ArchiveLayout { ArchiveLayout(cluster: context.config.cluster.name) }
 
     public func plan() throws -> RestorePlan {
-        try plan(try Inventory.read(stores: context.stores, layout: layout))
+        try plan(try readInventory())
+    }
+
+    /// Every store that can be read: one that cannot (a cloud store unreachable from here) is left
+    /// out and named in the plan, never silently; with none readable, the first error stands.
+    func readInventory() throws -> Inventory {
+        try Inventory.read(stores: context.stores, layout: layout, skippingUnreadable: true)
     }
 
     private func plan(_ inventory: Inventory) throws -> RestorePlan {
@@ -84,7 +90,10 @@ public struct Restore {
         let backup = try BackupSelection.choose(from: inventory.backups, target: options.target, label: options.backupLabel)
         let wal = try WALPlanner.plan(backup: backup, target: options.target, histories: inventory.histories,
                                       archived: inventory.segments, unreadableHistories: inventory.unreadableHistories)
-        var notes = inventory.damagedBackups.sorted { $0.key < $1.key }.map { "skipped damaged backup \($0.key): \($0.value)" }
+        var notes = inventory.unreadableStores.sorted { $0.key < $1.key }.map {
+            "warning: store \"\($0.key)\" cannot be read now (\($0.value)); planned from the other stores, so a newer backup or later WAL kept only there is not used"
+        }
+        notes += inventory.damagedBackups.sorted { $0.key < $1.key }.map { "skipped damaged backup \($0.key): \($0.value)" }
         notes += wal.ignoredHistories.sorted { $0.key < $1.key }.map { "planned without timeline \($0.key), whose history cannot be used: \($0.value)" }
         let size = backup.walSegmentSize
         let untimed = inventory.segmentsTimedByStore.filter { segment in
@@ -134,7 +143,7 @@ public struct Restore {
 
     private func restore(progress: (String) -> Void) throws -> RestoreReport {
         let clock = Stopwatch()
-        let inventory = try Inventory.read(stores: context.stores, layout: layout)
+        let inventory = try readInventory()
         let plan = try plan(inventory)
         let backup = plan.backup
         plan.lines.forEach(progress)
@@ -171,7 +180,7 @@ public struct Restore {
         }
         var carried: [Int: (file: FileDescriptor, hasher: SHA256Hasher)] = [:]
         let directory = layout.backupDirectory(backup.label)
-        let locations = try Inventory.partLocations(of: backup, stores: context.stores, layout: layout)
+        let locations = try Inventory.partLocations(of: backup, stores: context.stores.filter { inventory.unreadableStores[$0.name] == nil }, layout: layout)
         for (number, part) in backup.parts.enumerated() {
             let pieces = (piecesByPart[number + 1] ?? []).sorted { $0.offset < $1.offset }.map(\.piece)
             let router = PartRouter(pieces: pieces, paths: paths, manifest: backup, carriedOver: carried)

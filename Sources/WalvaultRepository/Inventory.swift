@@ -36,19 +36,24 @@ public struct Inventory {
     public internal(set) var unreadableStores: [String: String] = [:]
 
     /// - Parameter skippingUnreadable: for `info` and health checks, which must still report on
-    ///   the other stores while one is unreachable; restore plans only from a complete view.
+    ///   the other stores while one is unreachable, and for restore, which names the skipped store
+    ///   in its plan. When no store can be read, the first store's error is thrown.
     public static func read(stores: [Store], layout: ArchiveLayout, skippingUnreadable: Bool = false) throws -> Inventory {
         guard skippingUnreadable else { return try read(stores: stores, layout: layout) }
         var merged = Inventory()
         var readable: [Store] = []
+        var firstError: StoreError?
         for store in stores {
             do {
                 _ = try store.listSubdirectories(directory: layout.backupRoot)
                 readable.append(store)
             } catch let error as StoreError {
                 merged.unreadableStores[store.name] = error.problem
+                firstError = firstError ?? error
             }
         }
+        // With no store readable there is nothing to report from: the first error is the answer.
+        if readable.isEmpty, let firstError { throw firstError }
         let inventory = try read(stores: readable, layout: layout)
         let unreadable = merged.unreadableStores
         merged = inventory

@@ -22,6 +22,38 @@ import Testing
         #expect(result.stdout.contains("libzstd"))
         #expect(!result.stdout.contains("libpq"))
         #expect(!result.stdout.contains("libcurl"))
+        #expect(!result.stdout.contains("libxml2"))
+    }
+
+    /// And at run time: a command on a local store never maps libcurl or libxml2, while the same
+    /// command on an S3 store does (so the check can see a load when there is one). glibc's
+    /// LD_DEBUG=files names every library the process loads.
+    @Test func onlyCommandsThatSpeakHTTPLoadLibcurlAndLibxml2() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let local = try ws.config(stores: [store])
+        let key = try ws.write("key", "k\n")
+        let s3 = try ws.write("s3.toml", """
+            [cluster]
+            name = "main"
+            [[stores]]
+            name = "cloud"
+            type = "s3"
+            endpoint = "http://127.0.0.1:9"
+            region = "us-east-1"
+            bucket = "nowhere"
+            access_key_id_file = "\(key)"
+            secret_access_key_file = "\(key)"
+            """)
+        var environment = ProcessInfo.processInfo.environment
+        environment["LD_DEBUG"] = "files"
+        let onLocal = try run(ws.walvault, ["--config", local, "info"], environment: environment)
+        #expect(onLocal.status == 0, "\(onLocal.stderr.suffix(500))")
+        #expect(onLocal.stderr.contains("libzstd"), "LD_DEBUG output is there to be searched")
+        #expect(!onLocal.stderr.contains("libcurl"))
+        #expect(!onLocal.stderr.contains("libxml2"))
+        let onS3 = try run(ws.walvault, ["--config", s3, "info"], environment: environment)
+        #expect(onS3.stderr.contains("libcurl.so.4"))
     }
 
     @Test func missingConfig() throws {

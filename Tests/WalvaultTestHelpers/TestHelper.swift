@@ -12,6 +12,9 @@ public struct S3TestServer: Sendable {
     public let region: String
     public let accessKeyID: String
     public let secretAccessKey: String
+    /// A second user whose policy allows reading and listing only.
+    public let readerAccessKeyID: String
+    public let readerSecretAccessKey: String
 
     private struct Announcement: Decodable {
         public let endpoint: String
@@ -19,6 +22,8 @@ public struct S3TestServer: Sendable {
         public let region: String
         let access_key_id: String
         let secret_access_key: String
+        let reader_access_key_id: String
+        let reader_secret_access_key: String
     }
 
     /// Started on first use; a failure to start is every S3 test's failure, with the reason.
@@ -32,7 +37,8 @@ public struct S3TestServer: Sendable {
                                             hint: "install it: pip install 'moto[server]==5.2.1', or run bash scripts/setup.sh")
             let parsed = try JSONDecoder().decode(Announcement.self, from: Data(line.utf8))
             return S3TestServer(endpoint: parsed.endpoint, bucket: parsed.bucket, region: parsed.region,
-                                accessKeyID: parsed.access_key_id, secretAccessKey: parsed.secret_access_key)
+                                accessKeyID: parsed.access_key_id, secretAccessKey: parsed.secret_access_key,
+                                readerAccessKeyID: parsed.reader_access_key_id, readerSecretAccessKey: parsed.reader_secret_access_key)
         }.mapError { $0 as? TestSetupError ?? TestSetupError("\($0)") }
     }
 

@@ -66,6 +66,24 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
         #expect(try get(store, "big/segment") == bytes)
     }
 
+    /// Backblaze B2 has no conditional PUT: the driver looks first, and says it is not atomic.
+    @Test func withoutConditionalPutTheDriverLooksFirst() throws {
+        let store = try S3TestServer.get().store(conditionalCreate: .lookThenPut)
+        #expect(!store.capabilities.contains(.atomicConditionalCreate))
+        #expect(store.capabilities.contains(.listing))
+        guard case .stored = try put(store, "d", "o", [1, 2, 3]) else { Issue.record("not stored"); return }
+        guard case .alreadyPresent(let there) = try put(store, "d", "o", [9]) else { Issue.record("replaced"); return }
+        #expect(there.first?.size == 3)
+        #expect(try get(store, "d/o") == [1, 2, 3])
+        #expect(try store.createSmall(key: "d/info", contents: [7]))
+        #expect(try !store.createSmall(key: "d/info", contents: [8]))
+        // Multipart too.
+        let large = try S3TestServer.get().store(partSize: 5 << 20, conditionalCreate: .lookThenPut)
+        _ = try put(large, "m", "x", sampleBytes(6 << 20, seed: 1), chunk: 1 << 20)
+        guard case .alreadyPresent = try put(large, "m", "x", sampleBytes(6 << 20, seed: 2), chunk: 1 << 20) else { Issue.record("replaced"); return }
+        #expect(try get(large, "m/x") == sampleBytes(6 << 20, seed: 1))
+    }
+
     @Test func listingFollowsContinuationTokens() throws {
         let store = try S3TestServer.get().store(pageSize: 7)
         let names = (0..<23).map { "seg-" + String(1000 + $0).dropFirst() }
@@ -111,11 +129,19 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
         #expect(error3?.kind == .permanent)
         let error4 = storeError { _ = try put(noBucket, "d", "o", [1]) }
         #expect("\(error4!)".contains("NoSuchBucket"))
-        for error in [error1, error2, error3, error4].compactMap({ $0 }) {
+        // A key that may read but not write: denied, naming the bucket and what to grant.
+        let readOnly = server.store(name: "b2", secret: server.readerSecretAccessKey, accessKeyID: server.readerAccessKeyID)
+        #expect(try readOnly.list(directory: "", namePrefix: "").isEmpty)
+        let error5 = storeError { _ = try put(readOnly, "d", "o", [1]) }
+        #expect(error5?.kind == .auth)
+        #expect("\(error5!)".contains("AccessDenied"))
+        #expect("\(error5!)".contains("bucket \(server.bucket)"))
+        for error in [error1, error2, error3, error4, error5].compactMap({ $0 }) {
             let text = "\(error)"
             #expect(!text.contains(marker))
             #expect(!text.contains(server.secretAccessKey))
             #expect(!text.contains(server.accessKeyID))
+            #expect(!text.contains(server.readerSecretAccessKey) && !text.contains(server.readerAccessKeyID))
             #expect(!text.contains("Signature="))
             #expect(!text.contains("\n"))
         }

@@ -207,3 +207,23 @@ struct ShippingRig {
         #expect(report.text.contains("waiting to ship"))
     }
 }
+
+@Suite struct UnreachableStoreTests {
+    /// info and restore go on with the stores they can read and name the one they cannot; with
+    /// none readable, the error is the answer.
+    @Test func anUnreachableStoreIsNamedAndLeftOutNeverFatalAlone() throws {
+        let rig = ShippingRig()
+        _ = try rig.push("000000010000000000000001")
+        let unreachable = S3Store(name: "cloud", endpoint: "http://127.0.0.1:9", region: "us-east-1", bucket: "nowhere", prefix: "", pathStyle: true,
+                                  accessKeyID: "AKIA", secret: SecretBytes(count: 4), policy: RetryingStore.Policy(attempts: 1))
+        let local = WalvaultContext.wrap(rig.context.rawStores[0], keyRing: nil)
+        let layout = ArchiveLayout(cluster: "main")
+        let inventory = try Inventory.read(stores: [local, UnencryptedStore(base: unreachable)], layout: layout, skippingUnreadable: true)
+        #expect(Array(inventory.unreadableStores.keys) == ["cloud"])
+        #expect(inventory.unreadableStores["cloud"]?.contains("s3://nowhere") == true)
+        #expect(inventory.segments.count == 1)
+        #expect(throws: StoreError.self) { _ = try Inventory.read(stores: [UnencryptedStore(base: unreachable)], layout: layout, skippingUnreadable: true) }
+        // Without the flag (what nothing but tests use now), one bad store stops the read.
+        #expect(throws: StoreError.self) { _ = try Inventory.read(stores: [local, UnencryptedStore(base: unreachable)], layout: layout) }
+    }
+}

@@ -49,8 +49,19 @@ iam.attach_user_policy(UserName="walvault", PolicyArn=policy["Policy"]["Arn"])  
 key = iam.create_access_key(UserName="walvault")["AccessKey"]            # 4
 boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)   # 5
 
+# From here on every request is checked. A second user may only read, so that a denied write
+# can be tested (created with the first user's key, as an administrator would).
+admin = boto3.client("iam", endpoint_url=endpoint, aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+admin.create_user(UserName="reader")
+read_only = admin.create_policy(PolicyName="read-only", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}))
+admin.attach_user_policy(UserName="reader", PolicyArn=read_only["Policy"]["Arn"])
+reader = admin.create_access_key(UserName="reader")["AccessKey"]
+
 print(json.dumps({"endpoint": endpoint, "bucket": bucket, "region": "us-east-1",
-                  "access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]}), flush=True)
+                  "access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"],
+                  "reader_access_key_id": reader["AccessKeyId"], "reader_secret_access_key": reader["SecretAccessKey"]}), flush=True)
 # Serve until whoever started us goes away (its end of our stdin closes), so a test run that
 # ends, or dies, never leaves a server behind.
 try:

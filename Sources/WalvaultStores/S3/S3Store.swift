@@ -46,7 +46,8 @@ public final class S3Store: Store {
 
     public init(name: String, endpoint: String, region: String, bucket: String, prefix: String, pathStyle: Bool,
                 accessKeyID: String, secret: SecretBytes, partSize: Int = 16 << 20, readWindow: Int = 8 << 20, pageSize: Int = 1000,
-                spillDirectory: String = Environment.value("TMPDIR") ?? "/tmp", policy: RetryingStore.Policy = RetryingStore.Policy()) {
+                spillDirectory: String = Environment.value("TMPDIR") ?? "/tmp", policy: RetryingStore.Policy = RetryingStore.Policy(),
+                conditionalCreate: ConditionalCreate? = nil) {
         self.name = name
         addressing = S3Addressing(endpoint: endpoint, bucket: bucket, prefix: prefix, pathStyle: pathStyle)
         signer = SigV4(accessKeyID: accessKeyID, secret: secret, region: region)
@@ -56,8 +57,8 @@ public final class S3Store: Store {
         self.spillDirectory = spillDirectory
         self.policy = policy
         let host = addressing.endpointHost
-        conditional = Mutex(host.hasSuffix("storage.googleapis.com") ? .googleGeneration
-                            : host.contains("backblazeb2.com") ? .lookThenPut : .ifNoneMatch)
+        conditional = Mutex(conditionalCreate ?? (host.hasSuffix("storage.googleapis.com") ? .googleGeneration
+                            : host.contains("backblazeb2.com") ? .lookThenPut : .ifNoneMatch))
     }
 
     public var capabilities: StoreCapabilities {
