@@ -214,10 +214,13 @@ public enum ConfigLoader {
             throw fail("endpoint", "\"\(endpoint)\" is not an http:// or https:// URL", "give the service's URL, e.g. \"https://s3.eu-central-1.amazonaws.com\"")
         }
         let host = endpoint.dropFirst(scheme.count)
-        guard !host.isEmpty, !host.contains("/"), !host.contains("?"), !host.contains("#"), !host.contains(" ") else {
+        // Bytes, not String.contains(String): with TOMLKit importing Foundation, that would resolve
+        // to Foundation's range(of:) and link ICU's 36 MB into every archive-push.
+        let bytes = Array(host.utf8)
+        guard !bytes.isEmpty, !bytes.contains(where: { "/?# ".utf8.contains($0) }) else {
             throw fail("endpoint", "\"\(endpoint)\" has a path or query", "give only scheme and host (and port); the bucket goes in bucket, the folder in prefix")
         }
-        guard !host.contains("@") else {
+        guard !bytes.contains(UInt8(ascii: "@")) else {
             throw fail("endpoint", "the endpoint contains credentials", "remove them from the URL; set access_key_id_env/_file and secret_access_key_env/_file")
         }
         let region = try reader.requiredString("region", meaning: "the bucket's region, e.g. \"us-west-004\" (B2), \"eu-central-1\" (AWS), \"auto\" (GCS)")

@@ -20,6 +20,20 @@ public final class RetryingStore: StoreWrapper {
             self.maxDelayMicros = maxDelayMicros
         }
 
+        /// `body`, again after each `.transient` StoreError until the attempts are spent; any other
+        /// failure at once. Drivers use it for steps whose bytes they hold (an S3 part).
+        public func run<T>(sleep: (Int) -> Void = { usleep(useconds_t($0)) }, _ body: () throws -> T) throws -> T {
+            var attempt = 1
+            while true {
+                do {
+                    return try body()
+                } catch let error as StoreError where error.kind == .transient && attempt < attempts {
+                    sleep(delay(beforeRetry: attempt) { Int.random(in: 0..<max(1, $0)) })
+                    attempt += 1
+                }
+            }
+        }
+
         /// The wait before retry `n` (1-based): uniform in [0, min(max, base × 2^(n-1))].
         public func delay(beforeRetry n: Int, random: (Int) -> Int) -> Int {
             let ceiling = min(maxDelayMicros, baseDelayMicros << min(n - 1, 20))
@@ -38,15 +52,7 @@ public final class RetryingStore: StoreWrapper {
     }
 
     func retrying<T>(_ body: () throws -> T) throws -> T {
-        var attempt = 1
-        while true {
-            do {
-                return try body()
-            } catch let error as StoreError where error.kind == .transient && attempt < policy.attempts {
-                sleep(policy.delay(beforeRetry: attempt) { Int.random(in: 0..<max(1, $0)) })
-                attempt += 1
-            }
-        }
+        try policy.run(sleep: sleep, body)
     }
 
     public func list(directory: String, namePrefix: String) throws -> [StoreObject] {

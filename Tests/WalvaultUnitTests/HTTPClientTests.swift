@@ -5,103 +5,27 @@ import Testing
 import WalvaultHTTP
 import WalvaultPipeline
 import WalvaultSystem
+import WalvaultTestHelpers
 
-/// A small HTTP server on a loopback port, in Python's standard library: it echoes what it was
-/// sent, serves bytes, answers any status, and can drop a connection without a word.
-final class EchoServer {
-    static let script = #"""
-import hashlib, http.server, json, sys
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def handle_any(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if n else b""
-        parts = self.path.split("/")
-        if parts[1] == "close":
-            self.close_connection = True
-            self.wfile.flush()
-            self.connection.shutdown(2)
-            return
-        if parts[1] == "bytes":
-            size = int(parts[2])
-            out = bytes((i * 7) % 251 for i in range(size))
-            self.send_response(200)
-        elif parts[1] == "status":
-            out = ("status " + parts[2]).encode()
-            self.send_response(int(parts[2]))
-        else:
-            out = json.dumps({"method": self.command, "path": self.path, "length": len(body),
-                              "sha256": hashlib.sha256(body).hexdigest(),
-                              "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(out)))
-        self.send_header("X-Echo", "yes")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(out)
-    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-"""#
+/// scripts/testing/echo-server.py on a loopback port, for the life of the test process.
+final class EchoServer: Sendable {
+    static let shared: Result<EchoServer, TestSetupError> = Result {
+        let line = try TestHelper.start(script: "echo-server.py", arguments: [], hint: "python3 is needed")
+        guard let port = Int(line) else { throw TestSetupError("echo-server.py printed \(line)") }
+        return EchoServer(port: port)
+    }.mapError { $0 as? TestSetupError ?? TestSetupError("\($0)") }
 
-    let pid: pid_t
     let port: Int
-    let dir = TempDir()
-
-    init() throws {
-        let scriptPath = dir.write("echo.py", Array(Self.script.utf8))
-        let portFile = Paths.join(dir.path, "port")
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, portFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        // Python prints a traceback for every connection a test drops on purpose.
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let arguments: [String] = ["/usr/bin/python3", scriptPath]
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        // The test process may block signals; the server must start with none blocked.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        var child: pid_t = 0
-        guard posix_spawn(&child, "/usr/bin/python3", &actions, &attributes, argv, environ) == 0 else { throw HTTPError(kind: .permanent, problem: "no python3", fix: "") }
-        pid = child
-        var found = 0
-        for _ in 0..<200 {
-            if let text = try? FileSystem.readSmallFile(portFile), let n = Int(String(decoding: text, as: UTF8.self).trimmingNewline()), n > 0 {
-                found = n
-                break
-            }
-            usleep(25_000)
-        }
-        port = found
-    }
-
-    deinit {
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-    }
+    init(port: Int) { self.port = port }
 
     func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
 }
 
-private extension String {
-    func trimmingNewline() -> String { String(self.prefix { $0 != "\n" }) }
-}
 
 @Suite(.serialized) struct HTTPClientTests {
     let server: EchoServer
     init() throws {
-        server = try EchoServer()
-        #expect(server.port > 0, "the loopback echo server did not start")
+        server = try EchoServer.shared.get()
     }
 
     func json(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }

@@ -122,17 +122,7 @@ public final class S3Store: Store {
     }
 
     /// Repeats `body` on transient failures, for the steps of a write whose bytes are in memory.
-    func retrying<T>(_ body: () throws -> T) throws -> T {
-        var attempt = 1
-        while true {
-            do {
-                return try body()
-            } catch let error as StoreError where error.kind == .transient && attempt < policy.attempts {
-                usleep(useconds_t(policy.delay(beforeRetry: attempt) { Int.random(in: 0..<max(1, $0)) }))
-                attempt += 1
-            }
-        }
-    }
+    func retrying<T>(_ body: () throws -> T) throws -> T { try policy.run(body) }
 
     // MARK: Store
 
