@@ -118,6 +118,72 @@ import Testing
         try control.stop()
     }
 
+    /// A full shipping queue never fails archiving: PostgreSQL sees success, the server log gets
+    /// one warning, history a failed row naming the store, and ship catches up by listing.
+    @Test func aFullShippingQueueIsSaidRecordedAndCaughtUp() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let offsite = try ws.mkdir("offsite")
+        let spool = try ws.mkdir("spool")
+        let control = PostgresCluster(workspace: ws, name: "control")
+        let cluster = PostgresCluster(workspace: ws)
+        let config = try ws.config(stores: [], extra: """
+            spool = "\(spool)"
+            [history]
+            conninfo = "host=\(ws.path) port=\(control.port) user=postgres dbname=postgres"
+            project_id = "analyticbot"
+            journal = "\(ws.file("journal/history.jsonl"))"
+            [shipping]
+            max_queue_mb = 16
+            """, storeSections: """
+            [[stores]]
+            name = "local"
+            type = "local"
+            path = "\(store)"
+            [[stores]]
+            name = "offsite"
+            type = "local"
+            path = "\(offsite)"
+            mode = "async"
+            """)
+        try control.initdb(settings: [:])
+        try cluster.initdb(settings: ["archive_mode": "on", "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"])
+        try ws.giveToPostgres()
+        try control.start()
+        #expect(try ws.walvault(["--config", config, "migrate"], asPostgres: true).status == 0)
+        try cluster.start()
+        // A shipper that never ships: hold its lock, so the queue only grows.
+        let holder = try spawn("/usr/bin/flock", ["-o", spool + "/ship.lock", "sleep", "600"], asPostgres: true)
+        var holding = true
+        func release() {
+            guard holding else { return }
+            holding = false
+            _ = try? run("/usr/bin/pkill", ["-f", "flock -o \(spool)/ship.lock"])
+            _ = waitFor(holder)
+        }
+        defer { release() }
+        usleep(300_000)
+        try cluster.sql("CREATE TABLE noise AS SELECT md5(random()::text) || md5(random()::text) AS a FROM generate_series(1, 600000) g")
+        let last = try cluster.sql("SELECT pg_walfile_name(pg_switch_wal())")
+        let stats = try cluster.waitForArchive(of: last)
+        #expect(stats.failed == 0, "a full queue must never fail archive_command")
+        let log = try String(contentsOfFile: cluster.pgdata + ".log", encoding: .utf8)
+        #expect(log.contains("walvault archive-push: warning: the shipping queue for store \"offsite\" is full"))
+        let warnings = log.components(separatedBy: "shipping queue for store").count - 1
+        #expect(warnings == 1, "said once a minute, not at every push (\(warnings) times)")
+        #expect(try control.sql("SELECT count(*) > 0 FROM control_plane.backups WHERE status = 'failed' AND error LIKE '%store \"offsite\"%full%'") == "t")
+        #expect(FileManager.default.fileExists(atPath: spool + "/queue/offsite/.overflow"))
+
+        release()
+        let ship = try ws.walvault(["--config", config, "ship", "--verbose"], asPostgres: true)
+        #expect(ship.status == 0, "\(ship.stderr)")
+        #expect(ship.stderr.contains("the queue had overflowed"), "\(ship.stderr)")
+        let localWAL = filesRecursively(store + "/main/wal").filter { !$0.hasPrefix(".") && !$0.contains("/.") }
+        let shippedWAL = filesRecursively(offsite + "/main/wal").filter { !$0.hasPrefix(".") && !$0.contains("/.") }
+        #expect(!localWAL.isEmpty)
+        #expect(Set(shippedWAL) == Set(localWAL), "missing after catch-up: \(Set(localWAL).subtracting(shippedWAL).sorted().prefix(3))")
+    }
+
     @Test func historyWithoutItsSectionIsOneClearLine() throws {
         let ws = try Workspace()
         let config = try ws.config(stores: [try ws.mkdir("store")])
