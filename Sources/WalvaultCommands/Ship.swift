@@ -73,15 +73,23 @@ public struct Ship: Sendable {
             let target = context.rawStores[index]
             let queue = try ShippingQueue.open(spool: spool, store: target.name)
             queue.removeAbandonedTemporaries()
-            try ensureBinding(target: target, report: &report)
-            if FileSystem.exists(queue.overflowMarker) {
-                let added = try catchUp(target: target, queue: queue)
-                progress("store \"\(target.name)\": the queue had overflowed; \(added) objects found missing by listing were queued")
-                try? FileSystem.remove(queue.overflowMarker)
+            do {
+                try ensureBinding(target: target, report: &report)
+                if FileSystem.exists(queue.overflowMarker) {
+                    let added = try catchUp(target: target, queue: queue)
+                    progress("store \"\(target.name)\": the queue had overflowed; \(added) objects found missing by listing were queued")
+                    try? FileSystem.remove(queue.overflowMarker)
+                }
+            } catch let error as StoreError {
+                // This store is unreachable or refuses: the others are still shipped to.
+                report.failures.append("store \"\(target.name)\": \(error.problem)")
+                report.remaining[target.name] = try queue.entries().count
+                continue
             }
+            let failuresBefore = report.failures
             while true {
                 let before = report.shipped + report.alreadyThere + report.dropped.count
-                report.failures = []
+                report.failures = failuresBefore
                 try round(queue: queue, target: target, report: &report, progress: progress)
                 let left = try queue.entries().count
                 report.remaining[target.name] = left
@@ -99,20 +107,28 @@ public struct Ship: Sendable {
         let plan = ShipPlan.ready(items)
         let outcomes = Mutex<[(ShippingQueue.Entry, String, Result<ObjectCopier.Outcome?, Error>)]>([])
         let next = Atomic<Int>(0)
+        // Once an object fails for a reason another try might not meet (the store is unreachable,
+        // after the driver's own retries), the round stops taking new objects: trying the other
+        // thousands would only fill the log. The queue keeps them for the next run.
+        let storeDown = Atomic<Bool>(false)
         let objects = plan.objects
         let workers = min(context.config.shipping.parallel, max(1, objects.count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while true {
+            while !storeDown.load(ordering: .relaxed) {
                 let i = next.add(1, ordering: .relaxed).oldValue
                 guard i < objects.count else { return }
                 let (entry, key) = objects[i]
                 let result = Result { try shipOne(key: key, entry: entry, queue: queue, target: target) }
+                if case .failure(let error as StoreError) = result, error.kind == .transient || error.kind == .auth, error.store == target.name {
+                    storeDown.store(true, ordering: .relaxed)
+                }
                 outcomes.withLock { $0.append((entry, key, result)) }
             }
         }
         for (entry, key, result) in outcomes.withLock({ $0 }) {
             record(result, key: key, entry: entry, target: target, report: &report, progress: progress)
         }
+        if storeDown.load(ordering: .relaxed) { return }
         // Manifests last, and only when nothing older is still queued before them.
         let stillQueued = Set(try queue.entries().map(\.fileName))
         let remainingObjects = objects.filter { stillQueued.contains($0.entry.fileName) }

@@ -38,7 +38,8 @@ struct ShipCommand: ParsableCommand {
                 if global.verbose { Output.info("ship", "another walvault ship is running") }
                 return
             }
-            for line in report.failures { Output.warn("ship", line) }
+            for line in report.failures.prefix(5) { Output.warn("ship", line) }
+            if report.failures.count > 5 { Output.warn("ship", "and \(report.failures.count - 5) more objects failed the same way") }
             let left = report.remaining.sorted { $0.key < $1.key }.map { "\($0.value) queued for \"\($0.key)\"" }.joined(separator: ", ")
             Output.info("ship", "shipped \(report.shipped) objects (\(report.bytes) bytes)" + (report.alreadyThere > 0 ? ", \(report.alreadyThere) already there" : "")
                         + (left.isEmpty ? "" : "; \(left)"))

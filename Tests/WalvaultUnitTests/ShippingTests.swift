@@ -9,6 +9,7 @@ import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTestHelpers
 
 /// A local sync store, a local async store and a spool: shipping without a network.
 struct ShippingRig {
@@ -225,5 +226,57 @@ struct ShippingRig {
         #expect(throws: StoreError.self) { _ = try Inventory.read(stores: [UnencryptedStore(base: unreachable)], layout: layout, skippingUnreadable: true) }
         // Without the flag (what nothing but tests use now), one bad store stops the read.
         #expect(throws: StoreError.self) { _ = try Inventory.read(stores: [local, UnencryptedStore(base: unreachable)], layout: layout) }
+    }
+}
+
+@Suite(.serialized) struct ShipToAnUnreachableStoreTests {
+    func context(dir: TempDir, cloud: S3Store, parallel: Int = 2) throws -> WalvaultContext {
+        let s3 = S3StoreSettings(endpoint: "http://127.0.0.1:9", region: "us-east-1", bucket: "nowhere",
+                                 accessKeyID: .environment("UNUSED"), secretAccessKey: .environment("UNUSED"), pathStyle: true)
+        let settings = [StoreSettings(name: "local", kind: .local(path: dir.sub("sync"))), StoreSettings(name: "s3", kind: .s3(s3), mode: .async)]
+        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
+                                    compression: CompressionSettings(algorithm: .zstd), stores: settings, shipping: ShippingSettings(parallel: parallel))
+        return WalvaultContext(config: config, stores: [try WalvaultContext.makeStore(settings[0]), WalvaultContext.layered(cloud)])
+    }
+
+    func push(_ context: WalvaultContext, _ dir: TempDir, _ range: ClosedRange<Int>) throws {
+        for i in range {
+            let name = "0000000100000000000000" + String(0x100 + i, radix: 16).uppercased().suffix(2)
+            _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(name)", makeSegment(name: seg(name), seed: UInt64(i))))
+        }
+    }
+
+    /// A store that cannot even be asked for its binding is one line, and everything stays queued.
+    @Test func anUnreachableStoreIsOneLineAndEverythingStaysQueued() throws {
+        let dir = TempDir()
+        let unreachable = S3Store(name: "s3", endpoint: "http://127.0.0.1:9", region: "us-east-1", bucket: "nowhere", prefix: "", pathStyle: true,
+                                  accessKeyID: "AKIA", secret: SecretBytes(count: 4), policy: RetryingStore.Policy(attempts: 1))
+        let context = try context(dir: dir, cloud: unreachable)
+        try push(context, dir, 1...9)
+        let report = try Ship(context: context).run()
+        #expect(report.shipped == 0)
+        #expect(report.failures.count == 1)
+        #expect(report.failures.first?.hasPrefix("store \"s3\":") == true)
+        #expect(report.remaining["s3"] == 9)
+    }
+
+    /// With the store failing every upload, a round gives up after the first objects that fail
+    /// (one per worker), not after trying every queued one.
+    @Test func aRoundStopsAtTheFirstObjectsThatFail() throws {
+        let dir = TempDir()
+        let proxy = try FaultProxy()
+        let context = try context(dir: dir, cloud: try proxy.store())
+        try push(context, dir, 1...1)
+        #expect(try Ship(context: context).run().shipped == 3, "the binding and one segment")
+        try push(context, dir, 2...12)
+        try proxy.inject("500", "PUT", count: 100_000)
+        defer { try? proxy.inject("clear") }
+        let report = try Ship(context: context).run()
+        #expect(report.shipped == 0)
+        #expect((1...2).contains(report.failures.count), "\(report.failures.count) objects were tried")
+        #expect(report.remaining["s3"] == 11)
+        try proxy.inject("clear")
+        let after = try Ship(context: context).run()
+        #expect(after.shipped == 11 && after.failures.isEmpty)
     }
 }
