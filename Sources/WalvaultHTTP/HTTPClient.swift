@@ -13,6 +13,14 @@ public struct HTTPRequest {
         /// the request on a fresh connection after a kept-alive one turned out closed; without
         /// it that resend fails (CURLE_SEND_FAIL_REWIND), transiently.
         case stream(length: Int, read: (UnsafeMutableRawBufferPointer) throws -> Int, rewind: (() throws -> Void)? = nil)
+        /// multipart/form-data, as POST: text fields, and files whose bytes are read as sent.
+        case form([FormField])
+    }
+
+    public enum FormField {
+        case text(name: String, value: String)
+        /// `bytes` are handed to libcurl as they are sent, never copied whole.
+        case file(name: String, filename: String, bytes: [UInt8])
     }
 
     public var method: String
@@ -85,6 +93,10 @@ public final class HTTPClient: @unchecked Sendable {
         }
         var list: UnsafeMutablePointer<curl_slist>?
         defer { curl.slistFreeAll(list) }
+        var mime: OpaquePointer?
+        defer { curl.mimeFree(mime) }
+        var fileSources: [Unmanaged<FormFileSource>] = []
+        defer { fileSources.forEach { $0.release() } }
         // "Expect:" removes curl's 100-continue round trip on uploads.
         for (name, value) in request.headers + [("Expect", "")] {
             list = curl.slistAppend(list, value.isEmpty ? "\(name):" : "\(name): \(value)")
@@ -111,8 +123,27 @@ public final class HTTPClient: @unchecked Sendable {
             try upload(length: bytes.count, context: context)
         case .stream(let length, _, _):
             try upload(length: length, context: context)
+        case .form(let fields):
+            mime = curl.mimeInit(handle)
+            for field in fields {
+                let part = curl.mimeAddPart(mime)
+                switch field {
+                case .text(let name, let value):
+                    try check(curl.mimeName(part, name))
+                    try check(curl.mimeData(part, value, value.utf8.count))
+                case .file(let name, let filename, let bytes):
+                    try check(curl.mimeName(part, name))
+                    try check(curl.mimeFilename(part, filename))
+                    let source = Unmanaged.passRetained(FormFileSource(bytes: bytes))
+                    fileSources.append(source)
+                    try check(curl.mimeDataCallback(part, curl_off_t(bytes.count), formReadCallback, formSeekCallback, nil, source.toOpaque()))
+                }
+            }
+            try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_MIMEPOST, UnsafeMutableRawPointer(mime)))
         }
-        if request.method != "GET" && request.method != "HEAD" { try set(CURLOPT_CUSTOMREQUEST, request.method) }
+        if request.method != "GET" && request.method != "HEAD", !(request.method == "POST" && mime != nil) {
+            try set(CURLOPT_CUSTOMREQUEST, request.method)
+        }
 
         let code = curl.easyPerform(handle)
         if let error = exchange.error { throw error }
@@ -152,6 +183,7 @@ public final class HTTPClient: @unchecked Sendable {
     private func reset() throws {
         for option in [CURLOPT_UPLOAD, CURLOPT_NOBODY] { try set(option, 0) }
         try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_CUSTOMREQUEST, nil))
+        try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_MIMEPOST, nil))
         try set(CURLOPT_HTTPGET, 1)
     }
 
@@ -208,6 +240,29 @@ private let readCallback: wv_curl_data_callback = { data, size, count, userdata 
         exchange.error = error
         return Int(CURL_READFUNC_ABORT)
     }
+}
+
+/// A form file's bytes, read by libcurl as it sends them (and again from 0 if it resends).
+final class FormFileSource {
+    let bytes: [UInt8]
+    var offset = 0
+    init(bytes: [UInt8]) { self.bytes = bytes }
+}
+
+private let formReadCallback: wv_curl_data_callback = { buffer, size, count, userdata in
+    let source = Unmanaged<FormFileSource>.fromOpaque(userdata!).takeUnretainedValue()
+    let n = min(size * count, source.bytes.count - source.offset)
+    guard n > 0 else { return 0 }
+    source.bytes.withUnsafeBytes { UnsafeMutableRawPointer(buffer!).copyMemory(from: $0.baseAddress! + source.offset, byteCount: n) }
+    source.offset += n
+    return n
+}
+
+private let formSeekCallback: wv_curl_seek_callback = { userdata, offset, origin in
+    let source = Unmanaged<FormFileSource>.fromOpaque(userdata!).takeUnretainedValue()
+    guard origin == SEEK_SET, offset >= 0, Int(offset) <= source.bytes.count else { return 2 }
+    source.offset = Int(offset)
+    return 0
 }
 
 /// libcurl only ever asks to go back to the start (offset 0, SEEK_SET) before resending.

@@ -137,3 +137,40 @@ public final class FaultProxy: Sendable {
         (try? String(contentsOfFile: control + ".count", encoding: .utf8)).flatMap { Int($0) } ?? 0
     }
 }
+
+/// scripts/testing/telegram-bot-api.py: a Bot API stand-in that enforces Telegram's documented
+/// limits, one per call, with its own token and chat.
+public final class TelegramStandIn: Sendable {
+    public let port: Int
+    public let token: String
+    public let chatID: String
+    let control: String
+
+    public init(token: String = "123456:TEST-\(UInt32.random(in: 0..<UInt32.max))", chatID: String = "-1001234567890") throws {
+        var template = Array("/tmp/walvault-telegram.XXXXXX".utf8CString)
+        let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        chmod(dir, 0o755)
+        control = dir + "/control"
+        let line = try TestHelper.start(script: "telegram-bot-api.py", arguments: [token, chatID, control], hint: "python3 is needed")
+        guard let port = Int(line) else { throw TestSetupError("telegram-bot-api.py printed \(line)") }
+        self.port = port
+        self.token = token
+        self.chatID = chatID
+    }
+
+    public var apiBase: String { "http://127.0.0.1:\(port)" }
+
+    /// rate (messages per window), window (s), clock_offset (s), fail_share (0…1), fail_kind ("502"/"drop").
+    public func set(_ settings: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: settings)
+        try data.write(to: URL(fileURLWithPath: control + ".new"))
+        guard rename(control + ".new", control) == 0 else { throw TestSetupError("cannot command the Telegram stand-in") }
+    }
+
+    /// requests, served_429, documents.
+    public func stats() -> [String: Int] {
+        guard let data = FileManager.default.contents(atPath: control + ".stats"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Int] else { return [:] }
+        return object
+    }
+}

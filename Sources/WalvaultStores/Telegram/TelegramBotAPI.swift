@@ -1,0 +1,182 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import WalvaultHTTP
+import WalvaultPipeline
+import WalvaultSystem
+
+/// The Telegram Bot API methods the Telegram store needs, over libcurl, with the limits the API
+/// sets turned into `StoreError`s a caller can act on. The bot token is in every URL
+/// (`/bot<token>/<method>`, `/file/bot<token>/<path>`): messages only ever name the redacted
+/// form, `…/bot<token>/sendDocument`.
+public final class TelegramBotAPI: @unchecked Sendable {
+    public let store: String
+    let base: String
+    private let token: SecretBytes
+    let chatID: String
+    /// Longest wait walvault accepts from a 429's `retry_after` before giving the failure back.
+    let maxRetryAfterSeconds: Int
+    private let sleep: (Int) -> Void
+
+    /// Telegram's documented limits for the cloud Bot API.
+    public static let uploadLimit = 50_000_000
+    public static let downloadLimit = 20 << 20
+
+    public init(store: String, apiBase: String, token: SecretBytes, chatID: String, maxRetryAfterSeconds: Int = 300,
+                sleep: @escaping (Int) -> Void = { Glibc.sleep(UInt32($0)) }) {
+        self.store = store
+        var base = apiBase
+        while base.hasSuffix("/") { base.removeLast() }
+        self.base = base
+        self.token = token
+        self.chatID = chatID
+        self.maxRetryAfterSeconds = maxRetryAfterSeconds
+        self.sleep = sleep
+    }
+
+    public struct Document: Decodable, Equatable, Sendable {
+        public let file_id: String
+        public let file_size: Int?
+        public let file_name: String?
+    }
+
+    public struct Message: Decodable, Equatable, Sendable {
+        public let message_id: Int
+        public let date: Int
+        public let document: Document?
+        public let caption: String?
+        public let text: String?
+    }
+
+    public struct Chat: Decodable, Sendable {
+        public let id: Int64
+        public let pinned_message: Message?
+    }
+
+    struct File: Decodable {
+        let file_id: String
+        let file_size: Int?
+        let file_path: String?
+    }
+
+    struct Envelope<Result: Decodable>: Decodable {
+        struct Parameters: Decodable { let retry_after: Int? }
+        let ok: Bool
+        let result: Result?
+        let error_code: Int?
+        let description: String?
+        let parameters: Parameters?
+    }
+
+    // MARK: Methods
+
+    public func getChat() throws -> Chat {
+        try call("getChat", [.text(name: "chat_id", value: chatID)], as: Chat.self)
+    }
+
+    public func sendDocument(_ bytes: [UInt8], filename: String, caption: String) throws -> Message {
+        try call("sendDocument", [.text(name: "chat_id", value: chatID), .text(name: "caption", value: caption),
+                                  .text(name: "disable_content_type_detection", value: "true"),
+                                  .file(name: "document", filename: filename, bytes: bytes)], as: Message.self)
+    }
+
+    public func deleteMessage(_ messageID: Int) throws {
+        _ = try call("deleteMessage", [.text(name: "chat_id", value: chatID), .text(name: "message_id", value: String(messageID))], as: Bool.self)
+    }
+
+    public func pinChatMessage(_ messageID: Int) throws {
+        _ = try call("pinChatMessage", [.text(name: "chat_id", value: chatID), .text(name: "message_id", value: String(messageID)),
+                                        .text(name: "disable_notification", value: "true")], as: Bool.self)
+    }
+
+    /// A document's bytes: `getFile`, then the download (refused by Telegram past 20 MiB).
+    public func download(fileID: String, expectedSize: Int? = nil) throws -> [UInt8] {
+        let file = try call("getFile", [.text(name: "file_id", value: fileID)], as: File.self)
+        guard let path = file.file_path else {
+            throw StoreError(store: store, kind: .permanent, problem: "getFile gave no path for a document", fix: "check that api_base is a Telegram Bot API server")
+        }
+        let limit = max(expectedSize ?? 0, file.file_size ?? 0, 1) + (1 << 16)
+        let (response, body) = try perform(HTTPRequest(method: "GET", url: url(file: path), displayURL: "\(base)/file/bot<token>/…"), limit: limit)
+        guard response.status == 200 else {
+            throw failure("downloading a document", status: response.status, body: body)
+        }
+        if let size = file.file_size, size != body.count {
+            throw StoreError(store: store, kind: .transient, problem: "a document came back with \(body.count) of its \(size) bytes", fix: "walvault retries")
+        }
+        return body
+    }
+
+    // MARK: Plumbing
+
+    func url(method: String) -> String { "\(base)/bot\(tokenText())/\(method)" }
+    func url(file path: String) -> String { "\(base)/file/bot\(tokenText())/\(path)" }
+    private func tokenText() -> String { token.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
+
+    /// One method call; a 429 is waited out exactly as long as Telegram says, a bounded number of times.
+    func call<Result: Decodable>(_ method: String, _ fields: [HTTPRequest.FormField], as type: Result.Type) throws -> Result {
+        var waits = 0
+        while true {
+            let request = HTTPRequest(method: "POST", url: url(method: method), displayURL: "\(base)/bot<token>/\(method)", body: .form(fields))
+            let (response, body) = try perform(request, limit: 1 << 20)
+            let envelope = try? JSONDecoder().decode(Envelope<Result>.self, from: Data(body))
+            if let envelope, envelope.ok, let result = envelope.result { return result }
+            if let retryAfter = envelope?.parameters?.retry_after, response.status == 429 || envelope?.error_code == 429 {
+                guard retryAfter <= maxRetryAfterSeconds, waits < 10 else {
+                    throw StoreError(store: store, kind: .transient, problem: "\(method): Telegram asks to wait \(retryAfter) s (rate limit)",
+                                     fix: "fewer, larger documents help: walvault bundles small objects; shipping goes on later")
+                }
+                waits += 1
+                sleep(retryAfter)
+                continue
+            }
+            throw failure(method, status: response.status, body: body, envelope: envelope.map { ($0.error_code, $0.description) })
+        }
+    }
+
+    private func perform(_ request: HTTPRequest, limit: Int) throws -> (HTTPResponse, [UInt8]) {
+        do {
+            return try HTTPClient().perform(request, limit: limit)
+        } catch let error as HTTPError {
+            throw StoreError(store: store, kind: error.kind == .transient ? .transient : .permanent, problem: error.problem, fix: error.fix)
+        }
+    }
+
+    func failure(_ action: String, status: Int, body: [UInt8], envelope: (Int?, String?)? = nil) -> StoreError {
+        let code = envelope?.0 ?? status
+        let description = envelope?.1 ?? (body.first == UInt8(ascii: "<") ? "an HTML error page" : "no description")
+        let kind = TelegramFailure.kind(code: code, description: description)
+        return StoreError(store: store, kind: kind, problem: "\(action) failed: \(code) \(description)",
+                          fix: TelegramFailure.fix(code: code, description: description, chatID: chatID))
+    }
+}
+
+/// What a Bot API error means for walvault. Pure.
+public enum TelegramFailure {
+    public static func kind(code: Int, description: String) -> StoreError.Kind {
+        switch code {
+        case 401, 403: return .auth
+        case 429, 500...599: return .transient
+        case 400 where description.lowercased().hasSuffix("not found") && description.lowercased().contains("message"): return .notFound
+        default: return .permanent
+        }
+    }
+
+    static func fix(code: Int, description: String, chatID: String) -> String {
+        let text = description.lowercased()
+        switch code {
+        case 401: return "the bot token is wrong or revoked: check bot_token_env/bot_token_file (ask @BotFather for the token)"
+        case 403: return "the bot cannot post in chat \(chatID): add it to the chat (as an administrator, to pin)"
+        case 413: return "the document is larger than the Bot API accepts: lower part_size_mb"
+        case 429: return "Telegram is rate-limiting this chat; shipping goes on later"
+        case 400 where text.contains("chat not found"): return "check chat_id (\(chatID)) and that the bot is a member of that chat"
+        case 400 where text.contains("file is too big"): return "documents over 20 MiB cannot be downloaded from the cloud Bot API: keep part_size_mb at 19 or less, or use a local Bot API server"
+        case 400 where text.contains("can't be deleted"): return "Telegram lets a bot delete its messages for 48 hours only"
+        default: return code >= 500 ? "Telegram is unavailable; walvault retries" : "check api_base, bot token and chat_id"
+        }
+    }
+}

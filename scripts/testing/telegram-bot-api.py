@@ -1,0 +1,249 @@
+"""A Telegram Bot API stand-in for walvault's tests, written from https://core.telegram.org/bots/api
+and enforcing what walvault must live with:
+
+- the token is part of every path (/bot<token>/<method>, /file/bot<token>/<path>); another token is 401;
+- requests are real multipart/form-data (or form/JSON for simple methods), parsed with the stdlib;
+- uploads over 50 MB are 413; getFile of a file over 20 MiB is 400 "file is too big";
+- each chat takes at most RATE messages per window (default 20 a minute): then 429 with retry_after;
+- deleteMessage of a message older than 48 hours is 400 "message can't be deleted";
+- getChat answers the pinned message; pinChatMessage pins;
+- an unknown chat is 400 "chat not found".
+
+    python3 telegram-bot-api.py TOKEN CHAT_ID [CONTROL_FILE]    # prints its port; serves until stdin closes
+
+CONTROL_FILE (replaced whole, like the fault proxy's) holds JSON settings the test may change at any
+time: {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kind": "502"}.
+clock_offset moves the stand-in's clock (seconds), fail_share answers that share of requests with
+a 502 or a dropped connection. CONTROL_FILE.stats gets {"requests", "served_429", "documents"}.
+"""
+import email.parser, email.policy, http.server, json, os, random, socket, sys, threading, time, urllib.parse
+
+TOKEN, CHAT = sys.argv[1], sys.argv[2]
+CONTROL = sys.argv[3] if len(sys.argv) > 3 else None
+UPLOAD_LIMIT = 50 * 1000 * 1000
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+DELETE_WINDOW = 48 * 3600
+
+lock = threading.Lock()
+files = {}        # file_id -> bytes
+messages = {}     # message_id -> {"date", "document": {...}} 
+pinned = None
+next_id = [1]
+sent = []         # times of messages sent to the chat, for the rate limit
+stats = {"requests": 0, "served_429": 0, "documents": 0}
+settings = {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kind": "502"}
+seen = [None]
+
+
+def now():
+    return time.time() + settings["clock_offset"]
+
+
+def read_control():
+    if not CONTROL:
+        return
+    try:
+        info = os.stat(CONTROL)
+    except FileNotFoundError:
+        return
+    if (info.st_ino, info.st_mtime_ns) == seen[0]:
+        return
+    seen[0] = (info.st_ino, info.st_mtime_ns)
+    with open(CONTROL) as f:
+        settings.update(json.load(f))
+
+
+def write_stats():
+    if CONTROL:
+        with open(CONTROL + ".stats.tmp", "w") as f:
+            json.dump(stats, f)
+        os.replace(CONTROL + ".stats.tmp", CONTROL + ".stats")
+
+
+class Refusal(Exception):
+    def __init__(self, code, description, retry_after=None):
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+
+class BotAPI(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body, content_type="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def ok(self, result):
+        self.answer(200, json.dumps({"ok": True, "result": result}).encode())
+
+    def refuse(self, refusal):
+        body = {"ok": False, "error_code": refusal.code, "description": refusal.description}
+        if refusal.retry_after is not None:
+            body["parameters"] = {"retry_after": refusal.retry_after}
+        self.answer(refusal.code, json.dumps(body).encode())
+
+    def params(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > UPLOAD_LIMIT:
+            # Like the real server behind its proxy: an HTML page, not JSON.
+            self.rfile.read(length)
+            self.answer(413, b"<html><head><title>413 Request Entity Too Large</title></head></html>", "text/html")
+            return None
+        body = self.rfile.read(length) if length else b""
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        kind = self.headers.get("Content-Type", "")
+        if kind.startswith("multipart/form-data"):
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                b"Content-Type: " + kind.encode() + b"\r\nMIME-Version: 1.0\r\n\r\n" + body)
+            if not message.is_multipart():
+                raise Refusal(400, "Bad Request: malformed multipart body")
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                filename = part.get_filename()
+                data = part.get_payload(decode=True) or b""
+                query[name] = {"filename": filename, "data": data} if filename is not None else data.decode()
+        elif kind.startswith("application/json") and body:
+            query.update({k: str(v) for k, v in json.loads(body).items()})
+        elif body:
+            query.update(dict(urllib.parse.parse_qsl(body.decode())))
+        return query
+
+    def handle_any(self):
+        with lock:
+            read_control()
+            stats["requests"] += 1
+            share = settings["fail_share"]
+        if share and random.random() < share:
+            if settings["fail_kind"] == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.answer(502, b"<html>502 Bad Gateway</html>", "text/html")
+            return
+        path = urllib.parse.urlsplit(self.path).path
+        try:
+            if path.startswith("/file/bot"):
+                token, _, file_path = path[len("/file/bot"):].partition("/")
+                if token != TOKEN:
+                    raise Refusal(401, "Unauthorized")
+                with lock:
+                    data = files.get(file_path)
+                if data is None:
+                    raise Refusal(404, "Not Found")
+                return self.answer(200, data, "application/octet-stream")
+            if not path.startswith("/bot"):
+                raise Refusal(404, "Not Found")
+            token, _, method = path[len("/bot"):].partition("/")
+            if token != TOKEN:
+                raise Refusal(401, "Unauthorized")
+            params = self.params()
+            if params is None:
+                return
+            handler = getattr(self, "m_" + method, None)
+            if handler is None:
+                raise Refusal(404, "Not Found: method not found")
+            if "chat_id" in params and str(params["chat_id"]) != CHAT:
+                raise Refusal(400, "Bad Request: chat not found")
+            with lock:
+                result = handler(params)
+            write_stats()
+            self.ok(result)
+        except Refusal as refusal:
+            if refusal.code == 429:
+                with lock:
+                    stats["served_429"] += 1
+                write_stats()
+            self.refuse(refusal)
+
+    do_GET = do_POST = handle_any
+
+    # Methods, called under the lock.
+    def paced(self):
+        window, rate = settings["window"], settings["rate"]
+        t = now()
+        while sent and sent[0] <= t - window:
+            sent.pop(0)
+        if len(sent) >= rate:
+            raise Refusal(429, "Too Many Requests: retry after %d" % max(1, int(sent[0] + window - t + 1)),
+                          retry_after=max(1, int(sent[0] + window - t + 1)))
+        sent.append(t)
+
+    def m_getMe(self, params):
+        return {"id": 42, "is_bot": True, "first_name": "walvault test", "username": "walvault_test_bot"}
+
+    def m_getChat(self, params):
+        chat = {"id": int(CHAT), "type": "supergroup", "title": "backups"}
+        if pinned is not None and pinned in messages:
+            chat["pinned_message"] = messages[pinned]
+        return chat
+
+    def m_sendDocument(self, params):
+        document = params.get("document")
+        if not isinstance(document, dict):
+            raise Refusal(400, "Bad Request: there is no document in the request")
+        self.paced()
+        message_id = next_id[0]
+        next_id[0] += 1
+        file_id = "F%06d-%s" % (message_id, os.urandom(6).hex())
+        files["documents/" + file_id] = document["data"]
+        message = {"message_id": message_id, "date": int(now()), "chat": {"id": int(CHAT), "type": "supergroup"},
+                   "document": {"file_id": file_id, "file_unique_id": "U" + file_id, "file_name": document["filename"],
+                                "file_size": len(document["data"])}}
+        if params.get("caption"):
+            message["caption"] = params["caption"]
+        messages[message_id] = message
+        stats["documents"] += 1
+        return message
+
+    def m_sendMessage(self, params):
+        self.paced()
+        message_id = next_id[0]
+        next_id[0] += 1
+        message = {"message_id": message_id, "date": int(now()), "chat": {"id": int(CHAT), "type": "supergroup"}, "text": params.get("text", "")}
+        messages[message_id] = message
+        return message
+
+    def m_getFile(self, params):
+        file_id = params.get("file_id", "")
+        data = files.get("documents/" + file_id)
+        if data is None:
+            raise Refusal(400, "Bad Request: invalid file_id")
+        if len(data) > DOWNLOAD_LIMIT:
+            raise Refusal(400, "Bad Request: file is too big")
+        return {"file_id": file_id, "file_unique_id": "U" + file_id, "file_size": len(data), "file_path": "documents/" + file_id}
+
+    def m_deleteMessage(self, params):
+        message_id = int(params.get("message_id", 0))
+        message = messages.get(message_id)
+        if message is None:
+            raise Refusal(400, "Bad Request: message to delete not found")
+        if now() - message["date"] > DELETE_WINDOW:
+            raise Refusal(400, "Bad Request: message can't be deleted")
+        del messages[message_id]
+        if "document" in message:
+            files.pop("documents/" + message["document"]["file_id"], None)
+        return True
+
+    def m_pinChatMessage(self, params):
+        global pinned
+        message_id = int(params.get("message_id", 0))
+        if message_id not in messages:
+            raise Refusal(400, "Bad Request: message to pin not found")
+        pinned = message_id
+        return True
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BotAPI)
+server.daemon_threads = True
+print(server.server_address[1], flush=True)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+try:
+    sys.stdin.buffer.read()
+finally:
+    os._exit(0)
