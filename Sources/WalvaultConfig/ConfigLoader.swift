@@ -8,11 +8,12 @@ import WalvaultSystem
 /// Turns a TOML file into a validated `WalvaultConfig`, or one `ConfigError` that names
 /// the file, the key and what is expected.
 public enum ConfigLoader {
-    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping"]
+    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping", "retention"]
     static let encryptionKeys = ["passphrase_file", "passphrase_env", "key_cache"]
     static let historyKeys = ["conninfo", "project_id", "journal", "retention_days"]
     static let clusterKeys = ["name", "pgdata", "conninfo", "spool"]
     static let shippingKeys = ["parallel", "max_queue_mb"]
+    static let retentionKeys = ["days", "notify_before_days"]
     static let compressionKeys = ["algorithm", "level"]
 
     public static func load(path: String) throws -> WalvaultConfig {
@@ -51,7 +52,7 @@ public enum ConfigLoader {
         }
         for name in root.keys.sorted() where !topLevelKeys.contains(name) {
             throw ConfigError(file: path, key: name, problem: "unknown key",
-                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption] and [shipping]")
+                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping] and [retention]")
         }
         let cluster = try parseCluster(root, path: path)
         let compression = try parseCompression(root, path: path)
@@ -59,6 +60,7 @@ public enum ConfigLoader {
         let history = try parseHistory(root, path: path)
         let encryption = try parseEncryption(root, path: path)
         let shipping = try parseShipping(root, path: path)
+        let retention = try parseRetention(root, path: path)
         if stores.contains(where: { $0.mode == .async }) {
             guard stores[0].mode == .sync else {
                 throw ConfigError(file: path, key: "stores #1.mode", problem: "the first store is async",
@@ -70,7 +72,7 @@ public enum ConfigLoader {
             }
         }
         return WalvaultConfig(path: path, cluster: cluster, compression: compression, stores: stores, history: history,
-                              encryption: encryption, shipping: shipping)
+                              encryption: encryption, shipping: shipping, retention: retention)
     }
 
     private static func parseEncryption(_ root: TOMLTable, path: String) throws -> EncryptionSettings? {
@@ -113,6 +115,23 @@ public enum ConfigLoader {
             }
         }
         return EncryptionSettings(passphrase: source, keyCache: cache)
+    }
+
+    private static func parseRetention(_ root: TOMLTable, path: String) throws -> RetentionSettings? {
+        guard let table = try table(root, "retention", path: path) else { return nil }
+        let reader = TableReader(table: table, file: path, place: "retention", knownKeys: retentionKeys)
+        try reader.rejectUnknownKeys()
+        guard let days = try reader.int("days") else {
+            throw ConfigError(file: path, key: "retention.days", problem: "missing", fix: "set days = 30: any moment of the last 30 days stays restorable")
+        }
+        guard (1...36_500).contains(days) else {
+            throw ConfigError(file: path, key: "retention.days", problem: "\(days) is out of range", fix: "use a number of days from 1 to 36500")
+        }
+        if try reader.int("notify_before_days") != nil {
+            throw ConfigError(file: path, key: "retention.notify_before_days", problem: "not available in this version",
+                              fix: "remove it for now: notices before expiry come with alerts; walvault expire --dry-run --as-of shows what will go")
+        }
+        return RetentionSettings(days: days)
     }
 
     private static func parseShipping(_ root: TOMLTable, path: String) throws -> ShippingSettings {
@@ -314,6 +333,13 @@ public enum ConfigLoader {
                 }
                 mode = known
             }
+            var retentionDays: Int?
+            if StoreSettings.knownTypes.contains(type), let days = try reader.int("retention_days") {
+                guard (1...36_500).contains(days) else {
+                    throw ConfigError(file: path, key: "\(place).retention_days", problem: "\(days) is out of range", fix: "use a number of days from 1 to 36500")
+                }
+                retentionDays = days
+            }
             switch type {
             case "local":
                 let storePath = try reader.requiredString("path", meaning: "the directory that holds the store, e.g. \"/var/backups/walvault\"")
@@ -321,9 +347,9 @@ public enum ConfigLoader {
                     throw ConfigError(file: path, key: "\(place).path", problem: "\"\(storePath)\" is not an absolute path",
                                       fix: "give the full path: archive_command runs inside the data directory")
                 }
-                stores.append(StoreSettings(name: name, kind: .local(path: storePath), mode: mode))
+                stores.append(StoreSettings(name: name, kind: .local(path: storePath), mode: mode, retentionDays: retentionDays))
             case "s3":
-                stores.append(StoreSettings(name: name, kind: .s3(try parseS3(reader, path: path)), mode: mode))
+                stores.append(StoreSettings(name: name, kind: .s3(try parseS3(reader, path: path)), mode: mode, retentionDays: retentionDays))
             case _ where StoreSettings.plannedTypes.contains(type):
                 throw ConfigError(file: path, key: "\(place).type", problem: "store type \"\(type)\" is not available in this version",
                                   fix: "use type = \"local\" or \"s3\"")

@@ -17,18 +17,21 @@ public struct StoreSettings: Sendable, Equatable {
     public var name: String
     public var kind: Kind
     public var mode: Mode
+    /// This store's own retention window, when it differs from `[retention] days`.
+    public var retentionDays: Int?
 
-    public init(name: String, kind: Kind, mode: Mode = .sync) {
+    public init(name: String, kind: Kind, mode: Mode = .sync, retentionDays: Int? = nil) {
         self.name = name
         self.kind = kind
         self.mode = mode
+        self.retentionDays = retentionDays
     }
 
     /// The `type` values the config accepts today.
     public static let knownTypes = ["local", "s3"]
 
     /// Keys every `[[stores]]` entry has.
-    public static let commonKeys = ["name", "type"]
+    public static let commonKeys = ["name", "type", "retention_days"]
     /// The keys each type takes, in one table (as pgBackRest declares `repo-s3-bucket` only for
     /// `repo-type = s3`), so that `bucket` on a local store is an unknown key, not ignored.
     public static let keysByType: [String: [String]] = [

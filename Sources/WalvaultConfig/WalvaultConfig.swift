@@ -10,9 +10,11 @@ public struct WalvaultConfig: Sendable, Equatable {
     public var history: HistorySettings?
     public var encryption: EncryptionSettings?
     public var shipping: ShippingSettings
+    public var retention: RetentionSettings?
 
     public init(path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
-                history: HistorySettings? = nil, encryption: EncryptionSettings? = nil, shipping: ShippingSettings = ShippingSettings()) {
+                history: HistorySettings? = nil, encryption: EncryptionSettings? = nil, shipping: ShippingSettings = ShippingSettings(),
+                retention: RetentionSettings? = nil) {
         self.path = path
         self.cluster = cluster
         self.compression = compression
@@ -20,6 +22,12 @@ public struct WalvaultConfig: Sendable, Equatable {
         self.history = history
         self.encryption = encryption
         self.shipping = shipping
+        self.retention = retention
+    }
+
+    /// The window for one store: its own `retention_days`, else `[retention] days`; nil without either.
+    public func retentionDays(store index: Int) -> Int? {
+        (index < stores.count ? stores[index].retentionDays : nil) ?? retention?.days
     }
 
     public var syncStores: [StoreSettings] { stores.filter { $0.mode == .sync } }

@@ -56,6 +56,29 @@ import Testing
         #expect(onS3.stderr.contains("libcurl.so.4"))
     }
 
+    /// expire plans only in this version: without --dry-run it refuses as a usage error.
+    @Test func expireIsADryRunAndSaysWhatIsMissing() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let config = try ws.config(stores: [store])
+        let refused = try ws.walvault(["--config", config, "expire"])
+        #expect(refused.status == 64)
+        #expect(oneLine(refused))
+        #expect(refused.stderr.contains("add --dry-run"))
+        let noRetention = try ws.walvault(["--config", config, "expire", "--dry-run"])
+        #expect(noRetention.status == 1)
+        #expect(oneLine(noRetention))
+        #expect(noRetention.stderr.contains("no retention is configured"))
+        let withRetention = try ws.config(stores: [store], extra: "[retention]\ndays = 30\n")
+        let empty = try ws.walvault(["--config", withRetention, "expire", "--dry-run", "--as-of", "2026-11-24 00:00:00+00"])
+        #expect(empty.status == 0, "\(empty.stderr)")
+        #expect(empty.stdout.contains("store \"store1\" (keeps 30 days):"))
+        #expect(empty.stdout.contains("nothing stored for this cluster"))
+        let badTime = try ws.walvault(["--config", withRetention, "expire", "--dry-run", "--as-of", "yesterday"])
+        #expect(badTime.status == 64)
+        #expect(oneLine(badTime))
+    }
+
     @Test func missingConfig() throws {
         let ws = try Workspace()
         let push = try ws.walvault(["--config", ws.file("nope.toml"), "archive-push", ws.file("000000010000000000000001")])

@@ -133,7 +133,7 @@ import WalvaultSystem
         } catch let error as ConfigError {
             #expect(error.key == "stores #1.bucket")
             #expect(error.problem == "unknown key for a local store")
-            #expect(error.fix.hasSuffix("a local store accepts name, type, mode, path"))
+            #expect(error.fix.hasSuffix("a local store accepts name, type, retention_days, mode, path"))
         }
         // The contract of the coming store types, declared in the one table (issues 12 and 13).
         #expect(Set(StoreSettings.keysByType["s3"] ?? []).isSuperset(of: ["mode", "endpoint", "region", "bucket", "prefix", "access_key_id_env",
@@ -254,6 +254,42 @@ import WalvaultSystem
             #expect(error.key == key)
             #expect(error.problem.contains(problem), "\(error)")
             #expect(!error.fix.isEmpty)
+        }
+    }
+}
+
+@Suite struct RetentionConfigTests {
+    static let store = "[[stores]]\nname=\"local\"\ntype=\"local\"\npath=\"/s\"\n"
+
+    @Test func windowsParse() throws {
+        let config = try ConfigLoader.parse("[cluster]\nname = \"m\"\n[retention]\ndays = 30\n" + Self.store + "retention_days = 7\n"
+                                            + "[[stores]]\nname=\"cloud\"\ntype=\"local\"\npath=\"/c\"\n", path: "/c.toml")
+        #expect(config.retention == RetentionSettings(days: 30))
+        #expect(config.retentionDays(store: 0) == 7)
+        #expect(config.retentionDays(store: 1) == 30)
+        #expect(try ConfigLoader.parse("[cluster]\nname = \"m\"\n" + Self.store, path: "/c.toml").retentionDays(store: 0) == nil)
+    }
+
+    @Test(arguments: [
+        ("[retention]\n", "retention.days", "missing"),
+        ("[retention]\ndays = 0\n", "retention.days", "out of range"),
+        ("[retention]\ndays = \"30\"\n", "retention.days", "expected an integer"),
+        ("[retention]\ndays = 30\nnotify_before_days = 3\n", "retention.notify_before_days", "not available in this version"),
+        ("[retention]\ndays = 30\nkeep = 3\n", "retention.keep", "unknown key"),
+    ])
+    func mistakesAreOneLine(section: String, key: String, problem: String) throws {
+        do {
+            _ = try ConfigLoader.parse("[cluster]\nname = \"m\"\n" + section + Self.store, path: "/c.toml")
+            Issue.record("expected an error")
+        } catch let error as ConfigError {
+            #expect(error.key == key)
+            #expect(error.problem.contains(problem), "\(error)")
+        }
+        do {
+            _ = try ConfigLoader.parse("[cluster]\nname = \"m\"\n" + Self.store + "retention_days = -1\n", path: "/c.toml")
+            Issue.record("expected an error")
+        } catch let error as ConfigError {
+            #expect(error.key == "stores #1.retention_days")
         }
     }
 }

@@ -1,0 +1,93 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import WalvaultCatalog
+import WalvaultRepository
+import WalvaultStores
+import WalvaultSystem
+
+/// What `walvault expire` would keep and delete in each store, and why, as of a moment
+/// (`ExpiryPlanner` over each store's own inventory, with that store's window).
+public struct ExpireReport: Codable, Equatable, Sendable {
+    public struct Item: Codable, Equatable, Sendable {
+        /// backup, incomplete backup, segment.
+        public let kind: String
+        public let name: String
+        public let reason: String
+    }
+
+    public struct StoreReport: Codable, Equatable, Sendable {
+        public let store: String
+        public let days: Int
+        public let keep: [Item]
+        public let delete: [Item]
+    }
+
+    public let asOf: String
+    public let stores: [StoreReport]
+
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Backups one per line with the reason; segments summarised per reason (a 30-day window holds thousands).
+    public var text: String {
+        var lines = ["as of \(asOf)"]
+        for store in stores {
+            lines.append("store \"\(store.store)\" (keeps \(store.days) days):")
+            for (verb, items) in [("keep", store.keep), ("delete", store.delete)] {
+                for item in items where item.kind != "segment" {
+                    lines.append("  \(verb) \(item.kind) \(item.name): \(item.reason)")
+                }
+                let segments = items.filter { $0.kind == "segment" }
+                for reason in Set(segments.map(\.reason)).sorted() {
+                    let names = segments.filter { $0.reason == reason }.map(\.name).sorted()
+                    let range = names.count == 1 ? names[0] : "\(names.first!) .. \(names.last!)"
+                    lines.append("  \(verb) \(names.count) WAL segment\(names.count == 1 ? "" : "s") (\(range)): \(reason)")
+                }
+            }
+            if store.keep.isEmpty && store.delete.isEmpty { lines.append("  nothing stored for this cluster") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+public struct Expire {
+    public let context: WalvaultContext
+
+    public init(context: WalvaultContext) { self.context = context }
+
+    public func plan(asOf now: Int64 = WallClock.nowMicros()) throws -> ExpireReport {
+        let layout = ArchiveLayout(cluster: context.config.cluster.name)
+        var reports: [ExpireReport.StoreReport] = []
+        for (index, store) in context.stores.enumerated() {
+            guard let days = context.config.retentionDays(store: index) else { continue }
+            let inventory = try Inventory.read(stores: [store], layout: layout)
+            var segmentSize = inventory.backups.first?.walSegmentSize
+            if segmentSize == nil { segmentSize = try ArchiveBinding.load(store: store, layout: layout)?.identity.walSegmentSize }
+            let backups = inventory.backups.map {
+                ExpiryPlanner.Backup(label: $0.label, stopTime: $0.stopTime, timeline: $0.timeline, startSegment: $0.startSegment())
+            }
+            let incomplete = Dictionary(uniqueKeysWithValues: inventory.incompleteBackups.map { ($0, BackupLabel.startTime($0)) })
+            let decisions = ExpiryPlanner.plan(backups: backups, segments: inventory.segments, incomplete: incomplete,
+                                               histories: inventory.histories, segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
+            func item(_ decision: ExpiryPlanner.Decision) -> ExpireReport.Item {
+                switch decision.subject {
+                case .backup(let label): return .init(kind: "backup", name: label, reason: decision.reason)
+                case .incompleteBackup(let label): return .init(kind: "incomplete backup", name: label, reason: decision.reason)
+                case .segment(let segment): return .init(kind: "segment", name: segment.description, reason: decision.reason)
+                }
+            }
+            reports.append(.init(store: store.name, days: days, keep: decisions.filter(\.keep).map(item), delete: decisions.filter { !$0.keep }.map(item)))
+        }
+        guard !reports.isEmpty else {
+            throw CommandError(problem: "config \(context.config.path): no retention is configured",
+                               fix: "add [retention] with days = 30 (or retention_days on a store) to say how far back restores must reach")
+        }
+        return ExpireReport(asOf: RecoveryTarget.formatUTC(now), stores: reports)
+    }
+}

@@ -1,0 +1,78 @@
+import Testing
+@testable import WalvaultCatalog
+@testable import WalvaultCommands
+import WalvaultConfig
+import WalvaultRepository
+import WalvaultStores
+import WalvaultSystem
+
+/// `walvault expire --dry-run` over real stores: per-store windows, reasons, JSON.
+@Suite struct ExpireTests {
+    static let day: Int64 = 86_400_000_000
+
+    /// A local and an "offsite" local store holding the same archive: segments 1..N, one a day, and
+    /// backups whose manifests name their start segment and stop time.
+    func rig(localDays: Int?, retentionDays: Int?) throws -> (TempDir, WalvaultContext, now: Int64) {
+        let dir = TempDir()
+        let settings = [StoreSettings(name: "local", kind: .local(path: dir.sub("local")), retentionDays: localDays),
+                        StoreSettings(name: "offsite", kind: .local(path: dir.sub("offsite")))]
+        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main"), compression: CompressionSettings(algorithm: .zstd),
+                                    stores: settings, retention: retentionDays.map { RetentionSettings(days: $0) })
+        let context = WalvaultContext(config: config, stores: try settings.map { try WalvaultContext.makeStore($0) })
+        for i in 1...12 {
+            let name = "0000000100000000000000" + String(0x100 + i, radix: 16).uppercased().suffix(2)
+            _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(name)", makeSegment(name: seg(name), seed: UInt64(i))))
+        }
+        let now = WallClock.nowMicros()
+        let layout = ArchiveLayout(cluster: "main")
+        for (daysAgo, start) in [(50, 2), (20, 5), (3, 9)] as [(Int64, UInt64)] {
+            let stop = now - daysAgo * Self.day
+            let label = BackupLabel.make(stop - 60_000_000)
+            let manifest = BackupManifest(label: label, cluster: "main", systemIdentifier: "7000000000000000001", postgresVersion: 150000,
+                                          walSegmentSize: 1 << 20, timeline: 1, startLSN: LSN(start << 20 + 40), stopLSN: LSN(start << 20 + 4096),
+                                          startTime: stop - 60_000_000, stopTime: stop, walvaultVersion: "test", compression: "zstd",
+                                          backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
+            for store in context.stores { #expect(try store.createSmall(key: layout.manifestKey(label), contents: try manifest.encoded())) }
+        }
+        return (dir, context, now)
+    }
+
+    @Test func eachStoreIsPlannedWithItsOwnWindowAndEveryDecisionSaysWhy() throws {
+        let (dir, context, now) = try rig(localDays: 7, retentionDays: 30)
+        defer { _ = dir }
+        let report = try Expire(context: context).plan(asOf: now)
+        #expect(report.stores.map(\.store) == ["local", "offsite"])
+        #expect(report.stores.map(\.days) == [7, 30])
+        let local = report.stores[0]
+        let offsite = report.stores[1]
+        // local keeps 7 days: the 3-day backup (newest) and the 20-day one (newest older than the window).
+        #expect(local.keep.filter { $0.kind == "backup" }.count == 2)
+        #expect(local.delete.filter { $0.kind == "backup" }.count == 1)
+        #expect(local.delete.filter { $0.kind == "segment" }.map(\.name) == ["000000010000000000000001", "000000010000000000000002",
+                                                                              "000000010000000000000003", "000000010000000000000004"])
+        // offsite keeps 30 days: the 20-day and 3-day backups are inside, the 50-day one is the newest older.
+        #expect(offsite.delete.filter { $0.kind == "backup" }.isEmpty)
+        #expect(offsite.delete.map(\.name) == ["000000010000000000000001"])
+        #expect((local.keep + local.delete + offsite.keep + offsite.delete).allSatisfy { !$0.reason.isEmpty })
+        #expect(report.text.contains("store \"local\" (keeps 7 days):"))
+        #expect(report.text.contains("delete 4 WAL segments (000000010000000000000001 .. 000000010000000000000004): before the start of the oldest kept backup"))
+        #expect(try report.json().contains("\"asOf\""))
+        // --as-of: a year later, only the newest backup and its WAL stay.
+        let later = try Expire(context: context).plan(asOf: now + 365 * Self.day)
+        #expect(later.stores[1].keep.filter { $0.kind == "backup" }.count == 1)
+        // Planning deletes nothing.
+        #expect(filesUnder(dir.sub("local")).filter { $0.contains("/wal/") }.count == 12)
+    }
+
+    @Test func withoutRetentionItIsOneClearLine() throws {
+        let (dir, context, now) = try rig(localDays: nil, retentionDays: nil)
+        defer { _ = dir }
+        do {
+            _ = try Expire(context: context).plan(asOf: now)
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)".contains("no retention is configured"))
+            #expect("\(error)".contains("[retention]"))
+        }
+    }
+}
