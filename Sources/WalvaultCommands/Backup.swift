@@ -51,6 +51,9 @@ public struct Backup {
 
     private func backUp(progress: (String) -> Void, warn: (String) -> Void) throws -> BackupReport {
         let config = context.config
+        // Shared with restores, exclusive for expire: nothing this backup reads or writes goes away.
+        let lock = try ClusterLock.acquire(.shared, config: config)
+        defer { _ = lock }
         guard walTimeoutSeconds.isFinite, walTimeoutSeconds > 0 else {
             throw CommandError(problem: "the WAL timeout \(walTimeoutSeconds) is not a positive number of seconds", fix: "give a timeout such as 300")
         }

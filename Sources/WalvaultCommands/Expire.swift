@@ -27,6 +27,10 @@ public struct ExpireReport: Codable, Equatable, Sendable {
 
     public let asOf: String
     public let stores: [StoreReport]
+    /// Set by a run that deleted: the parts and segments removed, per store (manifests not counted).
+    public var deletedObjects: [String: Int]? = nil
+    /// Stores that cannot delete (their decisions stand, nothing was removed there).
+    public var cannotDelete: [String] = []
 
     public func json() throws -> String {
         let encoder = JSONEncoder()
@@ -51,6 +55,8 @@ public struct ExpireReport: Codable, Equatable, Sendable {
                 }
             }
             if store.keep.isEmpty && store.delete.isEmpty { lines.append("  nothing stored for this cluster") }
+            if let deleted = deletedObjects?[store.store] { lines.append("  deleted \(deleted) objects") }
+            if cannotDelete.contains(store.store) { lines.append("  this store cannot delete: nothing was removed from it") }
         }
         return lines.joined(separator: "\n")
     }
@@ -89,5 +95,52 @@ public struct Expire {
                                fix: "add [retention] with days = 30 (or retention_days on a store) to say how far back restores must reach")
         }
         return ExpireReport(asOf: RecoveryTarget.formatUTC(now), stores: reports)
+    }
+
+    /// Plans, then deletes, under the cluster lock held exclusively (a backup or restore running
+    /// now holds it shared: expire then refuses, rather than take away what they use). Per backup
+    /// the manifest and its copy go first, then the parts: a backup interrupted half-way reads as
+    /// incomplete (parts without a manifest), never as complete, and the next run finishes it.
+    public func run(asOf now: Int64 = WallClock.nowMicros()) throws -> ExpireReport {
+        guard let lock = try ClusterLock.acquire(.exclusive, config: context.config) else {
+            throw CommandError(problem: "a backup or a restore of cluster \"\(context.config.cluster.name)\" is running (\(ClusterLock.path(for: context.config)) is locked)",
+                               fix: "run expire again when it has finished; nothing was deleted")
+        }
+        defer { _ = lock }
+        var report = try plan(asOf: now)
+        let layout = ArchiveLayout(cluster: context.config.cluster.name)
+        var deleted: [String: Int] = [:]
+        for storeReport in report.stores {
+            guard let store = context.stores.first(where: { $0.name == storeReport.store }) else { continue }
+            guard store.capabilities.contains(.deletion) else {
+                report.cannotDelete.append(store.name)
+                continue
+            }
+            var count = 0
+            for item in storeReport.delete where item.kind == "backup" || item.kind == "incomplete backup" {
+                let directory = layout.backupDirectory(item.name)
+                for key in [layout.manifestKey(item.name), layout.manifestCopyKey(item.name)] {
+                    try store.delete(key: key)
+                }
+                for object in try store.list(directory: directory, namePrefix: "") {
+                    try store.delete(key: object.key)
+                    count += 1
+                }
+            }
+            let segments = Set(storeReport.delete.filter { $0.kind == "segment" }.map(\.name))
+            if !segments.isEmpty {
+                for directory in try store.listSubdirectories(directory: layout.walRoot) {
+                    for object in try store.list(directory: layout.walRoot + "/" + directory, namePrefix: "") {
+                        guard let name = StoredObjectName(object.name), case .segment(let segment)? = WALFileName(name.originalName),
+                              segments.contains(segment.description) else { continue }
+                        try store.delete(key: object.key)
+                        count += 1
+                    }
+                }
+            }
+            deleted[store.name] = count
+        }
+        report.deletedObjects = deleted
+        return report
     }
 }

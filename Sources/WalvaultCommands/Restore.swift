@@ -143,6 +143,8 @@ public struct Restore {
 
     private func restore(progress: (String) -> Void) throws -> RestoreReport {
         let clock = Stopwatch()
+        let lock = try ClusterLock.acquire(.shared, config: context.config)
+        defer { _ = lock }
         let inventory = try readInventory()
         let plan = try plan(inventory)
         let backup = plan.backup

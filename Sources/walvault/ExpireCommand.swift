@@ -8,11 +8,11 @@ struct ExpireCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "expire",
         abstract: "Show what retention keeps and what it would delete in each store, and why.",
-        discussion: "Keeps every backup that stopped inside [retention] days (or a store's retention_days), the newest one older than that, and all WAL from the oldest kept backup's start on every timeline that leads to a kept backup or to the newest WAL. This version only plans: --dry-run is required, nothing is deleted.")
+        discussion: "Keeps every backup that stopped inside [retention] days (or a store's retention_days), the newest one older than that, and all WAL from the oldest kept backup's start on every timeline that leads to a kept backup or to the newest WAL; deletes the rest from every store that can delete. Refuses while a backup or restore of the cluster runs.")
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(name: .customLong("dry-run"), help: "Print the decisions without deleting anything (required in this version).")
+    @Flag(name: .customLong("dry-run"), help: "Print the decisions without deleting anything.")
     var dryRun = false
 
     @Option(name: .customLong("as-of"), help: ArgumentHelp("Decide as if it were this moment: 'YYYY-MM-DD HH:MM:SS+TZ'.", valueName: "time"))
@@ -22,7 +22,6 @@ struct ExpireCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard dryRun else { throw ValidationError("deleting is not available in this version; add --dry-run to see what would go and why") }
         if let asOf, RecoveryTarget.parseTime(asOf) == nil {
             throw ValidationError("--as-of '\(asOf)' is not 'YYYY-MM-DD HH:MM:SS[.ffffff][+TZ]'")
         }
@@ -31,7 +30,8 @@ struct ExpireCommand: ParsableCommand {
     func run() throws {
         let context = try global.loadContext(for: "expire")
         do {
-            let report = try Expire(context: context).plan(asOf: asOf.flatMap(RecoveryTarget.parseTime) ?? WallClock.nowMicros())
+            let moment = asOf.flatMap(RecoveryTarget.parseTime) ?? WallClock.nowMicros()
+            let report = dryRun ? try Expire(context: context).plan(asOf: moment) : try Expire(context: context).run(asOf: moment)
             print(json ? try report.json() : report.text)
         } catch {
             Output.fail("expire", "\(error)")

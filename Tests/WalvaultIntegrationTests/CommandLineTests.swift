@@ -56,15 +56,14 @@ import Testing
         #expect(onS3.stderr.contains("libcurl.so.4"))
     }
 
-    /// expire plans only in this version: without --dry-run it refuses as a usage error.
-    @Test func expireIsADryRunAndSaysWhatIsMissing() throws {
+    @Test func expireSaysWhatIsMissing() throws {
         let ws = try Workspace()
         let store = try ws.mkdir("store")
         let config = try ws.config(stores: [store])
         let refused = try ws.walvault(["--config", config, "expire"])
-        #expect(refused.status == 64)
+        #expect(refused.status == 1)
         #expect(oneLine(refused))
-        #expect(refused.stderr.contains("add --dry-run"))
+        #expect(refused.stderr.contains("no retention is configured"))
         let noRetention = try ws.walvault(["--config", config, "expire", "--dry-run"])
         #expect(noRetention.status == 1)
         #expect(oneLine(noRetention))

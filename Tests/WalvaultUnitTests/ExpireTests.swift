@@ -16,7 +16,7 @@ import WalvaultSystem
         let dir = TempDir()
         let settings = [StoreSettings(name: "local", kind: .local(path: dir.sub("local")), retentionDays: localDays),
                         StoreSettings(name: "offsite", kind: .local(path: dir.sub("offsite")))]
-        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main"), compression: CompressionSettings(algorithm: .zstd),
+        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")), compression: CompressionSettings(algorithm: .zstd),
                                     stores: settings, retention: retentionDays.map { RetentionSettings(days: $0) })
         let context = WalvaultContext(config: config, stores: try settings.map { try WalvaultContext.makeStore($0) })
         for i in 1...12 {
@@ -74,5 +74,65 @@ import WalvaultSystem
             #expect("\(error)".contains("no retention is configured"))
             #expect("\(error)".contains("[retention]"))
         }
+    }
+
+    @Test func expireDeletesExactlyThePlanManifestFirstAndIsIdempotent() throws {
+        let (dir, context, now) = try rig(localDays: 7, retentionDays: 30)
+        defer { _ = dir }
+        let layout = ArchiveLayout(cluster: "main")
+        // Give every backup a part, so that the order of deletion can be seen.
+        let labels = try context.stores[0].listSubdirectories(directory: layout.backupRoot)
+        for label in labels {
+            for store in context.stores { #expect(try store.createSmall(key: layout.backupDirectory(label) + "/part-000001-" + String(repeating: "a", count: 64), contents: [1])) }
+        }
+        let plan = try Expire(context: context).plan(asOf: now)
+        let report = try Expire(context: context).run(asOf: now)
+        #expect(report.stores == plan.stores, "what is deleted is what the dry run said")
+        #expect(report.deletedObjects == ["local": 1 + 4, "offsite": 1])
+        let localWAL = filesUnder(dir.sub("local")).filter { $0.contains("/wal/0000000100000000/") }
+        #expect(localWAL.count == 8)
+        #expect(!localWAL.contains { $0.contains("000000010000000000000004-") })
+        #expect(try context.stores[0].listSubdirectories(directory: layout.backupRoot).count == 2)
+        #expect(try context.stores[1].listSubdirectories(directory: layout.backupRoot).count == 3)
+        // Again: nothing left to delete.
+        let again = try Expire(context: context).run(asOf: now)
+        #expect(again.deletedObjects == ["local": 0, "offsite": 0])
+    }
+
+    @Test func anInterruptedExpireIsFinishedByTheNextRun() throws {
+        let (dir, context, now) = try rig(localDays: 7, retentionDays: 30)
+        defer { _ = dir }
+        let layout = ArchiveLayout(cluster: "main")
+        let oldest = try #require(try context.stores[0].listSubdirectories(directory: layout.backupRoot).sorted().first)
+        _ = try context.stores[0].createSmall(key: layout.backupDirectory(oldest) + "/part-000001-" + String(repeating: "b", count: 64), contents: [1])
+        // Killed after the manifests went, before the parts: the backup reads as incomplete, never complete.
+        try context.stores[0].delete(key: layout.manifestKey(oldest))
+        try context.stores[0].delete(key: layout.manifestCopyKey(oldest))
+        let inventory = try Inventory.read(stores: [context.stores[0]], layout: layout)
+        #expect(inventory.incompleteBackups == [oldest])
+        #expect(!inventory.backups.map(\.label).contains(oldest))
+        let report = try Expire(context: context).run(asOf: now)
+        #expect(report.stores[0].delete.contains { $0.kind == "incomplete backup" && $0.name == oldest })
+        #expect(!(try context.stores[0].listSubdirectories(directory: layout.backupRoot)).contains(oldest))
+    }
+
+    @Test func expireRefusesWhileABackupOrRestoreHoldsTheLock() throws {
+        let (dir, context, now) = try rig(localDays: 7, retentionDays: 30)
+        defer { _ = dir }
+        var config = context.config
+        config.cluster.spool = dir.sub("spool")
+        let locked = WalvaultContext(config: config, stores: context.rawStores)
+        let shared = try #require(try ClusterLock.acquire(.shared, config: config))
+        do {
+            _ = try Expire(context: locked).run(asOf: now)
+            Issue.record("expected a refusal")
+        } catch {
+            #expect("\(error)".contains("a backup or a restore of cluster \"main\" is running"))
+            #expect("\(error)".contains("nothing was deleted"))
+        }
+        _ = shared
+        #expect(filesUnder(dir.sub("local")).filter { $0.contains("/wal/") }.count == 12)
+        // A dry run needs no lock.
+        #expect(try Expire(context: locked).plan(asOf: now).stores.count == 2)
     }
 }
