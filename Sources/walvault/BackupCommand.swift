@@ -15,6 +15,9 @@ struct BackupCommand: ParsableCommand {
                                valueName: "seconds"), transform: DurationArgument.parse)
     var walTimeout = DurationArgument(seconds: 300)
 
+    @Flag(name: .customLong("no-expire"), help: "Do not run expire after the backup (it runs when [retention] is set).")
+    var noExpire = false
+
     func run() throws {
         let context = try global.loadContext(for: "backup")
         let clock = Stopwatch()
@@ -29,6 +32,19 @@ struct BackupCommand: ParsableCommand {
             print("backup \(m.label) complete: \(m.totalSize) bytes (\(m.storedSize) stored) in \(m.parts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s"
                   + (report.queuedFor.isEmpty ? "" : "; queued for \(report.queuedFor.joined(separator: ", "))"))
             if !report.queuedFor.isEmpty, let warning = ShipLauncher.startIfIdle(context: context) { Output.warn("backup", warning) }
+            // After the backup (whose shared lock is released by now), with the new backup counted:
+            // a failure here is said, but the backup stands and the exit status says so.
+            let retained = context.config.stores.indices.contains { context.config.retentionDays(store: $0) != nil }
+            if retained && !noExpire {
+                do {
+                    let expired = try Expire(context: context).run()
+                    let counts = (expired.deletedObjects ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                    let backups = expired.stores.map { $0.delete.filter { $0.kind == "backup" }.count }.reduce(0, +)
+                    print("expire: \(backups) backup\(backups == 1 ? "" : "s") past the window deleted; objects removed per store: \(counts.joined(separator: ", "))")
+                } catch {
+                    Output.warn("backup", "the backup is complete, but expire failed: \(error)")
+                }
+            }
         case .failure(let error):
             Output.fail("backup", "\(error)")
             throw ExitCode(ExitCodes.failure)
