@@ -47,20 +47,30 @@ public enum S3Failure {
         }
     }
 
+    /// `Code` and `Message` of an `<Error>` answer; nil for an empty or non-XML body (a proxy's page).
+    struct ErrorBody: Equatable {
+        var code: String?
+        var message: String?
+
+        init(_ body: [UInt8]) {
+            guard !body.isEmpty, let root = try? XMLElement.parse(body, what: "the error answer"), root.name == "Error" else { return }
+            code = root.value("Code")
+            message = root.value("Message")
+        }
+    }
+
     /// One line: the store, what was done to which object, the status and the service's code.
     /// The service's message is kept (it says what is wrong) but never the error body's other
     /// fields, which may echo the canonical request and the key id.
     static func error(store: String, action: String, object: String, status: Int, body: [UInt8], bucket: String) -> StoreError {
-        var code: String?
-        var message: String?
-        if !body.isEmpty, let root = try? XMLElement.parse(body, what: "the error answer"), root.name == "Error" {
-            code = root.value("Code")
-            message = root.value("Message")
-        }
-        let detail = [code, message.map { String($0.prefix(200)) }].compactMap { $0 }.joined(separator: ": ")
-        return StoreError(store: store, kind: kind(status: status, code: code),
+        error(store: store, action: action, object: object, status: status, parsed: ErrorBody(body), bucket: bucket)
+    }
+
+    static func error(store: String, action: String, object: String, status: Int, parsed: ErrorBody, bucket: String) -> StoreError {
+        let detail = [parsed.code, parsed.message.map { String($0.prefix(200)) }].compactMap { $0 }.joined(separator: ": ")
+        return StoreError(store: store, kind: kind(status: status, code: parsed.code),
                           problem: "\(action) \(object) failed: HTTP \(status)" + (detail.isEmpty ? "" : " \(detail)"),
-                          fix: fix(code: code, status: status, bucket: bucket))
+                          fix: fix(code: parsed.code, status: status, bucket: bucket))
     }
 
     static func error(store: String, _ http: HTTPError) -> StoreError {

@@ -15,7 +15,8 @@ final class S3ObjectReader: ObjectReader {
     init(store: S3Store, key: String) throws {
         self.store = store
         objectKey = store.addressing.objectKey(key)
-        try store.retrying { try fetch() }
+        // The first window is fetched once here: `RetryingStore` repeats openReader as a whole.
+        try fetch()
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

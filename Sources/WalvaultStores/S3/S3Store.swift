@@ -75,6 +75,17 @@ public final class S3Store: Store {
         let status: Int
         let response: HTTPResponse
         let body: [UInt8]
+        /// Parsed once, here, for any status other than 2xx.
+        let error: S3Failure.ErrorBody
+
+        init(status: Int, response: HTTPResponse, body: [UInt8]) {
+            self.status = status
+            self.response = response
+            self.body = body
+            error = (200...299).contains(status) ? S3Failure.ErrorBody([]) : S3Failure.ErrorBody(body)
+        }
+
+        var errorCode: String? { error.code }
     }
 
     /// One signed request. Answers that are worth another try (5xx, 429, SlowDown) and connection
@@ -97,7 +108,7 @@ public final class S3Store: Store {
             giveBack(client)
             if (200...299).contains(response.status) { bucketSeen.store(true, ordering: .relaxed) }
             let answer = Answer(status: response.status, response: response, body: received)
-            if response.status >= 300, S3Failure.kind(status: response.status, code: errorCode(answer)) == .transient {
+            if response.status >= 300, S3Failure.kind(status: response.status, code: answer.errorCode) == .transient {
                 throw failure(method, objectKey, answer)
             }
             return answer
@@ -108,7 +119,7 @@ public final class S3Store: Store {
     }
 
     func failure(_ action: String, _ objectKey: String?, _ answer: Answer) -> StoreError {
-        S3Failure.error(store: name, action: action, object: addressing.display(objectKey), status: answer.status, body: answer.body,
+        S3Failure.error(store: name, action: action, object: addressing.display(objectKey), status: answer.status, parsed: answer.error,
                         bucket: addressing.bucket)
     }
 
@@ -159,13 +170,15 @@ public final class S3Store: Store {
         let answer = try send("GET", objectKey: objectKey, limit: 64 << 20)
         switch answer.status {
         case 200: return answer.body
-        case 404 where S3Failure.kind(status: 404, code: errorCode(answer)) == .notFound: return nil
+        case 404 where S3Failure.kind(status: 404, code: answer.errorCode) == .notFound: return nil
         default: throw failure("GET", objectKey, answer)
         }
     }
 
+    /// Not retried here: `RetryingStore` repeats createSmall as a whole (a writer's commit is not
+    /// repeated above, so `put` retries for it).
     public func createSmall(key: String, contents: [UInt8]) throws -> Bool {
-        switch try put(objectKey: addressing.objectKey(key), bytes: contents) {
+        switch try put(objectKey: addressing.objectKey(key), bytes: contents, retryHere: false) {
         case .stored: return true
         case .alreadyPresent: return false
         }
@@ -174,7 +187,7 @@ public final class S3Store: Store {
     public func delete(key: String) throws {
         let objectKey = addressing.objectKey(key)
         let answer = try send("DELETE", objectKey: objectKey)
-        guard answer.status == 204 || answer.status == 200 || answer.status == 404 && errorCode(answer) != "NoSuchBucket" else {
+        guard answer.status == 204 || answer.status == 200 || answer.status == 404 && answer.errorCode != "NoSuchBucket" else {
             throw failure("DELETE", objectKey, answer)
         }
     }
@@ -236,16 +249,11 @@ public final class S3Store: Store {
                    fix: "check that the endpoint is an S3-compatible service")
     }
 
-    func errorCode(_ answer: Answer) -> String? {
-        guard !answer.body.isEmpty, let root = try? XMLElement.parse(answer.body, what: "error") else { return nil }
-        return root.value("Code")
-    }
-
     // MARK: Writing
 
     /// Stores `bytes` under `objectKey` unless something is there, in one PUT (retried: the bytes
     /// are in memory), then checks the size the service reports.
-    func put(objectKey: String, bytes: [UInt8]) throws -> CommitOutcome {
+    func put(objectKey: String, bytes: [UInt8], retryHere: Bool = true) throws -> CommitOutcome {
         let md5 = bytes.withUnsafeBytes { MD5Digest.base64(of: $0) }
         while true {
             let style = conditionalCreate
@@ -256,10 +264,11 @@ public final class S3Store: Store {
             case .googleGeneration: headers.append(("x-goog-if-generation-match", "0"))
             case .lookThenPut: break
             }
-            let answer = try retrying { try send("PUT", objectKey: objectKey, headers: headers, body: bytes) }
+            let upload = { try self.send("PUT", objectKey: objectKey, headers: headers, body: bytes) }
+            let answer = retryHere ? try retrying(upload) : try upload()
             switch answer.status {
             case 200:
-                return .stored(try verifyStored(objectKey: objectKey, size: bytes.count))
+                return .stored(try verifyStored(objectKey: objectKey, size: bytes.count, retryHere: retryHere))
             case 412:
                 // Present already; or our own first attempt landed and its answer was lost.
                 guard let existing = try head(key: storeKey(objectKey)) else { continue }
@@ -273,9 +282,9 @@ public final class S3Store: Store {
         }
     }
 
-    func verifyStored(objectKey: String, size: Int) throws -> StoreObject {
+    func verifyStored(objectKey: String, size: Int, retryHere: Bool = true) throws -> StoreObject {
         let key = storeKey(objectKey)
-        guard let object = try retrying({ try head(key: key) }) else {
+        guard let object = retryHere ? try retrying({ try head(key: key) }) : try head(key: key) else {
             throw StoreError(store: name, kind: .transient, problem: "\(addressing.display(objectKey)) is missing right after it was stored",
                              fix: "the service lost or hid the write; walvault retries")
         }
