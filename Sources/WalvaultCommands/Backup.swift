@@ -148,8 +148,7 @@ public struct Backup {
     /// async store's queue; `ship` sends the manifest only once the store holds the rest.
     private func queueForAsyncStores(label: String, layout: ArchiveLayout) throws -> [String] {
         guard !context.asyncIndexes.isEmpty, let spool = context.config.cluster.spool, let source = context.syncStores.first else { return [] }
-        let objects = try source.list(directory: layout.backupDirectory(label), namePrefix: "")
-            .sorted { (ShipPlan.isManifest($0.key) ? 1 : 0, $0.key) < (ShipPlan.isManifest($1.key) ? 1 : 0, $1.key) }
+        let objects = ShipPlan.queueingOrder(try source.list(directory: layout.backupDirectory(label), namePrefix: ""))
         var queued: [String] = []
         for index in context.asyncIndexes {
             let queue = try ShippingQueue.open(spool: spool, store: context.stores[index].name)

@@ -127,15 +127,14 @@ public struct Expire {
                     count += 1
                 }
             }
-            let segments = Set(storeReport.delete.filter { $0.kind == "segment" }.map(\.name))
-            if !segments.isEmpty {
-                for directory in try store.listSubdirectories(directory: layout.walRoot) {
-                    for object in try store.list(directory: layout.walRoot + "/" + directory, namePrefix: "") {
-                        guard let name = StoredObjectName(object.name), case .segment(let segment)? = WALFileName(name.originalName),
-                              segments.contains(segment.description) else { continue }
-                        try store.delete(key: object.key)
-                        count += 1
-                    }
+            // Only the WAL directories that hold something to delete are listed.
+            let segments = Set(storeReport.delete.filter { $0.kind == "segment" }.compactMap { WALSegmentName($0.name) })
+            for directory in Set(segments.map { layout.directory(for: .segment($0)) }).sorted() {
+                for object in try store.list(directory: directory, namePrefix: "") {
+                    guard let name = StoredObjectName(object.name), case .segment(let segment)? = WALFileName(name.originalName),
+                          segments.contains(segment) else { continue }
+                    try store.delete(key: object.key)
+                    count += 1
                 }
             }
             deleted[store.name] = count

@@ -232,8 +232,7 @@ public struct Ship: Sendable {
         var queued: Set<String> = []
         for entry in try queue.entries() { if let key = try queue.key(of: entry) { queued.insert(key) } }
         // Oldest archive first, manifests after everything (their entries come last).
-        let missing = wanted.values.filter { !have.contains($0.key) && !queued.contains($0.key) }
-            .sorted { (ShipPlan.isManifest($0.key) ? 1 : 0, $0.key) < (ShipPlan.isManifest($1.key) ? 1 : 0, $1.key) }
+        let missing = ShipPlan.queueingOrder(wanted.values.filter { !have.contains($0.key) && !queued.contains($0.key) })
         for object in missing { try queue.enqueue(key: object.key, size: object.size) }
         return missing.count
     }

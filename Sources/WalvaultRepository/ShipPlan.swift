@@ -1,4 +1,5 @@
 import WalvaultCatalog
+import WalvaultStores
 
 /// The decisions `walvault ship` makes, without I/O: what may go now, and whether a backup is
 /// whole in a store. A store must never show a backup it cannot restore, so a manifest waits for
@@ -7,6 +8,12 @@ import WalvaultCatalog
 public enum ShipPlan {
     public static func isManifest(_ key: String) -> Bool {
         key.hasSuffix("/backup.manifest") || key.hasSuffix("/backup.manifest.copy")
+    }
+
+    /// The order objects are queued in when several are queued at once (a backup, a catch-up):
+    /// by key, manifests last, so that their entries are the newest.
+    public static func queueingOrder(_ objects: [StoreObject]) -> [StoreObject] {
+        objects.sorted { (isManifest($0.key) ? 1 : 0, $0.key) < (isManifest($1.key) ? 1 : 0, $1.key) }
     }
 
     /// The queue, oldest first, split into what may be shipped in parallel now (everything but
