@@ -19,27 +19,19 @@ public enum Passphrase {
 
     static func fromFile(_ path: String, configPath: String) throws -> (SecretBytes, [String]) {
         let key = "encryption.passphrase_file"
-        let file: FileDescriptor
+        let buffer: SecretBytes
+        var length: Int
+        let mode: UInt32
         do {
-            file = try FileDescriptor.openForReading(path)
-        } catch let error as SystemError {
+            (buffer, length, mode) = try SecretFile.read(path, limit: maxLength)
+        } catch .cannotOpen(let error) {
             throw ConfigError(file: configPath, key: key, problem: "cannot read the passphrase file \(path): \(error.reason)",
                               fix: "create it holding the passphrase, owned by the user running walvault (the postgres user for archive_command), mode 600")
-        }
-        // fstat, not lstat: a passphrase file is often a symlink into a secrets mount.
-        var status = stat()
-        guard fstat(file.raw, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+        } catch .notRegular {
             throw ConfigError(file: configPath, key: key, problem: "\(path) is not a regular file", fix: "point passphrase_file at the file holding the passphrase")
-        }
-        let mode = UInt32(status.st_mode & 0o777)
-        let buffer = SecretBytes(count: maxLength + 1)
-        var length = 0
-        do {
-            length = try buffer.withUnsafeMutableBytes { try file.readFully(into: $0) }
-        } catch let error as SystemError {
+        } catch .cannotRead(let error) {
             throw ConfigError(file: configPath, key: key, problem: "cannot read the passphrase file \(path): \(error.reason)", fix: "check the disk and the file's permissions")
-        }
-        guard length <= maxLength else {
+        } catch .tooLong {
             throw ConfigError(file: configPath, key: key, problem: "\(path) is longer than \(maxLength) bytes", fix: "it should hold only the passphrase")
         }
         // One trailing newline is what editors and `echo` add; it is not part of the passphrase.

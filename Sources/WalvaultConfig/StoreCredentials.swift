@@ -20,25 +20,18 @@ public enum StoreCredentials {
             // Not unset: `walvault ship`, started from archive-push, needs it too.
             return SecretBytes(copying: UnsafeRawBufferPointer(start: raw, count: strlen(raw)))
         case .file(let path):
-            let file: FileDescriptor
-            do {
-                file = try FileDescriptor.openForReading(path)
-            } catch let error as SystemError {
-                throw ConfigError(file: configPath, key: key + "_file", problem: "cannot read \(path): \(error.reason)",
-                                  fix: "create it holding only the value, owned by the user running walvault, mode 600")
-            }
-            var status = stat()
-            guard fstat(file.raw, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
-                throw ConfigError(file: configPath, key: key + "_file", problem: "\(path) is not a regular file", fix: "point it at the file holding the value")
-            }
-            let buffer = SecretBytes(count: maxLength + 1)
+            let buffer: SecretBytes
             var length: Int
             do {
-                length = try buffer.withUnsafeMutableBytes { try file.readFully(into: $0) }
-            } catch let error as SystemError {
+                (buffer, length, _) = try SecretFile.read(path, limit: maxLength)
+            } catch .cannotOpen(let error) {
+                throw ConfigError(file: configPath, key: key + "_file", problem: "cannot read \(path): \(error.reason)",
+                                  fix: "create it holding only the value, owned by the user running walvault, mode 600")
+            } catch .notRegular {
+                throw ConfigError(file: configPath, key: key + "_file", problem: "\(path) is not a regular file", fix: "point it at the file holding the value")
+            } catch .cannotRead(let error) {
                 throw ConfigError(file: configPath, key: key + "_file", problem: "cannot read \(path): \(error.reason)", fix: "check the disk and the file's permissions")
-            }
-            guard length <= maxLength else {
+            } catch .tooLong {
                 throw ConfigError(file: configPath, key: key + "_file", problem: "\(path) is longer than \(maxLength) bytes", fix: "it should hold only the value")
             }
             length = buffer.withUnsafeBytes { bytes in
