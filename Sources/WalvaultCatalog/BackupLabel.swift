@@ -1,3 +1,5 @@
+import WalvaultSystem
+
 /// Backup labels are the UTC moment the backup started, `YYYYMMDDTHHMMSSZ`, with `-N` added
 /// when two start in the same second; so even a backup without a manifest tells its age.
 public enum BackupLabel {
@@ -12,9 +14,7 @@ public enum BackupLabel {
 
     /// The label for a backup starting at `micros` (the server's clock).
     public static func make(_ micros: Int64) -> String {
-        let digits = RecoveryTarget.formatUTC(micros - micros % 1_000_000).utf8.filter { $0 >= 48 && $0 <= 57 }.prefix(14)
-        let text = String(decoding: digits, as: UTF8.self)
-        return "\(text.prefix(8))T\(text.dropFirst(8))Z"
+        UTCTime.compact(micros)
     }
 
     /// "3 h", "2 d": how old something that started at `start` is at `now`.

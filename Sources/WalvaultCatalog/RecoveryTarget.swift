@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import WalvaultSystem
 
 /// Where a restore should stop.
 public enum RecoveryTarget: Equatable, Sendable {
@@ -85,10 +86,7 @@ public enum RecoveryTarget: Equatable, Sendable {
         var seconds = time_t(micros.floorDiv(1_000_000))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func pad(_ n: Int32, _ width: Int) -> String {
-            let s = String(n)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
+        let pad = UTCTime.pad(_:_:) as (Int32, Int) -> String
         let fraction = micros.floorMod(1_000_000)
         let base = "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2)) "
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"

@@ -33,10 +33,7 @@ public struct StoredObjectName: Equatable, Sendable, CustomStringConvertible {
 
     /// `YYYYMMDDTHHMMSSffffffZ`: fixed width, sorts as time does, readable in a listing.
     public static func stamp(_ micros: Int64) -> String {
-        let text = RecoveryTarget.formatUTC(micros - micros % 1_000_000)   // "YYYY-MM-DD HH:MM:SS+00"
-        let digits = text.utf8.filter { $0 >= 48 && $0 <= 57 }.prefix(14).map { Character(UnicodeScalar($0)) }
-        let fraction = String(micros % 1_000_000)
-        return String(digits.prefix(8)) + "T" + String(digits.dropFirst(8)) + String(repeating: "0", count: 6 - fraction.count) + fraction + "Z"
+        String(UTCTime.compact(micros).dropLast()) + UTCTime.pad(micros % 1_000_000, 6) + "Z"
     }
 
     static let stampLength = 22

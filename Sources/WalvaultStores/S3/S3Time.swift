@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import WalvaultSystem
 
 /// The two timestamp forms S3 answers with, as µs since the epoch (UTC). Fixed formats, read by
 /// position (Glibc's strptime is not visible to Swift).
@@ -20,7 +18,7 @@ enum S3Time {
         } else if b.count != 20 {
             return nil
         }
-        return moment(year, month, day, hour, minute, second).map { $0 * 1_000_000 + micros }
+        return UTCTime.micros(year: year, month: month, day: day, hour: hour, minute: minute, second: second, fraction: Int(micros))
     }
 
     /// `Tue, 24 Nov 2026 13:41:50 GMT`, in Last-Modified headers.
@@ -31,23 +29,11 @@ enum S3Time {
               let year = Int(fields[3]) else { return nil }
         let clock = fields[4].split(separator: ":")
         guard clock.count == 3, let hour = Int(clock[0]), let minute = Int(clock[1]), let second = Int(clock[2]) else { return nil }
-        return moment(year, monthIndex + 1, day, hour, minute, second).map { $0 * 1_000_000 }
+        return UTCTime.micros(year: year, month: monthIndex + 1, day: day, hour: hour, minute: minute, second: second)
     }
 
     private static func number(_ digits: some Collection<UInt8>) -> Int? {
         guard !digits.isEmpty, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
         return digits.reduce(0) { $0 * 10 + Int($1 - 48) }
-    }
-
-    private static func moment(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int) -> Int64? {
-        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else { return nil }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        return Int64(timegm(&parts))
     }
 }

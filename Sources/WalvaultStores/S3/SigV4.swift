@@ -104,15 +104,5 @@ public struct SigV4: Sendable {
     }
 
     /// `YYYYMMDDTHHMMSSZ` for a moment (µs since the epoch).
-    public static func timestamp(_ micros: Int64) -> String {
-        var seconds = time_t(micros / 1_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ n: Int32, _ width: Int) -> String {
-            let s = String(n)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return pad(parts.tm_year + 1900, 4) + pad(parts.tm_mon + 1, 2) + pad(parts.tm_mday, 2) + "T"
-            + pad(parts.tm_hour, 2) + pad(parts.tm_min, 2) + pad(parts.tm_sec, 2) + "Z"
-    }
+    public static func timestamp(_ micros: Int64) -> String { UTCTime.compact(micros) }
 }
