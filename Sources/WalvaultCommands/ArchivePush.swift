@@ -62,6 +62,7 @@ public struct ArchivePush {
     }
 
     private func push(_ walPath: String) throws -> ArchivePushResult {
+        _ = try context.requireSyncStores(for: "archive-push")
         var result = try pushToSyncStores(walPath)
         try queueForAsyncStores(&result)
         return result

@@ -57,6 +57,7 @@ public struct Backup {
         guard walTimeoutSeconds.isFinite, walTimeoutSeconds > 0 else {
             throw CommandError(problem: "the WAL timeout \(walTimeoutSeconds) is not a positive number of seconds", fix: "give a timeout such as 300")
         }
+        _ = try context.requireSyncStores(for: "backup")
         guard let conninfo = config.cluster.conninfo else {
             throw CommandError(problem: "config \(config.path): [cluster] conninfo is not set", fix: "backup needs a connection to the server, e.g. conninfo = \"host=/var/run/postgresql dbname=postgres\"")
         }

@@ -31,6 +31,12 @@ public struct ExpireReport: Codable, Equatable, Sendable {
     public var deletedObjects: [String: Int]? = nil
     /// Stores that cannot delete (their decisions stand, nothing was removed there).
     public var cannotDelete: [String] = []
+    /// Per store, objects removed from its catalog whose bytes the service kept (Telegram lets a
+    /// bot delete its messages for 48 hours only), with why. Never counted as deleted.
+    public var leftBehind: [String: [String: String]] = [:]
+
+    /// Whether what was left in a store is ciphertext (said plainly either way).
+    public var encrypted = false
 
     public func json() throws -> String {
         let encoder = JSONEncoder()
@@ -56,6 +62,10 @@ public struct ExpireReport: Codable, Equatable, Sendable {
             }
             if store.keep.isEmpty && store.delete.isEmpty { lines.append("  nothing stored for this cluster") }
             if let deleted = deletedObjects?[store.store] { lines.append("  deleted \(deleted) objects") }
+            if let left = leftBehind[store.store], !left.isEmpty {
+                let reasons = Set(left.values).sorted().joined(separator: "; ")
+                lines.append("  \(left.count) of them left in the chat, \(encrypted ? "encrypted" : "NOT encrypted: readable by anyone in the chat"), no longer in walvault's catalog (\(reasons)): delete them in Telegram by hand if they must go")
+            }
             if cannotDelete.contains(store.store) { lines.append("  this store cannot delete: nothing was removed from it") }
         }
         return lines.joined(separator: "\n")
@@ -137,8 +147,15 @@ public struct Expire {
                     count += 1
                 }
             }
+            if store.capabilities.contains(.deferredCommit) {
+                // The deletions are one new catalog; only then are documents deleted in the chat.
+                let flushed = try store.flush()
+                report.leftBehind[store.name] = flushed.leftBehind
+                count -= flushed.leftBehind.keys.filter { !ShipPlan.isManifest($0) }.count
+            }
             deleted[store.name] = count
         }
+        report.encrypted = context.keyRing != nil
         report.deletedObjects = deleted
         return report
     }

@@ -23,6 +23,18 @@ public enum HistoryEvents {
         return location.isEmpty ? key : Paths.join(location, key)
     }
 
+    /// Rows for objects `ship` made durable in an async store: one per object, its handle (a
+    /// Telegram file_id) in `file_id`.
+    public static func shippedRows(_ settings: HistorySettings, context: WalvaultContext, shipped: [Ship.Shipped], durationMs: Int) -> [HistoryRecord] {
+        shipped.flatMap { object -> [HistoryRecord] in
+            let type: HistoryRecord.Kind = object.key.contains("/backup/") ? .database : .wal
+            let name = StoredObjectName(Paths.basename(object.key))
+            let facts = OperationFacts(objectName: name?.originalName ?? Paths.basename(object.key), storedSize: object.size, sha256: name?.sha256, fileID: object.handle)
+            return rows(settings, context: context, events: [.started(operation: "ship", type: type, subject: facts.objectName ?? ""),
+                                                             .stored(store: object.store, key: object.key, facts: facts), .succeeded(nil)], durationMs: durationMs)
+        }
+    }
+
     /// The one mapping, for every operation: a row per object stored, else one row for the
     /// operation's own facts (a restore), or one failed row with the error.
     public static func rows(_ settings: HistorySettings, context: WalvaultContext, events: [OperationEvent], durationMs: Int) -> [HistoryRecord] {
@@ -32,7 +44,7 @@ public enum HistoryEvents {
             switch event {
             case .stored(let store, let key, let facts):
                 var r = base(settings, context.config, type: type, operation: operation, status: .succeeded, durationMs: durationMs)
-                r.fileID = fileID(context, store: store, key: key)
+                r.fileID = facts.fileID ?? fileID(context, store: store, key: key)
                 r.storeName = store
                 apply(facts, to: &r)
                 rows.append(r)

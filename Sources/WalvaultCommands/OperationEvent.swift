@@ -13,9 +13,12 @@ public struct OperationFacts: Equatable, Sendable {
     public var timeline: Int?
     public var startLSN: String?
     public var stopLSN: String?
+    /// The store's own handle of the object when it is not the key (a Telegram file_id).
+    public var fileID: String?
 
     public init(objectName: String? = nil, size: Int? = nil, storedSize: Int? = nil, sha256: String? = nil, systemIdentifier: String? = nil,
-                timeline: Int? = nil, startLSN: String? = nil, stopLSN: String? = nil) {
+                timeline: Int? = nil, startLSN: String? = nil, stopLSN: String? = nil, fileID: String? = nil) {
+        self.fileID = fileID
         self.objectName = objectName
         self.size = size
         self.storedSize = storedSize

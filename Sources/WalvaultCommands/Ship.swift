@@ -31,14 +31,55 @@ public struct Ship: Sendable {
         public var remaining: [String: Int] = [:]
         /// Another shipper held the lock: this one did nothing.
         public var busy = false
+        /// Objects that async stores made durable, in order (for the history table).
+        public var stored: [Shipped] = []
+        /// Objects dropped from a store's catalog whose bytes the service kept (Telegram, after 48 hours).
+        public var leftBehind: [String: String] = [:]
+    }
+
+    public struct Shipped: Equatable, Sendable {
+        public let store: String
+        public let key: String
+        public let size: Int
+        /// The service's handle (a Telegram file_id) where it has one.
+        public let handle: String?
+    }
+
+    /// Queue entries whose objects a `.deferredCommit` store took but has not made durable yet:
+    /// kept in the queue (a crash ships them again), and out of the next rounds.
+    final class Unflushed: @unchecked Sendable {
+        struct Item {
+            let entry: ShippingQueue.Entry
+            let key: String
+            let bytes: Int
+        }
+        private let items = Mutex<[String: (since: Int64, items: [Item])]>([:])
+
+        func add(store: String, _ item: Item) {
+            items.withLock { all in
+                var slot = all[store] ?? (WallClock.nowMicros(), [])
+                slot.items.append(item)
+                all[store] = slot
+            }
+        }
+
+        func names(store: String) -> Set<String> { items.withLock { Set(($0[store]?.items ?? []).map(\.entry.fileName)) } }
+        func count(store: String) -> Int { items.withLock { $0[store]?.items.count ?? 0 } }
+        func oldestAge(store: String) -> Double {
+            items.withLock { all in all[store].map { Double(WallClock.nowMicros() - $0.since) / 1_000_000 } ?? 0 }
+        }
+        func take(store: String) -> [Item] { items.withLock { $0.removeValue(forKey: store)?.items ?? [] } }
     }
 
     public static func lockPath(spool: String) -> String { Paths.join(spool, "ship.lock") }
 
     /// One pass over every async store's queue (and, after an overflow, a catch-up from listings);
     /// with `follow`, forever, waking every `interval` seconds.
-    public func run(follow: Bool = false, interval: Double = 1, progress: (String) -> Void = { _ in }) throws -> Report {
-        guard let spool = context.config.cluster.spool, !context.asyncIndexes.isEmpty else {
+    /// - Parameter flushed: called after each time an async store made objects durable, with
+    ///   them (with `follow`, `run` never returns, so history is recorded from here).
+    public func run(follow: Bool = false, interval: Double = 1, progress: (String) -> Void = { _ in },
+                    flushed: ([Shipped]) -> Void = { _ in }) throws -> Report {
+        guard let spool = context.config.cluster.spool, !context.asyncIndexes.isEmpty, !context.syncStores.isEmpty else {
             return Report()
         }
         let lock: FileDescriptor
@@ -49,8 +90,12 @@ public struct Ship: Sendable {
             throw CommandError(problem: "cannot lock \(Self.lockPath(spool: spool)): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
         }
         var total = Report()
+        let unflushed = Unflushed()
         repeat {
-            let report = try pass(spool: spool, progress: progress)
+            let report = try pass(spool: spool, unflushed: unflushed, follow: follow, progress: progress)
+            if !report.stored.isEmpty { flushed(report.stored) }
+            total.stored += report.stored
+            total.leftBehind.merge(report.leftBehind) { a, _ in a }
             total.shipped += report.shipped
             total.bytes += report.bytes
             total.alreadyThere += report.alreadyThere
@@ -66,15 +111,18 @@ public struct Ship: Sendable {
         return total
     }
 
-    /// Until the queues are empty or a round makes no progress.
-    func pass(spool: String, progress: (String) -> Void) throws -> Report {
+    /// Until the queues are empty or a round makes no progress; a deferred-commit store is then
+    /// flushed when `ShipPlan.flushDue` says (without `follow`, this pass waits for that).
+    func pass(spool: String, unflushed: Unflushed = Unflushed(), follow: Bool = false, progress: (String) -> Void) throws -> Report {
         var report = Report()
         for index in context.asyncIndexes {
             let target = context.rawStores[index]
             let queue = try ShippingQueue.open(spool: spool, store: target.name)
             queue.removeAbandonedTemporaries()
             do {
+                let shippedBefore = report.shipped
                 try ensureBinding(target: target, report: &report)
+                if report.shipped > shippedBefore, target.capabilities.contains(.deferredCommit) { _ = try target.flush() }
                 if FileSystem.exists(queue.overflowMarker) {
                     let added = try catchUp(target: target, queue: queue)
                     progress("store \"\(target.name)\": the queue had overflowed; \(added) objects found missing by listing were queued")
@@ -87,21 +135,56 @@ public struct Ship: Sendable {
                 continue
             }
             let failuresBefore = report.failures
+            let deferred = target.capabilities.contains(.deferredCommit)
             while true {
-                let before = report.shipped + report.alreadyThere + report.dropped.count
-                report.failures = failuresBefore
-                try round(queue: queue, target: target, report: &report, progress: progress)
-                let left = try queue.entries().count
-                report.remaining[target.name] = left
-                if left == 0 || report.shipped + report.alreadyThere + report.dropped.count == before { break }
+                while true {
+                    let before = report.shipped + report.alreadyThere + report.dropped.count
+                    report.failures = failuresBefore
+                    try round(queue: queue, target: target, unflushed: unflushed, report: &report, progress: progress)
+                    let left = try queue.entries().count - unflushed.count(store: target.name)
+                    report.remaining[target.name] = left
+                    if left == 0 || report.shipped + report.alreadyThere + report.dropped.count == before { break }
+                }
+                guard deferred else { break }
+                let waiting = unflushed.names(store: target.name)
+                let newest = try queue.entries().filter { !waiting.contains($0.fileName) }.map(\.queuedAt).max()
+                let due = ShipPlan.flushDue(unflushed: waiting.count, oldestUnflushedAge: unflushed.oldestAge(store: target.name),
+                                            newestQueuedAge: newest.map { Double(WallClock.nowMicros() - $0) / 1_000_000 },
+                                            failed: report.failures.count > failuresBefore.count)
+                if due {
+                    flush(target: target, queue: queue, unflushed: unflushed, report: &report, progress: progress)
+                    break
+                }
+                if follow || waiting.isEmpty { break }
+                usleep(250_000)
             }
+            report.remaining[target.name] = try queue.entries().count
         }
         return report
     }
 
-    func round(queue: ShippingQueue, target: Store, report: inout Report, progress: (String) -> Void) throws {
+    /// Makes what a deferred-commit store took durable, then (only then) drops its queue entries.
+    func flush(target: Store, queue: ShippingQueue, unflushed: Unflushed, report: inout Report, progress: (String) -> Void) {
+        let items = unflushed.take(store: target.name)
+        do {
+            let outcome = try target.flush()
+            report.leftBehind.merge(outcome.leftBehind) { a, _ in a }
+            for item in items {
+                try queue.remove(item.entry)
+                report.stored.append(Shipped(store: target.name, key: item.key, size: item.bytes, handle: target.handle(of: item.key)))
+            }
+            progress("store \"\(target.name)\": \(items.count) objects made durable")
+        } catch {
+            // The entries stay queued: the next run ships them again (the store answers
+            // "already there" for what it kept).
+            report.failures.append("store \"\(target.name)\": \(error)")
+        }
+    }
+
+    func round(queue: ShippingQueue, target: Store, unflushed: Unflushed = Unflushed(), report: inout Report, progress: (String) -> Void) throws {
         var items: [(entry: ShippingQueue.Entry, key: String)] = []
-        for entry in try queue.entries() {
+        let waiting = unflushed.names(store: target.name)
+        for entry in try queue.entries() where !waiting.contains(entry.fileName) {
             if let key = try queue.key(of: entry) { items.append((entry, key)) }
         }
         let plan = ShipPlan.ready(items)
@@ -118,7 +201,7 @@ public struct Ship: Sendable {
                 let i = next.add(1, ordering: .relaxed).oldValue
                 guard i < objects.count else { return }
                 let (entry, key) = objects[i]
-                let result = Result { try shipOne(key: key, entry: entry, queue: queue, target: target) }
+                let result = Result { try shipOne(key: key, entry: entry, queue: queue, target: target, unflushed: unflushed) }
                 if case .failure(let error as StoreError) = result, error.kind == .transient || error.kind == .auth, error.store == target.name {
                     storeDown.store(true, ordering: .relaxed)
                 }
@@ -133,7 +216,7 @@ public struct Ship: Sendable {
         let stillQueued = Set(try queue.entries().map(\.fileName))
         let remainingObjects = objects.filter { stillQueued.contains($0.entry.fileName) }
         for (entry, key) in plan.manifests where remainingObjects.allSatisfy({ entry < $0.entry }) {
-            let result = Result { try shipManifest(key: key, entry: entry, queue: queue, target: target) }
+            let result = Result { try shipManifest(key: key, entry: entry, queue: queue, target: target, unflushed: unflushed) }
             record(result, key: key, entry: entry, target: target, report: &report, progress: progress)
         }
     }
@@ -156,19 +239,23 @@ public struct Ship: Sendable {
     }
 
     /// nil: no sync store has the object, so the entry is dropped.
-    func shipOne(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store) throws -> ObjectCopier.Outcome? {
+    func shipOne(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store, unflushed: Unflushed) throws -> ObjectCopier.Outcome? {
         guard let source = try source(of: key) else {
             try queue.remove(entry)
             return nil
         }
         let outcome = try ObjectCopier.copy(key: key, from: source, to: target) { WalvaultContext.wrap($0, keyRing: context.keyRing) }
-        try queue.remove(entry)
+        if target.capabilities.contains(.deferredCommit), case .copied(let bytes) = outcome {
+            unflushed.add(store: target.name, .init(entry: entry, key: key, bytes: bytes))
+        } else {
+            try queue.remove(entry)
+        }
         return outcome
     }
 
     /// A manifest goes only when the target's own listing shows every part and every WAL segment
     /// the backup needs: a store never shows a backup it cannot restore.
-    func shipManifest(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store) throws -> ObjectCopier.Outcome? {
+    func shipManifest(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store, unflushed: Unflushed) throws -> ObjectCopier.Outcome? {
         guard let source = try source(of: key) else {
             try queue.remove(entry)
             return nil
@@ -188,7 +275,7 @@ public struct Ship: Sendable {
             throw CommandError(problem: "backup \(manifest.label) is not whole in store \"\(target.name)\" yet (missing \(missing.prefix(3).joined(separator: ", "))\(missing.count > 3 ? ", …" : "")), so its manifest waits",
                                fix: "they are queued or will be found by the catch-up pass; run walvault ship again")
         }
-        return try shipOne(key: key, entry: entry, queue: queue, target: target)
+        return try shipOne(key: key, entry: entry, queue: queue, target: target, unflushed: unflushed)
     }
 
     /// The first sync store (below encryption) that holds `key`.

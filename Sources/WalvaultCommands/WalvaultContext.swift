@@ -43,7 +43,17 @@ public struct WalvaultContext: Sendable {
             }
             keyRing = KeyRing(passphrase: passphrase, cache: cache)
         }
-        return WalvaultContext(config: config, stores: try config.stores.enumerated().map { try makeStore($0.element, index: $0.offset, configPath: configPath) }, keyRing: keyRing, warnings: warnings)
+        for store in config.stores where encryptionMissing(store, config) {
+            warnings.append("store \"\(store.name)\" sends backups to Telegram unencrypted: Telegram, and anyone who can read chat \(store.telegramChatID ?? ""), can read the database; add an [encryption] section")
+        }
+        return WalvaultContext(config: config, stores: try config.stores.enumerated().map {
+            try makeStore($0.element, index: $0.offset, configPath: configPath, spool: config.cluster.spool, keyRing: keyRing)
+        }, keyRing: keyRing, warnings: warnings)
+    }
+
+    static func encryptionMissing(_ store: StoreSettings, _ config: WalvaultConfig) -> Bool {
+        if case .telegram = store.kind, config.encryption == nil { return true }
+        return false
     }
 
     /// How commands see a store: encrypted when [encryption] is set, refused as plaintext otherwise.
@@ -58,6 +68,17 @@ public struct WalvaultContext: Sendable {
         zip(stores, modes).filter { $0.1 == .sync }.map(\.0)
     }
 
+    /// The sync stores for a command that writes; a config with none (a machine set up only to
+    /// restore from an async store) is refused here rather than archiving into nothing.
+    public func requireSyncStores(for command: String) throws -> [Store] {
+        let stores = syncStores
+        guard !stores.isEmpty else {
+            throw CommandError(problem: "\(command) needs a sync store, and every store in \(config.path) is async",
+                               fix: "add a sync store (a local directory or S3) as the first [[stores]] entry; an async store (Telegram) is shipped to from it")
+        }
+        return stores
+    }
+
     /// Indexes into `stores` of the async ones.
     public var asyncIndexes: [Int] { modes.indices.filter { modes[$0] == .async } }
 
@@ -67,7 +88,10 @@ public struct WalvaultContext: Sendable {
 
     /// The driver for one `[[stores]]` entry (its credentials read now), layered.
     /// - Parameter index: the entry's position, to name its keys in errors ("stores #2.…").
-    public static func makeStore(_ settings: StoreSettings, index: Int = 0, configPath: String = "") throws -> Store {
+    /// - Parameters:
+    ///   - spool: where a Telegram store stages documents and keeps what it downloaded.
+    ///   - keyRing: seals a Telegram store's catalog, which lives below the encryption wrapper.
+    public static func makeStore(_ settings: StoreSettings, index: Int = 0, configPath: String = "", spool: String? = nil, keyRing: KeyRing? = nil) throws -> Store {
         switch settings.kind {
         case .local(let path):
             return layered(LocalStore(name: settings.name, root: path))
@@ -79,6 +103,25 @@ public struct WalvaultContext: Sendable {
                                  pathStyle: s3.pathStyle, accessKeyID: keyID.withUnsafeBytes { String(decoding: $0, as: UTF8.self) },
                                  secret: secret)
             return layered(driver)
+        case .telegram(let telegram):
+            let place = "stores #\(index + 1)"
+            let token = try StoreCredentials.read(telegram.botToken, key: place + ".bot_token", configPath: configPath)
+            try checkToken(token, key: place + ".bot_token", configPath: configPath)
+            let api = TelegramBotAPI(store: settings.name, apiBase: telegram.apiBase, token: token, chatID: telegram.chatID, localFiles: telegram.localFiles)
+            let work = Paths.join(spool ?? "/tmp", "telegram/\(settings.name)")
+            return layered(TelegramStore(name: settings.name, api: api, partSize: telegram.partSizeMB << 20, workDirectory: work, keyRing: keyRing))
+        }
+    }
+
+    /// A token goes into every URL: one that holds a character a token never has (a space, a
+    /// slash, a newline from a file) would make a different URL. Not shown: it is the secret.
+    static func checkToken(_ token: SecretBytes, key: String, configPath: String) throws {
+        let valid = token.withUnsafeBytes { bytes in
+            !bytes.isEmpty && bytes.allSatisfy { ($0 >= 48 && $0 <= 58) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 }
+        }
+        guard valid else {
+            throw ConfigError(file: configPath, key: key, problem: "the bot token has characters a Telegram token never has (not shown)",
+                              fix: "give the token exactly as @BotFather sent it, like 123456789:AAE…, with nothing else")
         }
     }
 

@@ -62,7 +62,9 @@ public enum ConfigLoader {
         let shipping = try parseShipping(root, path: path)
         let retention = try parseRetention(root, path: path)
         if stores.contains(where: { $0.mode == .async }) {
-            guard stores[0].mode == .sync else {
+            // Every store async is a machine that only reads (restoring from Telegram on a new
+            // server); archive-push and backup refuse there. Otherwise the first must be sync.
+            guard stores[0].mode == .sync || stores.allSatisfy({ $0.mode == .async }) else {
                 throw ConfigError(file: path, key: "stores #1.mode", problem: "the first store is async",
                                   fix: "make the first store sync (usually the local one): archive-push must hold every segment somewhere before it returns")
             }
@@ -266,6 +268,43 @@ public enum ConfigLoader {
     }
 
     /// `<base>_env` or `<base>_file`, exactly one of them.
+    private static func parseTelegram(_ reader: TableReader, path: String) throws -> TelegramStoreSettings {
+        func fail(_ key: String, _ problem: String, _ fix: String) -> ConfigError {
+            ConfigError(file: path, key: reader.key(key), problem: problem, fix: fix)
+        }
+        var apiBase = try reader.string("api_base") ?? "https://api.telegram.org"
+        while apiBase.hasSuffix("/") { apiBase.removeLast() }
+        let scheme = apiBase.hasPrefix("https://") ? "https://" : apiBase.hasPrefix("http://") ? "http://" : nil
+        guard let scheme else {
+            throw fail("api_base", "\"\(apiBase)\" is not an http:// or https:// URL", "use \"https://api.telegram.org\" or your Bot API server's URL")
+        }
+        let rest = Array(apiBase.utf8.dropFirst(scheme.utf8.count))
+        guard !rest.isEmpty, !rest.contains(where: { "?# @".utf8.contains($0) }) else {
+            throw fail("api_base", "\"\(apiBase)\" has a query, credentials or spaces", "give the server's URL only; the token goes in bot_token_env or bot_token_file")
+        }
+        let host = String(decoding: rest.prefix { $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") }, as: UTF8.self)
+        let chatID = try reader.requiredString("chat_id", meaning: "the chat the bot posts to, e.g. \"-1001234567890\"")
+        guard TelegramStoreSettings.isValidChatID(chatID) else {
+            throw fail("chat_id", "\"\(chatID)\" is not a chat id", "use the chat's number (\"-1001234567890\" for a group or channel) or \"@channelname\"")
+        }
+        let partSize = try reader.int("part_size_mb") ?? 19
+        guard TelegramStoreSettings.partSizeRange.contains(partSize) else {
+            throw fail("part_size_mb", "\(partSize) is out of range", "use 1 to 20 MiB for the cloud Bot API, up to 2000 with a local Bot API server")
+        }
+        let localFiles = try reader.bool("local_files") ?? false
+        if host == TelegramStoreSettings.cloudHost {
+            guard partSize <= TelegramStoreSettings.cloudLimitMB else {
+                throw fail("part_size_mb", "\(partSize) MiB documents could not be downloaded again: the cloud Bot API stops at 20 MiB",
+                           "use 19 (the default), or a self-hosted Bot API server in api_base")
+            }
+            guard !localFiles else {
+                throw fail("local_files", "the cloud Bot API has no local files", "set local_files = false, or point api_base at a server started with --local")
+            }
+        }
+        return TelegramStoreSettings(apiBase: apiBase, botToken: try secretSource(reader, "bot_token", path: path, example: "WALVAULT_TELEGRAM_TOKEN"),
+                                     chatID: chatID, partSizeMB: partSize, localFiles: localFiles)
+    }
+
     private static func secretSource(_ reader: TableReader, _ base: String, path: String, example: String) throws -> SecretSource {
         let variable = try reader.string(base + "_env")
         let file = try reader.string(base + "_file")
@@ -350,9 +389,14 @@ public enum ConfigLoader {
                 stores.append(StoreSettings(name: name, kind: .local(path: storePath), mode: mode, retentionDays: retentionDays))
             case "s3":
                 stores.append(StoreSettings(name: name, kind: .s3(try parseS3(reader, path: path)), mode: mode, retentionDays: retentionDays))
-            case _ where StoreSettings.plannedTypes.contains(type):
-                throw ConfigError(file: path, key: "\(place).type", problem: "store type \"\(type)\" is not available in this version",
-                                  fix: "use type = \"local\" or \"s3\"")
+            case "telegram":
+                let explicitMode = try reader.string("mode")
+                guard mode == .async || explicitMode == nil else {
+                    throw ConfigError(file: path, key: "\(place).mode", problem: "a Telegram store cannot be sync",
+                                      fix: "set mode = \"async\": Telegram takes about 20 messages a minute, so archive-push must not wait for it")
+                }
+                mode = .async
+                stores.append(StoreSettings(name: name, kind: .telegram(try parseTelegram(reader, path: path)), mode: mode, retentionDays: retentionDays))
             default:
                 throw ConfigError(file: path, key: "\(place).type", problem: "unknown store type \"\(type)\"",
                                   fix: "use one of \(StoreSettings.knownTypes.joined(separator: ", "))")

@@ -4,6 +4,7 @@ public struct StoreSettings: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         case local(path: String)
         case s3(S3StoreSettings)
+        case telegram(TelegramStoreSettings)
     }
 
     /// When archive-push and backup count a store as written.
@@ -27,8 +28,14 @@ public struct StoreSettings: Sendable, Equatable {
         self.retentionDays = retentionDays
     }
 
+    /// The chat of a Telegram store, for messages.
+    public var telegramChatID: String? {
+        if case .telegram(let telegram) = kind { return telegram.chatID }
+        return nil
+    }
+
     /// The `type` values the config accepts today.
-    public static let knownTypes = ["local", "s3"]
+    public static let knownTypes = ["local", "s3", "telegram"]
 
     /// Keys every `[[stores]]` entry has.
     public static let commonKeys = ["name", "type", "retention_days"]
@@ -40,6 +47,4 @@ public struct StoreSettings: Sendable, Equatable {
                "secret_access_key_env", "secret_access_key_file", "path_style"],
         "telegram": ["mode", "api_base", "bot_token_env", "bot_token_file", "chat_id", "part_size_mb", "local_files"],
     ]
-    /// Types that are planned but not built yet: named in the error so the user knows why.
-    public static let plannedTypes = ["telegram"]
 }

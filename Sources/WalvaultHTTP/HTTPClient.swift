@@ -21,6 +21,9 @@ public struct HTTPRequest {
         case text(name: String, value: String)
         /// `bytes` are handed to libcurl as they are sent, never copied whole.
         case file(name: String, filename: String, bytes: [UInt8])
+        /// `length` bytes read as sent by `readAt(offset, buffer)` (a `pread` of a spilled file),
+        /// so a document of any size goes out in 64 KiB steps; offsets let libcurl start again.
+        case stream(name: String, filename: String, length: Int, readAt: (Int, UnsafeMutableRawBufferPointer) throws -> Int)
     }
 
     public var method: String
@@ -137,6 +140,12 @@ public final class HTTPClient: @unchecked Sendable {
                     let source = Unmanaged.passRetained(FormFileSource(bytes: bytes))
                     fileSources.append(source)
                     try check(curl.mimeDataCallback(part, curl_off_t(bytes.count), formReadCallback, formSeekCallback, nil, source.toOpaque()))
+                case .stream(let name, let filename, let length, let readAt):
+                    try check(curl.mimeName(part, name))
+                    try check(curl.mimeFilename(part, filename))
+                    let source = Unmanaged.passRetained(FormFileSource(length: length, readAt: readAt))
+                    fileSources.append(source)
+                    try check(curl.mimeDataCallback(part, curl_off_t(length), formReadCallback, formSeekCallback, nil, source.toOpaque()))
                 }
             }
             try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_MIMEPOST, UnsafeMutableRawPointer(mime)))
@@ -147,6 +156,7 @@ public final class HTTPClient: @unchecked Sendable {
 
         let code = curl.easyPerform(handle)
         if let error = exchange.error { throw error }
+        if let error = fileSources.lazy.compactMap({ $0.takeUnretainedValue().error }).first { throw error }
         guard code == CURLE_OK else {
             let reason = curl.easyStrerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
             throw HTTPError(kind: Self.isTransient(code) ? .transient : .permanent,
@@ -242,25 +252,47 @@ private let readCallback: wv_curl_data_callback = { data, size, count, userdata 
     }
 }
 
-/// A form file's bytes, read by libcurl as it sends them (and again from 0 if it resends).
+/// A form file's bytes, read by libcurl as it sends them (and again from 0 if it resends): from
+/// memory, or through `readAt` from a file.
 final class FormFileSource {
-    let bytes: [UInt8]
+    let length: Int
+    let readAt: (Int, UnsafeMutableRawBufferPointer) throws -> Int
     var offset = 0
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    var error: Error?
+
+    init(bytes: [UInt8]) {
+        length = bytes.count
+        readAt = { offset, buffer in
+            let n = min(buffer.count, bytes.count - offset)
+            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+            return n
+        }
+    }
+
+    init(length: Int, readAt: @escaping (Int, UnsafeMutableRawBufferPointer) throws -> Int) {
+        self.length = length
+        self.readAt = readAt
+    }
 }
 
 private let formReadCallback: wv_curl_data_callback = { buffer, size, count, userdata in
     let source = Unmanaged<FormFileSource>.fromOpaque(userdata!).takeUnretainedValue()
-    let n = min(size * count, source.bytes.count - source.offset)
+    let n = min(size * count, source.length - source.offset)
     guard n > 0 else { return 0 }
-    source.bytes.withUnsafeBytes { UnsafeMutableRawPointer(buffer!).copyMemory(from: $0.baseAddress! + source.offset, byteCount: n) }
-    source.offset += n
-    return n
+    do {
+        let got = try source.readAt(source.offset, UnsafeMutableRawBufferPointer(start: buffer, count: n))
+        guard got > 0 else { return Int(CURL_READFUNC_ABORT) }
+        source.offset += got
+        return got
+    } catch {
+        source.error = error
+        return Int(CURL_READFUNC_ABORT)
+    }
 }
 
 private let formSeekCallback: wv_curl_seek_callback = { userdata, offset, origin in
     let source = Unmanaged<FormFileSource>.fromOpaque(userdata!).takeUnretainedValue()
-    guard origin == SEEK_SET, offset >= 0, Int(offset) <= source.bytes.count else { return 2 }
+    guard origin == SEEK_SET, offset >= 0, Int(offset) <= source.length else { return 2 }
     source.offset = Int(offset)
     return 0
 }

@@ -44,3 +44,21 @@ public enum ShipPlan {
             + requiredSegments(of: manifest).filter { !segmentsPresent.contains($0) }.map(\.description)
     }
 }
+
+extension ShipPlan {
+    /// Whether a shipper should make a deferred-commit store's objects durable now (Telegram:
+    /// send the open document and a catalog). Waiting lets objects that arrive close together
+    /// share one document, which is what keeps a busy server inside the chat's message limit;
+    /// waiting too long only delays the off-site copy. Pure.
+    /// - Parameters:
+    ///   - oldestUnflushedAge: seconds since the oldest object not yet durable was taken.
+    ///   - newestQueuedAge: seconds since the newest queue entry was written (nil: queue empty
+    ///     apart from what waits for the flush).
+    ///   - failed: the last round could not ship something: make durable what is there, now.
+    public static func flushDue(unflushed: Int, oldestUnflushedAge: Double, newestQueuedAge: Double?, failed: Bool,
+                                maxDelay: Double = 10, quiet: Double = 2) -> Bool {
+        guard unflushed > 0 else { return false }
+        if failed || oldestUnflushedAge >= maxDelay { return true }
+        return (newestQueuedAge ?? .infinity) >= quiet
+    }
+}

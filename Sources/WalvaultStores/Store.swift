@@ -14,6 +14,17 @@ public struct StoreCapabilities: OptionSet, Sendable {
     public static let deletion = StoreCapabilities(rawValue: 1 << 2)
     /// Data is on this machine: losing the machine loses the store.
     public static let onThisMachine = StoreCapabilities(rawValue: 1 << 3)
+    /// A commit is visible to this process at once but durable only after `flush()` (Telegram
+    /// bundles small objects into one document and records them in a pinned catalog), so a
+    /// shipper keeps its queue entries until `flush` returns.
+    public static let deferredCommit = StoreCapabilities(rawValue: 1 << 4)
+}
+
+/// What `flush` made of the deletions since the last one.
+public struct FlushReport: Equatable, Sendable {
+    /// Objects no longer in the store's catalog whose bytes the service would not delete, with why.
+    public var leftBehind: [String: String] = [:]
+    public init(leftBehind: [String: String] = [:]) { self.leftBehind = leftBehind }
 }
 
 /// An object as a store lists it.
@@ -70,6 +81,16 @@ public protocol Store: AnyObject, Sendable {
     /// Removes an object (stores with `.deletion` only); one that is already gone is no error.
     /// Used to take back what a failed operation wrote; retention will use it too.
     func delete(key: String) throws
+    /// Makes every commit and deletion so far durable (stores with `.deferredCommit`); a no-op elsewhere.
+    func flush() throws -> FlushReport
+    /// The service's own handle of an object, for the history table (Telegram: its document's
+    /// file_id), when it differs from the key.
+    func handle(of key: String) -> String?
+}
+
+extension Store {
+    public func flush() throws -> FlushReport { FlushReport() }
+    public func handle(of key: String) -> String? { nil }
 }
 
 public protocol ObjectReader: AnyObject {

@@ -37,4 +37,7 @@ extension StoreWrapper {
         try require(.deletion, "delete objects")
         try base.delete(key: key)
     }
+
+    public func flush() throws -> FlushReport { try base.flush() }
+    public func handle(of key: String) -> String? { base.handle(of: key) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import WalvaultCommands
 import WalvaultConfig
+import WalvaultStores
 import WalvaultSystem
 
 /// Options every subcommand shares. Declared in the root command and each subcommand, so
@@ -17,6 +18,7 @@ struct GlobalOptions: ParsableArguments {
 
     /// The config and its stores, or one error line and `failure` as the exit status.
     func loadContext(for command: String, failure: Int32 = ExitCodes.failure) throws -> WalvaultContext {
+        StoreNotices.install { Output.warn(command, $0) }
         do {
             let context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: config))
             if context.keyRing != nil { ProcessHardening.disableCoreDumps() }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import WalvaultCommands
 import WalvaultConfig
+import WalvaultHistory
 import WalvaultRepository
+import WalvaultSystem
 
 struct ShipCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,9 +29,17 @@ struct ShipCommand: ParsableCommand {
                     Output.info("ship", "store \"\(store.name)\": \(added) objects found missing by listing were queued")
                 }
             }
-            let report = try Ship(context: context).run(follow: follow) { line in
+            var clock = Stopwatch()
+            let report = try Ship(context: context).run(follow: follow, progress: { line in
                 if global.verbose { Output.info("ship", line) }
-            }
+            }, flushed: { shipped in
+                // Per flush, not at the end: with --follow there is no end.
+                if let settings = context.config.history {
+                    let rows = HistoryEvents.shippedRows(settings, context: context, shipped: shipped, durationMs: clock.milliseconds)
+                    if let warning = HistoryRecorder(settings: settings).record(rows) { Output.warn("ship", warning) }
+                }
+                clock = Stopwatch()
+            })
             if context.asyncIndexes.isEmpty {
                 Output.info("ship", "no store is async: nothing to ship")
                 return
@@ -39,6 +49,9 @@ struct ShipCommand: ParsableCommand {
                 return
             }
             for line in report.failures.prefix(5) { Output.warn("ship", line) }
+            if !report.leftBehind.isEmpty {
+                Output.warn("ship", "\(report.leftBehind.count) objects were dropped from the catalog but left in the chat (\(Set(report.leftBehind.values).sorted().joined(separator: "; ")))")
+            }
             if report.failures.count > 5 { Output.warn("ship", "and \(report.failures.count - 5) more objects failed the same way") }
             let left = report.remaining.sorted { $0.key < $1.key }.map { "\($0.value) queued for \"\($0.key)\"" }.joined(separator: ", ")
             Output.info("ship", "shipped \(report.shipped) objects (\(report.bytes) bytes)" + (report.alreadyThere > 0 ? ", \(report.alreadyThere) already there" : "")

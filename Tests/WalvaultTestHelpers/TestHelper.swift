@@ -167,10 +167,20 @@ public final class TelegramStandIn: Sendable {
         guard rename(control + ".new", control) == 0 else { throw TestSetupError("cannot command the Telegram stand-in") }
     }
 
-    /// requests, served_429, documents.
+    /// requests, served_429, documents, document_bytes, deleted.
     public func stats() -> [String: Int] {
         guard let data = FileManager.default.contents(atPath: control + ".stats"),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Int] else { return [:] }
-        return object
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return object.compactMapValues { $0 as? Int }
     }
+
+    /// Every sendMessage text so far (alerts).
+    public func texts() -> [String] {
+        guard let data = FileManager.default.contents(atPath: control + ".stats"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+        return object["texts"] as? [String] ?? []
+    }
+
+    /// A directory the stand-in writes files to in --local mode.
+    public var directory: String { (control as NSString).deletingLastPathComponent }
 }

@@ -86,7 +86,7 @@ import WalvaultSystem
         ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"", "stores #1.path", "missing"),
         ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"backups\"", "stores #1.path", "not an absolute path"),
         ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"ftp\"\npath=\"/s\"", "stores #1.type", "unknown store type \"ftp\""),
-        ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"telegram\"", "stores #1.type", "not available in this version"),
+        ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"telegram\"", "stores #1.chat_id", "missing"),
         ("[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/a\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/b\"", "stores #2.name", "used twice"),
         ("[cluster]\nname = 5\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster.name", "expected a string, found integer"),
         ("[cluster]\nname = \"../x\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"", "cluster.name", "not a usable name"),
@@ -239,7 +239,6 @@ import WalvaultSystem
 
     @Test(arguments: [
         (base + cloud + local, "stores #1.mode", "the first store is async"),
-        (base + cloud, "stores #1.mode", "the first store is async"),
         ("[cluster]\nname = \"m\"\nspool = \"spool\"\n" + local, "cluster.spool", "not an absolute path"),
         (base + "[shipping]\nparallel = 0\n" + local, "shipping.parallel", "out of range"),
         (base + "[shipping]\nmax_queue_mb = 1\n" + local, "shipping.max_queue_mb", "out of range"),
@@ -254,6 +253,69 @@ import WalvaultSystem
             #expect(error.key == key)
             #expect(error.problem.contains(problem), "\(error)")
             #expect(!error.fix.isEmpty)
+        }
+    }
+}
+
+/// `type = "telegram"`: the issue's keys, and one line for each way to get them wrong.
+@Suite struct TelegramConfigTests {
+    static let head = "[cluster]\nname = \"m\"\nspool = \"/var/lib/walvault/spool\"\n[[stores]]\nname=\"local\"\ntype=\"local\"\npath=\"/s\"\n[[stores]]\nname=\"telegram\"\ntype=\"telegram\"\n"
+    static let good = ["mode": "\"async\"", "bot_token_env": "\"WALVAULT_TELEGRAM_TOKEN\"", "chat_id": "\"-1001234567890\""]
+
+    static func text(_ changes: [String: String?], head: String = head) -> String {
+        var keys = good
+        for (key, value) in changes { keys[key] = value }
+        return head + keys.keys.sorted().map { "\($0) = \(keys[$0]!)\n" }.joined()
+    }
+
+    @Test func theIssuesExampleParsesWithItsDefaults() throws {
+        let config = try ConfigLoader.parse(Self.text([:]), path: "/c.toml")
+        #expect(config.stores[1].mode == .async)
+        guard case .telegram(let telegram) = config.stores[1].kind else { Issue.record("not telegram"); return }
+        #expect(telegram == TelegramStoreSettings(apiBase: "https://api.telegram.org", botToken: .environment("WALVAULT_TELEGRAM_TOKEN"),
+                                                  chatID: "-1001234567890", partSizeMB: 19, localFiles: false))
+        // A self-hosted server takes larger documents and local files; mode defaults to async.
+        let local = try ConfigLoader.parse(Self.text(["mode": nil, "api_base": "\"http://127.0.0.1:8081/\"", "part_size_mb": "1000",
+                                                      "local_files": "true", "bot_token_env": nil, "bot_token_file": "\"/etc/walvault/bot\""]), path: "/c.toml")
+        #expect(local.stores[1].mode == .async)
+        #expect(local.stores[1].kind == .telegram(TelegramStoreSettings(apiBase: "http://127.0.0.1:8081", botToken: .file("/etc/walvault/bot"),
+                                                                        chatID: "-1001234567890", partSizeMB: 1000, localFiles: true)))
+        #expect(try ConfigLoader.parse(Self.text(["chat_id": "\"@acme_backups\""]), path: "/c.toml").stores[1].telegramChatID == "@acme_backups")
+    }
+
+    /// A machine that only restores: every store async is accepted; writing commands refuse there.
+    @Test func aConfigWithOnlyTheTelegramStoreLoads() throws {
+        let head = "[cluster]\nname = \"m\"\nspool = \"/var/lib/walvault/spool\"\n[[stores]]\nname=\"telegram\"\ntype=\"telegram\"\n"
+        let config = try ConfigLoader.parse(Self.text([:], head: head), path: "/c.toml")
+        #expect(config.stores.map(\.mode) == [.async])
+    }
+
+    @Test(arguments: [
+        (["chat_id": nil], "stores #2.chat_id", "missing"),
+        (["chat_id": "\"my group\""], "stores #2.chat_id", "not a chat id"),
+        (["chat_id": "-100123"], "stores #2.chat_id", "expected a string"),
+        (["mode": "\"sync\""], "stores #2.mode", "cannot be sync"),
+        (["api_base": "\"api.telegram.org\""], "stores #2.api_base", "not an http:// or https:// URL"),
+        (["api_base": "\"https://123:TOKEN@api.telegram.org\""], "stores #2.api_base", "credentials"),
+        (["part_size_mb": "21"], "stores #2.part_size_mb", "cloud Bot API stops at 20 MiB"),
+        (["part_size_mb": "0"], "stores #2.part_size_mb", "out of range"),
+        (["part_size_mb": "2001", "api_base": "\"http://127.0.0.1:8081\""], "stores #2.part_size_mb", "out of range"),
+        (["local_files": "true"], "stores #2.local_files", "no local files"),
+        (["bot_token_env": nil], "stores #2.bot_token_env", "missing"),
+        (["bot_token_env": "\"123456:AAEsecretTOKENMARKER\""], "stores #2.bot_token_env", "not an environment variable name"),
+        (["bot_token": "\"123456:AAEsecretTOKENMARKER\""], "stores #2.bot_token", "unknown key"),
+        (["bucket": "\"b\""], "stores #2.bucket", "unknown key for a telegram store"),
+    ] as [([String: String?], String, String)])
+    func everyMistakeIsOneLineNamingTheKey(changes: [String: String?], key: String, problem: String) throws {
+        do {
+            _ = try ConfigLoader.parse(Self.text(changes), path: "/etc/walvault/walvault.toml")
+            Issue.record("expected an error for \(changes)")
+        } catch let error as ConfigError {
+            #expect(error.key == key)
+            #expect(error.problem.contains(problem), "\(error)")
+            #expect(!error.fix.isEmpty)
+            #expect(!error.description.contains("\n"))
+            #expect(!error.description.contains("TOKENMARKER"))
         }
     }
 }

@@ -7,6 +7,7 @@ import Testing
 import WalvaultCatalog
 @testable import WalvaultCommands
 import WalvaultConfig
+import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
@@ -15,7 +16,7 @@ import WalvaultTestHelpers
 /// What every store driver must do, run against each of them: the in-library MemoryStore with
 /// and without listing, LocalStore, and (as they come) the S3 and Telegram drivers.
 enum Driver: String, CaseIterable, CustomTestStringConvertible {
-    case local, memory, memoryWithoutListing, memoryWithCatalog, s3
+    case local, memory, memoryWithoutListing, memoryWithCatalog, s3, telegram
 
     var testDescription: String { rawValue }
 
@@ -31,8 +32,19 @@ enum Driver: String, CaseIterable, CustomTestStringConvertible {
         case .memoryWithCatalog: return (CatalogingStore(base: MemoryStore(name: "catalog", listing: false)), nil)
         // moto, checking signatures, on loopback; small parts so that multipart is exercised.
         case .s3: return (try S3TestServer.get().store(), nil)
+        // The Bot API stand-in, one chat per store; small documents so objects span several.
+        case .telegram:
+            let standIn = try TelegramStandIn()
+            let dir = TempDir()
+            let api = TelegramBotAPI(store: "telegram", apiBase: standIn.apiBase, token: Array(standIn.token.utf8).withUnsafeBytes { SecretBytes(copying: $0) }, chatID: standIn.chatID)
+            return (TelegramStore(name: "telegram", api: api, partSize: 256 << 10, workDirectory: dir.sub("work"), keyRing: nil), KeepAlive([standIn, dir]))
         }
     }
+}
+
+final class KeepAlive {
+    let objects: [AnyObject]
+    init(_ objects: [AnyObject]) { self.objects = objects }
 }
 
 private func write(_ store: Store, _ directory: String, _ name: String, _ bytes: [UInt8]) throws -> CommitOutcome {

@@ -6,32 +6,38 @@ and enforcing what walvault must live with:
 - uploads over 50 MB are 413; getFile of a file over 20 MiB is 400 "file is too big";
 - each chat takes at most RATE messages per window (default 20 a minute): then 429 with retry_after;
 - deleteMessage of a message older than 48 hours is 400 "message can't be deleted";
-- getChat answers the pinned message; pinChatMessage pins;
+- getChat answers the most recent pinned message that still exists (Telegram keeps every pin);
+  pinChatMessage pins;
 - an unknown chat is 400 "chat not found".
 
     python3 telegram-bot-api.py TOKEN CHAT_ID [CONTROL_FILE]    # prints its port; serves until stdin closes
 
 CONTROL_FILE (replaced whole, like the fault proxy's) holds JSON settings the test may change at any
-time: {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kind": "502"}.
-clock_offset moves the stand-in's clock (seconds), fail_share answers that share of requests with
-a 502 or a dropped connection. CONTROL_FILE.stats gets {"requests", "served_429", "documents"}.
+time: {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kind": "502",
+"damaged": [], "local_dir": null}. clock_offset moves the stand-in's clock (seconds), fail_share answers
+that share of requests with a 502 or a dropped connection (fail_every: every nth request, for tests
+that must not depend on chance), damaged lists message ids whose document
+downloads come back with one byte changed, local_dir makes it behave like a server started with
+--local (getFile answers an absolute path under that directory, where the file is written).
+CONTROL_FILE.stats gets {"requests", "served_429", "documents", "document_bytes", "texts", "deleted", "failed"}
+(texts: every sendMessage text, for alert tests; failed: requests answered by fail_share).
 """
 import email.parser, email.policy, http.server, json, os, random, socket, sys, threading, time, urllib.parse
 
 TOKEN, CHAT = sys.argv[1], sys.argv[2]
 CONTROL = sys.argv[3] if len(sys.argv) > 3 else None
-UPLOAD_LIMIT = 50 * 1000 * 1000
+UPLOAD_LIMIT = 50 * 1000 * 1000   # the control file may lower it ("upload_limit")
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
 DELETE_WINDOW = 48 * 3600
 
 lock = threading.Lock()
 files = {}        # file_id -> bytes
 messages = {}     # message_id -> {"date", "document": {...}} 
-pinned = None
+pins = []        # message ids in pin order
 next_id = [1]
 sent = []         # times of messages sent to the chat, for the rate limit
-stats = {"requests": 0, "served_429": 0, "documents": 0}
-settings = {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kind": "502"}
+stats = {"requests": 0, "served_429": 0, "documents": 0, "document_bytes": 0, "texts": [], "deleted": 0, "failed": 0}
+settings = {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kind": "502", "damaged": [], "local_dir": None}
 seen = [None]
 
 
@@ -90,7 +96,7 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
 
     def params(self):
         length = int(self.headers.get("Content-Length") or 0)
-        if length > UPLOAD_LIMIT:
+        if length > settings.get("upload_limit", UPLOAD_LIMIT):
             # Like the real server behind its proxy: an HTML page, not JSON.
             self.rfile.read(length)
             self.answer(413, b"<html><head><title>413 Request Entity Too Large</title></head></html>", "text/html")
@@ -119,7 +125,11 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
             read_control()
             stats["requests"] += 1
             share = settings["fail_share"]
-        if share and random.random() < share:
+        every = settings.get("fail_every", 0)
+        if (share and random.random() < share) or (every and stats["requests"] % every == 0):
+            with lock:
+                stats["failed"] += 1
+            write_stats()
             if settings["fail_kind"] == "drop":
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -134,8 +144,12 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
                     raise Refusal(401, "Unauthorized")
                 with lock:
                     data = files.get(file_path)
+                    damaged = any(m.get("document", {}).get("file_id") == file_path[len("documents/"):]
+                                  for i, m in messages.items() if i in settings["damaged"])
                 if data is None:
                     raise Refusal(404, "Not Found")
+                if damaged and data:
+                    data = bytes([data[0] ^ 0xFF]) + data[1:]
                 return self.answer(200, data, "application/octet-stream")
             if not path.startswith("/bot"):
                 raise Refusal(404, "Not Found")
@@ -179,8 +193,9 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
 
     def m_getChat(self, params):
         chat = {"id": int(CHAT), "type": "supergroup", "title": "backups"}
-        if pinned is not None and pinned in messages:
-            chat["pinned_message"] = messages[pinned]
+        alive = [m for m in pins if m in messages]
+        if alive:
+            chat["pinned_message"] = messages[alive[-1]]
         return chat
 
     def m_sendDocument(self, params):
@@ -199,6 +214,7 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
             message["caption"] = params["caption"]
         messages[message_id] = message
         stats["documents"] += 1
+        stats["document_bytes"] += len(document["data"])
         return message
 
     def m_sendMessage(self, params):
@@ -207,6 +223,7 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
         next_id[0] += 1
         message = {"message_id": message_id, "date": int(now()), "chat": {"id": int(CHAT), "type": "supergroup"}, "text": params.get("text", "")}
         messages[message_id] = message
+        stats["texts"].append(params.get("text", ""))
         return message
 
     def m_getFile(self, params):
@@ -216,6 +233,11 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
             raise Refusal(400, "Bad Request: invalid file_id")
         if len(data) > DOWNLOAD_LIMIT:
             raise Refusal(400, "Bad Request: file is too big")
+        if settings["local_dir"]:
+            path = os.path.join(settings["local_dir"], file_id)
+            with open(path, "wb") as f:
+                f.write(data)
+            return {"file_id": file_id, "file_unique_id": "U" + file_id, "file_size": len(data), "file_path": path}
         return {"file_id": file_id, "file_unique_id": "U" + file_id, "file_size": len(data), "file_path": "documents/" + file_id}
 
     def m_deleteMessage(self, params):
@@ -226,16 +248,18 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
         if now() - message["date"] > DELETE_WINDOW:
             raise Refusal(400, "Bad Request: message can't be deleted")
         del messages[message_id]
+        stats["deleted"] += 1
         if "document" in message:
             files.pop("documents/" + message["document"]["file_id"], None)
         return True
 
     def m_pinChatMessage(self, params):
-        global pinned
         message_id = int(params.get("message_id", 0))
         if message_id not in messages:
             raise Refusal(400, "Bad Request: message to pin not found")
-        pinned = message_id
+        if message_id in pins:
+            pins.remove(message_id)
+        pins.append(message_id)
         return True
 
 

@@ -27,8 +27,12 @@ public final class TelegramBotAPI: @unchecked Sendable {
     public static let uploadLimit = 50_000_000
     public static let downloadLimit = 20 << 20
 
-    public init(store: String, apiBase: String, token: SecretBytes, chatID: String, maxRetryAfterSeconds: Int = 300,
+    /// A self-hosted server started with `--local`: getFile answers a path on this machine.
+    let localFiles: Bool
+
+    public init(store: String, apiBase: String, token: SecretBytes, chatID: String, localFiles: Bool = false, maxRetryAfterSeconds: Int = 300,
                 sleep: @escaping (Int) -> Void = { Glibc.sleep(UInt32($0)) }) {
+        self.localFiles = localFiles
         self.store = store
         var base = apiBase
         while base.hasSuffix("/") { base.removeLast() }
@@ -85,6 +89,19 @@ public final class TelegramBotAPI: @unchecked Sendable {
                                   .file(name: "document", filename: filename, bytes: bytes)], as: Message.self)
     }
 
+    /// A document read from a file as it is sent (`readAt` is a `pread`), never whole in memory.
+    public func sendDocument(length: Int, readAt: @escaping (Int, UnsafeMutableRawBufferPointer) throws -> Int, filename: String, caption: String) throws -> Message {
+        try call("sendDocument", [.text(name: "chat_id", value: chatID), .text(name: "caption", value: caption),
+                                  .text(name: "disable_content_type_detection", value: "true"),
+                                  .stream(name: "document", filename: filename, length: length, readAt: readAt)], as: Message.self)
+    }
+
+    /// A text message (alerts), to this store's chat or another.
+    public func sendMessage(_ text: String, to chat: String? = nil) throws {
+        _ = try call("sendMessage", [.text(name: "chat_id", value: chat ?? chatID), .text(name: "text", value: text),
+                                     .text(name: "disable_web_page_preview", value: "true")], as: Message.self)
+    }
+
     public func deleteMessage(_ messageID: Int) throws {
         _ = try call("deleteMessage", [.text(name: "chat_id", value: chatID), .text(name: "message_id", value: String(messageID))], as: Bool.self)
     }
@@ -96,19 +113,60 @@ public final class TelegramBotAPI: @unchecked Sendable {
 
     /// A document's bytes: `getFile`, then the download (refused by Telegram past 20 MiB).
     public func download(fileID: String, expectedSize: Int? = nil) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        try download(fileID: fileID, expectedSize: expectedSize) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// Streams a document into `sink`; with `local_files`, from the path the server answers.
+    public func download(fileID: String, expectedSize: Int?, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let file = try call("getFile", [.text(name: "file_id", value: fileID)], as: File.self)
         guard let path = file.file_path else {
             throw StoreError(store: store, kind: .permanent, problem: "getFile gave no path for a document", fix: "check that api_base is a Telegram Bot API server")
         }
-        let limit = max(expectedSize ?? 0, file.file_size ?? 0, 1) + (1 << 16)
-        let (response, body) = try perform(HTTPRequest(method: "GET", url: url(file: path), displayURL: "\(base)/file/bot<token>/…"), limit: limit)
-        guard response.status == 200 else {
-            throw failure("downloading a document", status: response.status, body: body)
+        var received = 0
+        if localFiles {
+            guard path.hasPrefix("/") else {
+                throw StoreError(store: store, kind: .permanent, problem: "local_files is set but the server answered a download path, not a local file",
+                                 fix: "set local_files = false, or start the Bot API server with --local on this machine")
+            }
+            do {
+                let fd = try FileDescriptor.openRegularFile(path)
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                while true {
+                    let n = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
+                    if n == 0 { break }
+                    try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    received += n
+                }
+            } catch let error as SystemError {
+                throw StoreError(store: store, kind: .permanent, problem: "cannot read the local Bot API file \(path): \(error.reason)",
+                                 fix: "run walvault as a user that can read the Bot API server's --dir, or set local_files = false")
+            }
+        } else {
+            let request = HTTPRequest(method: "GET", url: url(file: path), displayURL: "\(base)/file/bot<token>/…")
+            var errorBody: [UInt8] = []
+            let response: HTTPResponse
+            do {
+                response = try withoutActuallyEscaping(sink) { sink in try HTTPClient().perform(request) { bytes in
+                    received += bytes.count
+                    if let expected = file.file_size ?? expectedSize, received > expected {
+                        throw StoreError(store: self.store, kind: .permanent, problem: "a document came back longer than its \(expected) bytes", fix: "check api_base")
+                    }
+                    // Kept for the message if the answer turns out to be an error page.
+                    if errorBody.count < 4096 { errorBody.append(contentsOf: bytes.prefix(4096)) }
+                    try sink(bytes)
+                } }
+            } catch let error as HTTPError {
+                throw StoreError(store: store, kind: error.kind == .transient ? .transient : .permanent, problem: error.problem, fix: error.fix)
+            }
+            guard response.status == 200 else {
+                throw failure("downloading a document", status: response.status, body: errorBody)
+            }
         }
-        if let size = file.file_size, size != body.count {
-            throw StoreError(store: store, kind: .transient, problem: "a document came back with \(body.count) of its \(size) bytes", fix: "walvault retries")
+        if let size = file.file_size ?? expectedSize, size != received {
+            throw StoreError(store: store, kind: .transient, problem: "a document came back with \(received) of its \(size) bytes", fix: "walvault retries")
         }
-        return body
     }
 
     // MARK: Plumbing

@@ -1,0 +1,542 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import WalvaultPipeline
+import WalvaultSystem
+
+/// A chat as a store, through a bot. Telegram cannot list a chat for a bot, caps downloads at
+/// 20 MiB, takes about 20 messages a minute and lets a bot delete only for 48 hours, so:
+/// - objects are cut into and packed together in documents of at most `partSize` bytes
+///   (`TelegramCatalog.Extent`s): a large object spans several, small ones share one;
+/// - walvault keeps the catalog itself, as documents in the chat, the newest pinned, each naming
+///   the one before (`TelegramCatalog`); listings and `head` answer from it;
+/// - a commit is durable only when `flush` has sent the open document and a catalog naming it,
+///   and pinned that (`.deferredCommit`): the shipper keeps its queue entries until then;
+/// - sends are paced below the chat's limit, and a 429 is waited out as Telegram says;
+/// - deletion drops the object from the catalog first, then deletes documents nothing uses any
+///   more where Telegram still allows it, and reports the rest as left in the chat.
+///
+/// Local state lives in `workDirectory` (under the spool): the document being filled and
+/// writers' bytes (unnamed temporary files), downloaded documents, and the last catalog read,
+/// all rebuilt from the chat when missing, so a new machine needs only the config.
+public final class TelegramStore: Store, @unchecked Sendable {
+    public let name: String
+    public var capabilities: StoreCapabilities { [.listing, .deletion, .deferredCommit] }
+    public var maxObjectSize: Int? { nil }
+    public var location: String { "telegram:\(api.chatID)" }
+
+    let api: TelegramBotAPI
+    let partSize: Int
+    let workDirectory: String
+    let keyRing: KeyRing?
+    let pacer: TelegramPacer
+    let clock: @Sendable () -> Int64
+    let state = Mutex<State>(State())
+    let documents: TelegramDocumentCache
+    /// Seconds between attempts of a request that failed transiently.
+    let retryDelays: [Double]
+
+    /// Only ever touched under `state`'s lock.
+    struct State: @unchecked Sendable {
+        /// The catalog as the pinned message has it, and where that message is.
+        var durable: TelegramCatalog?
+        var pinned: TelegramCatalog.Pointer?
+        /// `durable` with this process's commits and deletions applied.
+        var working = TelegramCatalog()
+        var changes: [Change] = []
+        /// Objects committed into the document still being filled: visible, not yet placed.
+        var waiting: [String: Waiting] = [:]
+        var bundle: OpenBundle?
+        var bundleSerial = 0
+        /// Objects removed since the last flush, and the documents that became unused.
+        var removed: [String: [TelegramCatalog.Document]] = [:]
+        /// Lowered when the server refused a document as too large (413).
+        var effectivePartSize: Int?
+        /// Where each sent bundle's bytes went, by serial, for extents still naming the bundle.
+        var sentBundles: [Int: BundlePlacement] = [:]
+    }
+
+    enum Change {
+        case put(TelegramCatalog.Entry)
+        case remove(String)
+    }
+
+    struct Waiting {
+        var entry: TelegramCatalog.Entry
+        /// Extents whose `message` is still the open bundle's serial, negated.
+        var unplaced: Bool
+    }
+
+    public init(name: String, api: TelegramBotAPI, partSize: Int, workDirectory: String, keyRing: KeyRing?,
+                pacer: TelegramPacer = TelegramPacer(), retryDelays: [Double] = [0.5, 1, 2, 4, 8],
+                clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() }) {
+        self.retryDelays = retryDelays
+        self.name = name
+        self.api = api
+        self.partSize = partSize
+        self.workDirectory = workDirectory
+        self.keyRing = keyRing
+        self.pacer = pacer
+        self.clock = clock
+        documents = TelegramDocumentCache(directory: Paths.join(workDirectory, "documents"), budget: max(64 << 20, 4 * partSize))
+    }
+
+    func failure(_ problem: String, fix: String, kind: StoreError.Kind = .permanent) -> StoreError {
+        StoreError(store: name, kind: kind, problem: problem, fix: fix)
+    }
+
+    // MARK: Reading
+
+    public func list(directory: String, namePrefix: String) throws -> [StoreObject] {
+        try withCatalog { state in
+            var objects = state.working.objects(directory: directory, namePrefix: namePrefix).map(Self.object)
+            let prefix = directory.isEmpty ? namePrefix : directory + "/" + namePrefix
+            for waiting in state.waiting.values where waiting.entry.key.hasPrefix(prefix) && Paths.dirname(waiting.entry.key) == (directory.isEmpty ? "." : directory) {
+                objects.append(Self.object(waiting.entry))
+            }
+            return objects.sorted { $0.key < $1.key }
+        }
+    }
+
+    public func listSubdirectories(directory: String) throws -> [String] {
+        try withCatalog { state in
+            var names = Set(state.working.subdirectories(of: directory))
+            let prefix = directory.isEmpty ? "" : directory + "/"
+            for key in state.waiting.keys where key.hasPrefix(prefix) {
+                let rest = key.dropFirst(prefix.count)
+                if let slash = rest.firstIndex(of: "/") { names.insert(String(rest[..<slash])) }
+            }
+            return names.sorted()
+        }
+    }
+
+    public func head(key: String) throws -> StoreObject? {
+        try withCatalog { state in
+            (state.working.entries[key] ?? state.waiting[key]?.entry).map(Self.object)
+        }
+    }
+
+    static func object(_ entry: TelegramCatalog.Entry) -> StoreObject {
+        StoreObject(key: entry.key, size: entry.size, modifiedAt: entry.stored)
+    }
+
+    public func handle(of key: String) -> String? {
+        state.withLock { state in
+            guard let entry = state.working.entries[key], let first = entry.extents.first else { return nil }
+            return state.working.documents[first.message]?.fileID
+        }
+    }
+
+    public func openReader(key: String) throws -> ObjectReader {
+        var placed: (TelegramCatalog.Entry, [Int: TelegramCatalog.Document])?
+        try withCatalog { state in
+            if state.waiting[key] != nil { try sendBundle(&state) }
+            if let entry = state.working.entries[key] {
+                placed = (entry, state.working.documents)
+            }
+        }
+        guard let (entry, documents) = placed else {
+            throw failure("no object \(key)", fix: "run walvault info to see what the store holds", kind: .notFound)
+        }
+        return TelegramObjectReader(store: self, entry: entry, documents: documents)
+    }
+
+    /// A document's bytes on this machine, downloaded and checked against its SHA-256 if needed.
+    func localDocument(_ document: TelegramCatalog.Document) throws -> FileDescriptor {
+        try repeating {
+            try documents.open(document) { sink in
+                try api.download(fileID: document.fileID, expectedSize: document.size, sink: sink)
+            }
+        }
+    }
+
+    public func readSmall(key: String) throws -> [UInt8]? {
+        guard try head(key: key) != nil else { return nil }
+        let reader = try openReader(key: key)
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if n == 0 { return bytes }
+            bytes += buffer[0..<n]
+        }
+    }
+
+    // MARK: Writing
+
+    public func makeWriter(directory: String) throws -> ObjectWriter {
+        try TelegramObjectWriter(store: self, directory: directory)
+    }
+
+    public func createSmall(key: String, contents: [UInt8]) throws -> Bool {
+        let writer = try makeWriter(directory: Paths.dirname(key) == "." ? "" : Paths.dirname(key))
+        try contents.withUnsafeBytes { try writer.write($0) }
+        if case .stored = try writer.commit(name: Paths.basename(key)) { return true }
+        return false
+    }
+
+    /// Places a writer's bytes (in `spill`) into documents, sending each one that fills up.
+    func commit(key: String, spill: FileDescriptor, size: Int, sha256: String) throws -> CommitOutcome {
+        try withCatalog { state in
+            if let existing = state.working.entries[key] ?? state.waiting[key]?.entry {
+                return .alreadyPresent([Self.object(existing)])
+            }
+            var extents: [TelegramCatalog.Extent] = []
+            var offset = 0
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while offset < size {
+                if state.bundle == nil {
+                    state.bundleSerial += 1
+                    state.bundle = try OpenBundle(directory: workDirectory, serial: state.bundleSerial, store: name)
+                }
+                let room = (state.effectivePartSize ?? partSize) - state.bundle!.size
+                let take = min(room, size - offset)
+                let start = state.bundle!.size
+                var copied = 0
+                while copied < take {
+                    let n = try buffer.withUnsafeMutableBytes { try spill.pread(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<min($0.count, take - copied)]), at: offset + copied) }
+                    guard n > 0 else { throw failure("a staged object ended early", fix: "check the spool's disk") }
+                    try buffer.withUnsafeBytes { try state.bundle!.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    copied += n
+                }
+                // Placeholders name the bundle by its negated serial until it is sent.
+                if take > 0 { extents.append(TelegramCatalog.Extent(message: -state.bundle!.serial, offset: start, length: take)) }
+                offset += take
+                if state.bundle!.size >= (state.effectivePartSize ?? partSize) {
+                    try sendBundle(&state)
+                    extents = resolve(extents, in: state)
+                }
+            }
+            let entry = TelegramCatalog.Entry(key: key, size: size, sha256: sha256, stored: clock(), extents: extents)
+            if entry.extents.contains(where: { $0.message < 0 }) {
+                state.waiting[key] = Waiting(entry: entry, unplaced: true)
+            } else {
+                state.working.put(entry)
+                state.changes.append(.put(entry))
+            }
+            return .stored(Self.object(entry))
+        }
+    }
+
+    /// Extents that name a bundle already sent, turned into real messages.
+    func resolve(_ extents: [TelegramCatalog.Extent], in state: State) -> [TelegramCatalog.Extent] {
+        extents.flatMap { extent -> [TelegramCatalog.Extent] in
+            guard extent.message < 0, let placed = state.sentBundles[-extent.message] else { return [extent] }
+            return placed.map(extent)
+        }
+    }
+
+    /// Sends the document being filled (splitting it if the server calls it too large), then
+    /// places the objects waiting on it.
+    func sendBundle(_ state: inout State) throws {
+        guard let bundle = state.bundle, bundle.size > 0 else { return }
+        let placement = try send(bundle: bundle, range: 0..<bundle.size, state: &state)
+        state.sentBundles[bundle.serial] = placement
+        state.bundle = nil
+        bundle.close()
+        for (key, waiting) in state.waiting {
+            let extents = resolve(waiting.entry.extents, in: state)
+            guard !extents.contains(where: { $0.message < 0 }) else { continue }
+            var entry = waiting.entry
+            entry.extents = extents
+            state.waiting[key] = nil
+            state.working.put(entry)
+            state.changes.append(.put(entry))
+        }
+    }
+
+    func send(bundle: OpenBundle, range: Range<Int>, state: inout State) throws -> BundlePlacement {
+        let sha = try bundle.sha256(range)
+        do {
+            let message = try repeating {
+                pacer.waitForTurn()
+                return try api.sendDocument(length: range.count, readAt: { offset, buffer in
+                    try bundle.file.pread(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, range.count - offset)]), at: range.lowerBound + offset)
+                }, filename: "walvault-\(bundle.serial)-\(range.lowerBound).bin", caption: "walvault data \(range.count) bytes")
+            }
+            guard let document = message.document else {
+                throw failure("sendDocument answered a message without a document", fix: "check that api_base is a Telegram Bot API server")
+            }
+            let stored = TelegramCatalog.Document(message: message.message_id, fileID: document.file_id, size: range.count, sha256: sha, date: message.date)
+            state.working.add(stored)
+            return BundlePlacement(pieces: [(range.lowerBound, stored)])
+        } catch let error as StoreError where error.problem.hasPrefix("sendDocument failed: 413") && range.count > 64 << 10 {
+            // The server (or a proxy before it) takes less than part_size_mb: halve and go on
+            // with the smaller size for the rest of this run.
+            let half = range.lowerBound + range.count / 2
+            state.effectivePartSize = min(state.effectivePartSize ?? partSize, range.count / 2)
+            let first = try send(bundle: bundle, range: range.lowerBound..<half, state: &state)
+            let second = try send(bundle: bundle, range: half..<range.upperBound, state: &state)
+            return BundlePlacement(pieces: first.pieces + second.pieces)
+        }
+    }
+
+    /// Requests are repeated here on transient failures (a 502, a dropped connection): sends
+    /// because their bytes are on disk and nothing above replays a commit, reads of the catalog
+    /// and documents because every operation starts with them. 429s were already waited out.
+    func repeating<T>(_ body: () throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try body()
+            } catch let error as StoreError where error.kind == .transient && attempt < retryDelays.count {
+                usleep(useconds_t(retryDelays[attempt] * 1_000_000))
+                attempt += 1
+            }
+        }
+    }
+
+    // MARK: Deleting
+
+    public func delete(key: String) throws {
+        try withCatalog { state in
+            if state.waiting[key] != nil {
+                // Still in the document being filled: that document goes out with it (harmless,
+                // and nothing will name it), the catalog never does.
+                state.waiting[key] = nil
+                return
+            }
+            guard state.working.entries[key] != nil else { return }
+            let orphans = state.working.remove(key: key)
+            state.changes.append(.remove(key))
+            state.removed[key] = orphans
+            // Documents shared with objects still kept stay; when those go, they are orphans then.
+        }
+    }
+
+    // MARK: Flushing: the commit point
+
+    public func flush() throws -> FlushReport {
+        try lockCatalog {
+            try withCatalog { state in
+                try sendBundle(&state)
+                guard !state.changes.isEmpty else { return FlushReport() }
+                // Another process may have pinned a newer catalog (expire while ship ran): start
+                // from it and apply this process's changes again.
+                let pinned = try repeating { try pinnedCatalog() }
+                if pinned?.pointer != state.pinned {
+                    let newer = try repeating { try readCatalog(from: pinned) }
+                    state.durable = newer.catalog
+                    state.pinned = newer.pointer
+                    var working = newer.catalog
+                    for change in state.changes {
+                        switch change {
+                        case .put(let entry):
+                            for extent in entry.extents { if let document = state.working.documents[extent.message] { working.add(document) } }
+                            working.put(entry)
+                        case .remove(let key): _ = working.remove(key: key)
+                        }
+                    }
+                    state.working = working
+                }
+                let base = state.durable ?? TelegramCatalog()
+                let delta = base.delta(to: state.working, previous: state.pinned)
+                let pointer = try writeCatalog(delta)
+                var next = base
+                try next.apply(delta)
+                state.durable = next
+                state.pinned = pointer
+                state.changes = []
+                saveCachedCatalog(next, pointer: pointer)
+                return deleteOrphans(&state)
+            }
+        }
+    }
+
+    /// After the catalog without them is pinned: delete what Telegram still lets a bot delete.
+    func deleteOrphans(_ state: inout State) -> FlushReport {
+        var report = FlushReport()
+        let now = Int(clock() / 1_000_000)
+        var outcome: [Int: String?] = [:]    // message → nil deleted, else why not
+        for (key, documents) in state.removed {
+            var reasons: [String] = []
+            if documents.isEmpty, state.working.entries[key] == nil {
+                reasons.append("its document still holds other objects")
+            }
+            for document in documents {
+                if outcome[document.message] == nil {
+                    if !TelegramDeletionWindow.mayDelete(sentAt: document.date, now: now) {
+                        outcome[document.message] = .some("Telegram lets a bot delete messages for 48 hours only")
+                    } else {
+                        do {
+                            try api.deleteMessage(document.message)
+                            outcome[document.message] = .some(nil)
+                        } catch let error as StoreError where error.kind == .notFound {
+                            outcome[document.message] = .some(nil)
+                        } catch let error as StoreError {
+                            outcome[document.message] = .some(error.problem.contains("can't be deleted")
+                                ? "Telegram lets a bot delete messages for 48 hours only" : "deleteMessage failed: \(error.problem)")
+                        } catch {
+                            outcome[document.message] = .some("deleteMessage failed: \(error)")
+                        }
+                    }
+                }
+                if case .some(let why?) = outcome[document.message] { reasons.append(why) }
+            }
+            if let first = reasons.first { report.leftBehind[key] = first }
+        }
+        state.removed = [:]
+        return report
+    }
+
+    // MARK: The catalog in the chat
+
+    /// Runs `body` with the catalog loaded (from the chat the first time).
+    func withCatalog<T>(_ body: (inout State) throws -> T) throws -> T {
+        try state.withLock { state in
+            if state.durable == nil {
+                let loaded = try repeating { try readCatalog(from: try pinnedCatalog()) }
+                state.durable = loaded.catalog
+                state.pinned = loaded.pointer
+                state.working = loaded.catalog
+            }
+            return try body(&state)
+        }
+    }
+
+    /// The pinned message as a catalog pointer and its caption's facts; nil when the chat has none.
+    func pinnedCatalog() throws -> (pointer: TelegramCatalog.Pointer, caption: TelegramCatalogCaption.Parsed)? {
+        let chat = try api.getChat()
+        guard let message = chat.pinned_message, let document = message.document,
+              let caption = message.caption.flatMap(TelegramCatalogCaption.parse) else { return nil }
+        return (TelegramCatalog.Pointer(message: message.message_id, fileID: document.file_id, sha256: caption.sha256), caption)
+    }
+
+    struct Loaded {
+        var catalog: TelegramCatalog
+        var pointer: TelegramCatalog.Pointer?
+    }
+
+    /// The state as of the newest catalog that can be read: the pinned one, or (if its document
+    /// is lost or damaged) the one its caption names before it, and so on.
+    func readCatalog(from pinned: (pointer: TelegramCatalog.Pointer, caption: TelegramCatalogCaption.Parsed)?) throws -> Loaded {
+        guard let pinned else { return Loaded(catalog: TelegramCatalog(), pointer: nil) }
+        if let cached = cachedCatalog(pointer: pinned.pointer) { return Loaded(catalog: cached, pointer: pinned.pointer) }
+        var candidate: TelegramCatalog.Pointer? = pinned.pointer
+        var fallbackFromCaption = pinned.caption.previous
+        var skipped: [String] = []
+        while let pointer = candidate {
+            do {
+                let catalog = try chain(from: pointer)
+                saveCachedCatalog(catalog, pointer: pointer)
+                if !skipped.isEmpty {
+                    StoreNotices.post("store \"\(name)\": the newest catalog (\(skipped.joined(separator: ", "))) could not be read; using generation \(catalog.generation)")
+                }
+                return Loaded(catalog: catalog, pointer: pointer)
+            } catch let error as StoreError where error.kind == .auth {
+                throw error
+            } catch {
+                skipped.append("message \(pointer.message): \(error)")
+                candidate = fallbackFromCaption
+                fallbackFromCaption = nil
+            }
+        }
+        throw failure("no catalog in chat \(api.chatID) can be read (\(skipped.joined(separator: "; ")))",
+                      fix: "check [encryption] (the catalog is encrypted with the same passphrase as the objects) and that this is the chat walvault ships to")
+    }
+
+    /// Downloads catalogs back from `pointer` to the last snapshot, and replays them.
+    func chain(from pointer: TelegramCatalog.Pointer) throws -> TelegramCatalog {
+        var deltas: [TelegramCatalog.Delta] = []
+        var next: TelegramCatalog.Pointer? = pointer
+        while let pointer = next {
+            guard deltas.count <= TelegramCatalog.snapshotEvery + 1 else {
+                throw failure("the catalog chain in chat \(api.chatID) has no snapshot within \(TelegramCatalog.snapshotEvery) generations", fix: "run walvault ship --catch-up to write a new catalog")
+            }
+            let delta = try readCatalogDocument(pointer)
+            deltas.append(delta)
+            if delta.snapshot { break }
+            guard let previous = delta.previous else {
+                throw failure("catalog generation \(delta.generation) names no predecessor and is not a snapshot", fix: "run walvault ship --catch-up")
+            }
+            next = previous
+        }
+        do {
+            return try TelegramCatalog.replay(deltas.reversed())
+        } catch let error as TelegramCatalog.Inconsistent {
+            throw failure("the catalog in chat \(api.chatID) is inconsistent: \(error.description)", fix: "run walvault ship --catch-up to write a new catalog")
+        }
+    }
+
+    func readCatalogDocument(_ pointer: TelegramCatalog.Pointer) throws -> TelegramCatalog.Delta {
+        var bytes: [UInt8] = []
+        let hasher = SHA256Hasher()
+        try api.download(fileID: pointer.fileID, expectedSize: nil) { chunk in
+            guard bytes.count + chunk.count <= 64 << 20 else {
+                throw failure("catalog message \(pointer.message) is larger than 64 MiB", fix: "this is not a walvault catalog")
+            }
+            hasher.update(chunk)
+            bytes.append(contentsOf: chunk)
+        }
+        guard hasher.finalizeHex() == pointer.sha256 else {
+            throw failure("catalog message \(pointer.message) does not match its SHA-256", fix: "the previous catalog is used")
+        }
+        let plain = try TelegramCatalogSeal.open(bytes, keyRing: keyRing, store: name, what: "catalog message \(pointer.message)")
+        do {
+            return try TelegramCatalog.Delta.decode(plain)
+        } catch {
+            throw failure("catalog message \(pointer.message) is not a walvault catalog", fix: "check chat_id")
+        }
+    }
+
+    func writeCatalog(_ delta: TelegramCatalog.Delta) throws -> TelegramCatalog.Pointer {
+        let sealed = try TelegramCatalogSeal.seal(try delta.encoded(), keyRing: keyRing)
+        let sha = SHA256Hasher.hex(of: sealed)
+        let message = try repeating {
+            pacer.waitForTurn()
+            return try api.sendDocument(sealed, filename: "walvault-catalog-\(delta.generation).json",
+                                        caption: TelegramCatalogCaption.make(generation: delta.generation, sha256: sha, previous: delta.previous))
+        }
+        guard let document = message.document else {
+            throw failure("sendDocument answered a message without a document", fix: "check that api_base is a Telegram Bot API server")
+        }
+        try repeating { try api.pinChatMessage(message.message_id) }
+        return TelegramCatalog.Pointer(message: message.message_id, fileID: document.file_id, sha256: sha)
+    }
+
+    /// One catalog writer per machine at a time (ship and expire); another machine writing the
+    /// same chat is caught by the pinned message having moved.
+    func lockCatalog<T>(_ body: () throws -> T) throws -> T {
+        let path = Paths.join(workDirectory, "catalog.lock")
+        let lock: FileDescriptor
+        do {
+            try FileSystem.makeDirectories(workDirectory, mode: 0o700)
+            lock = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT, mode: 0o600)
+            try lock.lockExclusive()
+        } catch let error as SystemError {
+            throw failure("cannot lock \(path): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
+        }
+        defer { _ = lock }
+        return try body()
+    }
+
+    // MARK: The catalog as last read, on this machine
+
+    var cachePath: String { Paths.join(workDirectory, "catalog.state") }
+
+    struct CachedCatalog: Codable {
+        var pointer: TelegramCatalog.Pointer
+        var snapshot: TelegramCatalog.Delta
+    }
+
+    func cachedCatalog(pointer: TelegramCatalog.Pointer) -> TelegramCatalog? {
+        guard let bytes = try? FileSystem.readSmallFile(cachePath, limit: 256 << 20),
+              let cached = try? JSONDecoder().decode(CachedCatalog.self, from: Data(bytes)),
+              cached.pointer == pointer else { return nil }
+        return try? TelegramCatalog.replay([cached.snapshot])
+    }
+
+    func saveCachedCatalog(_ catalog: TelegramCatalog, pointer: TelegramCatalog.Pointer) {
+        var snapshot = TelegramCatalog().delta(to: catalog, previous: nil)
+        snapshot.generation = catalog.generation
+        guard let bytes = try? JSONEncoder().encode(CachedCatalog(pointer: pointer, snapshot: snapshot)) else { return }
+        try? FileSystem.makeDirectories(workDirectory, mode: 0o700)
+        try? FileSystem.writeAtomically(cachePath, contents: Array(bytes), mode: 0o600)
+    }
+}
