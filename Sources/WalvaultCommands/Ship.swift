@@ -147,7 +147,7 @@ public struct Ship: Sendable {
                 }
                 guard deferred else { break }
                 let waiting = unflushed.names(store: target.name)
-                let newest = try queue.entries().filter { !waiting.contains($0.fileName) }.map(\.queuedAt).max()
+                let newest = try queue.entries().map(\.queuedAt).max()
                 let due = ShipPlan.flushDue(unflushed: waiting.count, oldestUnflushedAge: unflushed.oldestAge(store: target.name),
                                             newestQueuedAge: newest.map { Double(WallClock.nowMicros() - $0) / 1_000_000 },
                                             failed: report.failures.count > failuresBefore.count)

@@ -109,7 +109,8 @@ public struct WalvaultContext: Sendable {
             try checkToken(token, key: place + ".bot_token", configPath: configPath)
             let api = TelegramBotAPI(store: settings.name, apiBase: telegram.apiBase, token: token, chatID: telegram.chatID, localFiles: telegram.localFiles)
             let work = Paths.join(spool ?? "/tmp", "telegram/\(settings.name)")
-            return layered(TelegramStore(name: settings.name, api: api, partSize: telegram.partSizeMB << 20, workDirectory: work, keyRing: keyRing))
+            return layered(TelegramStore(name: settings.name, api: api, partSize: telegram.partSizeMB << 20, workDirectory: work, keyRing: keyRing,
+                                         pacer: TelegramPacer(rate: telegram.messagesPerMinute, window: 60)))
         }
     }
 

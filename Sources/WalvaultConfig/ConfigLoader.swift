@@ -8,7 +8,9 @@ import WalvaultSystem
 /// Turns a TOML file into a validated `WalvaultConfig`, or one `ConfigError` that names
 /// the file, the key and what is expected.
 public enum ConfigLoader {
-    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping", "retention"]
+    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping", "retention", "alerts"]
+    static let alertKeys = ["telegram_chat_id", "webhook_url_env", "email_to", "email_from", "smtp_url", "smtp_user_env", "smtp_password_env",
+                            "backup_max_age_hours", "after_failures"]
     static let encryptionKeys = ["passphrase_file", "passphrase_env", "key_cache"]
     static let historyKeys = ["conninfo", "project_id", "journal", "retention_days"]
     static let clusterKeys = ["name", "pgdata", "conninfo", "spool"]
@@ -52,7 +54,7 @@ public enum ConfigLoader {
         }
         for name in root.keys.sorted() where !topLevelKeys.contains(name) {
             throw ConfigError(file: path, key: name, problem: "unknown key",
-                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping] and [retention]")
+                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention] and [alerts]")
         }
         let cluster = try parseCluster(root, path: path)
         let compression = try parseCompression(root, path: path)
@@ -61,6 +63,7 @@ public enum ConfigLoader {
         let encryption = try parseEncryption(root, path: path)
         let shipping = try parseShipping(root, path: path)
         let retention = try parseRetention(root, path: path)
+        let alerts = try parseAlerts(root, path: path, stores: stores)
         if stores.contains(where: { $0.mode == .async }) {
             // Every store async is a machine that only reads (restoring from Telegram on a new
             // server); archive-push and backup refuse there. Otherwise the first must be sync.
@@ -74,7 +77,7 @@ public enum ConfigLoader {
             }
         }
         return WalvaultConfig(path: path, cluster: cluster, compression: compression, stores: stores, history: history,
-                              encryption: encryption, shipping: shipping, retention: retention)
+                              encryption: encryption, shipping: shipping, retention: retention, alerts: alerts)
     }
 
     private static func parseEncryption(_ root: TOMLTable, path: String) throws -> EncryptionSettings? {
@@ -117,6 +120,72 @@ public enum ConfigLoader {
             }
         }
         return EncryptionSettings(passphrase: source, keyCache: cache)
+    }
+
+    private static func parseAlerts(_ root: TOMLTable, path: String, stores: [StoreSettings]) throws -> AlertSettings? {
+        guard let table = try table(root, "alerts", path: path) else { return nil }
+        let reader = TableReader(table: table, file: path, place: "alerts", knownKeys: alertKeys)
+        try reader.rejectUnknownKeys(what: "[alerts]")
+        func fail(_ key: String, _ problem: String, _ fix: String) -> ConfigError {
+            ConfigError(file: path, key: "alerts." + key, problem: problem, fix: fix)
+        }
+        var settings = AlertSettings()
+        if let chat = try reader.string("telegram_chat_id") {
+            guard TelegramStoreSettings.isValidChatID(chat) else {
+                throw fail("telegram_chat_id", "\"\(chat)\" is not a chat id", "use the chat's number, e.g. \"123456789\" (your user id) or \"-1001234567890\"")
+            }
+            guard stores.contains(where: { $0.telegramChatID != nil }) else {
+                throw fail("telegram_chat_id", "alerts go through the bot of a Telegram store, and there is none", "add a [[stores]] entry with type = \"telegram\", or remove telegram_chat_id")
+            }
+            settings.telegramChatID = chat
+        }
+        if let variable = try reader.string("webhook_url_env") {
+            guard isEnvironmentName(variable) else {
+                throw fail("webhook_url_env", "the value is not an environment variable name (not shown: it may be the URL itself)",
+                           "give the variable's name, e.g. \"WALVAULT_ALERT_WEBHOOK\", and put the URL in that variable")
+            }
+            settings.webhookURL = .environment(variable)
+        }
+        if let to = try reader.string("email_to") {
+            let addresses = to.split(separator: ",").map { String($0.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
+            guard !addresses.isEmpty, addresses.allSatisfy(AlertSettings.isValidAddress) else {
+                throw fail("email_to", "\"\(to)\" is not a list of e-mail addresses", "use \"owner@example.com\" or \"a@example.com, b@example.com\"")
+            }
+            settings.emailTo = addresses
+            guard let url = try reader.string("smtp_url") else {
+                throw fail("smtp_url", "missing, but email_to is set", "set smtp_url = \"smtps://smtp.example.com:465\" (or smtp:// with STARTTLS)")
+            }
+            guard url.hasPrefix("smtp://") || url.hasPrefix("smtps://"), !Array(url.utf8).contains(UInt8(ascii: "@")) else {
+                throw fail("smtp_url", "\"\(url.hasPrefix("smtp") ? "the URL" : url)\" is not an smtp:// or smtps:// URL without credentials",
+                           "use smtps://host:465 or smtp://host:587; the login goes in smtp_user_env and smtp_password_env")
+            }
+            settings.smtpURL = url
+            if let from = try reader.string("email_from") {
+                guard AlertSettings.isValidAddress(from) else { throw fail("email_from", "\"\(from)\" is not an e-mail address", "use e.g. \"walvault@example.com\"") }
+                settings.emailFrom = from
+            }
+            for (key, assign) in [("smtp_user_env", { settings.smtpUser = $0 }), ("smtp_password_env", { settings.smtpPassword = $0 })] as [(String, (SecretSource) -> Void)] {
+                if let variable = try reader.string(key) {
+                    guard isEnvironmentName(variable) else {
+                        throw fail(key, "the value is not an environment variable name (not shown: it may be the secret itself)", "give the variable's name, e.g. \"WALVAULT_SMTP_PASSWORD\"")
+                    }
+                    assign(.environment(variable))
+                }
+            }
+        } else {
+            for key in ["smtp_url", "smtp_user_env", "smtp_password_env", "email_from"] where try reader.string(key) != nil {
+                throw fail(key, "set, but email_to is not", "set email_to = \"owner@example.com\", or remove \(key)")
+            }
+        }
+        if let hours = try reader.int("backup_max_age_hours") {
+            guard (1...8760).contains(hours) else { throw fail("backup_max_age_hours", "\(hours) is out of range", "use 28 for a nightly backup (a day and a margin), at most 8760") }
+            settings.backupMaxAgeHours = hours
+        }
+        if let count = try reader.int("after_failures") {
+            guard (1...1000).contains(count) else { throw fail("after_failures", "\(count) is out of range", "use 3: one failed archive-push is often a blip, three in a row is not") }
+            settings.afterFailures = count
+        }
+        return settings
     }
 
     private static func parseRetention(_ root: TOMLTable, path: String) throws -> RetentionSettings? {
@@ -292,6 +361,10 @@ public enum ConfigLoader {
             throw fail("part_size_mb", "\(partSize) is out of range", "use 1 to 20 MiB for the cloud Bot API, up to 2000 with a local Bot API server")
         }
         let localFiles = try reader.bool("local_files") ?? false
+        let pace = try reader.int("messages_per_minute") ?? 18
+        guard TelegramStoreSettings.messagesPerMinuteRange.contains(pace) else {
+            throw fail("messages_per_minute", "\(pace) is out of range", "use 18 for a group or channel (Telegram allows about 20), up to 60 for a private chat with the bot")
+        }
         if host == TelegramStoreSettings.cloudHost {
             guard partSize <= TelegramStoreSettings.cloudLimitMB else {
                 throw fail("part_size_mb", "\(partSize) MiB documents could not be downloaded again: the cloud Bot API stops at 20 MiB",
@@ -302,7 +375,7 @@ public enum ConfigLoader {
             }
         }
         return TelegramStoreSettings(apiBase: apiBase, botToken: try secretSource(reader, "bot_token", path: path, example: "WALVAULT_TELEGRAM_TOKEN"),
-                                     chatID: chatID, partSizeMB: partSize, localFiles: localFiles)
+                                     chatID: chatID, partSizeMB: partSize, localFiles: localFiles, messagesPerMinute: pace)
     }
 
     private static func secretSource(_ reader: TableReader, _ base: String, path: String, example: String) throws -> SecretSource {

@@ -10,8 +10,13 @@ public struct TelegramStoreSettings: Sendable, Equatable {
     public var partSizeMB: Int
     /// A self-hosted server started with `--local`: getFile answers a path on this machine.
     public var localFiles: Bool
+    /// walvault's own pace: Telegram takes about 20 messages a minute in a group or channel
+    /// (more in a private chat with the bot); 18 stays below it without a 429.
+    public var messagesPerMinute: Int
 
-    public init(apiBase: String = "https://api.telegram.org", botToken: SecretSource, chatID: String, partSizeMB: Int = 19, localFiles: Bool = false) {
+    public init(apiBase: String = "https://api.telegram.org", botToken: SecretSource, chatID: String, partSizeMB: Int = 19, localFiles: Bool = false,
+                messagesPerMinute: Int = 18) {
+        self.messagesPerMinute = messagesPerMinute
         self.apiBase = apiBase
         self.botToken = botToken
         self.chatID = chatID
@@ -23,6 +28,7 @@ public struct TelegramStoreSettings: Sendable, Equatable {
     public static let cloudHost = "api.telegram.org"
     public static let cloudLimitMB = 20
     public static let partSizeRange = 1...2000
+    public static let messagesPerMinuteRange = 1...600
 
     /// Digits with an optional minus (users, groups, channels), or `@name` (public channels).
     public static func isValidChatID(_ text: String) -> Bool {

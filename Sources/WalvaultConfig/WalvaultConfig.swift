@@ -11,10 +11,12 @@ public struct WalvaultConfig: Sendable, Equatable {
     public var encryption: EncryptionSettings?
     public var shipping: ShippingSettings
     public var retention: RetentionSettings?
+    public var alerts: AlertSettings?
 
     public init(path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
                 history: HistorySettings? = nil, encryption: EncryptionSettings? = nil, shipping: ShippingSettings = ShippingSettings(),
-                retention: RetentionSettings? = nil) {
+                retention: RetentionSettings? = nil, alerts: AlertSettings? = nil) {
+        self.alerts = alerts
         self.path = path
         self.cluster = cluster
         self.compression = compression

@@ -45,6 +45,12 @@ public struct HTTPRequest {
     }
 }
 
+/// A secret handed to libcurl as a C string without a copy in a Swift `String` (the password of
+/// an SMTP login): whoever holds the secret bytes supplies this.
+public protocol SecretBytesView {
+    func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R
+}
+
 public struct HTTPResponse {
     public let status: Int
     /// In the order received; names as sent (compare case-insensitively, `header(_:)` does).
@@ -187,6 +193,54 @@ public final class HTTPClient: @unchecked Sendable {
         try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_READDATA, context.toOpaque()))
         try check(wv_curl_setopt_seek(curl.setopt, handle, CURLOPT_SEEKFUNCTION, seekCallback))
         try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_SEEKDATA, context.toOpaque()))
+    }
+
+    /// Sends one e-mail through libcurl's SMTP support (`smtp://` with STARTTLS, required except
+    /// on loopback; `smtps://` with TLS from the start). `displayURL` names the server in errors;
+    /// the password is handed to libcurl only.
+    public func sendMail(url: String, displayURL: String, from: String, to recipients: [String], user: String?, password: SecretBytesView?,
+                         message: [UInt8], timeoutSeconds: Int = 30) throws {
+        try reset()
+        var list: UnsafeMutablePointer<curl_slist>?
+        defer { curl.slistFreeAll(list) }
+        for recipient in recipients { list = curl.slistAppend(list, "<\(recipient)>") }
+        var offset = 0
+        let exchange = Exchange(sink: { _ in })
+        exchange.read = { buffer in
+            let n = min(buffer.count, message.count - offset)
+            message.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+            offset += n
+            return n
+        }
+        exchange.rewind = { offset = 0 }
+        let context = Unmanaged.passRetained(exchange)
+        defer { context.release() }
+        try set(CURLOPT_URL, url)
+        try set(CURLOPT_NOSIGNAL, 1)
+        try set(CURLOPT_CONNECTTIMEOUT, 10)
+        try set(CURLOPT_TIMEOUT, timeoutSeconds)
+        let host = url.split(separator: "/").dropFirst().first.map { String($0.split(separator: ":").first ?? "") } ?? ""
+        let loopback = host == "127.0.0.1" || host == "localhost" || host == "[::1]"
+        try set(CURLOPT_USE_SSL, Int((loopback ? CURLUSESSL_TRY : CURLUSESSL_ALL).rawValue))
+        try set(CURLOPT_MAIL_FROM, "<\(from)>")
+        try check(wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_MAIL_RCPT, UnsafeMutableRawPointer(list)))
+        if let user { try set(CURLOPT_USERNAME, user) }
+        if let password {
+            try password.withCString { try check(wv_curl_setopt_string(curl.setopt, handle, CURLOPT_PASSWORD, $0)) }
+        }
+        defer {
+            _ = wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_PASSWORD, nil)
+            _ = wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_USERNAME, nil)
+            _ = wv_curl_setopt_pointer(curl.setopt, handle, CURLOPT_MAIL_RCPT, nil)
+        }
+        try upload(length: message.count, context: context)
+        let code = curl.easyPerform(handle)
+        if let error = exchange.error { throw error }
+        guard code == CURLE_OK else {
+            let reason = curl.easyStrerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
+            throw HTTPError(kind: Self.isTransient(code) ? .transient : .permanent, problem: "sending mail through \(displayURL) failed: \(reason)",
+                            fix: code == CURLE_LOGIN_DENIED ? "check smtp_user_env and smtp_password_env" : "check smtp_url and that the server accepts the sender and recipient")
+        }
     }
 
     /// Every option back to its default, so one handle (and its connection) serves many requests.

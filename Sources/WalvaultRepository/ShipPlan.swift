@@ -52,8 +52,9 @@ extension ShipPlan {
     /// waiting too long only delays the off-site copy. Pure.
     /// - Parameters:
     ///   - oldestUnflushedAge: seconds since the oldest object not yet durable was taken.
-    ///   - newestQueuedAge: seconds since the newest queue entry was written (nil: queue empty
-    ///     apart from what waits for the flush).
+    ///   - newestQueuedAge: seconds since the newest queue entry was written, those waiting for
+    ///     the flush included (nil: none): under a steady stream of segments this stays short
+    ///     and the document fills; a pause of `quiet` seconds means nothing more is coming soon.
     ///   - failed: the last round could not ship something: make durable what is there, now.
     public static func flushDue(unflushed: Int, oldestUnflushedAge: Double, newestQueuedAge: Double?, failed: Bool,
                                 maxDelay: Double = 10, quiet: Double = 2) -> Bool {

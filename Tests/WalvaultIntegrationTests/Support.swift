@@ -29,8 +29,20 @@ func spawn(_ executable: String, _ arguments: [String], environment: [String: St
     let cArgs = argv.map { strdup($0) } + [nil]
     let cEnv = env.map { strdup($0) } + [nil]
     defer { (cArgs + cEnv).forEach { free($0) } }
+    // The test runner blocks most signals in its threads and children inherit that mask:
+    // pgbench -T ends on SIGALRM and would never stop. Children start with none blocked.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var none = sigset_t()
+    sigemptyset(&none)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, nil, cArgs, cEnv)
+    let rc = posix_spawn(&pid, path, &actions, &attributes, cArgs, cEnv)
     guard rc == 0 else { throw TestFailure("cannot start \(path): \(String(cString: strerror(rc)))") }
     return pid
 }

@@ -281,6 +281,8 @@ import WalvaultSystem
         #expect(local.stores[1].kind == .telegram(TelegramStoreSettings(apiBase: "http://127.0.0.1:8081", botToken: .file("/etc/walvault/bot"),
                                                                         chatID: "-1001234567890", partSizeMB: 1000, localFiles: true)))
         #expect(try ConfigLoader.parse(Self.text(["chat_id": "\"@acme_backups\""]), path: "/c.toml").stores[1].telegramChatID == "@acme_backups")
+        guard case .telegram(let paced) = try ConfigLoader.parse(Self.text(["messages_per_minute": "60"]), path: "/c.toml").stores[1].kind else { return }
+        #expect(paced.messagesPerMinute == 60)
     }
 
     /// A machine that only restores: every store async is accepted; writing commands refuse there.
@@ -301,6 +303,7 @@ import WalvaultSystem
         (["part_size_mb": "0"], "stores #2.part_size_mb", "out of range"),
         (["part_size_mb": "2001", "api_base": "\"http://127.0.0.1:8081\""], "stores #2.part_size_mb", "out of range"),
         (["local_files": "true"], "stores #2.local_files", "no local files"),
+        (["messages_per_minute": "0"], "stores #2.messages_per_minute", "out of range"),
         (["bot_token_env": nil], "stores #2.bot_token_env", "missing"),
         (["bot_token_env": "\"123456:AAEsecretTOKENMARKER\""], "stores #2.bot_token_env", "not an environment variable name"),
         (["bot_token": "\"123456:AAEsecretTOKENMARKER\""], "stores #2.bot_token", "unknown key"),

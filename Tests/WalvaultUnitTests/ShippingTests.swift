@@ -396,7 +396,7 @@ struct ShippingRig {
     @Test(arguments: [
         (0, 100.0, nil, false, false),     // nothing to flush
         (3, 0.5, 0.5, false, false),       // objects are still arriving: wait to fill the document
-        (3, 0.5, nil, false, true),        // the queue is empty: nothing else is coming
+        (3, 0.5, nil, false, true),        // nothing queued at all
         (3, 0.5, 3.0, false, true),        // nothing new for 2 s
         (3, 10.0, 0.1, false, true),       // however busy, the off-site copy is at most 10 s behind
         (3, 0.1, 0.1, true, true),         // something failed: keep what went out

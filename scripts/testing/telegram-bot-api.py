@@ -18,8 +18,10 @@ time: {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kin
 that share of requests with a 502 or a dropped connection (fail_every: every nth request, for tests
 that must not depend on chance), damaged lists message ids whose document
 downloads come back with one byte changed, local_dir makes it behave like a server started with
---local (getFile answers an absolute path under that directory, where the file is written).
-CONTROL_FILE.stats gets {"requests", "served_429", "documents", "document_bytes", "texts", "deleted", "failed"}
+--local (getFile answers an absolute path under that directory, where the file is written), and
+keep_dir gets a copy of every document received (for tests that check what left the machine).
+CONTROL_FILE.stats gets {"requests", "served_429", "documents", "document_bytes", "texts", "deleted", "failed",
+"retry_after_total"}
 (texts: every sendMessage text, for alert tests; failed: requests answered by fail_share).
 """
 import email.parser, email.policy, http.server, json, os, random, socket, sys, threading, time, urllib.parse
@@ -36,7 +38,7 @@ messages = {}     # message_id -> {"date", "document": {...}}
 pins = []        # message ids in pin order
 next_id = [1]
 sent = []         # times of messages sent to the chat, for the rate limit
-stats = {"requests": 0, "served_429": 0, "documents": 0, "document_bytes": 0, "texts": [], "deleted": 0, "failed": 0}
+stats = {"requests": 0, "served_429": 0, "documents": 0, "document_bytes": 0, "texts": [], "deleted": 0, "failed": 0, "retry_after_total": 0}
 settings = {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kind": "502", "damaged": [], "local_dir": None}
 seen = [None]
 
@@ -172,6 +174,7 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
             if refusal.code == 429:
                 with lock:
                     stats["served_429"] += 1
+                    stats["retry_after_total"] += refusal.retry_after or 0
                 write_stats()
             self.refuse(refusal)
 
@@ -207,6 +210,9 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
         next_id[0] += 1
         file_id = "F%06d-%s" % (message_id, os.urandom(6).hex())
         files["documents/" + file_id] = document["data"]
+        if settings.get("keep_dir"):
+            with open(os.path.join(settings["keep_dir"], file_id), "wb") as f:
+                f.write(document["data"])
         message = {"message_id": message_id, "date": int(now()), "chat": {"id": int(CHAT), "type": "supergroup"},
                    "document": {"file_id": file_id, "file_unique_id": "U" + file_id, "file_name": document["filename"],
                                 "file_size": len(document["data"])}}
