@@ -36,3 +36,10 @@ if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')
   python3 -m pip install -q "moto[server]==$moto_version" 2>/dev/null \
     || python3 -m pip install -q --break-system-packages "moto[server]==$moto_version"
 fi
+# The SMTP server the alert tests send e-mail to, on loopback.
+aiosmtpd_version="1.4.6"
+if ! python3 -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$aiosmtpd_version')" 2>/dev/null; then
+  echo "setup: installing aiosmtpd==$aiosmtpd_version"
+  python3 -m pip install -q "aiosmtpd==$aiosmtpd_version" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "aiosmtpd==$aiosmtpd_version"
+fi

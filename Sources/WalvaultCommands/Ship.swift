@@ -35,6 +35,10 @@ public struct Ship: Sendable {
         public var stored: [Shipped] = []
         /// Objects dropped from a store's catalog whose bytes the service kept (Telegram, after 48 hours).
         public var leftBehind: [String: String] = [:]
+        /// Per async store, the first failure of this pass (for alerts: one streak per store).
+        public var failedStores: [String: String] = [:]
+        /// Async stores that took at least one object this pass: they work.
+        public var workingStores: Set<String> = []
     }
 
     public struct Shipped: Equatable, Sendable {
@@ -78,7 +82,7 @@ public struct Ship: Sendable {
     /// - Parameter flushed: called after each time an async store made objects durable, with
     ///   them (with `follow`, `run` never returns, so history is recorded from here).
     public func run(follow: Bool = false, interval: Double = 1, progress: (String) -> Void = { _ in },
-                    flushed: ([Shipped]) -> Void = { _ in }) throws -> Report {
+                    flushed: ([Shipped]) -> Void = { _ in }, passed: (Report) -> Void = { _ in }) throws -> Report {
         guard let spool = context.config.cluster.spool, !context.asyncIndexes.isEmpty, !context.syncStores.isEmpty else {
             return Report()
         }
@@ -94,6 +98,7 @@ public struct Ship: Sendable {
         repeat {
             let report = try pass(spool: spool, unflushed: unflushed, follow: follow, progress: progress)
             if !report.stored.isEmpty { flushed(report.stored) }
+            passed(report)
             total.stored += report.stored
             total.leftBehind.merge(report.leftBehind) { a, _ in a }
             total.shipped += report.shipped
@@ -131,6 +136,7 @@ public struct Ship: Sendable {
             } catch let error as StoreError {
                 // This store is unreachable or refuses: the others are still shipped to.
                 report.failures.append("store \"\(target.name)\": \(error.problem)")
+                report.failedStores[target.name] = report.failedStores[target.name] ?? "\(error)"
                 report.remaining[target.name] = try queue.entries().count
                 continue
             }
@@ -178,6 +184,7 @@ public struct Ship: Sendable {
             // The entries stay queued: the next run ships them again (the store answers
             // "already there" for what it kept).
             report.failures.append("store \"\(target.name)\": \(error)")
+            report.failedStores[target.name] = report.failedStores[target.name] ?? "\(error)"
         }
     }
 
@@ -225,6 +232,7 @@ public struct Ship: Sendable {
                 report: inout Report, progress: (String) -> Void) {
         switch result {
         case .success(.copied(let bytes)?):
+            report.workingStores.insert(target.name)
             report.shipped += 1
             report.bytes += bytes
             progress("shipped \(key) to store \"\(target.name)\" (\(bytes) bytes)")
@@ -235,6 +243,7 @@ public struct Ship: Sendable {
             progress("dropped \(key) from the queue of store \"\(target.name)\": no sync store holds it any more")
         case .failure(let error):
             report.failures.append("\(key) to store \"\(target.name)\": \(error)")
+            report.failedStores[target.name] = report.failedStores[target.name] ?? "\(error)"
         }
     }
 

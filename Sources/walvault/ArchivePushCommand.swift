@@ -23,6 +23,7 @@ struct ArchivePushCommand: ParsableCommand {
         History.record("archive-push", context, events: events.events, since: clock)
         switch outcome {
         case .success(let result):
+            Alerts.succeeded("archive-push", context, "archive-push")
             for skipped in result.notQueuedFor {
                 if skipped.warnNow { Output.warn("archive-push", skipped.message) }
                 History.record("archive-push", context, events: [.started(operation: "queue", type: .wal, subject: result.file.description),
@@ -37,6 +38,7 @@ struct ArchivePushCommand: ParsableCommand {
             }
         case .failure(let error):
             Output.fail("archive-push", "\(error)")
+            Alerts.failed("archive-push", context, condition: Alerts.condition("archive-push", error), error: error)
             throw ExitCode(ExitCodes.failure)
         }
     }

@@ -28,6 +28,7 @@ struct BackupCommand: ParsableCommand {
         History.record("backup", context, events: events.events, since: clock)
         switch outcome {
         case .success(let report):
+            Alerts.succeeded("backup", context, "backup")
             let m = report.manifest
             print("backup \(m.label) complete: \(m.totalSize) bytes (\(m.storedSize) stored) in \(m.parts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s"
                   + (report.queuedFor.isEmpty ? "" : "; queued for \(report.queuedFor.joined(separator: ", "))"))
@@ -45,8 +46,11 @@ struct BackupCommand: ParsableCommand {
                     Output.warn("backup", "the backup is complete, but expire failed: \(error)")
                 }
             }
+            Alerts.checkBackupAge("backup", context, force: true)
         case .failure(let error):
             Output.fail("backup", "\(error)")
+            Alerts.failed("backup", context, condition: "backup", error: error, immediate: true)
+            Alerts.checkBackupAge("backup", context, force: true)
             throw ExitCode(ExitCodes.failure)
         }
     }

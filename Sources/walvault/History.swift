@@ -1,6 +1,7 @@
 import WalvaultCommands
 import WalvaultConfig
 import WalvaultHistory
+import WalvaultStores
 import WalvaultSystem
 
 /// Records what a command did when [history] is configured. Never fails the command: a problem
@@ -10,6 +11,34 @@ enum History {
         guard let settings = context.config.history else { return }
         let rows = HistoryEvents.rows(settings, context: context, events: events, durationMs: clock.milliseconds)
         if let warning = HistoryRecorder(settings: settings).record(rows) { Output.warn(command, warning) }
+    }
+}
+
+/// Tells `[alerts]` what a command saw. Never fails the command and never changes its exit
+/// status: a channel that cannot be reached is one warning line.
+enum Alerts {
+    static func failed(_ command: String, _ context: WalvaultContext, condition: String, error: Error, immediate: Bool = false) {
+        failed(command, context, condition: condition, error: "\(error)", immediate: immediate)
+    }
+
+    static func failed(_ command: String, _ context: WalvaultContext, condition: String, error: String, immediate: Bool = false) {
+        guard let notifier = Notifier(context: context) else { return }
+        for warning in notifier.failed(condition, error: error, immediate: immediate) { Output.warn(command, warning) }
+    }
+
+    static func succeeded(_ command: String, _ context: WalvaultContext, _ prefix: String) {
+        guard let notifier = Notifier(context: context) else { return }
+        for warning in notifier.succeeded(prefix) { Output.warn(command, warning) }
+    }
+
+    static func checkBackupAge(_ command: String, _ context: WalvaultContext, force: Bool) {
+        guard let notifier = Notifier(context: context) else { return }
+        for warning in notifier.checkBackupAge(force: force) { Output.warn(command, warning) }
+    }
+
+    /// "archive-push to store \"local\"" when the failing store is known.
+    static func condition(_ operation: String, _ error: Error) -> String {
+        (error as? StoreError).map { "\(operation) to store \"\($0.store)\"" } ?? operation
     }
 }
 

@@ -71,7 +71,9 @@ struct RestoreCommand: ParsableCommand {
             let events = EventPrinter.log("restore", progress: .stdout)
             let outcome = Result { try restore.run(events: events) }
             History.record("restore", context, events: events.events, since: clock)
+            if case .failure(let error) = outcome { Alerts.failed("restore", context, condition: "restore", error: error, immediate: true) }
             let report = try outcome.get()
+            Alerts.succeeded("restore", context, "restore")
             print("restored \(report.files) files (\(report.bytes) bytes) into \(directory) in \(String(format2: report.seconds)) s")
             print("next: start the server (as the postgres user: pg_ctl -D \(directory) start, or systemctl start postgresql);")
             print("      it replays WAL from the stores, stops at the target and promotes. Watch the server log, and")

@@ -39,6 +39,12 @@ struct ShipCommand: ParsableCommand {
                     if let warning = HistoryRecorder(settings: settings).record(rows) { Output.warn("ship", warning) }
                 }
                 clock = Stopwatch()
+            }, passed: { pass in
+                for (store, error) in pass.failedStores.sorted(by: { $0.key < $1.key }) {
+                    Alerts.failed("ship", context, condition: "ship to store \"\(store)\"", error: error)
+                }
+                for store in pass.workingStores.subtracting(pass.failedStores.keys) { Alerts.succeeded("ship", context, "ship to store \"\(store)\"") }
+                Alerts.checkBackupAge("ship", context, force: false)
             })
             if context.asyncIndexes.isEmpty {
                 Output.info("ship", "no store is async: nothing to ship")

@@ -184,3 +184,28 @@ public final class TelegramStandIn: Sendable {
     /// A directory the stand-in writes files to in --local mode.
     public var directory: String { (control as NSString).deletingLastPathComponent }
 }
+
+/// scripts/testing/alert-sinks.py: a webhook receiver and an SMTP server requiring a login, on
+/// loopback; what they receive is kept as files in `directory`.
+public final class AlertSinks: Sendable {
+    public let webhookPort: Int
+    public let smtpPort: Int
+    public let directory: String
+
+    public init(user: String, password: String) throws {
+        var template = Array("/tmp/walvault-alerts.XXXXXX".utf8CString)
+        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        let line = try TestHelper.start(script: "alert-sinks.py", arguments: [directory, user, password], hint: "pip install aiosmtpd==1.4.6 (scripts/setup.sh does)")
+        let ports = line.split(separator: " ").compactMap { Int($0) }
+        guard ports.count == 2 else { throw TestSetupError("alert-sinks.py printed \(line)") }
+        webhookPort = ports[0]
+        smtpPort = ports[1]
+    }
+
+    /// Bodies received so far whose file names start with `prefix` ("webhook", "mail"), oldest first.
+    public func received(_ prefix: String) -> [String] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix(prefix + "-") && !$0.hasSuffix(".tmp") }
+        return names.sorted { Int($0.split(separator: "-").last!)! < Int($1.split(separator: "-").last!)! }
+            .compactMap { try? String(contentsOfFile: directory + "/" + $0, encoding: .utf8) }
+    }
+}

@@ -405,3 +405,26 @@ struct ShippingRig {
         #expect(ShipPlan.flushDue(unflushed: unflushed, oldestUnflushedAge: oldest, newestQueuedAge: newest, failed: failed) == due)
     }
 }
+
+@Suite struct ShippedHistoryTests {
+    /// The history's file_id of an object in Telegram is its document's file_id, not a path.
+    @Test func shippedObjectsAreRowsWithTheServicesHandle() {
+        let rig = ShippingRig()
+        let settings = HistorySettings(conninfo: "", projectID: "p", journal: "/j", retentionDays: 30)
+        let sha = String(repeating: "a", count: 64)
+        let rows = HistoryEvents.shippedRows(settings, context: rig.context, shipped: [
+            Ship.Shipped(store: "telegram", key: "main/wal/0000000100000000/000000010000000000000003-20261124T110447123456Z-\(sha).zst", size: 1234, handle: "BQACAgIAAxkDAAI"),
+            Ship.Shipped(store: "offsite", key: "main/backup/L/part-000001-\(sha).zst", size: 99, handle: nil),
+        ], durationMs: 5)
+        #expect(rows.count == 2)
+        #expect(rows[0].fileID == "BQACAgIAAxkDAAI")
+        #expect(rows[0].storeName == "telegram")
+        #expect(rows[0].objectName == "000000010000000000000003")
+        #expect(rows[0].type == .wal)
+        #expect(rows[0].operation == "ship")
+        #expect(rows[0].storedSize == 1234)
+        #expect(rows[0].sha256 == sha)
+        #expect(rows[1].type == .database)
+        #expect(rows[1].fileID == rig.async + "/main/backup/L/part-000001-\(sha).zst")
+    }
+}
