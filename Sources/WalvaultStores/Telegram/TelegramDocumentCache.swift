@@ -22,7 +22,8 @@ final class TelegramDocumentCache: @unchecked Sendable {
     func open(_ document: TelegramCatalog.Document, download: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> FileDescriptor {
         let final = path(document)
         if let fd = try? FileDescriptor.openRegularFile(final), (try? fd.size()) == document.size { return fd }
-        let temporary = Paths.join(directory, ".\(document.sha256).\(getpid())")
+        // Unique per download: restore reads parts on several threads, which may want one document.
+        let temporary = Paths.join(directory, ".\(document.sha256).\(getpid()).\(UInt64.random(in: 0...UInt64.max))")
         let fd: FileDescriptor
         do {
             try FileSystem.makeDirectories(directory, mode: 0o700)
@@ -57,10 +58,17 @@ final class TelegramDocumentCache: @unchecked Sendable {
     func trim(keeping: String) {
         guard let names = try? FileSystem.listDirectory(directory) else { return }
         var files: [(path: String, size: Int, time: Int)] = []
-        for name in names where !name.hasPrefix(".") {
+        let now = Int(WallClock.nowMicros() / 1_000_000)
+        for name in names {
             let path = Paths.join(directory, name)
             var info = stat()
-            if stat(path, &info) == 0 { files.append((path, Int(info.st_size), Int(info.st_mtim.tv_sec))) }
+            guard stat(path, &info) == 0 else { continue }
+            if name.hasPrefix(".") {
+                // A download a killed process left half-done.
+                if now - Int(info.st_mtim.tv_sec) > 3600 { try? FileSystem.remove(path) }
+                continue
+            }
+            files.append((path, Int(info.st_size), Int(info.st_mtim.tv_sec)))
         }
         var total = files.reduce(0) { $0 + $1.size }
         for file in files.sorted(by: { $0.time < $1.time }) where total > budget && file.path != keeping {

@@ -84,7 +84,7 @@ public final class TelegramStore: Store, @unchecked Sendable {
         self.keyRing = keyRing
         self.pacer = pacer
         self.clock = clock
-        documents = TelegramDocumentCache(directory: Paths.join(workDirectory, "documents"), budget: max(64 << 20, 4 * partSize))
+        documents = TelegramDocumentCache(directory: Paths.join(workDirectory, "documents"), budget: max(64 << 20, 2 * partSize))
     }
 
     func failure(_ problem: String, fix: String, kind: StoreError.Kind = .permanent) -> StoreError {
