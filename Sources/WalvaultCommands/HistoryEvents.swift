@@ -27,7 +27,8 @@ public enum HistoryEvents {
     /// Telegram file_id) in `file_id`.
     public static func shippedRows(_ settings: HistorySettings, context: WalvaultContext, shipped: [Ship.Shipped], durationMs: Int) -> [HistoryRecord] {
         shipped.flatMap { object -> [HistoryRecord] in
-            let type: HistoryRecord.Kind = object.key.contains("/backup/") ? .database : .wal
+            // Path components, not String.contains: that would be Foundation's range(of:) here, and ICU.
+            let type: HistoryRecord.Kind = object.key.split(separator: "/").contains("backup") ? .database : .wal
             let name = StoredObjectName(Paths.basename(object.key))
             let facts = OperationFacts(objectName: name?.originalName ?? Paths.basename(object.key), storedSize: object.size, sha256: name?.sha256, fileID: object.handle)
             return rows(settings, context: context, events: [.started(operation: "ship", type: type, subject: facts.objectName ?? ""),

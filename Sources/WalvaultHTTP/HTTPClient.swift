@@ -90,16 +90,7 @@ public final class HTTPClient: @unchecked Sendable {
             exchange.read = read
             exchange.rewind = rewind
         }
-        if case .bytes(let bytes) = request.body {
-            var offset = 0
-            exchange.read = { buffer in
-                let n = min(buffer.count, bytes.count - offset)
-                bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
-                offset += n
-                return n
-            }
-            exchange.rewind = { offset = 0 }
-        }
+        if case .bytes(let bytes) = request.body { exchange.reading(bytes) }
         var list: UnsafeMutablePointer<curl_slist>?
         defer { curl.slistFreeAll(list) }
         var mime: OpaquePointer?
@@ -204,15 +195,8 @@ public final class HTTPClient: @unchecked Sendable {
         var list: UnsafeMutablePointer<curl_slist>?
         defer { curl.slistFreeAll(list) }
         for recipient in recipients { list = curl.slistAppend(list, "<\(recipient)>") }
-        var offset = 0
         let exchange = Exchange(sink: { _ in })
-        exchange.read = { buffer in
-            let n = min(buffer.count, message.count - offset)
-            message.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
-            offset += n
-            return n
-        }
-        exchange.rewind = { offset = 0 }
+        exchange.reading(message)
         let context = Unmanaged.passRetained(exchange)
         defer { context.release() }
         try set(CURLOPT_URL, url)
@@ -282,6 +266,18 @@ final class Exchange {
     var error: Error?
 
     init(sink: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.sink = sink }
+
+    /// An upload of `bytes` from memory, which libcurl may start again.
+    func reading(_ bytes: [UInt8]) {
+        var offset = 0
+        read = { buffer in
+            let n = min(buffer.count, bytes.count - offset)
+            bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+            offset += n
+            return n
+        }
+        rewind = { offset = 0 }
+    }
 }
 
 private let writeCallback: wv_curl_data_callback = { data, size, count, userdata in

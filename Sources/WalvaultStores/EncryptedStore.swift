@@ -34,24 +34,11 @@ public final class EncryptedStore: StoreWrapper {
 
     public func readSmall(key: String) throws -> [UInt8]? {
         guard let bytes = try base.readSmall(key: key) else { return nil }
-        var offset = 0
-        let reader = DecryptingReader(object: describe(key), keyRing: keyRing) { buffer in
-            let n = min(buffer.count, bytes.count - offset)
-            bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
-            offset += n
-            return n
-        }
-        let sink = MemorySink()
-        try StreamPump.pump(reading: reader.read(into:), into: sink, chunkSize: 64 << 10)
-        return sink.bytes
+        return try SealedBytes.open(bytes, object: describe(key), keyRing: keyRing)
     }
 
     public func createSmall(key: String, contents: [UInt8]) throws -> Bool {
-        let sink = MemorySink()
-        let stage = try EncryptStage(key: keyRing.writingKey(), next: sink)
-        try stage.write(contents)
-        try stage.finish()
-        return try base.createSmall(key: key, contents: sink.bytes)
+        try base.createSmall(key: key, contents: try SealedBytes.seal(contents, keyRing: keyRing))
     }
 }
 

@@ -108,9 +108,11 @@ import WalvaultTestHelpers
     @Test func anUnreachableChannelIsOneWarningAndTheExitStatusStands() throws {
         let ws = try Workspace()
         let store = try ws.mkdir("store")
+        // A spool of its own: without one the alert state is shared by every cluster named "main".
         let config = try ws.write("walvault.toml", """
             [cluster]
             name = "main"
+            spool = "\(try ws.mkdir("spool"))"
             [[stores]]
             name = "local"
             type = "local"

@@ -28,15 +28,18 @@ import WalvaultSystem
         let now = WallClock.nowMicros()
         let layout = ArchiveLayout(cluster: "main")
         for (daysAgo, start) in [(50, 2), (20, 5), (3, 9)] as [(Int64, UInt64)] {
-            let stop = now - daysAgo * Self.day
-            let label = BackupLabel.make(stop - 60_000_000)
-            let manifest = BackupManifest(label: label, cluster: "main", systemIdentifier: "7000000000000000001", postgresVersion: 150000,
-                                          walSegmentSize: 1 << 20, timeline: 1, startLSN: LSN(start << 20 + 40), stopLSN: LSN(start << 20 + 4096),
-                                          startTime: stop - 60_000_000, stopTime: stop, walvaultVersion: "test", compression: "zstd",
-                                          backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
-            for store in context.stores { #expect(try store.createSmall(key: layout.manifestKey(label), contents: try manifest.encoded())) }
+            let manifest = Self.manifest(stop: now - daysAgo * Self.day, startSegment: start)
+            for store in context.stores { #expect(try store.createSmall(key: layout.manifestKey(manifest.label), contents: try manifest.encoded())) }
         }
         return (dir, context, now)
+    }
+
+    /// A backup without parts that ran for a minute before `stop`, starting in segment `startSegment`.
+    static func manifest(stop: Int64, startSegment start: UInt64) -> BackupManifest {
+        BackupManifest(label: BackupLabel.make(stop - 60_000_000), cluster: "main", systemIdentifier: "7000000000000000001", postgresVersion: 150000,
+                       walSegmentSize: 1 << 20, timeline: 1, startLSN: LSN(start << 20 + 40), stopLSN: LSN(start << 20 + 4096),
+                       startTime: stop - 60_000_000, stopTime: stop, walvaultVersion: "test", compression: "zstd",
+                       backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
     }
 
     @Test func eachStoreIsPlannedWithItsOwnWindowAndEveryDecisionSaysWhy() throws {
@@ -165,13 +168,8 @@ import WalvaultSystem
         let now = WallClock.nowMicros()
         let layout = ArchiveLayout(cluster: "main")
         for (daysAgo, start) in [(20, 2), (3, 5)] as [(Int64, UInt64)] {
-            let stop = now - daysAgo * ExpireTests.day
-            let label = BackupLabel.make(stop - 60_000_000)
-            let manifest = BackupManifest(label: label, cluster: "main", systemIdentifier: "7000000000000000001", postgresVersion: 150000,
-                                          walSegmentSize: 1 << 20, timeline: 1, startLSN: LSN(start << 20 + 40), stopLSN: LSN(start << 20 + 4096),
-                                          startTime: stop - 60_000_000, stopTime: stop, walvaultVersion: "test", compression: "zstd",
-                                          backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
-            for store in context.stores { #expect(try store.createSmall(key: layout.manifestKey(label), contents: try manifest.encoded())) }
+            let manifest = ExpireTests.manifest(stop: now - daysAgo * ExpireTests.day, startSegment: start)
+            for store in context.stores { #expect(try store.createSmall(key: layout.manifestKey(manifest.label), contents: try manifest.encoded())) }
         }
         _ = try context.stores[1].flush()
         // Two days later: Telegram refuses to delete what walvault sent.

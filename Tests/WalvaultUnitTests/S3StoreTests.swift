@@ -21,22 +21,6 @@ private func put(_ store: Store, _ directory: String, _ name: String, _ bytes: [
     return try writer.commit(name: name)
 }
 
-private func get(_ store: Store, _ key: String) throws -> [UInt8] {
-    let reader = try store.openReader(key: key)
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 100_000)
-    while true {
-        let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
-        if n == 0 { return out }
-        out += buffer[0..<n]
-    }
-}
-
-private func storeError(_ body: () throws -> Void) -> StoreError? {
-    do { try body() } catch let error as StoreError { return error } catch { Issue.record("not a StoreError: \(error)") }
-    return nil
-}
-
 /// Against moto with signature checking on (scripts/testing/s3-server.py).
 @Suite struct S3StoreTests {
     @Test(arguments: [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20])
@@ -45,7 +29,7 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
         let bytes = sampleBytes(size, seed: UInt64(size) + 7)
         guard case .stored(let object) = try put(store, "d", "o", bytes) else { Issue.record("not stored"); return }
         #expect(object.size == size)
-        let back = try get(store, "d/o")
+        let back = try readObject(store, "d/o")
         #expect(back.count == size)
         #expect(back == bytes)
     }
@@ -56,14 +40,14 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
         let bytes = sampleBytes(12 << 20, seed: 3)
         guard case .stored(let object) = try put(store, "big", "segment", bytes, chunk: 1 << 20) else { Issue.record("not stored"); return }
         #expect(object.size == bytes.count)
-        #expect(try get(store, "big/segment") == bytes)
+        #expect(try readObject(store, "big/segment") == bytes)
         #expect(try store.list(directory: "big", namePrefix: "").map(\.name) == ["segment"])
         // The same name again, multipart: refused, the first kept.
         guard case .alreadyPresent(let existing) = try put(store, "big", "segment", sampleBytes(11 << 20, seed: 4), chunk: 1 << 20) else {
             Issue.record("a multipart upload replaced an object"); return
         }
         #expect(existing.first?.size == bytes.count)
-        #expect(try get(store, "big/segment") == bytes)
+        #expect(try readObject(store, "big/segment") == bytes)
     }
 
     /// Backblaze B2 has no conditional PUT: the driver looks first, and says it is not atomic.
@@ -74,14 +58,14 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
         guard case .stored = try put(store, "d", "o", [1, 2, 3]) else { Issue.record("not stored"); return }
         guard case .alreadyPresent(let there) = try put(store, "d", "o", [9]) else { Issue.record("replaced"); return }
         #expect(there.first?.size == 3)
-        #expect(try get(store, "d/o") == [1, 2, 3])
+        #expect(try readObject(store, "d/o") == [1, 2, 3])
         #expect(try store.createSmall(key: "d/info", contents: [7]))
         #expect(try !store.createSmall(key: "d/info", contents: [8]))
         // Multipart too.
         let large = try S3TestServer.get().store(partSize: 5 << 20, conditionalCreate: .lookThenPut)
         _ = try put(large, "m", "x", sampleBytes(6 << 20, seed: 1), chunk: 1 << 20)
         guard case .alreadyPresent = try put(large, "m", "x", sampleBytes(6 << 20, seed: 2), chunk: 1 << 20) else { Issue.record("replaced"); return }
-        #expect(try get(large, "m/x") == sampleBytes(6 << 20, seed: 1))
+        #expect(try readObject(large, "m/x") == sampleBytes(6 << 20, seed: 1))
     }
 
     @Test func listingFollowsContinuationTokens() throws {
@@ -251,8 +235,8 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
         try proxy.inject("reset", "PUT")
         guard case .stored = try put(store, "wal", "b", bytes) else { Issue.record("not stored"); return }
         #expect(try proxy.injected() == 2)
-        #expect(try get(store, "wal/a") == bytes)
-        #expect(try get(store, "wal/b") == bytes)
+        #expect(try readObject(store, "wal/a") == bytes)
+        #expect(try readObject(store, "wal/b") == bytes)
         #expect(try store.list(directory: "wal", namePrefix: "").map(\.size) == [bytes.count, bytes.count])
     }
 
@@ -262,7 +246,7 @@ private func storeError(_ body: () throws -> Void) -> StoreError? {
         let bytes = sampleBytes(11 << 20, seed: 12)
         try proxy.inject("reset", "PUT", count: 2)
         guard case .stored = try put(store, "big", "one", bytes, chunk: 1 << 20) else { Issue.record("not stored"); return }
-        #expect(try get(store, "big/one") == bytes)
+        #expect(try readObject(store, "big/one") == bytes)
         // Every attempt at every part fails: the commit fails, nothing is visible, no upload lingers.
         try proxy.inject("500", "PUT", count: 1000)
         #expect(throws: StoreError.self) { _ = try put(store, "big", "two", bytes, chunk: 1 << 20) }

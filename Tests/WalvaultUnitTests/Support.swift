@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Testing
 import WalvaultCatalog
 import WalvaultCommands
 import WalvaultConfig
@@ -106,4 +107,22 @@ func filesUnder(_ root: String) -> [String] {
     }
     walk(root, "")
     return result.sorted()
+}
+
+/// An object's bytes, read in 100 000-byte steps.
+func readObject(_ store: Store, _ key: String) throws -> [UInt8] {
+    let reader = try store.openReader(key: key)
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 100_000)
+    while true {
+        let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+        if n == 0 { return out }
+        out += buffer[0..<n]
+    }
+}
+
+/// The StoreError `body` throws; any other error is recorded as an issue.
+func storeError(_ body: () throws -> Void) -> StoreError? {
+    do { try body() } catch let error as StoreError { return error } catch { Issue.record("not a StoreError: \(error)") }
+    return nil
 }

@@ -22,10 +22,6 @@ import WalvaultTestHelpers
                        })
     }
 
-    func storeError(_ body: () throws -> Void) -> StoreError? {
-        do { try body() } catch let error as StoreError { return error } catch { Issue.record("not a StoreError: \(error)") }
-        return nil
-    }
 
     @Test func documentsGoUpAndComeBackAndThePinnedOneIsFoundThroughGetChat() throws {
         let standIn = try TelegramStandIn()

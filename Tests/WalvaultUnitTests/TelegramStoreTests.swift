@@ -138,22 +138,6 @@ import WalvaultTestHelpers
         guard case .stored = try writer.commit(name: Paths.basename(key)) else { Issue.record("\(key) not stored"); return }
     }
 
-    func read(_ store: Store, _ key: String) throws -> [UInt8] {
-        let reader = try store.openReader(key: key)
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 100_000)
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
-            if n == 0 { return out }
-            out += buffer[0..<n]
-        }
-    }
-
-    func storeError(_ body: () throws -> Void) -> StoreError? {
-        do { try body() } catch let error as StoreError { return error } catch { Issue.record("not a StoreError: \(error)") }
-        return nil
-    }
-
     @Test func smallObjectsShareOneDocumentAndANewMachineReadsThemFromTheChatAlone() throws {
         let rig = try Rig()
         let store = rig.store()
@@ -168,7 +152,7 @@ import WalvaultTestHelpers
         #expect(rig.standIn.stats()["documents"] == 2)
         let fresh = rig.store(machine: "new")
         #expect(try fresh.list(directory: "main/wal/0000000100000000", namePrefix: "").count == 10)
-        for (key, bytes) in objects { #expect(try read(fresh, key) == bytes) }
+        for (key, bytes) in objects { #expect(try readObject(fresh, key) == bytes) }
         // The history's handle: the document's file_id.
         #expect(fresh.handle(of: "main/wal/0000000100000000/seg-3")?.hasPrefix("F") == true)
     }
@@ -183,8 +167,8 @@ import WalvaultTestHelpers
         _ = try store.flush()
         #expect(rig.standIn.stats()["documents"] == 5, "four pieces (the last shared) and a catalog")
         let fresh = rig.store(machine: "new", partSize: 1 << 20)
-        #expect(try read(fresh, "main/backup/L/part-000001") == big)
-        #expect(try read(fresh, "main/backup/L/part-000002") == [1, 2, 3])
+        #expect(try readObject(fresh, "main/backup/L/part-000001") == big)
+        #expect(try readObject(fresh, "main/backup/L/part-000002") == [1, 2, 3])
         // The catalog is sealed when [encryption] is set; without the passphrase it is refused plainly.
         if encrypted {
             var plain = rig
@@ -234,7 +218,7 @@ import WalvaultTestHelpers
         }
         let fresh = rig.store(machine: "fresh")
         #expect(try fresh.list(directory: "k", namePrefix: "").map(\.name).sorted() == (0..<20).filter { $0 % 2 == 1 }.map(String.init).sorted())
-        #expect(try read(fresh, "k/19") == [19])
+        #expect(try readObject(fresh, "k/19") == [19])
     }
 
     @Test func rateLimitsAreWaitedOutAndNothingIsLost() throws {
@@ -247,7 +231,7 @@ import WalvaultTestHelpers
         _ = try store.flush()
         #expect(rig.standIn.stats()["served_429", default: 0] > 0)
         let fresh = rig.store(machine: "fresh")
-        for (key, bytes) in objects { #expect(try read(fresh, key) == bytes) }
+        for (key, bytes) in objects { #expect(try readObject(fresh, key) == bytes) }
     }
 
     @Test func aDocumentTheServerCallsTooLargeIsSentInSmallerPieces() throws {
@@ -259,7 +243,7 @@ import WalvaultTestHelpers
         _ = try store.flush()
         // 900 000 bytes refused, then two halves refused, then four quarters taken; and the catalog.
         #expect(rig.standIn.stats()["documents"] == 5)
-        #expect(try read(rig.store(machine: "fresh"), "k/big") == bytes)
+        #expect(try readObject(rig.store(machine: "fresh"), "k/big") == bytes)
     }
 
     @Test(arguments: ["502", "drop"])
@@ -274,7 +258,7 @@ import WalvaultTestHelpers
         try rig.standIn.set(["fail_every": 0])
         #expect(rig.standIn.stats()["failed", default: 0] > 0, "\(rig.standIn.stats())")
         let fresh = rig.store(machine: "fresh")
-        for (key, bytes) in objects { #expect(try read(fresh, key) == bytes) }
+        for (key, bytes) in objects { #expect(try readObject(fresh, key) == bytes) }
     }
 
     @Test func aWrongTokenOrChatIsOneClearLineWithoutTheToken() throws {
@@ -321,9 +305,9 @@ import WalvaultTestHelpers
         let bytes = sampleBytes(300_000, seed: 3)
         try put(store, "k/x", bytes)
         _ = try store.flush()
-        #expect(try read(rig.store(machine: "fresh", localFiles: true), "k/x") == bytes)
+        #expect(try readObject(rig.store(machine: "fresh", localFiles: true), "k/x") == bytes)
         // Without local_files the path the server answers is not a download path.
-        #expect(storeError { _ = try read(rig.store(machine: "plain", localFiles: false), "k/x") } != nil)
+        #expect(storeError { _ = try readObject(rig.store(machine: "plain", localFiles: false), "k/x") } != nil)
     }
 
     @Test func aSecondWriterOnTheSameChatIsMergedNotLost() throws {

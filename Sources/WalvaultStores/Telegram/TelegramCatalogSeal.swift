@@ -7,11 +7,7 @@ import WalvaultSystem
 enum TelegramCatalogSeal {
     static func seal(_ plain: [UInt8], keyRing: KeyRing?) throws -> [UInt8] {
         guard let keyRing else { return plain }
-        let sink = MemorySink()
-        let stage = try EncryptStage(key: keyRing.writingKey(), next: sink)
-        try stage.write(plain)
-        try stage.finish()
-        return sink.bytes
+        return try SealedBytes.seal(plain, keyRing: keyRing)
     }
 
     static func open(_ bytes: [UInt8], keyRing: KeyRing?, store: String, what: String) throws -> [UInt8] {
@@ -27,15 +23,6 @@ enum TelegramCatalogSeal {
             throw StoreError(store: store, kind: .permanent, problem: "\(what) is not encrypted but [encryption] is set",
                              fix: "this chat was written without encryption: remove [encryption] to read it, or ship to a new chat")
         }
-        var offset = 0
-        let reader = DecryptingReader(object: what, keyRing: keyRing) { buffer in
-            let n = min(buffer.count, bytes.count - offset)
-            bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
-            offset += n
-            return n
-        }
-        let sink = MemorySink()
-        try StreamPump.pump(reading: reader.read(into:), into: sink, chunkSize: 64 << 10)
-        return sink.bytes
+        return try SealedBytes.open(bytes, object: what + " in store \"\(store)\"", keyRing: keyRing)
     }
 }
