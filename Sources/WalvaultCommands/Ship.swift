@@ -86,34 +86,49 @@ public struct Ship: Sendable {
         guard let spool = context.config.cluster.spool, !context.asyncIndexes.isEmpty, !context.syncStores.isEmpty else {
             return Report()
         }
-        let lock: FileDescriptor
-        do {
-            lock = try FileDescriptor.open(Self.lockPath(spool: spool), flags: O_RDWR | O_CREAT, mode: 0o600)
-            guard try lock.tryLockExclusive() else { return Report(busy: true) }
-        } catch let error as SystemError {
-            throw CommandError(problem: "cannot lock \(Self.lockPath(spool: spool)): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
-        }
         var total = Report()
         let unflushed = Unflushed()
-        repeat {
-            let report = try pass(spool: spool, unflushed: unflushed, follow: follow, progress: progress)
-            if !report.stored.isEmpty { flushed(report.stored) }
-            passed(report)
-            total.stored += report.stored
-            total.leftBehind.merge(report.leftBehind) { a, _ in a }
-            total.shipped += report.shipped
-            total.bytes += report.bytes
-            total.alreadyThere += report.alreadyThere
-            total.dropped += report.dropped
-            total.failures = report.failures
-            total.remaining = report.remaining
-            if follow {
-                let idle = report.shipped + report.alreadyThere == 0
-                usleep(useconds_t((idle || !report.failures.isEmpty ? interval : 0.05) * 1_000_000))
+        var attempt = 0
+        while true {
+            let lock: FileDescriptor
+            do {
+                lock = try FileDescriptor.open(Self.lockPath(spool: spool), flags: O_RDWR | O_CREAT, mode: 0o600)
+                guard try lock.tryLockExclusive() else { return attempt == 0 ? Report(busy: true) : total }
+            } catch let error as SystemError {
+                throw CommandError(problem: "cannot lock \(Self.lockPath(spool: spool)): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
             }
-        } while follow
-        _ = lock
-        return total
+            attempt += 1
+            let started = WallClock.nowMicros()
+            var report = Report()
+            repeat {
+                report = try pass(spool: spool, unflushed: unflushed, follow: follow, progress: progress)
+                if !report.stored.isEmpty { flushed(report.stored) }
+                passed(report)
+                total.stored += report.stored
+                total.leftBehind.merge(report.leftBehind) { a, _ in a }
+                total.shipped += report.shipped
+                total.bytes += report.bytes
+                total.alreadyThere += report.alreadyThere
+                total.dropped += report.dropped
+                total.failures = report.failures
+                total.remaining = report.remaining
+                if follow {
+                    let idle = report.shipped + report.alreadyThere == 0
+                    usleep(useconds_t((idle || !report.failures.isEmpty ? interval : 0.05) * 1_000_000))
+                }
+            } while follow
+            try? lock.close()
+            // An archive-push that queued while this shipper held the lock started no shipper of
+            // its own: look once more after letting go, unless this pass was failing anyway.
+            guard report.failures.isEmpty, try newestEntry(spool: spool).map({ $0 >= started }) == true else { return total }
+        }
+    }
+
+    /// When the newest entry of any async store's queue was written (µs), nil when all are empty.
+    func newestEntry(spool: String) throws -> Int64? {
+        try context.asyncIndexes.compactMap { index in
+            try ShippingQueue.open(spool: spool, store: context.rawStores[index].name).entries().map(\.queuedAt).max()
+        }.max()
     }
 
     /// Until the queues are empty or a round makes no progress; a deferred-commit store is then
@@ -158,7 +173,10 @@ public struct Ship: Sendable {
                                             newestQueuedAge: newest.map { Double(WallClock.nowMicros() - $0) / 1_000_000 },
                                             failed: report.failures.count > failuresBefore.count)
                 if due {
+                    let failuresBefore = report.failures.count
                     flush(target: target, queue: queue, unflushed: unflushed, report: &report, progress: progress)
+                    // Segments queued while the flush waited on Telegram go in this pass too.
+                    if report.failures.count == failuresBefore, !follow, try !queue.entries().isEmpty { continue }
                     break
                 }
                 if follow || waiting.isEmpty { break }
