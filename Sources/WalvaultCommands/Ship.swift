@@ -251,6 +251,10 @@ public struct Ship: Sendable {
         switch result {
         case .success(.copied(let bytes)?):
             report.workingStores.insert(target.name)
+            if !target.capabilities.contains(.deferredCommit) {
+                // Durable now (a deferred store's objects are listed by its flush instead).
+                report.stored.append(Shipped(store: target.name, key: key, size: bytes, handle: target.handle(of: key)))
+            }
             report.shipped += 1
             report.bytes += bytes
             progress("shipped \(key) to store \"\(target.name)\" (\(bytes) bytes)")

@@ -120,6 +120,8 @@ struct ShippingRig {
         let report = try Ship(context: rig.context).run()
         #expect(report.failures.isEmpty, "\(report.failures)")
         #expect(report.shipped == 6 + 2, "six segments and the two info files")
+        // The history's rows: one per segment made durable off-site (the binding is not an object of the archive).
+        #expect(report.stored.count == 6 && report.stored.allSatisfy { $0.store == "offsite" && $0.key.hasPrefix("main/wal/") && $0.handle == nil })
         #expect(try rig.queue().entries().isEmpty)
         // Exactly the same objects, byte for byte (encrypted ones included: copied, not re-encrypted).
         #expect(filesUnder(rig.async) == filesUnder(rig.sync).filter { !$0.hasPrefix(".") && !$0.contains("/.") })
