@@ -205,7 +205,7 @@ public struct Backup {
     }
 
     /// Refuses before copying when the server's WAL will never reach these stores (see ArchiverCheck).
-    private func checkArchiver(_ facts: ServerFacts, layout: ArchiveLayout) throws -> [String] {
+    func checkArchiver(_ facts: ServerFacts, layout: ArchiveLayout) throws -> [String] {
         var check = ArchiverCheck(archiveMode: facts.archiveMode, archiveCommand: facts.archiveCommand, archiveLibrary: facts.archiveLibrary,
                                   lastArchivedWAL: facts.lastArchivedWAL, failing: facts.failingSince.map { .init(wal: $0.wal, time: $0.time) })
         if let last = check.lastArchivedWAL, let file = WALFileName(last) {

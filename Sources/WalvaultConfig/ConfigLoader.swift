@@ -8,7 +8,8 @@ import WalvaultSystem
 /// Turns a TOML file into a validated `WalvaultConfig`, or one `ConfigError` that names
 /// the file, the key and what is expected.
 public enum ConfigLoader {
-    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping", "retention", "alerts"]
+    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping", "retention", "alerts", "check"]
+    static let checkKeys = ["backup_max_age_hours", "shipping_lag_minutes", "min_free_percent", "round_trip_seconds"]
     static let alertKeys = ["telegram_chat_id", "webhook_url_env", "email_to", "email_from", "smtp_url", "smtp_user_env", "smtp_password_env",
                             "backup_max_age_hours", "after_failures"]
     static let encryptionKeys = ["passphrase_file", "passphrase_env", "key_cache"]
@@ -54,7 +55,7 @@ public enum ConfigLoader {
         }
         for name in root.keys.sorted() where !topLevelKeys.contains(name) {
             throw ConfigError(file: path, key: name, problem: "unknown key",
-                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention] and [alerts]")
+                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention], [alerts] and [check]")
         }
         let cluster = try parseCluster(root, path: path)
         let compression = try parseCompression(root, path: path)
@@ -64,6 +65,7 @@ public enum ConfigLoader {
         let shipping = try parseShipping(root, path: path)
         let retention = try parseRetention(root, path: path)
         let alerts = try parseAlerts(root, path: path, stores: stores)
+        let check = try parseCheck(root, path: path)
         if stores.contains(where: { $0.mode == .async }) {
             // Every store async is a machine that only reads (restoring from Telegram on a new
             // server); archive-push and backup refuse there. Otherwise the first must be sync.
@@ -77,7 +79,7 @@ public enum ConfigLoader {
             }
         }
         return WalvaultConfig(path: path, cluster: cluster, compression: compression, stores: stores, history: history,
-                              encryption: encryption, shipping: shipping, retention: retention, alerts: alerts)
+                              encryption: encryption, shipping: shipping, retention: retention, alerts: alerts, check: check)
     }
 
     private static func parseEncryption(_ root: TOMLTable, path: String) throws -> EncryptionSettings? {
@@ -184,6 +186,26 @@ public enum ConfigLoader {
         if let count = try reader.int("after_failures") {
             guard (1...1000).contains(count) else { throw fail("after_failures", "\(count) is out of range", "use 3: one failed archive-push is often a blip, three in a row is not") }
             settings.afterFailures = count
+        }
+        return settings
+    }
+
+    private static func parseCheck(_ root: TOMLTable, path: String) throws -> CheckSettings {
+        guard let table = try table(root, "check", path: path) else { return CheckSettings() }
+        let reader = TableReader(table: table, file: path, place: "check", knownKeys: checkKeys)
+        try reader.rejectUnknownKeys(what: "[check]")
+        var settings = CheckSettings()
+        for (key, range, fix, assign) in [
+            ("backup_max_age_hours", 1...8760, "use 28 for a nightly backup", { settings.backupMaxAgeHours = $0 }),
+            ("shipping_lag_minutes", 1...10080, "use 60: an off-site copy more than an hour behind is worth a look", { settings.shippingLagMinutes = $0 }),
+            ("min_free_percent", 1...99, "use 15", { settings.minFreePercent = $0 }),
+            ("round_trip_seconds", 5...3600, "use 60", { settings.roundTripSeconds = $0 }),
+        ] as [(String, ClosedRange<Int>, String, (Int) -> Void)] {
+            guard let value = try reader.int(key) else { continue }
+            guard range.contains(value) else {
+                throw ConfigError(file: path, key: "check." + key, problem: "\(value) is out of range", fix: fix + " (\(range.lowerBound) to \(range.upperBound))")
+            }
+            assign(value)
         }
         return settings
     }

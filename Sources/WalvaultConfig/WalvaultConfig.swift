@@ -12,11 +12,13 @@ public struct WalvaultConfig: Sendable, Equatable {
     public var shipping: ShippingSettings
     public var retention: RetentionSettings?
     public var alerts: AlertSettings?
+    public var check: CheckSettings
 
     public init(path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
                 history: HistorySettings? = nil, encryption: EncryptionSettings? = nil, shipping: ShippingSettings = ShippingSettings(),
-                retention: RetentionSettings? = nil, alerts: AlertSettings? = nil) {
+                retention: RetentionSettings? = nil, alerts: AlertSettings? = nil, check: CheckSettings = CheckSettings()) {
         self.alerts = alerts
+        self.check = check
         self.path = path
         self.cluster = cluster
         self.compression = compression

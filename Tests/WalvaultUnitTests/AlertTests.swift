@@ -119,3 +119,35 @@ import WalvaultConfig
         }
     }
 }
+
+@Suite struct HealthCheckTests {
+    let hour: Int64 = 3_600_000_000
+
+    @Test func verdictsFromFigures() {
+        #expect(HealthCheck.backupAge(newest: nil, now: 0, maxHours: 28).line.hasPrefix("FAIL last backup: no complete backup; run walvault backup"))
+        #expect(HealthCheck.backupAge(newest: ("L", 100 * hour), now: 127 * hour, maxHours: 28).ok)
+        #expect(!HealthCheck.backupAge(newest: ("L", 100 * hour), now: 129 * hour, maxHours: 28).ok)
+        #expect(HealthCheck.backupAge(newest: ("L", 100 * hour), now: 129 * hour, maxHours: 28).figure == "L, 29 h old (at most 28 h)")
+        #expect(HealthCheck.shippingLag(store: "b2", queued: 0, oldestSeconds: nil, maxMinutes: 60).line == "ok   shipping to \"b2\": queue empty")
+        #expect(HealthCheck.shippingLag(store: "b2", queued: 3, oldestSeconds: 3600, maxMinutes: 60).ok)
+        #expect(!HealthCheck.shippingLag(store: "b2", queued: 3, oldestSeconds: 3601, maxMinutes: 60).ok)
+        #expect(HealthCheck.freeSpace(what: "pg_wal", path: "/x", free: 15, total: 100, minPercent: 15).ok)
+        #expect(HealthCheck.freeSpace(what: "pg_wal", path: "/x", free: 149, total: 1000, minPercent: 15).line
+                == "FAIL free space for pg_wal: 14 % free on /x (at least 15 %); free space there; a full pg_wal stops PostgreSQL")
+    }
+
+    @Test func thresholdsParseAndAreChecked() throws {
+        let head = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\n[check]\n"
+        #expect(try ConfigLoader.parse(head + "backup_max_age_hours = 50\nshipping_lag_minutes = 5\nmin_free_percent = 20\nround_trip_seconds = 10\n", path: "/c.toml").check
+                == CheckSettings(backupMaxAgeHours: 50, shippingLagMinutes: 5, minFreePercent: 20, roundTripSeconds: 10))
+        #expect(try ConfigLoader.parse(head, path: "/c.toml").check == CheckSettings())
+        for (text, key) in [("min_free_percent = 100", "check.min_free_percent"), ("round_trip_seconds = 1", "check.round_trip_seconds"), ("lag = 1", "check.lag")] {
+            do {
+                _ = try ConfigLoader.parse(head + text, path: "/c.toml")
+                Issue.record("expected an error for \(text)")
+            } catch let error as ConfigError {
+                #expect(error.key == key)
+            }
+        }
+    }
+}
