@@ -12,7 +12,7 @@ import WalvaultCatalog
 /// the error, the last good backup and its age, the database's size, and what to check. Pure,
 /// and built only from facts that hold no secret (errors never carry tokens or passwords).
 public struct AlertMessage: Equatable, Sendable {
-    public enum Status: String, Sendable { case alert, recovered }
+    public enum Status: String, Sendable { case alert, recovered, notice }
 
     public var status: Status
     public var cluster: String
@@ -47,6 +47,7 @@ public struct AlertMessage: Equatable, Sendable {
         switch status {
         case .alert: return "[walvault] FAILING: \(condition) for \(cluster) on \(host)" + (failures > 1 ? " (\(failures) times in a row)" : "")
         case .recovered: return "[walvault] RECOVERED: \(condition) for \(cluster) on \(host)"
+        case .notice: return "[walvault] NOTICE: \(condition) for \(cluster) on \(host)"
         }
     }
 
@@ -82,7 +83,10 @@ public struct AlertMessage: Equatable, Sendable {
     public var lines: [String] {
         var lines = [subject]
         lines.append("database: cluster \(cluster) on \(host)")
-        if status == .alert {
+        if status == .notice {
+            lines.append("notice: \(condition)")
+            if let error { lines.append(error) }
+        } else if status == .alert {
             lines.append("failing: \(condition)" + (since.map { " since \(RecoveryTarget.formatUTC($0)) (\(Self.age(now - $0)) ago)" } ?? ""))
             if let error { lines.append("error: \(error)") }
         } else {

@@ -38,6 +38,23 @@ public struct ExpireReport: Codable, Equatable, Sendable {
     /// Whether what was left in a store is ciphertext (said plainly either way).
     public var encrypted = false
 
+    /// A backup kept today that the same rule deletes within `[retention] notify_before_days`.
+    public struct Upcoming: Codable, Equatable, Sendable {
+        public let store: String
+        public let label: String
+        public let by: String
+    }
+    public var upcoming: [Upcoming] = []
+
+    /// Backups `later` deletes that `self` keeps. Pure.
+    public func upcoming(later: ExpireReport, by: String) -> [Upcoming] {
+        stores.flatMap { store -> [Upcoming] in
+            let kept = Set(store.keep.filter { $0.kind == "backup" }.map(\.name))
+            let future = later.stores.first { $0.store == store.store }?.delete.filter { $0.kind == "backup" }.map(\.name) ?? []
+            return future.filter(kept.contains).sorted().map { Upcoming(store: store.store, label: $0, by: by) }
+        }
+    }
+
     public func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -61,6 +78,9 @@ public struct ExpireReport: Codable, Equatable, Sendable {
                 }
             }
             if store.keep.isEmpty && store.delete.isEmpty { lines.append("  nothing stored for this cluster") }
+            for soon in upcoming where soon.store == store.store {
+                lines.append("  backup \(soon.label) will expire by \(soon.by) (notify_before_days)")
+            }
             if let deleted = deletedObjects?[store.store] { lines.append("  deleted \(deleted) objects") }
             if let left = leftBehind[store.store], !left.isEmpty {
                 let reasons = Set(left.values).sorted().joined(separator: "; ")
@@ -76,6 +96,26 @@ public struct Expire {
     public let context: WalvaultContext
 
     public init(context: WalvaultContext) { self.context = context }
+
+    /// With `[retention] notify_before_days`: what the same rule deletes that many days from now,
+    /// in the report, and once per backup through `[alerts]`.
+    func notifyUpcoming(_ report: inout ExpireReport, now: Int64) throws {
+        guard let days = context.config.retention?.notifyBeforeDays else { return }
+        report.upcoming = try upcoming(for: report, now: now)
+        let by = RecoveryTarget.formatUTC(now + Int64(days) * 86_400_000_000)
+        guard let notifier = Notifier(context: context) else { return }
+        for soon in report.upcoming {
+            notifier.noticeOnce(key: "expiring \(soon.store) \(soon.label)", about: "backup \(soon.label) in store \"\(soon.store)\" expires within \(days) days",
+                                detail: "by \(by), under [retention]; walvault expire --dry-run --as-of '\(by)' shows everything that goes then")
+        }
+    }
+
+    /// What `report` keeps that the rule deletes `notify_before_days` later (empty without it).
+    public func upcoming(for report: ExpireReport, now: Int64) throws -> [ExpireReport.Upcoming] {
+        guard let days = context.config.retention?.notifyBeforeDays else { return [] }
+        let then = now + Int64(days) * 86_400_000_000
+        return report.upcoming(later: try plan(asOf: then), by: RecoveryTarget.formatUTC(then))
+    }
 
     public func plan(asOf now: Int64 = WallClock.nowMicros()) throws -> ExpireReport {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
@@ -157,6 +197,7 @@ public struct Expire {
         }
         report.encrypted = context.keyRing != nil
         report.deletedObjects = deleted
+        try notifyUpcoming(&report, now: now)
         return report
     }
 }

@@ -35,6 +35,8 @@ public struct Notifier: Sendable {
     struct State: Codable {
         var conditions: [String: AlertPolicy.Condition] = [:]
         var backupAgeCheckedAt: Int64?
+        /// Notices already sent (one per backup about to expire), so each goes once.
+        var noticesSent: [String]?
     }
 
     public var statePath: String {
@@ -96,6 +98,24 @@ public struct Notifier: Sendable {
             warnings += succeeded("backup age")
         }
         return warnings
+    }
+
+    /// A notice sent once per `key` (a backup about to expire), on every channel.
+    @discardableResult
+    public func noticeOnce(key: String, about: String, detail: String) -> [String] {
+        var fresh = false
+        let warnings = withState { state in
+            var sent = state.noticesSent ?? []
+            guard !sent.contains(key) else { return }
+            sent.append(key)
+            // Bounded: the oldest are forgotten first (a backup that expired is not noticed again).
+            state.noticesSent = Array(sent.suffix(1000))
+            fresh = true
+        }
+        guard fresh else { return warnings }
+        var state = AlertPolicy.Condition()
+        state.lastError = detail
+        return warnings + send(.notice, condition: about, state: state)
     }
 
     // MARK: State

@@ -220,11 +220,15 @@ public enum ConfigLoader {
         guard (1...36_500).contains(days) else {
             throw ConfigError(file: path, key: "retention.days", problem: "\(days) is out of range", fix: "use a number of days from 1 to 36500")
         }
-        if try reader.int("notify_before_days") != nil {
-            throw ConfigError(file: path, key: "retention.notify_before_days", problem: "not available in this version",
-                              fix: "remove it for now: notices before expiry come with alerts; walvault expire --dry-run --as-of shows what will go")
+        var notify: Int?
+        if let value = try reader.int("notify_before_days") {
+            guard (1...365).contains(value), value < days else {
+                throw ConfigError(file: path, key: "retention.notify_before_days", problem: "\(value) is out of range",
+                                  fix: "use a number of days from 1 to 365, less than days (\(days)), e.g. 3")
+            }
+            notify = value
         }
-        return RetentionSettings(days: days)
+        return RetentionSettings(days: days, notifyBeforeDays: notify)
     }
 
     private static func parseShipping(_ root: TOMLTable, path: String) throws -> ShippingSettings {

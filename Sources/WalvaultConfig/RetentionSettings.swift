@@ -2,6 +2,11 @@
 /// store sets its own `retention_days` (a fast local tier keeping less than the cloud).
 public struct RetentionSettings: Sendable, Equatable {
     public var days: Int
+    /// Tell the owner, through `[alerts]`, which backups expire within this many days (once each).
+    public var notifyBeforeDays: Int?
 
-    public init(days: Int) { self.days = days }
+    public init(days: Int, notifyBeforeDays: Int? = nil) {
+        self.days = days
+        self.notifyBeforeDays = notifyBeforeDays
+    }
 }

@@ -31,7 +31,9 @@ struct ExpireCommand: ParsableCommand {
         let context = try global.loadContext(for: "expire")
         do {
             let moment = asOf.flatMap(RecoveryTarget.parseTime) ?? WallClock.nowMicros()
-            let report = dryRun ? try Expire(context: context).plan(asOf: moment) : try Expire(context: context).run(asOf: moment)
+            let expire = Expire(context: context)
+            var report = dryRun ? try expire.plan(asOf: moment) : try expire.run(asOf: moment)
+            if dryRun { report.upcoming = try expire.upcoming(for: report, now: moment) }
             print(json ? try report.json() : report.text)
         } catch {
             Output.fail("expire", "\(error)")

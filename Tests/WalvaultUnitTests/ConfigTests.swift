@@ -330,6 +330,8 @@ import WalvaultSystem
         let config = try ConfigLoader.parse("[cluster]\nname = \"m\"\n[retention]\ndays = 30\n" + Self.store + "retention_days = 7\n"
                                             + "[[stores]]\nname=\"cloud\"\ntype=\"local\"\npath=\"/c\"\n", path: "/c.toml")
         #expect(config.retention == RetentionSettings(days: 30))
+        #expect(try ConfigLoader.parse("[cluster]\nname = \"m\"\n[retention]\ndays = 30\nnotify_before_days = 3\n" + Self.store, path: "/c.toml").retention
+                == RetentionSettings(days: 30, notifyBeforeDays: 3))
         #expect(config.retentionDays(store: 0) == 7)
         #expect(config.retentionDays(store: 1) == 30)
         #expect(try ConfigLoader.parse("[cluster]\nname = \"m\"\n" + Self.store, path: "/c.toml").retentionDays(store: 0) == nil)
@@ -339,7 +341,8 @@ import WalvaultSystem
         ("[retention]\n", "retention.days", "missing"),
         ("[retention]\ndays = 0\n", "retention.days", "out of range"),
         ("[retention]\ndays = \"30\"\n", "retention.days", "expected an integer"),
-        ("[retention]\ndays = 30\nnotify_before_days = 3\n", "retention.notify_before_days", "not available in this version"),
+        ("[retention]\ndays = 30\nnotify_before_days = 30\n", "retention.notify_before_days", "out of range"),
+        ("[retention]\ndays = 30\nnotify_before_days = 0\n", "retention.notify_before_days", "out of range"),
         ("[retention]\ndays = 30\nkeep = 3\n", "retention.keep", "unknown key"),
     ])
     func mistakesAreOneLine(section: String, key: String, problem: String) throws {

@@ -42,6 +42,30 @@ import WalvaultSystem
                        backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
     }
 
+    /// notify_before_days: what the same rule deletes that many days ahead, said once per backup.
+    @Test func backupsAboutToExpireAreNamedAheadAndNoticedOnce() throws {
+        let (dir, base, now) = try rig(localDays: nil, retentionDays: 30)
+        defer { _ = dir }
+        var config = base.config
+        config.retention = RetentionSettings(days: 30, notifyBeforeDays: 15)
+        config.alerts = AlertSettings()
+        let context = WalvaultContext(config: config, stores: base.rawStores)
+        let report = try Expire(context: context).run(asOf: now)
+        // Today the 50-day backup is the newest one older than the window; in 15 days the 20-day one is.
+        let fifty = BackupLabel.make(now - 50 * Self.day - 60_000_000)
+        #expect(report.upcoming.map(\.label) == [fifty, fifty])
+        #expect(report.upcoming.map(\.store) == ["local", "offsite"])
+        #expect(report.text.contains("backup \(fifty) will expire by "))
+        // Once per backup: the state remembers what was said.
+        let notifier = try #require(Notifier(context: context))
+        let state = try String(contentsOfFile: notifier.statePath, encoding: .utf8)
+        #expect(state.contains("expiring local \(fifty)") && state.contains("expiring offsite \(fifty)"))
+        _ = try Expire(context: context).run(asOf: now)
+        #expect(try String(contentsOfFile: notifier.statePath, encoding: .utf8).components(separatedBy: "expiring local").count == 2)
+        // Without notify_before_days nothing is looked ahead.
+        #expect(try Expire(context: base).run(asOf: now).upcoming.isEmpty)
+    }
+
     @Test func eachStoreIsPlannedWithItsOwnWindowAndEveryDecisionSaysWhy() throws {
         let (dir, context, now) = try rig(localDays: 7, retentionDays: 30)
         defer { _ = dir }
