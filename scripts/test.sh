@@ -7,3 +7,5 @@ bash scripts/setup.sh
 export PATH="/opt/swift/usr/bin:$PATH"
 swift build --build-tests
 swift test --skip-build
+# The release binary's start-up budget: no ICU, no libcurl/libxml2/libpq linked.
+bash scripts/check-binary.sh
