@@ -259,7 +259,7 @@ public struct ArchivePush {
         guard let parent = history.ancestors.last?.parent, parent > 1 else { return }
         let parentFile = WALFileName.history(timeline: parent)
         for store in context.syncStores {
-            let stored = try store.list(directory: layout.directory(for: parentFile), namePrefix: StoredObjectName.prefix(for: parentFile.description))
+            let stored = try store.objects(of: parentFile, layout: layout)
             guard let object = stored.first,
                   let parentHistory = TimelineHistory(timeline: parent, text: String(decoding: try ObjectFetcher.fetchSmall(object, from: store), as: UTF8.self))
             else { continue }

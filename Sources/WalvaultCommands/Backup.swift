@@ -210,7 +210,7 @@ public struct Backup {
                                   lastArchivedWAL: facts.lastArchivedWAL, failing: facts.failingSince.map { .init(wal: $0.wal, time: $0.time) })
         if let last = check.lastArchivedWAL, let file = WALFileName(last) {
             check.lastArchivedIsInStores = try context.syncStores.contains {
-                try !$0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty
+                try !$0.objects(of: file, layout: layout).isEmpty
             }
         }
         return try check.verdict(configPath: context.config.path) { a, b in
@@ -241,7 +241,7 @@ public struct Backup {
         needed.append(.backupHistory(manifest.startSegment(), offset: UInt32(manifest.startLSN.value % UInt64(size))))
         let waiting = Stopwatch()
         for file in needed {
-            while try context.syncStores.contains(where: { try $0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty }) {
+            while try context.syncStores.contains(where: { try $0.objects(of: file, layout: layout).isEmpty }) {
                 guard waiting.seconds < walTimeoutSeconds else {
                     let why = session.lastArchiveFailure().map { "; the archiver last failed on \($0.wal) at \($0.time)" } ?? ""
                     throw CommandError(problem: "backup \(manifest.label) is unusable: \(file) was not archived within \(walTimeoutSeconds == walTimeoutSeconds.rounded() ? String(Int(walTimeoutSeconds)) : String(walTimeoutSeconds)) s\(why)",

@@ -67,9 +67,7 @@ public struct Check {
             let deadline = started + Int64(settings.roundTripSeconds) * 1_000_000
             var missing = context.syncStores.map(\.name)
             while true {
-                missing = try context.syncStores.filter {
-                    try $0.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description)).isEmpty
-                }.map(\.name)
+                missing = try context.syncStores.filter { try $0.objects(of: file, layout: layout).isEmpty }.map(\.name)
                 if missing.isEmpty {
                     return HealthCheck(name: "round trip", ok: true, figure: "\(name) in every sync store \(HealthCheck.milliseconds(now() - started)) after the switch")
                 }
@@ -105,11 +103,9 @@ public struct Check {
     }
 
     func backupAge() -> HealthCheck {
-        let stores = context.syncStores.isEmpty ? context.stores : context.syncStores
         do {
-            let inventory = try Inventory.read(stores: stores, layout: layout, skippingUnreadable: true)
-            let newest = inventory.backups.max { $0.stopTime < $1.stopTime }
-            _ = Notifier(context: context)?.checkBackupAge(force: true)
+            let newest = try context.newestBackup()
+            _ = Notifier(context: context)?.checkBackupAge(force: true, newest: .some(newest))
             return HealthCheck.backupAge(newest: newest.map { ($0.label, $0.stopTime) }, now: now(), maxHours: settings.backupMaxAgeHours)
         } catch {
             return HealthCheck(name: "last backup", ok: false, figure: "\(error)")

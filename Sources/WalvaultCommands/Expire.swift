@@ -102,11 +102,10 @@ public struct Expire {
     func notifyUpcoming(_ report: inout ExpireReport, now: Int64) throws {
         guard let days = context.config.retention?.notifyBeforeDays else { return }
         report.upcoming = try upcoming(for: report, now: now)
-        let by = RecoveryTarget.formatUTC(now + Int64(days) * 86_400_000_000)
         guard let notifier = Notifier(context: context) else { return }
         for soon in report.upcoming {
             notifier.noticeOnce(key: "expiring \(soon.store) \(soon.label)", about: "backup \(soon.label) in store \"\(soon.store)\" expires within \(days) days",
-                                detail: "by \(by), under [retention]; walvault expire --dry-run --as-of '\(by)' shows everything that goes then")
+                                detail: "by \(soon.by), under [retention]; walvault expire --dry-run --as-of '\(soon.by)' shows everything that goes then")
         }
     }
 

@@ -78,8 +78,9 @@ public struct Notifier: Sendable {
 
     /// The newest complete backup against `backup_max_age_hours`; at most every 15 minutes
     /// unless `force` (backup, check).
+    /// - Parameter newest: the newest complete backup, when the caller has read it already (check).
     @discardableResult
-    public func checkBackupAge(force: Bool = false) -> [String] {
+    public func checkBackupAge(force: Bool = false, newest known: BackupManifest?? = nil) -> [String] {
         let at = now()
         var due = force
         var warnings = withState { state in
@@ -89,7 +90,7 @@ public struct Notifier: Sendable {
             }
         }
         guard due else { return warnings }
-        let newest = lastBackup()
+        let newest = known ?? lastBackup()
         if AlertPolicy.backupTooOld(newestStop: newest?.stopTime, now: at, maxAgeHours: settings.backupMaxAgeHours) {
             let error = newest.map { "the newest complete backup (\($0.label)) is older than backup_max_age_hours = \(settings.backupMaxAgeHours)" }
                 ?? "there is no complete backup"
@@ -129,7 +130,11 @@ public struct Notifier: Sendable {
             let bytes = try file.readToEnd(limit: 1 << 20)
             var state = bytes.isEmpty ? State() : ((try? JSONDecoder().decode(State.self, from: Data(bytes))) ?? State())
             body(&state)
-            let encoded = Array(try JSONEncoder().encode(state))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys    // the same state, the same bytes
+            let encoded = Array(try encoder.encode(state))
+            // ship asks after every pass: rewrite only what changed.
+            guard encoded != bytes else { return [] }
             guard ftruncate(file.raw, 0) == 0 else { throw SystemError("truncate", path: path) }
             try file.rewind()
             try file.writeAll(encoded)
@@ -143,11 +148,7 @@ public struct Notifier: Sendable {
 
     // MARK: Facts and sending
 
-    func lastBackup() -> BackupManifest? {
-        let stores = context.syncStores.isEmpty ? context.stores : context.syncStores
-        let inventory = try? Inventory.read(stores: stores, layout: ArchiveLayout(cluster: context.config.cluster.name), skippingUnreadable: true)
-        return inventory?.backups.max { $0.stopTime < $1.stopTime }
-    }
+    func lastBackup() -> BackupManifest? { (try? context.newestBackup()) ?? nil }
 
     static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -181,8 +182,7 @@ public struct Notifier: Sendable {
     func sendTelegram(_ message: AlertMessage, chat: String) throws {
         guard let (index, store) = context.config.stores.enumerated().first(where: { $0.element.telegramChatID != nil }),
               case .telegram(let telegram) = store.kind else { return }
-        let token = try StoreCredentials.read(telegram.botToken, key: "stores #\(index + 1).bot_token", configPath: context.config.path)
-        let api = TelegramBotAPI(store: store.name, apiBase: telegram.apiBase, token: token, chatID: telegram.chatID, maxRetryAfterSeconds: 30)
+        let api = try WalvaultContext.telegramAPI(store.name, telegram, index: index, configPath: context.config.path, maxRetryAfterSeconds: 30)
         try api.sendMessage(message.text, to: chat)
     }
 

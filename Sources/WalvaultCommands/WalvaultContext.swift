@@ -1,3 +1,4 @@
+import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
@@ -104,14 +105,28 @@ public struct WalvaultContext: Sendable {
                                  secret: secret)
             return layered(driver)
         case .telegram(let telegram):
-            let place = "stores #\(index + 1)"
-            let token = try StoreCredentials.read(telegram.botToken, key: place + ".bot_token", configPath: configPath)
-            try checkToken(token, key: place + ".bot_token", configPath: configPath)
-            let api = TelegramBotAPI(store: settings.name, apiBase: telegram.apiBase, token: token, chatID: telegram.chatID, localFiles: telegram.localFiles)
+            let api = try telegramAPI(settings.name, telegram, index: index, configPath: configPath)
             let work = Paths.join(spool ?? "/tmp", "telegram/\(settings.name)")
             return layered(TelegramStore(name: settings.name, api: api, partSize: telegram.partSizeMB << 20, workDirectory: work, keyRing: keyRing,
                                          pacer: TelegramPacer(rate: telegram.messagesPerMinute, window: 60)))
         }
+    }
+
+    /// The bot of a Telegram store (its token read and checked now): the store's, and the alerts'.
+    static func telegramAPI(_ name: String, _ telegram: TelegramStoreSettings, index: Int, configPath: String,
+                            maxRetryAfterSeconds: Int = 300) throws -> TelegramBotAPI {
+        let key = "stores #\(index + 1).bot_token"
+        let token = try StoreCredentials.read(telegram.botToken, key: key, configPath: configPath)
+        try checkToken(token, key: key, configPath: configPath)
+        return TelegramBotAPI(store: name, apiBase: telegram.apiBase, token: token, chatID: telegram.chatID, localFiles: telegram.localFiles,
+                              maxRetryAfterSeconds: maxRetryAfterSeconds)
+    }
+
+    /// The newest complete backup the sync stores hold (every store on a machine that only restores).
+    func newestBackup() throws -> BackupManifest? {
+        let stores = syncStores.isEmpty ? self.stores : syncStores
+        let inventory = try Inventory.read(stores: stores, layout: ArchiveLayout(cluster: config.cluster.name), skippingUnreadable: true)
+        return inventory.backups.max { $0.stopTime < $1.stopTime }
     }
 
     /// A token goes into every URL: one that holds a character a token never has (a space, a

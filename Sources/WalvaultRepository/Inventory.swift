@@ -182,3 +182,11 @@ public struct Inventory {
         }
     }
 }
+
+extension Store {
+    /// The stored objects of one archived WAL file (one, or identical copies after a race), by one
+    /// listing of its directory: what archive-push, backup and check ask of a store.
+    public func objects(of file: WALFileName, layout: ArchiveLayout) throws -> [StoreObject] {
+        try list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description))
+    }
+}
