@@ -179,9 +179,7 @@ import WalvaultSystem
         let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")), compression: CompressionSettings(algorithm: .zstd),
                                     stores: settings, retention: RetentionSettings(days: 7))
         func telegram(_ machine: String) -> Store {
-            let api = TelegramBotAPI(store: "telegram", apiBase: standIn.apiBase, token: Array(standIn.token.utf8).withUnsafeBytes { SecretBytes(copying: $0) }, chatID: standIn.chatID)
-            return WalvaultContext.layered(TelegramStore(name: "telegram", api: api, partSize: 64 << 10, workDirectory: dir.sub("work-\(machine)"), keyRing: nil,
-                                                         pacer: TelegramPacer(rate: 1000)))
+            WalvaultContext.layered(telegramStore(standIn, workDirectory: dir.sub("work-\(machine)"), partSize: 64 << 10, pacer: TelegramPacer(rate: 1000)))
         }
         let context = WalvaultContext(config: config, stores: [try WalvaultContext.makeStore(settings[0]), telegram("ship")])
         for i in 1...6 {

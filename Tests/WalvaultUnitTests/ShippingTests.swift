@@ -308,9 +308,7 @@ struct ShippingRig {
         func telegram(machine: String, partSize: Int = 4 << 20) -> Store { Self.telegram(standIn, dir, machine: machine, partSize: partSize) }
 
         static func telegram(_ standIn: TelegramStandIn, _ dir: TempDir, machine: String, partSize: Int) -> Store {
-            let api = TelegramBotAPI(store: "telegram", apiBase: standIn.apiBase, token: Array(standIn.token.utf8).withUnsafeBytes { SecretBytes(copying: $0) }, chatID: standIn.chatID)
-            return WalvaultContext.layered(TelegramStore(name: "telegram", api: api, partSize: partSize, workDirectory: dir.sub("work-\(machine)"), keyRing: nil,
-                                                         pacer: TelegramPacer(rate: 1000)))
+            WalvaultContext.layered(telegramStore(standIn, workDirectory: dir.sub("work-\(machine)"), partSize: partSize, pacer: TelegramPacer(rate: 1000)))
         }
 
         func push(_ range: ClosedRange<Int>) throws {

@@ -36,8 +36,7 @@ enum Driver: String, CaseIterable, CustomTestStringConvertible {
         case .telegram:
             let standIn = try TelegramStandIn()
             let dir = TempDir()
-            let api = TelegramBotAPI(store: "telegram", apiBase: standIn.apiBase, token: Array(standIn.token.utf8).withUnsafeBytes { SecretBytes(copying: $0) }, chatID: standIn.chatID)
-            return (TelegramStore(name: "telegram", api: api, partSize: 256 << 10, workDirectory: dir.sub("work"), keyRing: nil), KeepAlive([standIn, dir]))
+            return (telegramStore(standIn, workDirectory: dir.sub("work"), partSize: 256 << 10), KeepAlive([standIn, dir]))
         }
     }
 }

@@ -8,6 +8,7 @@ import WalvaultConfig
 import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTestHelpers
 
 /// A temporary directory for one test, removed when the value goes away.
 final class TempDir {
@@ -125,4 +126,12 @@ func readObject(_ store: Store, _ key: String) throws -> [UInt8] {
 func storeError(_ body: () throws -> Void) -> StoreError? {
     do { try body() } catch let error as StoreError { return error } catch { Issue.record("not a StoreError: \(error)") }
     return nil
+}
+
+/// A Telegram store on the Bot API stand-in, its local state in `workDirectory` (a new one is a new machine).
+func telegramStore(_ standIn: TelegramStandIn, workDirectory: String, partSize: Int, keyRing: KeyRing? = nil, pacer: TelegramPacer = TelegramPacer(),
+                   retryDelays: [Double] = [0.5, 1, 2, 4, 8], token: String? = nil, chatID: String? = nil, localFiles: Bool = false) -> TelegramStore {
+    let api = TelegramBotAPI(store: "telegram", apiBase: standIn.apiBase, token: Array((token ?? standIn.token).utf8).withUnsafeBytes { SecretBytes(copying: $0) },
+                             chatID: chatID ?? standIn.chatID, localFiles: localFiles)
+    return TelegramStore(name: "telegram", api: api, partSize: partSize, workDirectory: workDirectory, keyRing: keyRing, pacer: pacer, retryDelays: retryDelays)
 }

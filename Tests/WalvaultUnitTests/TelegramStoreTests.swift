@@ -125,10 +125,8 @@ import WalvaultTestHelpers
         /// A store as a process sees it; `machine` names its local state (a new one: a new machine).
         func store(machine: String = "a", partSize: Int = 1 << 20, token: String? = nil, chatID: String? = nil, localFiles: Bool = false,
                    pacer: TelegramPacer = TelegramPacer()) -> TelegramStore {
-            let api = TelegramBotAPI(store: "telegram", apiBase: standIn.apiBase, token: Array((token ?? standIn.token).utf8).withUnsafeBytes { SecretBytes(copying: $0) },
-                                     chatID: chatID ?? standIn.chatID, localFiles: localFiles)
-            return TelegramStore(name: "telegram", api: api, partSize: partSize, workDirectory: dir.sub("work-\(machine)"), keyRing: keyRing,
-                                 pacer: pacer, retryDelays: [0.05, 0.1, 0.2, 0.4, 0.8])
+            telegramStore(standIn, workDirectory: dir.sub("work-\(machine)"), partSize: partSize, keyRing: keyRing, pacer: pacer,
+                          retryDelays: [0.05, 0.1, 0.2, 0.4, 0.8], token: token, chatID: chatID, localFiles: localFiles)
         }
     }
 
