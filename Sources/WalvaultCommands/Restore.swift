@@ -173,19 +173,12 @@ public struct Restore {
         }
 
         // Every part, in order, routed into the files its bytes belong to.
-        var piecesByPart: [Int: [(offset: Int, piece: PartRouter.Piece)]] = [:]
-        for (index, entry) in backup.entries.enumerated() {
-            guard let chunks = entry.chunks else { continue }
-            for (n, chunk) in chunks.enumerated() {
-                piecesByPart[chunk.part, default: []].append((chunk.offset, .init(entry: index, length: chunk.length, isLast: n == chunks.count - 1)))
-            }
-        }
-        var carried: [Int: (file: FileDescriptor, hasher: SHA256Hasher)] = [:]
+        let piecesByPart = PartRouter.pieces(of: backup)
+        var carried: [Int: (file: FileDescriptor?, hasher: SHA256Hasher)] = [:]
         let directory = layout.backupDirectory(backup.label)
         let locations = try Inventory.partLocations(of: backup, stores: context.stores.filter { inventory.unreadableStores[$0.name] == nil }, layout: layout)
         for (number, part) in backup.parts.enumerated() {
-            let pieces = (piecesByPart[number + 1] ?? []).sorted { $0.offset < $1.offset }.map(\.piece)
-            let router = PartRouter(pieces: pieces, paths: paths, manifest: backup, carriedOver: carried)
+            let router = PartRouter(pieces: piecesByPart[number + 1] ?? [], paths: paths, manifest: backup, carriedOver: carried)
             try fetchPart(part, from: locations[part.name] ?? [], directory: directory, into: router)
             carried = router.stillOpen
         }

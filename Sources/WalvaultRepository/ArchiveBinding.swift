@@ -40,6 +40,26 @@ public enum ArchiveBinding {
         }
     }
 
+    /// Each of the pair on its own, for verify: what `load` forgives (one damaged or missing copy)
+    /// is still a problem to report, with the key.
+    public static func audit(store: Store, layout: ArchiveLayout) -> (info: ArchiveInfo?, problems: [(key: String, problem: String)]) {
+        var problems: [(key: String, problem: String)] = []
+        var found: [ArchiveInfo] = []
+        for key in [layout.infoKey, layout.infoCopyKey] {
+            do {
+                switch try decode(store: store, key: key) {
+                case nil: problems.append((key, "missing"))
+                case .success(let info)?: found.append(info)
+                case .failure(let problem)?: problems.append((key, "unreadable: \(problem)"))
+                }
+            } catch {
+                problems.append((key, "cannot be read: \(error)"))
+            }
+        }
+        if found.count == 2, found[0] != found[1] { problems.append((layout.infoCopyKey, "disagrees with \(layout.infoKey)")) }
+        return (found.first, problems)
+    }
+
     /// Binds an unbound store to `identity`, or checks that a bound one matches it.
     public static func ensure(store: Store, layout: ArchiveLayout, identity: ClusterIdentity, what: String) throws {
         if let (existing, missing) = try read(store: store, layout: layout) {

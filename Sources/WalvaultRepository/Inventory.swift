@@ -172,7 +172,7 @@ public struct Inventory {
     }
 
     /// DecodingError's own description runs to several lines of context; one phrase is enough.
-    static func summary(_ error: DecodingError) -> String {
+    public static func summary(_ error: DecodingError) -> String {
         switch error {
         case .dataCorrupted: return "not valid JSON"
         case .keyNotFound(let key, _): return "no \"\(key.stringValue)\""

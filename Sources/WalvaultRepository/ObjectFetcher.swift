@@ -6,19 +6,47 @@ import WalvaultSystem
 /// Reads one stored object through decompression and checks the SHA-256 in its name. Callers
 /// decide what to do with bytes written before the check fails (restore keeps pg_control back).
 public enum ObjectFetcher {
-    public static func fetch(_ object: StoreObject, from store: Store, into sink: ByteSink) throws -> Int {
-        guard let name = StoredObjectName(object.name) else {
-            throw RepositoryError(problem: "object \(object.key) in store \"\(store.name)\" has no checksum in its name", fix: "it was not written by walvault; remove it")
+    /// What is wrong with an object, without the object's and store's names (the caller has them).
+    public enum Failure: Error, CustomStringConvertible {
+        case noChecksumInName
+        case undecodable(String)
+        case checksumMismatch(actual: String, expected: String)
+
+        public var description: String {
+            switch self {
+            case .noChecksumInName: return "has no checksum in its name: it was not written by walvault"
+            case .undecodable(let why): return "is corrupted (\(why))"
+            case .checksumMismatch(let actual, let expected): return "fails its checksum (sha256 \(actual.prefix(12))…, expected \(expected.prefix(12))…)"
+            }
         }
+    }
+
+    public static func fetch(_ object: StoreObject, from store: Store, into sink: ByteSink) throws -> Int {
+        do {
+            return try check(object, from: store, into: sink)
+        } catch let failure as Failure {
+            switch failure {
+            case .noChecksumInName:
+                throw RepositoryError(problem: "object \(object.key) in store \"\(store.name)\" has no checksum in its name", fix: "it was not written by walvault; remove it")
+            case .undecodable, .checksumMismatch:
+                throw RepositoryError(problem: "object \(object.key) in store \"\(store.name)\" \(failure)", fix: "use another store's copy")
+            }
+        }
+    }
+
+    /// The same read, failing with `Failure` for what is wrong with the bytes; a store or sink
+    /// error is thrown as it is.
+    public static func check(_ object: StoreObject, from store: Store, into sink: ByteSink) throws -> Int {
+        guard let name = StoredObjectName(object.name) else { throw Failure.noChecksumInName }
         let hashing = HashingStage(next: sink)
         let reader = try store.openReader(key: object.key)
         do {
             try StreamPump.pump(reading: reader.read(into:), into: try Compression.decompressor(name.compression, next: hashing))
         } catch let error as PipelineError {
-            throw RepositoryError(problem: "object \(object.key) in store \"\(store.name)\" is corrupted (\(error))", fix: "use another store's copy")
+            throw Failure.undecodable("\(error)")
         }
         guard hashing.hexDigest == name.sha256 else {
-            throw RepositoryError(problem: "object \(object.key) in store \"\(store.name)\" fails its checksum (sha256 \(hashing.hexDigest!.prefix(12))…, expected \(name.sha256.prefix(12))…)", fix: "use another store's copy")
+            throw Failure.checksumMismatch(actual: hashing.hexDigest ?? "", expected: name.sha256)
         }
         return hashing.byteCount
     }

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// Monotonic elapsed time, for durations in reports and history rows.
-public struct Stopwatch {
+public struct Stopwatch: Sendable {
     private let start: timespec
 
     public init() {

@@ -55,12 +55,3 @@ struct BackupCommand: ParsableCommand {
         }
     }
 }
-
-extension String {
-    /// Two decimals without Foundation's String(format:).
-    init(format2 value: Double) {
-        let hundredths = Int((value * 100).rounded())
-        let fraction = hundredths % 100
-        self = "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
-}
