@@ -15,6 +15,9 @@ public struct RestoreOptions {
     public var force = false
     /// How restore_command calls walvault: absolute binary and config paths.
     public var restoreCommand: String
+    /// Tablespace locations by OID, instead of the backup's own (a drill must never write where
+    /// the production cluster keeps its tablespaces).
+    public var tablespaceLocations: [String: String] = [:]
 
     public init(pgdata: String, target: RecoveryTarget, backupLabel: String? = nil, force: Bool = false, restoreCommand: String) {
         self.pgdata = pgdata
@@ -105,7 +108,7 @@ public struct Restore {
         }
         var destinations = [try RestoreDestination.inspect(options.pgdata, role: .dataDirectory, force: options.force)]
         for tablespace in backup.tablespaces {
-            destinations.append(try RestoreDestination.inspect(tablespace.location, role: .tablespace(oid: tablespace.oid), force: options.force))
+            destinations.append(try RestoreDestination.inspect(location(of: tablespace), role: .tablespace(oid: tablespace.oid), force: options.force))
         }
         try RestoreSpace.check(try destinations.map { try spaceNeed($0, backup: backup) })
         return RestorePlan(backup: backup, wal: wal, target: options.target, destinations: destinations, notes: notes)
@@ -113,6 +116,10 @@ public struct Restore {
 
     /// What one destination will hold: a tablespace its files under pg_tblspc/<oid>/, the data
     /// directory everything else.
+    func location(of tablespace: BackupManifest.Tablespace) -> String {
+        options.tablespaceLocations[tablespace.oid] ?? tablespace.location
+    }
+
     private func spaceNeed(_ destination: RestoreDestination, backup: BackupManifest) throws -> RestoreSpace.Need {
         let files = backup.entries.filter { $0.kind == .file }
         let bytes: Int
@@ -163,7 +170,8 @@ public struct Restore {
                 if mkdir(path, mode_t(entry.mode)) != 0 && errno != EEXIST { throw SystemError("create directory", path: path) }
                 chmod(path, mode_t(entry.mode))
             case .symlink:
-                try FileSystem.makeSymlink(entry.target ?? "", at: path)
+                let tablespace = backup.tablespaces.first { "pg_tblspc/\($0.oid)" == entry.path }
+                try FileSystem.makeSymlink(tablespace.map(location(of:)) ?? entry.target ?? "", at: path)
             case .file where (entry.size ?? 0) == 0:
                 let file = try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode_t(entry.mode))
                 try file.close()

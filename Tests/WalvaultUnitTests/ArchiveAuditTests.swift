@@ -1,5 +1,6 @@
 import Testing
 @testable import WalvaultCatalog
+@testable import WalvaultCommands
 
 /// What verify concludes from the stores' listings, case by case.
 @Suite struct ArchiveAuditTests {
@@ -123,5 +124,23 @@ import Testing
         a.walFiles[name(1, 2)] = ["other"]
         let found = ArchiveAudit.missingAcrossStores([a, b], segmentSize: Self.size)
         #expect(found == [.init(store: "a", object: name(1, 2), problem: "different contents from the copy in store \"b\"")])
+    }
+}
+
+/// The settings a drill's server runs with: never the production port, archive or upstream.
+@Suite struct DrillSettingsTests {
+    @Test func theDrillsServerListensOnlyOnItsOwnPortAndArchivesNothing() {
+        let text = DrillServer.settings(port: 54_321, directory: "/var/tmp/walvault-drill-main-1/it's")
+        let lines = Set(text.split(separator: "\n").map(String.init))
+        for expected in ["port = 54321", "listen_addresses = '127.0.0.1'", "archive_mode = 'off'", "archive_command = ''", "primary_conninfo = ''",
+                         "synchronous_standby_names = ''", "unix_socket_directories = '/var/tmp/walvault-drill-main-1/it''s'",
+                         "hba_file = '/var/tmp/walvault-drill-main-1/it''s/pg_hba.conf'"] {
+            #expect(lines.contains(expected), "\(expected) in \(text)")
+        }
+        #expect(text.hasPrefix(DrillServer.settingsBegin))
+    }
+
+    @Test func conninfoValuesAreQuotedTheWayLibpqReadsThem() {
+        #expect(DrillServer.conninfoQuoted(#"a'b\c"#) == #"a\'b\\c"#)
     }
 }
