@@ -109,5 +109,25 @@ public enum ExpiryPlanner {
         return decisions
     }
 
+    /// When each backup and segment is due to go under the same rule, if no backup is taken
+    /// meanwhile: a backup when the next newer one leaves the window (the newest: a window from
+    /// now, a moment that moves with every run); a segment with the last to go of the backups that
+    /// start at or before it (every one of them replays through it). Segments before every backup
+    /// are not named (they go now). What the history's `expires_at` says.
+    public static func due(backups: [Backup], segments: [WALSegmentName], segmentSize: Int, days: Int, now: Int64) -> [String: Int64] {
+        let window = Int64(days) * 86_400_000_000
+        let sorted = backups.sorted { ($0.stopTime, $0.label) < ($1.stopTime, $1.label) }
+        var due: [String: Int64] = [:]
+        for (index, backup) in sorted.enumerated() {
+            due[backup.label] = index + 1 < sorted.count ? max(sorted[index + 1].stopTime + window, now) : now + window
+        }
+        let starts = sorted.map { (position: $0.startSegment.segmentNumber(segmentSize: segmentSize), due: due[$0.label]!) }
+        for segment in segments {
+            let position = segment.segmentNumber(segmentSize: segmentSize)
+            if let last = starts.filter({ $0.position <= position }).map(\.due).max() { due[segment.description] = last }
+        }
+        return due
+    }
+
     static func describe(_ micros: Int64) -> String { RecoveryTarget.formatUTC(micros) }
 }

@@ -23,10 +23,25 @@ public struct ExpireReport: Codable, Equatable, Sendable {
         public let days: Int
         public let keep: [Item]
         public let delete: [Item]
+        /// When each kept backup and segment is due to go (`ExpiryPlanner.due`), for the history's
+        /// `expires_at`; thousands of segments, so not in the JSON.
+        public var due: [String: Int64] = [:]
+
+        enum CodingKeys: String, CodingKey { case store, days, keep, delete }
+
+        public init(store: String, days: Int, keep: [Item], delete: [Item], due: [String: Int64] = [:]) {
+            self.store = store
+            self.days = days
+            self.keep = keep
+            self.delete = delete
+            self.due = due
+        }
     }
 
     public let asOf: String
     public let stores: [StoreReport]
+    /// When the stores were read (µs): the history judges only rows written before it.
+    public var readAt: Int64 = 0
     /// Set by a run that deleted: the parts and segments removed, per store (manifests not counted).
     public var deletedObjects: [String: Int]? = nil
     /// Stores that cannot delete (their decisions stand, nothing was removed there).
@@ -117,6 +132,7 @@ public struct Expire {
     }
 
     public func plan(asOf now: Int64 = WallClock.nowMicros()) throws -> ExpireReport {
+        let readAt = WallClock.nowMicros()
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
         var reports: [ExpireReport.StoreReport] = []
         for (index, store) in context.stores.enumerated() {
@@ -137,13 +153,19 @@ public struct Expire {
                 case .segment(let segment): return .init(kind: "segment", name: segment.description, reason: decision.reason)
                 }
             }
-            reports.append(.init(store: store.name, days: days, keep: decisions.filter(\.keep).map(item), delete: decisions.filter { !$0.keep }.map(item)))
+            let kept = decisions.filter(\.keep).map(item)
+            let keptNames = Set(kept.map(\.name))
+            let due = ExpiryPlanner.due(backups: backups, segments: Array(inventory.segments.keys), segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
+            reports.append(.init(store: store.name, days: days, keep: kept, delete: decisions.filter { !$0.keep }.map(item),
+                                 due: due.filter { keptNames.contains($0.key) }))
         }
         guard !reports.isEmpty else {
             throw CommandError(problem: "config \(context.config.path): no retention is configured",
                                fix: "add [retention] with days = 30 (or retention_days on a store) to say how far back restores must reach")
         }
-        return ExpireReport(asOf: RecoveryTarget.formatUTC(now), stores: reports)
+        var report = ExpireReport(asOf: RecoveryTarget.formatUTC(now), stores: reports)
+        report.readAt = readAt
+        return report
     }
 
     /// Plans, then deletes, under the cluster lock held exclusively (a backup or restore running

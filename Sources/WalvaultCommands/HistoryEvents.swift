@@ -28,9 +28,12 @@ public enum HistoryEvents {
     public static func shippedRows(_ settings: HistorySettings, context: WalvaultContext, shipped: [Ship.Shipped], durationMs: Int) -> [HistoryRecord] {
         shipped.flatMap { object -> [HistoryRecord] in
             // Path components, not String.contains: that would be Foundation's range(of:) here, and ICU.
-            let type: HistoryRecord.Kind = object.key.split(separator: "/").contains("backup") ? .database : .wal
+            let components = object.key.split(separator: "/")
+            let inBackup = components.count >= 4 && components[components.count - 3] == "backup"
+            let type: HistoryRecord.Kind = inBackup ? .database : .wal
             let name = StoredObjectName(Paths.basename(object.key))
-            let facts = OperationFacts(objectName: name?.originalName ?? Paths.basename(object.key), storedSize: object.size, sha256: name?.sha256, fileID: object.handle)
+            // A backup's objects are rows of the backup (object_name is the label, as backup writes it).
+            let facts = OperationFacts(objectName: inBackup ? String(components[components.count - 2]) : name?.originalName ?? Paths.basename(object.key), storedSize: object.size, sha256: name?.sha256, fileID: object.handle)
             return rows(settings, context: context, events: [.started(operation: "ship", type: type, subject: facts.objectName ?? ""),
                                                              .stored(store: object.store, key: object.key, facts: facts), .succeeded(nil)], durationMs: durationMs)
         }
@@ -45,6 +48,10 @@ public enum HistoryEvents {
             switch event {
             case .stored(let store, let key, let facts):
                 var r = base(settings, context.config, type: type, operation: operation, status: .succeeded, durationMs: durationMs)
+                // With [retention], the store's window is the first estimate; expire moves it.
+                if let index = context.stores.firstIndex(where: { $0.name == store }), let days = context.config.retentionDays(store: index) {
+                    r.expiresAt = r.createdAt + Int64(days) * 86_400_000_000
+                }
                 r.fileID = facts.fileID ?? fileID(context, store: store, key: key)
                 r.storeName = store
                 apply(facts, to: &r)

@@ -109,4 +109,19 @@ public struct HistoryRecorder {
                   text(r.size), text(r.storedSize), r.sha256, r.clusterName, r.systemIdentifier, text(r.timeline), r.startLSN, r.stopLSN,
                   r.error, text(r.durationMs), String(r.createdAt), r.expiresAt.map(String.init)])
     }
+
+    /// `HistoryExpiry.reconcile` for each store; a warning when the database cannot be reached
+    /// (the next expire run does it all again).
+    public func reconcileExpiry(_ stores: [(store: String, present: Set<String>, due: [String: Int64])], before: Int64, cluster: String) -> String? {
+        do {
+            let db = try connect()
+            try replay(db)
+            for store in stores {
+                try HistoryExpiry.reconcile(present: store.present, due: store.due, before: before, store: store.store, cluster: cluster, settings: settings, db: db)
+            }
+            return nil
+        } catch {
+            return "history: expired_at and expires_at not updated (\(error)); the next walvault expire updates them"
+        }
+    }
 }

@@ -36,10 +36,22 @@ public enum ObjectFetcher {
 
     /// The same read, failing with `Failure` for what is wrong with the bytes; a store or sink
     /// error is thrown as it is.
-    public static func check(_ object: StoreObject, from store: Store, into sink: ByteSink) throws -> Int {
+    /// - Parameter checksummedDownstream: the sink checks every byte against checksums of its own
+    ///   (verify's backup parts: each file's SHA-256 in the manifest), so the object's own hash
+    ///   would hash the same bytes twice; the byte count is still returned.
+    public static func check(_ object: StoreObject, from store: Store, into sink: ByteSink, checksummedDownstream: Bool = false) throws -> Int {
         guard let name = StoredObjectName(object.name) else { throw Failure.noChecksumInName }
-        let hashing = HashingStage(next: sink)
         let reader = try store.openReader(key: object.key)
+        if checksummedDownstream {
+            let counting = CountingStage(next: sink)
+            do {
+                try StreamPump.pump(reading: reader.read(into:), into: try Compression.decompressor(name.compression, next: counting))
+            } catch let error as PipelineError {
+                throw Failure.undecodable("\(error)")
+            }
+            return counting.count
+        }
+        let hashing = HashingStage(next: sink)
         do {
             try StreamPump.pump(reading: reader.read(into:), into: try Compression.decompressor(name.compression, next: hashing))
         } catch let error as PipelineError {
@@ -56,4 +68,15 @@ public enum ObjectFetcher {
         _ = try fetch(object, from: store, into: sink)
         return sink.bytes
     }
+}
+
+final class CountingStage: ByteSink {
+    private let next: ByteSink
+    private(set) var count = 0
+    init(next: ByteSink) { self.next = next }
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        count += bytes.count
+        try next.write(bytes)
+    }
+    func finish() throws { try next.finish() }
 }

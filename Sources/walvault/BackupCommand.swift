@@ -39,6 +39,7 @@ struct BackupCommand: ParsableCommand {
             if retained && !noExpire {
                 do {
                     let expired = try Expire(context: context).run()
+                    History.expired("backup", context, report: expired)
                     let counts = (expired.deletedObjects ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                     let backups = expired.stores.map { $0.delete.filter { $0.kind == "backup" }.count }.reduce(0, +)
                     print("expire: \(backups) backup\(backups == 1 ? "" : "s") past the window deleted; objects removed per store: \(counts.joined(separator: ", "))")

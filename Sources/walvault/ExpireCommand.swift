@@ -33,6 +33,7 @@ struct ExpireCommand: ParsableCommand {
             let moment = asOf.flatMap(RecoveryTarget.parseTime) ?? WallClock.nowMicros()
             let expire = Expire(context: context)
             var report = dryRun ? try expire.plan(asOf: moment) : try expire.run(asOf: moment)
+            if !dryRun { History.expired("expire", context, report: report) }
             if dryRun { report.upcoming = try expire.upcoming(for: report, now: moment) }
             print(json ? try report.json() : report.text)
         } catch {

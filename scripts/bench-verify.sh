@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Benchmark: walvault verify against pgbackrest verify on the same data, in one run: a pgbench
+# database (scale ${SCALE:-100}, about 1.5 GB) backed up by both tools (zstd level 3) with the WAL
+# both archived; then the end-to-end time of walvault drill on that backup. Verify throughput is
+# MB/s of stored data (backups plus WAL, as each tool stores them). Not a test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WALVAULT_EXTRA_PACKAGES="pgbackrest time bc" bash scripts/setup.sh
+source scripts/lib.sh
+
+scale=${SCALE:-100}
+workers=$(nproc)
+bin_dir=$(build_release)
+work=$(make_workdir bench-verify)
+pgdata="$work/pgdata"; port=$(free_port)
+prepare_workdir "$work" "$pgdata" "$bin_dir"
+mkdir -p "$work/wv-store" "$work/pgbr-repo" "$work/drills"
+
+write_walvault_config "$work/walvault.toml" bench "$pgdata" "$work" "$port" "$work/wv-store"
+cat >"$work/pgbackrest.conf" <<CONF
+[global]
+repo1-path=$work/pgbr-repo
+compress-type=zst
+compress-level=3
+process-max=$workers
+log-level-console=warn
+log-level-file=off
+lock-path=$work/pgbr-lock
+start-fast=y
+repo1-retention-full=9
+
+[bench]
+pg1-path=$pgdata
+pg1-socket-path=$work
+pg1-port=$port
+pg1-user=postgres
+CONF
+[ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
+
+echo "== pgbench -i -s $scale into a PostgreSQL 15 cluster archiving through both tools"
+start_archiving_cluster "$pgdata" "$work" "$port" \
+  "$work/bin/walvault --config $work/walvault.toml archive-push %p && pgbackrest --config=$work/pgbackrest.conf --stanza=bench archive-push %p" \
+  "max_wal_size = 4GB"
+as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
+as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -i -s "$scale" -q postgres >/dev/null 2>&1
+as_pg psql -X -q -h "$work" -p "$port" -U postgres -c "CHECKPOINT" -c "SELECT pg_switch_wal()" >/dev/null
+as_pg "$work/bin/walvault" --config "$work/walvault.toml" backup >/dev/null
+as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench --type=full backup
+as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -c 2 -t 2000 postgres >/dev/null 2>&1
+last=$(as_pg psql -X -At -h "$work" -p "$port" -U postgres -c "SELECT pg_walfile_name(pg_switch_wal())")
+for _ in $(seq 1 300); do
+  done_file=$(as_pg psql -X -At -h "$work" -p "$port" -U postgres -c "SELECT last_archived_wal FROM pg_stat_archiver")
+  [ "$done_file" \> "$last" ] || [ "$done_file" = "$last" ] && break
+  sleep 0.2
+done
+
+measure() {
+  as_pg /usr/bin/time -f "%e %M" -o "$work/time.out" "$@" >"$work/cmd.out" 2>&1 || { cat "$work/cmd.out" >&2; exit 1; }
+  tail -1 "$work/time.out"
+}
+wv_bytes=$(du -sb "$work/wv-store/bench" | cut -f1)
+pb_bytes=$(du -sb "$work/pgbr-repo" | cut -f1)
+sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+read -r wv_s wv_kb < <(measure "$work/bin/walvault" --config "$work/walvault.toml" verify)
+cp "$work/cmd.out" "$work/wv-verify.out"
+sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+read -r pb_s pb_kb < <(measure pgbackrest --config="$work/pgbackrest.conf" --stanza=bench verify)
+cp "$work/cmd.out" "$work/pb-verify.out"
+read -r dr_s dr_kb < <(measure "$work/bin/walvault" --config "$work/walvault.toml" drill --directory "$work/drills")
+cp "$work/cmd.out" "$work/drill.out"
+
+echo
+echo "walvault verify output (last lines):"; tail -3 "$work/wv-verify.out"
+echo "pgbackrest verify output:"; tail -3 "$work/pb-verify.out"
+echo "walvault drill output:"; cat "$work/drill.out"
+mbps() { echo "scale=1; $1 / 1000000 / $2" | bc -l; }
+echo
+echo "verify of pgbench scale $scale: backup plus WAL, cold page cache, $workers workers each, one run"
+printf '  walvault verify    %7.2f s  %7.1f MB/s of %d stored bytes  peak RSS %6.1f MiB\n' "$wv_s" "$(mbps "$wv_bytes" "$wv_s")" "$wv_bytes" "$(echo "$wv_kb/1024" | bc -l)"
+printf '  pgbackrest verify  %7.2f s  %7.1f MB/s of %d stored bytes  peak RSS %6.1f MiB\n' "$pb_s" "$(mbps "$pb_bytes" "$pb_s")" "$pb_bytes" "$(echo "$pb_kb/1024" | bc -l)"
+printf '  throughput ratio walvault/pgbackrest (MB/s): %.2f\n' "$(echo "($wv_bytes/$wv_s)/($pb_bytes/$pb_s)" | bc -l)"
+printf '  walvault drill end to end %.2f s, peak RSS %.1f MiB\n' "$dr_s" "$(echo "$dr_kb/1024" | bc -l)"
