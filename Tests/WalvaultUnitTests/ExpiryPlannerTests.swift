@@ -132,3 +132,34 @@ import Testing
         #expect(kept(decisions).contains(.segment(segment(1, 79))))
     }
 }
+
+/// When the history says each kept object goes (`ExpiryPlanner.due`).
+@Suite struct ExpiryDueTests {
+    let t = ExpiryPlannerTests()
+
+    @Test func aBackupIsDueWhenTheNextOneLeavesTheWindowAndTheNewestAWindowFromNow() {
+        let backups = [t.backup("OLD", daysAgo: 40, start: 2), t.backup("MID", daysAgo: 10, start: 5), t.backup("NEW", daysAgo: 1, start: 8)]
+        let due = ExpiryPlanner.due(backups: backups, segments: [], segmentSize: ExpiryPlannerTests.size, days: 30, now: ExpiryPlannerTests.now)
+        let day = ExpiryPlannerTests.day
+        #expect(due["OLD"] == ExpiryPlannerTests.now + 20 * day, "MID leaves the window in 20 days")
+        #expect(due["MID"] == ExpiryPlannerTests.now + 29 * day)
+        #expect(due["NEW"] == ExpiryPlannerTests.now + 30 * day)
+    }
+
+    @Test func aSegmentIsDueWithTheLastToGoOfTheBackupsThatReplayThroughIt() {
+        let backups = [t.backup("OLD", daysAgo: 40, start: 2), t.backup("NEW", daysAgo: 1, start: 8)]
+        let segments = (0...10).map { t.segment(1, UInt64($0)) }
+        let due = ExpiryPlanner.due(backups: backups, segments: segments, segmentSize: ExpiryPlannerTests.size, days: 30, now: ExpiryPlannerTests.now)
+        #expect(due[t.segment(1, 1).description] == nil, "before every backup: it goes now")
+        #expect(due[t.segment(1, 2).description] == due["OLD"])
+        #expect(due[t.segment(1, 7).description] == due["OLD"])
+        #expect(due[t.segment(1, 8).description] == due["NEW"])
+        #expect(due[t.segment(1, 10).description] == due["NEW"])
+    }
+
+    @Test func aNextBackupAlreadyOutsideTheWindowMakesTheOlderDueNow() {
+        let backups = [t.backup("A", daysAgo: 50, start: 1), t.backup("B", daysAgo: 45, start: 2), t.backup("C", daysAgo: 1, start: 3)]
+        let due = ExpiryPlanner.due(backups: backups, segments: [], segmentSize: ExpiryPlannerTests.size, days: 30, now: ExpiryPlannerTests.now)
+        #expect(due["A"] == ExpiryPlannerTests.now)
+    }
+}
