@@ -48,14 +48,20 @@ import Testing
         #expect(second.stdout.contains("expire: 0 backups past the window deleted; objects removed per store: store1 "), "\(second.stdout)")
         // The second backup's expire moved the first one's expiry: it stays until the second leaves the window.
         #expect(try cluster.sql("SELECT bool_and(expires_at > created_at + interval '30 days') FROM control_plane.backups WHERE object_name = '\(firstLabel)' AND operation = 'backup'") == "t")
+        // The moment the window will start at: after the second backup, before the next rows.
+        let windowStart = try cluster.sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+        let rowsAtWindowStart = try cluster.sql("SELECT count(*) FROM t")
+        sleep(2)
         try cluster.sql("INSERT INTO t SELECT generate_series(1, 1000)")
         try switchAndWait()
         let rows = try cluster.sql("SELECT count(*) FROM t")
+        #expect(rows != rowsAtWindowStart)
         let walBefore = filesRecursively(store + "/main/wal").filter { !$0.contains("/.") && !$0.hasPrefix(".") && $0.contains("/") }
 
-        // 31 days from now both backups are older than the window: the newer one stays (it is the
-        // newest), the older one and the WAL before the newer one's start go.
-        let asOf = try cluster.sql("SELECT to_char((now() + interval '31 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'")
+        // 30 days after windowStart both backups are older than the window: the newer one stays (it
+        // is the newest, and the only way to reach the window's first moment), the older one and the
+        // WAL before the newer one's start go.
+        let asOf = try cluster.sql("SELECT to_char((timestamptz '\(windowStart)' + interval '30 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
         let dry = try ws.walvault(["--config", config, "expire", "--dry-run", "--as-of", asOf], asPostgres: true)
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(dry.stdout.contains("keep backup"))
@@ -98,7 +104,7 @@ import Testing
         let keptSegments = keep.filter { $0.count == 24 }.sorted().joined(separator: ",")
         #expect(try cluster.sql("SELECT count(*) FROM control_plane.backups WHERE operation = 'archive-push' AND object_name ~ '^[0-9A-F]{24}$' AND (expired_at IS NULL) <> (object_name = ANY('{\(keptSegments)}'))") == "0")
         #expect(deleteCount > 0)
-        #expect(try cluster.sql("SELECT bool_and(expired_at IS NULL AND expires_at > now() + interval '60 days') FROM control_plane.backups WHERE operation = 'backup' AND object_name <> '\(firstLabel)'") == "t")
+        #expect(try cluster.sql("SELECT bool_and(expired_at IS NULL AND expires_at > now() + interval '59 days') FROM control_plane.backups WHERE operation = 'backup' AND object_name <> '\(firstLabel)'") == "t")
         #expect(try cluster.sql("SELECT count(*) FROM control_plane.backups WHERE operation = 'archive-push' AND expired_at IS NOT NULL") != "0")
         let info = try ws.walvault(["--config", config, "info"], asPostgres: true)
         #expect(info.stdout.components(separatedBy: "  backup ").count - 1 == 1, "\(info.stdout)")
@@ -108,12 +114,13 @@ import Testing
 
         try cluster.stop(mode: "immediate")
         let newData = ws.file("restored")
-        let restore = try ws.walvault(["--config", config, "restore", "--pgdata", newData, "--target", "latest"], asPostgres: true)
+        // The oldest moment inside the window, after expire.
+        let restore = try ws.walvault(["--config", config, "restore", "--pgdata", newData, "--target-time", windowStart], asPostgres: true)
         #expect(restore.status == 0, "\(restore.stdout) \(restore.stderr)")
         let restored = PostgresCluster(workspace: ws, pgdata: newData, port: cluster.port)
         try restored.start()
         try restored.waitForPromotion()
-        #expect(try restored.sql("SELECT count(*) FROM t") == rows)
+        #expect(try restored.sql("SELECT count(*) FROM t") == rowsAtWindowStart)
         try restored.stop()
     }
 }
