@@ -132,7 +132,15 @@ final class DrillServer {
         let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, end - off_t($0.count)) }
         guard got > 0 else { return nil }
         let lines = String(decoding: bytes.prefix(got), as: UTF8.self).split(separator: "\n")
-        return lines.last { $0.contains("walvault archive-get: error") || $0.contains("FATAL:") || $0.contains("PANIC:") }.map(String.init)
+        let markers = ["walvault archive-get: error", "FATAL:", "PANIC:"].map { Array($0.utf8) }
+        return lines.last { line in markers.contains { Self.bytes(Array(line.utf8), contain: $0) } }.map(String.init)
+    }
+
+    /// A plain byte search: String.contains would resolve to Foundation's here and pull ICU into
+    /// the static binary (scripts/check-binary.sh).
+    static func bytes(_ haystack: [UInt8], contain needle: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { start in haystack[start..<(start + needle.count)].elementsEqual(needle) }
     }
 
     func stop() {

@@ -144,3 +144,11 @@ import Testing
         #expect(DrillServer.conninfoQuoted(#"a'b\c"#) == #"a\'b\\c"#)
     }
 }
+
+@Suite struct DrillLogTests {
+    @Test func theServersLastErrorLineIsFoundByBytes() {
+        #expect(DrillServer.bytes(Array("2026 [1] FATAL:  recovery aborted".utf8), contain: Array("FATAL:".utf8)))
+        #expect(!DrillServer.bytes(Array("LOG:  redo done".utf8), contain: Array("FATAL:".utf8)))
+        #expect(!DrillServer.bytes(Array("FAT".utf8), contain: Array("FATAL:".utf8)))
+    }
+}
