@@ -22,7 +22,7 @@ public enum ShipLauncher {
             return "cannot check whether walvault ship runs (\(error)); the queue keeps everything: run walvault ship"
         }
         let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? "/usr/local/bin/walvault"
-        let arguments = [executable, "--config", context.config.path, "ship"]
+        let arguments = ["--config", context.config.path, "ship"]
         let log = Paths.join(spool, "ship.log")
 
         // The environment as this process got it: S3 credentials are read by name, and a
@@ -56,26 +56,10 @@ public enum ShipLauncher {
             }
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        // POSIX_SPAWN_SETSID (0x80, glibc 2.26) is a macro Swift does not see.
-        posix_spawnattr_setflags(&attributes, Int16(0x80 | POSIX_SPAWN_SETSIGMASK))
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        let status = environment.withUnsafeBufferPointer { posix_spawn(&child, executable, &actions, &attributes, argv, $0.baseAddress) }
-        guard status == 0 else {
-            return "cannot start walvault ship (\(String(cString: strerror(status)))); the queue keeps everything: run walvault ship"
+        do {
+            _ = try ChildProcess.spawn(executable, arguments, output: log, environment: environment, newSession: true)
+        } catch {
+            return "cannot start walvault ship (\((error as? SystemError)?.reason ?? "\(error)")); the queue keeps everything: run walvault ship"
         }
         return nil
     }

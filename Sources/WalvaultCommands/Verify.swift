@@ -100,6 +100,8 @@ public struct Verify {
         var notes: [ArchiveAudit.Finding] = []
         var originalBytes = 0
         var backup: ArchiveAudit.Backup?
+        /// A timeline history that read back and parsed, for the continuity rules.
+        var history: TimelineHistory?
         var files = 0
     }
 
@@ -211,6 +213,7 @@ public struct Verify {
             report.notes += outcome.notes
             report.originalBytes += outcome.originalBytes
             report.files += outcome.files
+            if let history = outcome.history, histories[history.timeline] == nil { histories[history.timeline] = history }
             switch jobs[i] {
             case .wal(let index, let object, let file):
                 holdings[index].walFiles[file.description, default: []].append(StoredObjectName(object.name)!.sha256)
@@ -218,7 +221,6 @@ public struct Verify {
                 if let backup = outcome.backup { holdings[index].backups.append(backup) }
             }
         }
-        histories = try readHistories(stores: stores, layout: layout)
         for (index, labels) in incomplete {
             for label in labels {
                 let started = BackupLabel.startTime(label)
@@ -279,9 +281,9 @@ public struct Verify {
         switch file {
         case .segment(let s), .partial(let s): segment = s
         case .history(let timeline):
-            if TimelineHistory(timeline: timeline, text: String(decoding: sink.kept, as: UTF8.self)) == nil || sink.count > sink.kept.count {
-                problem("is not a valid timeline history")
-            }
+            // The histories the continuity rules follow are these, already read: no second listing.
+            outcome.history = sink.count > sink.kept.count ? nil : TimelineHistory(timeline: timeline, text: String(decoding: sink.kept, as: UTF8.self))
+            if outcome.history == nil { problem("is not a valid timeline history") }
             return outcome
         case .backupHistory: return outcome
         }
@@ -382,10 +384,6 @@ public struct Verify {
         outcome.backup = ArchiveAudit.Backup(label: label, timeline: manifest.timeline, startLSN: manifest.startLSN, stopLSN: manifest.stopLSN,
                                              stopTime: manifest.stopTime, parts: manifest.parts.map(\.name))
         return outcome
-    }
-
-    func readHistories(stores: [Store], layout: ArchiveLayout) throws -> [UInt32: TimelineHistory] {
-        (try? Inventory.read(stores: stores, layout: layout, skippingUnreadable: true).histories) ?? [:]
     }
 
     /// Original names and backup labels the queue still owes a store.
