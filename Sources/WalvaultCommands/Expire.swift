@@ -12,7 +12,7 @@ import WalvaultSystem
 /// (`ExpiryPlanner` over each store's own inventory, with that store's window).
 public struct ExpireReport: Codable, Equatable, Sendable {
     public struct Item: Codable, Equatable, Sendable {
-        /// backup, incomplete backup, segment.
+        /// backup, incomplete backup, segment, dump.
         public let kind: String
         public let name: String
         public let reason: String
@@ -153,10 +153,17 @@ public struct Expire {
                 case .segment(let segment): return .init(kind: "segment", name: segment.description, reason: decision.reason)
                 }
             }
-            let kept = decisions.filter(\.keep).map(item)
+            // Schema dumps under the same window; the newest of each schema stays.
+            let dumps = try ExportListing.list(.dumps, stores: [store], layout: layout).map {
+                DumpExpiry.Dump(schema: $0.subject, id: $0.id, time: $0.name.time)
+            }
+            let dumpDecisions = DumpExpiry.plan(dumps, days: days, now: now)
+            func dumpItem(_ decision: DumpExpiry.Decision) -> ExpireReport.Item { .init(kind: "dump", name: decision.dump.id, reason: decision.reason) }
+            let kept = decisions.filter(\.keep).map(item) + dumpDecisions.filter(\.keep).map(dumpItem)
             let keptNames = Set(kept.map(\.name))
-            let due = ExpiryPlanner.due(backups: backups, segments: Array(inventory.segments.keys), segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
-            reports.append(.init(store: store.name, days: days, keep: kept, delete: decisions.filter { !$0.keep }.map(item),
+            var due = ExpiryPlanner.due(backups: backups, segments: Array(inventory.segments.keys), segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
+            due.merge(DumpExpiry.due(dumps, days: days)) { a, _ in a }
+            reports.append(.init(store: store.name, days: days, keep: kept, delete: decisions.filter { !$0.keep }.map(item) + dumpDecisions.filter { !$0.keep }.map(dumpItem),
                                  due: due.filter { keptNames.contains($0.key) }))
         }
         guard !reports.isEmpty else {
@@ -196,6 +203,15 @@ public struct Expire {
                 for object in try store.list(directory: directory, namePrefix: "") {
                     try store.delete(key: object.key)
                     count += 1
+                }
+            }
+            let dumpIDs = Set(storeReport.delete.filter { $0.kind == "dump" }.map(\.name))
+            if !dumpIDs.isEmpty {
+                for export in try ExportListing.list(.dumps, stores: [store], layout: layout) where dumpIDs.contains(export.id) {
+                    for copy in export.copies {
+                        try store.delete(key: copy.object.key)
+                        count += 1
+                    }
                 }
             }
             // Only the WAL directories that hold something to delete are listed.

@@ -29,11 +29,19 @@ public enum HistoryEvents {
         shipped.flatMap { object -> [HistoryRecord] in
             // Path components, not String.contains: that would be Foundation's range(of:) here, and ICU.
             let components = object.key.split(separator: "/")
-            let inBackup = components.count >= 4 && components[components.count - 3] == "backup"
-            let type: HistoryRecord.Kind = inBackup ? .database : .wal
+            let parent = components.count >= 4 ? components[components.count - 3] : ""
+            let inBackup = parent == "backup"
+            var type: HistoryRecord.Kind = inBackup ? .database : .wal
             let name = StoredObjectName(Paths.basename(object.key))
             // A backup's objects are rows of the backup (object_name is the label, as backup writes it).
-            let facts = OperationFacts(objectName: inBackup ? String(components[components.count - 2]) : name?.originalName ?? Paths.basename(object.key), storedSize: object.size, sha256: name?.sha256, fileID: object.handle)
+            var facts = OperationFacts(objectName: inBackup ? String(components[components.count - 2]) : name?.originalName ?? Paths.basename(object.key), storedSize: object.size, sha256: name?.sha256, fileID: object.handle)
+            // A dump's or log export's row names it by its ID (`<schema or table>/<time>`), as dump writes it.
+            if parent == "dump" || parent == "logs", let export = ExportObjectName(Paths.basename(object.key)) {
+                let subject = String(components[components.count - 2])
+                type = parent == "dump" ? .database : .logs
+                facts = OperationFacts(objectName: subject + "/" + export.stamp, storedSize: object.size, sha256: export.sha256, fileID: object.handle)
+                if parent == "dump" { facts.schema = subject }
+            }
             return rows(settings, context: context, events: [.started(operation: "ship", type: type, subject: facts.objectName ?? ""),
                                                              .stored(store: object.store, key: object.key, facts: facts), .succeeded(nil)], durationMs: durationMs)
         }
@@ -82,6 +90,11 @@ public enum HistoryEvents {
         r.timeline = facts.timeline
         r.startLSN = facts.startLSN
         r.stopLSN = facts.stopLSN
+        r.schemaName = facts.schema
+        r.rowCount = facts.rowCount
+        r.rangeStart = facts.rangeStart
+        r.rangeEnd = facts.rangeEnd
+        r.rowsDeleted = facts.rowsDeleted
     }
 
     /// For a caller holding an archive-push result rather than its events.

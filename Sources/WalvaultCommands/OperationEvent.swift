@@ -15,6 +15,12 @@ public struct OperationFacts: Equatable, Sendable {
     public var stopLSN: String?
     /// The store's own handle of the object when it is not the key (a Telegram file_id).
     public var fileID: String?
+    /// Logical exports: the schema dumped; rows exported, their time range (µs, end excluded), rows deleted.
+    public var schema: String?
+    public var rowCount: Int?
+    public var rangeStart: Int64?
+    public var rangeEnd: Int64?
+    public var rowsDeleted: Int?
 
     public init(objectName: String? = nil, size: Int? = nil, storedSize: Int? = nil, sha256: String? = nil, systemIdentifier: String? = nil,
                 timeline: Int? = nil, startLSN: String? = nil, stopLSN: String? = nil, fileID: String? = nil) {

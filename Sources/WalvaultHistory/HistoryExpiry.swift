@@ -15,16 +15,17 @@ public enum HistoryExpiry {
     ///     stored meanwhile) are not judged.
     public static func reconcile(present: Set<String>, due: [String: Int64], before: Int64, store: String, cluster: String,
                                  settings: HistorySettings, db: PostgresConnection) throws {
-        // Labels and segment names: digits, letters, 'T', 'Z'; never ',' '{' '"' or a space.
+        // Labels, segment names, dump IDs (`schema/time`): never ',' '{' '"' or a space.
         func array(_ names: some Sequence<String>) -> String { "{" + names.sorted().joined(separator: ",") + "}" }
         try db.query("BEGIN")
         do {
-            // Only what expire manages: backups (their rows name the label) and WAL segments.
+            // Only what expire manages: backups (their rows name the label), schema dumps (their
+            // ID), WAL segments. Log exports are never expired.
             try db.query("""
                 UPDATE control_plane.backups SET expired_at = now(), expires_at = NULL
                 WHERE project_id = $1 AND store_name = $2 AND cluster_name = $3 AND status = 'succeeded' AND expired_at IS NULL
                   AND created_at < to_timestamp($4::bigint / 1000000.0)
-                  AND ((type = 'database' AND operation IN ('backup', 'ship')) OR object_name ~ '^[0-9A-F]{24}$')
+                  AND ((type = 'database' AND operation IN ('backup', 'ship', 'dump')) OR object_name ~ '^[0-9A-F]{24}$')
                   AND NOT (object_name = ANY($5::text[]))
                 """, [settings.projectID, store, cluster, String(before), array(present)])
             let groups = Dictionary(grouping: due.keys, by: { due[$0]! })

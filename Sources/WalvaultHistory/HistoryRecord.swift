@@ -33,6 +33,13 @@ public struct HistoryRecord: Codable, Equatable, Sendable {
     /// Microseconds since the epoch.
     public var createdAt: Int64
     public var expiresAt: Int64?
+    /// Logical exports (migration 0003): the schema of a dump; the rows, time range (µs, end
+    /// excluded) and rows deleted of an export-logs run.
+    public var schemaName: String?
+    public var rowCount: Int?
+    public var rangeStart: Int64?
+    public var rangeEnd: Int64?
+    public var rowsDeleted: Int?
 
     public init(projectID: String, type: Kind, operation: String, status: Status, createdAt: Int64 = HistoryRecord.now(),
                 retentionDays: Int?) {

@@ -23,6 +23,13 @@ struct LibPQ: @unchecked Sendable {
     let getisnull: @convention(c) (OpaquePointer?, Int32, Int32) -> Int32
     let clear: @convention(c) (OpaquePointer?) -> Void
     let libVersion: @convention(c) () -> Int32
+    let getlength: @convention(c) (OpaquePointer?, Int32, Int32) -> Int32
+    let conninfoParse: @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> UnsafeMutablePointer<PQconninfoOption>?
+    let conninfoFree: @convention(c) (UnsafeMutablePointer<PQconninfoOption>?) -> Void
+    let getCopyData: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, Int32) -> Int32
+    let getResult: @convention(c) (OpaquePointer?) -> OpaquePointer?
+    let cmdTuples: @convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?
+    let freemem: @convention(c) (UnsafeMutableRawPointer?) -> Void
 
     static let shared: Result<LibPQ, PostgresError> = load()
 
@@ -50,13 +57,21 @@ struct LibPQ: @unchecked Sendable {
               let getvalue = symbol("PQgetvalue", as: (@convention(c) (OpaquePointer?, Int32, Int32) -> UnsafeMutablePointer<CChar>?).self),
               let getisnull = symbol("PQgetisnull", as: (@convention(c) (OpaquePointer?, Int32, Int32) -> Int32).self),
               let clear = symbol("PQclear", as: (@convention(c) (OpaquePointer?) -> Void).self),
-              let libVersion = symbol("PQlibVersion", as: (@convention(c) () -> Int32).self)
+              let libVersion = symbol("PQlibVersion", as: (@convention(c) () -> Int32).self),
+              let getlength = symbol("PQgetlength", as: (@convention(c) (OpaquePointer?, Int32, Int32) -> Int32).self),
+              let conninfoParse = symbol("PQconninfoParse", as: (@convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> UnsafeMutablePointer<PQconninfoOption>?).self),
+              let conninfoFree = symbol("PQconninfoFree", as: (@convention(c) (UnsafeMutablePointer<PQconninfoOption>?) -> Void).self),
+              let getCopyData = symbol("PQgetCopyData", as: (@convention(c) (OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, Int32) -> Int32).self),
+              let getResult = symbol("PQgetResult", as: (@convention(c) (OpaquePointer?) -> OpaquePointer?).self),
+              let cmdTuples = symbol("PQcmdTuples", as: (@convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?).self),
+              let freemem = symbol("PQfreemem", as: (@convention(c) (UnsafeMutableRawPointer?) -> Void).self)
         else {
             return .failure(PostgresError(problem: "the installed libpq lacks functions walvault needs", fix: "install libpq5 from PostgreSQL 15 or later"))
         }
         return .success(LibPQ(connectdb: connectdb, status: status, errorMessage: errorMessage, finish: finish,
                               execParams: execParams, exec: exec, resultStatus: resultStatus, resultErrorMessage: resultErrorMessage,
                               ntuples: ntuples, nfields: nfields, getvalue: getvalue, getisnull: getisnull, clear: clear,
-                              libVersion: libVersion))
+                              libVersion: libVersion, getlength: getlength, conninfoParse: conninfoParse, conninfoFree: conninfoFree,
+                              getCopyData: getCopyData, getResult: getResult, cmdTuples: cmdTuples, freemem: freemem))
     }
 }

@@ -75,6 +75,69 @@ public final class PostgresConnection {
         }
     }
 
+    /// Runs a query and hands the first column of each row to `body` as bytes (nil for NULL),
+    /// without making a String of it: the rows of a cursor's FETCH, thousands at a time.
+    /// - Returns: the number of rows.
+    @discardableResult
+    public func forEachValue(_ sql: String, _ body: (UnsafeRawBufferPointer?) throws -> Void) throws -> Int {
+        let result = pq.execParams(connection, sql, 0, nil, nil, nil, nil, 0)
+        defer { pq.clear(result) }
+        let status = pq.resultStatus(result)
+        guard status == PGRES_TUPLES_OK else {
+            let message = result == nil ? Self.clean(pq.errorMessage(connection)) : Self.clean(pq.resultErrorMessage(result))
+            throw PostgresError(problem: "\(role) refused \(Self.summary(sql)): \(message)", fix: "see the server log for details")
+        }
+        let rows = pq.ntuples(result)
+        for row in 0..<rows {
+            if pq.getisnull(result, row, 0) != 0 {
+                try body(nil)
+            } else {
+                try body(UnsafeRawBufferPointer(start: pq.getvalue(result, row, 0), count: Int(pq.getlength(result, row, 0))))
+            }
+        }
+        return Int(rows)
+    }
+
+    /// Runs `COPY … TO STDOUT` and hands each piece of its output to `body` as the server sends
+    /// it. After `body` throws, the connection is mid-COPY: throw it away.
+    /// - Returns: the rows copied, from the command tag.
+    public func copyOut(_ sql: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        let started = pq.exec(connection, sql)
+        let status = pq.resultStatus(started)
+        let startMessage = started == nil ? Self.clean(pq.errorMessage(connection)) : Self.clean(pq.resultErrorMessage(started))
+        pq.clear(started)
+        guard status == PGRES_COPY_OUT else {
+            throw PostgresError(problem: "\(role) refused \(Self.summary(sql)): \(startMessage)", fix: "see the server log for details")
+        }
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let n = pq.getCopyData(connection, &buffer, 0)
+            if n > 0, let buffer {
+                defer { pq.freemem(buffer) }
+                try body(UnsafeRawBufferPointer(start: buffer, count: Int(n)))
+                continue
+            }
+            if n == -2 {
+                throw PostgresError(problem: "\(role) broke off \(Self.summary(sql)): \(Self.clean(pq.errorMessage(connection)))", fix: "see the server log for details")
+            }
+            break
+        }
+        var rows = 0
+        var failure: String?
+        while let result = pq.getResult(connection) {
+            if pq.resultStatus(result) == PGRES_COMMAND_OK {
+                rows = pq.cmdTuples(result).flatMap { Int(String(cString: $0)) } ?? 0
+            } else {
+                failure = Self.clean(pq.resultErrorMessage(result))
+            }
+            pq.clear(result)
+        }
+        if let failure {
+            throw PostgresError(problem: "\(role) failed \(Self.summary(sql)): \(failure)", fix: "see the server log for details")
+        }
+        return rows
+    }
+
     /// The single value of a one-row, one-column query.
     public func value(_ sql: String, _ parameters: [String?] = []) throws -> String {
         guard let value = try query(sql, parameters).first?.first ?? nil else {

@@ -5,6 +5,8 @@ import WalvaultCatalog
 ///     <cluster>/wal/00000002.history-<sha256>.zst
 ///     <cluster>/wal/0000000100000000/000000010000000000000001-<sha256>.zst
 ///     <cluster>/backup/<label>/part-000001-<sha256>.zst, …, backup.manifest, backup.manifest.copy
+///     <cluster>/dump/<schema>/<time>-<sha256>.dump      a schema's pg_dump (ExportObjectName)
+///     <cluster>/logs/<table>/<time>-<sha256>.jsonl.zst   rows exported by export-logs
 ///
 /// Keeping the layout in one place lets every store driver and `info` agree on it.
 public struct ArchiveLayout: Sendable {
@@ -24,6 +26,11 @@ public struct ArchiveLayout: Sendable {
     public func backupDirectory(_ label: String) -> String { "\(backupRoot)/\(label)" }
     public func manifestKey(_ label: String) -> String { "\(backupRoot)/\(label)/backup.manifest" }
     public func manifestCopyKey(_ label: String) -> String { "\(backupRoot)/\(label)/backup.manifest.copy" }
+
+    public var dumpRoot: String { "\(cluster)/dump" }
+    public func dumpDirectory(_ schema: String) -> String { "\(dumpRoot)/\(schema)" }
+    public var logsRoot: String { "\(cluster)/logs" }
+    public func logsDirectory(_ table: String) -> String { "\(logsRoot)/\(table)" }
 
     public func directory(for file: WALFileName) -> String {
         switch file {

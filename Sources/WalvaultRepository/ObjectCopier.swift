@@ -21,7 +21,7 @@ public enum ObjectCopier {
         if ArchiveLayout.plainObjectNames.contains(name) {
             return try copySmall(key: key, from: source, to: target, view: view)
         }
-        guard StoredObjectName(name) != nil else {
+        guard StoredObjectName(name) != nil || ExportObjectName(name) != nil else {
             throw RepositoryError(problem: "\(key) in store \"\(source.name)\" is not an object walvault writes", fix: "remove it from the queue and the store")
         }
         if try target.head(key: key) != nil { return .alreadyThere }

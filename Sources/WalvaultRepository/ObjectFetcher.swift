@@ -40,7 +40,18 @@ public enum ObjectFetcher {
     ///   (verify's backup parts: each file's SHA-256 in the manifest), so the object's own hash
     ///   would hash the same bytes twice; the byte count is still returned.
     public static func check(_ object: StoreObject, from store: Store, into sink: ByteSink, checksummedDownstream: Bool = false) throws -> Int {
-        guard let name = StoredObjectName(object.name) else { throw Failure.noChecksumInName }
+        if let name = StoredObjectName(object.name) {
+            return try check(object, sha256: name.sha256, compression: name.compression, from: store, into: sink, checksummedDownstream: checksummedDownstream)
+        }
+        if let name = ExportObjectName(object.name) {
+            return try check(object, sha256: name.sha256, compression: name.compression, from: store, into: sink, checksummedDownstream: checksummedDownstream)
+        }
+        throw Failure.noChecksumInName
+    }
+
+    static func check(_ object: StoreObject, sha256: String, compression: CompressionAlgorithm, from store: Store, into sink: ByteSink,
+                      checksummedDownstream: Bool) throws -> Int {
+        let name = (sha256: sha256, compression: compression)
         let reader = try store.openReader(key: object.key)
         if checksummedDownstream {
             let counting = CountingStage(next: sink)

@@ -21,7 +21,7 @@ import Testing
         #expect(waitFor(b) == 0)
         let outputs = try [ws.file("a.out"), ws.file("b.out")].map { try String(contentsOfFile: $0, encoding: .utf8) }
         #expect(outputs.filter { $0.contains("applied 0001_control_plane.sql") }.count == 1)
-        #expect(outputs.filter { $0.contains("applied 0001_control_plane.sql, 0002_expiry.sql") }.count == 1)
+        #expect(outputs.filter { $0.contains("applied 0001_control_plane.sql, 0002_expiry.sql, 0003_exports.sql") }.count == 1)
         #expect(try control.sql("SELECT count(*) FROM control_plane.schema_migrations") == "2")
         let again = try ws.walvault(["--config", config, "migrate"])
         #expect(again.status == 0)

@@ -1,0 +1,66 @@
+import ArgumentParser
+import WalvaultCatalog
+import WalvaultCommands
+import WalvaultSystem
+
+struct ExportLogsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-logs",
+        abstract: "Export a table's rows in a time range (JSON lines or CSV) into the stores; optionally delete them after.",
+        discussion: "Reads the rows with time column in [--since, --until) through a server-side cursor (bounded memory whatever the table's size), in one REPEATABLE READ transaction, streams them through the pipeline into every sync store under <cluster>/logs/<table>/<time>-<sha256>.jsonl.zst, and records the row count and range in the history table. With --delete-exported, deletes exactly the exported rows in the same transaction, once the export is durable in every sync store.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("The table: ^[a-z_][a-z0-9_]{0,62}$, found on the search_path.", valueName: "name"))
+    var table = "project_logs"
+
+    @Option(name: .customLong("time-column"), help: ArgumentHelp("The column that says when a row was written.", valueName: "name"))
+    var timeColumn = "created_at"
+
+    @Option(help: ArgumentHelp("From this moment, included: 'YYYY-MM-DD HH:MM:SS[.ffffff][+TZ]' (default: the first row).", valueName: "time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("To this moment, excluded (default: now).", valueName: "time"))
+    var until: String?
+
+    @Option(help: ArgumentHelp("jsonl (the default) or csv.", valueName: "format"))
+    var format: ExportFormat = .jsonl
+
+    @Option(help: ArgumentHelp("The database (default: the one [cluster] conninfo names).", valueName: "name"))
+    var database: String?
+
+    @Flag(name: .customLong("delete-exported"), help: "After the export is durable in every sync store, delete exactly the exported rows.")
+    var deleteExported = false
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        for (option, value) in [("--since", since), ("--until", until)] {
+            if let value, RecoveryTarget.parseTime(value) == nil {
+                throw ValidationError("\(option) '\(value)' is not 'YYYY-MM-DD HH:MM:SS[.ffffff][+TZ]'")
+            }
+        }
+        guard format == .jsonl || format == .csv else { throw ValidationError("--format must be jsonl or csv") }
+    }
+
+    func run() throws {
+        let context = try global.loadContext(for: "export-logs")
+        let clock = Stopwatch()
+        let events = EventPrinter.log("export-logs", progress: .verbose(global.verbose))
+        let options = ExportLogsOptions(table: table, timeColumn: timeColumn, since: since.flatMap(RecoveryTarget.parseTime),
+                                        until: until.flatMap(RecoveryTarget.parseTime), format: format, database: database, deleteExported: deleteExported)
+        let outcome = Result { try ExportLogs(context: context, options: options).run(events: events) }
+        History.record("export-logs", context, events: events.events, since: clock)
+        switch outcome {
+        case .success(let result):
+            print(json ? ((try? ExportJSON.encode(result)) ?? "{}") : result.lines.joined(separator: "\n"))
+            if !result.queuedFor.isEmpty, let warning = ShipLauncher.startIfIdle(context: context) { Output.warn("export-logs", warning) }
+            Alerts.succeeded("export-logs", context, "export-logs")
+        case .failure(let error):
+            Output.fail("export-logs", "\(error)")
+            Alerts.failed("export-logs", context, condition: "export-logs of \(table)", error: error, immediate: true)
+            throw ExitCode(ExitCodes.failure)
+        }
+    }
+}
