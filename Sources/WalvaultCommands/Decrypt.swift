@@ -34,7 +34,13 @@ public struct Decrypt {
             throw CommandError(problem: "walvault decrypt needs the passphrase, and \(context.config.path) has no [encryption]",
                                fix: "add [encryption] with passphrase_file or passphrase_env")
         }
-        let name = input.flatMap { StoredObjectName(Paths.basename($0)) }
+        // What a name says: how the object was compressed, and the checksum of the original bytes.
+        let name: (compression: CompressionAlgorithm, sha256: String)? = input.flatMap { path in
+            let base = Paths.basename(path)
+            if let stored = StoredObjectName(base) { return (stored.compression, stored.sha256) }
+            if let export = ExportObjectName(base) { return (export.compression, export.sha256) }
+            return nil
+        }
         let storedPlain = input.map { ArchiveLayout.plainObjectNames.contains(Paths.basename($0)) } ?? false
         let algorithm = compression ?? name?.compression ?? .none
         // The name's checksum is of the original bytes: it can be checked only if they are what comes out.
