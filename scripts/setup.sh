@@ -8,6 +8,7 @@ packages=(
   libpq-dev libcurl4-openssl-dev libssl-dev libzstd-dev liblz4-dev zlib1g-dev pkg-config
   util-linux                         # runuser, to start PostgreSQL as an unprivileged user
   strace                             # the expire test kills walvault at an exact deletion (fault injection)
+  time                               # GNU time: peak RSS of a command (the export test's memory bound)
   libxml2                            # S3 answers are parsed with it (loaded only by commands that speak S3)
   python3                            # the S3 test server (moto) runs on it
   ${WALVAULT_EXTRA_PACKAGES:-}

@@ -15,6 +15,13 @@ int wv_inflate_init_gzip(z_stream *stream) {
     return inflateInit2(stream, 15 + 16);
 }
 
+#include <malloc.h>
+
+void wv_tune_malloc_for_streaming(void) {
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_ARENA_MAX, 2);
+}
+
 int wv_disable_core_dumps(void) {
     struct rlimit none = {0, 0};
     int a = setrlimit(RLIMIT_CORE, &none);

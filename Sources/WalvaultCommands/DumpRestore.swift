@@ -116,6 +116,11 @@ public struct DumpRestore {
         progress("restoring \(export.id) (\(export.name.format.rawValue)) into schema \(plan.target) of database \(target.name)")
         try run(plan: plan, file: file, psql: psql, pgRestore: pgRestore, environment: target.environment(application: "walvault dump restore"))
         let tables = try Self.tables(of: plan.target, db)
+        if plan.target != plan.dumpSchema {
+            for function in try Self.functionsNaming(plan.dumpSchema, in: plan.target, db) {
+                warn("function \(function) names schema \(plan.dumpSchema) in its text (body or search_path), which a rename cannot change: in \(plan.target) it still reads \(plan.dumpSchema); restore under the schema's own name (--replace) for an exact copy")
+            }
+        }
         return DumpRestoreResult(id: export.id, database: target.name, schema: export.subject, into: plan.target, store: store,
                                  keptAside: plan.aside, replaced: replaced, tables: tables, seconds: clock.seconds)
     }
@@ -145,10 +150,11 @@ public struct DumpRestore {
             do {
                 _ = try ObjectFetcher.fetch(object, from: store, into: FileSink(file: file))
                 try file.rewind()
+                // A bad copy is a warning only when another store's copy served.
+                failures.forEach(warn)
                 return (file, storeName)
             } catch {
                 failures.append("\(error)")
-                warn("\(error)")
             }
         }
         throw CommandError(problem: "no store gave dump \(export.id) intact: \(failures.joined(separator: "; "))", fix: "run walvault verify; restore another dump (walvault dump list)",
@@ -195,6 +201,16 @@ public struct DumpRestore {
         try? pipe.write.close()
         let status = try ChildProcess.wait(child, executable: psql)
         guard status == 0 else { throw PipedProgram.failure("psql", status: status, errors: psqlErrors, fix: fix) }
+    }
+
+    /// Functions of `schema` whose source or settings name `original` as text (views and defaults
+    /// refer to objects by OID, and follow the rename; function bodies do not).
+    static func functionsNaming(_ original: String, in schema: String, _ db: PostgresConnection) throws -> [String] {
+        try db.query("""
+            SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = $1 AND (position($2 || '.' IN p.prosrc) > 0 OR position($2 IN coalesce(array_to_string(p.proconfig, ' '), '')) > 0)
+            ORDER BY 1
+            """, [schema, original]).compactMap { $0[0] }
     }
 
     /// Every table of the schema with its row count.

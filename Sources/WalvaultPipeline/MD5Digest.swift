@@ -4,12 +4,27 @@ import COpenSSL
 /// upload damaged on the way (BadDigest). Integrity against tampering is SHA-256's job, not this.
 public enum MD5Digest {
     public static func base64(of bytes: UnsafeRawBufferPointer) -> String {
+        let hasher = MD5Hasher()
+        hasher.update(bytes)
+        return hasher.finalizeBase64()
+    }
+}
+
+/// The same digest fed piece by piece: a 16 MiB upload part read from a file in 1 MiB steps.
+public final class MD5Hasher {
+    private let context = EVP_MD_CTX_new()
+
+    public init() { EVP_DigestInit_ex(context, EVP_md5(), nil) }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        if bytes.count > 0 { EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) }
+    }
+
+    public func finalizeBase64() -> String {
         var digest = [UInt8](repeating: 0, count: 16)
         var length: UInt32 = 0
-        let context = EVP_MD_CTX_new()
-        defer { EVP_MD_CTX_free(context) }
-        EVP_DigestInit_ex(context, EVP_md5(), nil)
-        if bytes.count > 0 { EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) }
         digest.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(context, $0.baseAddress, &length) }
         var encoded = [UInt8](repeating: 0, count: 25)
         let n = encoded.withUnsafeMutableBufferPointer { out in

@@ -1,4 +1,5 @@
 import ArgumentParser
+import WalvaultSystem
 import WalvaultCommands
 
 @main
@@ -19,6 +20,7 @@ struct Walvault: ParsableCommand {
     /// in archive-get, which runs as restore_command: there a usage error must stop a targeted
     /// recovery (exit > 125), not look like "file not archived", or PostgreSQL would promote early.
     static func main() {
+        MemoryTuning.forStreaming()
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             var command = try parseAsRoot(arguments)

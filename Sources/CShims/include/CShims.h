@@ -15,4 +15,7 @@ int wv_flock(int fd, int operation);
    user) and sets the core size limit to 0: the process holds a passphrase and keys. */
 int wv_disable_core_dumps(void);
 
+/// glibc malloc tuned for streaming: a fixed 1 MiB mmap threshold and at most two arenas.
+void wv_tune_malloc_for_streaming(void);
+
 #endif

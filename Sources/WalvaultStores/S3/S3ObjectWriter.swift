@@ -4,11 +4,12 @@ import Glibc
 import WalvaultPipeline
 import WalvaultSystem
 
-/// Holds at most one part in memory. The key is known only at commit (names carry the checksum
-/// of what was written), and S3 fixes an upload's key when it starts, so: an object that fits in
-/// one part is one conditional PUT at commit; a larger one spills to an unnamed temporary file
-/// (O_TMPFILE: nothing to clean up after a crash) and goes up at commit as a multipart upload,
-/// which appears whole when completed and is aborted on any failure.
+/// Holds at most `memoryLimit` bytes in memory. The key is known only at commit (names carry the
+/// checksum of what was written), and S3 fixes an upload's key when it starts, so: an object
+/// that fits in memory is one conditional PUT at commit; a larger one spills to an unnamed
+/// temporary file (O_TMPFILE: nothing to clean up after a crash) and goes up at commit from that
+/// file, as one PUT when it fits in a part, else as a multipart upload, which appears whole when
+/// completed and is aborted on any failure.
 final class S3ObjectWriter: ObjectWriter {
     private let store: S3Store
     private let directory: String
@@ -16,6 +17,9 @@ final class S3ObjectWriter: ObjectWriter {
     private var spill: FileDescriptor?
     private var spilled = 0
     private var open = true
+    /// 8 MiB: a compressed 16 MiB WAL segment usually fits (one PUT straight from memory), and an
+    /// export of any size keeps the process far under 64 MiB.
+    private var memoryLimit: Int { min(store.partSize, 8 << 20) }
 
     init(store: S3Store, directory: String) {
         self.store = store
@@ -26,8 +30,8 @@ final class S3ObjectWriter: ObjectWriter {
         guard open else { throw closed("write") }
         var rest = bytes
         while !rest.isEmpty {
-            if buffer.count == store.partSize { try spillBuffer() }
-            let n = min(rest.count, store.partSize - buffer.count)
+            if buffer.count == memoryLimit { try spillBuffer() }
+            let n = min(rest.count, memoryLimit - buffer.count)
             buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[0..<n]))
             rest = UnsafeRawBufferPointer(rebasing: rest[n...])
         }
@@ -60,20 +64,23 @@ final class S3ObjectWriter: ObjectWriter {
         if store.conditionalCreate != .ifNoneMatch, let existing = try store.head(key: store.storeKey(objectKey)) {
             return .alreadyPresent([existing])
         }
-        let total = spilled + buffer.count
+        // The tail goes to the file too, and every part is sent from the file: no part is held in
+        // memory (an export of any size stays well under 64 MiB), and a retry reads it again.
+        if !buffer.isEmpty { try spillBuffer() }
+        buffer = []
+        let total = spilled
+        if total <= store.partSize {
+            let (md5, sha) = try MultipartUpload.digests(of: spill, offset: 0, length: total, store: store)
+            return try store.put(objectKey: objectKey, region: .init(file: spill, offset: 0, length: total, sha256: sha), md5: md5)
+        }
         let upload = try MultipartUpload(store: store, objectKey: objectKey)
         do {
-            var part = [UInt8](repeating: 0, count: store.partSize)
             var offset = 0
-            while offset < spilled {
-                let n = try part.withUnsafeMutableBytes { out in
-                    try spill.pread(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<min(store.partSize, spilled - offset)]), at: offset)
-                }
-                guard n > 0 else { throw StoreError(store: store.name, kind: .permanent, problem: "the staged upload ended early", fix: "check \(store.spillDirectory)") }
-                try upload.send(part: n == part.count ? part : Array(part[0..<n]))
-                offset += n
+            while offset < total {
+                let length = min(store.partSize, total - offset)
+                try upload.send(partOf: spill, offset: offset, length: length)
+                offset += length
             }
-            if !buffer.isEmpty { try upload.send(part: buffer) }
             return try upload.complete(size: total)
         } catch {
             upload.abort()
@@ -92,7 +99,7 @@ final class S3ObjectWriter: ObjectWriter {
     }
 }
 
-/// One multipart upload: initiated, parts sent (each retried: its bytes are in memory), then
+/// One multipart upload: initiated, parts sent from the staging file (each retried: it reads them again), then
 /// completed with the list of parts, conditionally where the service can; aborted otherwise.
 final class MultipartUpload {
     private let store: S3Store
@@ -112,15 +119,35 @@ final class MultipartUpload {
         uploadID = id
     }
 
-    func send(part bytes: [UInt8]) throws {
+    /// A part read from the staging file: hashed (MD5 for Content-MD5, SHA-256 for the signature)
+    /// in one pass of 1 MiB reads, then streamed by curl from the same region.
+    func send(partOf file: FileDescriptor, offset: Int, length: Int) throws {
         let number = etags.count + 1
-        let md5 = bytes.withUnsafeBytes { MD5Digest.base64(of: $0) }
+        let (digest, sha) = try Self.digests(of: file, offset: offset, length: length, store: store)
+        let region = S3Store.FileRegionBody(file: file, offset: offset, length: length, sha256: sha)
         let answer = try store.retrying {
             try store.send("PUT", objectKey: objectKey, query: [("partNumber", String(number)), ("uploadId", uploadID)],
-                           headers: [("content-md5", md5), ("content-length", String(bytes.count))], body: bytes)
+                           headers: [("content-md5", digest), ("content-length", String(length))], region: region)
         }
         guard answer.status == 200, let etag = answer.response.header("ETag") else { throw store.failure("uploading part \(number) of", objectKey, answer) }
         etags.append(etag)
+    }
+
+    /// Content-MD5 (base64) and the SHA-256 (hex) the signature covers, of a file region, in 1 MiB reads.
+    static func digests(of file: FileDescriptor, offset: Int, length: Int, store: S3Store) throws -> (md5: String, sha256: String) {
+        let md5 = MD5Hasher()
+        let sha = SHA256Hasher()
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { chunk.deallocate() }
+        var done = 0
+        while done < length {
+            let n = try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<min(chunk.count, length - done)]), at: offset + done)
+            guard n > 0 else { throw StoreError(store: store.name, kind: .permanent, problem: "the staged upload ended early", fix: "check \(store.spillDirectory)") }
+            md5.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+            sha.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+            done += n
+        }
+        return (md5.finalizeBase64(), sha.finalizeHex())
     }
 
     func complete(size: Int) throws -> CommitOutcome {

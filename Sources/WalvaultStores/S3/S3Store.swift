@@ -91,16 +91,34 @@ public final class S3Store: Store {
     /// One signed request. Answers that are worth another try (5xx, 429, SlowDown) and connection
     /// failures throw a `.transient` StoreError, so `retrying` and `RetryingStore` repeat them;
     /// every other answer is returned, whatever its status, for the caller to judge.
+    /// A body read from a file region as curl sends it, instead of held in memory; its SHA-256
+    /// (which the signature covers) is computed beforehand.
+    struct FileRegionBody {
+        let file: FileDescriptor
+        let offset: Int
+        let length: Int
+        let sha256: String
+    }
+
     func send(_ method: String, objectKey: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
-              body: [UInt8]? = nil, limit: Int = 1 << 20) throws -> Answer {
+              body: [UInt8]? = nil, region: FileRegionBody? = nil, limit: Int = 1 << 20) throws -> Answer {
         let target = addressing.target(objectKey: objectKey, query: query)
-        let payloadHash = body.map { SHA256Hasher.hex(of: $0) } ?? SigV4.emptyPayloadSHA256
+        let payloadHash = region?.sha256 ?? body.map { SHA256Hasher.hex(of: $0) } ?? SigV4.emptyPayloadSHA256
         let timestamp = SigV4.timestamp(WallClock.nowMicros())
         var signed: [(String, String)] = [("host", target.host), ("x-amz-date", timestamp), ("x-amz-content-sha256", payloadHash)]
         signed += headers.map { ($0.0.lowercased(), $0.1) }
         let signature = signer.sign(method: method, path: target.path, query: query, headers: signed, payloadHash: payloadHash, timestamp: timestamp)
         var request = HTTPRequest(method: method, url: target.url, displayURL: addressing.display(objectKey),
                                   headers: signed + [("Authorization", signature.authorization)], body: body.map { .bytes($0) } ?? .none)
+        if let region {
+            var position = 0
+            request.body = .stream(length: region.length, read: { buffer in
+                let n = try region.file.pread(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, region.length - position)]),
+                                              at: region.offset + position)
+                position += n
+                return n
+            }, rewind: { position = 0 })
+        }
         request.stallTimeoutSeconds = 60
         let client = try takeClient()
         do {
@@ -254,21 +272,31 @@ public final class S3Store: Store {
     /// Stores `bytes` under `objectKey` unless something is there, in one PUT (retried: the bytes
     /// are in memory), then checks the size the service reports.
     func put(objectKey: String, bytes: [UInt8], retryHere: Bool = true) throws -> CommitOutcome {
-        let md5 = bytes.withUnsafeBytes { MD5Digest.base64(of: $0) }
+        try put(objectKey: objectKey, bytes: bytes, region: nil, md5: bytes.withUnsafeBytes { MD5Digest.base64(of: $0) }, retryHere: retryHere)
+    }
+
+    /// The same PUT with the body read from a staging file (an object larger than the writer keeps
+    /// in memory, but within one part).
+    func put(objectKey: String, region: FileRegionBody, md5: String) throws -> CommitOutcome {
+        try put(objectKey: objectKey, bytes: [], region: region, md5: md5, retryHere: true)
+    }
+
+    private func put(objectKey: String, bytes: [UInt8], region: FileRegionBody?, md5: String, retryHere: Bool) throws -> CommitOutcome {
+        let size = region?.length ?? bytes.count
         while true {
             let style = conditionalCreate
             if style == .lookThenPut, let existing = try head(key: storeKey(objectKey)) { return .alreadyPresent([existing]) }
-            var headers = [("content-md5", md5), ("content-length", String(bytes.count))]
+            var headers = [("content-md5", md5), ("content-length", String(size))]
             switch style {
             case .ifNoneMatch: headers.append(("if-none-match", "*"))
             case .googleGeneration: headers.append(("x-goog-if-generation-match", "0"))
             case .lookThenPut: break
             }
-            let upload = { try self.send("PUT", objectKey: objectKey, headers: headers, body: bytes) }
+            let upload = { try self.send("PUT", objectKey: objectKey, headers: headers, body: region == nil ? bytes : nil, region: region) }
             let answer = retryHere ? try retrying(upload) : try upload()
             switch answer.status {
             case 200:
-                return .stored(try verifyStored(objectKey: objectKey, size: bytes.count, retryHere: retryHere))
+                return .stored(try verifyStored(objectKey: objectKey, size: size, retryHere: retryHere))
             case 412:
                 // Present already; or our own first attempt landed and its answer was lost.
                 guard let existing = try head(key: storeKey(objectKey)) else { continue }
