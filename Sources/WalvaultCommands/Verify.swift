@@ -79,16 +79,18 @@ public struct Verify {
     enum Job {
         case wal(store: Int, object: StoreObject, file: WALFileName)
         case backup(store: Int, label: String, objects: [StoreObject])
+        /// A schema dump or a log export: its checksum, like a WAL object's, is in its name.
+        case export(store: Int, object: StoreObject)
 
         var storedBytes: Int {
             switch self {
-            case .wal(_, let object, _): return object.size
+            case .wal(_, let object, _), .export(_, let object): return object.size
             case .backup(_, _, let objects): return objects.reduce(0) { $0 + $1.size }
             }
         }
         var objectCount: Int {
             switch self {
-            case .wal: return 1
+            case .wal, .export: return 1
             case .backup(_, _, let objects): return objects.count
             }
         }
@@ -162,6 +164,13 @@ public struct Verify {
                     }
                     jobs.append(.wal(store: index, object: object, file: file))
                 }
+                if backupLabel == nil {
+                    for kind in [ExportListing.Kind.dumps, .logs] {
+                        for export in try ExportListing.list(kind, stores: [store], layout: layout) {
+                            for copy in export.copies { jobs.append(.export(store: index, object: copy.object)) }
+                        }
+                    }
+                }
                 listed.insert(index)
             } catch {
                 report.problems.append(.init(store: store.name, object: layout.cluster, problem: "cannot be listed: \(error)"))
@@ -200,6 +209,9 @@ public struct Verify {
                     advance(1, object.size)
                 case .backup(let index, let label, let objects):
                     outcome = Self.verifyBackup(label: label, objects: objects, store: storeList[index], layout: layout, advance: advance)
+                case .export(let index, let object):
+                    outcome = Self.verifyExport(object, store: storeList[index])
+                    advance(1, object.size)
                 }
                 done.withLock { $0.outcomes.append((i, outcome)) }
             }
@@ -219,6 +231,8 @@ public struct Verify {
                 holdings[index].walFiles[file.description, default: []].append(StoredObjectName(object.name)!.sha256)
             case .backup(let index, _, _):
                 if let backup = outcome.backup { holdings[index].backups.append(backup) }
+            case .export:
+                break
             }
         }
         for (index, labels) in incomplete {
@@ -387,6 +401,17 @@ public struct Verify {
     }
 
     /// Original names and backup labels the queue still owes a store.
+    /// A dump or log export read back whole: decrypted, decompressed, its SHA-256 against its name.
+    static func verifyExport(_ object: StoreObject, store: Store) -> Outcome {
+        var outcome = Outcome()
+        do {
+            outcome.originalBytes = try ObjectFetcher.check(object, from: store, into: DiscardingSink())
+        } catch {
+            outcome.problems.append(.init(store: store.name, object: object.key, problem: "\(error)"))
+        }
+        return outcome
+    }
+
     func queuedNames(spool: String, store: String, layout: ArchiveLayout) -> Set<String> {
         guard let queue = try? ShippingQueue.open(spool: spool, store: store), let entries = try? queue.entries() else { return [] }
         var names: Set<String> = []

@@ -262,6 +262,9 @@ import WalvaultTestHelpers
         bytes[bytes.count / 2] ^= 0xFF
         try Data(bytes).write(to: URL(fileURLWithPath: object))
         oneLine(try rig.walvault(["dump", "restore", "--id", id, "--store", "local"]), "no store gave dump \(id) intact")
+        let verify = try rig.walvault(["verify"])
+        let damaged = verify.stdout.split(separator: "\n").filter { $0.contains("/dump/tenant_acme/") }
+        #expect(verify.status == 1 && damaged.count == 1 && damaged[0].hasPrefix("FAIL store \"local\"") && damaged[0].contains("cannot decrypt"), "\(verify.stdout)")
         let fromCloud = try rig.walvault(["dump", "restore", "--id", id])
         #expect(fromCloud.status == 0, "\(fromCloud.stderr)")
         #expect(fromCloud.stderr.contains("warning") && fromCloud.stdout.contains("from store \"cloud\""), "\(fromCloud.stdout) \(fromCloud.stderr)")
