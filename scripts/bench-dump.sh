@@ -40,7 +40,7 @@ sql "CREATE SCHEMA tenant_big;
        SELECT '2026-01-01'::timestamptz + g * interval '1 second', (ARRAY['info','warn','error'])[1 + g % 3],
               'GET /api/v1/items/' || g || ' took ' || (random() * 900)::int || ' ms',
               jsonb_build_object('request_id', md5(g::text), 'status', 200 + g % 5, 'user', (random() * 10000)::int)
-       FROM generate_series(1, $log_rows);
+       FROM generate_series(1, $log_rows) g;
      CHECKPOINT;"
 schema_bytes=$(sql "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'tenant_big' AND c.relkind = 'r'")
 echo "tenant_big: $schema_bytes bytes on disk (tables with their indexes and TOAST)"

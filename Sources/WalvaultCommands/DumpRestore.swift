@@ -102,8 +102,8 @@ public struct DumpRestore {
         case .failure(let refusal): throw CommandError(problem: refusal.problem + " in database \(target.name)", fix: refusal.fix, errorCode: "input.invalid")
         }
         let programs = PostgresPrograms(explicitDirectory: options.postgresBin, major: try DatabaseTarget.major(db))
-        let psql = try programs.path(of: "psql")
         let pgRestore = export.name.format == .custom ? try programs.path(of: "pg_restore") : nil
+        let psql = try programs.path(of: "psql")
 
         // Fetched whole and verified before anything runs: a dump that fails its checksum is
         // never half restored.

@@ -8,13 +8,15 @@ import WalvaultPostgres
 /// Reads `control_plane.backups` for `walvault history`.
 public enum HistoryQuery {
     public static let columns = ["created_at", "type", "operation", "status", "object_name", "store_name", "size", "stored_size",
-                                 "sha256", "file_id", "duration_ms", "expires_at", "error"]
+                                 "sha256", "file_id", "duration_ms", "expires_at", "error", "schema_name", "row_count", "range_start", "range_end", "rows_deleted"]
 
     public static func rows(_ db: PostgresConnection, projectID: String, type: String?, since: String?) throws -> [[String: String]] {
         let result = try db.query("""
             SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00', type::text, operation, status::text,
                    object_name, store_name, size::text, stored_size::text, sha256, file_id, duration_ms::text,
-                   to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') , error
+                   to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') , error, schema_name, row_count::text,
+                   to_char(range_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00', to_char(range_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00',
+                   rows_deleted::text
             FROM control_plane.backups
             WHERE project_id = $1 AND ($2::text IS NULL OR type::text = $2) AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)
             ORDER BY created_at, id
@@ -39,6 +41,8 @@ public enum HistoryQuery {
             if let store = r["store_name"] { line += "  \(store)" }
             if let size = r["size"] { line += "  \(size) bytes" }
             if let stored = r["stored_size"] { line += " (\(stored) stored)" }
+            if let rows = r["row_count"] { line += "  \(rows) rows" }
+            if let deleted = r["rows_deleted"] { line += ", \(deleted) deleted" }
             if let error = r["error"] { line += "  error: \(error)" }
             return line
         }.joined(separator: "\n")

@@ -242,6 +242,7 @@ import WalvaultTestHelpers
         let dump = try rig.walvault(["dump", "--schema", "tenant_acme"])
         #expect(dump.status == 0, "\(dump.stderr)")
         let id = try #require(dump.stdout.split(separator: " ").first { $0.hasPrefix("tenant_acme/") }.map { String($0.dropLast()) })
+        oneLine(try rig.walvault(["dump", "restore", "--id", id, "--postgres-bin", empty]), "pg_restore of PostgreSQL 15 (the server's version) is not installed in --postgres-bin")
         let restoreBin = try rig.ws.mkdir("bin-restore")
         chmod(try rig.ws.write("bin-restore/pg_restore", """
             #!/bin/sh
