@@ -41,6 +41,11 @@ public struct ArchiveGet {
     /// Problems with one store that another store made up for; reported as warnings.
     public private(set) var warnings: [String] = []
 
+    /// The look-ahead (`[performance] prefetch`), when this is a recovery with a spool.
+    public var prefetch: PrefetchSpool?
+    /// Called once a segment request is recorded in the spool: starts the background worker.
+    public var onPrefetchRequest: () -> Void = {}
+
     public init(context: WalvaultContext) { self.context = context }
 
     public mutating func run(fileName: String, destination: String) throws -> ArchiveGetOutcome {
@@ -48,6 +53,21 @@ public struct ArchiveGet {
             throw CommandError(problem: "\"\(fileName)\" is not a WAL file name",
                                fix: "restore_command must pass %f and %p: walvault archive-get %f \"%p\"")
         }
+        if let prefetch, case .segment = file, (try? prefetch.request(fileName)) != nil {
+            onPrefetchRequest()
+            if let size = try? prefetch.handOver(fileName, to: destination) {
+                return .restored(store: "prefetch", object: StoreObject(key: Paths.join(prefetch.directory, fileName), size: size), size: size)
+            }
+        }
+        let outcome = try fetchFromStores(file: file, destination: destination)
+        if outcome == .notArchived, case .history = file, let spool = context.config.cluster.spool {
+            // PostgreSQL looks for the next timeline's history when recovery ends: the look-ahead is done.
+            PrefetchSpool.removeAll(spool: spool, cluster: context.config.cluster.name)
+        }
+        return outcome
+    }
+
+    private mutating func fetchFromStores(file: WALFileName, destination: String) throws -> ArchiveGetOutcome {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
         let directory = layout.directory(for: file)
         let prefix = StoredObjectName.prefix(for: file.description)

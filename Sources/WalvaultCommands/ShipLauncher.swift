@@ -21,12 +21,21 @@ public enum ShipLauncher {
         } catch {
             return "cannot check whether walvault ship runs (\(error)); the queue keeps everything: run walvault ship"
         }
-        let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? "/usr/local/bin/walvault"
-        let arguments = ["--config", context.config.path, "ship"]
-        let log = Paths.join(spool, "ship.log")
+        return BackgroundLauncher.start(context: context, arguments: ["ship"], log: Paths.join(spool, "ship.log"), what: "walvault ship")
+            .map { $0 + "; the queue keeps everything: run walvault ship" }
+    }
+}
 
-        // The environment as this process got it: S3 credentials are read by name, and a
-        // passphrase taken from the environment (and wiped from this process) is put back.
+/// Starts walvault itself in the background with the same config: its own session (PostgreSQL
+/// neither waits for it nor signals it), /dev/null for input, `log` for output, and the
+/// environment as this process got it (S3 credentials are read by name, and a passphrase taken
+/// from the environment, and wiped from this process, is put back).
+enum BackgroundLauncher {
+    /// - Returns: a warning when it could not be started.
+    static func start(context: WalvaultContext, arguments: [String], log: String, what: String) -> String? {
+        let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? "/usr/local/bin/walvault"
+        let arguments = ["--config", context.config.path] + arguments
+
         var environment: [UnsafeMutablePointer<CChar>?] = []
         var passphraseEntry: UnsafeMutablePointer<CChar>?
         var passphraseVariable: String?
@@ -59,7 +68,7 @@ public enum ShipLauncher {
         do {
             _ = try ChildProcess.spawn(executable, arguments, output: log, environment: environment, newSession: true)
         } catch {
-            return "cannot start walvault ship (\((error as? SystemError)?.reason ?? "\(error)")); the queue keeps everything: run walvault ship"
+            return "cannot start \(what) (\((error as? SystemError)?.reason ?? "\(error)"))"
         }
         return nil
     }

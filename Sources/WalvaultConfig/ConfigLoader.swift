@@ -8,7 +8,8 @@ import WalvaultSystem
 /// Turns a TOML file into a validated `WalvaultConfig`, or one `ConfigError` that names
 /// the file, the key and what is expected.
 public enum ConfigLoader {
-    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping", "retention", "alerts", "check"]
+    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping", "retention", "alerts", "check", "performance"]
+    static let performanceKeys = ["prefetch"]
     static let checkKeys = ["backup_max_age_hours", "shipping_lag_minutes", "min_free_percent", "round_trip_seconds"]
     static let alertKeys = ["telegram_chat_id", "webhook_url_env", "email_to", "email_from", "smtp_url", "smtp_user_env", "smtp_password_env",
                             "backup_max_age_hours", "after_failures"]
@@ -55,7 +56,7 @@ public enum ConfigLoader {
         }
         for name in root.keys.sorted() where !topLevelKeys.contains(name) {
             throw ConfigError(file: path, key: name, problem: "unknown key",
-                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention], [alerts] and [check]")
+                              fix: "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention], [alerts], [check] and [performance]")
         }
         let cluster = try parseCluster(root, path: path)
         let compression = try parseCompression(root, path: path)
@@ -66,6 +67,7 @@ public enum ConfigLoader {
         let retention = try parseRetention(root, path: path)
         let alerts = try parseAlerts(root, path: path, stores: stores)
         let check = try parseCheck(root, path: path)
+        let performance = try parsePerformance(root, path: path)
         if stores.contains(where: { $0.mode == .async }) {
             // Every store async is a machine that only reads (restoring from Telegram on a new
             // server); archive-push and backup refuse there. Otherwise the first must be sync.
@@ -79,7 +81,23 @@ public enum ConfigLoader {
             }
         }
         return WalvaultConfig(path: path, cluster: cluster, compression: compression, stores: stores, history: history,
-                              encryption: encryption, shipping: shipping, retention: retention, alerts: alerts, check: check)
+                              encryption: encryption, shipping: shipping, retention: retention, alerts: alerts, check: check,
+                              performance: performance)
+    }
+
+    private static func parsePerformance(_ root: TOMLTable, path: String) throws -> PerformanceSettings {
+        guard let table = try table(root, "performance", path: path) else { return PerformanceSettings() }
+        let reader = TableReader(table: table, file: path, place: "performance", knownKeys: performanceKeys)
+        try reader.rejectUnknownKeys(what: "[performance]")
+        var settings = PerformanceSettings()
+        if let prefetch = try reader.int("prefetch") {
+            guard (0...64).contains(prefetch) else {
+                throw ConfigError(file: path, key: "performance.prefetch", problem: "\(prefetch) is out of range",
+                                  fix: "use 8 (segments fetched ahead during recovery; 0 turns it off; at most 64)")
+            }
+            settings.prefetch = prefetch
+        }
+        return settings
     }
 
     private static func parseEncryption(_ root: TOMLTable, path: String) throws -> EncryptionSettings? {

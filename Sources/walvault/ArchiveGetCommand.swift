@@ -23,7 +23,14 @@ struct ArchiveGetCommand: ParsableCommand {
     var destination: String
 
     func run() throws {
-        var getter = ArchiveGet(context: try global.loadContext(for: "archive-get", failure: ExitCodes.retrievalFailure()))
+        let context = try global.loadContext(for: "archive-get", failure: ExitCodes.retrievalFailure())
+        var getter = ArchiveGet(context: context)
+        if let spool = PrefetchSpool.forRecovery(context), let identifier = spool.systemIdentifier {
+            getter.prefetch = spool
+            getter.onPrefetchRequest = {
+                if let warning = PrefetchLauncher.startIfIdle(context: context, spool: spool, systemIdentifier: identifier) { Output.warn("archive-get", warning) }
+            }
+        }
         do {
             let outcome = try getter.run(fileName: fileName, destination: destination)
             for warning in getter.warnings { Output.warn("archive-get", warning) }

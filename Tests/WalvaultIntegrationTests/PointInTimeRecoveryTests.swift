@@ -68,7 +68,10 @@ enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
             chmod(cacheParent, 0o1777)
             encryption = "[encryption]\npassphrase_file = \"\(passphraseFile)\"\nkey_cache = \"\(cacheParent)\"\n"
         }
-        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\n" + encryption,
+        // With a spool, archive-get prefetches ahead (issue 16): the encrypted runs restore through
+        // the look-ahead, across the timeline switch, from the local store and from S3.
+        let spool = encrypted ? "spool = \"\(try ws.mkdir("spool"))\"\n" : ""
+        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\n" + spool + encryption,
                                    storeSections: storeSection)
         let cluster = try archivingCluster(ws, config: config)
         try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")

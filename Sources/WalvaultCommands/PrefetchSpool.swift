@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import WalvaultCatalog
+import WalvaultPipeline
+import WalvaultSystem
+
+/// archive-get's look-ahead: `<spool>/prefetch/<cluster>-<system identifier>/`, where the
+/// background `Prefetcher` leaves the next segments of the timeline being replayed, decompressed
+/// and verified, as `<segment>-<sha256>`. Tied to the system identifier of the data directory
+/// being recovered (its pg_control), so a spool of another cluster, or of an earlier restore of
+/// another backup set, is never read; segments of other timelines are never handed over (the
+/// name must be exactly the one PostgreSQL asks for) and are removed at the next request.
+public struct PrefetchSpool: Sendable {
+    public let directory: String
+    public let systemIdentifier: UInt64?
+
+    public init(spool: String, cluster: String, systemIdentifier: UInt64) {
+        directory = Paths.join(Self.root(spool: spool), "\(cluster)-\(systemIdentifier)")
+        self.systemIdentifier = systemIdentifier
+    }
+
+    static func root(spool: String) -> String { Paths.join(spool, "prefetch") }
+
+    /// The spool for the cluster being recovered in `dataDirectory` (PostgreSQL runs
+    /// restore_command there), when prefetch is on and there is a spool and a pg_control.
+    public static func forRecovery(_ context: WalvaultContext, dataDirectory: String = ".") -> PrefetchSpool? {
+        guard context.config.performance.prefetch > 0, let spool = context.config.cluster.spool,
+              let identifier = try? PGControl.systemIdentifier(pgdata: dataDirectory) else { return nil }
+        return PrefetchSpool(spool: spool, cluster: context.config.cluster.name, systemIdentifier: identifier)
+    }
+
+    /// Everything prefetched for this cluster, for any system identifier: a restore starting, or
+    /// a recovery that ended, leaves no look-ahead behind to be mistaken for later.
+    public static func removeAll(spool: String, cluster: String) {
+        let root = root(spool: spool)
+        for name in (try? FileSystem.listDirectory(root)) ?? [] where name.hasPrefix(cluster + "-") {
+            let directory = Paths.join(root, name)
+            try? FileSystem.removeContents(of: directory)
+            _ = rmdir(directory)
+        }
+    }
+
+    /// Says which segment PostgreSQL asked for (the worker keeps the ones after it ready), and
+    /// removes what that request made useless.
+    public func request(_ segment: String) throws {
+        try FileSystem.makeDirectories(directory, mode: 0o700)
+        try FileSystem.writeAtomically(Paths.join(directory, ".wanted"), contents: Array(segment.utf8), mode: 0o600)
+        for name in PrefetchPlan.stale((try? FileSystem.listDirectory(directory)) ?? [], requested: segment) {
+            try? FileSystem.remove(Paths.join(directory, name))
+        }
+    }
+
+    /// The segment PostgreSQL asked for last.
+    func wanted() -> String? {
+        (try? FileSystem.readSmallFile(Paths.join(directory, ".wanted"), limit: 64)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Moves the prefetched `segment` to `destination` if there is one and its bytes still hash
+    /// to its name (a file changed on disk since is removed, and false sends the caller to the
+    /// stores). Renamed when the spool is on the same file system as pg_wal, else copied through
+    /// a staged file; either way `destination` appears whole.
+    /// A segment the worker is fetching right now (its temporary file exists and its process
+    /// lives) is waited for, up to `waitSeconds`, rather than fetched a second time.
+    public func handOver(_ segment: String, to destination: String, waitSeconds: Double = 10) throws -> Int? {
+        let waiting = Stopwatch()
+        var name: String?
+        while name == nil {
+            let names = (try? FileSystem.listDirectory(directory)) ?? []
+            name = names.first { PrefetchPlan.parse($0)?.segment == segment }
+            if name != nil { break }
+            let inFlight = names.contains { entry in
+                guard entry.hasPrefix(".tmp-\(segment)-"), let pid = Int32(entry.dropFirst(".tmp-\(segment)-".count)) else { return false }
+                return FileSystem.isProcessAlive(pid)
+            }
+            guard inFlight, waiting.seconds < waitSeconds else { return nil }
+            usleep(2_000)
+        }
+        guard let name, let expected = PrefetchPlan.parse(name)?.sha256 else { return nil }
+        let path = Paths.join(directory, name)
+        let file: FileDescriptor
+        do { file = try FileDescriptor.openForReading(path) } catch { return nil }
+        let hasher = SHA256Hasher()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        var size = 0
+        while true {
+            let n = try file.read(into: buffer)
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            size += n
+        }
+        guard hasher.finalizeHex() == expected else {
+            try? FileSystem.remove(path)
+            return nil
+        }
+        if Glibc.rename(path, destination) == 0 { return size }
+        guard errno == EXDEV else { throw SystemError("rename to", path: destination) }
+        let staged = try StagedFile(destination: destination)
+        try file.rewind()
+        while true {
+            let n = try file.read(into: buffer)
+            if n == 0 { break }
+            try staged.file.writeAll(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+        try staged.replaceDestination()
+        try? FileSystem.remove(path)
+        return size
+    }
+}
