@@ -29,7 +29,6 @@ while [ "$(ls "$segments" | grep -cE '^[0-9A-F]{24}$')" -lt $((count + 2)) ]; do
   as_pg psql -X -q -h "$work" -p "$port" -U postgres -c "SELECT pg_switch_wal()" >/dev/null
   sleep 1
 done
-as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
 mapfile -t wal < <(ls "$segments" | grep -E '^[0-9A-F]{24}$' | sort | sed -n "2,$((count + 1))p")
 echo "${#wal[@]} segments: ${wal[0]} .. ${wal[-1]}"
 
@@ -83,10 +82,15 @@ process-max=2
 
 [bench]
 pg1-path=$pgdata
+pg1-socket-path=$work
+pg1-port=$port
+pg1-user=postgres
 CONF
 sed 's/^archive-async=n/archive-async=y/' "$work/pgbackrest.conf" >"$work/pgbackrest-async.conf"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
+# Recovery reads a stopped cluster's directory: archive-get runs there, as PostgreSQL runs it.
+as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
 for seg in "${wal[@]}"; do
   as_pg "$work/bin/walvault" --config "$work/walvault.toml" archive-push "$segments/$seg"
   as_pg "$work/bin/walvault" --config "$work/walvault-s3.toml" archive-push "$segments/$seg"

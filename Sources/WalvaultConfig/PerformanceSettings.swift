@@ -1,10 +1,20 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `[performance]`: how far walvault works ahead of PostgreSQL.
 public struct PerformanceSettings: Sendable, Equatable {
     /// archive-get: segments of the same timeline fetched, verified and decompressed ahead into the
     /// spool while PostgreSQL replays, so its later calls only hand over a checked file. 0: off.
     public var prefetch: Int
+    /// archive-push: segments pushed at once when more are `.ready` than the one asked for (push-ahead);
+    /// 1: off. Default: the machine's cores.
+    public var pushParallel: Int
 
-    public init(prefetch: Int = 8) {
+    public init(prefetch: Int = 8, pushParallel: Int = PerformanceSettings.cores) {
         self.prefetch = prefetch
+        self.pushParallel = pushParallel
     }
+
+    public static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 }

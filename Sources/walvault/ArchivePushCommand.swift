@@ -18,9 +18,14 @@ struct ArchivePushCommand: ParsableCommand {
         let context = try global.loadContext(for: "archive-push")
         let clock = Stopwatch()
         let events = EventPrinter.log("archive-push", progress: .verbose(global.verbose))
-        let outcome = Result { try ArchivePush(context: context).run(walPath: path, events: events) }
+        let pushed = PushAhead(context: context).run(walPath: path, events: events)
+        let outcome = pushed.result
         // The exit status depends on the stores only: recording history never changes it.
         History.record("archive-push", context, events: events.events, since: clock)
+        for ahead in pushed.ahead where ahead.ok { History.record("archive-push", context, events: ahead.events, since: clock) }
+        if global.verbose && !pushed.ahead.isEmpty {
+            Output.info("archive-push", "pushed ahead \(pushed.ahead.filter(\.ok).count) of \(pushed.ahead.count) ready segments")
+        }
         switch outcome {
         case .success(let result):
             Alerts.succeeded("archive-push", context, "archive-push")
@@ -32,7 +37,8 @@ struct ArchivePushCommand: ParsableCommand {
             if !result.queuedFor.isEmpty, let warning = ShipLauncher.startIfIdle(context: context) { Output.warn("archive-push", warning) }
             if global.verbose {
                 let stored = result.stored.map { "\($0.store):\($0.object.key) (\($0.object.size) bytes)" }
-                let summary = stored.isEmpty ? "already archived in \(result.alreadyPresentIn.joined(separator: ", "))" : "stored " + stored.joined(separator: ", ")
+                let summary = pushed.confirmed ? "stored ahead in \(result.alreadyPresentIn.joined(separator: ", ")) (checksum confirmed)"
+                    : stored.isEmpty ? "already archived in \(result.alreadyPresentIn.joined(separator: ", "))" : "stored " + stored.joined(separator: ", ")
                 let queued = result.queuedFor.isEmpty ? "" : "; queued for \(result.queuedFor.joined(separator: ", "))"
                 Output.info("archive-push", "\(result.file) (\(result.originalSize) bytes, sha256 \(result.sha256.prefix(12))…): \(summary)\(queued)")
             }

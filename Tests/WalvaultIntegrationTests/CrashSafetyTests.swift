@@ -45,3 +45,73 @@ import Testing
         #expect(leftovers.isEmpty, "temporary files of killed pushes are cleaned up by the next push: \(leftovers)")
     }
 }
+
+/// Push-ahead (issue 16) with kill -9 at random moments: a status entry exists only for a segment
+/// that every sync store holds with that checksum, and PostgreSQL then archives everything.
+@Suite struct PushAheadCrashTests {
+    @Test func killNineDuringPushAheadNeverMarksASegmentThatIsNotStored() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let spool = try ws.mkdir("spool")
+        let cluster = PostgresCluster(workspace: ws)
+        let config = try ws.config(stores: [store], extra: "spool = \"\(spool)\"\n[performance]\npush_parallel = 3")
+        // Archiving fails at first, so a backlog of .ready segments builds up.
+        try cluster.initdb(settings: ["wal_level": "replica", "archive_mode": "on", "archive_command": "'/bin/false'", "max_wal_size": "'1GB'"])
+        try ws.giveToPostgres()
+        try cluster.start()
+        try cluster.sql("CREATE TABLE t (id int, payload text)")
+        for _ in 0..<14 {
+            try cluster.sql("INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g")
+            try cluster.sql("SELECT pg_switch_wal()")
+        }
+        let statusDir = cluster.pgdata + "/pg_wal/archive_status"
+        func ready() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: statusDir)) ?? []).filter { $0.hasSuffix(".ready") && $0.count == 30 }
+                .map { String($0.dropLast(6)) }.sorted()
+        }
+        let backlog = ready()
+        #expect(backlog.count >= 12)
+        var generator = SystemRandomNumberGenerator()
+        var entriesSeen = 0
+        for _ in 0..<8 {
+            let first = try #require(ready().first)
+            let pid = try spawn(ws.walvault, ["--config", config, "archive-push", cluster.pgdata + "/pg_wal/" + first], asPostgres: true)
+            usleep(UInt32.random(in: 0...250_000, using: &generator))
+            kill(pid, SIGKILL)
+            _ = waitFor(pid)
+            // Every entry: the segment is in the store with exactly that checksum.
+            let entries = ((try? FileManager.default.contentsOfDirectory(atPath: spool + "/pushed/main")) ?? []).filter { !$0.hasPrefix(".") }
+            let stored = filesRecursively(store).filter { $0.hasPrefix("main/wal/") && !Paths.basenameHasDot($0) }
+            entriesSeen += entries.count
+            for entry in entries {
+                let segment = String(entry.prefix(24)), sha = String(entry.dropFirst(25))
+                #expect(stored.contains { Paths.lastComponent($0).hasPrefix(segment + "-") && $0.hasSuffix("-" + sha + ".zst") },
+                        "status \(entry) without the stored object (store: \(stored))")
+            }
+        }
+        // Then PostgreSQL archives it all through walvault; every entry is used up or still true.
+        try cluster.sql("ALTER SYSTEM SET archive_command = '\(ws.walvault) --config \(config) archive-push %p'")
+        try cluster.sql("SELECT pg_reload_conf()")
+        let last = try cluster.sql("SELECT pg_walfile_name(pg_switch_wal())")
+        // (pg_stat_archiver already counts /bin/false's failures: wait for the last one archived.)
+        var archivedLast = ""
+        for _ in 0..<600 where archivedLast < last {
+            archivedLast = try cluster.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+            usleep(100_000)
+        }
+        let failed = try cluster.sql("SELECT coalesce(last_failed_wal, '') FROM pg_stat_archiver")
+        #expect(archivedLast >= last, "archiving stopped; last failure: \(failed)")
+        let stored = Set(filesRecursively(store).filter { $0.hasPrefix("main/wal/0") }.map { String(Paths.lastComponent($0).prefix(24)) })
+        #expect(entriesSeen > 0, "some kills landed after segments were pushed ahead")
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: spool + "/pushed/main")) ?? []).filter { !$0.hasPrefix(".") }
+        #expect(left.isEmpty, "PostgreSQL's calls used every entry: \(left)")
+        #expect(ready().isEmpty)
+        #expect(backlog.allSatisfy(stored.contains), "every segment of the backlog is archived")
+        try cluster.stop()
+    }
+}
+
+private enum Paths {
+    static func lastComponent(_ path: String) -> String { path.split(separator: "/").last.map(String.init) ?? path }
+    static func basenameHasDot(_ path: String) -> Bool { lastComponent(path).hasPrefix(".") }
+}
