@@ -5,7 +5,7 @@
 # loopback), against pgBackRest from a local repository, synchronous and with archive-async=y
 # (archive-get-queue-max = 128 MiB). zstd level 3 everywhere. Each loop runs in the data directory
 # the WAL came from (its pg_control is what ties the look-ahead to the cluster), with the page
-# cache dropped first; the loops alternate order over ${ROUNDS:-3} rounds, median reported.
+# cache dropped first (when run as root); the loops alternate order over ${ROUNDS:-3} rounds, median reported.
 # Not a test: nothing here passes or fails on a number.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,7 +103,6 @@ set -euo pipefail
 tool=$1; work=$2; shift 2
 rm -rf "$work/spool/prefetch" "$work/spool-s3/prefetch" "$work/pgbr-spool/archive"
 cd "$work/pgdata"
-sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 start=$(date +%s%N)
 for seg in "$@"; do
   case $tool in
@@ -122,6 +121,7 @@ for r in $(seq 1 "$rounds"); do
   if (( r % 2 )); then order=("${tools[@]}"); else order=($(printf '%s\n' "${tools[@]}" | tac)); fi
   line="round $r:"
   for tool in "${order[@]}"; do
+    sync; { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null || true   # as root, before each loop
     ms=$(as_pg bash "$work/loop.sh" "$tool" "$work" "${wal[@]}")
     times[$tool]+="$ms "
     line+=" $tool $ms ms;"

@@ -26,7 +26,7 @@ public enum PrefetchPlan {
     public static func stale(_ names: [String], requested: String) -> [String] {
         let timeline = requested.prefix(8)
         return names.filter { name in
-            if controlFiles.contains(name) || name.hasPrefix(".tmp-") { return false }
+            if controlFiles.contains(name) || name.hasPrefix(".tmp-") || name.hasPrefix(".id-") { return false }
             guard let entry = parse(name) else { return true }
             return entry.segment.prefix(8) != timeline || entry.segment < requested
         }

@@ -56,9 +56,9 @@ public struct PrefetchSpool: Sendable {
         (try? FileSystem.readSmallFile(Paths.join(directory, ".wanted"), limit: 64)).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Moves the prefetched `segment` to `destination` if there is one and its bytes still hash
-    /// to its name (a file changed on disk since is removed, and false sends the caller to the
-    /// stores). Renamed when the spool is on the same file system as pg_wal, else copied through
+    /// Moves the prefetched `segment` to `destination` if there is one and it is still what the
+    /// worker verified: unchanged since (its identity), or hashing to its name (a file changed on
+    /// disk is removed, and nil sends the caller to the stores). Renamed when the spool is on the same file system as pg_wal, else copied through
     /// a staged file; either way `destination` appears whole.
     /// A segment the worker is fetching right now (its temporary file exists and its process
     /// lives) is waited for, up to `waitSeconds`, rather than fetched a second time.
@@ -78,6 +78,14 @@ public struct PrefetchSpool: Sendable {
         }
         guard let name, let expected = PrefetchPlan.parse(name)?.sha256 else { return nil }
         let path = Paths.join(directory, name)
+        let sidecar = Paths.join(directory, ".id-" + name)
+        defer { try? FileSystem.remove(sidecar) }
+        // Verified by the worker when it got its name; unchanged since (same inode, size and
+        // times) means the same bytes. Otherwise, or without the worker's note, it is hashed again.
+        if let noted = try? FileSystem.readSmallFile(sidecar, limit: 256), let now = PushAheadStatus.identity(of: path),
+           String(decoding: noted, as: UTF8.self) == now, let size = try? FileSystem.size(path) {
+            if Glibc.rename(path, destination) == 0 { return size }
+        }
         let file: FileDescriptor
         do { file = try FileDescriptor.openForReading(path) } catch { return nil }
         let hasher = SHA256Hasher()

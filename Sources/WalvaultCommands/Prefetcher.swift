@@ -111,7 +111,13 @@ public struct Prefetcher: Sendable {
                 let size = try ObjectFetcher.fetch(object, from: store, into: FileSink(file: out))
                 guard size == segmentSize else { throw SystemError("fetch (not a whole segment)", path: object.key, code: EIO) }
                 try out.close()
-                try FileSystem.rename(temporary, to: Paths.join(spool.directory, PrefetchPlan.fileName(segment: segment.description, sha256: name.sha256)))
+                let final = PrefetchPlan.fileName(segment: segment.description, sha256: name.sha256)
+                try FileSystem.rename(temporary, to: Paths.join(spool.directory, final))
+                // Its identity now, once renamed: archive-get skips the second hash while it is unchanged.
+                if let identity = PushAheadStatus.identity(of: Paths.join(spool.directory, final)) {
+                    let sidecar = try? FileDescriptor.open(Paths.join(spool.directory, ".id-" + final), flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+                    try? sidecar?.writeAll(Array(identity.utf8))
+                }
                 return true
             } catch {
                 try? FileSystem.remove(temporary)

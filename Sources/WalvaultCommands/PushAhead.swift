@@ -20,10 +20,20 @@ public struct PushAheadStatus: Sendable {
         directory = Paths.join(Paths.join(spool, "pushed"), context.config.cluster.name)
     }
 
-    func record(segment: String, sha256: String, stores: [String]) throws {
+    /// - Parameter identity: `identity(of:)` of the file that was hashed and stored.
+    func record(segment: String, sha256: String, stores: [String], identity: String) throws {
         try FileSystem.makeDirectories(directory, mode: 0o700)
         try FileSystem.writeAtomically(Paths.join(directory, PushAheadPlan.statusName(segment: segment, sha256: sha256)),
-                                       contents: Array(stores.joined(separator: "\n").utf8), mode: 0o600)
+                                       contents: Array(([identity] + stores).joined(separator: "\n").utf8), mode: 0o600)
+    }
+
+    /// Which file this is and whether it changed: device, inode, size, and modification and change
+    /// times in ns. Any write to it changes the times, so a file with the same identity has the
+    /// bytes that were hashed when it was pushed ahead (PostgreSQL never rewrites a finished segment).
+    static func identity(of path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
     }
 
     func has(_ segment: String) -> Bool {
@@ -31,15 +41,18 @@ public struct PushAheadStatus: Sendable {
     }
 
     /// The checksum of `walPath` when an entry says it is already in exactly `stores` with that
-    /// content; the entry is removed either way once it was looked at.
+    /// content: the file is the one hashed then (same identity), or it hashes to the entry's
+    /// checksum now. The entry is removed either way once it was looked at.
     func confirm(walPath: String, segment: String, stores: [String]) -> String? {
         guard let name = ((try? FileSystem.listDirectory(directory)) ?? []).first(where: { $0.hasPrefix(segment + "-") && !$0.hasPrefix(".") }) else { return nil }
         let path = Paths.join(directory, name)
         defer { try? FileSystem.remove(path) }
         let expected = String(name.dropFirst(segment.count + 1))
-        guard let recorded = try? FileSystem.readSmallFile(path, limit: 1 << 16),
-              String(decoding: recorded, as: UTF8.self) == stores.joined(separator: "\n"),
-              let input = try? FileDescriptor.openRegularFile(walPath) else { return nil }
+        guard let recorded = try? FileSystem.readSmallFile(path, limit: 1 << 16) else { return nil }
+        let lines = String(decoding: recorded, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard lines.count >= 2, Array(lines.dropFirst()) == stores else { return nil }
+        if let now = Self.identity(of: walPath), now == lines[0] { return expected }
+        guard let input = try? FileDescriptor.openRegularFile(walPath) else { return nil }
         let hashing = HashingStage(next: DiscardSink())
         guard (try? StreamPump.pump(from: input, into: hashing)) != nil, hashing.hexDigest == expected else { return nil }
         return expected
@@ -95,9 +108,9 @@ public struct PushAhead {
                 guard i < paths.count else { return }
                 let log = EventLog()
                 let result = Result { try ArchivePush(context: shared).run(walPath: paths[i], events: log) }
-                if i > 0, case .success(let pushed) = result {
+                if i > 0, case .success(let pushed) = result, let identity = PushAheadStatus.identity(of: paths[i]) {
                     // Only now, with the segment in every sync store (and queued for the async ones).
-                    try? status.record(segment: pushed.file.description, sha256: pushed.sha256, stores: stores)
+                    try? status.record(segment: pushed.file.description, sha256: pushed.sha256, stores: stores, identity: identity)
                 }
                 slots.set(i, (result, log.events))
             }

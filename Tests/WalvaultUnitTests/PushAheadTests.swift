@@ -86,7 +86,9 @@ import WalvaultSystem
         var rig = Rig()
         _ = rig.push(rig.names[0])
         let entry = try #require(rig.statusEntries().first { $0.hasPrefix(rig.names[3]) })
-        try FileSystem.writeAtomically(rig.dir.path + "/spool/pushed/main/" + entry, contents: Array("local\nother".utf8))
+        let path = rig.dir.path + "/spool/pushed/main/" + entry
+        let identity = String(decoding: try FileSystem.readSmallFile(path), as: UTF8.self).split(separator: "\n")[0]
+        try FileSystem.writeAtomically(path, contents: Array("\(identity)\nlocal\nother".utf8))
         let outcome = rig.push(rig.names[3])
         #expect(!outcome.confirmed)
         #expect(try outcome.result.get().alreadyPresentIn == ["local"], "checked against the store itself")

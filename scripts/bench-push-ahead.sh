@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Benchmark: draining a backlog of 64 ready 16 MiB WAL segments as PostgreSQL's archiver does
+# (one archive-push per segment, oldest first, .ready renamed to .done after each success), with
+# walvault's push-ahead ([performance] push_parallel = cores) and without it (push_parallel = 1),
+# against pgBackRest synchronous and with archive-async=y process-max=2. zstd level 3, local
+# stores, fresh store per loop, ${ROUNDS:-3} rounds in alternating order, median reported.
+# Not a test: nothing here passes or fails on a number.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WALVAULT_EXTRA_PACKAGES="pgbackrest time bc" bash scripts/setup.sh
+source scripts/lib.sh
+
+rounds=${ROUNDS:-3}
+count=64
+bin_dir=$(build_release)
+work=$(make_workdir bench-drain)
+pgdata="$work/pgdata"; segments="$work/segments"; port=$(free_port)
+prepare_workdir "$work" "$pgdata" "$bin_dir"
+mkdir -p "$segments"
+[ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
+
+echo "== generating real WAL with pgbench (PostgreSQL 15, 16 MiB segments)"
+start_archiving_cluster "$pgdata" "$work" "$port" "cp %p $segments/%f" "max_wal_size = 4GB"
+as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -i -s 10 -q postgres >/dev/null 2>&1
+while [ "$(ls "$segments" | grep -cE '^[0-9A-F]{24}$')" -lt $((count + 2)) ]; do
+  as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -c 4 -j 2 -T 5 postgres >/dev/null 2>&1
+  as_pg psql -X -q -h "$work" -p "$port" -U postgres -c "SELECT pg_switch_wal()" >/dev/null
+done
+mapfile -t wal < <(ls "$segments" | grep -E '^[0-9A-F]{24}$' | sort | sed -n "2,$((count + 1))p")
+echo "${#wal[@]} segments: ${wal[0]} .. ${wal[-1]}"
+cat >"$work/pgbackrest.conf" <<CONF
+[global]
+repo1-path=$work/pgbr-repo
+compress-type=zst
+compress-level=3
+log-level-console=warn
+log-level-file=off
+lock-path=$work/pgbr-lock
+spool-path=$work/pgbr-spool
+archive-async=n
+process-max=2
+
+[bench]
+pg1-path=$work/drain
+pg1-socket-path=$work
+pg1-port=$port
+pg1-user=postgres
+CONF
+sed 's/^archive-async=n/archive-async=y/' "$work/pgbackrest.conf" >"$work/pgbackrest-async.conf"
+# The backlog lives in a copy of the data directory's identity: PG_VERSION, pg_control, pg_wal.
+mkdir -p "$work/drain/global" "$work/drain/pg_wal/archive_status"
+cp "$pgdata/PG_VERSION" "$work/drain/"; cp "$pgdata/global/pg_control" "$work/drain/global/"
+for seg in "${wal[@]}"; do cp "$segments/$seg" "$work/drain/pg_wal/"; done
+sed -i "s|^pg1-path=.*|pg1-path=$pgdata|" "$work/pgbackrest.conf"
+[ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
+mkdir -p "$work/pgbr-repo"; chown -R postgres: "$work/pgbr-repo" 2>/dev/null || true
+as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
+as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
+sed -i "s|^pg1-path=.*|pg1-path=$work/drain|" "$work/pgbackrest.conf"
+for n in 1 "$(nproc)"; do
+  write_walvault_config "$work/walvault-$n.toml" bench "$work/drain" "$work" "$port" "$work/wv-store"
+  sed -i "s|^\[cluster\]|[cluster]\nspool = \"$work/wv-spool\"|" "$work/walvault-$n.toml"
+  printf '\n[performance]\npush_parallel = %s\n' "$n" >>"$work/walvault-$n.toml"
+done
+[ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
+
+cat >"$work/loop.sh" <<'LOOP'
+set -euo pipefail
+tool=$1; work=$2; shift 2
+status="$work/drain/pg_wal/archive_status"
+rm -f "$status"/*; for seg in "$@"; do : >"$status/$seg.ready"; done
+rm -rf "$work/wv-store" "$work/wv-spool" "$work/pgbr-spool"; mkdir -p "$work/wv-store" "$work/wv-spool"
+if [ "${tool#pgbackrest}" != "$tool" ]; then
+  find "$work/pgbr-repo/archive" -name '*.zst' -delete 2>/dev/null || true
+fi
+cd "$work/drain"
+sync
+start=$(date +%s%N)
+for seg in "$@"; do
+  case $tool in
+    pgbackrest*) pgbackrest --config="$work/$tool.conf" --stanza=bench archive-push "pg_wal/$seg" ;;
+    *) "$work/bin/walvault" --config "$work/$tool.toml" archive-push "pg_wal/$seg" ;;
+  esac
+  mv "$status/$seg.ready" "$status/$seg.done"
+done
+end=$(date +%s%N)
+echo $(( (end - start) / 1000000 ))
+LOOP
+chmod 755 "$work/loop.sh"
+tools=(walvault-1 "walvault-$(nproc)" pgbackrest pgbackrest-async)
+declare -A times
+for r in $(seq 1 "$rounds"); do
+  if (( r % 2 )); then order=("${tools[@]}"); else order=($(printf '%s\n' "${tools[@]}" | tac)); fi
+  line="round $r:"
+  for tool in "${order[@]}"; do
+    ms=$(as_pg bash "$work/loop.sh" "$tool" "$work" "${wal[@]}")
+    times[$tool]+="$ms "; line+=" $tool $ms ms;"
+    sleep 2
+  done
+  echo "$line"
+done
+median() { printf '%s\n' $1 | sort -n | sed -n "$(( ($(echo $1 | wc -w) + 1) / 2 ))p"; }
+echo
+echo "draining $count ready segments ($((count * 16)) MiB), one archive-push per segment, median of $rounds rounds:"
+for tool in "${tools[@]}"; do
+  ms=$(median "${times[$tool]}")
+  printf '  %-18s %6d ms  %6.1f MiB/s\n' "$tool" "$ms" "$(echo "$count * 16 * 1000 / $ms" | bc -l)"
+done
+echo "  ratio walvault push-ahead / pgbackrest async: $(echo "scale=2; $(median "${times[walvault-$(nproc)]}") / $(median "${times[pgbackrest-async]}")" | bc -l)"
+echo "  ratio walvault push-ahead / walvault without: $(echo "scale=2; $(median "${times[walvault-$(nproc)]}") / $(median "${times[walvault-1]}")" | bc -l)"
