@@ -209,7 +209,9 @@ public struct Restore {
         var problems: [String] = []
         for (store, object) in locations {
             do {
-                _ = try ObjectFetcher.fetch(object, from: store, into: router)
+                // Every byte of a part is a byte of a file whose SHA-256 the router checks: the
+                // part's own checksum would hash the same bytes a second time.
+                _ = try ObjectFetcher.fetch(object, from: store, into: router, checksummedDownstream: true)
                 return
             } catch let error as SystemError {
                 // Not the store: writing the restored files failed (a full disk, permissions).

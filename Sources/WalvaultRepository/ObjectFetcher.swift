@@ -21,9 +21,11 @@ public enum ObjectFetcher {
         }
     }
 
-    public static func fetch(_ object: StoreObject, from store: Store, into sink: ByteSink) throws -> Int {
+    /// - Parameter checksummedDownstream: see `check`; restore's parts, whose every byte belongs to
+    ///   a file the manifest checksums.
+    public static func fetch(_ object: StoreObject, from store: Store, into sink: ByteSink, checksummedDownstream: Bool = false) throws -> Int {
         do {
-            return try check(object, from: store, into: sink)
+            return try check(object, from: store, into: sink, checksummedDownstream: checksummedDownstream)
         } catch let failure as Failure {
             switch failure {
             case .noChecksumInName:

@@ -88,6 +88,25 @@ import WalvaultSystem
         #expect(!FileSystem.exists(Paths.join(target, "global/pg_control")), "a torn restore must not be startable")
     }
 
+    /// Restore does not hash a part as a whole (every byte of it belongs to a file it checks): a
+    /// part that decompresses cleanly but holds other bytes is still caught, by the files' checksums.
+    @Test func aWellFormedPartWithOtherBytesIsCaughtByTheFilesChecksums() throws {
+        let f = try Fixture()
+        let directory = Paths.join(f.dir.path, "store/main/backup/L1")
+        #expect(f.manifest.parts[3].size == f.manifest.parts[4].size)
+        let other = read(Paths.join(directory, f.manifest.parts[4].name))
+        try FileSystem.remove(Paths.join(directory, f.manifest.parts[3].name))
+        _ = f.dir.write("store/main/backup/L1/" + f.manifest.parts[3].name, other)
+        let target = Paths.join(f.dir.path, "restored")
+        do {
+            _ = try f.restore(into: target)
+            Issue.record("a part with other bytes was restored")
+        } catch let error as CommandError {
+            #expect(error.problem.contains("does not match its checksum in the manifest"), "\(error)")
+        }
+        #expect(!FileSystem.exists(Paths.join(target, "global/pg_control")), "a torn restore must not be startable")
+    }
+
     @Test func missingPartIsNamed() throws {
         let f = try Fixture()
         try FileSystem.remove(Paths.join(f.dir.path, "store/main/backup/L1", f.manifest.parts.last!.name))
