@@ -69,23 +69,19 @@ public struct ArchiveGet {
 
     private mutating func fetchFromStores(file: WALFileName, destination: String) throws -> ArchiveGetOutcome {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
-        let directory = layout.directory(for: file)
-        let prefix = StoredObjectName.prefix(for: file.description)
         var problems: [String] = []
         for store in context.stores {
-            let candidates: [(StoreObject, StoredObjectName)]
+            let object: StoreObject
             do {
-                candidates = try store.list(directory: directory, namePrefix: prefix).compactMap { object in
-                    StoredObjectName(object.name).flatMap { $0.originalName == file.description ? (object, $0) : nil }
+                switch try store.copyToRead(of: file, layout: layout) {
+                case .none: continue
+                case .one(let found, _): object = found
+                case .different(let objects):
+                    problems.append("store \"\(store.name)\" holds \(objects.count) different objects for \(file) (\(objects.map(\.key).joined(separator: ", ")))")
+                    continue
                 }
             } catch {
                 problems.append("\(error)")
-                continue
-            }
-            // The same content twice (a race that a store without deletion could not undo) is one file.
-            guard let (object, _) = candidates.min(by: { $0.0.name < $1.0.name }) else { continue }
-            guard Set(candidates.map(\.1.sha256)).count == 1 else {
-                problems.append("store \"\(store.name)\" holds \(candidates.count) different objects for \(file) (\(candidates.map(\.0.key).joined(separator: ", ")))")
                 continue
             }
             do {

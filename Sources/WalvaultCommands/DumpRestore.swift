@@ -97,7 +97,7 @@ public struct DumpRestore {
         let existing = Set(try db.query("SELECT nspname FROM pg_namespace").compactMap { $0[0] })
         let plan: SchemaRestorePlan
         switch SchemaRestorePlan.make(dumpSchema: export.subject, into: options.intoSchema, replace: options.replace, exists: existing.contains,
-                                      stamp: stamp, holdName: "walvault_hold_" + Hex.encode(randomBytes(8))) {
+                                      stamp: stamp, holdName: "walvault_hold_" + Hex.encode(try KeyDerivation.randomBytes(8))) {
         case .success(let made): plan = made
         case .failure(let refusal): throw CommandError(problem: refusal.problem + " in database \(target.name)", fix: refusal.fix, errorCode: "input.invalid")
         }
@@ -142,8 +142,7 @@ public struct DumpRestore {
             guard let store = stores.first(where: { $0.name == storeName }) else { continue }
             let file: FileDescriptor
             do {
-                // O_TMPFILE | O_RDWR: no name, nothing left behind by a crash.
-                file = try FileDescriptor.open(directory, flags: O_RDWR | 0o20200000, mode: 0o600)
+                file = try FileDescriptor.openUnnamed(in: directory)
             } catch let error as SystemError {
                 throw CommandError(problem: "cannot stage the dump in \(directory): \(error.reason)", fix: "give a directory with room for it with --work-dir")
             }
@@ -223,12 +222,5 @@ public struct DumpRestore {
         return try statements.map { row in
             DumpRestoreResult.Table(name: row[0] ?? "?", rows: Int(try db.value(row[1] ?? "")) ?? 0)
         }
-    }
-
-    private func randomBytes(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let file = try? FileDescriptor.openForReading("/dev/urandom")
-        _ = try? bytes.withUnsafeMutableBytes { try file?.readFully(into: $0) }
-        return bytes
     }
 }

@@ -45,7 +45,14 @@ public struct PrefetchSpool: Sendable {
     /// removes what that request made useless.
     public func request(_ segment: String) throws {
         try FileSystem.makeDirectories(directory, mode: 0o700)
-        try FileSystem.writeAtomically(Paths.join(directory, ".wanted"), contents: Array(segment.utf8), mode: 0o600)
+        // Renamed into place but not fsynced: a request lost in a crash only costs the look-ahead,
+        // and archive-get runs once per segment.
+        let wanted = Paths.join(directory, ".wanted")
+        let temporary = wanted + ".\(getpid())"
+        let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        try file.writeAll(Array(segment.utf8))
+        try file.close()
+        try FileSystem.rename(temporary, to: wanted)
         for name in PrefetchPlan.stale((try? FileSystem.listDirectory(directory)) ?? [], requested: segment) {
             try? FileSystem.remove(Paths.join(directory, name))
         }
@@ -82,7 +89,7 @@ public struct PrefetchSpool: Sendable {
         defer { try? FileSystem.remove(sidecar) }
         // Verified by the worker when it got its name; unchanged since (same inode, size and
         // times) means the same bytes. Otherwise, or without the worker's note, it is hashed again.
-        if let noted = try? FileSystem.readSmallFile(sidecar, limit: 256), let now = PushAheadStatus.identity(of: path),
+        if let noted = try? FileSystem.readSmallFile(sidecar, limit: 256), let now = FileSystem.identity(of: path),
            String(decoding: noted, as: UTF8.self) == now, let size = try? FileSystem.size(path) {
             if Glibc.rename(path, destination) == 0 { return size }
         }

@@ -102,9 +102,7 @@ public struct Prefetcher: Sendable {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
         let file = WALFileName.segment(segment)
         for store in context.stores {
-            guard let objects = try? store.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: segment.description)) else { continue }
-            let candidates = objects.compactMap { object in StoredObjectName(object.name).flatMap { $0.originalName == segment.description ? (object, $0) : nil } }
-            guard let (object, name) = candidates.min(by: { $0.0.name < $1.0.name }), Set(candidates.map(\.1.sha256)).count == 1 else { continue }
+            guard case .one(let object, let name)? = try? store.copyToRead(of: file, layout: layout) else { continue }
             let temporary = Paths.join(spool.directory, ".tmp-\(segment)-\(getpid())")
             do {
                 let out = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
@@ -114,7 +112,7 @@ public struct Prefetcher: Sendable {
                 let final = PrefetchPlan.fileName(segment: segment.description, sha256: name.sha256)
                 try FileSystem.rename(temporary, to: Paths.join(spool.directory, final))
                 // Its identity now, once renamed: archive-get skips the second hash while it is unchanged.
-                if let identity = PushAheadStatus.identity(of: Paths.join(spool.directory, final)) {
+                if let identity = FileSystem.identity(of: Paths.join(spool.directory, final)) {
                     let sidecar = try? FileDescriptor.open(Paths.join(spool.directory, ".id-" + final), flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
                     try? sidecar?.writeAll(Array(identity.utf8))
                 }

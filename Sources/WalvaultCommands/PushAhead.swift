@@ -20,24 +20,16 @@ public struct PushAheadStatus: Sendable {
         directory = Paths.join(Paths.join(spool, "pushed"), context.config.cluster.name)
     }
 
-    /// - Parameter identity: `identity(of:)` of the file that was hashed and stored.
+    /// - Parameter identity: `FileSystem.identity(of:)` of the file that was hashed and stored.
     func record(segment: String, sha256: String, stores: [String], identity: String) throws {
         try FileSystem.makeDirectories(directory, mode: 0o700)
         try FileSystem.writeAtomically(Paths.join(directory, PushAheadPlan.statusName(segment: segment, sha256: sha256)),
                                        contents: Array(([identity] + stores).joined(separator: "\n").utf8), mode: 0o600)
     }
 
-    /// Which file this is and whether it changed: device, inode, size, and modification and change
-    /// times in ns. Any write to it changes the times, so a file with the same identity has the
-    /// bytes that were hashed when it was pushed ahead (PostgreSQL never rewrites a finished segment).
-    static func identity(of path: String) -> String? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
-    }
-
-    func has(_ segment: String) -> Bool {
-        ((try? FileSystem.listDirectory(directory)) ?? []).contains { $0.hasPrefix(segment + "-") }
+    /// The segments that have an entry, from one listing.
+    func recorded() -> Set<String> {
+        Set(((try? FileSystem.listDirectory(directory)) ?? []).filter { !$0.hasPrefix(".") }.map { String($0.prefix(24)) })
     }
 
     /// The checksum of `walPath` when an entry says it is already in exactly `stores` with that
@@ -51,7 +43,7 @@ public struct PushAheadStatus: Sendable {
         guard let recorded = try? FileSystem.readSmallFile(path, limit: 1 << 16) else { return nil }
         let lines = String(decoding: recorded, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard lines.count >= 2, Array(lines.dropFirst()) == stores else { return nil }
-        if let now = Self.identity(of: walPath), now == lines[0] { return expected }
+        if let now = FileSystem.identity(of: walPath), now == lines[0] { return expected }
         guard let input = try? FileDescriptor.openRegularFile(walPath) else { return nil }
         let hashing = HashingStage(next: DiscardSink())
         guard (try? StreamPump.pump(from: input, into: hashing)) != nil, hashing.hexDigest == expected else { return nil }
@@ -96,7 +88,8 @@ public struct PushAhead {
                            ahead: [], confirmed: true)
         }
         let statusNames = (try? FileSystem.listDirectory(Paths.join(Paths.dirname(walPath), "archive_status"))) ?? []
-        let others = PushAheadPlan.segments(statusNames: statusNames, current: name, limit: batch).filter { !status.has($0) }
+        let recorded = status.recorded()
+        let others = PushAheadPlan.segments(statusNames: statusNames, current: name, limit: batch).filter { !recorded.contains($0) }
         let paths = [walPath] + others.map { Paths.join(Paths.dirname(walPath), $0) }
         // One slot per push, each written by the one thread that ran it, read after all have ended.
         let slots = Slots<(Result<ArchivePushResult, Error>, [OperationEvent])>(count: paths.count)
@@ -108,7 +101,7 @@ public struct PushAhead {
                 guard i < paths.count else { return }
                 let log = EventLog()
                 let result = Result { try ArchivePush(context: shared).run(walPath: paths[i], events: log) }
-                if i > 0, case .success(let pushed) = result, let identity = PushAheadStatus.identity(of: paths[i]) {
+                if i > 0, case .success(let pushed) = result, let identity = FileSystem.identity(of: paths[i]) {
                     // Only now, with the segment in every sync store (and queued for the async ones).
                     try? status.record(segment: pushed.file.description, sha256: pushed.sha256, stores: stores, identity: identity)
                 }

@@ -189,4 +189,23 @@ extension Store {
     public func objects(of file: WALFileName, layout: ArchiveLayout) throws -> [StoreObject] {
         try list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: file.description))
     }
+
+    /// The one copy of a WAL file to read, from one listing: identical copies (a race that a
+    /// store without deletion could not undo) are one file; copies with different contents are
+    /// not a file at all, and are returned for the caller to name.
+    public func copyToRead(of file: WALFileName, layout: ArchiveLayout) throws -> WALCopy {
+        let candidates = try objects(of: file, layout: layout).compactMap { object in
+            StoredObjectName(object.name).flatMap { $0.originalName == file.description ? (object, $0) : nil }
+        }
+        guard let (object, name) = candidates.min(by: { $0.0.name < $1.0.name }) else { return .none }
+        guard Set(candidates.map(\.1.sha256)).count == 1 else { return .different(candidates.map(\.0)) }
+        return .one(object, name)
+    }
+}
+
+/// What one store holds under a WAL file's name (`Store.copyToRead`).
+public enum WALCopy {
+    case none
+    case one(StoreObject, StoredObjectName)
+    case different([StoreObject])
 }

@@ -99,8 +99,7 @@ public final class CapturedOutput {
     public let file: FileDescriptor
 
     public init(directory: String = "/tmp") throws {
-        // O_TMPFILE | O_RDWR: no name, nothing to clean up after a crash.
-        file = try FileDescriptor.open(directory, flags: O_RDWR | 0o20200000, mode: 0o600)
+        file = try FileDescriptor.openUnnamed(in: directory)
     }
 
     /// The last `limit` bytes as one line: the non-empty lines joined by " / " (each keeps its

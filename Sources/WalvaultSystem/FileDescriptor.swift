@@ -37,6 +37,13 @@ public final class FileDescriptor {
         return file
     }
 
+    /// A file with no name in `directory` (O_TMPFILE), read-write: gone when closed or when the
+    /// process dies, so a crash leaves nothing to clean up.
+    public static func openUnnamed(in directory: String) throws -> FileDescriptor {
+        // O_TMPFILE (__O_TMPFILE | O_DIRECTORY) is a macro Swift does not see.
+        try open(directory, flags: O_RDWR | 0o20200000, mode: 0o600)
+    }
+
     public static func openDirectory(_ path: String) throws -> FileDescriptor {
         try open(path, flags: O_RDONLY | O_DIRECTORY)
     }

@@ -173,6 +173,15 @@ public enum FileSystem {
         }
     }
 
+    /// Which file this is and whether it changed: device, inode, size, and modification and change
+    /// times in ns. Any write to it changes the times, so a file with the same identity has the
+    /// bytes it had when the identity was taken (PostgreSQL never rewrites a finished segment).
+    public static func identity(of path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
+    }
+
     /// Reads a whole small file (info files, configs); never used for WAL or backup data.
     public static func readSmallFile(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
         try FileDescriptor.openRegularFile(path).readToEnd(limit: limit)

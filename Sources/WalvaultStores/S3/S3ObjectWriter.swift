@@ -40,8 +40,7 @@ final class S3ObjectWriter: ObjectWriter {
     private func spillBuffer() throws {
         do {
             if spill == nil {
-                // O_TMPFILE | O_RDWR: a file with no name, gone when closed or when the process dies.
-                spill = try FileDescriptor.open(store.spillDirectory, flags: O_RDWR | 0o20200000, mode: 0o600)
+                spill = try FileDescriptor.openUnnamed(in: store.spillDirectory)
             }
             try spill!.writeAll(buffer)
         } catch let error as SystemError {

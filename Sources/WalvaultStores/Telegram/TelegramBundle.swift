@@ -16,7 +16,7 @@ final class OpenBundle {
         self.serial = serial
         do {
             try FileSystem.makeDirectories(directory, mode: 0o700)
-            file = try FileDescriptor.open(directory, flags: O_RDWR | 0o20200000, mode: 0o600)
+            file = try FileDescriptor.openUnnamed(in: directory)
         } catch let error as SystemError {
             throw StoreError(store: store, kind: .permanent, problem: "cannot stage a Telegram document in \(directory): \(error.reason)",
                              fix: "free space there (one document, part_size_mb, is staged at a time)")

@@ -19,7 +19,7 @@ final class TelegramObjectWriter: ObjectWriter {
         self.directory = directory
         do {
             try FileSystem.makeDirectories(store.workDirectory, mode: 0o700)
-            spill = try FileDescriptor.open(store.workDirectory, flags: O_RDWR | 0o20200000, mode: 0o600)
+            spill = try FileDescriptor.openUnnamed(in: store.workDirectory)
         } catch let error as SystemError {
             throw StoreError(store: store.name, kind: .permanent, problem: "cannot stage an object in \(store.workDirectory): \(error.reason)",
                              fix: "free space in the spool, or check its permissions")
