@@ -17,17 +17,7 @@ prepare_workdir "$work" "$pgdata" "$bin_dir"
 mkdir -p "$segments"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
-echo "== generating real WAL with pgbench (PostgreSQL 15, 16 MiB segments)"
-start_archiving_cluster "$pgdata" "$work" "$port" "cp %p $segments/%f" "max_wal_size = 4GB"
-as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -i -s 10 -q postgres >/dev/null 2>&1
-# Mixed OLTP WAL on top of the bulk load, until there are enough segments.
-while [ "$(ls "$segments" | grep -cE '^[0-9A-F]{24}$')" -lt 34 ]; do
-  as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -c 4 -j 2 -T 5 postgres >/dev/null 2>&1
-  as_pg psql -X -q -h "$work" -p "$port" -U postgres -c "SELECT pg_switch_wal()" >/dev/null
-  sleep 1
-done
-mapfile -t wal < <(ls "$segments" | grep -E '^[0-9A-F]{24}$' | sort | sed -n '2,33p')
-echo "${#wal[@]} segments: ${wal[0]} .. ${wal[31]}"
+generate_wal "$pgdata" "$work" "$port" "$segments" 32
 
 cat >"$work/pgbackrest.conf" <<CONF
 [global]

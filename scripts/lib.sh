@@ -79,3 +79,20 @@ TOML
   fi
   chmod 600 "$1"
 }
+
+# Real WAL for the archive benchmarks: a cluster in PGDATA that copies every segment it archives
+# into SEGMENT_DIR, a pgbench load, then mixed OLTP until COUNT + 2 segments exist. Fills the
+# array `wal` with COUNT of them (the first, written during initdb's checkpoint, is skipped).
+# Leaves the cluster running. Usage: generate_wal PGDATA WORKDIR PORT SEGMENT_DIR COUNT
+generate_wal() {
+  local pgdata=$1 work=$2 port=$3 segments=$4 count=$5
+  echo "== generating real WAL with pgbench (PostgreSQL 15, 16 MiB segments)"
+  start_archiving_cluster "$pgdata" "$work" "$port" "cp %p $segments/%f" "max_wal_size = 4GB"
+  as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -i -s 10 -q postgres >/dev/null 2>&1
+  while [ "$(ls "$segments" | grep -cE '^[0-9A-F]{24}$')" -lt $((count + 2)) ]; do
+    as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -c 4 -j 2 -T 5 postgres >/dev/null 2>&1
+    as_pg psql -X -q -h "$work" -p "$port" -U postgres -c "SELECT pg_switch_wal()" >/dev/null
+  done
+  mapfile -t wal < <(ls "$segments" | grep -E '^[0-9A-F]{24}$' | sort | sed -n "2,$((count + 1))p")
+  echo "${#wal[@]} segments: ${wal[0]} .. ${wal[-1]}"
+}
