@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark: archive-push of the same 32 real 16 MiB WAL segments, one process per segment
+# Benchmark: archive-push of the same ${COUNT:-64} real 16 MiB WAL segments, one process per segment
 # (as PostgreSQL's archiver runs it), with walvault and with pgBackRest (zstd level 3, local
 # repository), each plain and encrypted, in one run. Prints the ratio of wall times, the cost of
 # encryption on push and on archive-get, walvault's peak RSS, and start-up time.
@@ -10,6 +10,7 @@ WALVAULT_EXTRA_PACKAGES="pgbackrest time bc hyperfine" bash scripts/setup.sh
 source scripts/lib.sh
 
 rounds=${ROUNDS:-3}
+count=${COUNT:-64}
 bin_dir=$(build_release)
 work=$(make_workdir bench)
 pgdata="$work/pgdata"; segments="$work/segments"; port=$(free_port)
@@ -17,7 +18,7 @@ prepare_workdir "$work" "$pgdata" "$bin_dir"
 mkdir -p "$segments"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
-generate_wal "$pgdata" "$work" "$port" "$segments" 32
+generate_wal "$pgdata" "$work" "$port" "$segments" "$count"
 
 cat >"$work/pgbackrest.conf" <<CONF
 [global]
@@ -151,17 +152,22 @@ nc=$(as_pg bash "$work/loop.sh" walvault-nocache "$work" "${wal[@]}")
 wv_bytes=$(du -sb "$work/wv-store" | cut -f1); pb_bytes=$(du -sb "$work/pgbr-repo" | cut -f1)
 
 # Peak RSS, in a separate untimed pass so that /usr/bin/time does not weigh on the timings.
-peak_rss() {  # config, store: the largest maximum RSS (KiB) of 32 pushes into an emptied store
+peak_rss() {  # config, store: the largest maximum RSS (KiB) of the pushes into an emptied store, then of the gets back
   rm -rf "${work:?}/$2"; mkdir -p "$work/$2"; [ "$(id -u)" -ne 0 ] || chown postgres: "$work/$2"
   local peak=0 kb
   for seg in "${wal[@]}"; do
     kb=$(as_pg /usr/bin/time -f %M "$work/bin/walvault" --config "$work/$1" archive-push "$work/segments/$seg" 2>&1 >/dev/null | tail -1)
     (( kb > peak )) && peak=$kb
   done
-  echo "$peak"
+  local get_peak=0
+  for seg in "${wal[@]}"; do
+    kb=$(as_pg /usr/bin/time -f %M "$work/bin/walvault" --config "$work/$1" archive-get "$seg" "$work/fetched" 2>&1 >/dev/null | tail -1)
+    (( kb > get_peak )) && get_peak=$kb
+  done
+  echo "$peak $get_peak"
 }
-peak=$(peak_rss walvault.toml wv-store)
-peak_enc=$(peak_rss walvault-enc.toml wv-enc-store)
+read -r peak peak_get < <(peak_rss walvault.toml wv-store)
+read -r peak_enc peak_get_enc < <(peak_rss walvault-enc.toml wv-enc-store)
 
 startup() {  # mean wall time in microseconds, measured by hyperfine without a shell
   hyperfine -N --warmup 10 --runs 200 --export-json "$work/startup.json" "$*" >/dev/null 2>&1
@@ -171,18 +177,19 @@ wv_start=$(startup "$work/bin/walvault" --version)
 pb_start=$(startup pgbackrest version)
 
 echo
-echo "archive-push, 32 x 16 MiB real WAL segments, one process per segment (median of $rounds rounds)"
-printf '  walvault    %6d ms   %5.1f MB/s   stored %d bytes\n' "$wv" "$(echo "32*16.777216/($wv/1000)" | bc -l)" "$wv_bytes"
-printf '  pgbackrest  %6d ms   %5.1f MB/s   stored %d bytes\n' "$pb" "$(echo "32*16.777216/($pb/1000)" | bc -l)" "$pb_bytes"
-printf '  ratio walvault/pgbackrest wall time: %.2f (target <= 0.80)\n' "$(echo "$wv/$pb" | bc -l)"
+echo "archive-push, $count x 16 MiB real WAL segments, one process per segment (median of $rounds rounds)"
+printf '  walvault    %6d ms   %5.1f MB/s   stored %d bytes\n' "$wv" "$(echo "$count*16.777216/($wv/1000)" | bc -l)" "$wv_bytes"
+printf '  pgbackrest  %6d ms   %5.1f MB/s   stored %d bytes\n' "$pb" "$(echo "$count*16.777216/($pb/1000)" | bc -l)" "$pb_bytes"
+printf '  ratio walvault/pgbackrest wall time: %.2f (target <= 0.60)\n' "$(echo "$wv/$pb" | bc -l)"
 echo
 echo "encryption (AES-256-GCM, key cache warm), same segments"
 printf '  walvault encrypted   %6d ms   stored %d bytes\n' "$we" "$we_bytes"
 printf '  pgbackrest aes-256-cbc %4d ms   overhead on push %+.1f %%\n' "$pe" "$(echo "($pe/$pb - 1)*100" | bc -l)"
 printf '  ratio encrypted walvault/encrypted pgbackrest wall time: %.2f\n' "$(echo "$we/$pe" | bc -l)"
-printf '  encryption overhead, paired (%d rounds x 32 segments): archive-push %+.1f %% (target <= 10 %%), archive-get %+.1f %%\n' "$rounds" "$push_overhead" "$get_overhead"
-printf '  archive-get of all 32, unpaired loops: plain %d ms, encrypted %d ms\n' "$gw" "$ge"
+printf '  encryption overhead, paired (%d rounds x %d segments): archive-push %+.1f %% (target <= 10 %%), archive-get %+.1f %%\n' "$rounds" "$count" "$push_overhead" "$get_overhead"
+printf '  archive-get of all %d, unpaired loops: plain %d ms, encrypted %d ms\n' "$count" "$gw" "$ge"
 printf '  without the key cache (key_cache = "off", one round): %d ms, %+.0f %% over plain\n' "$nc" "$(echo "($nc/$wv - 1)*100" | bc -l)"
 echo "  distinct KDF salts in the encrypted store: $salts"
-printf '  walvault peak RSS: %.1f MiB, encrypted %.1f MiB (target <= 32 MiB)\n' "$(echo "$peak/1024" | bc -l)" "$(echo "$peak_enc/1024" | bc -l)"
+printf '  walvault peak RSS: archive-push %.1f MiB, encrypted %.1f MiB; archive-get %.1f MiB, encrypted %.1f MiB (target <= 32 MiB)\n' \
+  "$(echo "$peak/1024" | bc -l)" "$(echo "$peak_enc/1024" | bc -l)" "$(echo "$peak_get/1024" | bc -l)" "$(echo "$peak_get_enc/1024" | bc -l)"
 printf '  start-up (hyperfine, 200 runs): walvault --version %d us, pgbackrest version %d us\n' "$wv_start" "$pb_start"

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "CShims.h"
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -27,4 +28,10 @@ int wv_disable_core_dumps(void) {
     int a = setrlimit(RLIMIT_CORE, &none);
     int b = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     return (a == 0 && b == 0) ? 0 : -1;
+}
+
+#include <unistd.h>
+
+int wv_syncfs(int fd) {
+    return syncfs(fd);
 }

@@ -5,37 +5,33 @@ import WalvaultCatalog
 import WalvaultPipeline
 import WalvaultSystem
 
-/// Receives one part's decompressed bytes and writes each run to the file the manifest says it
-/// belongs to. Files are opened when their first byte arrives and checked against their own
-/// SHA-256 when their last byte has been written, so a file spanning parts is verified whole.
-/// Without paths (verify) it only hashes, and records mismatches instead of stopping at the first.
+/// Receives one part's decompressed bytes, in part order, and hashes each run as part of the file
+/// the manifest says it belongs to; a file's hash is checked against its SHA-256 when its last
+/// byte has arrived, so a file spanning parts is verified whole. Verify's reader: it records
+/// mismatches instead of stopping at the first. (Restore writes with `RestoreWriter`.)
 final class PartRouter: ByteSink {
-    struct Piece {
+    struct Piece: Sendable {
         let entry: Int
         let length: Int
         let isLast: Bool
+        /// Where the piece's bytes go in its file.
+        let fileOffset: Int
     }
 
     private let pieces: [Piece]
-    private let paths: [String]?
     private let manifest: BackupManifest
     private let skipped: Set<Int>
     private var index = 0
     private var remaining: Int
-    private var open: [Int: (file: FileDescriptor?, hasher: SHA256Hasher)]
-    /// Hash-only mode: the entries whose bytes did not match their checksum.
+    private var open: [Int: SHA256Hasher]
+    /// The entries whose bytes did not match their checksum.
     private(set) var mismatched: [Int] = []
-    /// Hash-only mode: entries whose last byte arrived and matched.
+    /// Entries whose last byte arrived and matched.
     private(set) var verified = 0
 
-    /// - Parameters:
-    ///   - paths: where each manifest entry is written (pg_control goes to a side name); nil to
-    ///     hash only.
-    ///   - skipping: entries not to hash (hash-only: their earlier bytes were in a part that failed).
-    init(pieces: [Piece], paths: [String]?, manifest: BackupManifest, carriedOver: [Int: (file: FileDescriptor?, hasher: SHA256Hasher)],
-         skipping: Set<Int> = []) {
+    /// - Parameter skipping: entries not to hash (their earlier bytes were in a part that failed).
+    init(pieces: [Piece], manifest: BackupManifest, carriedOver: [Int: SHA256Hasher], skipping: Set<Int> = []) {
         self.pieces = pieces
-        self.paths = paths
         self.manifest = manifest
         self.open = carriedOver
         self.skipped = skipping
@@ -47,15 +43,17 @@ final class PartRouter: ByteSink {
         var byPart: [Int: [(offset: Int, piece: Piece)]] = [:]
         for (index, entry) in manifest.entries.enumerated() {
             guard let chunks = entry.chunks else { continue }
+            var fileOffset = 0
             for (n, chunk) in chunks.enumerated() {
-                byPart[chunk.part, default: []].append((chunk.offset, Piece(entry: index, length: chunk.length, isLast: n == chunks.count - 1)))
+                byPart[chunk.part, default: []].append((chunk.offset, Piece(entry: index, length: chunk.length, isLast: n == chunks.count - 1, fileOffset: fileOffset)))
+                fileOffset += chunk.length
             }
         }
         return byPart.mapValues { $0.sorted { $0.offset < $1.offset }.map(\.piece) }
     }
 
-    /// Files still open at the end of the part: they continue in the next one.
-    var stillOpen: [Int: (file: FileDescriptor?, hasher: SHA256Hasher)] { open }
+    /// Files still being hashed at the end of the part: they continue in the next one.
+    var stillOpen: [Int: SHA256Hasher] { open }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
@@ -66,10 +64,7 @@ final class PartRouter: ByteSink {
             let piece = pieces[index]
             let take = min(remaining, bytes.count - offset)
             if !skipped.contains(piece.entry) {
-                let target = try file(for: piece.entry)
-                let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)])
-                try target.file?.writeAll(slice)
-                target.hasher.update(slice)
+                hasher(for: piece.entry).update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
             }
             offset += take
             remaining -= take
@@ -88,35 +83,16 @@ final class PartRouter: ByteSink {
     private func endPiece() throws {
         let piece = pieces[index]
         if piece.isLast, let done = open.removeValue(forKey: piece.entry) {
-            let entry = manifest.entries[piece.entry]
-            let matches = done.hasher.finalizeHex() == entry.sha256
-            guard let file = done.file else {
-                if matches { verified += 1 } else { mismatched.append(piece.entry) }
-                index += 1
-                remaining = index < pieces.count ? pieces[index].length : 0
-                return
-            }
-            guard matches else {
-                throw CommandError(problem: "restored file \(entry.path) does not match its checksum in the manifest", fix: "the backup is damaged; choose another with --backup")
-            }
-            try file.sync()
-            try file.close()
+            if done.finalizeHex() == manifest.entries[piece.entry].sha256 { verified += 1 } else { mismatched.append(piece.entry) }
         }
         index += 1
         remaining = index < pieces.count ? pieces[index].length : 0
     }
 
-    private func file(for entry: Int) throws -> (file: FileDescriptor?, hasher: SHA256Hasher) {
+    private func hasher(for entry: Int) -> SHA256Hasher {
         if let existing = open[entry] { return existing }
-        guard let paths else {
-            let hashing = (file: FileDescriptor?.none, hasher: SHA256Hasher())
-            open[entry] = hashing
-            return hashing
-        }
-        let mode = mode_t(manifest.entries[entry].mode & 0o7777)
-        let file = try FileDescriptor.open(paths[entry], flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
-        let opened = (file: Optional(file), hasher: SHA256Hasher())
-        open[entry] = opened
-        return opened
+        let hasher = SHA256Hasher()
+        open[entry] = hasher
+        return hasher
     }
 }

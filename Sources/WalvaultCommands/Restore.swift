@@ -182,41 +182,46 @@ public struct Restore {
             }
         }
 
-        // Every part, in order, routed into the files its bytes belong to.
-        let piecesByPart = PartRouter.pieces(of: backup)
-        var carried: [Int: (file: FileDescriptor?, hasher: SHA256Hasher)] = [:]
+        // Every part routed into the files its bytes belong to, several parts at once.
         let directory = layout.backupDirectory(backup.label)
         let locations = try Inventory.partLocations(of: backup, stores: context.stores.filter { inventory.unreadableStores[$0.name] == nil }, layout: layout)
-        for (number, part) in backup.parts.enumerated() {
-            let router = PartRouter(pieces: piecesByPart[number + 1] ?? [], paths: paths, manifest: backup, carriedOver: carried)
-            try fetchPart(part, from: locations[part.name] ?? [], directory: directory, into: router)
-            carried = router.stillOpen
-        }
-        guard carried.isEmpty else {
-            throw CommandError(problem: "backup \(backup.label) ends in the middle of a file", fix: "the backup is damaged; choose another with --backup")
+        let parts = backup.parts
+        try RestoreWriter(manifest: backup, paths: paths).run(workers: context.config.performance.restoreParallel) { number, sink in
+            try Self.fetchPart(parts[number], from: locations[parts[number].name] ?? [], directory: directory, into: sink)
         }
 
         try writeRecoverySettings(backup: backup, plan: plan.wal)
-        // Only now, with every file verified, does the directory become startable.
-        try FileSystem.rename(controlSide, to: Paths.join(options.pgdata, BackupExclusions.controlFile))
-        sync()
-        try FileSystem.remove(Paths.join(options.pgdata, RestoreDestination.markerName))
+        // Every file, directory and link durable, one sync per file system instead of an fsync
+        // per file; only then, with every file verified, does the directory become startable.
+        do {
+            try FileSystem.syncFileSystem(containing: options.pgdata)
+            for tablespace in backup.tablespaces { try FileSystem.syncFileSystem(containing: location(of: tablespace)) }
+            try FileSystem.rename(controlSide, to: Paths.join(options.pgdata, BackupExclusions.controlFile))
+            try FileSystem.syncDirectory(Paths.dirname(Paths.join(options.pgdata, BackupExclusions.controlFile)))
+            try FileSystem.remove(Paths.join(options.pgdata, RestoreDestination.markerName))
+            try FileSystem.syncDirectory(options.pgdata)
+        } catch let error as SystemError {
+            throw CommandError(problem: "cannot make the restore durable: \(error)",
+                               fix: "\(error.hint ?? "check the destination's file system"); restore again with --force once that is fixed")
+        }
         return RestoreReport(plan: plan, seconds: clock.seconds, files: backup.entries.filter { $0.kind == .file }.count, bytes: backup.totalSize)
     }
 
-    private func fetchPart(_ part: BackupManifest.Part, from locations: [(store: Store, object: StoreObject)], directory: String,
-                           into router: PartRouter) throws {
+    private static func fetchPart(_ part: BackupManifest.Part, from locations: [(store: Store, object: StoreObject)], directory: String,
+                                  into sink: ByteSink) throws {
         var problems: [String] = []
         for (store, object) in locations {
             do {
-                // Every byte of a part is a byte of a file whose SHA-256 the router checks: the
+                // Every byte of a part is a byte of a file whose SHA-256 the writer checks: the
                 // part's own checksum would hash the same bytes a second time.
-                _ = try ObjectFetcher.fetch(object, from: store, into: router, checksummedDownstream: true)
+                _ = try ObjectFetcher.fetch(object, from: store, into: sink, checksummedDownstream: true)
                 return
             } catch let error as SystemError {
                 // Not the store: writing the restored files failed (a full disk, permissions).
                 throw CommandError(problem: "cannot write \(error.path): \(error.reason)",
                                    fix: "\(error.hint ?? "check the destination"); the data directory is incomplete (no pg_control) and will not start: restore again with --force once that is fixed")
+            } catch let stopped as RestoreWriter.Stopped {
+                throw stopped
             } catch {
                 // Bytes may already be in files; a second store can only help if it starts clean,
                 // so the restore stops here and says which object is bad.

@@ -361,7 +361,7 @@ public struct Verify {
             advance(1, object.size)
         }
         let pieces = PartRouter.pieces(of: manifest)
-        var carried: [Int: (file: FileDescriptor?, hasher: SHA256Hasher)] = [:]
+        var carried: [Int: SHA256Hasher] = [:]
         var broken: Set<Int> = []
         var mismatched: [Int] = []
         for (number, part) in manifest.parts.enumerated() {
@@ -374,7 +374,7 @@ public struct Verify {
                 continue
             }
             defer { advance(1, object.size) }
-            let router = PartRouter(pieces: pieces[number + 1] ?? [], paths: nil, manifest: manifest, carriedOver: carried, skipping: broken)
+            let router = PartRouter(pieces: pieces[number + 1] ?? [], manifest: manifest, carriedOver: carried, skipping: broken)
             do {
                 if StoredObjectName(part.name)?.sha256 != part.sha256 { problem(key, "its name's checksum differs from the manifest's (\(part.sha256.prefix(12))…)") }
                 // Every byte of a part belongs to a file whose SHA-256 the router checks: hashing the

@@ -9,7 +9,7 @@ import WalvaultSystem
 /// the file, the key and what is expected.
 public enum ConfigLoader {
     static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping", "retention", "alerts", "check", "performance"]
-    static let performanceKeys = ["prefetch", "push_parallel"]
+    static let performanceKeys = ["prefetch", "push_parallel", "restore_parallel"]
     static let checkKeys = ["backup_max_age_hours", "shipping_lag_minutes", "min_free_percent", "round_trip_seconds"]
     static let alertKeys = ["telegram_chat_id", "webhook_url_env", "email_to", "email_from", "smtp_url", "smtp_user_env", "smtp_password_env",
                             "backup_max_age_hours", "after_failures"]
@@ -103,6 +103,13 @@ public enum ConfigLoader {
                                   fix: "use the number of cores (segments archive-push stores at once when a backlog is ready; 1 turns push-ahead off; at most 32)")
             }
             settings.pushParallel = parallel
+        }
+        if let parallel = try reader.int("restore_parallel") {
+            guard (1...32).contains(parallel) else {
+                throw ConfigError(file: path, key: "performance.restore_parallel", problem: "\(parallel) is out of range",
+                                  fix: "use the number of cores (backup parts restore fetches, decompresses and writes at once; 1 restores one part at a time; at most 32)")
+            }
+            settings.restoreParallel = parallel
         }
         return settings
     }

@@ -11,9 +11,14 @@ public struct PerformanceSettings: Sendable, Equatable {
     /// 1: off. Default: the machine's cores.
     public var pushParallel: Int
 
-    public init(prefetch: Int = 8, pushParallel: Int = PerformanceSettings.cores) {
+    /// restore: backup parts fetched, decrypted, decompressed and written at once, each by its own
+    /// thread (memory grows with this, not with the database). Default: the machine's cores.
+    public var restoreParallel: Int
+
+    public init(prefetch: Int = 8, pushParallel: Int = PerformanceSettings.cores, restoreParallel: Int = PerformanceSettings.cores) {
         self.prefetch = prefetch
         self.pushParallel = pushParallel
+        self.restoreParallel = restoreParallel
     }
 
     public static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

@@ -54,18 +54,23 @@ import WalvaultSystem
             _ = try writer.commit(name: "\(segment)-\(String(repeating: "a", count: 64)).zst")
         }
 
-        func restore(into target: String, force: Bool = false) throws -> RestoreReport {
-            try Restore(context: context, options: RestoreOptions(pgdata: target, target: .latest, force: force,
-                                                                   restoreCommand: "/usr/bin/walvault --config /x.toml")).run()
+        func restore(into target: String, force: Bool = false, parallel: Int = 2) throws -> RestoreReport {
+            var config = context.config
+            config.performance.restoreParallel = parallel
+            return try Restore(context: WalvaultContext(config: config, stores: context.rawStores, keyRing: context.keyRing),
+                               options: RestoreOptions(pgdata: target, target: .latest, force: force,
+                                                       restoreCommand: "/usr/bin/walvault --config /x.toml")).run()
         }
     }
 
-    @Test func filesSpanningManyPartsComeBackExactly() throws {
+    /// One worker, and more workers than parts of a file: pieces of one file arrive out of order
+    /// and are hashed in order all the same.
+    @Test(arguments: [1, 2, 4, 16]) func filesSpanningManyPartsComeBackExactly(parallel: Int) throws {
         let f = try Fixture()
         #expect(f.manifest.parts.count == 15)  // 5500 + 3 + 999 + 8192 = 14694 bytes in 1000-byte parts
         #expect(f.manifest.parts.allSatisfy { $0.size <= 1000 })
         let target = Paths.join(f.dir.path, "restored")
-        let report = try f.restore(into: target)
+        let report = try f.restore(into: target, parallel: parallel)
         #expect(report.files == 5)
         for (path, bytes) in f.files { #expect(read(Paths.join(target, path)) == bytes, "\(path)") }
         #expect(read(Paths.join(target, "backup_label")) == Array("START TIMELINE: 1\n".utf8))
@@ -77,20 +82,20 @@ import WalvaultSystem
         #expect(try FileSystem.status(target)?.mode == 0o700)
     }
 
-    @Test func corruptedPartStopsTheRestoreAndLeavesNoPGControl() throws {
+    @Test(arguments: [1, 4]) func corruptedPartStopsTheRestoreAndLeavesNoPGControl(parallel: Int) throws {
         let f = try Fixture()
         let key = "main/backup/L1/" + f.manifest.parts[3].name
         var bytes = read(Paths.join(f.dir.path, "store", key))
         bytes[bytes.count - 6] ^= 0x40
         _ = f.dir.write("store/" + key, bytes)
         let target = Paths.join(f.dir.path, "restored")
-        #expect(throws: CommandError.self) { _ = try f.restore(into: target) }
+        #expect(throws: CommandError.self) { _ = try f.restore(into: target, parallel: parallel) }
         #expect(!FileSystem.exists(Paths.join(target, "global/pg_control")), "a torn restore must not be startable")
     }
 
     /// Restore does not hash a part as a whole (every byte of it belongs to a file it checks): a
     /// part that decompresses cleanly but holds other bytes is still caught, by the files' checksums.
-    @Test func aWellFormedPartWithOtherBytesIsCaughtByTheFilesChecksums() throws {
+    @Test(arguments: [1, 4]) func aWellFormedPartWithOtherBytesIsCaughtByTheFilesChecksums(parallel: Int) throws {
         let f = try Fixture()
         let directory = Paths.join(f.dir.path, "store/main/backup/L1")
         #expect(f.manifest.parts[3].size == f.manifest.parts[4].size)
@@ -99,12 +104,43 @@ import WalvaultSystem
         _ = f.dir.write("store/main/backup/L1/" + f.manifest.parts[3].name, other)
         let target = Paths.join(f.dir.path, "restored")
         do {
-            _ = try f.restore(into: target)
+            _ = try f.restore(into: target, parallel: parallel)
             Issue.record("a part with other bytes was restored")
         } catch let error as CommandError {
             #expect(error.problem.contains("does not match its checksum in the manifest"), "\(error)")
         }
         #expect(!FileSystem.exists(Paths.join(target, "global/pg_control")), "a torn restore must not be startable")
+    }
+
+    /// The writer's own guards, below the store: a manifest whose chunks do not add up to a file's
+    /// size, and parts that never deliver a file's bytes.
+    @Test func aFileWhoseBytesDoNotAllArriveIsRefused() throws {
+        let f = try Fixture()
+        let target = f.dir.sub("direct")
+        let paths = f.manifest.entries.indices.map { Paths.join(target, "entry-\($0)") }
+        let parts = f.manifest.parts
+        let store = f.context.stores[0]
+        let directory = ArchiveLayout(cluster: "main").backupDirectory("L1")
+        let fetch: @Sendable (Int, ByteSink) throws -> Void = { number, sink in
+            guard number != 7 else { return }  // a part that delivers nothing
+            _ = try ObjectFetcher.fetch(StoreObject(key: directory + "/" + parts[number].name, size: parts[number].storedSize), from: store, into: sink)
+        }
+        do {
+            try RestoreWriter(manifest: f.manifest, paths: paths).run(workers: 3, fetch: fetch)
+            Issue.record("a restore missing a part's bytes succeeded")
+        } catch let error as CommandError {
+            #expect(error.problem == "backup L1 ends before 1 of its files are complete", "\(error)")
+        }
+
+        var lying = f.manifest
+        let index = try #require(lying.entries.firstIndex { $0.path == "base/1/1259" })
+        lying.entries[index].size = 5_000
+        do {
+            try RestoreWriter(manifest: lying, paths: paths).run(workers: 3, fetch: fetch)
+            Issue.record("a manifest with a wrong size was used")
+        } catch let error as CommandError {
+            #expect(error.problem == "backup L1 lists 5500 bytes in parts for base/1/1259, which is 5000 bytes long", "\(error)")
+        }
     }
 
     @Test func missingPartIsNamed() throws {

@@ -18,4 +18,8 @@ int wv_disable_core_dumps(void);
 /// glibc malloc tuned for streaming: a fixed 1 MiB mmap threshold and at most two arenas.
 void wv_tune_malloc_for_streaming(void);
 
+/* syncfs is a GNU extension the Glibc module does not declare. Flushes one file system, not every
+   mounted one as sync() does: restore syncs its destinations once instead of each file. */
+int wv_syncfs(int fd);
+
 #endif

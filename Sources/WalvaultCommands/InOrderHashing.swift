@@ -1,0 +1,69 @@
+/// Who hashes which bytes of one restored file, when its pieces are written by several threads in
+/// any order. SHA-256 must see the file front to back, and each byte once: the thread whose piece
+/// starts where the hash stands hashes while it writes; a piece that arrives early is only
+/// written, and whoever holds the hash next reads it back (from the page cache, moments after it
+/// was written) in order. No I/O and no lock here: the caller holds one around every call, so
+/// each transition can be tested on its own.
+struct InOrderHashing: Equatable {
+    /// The file's length: the hash is final when it reaches it.
+    let size: Int
+    /// Bytes before this offset are in the hash.
+    private(set) var hashedUpTo = 0
+    /// One thread holds the hash at a time; the others only write.
+    private(set) var held = false
+    /// Written but not yet hashed: offset → length.
+    private(set) var waiting: [Int: Int] = [:]
+    private(set) var finished = false
+
+    init(size: Int) { self.size = size }
+
+    enum Start: Equatable {
+        /// The caller now holds the hash: it hashes the piece as it writes it, then calls `hashed`.
+        case hashWhileWriting
+        /// Write only, then call `written`.
+        case writeOnly
+    }
+
+    mutating func start(offset: Int) -> Start {
+        guard !held, !finished, offset == hashedUpTo else { return .writeOnly }
+        held = true
+        return .hashWhileWriting
+    }
+
+    /// The holder hashed `length` more bytes (while writing, or read back).
+    mutating func hashed(length: Int) {
+        precondition(held, "only the holder of the hash advances it")
+        hashedUpTo += length
+    }
+
+    /// A write-only piece is on disk. True: the caller took the hash and must call `next` until
+    /// it says release or finished.
+    mutating func written(offset: Int, length: Int) -> Bool {
+        waiting[offset] = length
+        guard !held, !finished else { return false }
+        held = true
+        return true
+    }
+
+    enum Next: Equatable {
+        /// Read this range back from the file and hash it, then call `hashed` and `next` again.
+        case readBack(offset: Int, length: Int)
+        /// Nothing is ready in order: the hash is put down for whoever writes the missing piece.
+        case release
+        /// Every byte is hashed: the holder compares the checksum and closes the file.
+        case finished
+    }
+
+    /// The holder's next step. Putting the hash down happens under the same lock as the check
+    /// that nothing waits, so a piece written meanwhile is either seen here or picks the hash up.
+    mutating func next() -> Next {
+        precondition(held, "only the holder of the hash asks for the next step")
+        if let length = waiting.removeValue(forKey: hashedUpTo) { return .readBack(offset: hashedUpTo, length: length) }
+        held = false
+        if hashedUpTo == size {
+            finished = true
+            return .finished
+        }
+        return .release
+    }
+}
