@@ -35,3 +35,9 @@ int wv_disable_core_dumps(void) {
 int wv_syncfs(int fd) {
     return syncfs(fd);
 }
+
+#include <fcntl.h>
+
+int wv_start_writeback(int fd, long long offset, long long length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}

@@ -186,6 +186,8 @@ private final class PartSink: ByteSink {
             offset += take
             written += take
             if written == piece.length {
+                // The disk starts on this piece while the next one decompresses.
+                current!.file.file.startWriteBack(offset: piece.fileOffset, length: piece.length)
                 if readBackBuffer.isEmpty { readBackBuffer = [UInt8](repeating: 0, count: 1 << 18) }
                 try writer.end(piece, file: current!.file, hashedWhileWriting: current!.hashing, buffer: &readBackBuffer)
                 current = nil

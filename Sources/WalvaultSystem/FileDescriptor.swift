@@ -125,6 +125,12 @@ public final class FileDescriptor {
         try bytes.withUnsafeBytes { try writeAll($0) }
     }
 
+    /// Asks the kernel to start writing a range to disk and returns at once: durability still
+    /// comes from a later fsync or syncfs, which then finds most of the work done. Best effort.
+    public func startWriteBack(offset: Int, length: Int) {
+        _ = wv_start_writeback(raw, Int64(offset), Int64(length))
+    }
+
     public func sync() throws {
         guard Glibc.fsync(raw) == 0 else { throw SystemError("fsync", path: path) }
     }

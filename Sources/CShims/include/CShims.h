@@ -22,4 +22,9 @@ void wv_tune_malloc_for_streaming(void);
    mounted one as sync() does: restore syncs its destinations once instead of each file. */
 int wv_syncfs(int fd);
 
+/* sync_file_range(SYNC_FILE_RANGE_WRITE), also GNU only: starts write-back of a range without
+   waiting for it, so the disk writes while restore still decompresses, and the final syncfs
+   has little left to wait for. */
+int wv_start_writeback(int fd, long long offset, long long length);
+
 #endif
