@@ -85,13 +85,14 @@ public struct Backup {
         let startTime = try session.clockMicros()
         progress("backup \(label) started at \(startLSN)")
 
-        let packer = BackupPacker(stores: context.syncStores, directory: layout.backupDirectory(label), compression: config.compression, partSize: partSize)
+        let copier = BackupCopier(stores: context.syncStores, directory: layout.backupDirectory(label), compression: config.compression,
+                                  partSize: partSize, parallel: config.performance.backupParallel)
         var manifest: BackupManifest
         do {
             manifest = try copyAndWait(label: label, startLSN: startLSN, startTime: startTime, facts: facts, pgdata: pgdata, layout: layout,
-                                       packer: packer, session: session, progress: progress)
+                                       copier: copier, session: session, progress: progress)
         } catch {
-            packer.abort()
+            copier.abort()
             throw BackupFailure(underlying: error, cleanup: removeParts(of: label, layout: layout))
         }
 
@@ -111,20 +112,18 @@ public struct Backup {
 
     /// Copies the files, stops the backup and waits for its WAL: everything before the manifest.
     private func copyAndWait(label: String, startLSN: LSN, startTime: Int64, facts: ServerFacts, pgdata: String, layout: ArchiveLayout,
-                             packer: BackupPacker, session: BackupSession, progress: (String) -> Void) throws -> BackupManifest {
+                             copier: BackupCopier, session: BackupSession, progress: (String) -> Void) throws -> BackupManifest {
         let config = context.config
-        var entries: [BackupManifest.Entry] = []
-        var tablespaces: [BackupManifest.Tablespace] = []
-        let walker = DataDirectoryWalker(root: pgdata, packer: packer)
-        try walker.walk(entries: &entries, tablespaces: &tablespaces)
+        let (items, tablespaces) = try DataDirectoryWalker(root: pgdata).walk()
+        var entries = try copier.copy(items)
         // pg_control last of all files (see BackupExclusions.controlFile).
         let control = Paths.join(pgdata, BackupExclusions.controlFile)
         guard let controlStatus = try FileSystem.status(control),
-              let controlEntry = try packer.add(path: control, relative: BackupExclusions.controlFile, mode: controlStatus.mode) else {
+              let controlEntry = try copier.copyLast(path: control, relative: BackupExclusions.controlFile, mode: controlStatus.mode) else {
             throw CommandError(problem: "\(control) is missing", fix: "check that [cluster] pgdata is the server's data directory")
         }
         entries.append(controlEntry)
-        try packer.finish()
+        let parts = try copier.finish()
 
         let stop = try session.stop()
         guard let stopLSN = LSN(stop.lsn) else {
@@ -139,7 +138,7 @@ public struct Backup {
             walSegmentSize: facts.walSegmentSize, timeline: timeline, startLSN: startLSN, stopLSN: stopLSN,
             startTime: startTime, stopTime: stopTime, walvaultVersion: Self.walvaultVersion,
             compression: config.compression.algorithm.rawValue, backupLabel: labelFile,
-            tablespaceMap: stop.tablespaceMap, tablespaces: tablespaces, parts: packer.parts, entries: entries)
+            tablespaceMap: stop.tablespaceMap, tablespaces: tablespaces, parts: parts, entries: entries)
         progress("copied \(manifest.totalSize) bytes in \(manifest.parts.count) parts; waiting for WAL \(manifest.startSegment()) to \(manifest.stopSegment()) to be archived")
         try waitForWAL(manifest: manifest, layout: layout, session: session)
         return manifest

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 import WalvaultCatalog
 import WalvaultRepository
 import WalvaultConfig
@@ -10,17 +11,29 @@ import WalvaultSystem
 
 /// Streams data-directory files into numbered parts of at most `partSize` original bytes,
 /// each one compressed stream committed to every store, and records where every byte of every
-/// file went. A relation file of 1 GiB simply spans many parts.
+/// file went. A relation file of 1 GiB simply spans many parts. Several packers may fill one
+/// backup at once, each on its own thread: they draw part numbers from one `PartNumbers`, so the
+/// numbers stay dense and a file's chunks simply name whichever parts its packer wrote.
 final class BackupPacker {
     static let defaultPartSize = 16 << 20
+
+    /// The next part number, shared by the packers of one backup.
+    final class PartNumbers: @unchecked Sendable {
+        private let next = Atomic<Int>(1)
+        func take() -> Int { next.add(1, ordering: .relaxed).oldValue }
+    }
 
     private let stores: [Store]
     private let directory: String
     private let compression: CompressionSettings
     private let partSize: Int
+    private let numbers: PartNumbers
+    private let compressionThreads: Int
     private let buffer: UnsafeMutableRawBufferPointer
 
+    /// The parts this packer committed, and their numbers (in the order it wrote them).
     private(set) var parts: [BackupManifest.Part] = []
+    private(set) var partNumbers: [Int] = []
     private var current: OpenPart?
 
     private struct OpenPart {
@@ -30,11 +43,15 @@ final class BackupPacker {
         var size: Int
     }
 
-    init(stores: [Store], directory: String, compression: CompressionSettings, partSize: Int = BackupPacker.defaultPartSize) {
+    /// - Parameter compressionThreads: zstd's own threads for this packer (0: compress in its thread).
+    init(stores: [Store], directory: String, compression: CompressionSettings, partSize: Int = BackupPacker.defaultPartSize,
+         numbers: PartNumbers = PartNumbers(), compressionThreads: Int = ZstdCompressStage.defaultWorkers) {
         self.stores = stores
         self.directory = directory
         self.compression = compression
         self.partSize = partSize
+        self.numbers = numbers
+        self.compressionThreads = compressionThreads
         buffer = .allocate(byteCount: StreamPump.chunkSize, alignment: 64)
     }
 
@@ -92,8 +109,8 @@ final class BackupPacker {
     private func openPart() throws {
         let writers = try stores.map { try $0.makeWriter(directory: directory) }
         let compressor = try Compression.compressor(compression.algorithm, level: compression.level, sizeHint: nil,
-                                                    next: StoreFanOut(writers: writers))
-        current = OpenPart(index: parts.count + 1, writers: writers, hashing: HashingStage(next: compressor), size: 0)
+                                                    threads: compressionThreads, next: StoreFanOut(writers: writers))
+        current = OpenPart(index: numbers.take(), writers: writers, hashing: HashingStage(next: compressor), size: 0)
     }
 
     private func closePart() throws {
@@ -112,6 +129,7 @@ final class BackupPacker {
                 }
             }
             parts.append(.init(name: name.description, size: part.size, storedSize: storedSize, sha256: part.hashing.hexDigest!))
+            partNumbers.append(part.index)
         } catch {
             part.writers.forEach { $0.abort() }
             throw error

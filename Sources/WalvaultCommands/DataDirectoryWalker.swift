@@ -4,17 +4,25 @@ import Glibc
 import WalvaultCatalog
 import WalvaultSystem
 
-/// Walks a data directory and its tablespaces in a stable order, applying `BackupExclusions`
-/// and handing every file to the packer.
+/// Walks a data directory and its tablespaces in a stable order, applying `BackupExclusions`,
+/// and lists what a backup holds: directories and links as they are, files to be copied.
 struct DataDirectoryWalker {
-    let root: String
-    let packer: BackupPacker
-
-    func walk(entries: inout [BackupManifest.Entry], tablespaces: inout [BackupManifest.Tablespace]) throws {
-        try walkDirectory(absolute: root, relative: "", entries: &entries, tablespaces: &tablespaces)
+    enum Item {
+        case entry(BackupManifest.Entry)
+        /// Copied later, by one of the backup's packers; `size` is as listed (for scheduling only).
+        case file(path: String, relative: String, mode: UInt32, size: Int)
     }
 
-    private func walkDirectory(absolute: String, relative: String, entries: inout [BackupManifest.Entry],
+    let root: String
+
+    func walk() throws -> (items: [Item], tablespaces: [BackupManifest.Tablespace]) {
+        var items: [Item] = []
+        var tablespaces: [BackupManifest.Tablespace] = []
+        try walkDirectory(absolute: root, relative: "", entries: &items, tablespaces: &tablespaces)
+        return (items, tablespaces)
+    }
+
+    private func walkDirectory(absolute: String, relative: String, entries: inout [Item],
                                tablespaces: inout [BackupManifest.Tablespace]) throws {
         let names: [String]
         do {
@@ -32,25 +40,25 @@ struct DataDirectoryWalker {
                 switch BackupExclusions.decide(rel, isDirectory: true) {
                 case .skip: continue
                 case .includeEmpty:
-                    entries.append(.init(path: rel, kind: .directory, mode: status.mode))
+                    entries.append(.entry(.init(path: rel, kind: .directory, mode: status.mode)))
                 case .include:
-                    entries.append(.init(path: rel, kind: .directory, mode: status.mode))
+                    entries.append(.entry(.init(path: rel, kind: .directory, mode: status.mode)))
                     try walkDirectory(absolute: path, relative: rel, entries: &entries, tablespaces: &tablespaces)
                 }
             case .file:
                 guard BackupExclusions.decide(rel, isDirectory: false) == .include else { continue }
-                if let entry = try packer.add(path: path, relative: rel, mode: status.mode) { entries.append(entry) }
+                entries.append(.file(path: path, relative: rel, mode: status.mode, size: status.size))
             case .symlink:
                 let target = try FileSystem.readLink(path)
                 if relative == "pg_tblspc" {
                     tablespaces.append(.init(oid: name, location: target))
-                    entries.append(.init(path: rel, kind: .symlink, mode: 0o777, target: target))
+                    entries.append(.entry(.init(path: rel, kind: .symlink, mode: 0o777, target: target)))
                     try walkDirectory(absolute: target, relative: rel, entries: &entries, tablespaces: &tablespaces)
                 } else if BackupExclusions.decide(rel, isDirectory: true) == .includeEmpty {
                     // pg_wal on another disk: restored as a plain directory, not a link to the old disk.
-                    entries.append(.init(path: rel, kind: .directory, mode: 0o700))
+                    entries.append(.entry(.init(path: rel, kind: .directory, mode: 0o700)))
                 } else {
-                    entries.append(.init(path: rel, kind: .symlink, mode: 0o777, target: target))
+                    entries.append(.entry(.init(path: rel, kind: .symlink, mode: 0o777, target: target)))
                 }
             case .other:
                 continue

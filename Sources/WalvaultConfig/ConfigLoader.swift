@@ -9,7 +9,7 @@ import WalvaultSystem
 /// the file, the key and what is expected.
 public enum ConfigLoader {
     static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping", "retention", "alerts", "check", "performance"]
-    static let performanceKeys = ["prefetch", "push_parallel", "restore_parallel"]
+    static let performanceKeys = ["prefetch", "push_parallel", "restore_parallel", "backup_parallel"]
     static let checkKeys = ["backup_max_age_hours", "shipping_lag_minutes", "min_free_percent", "round_trip_seconds"]
     static let alertKeys = ["telegram_chat_id", "webhook_url_env", "email_to", "email_from", "smtp_url", "smtp_user_env", "smtp_password_env",
                             "backup_max_age_hours", "after_failures"]
@@ -110,6 +110,13 @@ public enum ConfigLoader {
                                   fix: "use the number of cores (backup parts restore fetches, decompresses and writes at once; 1 restores one part at a time; at most 32)")
             }
             settings.restoreParallel = parallel
+        }
+        if let parallel = try reader.int("backup_parallel") {
+            guard (1...32).contains(parallel) else {
+                throw ConfigError(file: path, key: "performance.backup_parallel", problem: "\(parallel) is out of range",
+                                  fix: "use the number of cores (files backup reads and compresses at once; 1 reads one file at a time with zstd's threads beside it; at most 32)")
+            }
+            settings.backupParallel = parallel
         }
         return settings
     }

@@ -15,10 +15,16 @@ public struct PerformanceSettings: Sendable, Equatable {
     /// thread (memory grows with this, not with the database). Default: the machine's cores.
     public var restoreParallel: Int
 
-    public init(prefetch: Int = 8, pushParallel: Int = PerformanceSettings.cores, restoreParallel: Int = PerformanceSettings.cores) {
+    /// backup: files read, hashed and compressed at once, each by its own packer thread. 1: one
+    /// reader with zstd's threads beside it. Default: the machine's cores.
+    public var backupParallel: Int
+
+    public init(prefetch: Int = 8, pushParallel: Int = PerformanceSettings.cores, restoreParallel: Int = PerformanceSettings.cores,
+                backupParallel: Int = PerformanceSettings.cores) {
         self.prefetch = prefetch
         self.pushParallel = pushParallel
         self.restoreParallel = restoreParallel
+        self.backupParallel = backupParallel
     }
 
     public static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

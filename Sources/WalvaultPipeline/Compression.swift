@@ -1,10 +1,12 @@
 /// Builds the compression stage for an algorithm, so callers never switch on the algorithm themselves.
 public enum Compression {
     /// - Parameter sizeHint: the input size when known (WAL segments), which lets zstd pick its parameters.
+    /// - Parameter threads: zstd's own compression threads (0: compress in the caller's thread);
+    ///   the other algorithms always compress in the caller's thread.
     public static func compressor(_ algorithm: CompressionAlgorithm, level: Int, sizeHint: Int? = nil,
-                                  next: ByteSink) throws -> ByteSink {
+                                  threads: Int = ZstdCompressStage.defaultWorkers, next: ByteSink) throws -> ByteSink {
         switch algorithm {
-        case .zstd: return try ZstdCompressStage(level: level, sizeHint: sizeHint, next: next)
+        case .zstd: return try ZstdCompressStage(level: level, sizeHint: sizeHint, workers: threads, next: next)
         case .lz4: return try LZ4CompressStage(level: level, next: next)
         case .gzip: return try GzipCompressStage(level: level, next: next)
         case .none: return next

@@ -143,6 +143,47 @@ import WalvaultSystem
         }
     }
 
+    /// Several packers fill one backup at once: part numbers stay dense whichever packer took them,
+    /// every file comes back exactly through its packer's parts, and a file that vanished between
+    /// the walk and its copy is left out.
+    @Test(arguments: [1, 3]) func parallelPackersWriteOneConsistentBackup(parallel: Int) throws {
+        let dir = TempDir()
+        let context = makeContext(stores: [dir.sub("store")])
+        var files: [String: [UInt8]] = ["PG_VERSION": Array("15\n".utf8), "global/pg_control": sampleBytes(8192, seed: 9)]
+        for i in 0..<40 { files["base/1/\(16384 + i)"] = sampleBytes([0, 1, 700, 2_500, 9_000][i % 5], seed: UInt64(i)) }
+        for (path, bytes) in files { _ = dir.write("source/" + path, bytes) }
+        let source = dir.sub("source")
+        var items: [DataDirectoryWalker.Item] = [.entry(.init(path: "base", kind: .directory, mode: 0o700)),
+                                                 .entry(.init(path: "base/1", kind: .directory, mode: 0o700)),
+                                                 .entry(.init(path: "global", kind: .directory, mode: 0o700))]
+        for path in files.keys.sorted() where path != "global/pg_control" {
+            items.append(.file(path: Paths.join(source, path), relative: path, mode: 0o600, size: files[path]!.count))
+        }
+        items.append(.file(path: Paths.join(source, "base/1/vanished"), relative: "base/1/vanished", mode: 0o600, size: 100))
+        let layout = ArchiveLayout(cluster: "main")
+        let copier = BackupCopier(stores: context.stores, directory: layout.backupDirectory("L1"), compression: context.config.compression,
+                                  partSize: 1000, parallel: parallel)
+        var entries = try copier.copy(items)
+        #expect(!entries.contains { $0.path == "base/1/vanished" })
+        entries.append(try #require(try copier.copyLast(path: Paths.join(source, "global/pg_control"), relative: "global/pg_control", mode: 0o600)))
+        let parts = try copier.finish()
+        #expect(parts.map { String($0.name.prefix(11)) } == parts.indices.map { BackupPacker.partName($0 + 1) })
+        let manifest = BackupManifest(label: "L1", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: mib16,
+                                      timeline: 1, startLSN: LSN(UInt64(mib16) * 2), stopLSN: LSN(UInt64(mib16) * 2 + 500), startTime: 1, stopTime: 2,
+                                      walvaultVersion: "test", compression: "zstd", backupLabel: "START TIMELINE: 1\n", tablespaceMap: nil,
+                                      tablespaces: [], parts: parts, entries: entries)
+        let target = dir.sub("restored")
+        let paths = manifest.entries.map { Paths.join(target, $0.path) }
+        _ = dir.write("restored/base/1/.keep", [])
+        _ = dir.write("restored/global/.keep", [])
+        let store = context.stores[0]
+        try RestoreWriter(manifest: manifest, paths: paths).run(workers: 2) { number, sink in
+            _ = try ObjectFetcher.fetch(StoreObject(key: layout.backupDirectory("L1") + "/" + parts[number].name, size: parts[number].storedSize),
+                                        from: store, into: sink)
+        }
+        for (path, bytes) in files where !bytes.isEmpty { #expect(read(Paths.join(target, path)) == bytes, "\(path)") }
+    }
+
     @Test func missingPartIsNamed() throws {
         let f = try Fixture()
         try FileSystem.remove(Paths.join(f.dir.path, "store/main/backup/L1", f.manifest.parts.last!.name))

@@ -206,8 +206,10 @@ import WalvaultSystem
         #expect(try ConfigLoader.parse(head + "[performance]\nprefetch = 32\n", path: "/c.toml").performance.prefetch == 32)
         #expect(try ConfigLoader.parse(head, path: "/c.toml").performance.restoreParallel == PerformanceSettings.cores)
         #expect(try ConfigLoader.parse(head + "[performance]\nrestore_parallel = 3\n", path: "/c.toml").performance.restoreParallel == 3)
+        #expect(try ConfigLoader.parse(head + "[performance]\nbackup_parallel = 1\n", path: "/c.toml").performance.backupParallel == 1)
         for (text, key) in [("prefetch = 65", "performance.prefetch"), ("prefetch = -1", "performance.prefetch"), ("push_ahead = 1", "performance.push_ahead"),
-                            ("restore_parallel = 0", "performance.restore_parallel"), ("restore_parallel = 33", "performance.restore_parallel")] {
+                            ("restore_parallel = 0", "performance.restore_parallel"), ("restore_parallel = 33", "performance.restore_parallel"),
+                            ("backup_parallel = 0", "performance.backup_parallel"), ("backup_parallel = 33", "performance.backup_parallel")] {
             do {
                 _ = try ConfigLoader.parse(head + "[performance]\n" + text, path: "/c.toml")
                 Issue.record("expected an error for \(text)")
