@@ -37,6 +37,9 @@ public struct ArchivePushResult: Equatable {
 /// durably; any throw makes PostgreSQL keep the segment and retry, so no failure here loses WAL.
 public struct ArchivePush {
     public let context: WalvaultContext
+    /// zstd's own threads for this push: PostgreSQL's one call uses them; push-ahead's workers,
+    /// which push several segments at once, compress each in its own thread (0).
+    public var compressionThreads = ZstdCompressStage.defaultWorkers
 
     public init(context: WalvaultContext) { self.context = context }
 
@@ -158,7 +161,7 @@ public struct ArchivePush {
         defer { if !committed { writers.forEach { $0.abort() } } }
         let compression = config.compression
         let hashing = HashingStage(next: try Compression.compressor(
-            compression.algorithm, level: compression.level, sizeHint: size, next: StoreFanOut(writers: writers)))
+            compression.algorithm, level: compression.level, sizeHint: size, threads: compressionThreads, next: StoreFanOut(writers: writers)))
         if knownSHA != nil { try rewind(input, path: walPath) }
         let read = try readFile(input, path: walPath, into: hashing)
         let sha = hashing.hexDigest!

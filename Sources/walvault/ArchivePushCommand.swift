@@ -22,10 +22,7 @@ struct ArchivePushCommand: ParsableCommand {
         let outcome = pushed.result
         // The exit status depends on the stores only: recording history never changes it.
         History.record("archive-push", context, events: events.events, since: clock)
-        for ahead in pushed.ahead where ahead.ok { History.record("archive-push", context, events: ahead.events, since: clock) }
-        if global.verbose && !pushed.ahead.isEmpty {
-            Output.info("archive-push", "pushed ahead \(pushed.ahead.filter(\.ok).count) of \(pushed.ahead.count) ready segments")
-        }
+        if let warning = pushed.warning { Output.warn("archive-push", warning) }
         switch outcome {
         case .success(let result):
             Alerts.succeeded("archive-push", context, "archive-push")

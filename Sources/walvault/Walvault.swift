@@ -12,7 +12,7 @@ struct Walvault: ParsableCommand {
         version: version,
         subcommands: [ArchivePushCommand.self, ArchiveGetCommand.self, BackupCommand.self, RestoreCommand.self, InfoCommand.self,
                       MigrateCommand.self, HistoryCommand.self, DecryptCommand.self, ShipCommand.self, ExpireCommand.self, CheckCommand.self, VerifyCommand.self, DrillCommand.self,
-                      DumpCommand.self, ExportLogsCommand.self, PrefetchCommand.self])
+                      DumpCommand.self, ExportLogsCommand.self, PrefetchCommand.self, PushAheadCommand.self])
 
     @OptionGroup var global: GlobalOptions
 

@@ -73,12 +73,19 @@ import Testing
         #expect(backlog.count >= 12)
         var generator = SystemRandomNumberGenerator()
         var entriesSeen = 0
+        var workersKilled = 0
         for _ in 0..<8 {
             let first = try #require(ready().first)
             let pid = try spawn(ws.walvault, ["--config", config, "archive-push", cluster.pgdata + "/pg_wal/" + first], asPostgres: true)
             usleep(UInt32.random(in: 0...250_000, using: &generator))
             kill(pid, SIGKILL)
             _ = waitFor(pid)
+            // The background worker it started (if it got that far), killed at another moment.
+            usleep(UInt32.random(in: 0...150_000, using: &generator))
+            if let text = try? String(contentsOfFile: spool + "/pushed/main/.worker", encoding: .utf8),
+               let worker = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(worker, SIGKILL) == 0 {
+                workersKilled += 1
+            }
             // Every entry: the segment is in the store with exactly that checksum.
             let entries = ((try? FileManager.default.contentsOfDirectory(atPath: spool + "/pushed/main")) ?? []).filter { !$0.hasPrefix(".") }
             let stored = filesRecursively(store).filter { $0.hasPrefix("main/wal/") && !Paths.basenameHasDot($0) }
@@ -103,6 +110,7 @@ import Testing
         #expect(archivedLast >= last, "archiving stopped; last failure: \(failed)")
         let stored = Set(filesRecursively(store).filter { $0.hasPrefix("main/wal/0") }.map { String(Paths.lastComponent($0).prefix(24)) })
         #expect(entriesSeen > 0, "some kills landed after segments were pushed ahead")
+        #expect(workersKilled > 0, "some kills hit a push-ahead worker")
         let left = ((try? FileManager.default.contentsOfDirectory(atPath: spool + "/pushed/main")) ?? []).filter { !$0.hasPrefix(".") }
         #expect(left.isEmpty, "PostgreSQL's calls used every entry: \(left)")
         #expect(ready().isEmpty)

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
 import Testing
 @testable import WalvaultCatalog
 @testable import WalvaultCommands
@@ -6,6 +10,10 @@ import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+
+final class WorkerCount: Sendable {
+    let value = Mutex(0)
+}
 
 /// Push-ahead (issue 16) over a real local store and a pg_wal with archive_status: segments
 /// pushed ahead are in the store before their status entry exists, PostgreSQL's later call is
@@ -17,6 +25,8 @@ import WalvaultSystem
         let pgWAL: String
         let context: WalvaultContext
         var names: [String] = []
+        private let started = WorkerCount()
+        var workersStarted: Int { started.value.withLock { $0 } }
 
         init(segments: Int = 10, parallel: Int = 2) {
             store = dir.sub("store")
@@ -35,8 +45,17 @@ import WalvaultSystem
             }
         }
 
-        func push(_ name: String) -> PushAhead.Outcome {
-            PushAhead(context: context).run(walPath: Paths.join(pgWAL, name), events: IgnoredEvents())
+        /// PostgreSQL's call; the worker it would start in the background runs in place, before
+        /// the call pushes its own segment (which it holds locked meanwhile).
+        func push(_ name: String, worker: Bool = true) -> PushAhead.Outcome {
+            var pushAhead = PushAhead(context: context)
+            let started = self.started
+            pushAhead.startWorker = { context, directory in
+                if worker { PushAheadWorker(context: context, walDirectory: directory).run() }
+                started.value.withLock { $0 += 1 }
+                return nil
+            }
+            return pushAhead.run(walPath: Paths.join(pgWAL, name), events: IgnoredEvents())
         }
 
         func stored() throws -> [String: String] {
@@ -54,13 +73,13 @@ import WalvaultSystem
 
     @Test func readySegmentsArePushedAheadAndEveryEntryIsBackedByTheStore() throws {
         let rig = Rig()
+        // The worker takes the whole backlog but the segment PostgreSQL's call holds.
         let outcome = rig.push(rig.names[0])
+        #expect(rig.workersStarted == 1)
         #expect(try outcome.result.get().stored.count == 1)
-        #expect(outcome.ahead.map(\.segment) == Array(rig.names[1...7]), "push_parallel 2: a batch of 7 beyond the one asked for")
-        #expect(outcome.ahead.allSatisfy { $0.ok })
         let stored = try rig.stored()
-        #expect(Set(stored.keys) == Set(rig.names[0...7]))
-        #expect(rig.statusEntries() == rig.names[1...7].map { PushAheadPlan.statusName(segment: $0, sha256: stored[$0]!) })
+        #expect(Set(stored.keys) == Set(rig.names))
+        #expect(rig.statusEntries() == rig.names[1...].map { PushAheadPlan.statusName(segment: $0, sha256: stored[$0]!) })
 
         // PostgreSQL's call for one of them: confirmed from the entry, nothing stored again.
         let second = rig.push(rig.names[1])
@@ -97,9 +116,53 @@ import WalvaultSystem
 
     @Test func pushParallelOneIsOff() throws {
         let rig = Rig(parallel: 1)
-        let outcome = rig.push(rig.names[0])
-        #expect(outcome.ahead.isEmpty)
+        _ = rig.push(rig.names[0])
+        #expect(rig.workersStarted == 0)
         #expect(try rig.stored().keys.sorted() == [rig.names[0]])
+        #expect(PushAheadWorker(context: rig.context, walDirectory: rig.pgWAL).run() == 0)
+    }
+
+    /// Without a backlog no worker is started; a worker does not push what PostgreSQL's call holds,
+    /// and a second worker does nothing while one runs.
+    @Test func theWorkerLeavesHeldSegmentsAndRunsAlone() throws {
+        let rig = Rig(segments: 3)
+        let status = try #require(PushAheadStatus(rig.context))
+        let held = try #require(status.lock(segment: rig.names[1], wait: false))
+        #expect(status.lock(segment: rig.names[1], wait: false) == nil, "one holder at a time")
+        let worker = PushAheadWorker(context: rig.context, walDirectory: rig.pgWAL)
+        #expect(worker.run() == 2)
+        #expect(Set(try rig.stored().keys) == [rig.names[0], rig.names[2]])
+        try held.close()
+
+        // The worker's lock is taken: another worker returns at once.
+        let workerLock = try FileDescriptor.open(status.workerLockPath, flags: O_RDWR | O_CREAT, mode: 0o600)
+        #expect(try workerLock.tryLockExclusive())
+        #expect(worker.run() == 0)
+        try workerLock.close()
+
+        // PostgreSQL archives the rest; the last call has no backlog and starts no worker.
+        for name in rig.names.dropLast() {
+            _ = rig.push(name, worker: false)
+            rig.dir.rename("pgdata/pg_wal/archive_status/\(name).ready", to: "pgdata/pg_wal/archive_status/\(name).done")
+        }
+        let before = rig.workersStarted
+        #expect(try rig.push(rig.names[2]).confirmed)
+        #expect(rig.workersStarted == before)
+    }
+
+    /// An entry or lock whose segment PostgreSQL has archived (no `.ready` any more) is removed
+    /// by the next worker; those of segments still to come stay.
+    @Test func staleEntriesAreRemoved() throws {
+        let rig = Rig(segments: 3)
+        let status = try #require(PushAheadStatus(rig.context))
+        try status.record(segment: rig.names[0], sha256: String(repeating: "a", count: 64), stores: ["local"], identity: "x")
+        try status.record(segment: rig.names[1], sha256: String(repeating: "b", count: 64), stores: ["local"], identity: "x")
+        try status.lock(segment: rig.names[0], wait: false)?.close()
+        rig.dir.rename("pgdata/pg_wal/archive_status/\(rig.names[0]).ready", to: "pgdata/pg_wal/archive_status/\(rig.names[0]).done")
+        status.removeStale(walDirectory: rig.pgWAL)
+        let left = ((try? FileSystem.listDirectory(status.directory)) ?? []).sorted()
+        #expect(!left.contains { $0.hasPrefix(rig.names[0]) || $0 == ".lock-" + rig.names[0] }, "\(left)")
+        #expect(left.contains(rig.names[1] + "-" + String(repeating: "b", count: 64)))
     }
 
     @Test func thePlanTakesReadySegmentsOnlyOldestFirst() {

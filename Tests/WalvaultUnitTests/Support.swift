@@ -31,6 +31,10 @@ final class TempDir {
         return p
     }
 
+    func rename(_ name: String, to newName: String) {
+        try! FileSystem.rename(Paths.join(path, name), to: Paths.join(path, newName))
+    }
+
     func write(_ name: String, _ bytes: [UInt8]) -> String {
         let p = Paths.join(path, name)
         try! FileSystem.makeDirectories(Paths.dirname(p))
