@@ -25,6 +25,8 @@ generate_wal "$pgdata" "$work" "$port" "$segments" "$count"
 
 echo "== the S3 test server (moto, signatures checked) on loopback"
 coproc MOTO { sleep 100000 | python3 scripts/testing/s3-server.py bench-get; }
+# The server and its sleep go with the script (a caller reading our output waits for them otherwise).
+trap 'pkill -P "$MOTO_PID" 2>/dev/null || true; _cleanup_workdir' EXIT
 read -r announcement <&"${MOTO[0]}"
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$announcement" "$1"; }
 printf '%s\n' "$(field access_key_id)" >"$work/s3-key"; printf '%s\n' "$(field secret_access_key)" >"$work/s3-secret"

@@ -65,7 +65,7 @@ CONF
       # Orders with free text and a JSON document each: words, numbers, dates and identifiers,
       # about 500 bytes a row, as many rows as make the same size as pgbench at this scale.
       psql_ -c "CREATE TABLE orders (id bigint PRIMARY KEY, customer text, note text, doc jsonb)"
-      rows=$((scale * 20000))
+      rows=$((scale * 34000))
       for start in $(seq 1 1000000 "$rows"); do
         stop=$((start + 999999 < rows ? start + 999999 : rows))
         psql_ -c "INSERT INTO orders SELECT g,

@@ -97,28 +97,23 @@ public enum ConfigLoader {
             }
             settings.prefetch = prefetch
         }
-        if let parallel = try reader.int("push_parallel") {
-            guard (1...32).contains(parallel) else {
-                throw ConfigError(file: path, key: "performance.push_parallel", problem: "\(parallel) is out of range",
-                                  fix: "use the number of cores (segments archive-push stores at once when a backlog is ready; 1 turns push-ahead off; at most 32)")
-            }
-            settings.pushParallel = parallel
-        }
-        if let parallel = try reader.int("restore_parallel") {
-            guard (1...32).contains(parallel) else {
-                throw ConfigError(file: path, key: "performance.restore_parallel", problem: "\(parallel) is out of range",
-                                  fix: "use the number of cores (backup parts restore fetches, decompresses and writes at once; 1 restores one part at a time; at most 32)")
-            }
-            settings.restoreParallel = parallel
-        }
-        if let parallel = try reader.int("backup_parallel") {
-            guard (1...32).contains(parallel) else {
-                throw ConfigError(file: path, key: "performance.backup_parallel", problem: "\(parallel) is out of range",
-                                  fix: "use the number of cores (files backup reads and compresses at once; 1 reads one file at a time with zstd's threads beside it; at most 32)")
-            }
-            settings.backupParallel = parallel
-        }
+        settings.pushParallel = try parallel(reader, "push_parallel", path: path, default: settings.pushParallel,
+                                             what: "segments archive-push stores at once when a backlog is ready; 1 turns push-ahead off")
+        settings.restoreParallel = try parallel(reader, "restore_parallel", path: path, default: settings.restoreParallel,
+                                                what: "backup parts restore fetches, decompresses and writes at once; 1 restores one part at a time")
+        settings.backupParallel = try parallel(reader, "backup_parallel", path: path, default: settings.backupParallel,
+                                               what: "files backup reads and compresses at once; 1 reads one file at a time with zstd's threads beside it")
         return settings
+    }
+
+    /// A `[performance]` thread count: 1 to 32.
+    private static func parallel(_ reader: TableReader, _ key: String, path: String, default value: Int, what: String) throws -> Int {
+        guard let parallel = try reader.int(key) else { return value }
+        guard (1...32).contains(parallel) else {
+            throw ConfigError(file: path, key: "performance." + key, problem: "\(parallel) is out of range",
+                              fix: "use the number of cores (\(what); at most 32)")
+        }
+        return parallel
     }
 
     private static func parseEncryption(_ root: TOMLTable, path: String) throws -> EncryptionSettings? {
