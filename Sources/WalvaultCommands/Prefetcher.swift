@@ -44,14 +44,8 @@ public struct Prefetcher: Sendable {
         var total = 0
         while true {
             var wanted = spool.wanted()
-            var fetched = 0
-            if let request = wanted, let segment = WALSegmentName(request) {
-                let present = Set(((try? FileSystem.listDirectory(spool.directory)) ?? []).compactMap { PrefetchPlan.parse($0)?.segment })
-                let missing = PrefetchPlan.targets(after: segment, count: context.config.performance.prefetch, segmentSize: segmentSize)
-                    .filter { !present.contains($0.description) }
-                fetched = fetch(missing, segmentSize: segmentSize)
-                total += fetched
-            }
+            let fetched = fetchAhead(segmentSize: segmentSize)
+            total += fetched
             if fetched > 0 || spool.wanted() != wanted { continue }
             // Nothing to do: wait a little for PostgreSQL's next request, then leave. After the
             // lock is released, one more look: a request written while it was still held started
@@ -79,21 +73,33 @@ public struct Prefetcher: Sendable {
         return nil
     }
 
-    /// Fetches the segments on `parallel` threads. - Returns: how many are now ready.
-    func fetch(_ segments: [WALSegmentName], segmentSize: Int) -> Int {
-        guard !segments.isEmpty else { return 0 }
-        let next = Atomic<Int>(0)
+    /// Keeps the window after PostgreSQL's latest request filled on `parallel` threads, each taking
+    /// the next segment nobody has or is fetching as soon as it is done with one, so the window
+    /// moves on with the requests instead of in batches. A segment that cannot be fetched (the end
+    /// of the archive) is not tried again in this pass. - Returns: how many are now ready.
+    func fetchAhead(segmentSize: Int) -> Int {
+        let claimed = Mutex<Set<String>>([])
         let ready = Atomic<Int>(0)
-        let list = segments
         let worker = self
-        DispatchQueue.concurrentPerform(iterations: min(parallel, list.count)) { _ in
-            while true {
-                let i = next.add(1, ordering: .relaxed).oldValue
-                guard i < list.count else { return }
-                if worker.fetchOne(list[i], segmentSize: segmentSize) { ready.add(1, ordering: .relaxed) }
+        DispatchQueue.concurrentPerform(iterations: parallel) { _ in
+            while let segment = worker.nextTarget(claimed: claimed, segmentSize: segmentSize) {
+                if worker.fetchOne(segment, segmentSize: segmentSize) { ready.add(1, ordering: .relaxed) }
             }
         }
         return ready.load(ordering: .relaxed)
+    }
+
+    /// The first segment of the window after the latest request that is neither in the spool nor
+    /// claimed by another thread; claimed for the caller.
+    private func nextTarget(claimed: borrowing Mutex<Set<String>>, segmentSize: Int) -> WALSegmentName? {
+        guard let request = spool.wanted(), let segment = WALSegmentName(request) else { return nil }
+        let present = Set(((try? FileSystem.listDirectory(spool.directory)) ?? []).compactMap { PrefetchPlan.parse($0)?.segment })
+        let window = PrefetchPlan.targets(after: segment, count: context.config.performance.prefetch, segmentSize: segmentSize)
+        return claimed.withLock { taken -> WALSegmentName? in
+            guard let next = window.first(where: { !present.contains($0.description) && !taken.contains($0.description) }) else { return nil }
+            taken.insert(next.description)
+            return next
+        }
     }
 
     /// One segment from the first store that has it intact, under a temporary name, then renamed
