@@ -130,7 +130,8 @@ public struct PushAhead {
         defer { try? lock?.close() }
         if lock != nil, let confirmed = confirmedResult(status: status, walPath: walPath, segment: name, stores: stores) { return confirmed }
         var warning: String?
-        let walDirectory = Paths.dirname(walPath)
+        // %p is relative to the data directory; the worker gets the absolute path (for its log lines too).
+        let walDirectory = FileSystem.realPath(Paths.dirname(walPath)) ?? Paths.dirname(walPath)
         let statusNames = (try? FileSystem.listDirectory(Paths.join(walDirectory, "archive_status"))) ?? []
         let recorded = status.recorded()
         if PushAheadPlan.segments(statusNames: statusNames, current: name, limit: .max).contains(where: { !recorded.contains($0) }) {
