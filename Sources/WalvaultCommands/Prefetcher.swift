@@ -35,8 +35,7 @@ public struct Prefetcher: Sendable {
     public func run() throws -> Int {
         try FileSystem.makeDirectories(spool.directory, mode: 0o700)
         let lockPath = Paths.join(spool.directory, ".lock")
-        var lock = try FileDescriptor.open(lockPath, flags: O_RDWR | O_CREAT, mode: 0o600)
-        guard try lock.tryLockExclusive() else { return 0 }
+        guard var lock = try FileDescriptor.tryLocking(lockPath) else { return 0 }
         for name in try FileSystem.listDirectory(spool.directory) where name.hasPrefix(".tmp-") {
             try? FileSystem.remove(Paths.join(spool.directory, name))
         }
@@ -57,8 +56,8 @@ public struct Prefetcher: Sendable {
             wanted = spool.wanted()
             usleep(1_000)
             if spool.wanted() == wanted { return total }
-            lock = try FileDescriptor.open(lockPath, flags: O_RDWR | O_CREAT, mode: 0o600)
-            guard try lock.tryLockExclusive() else { return total }
+            guard let again = try FileDescriptor.tryLocking(lockPath) else { return total }
+            lock = again
         }
     }
 
@@ -138,9 +137,7 @@ public enum PrefetchLauncher {
     public static func startIfIdle(context: WalvaultContext, spool: PrefetchSpool, systemIdentifier: UInt64) -> String? {
         do {
             try FileSystem.makeDirectories(spool.directory, mode: 0o700)
-            let lock = try FileDescriptor.open(Paths.join(spool.directory, ".lock"), flags: O_RDWR | O_CREAT, mode: 0o600)
-            guard try lock.tryLockExclusive() else { return nil }
-            try lock.close()
+            guard try !BackgroundLauncher.isRunning(lockPath: Paths.join(spool.directory, ".lock")) else { return nil }
         } catch {
             return "prefetch: cannot use \(spool.directory) (\(error)); segments are fetched one at a time"
         }

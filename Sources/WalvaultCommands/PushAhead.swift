@@ -44,12 +44,11 @@ public struct PushAheadStatus: Sendable {
     func lock(segment: String, wait: Bool) -> FileDescriptor? {
         do {
             try FileSystem.makeDirectories(directory, mode: 0o700)
-            let lock = try FileDescriptor.open(Paths.join(directory, ".lock-" + segment), flags: O_RDWR | O_CREAT, mode: 0o600)
-            if wait {
-                try lock.lockExclusive()
-                return lock
-            }
-            return try lock.tryLockExclusive() ? lock : nil
+            let path = Paths.join(directory, ".lock-" + segment)
+            guard wait else { return try FileDescriptor.tryLocking(path) }
+            let lock = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT, mode: 0o600)
+            try lock.lockExclusive()
+            return lock
         } catch {
             return nil
         }
@@ -176,8 +175,7 @@ public struct PushAheadWorker {
     public func run(each: @escaping @Sendable (Pushed) -> Void = { _ in }) -> Int {
         guard let status = PushAheadStatus(context) else { return 0 }
         guard (try? FileSystem.makeDirectories(status.directory, mode: 0o700)) != nil,
-              let worker = try? FileDescriptor.open(status.workerLockPath, flags: O_RDWR | O_CREAT, mode: 0o600),
-              (try? worker.tryLockExclusive()) == true else { return 0 }
+              let worker = try? FileDescriptor.tryLocking(status.workerLockPath) else { return 0 }
         _ = ftruncate(worker.raw, 0)
         try? worker.writeAll(Array("\(getpid())\n".utf8))
         defer { try? worker.close() }
@@ -233,9 +231,7 @@ public enum PushAheadLauncher {
         guard let status = PushAheadStatus(context), let spool = context.config.cluster.spool else { return nil }
         do {
             try FileSystem.makeDirectories(status.directory, mode: 0o700)
-            let lock = try FileDescriptor.open(status.workerLockPath, flags: O_RDWR | O_CREAT, mode: 0o600)
-            guard try lock.tryLockExclusive() else { return nil }
-            try lock.close()
+            guard try !BackgroundLauncher.isRunning(lockPath: status.workerLockPath) else { return nil }
         } catch {
             return "push-ahead: cannot use \(status.directory) (\(error)); the backlog is pushed one segment per call"
         }

@@ -92,8 +92,8 @@ public struct Ship: Sendable {
         while true {
             let lock: FileDescriptor
             do {
-                lock = try FileDescriptor.open(Self.lockPath(spool: spool), flags: O_RDWR | O_CREAT, mode: 0o600)
-                guard try lock.tryLockExclusive() else { return attempt == 0 ? Report(busy: true) : total }
+                guard let taken = try FileDescriptor.tryLocking(Self.lockPath(spool: spool)) else { return attempt == 0 ? Report(busy: true) : total }
+                lock = taken
             } catch let error as SystemError {
                 throw CommandError(problem: "cannot lock \(Self.lockPath(spool: spool)): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
             }

@@ -15,9 +15,8 @@ public enum ShipLauncher {
     public static func startIfIdle(context: WalvaultContext) -> String? {
         guard let spool = context.config.cluster.spool else { return nil }
         do {
-            let lock = try FileDescriptor.open(Ship.lockPath(spool: spool), flags: O_RDWR | O_CREAT, mode: 0o600)
-            guard try lock.tryLockExclusive() else { return nil }   // one is running: it will see the new entries
-            try lock.close()
+            // One that is running will see the new entries.
+            guard try !BackgroundLauncher.isRunning(lockPath: Ship.lockPath(spool: spool)) else { return nil }
         } catch {
             return "cannot check whether walvault ship runs (\(error)); the queue keeps everything: run walvault ship"
         }
@@ -31,6 +30,13 @@ public enum ShipLauncher {
 /// environment as this process got it (S3 credentials are read by name, and a passphrase taken
 /// from the environment, and wiped from this process, is put back).
 enum BackgroundLauncher {
+    /// Whether a worker holds the lock at `path`: taken for a moment and let go when it is free.
+    static func isRunning(lockPath path: String) throws -> Bool {
+        guard let lock = try FileDescriptor.tryLocking(path) else { return true }
+        try lock.close()
+        return false
+    }
+
     /// - Returns: a warning when it could not be started.
     static func start(context: WalvaultContext, arguments: [String], log: String, what: String) -> String? {
         let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? "/usr/local/bin/walvault"

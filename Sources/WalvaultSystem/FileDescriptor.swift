@@ -44,6 +44,13 @@ public final class FileDescriptor {
         try open(directory, flags: O_RDWR | 0o20200000, mode: 0o600)
     }
 
+    /// An exclusive lock on the lock file at `path` (created, private, if missing), held until the
+    /// descriptor is closed; nil when another process holds it.
+    public static func tryLocking(_ path: String) throws -> FileDescriptor? {
+        let file = try open(path, flags: O_RDWR | O_CREAT, mode: 0o600)
+        return try file.tryLockExclusive() ? file : nil
+    }
+
     public static func openDirectory(_ path: String) throws -> FileDescriptor {
         try open(path, flags: O_RDONLY | O_DIRECTORY)
     }
