@@ -1,5 +1,3 @@
-import Dispatch
-import Synchronization
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
@@ -31,23 +29,10 @@ final class BackupCopier: @unchecked Sendable {
         }
         files.sort { $0.size != $1.size ? $0.size > $1.size : $0.item < $1.item }
         let copied = Slots<BackupManifest.Entry?>(count: items.count)
-        let next = Atomic<Int>(0)
-        let failure = Mutex<(any Error)?>(nil)
-        let stopped = Atomic<Bool>(false)
         let jobs = files
-        DispatchQueue.concurrentPerform(iterations: min(packers.count, max(1, jobs.count))) { worker in
-            let packer = packers[worker]
-            while !stopped.load(ordering: .relaxed) {
-                let i = next.add(1, ordering: .relaxed).oldValue
-                guard i < jobs.count else { return }
-                do {
-                    copied.set(jobs[i].item, try packer.add(path: jobs[i].path, relative: jobs[i].relative, mode: jobs[i].mode))
-                } catch {
-                    if !stopped.exchange(true, ordering: .relaxed) { failure.withLock { $0 = error } }
-                }
-            }
+        try ParallelJobs().run(count: jobs.count, workers: packers.count) { worker, i in
+            copied.set(jobs[i].item, try packers[worker].add(path: jobs[i].path, relative: jobs[i].relative, mode: jobs[i].mode))
         }
-        if let error = failure.withLock({ $0 }) { throw error }
         let values = copied.values
         return items.enumerated().compactMap { index, item in
             switch item {

@@ -239,23 +239,3 @@ public enum PushAheadLauncher {
                                         log: Paths.join(spool, "push-ahead.log"), what: "walvault push-ahead")
     }
 }
-
-/// Results of parallel work, one slot per item: each written once by the thread that did it, read
-/// only after `concurrentPerform` returned (which orders the writes before the read).
-final class Slots<T>: @unchecked Sendable {
-    private let storage: UnsafeMutableBufferPointer<T?>
-
-    init(count: Int) {
-        storage = .allocate(capacity: count)
-        storage.initialize(repeating: nil)
-    }
-
-    deinit {
-        storage.deinitialize()
-        storage.deallocate()
-    }
-
-    func set(_ index: Int, _ value: T) { storage[index] = value }
-
-    var values: [T?] { Array(storage) }
-}

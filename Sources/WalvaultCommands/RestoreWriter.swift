@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import Synchronization
 import WalvaultCatalog
 import WalvaultPipeline
@@ -33,9 +32,7 @@ final class RestoreWriter: @unchecked Sendable {
     /// Sum of each file's chunks: the length its hash is complete at.
     private let lengths: [Int: Int]
     private let table = Mutex(Table())
-    /// The first failure; the workers it stops fail after it and are not reported.
-    private let failure = Mutex<(any Error)?>(nil)
-    private let stopped = Atomic<Bool>(false)
+    private let jobs = ParallelJobs()
 
     /// - Parameter paths: where each manifest entry is written (pg_control to its side name).
     init(manifest: BackupManifest, paths: [String]) {
@@ -56,27 +53,18 @@ final class RestoreWriter: @unchecked Sendable {
             throw CommandError(problem: "backup \(manifest.label) lists \(length) bytes in parts for \(manifest.entries[index].path), which is \(manifest.entries[index].size ?? 0) bytes long",
                                fix: "the backup is damaged; choose another with --backup")
         }
-        let count = manifest.parts.count
-        let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, count))) { _ in
-            while !stopped.load(ordering: .relaxed) {
-                let i = next.add(1, ordering: .relaxed).oldValue
-                guard i < count else { return }
-                do {
-                    try fetch(i, PartSink(writer: self, pieces: piecesByPart[i + 1] ?? []))
-                } catch {
-                    if !stopped.exchange(true, ordering: .relaxed) { failure.withLock { $0 = error } }
-                }
+        // Whatever is still open at the end is closed (unsynced: a failed restore leaves no pg_control).
+        defer {
+            let leftOver = table.withLock { table -> [OpenFile] in
+                let open = Array(table.files.values)
+                table.files = [:]
+                return open
             }
+            for file in leftOver { try? file.file.close() }
         }
-        // Whatever is still open is closed (unsynced: a failed restore leaves no pg_control).
-        let leftOver = table.withLock { table -> [OpenFile] in
-            let open = Array(table.files.values)
-            table.files = [:]
-            return open
+        try jobs.run(count: manifest.parts.count, workers: workers) { _, part in
+            try fetch(part, PartSink(writer: self, pieces: piecesByPart[part + 1] ?? []))
         }
-        for file in leftOver { try? file.file.close() }
-        if let first = failure.withLock({ $0 }) { throw first }
         let unfinished = lengths.filter { $0.value > 0 }.count - table.withLock { $0.finished }
         guard unfinished == 0 else {
             throw CommandError(problem: "backup \(manifest.label) ends before \(unfinished) of its files are complete",
@@ -90,7 +78,7 @@ final class RestoreWriter: @unchecked Sendable {
     // MARK: per piece, called by the worker that streams the part holding it
 
     fileprivate func begin(_ piece: PartRouter.Piece) throws -> (OpenFile, InOrderHashing.Start) {
-        if stopped.load(ordering: .relaxed) { throw Stopped() }
+        if jobs.isStopped { throw Stopped() }
         let entry = piece.entry
         let size = lengths[entry] ?? 0
         return try table.withLock { table in

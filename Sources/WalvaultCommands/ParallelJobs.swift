@@ -1,0 +1,51 @@
+import Dispatch
+import Synchronization
+
+/// Numbered jobs run on a few threads, taken in order; the first failure stops the others (at
+/// their next job, or sooner where they look at `isStopped`) and is what `run` throws. Restore's
+/// parts and backup's files go through it.
+final class ParallelJobs: @unchecked Sendable {
+    private let stopped = Atomic<Bool>(false)
+    /// The first failure; the jobs it stops fail after it and are not reported.
+    private let failure = Mutex<(any Error)?>(nil)
+
+    /// Another job failed: a job still running may stop early.
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// - Parameter job: called with the worker's number (0..<workers, one thread each) and the job's.
+    func run(count: Int, workers: Int, _ job: @Sendable (_ worker: Int, _ index: Int) throws -> Void) throws {
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, count))) { worker in
+            while !isStopped {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < count else { return }
+                do {
+                    try job(worker, index)
+                } catch {
+                    if !stopped.exchange(true, ordering: .relaxed) { failure.withLock { $0 = error } }
+                }
+            }
+        }
+        if let first = failure.withLock({ $0 }) { throw first }
+    }
+}
+
+/// Results of parallel work, one slot per item: each written once by the thread that did it, read
+/// only after `concurrentPerform` returned (which orders the writes before the read).
+final class Slots<T>: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<T?>
+
+    init(count: Int) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: nil)
+    }
+
+    deinit {
+        storage.deinitialize()
+        storage.deallocate()
+    }
+
+    func set(_ index: Int, _ value: T) { storage[index] = value }
+
+    var values: [T?] { Array(storage) }
+}
