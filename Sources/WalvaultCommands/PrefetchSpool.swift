@@ -95,17 +95,9 @@ public struct PrefetchSpool: Sendable {
         }
         let file: FileDescriptor
         do { file = try FileDescriptor.openForReading(path) } catch { return nil }
-        let hasher = SHA256Hasher()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        var size = 0
-        while true {
-            let n = try file.read(into: buffer)
-            if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            size += n
-        }
-        guard hasher.finalizeHex() == expected else {
+        let hashing = HashingStage(next: DiscardSink())
+        let size = try StreamPump.pump(from: file, into: hashing)
+        guard hashing.hexDigest == expected else {
             try? FileSystem.remove(path)
             return nil
         }
@@ -113,11 +105,7 @@ public struct PrefetchSpool: Sendable {
         guard errno == EXDEV else { throw SystemError("rename to", path: destination) }
         let staged = try StagedFile(destination: destination)
         try file.rewind()
-        while true {
-            let n = try file.read(into: buffer)
-            if n == 0 { break }
-            try staged.file.writeAll(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-        }
+        _ = try StreamPump.pump(from: file, into: FileSink(file: staged.file))
         try staged.replaceDestination()
         try? FileSystem.remove(path)
         return size

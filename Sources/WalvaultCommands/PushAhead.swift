@@ -123,11 +123,10 @@ public struct PushAhead {
             return Outcome(result: Result { try ArchivePush(context: context).run(walPath: walPath, events: events) }, confirmed: false, warning: nil)
         }
         let stores = context.syncStores.map(\.name)
-        if let confirmed = confirmedResult(status: status, walPath: walPath, segment: name, stores: stores) { return confirmed }
-        // The worker may be pushing this very segment: wait for it, then look again.
+        // The worker may be pushing this very segment: wait for it, then look for its entry.
         let lock = status.lock(segment: name, wait: true)
         defer { try? lock?.close() }
-        if lock != nil, let confirmed = confirmedResult(status: status, walPath: walPath, segment: name, stores: stores) { return confirmed }
+        if let confirmed = confirmedResult(status: status, walPath: walPath, segment: name, stores: stores) { return confirmed }
         var warning: String?
         // %p is relative to the data directory; the worker gets the absolute path (for its log lines too).
         let walDirectory = FileSystem.realPath(Paths.dirname(walPath)) ?? Paths.dirname(walPath)

@@ -116,6 +116,22 @@ import WalvaultSystem
         #expect(!FileSystem.exists(path), "the changed file is removed")
     }
 
+    /// A spool on another file system than pg_wal: the verified file is copied through a staged
+    /// file (a rename cannot cross), and the spool's copy is removed.
+    @Test func aSpoolOnAnotherFileSystemIsCopiedOver() throws {
+        let rig = try Rig()
+        _ = try #require(rig.dir.mountTmpfs("spool", bytes: 64 << 20))
+        _ = try rig.prefetch(after: "000000010000000000000001")
+        let name = try #require(try FileSystem.listDirectory(rig.spool.directory).first { $0.hasPrefix("000000010000000000000002-") })
+        // Without the worker's note the file is hashed again before it is copied.
+        try FileSystem.remove(Paths.join(rig.spool.directory, ".id-" + name))
+        let (outcome, got) = try rig.get("000000010000000000000002")
+        guard case .restored(let store, _, let size) = outcome else { Issue.record("not restored: \(outcome)"); return }
+        #expect(store == "prefetch" && size == 1 << 20)
+        #expect(got == rig.originals["000000010000000000000002"])
+        #expect(!FileSystem.exists(Paths.join(rig.spool.directory, name)))
+    }
+
     @Test func anotherClustersSpoolIsIgnored() throws {
         let rig = try Rig()
         // A spool of another system identifier holding a file with a valid-looking name for segment 2.
