@@ -7,5 +7,7 @@ bash scripts/setup.sh
 export PATH="/opt/swift/usr/bin:$PATH"
 swift build --build-tests
 swift test --skip-build
+# PostgreSQL 15's own recovery TAP tests with walvault as archive_command and restore_command.
+bash scripts/pg-recovery-tests.sh
 # The release binary's start-up budget: no ICU, no libcurl/libxml2/libpq linked.
 bash scripts/check-binary.sh

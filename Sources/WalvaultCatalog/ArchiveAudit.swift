@@ -91,11 +91,12 @@ public enum ArchiveAudit {
             for target in targets {
                 var legs: [(timeline: UInt32, from: UInt64, through: UInt64?)] = []
                 var from = backup.startLSN.segmentNumber(segmentSize: segmentSize)
-                if target != backup.timeline, let history = histories[target], let start = history.ancestors.firstIndex(where: { $0.parent == backup.timeline }) {
-                    for step in history.ancestors[start...] {
+                if target != backup.timeline, let path = histories[target]?.path, let start = path.firstIndex(where: { $0.timeline == backup.timeline }) {
+                    for step in path[start...] {
+                        guard let switchPoint = step.end else { break }
                         // The segment holding the switch point is read from the new timeline.
-                        let end = step.switchPoint.segmentNumber(segmentSize: segmentSize)
-                        legs.append((step.parent, from, end == 0 ? nil : end - 1))
+                        let end = switchPoint.segmentNumber(segmentSize: segmentSize)
+                        legs.append((step.timeline, from, end == 0 ? nil : end - 1))
                         from = end
                     }
                 }

@@ -17,6 +17,10 @@ public struct TimelineHistory: Equatable, Sendable {
 
     /// Parses PostgreSQL's format: `parentTLI <tab> switchpoint <tab> reason`, one line per
     /// ancestor; blank lines and `#` comments are allowed, as in PostgreSQL's own reader.
+    /// Accepts exactly what `readTimeLineHistory` accepts: parents strictly increasing, each below
+    /// `timeline`. Switch points may go down: a recovery that stops on timeline 1 at a point it
+    /// read from timeline 2's segment (before 2 branched) records 2 as the parent with a switch
+    /// point below 2's own start, and PostgreSQL then skips timeline 2 entirely (see `path`).
     public init?(timeline: UInt32, text: String) {
         var ancestors: [Switch] = []
         for line in text.split(whereSeparator: \.isNewline) {
@@ -24,7 +28,7 @@ public struct TimelineHistory: Equatable, Sendable {
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let fields = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count >= 2, let parent = UInt32(fields[0]), let lsn = LSN(String(fields[1])),
-                  parent >= 1, parent < timeline, ancestors.last.map({ $0.parent < parent && $0.switchPoint <= lsn }) ?? true
+                  parent >= 1, parent < timeline, ancestors.last.map({ $0.parent < parent }) ?? true
             else { return nil }
             ancestors.append(Switch(parent: parent, switchPoint: lsn))
         }
@@ -37,11 +41,37 @@ public struct TimelineHistory: Equatable, Sendable {
     public func extends(_ parent: TimelineHistory) -> Bool {
         guard let last = ancestors.last, last.parent == parent.timeline else { return true }
         return Array(ancestors.dropLast()) == parent.ancestors
-            && parent.ancestors.last.map { $0.switchPoint <= last.switchPoint } ?? true
     }
 
-    /// Where this timeline's history leaves `timeline`, if it passes through it.
+    /// One stretch of WAL that recovery along this history reads from one timeline.
+    public struct Leg: Equatable, Sendable {
+        public let timeline: UInt32
+        /// Zero for the oldest timeline: it holds everything before its end.
+        public let begin: LSN
+        /// Nil for this history's own timeline, which goes on.
+        public let end: LSN?
+    }
+
+    /// The timelines recovery actually reads, oldest first, as PostgreSQL's `tliOfPointInHistory`
+    /// sees them: it asks the newest timeline first, so a later timeline owns every point from its
+    /// start on, and an ancestor whose switch point lies at or before the next one's start holds no
+    /// point at all and is left out. Each leg ends where the next begins.
+    public var path: [Leg] {
+        guard let newest = ancestors.last else { return [Leg(timeline: timeline, begin: LSN(0), end: nil)] }
+        var legs = [Leg(timeline: timeline, begin: newest.switchPoint, end: nil)]
+        var floor = newest.switchPoint
+        for index in ancestors.indices.reversed() {
+            let begin = index == 0 ? LSN(0) : ancestors[index - 1].switchPoint
+            let end = min(ancestors[index].switchPoint, floor)
+            guard begin < end else { continue }
+            legs.append(Leg(timeline: ancestors[index].parent, begin: begin, end: end))
+            floor = begin
+        }
+        return legs.reversed()
+    }
+
+    /// Where recovery along this history leaves `timeline`; nil when it never reads from it.
     public func switchPoint(leaving timeline: UInt32) -> LSN? {
-        ancestors.first { $0.parent == timeline }?.switchPoint
+        path.first { $0.timeline == timeline && $0.end != nil }?.end
     }
 }

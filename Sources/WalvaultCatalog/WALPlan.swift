@@ -56,14 +56,13 @@ public enum WALPlanner {
         if targetTimeline == base {
             legs = [(base, backup.startLSN, nil)]
         } else {
-            let history = histories[targetTimeline]!
-            let index = history.ancestors.firstIndex { $0.parent == base }!
+            let path = histories[targetTimeline]!.path
+            let index = path.firstIndex { $0.timeline == base }!
             var from = backup.startLSN
-            for step in history.ancestors[index...] {
-                legs.append((step.parent, from, step.switchPoint))
-                from = step.switchPoint
+            for leg in path[index...] {
+                legs.append((leg.timeline, from, leg.end))
+                if let end = leg.end { from = end }
             }
-            legs.append((targetTimeline, from, nil))
         }
 
         var ranges: [WALPlan.Range] = []

@@ -38,7 +38,11 @@ func segmentStart(_ n: UInt64) -> UInt64 { n * UInt64(mib16) }
         #expect(history.switchPoint(leaving: 4) == nil)
         #expect(TimelineHistory(timeline: 2, text: "# comment only\n") == nil)
         #expect(TimelineHistory(timeline: 2, text: "2\t0/1\tself-reference\n") == nil)
-        #expect(TimelineHistory(timeline: 3, text: "1\t0/5\tx\n2\t0/4\tgoes backwards\n") == nil)
+        // Switch points may go down (issue 24); parents may not.
+        #expect(TimelineHistory(timeline: 3, text: "1\t0/5\tx\n2\t0/4\tgoes backwards\n") != nil)
+        #expect(TimelineHistory(timeline: 3, text: "2\t0/4\tx\n1\t0/5\tparents go backwards\n") == nil)
+        #expect(TimelineHistory(timeline: 3, text: "1\t0/4\tx\n1\t0/5\tparent repeated\n") == nil)
+        #expect(TimelineHistory(timeline: 3, text: "1\t0/4\tx\n3\t0/5\tparent not below the file's timeline\n") == nil)
         #expect(TimelineHistory(timeline: 2, text: "x\t0/1\n") == nil)
     }
 }
