@@ -41,3 +41,9 @@ int wv_syncfs(int fd) {
 int wv_start_writeback(int fd, long long offset, long long length) {
     return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }
+
+#include <spawn.h>
+
+int wv_spawn_actions_add_chdir(void *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np((posix_spawn_file_actions_t *)actions, path);
+}

@@ -60,7 +60,7 @@ public struct ArchiveGet {
             }
         }
         let outcome = try fetchFromStores(file: file, destination: destination)
-        if outcome == .notArchived, case .history = file, let spool = context.config.cluster.spool {
+        if outcome == .notArchived, case .history = file, let spool = try? context.trustedSpool {
             // PostgreSQL looks for the next timeline's history when recovery ends: the look-ahead is done.
             PrefetchSpool.removeAll(spool: spool, cluster: context.config.cluster.name)
         }

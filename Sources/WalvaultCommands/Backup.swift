@@ -147,7 +147,7 @@ public struct Backup {
     /// Everything the backup wrote, parts first and the manifest and its copy last, goes into each
     /// async store's queue; `ship` sends the manifest only once the store holds the rest.
     private func queueForAsyncStores(label: String, layout: ArchiveLayout) throws -> [String] {
-        guard !context.asyncIndexes.isEmpty, let spool = context.config.cluster.spool, let source = context.syncStores.first else { return [] }
+        guard !context.asyncIndexes.isEmpty, let spool = try context.trustedSpool, let source = context.syncStores.first else { return [] }
         let objects = ShipPlan.queueingOrder(try source.list(directory: layout.backupDirectory(label), namePrefix: ""))
         var queued: [String] = []
         for index in context.asyncIndexes {

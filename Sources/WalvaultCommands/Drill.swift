@@ -120,7 +120,8 @@ public struct Drill {
         let lock = try ClusterLock.acquire(.shared, config: context.config)
         defer { _ = lock }
         let stamp = String(RecoveryTarget.formatUTC(WallClock.nowMicros()).prefix(19).filter(\.isNumber))
-        let directory = Paths.join(options.parentDirectory, "walvault-drill-\(context.config.cluster.name)-\(stamp)")
+        // Absolute: pg_ctl starts in "/", not here.
+        let directory = Paths.join(FileSystem.realPath(options.parentDirectory) ?? options.parentDirectory, "walvault-drill-\(context.config.cluster.name)-\(stamp)")
         guard mkdir(directory, 0o700) == 0 else {
             let error = SystemError("create directory", path: directory)
             throw CommandError(problem: "cannot create the drill's directory \(directory): \(error.reason)", fix: error.hint ?? "choose another place with --directory")

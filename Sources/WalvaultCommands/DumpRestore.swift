@@ -136,7 +136,7 @@ public struct DumpRestore {
 
     /// The first copy that reads back whole and matches its checksum, in an unnamed file.
     private func fetch(_ export: StoredExport, stores: [Store], warn: (String) -> Void) throws -> (FileDescriptor, String) {
-        let directory = options.workDirectory ?? context.config.cluster.spool ?? "/var/tmp"
+        let directory = try options.workDirectory ?? context.trustedSpool ?? "/var/tmp"
         var failures: [String] = []
         for (storeName, object) in export.copies {
             guard let store = stores.first(where: { $0.name == storeName }) else { continue }

@@ -181,7 +181,7 @@ public struct Expire {
     /// incomplete (parts without a manifest), never as complete, and the next run finishes it.
     public func run(asOf now: Int64 = WallClock.nowMicros()) throws -> ExpireReport {
         guard let lock = try ClusterLock.acquire(.exclusive, config: context.config) else {
-            throw CommandError(problem: "a backup or a restore of cluster \"\(context.config.cluster.name)\" is running (\(ClusterLock.path(for: context.config)) is locked)",
+            throw CommandError(problem: "a backup or a restore of cluster \"\(context.config.cluster.name)\" is running (\(ClusterLock.path(for: context.config)) is locked by \(ClusterLock.holders(config: context.config)))",
                                fix: "run expire again when it has finished; nothing was deleted")
         }
         defer { _ = lock }

@@ -91,7 +91,7 @@ final class ExportWriter {
         }
         let key = directory + "/" + name.description
         var stored = Stored(name: name, key: key, size: hashing.byteCount, storedSizes: committed.map { ($0.0.name, $0.1.size) })
-        if !context.asyncIndexes.isEmpty, let spool = context.config.cluster.spool, let size = committed.first?.1.size {
+        if !context.asyncIndexes.isEmpty, let spool = try context.trustedSpool, let size = committed.first?.1.size {
             for index in context.asyncIndexes {
                 try ShippingQueue.open(spool: spool, store: context.stores[index].name).enqueue(key: key, size: size)
                 stored.queuedFor.append(context.stores[index].name)

@@ -40,7 +40,7 @@ public struct Notifier: Sendable {
     }
 
     public var statePath: String {
-        Paths.join(context.config.cluster.spool ?? "/tmp/walvault-locks", "\(context.config.cluster.name).alerts")
+        Paths.join(context.config.cluster.spool ?? ClusterLock.privateDirectory, "\(context.config.cluster.name).alerts")
     }
 
     // MARK: Events
@@ -125,7 +125,7 @@ public struct Notifier: Sendable {
         let path = statePath
         do {
             try FileSystem.makeDirectories(Paths.dirname(path), mode: 0o750)
-            let file = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT, mode: 0o600)
+            let file = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
             try file.lockExclusive()
             let bytes = try file.readToEnd(limit: 1 << 20)
             var state = bytes.isEmpty ? State() : ((try? JSONDecoder().decode(State.self, from: Data(bytes))) ?? State())

@@ -25,19 +25,20 @@ public struct PrefetchSpool: Sendable {
     /// The spool for the cluster being recovered in `dataDirectory` (PostgreSQL runs
     /// restore_command there), when prefetch is on and there is a spool and a pg_control.
     public static func forRecovery(_ context: WalvaultContext, dataDirectory: String = ".") -> PrefetchSpool? {
-        guard context.config.performance.prefetch > 0, let spool = context.config.cluster.spool,
+        guard context.config.performance.prefetch > 0, let spool = try? context.trustedSpool,
               let identifier = try? PGControl.systemIdentifier(pgdata: dataDirectory) else { return nil }
         return PrefetchSpool(spool: spool, cluster: context.config.cluster.name, systemIdentifier: identifier)
     }
 
     /// Everything prefetched for this cluster, for any system identifier: a restore starting, or
     /// a recovery that ended, leaves no look-ahead behind to be mistaken for later.
+    /// Nothing is followed: whoever can write the spool could leave a symlink there, and a
+    /// restore run as root would empty whatever it points to.
     public static func removeAll(spool: String, cluster: String) {
-        let root = root(spool: spool)
+        guard let root = try? FileDescriptor.open(root(spool: spool), flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW) else { return }
+        defer { try? root.close() }
         for name in (try? FileSystem.listDirectory(root)) ?? [] where name.hasPrefix(cluster + "-") {
-            let directory = Paths.join(root, name)
-            try? FileSystem.removeContents(of: directory)
-            _ = rmdir(directory)
+            try? FileSystem.removeTree(named: name, in: root)
         }
     }
 
@@ -49,7 +50,7 @@ public struct PrefetchSpool: Sendable {
         // and archive-get runs once per segment.
         let wanted = Paths.join(directory, ".wanted")
         let temporary = wanted + ".\(getpid())"
-        let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
         try file.writeAll(Array(segment.utf8))
         try file.close()
         try FileSystem.rename(temporary, to: wanted)

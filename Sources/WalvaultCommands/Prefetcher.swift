@@ -110,7 +110,7 @@ public struct Prefetcher: Sendable {
             guard case .one(let object, let name)? = try? store.copyToRead(of: file, layout: layout) else { continue }
             let temporary = Paths.join(spool.directory, ".tmp-\(segment)-\(getpid())")
             do {
-                let out = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+                let out = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
                 let size = try ObjectFetcher.fetch(object, from: store, into: FileSink(file: out))
                 guard size == segmentSize else { throw SystemError("fetch (not a whole segment)", path: object.key, code: EIO) }
                 try out.close()
@@ -118,7 +118,7 @@ public struct Prefetcher: Sendable {
                 try FileSystem.rename(temporary, to: Paths.join(spool.directory, final))
                 // Its identity now, once renamed: archive-get skips the second hash while it is unchanged.
                 if let identity = FileSystem.identity(of: Paths.join(spool.directory, final)) {
-                    let sidecar = try? FileDescriptor.open(Paths.join(spool.directory, ".id-" + final), flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+                    let sidecar = try? FileDescriptor.open(Paths.join(spool.directory, ".id-" + final), flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
                     try? sidecar?.writeAll(Array(identity.utf8))
                 }
                 return true
@@ -141,7 +141,7 @@ public enum PrefetchLauncher {
         } catch {
             return "prefetch: cannot use \(spool.directory) (\(error)); segments are fetched one at a time"
         }
-        guard let root = context.config.cluster.spool else { return nil }
+        guard let root = try? context.trustedSpool else { return nil }
         return BackgroundLauncher.start(context: context, arguments: ["prefetch", "--system-identifier", String(systemIdentifier)],
                                         log: Paths.join(root, "prefetch.log"), what: "walvault prefetch")
     }

@@ -19,7 +19,7 @@ public struct PushAheadStatus: Sendable {
     public let directory: String
 
     public init?(_ context: WalvaultContext) {
-        guard context.config.performance.pushParallel > 1, let spool = context.config.cluster.spool else { return nil }
+        guard context.config.performance.pushParallel > 1, let spool = try? context.trustedSpool else { return nil }
         directory = Paths.join(Paths.join(spool, "pushed"), context.config.cluster.name)
     }
 
@@ -46,7 +46,7 @@ public struct PushAheadStatus: Sendable {
             try FileSystem.makeDirectories(directory, mode: 0o700)
             let path = Paths.join(directory, ".lock-" + segment)
             guard wait else { return try FileDescriptor.tryLocking(path) }
-            let lock = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT, mode: 0o600)
+            let lock = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
             try lock.lockExclusive()
             return lock
         } catch {
@@ -227,7 +227,7 @@ public struct PushAheadWorker {
 /// takes the new `.ready` files itself).
 public enum PushAheadLauncher {
     public static func startIfIdle(context: WalvaultContext, walDirectory: String) -> String? {
-        guard let status = PushAheadStatus(context), let spool = context.config.cluster.spool else { return nil }
+        guard let status = PushAheadStatus(context), let spool = try? context.trustedSpool else { return nil }
         do {
             try FileSystem.makeDirectories(status.directory, mode: 0o700)
             guard try !BackgroundLauncher.isRunning(lockPath: status.workerLockPath) else { return nil }

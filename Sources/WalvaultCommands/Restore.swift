@@ -159,7 +159,7 @@ public struct Restore {
 
         for destination in plan.destinations { try destination.prepare() }
         // A new restore: nothing archive-get prefetched for an earlier one may be handed over.
-        if let spool = context.config.cluster.spool { PrefetchSpool.removeAll(spool: spool, cluster: context.config.cluster.name) }
+        if let spool = try context.trustedSpool { PrefetchSpool.removeAll(spool: spool, cluster: context.config.cluster.name) }
         guard chmod(options.pgdata, 0o700) == 0 else { throw SystemError("set permissions of", path: options.pgdata) }
 
         let controlSide = Paths.join(options.pgdata, BackupExclusions.controlFile + ".walvault-restore")

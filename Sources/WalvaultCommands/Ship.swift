@@ -83,7 +83,7 @@ public struct Ship: Sendable {
     ///   them (with `follow`, `run` never returns, so history is recorded from here).
     public func run(follow: Bool = false, interval: Double = 1, progress: (String) -> Void = { _ in },
                     flushed: ([Shipped]) -> Void = { _ in }, passed: (Report) -> Void = { _ in }) throws -> Report {
-        guard let spool = context.config.cluster.spool, !context.asyncIndexes.isEmpty, !context.syncStores.isEmpty else {
+        guard let spool = try context.trustedSpool, !context.asyncIndexes.isEmpty, !context.syncStores.isEmpty else {
             return Report()
         }
         var total = Report()

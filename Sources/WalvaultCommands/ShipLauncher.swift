@@ -13,7 +13,7 @@ public enum ShipLauncher {
     ///   everything; `walvault ship` or the service started by hand drains it).
     @discardableResult
     public static func startIfIdle(context: WalvaultContext) -> String? {
-        guard let spool = context.config.cluster.spool else { return nil }
+        guard let spool = try? context.trustedSpool else { return nil }
         do {
             // One that is running will see the new entries.
             guard try !BackgroundLauncher.isRunning(lockPath: Ship.lockPath(spool: spool)) else { return nil }
@@ -40,7 +40,8 @@ enum BackgroundLauncher {
     /// - Returns: a warning when it could not be started.
     static func start(context: WalvaultContext, arguments: [String], log: String, what: String) -> String? {
         let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? "/usr/local/bin/walvault"
-        let arguments = ["--config", context.config.path] + arguments
+        // The worker starts in "/": a config named relative to this directory is made absolute.
+        let arguments = ["--config", FileSystem.realPath(context.config.path) ?? context.config.path] + arguments
 
         var environment: [UnsafeMutablePointer<CChar>?] = []
         var passphraseEntry: UnsafeMutablePointer<CChar>?

@@ -24,7 +24,7 @@ final class StagedFile {
         self.destination = destination
         temporary = Paths.join(Paths.dirname(destination), ".\(Paths.basename(destination)).\(getpid()).walvault-tmp")
         do {
-            file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
         } catch let error as SystemError {
             throw Failure(cause: error, problem: "cannot write \(destination): \(error.reason)", fix: error.hint ?? "check that its directory exists and this user can write there")
         }

@@ -16,6 +16,17 @@ public struct WalvaultContext: Sendable {
     public let keyRing: KeyRing?
     /// Things to tell the user that do not stop the command (a passphrase file others can read).
     public let warnings: [String]
+    /// Why `[cluster] spool` cannot be used, found at load; every step that writes or deletes
+    /// there asks `trustedSpool`, so commands that never touch it still run.
+    public internal(set) var spoolProblem: CommandError?
+
+    /// `[cluster] spool`, refused when another user owns it or others can write it.
+    public var trustedSpool: String? {
+        get throws {
+            if let spoolProblem { throw spoolProblem }
+            return config.cluster.spool
+        }
+    }
 
     public init(config: WalvaultConfig, stores: [Store], keyRing: KeyRing? = nil, warnings: [String] = []) {
         self.config = config
@@ -47,9 +58,22 @@ public struct WalvaultContext: Sendable {
         for store in config.stores where encryptionMissing(store, config) {
             warnings.append("store \"\(store.name)\" sends backups to Telegram unencrypted: Telegram, and anyone who can read chat \(store.telegramChatID ?? ""), can read the database; add an [encryption] section")
         }
-        return WalvaultContext(config: config, stores: try config.stores.enumerated().map {
+        var context = WalvaultContext(config: config, stores: try config.stores.enumerated().map {
             try makeStore($0.element, index: $0.offset, configPath: configPath, spool: config.cluster.spool, keyRing: keyRing)
         }, keyRing: keyRing, warnings: warnings)
+        context.spoolProblem = config.cluster.spool.flatMap { spoolProblem($0, configPath: configPath) }
+        return context
+    }
+
+    /// The spool holds locks, logs, queues and look-ahead that walvault deletes and truncates,
+    /// sometimes as root: one that another user owns or can write is refused, not trusted.
+    static func spoolProblem(_ spool: String, configPath: String) -> CommandError? {
+        guard let problem = FileSystem.untrustedDirectoryProblem(spool) else { return nil }
+        let owner = FileSystem.status(ifReadable: spool).map { FileSystem.userName($0.owner) } ?? "postgres"
+        return CommandError(problem: "the spool ([cluster] spool in \(configPath)) cannot be trusted: \(problem)",
+                            fix: FileSystem.isDirectory(spool)
+                                ? "run walvault as the spool's owner (sudo -u \(owner) walvault …), and keep the spool private: chmod 700 \(spool)"
+                                : "point [cluster] spool at a directory (walvault creates it when missing)")
     }
 
     static func encryptionMissing(_ store: StoreSettings, _ config: WalvaultConfig) -> Bool {

@@ -402,16 +402,25 @@ public enum ConfigLoader {
             ConfigError(file: path, key: reader.key(key), problem: problem, fix: fix)
         }
         var apiBase = try reader.string("api_base") ?? "https://api.telegram.org"
-        while apiBase.hasSuffix("/") { apiBase.removeLast() }
+        // Messages show the value only up to its host: a token pasted into the URL stays out.
         let scheme = apiBase.hasPrefix("https://") ? "https://" : apiBase.hasPrefix("http://") ? "http://" : nil
         guard let scheme else {
-            throw fail("api_base", "\"\(apiBase)\" is not an http:// or https:// URL", "use \"https://api.telegram.org\" or your Bot API server's URL")
+            throw fail("api_base", "is not an http:// or https:// URL (not shown: it may hold the bot token)", "use \"https://api.telegram.org\" or your Bot API server's URL")
         }
+        while apiBase.hasSuffix("/"), apiBase.utf8.count > scheme.utf8.count { apiBase.removeLast() }
         let rest = Array(apiBase.utf8.dropFirst(scheme.utf8.count))
-        guard !rest.isEmpty, !rest.contains(where: { "?# @".utf8.contains($0) }) else {
-            throw fail("api_base", "\"\(apiBase)\" has a query, credentials or spaces", "give the server's URL only; the token goes in bot_token_env or bot_token_file")
+        let host = String(decoding: rest.prefix { $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "@") }, as: UTF8.self)
+        guard !host.isEmpty else {
+            throw fail("api_base", "\"\(scheme)\" names no server", "use \"https://api.telegram.org\" or your Bot API server's URL, e.g. \"http://127.0.0.1:8081\"")
         }
-        let host = String(decoding: rest.prefix { $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") }, as: UTF8.self)
+        guard !rest.contains(where: { "?# @".utf8.contains($0) }) else {
+            throw fail("api_base", "\(scheme)\(host)… has a query, credentials or spaces (the rest is not shown)", "give the server's URL only; the token goes in bot_token_env or bot_token_file")
+        }
+        let path = String(decoding: rest.drop { $0 != UInt8(ascii: "/") }, as: UTF8.self)
+        guard !path.lowercased().contains("/bot") else {
+            throw fail("api_base", "\(scheme)\(host)… has /bot in its path (not shown: it may hold the bot token); walvault adds /bot<token>/ itself",
+                       "give the server's URL only, e.g. \"\(scheme)\(host)\"; the token goes in bot_token_env or bot_token_file")
+        }
         let chatID = try reader.requiredString("chat_id", meaning: "the chat the bot posts to, e.g. \"-1001234567890\"")
         guard TelegramStoreSettings.isValidChatID(chatID) else {
             throw fail("chat_id", "\"\(chatID)\" is not a chat id", "use the chat's number (\"-1001234567890\" for a group or channel) or \"@channelname\"")

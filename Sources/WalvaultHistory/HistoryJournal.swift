@@ -13,7 +13,7 @@ public struct HistoryJournal {
     /// Opens the journal locked, so a replay and an append never interleave.
     func openLocked() throws -> FileDescriptor {
         try FileSystem.makeDirectories(Paths.dirname(path), mode: 0o700)
-        let file = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_APPEND, mode: 0o600)
+        let file = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW, mode: 0o600)
         try file.lockExclusive()
         return file
     }

@@ -34,6 +34,18 @@ public struct ConnectionString: Sendable {
 
     public func value(_ keyword: String) -> String? { settings.last { $0.keyword == keyword }?.value }
 
+    /// What a message may say about a connection: host, port, dbname and user, nothing else (a
+    /// password, a passfile, SSL keys and unknown options stay out).
+    public var redacted: String {
+        let shown = ["host", "hostaddr", "port", "dbname", "user"].compactMap { keyword in value(keyword).map { "\(keyword)=\($0)" } }
+        return shown.isEmpty ? "libpq defaults" : shown.joined(separator: " ")
+    }
+
+    /// `redacted` of any conninfo; of one that cannot be parsed, nothing of it.
+    public static func redacted(_ conninfo: String) -> String {
+        (try? ConnectionString(conninfo))?.redacted ?? "a conninfo that is not shown: it cannot be parsed, and may hold a password"
+    }
+
     /// The same connection to `database` (nil: the one it names), as a keyword=value string.
     public func conninfo(database: String? = nil) -> String {
         var pairs = settings.filter { database == nil || $0.keyword != "dbname" }.map { ($0.keyword, $0.value) }

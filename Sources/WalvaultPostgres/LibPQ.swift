@@ -7,7 +7,7 @@ import CLibPQ
 /// archive-push load it and about 25 libraries it depends on (Kerberos, LDAP, GnuTLS…), doubling
 /// start-up for a command that runs once per WAL segment and never connects to a database.
 struct LibPQ: @unchecked Sendable {
-    let connectdb: @convention(c) (UnsafePointer<CChar>?) -> OpaquePointer?
+    let connectdbParams: @convention(c) (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?, Int32) -> OpaquePointer?
     let status: @convention(c) (OpaquePointer?) -> ConnStatusType
     let errorMessage: @convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?
     let finish: @convention(c) (OpaquePointer?) -> Void
@@ -42,7 +42,7 @@ struct LibPQ: @unchecked Sendable {
             guard let pointer = dlsym(handle, name) else { return nil }
             return unsafeBitCast(pointer, to: T.self)
         }
-        guard let connectdb = symbol("PQconnectdb", as: (@convention(c) (UnsafePointer<CChar>?) -> OpaquePointer?).self),
+        guard let connectdbParams = symbol("PQconnectdbParams", as: (@convention(c) (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?, Int32) -> OpaquePointer?).self),
               let status = symbol("PQstatus", as: (@convention(c) (OpaquePointer?) -> ConnStatusType).self),
               let errorMessage = symbol("PQerrorMessage", as: (@convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?).self),
               let finish = symbol("PQfinish", as: (@convention(c) (OpaquePointer?) -> Void).self),
@@ -68,7 +68,7 @@ struct LibPQ: @unchecked Sendable {
         else {
             return .failure(PostgresError(problem: "the installed libpq lacks functions walvault needs", fix: "install libpq5 from PostgreSQL 15 or later"))
         }
-        return .success(LibPQ(connectdb: connectdb, status: status, errorMessage: errorMessage, finish: finish,
+        return .success(LibPQ(connectdbParams: connectdbParams, status: status, errorMessage: errorMessage, finish: finish,
                               execParams: execParams, exec: exec, resultStatus: resultStatus, resultErrorMessage: resultErrorMessage,
                               ntuples: ntuples, nfields: nfields, getvalue: getvalue, getisnull: getisnull, clear: clear,
                               libVersion: libVersion, getlength: getlength, conninfoParse: conninfoParse, conninfoFree: conninfoFree,

@@ -19,16 +19,28 @@ public final class PostgresConnection {
         let role = database.name
         self.role = role
         pq = try LibPQ.shared.get()
-        let setsTimeout = conninfo.split(separator: " ").contains { $0.hasPrefix("connect_timeout=") }
-        let withTimeout = setsTimeout ? conninfo : conninfo + " connect_timeout=\(connectTimeout)"
-        guard let connection = pq.connectdb(withTimeout) else {
+        // Parsed first: libpq's own parse error quotes the text, which may hold a password.
+        let target: String
+        do { target = try ConnectionString(conninfo).redacted } catch let error as PostgresError {
+            throw PostgresError(problem: "\(database.setting) is not a valid libpq connection string (not shown: it may hold a password)", fix: error.fix)
+        }
+        // The whole string as an expanded dbname, so a postgresql:// URI stays one; a
+        // connect_timeout it sets itself comes after ours and wins.
+        let keywords: [UnsafeMutablePointer<CChar>?] = [strdup("connect_timeout"), strdup("dbname"), nil]
+        let values: [UnsafeMutablePointer<CChar>?] = [strdup(String(connectTimeout)), strdup(conninfo), nil]
+        defer { (keywords + values).forEach { free($0) } }
+        let connectdbParams = pq.connectdbParams
+        let made = keywords.map { UnsafePointer($0) }.withUnsafeBufferPointer { k in
+            values.map { UnsafePointer($0) }.withUnsafeBufferPointer { v in connectdbParams(k.baseAddress, v.baseAddress, 1) }
+        }
+        guard let connection = made else {
             throw PostgresError(problem: "cannot connect to \(role): out of memory", fix: "retry")
         }
         self.connection = connection
         guard pq.status(connection) == CONNECTION_OK else {
             // deinit runs even though init throws (every property is set), and finishes the connection.
             let message = Self.clean(pq.errorMessage(connection))
-            throw PostgresError(problem: "cannot connect to \(role): \(message)",
+            throw PostgresError(problem: "cannot connect to \(role) (\(target)): \(message)",
                                 fix: "check \(database.setting) in the config and that the server is running", isConnectionFailure: true)
         }
         // libpq prints server NOTICEs to stderr; walvault's stderr is one line per message.

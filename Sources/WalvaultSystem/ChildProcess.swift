@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShims
 
 /// Starts other programs: PostgreSQL's pg_ctl for a drill (waited for), the background
 /// `walvault ship` (detached), and pg_dump, pg_restore and psql joined to walvault by pipes. Children
@@ -10,7 +11,7 @@ public enum ChildProcess {
     /// Where one of a child's standard descriptors goes.
     public enum Redirect {
         case devNull
-        /// Appended to, created 0600.
+        /// Appended to, created 0600; never through a symlink (logs live in the spool).
         case file(String)
         /// A descriptor of this process (one end of a pipe, a temporary file), dup'ed into place.
         case descriptor(Int32)
@@ -34,13 +35,17 @@ public enum ChildProcess {
         func place(_ redirect: Redirect, at target: Int32, flags: Int32) {
             switch redirect {
             case .devNull: posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0)
-            case .file(let path): posix_spawn_file_actions_addopen(&actions, target, path, flags | O_CREAT | O_APPEND, 0o600)
+            case .file(let path): posix_spawn_file_actions_addopen(&actions, target, path, flags | O_CREAT | O_APPEND | O_NOFOLLOW, 0o600)
             case .descriptor(let fd): posix_spawn_file_actions_adddup2(&actions, fd, target)
             }
         }
         place(input, at: 0, flags: O_RDONLY)
         place(output, at: 1, flags: O_WRONLY)
         if let error { place(error, at: 2, flags: O_WRONLY) } else { posix_spawn_file_actions_adddup2(&actions, 1, 2) }
+        // After the redirects, which may name paths relative to walvault's own directory: every
+        // child starts in "/", so the caller's directory never matters (Debian's pg_dump wrapper,
+        // run as postgres from root's 0700 home, prints "could not change directory" otherwise).
+        _ = wv_spawn_actions_add_chdir(&actions, "/")
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

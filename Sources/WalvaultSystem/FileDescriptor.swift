@@ -45,9 +45,10 @@ public final class FileDescriptor {
     }
 
     /// An exclusive lock on the lock file at `path` (created, private, if missing), held until the
-    /// descriptor is closed; nil when another process holds it.
+    /// descriptor is closed; nil when another process holds it. Lock files live in the spool, so a
+    /// symlink there is refused rather than followed (and truncated or written by a worker).
     public static func tryLocking(_ path: String) throws -> FileDescriptor? {
-        let file = try open(path, flags: O_RDWR | O_CREAT, mode: 0o600)
+        let file = try open(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
         return try file.tryLockExclusive() ? file : nil
     }
 

@@ -50,6 +50,11 @@ public enum FileSystem {
                       owner: UInt32(st.st_uid), device: UInt64(st.st_dev), allocatedBytes: Int(st.st_blocks) * 512)
     }
 
+    /// `status` following symlinks, nil when it cannot be read.
+    public static func status(ifReadable path: String) -> Status? {
+        try? status(realPath(path) ?? path)
+    }
+
     public static func readLink(_ path: String) throws -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink(path, &buffer, buffer.count - 1)
@@ -118,18 +123,97 @@ public enum FileSystem {
 
     /// Deletes everything inside `path` (not `path` itself), without following symlinks and
     /// without entering another file system mounted below it (EXDEV), whose data is not ours.
-    public static func removeContents(of path: String) throws {
-        let device = try status(path)?.device
-        for name in try listDirectory(path) {
-            let child = Paths.join(path, name)
-            if let status = try status(child), status.kind == .directory {
-                guard status.device == device else { throw SystemError("remove (a file system is mounted there)", path: child, code: EXDEV) }
-                try removeContents(of: child)
-                guard rmdir(child) == 0 else { throw SystemError("remove", path: child) }
-            } else {
-                guard unlink(child) == 0 || errno == ENOENT else { throw SystemError("remove", path: child) }
-            }
+    /// Every step goes through a descriptor of the directory it is in (`openat` with O_NOFOLLOW,
+    /// `unlinkat`), so a directory swapped for a symlink half-way is refused, never followed.
+    /// - Parameter followingLink: whether `path` itself may be a symlink (a data directory the
+    ///   user named); inside a spool it may not, since whoever can write there could aim it anywhere.
+    public static func removeContents(of path: String, followingLink: Bool = true) throws {
+        let directory = try FileDescriptor.open(path, flags: O_RDONLY | O_DIRECTORY | (followingLink ? 0 : O_NOFOLLOW))
+        defer { try? directory.close() }
+        var st = stat()
+        guard fstat(directory.raw, &st) == 0 else { throw SystemError("stat", path: path) }
+        try removeContents(of: directory, device: UInt64(st.st_dev))
+    }
+
+    /// Removes the entry `name` of the directory open as `parent`: a directory with everything
+    /// in it, anything else (a symlink included) by unlinking it. Nothing is followed.
+    public static func removeTree(named name: String, in parent: FileDescriptor) throws {
+        var st = stat()
+        guard fstatat(parent.raw, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+            if errno == ENOENT { return }
+            throw SystemError("stat", path: Paths.join(parent.path, name))
         }
+        let path = Paths.join(parent.path, name)
+        guard st.st_mode & S_IFMT == S_IFDIR else {
+            guard unlinkat(parent.raw, name, 0) == 0 || errno == ENOENT else { throw SystemError("remove", path: path) }
+            return
+        }
+        var parentStatus = stat()
+        guard fstat(parent.raw, &parentStatus) == 0 else { throw SystemError("stat", path: parent.path) }
+        guard st.st_dev == parentStatus.st_dev else { throw SystemError("remove (a file system is mounted there)", path: path, code: EXDEV) }
+        let fd = openat(parent.raw, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open", path: path) }
+        let child = FileDescriptor(raw: fd, path: path)
+        defer { try? child.close() }
+        try removeContents(of: child, device: UInt64(parentStatus.st_dev))
+        guard unlinkat(parent.raw, name, AT_REMOVEDIR) == 0 || errno == ENOENT else { throw SystemError("remove", path: path) }
+    }
+
+    private static func removeContents(of directory: FileDescriptor, device: UInt64) throws {
+        for name in try listDirectory(directory) {
+            var st = stat()
+            guard fstatat(directory.raw, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+                if errno == ENOENT { continue }
+                throw SystemError("stat", path: Paths.join(directory.path, name))
+            }
+            if st.st_mode & S_IFMT == S_IFDIR, UInt64(st.st_dev) != device {
+                throw SystemError("remove (a file system is mounted there)", path: Paths.join(directory.path, name), code: EXDEV)
+            }
+            try removeTree(named: name, in: directory)
+        }
+    }
+
+    /// Names in the directory open as `directory`, read through a duplicate of its descriptor.
+    public static func listDirectory(_ directory: FileDescriptor) throws -> [String] {
+        let copy = dup(directory.raw)
+        guard copy >= 0, let dir = fdopendir(copy) else {
+            if copy >= 0 { Glibc.close(copy) }
+            throw SystemError("list", path: directory.path)
+        }
+        defer { closedir(dir) }
+        rewinddir(dir)
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Why a directory walvault keeps its own state in (the spool, a lock directory) cannot be
+    /// trusted, or nil when it can: it must be a directory of the user running walvault that no
+    /// one else can write, or anyone who can could plant a symlink that a later step, run as
+    /// root perhaps, would follow. Nil too when nothing is there yet (walvault creates it).
+    public static func untrustedDirectoryProblem(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        guard st.st_mode & S_IFMT == S_IFDIR else { return "\(path) is not a directory" }
+        let me = geteuid()
+        if st.st_uid != me {
+            return "\(path) belongs to \(userName(st.st_uid)) (uid \(st.st_uid)), not to \(userName(me)) (uid \(me)) who runs walvault"
+        }
+        if st.st_mode & 0o022 != 0 {
+            return "\(path) can be written by \(st.st_mode & 0o002 != 0 ? "every user" : "its group") (mode \(String(st.st_mode & 0o7777, radix: 8)))"
+        }
+        return nil
+    }
+
+    /// The login name of `uid`, or "uid N" when it has none.
+    public static func userName(_ uid: uid_t) -> String {
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
+        return String(cString: name)
     }
 
     /// Bytes an unprivileged user can still write on the file system holding `path`.
@@ -170,7 +254,7 @@ public enum FileSystem {
         let dir = Paths.dirname(path)
         let temp = Paths.join(dir, ".\(Paths.basename(path)).\(getpid()).tmp")
         do {
-            let fd = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+            let fd = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
             try fd.writeAll(contents)
             try fd.sync()
             try fd.close()

@@ -16,7 +16,7 @@ struct PrefetchCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "prefetch")
-        guard let root = context.config.cluster.spool, context.config.performance.prefetch > 0 else { return }
+        guard let root = try context.trustedSpool, context.config.performance.prefetch > 0 else { return }
         let spool = PrefetchSpool(spool: root, cluster: context.config.cluster.name, systemIdentifier: systemIdentifier)
         do {
             let fetched = try Prefetcher(context: context, spool: spool, systemIdentifier: systemIdentifier).run()

@@ -22,7 +22,7 @@ struct ShipCommand: ParsableCommand {
     func run() throws {
         let context = try global.loadContext(for: "ship")
         do {
-            if catchUp, let spool = context.config.cluster.spool {
+            if catchUp, let spool = try context.trustedSpool {
                 for index in context.asyncIndexes {
                     let store = context.rawStores[index]
                     let added = try Ship(context: context).catchUp(target: store, queue: try ShippingQueue.open(spool: spool, store: store.name))

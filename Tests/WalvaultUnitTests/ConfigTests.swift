@@ -299,6 +299,12 @@ import WalvaultSystem
         (["mode": "\"sync\""], "stores #2.mode", "cannot be sync"),
         (["api_base": "\"api.telegram.org\""], "stores #2.api_base", "not an http:// or https:// URL"),
         (["api_base": "\"https://123:TOKEN@api.telegram.org\""], "stores #2.api_base", "credentials"),
+        // Issue 24: a token pasted into the URL is refused and never echoed.
+        (["api_base": "\"https://api.telegram.org/bot123456:AAEsecretTOKENMARKER\""], "stores #2.api_base", "has /bot in its path"),
+        (["api_base": "\"http://127.0.0.1:8081/bot123456:AAEsecretTOKENMARKER/\""], "stores #2.api_base", "has /bot in its path"),
+        (["api_base": "\"api.telegram.org/bot123456:AAEsecretTOKENMARKER\""], "stores #2.api_base", "not an http:// or https:// URL"),
+        (["api_base": "\"https://api.telegram.org/bot123456:AAEsecretTOKENMARKER?x=1\""], "stores #2.api_base", "has a query"),
+        (["api_base": "\"http://\""], "stores #2.api_base", "names no server"),
         (["part_size_mb": "21"], "stores #2.part_size_mb", "cloud Bot API stops at 20 MiB"),
         (["part_size_mb": "0"], "stores #2.part_size_mb", "out of range"),
         (["part_size_mb": "2001", "api_base": "\"http://127.0.0.1:8081\""], "stores #2.part_size_mb", "out of range"),

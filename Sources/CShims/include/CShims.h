@@ -27,4 +27,8 @@ int wv_syncfs(int fd);
    has little left to wait for. */
 int wv_start_writeback(int fd, long long offset, long long length);
 
+/* posix_spawn_file_actions_addchdir_np (glibc 2.29) is hidden behind _GNU_SOURCE. The actions
+   are opaque here so that this header needs no <spawn.h>. */
+int wv_spawn_actions_add_chdir(void *actions, const char *path);
+
 #endif

@@ -27,7 +27,7 @@ final class TelegramDocumentCache: @unchecked Sendable {
         let fd: FileDescriptor
         do {
             try FileSystem.makeDirectories(directory, mode: 0o700)
-            fd = try FileDescriptor.open(temporary, flags: O_RDWR | O_CREAT | O_TRUNC, mode: 0o600)
+            fd = try FileDescriptor.open(temporary, flags: O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
         } catch let error as SystemError {
             throw StoreError(store: "telegram", kind: .permanent, problem: "cannot keep a downloaded document in \(directory): \(error.reason)",
                              fix: "free space in the spool, or check its permissions")

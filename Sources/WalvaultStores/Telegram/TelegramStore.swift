@@ -507,7 +507,7 @@ public final class TelegramStore: Store, @unchecked Sendable {
         let lock: FileDescriptor
         do {
             try FileSystem.makeDirectories(workDirectory, mode: 0o700)
-            lock = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT, mode: 0o600)
+            lock = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
             try lock.lockExclusive()
         } catch let error as SystemError {
             throw failure("cannot lock \(path): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
