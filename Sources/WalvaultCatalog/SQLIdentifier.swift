@@ -29,6 +29,34 @@ public enum SQLIdentifier {
         return name
     }
 
+    /// PostgreSQL's own schemas: `pg_catalog`, `pg_toast`, every other `pg_…` (reserved for the
+    /// system: CREATE SCHEMA refuses the prefix) and `information_schema`. Their tables hold
+    /// password hashes and the catalog itself; no dump, restore or export may touch them.
+    public static func isSystemSchema(_ name: String) -> Bool {
+        name == "information_schema" || name.hasPrefix("pg_")
+    }
+
+    /// `check`, and a system schema refused in one line.
+    public static func checkUserSchema(_ name: String, option: String) throws -> String {
+        let schema = try check(name, what: "schema", option: option)
+        guard !isSystemSchema(schema) else {
+            throw CatalogError(problem: "\(option) \(schema): \(schema) is a system schema of PostgreSQL, which walvault never dumps, restores into or replaces",
+                               fix: "name one of the application's own schemas, e.g. tenant_acme", errorCode: "input.invalid")
+        }
+        return schema
+    }
+
+    /// `check` for a table, refusing the `pg_…` names of system tables (pg_authid, pg_class):
+    /// unqualified, they resolve to pg_catalog before any schema on the search path.
+    public static func checkUserTable(_ name: String, option: String) throws -> String {
+        let table = try check(name, what: "table", option: option)
+        guard !table.hasPrefix("pg_") else {
+            throw CatalogError(problem: "\(option) \(table): names starting with pg_ are PostgreSQL's system tables, which walvault never exports or deletes from",
+                               fix: "name the application's own table, e.g. project_logs", errorCode: "input.invalid")
+        }
+        return table
+    }
+
     /// A name as a person can read it in one line: quoted, control characters and anything
     /// outside ASCII escaped (a Cyrillic "а" shows as \u{430}), cut at 80 characters.
     public static func shown(_ name: String) -> String {

@@ -23,6 +23,15 @@ public struct SchemaRestorePlan: Equatable, Sendable {
         public var description: String { problem }
     }
 
+    /// Schemas a restore leaves behind, `<schema>_restored` and `<schema>_before_restore_<time>`:
+    /// copies of a tenant, not tenants, so `dump --all-tenants` passes them over.
+    public static func isLeftByRestore(_ schema: String) -> Bool {
+        if schema.hasSuffix("_restored") { return true }
+        guard let range = schema.ranges(of: "_before_restore_").last else { return false }
+        let stamp = schema[range.upperBound...]
+        return !stamp.isEmpty && stamp.allSatisfy { $0.isNumber || $0 == "_" }
+    }
+
     /// - Parameters:
     ///   - into: `--into-schema`; nil: `<schema>_restored`, or the schema itself with `replace`.
     ///   - exists: whether a schema of that name is in the database now.

@@ -63,7 +63,7 @@ public struct Dump {
 
     public func run(schema: String, events: OperationObserver = IgnoredEvents()) throws -> DumpResult {
         try events.run("dump", type: .database, subject: schema, summary: summary) {
-            try dump(schema: try SQLIdentifier.check(schema, what: "schema", option: "--schema"))
+            try dump(schema: try SQLIdentifier.checkUserSchema(schema, option: "--schema"))
         }
     }
 
@@ -73,6 +73,7 @@ public struct Dump {
         let target = try DatabaseTarget(context: context, database: options.database, command: "dump")
         let db = try target.connect()
         let schemas = try db.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY nspname").compactMap { $0[0] }
+            .filter { !SchemaRestorePlan.isLeftByRestore($0) }
         guard !schemas.isEmpty else {
             throw CommandError(problem: "database \(target.name) has no schema named tenant_…", fix: "name the schema with --schema")
         }

@@ -85,9 +85,10 @@ public struct DumpRestore {
     }
 
     private func restore(progress: (String) -> Void, warn: (String) -> Void) throws -> DumpRestoreResult {
-        if let into = options.intoSchema { _ = try SQLIdentifier.check(into, what: "schema", option: "--into-schema") }
+        if let into = options.intoSchema { _ = try SQLIdentifier.checkUserSchema(into, option: "--into-schema") }
         let stores = try storesToRead()
         let export = try ExportListing.find(id: options.id, in: try ExportListing.list(.dumps, stores: stores, layout: ArchiveLayout(cluster: context.config.cluster.name)))
+        _ = try SQLIdentifier.checkUserSchema(export.subject, option: "dump \(options.id) of schema")
         let target = try DatabaseTarget(context: context, database: options.database, command: "dump restore")
         let db = try target.connect()
         let clock = Stopwatch()

@@ -175,6 +175,12 @@ public struct Expire {
         return report
     }
 
+    /// A moment later than now only forecasts: deleting as if it were then would take backups
+    /// that retention still keeps today, so it needs `force`.
+    public static func isForecast(asOf moment: Int64, now: Int64, force: Bool) -> Bool {
+        moment > now && !force
+    }
+
     /// Plans, then deletes, under the cluster lock held exclusively (a backup or restore running
     /// now holds it shared: expire then refuses, rather than take away what they use). Per backup
     /// the manifest and its copy go first, then the parts: a backup interrupted half-way reads as

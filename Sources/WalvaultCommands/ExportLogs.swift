@@ -97,7 +97,7 @@ public struct ExportLogs {
     }
 
     private func export(progress: (String) -> Void) throws -> ExportLogsResult {
-        let table = try SQLIdentifier.check(options.table, what: "table", option: "--table")
+        let table = try SQLIdentifier.checkUserTable(options.table, option: "--table")
         let column = try SQLIdentifier.check(options.timeColumn, what: "column", option: "--time-column")
         guard !options.format.isDump else {
             throw CommandError(problem: "--format \(options.format.rawValue) is not a rows format", fix: "use jsonl or csv", errorCode: "input.invalid")
@@ -187,12 +187,17 @@ public struct ExportLogs {
     /// The table is a table on the search path, and the time column is one of its columns and holds times.
     private func checkTable(_ table: String, column: String, _ db: PostgresConnection, database: String) throws {
         let found = try db.query("""
-            SELECT c.relkind::text FROM pg_class c
+            SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')
             """, [table])
-        guard !found.isEmpty else {
+        guard let schema = found.first?.first ?? nil else {
             throw CommandError(problem: "table \(table) does not exist in database \(database) (on its search_path)",
                                fix: "check the name (psql: \\dt), or give the database with --database", errorCode: "input.invalid")
+        }
+        // A search_path that reaches a system schema first (information_schema.tables) is refused too.
+        guard !SQLIdentifier.isSystemSchema(schema) else {
+            throw CommandError(problem: "--table \(table) is \(schema).\(table), a system table of PostgreSQL, which walvault never exports or deletes from",
+                               fix: "name the application's own table, or set the search_path of the role in [cluster] conninfo", errorCode: "input.invalid")
         }
         let type = try db.query("""
             SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a

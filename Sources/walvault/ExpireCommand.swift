@@ -15,8 +15,11 @@ struct ExpireCommand: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print the decisions without deleting anything.")
     var dryRun = false
 
-    @Option(name: .customLong("as-of"), help: ArgumentHelp("Decide as if it were this moment: 'YYYY-MM-DD HH:MM:SS+TZ'.", valueName: "time"))
+    @Option(name: .customLong("as-of"), help: ArgumentHelp("Decide as if it were this moment: 'YYYY-MM-DD HH:MM:SS+TZ'. A moment later than now is a forecast: the plan is printed and nothing is deleted unless --force is given.", valueName: "time"))
     var asOf: String?
+
+    @Flag(help: "With --as-of in the future: delete as if it were then (what a forecast would only show).")
+    var force = false
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -32,6 +35,11 @@ struct ExpireCommand: ParsableCommand {
         do {
             let moment = asOf.flatMap(RecoveryTarget.parseTime) ?? WallClock.nowMicros()
             let expire = Expire(context: context)
+            let forecast = !dryRun && Expire.isForecast(asOf: moment, now: WallClock.nowMicros(), force: force)
+            if forecast {
+                Output.info("expire", "--as-of \(RecoveryTarget.formatUTC(moment)) is later than now: this is a forecast, and nothing is deleted (add --force to delete as if it were then)")
+            }
+            let dryRun = dryRun || forecast
             var report = dryRun ? try expire.plan(asOf: moment) : try expire.run(asOf: moment)
             if !dryRun { History.expired("expire", context, report: report) }
             if dryRun { report.upcoming = try expire.upcoming(for: report, now: moment) }

@@ -83,10 +83,17 @@ import Testing
         // kill -9 at the 1st, 2nd and 4th deletion of three runs in turn (strace injects the signal
         // as the unlink starts): each leaves no damaged backup behind; the next run goes on.
         func fileCount() -> Int { filesRecursively(store + "/main").filter { !$0.split(separator: "/").contains { $0.hasPrefix(".") } }.count }
+        // Issue 24: --as-of later than now forecasts: the plan, and nothing deleted without --force.
+        let before = fileCount()
+        let forecast = try ws.walvault(["--config", config, "expire", "--as-of", asOf], asPostgres: true)
+        #expect(forecast.status == 0, "\(forecast.stderr)")
+        #expect(forecast.stderr.contains("is later than now: this is a forecast, and nothing is deleted (add --force"), "\(forecast.stderr)")
+        #expect(forecast.stdout.contains("delete backup"), "\(forecast.stdout)")
+        #expect(fileCount() == before)
         var seen = [fileCount()]
         for n in [1, 2, 4] {
             let killed = try run("/usr/bin/strace", ["-f", "-o", "/dev/null", "-e", "trace=unlink,unlinkat", "-e", "inject=unlink,unlinkat:signal=KILL:when=\(n)",
-                                                     ws.walvault, "--config", config, "expire", "--as-of", asOf], asPostgres: true)
+                                                     ws.walvault, "--config", config, "expire", "--as-of", asOf, "--force"], asPostgres: true)
             #expect(killed.status != 0 && !killed.stdout.contains("deleted"), "run \(n) was killed: \(killed.status) \(killed.stdout)")
             let info = try ws.walvault(["--config", config, "info"], asPostgres: true)
             #expect(info.status == 0 && !info.stdout.contains("damaged"), "\(info.stdout)")
@@ -94,7 +101,7 @@ import Testing
         }
         // Killed as the 1st unlink began: nothing gone; at the 2nd: the first object; at the 4th: more.
         #expect(seen[1] == seen[0] && seen[2] == seen[0] - 1 && seen[3] < seen[2], "the kills fell between deletions: \(seen)")
-        let expire = try ws.walvault(["--config", config, "expire", "--as-of", asOf], asPostgres: true)
+        let expire = try ws.walvault(["--config", config, "expire", "--as-of", asOf, "--force"], asPostgres: true)
         #expect(expire.status == 0, "\(expire.stderr)")
         #expect(expire.stdout.contains("deleted"))
         #expect(stored() == keep, "exactly what the plan keeps: extra \(stored().subtracting(keep).sorted()), missing \(keep.subtracting(stored()).sorted())")

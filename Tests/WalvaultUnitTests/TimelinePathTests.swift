@@ -87,3 +87,46 @@ import WalvaultSystem
         #expect(found == ["gap: segment \(name(3, 4)) is missing; backup B cannot be replayed past it from this store"])
     }
 }
+
+/// Issue 24, items 8 and 11: PostgreSQL's own schemas and tables are never dumped, restored into
+/// or exported; schemas a restore left behind are not tenants.
+@Suite struct SystemSchemaTests {
+    @Test(arguments: ["pg_catalog", "information_schema", "pg_toast", "pg_temp_3", "pg_toast_temp_1"])
+    func systemSchemasAreRefusedInOneLine(schema: String) {
+        #expect(SQLIdentifier.isSystemSchema(schema))
+        for option in ["--schema", "--into-schema"] {
+            do {
+                _ = try SQLIdentifier.checkUserSchema(schema, option: option)
+                Issue.record("expected a refusal of \(schema)")
+            } catch {
+                #expect("\(error)".contains("\(option) \(schema): \(schema) is a system schema of PostgreSQL"), "\(error)")
+                #expect(!"\(error)".contains("\n"))
+            }
+        }
+    }
+
+    @Test func userSchemasAndTablesPass() throws {
+        for name in ["tenant_acme", "public", "app_pg", "information"] {
+            #expect(!SQLIdentifier.isSystemSchema(name))
+            #expect(try SQLIdentifier.checkUserSchema(name, option: "--schema") == name)
+        }
+        #expect(try SQLIdentifier.checkUserTable("project_logs", option: "--table") == "project_logs")
+        #expect(throws: CatalogError.self) { try SQLIdentifier.checkUserTable("pg_authid", option: "--table") }
+        #expect(throws: CatalogError.self) { try SQLIdentifier.checkUserTable("pg_class", option: "--table") }
+    }
+
+    @Test func schemasLeftByARestoreAreNotTenants() {
+        #expect(SchemaRestorePlan.isLeftByRestore("tenant_x_restored"))
+        #expect(SchemaRestorePlan.isLeftByRestore("tenant_x_before_restore_20261204_101500"))
+        #expect(!SchemaRestorePlan.isLeftByRestore("tenant_x"))
+        #expect(!SchemaRestorePlan.isLeftByRestore("tenant_restoredness"))
+        #expect(!SchemaRestorePlan.isLeftByRestore("tenant_before_restore_x"))
+        // The names SchemaRestorePlan itself makes are recognised.
+        if case .success(let plan) = SchemaRestorePlan.make(dumpSchema: "tenant_a", into: nil, replace: true, exists: { $0 == "tenant_a" },
+                                                            stamp: "20261204_101500", holdName: "walvault_hold_1") {
+            #expect(plan.aside.map(SchemaRestorePlan.isLeftByRestore) == true)
+        } else {
+            Issue.record("expected a plan")
+        }
+    }
+}
