@@ -47,3 +47,33 @@ public enum DumpExpiry {
         return due
     }
 }
+
+/// What `walvault expire` does with log exports in one store under `[retention] logs_days`: an
+/// export holds rows that may have been deleted from the database when it was made, so it is
+/// kept for `days` after that, and goes after. Pure; unit-tested case by case.
+public enum LogExportExpiry {
+    public struct Export: Equatable, Hashable, Sendable {
+        public let id: String
+        /// µs since the epoch, when the export (and any deletion of its rows) ran.
+        public let time: Int64
+
+        public init(id: String, time: Int64) {
+            self.id = id
+            self.time = time
+        }
+    }
+
+    public static func plan(_ exports: [Export], days: Int, now: Int64) -> [(export: Export, keep: Bool, reason: String)] {
+        let windowStart = now - Int64(days) * 86_400_000_000
+        return exports.sorted { ($0.time, $0.id) < ($1.time, $1.id) }.map { export in
+            export.time >= windowStart
+                ? (export, true, "inside logs_days = \(days)")
+                : (export, false, "older than logs_days = \(days): its rows were exported (and any deletion made) more than \(days) days ago")
+        }
+    }
+
+    /// When each export goes, for the history's `expires_at`.
+    public static func due(_ exports: [Export], days: Int) -> [String: Int64] {
+        Dictionary(uniqueKeysWithValues: exports.map { ($0.id, $0.time + Int64(days) * 86_400_000_000) })
+    }
+}

@@ -17,6 +17,10 @@ public struct ArchiverCheck: Equatable {
     public var lastArchivedIsInStores: Bool?
     /// pg_stat_archiver's last failure, when the archiver failed more recently than it succeeded.
     public var failing: Failure?
+    /// Whether `lastArchivedWAL` was archived after the configuration was last loaded. When it
+    /// was not, archive_command may have been changed since: the file in the stores proves
+    /// nothing about where WAL goes now.
+    public var archivedSinceConfigLoad: Bool?
 
     public struct Failure: Equatable {
         public let wal: String
@@ -28,13 +32,14 @@ public struct ArchiverCheck: Equatable {
     }
 
     public init(archiveMode: String, archiveCommand: String, archiveLibrary: String = "", lastArchivedWAL: String? = nil,
-                lastArchivedIsInStores: Bool? = nil, failing: Failure? = nil) {
+                lastArchivedIsInStores: Bool? = nil, failing: Failure? = nil, archivedSinceConfigLoad: Bool? = nil) {
         self.archiveMode = archiveMode
         self.archiveCommand = archiveCommand
         self.archiveLibrary = archiveLibrary
         self.lastArchivedWAL = lastArchivedWAL
         self.lastArchivedIsInStores = lastArchivedIsInStores
         self.failing = failing
+        self.archivedSinceConfigLoad = archivedSinceConfigLoad
     }
 
     /// The `--config` path archive_command passes to walvault, if it names one.
@@ -61,12 +66,14 @@ public struct ArchiverCheck: Equatable {
             throw CommandError(problem: "archive_library = '\(archiveLibrary)' is set, so PostgreSQL archives through that module and never runs archive_command: the backup's WAL would not reach walvault's stores",
                                fix: "set archive_library = '' and " + enable)
         }
-        let proven = lastArchivedIsInStores == true
-        let last = lastArchivedWAL.map { "the last file it archived, \($0), is not in the stores" } ?? "it has not archived anything yet"
+        let stale = lastArchivedIsInStores == true && archivedSinceConfigLoad == false
+        let proven = lastArchivedIsInStores == true && !stale
+        let last = stale ? "it has archived nothing since the configuration was last loaded (the last file, \(lastArchivedWAL ?? "?"), came from the command before)"
+            : lastArchivedWAL.map { "the last file it archived, \($0), is not in the stores" } ?? "it has not archived anything yet"
         let looksLikeWalvault = archiveCommand.utf8.contains(subsequence: "walvault") && archiveCommand.utf8.contains(subsequence: "archive-push")
         if !proven && !looksLikeWalvault {
             throw CommandError(problem: "archive_command is '\(archiveCommand)', which does not run walvault archive-push, and \(last): the backup's WAL would never reach the stores; nothing was copied",
-                               fix: enable)
+                               fix: stale ? enable + "; a wrapper script around walvault counts once it has archived a file into these stores (SELECT pg_switch_wal())" : enable)
         }
         if !proven, let other = Self.configArgument(of: archiveCommand), !sameFile(other, configPath) {
             throw CommandError(problem: "archive_command archives with --config \(other), but this backup runs with \(configPath), and \(last): the backup's WAL may go to other stores; nothing was copied",

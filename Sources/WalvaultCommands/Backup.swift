@@ -206,7 +206,8 @@ public struct Backup {
     /// Refuses before copying when the server's WAL will never reach these stores (see ArchiverCheck).
     func checkArchiver(_ facts: ServerFacts, layout: ArchiveLayout) throws -> [String] {
         var check = ArchiverCheck(archiveMode: facts.archiveMode, archiveCommand: facts.archiveCommand, archiveLibrary: facts.archiveLibrary,
-                                  lastArchivedWAL: facts.lastArchivedWAL, failing: facts.failingSince.map { .init(wal: $0.wal, time: $0.time) })
+                                  lastArchivedWAL: facts.lastArchivedWAL, failing: facts.failingSince.map { .init(wal: $0.wal, time: $0.time) },
+                                  archivedSinceConfigLoad: facts.archivedSinceConfigLoad)
         if let last = check.lastArchivedWAL, let file = WALFileName(last) {
             check.lastArchivedIsInStores = try context.syncStores.contains {
                 try !$0.objects(of: file, layout: layout).isEmpty

@@ -159,11 +159,24 @@ public struct Expire {
             }
             let dumpDecisions = DumpExpiry.plan(dumps, days: days, now: now)
             func dumpItem(_ decision: DumpExpiry.Decision) -> ExpireReport.Item { .init(kind: "dump", name: decision.dump.id, reason: decision.reason) }
-            let kept = decisions.filter(\.keep).map(item) + dumpDecisions.filter(\.keep).map(dumpItem)
+            // Log exports under [retention] logs_days, when it is set; kept for ever otherwise.
+            var logItems: (keep: [ExpireReport.Item], delete: [ExpireReport.Item]) = ([], [])
+            var logsDue: [String: Int64] = [:]
+            if let logsDays = context.config.retention?.logsDays {
+                let exports = try ExportListing.list(.logs, stores: [store], layout: layout).map { LogExportExpiry.Export(id: $0.id, time: $0.name.time) }
+                for decision in LogExportExpiry.plan(exports, days: logsDays, now: now) {
+                    let item = ExpireReport.Item(kind: "log export", name: decision.export.id, reason: decision.reason)
+                    if decision.keep { logItems.keep.append(item) } else { logItems.delete.append(item) }
+                }
+                logsDue = LogExportExpiry.due(exports, days: logsDays)
+            }
+            let kept = decisions.filter(\.keep).map(item) + dumpDecisions.filter(\.keep).map(dumpItem) + logItems.keep
             let keptNames = Set(kept.map(\.name))
             var due = ExpiryPlanner.due(backups: backups, segments: Array(inventory.segments.keys), segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
             due.merge(DumpExpiry.due(dumps, days: days)) { a, _ in a }
-            reports.append(.init(store: store.name, days: days, keep: kept, delete: decisions.filter { !$0.keep }.map(item) + dumpDecisions.filter { !$0.keep }.map(dumpItem),
+            due.merge(logsDue) { a, _ in a }
+            reports.append(.init(store: store.name, days: days, keep: kept,
+                                 delete: decisions.filter { !$0.keep }.map(item) + dumpDecisions.filter { !$0.keep }.map(dumpItem) + logItems.delete,
                                  due: due.filter { keptNames.contains($0.key) }))
         }
         guard !reports.isEmpty else {
@@ -211,9 +224,10 @@ public struct Expire {
                     count += 1
                 }
             }
-            let dumpIDs = Set(storeReport.delete.filter { $0.kind == "dump" }.map(\.name))
-            if !dumpIDs.isEmpty {
-                for export in try ExportListing.list(.dumps, stores: [store], layout: layout) where dumpIDs.contains(export.id) {
+            for (kind, listing) in [("dump", ExportListing.Kind.dumps), ("log export", .logs)] {
+                let ids = Set(storeReport.delete.filter { $0.kind == kind }.map(\.name))
+                guard !ids.isEmpty else { continue }
+                for export in try ExportListing.list(listing, stores: [store], layout: layout) where ids.contains(export.id) {
                     for copy in export.copies {
                         try store.delete(key: copy.object.key)
                         count += 1

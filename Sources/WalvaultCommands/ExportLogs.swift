@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
@@ -18,6 +21,9 @@ public struct ExportLogsOptions: Sendable {
     public var deleteExported = false
     /// Rows per FETCH from the cursor: what bounds memory.
     public var batchRows = 5000
+    /// How long `deleteExported` waits for the async stores to hold the export before it keeps
+    /// the rows instead.
+    public var asyncWaitSeconds: Double = 60
 
     public init(table: String = "project_logs", timeColumn: String = "created_at", since: Int64? = nil, until: Int64? = nil,
                 format: ExportFormat = .jsonl, database: String? = nil, deleteExported: Bool = false) {
@@ -161,6 +167,13 @@ public struct ExportLogs {
         let stored = try writer.commit()
         var deleted: Int?
         if options.deleteExported {
+            // These rows will exist nowhere but in the export: every store must hold it, the
+            // async ones too, before they go.
+            let lacking = awaitAsyncStores(key: stored.key, stores: stored.queuedFor)
+            guard lacking.isEmpty else {
+                throw CommandError(problem: "the export \(table)/\(stored.name.stamp) is stored, but its rows were kept: async store\(lacking.count == 1 ? "" : "s") \(lacking.map { "\"\($0)\"" }.joined(separator: ", ")) did not hold it within \(Int(options.asyncWaitSeconds)) s, and deleted rows would exist nowhere else",
+                                   fix: "see why walvault ship cannot reach it (<spool>/ship.log), then run export-logs --delete-exported again for the same range")
+            }
             // Same snapshot as the export: rows inserted or changed since are not touched (a
             // changed one makes the DELETE fail rather than delete what was not exported).
             let count: Int
@@ -182,6 +195,23 @@ public struct ExportLogs {
                                 rows: rows, since: options.since, until: until, size: stored.size, sha256: stored.name.sha256,
                                 stored: Dictionary(uniqueKeysWithValues: stored.storedSizes.map { ($0.store, $0.size) }), queuedFor: stored.queuedFor,
                                 deleted: deleted, seconds: clock.seconds)
+    }
+
+    /// Ships the queue (another shipper may be doing it already) until every async store in
+    /// `stores` holds `key`, or `asyncWaitSeconds` pass. - Returns: the stores that still lack it.
+    func awaitAsyncStores(key: String, stores: [String]) -> [String] {
+        guard !stores.isEmpty else { return [] }
+        let waiting = Stopwatch()
+        var lacking = stores
+        while true {
+            lacking = lacking.filter { name in
+                guard let store = context.rawStores.first(where: { $0.name == name }) else { return true }
+                return (try? store.head(key: key)) == nil
+            }
+            guard !lacking.isEmpty, waiting.seconds < options.asyncWaitSeconds else { return lacking }
+            _ = try? Ship(context: context).run()
+            usleep(250_000)
+        }
     }
 
     /// The table is a table on the search path, and the time column is one of its columns and holds times.

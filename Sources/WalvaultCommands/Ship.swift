@@ -39,6 +39,8 @@ public struct Ship: Sendable {
         public var failedStores: [String: String] = [:]
         /// Async stores that took at least one object this pass: they work.
         public var workingStores: Set<String> = []
+        /// Multipart uploads older than a day, left by writers killed half-way, aborted.
+        public var abortedUploads = 0
     }
 
     public struct Shipped: Equatable, Sendable {
@@ -100,7 +102,12 @@ public struct Ship: Sendable {
             attempt += 1
             let started = WallClock.nowMicros()
             var report = Report()
+            var lastSweep: Int64 = 0
             repeat {
+                if WallClock.nowMicros() - lastSweep > 3_600_000_000 {
+                    total.abortedUploads += abortAbandonedUploads(progress: progress)
+                    lastSweep = WallClock.nowMicros()
+                }
                 report = try pass(spool: spool, unflushed: unflushed, follow: follow, progress: progress)
                 if !report.stored.isEmpty { flushed(report.stored) }
                 passed(report)
@@ -122,6 +129,20 @@ public struct Ship: Sendable {
             // its own: look once more after letting go, unless this pass was failing anyway.
             guard report.failures.isEmpty, try newestEntry(spool: spool).map({ $0 >= started }) == true else { return total }
         }
+    }
+
+    /// Every store's uploads under this cluster that a killed writer left, begun more than a day
+    /// ago (none still running takes that long). A store that cannot be asked is skipped: this is
+    /// housekeeping, and the shipping pass reports the store's trouble itself.
+    func abortAbandonedUploads(progress: (String) -> Void) -> Int {
+        let dayAgo = WallClock.nowMicros() - 86_400_000_000
+        var aborted = 0
+        for store in context.rawStores {
+            guard let count = try? store.abortAbandonedUploads(under: context.config.cluster.name, begunBefore: dayAgo), count > 0 else { continue }
+            progress("store \"\(store.name)\": aborted \(count) multipart upload\(count == 1 ? "" : "s") left unfinished for more than a day")
+            aborted += count
+        }
+        return aborted
     }
 
     /// When the newest entry of any async store's queue was written (µs), nil when all are empty.
@@ -328,8 +349,9 @@ public struct Ship: Sendable {
         }
     }
 
-    /// Queues every object the sync stores hold for this cluster that `target` lacks: after an
-    /// overflow, and for a store added to an existing archive (`ship --catch-up`).
+    /// Queues every object the sync stores hold for this cluster that `target` lacks (WAL,
+    /// backups, schema dumps and log exports): after an overflow, and for a store added to an
+    /// existing archive (`ship --catch-up`).
     public func catchUp(target: Store, queue: ShippingQueue) throws -> Int {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
         var wanted: [String: StoreObject] = [:]
@@ -341,6 +363,11 @@ public struct Ship: Sendable {
             }
             for label in try store.listSubdirectories(directory: layout.backupRoot) {
                 for object in try store.list(directory: layout.backupDirectory(label), namePrefix: "") { into(object) }
+            }
+            for kind in [ExportListing.Kind.dumps, .logs] {
+                for export in try ExportListing.list(kind, stores: [store], layout: layout) {
+                    for copy in export.copies { into(copy.object) }
+                }
             }
         }
         for (index, store) in context.rawStores.enumerated() where !context.asyncIndexes.contains(index) {

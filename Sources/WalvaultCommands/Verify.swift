@@ -63,13 +63,14 @@ public struct VerifyProgress: Sendable {
 /// missing from a store that should have them). Reads stream; jobs run on `workers` threads.
 public struct Verify {
     public let context: WalvaultContext
-    public let storeName: String?
+    /// `--store`, once or more; empty: every store.
+    public let storeNames: [String]
     public let backupLabel: String?
     public let workers: Int
 
-    public init(context: WalvaultContext, storeName: String? = nil, backupLabel: String? = nil, workers: Int = 2) {
+    public init(context: WalvaultContext, storeNames: [String] = [], backupLabel: String? = nil, workers: Int = 2) {
         self.context = context
-        self.storeName = storeName
+        self.storeNames = storeNames
         self.backupLabel = backupLabel
         self.workers = max(1, workers)
     }
@@ -110,12 +111,12 @@ public struct Verify {
     public func run(progress: (@Sendable (VerifyProgress) -> Void)? = nil) throws -> VerifyReport {
         let clock = Stopwatch()
         var stores = context.stores
-        if let storeName {
-            stores = stores.filter { $0.name == storeName }
-            guard !stores.isEmpty else {
+        if !storeNames.isEmpty {
+            for storeName in storeNames where !stores.contains(where: { $0.name == storeName }) {
                 throw CommandError(problem: "--store \(storeName): config \(context.config.path) has no store of that name",
                                    fix: "name one of: \(context.stores.map(\.name).joined(separator: ", "))")
             }
+            stores = stores.filter { storeNames.contains($0.name) }
         }
         // Expire deleting while verify reads would look like damage.
         guard let lock = try ClusterLock.acquire(.shared, config: context.config) else {
@@ -126,6 +127,21 @@ public struct Verify {
         var report = VerifyReport()
         report.stores = stores.map(\.name)
 
+        // What the async stores still await, read before the listings and again after them: an
+        // object shipped while the stores are listed left the queue, and may be missing from a
+        // listing taken just before it arrived. Either read counts it as on its way, not missing.
+        let spool = try context.trustedSpool
+        func readQueues() -> [String: Set<String>] {
+            guard let spool else { return [:] }
+            var queued: [String: Set<String>] = [:]
+            for index in context.asyncIndexes {
+                let name = context.stores[index].name
+                queued[name] = queuedNames(spool: spool, store: name, layout: layout)
+            }
+            return queued
+        }
+        var queuedBeforeListing = readQueues()
+
         // Listings first: the jobs, the identity each store is bound to, objects that are not walvault's.
         var jobs: [Job] = []
         var identities: [Int: ClusterIdentity] = [:]
@@ -135,9 +151,6 @@ public struct Verify {
         for (index, store) in stores.enumerated() {
             do {
                 let binding = ArchiveBinding.audit(store: store, layout: layout)
-                for (key, problem) in binding.problems {
-                    report.problems.append(.init(store: store.name, object: key, problem: problem))
-                }
                 identities[index] = binding.info?.identity
                 let labels = try store.listSubdirectories(directory: layout.backupRoot).sorted()
                 for label in labels where backupLabel == nil || backupLabel == label {
@@ -164,6 +177,14 @@ public struct Verify {
                     }
                     jobs.append(.wal(store: index, object: object, file: file))
                 }
+                // Only archive-push and backup bind a store: one that holds nothing but dumps and
+                // log exports has no archive.info to miss.
+                let onlyExports = labels.isEmpty && walObjects.isEmpty && binding.info == nil && binding.problems.allSatisfy { $0.problem == "missing" }
+                if !onlyExports {
+                    for (key, problem) in binding.problems {
+                        report.problems.append(.init(store: store.name, object: key, problem: problem))
+                    }
+                }
                 if backupLabel == nil {
                     for kind in [ExportListing.Kind.dumps, .logs] {
                         for export in try ExportListing.list(kind, stores: [store], layout: layout) {
@@ -179,6 +200,7 @@ public struct Verify {
         if let backupLabel, !backupFound {
             throw CommandError(problem: "--backup \(backupLabel): no store holds a backup of that name", fix: "walvault info lists the backups")
         }
+        queuedBeforeListing.merge(readQueues()) { $0.union($1) }
 
         // Read everything back, largest jobs first so the last one to finish is a small one.
         jobs.sort { $0.storedBytes > $1.storedBytes }
@@ -243,11 +265,8 @@ public struct Verify {
                                           problem: "parts without a manifest: an interrupted backup\(old ? "; walvault expire removes it" : ", or one still running")"))
             }
         }
-        if let spool = context.config.cluster.spool {
-            for index in context.asyncIndexes {
-                guard let position = stores.firstIndex(where: { $0.name == context.stores[index].name }) else { continue }
-                holdings[position].queued = queuedNames(spool: spool, store: context.stores[index].name, layout: layout)
-            }
+        for (position, store) in stores.enumerated() {
+            if let queued = queuedBeforeListing[store.name] { holdings[position].queued = queued }
         }
         let segmentSize = identities.values.first?.walSegmentSize ?? (16 << 20)
         var audited = holdings.enumerated().filter { listed.contains($0.offset) }.map(\.element)
@@ -266,8 +285,9 @@ public struct Verify {
             report.problems += audited.flatMap { ArchiveAudit.gaps(in: $0, histories: histories, segmentSize: segmentSize) }
         } else {
             let findings = ArchiveAudit.audit(audited, histories: histories, segmentSize: segmentSize)
-            report.problems += findings.problems
-            report.notes += findings.notes
+            let (missing, late) = Self.arrivedSince(findings.problems, stores: stores, asyncStores: Set(context.asyncIndexes.map { context.stores[$0].name }), layout: layout)
+            report.problems += missing
+            report.notes += findings.notes + late
         }
         for store in audited where store.backups.isEmpty && backupLabel == nil {
             report.notes.append(.init(store: store.store, object: layout.backupRoot, problem: "no complete backup in this store: its WAL cannot be restored from it alone"))
@@ -410,6 +430,34 @@ public struct Verify {
             outcome.problems.append(.init(store: store.name, object: object.key, problem: "\(error)"))
         }
         return outcome
+    }
+
+    /// "In store A but not in this one" for an async store, when the object is there by now: the
+    /// shipper brought it between the listing and the queue's last read. Late, not missing; it
+    /// was not read back this time.
+    static func arrivedSince(_ problems: [ArchiveAudit.Finding], stores: [Store], asyncStores: Set<String>,
+                             layout: ArchiveLayout) -> (missing: [ArchiveAudit.Finding], late: [ArchiveAudit.Finding]) {
+        var missing: [ArchiveAudit.Finding] = []
+        var late: [ArchiveAudit.Finding] = []
+        for finding in problems {
+            guard asyncStores.contains(finding.store), finding.problem.hasSuffix("but not in this one"),
+                  let store = stores.first(where: { $0.name == finding.store }) else {
+                missing.append(finding)
+                continue
+            }
+            let arrived: Bool
+            if let file = WALFileName(finding.object) {
+                arrived = (try? store.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: finding.object)).isEmpty == false) ?? false
+            } else {
+                arrived = (try? store.list(directory: layout.backupDirectory(finding.object), namePrefix: "backup.manifest").isEmpty == false) ?? false
+            }
+            if arrived {
+                late.append(.init(store: finding.store, object: finding.object, problem: "shipped while verify ran (not read back this time)"))
+            } else {
+                missing.append(finding)
+            }
+        }
+        return (missing, late)
     }
 
     func queuedNames(spool: String, store: String, layout: ArchiveLayout) -> Set<String> {

@@ -17,7 +17,7 @@ public enum ConfigLoader {
     static let historyKeys = ["conninfo", "project_id", "journal", "retention_days"]
     static let clusterKeys = ["name", "pgdata", "conninfo", "spool"]
     static let shippingKeys = ["parallel", "max_queue_mb"]
-    static let retentionKeys = ["days", "notify_before_days"]
+    static let retentionKeys = ["days", "notify_before_days", "logs_days"]
     static let compressionKeys = ["algorithm", "level"]
 
     public static func load(path: String) throws -> WalvaultConfig {
@@ -262,7 +262,12 @@ public enum ConfigLoader {
             }
             notify = value
         }
-        return RetentionSettings(days: days, notifyBeforeDays: notify)
+        let logsDays = try reader.int("logs_days")
+        if let logsDays, !(1...36_500).contains(logsDays) {
+            throw ConfigError(file: path, key: "retention.logs_days", problem: "\(logsDays) is out of range",
+                              fix: "use a number of days from 1 to 36500: how long an export of deleted log rows is kept, e.g. 365")
+        }
+        return RetentionSettings(days: days, notifyBeforeDays: notify, logsDays: logsDays)
     }
 
     private static func parseShipping(_ root: TOMLTable, path: String) throws -> ShippingSettings {

@@ -13,21 +13,23 @@ public enum HistoryExpiry {
     ///   - due: when each of them is due to go (µs).
     ///   - before: the moment expire read the store; rows written later (a segment archive-push
     ///     stored meanwhile) are not judged.
+    /// - Parameter logsManaged: whether log exports expire too (`[retention] logs_days`).
     public static func reconcile(present: Set<String>, due: [String: Int64], before: Int64, store: String, cluster: String,
-                                 settings: HistorySettings, db: PostgresConnection) throws {
+                                 settings: HistorySettings, db: PostgresConnection, logsManaged: Bool = false) throws {
         // Labels, segment names, dump IDs (`schema/time`): never ',' '{' '"' or a space.
         func array(_ names: some Sequence<String>) -> String { "{" + names.sorted().joined(separator: ",") + "}" }
         try db.query("BEGIN")
         do {
             // Only what expire manages: backups (their rows name the label), schema dumps (their
-            // ID), WAL segments. Log exports are never expired.
+            // ID), WAL segments, and log exports (their ID) under logs_days.
             try db.query("""
                 UPDATE control_plane.backups SET expired_at = now(), expires_at = NULL
                 WHERE project_id = $1 AND store_name = $2 AND cluster_name = $3 AND status = 'succeeded' AND expired_at IS NULL
                   AND created_at < to_timestamp($4::bigint / 1000000.0)
-                  AND ((type = 'database' AND operation IN ('backup', 'ship', 'dump')) OR object_name ~ '^[0-9A-F]{24}$')
+                  AND ((type = 'database' AND operation IN ('backup', 'ship', 'dump')) OR object_name ~ '^[0-9A-F]{24}$'
+                       OR ($6 AND type = 'logs' AND operation IN ('export-logs', 'ship')))
                   AND NOT (object_name = ANY($5::text[]))
-                """, [settings.projectID, store, cluster, String(before), array(present)])
+                """, [settings.projectID, store, cluster, String(before), array(present), logsManaged ? "true" : "false"])
             let groups = Dictionary(grouping: due.keys, by: { due[$0]! })
             for (moment, names) in groups.sorted(by: { $0.key < $1.key }) {
                 try db.query("""

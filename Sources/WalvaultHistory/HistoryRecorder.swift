@@ -114,12 +114,14 @@ public struct HistoryRecorder {
 
     /// `HistoryExpiry.reconcile` for each store; a warning when the database cannot be reached
     /// (the next expire run does it all again).
-    public func reconcileExpiry(_ stores: [(store: String, present: Set<String>, due: [String: Int64])], before: Int64, cluster: String) -> String? {
+    public func reconcileExpiry(_ stores: [(store: String, present: Set<String>, due: [String: Int64])], before: Int64, cluster: String,
+                                logsManaged: Bool = false) -> String? {
         do {
             let db = try connect()
             try replay(db)
             for store in stores {
-                try HistoryExpiry.reconcile(present: store.present, due: store.due, before: before, store: store.store, cluster: cluster, settings: settings, db: db)
+                try HistoryExpiry.reconcile(present: store.present, due: store.due, before: before, store: store.store, cluster: cluster, settings: settings, db: db,
+                                            logsManaged: logsManaged)
             }
             return nil
         } catch {

@@ -12,10 +12,13 @@ public struct ServerFacts: Equatable, Sendable {
     public var lastArchivedWAL: String?
     /// pg_stat_archiver's last failure, when it is more recent than the last success.
     public var failingSince: (wal: String, time: String)?
+    /// Whether `lastArchivedWAL` was archived after the configuration was last loaded, so by
+    /// the archive_command running now (nil: nothing archived).
+    public var archivedSinceConfigLoad: Bool?
 
     public init(versionNumber: Int, systemIdentifier: String, walSegmentSize: Int, dataDirectory: String, inRecovery: Bool = false,
                 archiveMode: String = "on", archiveCommand: String = "", archiveLibrary: String = "", lastArchivedWAL: String? = nil,
-                failingSince: (wal: String, time: String)? = nil) {
+                failingSince: (wal: String, time: String)? = nil, archivedSinceConfigLoad: Bool? = nil) {
         self.versionNumber = versionNumber
         self.systemIdentifier = systemIdentifier
         self.walSegmentSize = walSegmentSize
@@ -26,6 +29,7 @@ public struct ServerFacts: Equatable, Sendable {
         self.archiveLibrary = archiveLibrary
         self.lastArchivedWAL = lastArchivedWAL
         self.failingSince = failingSince
+        self.archivedSinceConfigLoad = archivedSinceConfigLoad
     }
 
     public static func == (a: ServerFacts, b: ServerFacts) -> Bool {
@@ -33,6 +37,7 @@ public struct ServerFacts: Equatable, Sendable {
             && a.dataDirectory == b.dataDirectory && a.inRecovery == b.inRecovery && a.archiveMode == b.archiveMode
             && a.archiveCommand == b.archiveCommand && a.archiveLibrary == b.archiveLibrary && a.lastArchivedWAL == b.lastArchivedWAL
             && a.failingSince?.wal == b.failingSince?.wal && a.failingSince?.time == b.failingSince?.time
+            && a.archivedSinceConfigLoad == b.archivedSinceConfigLoad
     }
 }
 
@@ -76,13 +81,15 @@ public final class PostgresBackupSession: BackupSession {
                    pg_size_bytes(current_setting('wal_segment_size'))::text, current_setting('data_directory'),
                    current_setting('archive_mode'), current_setting('archive_command'), pg_is_in_recovery()::text,
                    current_setting('archive_library', true), a.last_archived_wal, a.last_failed_wal, a.last_failed_time::text,
-                   (a.last_failed_time > coalesce(a.last_archived_time, '-infinity'))::text
+                   (a.last_failed_time > coalesce(a.last_archived_time, '-infinity'))::text,
+                   (a.last_archived_time > pg_conf_load_time())::text
             FROM pg_stat_archiver a
             """)[0]
         return ServerFacts(versionNumber: Int(row[0] ?? "") ?? 0, systemIdentifier: row[1] ?? "", walSegmentSize: Int(row[2] ?? "") ?? 0,
                            dataDirectory: row[3] ?? "", inRecovery: row[6] == "true", archiveMode: row[4] ?? "",
                            archiveCommand: row[5] ?? "", archiveLibrary: row[7] ?? "", lastArchivedWAL: row[8],
-                           failingSince: row[11] == "true" ? (row[9] ?? "?", row[10] ?? "?") : nil)
+                           failingSince: row[11] == "true" ? (row[9] ?? "?", row[10] ?? "?") : nil,
+                           archivedSinceConfigLoad: row[12].map { $0 == "true" })
     }
 
     public func clockMicros() throws -> Int64 {

@@ -86,11 +86,17 @@ public protocol Store: AnyObject, Sendable {
     /// The service's own handle of an object, for the history table (Telegram: its document's
     /// file_id), when it differs from the key.
     func handle(of key: String) -> String?
+    /// Abandons what a writer killed half-way left on the service under `directory`, begun
+    /// before `micros` (S3: multipart uploads, billed until aborted). - Returns: how many.
+    func abortAbandonedUploads(under directory: String, begunBefore micros: Int64) throws -> Int
 }
 
 extension Store {
     public func flush() throws -> FlushReport { FlushReport() }
     public func handle(of key: String) -> String? { nil }
+    /// Stores whose writers leave nothing behind when killed (a local temporary file is never
+    /// listed and is replaced by the next writer) have nothing to abort.
+    public func abortAbandonedUploads(under directory: String, begunBefore micros: Int64) throws -> Int { 0 }
 }
 
 public protocol ObjectReader: AnyObject {

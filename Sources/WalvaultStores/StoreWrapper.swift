@@ -40,4 +40,7 @@ extension StoreWrapper {
 
     public func flush() throws -> FlushReport { try base.flush() }
     public func handle(of key: String) -> String? { base.handle(of: key) }
+    public func abortAbandonedUploads(under directory: String, begunBefore micros: Int64) throws -> Int {
+        try base.abortAbandonedUploads(under: directory, begunBefore: micros)
+    }
 }

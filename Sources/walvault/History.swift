@@ -22,7 +22,8 @@ extension History {
         let stores = report.stores.filter { !report.cannotDelete.contains($0.store) }.map { store in
             (store: store.store, present: Set(store.keep.map(\.name)), due: store.due)
         }
-        if let warning = HistoryRecorder(settings: settings).reconcileExpiry(stores, before: report.readAt, cluster: context.config.cluster.name) {
+        if let warning = HistoryRecorder(settings: settings).reconcileExpiry(stores, before: report.readAt, cluster: context.config.cluster.name,
+                                                                                   logsManaged: context.config.retention?.logsDays != nil) {
             Output.warn(command, warning)
         }
     }

@@ -14,8 +14,8 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("Verify only this store.", valueName: "name"))
-    var store: String?
+    @Option(help: ArgumentHelp("Verify only this store; give it again for more than one.", valueName: "name"))
+    var store: [String] = []
 
     @Option(help: ArgumentHelp("Verify only this backup and the WAL it needs.", valueName: "label"))
     var backup: String?
@@ -28,7 +28,7 @@ struct VerifyCommand: ParsableCommand {
         let report: VerifyReport
         do {
             let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-            report = try Verify(context: context, storeName: store, backupLabel: backup, workers: workers)
+            report = try Verify(context: context, storeNames: store, backupLabel: backup, workers: workers)
                 .run(progress: isatty(2) != 0 ? ProgressLine().update : nil)
             if isatty(2) != 0 { ProgressLine.clear() }
         } catch {

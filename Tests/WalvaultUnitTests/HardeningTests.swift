@@ -439,6 +439,24 @@ extension RestoreDestinationTests {
         #expect(failing[0].contains("the archiver is failing (last failure: 000000010000000000000009"))
     }
 
+    /// Issue 24, item 12: archive_command switched (and reloaded) after the last file was archived.
+    @Test func aProofFromBeforeTheLastReloadProvesNothing() throws {
+        let switched = failure {
+            _ = try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "cp %p /mnt/other/%f", lastArchivedWAL: "000000010000000000000007",
+                                          lastArchivedIsInStores: true, archivedSinceConfigLoad: false))
+        }
+        #expect(switched?.contains("archive_command is 'cp %p /mnt/other/%f', which does not run walvault archive-push, and it has archived nothing since the configuration was last loaded (the last file, 000000010000000000000007, came from the command before)") == true, "\(switched ?? "")")
+        #expect(switched?.contains("SELECT pg_switch_wal()") == true)
+        let otherConfig = failure {
+            _ = try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "walvault --config /etc/other.toml archive-push %p", lastArchivedWAL: "000000010000000000000007",
+                                          lastArchivedIsInStores: true, archivedSinceConfigLoad: false), same: false)
+        }
+        #expect(otherConfig?.contains("archive_command archives with --config /etc/other.toml") == true)
+        // Archived since the last load: the same wrapper is proven.
+        #expect(try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "/usr/local/bin/archive.sh %p", lastArchivedWAL: "000000010000000000000007",
+                                          lastArchivedIsInStores: true, archivedSinceConfigLoad: true)).isEmpty)
+    }
+
     @Test func configArgumentIsFoundInEitherSpelling() {
         #expect(ArchiverCheck.configArgument(of: "walvault --config /a.toml archive-push %p") == "/a.toml")
         #expect(ArchiverCheck.configArgument(of: "walvault --config='/b.toml' archive-push %p") == "/b.toml")

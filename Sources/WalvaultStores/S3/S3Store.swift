@@ -258,6 +258,41 @@ public final class S3Store: Store {
         return (objects, prefixes)
     }
 
+    /// ListMultipartUploads under `directory`, then AbortMultipartUpload for each begun before
+    /// `micros`: a writer killed half-way (kill -9 during a large object) never aborts its own.
+    public func abortAbandonedUploads(under directory: String, begunBefore micros: Int64) throws -> Int {
+        let prefix = addressing.objectKey(directory.isEmpty ? "" : directory + "/")
+        var abandoned: [(key: String, id: String)] = []
+        var keyMarker: String?
+        var idMarker: String?
+        repeat {
+            var query = [("uploads", ""), ("prefix", prefix)]
+            if let keyMarker { query.append(("key-marker", keyMarker)) }
+            if let idMarker { query.append(("upload-id-marker", idMarker)) }
+            let answer = try send("GET", objectKey: nil, query: query, limit: 16 << 20)
+            guard answer.status == 200 else { throw failure("LIST UPLOADS", prefix, answer) }
+            let root = try parse(answer.body, what: "the multipart uploads under \(addressing.display(prefix))")
+            guard root.name == "ListMultipartUploadsResult" else { throw unexpected("the multipart uploads under \(addressing.display(prefix))", root) }
+            for upload in root.children("Upload") {
+                guard let key = upload.value("Key"), let id = upload.value("UploadId") else {
+                    throw unexpected("the multipart uploads under \(addressing.display(prefix))", upload)
+                }
+                if let begun = upload.value("Initiated").flatMap(S3Time.iso8601), begun < micros { abandoned.append((key, id)) }
+            }
+            let truncated = root.value("IsTruncated") == "true"
+            keyMarker = truncated ? root.value("NextKeyMarker") : nil
+            idMarker = truncated ? root.value("NextUploadIdMarker") : nil
+            if truncated && (keyMarker ?? "").isEmpty {
+                throw unexpected("the multipart uploads under \(addressing.display(prefix)) (truncated without a marker)", root)
+            }
+        } while keyMarker != nil
+        for upload in abandoned {
+            let answer = try retrying { try send("DELETE", objectKey: upload.key, query: [("uploadId", upload.id)]) }
+            guard (200...299).contains(answer.status) || answer.status == 404 else { throw failure("ABORT UPLOAD", upload.key, answer) }
+        }
+        return abandoned.count
+    }
+
     func parse(_ body: [UInt8], what: String) throws -> XMLElement {
         do { return try XMLElement.parse(body, what: what) } catch let error as HTTPError { throw S3Failure.error(store: name, error) }
     }
