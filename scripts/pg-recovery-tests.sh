@@ -31,10 +31,12 @@ cache=${WALVAULT_PG_SOURCE_CACHE:-/var/cache/walvault-pg-source}
 if ! ls "$cache"/postgresql-15_*.orig.tar.bz2 >/dev/null 2>&1; then
   if ! apt-get indextargets --format '$(CREATED_BY)' 2>/dev/null | grep -q '^Sources$'; then
     echo "pg-recovery-tests: adding Debian's source lists (deb-src) to fetch postgresql-15's source"
-    sed -e 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >/etc/apt/sources.list.d/walvault-deb-src.sources
-    apt-get update -qq
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    sed -e 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | "${sudo_cmd[@]}" tee /etc/apt/sources.list.d/walvault-deb-src.sources >/dev/null
+    "${sudo_cmd[@]}" apt-get update -qq
   fi
-  mkdir -p "$cache"
+  mkdir -p "$cache" 2>/dev/null || { cache=$HOME/.cache/walvault-pg-source; mkdir -p "$cache"; }
   installed=$(dpkg-query -W -f='${Version}' postgresql-15)
   # The installed version first; a mirror may lack that version's source, so then any other 15.x.
   fetched=no

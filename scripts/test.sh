@@ -9,5 +9,6 @@ swift build --build-tests
 swift test --skip-build
 # PostgreSQL 15's own recovery TAP tests with walvault as archive_command and restore_command.
 bash scripts/pg-recovery-tests.sh
+WALVAULT_TAP_SPOOL=1 bash scripts/pg-recovery-tests.sh
 # The release binary's start-up budget: no ICU, no libcurl/libxml2/libpq linked.
 bash scripts/check-binary.sh

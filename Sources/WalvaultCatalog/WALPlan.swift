@@ -106,7 +106,7 @@ public enum WALPlanner {
                     let newest = archived.filter { $0.key.timeline == leg.timeline }.max { $0.value < $1.value }
                     throw CatalogError(
                         problem: "no archived WAL reaches the target \(RecoveryTarget.formatUTC(t)): the newest segment on timeline \(leg.timeline)\(newest.map { ", \($0.key), was archived at \(RecoveryTarget.formatUTC($0.value))" } ?? " is older")",
-                        fix: "wait until the server archives more WAL (archive_timeout), or restore to the end of the archive with --target latest")
+                        fix: "wait until the server archives more WAL (archive_timeout), or choose the end of the archive (restore --target latest; drill without --target-time)")
                 }
                 record(leg.timeline, first, last)
                 return finish()

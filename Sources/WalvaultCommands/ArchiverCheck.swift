@@ -56,14 +56,19 @@ public struct ArchiverCheck: Equatable {
     ///   - configPath: the config this backup runs with.
     ///   - sameFile: whether two paths name one file (realpath), injected to keep this pure.
     /// - Returns: warnings to print before the backup starts.
-    public func verdict(configPath: String, sameFile: (String, String) -> Bool) throws -> [String] {
+    /// - Parameter forBackup: a backup about to copy (its WAL, "nothing was copied"), or `check`
+    ///   looking at the server as it is (WAL in general).
+    public func verdict(configPath: String, forBackup: Bool = true, sameFile: (String, String) -> Bool) throws -> [String] {
+        let wal = forBackup ? "the backup's WAL" : "WAL"
+        let stopped = forBackup ? "; nothing was copied" : ""
+        let runner = forBackup ? "this backup runs" : "check runs"
         let enable = "set archive_mode = on and archive_command = 'walvault --config \(configPath) archive-push %p' (see postgres-conf/), then restart the server"
         guard archiveMode == "on" || archiveMode == "always", !archiveCommand.isEmpty, archiveCommand != "(disabled)" else {
             throw CommandError(problem: "WAL archiving is not configured (archive_mode = \(archiveMode), archive_command = '\(archiveCommand)'): a base backup without its WAL cannot be restored",
                                fix: enable)
         }
         guard archiveLibrary.isEmpty else {
-            throw CommandError(problem: "archive_library = '\(archiveLibrary)' is set, so PostgreSQL archives through that module and never runs archive_command: the backup's WAL would not reach walvault's stores",
+            throw CommandError(problem: "archive_library = '\(archiveLibrary)' is set, so PostgreSQL archives through that module and never runs archive_command: \(wal) would not reach walvault's stores",
                                fix: "set archive_library = '' and " + enable)
         }
         let stale = lastArchivedIsInStores == true && archivedSinceConfigLoad == false
@@ -72,15 +77,15 @@ public struct ArchiverCheck: Equatable {
             : lastArchivedWAL.map { "the last file it archived, \($0), is not in the stores" } ?? "it has not archived anything yet"
         let looksLikeWalvault = archiveCommand.utf8.contains(subsequence: "walvault") && archiveCommand.utf8.contains(subsequence: "archive-push")
         if !proven && !looksLikeWalvault {
-            throw CommandError(problem: "archive_command is '\(archiveCommand)', which does not run walvault archive-push, and \(last): the backup's WAL would never reach the stores; nothing was copied",
+            throw CommandError(problem: "archive_command is '\(archiveCommand)', which does not run walvault archive-push, and \(last): \(wal) would never reach the stores\(stopped)",
                                fix: stale ? enable + "; a wrapper script around walvault counts once it has archived a file into these stores (SELECT pg_switch_wal())" : enable)
         }
         if !proven, let other = Self.configArgument(of: archiveCommand), !sameFile(other, configPath) {
-            throw CommandError(problem: "archive_command archives with --config \(other), but this backup runs with \(configPath), and \(last): the backup's WAL may go to other stores; nothing was copied",
-                               fix: "run walvault backup with --config \(other), or make archive_command use \(configPath)")
+            throw CommandError(problem: "archive_command archives with --config \(other), but \(runner) with \(configPath), and \(last): \(wal) may go to other stores\(stopped)",
+                               fix: "run walvault \(forBackup ? "backup" : "check") with --config \(other), or make archive_command use \(configPath)")
         }
         if let failing {
-            return ["the archiver is failing (last failure: \(failing.wal) at \(failing.time)); the backup waits up to --wal-timeout for its WAL: check the server log"]
+            return ["the archiver is failing (last failure: \(failing.wal) at \(failing.time))" + (forBackup ? "; the backup waits up to --wal-timeout for its WAL" : "") + ": check the server log"]
         }
         return []
     }

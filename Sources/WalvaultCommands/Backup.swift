@@ -204,7 +204,7 @@ public struct Backup {
     }
 
     /// Refuses before copying when the server's WAL will never reach these stores (see ArchiverCheck).
-    func checkArchiver(_ facts: ServerFacts, layout: ArchiveLayout) throws -> [String] {
+    func checkArchiver(_ facts: ServerFacts, layout: ArchiveLayout, forBackup: Bool = true) throws -> [String] {
         var check = ArchiverCheck(archiveMode: facts.archiveMode, archiveCommand: facts.archiveCommand, archiveLibrary: facts.archiveLibrary,
                                   lastArchivedWAL: facts.lastArchivedWAL, failing: facts.failingSince.map { .init(wal: $0.wal, time: $0.time) },
                                   archivedSinceConfigLoad: facts.archivedSinceConfigLoad)
@@ -213,7 +213,7 @@ public struct Backup {
                 try !$0.objects(of: file, layout: layout).isEmpty
             }
         }
-        return try check.verdict(configPath: context.config.path) { a, b in
+        return try check.verdict(configPath: context.config.path, forBackup: forBackup) { a, b in
             (FileSystem.realPath(a) ?? a) == (FileSystem.realPath(b) ?? b)
         }
     }

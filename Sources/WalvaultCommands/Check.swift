@@ -43,12 +43,15 @@ public struct Check {
         do {
             let session = try PostgresBackupSession(conninfo: conninfo)
             let facts = try session.facts()
-            let warnings = try Backup(context: context).checkArchiver(facts, layout: layout)
+            let warnings = try Backup(context: context).checkArchiver(facts, layout: layout, forBackup: false)
             checks.append(HealthCheck(name: "archiving", ok: warnings.isEmpty,
                                       figure: warnings.first ?? "archive_mode = \(facts.archiveMode), archive_command runs walvault archive-push with this config",
                                       fix: warnings.isEmpty ? nil : "see the server log"))
-        } catch {
+        } catch let error as PostgresError where error.isConnectionFailure {
             return [HealthCheck(name: "archiving", ok: false, figure: "\(error)")]
+        } catch {
+            // A refused setting still gets the round trip: it shows whether WAL arrives anyway.
+            checks.append(HealthCheck(name: "archiving", ok: false, figure: "\(error)"))
         }
         checks.append(roundTrip(conninfo: conninfo))
         return checks
@@ -97,6 +100,9 @@ public struct Check {
             }
             try store.delete(key: key)
             return HealthCheck(name: name, ok: true, figure: "reachable and writable at \(store.location)")
+        } catch let error as StoreError where error.store == store.name {
+            // The line already starts with the store's name: not twice.
+            return HealthCheck(name: name, ok: false, figure: error.problem + (error.fix.isEmpty ? "" : "; \(error.fix)"))
         } catch {
             return HealthCheck(name: name, ok: false, figure: "\(error)")
         }

@@ -158,7 +158,8 @@ public struct Drill {
         try DrillServer.configure(pgdata: pgdata, directory: directory, port: port)
         progress("starting PostgreSQL on 127.0.0.1:\(port) with archiving off; recovering to \(report.target)")
         let recovering = Stopwatch()
-        server = try DrillServer.start(bin: bin, pgdata: pgdata, directory: directory, port: port)
+        let user = context.config.cluster.conninfo.flatMap { try? ConnectionString($0).value("user") } ?? DrillServer.userName()
+        server = try DrillServer.start(bin: bin, pgdata: pgdata, directory: directory, port: port, user: user)
         try server!.waitForPromotion(timeoutSeconds: options.timeoutSeconds)
         report.recoverySeconds = recovering.seconds
         progress("promoted after \(String(format2: report.recoverySeconds)) s; counting rows and checking indexes")

@@ -11,15 +11,19 @@ final class DrillServer {
     let pgdata: String
     let directory: String
     let port: Int
+    /// The role the checks connect as: the one `[cluster] conninfo` names (the restored cluster
+    /// has the production cluster's roles, not necessarily one named after this OS user).
+    let user: String
     private var stopped = false
 
     var log: String { Paths.join(directory, "server.log") }
 
-    init(bin: String, pgdata: String, directory: String, port: Int) {
+    init(bin: String, pgdata: String, directory: String, port: Int, user: String = DrillServer.userName()) {
         self.bin = bin
         self.pgdata = pgdata
         self.directory = directory
         self.port = port
+        self.user = user
     }
 
     static let settingsBegin = "# walvault drill: begin"
@@ -81,8 +85,8 @@ final class DrillServer {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func start(bin: String, pgdata: String, directory: String, port: Int) throws -> DrillServer {
-        let server = DrillServer(bin: bin, pgdata: pgdata, directory: directory, port: port)
+    static func start(bin: String, pgdata: String, directory: String, port: Int, user: String) throws -> DrillServer {
+        let server = DrillServer(bin: bin, pgdata: pgdata, directory: directory, port: port, user: user)
         // -W: pg_ctl returns at once; waitForPromotion watches the server itself.
         let status = try ChildProcess.run(Paths.join(bin, "pg_ctl"), ["-D", pgdata, "-l", server.log, "-W", "start"], output: Paths.join(directory, "pg_ctl.log"))
         guard status == 0 else {
@@ -112,7 +116,7 @@ final class DrillServer {
     }
 
     func connect(database: String) throws -> PostgresConnection {
-        try PostgresConnection(conninfo: "host='\(Self.conninfoQuoted(directory))' port=\(port) dbname='\(Self.conninfoQuoted(database))' user='\(Self.conninfoQuoted(Self.userName()))' sslmode=disable", connectTimeout: 5)
+        try PostgresConnection(conninfo: "host='\(Self.conninfoQuoted(directory))' port=\(port) dbname='\(Self.conninfoQuoted(database))' user='\(Self.conninfoQuoted(user))' sslmode=disable", connectTimeout: 5)
     }
 
     func isRunning() -> Bool {

@@ -153,6 +153,10 @@ public struct DumpRestore {
                 // A bad copy is a warning only when another store's copy served.
                 failures.forEach(warn)
                 return (file, storeName)
+            } catch let error as SystemError where error.code == ENOSPC || error.code == EDQUOT {
+                // The staging directory is full: no store is to blame, and the next would fill it too.
+                throw CommandError(problem: "cannot stage dump \(export.id) in \(directory): \(error.reason)",
+                                   fix: "give a directory with room for the whole dump with --work-dir", errorCode: error.errorCode)
             } catch {
                 failures.append("\(error)")
             }

@@ -217,18 +217,18 @@ public struct ExportLogs {
     /// The table is a table on the search path, and the time column is one of its columns and holds times.
     private func checkTable(_ table: String, column: String, _ db: PostgresConnection, database: String) throws {
         let found = try db.query("""
-            SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')
+            SELECT n.nspname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.oid = to_regclass($1)
             """, [table])
-        guard let schema = found.first?.first ?? nil else {
-            throw CommandError(problem: "table \(table) does not exist in database \(database) (on its search_path)",
-                               fix: "check the name (psql: \\dt), or give the database with --database", errorCode: "input.invalid")
-        }
+        let missing = CommandError(problem: "table \(table) does not exist in database \(database) (on its search_path)",
+                                   fix: "check the name (psql: \\dt), or give the database with --database", errorCode: "input.invalid")
+        guard let row = found.first, let schema = row[0] else { throw missing }
         // A search_path that reaches a system schema first (information_schema.tables) is refused too.
         guard !SQLIdentifier.isSystemSchema(schema) else {
             throw CommandError(problem: "--table \(table) is \(schema).\(table), a system table of PostgreSQL, which walvault never exports or deletes from",
                                fix: "name the application's own table, or set the search_path of the role in [cluster] conninfo", errorCode: "input.invalid")
         }
+        guard row[1] == "r" || row[1] == "p" else { throw missing }
         let type = try db.query("""
             SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
             WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped

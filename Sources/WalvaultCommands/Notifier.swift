@@ -191,6 +191,10 @@ public struct Notifier: Sendable {
             throw CommandError(problem: "the environment variable named by alerts.webhook_url_env is not set", fix: "set it to the webhook's URL for the process running walvault")
         }
         let url = String(cString: raw)
+        guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+            throw CommandError(problem: "the webhook in $\(variable) is not an http:// or https:// URL (not shown: it may hold a token)",
+                               fix: "set \(variable) to the webhook's https:// URL")
+        }
         // The URL usually holds the webhook's token: messages name the variable only.
         let request = HTTPRequest(method: "POST", url: url, displayURL: "the webhook in $\(variable)", headers: [("Content-Type", "application/json")],
                                   body: .bytes(try message.json()))
@@ -204,8 +208,8 @@ public struct Notifier: Sendable {
         guard let url = settings.smtpURL else { return }
         var user: SecretBytes?
         var password: SecretBytes?
-        if let source = settings.smtpUser { user = try StoreCredentials.read(source, key: "alerts.smtp_user", configPath: context.config.path) }
-        if let source = settings.smtpPassword { password = try StoreCredentials.read(source, key: "alerts.smtp_password", configPath: context.config.path) }
+        if let source = settings.smtpUser { user = try StoreCredentials.read(source, key: "alerts.smtp_user", configPath: context.config.path, fileKey: false) }
+        if let source = settings.smtpPassword { password = try StoreCredentials.read(source, key: "alerts.smtp_password", configPath: context.config.path, fileKey: false) }
         let userText = user.map { $0.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
         let from = settings.emailFrom ?? userText.flatMap { AlertSettings.isValidAddress($0) ? $0 : nil } ?? "walvault@\(Self.hostName())"
         let display = String(url.prefix { $0 != "?" })

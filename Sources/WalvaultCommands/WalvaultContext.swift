@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
@@ -39,7 +42,7 @@ public struct WalvaultContext: Sendable {
     public static func load(configPath: String) throws -> WalvaultContext {
         let config = try ConfigLoader.load(path: configPath)
         var keyRing: KeyRing?
-        var warnings: [String] = []
+        var warnings = try configFileWarnings(configPath)
         if let encryption = config.encryption {
             let (passphrase, passphraseWarnings) = try Passphrase.load(encryption, configPath: configPath)
             warnings += passphraseWarnings
@@ -55,6 +58,14 @@ public struct WalvaultContext: Sendable {
             }
             keyRing = KeyRing(passphrase: passphrase, cache: cache)
         }
+        for (index, store) in config.stores.enumerated() {
+            let key = "stores #\(index + 1)"
+            switch store.kind {
+            case .s3(let s3): warnings += StoreCredentials.permissionWarning(s3.secretAccessKey, key: key + ".secret_access_key").map { [$0] } ?? []
+            case .telegram(let telegram): warnings += StoreCredentials.permissionWarning(telegram.botToken, key: key + ".bot_token").map { [$0] } ?? []
+            case .local: break
+            }
+        }
         for store in config.stores where encryptionMissing(store, config) {
             warnings.append("store \"\(store.name)\" sends backups to Telegram unencrypted: Telegram, and anyone who can read chat \(store.telegramChatID ?? ""), can read the database; add an [encryption] section")
         }
@@ -63,6 +74,26 @@ public struct WalvaultContext: Sendable {
         }, keyRing: keyRing, warnings: warnings)
         context.spoolProblem = config.cluster.spool.flatMap { spoolProblem($0, configPath: configPath) }
         return context
+    }
+
+    /// Whoever can rewrite the config decides where backups go and what walvault reads: a config
+    /// every user can write is refused; one its group can write, or that belongs to a user other
+    /// than the one running walvault (or root), is named.
+    static func configFileWarnings(_ configPath: String) throws -> [String] {
+        guard let status = FileSystem.status(ifReadable: configPath) else { return [] }
+        let mode = String(status.mode, radix: 8)
+        if status.mode & 0o002 != 0 {
+            throw CommandError(problem: "the config file \(configPath) can be rewritten by every user (mode \(mode)), who could send the backups anywhere",
+                               fix: "chmod 600 \(configPath) (or 640, owned by root with the postgres group)")
+        }
+        var warnings: [String] = []
+        if status.mode & 0o020 != 0 {
+            warnings.append("the config file \(configPath) can be rewritten by its group (mode \(mode)); run chmod g-w \(configPath)")
+        }
+        if status.owner != geteuid(), status.owner != 0 {
+            warnings.append("the config file \(configPath) belongs to \(FileSystem.userName(status.owner)), not to \(FileSystem.userName(geteuid())) who runs walvault, nor to root: that user decides where backups go; chown root \(configPath)")
+        }
+        return warnings
     }
 
     /// The spool holds locks, logs, queues and look-ahead that walvault deletes and truncates,

@@ -281,7 +281,7 @@ public enum ConfigLoader {
         let megabytes = try reader.int("max_queue_mb") ?? ShippingSettings.defaultMaxQueueMB
         guard (16...(1 << 24)).contains(megabytes) else {
             throw ConfigError(file: path, key: "shipping.max_queue_mb", problem: "\(megabytes) is out of range",
-                              fix: "use 16 MB or more (the default is \(ShippingSettings.defaultMaxQueueMB))")
+                              fix: "use 16 to \(1 << 24) MB (the default is \(ShippingSettings.defaultMaxQueueMB))")
         }
         return ShippingSettings(parallel: parallel, maxQueueBytes: megabytes << 20)
     }
@@ -363,10 +363,13 @@ public enum ConfigLoader {
             ConfigError(file: path, key: reader.key(key), problem: problem, fix: fix)
         }
         var endpoint = try reader.requiredString("endpoint", meaning: "the service's URL, e.g. \"https://s3.us-west-004.backblazeb2.com\"")
-        while endpoint.hasSuffix("/") { endpoint.removeLast() }
         let scheme = endpoint.hasPrefix("https://") ? "https://" : endpoint.hasPrefix("http://") ? "http://" : nil
         guard let scheme else {
             throw fail("endpoint", "\"\(endpoint)\" is not an http:// or https:// URL", "give the service's URL, e.g. \"https://s3.eu-central-1.amazonaws.com\"")
+        }
+        while endpoint.hasSuffix("/"), endpoint.utf8.count > scheme.utf8.count { endpoint.removeLast() }
+        guard endpoint.utf8.count > scheme.utf8.count else {
+            throw fail("endpoint", "\"\(scheme)\" names no server", "give the service's URL with its host, e.g. \"https://s3.eu-central-1.amazonaws.com\" or \"http://127.0.0.1:9000\"")
         }
         let host = endpoint.dropFirst(scheme.count)
         // Bytes, not String.contains(String): with TOMLKit importing Foundation, that would resolve

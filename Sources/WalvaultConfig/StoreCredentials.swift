@@ -10,12 +10,20 @@ public enum StoreCredentials {
     static let maxLength = 4096
 
     /// - Parameter key: the config key naming the source, for messages ("stores #2.secret_access_key").
-    public static func read(_ source: SecretSource, key: String, configPath: String) throws -> SecretBytes {
+    /// The passphrase file's warning, for a secret kept in a file others can read.
+    public static func permissionWarning(_ source: SecretSource, key: String) -> String? {
+        guard case .file(let path) = source, let status = FileSystem.status(ifReadable: path), status.mode & 0o077 != 0 else { return nil }
+        return "the secret file \(path) (\(key)_file) is readable by group or others (mode \(String(status.mode, radix: 8))); run chmod 600 \(path)"
+    }
+
+    /// - Parameter fileKey: whether `<key>_file` exists as the alternative to name (the SMTP login has only `_env`).
+    public static func read(_ source: SecretSource, key: String, configPath: String, fileKey: Bool = true) throws -> SecretBytes {
         switch source {
         case .environment(let name):
             guard let raw = getenv(name), raw.pointee != 0 else {
                 throw ConfigError(file: configPath, key: key + "_env", problem: "the environment variable \(name) is not set or empty",
-                                  fix: "set it for the process running walvault (for archive_command: in the PostgreSQL service's environment), or use \(key.split(separator: ".").last.map(String.init) ?? key)_file")
+                                  fix: "set it for the process running walvault (for archive_command: in the PostgreSQL service's environment)"
+                                      + (fileKey ? ", or use \(key.split(separator: ".").last.map(String.init) ?? key)_file" : ""))
             }
             // Not unset: `walvault ship`, started from archive-push, needs it too.
             return SecretBytes(copying: UnsafeRawBufferPointer(start: raw, count: strlen(raw)))

@@ -106,6 +106,9 @@ public final class HTTPClient: @unchecked Sendable {
 
         try reset()
         try set(CURLOPT_URL, request.url)
+        // HTTP and HTTPS only: a URL from the config or the environment (a webhook) must not make
+        // walvault read file:// or speak another protocol libcurl knows.
+        try set(CURLOPT_PROTOCOLS_STR, "http,https")
         try set(CURLOPT_NOSIGNAL, 1)
         try set(CURLOPT_FOLLOWLOCATION, 0)
         try set(CURLOPT_CONNECTTIMEOUT, request.connectTimeoutSeconds)
@@ -158,7 +161,8 @@ public final class HTTPClient: @unchecked Sendable {
             let reason = curl.easyStrerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
             throw HTTPError(kind: Self.isTransient(code) ? .transient : .permanent,
                             problem: "\(request.method) \(request.displayURL) failed: \(reason)",
-                            fix: Self.isTransient(code) ? "the service or the network did not answer; walvault retries" : "check the endpoint in the config")
+                            fix: Self.isTransient(code) ? "the service or the network did not answer (walvault retried it); try again later" : "check the endpoint in the config",
+                            hostNotFound: code == CURLE_COULDNT_RESOLVE_HOST)
         }
         var status = 0
         try check(wv_curl_getinfo_long(curl.getinfo, handle, CURLINFO_RESPONSE_CODE, &status))
@@ -200,6 +204,7 @@ public final class HTTPClient: @unchecked Sendable {
         let context = Unmanaged.passRetained(exchange)
         defer { context.release() }
         try set(CURLOPT_URL, url)
+        try set(CURLOPT_PROTOCOLS_STR, "smtp,smtps")
         try set(CURLOPT_NOSIGNAL, 1)
         try set(CURLOPT_CONNECTTIMEOUT, 10)
         try set(CURLOPT_TIMEOUT, timeoutSeconds)

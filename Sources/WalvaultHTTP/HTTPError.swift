@@ -13,11 +13,14 @@ public struct HTTPError: Problem, Equatable {
     public let kind: Kind
     public let problem: String
     public let fix: String
+    /// The host name did not resolve: a store can say which setting makes up that name.
+    public var hostNotFound = false
 
-    public init(kind: Kind, problem: String, fix: String) {
+    public init(kind: Kind, problem: String, fix: String, hostNotFound: Bool = false) {
         self.kind = kind
         self.problem = problem
         self.fix = fix
+        self.hostNotFound = hostNotFound
     }
 
     public var errorCode: String { "http.\(kind.rawValue)" }

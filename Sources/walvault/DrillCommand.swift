@@ -12,7 +12,7 @@ struct DrillCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("Drill this backup instead of the newest.", valueName: "label"))
+    @Option(help: ArgumentHelp("Start from this backup instead of the newest one; recovery still runs to --target-time or the end of the archive.", valueName: "label"))
     var backup: String?
 
     @Option(help: ArgumentHelp("Recover to this moment instead of the end of the archive: 'YYYY-MM-DD HH:MM:SS[.ffffff][+TZ]'.", valueName: "time"))
@@ -27,7 +27,8 @@ struct DrillCommand: ParsableCommand {
     @Option(name: .customLong("postgres-bin"), help: ArgumentHelp("PostgreSQL's programs (default: /usr/lib/postgresql/<version>/bin, else PATH).", valueName: "dir"))
     var postgresBin: String?
 
-    @Option(help: ArgumentHelp("Give up when recovery takes longer (default 1 h).", valueName: "duration"))
+    @Option(help: ArgumentHelp("Give up when recovery takes longer: seconds, more than 0 and at most \(Int(DurationArgument.maximum)) (a week); default 3600.", valueName: "seconds"),
+            transform: DurationArgument.parse)
     var timeout: DurationArgument = DurationArgument(seconds: 3600)
 
     @Flag(help: "Print JSON.")

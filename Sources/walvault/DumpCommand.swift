@@ -4,7 +4,11 @@ import WalvaultCommands
 import WalvaultPipeline
 import WalvaultSystem
 
-extension ExportFormat: ExpressibleByArgument {}
+/// Only the formats a dump can take, so that --help lists no value the command refuses.
+enum DumpFormatArgument: String, CaseIterable, ExpressibleByArgument {
+    case custom, plain
+    var format: ExportFormat { self == .custom ? .custom : .plain }
+}
 extension CompressionAlgorithm: ExpressibleByArgument {}
 
 struct DumpCommand: ParsableCommand {
@@ -33,7 +37,7 @@ struct DumpCreateCommand: ParsableCommand {
     var database: String?
 
     @Option(help: ArgumentHelp("custom (pg_restore; the default) or plain (SQL).", valueName: "format"))
-    var format: ExportFormat = .custom
+    var format: DumpFormatArgument = .custom
 
     @Option(help: ArgumentHelp("zstd, lz4, gzip or none (default: none for custom, which pg_dump compresses; [compression] for plain).", valueName: "algorithm"))
     var compression: CompressionAlgorithm?
@@ -46,12 +50,11 @@ struct DumpCreateCommand: ParsableCommand {
 
     func validate() throws {
         guard (schema != nil) != allTenants else { throw ValidationError("give either --schema NAME or --all-tenants") }
-        guard format == .custom || format == .plain else { throw ValidationError("--format must be custom or plain") }
     }
 
     func run() throws {
         let context = try global.loadContext(for: "dump")
-        let dump = Dump(context: context, options: DumpOptions(database: database, format: format, compression: compression, postgresBin: postgresBin))
+        let dump = Dump(context: context, options: DumpOptions(database: database, format: format.format, compression: compression, postgresBin: postgresBin))
         var outcomes: [(schema: String, outcome: Result<DumpResult, Error>)] = []
         if let schema {
             let clock = Stopwatch()
@@ -81,8 +84,10 @@ struct DumpCreateCommand: ParsableCommand {
         let failures = outcomes.filter { if case .failure = $0.outcome { return true } else { return false } }
         for failure in failures {
             if case .failure(let error) = failure.outcome {
-                Output.fail("dump", allTenants ? "schema \(failure.schema): \(error)" : "\(error)")
-                Alerts.failed("dump", context, condition: "dump of schema \(failure.schema)", error: error, immediate: true)
+                // A name from the database: shown escaped, so an escape code in it cannot drive the terminal.
+                let schema = SQLIdentifier.shown(failure.schema)
+                Output.fail("dump", allTenants ? "schema \(schema): \(error)" : "\(error)")
+                Alerts.failed("dump", context, condition: "dump of schema \(schema)", error: error, immediate: true)
             }
         }
         if !results.isEmpty {

@@ -28,7 +28,7 @@ struct RestoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("'latest': replay all archived WAL.", valueName: "latest"))
     var target: String?
 
-    @Option(help: ArgumentHelp("Restore this backup instead of choosing one.", valueName: "label"))
+    @Option(help: ArgumentHelp("Start from this backup instead of the one walvault would choose; --target-time or --target is still needed and says where recovery stops.", valueName: "label"))
     var backup: String?
 
     @Flag(help: "Print the plan (backup, WAL range, timelines, destination, what --force deletes) after every check the real run makes, and write nothing.")

@@ -270,4 +270,48 @@ import WalvaultPostgres
         #expect(left.map(\.subject) == ["tenant_a", "tenant_b"])
         #expect(left.first { $0.subject == "tenant_a" }!.name.time == now - day)
     }
+
+    /// Issue 24, item 11: log exports go after [retention] logs_days, and not before; without the
+    /// key they stay for ever. The planner decides from times alone.
+    @Test func expireDeletesLogExportsOlderThanLogsDaysOnly() throws {
+        let base = ShippingRig()
+        let layout = ArchiveLayout(cluster: "main")
+        let now = WallClock.nowMicros()
+        let day: Int64 = 86_400_000_000
+        for (table, daysAgo) in [("project_logs", 400), ("project_logs", 366), ("project_logs", 364), ("audit_logs", 10)] as [(String, Int64)] {
+            let writer = try ExportWriter(context: base.context, directory: layout.logsDirectory(table), time: now - daysAgo * day, format: .jsonl, compression: .none, level: 0)
+            try [UInt8](repeating: UInt8(daysAgo % 256), count: 100).withUnsafeBytes { try writer.write($0) }
+            _ = try writer.commit()
+        }
+        var config = base.context.config
+        config.retention = RetentionSettings(days: 30)
+        let forever = try Expire(context: WalvaultContext(config: config, stores: base.context.rawStores)).run(asOf: now)
+        #expect(forever.stores.allSatisfy { !$0.delete.contains { $0.kind == "log export" } })
+        #expect(try ExportListing.list(.logs, stores: [base.context.stores[0]], layout: layout).count == 4)
+
+        config.retention = RetentionSettings(days: 30, logsDays: 365)
+        let context = WalvaultContext(config: config, stores: base.context.rawStores)
+        let report = try Expire(context: context).run(asOf: now)
+        let local = try #require(report.stores.first { $0.store == "local" })
+        #expect(local.delete.filter { $0.kind == "log export" }.count == 2)
+        #expect(local.keep.filter { $0.kind == "log export" }.count == 2)
+        #expect(local.due.count >= 2)
+        let left = try ExportListing.list(.logs, stores: [context.stores[0]], layout: layout)
+        #expect(Set(left.map(\.name.time)) == [now - 364 * day, now - 10 * day])
+
+        let plan = LogExportExpiry.plan([.init(id: "t/a", time: now - 2 * day), .init(id: "t/b", time: now - day)], days: 1, now: now)
+        #expect(plan.map(\.keep) == [false, true])
+    }
+
+    @Test func logsDaysIsParsedAndCheckedInOneLine() throws {
+        let head = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"local\"\ntype=\"local\"\npath=\"/s\"\n"
+        #expect(try ConfigLoader.parse(head + "[retention]\ndays = 30\nlogs_days = 365\n", path: "/c.toml").retention?.logsDays == 365)
+        #expect(try ConfigLoader.parse(head + "[retention]\ndays = 30\n", path: "/c.toml").retention?.logsDays == nil)
+        do {
+            _ = try ConfigLoader.parse(head + "[retention]\ndays = 30\nlogs_days = 0\n", path: "/c.toml")
+            Issue.record("expected a refusal")
+        } catch let error as ConfigError {
+            #expect(error.key == "retention.logs_days" && error.problem.contains("out of range"))
+        }
+    }
 }

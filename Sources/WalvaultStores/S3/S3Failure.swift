@@ -40,7 +40,7 @@ public enum S3Failure {
             return "this service lacks a feature walvault uses; report it with the service's name"
         default:
             switch kind(status: status, code: code) {
-            case .transient: return "the service is unavailable or throttling; walvault retries, try again later"
+            case .transient: return "the service is unavailable or throttling (walvault retried it); try again later"
             case .auth: return "check the key's permissions on bucket \(bucket)"
             default: return "check endpoint, region, bucket and path_style in the config"
             }

@@ -41,7 +41,7 @@ final class S3ObjectReader: ObjectReader {
             guard let range = answer.response.header("Content-Range"), let slash = range.lastIndex(of: "/"),
                   let size = Int(range[range.index(after: slash)...]), answer.body.count == min(store.readWindow, size - nextOffset) else {
                 throw StoreError(store: store.name, kind: .transient, problem: "GET \(display) answered a range that does not fit",
-                                 fix: "the service or a proxy cut the answer; walvault retries")
+                                 fix: "the service or a proxy cut the answer (walvault retried it); try again later")
             }
             total = size
         case 200 where nextOffset == 0:

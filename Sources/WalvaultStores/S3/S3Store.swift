@@ -132,6 +132,12 @@ public final class S3Store: Store {
             return answer
         } catch let error as HTTPError {
             // The handle may hold a broken connection: let it go.
+            if error.hostNotFound, !addressing.pathStyle {
+                // Virtual-hosted addressing asks DNS for <bucket>.<endpoint>: an IP address or a
+                // self-hosted server (MinIO) has no such name.
+                throw StoreError(store: name, kind: .transient, problem: error.problem,
+                                 fix: "if \(addressing.endpointHost) is an IP address or a self-hosted server such as MinIO, set path_style = true; otherwise check the endpoint and the network")
+            }
             throw S3Failure.error(store: name, error)
         }
     }
@@ -277,7 +283,7 @@ public final class S3Store: Store {
                 guard let key = upload.value("Key"), let id = upload.value("UploadId") else {
                     throw unexpected("the multipart uploads under \(addressing.display(prefix))", upload)
                 }
-                if let begun = upload.value("Initiated").flatMap(S3Time.iso8601), begun < micros { abandoned.append((key, id)) }
+                if Self.isAbandoned(initiated: upload.value("Initiated"), before: micros) { abandoned.append((key, id)) }
             }
             let truncated = root.value("IsTruncated") == "true"
             keyMarker = truncated ? root.value("NextKeyMarker") : nil
@@ -291,6 +297,13 @@ public final class S3Store: Store {
             guard (200...299).contains(answer.status) || answer.status == 404 else { throw failure("ABORT UPLOAD", upload.key, answer) }
         }
         return abandoned.count
+    }
+
+    /// An upload begun before the cut-off; one whose start cannot be read is left alone (a
+    /// writer may still be sending it).
+    static func isAbandoned(initiated: String?, before micros: Int64) -> Bool {
+        guard let begun = initiated.flatMap(S3Time.iso8601) else { return false }
+        return begun < micros
     }
 
     func parse(_ body: [UInt8], what: String) throws -> XMLElement {
@@ -349,7 +362,7 @@ public final class S3Store: Store {
         let key = storeKey(objectKey)
         guard let object = retryHere ? try retrying({ try head(key: key) }) : try head(key: key) else {
             throw StoreError(store: name, kind: .transient, problem: "\(addressing.display(objectKey)) is missing right after it was stored",
-                             fix: "the service lost or hid the write; walvault retries")
+                             fix: "the service lost or hid the write (walvault retried it); try again later")
         }
         guard object.size == size else {
             throw StoreError(store: name, kind: .permanent, problem: "\(addressing.display(objectKey)) holds \(object.size) bytes after storing \(size)",

@@ -165,7 +165,7 @@ public final class TelegramBotAPI: @unchecked Sendable {
             }
         }
         if let size = file.file_size ?? expectedSize, size != received {
-            throw StoreError(store: store, kind: .transient, problem: "a document came back with \(received) of its \(size) bytes", fix: "walvault retries")
+            throw StoreError(store: store, kind: .transient, problem: "a document came back with \(received) of its \(size) bytes", fix: "walvault retried it; try again later")
         }
     }
 
@@ -234,7 +234,7 @@ public enum TelegramFailure {
         case 400 where text.contains("chat not found"): return "check chat_id (\(chatID)) and that the bot is a member of that chat"
         case 400 where text.contains("file is too big"): return "documents over 20 MiB cannot be downloaded from the cloud Bot API: keep part_size_mb at 19 or less, or use a local Bot API server"
         case 400 where text.contains("can't be deleted"): return "Telegram lets a bot delete its messages for 48 hours only"
-        default: return code >= 500 ? "Telegram is unavailable; walvault retries" : "check api_base, bot token and chat_id"
+        default: return code >= 500 ? "Telegram is unavailable (walvault retried it); try again later" : "check api_base, bot token and chat_id"
         }
     }
 }
