@@ -42,6 +42,15 @@ import WalvaultSystem
                        backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
     }
 
+    /// Issue 24, item 6: a moment later than now only forecasts, unless forced.
+    @Test func aFutureAsOfIsAForecastWithoutForce() {
+        let now = WallClock.nowMicros()
+        #expect(Expire.isForecast(asOf: now + 1, now: now, force: false))
+        #expect(!Expire.isForecast(asOf: now + 1, now: now, force: true))
+        #expect(!Expire.isForecast(asOf: now, now: now, force: false))
+        #expect(!Expire.isForecast(asOf: now - Self.day, now: now, force: false))
+    }
+
     /// notify_before_days: what the same rule deletes that many days ahead, said once per backup.
     @Test func backupsAboutToExpireAreNamedAheadAndNoticedOnce() throws {
         let (dir, base, now) = try rig(localDays: nil, retentionDays: 30)

@@ -4,6 +4,7 @@ import Glibc
 import Dispatch
 import Synchronization
 import Testing
+import WalvaultCommands
 import WalvaultConfig
 import WalvaultHTTP
 @testable import WalvaultStores
@@ -274,6 +275,23 @@ private func put(_ store: Store, _ directory: String, _ name: String, _ bytes: [
         let wrapped: Store = UnencryptedStore(base: RetryingStore(base: store))
         #expect(try wrapped.abortAbandonedUploads(under: "other", begunBefore: now + 60_000_000) == 1)
         #expect(try uploadsInProgress(store) == 0)
+    }
+
+    /// `ship` sweeps every store it is configured with, once per run, under the cluster only.
+    @Test func shipAbortsTheUploadsAKilledWriterLeft() throws {
+        let dir = TempDir()
+        let s3 = try S3TestServer.get().store(name: "cloud")
+        for key in ["main/wal/0000000100000000/a", "another-cluster/wal/b"] {
+            #expect(try s3.send("POST", objectKey: s3.addressing.objectKey(key), query: [("uploads", "")], body: []).status == 200)
+        }
+        let settings = [StoreSettings(name: "local", kind: .local(path: dir.sub("sync"))),
+                        StoreSettings(name: "cloud", kind: .local(path: dir.sub("unused")), mode: .async)]
+        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
+                                    compression: CompressionSettings(algorithm: .zstd), stores: settings)
+        let context = WalvaultContext(config: config, stores: [try WalvaultContext.makeStore(settings[0]), RetryingStore(base: s3)])
+        let report = try Ship(context: context).run()
+        #expect(report.abortedUploads == 1)
+        #expect(try uploadsInProgress(s3) == 1, "another cluster's upload is not this ship's")
     }
 
     @Test func onlyUploadsBegunBeforeTheCutOffAreAbandoned() {
