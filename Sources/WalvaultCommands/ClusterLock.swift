@@ -31,7 +31,8 @@ public final class ClusterLock {
             if !FileSystem.isDirectory(directory) {
                 try FileSystem.makeDirectories(directory, mode: 0o700)
             }
-            if let problem = FileSystem.untrustedDirectoryProblem(directory) ?? symlinkProblem(directory) {
+            // A configured spool may be a link the owner made; the directory in /tmp may not.
+            if let problem = FileSystem.untrustedDirectoryProblem(directory) ?? (config.cluster.spool == nil ? symlinkProblem(directory) : nil) {
                 throw CommandError(problem: "cannot lock cluster \"\(config.cluster.name)\": the lock directory \(problem)",
                                    fix: config.cluster.spool == nil
                                        ? "remove \(directory) (someone else made it) and run again"

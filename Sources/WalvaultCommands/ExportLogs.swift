@@ -209,7 +209,7 @@ public struct ExportLogs {
                 return (try? store.head(key: key)) == nil
             }
             guard !lacking.isEmpty, waiting.seconds < options.asyncWaitSeconds else { return lacking }
-            _ = try? Ship(context: context).run()
+            _ = try? Ship(context: context).run(sweepUploads: false)
             usleep(250_000)
         }
     }

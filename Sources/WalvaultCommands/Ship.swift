@@ -83,7 +83,9 @@ public struct Ship: Sendable {
     /// with `follow`, forever, waking every `interval` seconds.
     /// - Parameter flushed: called after each time an async store made objects durable, with
     ///   them (with `follow`, `run` never returns, so history is recorded from here).
-    public func run(follow: Bool = false, interval: Double = 1, progress: (String) -> Void = { _ in },
+    /// - Parameter sweepUploads: abort abandoned multipart uploads first (and hourly with `follow`);
+    ///   off for a caller that only wants its own object shipped now.
+    public func run(follow: Bool = false, interval: Double = 1, sweepUploads: Bool = true, progress: (String) -> Void = { _ in },
                     flushed: ([Shipped]) -> Void = { _ in }, passed: (Report) -> Void = { _ in }) throws -> Report {
         guard let spool = try context.trustedSpool, !context.asyncIndexes.isEmpty, !context.syncStores.isEmpty else {
             return Report()
@@ -91,6 +93,7 @@ public struct Ship: Sendable {
         var total = Report()
         let unflushed = Unflushed()
         var attempt = 0
+        var lastSweep: Int64 = sweepUploads ? 0 : .max
         while true {
             let lock: FileDescriptor
             do {
@@ -102,9 +105,8 @@ public struct Ship: Sendable {
             attempt += 1
             let started = WallClock.nowMicros()
             var report = Report()
-            var lastSweep: Int64 = 0
             repeat {
-                if WallClock.nowMicros() - lastSweep > 3_600_000_000 {
+                if lastSweep != .max, WallClock.nowMicros() - lastSweep > 3_600_000_000 {
                     total.abortedUploads += abortAbandonedUploads(progress: progress)
                     lastSweep = WallClock.nowMicros()
                 }

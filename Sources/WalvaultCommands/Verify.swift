@@ -140,7 +140,7 @@ public struct Verify {
             }
             return queued
         }
-        var queuedBeforeListing = readQueues()
+        var queuedAround = readQueues()  // and merged with a second read after the listings
 
         // Listings first: the jobs, the identity each store is bound to, objects that are not walvault's.
         var jobs: [Job] = []
@@ -200,7 +200,7 @@ public struct Verify {
         if let backupLabel, !backupFound {
             throw CommandError(problem: "--backup \(backupLabel): no store holds a backup of that name", fix: "walvault info lists the backups")
         }
-        queuedBeforeListing.merge(readQueues()) { $0.union($1) }
+        queuedAround.merge(readQueues()) { $0.union($1) }
 
         // Read everything back, largest jobs first so the last one to finish is a small one.
         jobs.sort { $0.storedBytes > $1.storedBytes }
@@ -266,7 +266,7 @@ public struct Verify {
             }
         }
         for (position, store) in stores.enumerated() {
-            if let queued = queuedBeforeListing[store.name] { holdings[position].queued = queued }
+            if let queued = queuedAround[store.name] { holdings[position].queued = queued }
         }
         let segmentSize = identities.values.first?.walSegmentSize ?? (16 << 20)
         var audited = holdings.enumerated().filter { listed.contains($0.offset) }.map(\.element)

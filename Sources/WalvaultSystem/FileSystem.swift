@@ -111,6 +111,10 @@ public enum FileSystem {
     public static func listDirectory(_ path: String) throws -> [String] {
         guard let dir = opendir(path) else { throw SystemError("list", path: path) }
         defer { closedir(dir) }
+        return names(in: dir)
+    }
+
+    private static func names(in dir: OpaquePointer) -> [String] {
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
@@ -182,14 +186,7 @@ public enum FileSystem {
         }
         defer { closedir(dir) }
         rewinddir(dir)
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        return names(in: dir)
     }
 
     /// Why a directory walvault keeps its own state in (the spool, a lock directory) cannot be
