@@ -99,13 +99,3 @@ extension String {
         return String(s)
     }
 }
-
-extension String.UTF8View {
-    /// Byte search without Foundation (whose String.contains would grow the executable's start-up).
-    func contains(subsequence needle: String) -> Bool {
-        let hay = Array(self), pattern = Array(needle.utf8)
-        guard pattern.count <= hay.count else { return pattern.isEmpty }
-        for start in 0...(hay.count - pattern.count) where hay[start..<start + pattern.count].elementsEqual(pattern) { return true }
-        return false
-    }
-}

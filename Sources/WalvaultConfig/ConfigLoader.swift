@@ -425,7 +425,7 @@ public enum ConfigLoader {
             throw fail("api_base", "\(scheme)\(host)… has a query, credentials or spaces (the rest is not shown)", "give the server's URL only; the token goes in bot_token_env or bot_token_file")
         }
         let path = String(decoding: rest.drop { $0 != UInt8(ascii: "/") }, as: UTF8.self)
-        guard !path.lowercased().contains("/bot") else {
+        guard !path.lowercased().utf8.contains(subsequence: "/bot") else {
             throw fail("api_base", "\(scheme)\(host)… has /bot in its path (not shown: it may hold the bot token); walvault adds /bot<token>/ itself",
                        "give the server's URL only, e.g. \"\(scheme)\(host)\"; the token goes in bot_token_env or bot_token_file")
         }

@@ -104,6 +104,35 @@ import WalvaultTestHelpers
         #expect(verify.status == 0 && !verify.stdout.contains("archive.info"), "\(verify.stdout)")
     }
 
+    /// Low item: the drill connects to the restored cluster as the role [cluster] conninfo names,
+    /// not as the OS user running it (a cluster made with initdb -U dbowner has no role postgres).
+    @Test func aDrillConnectsAsTheConninfoUser() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let drills = try ws.mkdir("drills")
+        let cluster = PostgresCluster(workspace: ws, name: "pgdata")
+        let config = try ws.config(stores: [store], extra: """
+            pgdata = "\(cluster.pgdata)"
+            conninfo = "host=\(ws.path) port=\(cluster.port) user=dbowner dbname=postgres"
+            """)
+        try cluster.initdb(settings: ["wal_level": "replica", "archive_mode": "on",
+                                      "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"], arguments: ["-U", "dbowner"])
+        try ws.giveToPostgres()
+        try cluster.start()
+        defer { try? cluster.stop(mode: "immediate") }
+        func psql(_ sql: String) throws -> ProcessResult {
+            try run("/usr/bin/psql", ["-X", "-q", "-At", "-h", ws.path, "-p", "\(cluster.port)", "-U", "dbowner", "-d", "postgres", "-c", sql], asPostgres: true)
+        }
+        #expect(try psql("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g").status == 0)
+        #expect(try psql("SELECT count(*) FROM pg_roles WHERE rolname = 'postgres'").stdout.hasPrefix("0"), "no role named after the OS user")
+        let backup = try ws.walvault(["--config", config, "backup"], asPostgres: true)
+        #expect(backup.status == 0, "\(backup.stderr)")
+        #expect(try psql("SELECT pg_switch_wal()").status == 0)
+        let drill = try ws.walvault(["--config", config, "drill", "--directory", drills], asPostgres: true)
+        #expect(drill.status == 0, "\(drill.stdout) \(drill.stderr)")
+        #expect(drill.stdout.contains("drill passed"), "\(drill.stdout)")
+    }
+
     /// Item 12: archive_command switched to another tool after archiving started; the backup
     /// refuses before copying instead of waiting out --wal-timeout.
     @Test func aBackupRefusesAtOnceWhenArchiveCommandWasSwitched() throws {
@@ -180,6 +209,9 @@ import WalvaultTestHelpers
             #expect(!verify.stdout.contains("but not in this one"), "round \(round): \(verify.stdout)")
             #expect(verify.status == 0, "round \(round): \(verify.stdout) \(verify.stderr)")
         }
+        // Low item: --store given twice verifies both stores, not the last one only.
+        let both = try rig.walvault(["verify", "--store", "local", "--store", "cloud"])
+        #expect(both.stdout.contains("in 2 stores"), "\(both.stdout)")
 
         // A dump and a log export made while the cloud store was not configured yet.
         let text = try String(contentsOfFile: rig.config, encoding: .utf8)
