@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// One target per layer (see docs/architecture.md): system → config / pipeline / stores / catalog → commands → CLI.
+/// One target per layer, in the order docs/architecture.md lists them; every import is declared here,
+/// and scripts/check-imports.py checks both.
 let package = Package(
     name: "walvault",
     products: [
@@ -51,9 +52,11 @@ let package = Package(
                 dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog"]),
         .target(name: "WalvaultCommands",
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores",
-                               "WalvaultCatalog", "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory"]),
+                               "WalvaultCatalog", "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory",
+                               "WalvaultHTTP", "CShims"]),
         .executableTarget(name: "walvault", dependencies: [
             "WalvaultCommands", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
+            "WalvaultRepository", "WalvaultStores",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="/opt/swift/usr/bin:$PATH"
+# Every import declared in Package.swift and pointing down docs/architecture.md's layer list, and
+# the check shown to refuse a planted upward import.
+python3 scripts/check-imports.py
+bash scripts/check-imports-test.sh
 swift build --build-tests
 swift test --skip-build
 # PostgreSQL 15's own recovery TAP tests with walvault as archive_command and restore_command.

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The import check must fail where it should: a copy of the repository with an upward import planted
+# (System importing Commands) and an undeclared downward one (Catalog importing HTTP), each named.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+copy=$(mktemp -d)
+trap 'rm -rf "$copy"' EXIT
+tar cf - --exclude='./.build*' --exclude=./.git . | tar xf - -C "$copy"
+python3 scripts/check-imports.py --root "$copy" >/dev/null || { echo "check-imports-test: the unchanged copy should pass" >&2; exit 1; }
+printf '\nimport WalvaultCommands\n' >>"$copy/Sources/WalvaultSystem/Paths.swift"
+printf '\nimport WalvaultHTTP\n' >>"$copy/Sources/WalvaultCatalog/LSN.swift"
+if output=$(python3 scripts/check-imports.py --root "$copy"); then
+  echo "check-imports-test: a planted upward import passed the check" >&2; exit 1
+fi
+grep -q "Sources/WalvaultSystem/Paths.swift: imports WalvaultCommands (layer 7) from WalvaultSystem (layer 3): an arrow up" <<<"$output" \
+  || { echo "check-imports-test: the upward import was not named: $output" >&2; exit 1; }
+grep -q "Sources/WalvaultCatalog/LSN.swift: imports WalvaultHTTP, which Package.swift does not declare for WalvaultCatalog" <<<"$output" \
+  || { echo "check-imports-test: the undeclared import was not named: $output" >&2; exit 1; }
+echo "check-imports-test: a planted upward import and an undeclared one are each refused by name"
