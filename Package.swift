@@ -40,7 +40,8 @@ let package = Package(
         .target(name: "WalvaultPostgres", dependencies: ["WalvaultSystem", "CLibPQ"]),
         // The control-plane schema: Migrations/*.sql compiled into the binary.
         .target(name: "WalvaultMigrations", path: "Migrations", exclude: ["README.md"],
-                resources: [.embedInCode("0001_control_plane.sql"), .embedInCode("0002_expiry.sql"), .embedInCode("0003_exports.sql")]),
+                resources: [.embedInCode("0001_control_plane.sql"), .embedInCode("0002_expiry.sql"), .embedInCode("0003_exports.sql"),
+                            .embedInCode("0004_actor.sql")]),
         .target(name: "WalvaultHistory",
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultPostgres", "WalvaultMigrations", "COpenSSL"]),
         // What the bytes mean: formats and pure planners, no store I/O.

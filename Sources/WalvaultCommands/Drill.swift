@@ -79,11 +79,14 @@ public struct DrillReport: Codable, Sendable {
 }
 
 /// A drill that did not pass, carrying what it found for the report.
-public struct DrillFailure: Error, CustomStringConvertible {
+public struct DrillFailure: Problem {
     public let report: DrillReport
-    public var description: String {
+    public var problem: String {
         "restore drill of backup \(report.backup) failed: \(report.problems.prefix(3).joined(separator: "; "))\(report.problems.count > 3 ? " (and \(report.problems.count - 3) more)" : "")"
     }
+    /// Each problem line already says what to look at; the description stays the one line it was.
+    public var fix: String { "" }
+    public var errorCode: String { "drill.failed" }
 }
 
 /// The monthly restore drill in one command: restore into a private directory, start PostgreSQL

@@ -10,11 +10,13 @@ import WalvaultSystem
 /// unit-tested; no command has a mapping of its own.
 public enum HistoryEvents {
     static func base(_ settings: HistorySettings, _ config: WalvaultConfig, type: HistoryRecord.Kind, operation: String,
-                     status: HistoryRecord.Status, durationMs: Int) -> HistoryRecord {
+                     status: HistoryRecord.Status, durationMs: Int, actor: HistoryActor) -> HistoryRecord {
         var record = HistoryRecord(projectID: settings.projectID, type: type, operation: operation, status: status,
                                    retentionDays: status == .succeeded ? settings.retentionDays : nil)
         record.clusterName = config.cluster.name
         record.durationMs = durationMs
+        record.actor = actor.name
+        record.origin = actor.origin
         return record
     }
 
@@ -25,7 +27,8 @@ public enum HistoryEvents {
 
     /// Rows for objects `ship` made durable in an async store: one per object, its handle (a
     /// Telegram file_id) in `file_id`.
-    public static func shippedRows(_ settings: HistorySettings, context: WalvaultContext, shipped: [Ship.Shipped], durationMs: Int) -> [HistoryRecord] {
+    public static func shippedRows(_ settings: HistorySettings, context: WalvaultContext, shipped: [Ship.Shipped], durationMs: Int,
+                                   actor: HistoryActor = .thisProcess) -> [HistoryRecord] {
         shipped.flatMap { object -> [HistoryRecord] in
             // Path components, not String.contains: that would be Foundation's range(of:) here, and ICU.
             let components = object.key.split(separator: "/")
@@ -43,19 +46,21 @@ public enum HistoryEvents {
                 if parent == "dump" { facts.schema = subject }
             }
             return rows(settings, context: context, events: [.started(operation: "ship", type: type, subject: facts.objectName ?? ""),
-                                                             .stored(store: object.store, key: object.key, facts: facts), .succeeded(nil)], durationMs: durationMs)
+                                                             .stored(store: object.store, key: object.key, facts: facts), .succeeded(nil)], durationMs: durationMs,
+                        actor: actor)
         }
     }
 
     /// The one mapping, for every operation: a row per object stored, else one row for the
     /// operation's own facts (a restore), or one failed row with the error.
-    public static func rows(_ settings: HistorySettings, context: WalvaultContext, events: [OperationEvent], durationMs: Int) -> [HistoryRecord] {
+    public static func rows(_ settings: HistorySettings, context: WalvaultContext, events: [OperationEvent], durationMs: Int,
+                            actor: HistoryActor = .thisProcess) -> [HistoryRecord] {
         guard case .started(let operation, let type, let subject)? = events.first else { return [] }
         var rows: [HistoryRecord] = []
         for event in events {
             switch event {
             case .stored(let store, let key, let facts):
-                var r = base(settings, context.config, type: type, operation: operation, status: .succeeded, durationMs: durationMs)
+                var r = base(settings, context.config, type: type, operation: operation, status: .succeeded, durationMs: durationMs, actor: actor)
                 // With [retention], the store's window is the first estimate; expire moves it.
                 if let index = context.stores.firstIndex(where: { $0.name == store }), let days = context.config.retentionDays(store: index) {
                     r.expiresAt = r.createdAt + Int64(days) * 86_400_000_000
@@ -65,14 +70,15 @@ public enum HistoryEvents {
                 apply(facts, to: &r)
                 rows.append(r)
             case .succeeded(let facts?) where rows.isEmpty:
-                var r = base(settings, context.config, type: type, operation: operation, status: .succeeded, durationMs: durationMs)
+                var r = base(settings, context.config, type: type, operation: operation, status: .succeeded, durationMs: durationMs, actor: actor)
                 r.expiresAt = nil
                 apply(facts, to: &r)
                 rows.append(r)
-            case .failed(let error, _):
-                var r = base(settings, context.config, type: type, operation: operation, status: .failed, durationMs: durationMs)
+            case .failed(let error, let code):
+                var r = base(settings, context.config, type: type, operation: operation, status: .failed, durationMs: durationMs, actor: actor)
                 r.objectName = subject
                 r.error = error
+                r.errorCode = code
                 return [r]
             default:
                 break

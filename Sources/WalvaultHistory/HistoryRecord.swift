@@ -40,6 +40,10 @@ public struct HistoryRecord: Codable, Equatable, Sendable {
     public var rangeStart: Int64?
     public var rangeEnd: Int64?
     public var rowsDeleted: Int?
+    /// Who and from where (migration 0004), and a failed row's stable error code.
+    public var actor: String?
+    public var origin: String?
+    public var errorCode: String?
 
     public init(projectID: String, type: Kind, operation: String, status: Status, createdAt: Int64 = HistoryRecord.now(),
                 retentionDays: Int?) {

@@ -100,16 +100,18 @@ public struct HistoryRecorder {
         try db.query("""
             INSERT INTO control_plane.backups (record_id, project_id, type, operation, status, file_id, store_name, object_name,
                 size, stored_size, sha256, cluster_name, system_identifier, timeline, start_lsn, stop_lsn, error, duration_ms,
-                created_at, expires_at, schema_name, row_count, range_start, range_end, rows_deleted)
+                created_at, expires_at, schema_name, row_count, range_start, range_end, rows_deleted, actor, origin, error_code)
             VALUES ($1::uuid, $2, $3::control_plane.backup_type, $4, $5::control_plane.backup_status, $6, $7, $8,
                 $9::bigint, $10::bigint, $11, $12, $13, $14::integer, $15::pg_lsn, $16::pg_lsn, $17, $18::bigint,
                 to_timestamp($19::bigint / 1000000.0), to_timestamp($20::bigint / 1000000.0),
-                $21, $22::bigint, to_timestamp($23::bigint / 1000000.0), to_timestamp($24::bigint / 1000000.0), $25::bigint)
+                $21, $22::bigint, to_timestamp($23::bigint / 1000000.0), to_timestamp($24::bigint / 1000000.0), $25::bigint,
+                $26, $27, $28)
             ON CONFLICT (record_id) DO NOTHING
             """, [r.recordID, r.projectID, r.type.rawValue, r.operation, r.status.rawValue, r.fileID, r.storeName, r.objectName,
                   text(r.size), text(r.storedSize), r.sha256, r.clusterName, r.systemIdentifier, text(r.timeline), r.startLSN, r.stopLSN,
                   r.error, text(r.durationMs), String(r.createdAt), r.expiresAt.map(String.init),
-                  r.schemaName, text(r.rowCount), r.rangeStart.map(String.init), r.rangeEnd.map(String.init), text(r.rowsDeleted)])
+                  r.schemaName, text(r.rowCount), r.rangeStart.map(String.init), r.rangeEnd.map(String.init), text(r.rowsDeleted),
+                  r.actor, r.origin, r.errorCode])
     }
 
     /// `HistoryExpiry.reconcile` for each store; a warning when the database cannot be reached

@@ -60,6 +60,10 @@ import WalvaultTestHelpers
         }
         #expect(try cluster.sql("SELECT count(*) FROM control_plane.backups WHERE row_to_json(backups)::text LIKE '%\(Self.passwordMarker)%'") == "0")
         #expect(try cluster.sql("SELECT count(*) FROM control_plane.backups WHERE status = 'failed'") != "0", "the failures were recorded")
+        // Issue 25, item 6 (migration 0004): who and from where, and every failed row's stable code.
+        #expect(try cluster.sql("SELECT string_agg(DISTINCT actor || ' ' || origin, ',') FROM control_plane.backups") == "postgres cli")
+        #expect(try cluster.sql("SELECT count(*) FROM control_plane.backups WHERE status = 'failed' AND error_code IS NULL") == "0")
+        #expect(try cluster.sql("SELECT string_agg(DISTINCT error_code, ',') FROM control_plane.backups WHERE status = 'failed'") == "postgres.refused")
 
         // Item 8: PostgreSQL's own catalogs are refused, and nothing is exported or deleted.
         let roles = try cluster.sql("SELECT count(*) FROM pg_authid")

@@ -158,6 +158,17 @@ import WalvaultSystem
             .started(operation: "backup", type: .database, subject: nil), .failed(error: "boom; fix", code: "command.refused"),
         ], durationMs: 3)
         #expect(failed.count == 1 && failed[0].status == .failed && failed[0].error == "boom; fix" && failed[0].objectName == nil)
+        // Migration 0004: the failed row's code, and who ran it from where.
+        #expect(failed[0].errorCode == "command.refused")
+        #expect(failed[0].actor == HistoryActor.thisProcess.name && failed[0].origin == "cli")
+        let byOwner = HistoryEvents.rows(settings, context: context, events: [
+            .started(operation: "backup", type: .database, subject: nil), .failed(error: "x", code: "drill.failed"),
+        ], durationMs: 1, actor: HistoryActor(name: "owner@example.com", origin: "http 203.0.113.7"))
+        #expect(byOwner[0].actor == "owner@example.com" && byOwner[0].origin == "http 203.0.113.7" && byOwner[0].errorCode == "drill.failed")
+        #expect(HistoryActor.describe(user: "root", sudoUser: "alice") == "root (sudo from alice)")
+        #expect(HistoryActor.describe(user: "postgres", sudoUser: nil) == "postgres")
+        #expect(HistoryActor.describe(user: "root", sudoUser: "root") == "root")
+        #expect(ErrorCodes.of(DrillFailure(report: DrillReport())) == "drill.failed")
         #expect(HistoryEvents.rows(settings, context: context, events: [], durationMs: 0).isEmpty)
     }
 
