@@ -284,12 +284,13 @@ private func failure(_ body: () throws -> Void) -> String? {
         #expect(message?.contains("--force will not delete the contents of /") == true)
     }
 
-    @Test func forceNeverClearsTheParentOfAMountPoint() throws {
+    @Test(.enabled(if: geteuid() == 0, "mounting a tmpfs needs root"))
+    func forceNeverClearsTheParentOfAMountPoint() throws {
         let f = try BackupRestoreTests.Fixture()
         let parent = f.dir.sub("var-lib")
         _ = f.dir.write("var-lib/PG_VERSION", Array("15\n".utf8))
         _ = f.dir.write("var-lib/global/pg_control", [0])
-        guard f.dir.mountTmpfs("var-lib/mounted", bytes: 1 << 20) != nil else { return }
+        _ = try #require(f.dir.mountTmpfs("var-lib/mounted", bytes: 1 << 20))
         _ = f.dir.write("var-lib/mounted/keep", [9])
         let message = failure { _ = try f.restore(into: parent, force: true) }
         #expect(message?.contains("file systems are mounted below it (mounted)") == true)
@@ -344,9 +345,10 @@ private func failure(_ body: () throws -> Void) -> String? {
     }
 
     /// A full disk is found before anything is written, with a message about space, not the store.
-    @Test func aDiskTooSmallIsRefusedBeforeWriting() throws {
+    @Test(.enabled(if: geteuid() == 0, "mounting a tmpfs needs root"))
+    func aDiskTooSmallIsRefusedBeforeWriting() throws {
         let f = try BackupRestoreTests.Fixture(partSize: 1000)
-        guard let small = f.dir.mountTmpfs("small", bytes: 8192) else { return }
+        let small = try #require(f.dir.mountTmpfs("small", bytes: 8192))
         _ = f.dir.write("small/filler", [UInt8](repeating: 1, count: 4096))
         let target = Paths.join(small, "restored")
         let message = failure { _ = try f.restore(into: target) }
@@ -359,10 +361,11 @@ private func failure(_ body: () throws -> Void) -> String? {
 extension RestoreDestinationTests {
     /// Space that runs out during the writes anyway (file sizes pass the check, but every file
     /// takes whole pages): the message is about the disk, not the store.
-    @Test func aDiskThatFillsDuringTheRestoreBlamesTheDisk() throws {
+    @Test(.enabled(if: geteuid() == 0, "mounting a tmpfs needs root"))
+    func aDiskThatFillsDuringTheRestoreBlamesTheDisk() throws {
         let f = try BackupRestoreTests.Fixture(partSize: 1000)
         let bytes = f.files.values.reduce(0) { $0 + $1.count }
-        guard let small = f.dir.mountTmpfs("tight", bytes: 16384) else { return }
+        let small = try #require(f.dir.mountTmpfs("tight", bytes: 16384))
         #expect(try FileSystem.availableBytes(small) >= bytes, "the free-space check must pass for this test to reach the writes")
         let message = failure { _ = try f.restore(into: Paths.join(small, "restored")) }
         #expect(message?.contains("No space left on device") == true, "\(message ?? "")")
@@ -372,9 +375,10 @@ extension RestoreDestinationTests {
 }
 
 extension RestoreDestinationTests {
-    @Test func aDestinationThatCannotBeCreatedIsOneLine() throws {
+    @Test(.enabled(if: geteuid() == 0, "mounting a tmpfs needs root"))
+    func aDestinationThatCannotBeCreatedIsOneLine() throws {
         let f = try BackupRestoreTests.Fixture()
-        guard let readOnly = f.dir.mountTmpfs("ro", bytes: 1 << 20, readOnly: true) else { return }
+        let readOnly = try #require(f.dir.mountTmpfs("ro", bytes: 1 << 20, readOnly: true))
         let message = failure { _ = try f.restore(into: Paths.join(readOnly, "restored")) }
         #expect(message?.hasPrefix("cannot prepare --pgdata \(readOnly)/restored: ") == true, "\(message ?? "")")
         #expect(message?.contains("read-only") == true)
@@ -523,11 +527,12 @@ extension RestoreDestinationTests {
         }
     }
 
-    @Test func aFullDiskUnderPercentPIsTheDestinationsProblem() throws {
+    @Test(.enabled(if: geteuid() == 0, "mounting a tmpfs needs root"))
+    func aFullDiskUnderPercentPIsTheDestinationsProblem() throws {
         let dir = TempDir()
         let context = makeContext(stores: [dir.sub("store")])
         _ = try push(context, dir.write("pg_wal/\(name)", makeSegment(name: name)))
-        guard let tiny = dir.mountTmpfs("pg_wal_full", bytes: 64 * 1024) else { return }
+        let tiny = try #require(dir.mountTmpfs("pg_wal_full", bytes: 64 * 1024))
         var getter = ArchiveGet(context: context)
         do {
             _ = try getter.run(fileName: name.description, destination: Paths.join(tiny, "RECOVERYXLOG"))

@@ -136,7 +136,15 @@ final class WorkerCount: Sendable {
 
         // The worker's lock is taken: another worker returns at once.
         let workerLock = try FileDescriptor.open(status.workerLockPath, flags: O_RDWR | O_CREAT, mode: 0o600)
-        #expect(try workerLock.tryLockExclusive())
+        // The worker let go when it returned; a child another test is spawning at that moment may
+        // hold a copy of the descriptor until its exec closes it (seen once under load), so wait
+        // for that, boundedly, rather than race it.
+        var taken = try workerLock.tryLockExclusive()
+        for _ in 0..<500 where !taken {
+            usleep(10_000)
+            taken = try workerLock.tryLockExclusive()
+        }
+        #expect(taken)
         #expect(worker.run() == 0)
         try workerLock.close()
 

@@ -156,7 +156,8 @@ import WalvaultSystem
         let spool = dir.sub("spool")
         let config = config(spool: spool)
         let path = ClusterLock.path(for: config)
-        let holder = try ChildProcess.spawn("/usr/bin/flock", ["--exclusive", path, "/bin/sleep", "30"], output: "/dev/null")
+        // --no-fork: flock execs sleep itself, so the pid that holds the lock is the one killed after.
+        let holder = try ChildProcess.spawn("/usr/bin/flock", ["--exclusive", "--no-fork", path, "/bin/sleep", "30"], output: "/dev/null")
         defer {
             kill(holder, SIGKILL)
             _ = try? ChildProcess.wait(holder, executable: "flock")
@@ -168,7 +169,7 @@ import WalvaultSystem
         }
         #expect(held)
         let message = "\(try #require(failure { _ = try ClusterLock.acquire(.shared, config: config, waitSeconds: 0.3) }))"
-        #expect(message.contains("cluster lock \(path) is still held after 0 s by pid \(holder) (flock)"))
+        #expect(message.contains("cluster lock \(path) is still held after 0 s by pid \(holder) (sleep)"))
         #expect(ClusterLock.holders(config: config).contains("pid \(holder)"))
     }
 
