@@ -179,7 +179,8 @@ public enum FileSystem {
 
     /// Names in the directory open as `directory`, read through a duplicate of its descriptor.
     public static func listDirectory(_ directory: FileDescriptor) throws -> [String] {
-        let copy = dup(directory.raw)
+        // Close-on-exec like every descriptor walvault opens: a child spawned meanwhile keeps none.
+        let copy = fcntl(directory.raw, F_DUPFD_CLOEXEC, 0)
         guard copy >= 0, let dir = fdopendir(copy) else {
             if copy >= 0 { Glibc.close(copy) }
             throw SystemError("list", path: directory.path)
