@@ -42,14 +42,10 @@ public struct WalvaultContext: Sendable {
     public static func load(configPath: String) throws -> WalvaultContext {
         let config = try ConfigLoader.load(path: configPath)
         var keyRing: KeyRing?
-        var warnings = try configFileWarnings(configPath)
+        var warnings = try configFileWarnings(configPath, namesThePassphrase: config.encryption != nil)
         if let encryption = config.encryption {
             let (passphrase, passphraseWarnings) = try Passphrase.load(encryption, configPath: configPath)
             warnings += passphraseWarnings
-            // Through symlinks: a link's own mode (0777) says nothing about who can read the file.
-            if let status = try? FileSystem.status(FileSystem.realPath(configPath) ?? configPath), status.mode & 0o077 != 0 {
-                warnings.append("the config file \(configPath) is readable by group or others (mode \(String(status.mode, radix: 8))); it says where the passphrase is: run chmod 600 \(configPath)")
-            }
             var cache: KeyCache?
             if case .under(let parent) = encryption.keyCache {
                 let opened = KeyCache.open(parent: parent)
@@ -78,8 +74,9 @@ public struct WalvaultContext: Sendable {
 
     /// Whoever can rewrite the config decides where backups go and what walvault reads: a config
     /// every user can write is refused; one its group can write, or that belongs to a user other
-    /// than the one running walvault (or root), is named.
-    static func configFileWarnings(_ configPath: String) throws -> [String] {
+    /// than the one running walvault (or root), is named; so is one others can read when it says
+    /// where the passphrase is. Through symlinks: a link's own mode (0777) says nothing.
+    static func configFileWarnings(_ configPath: String, namesThePassphrase: Bool) throws -> [String] {
         guard let status = FileSystem.status(ifReadable: configPath) else { return [] }
         let mode = String(status.mode, radix: 8)
         if status.mode & 0o002 != 0 {
@@ -92,6 +89,9 @@ public struct WalvaultContext: Sendable {
         }
         if status.owner != geteuid(), status.owner != 0 {
             warnings.append("the config file \(configPath) belongs to \(FileSystem.userName(status.owner)), not to \(FileSystem.userName(geteuid())) who runs walvault, nor to root: that user decides where backups go; chown root \(configPath)")
+        }
+        if namesThePassphrase, status.mode & 0o077 != 0 {
+            warnings.append("the config file \(configPath) is readable by group or others (mode \(mode)); it says where the passphrase is: run chmod 600 \(configPath)")
         }
         return warnings
     }

@@ -134,9 +134,7 @@ public enum FileSystem {
     public static func removeContents(of path: String, followingLink: Bool = true) throws {
         let directory = try FileDescriptor.open(path, flags: O_RDONLY | O_DIRECTORY | (followingLink ? 0 : O_NOFOLLOW))
         defer { try? directory.close() }
-        var st = stat()
-        guard fstat(directory.raw, &st) == 0 else { throw SystemError("stat", path: path) }
-        try removeContents(of: directory, device: UInt64(st.st_dev))
+        try removeContents(of: directory)
     }
 
     /// Removes the entry `name` of the directory open as `parent`: a directory with everything
@@ -159,22 +157,13 @@ public enum FileSystem {
         guard fd >= 0 else { throw SystemError("open", path: path) }
         let child = FileDescriptor(raw: fd, path: path)
         defer { try? child.close() }
-        try removeContents(of: child, device: UInt64(parentStatus.st_dev))
+        try removeContents(of: child)
         guard unlinkat(parent.raw, name, AT_REMOVEDIR) == 0 || errno == ENOENT else { throw SystemError("remove", path: path) }
     }
 
-    private static func removeContents(of directory: FileDescriptor, device: UInt64) throws {
-        for name in try listDirectory(directory) {
-            var st = stat()
-            guard fstatat(directory.raw, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
-                if errno == ENOENT { continue }
-                throw SystemError("stat", path: Paths.join(directory.path, name))
-            }
-            if st.st_mode & S_IFMT == S_IFDIR, UInt64(st.st_dev) != device {
-                throw SystemError("remove (a file system is mounted there)", path: Paths.join(directory.path, name), code: EXDEV)
-            }
-            try removeTree(named: name, in: directory)
-        }
+    /// `removeTree` checks each subdirectory's file system against its parent's.
+    private static func removeContents(of directory: FileDescriptor) throws {
+        for name in try listDirectory(directory) { try removeTree(named: name, in: directory) }
     }
 
     /// Names in the directory open as `directory`, read through a duplicate of its descriptor.
