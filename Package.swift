@@ -55,8 +55,12 @@ let package = Package(
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores",
                                "WalvaultCatalog", "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory",
                                "WalvaultHTTP", "CShims"]),
+        // The lifecycle around every operation (history, alerts, expire, shipper, status files),
+        // shared by the CLI and the coming server.
+        .target(name: "WalvaultService",
+                dependencies: ["WalvaultSystem", "WalvaultStores", "WalvaultHistory", "WalvaultCommands"]),
         .executableTarget(name: "walvault", dependencies: [
-            "WalvaultCommands", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
+            "WalvaultService", "WalvaultCommands", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
             "WalvaultRepository", "WalvaultStores",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -64,7 +68,7 @@ let package = Package(
         // Pure logic and single-process behaviour: no servers needed.
         .testTarget(name: "WalvaultUnitTests", dependencies: [
             "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
-            "WalvaultCommands", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTestHelpers",
+            "WalvaultCommands", "WalvaultService", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTestHelpers",
         ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs a real PostgreSQL 15 and the built `walvault` executable.
         .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem", "WalvaultTestHelpers"]),

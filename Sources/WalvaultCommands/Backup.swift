@@ -9,7 +9,7 @@ import WalvaultPostgres
 import WalvaultStores
 import WalvaultSystem
 
-public struct BackupReport: Equatable {
+public struct BackupReport: Equatable, Sendable {
     public let manifest: BackupManifest
     /// Wall-clock seconds from pg_backup_start to the manifest being written.
     public let seconds: Double
@@ -35,7 +35,7 @@ public struct Backup {
 
     public func run(events: OperationObserver = IgnoredEvents()) throws -> BackupReport {
         try events.run("backup", type: .database, summary: summary) {
-            try backUp(progress: { events.receive(.progressed(note: $0)) }, warn: { events.receive(.warning($0)) })
+            try backUp(events: events, progress: { events.receive(.progressed(note: $0)) }, warn: { events.receive(.warning($0)) })
         }
     }
 
@@ -49,8 +49,9 @@ public struct Backup {
         return (context.syncStores.map { ($0.name, layout.backupDirectory(m.label), facts) }, nil)
     }
 
-    private func backUp(progress: (String) -> Void, warn: (String) -> Void) throws -> BackupReport {
+    private func backUp(events: OperationObserver, progress: (String) -> Void, warn: (String) -> Void) throws -> BackupReport {
         let config = context.config
+        try events.cancellation.check("starting the backup")
         // Shared with restores, exclusive for expire: nothing this backup reads or writes goes away.
         let lock = try ClusterLock.acquire(.shared, config: config)
         defer { _ = lock }
@@ -76,6 +77,7 @@ public struct Backup {
             }
         }
 
+        try events.cancellation.check("preparing the backup")
         let label = try uniqueLabel(layout: layout, now: BackupLabel.make(try session.clockMicros()))
         let clock = Stopwatch()
         let startText = try session.start(label: "walvault \(label)")
@@ -90,7 +92,7 @@ public struct Backup {
         var manifest: BackupManifest
         do {
             manifest = try copyAndWait(label: label, startLSN: startLSN, startTime: startTime, facts: facts, pgdata: pgdata, layout: layout,
-                                       copier: copier, session: session, progress: progress)
+                                       copier: copier, session: session, events: events, progress: progress)
         } catch {
             copier.abort()
             throw BackupFailure(underlying: error, cleanup: removeParts(of: label, layout: layout))
@@ -112,10 +114,11 @@ public struct Backup {
 
     /// Copies the files, stops the backup and waits for its WAL: everything before the manifest.
     private func copyAndWait(label: String, startLSN: LSN, startTime: Int64, facts: ServerFacts, pgdata: String, layout: ArchiveLayout,
-                             copier: BackupCopier, session: BackupSession, progress: (String) -> Void) throws -> BackupManifest {
+                             copier: BackupCopier, session: BackupSession, events: OperationObserver,
+                             progress: (String) -> Void) throws -> BackupManifest {
         let config = context.config
         let (items, tablespaces) = try DataDirectoryWalker(root: pgdata).walk()
-        var entries = try copier.copy(items)
+        var entries = try copier.copy(items, events: events)
         // pg_control last of all files (see BackupExclusions.controlFile).
         let control = Paths.join(pgdata, BackupExclusions.controlFile)
         guard let controlStatus = try FileSystem.status(control),
@@ -140,7 +143,9 @@ public struct Backup {
             compression: config.compression.algorithm.rawValue, backupLabel: labelFile,
             tablespaceMap: stop.tablespaceMap, tablespaces: tablespaces, parts: parts, entries: entries)
         progress("copied \(manifest.totalSize) bytes in \(manifest.parts.count) parts; waiting for WAL \(manifest.startSegment()) to \(manifest.stopSegment()) to be archived")
-        try waitForWAL(manifest: manifest, layout: layout, session: session)
+        try waitForWAL(manifest: manifest, layout: layout, session: session, events: events)
+        // The last moment a cancellation can undo the backup: after it, the manifest makes it whole.
+        try events.cancellation.check("waiting for the backup's WAL")
         return manifest
     }
 
@@ -230,7 +235,7 @@ public struct Backup {
 
     /// The backup is unusable until WAL from its start to its stop is in the stores: wait for it,
     /// bounded, and say what is missing and why when it does not come.
-    private func waitForWAL(manifest: BackupManifest, layout: ArchiveLayout, session: BackupSession) throws {
+    private func waitForWAL(manifest: BackupManifest, layout: ArchiveLayout, session: BackupSession, events: OperationObserver) throws {
         let size = manifest.walSegmentSize
         var needed: [WALFileName] = []
         let first = manifest.startLSN.segmentNumber(segmentSize: size)
@@ -240,8 +245,12 @@ public struct Backup {
         }
         needed.append(.backupHistory(manifest.startSegment(), offset: UInt32(manifest.startLSN.value % UInt64(size))))
         let waiting = Stopwatch()
+        let meter = ProgressMeter(events: events, phase: "wait-wal", unit: .files, total: Int64(needed.count))
+        defer { meter.finish() }
         for file in needed {
+            defer { meter.add(1) }
             while try context.syncStores.contains(where: { try $0.objects(of: file, layout: layout).isEmpty }) {
+                try events.cancellation.check("waiting for \(file) to be archived")
                 guard waiting.seconds < walTimeoutSeconds else {
                     let why = session.lastArchiveFailure().map { "; the archiver last failed on \($0.wal) at \($0.time)" } ?? ""
                     throw CommandError(problem: "backup \(manifest.label) is unusable: \(file) was not archived within \(walTimeoutSeconds == walTimeoutSeconds.rounded() ? String(Int(walTimeoutSeconds)) : String(walTimeoutSeconds)) s\(why)",

@@ -2,6 +2,7 @@ import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultStores
+import WalvaultSystem
 
 /// Copies a backup's files with `[performance] backup_parallel` packers at once, each on its own
 /// thread reading, hashing and compressing whole files into its own parts. With one packer, zstd's
@@ -22,7 +23,7 @@ final class BackupCopier: @unchecked Sendable {
 
     /// The walk's items as manifest entries, in walk order; files that vanished before they could be
     /// opened are left out (PostgreSQL dropped them meanwhile, which WAL replay accounts for).
-    func copy(_ items: [DataDirectoryWalker.Item]) throws -> [BackupManifest.Entry] {
+    func copy(_ items: [DataDirectoryWalker.Item], events: OperationObserver = IgnoredEvents()) throws -> [BackupManifest.Entry] {
         var files: [(item: Int, path: String, relative: String, mode: UInt32, size: Int)] = []
         for (index, item) in items.enumerated() {
             if case .file(let path, let relative, let mode, let size) = item { files.append((index, path, relative, mode, size)) }
@@ -30,7 +31,13 @@ final class BackupCopier: @unchecked Sendable {
         files.sort { $0.size != $1.size ? $0.size > $1.size : $0.item < $1.item }
         let copied = Slots<BackupManifest.Entry?>(count: items.count)
         let jobs = files
-        try ParallelJobs().run(count: jobs.count, workers: packers.count) { worker, i in
+        let meter = ProgressMeter(events: events, phase: "copy", unit: .bytes, total: Int64(files.reduce(0) { $0 + $1.size }), filesTotal: files.count)
+        for packer in packers {
+            packer.meter = meter
+            packer.cancellation = events.cancellation
+        }
+        defer { meter.finish() }
+        try ParallelJobs(cancellation: events.cancellation, doing: "copying the data directory").run(count: jobs.count, workers: packers.count) { worker, i in
             copied.set(jobs[i].item, try packers[worker].add(path: jobs[i].path, relative: jobs[i].relative, mode: jobs[i].mode))
         }
         let values = copied.values

@@ -29,6 +29,9 @@ final class BackupPacker {
     private let partSize: Int
     private let numbers: PartNumbers
     private let compressionThreads: Int
+    /// Counts the bytes read, for the backup's progress; set for the copy phase.
+    var meter: ProgressMeter?
+    var cancellation = Cancellation.never
     private let buffer: UnsafeMutableRawBufferPointer
 
     /// The parts this packer committed, and their numbers (in the order it wrote them).
@@ -80,8 +83,10 @@ final class BackupPacker {
         var chunks: [BackupManifest.Chunk] = []
         var size = 0
         while true {
+            try cancellation.check("copying \(relative)")
             let n = try file.read(into: buffer)
             if n == 0 { break }
+            meter?.add(Int64(n))
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             size += n
             var offset = 0
@@ -99,6 +104,7 @@ final class BackupPacker {
                 if current!.size == partSize { try closePart() }
             }
         }
+        meter?.add(0, files: 1)
         return BackupManifest.Entry(path: relative, kind: .file, mode: mode, size: size, sha256: hasher.finalizeHex(), chunks: chunks)
     }
 

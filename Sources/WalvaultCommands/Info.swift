@@ -67,6 +67,8 @@ public struct InfoReport: Codable, Equatable {
     public let wal: [WALRun]
     /// Missing segments between two runs of one timeline.
     public let gaps: [String]
+    /// Jobs running now, from any process (their status files): "backup running, 43 %".
+    public var running: [JobStatus] = []
 
     public static func gather(context: WalvaultContext, now: Int64 = WallClock.nowMicros()) throws -> InfoReport {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
@@ -119,7 +121,8 @@ public struct InfoReport: Codable, Equatable {
                           incomplete: incomplete,
                           damagedBackups: inventory.damagedBackups.sorted { $0.key < $1.key }.map { DamagedBackup(label: $0.key, reason: $0.value) },
                           unreadableHistories: inventory.unreadableHistories.sorted { $0.key < $1.key }.map { "timeline \($0.key): \($0.value)" },
-                          wal: runs, gaps: gaps)
+                          wal: runs, gaps: gaps,
+                          running: context.jobStatusDirectory.list().filter { $0.cluster == context.config.cluster.name && $0.state == .running })
     }
 
     public func json() throws -> String {
@@ -130,6 +133,7 @@ public struct InfoReport: Codable, Equatable {
 
     public var text: String {
         var lines = ["cluster \(cluster)"]
+        for job in running { lines.append("  \(job.summary), started \(RecoveryTarget.formatUTC(job.startedAt)) by \(job.actor), pid \(job.pid)") }
         for store in stores {
             let lag = store.queuedObjects.map { queued in
                 queued == 0 ? "; shipping queue empty" : "; \(queued) objects (\(store.queuedBytes ?? 0) bytes) waiting to ship, oldest queued \(store.oldestQueuedSeconds ?? 0) s ago"

@@ -1,5 +1,71 @@
+import Synchronization
 import WalvaultHistory
 import WalvaultSystem
+
+/// Every kind of work walvault does, as the runner, status files, history and the server name it.
+public enum OperationKind: String, Codable, CaseIterable, Sendable {
+    case archivePush = "archive-push"
+    case archiveGet = "archive-get"
+    case backup
+    case restore
+    case verify
+    case drill
+    case expire
+    case check
+    case ship
+    case dump
+    case dumpRestore = "dump-restore"
+    case exportLogs = "export-logs"
+    case info
+
+    /// Work long enough to watch: it writes a status file under the spool while it runs.
+    public var isTracked: Bool {
+        switch self {
+        case .backup, .restore, .verify, .drill, .expire, .ship, .dump, .dumpRestore, .exportLogs: true
+        case .archivePush, .archiveGet, .check, .info: false
+        }
+    }
+}
+
+/// How far an operation is through its current phase: a progress bar's numbers.
+public struct ProgressReport: Equatable, Codable, Sendable {
+    public enum Unit: String, Codable, Sendable {
+        case bytes
+        case files
+        case objects
+        case parts
+    }
+
+    /// A short word for the step: "copy", "wait-wal", "restore", "verify", "ship".
+    public var phase: String
+    public var done: Int64
+    /// nil while not known.
+    public var total: Int64?
+    public var unit: Unit
+    /// Files (or objects, as `counting` says) done and in all, beside bytes, when the phase counts both.
+    public var filesDone: Int?
+    public var filesTotal: Int?
+    public var counting: Unit?
+
+    public init(phase: String, done: Int64, total: Int64?, unit: Unit, filesDone: Int? = nil, filesTotal: Int? = nil, counting: Unit? = nil) {
+        self.phase = phase
+        self.done = done
+        self.total = total
+        self.unit = unit
+        self.filesDone = filesDone
+        self.filesTotal = filesTotal
+        self.counting = counting
+    }
+
+    /// What `filesDone` counts, in words.
+    public var countedItems: String { (counting ?? (unit == .bytes ? .files : unit)).rawValue }
+
+    /// Whole percent, when the total is known.
+    public var percent: Int? {
+        guard let total, total > 0 else { return total == 0 ? 100 : nil }
+        return Int(min(100, max(0, done * 100 / total)))
+    }
+}
 
 /// What an operation reports about one object it stored, or about itself when it stores none
 /// (a restore): the facts history rows, the CLI, and later the shipping queue and the dashboard
@@ -44,6 +110,8 @@ public enum OperationEvent: Equatable, Sendable {
     ///   - subject: what it is about, when known at the start (the WAL file).
     case started(operation: String, type: HistoryRecord.Kind, subject: String?)
     case progressed(note: String)
+    /// Numbers for a progress bar; observers see at most about ten a second (`ProgressThrottle`).
+    case progress(ProgressReport)
     case warning(String)
     /// An object made durable in a store.
     case stored(store: String, key: String, facts: OperationFacts)
@@ -53,27 +121,44 @@ public enum OperationEvent: Equatable, Sendable {
     case failed(error: String, code: String)
 }
 
-/// Receives an operation's events as they happen.
-public protocol OperationObserver: AnyObject {
+/// Receives an operation's events as they happen, from whichever thread did the work, and
+/// carries the operation's cancellation to it.
+public protocol OperationObserver: AnyObject, Sendable {
     func receive(_ event: OperationEvent)
+    /// Looked at between units of work.
+    var cancellation: Cancellation { get }
+}
+
+extension OperationObserver {
+    public var cancellation: Cancellation { .never }
 }
 
 /// Keeps every event, and passes each on to a closure (the CLI's printer) as it comes.
 public final class EventLog: OperationObserver {
-    public private(set) var events: [OperationEvent] = []
-    let forward: (OperationEvent) -> Void
+    private let kept = Mutex<[OperationEvent]>([])
+    let forward: @Sendable (OperationEvent) -> Void
+    public let cancellation: Cancellation
 
-    public init(forward: @escaping (OperationEvent) -> Void = { _ in }) { self.forward = forward }
+    public init(cancellation: Cancellation = .never, forward: @escaping @Sendable (OperationEvent) -> Void = { _ in }) {
+        self.cancellation = cancellation
+        self.forward = forward
+    }
+
+    public var events: [OperationEvent] { kept.withLock { $0 } }
 
     public func receive(_ event: OperationEvent) {
-        events.append(event)
-        forward(event)
+        kept.withLock { events in
+            // Progress is for watching, not for the record: only the latest is kept.
+            if case .progress = event, case .progress? = events.last { events.removeLast() }
+            events.append(event)
+            forward(event)
+        }
     }
 }
 
 extension OperationObserver {
     /// Runs `body` between `started` and `succeeded`/`failed`, so no operation can forget either.
-    func run<T>(_ operation: String, type: HistoryRecord.Kind, subject: String? = nil,
+    public func run<T>(_ operation: String, type: HistoryRecord.Kind, subject: String? = nil,
                 summary: (T) -> (stored: [(store: String, key: String, facts: OperationFacts)], facts: OperationFacts?),
                 _ body: () throws -> T) throws -> T {
         receive(.started(operation: operation, type: type, subject: subject))

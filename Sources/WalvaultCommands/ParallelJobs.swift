@@ -1,16 +1,29 @@
 import Dispatch
 import Synchronization
+import WalvaultSystem
 
 /// Numbered jobs run on a few threads, taken in order; the first failure stops the others (at
-/// their next job, or sooner where they look at `isStopped`) and is what `run` throws. Restore's
-/// parts and backup's files go through it.
-final class ParallelJobs: @unchecked Sendable {
+/// their next job, or sooner where they look at `isStopped`) and is what `run` throws. A
+/// cancellation stops them the same way, between jobs, and `run` throws `OperationCancelled`.
+/// Restore's parts, backup's files, verify's objects and ship's objects go through it.
+final class ParallelJobs: Sendable {
     private let stopped = Atomic<Bool>(false)
     /// The first failure; the jobs it stops fail after it and are not reported.
     private let failure = Mutex<(any Error)?>(nil)
+    let cancellation: Cancellation
+    /// What the jobs are, for the cancellation's message ("copying files").
+    let doing: String
 
-    /// Another job failed: a job still running may stop early.
-    var isStopped: Bool { stopped.load(ordering: .relaxed) }
+    init(cancellation: Cancellation = .never, doing: String = "working") {
+        self.cancellation = cancellation
+        self.doing = doing
+    }
+
+    /// Another job failed, or the operation was cancelled: a job still running may stop early.
+    var isStopped: Bool { stopped.load(ordering: .relaxed) || cancellation.isCancelled }
+
+    /// Stops the others at their next job without a failure (ship, when its store went down).
+    func stop() { stopped.store(true, ordering: .relaxed) }
 
     /// - Parameter job: called with the worker's number (0..<workers, one thread each) and the job's.
     func run(count: Int, workers: Int, _ job: @Sendable (_ worker: Int, _ index: Int) throws -> Void) throws {
@@ -22,11 +35,14 @@ final class ParallelJobs: @unchecked Sendable {
                 do {
                     try job(worker, index)
                 } catch {
-                    if !stopped.exchange(true, ordering: .relaxed) { failure.withLock { $0 = error } }
+                    // A job that fails after the cancellation fails because of it (a worker
+                    // stopped mid-write): the cancellation is what is reported.
+                    if !stopped.exchange(true, ordering: .relaxed) && !cancellation.isCancelled { failure.withLock { $0 = error } }
                 }
             }
         }
         if let first = failure.withLock({ $0 }) { throw first }
+        try cancellation.check(doing)
     }
 }
 

@@ -142,7 +142,7 @@ public enum PrefetchLauncher {
             return "prefetch: cannot use \(spool.directory) (\(error)); segments are fetched one at a time"
         }
         guard let root = try? context.trustedSpool else { return nil }
-        return BackgroundLauncher.start(context: context, arguments: ["prefetch", "--system-identifier", String(systemIdentifier)],
+        return context.launcher.start(context: context, arguments: ["prefetch", "--system-identifier", String(systemIdentifier)],
                                         log: Paths.join(root, "prefetch.log"), what: "walvault prefetch")
     }
 }

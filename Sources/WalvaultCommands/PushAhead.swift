@@ -234,7 +234,7 @@ public enum PushAheadLauncher {
         } catch {
             return "push-ahead: cannot use \(status.directory) (\(error)); the backlog is pushed one segment per call"
         }
-        return BackgroundLauncher.start(context: context, arguments: ["push-ahead", "--wal-directory", walDirectory],
+        return context.launcher.start(context: context, arguments: ["push-ahead", "--wal-directory", walDirectory],
                                         log: Paths.join(spool, "push-ahead.log"), what: "walvault push-ahead")
     }
 }

@@ -8,7 +8,7 @@ import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
 
-public struct RestoreOptions {
+public struct RestoreOptions: Sendable {
     public var pgdata: String
     public var target: RecoveryTarget
     public var backupLabel: String?
@@ -29,7 +29,7 @@ public struct RestoreOptions {
 }
 
 /// What a restore will do, decided before anything is written (and all `--dry-run` does).
-public struct RestorePlan {
+public struct RestorePlan: Sendable {
     public let backup: BackupManifest
     public let wal: WALPlan
     public let target: RecoveryTarget
@@ -54,7 +54,7 @@ public struct RestorePlan {
     }
 }
 
-public struct RestoreReport {
+public struct RestoreReport: Sendable {
     public let plan: RestorePlan
     public let seconds: Double
     public let files: Int
@@ -145,10 +145,12 @@ public struct Restore {
         try events.run("restore", type: .database, summary: { report in
             ([], OperationFacts(objectName: report.plan.backup.label, size: report.bytes, systemIdentifier: report.plan.backup.systemIdentifier,
                                 timeline: Int(report.plan.wal.targetTimeline)))
-        }) { try restore(progress: { events.receive(.progressed(note: $0)) }) }
+        }) { try restore(events: events, progress: { events.receive(.progressed(note: $0)) }) }
     }
 
-    private func restore(progress: (String) -> Void) throws -> RestoreReport {
+    /// A cancellation stops it between parts, or before `pg_control` is put in place: a cancelled
+    /// restore leaves a directory PostgreSQL will not start, like a failed one.
+    private func restore(events: OperationObserver, progress: (String) -> Void) throws -> RestoreReport {
         let clock = Stopwatch()
         let lock = try ClusterLock.acquire(.shared, config: context.config)
         defer { _ = lock }
@@ -186,16 +188,18 @@ public struct Restore {
         let directory = layout.backupDirectory(backup.label)
         let locations = try Inventory.partLocations(of: backup, stores: context.stores.filter { inventory.unreadableStores[$0.name] == nil }, layout: layout)
         let parts = backup.parts
-        try RestoreWriter(manifest: backup, paths: paths).run(workers: context.config.performance.restoreParallel) { number, sink in
+        try RestoreWriter(manifest: backup, paths: paths, events: events).run(workers: context.config.performance.restoreParallel) { number, sink in
             try Self.fetchPart(parts[number], from: locations[parts[number].name] ?? [], directory: directory, into: sink)
         }
 
+        try events.cancellation.check("writing the data directory")
         try writeRecoverySettings(backup: backup, plan: plan.wal)
         // Every file, directory and link durable, one sync per file system instead of an fsync
         // per file; only then, with every file verified, does the directory become startable.
         do {
             try FileSystem.syncFileSystem(containing: options.pgdata)
             for tablespace in backup.tablespaces { try FileSystem.syncFileSystem(containing: location(of: tablespace)) }
+            try events.cancellation.check("making the restore durable")
             try FileSystem.rename(controlSide, to: Paths.join(options.pgdata, BackupExclusions.controlFile))
             try FileSystem.syncDirectory(Paths.dirname(Paths.join(options.pgdata, BackupExclusions.controlFile)))
             try FileSystem.remove(Paths.join(options.pgdata, RestoreDestination.markerName))

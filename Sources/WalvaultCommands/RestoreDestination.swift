@@ -4,13 +4,13 @@ import WalvaultSystem
 /// A directory restore writes into (the data directory or a tablespace location), what is in it
 /// now, and what restore will do to it. Decided before anything is written, by the real run and
 /// by `--dry-run` alike, so a dry run that passes means the real run will not refuse.
-public struct RestoreDestination: Equatable {
-    public enum Role: Equatable {
+public struct RestoreDestination: Equatable, Sendable {
+    public enum Role: Equatable, Sendable {
         case dataDirectory
         case tablespace(oid: String)
     }
 
-    public enum Action: Equatable {
+    public enum Action: Equatable, Sendable {
         case create
         case useEmpty
         /// `--force`: delete these entries (every one directly inside) first.

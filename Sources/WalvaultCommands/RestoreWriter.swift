@@ -32,12 +32,16 @@ final class RestoreWriter: @unchecked Sendable {
     /// Sum of each file's chunks: the length its hash is complete at.
     private let lengths: [Int: Int]
     private let table = Mutex(Table())
-    private let jobs = ParallelJobs()
+    private let jobs: ParallelJobs
+    private let events: OperationObserver
 
     /// - Parameter paths: where each manifest entry is written (pg_control to its side name).
-    init(manifest: BackupManifest, paths: [String]) {
+    /// - Parameter events: progress per part written; its cancellation stops the workers at their next write.
+    init(manifest: BackupManifest, paths: [String], events: OperationObserver = IgnoredEvents()) {
         self.manifest = manifest
         self.paths = paths
+        self.events = events
+        jobs = ParallelJobs(cancellation: events.cancellation, doing: "writing the data directory")
         piecesByPart = PartRouter.pieces(of: manifest)
         var lengths: [Int: Int] = [:]
         for (index, entry) in manifest.entries.enumerated() where entry.kind == .file {
@@ -62,9 +66,14 @@ final class RestoreWriter: @unchecked Sendable {
             }
             for file in leftOver { try? file.file.close() }
         }
-        try jobs.run(count: manifest.parts.count, workers: workers) { _, part in
+        let parts = manifest.parts
+        let meter = ProgressMeter(events: events, phase: "restore", unit: .bytes, total: Int64(parts.reduce(0) { $0 + $1.size }),
+                                  filesTotal: parts.count, counting: .parts)
+        try jobs.run(count: parts.count, workers: workers) { _, part in
             try fetch(part, PartSink(writer: self, pieces: piecesByPart[part + 1] ?? []))
+            meter.add(Int64(parts[part].size), files: 1)
         }
+        meter.finish()
         let unfinished = lengths.filter { $0.value > 0 }.count - table.withLock { $0.finished }
         guard unfinished == 0 else {
             throw CommandError(problem: "backup \(manifest.label) ends before \(unfinished) of its files are complete",

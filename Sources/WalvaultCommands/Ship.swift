@@ -15,6 +15,9 @@ import WalvaultSystem
 /// only after the async store holds its object, so a kill at any moment loses nothing.
 public struct Ship: Sendable {
     public let context: WalvaultContext
+    /// Stops shipping between objects: what is not yet durable stays queued, and `run` returns
+    /// (with `follow` too) with `cancelled` set.
+    public var cancellation = Cancellation.never
 
     public init(context: WalvaultContext) { self.context = context }
 
@@ -31,6 +34,8 @@ public struct Ship: Sendable {
         public var remaining: [String: Int] = [:]
         /// Another shipper held the lock: this one did nothing.
         public var busy = false
+        /// It stopped because it was cancelled; the queues keep the rest.
+        public var cancelled = false
         /// Objects that async stores made durable, in order (for the history table).
         public var stored: [Shipped] = []
         /// Objects dropped from a store's catalog whose bytes the service kept (Telegram, after 48 hours).
@@ -123,13 +128,26 @@ public struct Ship: Sendable {
                 total.remaining = report.remaining
                 if follow {
                     let idle = report.shipped + report.alreadyThere == 0
-                    usleep(useconds_t((idle || !report.failures.isEmpty ? interval : 0.05) * 1_000_000))
+                    pause(seconds: idle || !report.failures.isEmpty ? interval : 0.05)
                 }
-            } while follow
+            } while follow && !cancellation.isCancelled
             try? lock.close()
+            if cancellation.isCancelled {
+                total.cancelled = true
+                return total
+            }
             // An archive-push that queued while this shipper held the lock started no shipper of
             // its own: look once more after letting go, unless this pass was failing anyway.
             guard report.failures.isEmpty, try newestEntry(spool: spool).map({ $0 >= started }) == true else { return total }
+        }
+    }
+
+    /// Sleeps in short steps, so a cancellation is seen within a tenth of a second.
+    private func pause(seconds: Double) {
+        var left = seconds
+        while left > 0, !cancellation.isCancelled {
+            usleep(useconds_t(min(left, 0.1) * 1_000_000))
+            left -= 0.1
         }
     }
 
@@ -180,8 +198,8 @@ public struct Ship: Sendable {
             }
             let failuresBefore = report.failures
             let deferred = target.capabilities.contains(.deferredCommit)
-            while true {
-                while true {
+            while !cancellation.isCancelled {
+                while !cancellation.isCancelled {
                     let before = report.shipped + report.alreadyThere + report.dropped.count
                     report.failures = failuresBefore
                     try round(queue: queue, target: target, unflushed: unflushed, report: &report, progress: progress)
@@ -237,29 +255,29 @@ public struct Ship: Sendable {
         }
         let plan = ShipPlan.ready(items)
         let outcomes = Mutex<[(ShippingQueue.Entry, String, Result<ObjectCopier.Outcome?, Error>)]>([])
-        let next = Atomic<Int>(0)
         // Once an object fails for a reason another try might not meet (the store is unreachable,
         // after the driver's own retries), the round stops taking new objects: trying the other
         // thousands would only fill the log. The queue keeps them for the next run.
         let storeDown = Atomic<Bool>(false)
         let objects = plan.objects
-        let workers = min(context.config.shipping.parallel, max(1, objects.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while !storeDown.load(ordering: .relaxed) {
-                let i = next.add(1, ordering: .relaxed).oldValue
-                guard i < objects.count else { return }
+        let jobs = ParallelJobs(cancellation: cancellation, doing: "shipping")
+        do {
+            try jobs.run(count: objects.count, workers: context.config.shipping.parallel) { _, i in
                 let (entry, key) = objects[i]
                 let result = Result { try shipOne(key: key, entry: entry, queue: queue, target: target, unflushed: unflushed) }
                 if case .failure(let error as StoreError) = result, error.kind == .transient || error.kind == .auth, error.store == target.name {
                     storeDown.store(true, ordering: .relaxed)
+                    jobs.stop()
                 }
                 outcomes.withLock { $0.append((entry, key, result)) }
             }
+        } catch is OperationCancelled {
+            // What was shipped is recorded below; the rest stays queued.
         }
         for (entry, key, result) in outcomes.withLock({ $0 }) {
             record(result, key: key, entry: entry, target: target, report: &report, progress: progress)
         }
-        if storeDown.load(ordering: .relaxed) { return }
+        if storeDown.load(ordering: .relaxed) || cancellation.isCancelled { return }
         // Manifests last, and only when nothing older is still queued before them.
         let stillQueued = Set(try queue.entries().map(\.fileName))
         let remainingObjects = objects.filter { stillQueued.contains($0.entry.fileName) }

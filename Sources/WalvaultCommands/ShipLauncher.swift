@@ -20,16 +20,24 @@ public enum ShipLauncher {
         } catch {
             return "cannot check whether walvault ship runs (\(error)); the queue keeps everything: run walvault ship"
         }
-        return BackgroundLauncher.start(context: context, arguments: ["ship"], log: Paths.join(spool, "ship.log"), what: "walvault ship")
+        return context.launcher.start(context: context, arguments: ["ship"], log: Paths.join(spool, "ship.log"), what: "walvault ship")
             .map { $0 + "; the queue keeps everything: run walvault ship" }
     }
 }
 
-/// Starts walvault itself in the background with the same config: its own session (PostgreSQL
+/// Starts the walvault CLI in the background with the same config: its own session (PostgreSQL
 /// neither waits for it nor signals it), /dev/null for input, `log` for output, and the
 /// environment as this process got it (S3 credentials are read by name, and a passphrase taken
-/// from the environment, and wiped from this process, is put back).
-enum BackgroundLauncher {
+/// from the environment, and wiped from this process, is put back). It is told which executable
+/// that is: from a server, "this process" would start another server.
+public struct BackgroundLauncher: Sendable, Equatable {
+    public let executable: String
+
+    public init(executable: String) { self.executable = executable }
+
+    /// The running executable, for the CLI.
+    public static let thisExecutable = BackgroundLauncher(executable: (try? FileSystem.readLink("/proc/self/exe")) ?? "/usr/local/bin/walvault")
+
     /// Whether a worker holds the lock at `path`: taken for a moment and let go when it is free.
     static func isRunning(lockPath path: String) throws -> Bool {
         guard let lock = try FileDescriptor.tryLocking(path) else { return true }
@@ -38,8 +46,7 @@ enum BackgroundLauncher {
     }
 
     /// - Returns: a warning when it could not be started.
-    static func start(context: WalvaultContext, arguments: [String], log: String, what: String) -> String? {
-        let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? "/usr/local/bin/walvault"
+    func start(context: WalvaultContext, arguments: [String], log: String, what: String) -> String? {
         // The worker starts in "/": a config named relative to this directory is made absolute.
         let arguments = ["--config", FileSystem.realPath(context.config.path) ?? context.config.path] + arguments
 

@@ -48,15 +48,6 @@ public struct VerifyReport: Codable, Sendable {
     static func megabytes(_ bytes: Int) -> String { String(format1: Double(bytes) / 1_000_000) }
 }
 
-/// How far verify is, for the progress line on a terminal.
-public struct VerifyProgress: Sendable {
-    public let objects: Int
-    public let totalObjects: Int
-    public let bytes: Int
-    public let totalBytes: Int
-    public let seconds: Double
-}
-
 /// `walvault verify`: every object read back (decrypted, decompressed, checksummed against its
 /// name; WAL segments also by size and page header; each backup's files against the manifest),
 /// and what the listings say together (`ArchiveAudit`: gaps, duplicates, unused WAL, objects
@@ -108,7 +99,9 @@ public struct Verify {
         var files = 0
     }
 
-    public func run(progress: (@Sendable (VerifyProgress) -> Void)? = nil) throws -> VerifyReport {
+    /// Progress goes to `events` in stored bytes, with objects beside them; a cancellation stops
+    /// the reading between objects and throws `OperationCancelled`, without a report.
+    public func run(events: OperationObserver = IgnoredEvents()) throws -> VerifyReport {
         let clock = Stopwatch()
         var stores = context.stores
         if !storeNames.isEmpty {
@@ -206,43 +199,34 @@ public struct Verify {
         jobs.sort { $0.storedBytes > $1.storedBytes }
         let totalObjects = jobs.reduce(0) { $0 + $1.objectCount }
         let totalBytes = jobs.reduce(0) { $0 + $1.storedBytes }
-        let done = Mutex<(objects: Int, bytes: Int, outcomes: [(Int, Outcome)])>((0, 0, []))
-        let next = Atomic<Int>(0)
+        let done = Mutex<[(Int, Outcome)]>([])
         let segmentSizes = identities.mapValues(\.walSegmentSize)
         let boundTo = identities
         let storeList = stores
-        let advance: @Sendable (Int, Int) -> Void = { objects, bytes in
-            let now = done.withLock { state -> (Int, Int) in
-                state.objects += objects
-                state.bytes += bytes
-                return (state.objects, state.bytes)
-            }
-            progress?(VerifyProgress(objects: now.0, totalObjects: totalObjects, bytes: now.1, totalBytes: totalBytes, seconds: clock.seconds))
-        }
+        let meter = ProgressMeter(events: events, phase: "verify", unit: .bytes, total: Int64(totalBytes), filesTotal: totalObjects,
+                                  counting: .objects)
+        let advance: @Sendable (Int, Int) -> Void = { objects, bytes in meter.add(Int64(bytes), files: objects) }
         let jobList = jobs
-        DispatchQueue.concurrentPerform(iterations: min(workers, max(1, jobList.count))) { _ in
-            while true {
-                let i = next.add(1, ordering: .relaxed).oldValue
-                guard i < jobList.count else { return }
-                let outcome: Outcome
-                switch jobList[i] {
-                case .wal(let index, let object, let file):
-                    outcome = Self.verifyWAL(object, file: file, store: storeList[index], identity: boundTo[index], segmentSize: segmentSizes[index])
-                    advance(1, object.size)
-                case .backup(let index, let label, let objects):
-                    outcome = Self.verifyBackup(label: label, objects: objects, store: storeList[index], layout: layout, advance: advance)
-                case .export(let index, let object):
-                    outcome = Self.verifyExport(object, store: storeList[index])
-                    advance(1, object.size)
-                }
-                done.withLock { $0.outcomes.append((i, outcome)) }
+        try ParallelJobs(cancellation: events.cancellation, doing: "verifying objects").run(count: jobList.count, workers: workers) { _, i in
+            let outcome: Outcome
+            switch jobList[i] {
+            case .wal(let index, let object, let file):
+                outcome = Self.verifyWAL(object, file: file, store: storeList[index], identity: boundTo[index], segmentSize: segmentSizes[index])
+                advance(1, object.size)
+            case .backup(let index, let label, let objects):
+                outcome = Self.verifyBackup(label: label, objects: objects, store: storeList[index], layout: layout, advance: advance)
+            case .export(let index, let object):
+                outcome = Self.verifyExport(object, store: storeList[index])
+                advance(1, object.size)
             }
+            done.withLock { $0.append((i, outcome)) }
         }
+        meter.finish()
 
         // Merge in job order, then judge the listings together.
         var holdings = stores.map { ArchiveAudit.Holdings(store: $0.name) }
         var histories: [UInt32: TimelineHistory] = [:]
-        for (i, outcome) in done.withLock({ $0.outcomes }).sorted(by: { $0.0 < $1.0 }) {
+        for (i, outcome) in done.withLock({ $0 }).sorted(by: { $0.0 < $1.0 }) {
             report.problems += outcome.problems
             report.notes += outcome.notes
             report.originalBytes += outcome.originalBytes

@@ -19,6 +19,9 @@ public struct WalvaultContext: Sendable {
     public let keyRing: KeyRing?
     /// Things to tell the user that do not stop the command (a passphrase file others can read).
     public let warnings: [String]
+    /// Which walvault starts background workers (ship, prefetch, push-ahead): the CLI itself by
+    /// default; a server that is not the CLI names the CLI here.
+    public var launcher = BackgroundLauncher.thisExecutable
     /// Why `[cluster] spool` cannot be used, found at load; every step that writes or deletes
     /// there asks `trustedSpool`, so commands that never touch it still run.
     public internal(set) var spoolProblem: CommandError?

@@ -56,6 +56,9 @@ public enum ChildProcess {
         var pipeSignal = sigset_t()
         sigemptyset(&pipeSignal)
         sigaddset(&pipeSignal, SIGPIPE)
+        // And SIGINT and SIGTERM, which a cancellable walvault ignores to handle them itself.
+        sigaddset(&pipeSignal, SIGINT)
+        sigaddset(&pipeSignal, SIGTERM)
         posix_spawnattr_setsigdefault(&attributes, &pipeSignal)
         // POSIX_SPAWN_SETSID (0x80, glibc 2.26) is a macro Swift does not see.
         posix_spawnattr_setflags(&attributes, Int16((newSession ? 0x80 : 0) | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))

@@ -237,16 +237,18 @@ public enum FileSystem {
     }
 
     /// Writes a small file atomically and durably: temporary name, fsync, rename, fsync directory.
-    public static func writeAtomically(_ path: String, contents: [UInt8], mode: mode_t = 0o640) throws {
+    /// `durable: false` skips both fsyncs, for state that only matters while the machine is up
+    /// (a running job's progress): still never half-written under its name.
+    public static func writeAtomically(_ path: String, contents: [UInt8], mode: mode_t = 0o640, durable: Bool = true) throws {
         let dir = Paths.dirname(path)
         let temp = Paths.join(dir, ".\(Paths.basename(path)).\(getpid()).tmp")
         do {
             let fd = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
             try fd.writeAll(contents)
-            try fd.sync()
+            if durable { try fd.sync() }
             try fd.close()
             try rename(temp, to: path)
-            try syncDirectory(dir)
+            if durable { try syncDirectory(dir) }
         } catch {
             try? remove(temp)
             throw error
@@ -269,5 +271,18 @@ public enum FileSystem {
 
     public static func isProcessAlive(_ pid: Int32) -> Bool {
         kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// When a process started, in clock ticks since boot (`/proc/<pid>/stat`, field 22): with the
+    /// pid, it names one process, so a pid the kernel gave to another after a crash is not taken
+    /// for the one that died. nil when there is no such process.
+    public static func processStartTicks(_ pid: Int32) -> UInt64? {
+        guard let bytes = try? readSmallFile("/proc/\(pid)/stat", limit: 4096) else { return nil }
+        // The command name (field 2) is in parentheses and may hold spaces: count after its last ")".
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        // Field 3 is the first after ")"; field 22 is the 20th.
+        guard fields.count >= 20 else { return nil }
+        return UInt64(String(decoding: fields[19], as: UTF8.self))
     }
 }

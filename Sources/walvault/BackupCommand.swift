@@ -1,6 +1,7 @@
 import ArgumentParser
 import WalvaultCommands
 import WalvaultConfig
+import WalvaultService
 import WalvaultSystem
 
 struct BackupCommand: ParsableCommand {
@@ -20,39 +21,22 @@ struct BackupCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "backup")
-        let clock = Stopwatch()
-        var backup = Backup(context: context)
-        backup.walTimeoutSeconds = walTimeout.seconds
-        let events = EventPrinter.log("backup", progress: .verbose(global.verbose))
-        let outcome = Result { try backup.run(events: events) }
-        History.record("backup", context, events: events.events, since: clock)
-        switch outcome {
+        let presenter = JobPresenter(command: "backup", progress: JobPresenter.progress(global), notes: global.verbose ? .stderr : .hidden)
+        let outcome = OperationRunner().run(BackupOperation(walTimeoutSeconds: walTimeout.seconds, expire: !noExpire), context: context,
+                                            observers: [presenter], cancellation: SignalCancellation.install(command: "backup"))
+        switch outcome.result {
         case .success(let report):
-            Alerts.succeeded("backup", context, "backup")
             let m = report.manifest
             print("backup \(m.label) complete: \(m.totalSize) bytes (\(m.storedSize) stored) in \(m.parts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s"
                   + (report.queuedFor.isEmpty ? "" : "; queued for \(report.queuedFor.joined(separator: ", "))"))
-            if !report.queuedFor.isEmpty, let warning = ShipLauncher.startIfIdle(context: context) { Output.warn("backup", warning) }
-            // After the backup (whose shared lock is released by now), with the new backup counted:
-            // a failure here is said, but the backup stands and the exit status says so.
-            let retained = context.config.stores.indices.contains { context.config.retentionDays(store: $0) != nil }
-            if retained && !noExpire {
-                do {
-                    let expired = try Expire(context: context).run()
-                    History.expired("backup", context, report: expired)
-                    let counts = (expired.deletedObjects ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-                    let backups = expired.stores.map { $0.delete.filter { $0.kind == "backup" }.count }.reduce(0, +)
-                    print("expire: \(backups) backup\(backups == 1 ? "" : "s") past the window deleted; objects removed per store: \(counts.joined(separator: ", "))")
-                } catch {
-                    Output.warn("backup", "the backup is complete, but expire failed: \(error)")
-                }
+            if let expired = outcome.expired {
+                let counts = (expired.deletedObjects ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                let backups = expired.stores.map { $0.delete.filter { $0.kind == "backup" }.count }.reduce(0, +)
+                print("expire: \(backups) backup\(backups == 1 ? "" : "s") past the window deleted; objects removed per store: \(counts.joined(separator: ", "))")
             }
-            Alerts.checkBackupAge("backup", context, force: true)
         case .failure(let error):
             Output.fail("backup", "\(error)")
-            Alerts.failed("backup", context, condition: "backup", error: error, immediate: true)
-            Alerts.checkBackupAge("backup", context, force: true)
-            throw ExitCode(ExitCodes.failure)
+            throw ExitCode(outcome.wasCancelled ? ExitCodes.cancelled : ExitCodes.failure)
         }
     }
 }

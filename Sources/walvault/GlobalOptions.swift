@@ -16,6 +16,9 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print a line about what was done, even on success.")
     var verbose = false
 
+    @Flag(name: .long, help: "No progress: neither the status line on a terminal nor the phase lines without one.")
+    var quiet = false
+
     /// The config and its stores, or one error line and `failure` as the exit status.
     func loadContext(for command: String, failure: Int32 = ExitCodes.failure) throws -> WalvaultContext {
         StoreNotices.install { Output.warn(command, $0) }

@@ -5,6 +5,7 @@ import ArgumentParser
 import WalvaultCatalog
 import WalvaultCommands
 import WalvaultConfig
+import WalvaultService
 import WalvaultSystem
 
 struct RestoreCommand: ParsableCommand {
@@ -67,13 +68,14 @@ struct RestoreCommand: ParsableCommand {
                 print("dry run: nothing was written")
                 return
             }
-            let clock = Stopwatch()
-            let events = EventPrinter.log("restore", progress: .stdout)
-            let outcome = Result { try restore.run(events: events) }
-            History.record("restore", context, events: events.events, since: clock)
-            if case .failure(let error) = outcome { Alerts.failed("restore", context, condition: "restore", error: error, immediate: true) }
-            let report = try outcome.get()
-            Alerts.succeeded("restore", context, "restore")
+            let presenter = JobPresenter(command: "restore", progress: JobPresenter.progress(global), notes: .stdout)
+            let outcome = OperationRunner().run(RestoreOperation(options: options), context: context, observers: [presenter],
+                                                cancellation: SignalCancellation.install(command: "restore"))
+            if outcome.wasCancelled, case .failure(let error) = outcome.result {
+                Output.fail("restore", "\(error)")
+                throw ExitCode(ExitCodes.cancelled)
+            }
+            let report = try outcome.result.get()
             print("restored \(report.files) files (\(report.bytes) bytes) into \(directory) in \(String(format2: report.seconds)) s")
             print("next: start the server (as the postgres user: pg_ctl -D \(directory) start, or systemctl start postgresql);")
             print("      it replays WAL from the stores, stops at the target and promotes. Watch the server log, and")
@@ -81,6 +83,8 @@ struct RestoreCommand: ParsableCommand {
             if geteuid() == 0 {
                 Output.warn("restore", "the files belong to root; run chown -R postgres: \(directory) before starting the server")
             }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             Output.fail("restore", "\(error)")
             throw ExitCode(ExitCodes.failure)

@@ -30,7 +30,9 @@ struct ShipCommand: ParsableCommand {
                 }
             }
             var clock = Stopwatch()
-            let report = try Ship(context: context).run(follow: follow, progress: { line in
+            var ship = Ship(context: context)
+            ship.cancellation = SignalCancellation.install(command: "ship")
+            let report = try ship.run(follow: follow, progress: { line in
                 if global.verbose { Output.info("ship", line) }
             }, flushed: { shipped in
                 // Per flush, not at the end: with --follow there is no end.
@@ -53,6 +55,13 @@ struct ShipCommand: ParsableCommand {
             if report.busy {
                 if global.verbose { Output.info("ship", "another walvault ship is running") }
                 return
+            }
+            if report.cancelled {
+                let left = report.remaining.values.reduce(0, +)
+                Output.info("ship", "stopped: shipped \(report.shipped) objects (\(report.bytes) bytes); \(left) stay queued for the next run")
+                // SIGTERM is how systemd stops a shipper that follows: that is its normal end.
+                if follow { return }
+                throw ExitCode(ExitCodes.cancelled)
             }
             for line in report.failures.prefix(5) { Output.warn("ship", line) }
             if !report.leftBehind.isEmpty {

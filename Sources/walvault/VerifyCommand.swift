@@ -2,8 +2,8 @@
 import Glibc
 #endif
 import ArgumentParser
-import Synchronization
 import WalvaultCommands
+import WalvaultService
 import WalvaultSystem
 
 struct VerifyCommand: ParsableCommand {
@@ -28,9 +28,16 @@ struct VerifyCommand: ParsableCommand {
         let report: VerifyReport
         do {
             let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-            report = try Verify(context: context, storeNames: store, backupLabel: backup, workers: workers)
-                .run(progress: isatty(2) != 0 ? ProgressLine().update : nil)
-            if isatty(2) != 0 { ProgressLine.clear() }
+            let presenter = JobPresenter(command: "verify", progress: JobPresenter.progress(global), notes: .hidden)
+            let outcome = OperationRunner().run(VerifyOperation(storeNames: store, backupLabel: backup, workers: workers), context: context,
+                                                observers: [presenter], cancellation: SignalCancellation.install(command: "verify"))
+            if outcome.wasCancelled, case .failure(let error) = outcome.result {
+                Output.fail("verify", "\(error)")
+                throw ExitCode(ExitCodes.cancelled)
+            }
+            report = try outcome.result.get()
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             Output.fail("verify", "\(error)")
             throw ExitCode(ExitCodes.failure)
@@ -41,29 +48,5 @@ struct VerifyCommand: ParsableCommand {
             for line in report.lines { print(line.split(whereSeparator: \.isNewline).joined(separator: " ")) }
         }
         if !report.ok { throw ExitCode(ExitCodes.failure) }
-    }
-}
-
-/// "objects, MB, MB/s, ETA" rewritten in place on a terminal, at most a few times a second.
-final class ProgressLine: Sendable {
-    private let last = Mutex<Double>(-1)
-
-    @Sendable func update(_ p: VerifyProgress) {
-        let due = last.withLock { last -> Bool in
-            guard p.seconds - last >= 0.25 || p.objects == p.totalObjects else { return false }
-            last = p.seconds
-            return true
-        }
-        guard due else { return }
-        let rate = p.seconds > 0 ? Double(p.bytes) / 1_000_000 / p.seconds : 0
-        let eta = rate > 0 ? Double(p.totalBytes - p.bytes) / 1_000_000 / rate : 0
-        let text = "\r\u{1B}[Kverify: \(p.objects)/\(p.totalObjects) objects, \(String(format1: Double(p.bytes) / 1_000_000))/\(String(format1: Double(p.totalBytes) / 1_000_000)) MB, \(String(format1: rate)) MB/s, ETA \(Int(eta.rounded())) s"
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    }
-
-    static func clear() {
-        let bytes = Array("\r\u{1B}[K".utf8)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 }

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import WalvaultCommands
+import WalvaultService
+import WalvaultSystem
+
+/// The CLI's view of a job: on a terminal, one status line on stderr rewritten in place; without
+/// one (cron, systemd, CI), one line per phase; with `--quiet`, neither. Warnings are always said,
+/// notes where the command wants them. stdout stays for the command's result.
+final class JobPresenter: JobObserver {
+    enum Progress {
+        case terminal
+        case phaseLines
+        case quiet
+    }
+
+    enum Notes {
+        case stdout
+        case stderr
+        case hidden
+    }
+
+    private struct State {
+        var lineShown = false
+        var phase: String?
+        var phaseStarted: Int64 = 0
+        var jobStarted: Int64?
+    }
+
+    let command: String
+    let progress: Progress
+    let notes: Notes
+    private let state = Mutex(State())
+
+    init(command: String, progress: Progress, notes: Notes) {
+        self.command = command
+        self.progress = progress
+        self.notes = notes
+    }
+
+    /// The status line on a terminal, unless `--quiet`. Without one, phase lines with `--verbose`:
+    /// a backup or verify run by cron says nothing on success unless asked, as it always has
+    /// (cron mails whatever a job prints).
+    static func progress(_ global: GlobalOptions) -> Progress {
+        if global.quiet { return .quiet }
+        if isatty(2) != 0 { return .terminal }
+        return global.verbose ? .phaseLines : .quiet
+    }
+
+    func receive(_ event: JobEvent) {
+        state.withLock { state in
+            if state.jobStarted == nil { state.jobStarted = event.time }
+            switch event.payload {
+            case .started, .stored:
+                break
+            case .progress(let report):
+                let newPhase = state.phase != report.phase
+                if newPhase {
+                    state.phase = report.phase
+                    state.phaseStarted = event.time
+                }
+                switch progress {
+                case .terminal:
+                    let text = ProgressText.line(event.operation, report, elapsed: Double(event.time - state.jobStarted!) / 1e6,
+                                                 phaseSeconds: Double(event.time - state.phaseStarted) / 1e6)
+                    Self.write("\r\u{1B}[K" + text)
+                    state.lineShown = true
+                case .phaseLines:
+                    if newPhase { Output.info(command, ProgressText.phaseLine(report)) }
+                case .quiet:
+                    break
+                }
+            case .note(let text):
+                switch notes {
+                case .stdout:
+                    clear(&state)
+                    print(text)
+                case .stderr:
+                    clear(&state)
+                    Output.info(command, text)
+                case .hidden:
+                    break
+                }
+            case .warning(let text):
+                clear(&state)
+                Output.warn(command, text)
+            case .finished:
+                clear(&state)
+            }
+        }
+    }
+
+    private func clear(_ state: inout State) {
+        guard state.lineShown else { return }
+        Self.write("\r\u{1B}[K")
+        state.lineShown = false
+    }
+
+    private static func write(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
