@@ -88,24 +88,9 @@ public struct ArchivePush {
             }
         }
         guard let object else { return }
-        for index in context.asyncIndexes {
-            let store = context.stores[index]
-            let queue = try ShippingQueue.open(spool: spool, store: store.name)
-            let backlog = try queue.entries().reduce(0) { $0 + $1.size }
-            guard backlog + object.size <= config.shipping.maxQueueBytes else {
-                let marker = queue.overflowMarker
-                let last = (try? FileSystem.status(marker))??.modifiedAt
-                let now = WallClock.nowMicros()
-                let warnNow = last.map { now - $0 >= 60_000_000 } ?? true
-                if warnNow { try? FileSystem.writeAtomically(marker, contents: Array("\(now)\n".utf8), mode: 0o600) }
-                result.notQueuedFor.append((store.name,
-                    "the shipping queue for store \"\(store.name)\" is full (\(backlog >> 20) MiB, [shipping] max_queue_mb = \(config.shipping.maxQueueBytes >> 20)): \(result.file) is safe in the sync stores but not queued; walvault ship will find what is missing by listing once the store is reachable",
-                    warnNow))
-                continue
-            }
-            try queue.enqueue(key: object.key, size: object.size)
-            result.queuedFor.append(store.name)
-        }
+        let outcome = try AsyncQueueing(context: context).enqueue([(object.key, object.size)], what: result.file.description)
+        result.queuedFor += outcome.queuedFor
+        result.notQueuedFor += outcome.refused.map { ($0.store, $0.message, $0.sayNow) }
     }
 
     private func pushToSyncStores(_ walPath: String) throws -> ArchivePushResult {

@@ -108,7 +108,7 @@ public struct Backup {
             _ = try store.createSmall(key: layout.manifestCopyKey(label), contents: bytes)
         }
         var report = BackupReport(manifest: manifest, seconds: clock.seconds)
-        report.queuedFor = try queueForAsyncStores(label: label, layout: layout)
+        report.queuedFor = try queueForAsyncStores(label: label, layout: layout, warn: warn)
         return report
     }
 
@@ -150,17 +150,14 @@ public struct Backup {
     }
 
     /// Everything the backup wrote, parts first and the manifest and its copy last, goes into each
-    /// async store's queue; `ship` sends the manifest only once the store holds the rest.
-    private func queueForAsyncStores(label: String, layout: ArchiveLayout) throws -> [String] {
-        guard !context.asyncIndexes.isEmpty, let spool = try context.trustedSpool, let source = context.syncStores.first else { return [] }
+    /// async store's queue (all of it, or none where the queue is full: `AsyncQueueing`); `ship`
+    /// sends the manifest only once the store holds the rest.
+    private func queueForAsyncStores(label: String, layout: ArchiveLayout, warn: (String) -> Void) throws -> [String] {
+        guard !context.asyncIndexes.isEmpty, try context.trustedSpool != nil, let source = context.syncStores.first else { return [] }
         let objects = ShipPlan.queueingOrder(try source.list(directory: layout.backupDirectory(label), namePrefix: ""))
-        var queued: [String] = []
-        for index in context.asyncIndexes {
-            let queue = try ShippingQueue.open(spool: spool, store: context.stores[index].name)
-            for object in objects { try queue.enqueue(key: object.key, size: object.size) }
-            queued.append(context.stores[index].name)
-        }
-        return queued
+        let outcome = try AsyncQueueing(context: context).enqueue(objects.map { ($0.key, $0.size) }, what: "backup \(label)")
+        for refusal in outcome.refused { warn(refusal.message) }
+        return outcome.queuedFor
     }
 
     /// What a failed backup wrote is useless: take it back from every store that can delete,

@@ -63,7 +63,7 @@ public struct Dump {
 
     public func run(schema: String, events: OperationObserver = IgnoredEvents()) throws -> DumpResult {
         try events.run("dump", type: .database, subject: schema, summary: summary) {
-            try dump(schema: try SQLIdentifier.checkUserSchema(schema, option: "--schema"))
+            try dump(schema: try SQLIdentifier.checkUserSchema(schema, option: "--schema"), warn: { events.receive(.warning($0)) })
         }
     }
 
@@ -91,7 +91,7 @@ public struct Dump {
         return (stored, nil)
     }
 
-    private func dump(schema: String) throws -> DumpResult {
+    private func dump(schema: String, warn: (String) -> Void) throws -> DumpResult {
         guard options.format.isDump else {
             throw CommandError(problem: "--format \(options.format.rawValue) is not a dump format", fix: "use custom or plain", errorCode: "input.invalid")
         }
@@ -120,6 +120,7 @@ public struct Dump {
             throw CommandError(problem: "pg_dump of schema \(schema) wrote nothing", fix: "run pg_dump --schema=\(schema) by hand to see why")
         }
         let stored = try writer.commit()
+        stored.notQueued.forEach(warn)
         return DumpResult(schema: schema, database: target.name, id: "\(schema)/\(stored.name.stamp)", key: stored.key, format: options.format.rawValue,
                           compression: compression.rawValue, size: stored.size, sha256: stored.name.sha256,
                           stored: Dictionary(uniqueKeysWithValues: stored.storedSizes.map { ($0.store, $0.size) }),

@@ -84,7 +84,7 @@ public struct ExportLogs {
 
     public func run(events: OperationObserver = IgnoredEvents()) throws -> ExportLogsResult {
         try events.run("export-logs", type: .logs, subject: options.table, summary: summary) {
-            try export(progress: { events.receive(.progressed(note: $0)) })
+            try export(progress: { events.receive(.progressed(note: $0)) }, warn: { events.receive(.warning($0)) })
         }
     }
 
@@ -102,7 +102,7 @@ public struct ExportLogs {
         }, nil)
     }
 
-    private func export(progress: (String) -> Void) throws -> ExportLogsResult {
+    private func export(progress: (String) -> Void, warn: (String) -> Void) throws -> ExportLogsResult {
         let table = try SQLIdentifier.checkUserTable(options.table, option: "--table")
         let column = try SQLIdentifier.check(options.timeColumn, what: "column", option: "--time-column")
         guard !options.format.isDump else {
@@ -165,11 +165,14 @@ public struct ExportLogs {
                                     until: until, size: 0, sha256: nil, stored: [:], queuedFor: [], deleted: options.deleteExported ? 0 : nil, seconds: clock.seconds)
         }
         let stored = try writer.commit()
+        stored.notQueued.forEach(warn)
         var deleted: Int?
         if options.deleteExported {
             // These rows will exist nowhere but in the export: every store must hold it, the
             // async ones too, before they go.
-            let lacking = awaitAsyncStores(key: stored.key, stores: stored.queuedFor)
+            // Every async store, the ones whose full queue did not take it too (a catch-up by
+            // listing may still bring it there in time; if not, the rows stay).
+            let lacking = awaitAsyncStores(key: stored.key, stores: context.asyncIndexes.map { context.stores[$0].name })
             guard lacking.isEmpty else {
                 throw CommandError(problem: "the export \(table)/\(stored.name.stamp) is stored, but its rows were kept: async store\(lacking.count == 1 ? "" : "s") \(lacking.map { "\"\($0)\"" }.joined(separator: ", ")) did not hold it within \(Int(options.asyncWaitSeconds)) s, and deleted rows would exist nowhere else",
                                    fix: "see why walvault ship cannot reach it (<spool>/ship.log), then run export-logs --delete-exported again for the same range")

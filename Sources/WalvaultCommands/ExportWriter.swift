@@ -19,6 +19,8 @@ final class ExportWriter {
         /// Per sync store: the object's size there.
         let storedSizes: [(store: String, size: Int)]
         var queuedFor: [String] = []
+        /// Why an async store's queue did not take it (full), one sentence each.
+        var notQueued: [String] = []
     }
 
     private let context: WalvaultContext
@@ -91,11 +93,10 @@ final class ExportWriter {
         }
         let key = directory + "/" + name.description
         var stored = Stored(name: name, key: key, size: hashing.byteCount, storedSizes: committed.map { ($0.0.name, $0.1.size) })
-        if !context.asyncIndexes.isEmpty, let spool = try context.trustedSpool, let size = committed.first?.1.size {
-            for index in context.asyncIndexes {
-                try ShippingQueue.open(spool: spool, store: context.stores[index].name).enqueue(key: key, size: size)
-                stored.queuedFor.append(context.stores[index].name)
-            }
+        if let size = committed.first?.1.size {
+            let outcome = try AsyncQueueing(context: context).enqueue([(key, size)], what: key)
+            stored.queuedFor = outcome.queuedFor
+            stored.notQueued = outcome.refused.map(\.message)
         }
         return stored
     }

@@ -16,6 +16,13 @@ public enum ShipPlan {
         objects.sorted { (isManifest($0.key) ? 1 : 0, $0.key) < (isManifest($1.key) ? 1 : 0, $1.key) }
     }
 
+    /// Whether objects of `adding` bytes may join a queue already holding `backlog`, under
+    /// `[shipping] max_queue_mb`. All or nothing: a backup is queued whole or not at all (a
+    /// catch-up by listing ships what was not queued).
+    public static func fits(backlog: Int, adding: Int, limit: Int) -> Bool {
+        backlog + adding <= limit
+    }
+
     /// The queue, oldest first, split into what may be shipped in parallel now (everything but
     /// manifests) and the manifests that nothing older still waits before.
     public static func ready(_ queue: [(entry: ShippingQueue.Entry, key: String)])
