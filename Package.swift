@@ -58,7 +58,7 @@ let package = Package(
         // The lifecycle around every operation (history, alerts, expire, shipper, status files),
         // shared by the CLI and the coming server.
         .target(name: "WalvaultService",
-                dependencies: ["WalvaultSystem", "WalvaultStores", "WalvaultHistory", "WalvaultCommands"]),
+                dependencies: ["WalvaultSystem", "WalvaultStores", "WalvaultCatalog", "WalvaultHistory", "WalvaultCommands"]),
         .executableTarget(name: "walvault", dependencies: [
             "WalvaultService", "WalvaultCommands", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
             "WalvaultRepository", "WalvaultStores",

@@ -10,7 +10,7 @@ import WalvaultCatalog
 import WalvaultPostgres
 import WalvaultSystem
 
-public struct DrillOptions {
+public struct DrillOptions: Sendable {
     public var backupLabel: String?
     public var target: RecoveryTarget
     public var keep: Bool

@@ -70,6 +70,13 @@ public struct Dump {
     /// `--all-tenants`: one dump per schema named `tenant_…`, each its own operation (its own
     /// history rows), continuing past a failure. - Returns: each schema's outcome, in name order.
     public func runAll(events: (String) -> OperationObserver) throws -> [(schema: String, outcome: Result<DumpResult, Error>)] {
+        try tenantSchemas().map { schema in
+            (schema, Result { try run(schema: schema, events: events(schema)) })
+        }
+    }
+
+    /// The schemas `--all-tenants` dumps: every `tenant_…` one but those a dump restore left aside.
+    public func tenantSchemas() throws -> [String] {
         let target = try DatabaseTarget(context: context, database: options.database, command: "dump")
         let db = try target.connect()
         let schemas = try db.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY nspname").compactMap { $0[0] }
@@ -77,9 +84,7 @@ public struct Dump {
         guard !schemas.isEmpty else {
             throw CommandError(problem: "database \(target.name) has no schema named tenant_…", fix: "name the schema with --schema")
         }
-        return schemas.map { schema in
-            (schema, Result { try run(schema: schema, events: events(schema)) })
-        }
+        return schemas
     }
 
     func summary(_ result: DumpResult) -> (stored: [(store: String, key: String, facts: OperationFacts)], facts: OperationFacts?) {

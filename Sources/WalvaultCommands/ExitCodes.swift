@@ -14,7 +14,8 @@ public enum ExitCodes {
     public static let abortRecovery: Int32 = 255
     /// A command line that cannot be parsed (sysexits' EX_USAGE, as swift-argument-parser uses).
     public static let usage: Int32 = 64
-    /// Stopped by SIGINT or SIGTERM at a safe point: 128 + SIGINT, as a shell reports an interrupt.
+    /// Stopped by SIGINT or SIGTERM at a safe point: 128 + SIGINT, as a shell reports an interrupt
+    /// (`operation.cancelled` in `ErrorRegistry`).
     public static let cancelled: Int32 = 130
 
     /// archive-get's status when a file may exist but cannot be delivered. 255 exists so that a

@@ -10,8 +10,12 @@ public protocol JobServices: Sendable {
     /// History rows for the operation's events (nothing without `[history]`).
     func recordHistory(_ events: [OperationEvent], durationMs: Int, actor: HistoryActor, context: WalvaultContext) -> String?
     func recordExpiry(_ report: ExpireReport, context: WalvaultContext) -> String?
+    /// History rows for objects an async store made durable (ship records per flush: with
+    /// `--follow` there is no end to wait for).
+    func recordShipped(_ shipped: [Ship.Shipped], durationMs: Int, actor: HistoryActor, context: WalvaultContext) -> String?
     func alertFailed(_ condition: String, error: String, immediate: Bool, context: WalvaultContext) -> [String]
     func alertSucceeded(_ condition: String, context: WalvaultContext) -> [String]
+    /// `force`: check now rather than at most hourly (after a backup).
     func checkBackupAge(force: Bool, context: WalvaultContext) -> [String]
     func expire(context: WalvaultContext) throws -> ExpireReport
     /// Starts `walvault ship` (the context's launcher) when none runs; a warning when it cannot.
@@ -35,6 +39,12 @@ public struct LiveServices: JobServices {
         }
         return HistoryRecorder(settings: settings).reconcileExpiry(stores, before: report.readAt, cluster: context.config.cluster.name,
                                                                    logsManaged: context.config.retention?.logsDays != nil)
+    }
+
+    public func recordShipped(_ shipped: [Ship.Shipped], durationMs: Int, actor: HistoryActor, context: WalvaultContext) -> String? {
+        guard let settings = context.config.history else { return nil }
+        let rows = HistoryEvents.shippedRows(settings, context: context, shipped: shipped, durationMs: durationMs, actor: actor)
+        return HistoryRecorder(settings: settings).record(rows)
     }
 
     public func alertFailed(_ condition: String, error: String, immediate: Bool, context: WalvaultContext) -> [String] {

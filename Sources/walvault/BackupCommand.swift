@@ -36,7 +36,7 @@ struct BackupCommand: ParsableCommand {
             }
         case .failure(let error):
             Output.fail("backup", "\(error)")
-            throw ExitCode(outcome.wasCancelled ? ExitCodes.cancelled : ExitCodes.failure)
+            throw ExitCode(ErrorRegistry.exitStatus(of: error))
         }
     }
 }

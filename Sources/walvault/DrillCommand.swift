@@ -1,6 +1,7 @@
 import ArgumentParser
 import WalvaultCatalog
 import WalvaultCommands
+import WalvaultService
 import WalvaultConfig
 import WalvaultSystem
 
@@ -49,16 +50,13 @@ struct DrillCommand: ParsableCommand {
         let options = DrillOptions(backupLabel: backup, target: targetTime.map { .time(RecoveryTarget.parseTime($0)!) } ?? .latest, keep: keep,
                                    parentDirectory: parent, postgresBin: postgresBin, restoreCommand: "\(binary) --config \(absoluteConfig)",
                                    timeoutSeconds: Int(timeout.seconds))
-        let clock = Stopwatch()
-        let events = EventPrinter.log("drill", progress: json ? .verbose(global.verbose) : .stdout)
-        let outcome = Result { try Drill(context: context, options: options).run(events: events) { note in events.receive(.progressed(note: note)) } }
-        History.record("drill", context, events: events.events, since: clock)
-        switch outcome {
+        let presenter = JobPresenter(command: "drill", progress: JobPresenter.progress(global), notes: json ? (global.verbose ? .stderr : .hidden) : .stdout)
+        let outcome = OperationRunner().run(DrillOperation(options: options), context: context, observers: [presenter],
+                                            cancellation: SignalCancellation.install(command: "drill"))
+        switch outcome.result {
         case .success(let report):
-            Alerts.succeeded("drill", context, "drill")
             print(json ? ((try? report.json()) ?? "") : report.lines.joined(separator: "\n"))
         case .failure(let error):
-            Alerts.failed("drill", context, condition: "restore drill", error: error, immediate: true)
             if let failure = error as? DrillFailure {
                 print(json ? ((try? failure.report.json()) ?? "") : failure.report.lines.joined(separator: "\n"))
             }

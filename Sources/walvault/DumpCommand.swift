@@ -1,6 +1,7 @@
 import ArgumentParser
 import WalvaultCatalog
 import WalvaultCommands
+import WalvaultService
 import WalvaultPipeline
 import WalvaultSystem
 
@@ -55,25 +56,22 @@ struct DumpCreateCommand: ParsableCommand {
     func run() throws {
         let context = try global.loadContext(for: "dump")
         let dump = Dump(context: context, options: DumpOptions(database: database, format: format.format, compression: compression, postgresBin: postgresBin))
+        let schemas: [String]
+        do {
+            schemas = try schema.map { [$0] } ?? dump.tenantSchemas()
+        } catch {
+            Output.fail("dump", "\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+        // Each schema its own job: its own history row, alert and status file; the next one runs
+        // after a failure, not after a cancellation.
+        let runner = OperationRunner()
+        let cancellation = SignalCancellation.install(command: "dump")
+        let presenter = JobPresenter(command: "dump", progress: JobPresenter.progress(global), notes: global.verbose ? .stderr : .hidden)
         var outcomes: [(schema: String, outcome: Result<DumpResult, Error>)] = []
-        if let schema {
-            let clock = Stopwatch()
-            let events = EventPrinter.log("dump", progress: .verbose(global.verbose))
-            outcomes = [(schema, Result { try dump.run(schema: schema, events: events) })]
-            History.record("dump", context, events: events.events, since: clock)
-        } else {
-            var logs: [(EventLog, Stopwatch)] = []
-            do {
-                outcomes = try dump.runAll { _ in
-                    let events = EventPrinter.log("dump", progress: .verbose(global.verbose))
-                    logs.append((events, Stopwatch()))
-                    return events
-                }
-            } catch {
-                Output.fail("dump", "\(error)")
-                throw ExitCode(ExitCodes.failure)
-            }
-            for (events, clock) in logs { History.record("dump", context, events: events.events, since: clock) }
+        for schema in schemas where !cancellation.isCancelled {
+            let outcome = runner.run(DumpOperation(schema: schema, options: dump.options), context: context, observers: [presenter], cancellation: cancellation)
+            outcomes.append((schema, outcome.result))
         }
         let results = outcomes.compactMap { try? $0.outcome.get() }
         if json {
@@ -87,14 +85,10 @@ struct DumpCreateCommand: ParsableCommand {
                 // A name from the database: shown escaped, so an escape code in it cannot drive the terminal.
                 let schema = SQLIdentifier.shown(failure.schema)
                 Output.fail("dump", allTenants ? "schema \(schema): \(error)" : "\(error)")
-                Alerts.failed("dump", context, condition: "dump of schema \(schema)", error: error, immediate: true)
             }
         }
-        if !results.isEmpty {
-            if results.contains(where: { !$0.queuedFor.isEmpty }), let warning = ShipLauncher.startIfIdle(context: context) { Output.warn("dump", warning) }
-            for result in results { Alerts.succeeded("dump", context, "dump of schema \(result.schema)") }
-        }
         if allTenants && outcomes.count > 1 { print("\(results.count) of \(outcomes.count) schemas dumped") }
+        if cancellation.isCancelled { throw ExitCode(ExitCodes.cancelled) }
         if !failures.isEmpty { throw ExitCode(ExitCodes.failure) }
     }
 }
@@ -156,12 +150,11 @@ struct DumpRestoreCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "dump restore")
-        let clock = Stopwatch()
-        let events = EventPrinter.log("dump restore", progress: json ? .verbose(global.verbose) : .stdout)
+        let presenter = JobPresenter(command: "dump restore", progress: JobPresenter.progress(global), notes: json ? (global.verbose ? .stderr : .hidden) : .stdout)
         let options = DumpRestoreOptions(id: id, intoSchema: intoSchema, replace: replace, database: database, store: store,
                                          postgresBin: postgresBin, workDirectory: workDir)
-        let outcome = Result { try DumpRestore(context: context, options: options).run(events: events) }
-        History.record("dump restore", context, events: events.events, since: clock)
+        let outcome = OperationRunner().run(DumpRestoreOperation(options: options), context: context, observers: [presenter],
+                                            cancellation: SignalCancellation.install(command: "dump restore")).result
         switch outcome {
         case .success(let result):
             print(json ? ((try? ExportJSON.encode(result)) ?? "{}") : result.lines.joined(separator: "\n"))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import WalvaultCatalog
 import WalvaultCommands
+import WalvaultService
 import WalvaultConfig
 import WalvaultSystem
 
@@ -39,10 +40,10 @@ struct ExpireCommand: ParsableCommand {
             if forecast {
                 Output.info("expire", "--as-of \(RecoveryTarget.formatUTC(moment)) is later than now: this is a forecast, and nothing is deleted (add --force to delete as if it were then)")
             }
-            let dryRun = dryRun || forecast
-            var report = dryRun ? try expire.plan(asOf: moment) : try expire.run(asOf: moment)
-            if !dryRun { History.expired("expire", context, report: report) }
-            if dryRun { report.upcoming = try expire.upcoming(for: report, now: moment) }
+            let presenter = JobPresenter(command: "expire", progress: JobPresenter.progress(global), notes: global.verbose ? .stderr : .hidden)
+            let outcome = OperationRunner().run(ExpireOperation(asOf: moment, dryRun: dryRun || forecast), context: context, observers: [presenter],
+                                                cancellation: SignalCancellation.install(command: "expire"))
+            let report = try outcome.result.get()
             print(json ? try report.json() : report.text)
         } catch {
             Output.fail("expire", "\(error)")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import WalvaultCatalog
 import WalvaultCommands
+import WalvaultService
 import WalvaultSystem
 
 /// Only the formats rows can be exported in, so that --help lists no value the command refuses.
@@ -55,22 +56,18 @@ struct ExportLogsCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "export-logs")
-        let clock = Stopwatch()
-        let events = EventPrinter.log("export-logs", progress: .verbose(global.verbose))
+        let presenter = JobPresenter(command: "export-logs", progress: JobPresenter.progress(global), notes: global.verbose ? .stderr : .hidden)
         var options = ExportLogsOptions(table: table, timeColumn: timeColumn, since: since.flatMap(RecoveryTarget.parseTime),
                                         until: until.flatMap(RecoveryTarget.parseTime), format: format.format, database: database, deleteExported: deleteExported)
         options.asyncWaitSeconds = Double(asyncWait)
-        let outcome = Result { try ExportLogs(context: context, options: options).run(events: events) }
-        History.record("export-logs", context, events: events.events, since: clock)
-        switch outcome {
+        let outcome = OperationRunner().run(ExportLogsOperation(options: options), context: context, observers: [presenter],
+                                            cancellation: SignalCancellation.install(command: "export-logs"))
+        switch outcome.result {
         case .success(let result):
             print(json ? ((try? ExportJSON.encode(result)) ?? "{}") : result.lines.joined(separator: "\n"))
-            if !result.queuedFor.isEmpty, let warning = ShipLauncher.startIfIdle(context: context) { Output.warn("export-logs", warning) }
-            Alerts.succeeded("export-logs", context, "export-logs")
         case .failure(let error):
             Output.fail("export-logs", "\(error)")
-            Alerts.failed("export-logs", context, condition: "export-logs of \(table)", error: error, immediate: true)
-            throw ExitCode(ExitCodes.failure)
+            throw ExitCode(ErrorRegistry.exitStatus(of: error))
         }
     }
 }

@@ -14,21 +14,6 @@ enum History {
     }
 }
 
-extension History {
-    /// What expire left, in the history: rows of objects gone from a store marked `expired_at`,
-    /// `expires_at` of what stays moved to when it is due.
-    static func expired(_ command: String, _ context: WalvaultContext, report: ExpireReport) {
-        guard let settings = context.config.history else { return }
-        let stores = report.stores.filter { !report.cannotDelete.contains($0.store) }.map { store in
-            (store: store.store, present: Set(store.keep.map(\.name)), due: store.due)
-        }
-        if let warning = HistoryRecorder(settings: settings).reconcileExpiry(stores, before: report.readAt, cluster: context.config.cluster.name,
-                                                                                   logsManaged: context.config.retention?.logsDays != nil) {
-            Output.warn(command, warning)
-        }
-    }
-}
-
 /// Tells `[alerts]` what a command saw. Never fails the command and never changes its exit
 /// status: a channel that cannot be reached is one warning line.
 enum Alerts {
@@ -44,11 +29,6 @@ enum Alerts {
     static func succeeded(_ command: String, _ context: WalvaultContext, _ prefix: String) {
         guard let notifier = Notifier(context: context) else { return }
         for warning in notifier.succeeded(prefix) { Output.warn(command, warning) }
-    }
-
-    static func checkBackupAge(_ command: String, _ context: WalvaultContext, force: Bool) {
-        guard let notifier = Notifier(context: context) else { return }
-        for warning in notifier.checkBackupAge(force: force) { Output.warn(command, warning) }
     }
 
     /// "archive-push to store \"local\"" when the failing store is known.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import WalvaultCommands
+import WalvaultService
 import WalvaultConfig
 import WalvaultHistory
 import WalvaultRepository
@@ -22,32 +23,11 @@ struct ShipCommand: ParsableCommand {
     func run() throws {
         let context = try global.loadContext(for: "ship")
         do {
-            if catchUp, let spool = try context.trustedSpool {
-                for index in context.asyncIndexes {
-                    let store = context.rawStores[index]
-                    let added = try Ship(context: context).catchUp(target: store, queue: try ShippingQueue.open(spool: spool, store: store.name))
-                    Output.info("ship", "store \"\(store.name)\": \(added) objects found missing by listing were queued")
-                }
-            }
-            var clock = Stopwatch()
-            var ship = Ship(context: context)
-            ship.cancellation = SignalCancellation.install(command: "ship")
-            let report = try ship.run(follow: follow, progress: { line in
-                if global.verbose { Output.info("ship", line) }
-            }, flushed: { shipped in
-                // Per flush, not at the end: with --follow there is no end.
-                if let settings = context.config.history {
-                    let rows = HistoryEvents.shippedRows(settings, context: context, shipped: shipped, durationMs: clock.milliseconds)
-                    if let warning = HistoryRecorder(settings: settings).record(rows) { Output.warn("ship", warning) }
-                }
-                clock = Stopwatch()
-            }, passed: { pass in
-                for (store, error) in pass.failedStores.sorted(by: { $0.key < $1.key }) {
-                    Alerts.failed("ship", context, condition: "ship to store \"\(store)\"", error: error)
-                }
-                for store in pass.workingStores.subtracting(pass.failedStores.keys) { Alerts.succeeded("ship", context, "ship to store \"\(store)\"") }
-                Alerts.checkBackupAge("ship", context, force: false)
-            })
+            let presenter = JobPresenter(command: "ship", progress: JobPresenter.progress(global), notes: global.verbose ? .stderr : .hidden)
+            // Catch-up notes were always said; the others only with --verbose.
+            let outcome = OperationRunner().run(ShipOperation(follow: follow, catchUp: catchUp), context: context,
+                                                observers: [presenter, CatchUpNotes(verbose: global.verbose)], cancellation: SignalCancellation.install(command: "ship"))
+            let report = try outcome.result.get()
             if context.asyncIndexes.isEmpty {
                 Output.info("ship", "no store is async: nothing to ship")
                 return
@@ -78,5 +58,14 @@ struct ShipCommand: ParsableCommand {
             Output.fail("ship", "\(error)")
             throw ExitCode(ExitCodes.failure)
         }
+    }
+}
+
+/// Says what `--catch-up` queued, verbose or not, as ship always has.
+private final class CatchUpNotes: JobObserver {
+    let verbose: Bool
+    init(verbose: Bool) { self.verbose = verbose }
+    func receive(_ event: JobEvent) {
+        if !verbose, case .note(let text) = event.payload, text.hasSuffix("objects found missing by listing were queued") { Output.info("ship", text) }
     }
 }

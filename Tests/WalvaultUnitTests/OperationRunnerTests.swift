@@ -30,6 +30,10 @@ final class RecordingServices: JobServices {
         calls.withLock { $0.append("history of expire") }
         return nil
     }
+    func recordShipped(_ shipped: [Ship.Shipped], durationMs: Int, actor: HistoryActor, context: WalvaultContext) -> String? {
+        calls.withLock { $0.append("history of \(shipped.count) shipped") }
+        return nil
+    }
     func alertFailed(_ condition: String, error: String, immediate: Bool, context: WalvaultContext) -> [String] {
         calls.withLock { $0.append("alert \(condition) failed\(immediate ? " now" : ""): \(error)") }
         return []
@@ -153,6 +157,17 @@ struct FakeBackup: WalvaultOperation {
         let services = RecordingServices()
         _ = OperationRunner(services: services).run(FakeBackup(), context: context(dir, retention: false))
         #expect(!services.recorded.contains("expire"))
+    }
+
+    /// Ship's lifecycle is per flush and per pass, and it too is the runner's, not the CLI's.
+    @Test func shipRecordsEachFlushAndAlertsEachPassThroughTheServices() throws {
+        let rig = ShippingRig(parallel: 2)
+        for i in 1...3 { _ = try rig.push("00000001000000000000000\(i)", seed: UInt64(i)) }
+        let services = RecordingServices()
+        let outcome = OperationRunner(services: services).run(ShipOperation(), context: rig.context)
+        #expect(try outcome.result.get().shipped == 5, "three segments, archive.info and its copy (the binding, with no history row)")
+        #expect(services.recorded == ["history of 3 shipped", "alert ship to store \"offsite\" succeeded", "backup age"])
+        #expect(rig.context.jobStatusDirectory.list().first?.operation == .ship)
     }
 
     // MARK: status files
