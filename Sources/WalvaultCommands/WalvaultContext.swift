@@ -199,9 +199,10 @@ public struct WalvaultContext: Sendable {
         }
     }
 
-    /// What every driver gets, closest to the driver first: retries of transient failures, objects
-    /// split to its size limit, and a catalog when it cannot list. Encryption goes on top (`init`).
+    /// What every driver gets: retries of transient failures. Encryption goes on top (`init`). A
+    /// driver with a size limit or without listing splits and catalogs itself (Telegram does, with
+    /// its own pinned catalog), so there is no generic layer that only tests would run.
     public static func layered(_ driver: Store) -> Store {
-        CatalogingStore.wrapping(SplittingStore.wrapping(RetryingStore(base: driver)))
+        RetryingStore(base: driver)
     }
 }

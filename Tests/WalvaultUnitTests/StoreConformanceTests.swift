@@ -16,7 +16,7 @@ import WalvaultTestHelpers
 /// What every store driver must do, run against each of them: the in-library MemoryStore with
 /// and without listing, LocalStore, and (as they come) the S3 and Telegram drivers.
 enum Driver: String, CaseIterable, CustomTestStringConvertible {
-    case local, memory, memoryWithoutListing, memoryWithCatalog, s3, telegram
+    case local, memory, memoryWithoutListing, s3, telegram
 
     var testDescription: String { rawValue }
 
@@ -28,8 +28,6 @@ enum Driver: String, CaseIterable, CustomTestStringConvertible {
             return (LocalStore(name: "local", root: dir.sub("store")), dir)
         case .memory: return (MemoryStore(name: "memory"), nil)
         case .memoryWithoutListing: return (MemoryStore(name: "nolist", listing: false), nil)
-        // A store that cannot list, given listings by walvault's own catalog.
-        case .memoryWithCatalog: return (CatalogingStore(base: MemoryStore(name: "catalog", listing: false)), nil)
         // moto, checking signatures, on loopback; small parts so that multipart is exercised.
         case .s3: return (try S3TestServer.get().store(), nil)
         // The Bot API stand-in, one chat per store; small documents so objects span several.
@@ -292,7 +290,7 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
         return try ObjectPlacement.commit(writer, store: store, directory: Self.directory, name: name, unlessPrefixTaken: "000000010000000000000003-")
     }
 
-    @Test(arguments: [Driver.local, .memory, .memoryWithCatalog])
+    @Test(arguments: [Driver.local, .memory])
     func aTakenNameWritesNothing(driver: Driver) throws {
         let (store, keep) = try driver.make()
         defer { _ = keep }
@@ -305,7 +303,7 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
 
     /// Writers racing with different content: whatever was reported stored is still there, no
     /// two contents were both reported stored, and no conflicting copy is left behind.
-    @Test(arguments: [Driver.local, .memory, .memoryWithCatalog])
+    @Test(arguments: [Driver.local, .memory])
     func racingContentsNeverBothSucceed(driver: Driver) throws {
         let (store, keep) = try driver.make()
         defer { _ = keep }
@@ -323,7 +321,7 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
 
     /// Writers racing with the same content (PostgreSQL re-sending a file): every one succeeds
     /// or finds its content there, and at least one copy stays.
-    @Test(arguments: [Driver.local, .memory, .memoryWithCatalog])
+    @Test(arguments: [Driver.local, .memory])
     func racingIdenticalContentAllSucceed(driver: Driver) throws {
         let (store, keep) = try driver.make()
         defer { _ = keep }
@@ -342,182 +340,6 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
 }
 
 /// Objects larger than a store's limit, split by the repository for any driver.
-@Suite struct SplittingStoreTests {
-    static let limit = 64 * 1024
-
-    @Test(arguments: [0, 100, limit, limit + 1, 3 * limit, 1 << 20])
-    func objectsOfEverySizeRoundTripWithinTheLimit(size: Int) throws {
-        let driver = MemoryStore(name: "tg", listing: true, maxObjectSize: Self.limit)
-        let store = SplittingStore.wrapping(driver)
-        let bytes = sampleBytes(size, seed: UInt64(size) + 1)
-        let writer = try store.makeWriter(directory: "main/wal/0000000100000000")
-        // Uneven writes, as the pipeline delivers them.
-        var offset = 0
-        while offset < bytes.count {
-            let n = min(offset % 3 == 0 ? 40_000 : 70_001, bytes.count - offset)
-            try bytes.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
-            offset += n
-        }
-        guard case .stored = try writer.commit(name: "obj") else { Issue.record("not stored"); return }
-        #expect(try readAll(store, "main/wal/0000000100000000/obj") == bytes)
-        // What the driver holds: no object over its limit, and one visible name.
-        #expect(try store.list(directory: "main/wal/0000000100000000", namePrefix: "").map(\.name) == ["obj"])
-        let pieces = try driver.listSubdirectories(directory: "main/wal/0000000100000000")
-        #expect(pieces.isEmpty, "staging is hidden from listings")
-        #expect(driver.keys().allSatisfy { (try? driver.head(key: $0))??.size ?? 0 <= Self.limit })
-        #expect(driver.keys().count == (size <= Self.limit ? 1 : 1 + (size + Self.limit - 1) / Self.limit))
-        // Delete takes the pieces too.
-        try store.delete(key: "main/wal/0000000100000000/obj")
-        #expect(driver.keys().isEmpty)
-    }
-
-    @Test func abortAndConflictLeaveNoPieces() throws {
-        let driver = MemoryStore(name: "tg", maxObjectSize: Self.limit)
-        let store = SplittingStore.wrapping(driver)
-        let big = sampleBytes(4 * Self.limit, seed: 9)
-        let aborted = try store.makeWriter(directory: "d")
-        try big.withUnsafeBytes { try aborted.write($0) }
-        aborted.abort()
-        #expect(driver.keys().isEmpty)
-        _ = try store.createSmall(key: "d/x", contents: [1])
-        let second = try store.makeWriter(directory: "d")
-        try big.withUnsafeBytes { try second.write($0) }
-        guard case .alreadyPresent = try second.commit(name: "x") else { Issue.record("replaced"); return }
-        #expect(driver.keys() == ["d/x"])
-        #expect(try readAll(store, "d/x") == [1])
-    }
-
-    @Test func aMissingOrShortPieceIsAnErrorNotAShortObject() throws {
-        let driver = MemoryStore(name: "tg", maxObjectSize: Self.limit)
-        let store = SplittingStore.wrapping(driver)
-        let writer = try store.makeWriter(directory: "d")
-        try sampleBytes(3 * Self.limit, seed: 4).withUnsafeBytes { try writer.write($0) }
-        _ = try writer.commit(name: "x")
-        let piece = try #require(driver.keys().first { $0.contains(".split/") && $0.hasSuffix(".2") })
-        try driver.delete(key: piece)
-        #expect(throws: StoreError.self) { _ = try readAll(store, "d/x") }
-        _ = try driver.createSmall(key: piece, contents: [1, 2, 3])
-        #expect(throws: StoreError.self) { _ = try readAll(store, "d/x") }
-    }
-
-    /// The whole way: a WAL segment larger than the store's limit, encrypted, pushed and fetched.
-    @Test(arguments: [false, true])
-    func aSegmentLargerThanTheStoresLimitIsArchivedAndRestored(encrypted: Bool) throws {
-        let dir = TempDir()
-        let driver = MemoryStore(name: "tg", maxObjectSize: Self.limit)
-        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main"),
-                                    compression: CompressionSettings(algorithm: .none), stores: [StoreSettings(name: "tg", kind: .local(path: "/unused"))])
-        let context = WalvaultContext(config: config, stores: [SplittingStore.wrapping(driver)], keyRing: encrypted ? makeKeyRing() : nil)
-        let name = WALSegmentName(timeline: 1, segmentNumber: 3, segmentSize: 1 << 20)
-        let bytes = makeSegment(name: name)
-        let result = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(name)", bytes))
-        #expect(result.stored.count == 1)
-        #expect(driver.keys().allSatisfy { (try? driver.head(key: $0))??.size ?? 0 <= Self.limit })
-        var getter = ArchiveGet(context: context)
-        let destination = Paths.join(dir.path, "RECOVERYXLOG")
-        #expect(try getter.run(fileName: name.description, destination: destination) == .restored(store: "tg", object: result.stored[0].object, size: bytes.count))
-        #expect(read(destination) == bytes)
-    }
-}
-
-
-@Suite struct StoreCatalogTests {
-    @Test func theNewestGenerationIsFoundWithHeadAlone() throws {
-        let store = MemoryStore(name: "m", listing: false)
-        let catalog = StoreCatalog(store: store)
-        #expect(try catalog.newestGeneration() == 0)
-        for n in 1...150 { #expect(try catalog.record(put: [StoreObject(key: "k/\(n)", size: n)]) == UInt64(n)) }
-        #expect(try catalog.newestGeneration() == 150)
-        #expect(try catalog.newestGeneration(from: 40) == 150)
-        #expect(try catalog.newestGeneration(from: 400) == 150)
-    }
-
-    /// Past two snapshots, with deletions on both sides of them: the state is exact.
-    @Test func snapshotsAndDeltasGiveTheExactState() throws {
-        let store = MemoryStore(name: "m", listing: false)
-        let catalog = StoreCatalog(store: store)
-        var expected: [String: StoreObject] = [:]
-        for n in 1...140 {
-            let object = StoreObject(key: "main/wal/\(n)", size: n, modifiedAt: Int64(n))
-            if n % 7 == 0 {
-                let gone = "main/wal/\(n - 3)"
-                try catalog.record(put: [object], delete: [gone])
-                expected.removeValue(forKey: gone)
-            } else {
-                try catalog.record(put: [object])
-            }
-            expected[object.key] = object
-        }
-        #expect(try catalog.objects() == expected)
-        // Generation 128 is a snapshot: the state is read from it and the twelve after it alone
-        // (the older ones are made unreadable, and nothing fails).
-        for generation in UInt64(1)...127 {
-            try store.delete(key: StoreCatalog.key(generation))
-            _ = try store.createSmall(key: StoreCatalog.key(generation), contents: Array("garbage".utf8))
-        }
-        #expect(try catalog.objects() == expected)
-    }
-
-    @Test func concurrentWritersAllLand() throws {
-        let store = MemoryStore(name: "m", listing: false)
-        DispatchQueue.concurrentPerform(iterations: 24) { i in
-            _ = try? StoreCatalog(store: store).record(put: [StoreObject(key: "k/\(i)", size: i)])
-        }
-        #expect(try StoreCatalog(store: store).objects().count == 24)
-    }
-
-    @Test func aDamagedGenerationIsAPlainError() throws {
-        let store = MemoryStore(name: "m", listing: false)
-        let catalog = StoreCatalog(store: store)
-        try catalog.record(put: [StoreObject(key: "a", size: 1)])
-        try store.delete(key: StoreCatalog.key(1))
-        _ = try store.createSmall(key: StoreCatalog.key(1), contents: Array("not a catalog".utf8))
-        do {
-            _ = try catalog.objects()
-            Issue.record("expected an error")
-        } catch let error as StoreError {
-            #expect(error.problem == "catalog generation catalog/0000000000000001 is not a walvault catalog")
-        }
-    }
-
-    /// The same store read through its listing and through walvault's catalog of it: the
-    /// inventory every command uses is the same.
-    @Test func theInventoryIsTheSameFromAListingAndFromTheCatalog() throws {
-        let dir = TempDir()
-        let raw = MemoryStore(name: "m")
-        let cataloged = CatalogingStore(base: raw)
-        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main"),
-                                    compression: CompressionSettings(algorithm: .zstd), stores: [StoreSettings(name: "m", kind: .local(path: "/unused"))])
-        let context = WalvaultContext(config: config, stores: [cataloged])
-        for n in UInt64(2)...5 {
-            let name = WALSegmentName(timeline: 1, segmentNumber: n, segmentSize: 1 << 20)
-            _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(name)", makeSegment(name: name, seed: n)))
-        }
-        _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/00000002.history", Array("1\t0/400000\tx\n".utf8)))
-        let layout = ArchiveLayout(cluster: "main")
-        let packer = BackupPacker(stores: context.stores, directory: layout.backupDirectory("L1"), compression: config.compression, partSize: 1000)
-        let entry = try #require(try packer.add(path: dir.write("data/PG_VERSION", Array("15\n".utf8)), relative: "PG_VERSION", mode: 0o600))
-        try packer.finish()
-        let manifest = BackupManifest(label: "L1", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: 1 << 20,
-                                      timeline: 1, startLSN: LSN(UInt64(2) << 20), stopLSN: LSN((UInt64(2) << 20) + 100), startTime: 1, stopTime: 2,
-                                      walvaultVersion: "test", compression: "zstd", backupLabel: "", tablespaceMap: nil,
-                                      tablespaces: [], parts: packer.parts, entries: [entry])
-        _ = try context.stores[0].createSmall(key: layout.manifestKey("L1"), contents: try manifest.encoded())
-        _ = try context.stores[0].createSmall(key: "main/backup/L2/part-000001-\(String(repeating: "a", count: 64)).zst", contents: [1])
-
-        let fromListing = try Inventory.read(stores: [UnencryptedStore(base: raw)], layout: layout)
-        let fromCatalog = try Inventory.read(stores: [UnencryptedStore(base: cataloged)], layout: layout)
-        #expect(fromListing.backups == fromCatalog.backups)
-        #expect(fromListing.backups.map(\.label) == ["L1"])
-        #expect(fromListing.segments == fromCatalog.segments)
-        #expect(fromListing.segments.count == 4)
-        #expect(fromListing.histories == fromCatalog.histories)
-        #expect(fromListing.histories.keys.sorted() == [2])
-        #expect(fromListing.incompleteBackups == fromCatalog.incompleteBackups)
-        #expect(fromListing.incompleteBackups == ["L2"])
-        #expect(fromListing.segmentsTimedByStore.isEmpty && fromCatalog.segmentsTimedByStore.isEmpty)
-    }
-}
 
 /// A store that lists nothing and deletes nothing, behind the wrappers every command uses.
 final class BareStore: StoreWrapper, @unchecked Sendable {
@@ -548,29 +370,13 @@ final class BareStore: StoreWrapper, @unchecked Sendable {
         #expect(try memory.head(key: "d/x") != nil, "nothing was deleted")
         // What it can do still works.
         #expect(try wrapped.readSmall(key: "d/x") == [1])
-        // And with walvault's catalog it lists.
-        #expect(CatalogingStore.wrapping(BareStore(base: memory)) is CatalogingStore)
     }
 }
 
 @Suite struct LayeringTests {
-    /// Every driver gets the same layers: a limit-free store that lists needs only the retries.
-    @Test func everyDriverGetsRetriesAndWhatItLacks() {
+    /// Every driver gets the same layer: the retries.
+    @Test func everyDriverGetsRetries() {
         #expect(WalvaultContext.layered(MemoryStore(name: "m")) is RetryingStore)
-        #expect((WalvaultContext.layered(MemoryStore(name: "m", maxObjectSize: 1000)) as? SplittingStore)?.base is RetryingStore)
-        let telegramLike = WalvaultContext.layered(MemoryStore(name: "t", listing: false, maxObjectSize: 1000))
-        #expect(((telegramLike as? CatalogingStore)?.base as? SplittingStore)?.base is RetryingStore)
-    }
-
-    /// kill -9 between a piece and the index: what is left is never an object anyone lists.
-    @Test func piecesLeftByACrashAreNeverListed() throws {
-        let driver = MemoryStore(name: "t", listing: false, maxObjectSize: 1000)
-        let store = WalvaultContext.layered(driver)
-        _ = try store.createSmall(key: "main/wal/0000000100000000/kept", contents: [1])
-        // What a writer killed after two pieces leaves: staged pieces, no index, no catalog entry.
-        _ = try driver.createSmall(key: "main/wal/0000000100000000/.split/0123456789ab.1", contents: [UInt8](repeating: 7, count: 1000))
-        _ = try driver.createSmall(key: "main/wal/0000000100000000/.split/0123456789ab.2", contents: [UInt8](repeating: 7, count: 1000))
-        #expect(try store.list(directory: "main/wal/0000000100000000", namePrefix: "").map(\.name) == ["kept"])
-        #expect(try store.listSubdirectories(directory: "main/wal/0000000100000000").isEmpty)
+        #expect(WalvaultContext.layered(MemoryStore(name: "t", listing: false, maxObjectSize: 1000)) is RetryingStore)
     }
 }
