@@ -19,10 +19,20 @@ public struct StoreError: Problem, Equatable {
         case auth
     }
 
+    /// What a driver's service refused, when a caller acts on it: typed here, so nothing above the
+    /// driver matches the service's text.
+    public enum Refusal: String, Sendable, Equatable {
+        /// The request was too large for the service (HTTP 413): send smaller pieces.
+        case tooLarge
+        /// The service no longer lets this client delete the object (Telegram: after 48 hours).
+        case deletionWindowPassed
+    }
+
     public let store: String
     public let kind: Kind
     public let problem: String
     public let fix: String
+    public var refusal: Refusal?
 
     public init(store: String, kind: Kind = .permanent, problem: String, fix: String?) {
         self.store = store

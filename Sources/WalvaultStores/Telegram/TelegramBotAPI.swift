@@ -208,8 +208,10 @@ public final class TelegramBotAPI: @unchecked Sendable {
         let code = envelope?.0 ?? status
         let description = envelope?.1 ?? (body.first == UInt8(ascii: "<") ? "an HTML error page" : "no description")
         let kind = TelegramFailure.kind(code: code, description: description)
-        return StoreError(store: store, kind: kind, problem: "\(action) failed: \(code) \(description)",
-                          fix: TelegramFailure.fix(code: code, description: description, chatID: chatID))
+        var error = StoreError(store: store, kind: kind, problem: "\(action) failed: \(code) \(description)",
+                               fix: TelegramFailure.fix(code: code, description: description, chatID: chatID))
+        error.refusal = TelegramFailure.refusal(code: code, description: description)
+        return error
     }
 }
 
@@ -222,6 +224,14 @@ public enum TelegramFailure {
         case 400 where description.lowercased().hasSuffix("not found") && description.lowercased().contains("message"): return .notFound
         default: return .permanent
         }
+    }
+
+    /// The refusals the store acts on. Telegram says why only in words, so the words are read here,
+    /// once, where the other codes are mapped.
+    public static func refusal(code: Int, description: String) -> StoreError.Refusal? {
+        if code == 413 { return .tooLarge }
+        if code == 400 && description.lowercased().contains("can't be deleted") { return .deletionWindowPassed }
+        return nil
     }
 
     static func fix(code: Int, description: String, chatID: String) -> String {

@@ -39,8 +39,8 @@ public final class TelegramStore: Store, @unchecked Sendable {
     let clock: @Sendable () -> Int64
     let state = Mutex<State>(State())
     let documents: TelegramDocumentCache
-    /// Seconds between attempts of a request that failed transiently.
-    let retryDelays: [Double]
+    /// Retries of a request that failed transiently.
+    let retryPolicy: RetryingStore.Policy
 
     /// Only ever touched under `state`'s lock.
     struct State: @unchecked Sendable {
@@ -76,7 +76,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
     public init(name: String, api: TelegramBotAPI, partSize: Int, workDirectory: String, keyRing: KeyRing?,
                 pacer: TelegramPacer = TelegramPacer(), retryDelays: [Double] = [0.5, 1, 2, 4, 8],
                 clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() }) {
-        self.retryDelays = retryDelays
+        // The longest of `retryDelays` bounds the back-off; each wait is jittered below it.
+        retryPolicy = RetryingStore.Policy(attempts: retryDelays.count + 1, baseDelayMicros: Int((retryDelays.first ?? 0.5) * 1_000_000),
+                                           maxDelayMicros: Int((retryDelays.last ?? 8) * 1_000_000))
         self.name = name
         self.api = api
         self.partSize = partSize
@@ -266,7 +268,7 @@ public final class TelegramStore: Store, @unchecked Sendable {
             let stored = TelegramCatalog.Document(message: message.message_id, fileID: document.file_id, size: range.count, sha256: sha, date: message.date)
             state.working.add(stored)
             return BundlePlacement(pieces: [(range.lowerBound, stored)])
-        } catch let error as StoreError where error.problem.hasPrefix("sendDocument failed: 413") && range.count > 64 << 10 {
+        } catch let error as StoreError where error.refusal == .tooLarge && range.count > 64 << 10 {
             // The server (or a proxy before it) takes less than part_size_mb: halve and go on
             // with the smaller size for the rest of this run.
             let half = range.lowerBound + range.count / 2
@@ -277,19 +279,12 @@ public final class TelegramStore: Store, @unchecked Sendable {
         }
     }
 
-    /// Requests are repeated here on transient failures (a 502, a dropped connection): sends
-    /// because their bytes are on disk and nothing above replays a commit, reads of the catalog
-    /// and documents because every operation starts with them. 429s were already waited out.
+    /// Requests are repeated here on transient failures (a 502, a dropped connection), with the one
+    /// retry policy every driver gets (`RetryingStore.Policy`): sends because their bytes are on
+    /// disk and nothing above replays a commit, reads of the catalog and documents because every
+    /// operation starts with them. 429s were already waited out.
     func repeating<T>(_ body: () throws -> T) throws -> T {
-        var attempt = 0
-        while true {
-            do {
-                return try body()
-            } catch let error as StoreError where error.kind == .transient && attempt < retryDelays.count {
-                usleep(useconds_t(retryDelays[attempt] * 1_000_000))
-                attempt += 1
-            }
-        }
+        try retryPolicy.run(body)
     }
 
     // MARK: Deleting
@@ -370,7 +365,7 @@ public final class TelegramStore: Store, @unchecked Sendable {
                         } catch let error as StoreError where error.kind == .notFound {
                             outcome[document.message] = .some(nil)
                         } catch let error as StoreError {
-                            outcome[document.message] = .some(error.problem.contains("can't be deleted")
+                            outcome[document.message] = .some(error.refusal == .deletionWindowPassed
                                 ? "Telegram lets a bot delete messages for 48 hours only" : "deleteMessage failed: \(error.problem)")
                         } catch {
                             outcome[document.message] = .some("deleteMessage failed: \(error)")
