@@ -70,7 +70,7 @@ import WalvaultTestHelpers
         // archive_command that does not reach the stores: the round trip names it.
         try cluster.sql("ALTER SYSTEM SET archive_command = '/bin/true'")
         _ = try cluster.sql("SELECT pg_reload_conf()")
-        usleep(500_000)
+        try cluster.waitForSetting("archive_command", "/bin/true")
         let wrong = try check()
         #expect(wrong.status == 1)
         #expect(wrong.stdout.contains("FAIL round trip: "), "\(wrong.stdout)")

@@ -163,7 +163,7 @@ import Testing
             _ = waitFor(holder)
         }
         defer { release() }
-        usleep(300_000)
+        try poll("flock to hold \(spool)/ship.lock") { isLockedByAnother(spool + "/ship.lock") }
         try cluster.sql("CREATE TABLE noise AS SELECT md5(random()::text) || md5(random()::text) AS a FROM generate_series(1, 600000) g")
         let last = try cluster.sql("SELECT pg_walfile_name(pg_switch_wal())")
         let stats = try cluster.waitForArchive(of: last)

@@ -51,7 +51,7 @@ import Testing
         // The moment the window will start at: after the second backup, before the next rows.
         let windowStart = try cluster.sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
         let rowsAtWindowStart = try cluster.sql("SELECT count(*) FROM t")
-        sleep(2)
+        try cluster.waitForClock(pastBy: 2, windowStart)
         try cluster.sql("INSERT INTO t SELECT generate_series(1, 1000)")
         try switchAndWait()
         let rows = try cluster.sql("SELECT count(*) FROM t")

@@ -257,6 +257,41 @@ final class PostgresCluster {
     }
 }
 
+extension PostgresCluster {
+    /// Waits (bounded) until a new session sees `setting` at `value`: after pg_reload_conf, the
+    /// postmaster's children take the new value when they next read the config.
+    func waitForSetting(_ setting: String, _ value: String, attempts: Int = 600) throws {
+        try poll("\(setting) = \(value) after a reload", attempts: attempts) { try sql("SHOW \(setting)") == value }
+    }
+
+    /// Waits (bounded) until the server's clock is more than `seconds` past `moment` (a timestamptz
+    /// literal): a recovery target or a window start that must lie strictly between two changes.
+    func waitForClock(pastBy seconds: Double, _ moment: String, attempts: Int = 600) throws {
+        try poll("the server clock \(seconds) s past \(moment)", attempts: attempts) {
+            try sql("SELECT clock_timestamp() > '\(moment)'::timestamptz + interval '\(seconds) seconds'") == "t"
+        }
+    }
+}
+
+/// Checks `condition` every 50 ms until it holds, at most `attempts` times, then fails naming `what`.
+func poll(_ what: String, attempts: Int = 600, _ condition: () throws -> Bool) throws {
+    for _ in 0..<attempts {
+        if try condition() { return }
+        usleep(50_000)
+    }
+    throw TestFailure("timed out waiting for \(what)")
+}
+
+/// Whether another process holds an flock on `path` (taken for a moment and let go when free).
+func isLockedByAnother(_ path: String) -> Bool {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return true }
+    flock(fd, LOCK_UN)
+    return false
+}
+
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
