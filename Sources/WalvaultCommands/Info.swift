@@ -87,9 +87,9 @@ public struct InfoReport: Codable, Equatable {
                    startLSN: $0.startLSN.description, stopLSN: $0.stopLSN.description, timeline: $0.timeline,
                    size: $0.totalSize, storedSize: $0.storedSize, files: $0.entries.filter { $0.kind == .file }.count)
         }
-        let incomplete = try inventory.incompleteBackups.sorted().map { label in
+        let incomplete = inventory.incompleteBackups.sorted().map { label in
             let directory = layout.backupDirectory(label)
-            let locations = try context.stores.filter { try $0.listSubdirectories(directory: layout.backupRoot).contains(label) }.map { store in
+            let locations = context.stores.filter { inventory.listings[$0.name]?.backupLabels.contains(label) == true }.map { store in
                 store.capabilities.contains(.onThisMachine) ? Paths.join(store.location, directory) : "\(directory)/ in store \"\(store.name)\""
             }
             return IncompleteBackup(label: label, age: BackupLabel.startTime(label).map { BackupLabel.age(from: $0, to: now) }, locations: locations)
@@ -99,8 +99,8 @@ public struct InfoReport: Codable, Equatable {
             var objects = inventory.walHoldings[store.name]?.objects ?? 0
             var bytes = inventory.walHoldings[store.name]?.bytes ?? 0
             let unreadable = inventory.unreadableStores[store.name]
-            for label in unreadable == nil ? try store.listSubdirectories(directory: layout.backupRoot) : [] {
-                for object in try store.list(directory: layout.backupDirectory(label), namePrefix: "") {
+            if unreadable == nil, let listing = try inventory.listings[store.name]?.withBackupObjects(store, layout: layout) {
+                for object in listing.backupLabels.flatMap({ listing.backupObjects[$0] ?? [] }) {
                     objects += 1
                     bytes += object.size
                 }

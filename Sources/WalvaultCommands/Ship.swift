@@ -377,18 +377,7 @@ public struct Ship: Sendable {
         var wanted: [String: StoreObject] = [:]
         var have: Set<String> = []
         func collect(_ store: Store, into: (StoreObject) -> Void) throws {
-            for object in try store.list(directory: layout.walRoot, namePrefix: "") { into(object) }
-            for directory in try store.listSubdirectories(directory: layout.walRoot) {
-                for object in try store.list(directory: layout.walRoot + "/" + directory, namePrefix: "") { into(object) }
-            }
-            for label in try store.listSubdirectories(directory: layout.backupRoot) {
-                for object in try store.list(directory: layout.backupDirectory(label), namePrefix: "") { into(object) }
-            }
-            for kind in [ExportListing.Kind.dumps, .logs] {
-                for export in try ExportListing.list(kind, stores: [store], layout: layout) {
-                    for copy in export.copies { into(copy.object) }
-                }
-            }
+            try ClusterListing.read(store, layout: layout, backupObjects: true, exports: true).allObjects.forEach(into)
         }
         for (index, store) in context.rawStores.enumerated() where !context.asyncIndexes.contains(index) {
             try collect(store) { wanted[$0.key] = wanted[$0.key] ?? $0 }

@@ -145,30 +145,27 @@ public struct Verify {
             do {
                 let binding = ArchiveBinding.audit(store: store, layout: layout)
                 identities[index] = binding.info?.identity
-                let labels = try store.listSubdirectories(directory: layout.backupRoot).sorted()
+                let listing = try ClusterListing.read(store, layout: layout, backupObjects: true, exports: backupLabel == nil)
+                let labels = listing.backupLabels
                 for label in labels where backupLabel == nil || backupLabel == label {
                     backupFound = true
-                    let objects = try store.list(directory: layout.backupDirectory(label), namePrefix: "")
+                    let objects = listing.backupObjects[label] ?? []
                     if objects.contains(where: { $0.name == "backup.manifest" || $0.name == "backup.manifest.copy" }) {
                         jobs.append(.backup(store: index, label: label, objects: objects))
                     } else {
                         incomplete[index, default: []].append(label)
                     }
                 }
-                var walObjects = try store.list(directory: layout.walRoot, namePrefix: "")
-                for directory in try store.listSubdirectories(directory: layout.walRoot).sorted() {
-                    walObjects += try store.list(directory: layout.walRoot + "/" + directory, namePrefix: "")
-                }
+                let walObjects = listing.walObjects
                 for object in walObjects {
-                    guard let name = StoredObjectName(object.name), let file = WALFileName(name.originalName) else {
-                        report.problems.append(.init(store: store.name, object: object.key, problem: "not a walvault WAL object (no WAL file name and checksum in its name)"))
-                        continue
-                    }
-                    guard layout.directory(for: file) + "/" + object.name == object.key else {
+                    switch layout.classify(object.key) {
+                    case .wal(let file, inItsDirectory: true):
+                        jobs.append(.wal(store: index, object: object, file: file))
+                    case .wal(let file, inItsDirectory: false):
                         report.problems.append(.init(store: store.name, object: object.key, problem: "in the wrong directory (restore looks for it in \(layout.directory(for: file))/)"))
-                        continue
+                    default:
+                        report.problems.append(.init(store: store.name, object: object.key, problem: "not a walvault WAL object (no WAL file name and checksum in its name)"))
                     }
-                    jobs.append(.wal(store: index, object: object, file: file))
                 }
                 // Only archive-push and backup bind a store: one that holds nothing but dumps and
                 // log exports has no archive.info to miss.
@@ -178,13 +175,7 @@ public struct Verify {
                         report.problems.append(.init(store: store.name, object: key, problem: problem))
                     }
                 }
-                if backupLabel == nil {
-                    for kind in [ExportListing.Kind.dumps, .logs] {
-                        for export in try ExportListing.list(kind, stores: [store], layout: layout) {
-                            for copy in export.copies { jobs.append(.export(store: index, object: copy.object)) }
-                        }
-                    }
-                }
+                for object in listing.exportObjects { jobs.append(.export(store: index, object: object)) }
                 listed.insert(index)
             } catch {
                 report.problems.append(.init(store: store.name, object: layout.cluster, problem: "cannot be listed: \(error)"))

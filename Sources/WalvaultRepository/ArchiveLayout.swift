@@ -32,6 +32,40 @@ public struct ArchiveLayout: Sendable {
     public var logsRoot: String { "\(cluster)/logs" }
     public func logsDirectory(_ table: String) -> String { "\(logsRoot)/\(table)" }
 
+    /// What a key of this cluster is: the layout read backwards, so no caller parses keys itself.
+    public enum Kind: Equatable, Sendable {
+        case archiveInfo
+        /// A WAL object: its file, and whether it sits where `directory(for:)` puts that file.
+        case wal(WALFileName, inItsDirectory: Bool)
+        case backupManifest(label: String)
+        /// Any other object of a backup's directory (its parts).
+        case backupObject(label: String, name: String)
+        case dump(schema: String, name: String)
+        case logs(table: String, name: String)
+        /// Not walvault's, or not where walvault puts anything.
+        case unknown
+    }
+
+    public func classify(_ key: String) -> Kind {
+        guard key.hasPrefix(cluster + "/") else { return .unknown }
+        let parts = key.dropFirst(cluster.count + 1).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        switch (parts.first, parts.count) {
+        case ("archive.info", 1), ("archive.info.copy", 1):
+            return .archiveInfo
+        case ("wal", 2), ("wal", 3):
+            guard let name = StoredObjectName(parts[parts.count - 1]), let file = WALFileName(name.originalName) else { return .unknown }
+            return .wal(file, inItsDirectory: directory(for: file) + "/" + parts[parts.count - 1] == key)
+        case ("backup", 3):
+            return parts[2] == "backup.manifest" || parts[2] == "backup.manifest.copy" ? .backupManifest(label: parts[1]) : .backupObject(label: parts[1], name: parts[2])
+        case ("dump", 3):
+            return .dump(schema: parts[1], name: parts[2])
+        case ("logs", 3):
+            return .logs(table: parts[1], name: parts[2])
+        default:
+            return .unknown
+        }
+    }
+
     public func directory(for file: WALFileName) -> String {
         switch file {
         case .segment(let s), .partial(let s), .backupHistory(let s, _): return "\(walRoot)/\(s.directoryName)"

@@ -32,6 +32,9 @@ public struct Inventory {
     /// By store name.
     public internal(set) var walHoldings: [String: WALHoldings] = [:]
 
+    /// Each store's listing of the cluster (backup labels and WAL), by store name: what info reads
+    /// instead of listing again.
+    public internal(set) var listings: [String: ClusterListing] = [:]
     /// Stores that could not be read, with why (`read(…, skippingUnreadable: true)` only).
     public internal(set) var unreadableStores: [String: String] = [:]
 
@@ -68,9 +71,10 @@ public struct Inventory {
         var labels: Set<String> = []
         var untimed: Set<WALSegmentName> = []
         for store in stores {
-            let storeLabels = try store.listSubdirectories(directory: layout.backupRoot)
-            labels.formUnion(storeLabels)
-            for label in storeLabels where inventory.backupStore[label] == nil {
+            let listing = try ClusterListing.read(store, layout: layout)
+            inventory.listings[store.name] = listing
+            labels.formUnion(listing.backupLabels)
+            for label in listing.backupLabels where inventory.backupStore[label] == nil {
                 switch readManifest(store: store, layout: layout, label: label) {
                 case .found(let manifest):
                     inventory.backups.append(manifest)
@@ -83,31 +87,30 @@ public struct Inventory {
             }
             var holdings = WALHoldings()
             defer { inventory.walHoldings[store.name] = holdings }
-            for object in try store.list(directory: layout.walRoot, namePrefix: "") {
+            for object in listing.walObjects {
                 holdings.objects += 1
                 holdings.bytes += object.size
-                guard let name = StoredObjectName(object.name), case .history(let timeline)? = WALFileName(name.originalName),
-                      inventory.histories[timeline] == nil else { continue }
-                do {
-                    let text = String(decoding: try ObjectFetcher.fetchSmall(object, from: store), as: UTF8.self)
-                    guard let history = TimelineHistory(timeline: timeline, text: text) else {
-                        historyProblems[timeline, default: []].append("\(object.key) in store \"\(store.name)\" is not a valid timeline history")
-                        continue
-                    }
-                    inventory.histories[timeline] = history
-                } catch {
-                    historyProblems[timeline, default: []].append("\(error)")
-                }
-            }
-            for directory in try store.listSubdirectories(directory: layout.walRoot) {
-                for object in try store.list(directory: layout.walRoot + "/" + directory, namePrefix: "") {
-                    holdings.objects += 1
-                    holdings.bytes += object.size
-                    guard let name = StoredObjectName(object.name), case .segment(let segment)? = WALFileName(name.originalName) else { continue }
+                // Only what sits where restore looks for it counts (verify names the rest).
+                switch layout.classify(object.key) {
+                case .wal(.segment(let segment), inItsDirectory: true):
+                    let archivedAt = StoredObjectName(object.name)?.archivedAt
                     if holdings.newestSegment.map({ $0 < segment }) ?? true { holdings.newestSegment = segment }
-                    let at = name.archivedAt ?? object.modifiedAt ?? Int64.max
-                    if name.archivedAt == nil { untimed.insert(segment) }
+                    let at = archivedAt ?? object.modifiedAt ?? Int64.max
+                    if archivedAt == nil { untimed.insert(segment) }
                     inventory.segments[segment] = min(inventory.segments[segment] ?? at, at)
+                case .wal(.history(let timeline), inItsDirectory: true) where inventory.histories[timeline] == nil:
+                    do {
+                        let text = String(decoding: try ObjectFetcher.fetchSmall(object, from: store), as: UTF8.self)
+                        guard let history = TimelineHistory(timeline: timeline, text: text) else {
+                            historyProblems[timeline, default: []].append("\(object.key) in store \"\(store.name)\" is not a valid timeline history")
+                            continue
+                        }
+                        inventory.histories[timeline] = history
+                    } catch {
+                        historyProblems[timeline, default: []].append("\(error)")
+                    }
+                default:
+                    continue
                 }
             }
         }
