@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
 
         .target(name: "WalvaultSystem", dependencies: ["CShims"]),
+        // Decisions with no I/O at all: it imports nothing, so the compiler keeps it pure.
+        .target(name: "WalvaultPolicy"),
         .target(name: "WalvaultConfig", dependencies: ["WalvaultSystem", "WalvaultPipeline", "TOMLKit"]),
         .target(name: "WalvaultPipeline",
                 dependencies: ["WalvaultSystem", "COpenSSL", "CZstd", "CLZ4", "CZlib", "CShims"]),
@@ -54,11 +56,11 @@ let package = Package(
         .target(name: "WalvaultCommands",
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores",
                                "WalvaultCatalog", "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory",
-                               "WalvaultHTTP", "CShims"]),
+                               "WalvaultHTTP", "WalvaultPolicy", "CShims"]),
         // The lifecycle around every operation (history, alerts, expire, shipper, status files),
         // shared by the CLI and the coming server.
         .target(name: "WalvaultService",
-                dependencies: ["WalvaultSystem", "WalvaultStores", "WalvaultCatalog", "WalvaultHistory", "WalvaultCommands"]),
+                dependencies: ["WalvaultSystem", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository", "WalvaultHistory", "WalvaultCommands"]),
         .executableTarget(name: "walvault", dependencies: [
             "WalvaultService", "WalvaultCommands", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
             "WalvaultRepository", "WalvaultStores",
@@ -68,7 +70,7 @@ let package = Package(
         // Pure logic and single-process behaviour: no servers needed.
         .testTarget(name: "WalvaultUnitTests", dependencies: [
             "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
-            "WalvaultCommands", "WalvaultService", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTestHelpers",
+            "WalvaultCommands", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTestHelpers",
         ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs a real PostgreSQL 15 and the built `walvault` executable.
         .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem", "WalvaultTestHelpers"]),

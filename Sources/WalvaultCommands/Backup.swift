@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import WalvaultCatalog
+import WalvaultPolicy
 import WalvaultRepository
 import WalvaultConfig
 import WalvaultPipeline

@@ -10,6 +10,7 @@ import WalvaultCatalog
 import WalvaultConfig
 import WalvaultHTTP
 import WalvaultPipeline
+import WalvaultPolicy
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem

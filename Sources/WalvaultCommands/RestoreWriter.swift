@@ -4,6 +4,7 @@ import Glibc
 import Synchronization
 import WalvaultCatalog
 import WalvaultPipeline
+import WalvaultPolicy
 import WalvaultSystem
 
 /// Writes a backup's parts into the restored files with several parts in flight at once: each

@@ -1,4 +1,5 @@
 import Testing
+@testable import WalvaultPolicy
 @testable import WalvaultCommands
 import WalvaultConfig
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Testing
+@testable import WalvaultPolicy
 @testable import WalvaultCommands
 import WalvaultCatalog
 import WalvaultRepository

@@ -4,48 +4,48 @@
 /// written, and whoever holds the hash next reads it back (from the page cache, moments after it
 /// was written) in order. No I/O and no lock here: the caller holds one around every call, so
 /// each transition can be tested on its own.
-struct InOrderHashing: Equatable {
+public struct InOrderHashing: Equatable, Sendable {
     /// The file's length: the hash is final when it reaches it.
-    let size: Int
+    public let size: Int
     /// Bytes before this offset are in the hash.
-    private(set) var hashedUpTo = 0
+    public private(set) var hashedUpTo = 0
     /// One thread holds the hash at a time; the others only write.
-    private(set) var held = false
+    public private(set) var held = false
     /// Written but not yet hashed: offset → length.
-    private(set) var waiting: [Int: Int] = [:]
-    private(set) var finished = false
+    public private(set) var waiting: [Int: Int] = [:]
+    public private(set) var finished = false
 
-    init(size: Int) { self.size = size }
+    public init(size: Int) { self.size = size }
 
-    enum Start: Equatable {
+    public enum Start: Equatable, Sendable {
         /// The caller now holds the hash: it hashes the piece as it writes it, then calls `hashed`.
         case hashWhileWriting
         /// Write only, then call `written`.
         case writeOnly
     }
 
-    mutating func start(offset: Int) -> Start {
+    public mutating func start(offset: Int) -> Start {
         guard !held, !finished, offset == hashedUpTo else { return .writeOnly }
         held = true
         return .hashWhileWriting
     }
 
     /// The holder hashed `length` more bytes (while writing, or read back).
-    mutating func hashed(length: Int) {
+    public mutating func hashed(length: Int) {
         precondition(held, "only the holder of the hash advances it")
         hashedUpTo += length
     }
 
     /// A write-only piece is on disk. True: the caller took the hash and must call `next` until
     /// it says release or finished.
-    mutating func written(offset: Int, length: Int) -> Bool {
+    public mutating func written(offset: Int, length: Int) -> Bool {
         waiting[offset] = length
         guard !held, !finished else { return false }
         held = true
         return true
     }
 
-    enum Next: Equatable {
+    public enum Next: Equatable, Sendable {
         /// Read this range back from the file and hash it, then call `hashed` and `next` again.
         case readBack(offset: Int, length: Int)
         /// Nothing is ready in order: the hash is put down for whoever writes the missing piece.
@@ -56,7 +56,7 @@ struct InOrderHashing: Equatable {
 
     /// The holder's next step. Putting the hash down happens under the same lock as the check
     /// that nothing waits, so a piece written meanwhile is either seen here or picks the hash up.
-    mutating func next() -> Next {
+    public mutating func next() -> Next {
         precondition(held, "only the holder of the hash asks for the next step")
         if let length = waiting.removeValue(forKey: hashedUpTo) { return .readBack(offset: hashedUpTo, length: length) }
         held = false
