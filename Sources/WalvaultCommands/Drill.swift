@@ -102,13 +102,14 @@ public struct Drill {
         self.options = options
     }
 
-    public func run(events: OperationObserver = IgnoredEvents(), progress: @escaping (String) -> Void = { _ in }) throws -> DrillReport {
+    /// Its steps go to `events` as notes, like every operation's.
+    public func run(events: OperationObserver = IgnoredEvents()) throws -> DrillReport {
         try events.run("drill", type: .database, subject: options.backupLabel, summary: { (report: DrillReport) in
             ([], OperationFacts(objectName: report.backup, size: report.databases.reduce(0) { $0 + $1.rows }))
-        }) { try drill(progress: progress) }
+        }) { try drill(events: events, progress: { events.receive(.progressed(note: $0)) }) }
     }
 
-    private func drill(progress: (String) -> Void) throws -> DrillReport {
+    private func drill(events: OperationObserver, progress: (String) -> Void) throws -> DrillReport {
         guard geteuid() != 0 else {
             throw CommandError(problem: "a drill starts PostgreSQL, which refuses to run as root",
                                fix: "run it as the user that owns the cluster: sudo -u postgres walvault drill")
@@ -152,7 +153,7 @@ public struct Drill {
         }
         progress("restoring backup \(plan.backup.label) into \(pgdata)")
         let restored = Stopwatch()
-        _ = try Restore(context: context, options: restoreOptions).run()
+        _ = try Restore(context: context, options: restoreOptions).run(events: NestedEvents(events))
         report.restoreSeconds = restored.seconds
 
         // 2. Start it where nothing else is, and wait for the promotion.

@@ -175,6 +175,21 @@ extension OperationObserver {
     }
 }
 
+/// An operation run inside another (the drill's restore): its progress and warnings reach the
+/// outer one's observer, and the outer cancellation stops it, but its start and end do not, so
+/// the history gets one row, the outer operation's.
+public final class NestedEvents: OperationObserver {
+    let outer: OperationObserver
+    public init(_ outer: OperationObserver) { self.outer = outer }
+    public var cancellation: Cancellation { outer.cancellation }
+    public func receive(_ event: OperationEvent) {
+        switch event {
+        case .progress, .progressed, .warning: outer.receive(event)
+        case .started, .stored, .succeeded, .failed: break
+        }
+    }
+}
+
 /// For callers that do not listen.
 public final class IgnoredEvents: OperationObserver {
     public init() {}

@@ -10,6 +10,6 @@ public struct DrillOperation: WalvaultOperation {
     public var lifecycle: Lifecycle { Lifecycle(alertCondition: "restore drill", alertClears: "drill") }
 
     public func run(_ job: JobContext) throws -> DrillReport {
-        try Drill(context: job.context, options: options).run(events: job) { note in job.receive(.progressed(note: note)) }
+        try Drill(context: job.context, options: options).run(events: job)
     }
 }
