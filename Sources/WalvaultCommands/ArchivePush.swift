@@ -105,7 +105,7 @@ public struct ArchivePush {
             input = try FileDescriptor.openRegularFile(walPath)
             size = try input.size()
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot read \(file.kindDescription) \(walPath): \(error.reason)",
+            throw CommandError(cause: error, problem: "cannot read \(file.kindDescription) \(walPath): \(error.reason)",
                                fix: error.hint ?? "check that archive_command passes %p and runs as the cluster's owner")
         }
         let layout = ArchiveLayout(cluster: config.cluster.name)
@@ -182,13 +182,13 @@ public struct ArchivePush {
         do {
             got = try headerBytes.withUnsafeMutableBytes { try input.pread(into: $0, at: 0) }
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot read WAL segment \(path): \(error.reason)", fix: error.hint ?? "check the disk")
+            throw CommandError(cause: error, problem: "cannot read WAL segment \(path): \(error.reason)", fix: error.hint ?? "check the disk")
         }
         let header: WALPageHeader
         do {
             header = try WALPageHeader(bytes: Array(headerBytes[0..<got]))
         } catch {
-            throw CommandError(problem: "\(path) is not a valid WAL segment: \(error)",
+            throw CommandError(cause: error, problem: "\(path) is not a valid WAL segment: \(error)",
                                fix: "it was not stored; check that this file came from PostgreSQL's pg_wal")
         }
         guard let identity = ClusterIdentity(header: header) else {
@@ -219,7 +219,7 @@ public struct ArchivePush {
             do {
                 sysid = try PGControl.systemIdentifier(pgdata: pgdata)
             } catch let error as SystemError {
-                throw CommandError(problem: "cannot check which cluster \(what) belongs to: \(error)",
+                throw CommandError(cause: error, problem: "cannot check which cluster \(what) belongs to: \(error)",
                                    fix: "make \(pgdata)/global/pg_control readable to the user running archive_command")
             }
             guard sysid == bound.identity.systemIdentifier else {
@@ -238,7 +238,7 @@ public struct ArchivePush {
             bytes = try input.readToEnd(limit: 1 << 20)
             try input.rewind()
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot read timeline history file \(path): \(error.reason)", fix: error.hint ?? "check the file")
+            throw CommandError(cause: error, problem: "cannot read timeline history file \(path): \(error.reason)", fix: error.hint ?? "check the file")
         }
         guard let history = TimelineHistory(timeline: timeline, text: String(decoding: bytes, as: UTF8.self)) else {
             throw CommandError(problem: "\(path) is not a valid timeline history file (PostgreSQL writes one line per ancestor timeline: parent timeline below \(timeline), switch point LSN, reason), so it was not stored",
@@ -274,15 +274,15 @@ public struct ArchivePush {
         do {
             return try StreamPump.pump(from: input, into: sink)
         } catch let error as SystemError where error.path == path {
-            throw CommandError(problem: "cannot read \(path): \(error.reason)", fix: error.hint ?? "check the disk")
+            throw CommandError(cause: error, problem: "cannot read \(path): \(error.reason)", fix: error.hint ?? "check the disk")
         } catch let error as PipelineError {
-            throw CommandError(problem: "cannot compress \(path): \(error)", fix: "check [compression] in \(config.path)")
+            throw CommandError(cause: error, problem: "cannot compress \(path): \(error)", fix: "check [compression] in \(config.path)")
         }
     }
 
     private func rewind(_ input: FileDescriptor, path: String) throws {
         do { try input.rewind() } catch let error as SystemError {
-            throw CommandError(problem: "cannot read \(path): \(error.reason)", fix: "check the disk")
+            throw CommandError(cause: error, problem: "cannot read \(path): \(error.reason)", fix: "check the disk")
         }
     }
 }

@@ -56,7 +56,7 @@ public final class ClusterLock {
             }
             return ClusterLock(file: file)
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot lock \(path): \(error.reason)", fix: error.hint ?? "check that the user running walvault may write there")
+            throw CommandError(cause: error, problem: "cannot lock \(path): \(error.reason)", fix: error.hint ?? "check that the user running walvault may write there")
         }
     }
 

@@ -49,7 +49,7 @@ public struct Decrypt {
         do {
             source = try input.map(FileDescriptor.openRegularFile) ?? FileDescriptor(raw: dup(0), path: "standard input")
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot read --in \(input ?? "standard input"): \(error.reason)", fix: error.hint ?? "")
+            throw CommandError(cause: error, problem: "cannot read --in \(input ?? "standard input"): \(error.reason)", fix: error.hint ?? "")
         }
         if let input, name == nil, !storedPlain, compression == nil {
             // What it is comes first: a plaintext file is explained as such, whatever its name.
@@ -71,12 +71,12 @@ public struct Decrypt {
         } catch let error as EncryptionError where error.kind == .notEncrypted {
             throw Self.notEncrypted(input ?? "standard input")
         } catch let error as PipelineError {
-            throw CommandError(problem: "\(input ?? "standard input") decrypted, but it is not \(algorithm.rawValue) data (\(error))",
+            throw CommandError(cause: error, problem: "\(input ?? "standard input") decrypted, but it is not \(algorithm.rawValue) data (\(error))",
                                fix: "give the right --compression, or none to get the decrypted bytes as they are")
         } catch let error as SystemError where error.path == source.path {
-            throw CommandError(problem: "cannot read --in \(source.path): \(error.reason)", fix: error.hint ?? "")
+            throw CommandError(cause: error, problem: "cannot read --in \(source.path): \(error.reason)", fix: error.hint ?? "")
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot write \(output ?? "standard output"): \(error.reason)", fix: error.hint ?? "")
+            throw CommandError(cause: error, problem: "cannot write \(output ?? "standard output"): \(error.reason)", fix: error.hint ?? "")
         }
         if let expectedSHA256, hashing.hexDigest != expectedSHA256 {
             throw CommandError(problem: "\(input!) decrypted, but its content fails the checksum in its name (sha256 \(hashing.hexDigest!.prefix(12))…, expected \(expectedSHA256.prefix(12))…)",

@@ -128,7 +128,7 @@ public struct Drill {
         let directory = Paths.join(FileSystem.realPath(options.parentDirectory) ?? options.parentDirectory, "walvault-drill-\(context.config.cluster.name)-\(stamp)")
         guard mkdir(directory, 0o700) == 0 else {
             let error = SystemError("create directory", path: directory)
-            throw CommandError(problem: "cannot create the drill's directory \(directory): \(error.reason)", fix: error.hint ?? "choose another place with --directory")
+            throw CommandError(cause: error, problem: "cannot create the drill's directory \(directory): \(error.reason)", fix: error.hint ?? "choose another place with --directory")
         }
         report.directory = directory
         let pgdata = Paths.join(directory, "pgdata")

@@ -145,7 +145,7 @@ public struct DumpRestore {
             do {
                 file = try FileDescriptor.openUnnamed(in: directory)
             } catch let error as SystemError {
-                throw CommandError(problem: "cannot stage the dump in \(directory): \(error.reason)", fix: "give a directory with room for it with --work-dir")
+                throw CommandError(cause: error, problem: "cannot stage the dump in \(directory): \(error.reason)", fix: "give a directory with room for it with --work-dir")
             }
             do {
                 _ = try ObjectFetcher.fetch(object, from: store, into: FileSink(file: file))

@@ -183,7 +183,7 @@ public struct ExportLogs {
             do {
                 count = Int(try db.value("WITH gone AS (DELETE FROM \(table) t WHERE \(condition) RETURNING 1) SELECT count(*) FROM gone")) ?? -1
             } catch {
-                throw CommandError(problem: "the export \(table)/\(stored.name.stamp) is stored, but its rows were not deleted: \(error)",
+                throw CommandError(cause: error, problem: "the export \(table)/\(stored.name.stamp) is stored, but its rows were not deleted: \(error)",
                                    fix: "rows in the range changed while it ran; run export-logs --delete-exported again for the same range")
             }
             guard count == rows else {

@@ -137,7 +137,7 @@ public struct Restore {
             return RestoreSpace.Need(path: destination.path, device: device, bytes: bytes,
                                      available: try FileSystem.availableBytes(existing), reclaimable: destination.reclaimableBytes)
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot check free space for \(destination.path): \(error.reason)", fix: error.hint ?? "check the path")
+            throw CommandError(cause: error, problem: "cannot check free space for \(destination.path): \(error.reason)", fix: error.hint ?? "check the path")
         }
     }
 
@@ -205,7 +205,7 @@ public struct Restore {
             try FileSystem.remove(Paths.join(options.pgdata, RestoreDestination.markerName))
             try FileSystem.syncDirectory(options.pgdata)
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot make the restore durable: \(error)",
+            throw CommandError(cause: error, problem: "cannot make the restore durable: \(error)",
                                fix: "\(error.hint ?? "check the destination's file system"); restore again with --force once that is fixed")
         }
         return RestoreReport(plan: plan, seconds: clock.seconds, files: backup.entries.filter { $0.kind == .file }.count, bytes: backup.totalSize)
@@ -222,7 +222,7 @@ public struct Restore {
                 return
             } catch let error as SystemError {
                 // Not the store: writing the restored files failed (a full disk, permissions).
-                throw CommandError(problem: "cannot write \(error.path): \(error.reason)",
+                throw CommandError(cause: error, problem: "cannot write \(error.path): \(error.reason)",
                                    fix: "\(error.hint ?? "check the destination"); the data directory is incomplete (no pg_control) and will not start: restore again with --force once that is fixed")
             } catch let stopped as RestoreWriter.Stopped {
                 throw stopped

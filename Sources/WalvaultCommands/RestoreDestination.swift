@@ -127,7 +127,7 @@ public struct RestoreDestination: Equatable, Sendable {
                 }
             }
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot inspect \(path): \(error.reason)", fix: error.hint ?? "check the path")
+            throw CommandError(cause: error, problem: "cannot inspect \(path): \(error.reason)", fix: error.hint ?? "check the path")
         }
         let action = try decide(contents, role: role, path: path, force: force)
         var reclaimable = 0
@@ -154,7 +154,7 @@ public struct RestoreDestination: Equatable, Sendable {
                 try FileSystem.writeAtomically(Paths.join(path, Self.markerName), contents: [], mode: 0o600)
             }
         } catch let error as SystemError {
-            throw CommandError(problem: "cannot prepare \(what) \(path): \(error)", fix: error.hint ?? "check the path")
+            throw CommandError(cause: error, problem: "cannot prepare \(what) \(path): \(error)", fix: error.hint ?? "check the path")
         }
     }
 }

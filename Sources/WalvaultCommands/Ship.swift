@@ -105,7 +105,7 @@ public struct Ship: Sendable {
                 guard let taken = try FileDescriptor.tryLocking(Self.lockPath(spool: spool)) else { return attempt == 0 ? Report(busy: true) : total }
                 lock = taken
             } catch let error as SystemError {
-                throw CommandError(problem: "cannot lock \(Self.lockPath(spool: spool)): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
+                throw CommandError(cause: error, problem: "cannot lock \(Self.lockPath(spool: spool)): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
             }
             attempt += 1
             let started = WallClock.nowMicros()

@@ -70,6 +70,19 @@ import WalvaultSystem
         #expect(ErrorRegistry.entry("no.such_code").code == "internal")
     }
 
+    /// A command's sentence around a lower error keeps that error's code: a full disk is
+    /// system.no_space in history and alerts, not command.refused.
+    @Test func aCommandErrorKeepsItsCausesCode() {
+        let full = CommandError(cause: SystemError("write", path: "/pgdata/base/1/1259", code: ENOSPC), problem: "cannot write /pgdata/base/1/1259",
+                                fix: "free space")
+        #expect(full.errorCode == "system.no_space")
+        #expect(full.cause is SystemError)
+        #expect(ErrorRegistry.exitStatus(of: full) == 1)
+        struct Uncoded: Error {}
+        #expect(CommandError(cause: Uncoded(), problem: "p", fix: "f").errorCode == "command.refused")
+        #expect(CommandError(problem: "p", fix: "f").errorCode == "command.refused")
+    }
+
     @Test func theTroubleshootingPageIsTheRegistryRendered() throws {
         let path = Paths.join(Self.root, "docs/troubleshooting.md")
         let rendered = ErrorRegistry.markdown()
