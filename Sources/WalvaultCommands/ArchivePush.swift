@@ -6,7 +6,7 @@ import WalvaultStores
 import WalvaultSystem
 
 /// What one archive-push did, for the history table and `--verbose`.
-public struct ArchivePushResult: Equatable {
+public struct ArchivePushResult: Equatable, Sendable {
     public let file: WALFileName
     public let sha256: String
     public let originalSize: Int
@@ -27,7 +27,7 @@ public struct ArchivePushResult: Equatable {
             && a.alreadyPresentIn == b.alreadyPresentIn && a.queuedFor == b.queuedFor && a.notQueuedFor.map(\.message) == b.notQueuedFor.map(\.message)
     }
 
-    public struct StoredCopy: Equatable {
+    public struct StoredCopy: Equatable, Sendable {
         public let store: String
         public let object: StoreObject
     }

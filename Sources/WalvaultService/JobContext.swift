@@ -14,26 +14,28 @@ public final class JobContext: OperationObserver {
     public let id: String
     public let operation: OperationKind
     public let cancellation: Cancellation
-    public let actor: HistoryActor
+    private let explicitActor: HistoryActor?
+    /// Who runs the job (the runner's actor, else this process's user, looked up on first use).
+    public var actor: HistoryActor { explicitActor ?? .thisProcess }
     let services: any JobServices
     private let observers: [any JobObserver]
     private let log = EventLog()
     private let statusFile: StatusFile?
 
-    init(context: WalvaultContext, id: String, operation: OperationKind, cancellation: Cancellation, actor: HistoryActor,
+    init(context: WalvaultContext, id: String, operation: OperationKind, cancellation: Cancellation, actor: HistoryActor?,
          services: any JobServices, observers: [any JobObserver]) {
         self.context = context
         self.id = id
         self.operation = operation
         self.cancellation = cancellation
-        self.actor = actor
+        explicitActor = actor
         self.services = services
         self.observers = observers
         if operation.isTracked {
             statusFile = StatusFile(directory: context.jobStatusDirectory,
                                     status: JobStatus(id: id, operation: operation, cluster: context.config.cluster.name, pid: getpid(),
                                                       processStart: FileSystem.processStartTicks(getpid()), startedAt: WallClock.nowMicros(),
-                                                      actor: actor.name, origin: actor.origin))
+                                                      actor: (actor ?? .thisProcess).name, origin: (actor ?? .thisProcess).origin))
         } else {
             statusFile = nil
         }

@@ -8,9 +8,11 @@ import WalvaultSystem
 /// warning: the backup stands); the backup-age check; the status file's end and `finished`.
 public struct OperationRunner: Sendable {
     public var services: any JobServices
-    public var actor: HistoryActor
+    /// Who the history and status files name; nil: this process's user, looked up only when a
+    /// row or a status file needs it (archive-push without `[history]` never asks the user database).
+    public var actor: HistoryActor?
 
-    public init(services: any JobServices = LiveServices(), actor: HistoryActor = .thisProcess) {
+    public init(services: any JobServices = LiveServices(), actor: HistoryActor? = nil) {
         self.services = services
         self.actor = actor
     }
@@ -30,7 +32,8 @@ public struct OperationRunner: Sendable {
         let lifecycle = operation.lifecycle
         var outcome = JobOutcome(jobID: id, result: result)
 
-        if lifecycle.recordsHistory, let warning = services.recordHistory(job.events, durationMs: clock.milliseconds, actor: actor, context: context) {
+        if lifecycle.recordsHistory, context.config.history != nil,
+           let warning = services.recordHistory(job.events, durationMs: clock.milliseconds, actor: job.actor, context: context) {
             job.warn(warning)
         }
         switch result {
@@ -50,7 +53,7 @@ public struct OperationRunner: Sendable {
                 }
             }
         case .failure(let error):
-            if let condition = lifecycle.alertCondition {
+            if let condition = operation.alertCondition(for: error) {
                 services.alertFailed(condition, error: "\(error)", immediate: lifecycle.alertImmediately, context: context).forEach(job.warn)
             }
         }

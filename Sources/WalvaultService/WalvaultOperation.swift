@@ -10,10 +10,13 @@ public protocol WalvaultOperation: Sendable {
     func run(_ job: JobContext) throws -> Output
     /// Async stores the output left queued for: the runner starts the shipper for them.
     func queuedFor(_ output: Output) -> [String]
+    /// The alert condition this failure raises (archive-push names the store that failed).
+    func alertCondition(for error: Error) -> String?
 }
 
 extension WalvaultOperation {
     public func queuedFor(_ output: Output) -> [String] { [] }
+    public func alertCondition(for error: Error) -> String? { lifecycle.alertCondition }
 }
 
 /// What the runner does around an operation.
@@ -22,7 +25,8 @@ public struct Lifecycle: Sendable, Equatable {
     public var alertCondition: String?
     /// What a success clears: every condition starting with it (nil: the condition itself).
     public var alertClears: String?
-    /// Alert on the first failure (an operation a person or cron started), not after a streak.
+    /// Alert on the first failure (an operation a person or cron started), not after a streak
+    /// (`[alerts] after_failures`, for archive-push, which PostgreSQL retries).
     public var alertImmediately = true
     /// Record the operation's events in `[history]`.
     public var recordsHistory = true

@@ -1,5 +1,6 @@
 import ArgumentParser
 import WalvaultCommands
+import WalvaultService
 import WalvaultConfig
 import WalvaultSystem
 
@@ -16,32 +17,22 @@ struct ArchivePushCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "archive-push")
-        let clock = Stopwatch()
-        let events = EventPrinter.log("archive-push", progress: .verbose(global.verbose))
-        let pushed = PushAhead(context: context).run(walPath: path, events: events)
-        let outcome = pushed.result
-        // The exit status depends on the stores only: recording history never changes it.
-        History.record("archive-push", context, events: events.events, since: clock)
-        if let warning = pushed.warning { Output.warn("archive-push", warning) }
-        switch outcome {
-        case .success(let result):
-            Alerts.succeeded("archive-push", context, "archive-push")
-            for skipped in result.notQueuedFor {
-                if skipped.warnNow { Output.warn("archive-push", skipped.message) }
-                History.record("archive-push", context, events: [.started(operation: "queue", type: .wal, subject: result.file.description),
-                                                                 .failed(error: "store \"\(skipped.store)\": \(skipped.message)", code: "ship.queue_full")], since: clock)
-            }
-            if !result.queuedFor.isEmpty, let warning = ShipLauncher.startIfIdle(context: context) { Output.warn("archive-push", warning) }
+        let presenter = JobPresenter(command: "archive-push", progress: .quiet, notes: global.verbose ? .stderr : .hidden)
+        // The exit status depends on the stores only: history, alerts and the shipper never change it.
+        let outcome = OperationRunner().run(ArchivePushOperation(walPath: path), context: context, observers: [presenter])
+        switch outcome.result {
+        case .success(let output):
+            let result = output.result
             if global.verbose {
                 let stored = result.stored.map { "\($0.store):\($0.object.key) (\($0.object.size) bytes)" }
-                let summary = pushed.confirmed ? "stored ahead in \(result.alreadyPresentIn.joined(separator: ", ")) (checksum confirmed)"
+                let summary = output.confirmed ? "stored ahead in \(result.alreadyPresentIn.joined(separator: ", ")) (checksum confirmed)"
                     : stored.isEmpty ? "already archived in \(result.alreadyPresentIn.joined(separator: ", "))" : "stored " + stored.joined(separator: ", ")
                 let queued = result.queuedFor.isEmpty ? "" : "; queued for \(result.queuedFor.joined(separator: ", "))"
                 Output.info("archive-push", "\(result.file) (\(result.originalSize) bytes, sha256 \(result.sha256.prefix(12))…): \(summary)\(queued)")
             }
         case .failure(let error):
             Output.fail("archive-push", "\(error)")
-            Alerts.failed("archive-push", context, condition: Alerts.condition("archive-push", error), error: error)
+            // Never above 125, whatever the code: PostgreSQL would restart the archiver.
             throw ExitCode(ExitCodes.failure)
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Synchronization
 import WalvaultCommands
+import WalvaultService
 import WalvaultConfig
 import WalvaultSystem
 
@@ -19,6 +20,7 @@ struct PushAheadCommand: ParsableCommand {
     func run() throws {
         let context = try global.loadContext(for: "push-ahead")
         let clock = Stopwatch()
+        let services = LiveServices()
         // One push at a time into the history and the shipper's start, whichever thread made it.
         let serial = Mutex<Void>(())
         let verbose = global.verbose
@@ -26,8 +28,12 @@ struct PushAheadCommand: ParsableCommand {
             serial.withLock { _ in
                 switch pushed.result {
                 case .success(let result):
-                    History.record("archive-push", context, events: pushed.events, since: clock)
-                    if !result.queuedFor.isEmpty, let warning = ShipLauncher.startIfIdle(context: context) { Output.warn("push-ahead", warning) }
+                    // Each push is an archive-push of its own in the history, as if PostgreSQL had called.
+                    if context.config.history != nil,
+                       let warning = services.recordHistory(pushed.events, durationMs: clock.milliseconds, actor: .thisProcess, context: context) {
+                        Output.warn("push-ahead", warning)
+                    }
+                    if !result.queuedFor.isEmpty, let warning = services.startShipper(context: context) { Output.warn("push-ahead", warning) }
                 case .failure(let error):
                     // PostgreSQL's own call pushes it again and reports what is wrong.
                     if verbose { Output.info("push-ahead", "\(pushed.segment): \(error)") }

@@ -152,6 +152,30 @@ struct FakeBackup: WalvaultOperation {
         #expect(failure.problem == "disk full" && failure.fix == "free space")
     }
 
+    /// archive-push's failures alert after a streak (PostgreSQL retries), named by the store that failed.
+    @Test func archivePushAlertsAfterAStreakNamingTheStore() throws {
+        let dir = TempDir()
+        let services = RecordingServices()
+        let missing = OperationRunner(services: services).run(ArchivePushOperation(walPath: dir.sub("pg_wal") + "/000000010000000000000001"), context: context(dir))
+        #expect(missing.failure != nil)
+        #expect(services.recorded.last?.hasPrefix("alert archive-push failed: ") == true, "\(services.recorded)")
+        let operation = ArchivePushOperation(walPath: "x")
+        #expect(operation.alertCondition(for: StoreError(store: "offsite", kind: .transient, problem: "p", fix: nil)) == "archive-push to store \"offsite\"")
+        #expect(operation.lifecycle.alertImmediately == false)
+        #expect(!FileSystem.exists(Paths.join(dir.path, "spool/jobs")), "archive-push writes no status file")
+    }
+
+    /// Without `[history]` there is nothing to record, and the user database is never asked who runs.
+    @Test func withoutHistoryNoRowIsRecorded() throws {
+        let dir = TempDir()
+        var config = context(dir).config
+        config.history = nil
+        let services = RecordingServices()
+        _ = OperationRunner(services: services).run(FakeBackup(), context: WalvaultContext(config: config, stores: context(dir).rawStores))
+        #expect(!services.recorded.contains("history"))
+        #expect(services.recorded.contains("alert backup succeeded"))
+    }
+
     @Test func withoutRetentionNothingExpires() throws {
         let dir = TempDir()
         let services = RecordingServices()
@@ -164,7 +188,9 @@ struct FakeBackup: WalvaultOperation {
         let rig = ShippingRig(parallel: 2)
         for i in 1...3 { _ = try rig.push("00000001000000000000000\(i)", seed: UInt64(i)) }
         let services = RecordingServices()
-        let outcome = OperationRunner(services: services).run(ShipOperation(), context: rig.context)
+        var config = rig.context.config
+        config.history = HistorySettings(conninfo: "host=/nonexistent", projectID: "p")
+        let outcome = OperationRunner(services: services).run(ShipOperation(), context: WalvaultContext(config: config, stores: rig.context.rawStores))
         #expect(try outcome.result.get().shipped == 5, "three segments, archive.info and its copy (the binding, with no history row)")
         #expect(services.recorded == ["history of 3 shipped", "alert ship to store \"offsite\" succeeded", "backup age"])
         #expect(rig.context.jobStatusDirectory.list().first?.operation == .ship)
