@@ -21,14 +21,16 @@ public struct Check {
     var settings: CheckSettings { context.config.check }
     var layout: ArchiveLayout { ArchiveLayout(cluster: context.config.cluster.name) }
 
-    public func run() -> [HealthCheck] {
+    /// Each group of checks is a step of its progress; the findings are the result, never a throw.
+    public func run(events: OperationObserver = IgnoredEvents()) -> [HealthCheck] {
+        let steps: [() -> [HealthCheck]] = [archiving, { context.stores.map(probe) }, { [backupAge()] }, shippingLag, freeSpace, history]
+        let meter = ProgressMeter(events: events, phase: "check", unit: .files, total: Int64(steps.count))
         var checks: [HealthCheck] = []
-        checks += archiving()
-        checks += context.stores.map(probe)
-        checks.append(backupAge())
-        checks += shippingLag()
-        checks += freeSpace()
-        checks += history()
+        for step in steps {
+            checks += step()
+            meter.add(1)
+        }
+        meter.finish()
         return checks
     }
 

@@ -260,7 +260,7 @@ public struct Verify {
             report.problems += audited.flatMap { ArchiveAudit.gaps(in: $0, histories: histories, segmentSize: segmentSize) }
         } else {
             let findings = ArchiveAudit.audit(audited, histories: histories, segmentSize: segmentSize)
-            let (missing, late) = Self.arrivedSince(findings.problems, stores: stores, asyncStores: Set(context.asyncIndexes.map { context.stores[$0].name }), layout: layout)
+            let (missing, late) = Self.arrivedSince(findings.problems, stores: stores, layout: layout)
             report.problems += missing
             report.notes += findings.notes + late
         }
@@ -407,15 +407,16 @@ public struct Verify {
         return outcome
     }
 
-    /// "In store A but not in this one" for an async store, when the object is there by now: the
-    /// shipper brought it between the listing and the queue's last read. Late, not missing; it
-    /// was not read back this time.
-    static func arrivedSince(_ problems: [ArchiveAudit.Finding], stores: [Store], asyncStores: Set<String>,
+    /// "In store A but not in this one", when the object is there by now: the shipper brought it
+    /// to an async store between the listing and the queue's last read, or archive-push stored it
+    /// in a sync store after that store was listed and it was shipped before the next one was.
+    /// Late, not missing; it was not read back this time.
+    static func arrivedSince(_ problems: [ArchiveAudit.Finding], stores: [Store],
                              layout: ArchiveLayout) -> (missing: [ArchiveAudit.Finding], late: [ArchiveAudit.Finding]) {
         var missing: [ArchiveAudit.Finding] = []
         var late: [ArchiveAudit.Finding] = []
         for finding in problems {
-            guard asyncStores.contains(finding.store), finding.problem.hasSuffix("but not in this one"),
+            guard finding.problem.hasSuffix("but not in this one"),
                   let store = stores.first(where: { $0.name == finding.store }) else {
                 missing.append(finding)
                 continue
@@ -427,7 +428,7 @@ public struct Verify {
                 arrived = (try? store.list(directory: layout.backupDirectory(finding.object), namePrefix: "backup.manifest").isEmpty == false) ?? false
             }
             if arrived {
-                late.append(.init(store: finding.store, object: finding.object, problem: "shipped while verify ran (not read back this time)"))
+                late.append(.init(store: finding.store, object: finding.object, problem: "stored while verify ran (not read back this time)"))
             } else {
                 missing.append(finding)
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import WalvaultCommands
+import WalvaultService
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +15,14 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "check")
-        let checks = Check(context: context).run()
+        let presenter = JobPresenter(command: "check", progress: JobPresenter.progress(global), notes: .hidden)
+        let checks: [HealthCheck]
+        switch OperationRunner().run(CheckOperation(), context: context, observers: [presenter]).result {
+        case .success(let found): checks = found
+        case .failure(let error):
+            Output.fail("check", "\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
         if json {
             do { print(try HealthCheck.json(checks)) } catch { Output.fail("check", "\(error)") }
         } else {
