@@ -22,6 +22,22 @@ final class ParallelJobs: Sendable {
     /// Another job failed, or the operation was cancelled: a job still running may stop early.
     var isStopped: Bool { stopped.load(ordering: .relaxed) || cancellation.isCancelled }
 
+    /// Jobs that are not known in advance: each worker asks `next` for one (nil: none left) as soon
+    /// as it is done with the last, so the work moves on as it comes (prefetch's window).
+    func run<Job>(workers: Int, next: @Sendable () -> Job?, _ job: @Sendable (Job) throws -> Void) throws {
+        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
+            while !isStopped, let item = next() {
+                do {
+                    try job(item)
+                } catch {
+                    if !stopped.exchange(true, ordering: .relaxed) && !cancellation.isCancelled { failure.withLock { $0 = error } }
+                }
+            }
+        }
+        if let first = failure.withLock({ $0 }) { throw first }
+        try cancellation.check(doing)
+    }
+
     /// Stops the others at their next job without a failure (ship, when its store went down).
     func stop() { stopped.store(true, ordering: .relaxed) }
 

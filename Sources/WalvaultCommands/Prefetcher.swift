@@ -80,10 +80,9 @@ public struct Prefetcher: Sendable {
         let claimed = Mutex<Set<String>>([])
         let ready = Atomic<Int>(0)
         let worker = self
-        DispatchQueue.concurrentPerform(iterations: parallel) { _ in
-            while let segment = worker.nextTarget(claimed: claimed, segmentSize: segmentSize) {
-                if worker.fetchOne(segment, segmentSize: segmentSize) { ready.add(1, ordering: .relaxed) }
-            }
+        // fetchOne never throws (a segment it cannot fetch is left for archive-get), so neither does this.
+        try? ParallelJobs(doing: "prefetching").run(workers: parallel, next: { worker.nextTarget(claimed: claimed, segmentSize: segmentSize) }) { segment in
+            if worker.fetchOne(segment, segmentSize: segmentSize) { ready.add(1, ordering: .relaxed) }
         }
         return ready.load(ordering: .relaxed)
     }

@@ -187,31 +187,28 @@ public struct PushAheadWorker {
             let recorded = status.recorded()
             let candidates = PushAheadPlan.segments(statusNames: statusNames, current: "", limit: .max).filter { !recorded.contains($0) }
             guard !candidates.isEmpty else { break }
-            let next = Atomic<Int>(0)
             let done = Atomic<Int>(0)
             let directory = walDirectory
-            DispatchQueue.concurrentPerform(iterations: min(shared.config.performance.pushParallel, candidates.count)) { _ in
-                while true {
-                    let i = next.add(1, ordering: .relaxed).oldValue
-                    guard i < candidates.count else { return }
-                    let segment = candidates[i]
-                    // PostgreSQL's call is pushing it, or it was recorded meanwhile.
-                    guard let lock = status.lock(segment: segment, wait: false) else { continue }
-                    defer { try? lock.close() }
-                    guard !status.recorded().contains(segment) else { continue }
-                    let path = Paths.join(directory, segment)
-                    let log = EventLog()
-                    var push = ArchivePush(context: shared)
-                    push.compressionThreads = 0
-                    let result = Result { try push.run(walPath: path, events: log) }
-                    // Only now, with the segment in every sync store (and queued for the async ones);
-                    // one that was there already needs no entry: PostgreSQL's call finds it stored.
-                    if case .success(let pushed) = result, !pushed.stored.isEmpty, let identity = FileSystem.identity(of: path),
-                       (try? status.record(segment: segment, sha256: pushed.sha256, stores: stores, identity: identity)) != nil {
-                        done.add(1, ordering: .relaxed)
-                    }
-                    each(Pushed(segment: segment, result: result, events: log.events))
+            // A segment that fails is PostgreSQL's own call's to push and report: the others go on,
+            // and no job throws, so neither does the pool.
+            try? ParallelJobs(doing: "pushing ahead").run(count: candidates.count, workers: shared.config.performance.pushParallel) { _, i in
+                let segment = candidates[i]
+                // PostgreSQL's call is pushing it, or it was recorded meanwhile.
+                guard let lock = status.lock(segment: segment, wait: false) else { return }
+                defer { try? lock.close() }
+                guard !status.recorded().contains(segment) else { return }
+                let path = Paths.join(directory, segment)
+                let log = EventLog()
+                var push = ArchivePush(context: shared)
+                push.compressionThreads = 0
+                let result = Result { try push.run(walPath: path, events: log) }
+                // Only now, with the segment in every sync store (and queued for the async ones);
+                // one that was there already needs no entry: PostgreSQL's call finds it stored.
+                if case .success(let pushed) = result, !pushed.stored.isEmpty, let identity = FileSystem.identity(of: path),
+                   (try? status.record(segment: segment, sha256: pushed.sha256, stores: stores, identity: identity)) != nil {
+                    done.add(1, ordering: .relaxed)
                 }
+                each(Pushed(segment: segment, result: result, events: log.events))
             }
             let pushed = done.load(ordering: .relaxed)
             total += pushed

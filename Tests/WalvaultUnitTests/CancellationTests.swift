@@ -191,3 +191,32 @@ final class CancelAtPhase: OperationObserver {
         #expect(report.cancelled)
     }
 }
+
+/// The one worker pool: numbered jobs or jobs drawn as they come, the first failure or a
+/// cancellation stopping the rest between jobs.
+@Suite struct ParallelJobsTests {
+    @Test func drawnJobsAllRunAndACancellationStopsThemBetweenJobs() throws {
+        let handed = Mutex(0)
+        let ran = Mutex(0)
+        let next: @Sendable () -> Int? = { handed.withLock { n in n < 100 ? { n += 1; return n }() : nil } }
+        try ParallelJobs().run(workers: 4, next: next) { _ in ran.withLock { $0 += 1 } }
+        #expect(ran.withLock { $0 } == 100)
+
+        let cancellation = Cancellation()
+        let counted = Mutex(0)
+        let again = Mutex(0)
+        #expect(throws: OperationCancelled.self) {
+            try ParallelJobs(cancellation: cancellation, doing: "testing").run(workers: 2, next: { again.withLock { n in n < 1000 ? { n += 1; return n }() : nil } }) { _ in
+                if counted.withLock({ c -> Int in c += 1; return c }) == 10 { cancellation.cancel() }
+            }
+        }
+        #expect(counted.withLock { $0 } < 1000, "stopped between jobs, not after all of them")
+    }
+
+    @Test func theFirstFailureIsWhatIsThrown() {
+        struct Boom: Error, Equatable {}
+        #expect(throws: Boom.self) {
+            try ParallelJobs().run(count: 50, workers: 3) { _, i in if i == 5 { throw Boom() } }
+        }
+    }
+}
