@@ -70,11 +70,12 @@ let package = Package(
         // Pure logic and single-process behaviour: no servers needed.
         .testTarget(name: "WalvaultUnitTests", dependencies: [
             "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
-            "WalvaultCommands", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTestHelpers",
+            "WalvaultCommands", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTesting",
         ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs a real PostgreSQL 15 and the built `walvault` executable.
-        .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem", "WalvaultTestHelpers"]),
-        // Starts the helper servers both test targets use (moto for S3, the fault proxy).
-        .target(name: "WalvaultTestHelpers", path: "Tests/WalvaultTestHelpers"),
+        .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem", "WalvaultTesting"]),
+        // The stand-ins (moto for S3, the Telegram Bot API stand-in, the fault proxy, the alert sinks)
+        // and the local-server helper, once for both test targets.
+        .target(name: "WalvaultTesting", path: "Tests/WalvaultTesting"),
     ]
 )

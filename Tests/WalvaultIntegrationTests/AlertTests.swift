@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// Alerts from the real executable to a real Telegram stand-in, webhook receiver and SMTP server
 /// (aiosmtpd, login required), all on loopback.

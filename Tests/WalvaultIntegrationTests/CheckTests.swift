@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// `walvault check` against real PostgreSQL 15: healthy, then each way it must fail, naming the check.
 @Suite struct CheckTests {

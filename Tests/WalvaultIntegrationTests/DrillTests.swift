@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// walvault drill against real PostgreSQL 15: a backup that restores passes with every table
 /// counted and every B-tree index checked; one missing segment fails it with one clear line, a

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// Issue 24 against real PostgreSQL 15 and moto (signatures checked): URIs, secrets in a broken
 /// conninfo, PostgreSQL's own catalogs, schemas a restore leaves, an archive_command switched

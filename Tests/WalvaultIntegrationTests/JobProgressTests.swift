@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// Live progress and job status from the real executable against a real PostgreSQL 15: the
 /// restic-style status line under a pseudo-terminal (`script`), phase lines without one, silence

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// walvault dump, dump restore and export-logs against real PostgreSQL 15 and moto (signatures
 /// checked): a tenant exported to a local and an S3 store (encrypted), dropped, restored from S3

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// A local sync store and an S3 bucket shipped to in the background, against real PostgreSQL 15,
 /// moto (signatures checked) and a proxy that can make the bucket unreachable.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// Restore with several workers writing at once (`[performance] restore_parallel`) against a real
 /// PostgreSQL 15: hundreds of small files, relation files that span several backup parts, a

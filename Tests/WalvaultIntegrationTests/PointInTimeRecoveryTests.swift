@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// Where the PITR test keeps everything: a local directory, or an S3 bucket (moto, signatures
 /// checked) as the only store, as on a new machine that has nothing but the config.

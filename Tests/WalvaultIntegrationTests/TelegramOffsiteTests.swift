@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// A local sync store and a Telegram chat (the Bot API stand-in, enforcing the documented
 /// limits) shipped to in the background, against real PostgreSQL 15; restored on "a new

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// walvault verify over a local store and an S3 bucket (moto, signatures checked), encrypted,
 /// against real PostgreSQL 15: healthy, then one fault at a time, each named by store and object.

@@ -4,7 +4,7 @@ import Testing
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
-import WalvaultTestHelpers
+import WalvaultTesting
 import WalvaultStores
 import WalvaultSystem
 

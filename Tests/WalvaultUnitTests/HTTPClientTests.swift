@@ -5,7 +5,7 @@ import Testing
 import WalvaultHTTP
 import WalvaultPipeline
 import WalvaultSystem
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// scripts/testing/echo-server.py on a loopback port, for the life of the test process.
 final class EchoServer: Sendable {

@@ -9,7 +9,7 @@ import WalvaultConfig
 import WalvaultHTTP
 @testable import WalvaultStores
 import WalvaultSystem
-import WalvaultTestHelpers
+import WalvaultTesting
 
 private func put(_ store: Store, _ directory: String, _ name: String, _ bytes: [UInt8], chunk: Int = 65536) throws -> CommitOutcome {
     let writer = try store.makeWriter(directory: directory)

@@ -5,7 +5,7 @@ import WalvaultHTTP
 import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
-import WalvaultTestHelpers
+import WalvaultTesting
 
 extension S3TestServer {
     /// A store on a fresh prefix, signed with the IAM user's key.

@@ -9,7 +9,7 @@ import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// A local sync store, a local async store and a spool: shipping without a network.
 struct ShippingRig {

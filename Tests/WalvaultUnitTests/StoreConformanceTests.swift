@@ -11,7 +11,7 @@ import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// What every store driver must do, run against each of them: the in-library MemoryStore with
 /// and without listing, LocalStore, and (as they come) the S3 and Telegram drivers.

@@ -8,7 +8,7 @@ import WalvaultConfig
 import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// A temporary directory for one test, removed when the value goes away.
 final class TempDir {

@@ -6,7 +6,7 @@ import Testing
 import WalvaultPipeline
 @testable import WalvaultStores
 import WalvaultSystem
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// The Bot API client against the stand-in that enforces Telegram's documented limits.
 @Suite(.serialized) struct TelegramBotAPITests {

@@ -5,7 +5,7 @@ import Testing
 import WalvaultPipeline
 @testable import WalvaultStores
 import WalvaultSystem
-import WalvaultTestHelpers
+import WalvaultTesting
 
 /// The catalog's meaning, without a network.
 @Suite struct TelegramCatalogTests {
