@@ -1,3 +1,5 @@
+import WalvaultSystem
+
 /// How `walvault dump restore` puts a dump of schema S into schema T inside one transaction
 /// (psql --single-transaction around pg_restore's SQL), decided before anything runs. pg_restore
 /// can only create S, so: whatever holds a name the restore needs is renamed first, and the
@@ -17,10 +19,11 @@ public struct SchemaRestorePlan: Equatable, Sendable {
     public let before: [String]
     public let after: [String]
 
-    public struct Refusal: Error, Equatable, CustomStringConvertible {
+    public struct Refusal: Problem, Equatable, CustomStringConvertible {
         public let problem: String
         public let fix: String
         public var description: String { problem }
+        public var errorCode: String { "input.invalid" }
     }
 
     /// Schemas a restore leaves behind, `<schema>_restored` and `<schema>_before_restore_<time>`:

@@ -7,10 +7,24 @@ import WalvaultSystem
 /// decide what to do with bytes written before the check fails (restore keeps pg_control back).
 public enum ObjectFetcher {
     /// What is wrong with an object, without the object's and store's names (the caller has them).
-    public enum Failure: Error, CustomStringConvertible {
+    public enum Failure: Problem, CustomStringConvertible {
         case noChecksumInName
         case undecodable(String)
         case checksumMismatch(actual: String, expected: String)
+
+        public var problem: String { "the object \(description)" }
+        public var fix: String {
+            switch self {
+            case .noChecksumInName: return "it was not written by walvault; remove it"
+            case .undecodable, .checksumMismatch: return "use another store's copy"
+            }
+        }
+        public var errorCode: String {
+            switch self {
+            case .noChecksumInName: return "repository.damaged"
+            case .undecodable, .checksumMismatch: return "pipeline.bad_data"
+            }
+        }
 
         public var description: String {
             switch self {

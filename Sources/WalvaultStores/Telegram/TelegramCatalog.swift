@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import WalvaultSystem
 
 /// What a Telegram store holds, kept by walvault because a bot cannot read its chat's history:
 /// which document (message) holds which bytes of which object. Pure: the store reads and writes
@@ -134,8 +135,11 @@ public struct TelegramCatalog: Equatable, Sendable {
         return catalog
     }
 
-    public struct Inconsistent: Error, CustomStringConvertible {
+    public struct Inconsistent: Problem, CustomStringConvertible {
         public let description: String
+        public var problem: String { description }
+        public var fix: String { "run walvault ship --catch-up to write a new catalog" }
+        public var errorCode: String { "repository.damaged" }
     }
 
     public mutating func apply(_ delta: Delta) throws {
