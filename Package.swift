@@ -60,9 +60,9 @@ let package = Package(
         // The lifecycle around every operation (history, alerts, expire, shipper, status files),
         // shared by the CLI and the coming server.
         .target(name: "WalvaultService",
-                dependencies: ["WalvaultSystem", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository", "WalvaultHistory", "WalvaultCommands"]),
+                dependencies: ["WalvaultSystem", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository", "WalvaultHistory", "WalvaultPolicy", "WalvaultCommands"]),
         .executableTarget(name: "walvault", dependencies: [
-            "WalvaultService", "WalvaultCommands", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
+            "WalvaultService", "WalvaultCommands", "WalvaultPolicy", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
             "WalvaultRepository", "WalvaultStores",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -4,6 +4,7 @@ import Glibc
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultHistory
+import WalvaultPolicy
 import WalvaultPostgres
 import WalvaultRepository
 import WalvaultStores

@@ -1,4 +1,5 @@
 import WalvaultCommands
+import WalvaultPolicy
 
 /// `walvault check`: every figure that says whether a restore would work now. Its findings are
 /// its result (the exit status says whether any failed); it records no history and raises no

@@ -1,5 +1,6 @@
 import ArgumentParser
 import WalvaultCommands
+import WalvaultPolicy
 import WalvaultService
 
 struct CheckCommand: ParsableCommand {

@@ -1,9 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 /// One line of `walvault check`: what was checked, its figure, and when it fails, why and what
 /// to do. The verdicts from figures are pure and unit-tested; `Check` gathers the figures.
 public struct HealthCheck: Codable, Equatable, Sendable {
@@ -22,7 +16,7 @@ public struct HealthCheck: Codable, Equatable, Sendable {
 
     public var line: String { "\(ok ? "ok  " : "FAIL") \(name): \(figure)" + (ok ? "" : fix.map { "; \($0)" } ?? "") }
 
-    static func hours(_ micros: Int64) -> String {
+    public static func hours(_ micros: Int64) -> String {
         let minutes = max(0, micros / 60_000_000)
         return minutes < 120 ? "\(minutes) min" : "\(minutes / 60) h"
     }
@@ -50,11 +44,5 @@ public struct HealthCheck: Codable, Equatable, Sendable {
         let ok = percent >= minPercent
         return HealthCheck(name: "free space for \(what)", ok: ok, figure: "\(percent) % free on \(path) (at least \(minPercent) %)",
                            fix: ok ? nil : "free space there; a full pg_wal stops PostgreSQL")
-    }
-
-    public static func json(_ checks: [HealthCheck]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(["checks": checks]), as: UTF8.self)
     }
 }
