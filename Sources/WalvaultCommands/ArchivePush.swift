@@ -74,7 +74,7 @@ public struct ArchivePush {
     /// Each async store's queue gets the object's key, durably, before archive-push returns; on
     /// every success, re-sends included, since the run that stored it may have died before this.
     func queueForAsyncStores(_ result: inout ArchivePushResult) throws {
-        guard !context.asyncIndexes.isEmpty, let spool = try context.trustedSpool else { return }
+        guard !context.asyncIndexes.isEmpty, try context.trustedSpool != nil else { return }
         let layout = ArchiveLayout(cluster: config.cluster.name)
         let directory = layout.directory(for: result.file)
         let prefix = StoredObjectName.prefix(for: result.file.description)

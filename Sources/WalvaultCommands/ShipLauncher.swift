@@ -31,12 +31,18 @@ public enum ShipLauncher {
 /// from the environment, and wiped from this process, is put back). It is told which executable
 /// that is: from a server, "this process" would start another server.
 public struct BackgroundLauncher: Sendable, Equatable {
-    public let executable: String
+    /// nil: the running executable, looked up only when a worker is started (every archive-push
+    /// builds a context; few start anything).
+    private let named: String?
 
-    public init(executable: String) { self.executable = executable }
+    public init(executable: String) { named = executable }
+
+    private init() { named = nil }
 
     /// The running executable, for the CLI.
-    public static let thisExecutable = BackgroundLauncher(executable: (try? FileSystem.readLink("/proc/self/exe")) ?? "/usr/local/bin/walvault")
+    public static let thisExecutable = BackgroundLauncher()
+
+    public var executable: String { named ?? (try? FileSystem.readLink("/proc/self/exe")) ?? "/usr/local/bin/walvault" }
 
     /// Whether a worker holds the lock at `path`: taken for a moment and let go when it is free.
     static func isRunning(lockPath path: String) throws -> Bool {
@@ -80,7 +86,7 @@ public struct BackgroundLauncher: Sendable, Equatable {
         }
 
         do {
-            _ = try ChildProcess.spawn(executable, arguments, output: log, environment: environment, newSession: true)
+            _ = try ChildProcess.spawn(self.executable, arguments, output: log, environment: environment, newSession: true)
         } catch {
             return "cannot start \(what) (\((error as? SystemError)?.reason ?? "\(error)"))"
         }

@@ -28,12 +28,8 @@ public struct ArchivePushOperation: WalvaultOperation {
         let result = try pushed.result.get()
         for skipped in result.notQueuedFor {
             if skipped.warnNow { job.warn(skipped.message) }
-            if job.context.config.history != nil,
-               let warning = job.services.recordHistory([.started(operation: "queue", type: .wal, subject: result.file.description),
-                                                         .failed(error: "store \"\(skipped.store)\": \(skipped.message)", code: "ship.queue_full")],
-                                                        durationMs: 0, actor: job.actor, context: job.context) {
-                job.warn(warning)
-            }
+            job.recordHistory([.started(operation: "queue", type: .wal, subject: result.file.description),
+                               .failed(error: "store \"\(skipped.store)\": \(skipped.message)", code: "ship.queue_full")], durationMs: 0)
         }
         return Output(result: result, confirmed: pushed.confirmed)
     }

@@ -32,10 +32,11 @@ public final class JobContext: OperationObserver {
         self.services = services
         self.observers = observers
         if operation.isTracked {
+            let who = actor ?? .thisProcess
             statusFile = StatusFile(directory: context.jobStatusDirectory,
                                     status: JobStatus(id: id, operation: operation, cluster: context.config.cluster.name, pid: getpid(),
                                                       processStart: FileSystem.processStartTicks(getpid()), startedAt: WallClock.nowMicros(),
-                                                      actor: (actor ?? .thisProcess).name, origin: (actor ?? .thisProcess).origin))
+                                                      actor: who.name, origin: who.origin))
         } else {
             statusFile = nil
         }
@@ -60,6 +61,19 @@ public final class JobContext: OperationObserver {
 
     /// A warning from the runner itself (history, alerts, expire after a backup).
     func warn(_ text: String) { emit(.warning(text)) }
+
+    /// History rows for `events`, with this job's actor; nothing without `[history]`, and then
+    /// the user database is not asked who runs. A failure to record is a warning.
+    func recordHistory(_ events: [OperationEvent], durationMs: Int) {
+        guard context.config.history != nil else { return }
+        if let warning = services.recordHistory(events, durationMs: durationMs, actor: actor, context: context) { warn(warning) }
+    }
+
+    /// The same for what an async store made durable (ship, per flush).
+    func recordShipped(_ shipped: [Ship.Shipped], durationMs: Int) {
+        guard context.config.history != nil else { return }
+        if let warning = services.recordShipped(shipped, durationMs: durationMs, actor: actor, context: context) { warn(warning) }
+    }
 
     func note(_ text: String) { emit(.note(text)) }
 

@@ -32,10 +32,7 @@ public struct OperationRunner: Sendable {
         let lifecycle = operation.lifecycle
         var outcome = JobOutcome(jobID: id, result: result)
 
-        if lifecycle.recordsHistory, context.config.history != nil,
-           let warning = services.recordHistory(job.events, durationMs: clock.milliseconds, actor: job.actor, context: context) {
-            job.warn(warning)
-        }
+        if lifecycle.recordsHistory { job.recordHistory(job.events, durationMs: clock.milliseconds) }
         switch result {
         case .success(let output):
             if let condition = lifecycle.alertCondition {
@@ -61,7 +58,7 @@ public struct OperationRunner: Sendable {
 
         switch result {
         case .success: job.finish(.succeeded, failure: nil)
-        case .failure(let error): job.finish(cancellation.isCancelled || error is OperationCancelled ? .cancelled : .failed, failure: JobFailure(error))
+        case .failure(let error): job.finish(cancellation.isCancelled || OperationCancelled.isCause(of: error) ? .cancelled : .failed, failure: JobFailure(error))
         }
         return outcome
     }
@@ -81,7 +78,7 @@ public struct JobOutcome<Output: Sendable>: Sendable {
     }
 
     public var wasCancelled: Bool {
-        if case .failure(let error) = result { return error is OperationCancelled || (error as? BackupFailure)?.underlying is OperationCancelled }
+        if case .failure(let error) = result { return OperationCancelled.isCause(of: error) }
         return false
     }
 }

@@ -31,8 +31,7 @@ public struct ShipOperation: WalvaultOperation {
         var clock = Stopwatch()
         let services = job.services
         return try ship.run(follow: follow, progress: { job.receive(.progressed(note: $0)) }, flushed: { shipped in
-            if context.config.history != nil,
-               let warning = services.recordShipped(shipped, durationMs: clock.milliseconds, actor: job.actor, context: context) { job.warn(warning) }
+            job.recordShipped(shipped, durationMs: clock.milliseconds)
             clock = Stopwatch()
         }, passed: { pass in
             for (store, error) in pass.failedStores.sorted(by: { $0.key < $1.key }) {

@@ -26,6 +26,9 @@ public final class Cancellation: Sendable {
 public struct OperationCancelled: Problem, Equatable {
     public let step: String
     public init(step: String) { self.step = step }
+
+    /// Whether `error` is a cancellation, also when wrapped (a backup's cleanup keeps its cause's code).
+    public static func isCause(of error: Error) -> Bool { ErrorCodes.of(error) == "operation.cancelled" }
     public var problem: String { "cancelled while \(step)" }
     public var fix: String { "nothing half-done was kept; run it again when ready" }
     public var errorCode: String { "operation.cancelled" }

@@ -35,7 +35,6 @@ struct ExpireCommand: ParsableCommand {
         let context = try global.loadContext(for: "expire")
         do {
             let moment = asOf.flatMap(RecoveryTarget.parseTime) ?? WallClock.nowMicros()
-            let expire = Expire(context: context)
             let forecast = !dryRun && Expire.isForecast(asOf: moment, now: WallClock.nowMicros(), force: force)
             if forecast {
                 Output.info("expire", "--as-of \(RecoveryTarget.formatUTC(moment)) is later than now: this is a forecast, and nothing is deleted (add --force to delete as if it were then)")
