@@ -43,12 +43,3 @@ public struct DumpList {
         }
     }
 }
-
-/// The JSON the CLI prints for the logical-export commands.
-public enum ExportJSON {
-    public static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-}

@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import WalvaultCatalog
 import WalvaultRepository
 import WalvaultStores
@@ -71,9 +66,7 @@ public struct ExpireReport: Codable, Equatable, Sendable {
     }
 
     public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        try ReportJSON.encode(self)
     }
 
     /// Backups one per line with the reason; segments summarised per reason (a 30-day window holds thousands).

@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import WalvaultCatalog
 import WalvaultRepository
 import WalvaultStores
@@ -122,13 +117,11 @@ public struct InfoReport: Codable, Equatable {
                           damagedBackups: inventory.damagedBackups.sorted { $0.key < $1.key }.map { DamagedBackup(label: $0.key, reason: $0.value) },
                           unreadableHistories: inventory.unreadableHistories.sorted { $0.key < $1.key }.map { "timeline \($0.key): \($0.value)" },
                           wal: runs, gaps: gaps,
-                          running: context.jobStatusDirectory.list().filter { $0.cluster == context.config.cluster.name && $0.state == .running })
+                          running: context.jobs.filter { $0.state == .running })
     }
 
     public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        try ReportJSON.encode(self)
     }
 
     public var text: String {

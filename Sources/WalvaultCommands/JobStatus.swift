@@ -77,6 +77,9 @@ extension WalvaultContext {
     public var jobStatusDirectory: JobStatusDirectory {
         JobStatusDirectory(spool: (try? trustedSpool) ?? ClusterLock.privateDirectory)
     }
+
+    /// This cluster's jobs, newest first (a spool may be shared by clusters).
+    public var jobs: [JobStatus] { jobStatusDirectory.list().filter { $0.cluster == config.cluster.name } }
 }
 
 /// `<spool>/jobs/`: one `<id>.json` per job. Writing never fails an operation (the caller turns a

@@ -110,7 +110,7 @@ public enum OperationEvent: Equatable, Sendable {
     ///   - subject: what it is about, when known at the start (the WAL file).
     case started(operation: String, type: HistoryRecord.Kind, subject: String?)
     case progressed(note: String)
-    /// Numbers for a progress bar; observers see at most about ten a second (`ProgressThrottle`).
+    /// Numbers for a progress bar; observers see at most about ten a second (`ProgressMeter`).
     case progress(ProgressReport)
     case warning(String)
     /// An object made durable in a store.

@@ -27,15 +27,10 @@ final class ParallelJobs: Sendable {
     func run<Job>(workers: Int, next: @Sendable () -> Job?, _ job: @Sendable (Job) throws -> Void) throws {
         DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
             while !isStopped, let item = next() {
-                do {
-                    try job(item)
-                } catch {
-                    if !stopped.exchange(true, ordering: .relaxed) && !cancellation.isCancelled { failure.withLock { $0 = error } }
-                }
+                do { try job(item) } catch { failed(error) }
             }
         }
-        if let first = failure.withLock({ $0 }) { throw first }
-        try cancellation.check(doing)
+        try outcome()
     }
 
     /// Stops the others at their next job without a failure (ship, when its store went down).
@@ -48,15 +43,20 @@ final class ParallelJobs: Sendable {
             while !isStopped {
                 let index = next.add(1, ordering: .relaxed).oldValue
                 guard index < count else { return }
-                do {
-                    try job(worker, index)
-                } catch {
-                    // A job that fails after the cancellation fails because of it (a worker
-                    // stopped mid-write): the cancellation is what is reported.
-                    if !stopped.exchange(true, ordering: .relaxed) && !cancellation.isCancelled { failure.withLock { $0 = error } }
-                }
+                do { try job(worker, index) } catch { failed(error) }
             }
         }
+        try outcome()
+    }
+
+    /// Stops the others; the first failure is kept, unless the cancellation came first: a job
+    /// that fails after it fails because of it (a worker stopped mid-write).
+    private func failed(_ error: Error) {
+        if !stopped.exchange(true, ordering: .relaxed) && !cancellation.isCancelled { failure.withLock { $0 = error } }
+    }
+
+    /// What `run` throws once every worker is done: the first failure, else the cancellation.
+    private func outcome() throws {
         if let first = failure.withLock({ $0 }) { throw first }
         try cancellation.check(doing)
     }

@@ -17,9 +17,8 @@ struct ArchivePushCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "archive-push")
-        let presenter = JobPresenter(command: "archive-push", progress: .quiet, notes: global.verbose ? .stderr : .hidden)
         // The exit status depends on the stores only: history, alerts and the shipper never change it.
-        let outcome = OperationRunner().run(ArchivePushOperation(walPath: path), context: context, observers: [presenter])
+        let outcome = global.run(ArchivePushOperation(walPath: path), command: "archive-push", context: context, cancellation: Cancellation())
         switch outcome.result {
         case .success(let output):
             let result = output.result

@@ -21,9 +21,7 @@ struct BackupCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "backup")
-        let presenter = JobPresenter(command: "backup", progress: JobPresenter.progress(global), notes: global.verbose ? .stderr : .hidden)
-        let outcome = OperationRunner().run(BackupOperation(walTimeoutSeconds: walTimeout.seconds, expire: !noExpire), context: context,
-                                            observers: [presenter], cancellation: SignalCancellation.install(command: "backup"))
+        let outcome = global.run(BackupOperation(walTimeoutSeconds: walTimeout.seconds, expire: !noExpire), command: "backup", context: context)
         switch outcome.result {
         case .success(let report):
             let m = report.manifest

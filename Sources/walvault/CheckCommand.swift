@@ -2,6 +2,7 @@ import ArgumentParser
 import WalvaultCommands
 import WalvaultPolicy
 import WalvaultService
+import WalvaultSystem
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,9 +17,8 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "check")
-        let presenter = JobPresenter(command: "check", progress: JobPresenter.progress(global), notes: .hidden)
         let checks: [HealthCheck]
-        switch OperationRunner().run(CheckOperation(), context: context, observers: [presenter]).result {
+        switch global.run(CheckOperation(), command: "check", context: context, notes: .hidden, cancellation: Cancellation()).result {
         case .success(let found): checks = found
         case .failure(let error):
             Output.fail("check", "\(error)")

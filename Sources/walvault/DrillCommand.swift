@@ -50,9 +50,7 @@ struct DrillCommand: ParsableCommand {
         let options = DrillOptions(backupLabel: backup, target: targetTime.map { .time(RecoveryTarget.parseTime($0)!) } ?? .latest, keep: keep,
                                    parentDirectory: parent, postgresBin: postgresBin, restoreCommand: "\(binary) --config \(absoluteConfig)",
                                    timeoutSeconds: Int(timeout.seconds))
-        let presenter = JobPresenter(command: "drill", progress: JobPresenter.progress(global), notes: json ? (global.verbose ? .stderr : .hidden) : .stdout)
-        let outcome = OperationRunner().run(DrillOperation(options: options), context: context, observers: [presenter],
-                                            cancellation: SignalCancellation.install(command: "drill"))
+        let outcome = global.run(DrillOperation(options: options), command: "drill", context: context, notes: json ? nil : .stdout)
         switch outcome.result {
         case .success(let report):
             print(json ? ((try? report.json()) ?? "") : report.lines.joined(separator: "\n"))

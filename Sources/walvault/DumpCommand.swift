@@ -65,17 +65,15 @@ struct DumpCreateCommand: ParsableCommand {
         }
         // Each schema its own job: its own history row, alert and status file; the next one runs
         // after a failure, not after a cancellation.
-        let runner = OperationRunner()
         let cancellation = SignalCancellation.install(command: "dump")
-        let presenter = JobPresenter(command: "dump", progress: JobPresenter.progress(global), notes: global.verbose ? .stderr : .hidden)
         var outcomes: [(schema: String, outcome: Result<DumpResult, Error>)] = []
         for schema in schemas where !cancellation.isCancelled {
-            let outcome = runner.run(DumpOperation(schema: schema, options: dump.options), context: context, observers: [presenter], cancellation: cancellation)
+            let outcome = global.run(DumpOperation(schema: schema, options: dump.options), command: "dump", context: context, cancellation: cancellation)
             outcomes.append((schema, outcome.result))
         }
         let results = outcomes.compactMap { try? $0.outcome.get() }
         if json {
-            print((try? ExportJSON.encode(results)) ?? "[]")
+            print((try? ReportJSON.encode(results)) ?? "[]")
         } else {
             for result in results { print(result.line) }
         }
@@ -108,7 +106,7 @@ struct DumpListCommand: ParsableCommand {
         let context = try global.loadContext(for: "dump list")
         do {
             let items = try DumpList(context: context).run(schema: schema)
-            print(json ? try ExportJSON.encode(items) : DumpList.lines(items).joined(separator: "\n"))
+            print(json ? try ReportJSON.encode(items) : DumpList.lines(items).joined(separator: "\n"))
         } catch {
             Output.fail("dump list", "\(error)")
             throw ExitCode(ExitCodes.failure)
@@ -150,14 +148,12 @@ struct DumpRestoreCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "dump restore")
-        let presenter = JobPresenter(command: "dump restore", progress: JobPresenter.progress(global), notes: json ? (global.verbose ? .stderr : .hidden) : .stdout)
         let options = DumpRestoreOptions(id: id, intoSchema: intoSchema, replace: replace, database: database, store: store,
                                          postgresBin: postgresBin, workDirectory: workDir)
-        let outcome = OperationRunner().run(DumpRestoreOperation(options: options), context: context, observers: [presenter],
-                                            cancellation: SignalCancellation.install(command: "dump restore")).result
+        let outcome = global.run(DumpRestoreOperation(options: options), command: "dump restore", context: context, notes: json ? nil : .stdout).result
         switch outcome {
         case .success(let result):
-            print(json ? ((try? ExportJSON.encode(result)) ?? "{}") : result.lines.joined(separator: "\n"))
+            print(json ? ((try? ReportJSON.encode(result)) ?? "{}") : result.lines.joined(separator: "\n"))
         case .failure(let error):
             Output.fail("dump restore", "\(error)")
             throw ExitCode(ExitCodes.failure)

@@ -39,9 +39,7 @@ struct ExpireCommand: ParsableCommand {
             if forecast {
                 Output.info("expire", "--as-of \(RecoveryTarget.formatUTC(moment)) is later than now: this is a forecast, and nothing is deleted (add --force to delete as if it were then)")
             }
-            let presenter = JobPresenter(command: "expire", progress: JobPresenter.progress(global), notes: global.verbose ? .stderr : .hidden)
-            let outcome = OperationRunner().run(ExpireOperation(asOf: moment, dryRun: dryRun || forecast), context: context, observers: [presenter],
-                                                cancellation: SignalCancellation.install(command: "expire"))
+            let outcome = global.run(ExpireOperation(asOf: moment, dryRun: dryRun || forecast), command: "expire", context: context)
             let report = try outcome.result.get()
             print(json ? try report.json() : report.text)
         } catch {

@@ -56,15 +56,13 @@ struct ExportLogsCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "export-logs")
-        let presenter = JobPresenter(command: "export-logs", progress: JobPresenter.progress(global), notes: global.verbose ? .stderr : .hidden)
         var options = ExportLogsOptions(table: table, timeColumn: timeColumn, since: since.flatMap(RecoveryTarget.parseTime),
                                         until: until.flatMap(RecoveryTarget.parseTime), format: format.format, database: database, deleteExported: deleteExported)
         options.asyncWaitSeconds = Double(asyncWait)
-        let outcome = OperationRunner().run(ExportLogsOperation(options: options), context: context, observers: [presenter],
-                                            cancellation: SignalCancellation.install(command: "export-logs"))
+        let outcome = global.run(ExportLogsOperation(options: options), command: "export-logs", context: context)
         switch outcome.result {
         case .success(let result):
-            print(json ? ((try? ExportJSON.encode(result)) ?? "{}") : result.lines.joined(separator: "\n"))
+            print(json ? ((try? ReportJSON.encode(result)) ?? "{}") : result.lines.joined(separator: "\n"))
         case .failure(let error):
             Output.fail("export-logs", "\(error)")
             throw ExitCode(ErrorRegistry.exitStatus(of: error))

@@ -103,3 +103,16 @@ final class JobPresenter: JobObserver {
         _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     }
 }
+
+extension GlobalOptions {
+    /// How every command runs its operation: through the runner, shown by a `JobPresenter`, and
+    /// cancelled by SIGINT or SIGTERM unless the command passes its own `cancellation` (dump's
+    /// schemas share one; archive-push and check are not cancellable).
+    /// - Parameter notes: where the operation's notes go; by default stderr with --verbose, else nowhere.
+    func run<Operation: WalvaultOperation>(_ operation: Operation, command: String, context: WalvaultContext, notes: JobPresenter.Notes? = nil,
+                                           cancellation: Cancellation? = nil, observers: [any JobObserver] = []) -> JobOutcome<Operation.Output> {
+        let presenter = JobPresenter(command: command, progress: JobPresenter.progress(self), notes: notes ?? (verbose ? .stderr : .hidden))
+        return OperationRunner().run(operation, context: context, observers: [presenter] + observers,
+                                     cancellation: cancellation ?? SignalCancellation.install(command: command))
+    }
+}

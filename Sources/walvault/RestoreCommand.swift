@@ -68,9 +68,7 @@ struct RestoreCommand: ParsableCommand {
                 print("dry run: nothing was written")
                 return
             }
-            let presenter = JobPresenter(command: "restore", progress: JobPresenter.progress(global), notes: .stdout)
-            let outcome = OperationRunner().run(RestoreOperation(options: options), context: context, observers: [presenter],
-                                                cancellation: SignalCancellation.install(command: "restore"))
+            let outcome = global.run(RestoreOperation(options: options), command: "restore", context: context, notes: .stdout)
             if outcome.wasCancelled, case .failure(let error) = outcome.result {
                 Output.fail("restore", "\(error)")
                 throw ExitCode(ExitCodes.cancelled)

@@ -23,10 +23,9 @@ struct ShipCommand: ParsableCommand {
     func run() throws {
         let context = try global.loadContext(for: "ship")
         do {
-            let presenter = JobPresenter(command: "ship", progress: JobPresenter.progress(global), notes: global.verbose ? .stderr : .hidden)
             // Catch-up notes were always said; the others only with --verbose.
-            let outcome = OperationRunner().run(ShipOperation(follow: follow, catchUp: catchUp), context: context,
-                                                observers: [presenter, CatchUpNotes(verbose: global.verbose)], cancellation: SignalCancellation.install(command: "ship"))
+            let outcome = global.run(ShipOperation(follow: follow, catchUp: catchUp), command: "ship", context: context,
+                                     observers: [CatchUpNotes(verbose: global.verbose)])
             let report = try outcome.result.get()
             if context.asyncIndexes.isEmpty {
                 Output.info("ship", "no store is async: nothing to ship")

@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import ArgumentParser
 import WalvaultCatalog
 import WalvaultCommands
@@ -21,12 +16,10 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "status")
-        let jobs = context.jobStatusDirectory.list().filter { $0.cluster == context.config.cluster.name }
+        let jobs = context.jobs
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             do {
-                print(String(decoding: try encoder.encode(jobs), as: UTF8.self))
+                print(try ReportJSON.encode(jobs))
             } catch {
                 Output.fail("status", "\(error)")
                 throw ExitCode(ExitCodes.failure)

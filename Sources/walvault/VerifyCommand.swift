@@ -28,9 +28,8 @@ struct VerifyCommand: ParsableCommand {
         let report: VerifyReport
         do {
             let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-            let presenter = JobPresenter(command: "verify", progress: JobPresenter.progress(global), notes: .hidden)
-            let outcome = OperationRunner().run(VerifyOperation(storeNames: store, backupLabel: backup, workers: workers), context: context,
-                                                observers: [presenter], cancellation: SignalCancellation.install(command: "verify"))
+            let outcome = global.run(VerifyOperation(storeNames: store, backupLabel: backup, workers: workers), command: "verify", context: context,
+                                     notes: .hidden)
             if outcome.wasCancelled, case .failure(let error) = outcome.result {
                 Output.fail("verify", "\(error)")
                 throw ExitCode(ExitCodes.cancelled)
