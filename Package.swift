@@ -7,7 +7,6 @@ let package = Package(
     name: "walvault",
     products: [
         .executable(name: "walvault", targets: ["walvault"]),
-        .library(name: "WalvaultCommands", targets: ["WalvaultCommands"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,16 +52,39 @@ let package = Package(
         // archive binding, the inventory every command reads through, verified fetching.
         .target(name: "WalvaultRepository",
                 dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog"]),
-        .target(name: "WalvaultCommands",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores",
-                               "WalvaultCatalog", "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory",
-                               "WalvaultHTTP", "WalvaultPolicy", "CShims"]),
+        // The kit every capability below stands on: the context, errors, events and progress, the
+        // worker pool, the lock, status files, queueing for async stores and the child programs.
+        .target(name: "WalvaultKit",
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                               "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultPolicy", "CShims"]),
+        // One module per capability. archive-push's links neither alerts, history nor exports.
+        .target(name: "WalvaultAlerts",
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                               "WalvaultRepository", "WalvaultHTTP", "WalvaultPolicy", "WalvaultKit"]),
+        .target(name: "WalvaultShipping",
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository", "WalvaultKit"]),
+        .target(name: "WalvaultArchive",
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                               "WalvaultRepository", "WalvaultPolicy", "WalvaultKit"]),
+        .target(name: "WalvaultBackup",
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                               "WalvaultRepository", "WalvaultPostgres", "WalvaultPolicy", "WalvaultKit"]),
+        .target(name: "WalvaultExports",
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                               "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultKit", "WalvaultShipping"]),
+        .target(name: "WalvaultDrill",
+                dependencies: ["WalvaultSystem", "WalvaultCatalog", "WalvaultPostgres", "WalvaultKit", "WalvaultBackup"]),
+        .target(name: "WalvaultMaintenance",
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                               "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultPolicy", "WalvaultKit",
+                               "WalvaultAlerts", "WalvaultBackup", "WalvaultExports"]),
         // The lifecycle around every operation (history, alerts, expire, shipper, status files),
         // shared by the CLI and the coming server.
         .target(name: "WalvaultService",
-                dependencies: ["WalvaultSystem", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository", "WalvaultHistory", "WalvaultPolicy", "WalvaultCommands"]),
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
+                               "WalvaultHistory", "WalvaultPolicy", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance"]),
         .executableTarget(name: "walvault", dependencies: [
-            "WalvaultService", "WalvaultCommands", "WalvaultPolicy", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
+            "WalvaultService", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance", "WalvaultPolicy", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
             "WalvaultRepository", "WalvaultStores",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -70,7 +92,7 @@ let package = Package(
         // Pure logic and single-process behaviour: no servers needed.
         .testTarget(name: "WalvaultUnitTests", dependencies: [
             "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
-            "WalvaultCommands", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTesting",
+            "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTesting",
         ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs a real PostgreSQL 15 and the built `walvault` executable.
         .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem", "WalvaultTesting"]),

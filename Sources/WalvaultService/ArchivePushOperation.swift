@@ -1,5 +1,6 @@
-import WalvaultCommands
 import WalvaultStores
+import WalvaultArchive
+import WalvaultKit
 
 /// `walvault archive-push %p`, PostgreSQL's archive_command: the file durable in every sync store
 /// (or confirmed there by push-ahead), queued for the async ones. Its failures alert after a streak

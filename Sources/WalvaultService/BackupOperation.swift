@@ -1,4 +1,5 @@
-import WalvaultCommands
+import WalvaultBackup
+import WalvaultKit
 
 /// `walvault backup`: a full base backup; then the shipper for async stores and expire.
 public struct BackupOperation: WalvaultOperation {

@@ -1,4 +1,5 @@
-import WalvaultCommands
+import WalvaultDrill
+import WalvaultKit
 
 /// `walvault drill`: a restore into a private directory, started and checked.
 public struct DrillOperation: WalvaultOperation {

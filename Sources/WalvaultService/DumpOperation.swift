@@ -1,5 +1,6 @@
 import WalvaultCatalog
-import WalvaultCommands
+import WalvaultExports
+import WalvaultKit
 
 /// `walvault dump`: one schema, through pg_dump, into every store. `--all-tenants` is one of these
 /// per schema, each its own job, history row and alert.

@@ -1,4 +1,5 @@
-import WalvaultCommands
+import WalvaultExports
+import WalvaultKit
 
 /// `walvault dump restore`: a stored dump, verified, restored into a schema.
 public struct DumpRestoreOperation: WalvaultOperation {

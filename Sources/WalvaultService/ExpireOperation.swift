@@ -1,5 +1,6 @@
-import WalvaultCommands
 import WalvaultSystem
+import WalvaultKit
+import WalvaultMaintenance
 
 /// `walvault expire`: what is past each store's window, deleted (or, `dryRun`, only planned, with
 /// what comes due next). A run that deleted moves the history's `expired_at` and `expires_at`.

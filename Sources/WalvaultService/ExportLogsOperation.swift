@@ -1,4 +1,5 @@
-import WalvaultCommands
+import WalvaultExports
+import WalvaultKit
 
 /// `walvault export-logs`: a time range of a log table, exported (and with `--delete-exported`, deleted).
 public struct ExportLogsOperation: WalvaultOperation {

@@ -2,8 +2,9 @@
 import Glibc
 #endif
 import Synchronization
-import WalvaultCommands
 import WalvaultSystem
+import WalvaultKit
+import WalvaultShipping
 
 /// What an operation runs under: the loaded config and stores, the job's id, its cancellation,
 /// and the sink its events go to. The operation sees it as an `OperationObserver`; the sink keeps

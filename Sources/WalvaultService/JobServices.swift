@@ -1,6 +1,9 @@
-import WalvaultCommands
 import WalvaultHistory
 import WalvaultSystem
+import WalvaultAlerts
+import WalvaultKit
+import WalvaultMaintenance
+import WalvaultShipping
 
 /// What the runner does around every operation, behind one seam so that the server, a test or
 /// the CLI get the same lifecycle: the history, the alerts, expire after a backup, and the

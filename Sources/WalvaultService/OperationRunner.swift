@@ -1,6 +1,7 @@
 import Synchronization
-import WalvaultCommands
 import WalvaultSystem
+import WalvaultKit
+import WalvaultMaintenance
 
 /// Runs an operation and everything around it, in one order for every caller (the CLI, cron, the
 /// server): the status file and the `started` event; the operation; its history rows; its alert

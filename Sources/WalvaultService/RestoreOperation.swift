@@ -1,4 +1,5 @@
-import WalvaultCommands
+import WalvaultBackup
+import WalvaultKit
 
 /// `walvault restore`: a data directory from a backup, ready to replay WAL to the target.
 public struct RestoreOperation: WalvaultOperation {

@@ -1,6 +1,7 @@
-import WalvaultCommands
 import WalvaultRepository
 import WalvaultSystem
+import WalvaultKit
+import WalvaultShipping
 
 /// `walvault ship`: the async stores' queues drained (with `follow`, until cancelled). History is
 /// recorded per flush and alerts per pass, from here, so a server's shipper does the same.

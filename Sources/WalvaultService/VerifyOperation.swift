@@ -1,4 +1,5 @@
-import WalvaultCommands
+import WalvaultKit
+import WalvaultMaintenance
 
 /// `walvault verify`: every object read back and checked. Its findings are its report, not a
 /// failure: it records no history row and raises no alert of its own (as before the runner).

@@ -1,4 +1,4 @@
-import WalvaultCommands
+import WalvaultKit
 
 /// One kind of work as a value: its inputs are its properties, and `run` does it under a job.
 /// What happens around it (history, alerts, expire, the shipper, the status file) is the

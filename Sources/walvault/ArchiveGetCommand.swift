@@ -1,6 +1,7 @@
 import ArgumentParser
-import WalvaultCommands
 import WalvaultConfig
+import WalvaultArchive
+import WalvaultKit
 
 struct ArchiveGetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,8 @@
 import ArgumentParser
-import WalvaultCommands
 import WalvaultService
 import WalvaultConfig
 import WalvaultSystem
+import WalvaultKit
 
 struct ArchivePushCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,4 @@
 import ArgumentParser
-import WalvaultCommands
 import WalvaultConfig
 import WalvaultService
 import WalvaultSystem

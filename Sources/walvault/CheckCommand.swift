@@ -1,8 +1,9 @@
 import ArgumentParser
-import WalvaultCommands
 import WalvaultPolicy
 import WalvaultService
 import WalvaultSystem
+import WalvaultKit
+import WalvaultMaintenance
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

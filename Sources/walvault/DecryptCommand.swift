@@ -1,6 +1,7 @@
 import ArgumentParser
-import WalvaultCommands
 import WalvaultPipeline
+import WalvaultKit
+import WalvaultMaintenance
 
 struct DecryptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

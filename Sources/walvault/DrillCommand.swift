@@ -1,9 +1,10 @@
 import ArgumentParser
 import WalvaultCatalog
-import WalvaultCommands
 import WalvaultService
 import WalvaultConfig
 import WalvaultSystem
+import WalvaultDrill
+import WalvaultKit
 
 struct DrillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

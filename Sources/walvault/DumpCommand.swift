@@ -1,9 +1,11 @@
 import ArgumentParser
 import WalvaultCatalog
-import WalvaultCommands
 import WalvaultService
 import WalvaultPipeline
 import WalvaultSystem
+import WalvaultBackup
+import WalvaultExports
+import WalvaultKit
 
 /// Only the formats a dump can take, so that --help lists no value the command refuses.
 enum DumpFormatArgument: String, CaseIterable, ExpressibleByArgument {

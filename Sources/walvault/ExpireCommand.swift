@@ -1,9 +1,10 @@
 import ArgumentParser
 import WalvaultCatalog
-import WalvaultCommands
 import WalvaultService
 import WalvaultConfig
 import WalvaultSystem
+import WalvaultKit
+import WalvaultMaintenance
 
 struct ExpireCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

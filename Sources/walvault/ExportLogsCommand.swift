@@ -1,8 +1,9 @@
 import ArgumentParser
 import WalvaultCatalog
-import WalvaultCommands
 import WalvaultService
 import WalvaultSystem
+import WalvaultExports
+import WalvaultKit
 
 /// Only the formats rows can be exported in, so that --help lists no value the command refuses.
 enum RowsFormatArgument: String, CaseIterable, ExpressibleByArgument {

@@ -1,8 +1,8 @@
 import ArgumentParser
-import WalvaultCommands
 import WalvaultConfig
 import WalvaultStores
 import WalvaultSystem
+import WalvaultKit
 
 /// Options every subcommand shares. Declared in the root command and each subcommand, so
 /// `walvault --config F archive-push %p` and `walvault archive-push --config F %p` both work.

@@ -1,8 +1,9 @@
 import ArgumentParser
 import WalvaultCatalog
-import WalvaultCommands
 import WalvaultConfig
 import WalvaultHistory
+import WalvaultKit
+import WalvaultMaintenance
 
 struct HistoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

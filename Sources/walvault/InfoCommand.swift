@@ -1,6 +1,7 @@
 import ArgumentParser
-import WalvaultCommands
 import WalvaultConfig
+import WalvaultKit
+import WalvaultMaintenance
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,9 +2,9 @@
 import Glibc
 #endif
 import Synchronization
-import WalvaultCommands
 import WalvaultService
 import WalvaultSystem
+import WalvaultKit
 
 /// The CLI's view of a job: on a terminal, one status line on stderr rewritten in place; without
 /// one (cron, systemd, CI), one line per phase; with `--quiet`, neither. Warnings are always said,

@@ -1,7 +1,8 @@
 import ArgumentParser
-import WalvaultCommands
 import WalvaultConfig
 import WalvaultHistory
+import WalvaultKit
+import WalvaultMaintenance
 
 struct MigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

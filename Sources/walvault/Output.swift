@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import WalvaultCommands
 
 /// Every message is one line on stderr, which PostgreSQL copies into its log.
 enum Output {

@@ -1,6 +1,7 @@
 import ArgumentParser
-import WalvaultCommands
 import WalvaultConfig
+import WalvaultArchive
+import WalvaultKit
 
 /// The background worker archive-get starts; not for people (hidden from --help).
 struct PrefetchCommand: ParsableCommand {

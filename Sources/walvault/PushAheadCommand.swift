@@ -1,9 +1,9 @@
 import ArgumentParser
 import Synchronization
-import WalvaultCommands
 import WalvaultService
 import WalvaultConfig
 import WalvaultSystem
+import WalvaultArchive
 
 /// The background worker archive-push starts for a backlog; not for people (hidden from --help).
 struct PushAheadCommand: ParsableCommand {

@@ -3,10 +3,11 @@ import Glibc
 #endif
 import ArgumentParser
 import WalvaultCatalog
-import WalvaultCommands
 import WalvaultConfig
 import WalvaultService
 import WalvaultSystem
+import WalvaultBackup
+import WalvaultKit
 
 struct RestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,10 +1,10 @@
 import ArgumentParser
-import WalvaultCommands
 import WalvaultService
 import WalvaultConfig
 import WalvaultHistory
 import WalvaultRepository
 import WalvaultSystem
+import WalvaultKit
 
 struct ShipCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 import ArgumentParser
 import WalvaultCatalog
-import WalvaultCommands
 import WalvaultSystem
+import WalvaultKit
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,9 +2,10 @@
 import Glibc
 #endif
 import ArgumentParser
-import WalvaultCommands
 import WalvaultService
 import WalvaultSystem
+import WalvaultKit
+import WalvaultMaintenance
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

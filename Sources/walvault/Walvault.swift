@@ -1,6 +1,6 @@
 import ArgumentParser
 import WalvaultSystem
-import WalvaultCommands
+import WalvaultKit
 
 @main
 struct Walvault: ParsableCommand {

@@ -1,7 +1,7 @@
 import Testing
 @testable import WalvaultPolicy
-@testable import WalvaultCommands
 import WalvaultConfig
+@testable import WalvaultAlerts
 
 @Suite struct AlertPolicyTests {
     let hour: Int64 = 3600 * 1_000_000

@@ -1,6 +1,7 @@
 import Testing
 @testable import WalvaultCatalog
-@testable import WalvaultCommands
+@testable import WalvaultBackup
+@testable import WalvaultDrill
 
 /// What verify concludes from the stores' listings, case by case.
 @Suite struct ArchiveAuditTests {

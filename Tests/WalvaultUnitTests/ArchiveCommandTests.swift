@@ -4,10 +4,11 @@ import Glibc
 import Testing
 import WalvaultCatalog
 import WalvaultRepository
-import WalvaultCommands
 import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
+import WalvaultArchive
+import WalvaultKit
 
 @Suite struct ArchivePushTests {
     let name = seg("000000010000000000000003")

@@ -2,12 +2,14 @@
 import Glibc
 #endif
 import Testing
-@testable import WalvaultCommands
 import WalvaultCatalog
 import WalvaultRepository
 import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultBackup
+@testable import WalvaultKit
+@testable import WalvaultMaintenance
 
 /// Packs a fake data directory with tiny parts, writes its manifest the way `Backup` does, and
 /// restores it: files spanning many parts, empty files and pg_control all come back exactly.

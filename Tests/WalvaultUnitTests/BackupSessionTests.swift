@@ -2,13 +2,16 @@
 import Glibc
 #endif
 import Testing
-@testable import WalvaultCommands
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPostgres
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultArchive
+@testable import WalvaultBackup
+@testable import WalvaultKit
+@testable import WalvaultMaintenance
 
 /// `Backup.run` against a fake database session: everything but the SQL, without a server.
 @Suite struct BackupSessionTests {

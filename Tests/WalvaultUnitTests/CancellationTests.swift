@@ -4,13 +4,16 @@ import Glibc
 import Dispatch
 import Synchronization
 import Testing
-@testable import WalvaultCommands
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultRepository
 @testable import WalvaultService
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultBackup
+@testable import WalvaultKit
+@testable import WalvaultMaintenance
+@testable import WalvaultShipping
 
 /// Cancels an operation from inside a store, at a known point: after the store committed its
 /// `afterCommits`-th object, or when the first object is opened for reading.

@@ -6,8 +6,10 @@ import WalvaultCatalog
 import WalvaultRepository
 import WalvaultPipeline
 import WalvaultStores
-@testable import WalvaultCommands
 import WalvaultSystem
+@testable import WalvaultArchive
+@testable import WalvaultKit
+@testable import WalvaultMaintenance
 
 @Suite struct EncryptedArchiveTests {
     let name = seg("000000010000000000000007")

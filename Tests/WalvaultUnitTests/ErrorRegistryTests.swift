@@ -2,12 +2,13 @@
 import Glibc
 #endif
 import Testing
-@testable import WalvaultCommands
 import WalvaultHTTP
 import WalvaultPipeline
 import WalvaultPostgres
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultBackup
+@testable import WalvaultKit
 
 /// One registry of codes: every code the sources give is in it (with an exit and an HTTP status),
 /// and docs/troubleshooting.md is what it renders.

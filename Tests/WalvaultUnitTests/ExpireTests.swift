@@ -1,12 +1,16 @@
 import Testing
 @testable import WalvaultCatalog
-@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultTesting
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultAlerts
+@testable import WalvaultArchive
+@testable import WalvaultKit
+@testable import WalvaultMaintenance
+@testable import WalvaultShipping
 
 /// `walvault expire --dry-run` over real stores: per-store windows, reasons, JSON.
 @Suite struct ExpireTests {

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import Testing
 @testable import WalvaultPolicy
-@testable import WalvaultCommands
 import WalvaultCatalog
 import WalvaultRepository
 import WalvaultConfig
@@ -12,6 +11,10 @@ import WalvaultPipeline
 import WalvaultPostgres
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultArchive
+@testable import WalvaultBackup
+@testable import WalvaultKit
+@testable import WalvaultMaintenance
 
 /// Issue 10, item by item: each of these failed on the code before the hardening.
 

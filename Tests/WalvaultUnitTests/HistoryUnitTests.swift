@@ -3,7 +3,6 @@ import Glibc
 #endif
 import Testing
 import WalvaultCatalog
-@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultHistory
 import WalvaultMigrations
@@ -12,6 +11,11 @@ import WalvaultPostgres
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultArchive
+@testable import WalvaultBackup
+@testable import WalvaultDrill
+@testable import WalvaultKit
+@testable import WalvaultService
 
 @Suite struct HistoryUnitTests {
     let base = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\n"

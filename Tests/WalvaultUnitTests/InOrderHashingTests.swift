@@ -1,6 +1,5 @@
 import Testing
 @testable import WalvaultPolicy
-@testable import WalvaultCommands
 
 /// The rule that lets several restore workers write one file while its SHA-256 sees every byte
 /// once, front to back.

@@ -1,12 +1,16 @@
 import Testing
 @testable import WalvaultCatalog
-@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultHistory
 import WalvaultSystem
 import WalvaultPipeline
 import WalvaultPostgres
 @testable import WalvaultRepository
+@testable import WalvaultExports
+@testable import WalvaultKit
+@testable import WalvaultService
+@testable import WalvaultMaintenance
+@testable import WalvaultShipping
 
 /// Issue 15's pure parts: which names reach SQL, export object names, what expire does with
 /// dumps, how a restore renames schemas, and the history rows of shipped exports.

@@ -2,12 +2,13 @@
 import Glibc
 #endif
 import Testing
-@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultHTTP
 import WalvaultPipeline
 @testable import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultAlerts
+@testable import WalvaultKit
 
 /// Issue 24, the low items: permissions checked the same way everywhere, and messages that point
 /// the right way.

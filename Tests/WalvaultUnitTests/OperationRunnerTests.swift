@@ -3,7 +3,6 @@ import Glibc
 #endif
 import Synchronization
 import Testing
-@testable import WalvaultCommands
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultHistory
@@ -11,6 +10,9 @@ import WalvaultRepository
 @testable import WalvaultService
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultKit
+@testable import WalvaultMaintenance
+@testable import WalvaultShipping
 
 /// Records every call the runner makes around an operation, in order.
 final class RecordingServices: JobServices {

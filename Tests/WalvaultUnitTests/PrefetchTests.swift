@@ -1,11 +1,12 @@
 import Testing
 @testable import WalvaultCatalog
-@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultArchive
+@testable import WalvaultKit
 
 /// archive-get's look-ahead (issue 16) over a real local store: what the worker leaves is exactly
 /// the stored bytes, a segment damaged in the store is never handed over, another cluster's or

@@ -4,12 +4,13 @@ import Glibc
 import Synchronization
 import Testing
 @testable import WalvaultCatalog
-@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultArchive
+@testable import WalvaultKit
 
 final class WorkerCount: Sendable {
     let value = Mutex(0)

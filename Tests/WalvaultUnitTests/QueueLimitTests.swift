@@ -1,10 +1,13 @@
 import Testing
-@testable import WalvaultCommands
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+@testable import WalvaultBackup
+@testable import WalvaultExports
+@testable import WalvaultKit
+@testable import WalvaultShipping
 
 /// `[shipping] max_queue_mb` is one policy (`AsyncQueueing`) for archive-push, backup, dump and
 /// export-logs: a full queue takes nothing, the operation succeeds and says so once, and the

@@ -4,12 +4,13 @@ import Glibc
 import Dispatch
 import Synchronization
 import Testing
-import WalvaultCommands
 import WalvaultConfig
 import WalvaultHTTP
 @testable import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+import WalvaultKit
+import WalvaultShipping
 
 private func put(_ store: Store, _ directory: String, _ name: String, _ bytes: [UInt8], chunk: Int = 65536) throws -> CommitOutcome {
     let writer = try store.makeWriter(directory: directory)

@@ -3,13 +3,17 @@ import Glibc
 #endif
 import Testing
 import WalvaultCatalog
-@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+@testable import WalvaultArchive
+@testable import WalvaultKit
+@testable import WalvaultService
+@testable import WalvaultMaintenance
+@testable import WalvaultShipping
 
 /// A local sync store, a local async store and a spool: shipping without a network.
 struct ShippingRig {

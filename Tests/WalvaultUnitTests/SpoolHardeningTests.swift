@@ -2,9 +2,10 @@
 import Glibc
 #endif
 import Testing
-@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultSystem
+@testable import WalvaultBackup
+@testable import WalvaultKit
 
 /// Issue 24, items 2 to 4: the spool and the lock file turned against the user running walvault,
 /// and children that inherit an unusable working directory. Each attack as the issue describes it.

@@ -5,13 +5,13 @@ import Dispatch
 import Synchronization
 import Testing
 import WalvaultCatalog
-@testable import WalvaultCommands
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+@testable import WalvaultKit
 
 /// What every store driver must do, run against each of them: the in-library MemoryStore with
 /// and without listing, LocalStore, and (as they come) the S3 and Telegram drivers.

@@ -3,12 +3,12 @@ import Glibc
 #endif
 import Testing
 import WalvaultCatalog
-import WalvaultCommands
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+import WalvaultKit
 
 /// A temporary directory for one test, removed when the value goes away.
 final class TempDir {

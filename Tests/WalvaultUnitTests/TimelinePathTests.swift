@@ -1,7 +1,8 @@
 import Testing
-@testable import WalvaultCommands
 @testable import WalvaultCatalog
 import WalvaultSystem
+@testable import WalvaultArchive
+@testable import WalvaultBackup
 
 /// Issue 24, item 1: the history PostgreSQL 15's `028_pitr_timelines.pl` makes. Recovery stopped
 /// at a restore point on timeline 1 that it read from timeline 2's segment, then promoted to 3:

@@ -1,0 +1,42 @@
+import WalvaultCatalog
+import WalvaultConfig
+import WalvaultHistory
+import WalvaultPostgres
+import WalvaultKit
+
+/// `walvault migrate` and `walvault history` as library operations, so the dashboard calls the
+/// same code. Both read only the config: the history needs no store and no passphrase.
+public struct ControlPlane {
+    public let settings: HistorySettings
+
+    public init(configPath: String) throws {
+        let config = try ConfigLoader.load(path: configPath)
+        guard let settings = config.history else {
+            throw CommandError(problem: "config \(config.path) has no [history] section", fix: "add [history] with conninfo and project_id")
+        }
+        self.settings = settings
+    }
+
+    public struct MigrationReport: Equatable {
+        public let outcome: Migrator.Outcome
+        /// Journal records this run replayed into the table.
+        public let replayed: Int
+        public let journal: String
+    }
+
+    /// Applies the missing migrations, then replays the journal.
+    public func migrate() throws -> MigrationReport {
+        let db = try PostgresConnection(conninfo: settings.conninfo, database: .controlPlane)
+        let outcome = try Migrator.migrate(db)
+        let replayed = try HistoryRecorder(settings: settings).replay(db)
+        return MigrationReport(outcome: outcome, replayed: replayed, journal: settings.journalFile)
+    }
+
+    /// This project's rows, oldest first, after replaying the journal.
+    /// - Parameter since: µs since the epoch.
+    public func rows(type: HistoryRecord.Kind?, since: Int64?) throws -> [[String: String]] {
+        let db = try PostgresConnection(conninfo: settings.conninfo, database: .controlPlane)
+        try HistoryRecorder(settings: settings).replay(db)
+        return try HistoryQuery.rows(db, projectID: settings.projectID, type: type?.rawValue, since: since.map(RecoveryTarget.formatUTC))
+    }
+}
