@@ -47,11 +47,11 @@ let package = Package(
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultPostgres", "WalvaultMigrations", "COpenSSL"]),
         // What the bytes mean: formats and pure planners, no store I/O.
         .target(name: "WalvaultCatalog",
-                dependencies: ["WalvaultSystem", "WalvaultPipeline", "TOMLKit"]),
+                dependencies: ["WalvaultSystem", "WalvaultPolicy", "WalvaultPipeline", "TOMLKit"]),
         // Where things live in the stores and how they are read back: layout, object names, the
         // archive binding, the inventory every command reads through, verified fetching.
         .target(name: "WalvaultRepository",
-                dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog"]),
+                dependencies: ["WalvaultSystem", "WalvaultPolicy", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog"]),
         // The kit every capability below stands on: the context, errors, events and progress, the
         // worker pool, the lock, status files, queueing for async stores and the child programs.
         .target(name: "WalvaultKit",
@@ -62,7 +62,7 @@ let package = Package(
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
                                "WalvaultRepository", "WalvaultHTTP", "WalvaultPolicy", "WalvaultKit"]),
         .target(name: "WalvaultShipping",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository", "WalvaultKit"]),
+                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository", "WalvaultPolicy", "WalvaultKit"]),
         .target(name: "WalvaultArchive",
                 dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
                                "WalvaultRepository", "WalvaultPolicy", "WalvaultKit"]),

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import WalvaultPolicy
 import WalvaultSystem
 
 /// Where a restore should stop.
@@ -82,21 +83,7 @@ public enum RecoveryTarget: Equatable, Sendable {
 
     /// UTC with an explicit offset, as written into recovery_target_time so PostgreSQL cannot
     /// read it in another time zone.
-    public static func formatUTC(_ micros: Int64) -> String {
-        var seconds = time_t(micros.floorDiv(1_000_000))
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let pad = UTCTime.pad(_:_:) as (Int32, Int) -> String
-        let fraction = micros.floorMod(1_000_000)
-        let base = "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2)) "
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
-        return base + (fraction == 0 ? "" : "." + pad(Int32(fraction), 6)) + "+00"
-    }
-}
-
-extension Int64 {
-    func floorDiv(_ d: Int64) -> Int64 { self >= 0 ? self / d : -((-self + d - 1) / d) }
-    func floorMod(_ d: Int64) -> Int64 { self - floorDiv(d) * d }
+    public static func formatUTC(_ micros: Int64) -> String { UTCCalendar(micros: micros).postgresText }
 }
 
 extension String {

@@ -1,3 +1,4 @@
+import WalvaultPolicy
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem

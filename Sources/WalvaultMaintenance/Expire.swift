@@ -1,4 +1,5 @@
 import WalvaultCatalog
+import WalvaultPolicy
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem

@@ -5,6 +5,7 @@ import Dispatch
 import Synchronization
 import WalvaultCatalog
 import WalvaultConfig
+import WalvaultPolicy
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem

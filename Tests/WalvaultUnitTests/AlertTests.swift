@@ -1,6 +1,7 @@
 import Testing
 @testable import WalvaultPolicy
 import WalvaultConfig
+import WalvaultPolicy
 @testable import WalvaultAlerts
 
 @Suite struct AlertPolicyTests {

@@ -6,6 +6,7 @@ import WalvaultConfig
 import WalvaultHTTP
 import WalvaultPipeline
 @testable import WalvaultStores
+import WalvaultPolicy
 import WalvaultSystem
 @testable import WalvaultAlerts
 @testable import WalvaultKit

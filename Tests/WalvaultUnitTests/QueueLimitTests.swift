@@ -1,6 +1,7 @@
 import Testing
 import WalvaultCatalog
 import WalvaultConfig
+import WalvaultPolicy
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem

@@ -5,6 +5,7 @@ import Testing
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
+import WalvaultPolicy
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
@@ -56,7 +57,7 @@ struct ShippingRig {
         let afterPart = ShipPlan.ready(Array(queue.dropFirst()))
         // A WAL segment queued after the manifest does not hold it back.
         #expect(afterPart.manifests.map(\.key) == ["main/backup/L/backup.manifest", "main/backup/L/backup.manifest.copy"])
-        #expect(ShipPlan.ready([]).objects.isEmpty)
+        #expect(ShipPlan.ready([] as [(entry: ShippingQueue.Entry, key: String)]).objects.isEmpty)
         #expect(ShipPlan.isManifest("main/backup/L/backup.manifest.copy"))
         #expect(!ShipPlan.isManifest("main/backup/L/part-000001-backup.manifest.zst"))
     }

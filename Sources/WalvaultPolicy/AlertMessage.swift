@@ -1,13 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-import WalvaultCatalog
-
 /// What an alert says, the same on every channel: which database, what failed and since when,
 /// the error, the last good backup and its age, the database's size, and what to check. Pure,
 /// and built only from facts that hold no secret (errors never carry tokens or passwords).
@@ -65,14 +55,14 @@ public struct AlertMessage: Equatable, Sendable {
         }
     }
 
-    package static func age(_ micros: Int64) -> String {
+    public static func age(_ micros: Int64) -> String {
         let minutes = max(0, micros / 60_000_000)
         if minutes < 120 { return "\(minutes) min" }
         let hours = minutes / 60
         return hours < 72 ? "\(hours) h" : "\(hours / 24) days"
     }
 
-    package static func size(_ bytes: Int) -> String {
+    public static func size(_ bytes: Int) -> String {
         let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(bytes)
         var unit = 0
@@ -87,13 +77,13 @@ public struct AlertMessage: Equatable, Sendable {
             lines.append("notice: \(condition)")
             if let error { lines.append(error) }
         } else if status == .alert {
-            lines.append("failing: \(condition)" + (since.map { " since \(RecoveryTarget.formatUTC($0)) (\(Self.age(now - $0)) ago)" } ?? ""))
+            lines.append("failing: \(condition)" + (since.map { " since \(Self.utc($0)) (\(Self.age(now - $0)) ago)" } ?? ""))
             if let error { lines.append("error: \(error)") }
         } else {
-            lines.append("working again: \(condition)" + (since.map { " (failing since \(RecoveryTarget.formatUTC($0)))" } ?? ""))
+            lines.append("working again: \(condition)" + (since.map { " (failing since \(Self.utc($0)))" } ?? ""))
         }
         if let label = lastBackupLabel, let stop = lastBackupStop {
-            lines.append("last good backup: \(label), finished \(RecoveryTarget.formatUTC(stop)) (\(Self.age(now - stop)) ago)")
+            lines.append("last good backup: \(label), finished \(Self.utc(stop)) (\(Self.age(now - stop)) ago)")
         } else {
             lines.append("last good backup: none")
         }
@@ -104,19 +94,7 @@ public struct AlertMessage: Equatable, Sendable {
 
     public var text: String { lines.joined(separator: "\n") }
 
-    /// For Slack (`text`), Discord (`content`) and anything else that reads the fields.
-    public func json() throws -> [UInt8] {
-        var object: [String: String] = ["text": text, "content": text, "status": status.rawValue, "cluster": cluster, "host": host,
-                                        "condition": condition, "failures": String(failures)]
-        object["since"] = since.map(RecoveryTarget.formatUTC)
-        object["error"] = error
-        object["last_backup"] = lastBackupLabel
-        object["last_backup_finished"] = lastBackupStop.map(RecoveryTarget.formatUTC)
-        object["database_bytes"] = databaseBytes.map(String.init)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(object))
-    }
+    public static func utc(_ micros: Int64) -> String { UTCCalendar(micros: micros).postgresText }
 
     /// An RFC 5322 message, CRLF line ends, UTF-8 text.
     public func email(from: String, to: [String]) -> [UInt8] {
@@ -126,25 +104,12 @@ public struct AlertMessage: Equatable, Sendable {
             "From: walvault <\(from)>",
             "To: " + to.map { "<\($0)>" }.joined(separator: ", "),
             "Subject: " + subject,
-            "Date: " + UTCTimeRFC2822.format(now),
+            "Date: " + UTCCalendar(micros: now).rfc5322Text,
             "MIME-Version: 1.0",
             "Content-Type: text/plain; charset=utf-8",
             "Content-Transfer-Encoding: 8bit",
             "",
         ]
         return Array((headers + body).joined(separator: "\r\n").utf8)
-    }
-}
-
-/// `Tue, 24 Nov 2026 16:40:00 +0000` for the Date header.
-package enum UTCTimeRFC2822 {
-    package static func format(_ micros: Int64) -> String {
-        var seconds = Int(micros / 1_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(1900 + parts.tm_year) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
     }
 }

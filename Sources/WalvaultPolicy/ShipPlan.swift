@@ -1,10 +1,8 @@
-import WalvaultCatalog
-import WalvaultStores
-
 /// The decisions `walvault ship` makes, without I/O: what may go now, and whether a backup is
 /// whole in a store. A store must never show a backup it cannot restore, so a manifest waits for
 /// everything queued before it (the backup's parts and the WAL its end needs) and then for proof,
-/// from the store's own listing, that all of it is there.
+/// from the store's own listing, that all of it is there. Generic over the queue's entries and the
+/// segment names, which the repository supplies (`ShipPlan+Repository`).
 public enum ShipPlan {
     public static func isManifest(_ key: String) -> Bool {
         key.hasSuffix("/backup.manifest") || key.hasSuffix("/backup.manifest.copy")
@@ -12,8 +10,8 @@ public enum ShipPlan {
 
     /// The order objects are queued in when several are queued at once (a backup, a catch-up):
     /// by key, manifests last, so that their entries are the newest.
-    public static func queueingOrder(_ objects: [StoreObject]) -> [StoreObject] {
-        objects.sorted { (isManifest($0.key) ? 1 : 0, $0.key) < (isManifest($1.key) ? 1 : 0, $1.key) }
+    public static func queueingOrder<Object>(_ objects: [Object], key: (Object) -> String) -> [Object] {
+        objects.sorted { (isManifest(key($0)) ? 1 : 0, key($0)) < (isManifest(key($1)) ? 1 : 0, key($1)) }
     }
 
     /// Whether objects of `adding` bytes may join a queue already holding `backlog`, under
@@ -25,8 +23,8 @@ public enum ShipPlan {
 
     /// The queue, oldest first, split into what may be shipped in parallel now (everything but
     /// manifests) and the manifests that nothing older still waits before.
-    public static func ready(_ queue: [(entry: ShippingQueue.Entry, key: String)])
-        -> (objects: [(entry: ShippingQueue.Entry, key: String)], manifests: [(entry: ShippingQueue.Entry, key: String)]) {
+    public static func ready<Entry: Comparable>(_ queue: [(entry: Entry, key: String)])
+        -> (objects: [(entry: Entry, key: String)], manifests: [(entry: Entry, key: String)]) {
         let objects = queue.filter { !isManifest($0.key) }
         let oldestObject = objects.map(\.entry).min()
         let manifests = queue.filter { item in
@@ -35,28 +33,18 @@ public enum ShipPlan {
         return (objects, manifests)
     }
 
-    /// The WAL segments a backup needs to be consistent: from the one holding its start LSN to the
-    /// one holding the last byte before its stop LSN, on its timeline.
-    public static func requiredSegments(of manifest: BackupManifest) -> [WALSegmentName] {
-        let size = manifest.walSegmentSize
-        let first = manifest.startLSN.segmentNumber(segmentSize: size)
-        let last = max(first, manifest.stopLSN.previousByteSegmentNumber(segmentSize: size))
-        return (first...last).map { WALSegmentName(timeline: manifest.timeline, segmentNumber: $0, segmentSize: size) }
+    /// What a store still lacks of a backup, given its parts and the segments its end needs, and
+    /// what the store's backup directory and WAL hold; empty when the manifest may go.
+    public static func missing<Segment: Hashable & CustomStringConvertible>(
+        parts: [String], partsPresent: Set<String>, segments: [Segment], segmentsPresent: Set<Segment>
+    ) -> [String] {
+        parts.filter { !partsPresent.contains($0) } + segments.filter { !segmentsPresent.contains($0) }.map(\.description)
     }
 
-    /// What a store still lacks of a backup, given the part names in its backup directory and the
-    /// segments in its WAL; empty when the manifest may go.
-    public static func missing(for manifest: BackupManifest, partsPresent: Set<String>, segmentsPresent: Set<WALSegmentName>) -> [String] {
-        manifest.parts.map(\.name).filter { !partsPresent.contains($0) }
-            + requiredSegments(of: manifest).filter { !segmentsPresent.contains($0) }.map(\.description)
-    }
-}
-
-extension ShipPlan {
     /// Whether a shipper should make a deferred-commit store's objects durable now (Telegram:
     /// send the open document and a catalog). Waiting lets objects that arrive close together
     /// share one document, which is what keeps a busy server inside the chat's message limit;
-    /// waiting too long only delays the off-site copy. Pure.
+    /// waiting too long only delays the off-site copy.
     /// - Parameters:
     ///   - oldestUnflushedAge: seconds since the oldest object not yet durable was taken.
     ///   - newestQueuedAge: seconds since the newest queue entry was written, those waiting for
