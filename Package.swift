@@ -89,15 +89,22 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Pure logic and single-process behaviour: no servers needed.
+        // Pure logic and single-process behaviour: it starts no server.
         .testTarget(name: "WalvaultUnitTests", dependencies: [
             "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
             "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTesting",
         ], linkerSettings: [.linkedLibrary("pq")]),
-        // Needs a real PostgreSQL 15 and the built `walvault` executable.
-        .testTarget(name: "WalvaultIntegrationTests", dependencies: ["walvault", "WalvaultSystem", "WalvaultTesting"]),
+        // Needs the real servers .ci/run starts (PostgreSQL 15, moto) or the test starts (the Telegram
+        // stand-in, the fault proxy, the alert sinks), and the built `walvault` executable.
+        .testTarget(name: "WalvaultIntegrationTests", dependencies: [
+            "walvault", "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultHTTP", "WalvaultStores", "WalvaultCatalog",
+            "WalvaultRepository", "WalvaultPolicy", "WalvaultKit", "WalvaultArchive", "WalvaultShipping", "WalvaultMaintenance",
+            "WalvaultService", "WalvaultTesting",
+        ]),
         // The stand-ins (moto for S3, the Telegram Bot API stand-in, the fault proxy, the alert sinks)
         // and the local-server helper, once for both test targets.
-        .target(name: "WalvaultTesting", path: "Tests/WalvaultTesting"),
+        .target(name: "WalvaultTesting", dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultHTTP",
+                                                        "WalvaultStores", "WalvaultCatalog", "WalvaultKit"],
+                path: "Tests/WalvaultTesting"),
     ]
 )

@@ -29,7 +29,11 @@ public struct S3TestServer: Sendable {
     /// Started on first use; a failure to start is every S3 test's failure, with the reason.
     public static let shared: Result<S3TestServer, TestSetupError> = start()
 
-    public static func get() throws -> S3TestServer { try shared.get() }
+    /// - Parameter caller: the test file asking (its default); the unit target may not.
+    public static func get(caller: String = #fileID) throws -> S3TestServer {
+        try TestHelper.refuseInUnitTarget(caller, what: "moto")
+        return try shared.get()
+    }
 
     private static func start() -> Result<S3TestServer, TestSetupError> {
         Result {
@@ -51,6 +55,13 @@ public enum TestHelper {
     public static let repositoryRoot: String = {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }()
+
+    /// The unit target starts no server: a stand-in asked for from one of its files refuses, so a
+    /// test that needs a server cannot slip back into it (both targets run in one test process).
+    public static func refuseInUnitTarget(_ caller: String, what: String) throws {
+        guard caller.hasPrefix("WalvaultUnitTests/") else { return }
+        throw TestSetupError("\(caller) asked for \(what), and the unit target starts no server: move the test to WalvaultIntegrationTests")
+    }
 
     /// - Returns: the first line the script printed.
     public static func start(script name: String, arguments: [String], hint: String) throws -> String {
@@ -113,7 +124,8 @@ public final class FaultProxy: Sendable {
     public let port: Int
     let control: String
 
-    public init() throws {
+    public init(caller: String = #fileID) throws {
+        try TestHelper.refuseInUnitTarget(caller, what: "the fault proxy")
         let server = try S3TestServer.get()
         var template = Array("/tmp/walvault-proxy.XXXXXX".utf8CString)
         let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
@@ -146,7 +158,9 @@ public final class TelegramStandIn: Sendable {
     public let chatID: String
     let control: String
 
-    public init(token: String = "123456:TEST-\(UInt32.random(in: 0..<UInt32.max))", chatID: String = "-1001234567890") throws {
+    public init(token: String = "123456:TEST-\(UInt32.random(in: 0..<UInt32.max))", chatID: String = "-1001234567890",
+                caller: String = #fileID) throws {
+        try TestHelper.refuseInUnitTarget(caller, what: "the Telegram stand-in")
         var template = Array("/tmp/walvault-telegram.XXXXXX".utf8CString)
         let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         chmod(dir, 0o755)
@@ -192,7 +206,8 @@ public final class AlertSinks: Sendable {
     public let smtpPort: Int
     public let directory: String
 
-    public init(user: String, password: String) throws {
+    public init(user: String, password: String, caller: String = #fileID) throws {
+        try TestHelper.refuseInUnitTarget(caller, what: "the alert sinks")
         var template = Array("/tmp/walvault-alerts.XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         let line = try TestHelper.start(script: "alert-sinks.py", arguments: [directory, user, password], hint: "pip install aiosmtpd==1.4.6 (scripts/setup.sh does)")

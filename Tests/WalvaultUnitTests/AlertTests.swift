@@ -3,6 +3,7 @@ import Testing
 import WalvaultConfig
 import WalvaultPolicy
 @testable import WalvaultAlerts
+import WalvaultTesting
 
 @Suite struct AlertPolicyTests {
     let hour: Int64 = 3600 * 1_000_000

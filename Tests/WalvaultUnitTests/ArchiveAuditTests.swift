@@ -2,6 +2,7 @@ import Testing
 @testable import WalvaultCatalog
 @testable import WalvaultBackup
 @testable import WalvaultDrill
+import WalvaultTesting
 
 /// What verify concludes from the stores' listings, case by case.
 @Suite struct ArchiveAuditTests {

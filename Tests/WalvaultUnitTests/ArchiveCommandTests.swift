@@ -9,6 +9,7 @@ import WalvaultStores
 import WalvaultSystem
 import WalvaultArchive
 import WalvaultKit
+import WalvaultTesting
 
 @Suite struct ArchivePushTests {
     let name = seg("000000010000000000000003")

@@ -10,6 +10,7 @@ import WalvaultSystem
 @testable import WalvaultBackup
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
+import WalvaultTesting
 
 /// Packs a fake data directory with tiny parts, writes its manifest the way `Backup` does, and
 /// restores it: files spanning many parts, empty files and pg_control all come back exactly.

@@ -12,6 +12,7 @@ import WalvaultSystem
 @testable import WalvaultBackup
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
+import WalvaultTesting
 
 /// `Backup.run` against a fake database session: everything but the SQL, without a server.
 @Suite struct BackupSessionTests {

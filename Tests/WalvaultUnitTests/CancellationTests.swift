@@ -14,6 +14,7 @@ import WalvaultSystem
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
 @testable import WalvaultShipping
+import WalvaultTesting
 
 /// Cancels an operation from inside a store, at a known point: after the store committed its
 /// `afterCommits`-th object, or when the first object is opened for reading.

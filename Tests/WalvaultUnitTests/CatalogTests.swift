@@ -2,6 +2,7 @@ import Testing
 import WalvaultCatalog
 import WalvaultRepository
 import WalvaultPipeline
+import WalvaultTesting
 
 @Suite struct WALNameTests {
     @Test func segmentNameRoundTrips() {

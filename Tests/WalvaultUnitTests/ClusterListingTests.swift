@@ -3,6 +3,7 @@ import WalvaultCatalog
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
 
 /// The layout read backwards, and the one walk of a cluster's objects every command reads.
 @Suite struct ClusterListingTests {

@@ -5,6 +5,7 @@ import Testing
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultSystem
+import WalvaultTesting
 
 @Suite struct ConfigTests {
     let full = """

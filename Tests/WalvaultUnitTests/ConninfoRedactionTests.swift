@@ -1,5 +1,6 @@
 import Testing
 import WalvaultPostgres
+import WalvaultTesting
 
 /// Issue 24, items 5 and 7: URIs connect as libpq means them, and no conninfo reaches a message
 /// beyond host, port, dbname and user.

@@ -10,6 +10,7 @@ import WalvaultSystem
 @testable import WalvaultArchive
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
+import WalvaultTesting
 
 @Suite struct EncryptedArchiveTests {
     let name = seg("000000010000000000000007")

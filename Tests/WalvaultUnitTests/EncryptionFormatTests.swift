@@ -4,6 +4,7 @@ import Glibc
 import Testing
 import WalvaultPipeline
 import WalvaultSystem
+import WalvaultTesting
 
 /// Encrypts through EncryptStage in uneven pieces, as a compressor would feed it.
 func encrypt(_ data: [UInt8], _ ring: KeyRing, exponent: Int = 10, piece: Int = 333) throws -> [UInt8] {

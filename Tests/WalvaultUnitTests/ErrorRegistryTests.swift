@@ -9,6 +9,7 @@ import WalvaultStores
 import WalvaultSystem
 @testable import WalvaultBackup
 @testable import WalvaultKit
+import WalvaultTesting
 
 /// One registry of codes: every code the sources give is in it (with an exit and an HTTP status),
 /// and docs/troubleshooting.md is what it renders.

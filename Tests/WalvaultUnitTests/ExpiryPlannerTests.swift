@@ -1,5 +1,6 @@
 import Testing
 @testable import WalvaultCatalog
+import WalvaultTesting
 
 /// The retention rule, case by case (issue 14 builds `walvault expire` on it).
 @Suite struct ExpiryPlannerTests {

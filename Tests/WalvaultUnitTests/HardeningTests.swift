@@ -15,6 +15,7 @@ import WalvaultSystem
 @testable import WalvaultBackup
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
+import WalvaultTesting
 
 /// Issue 10, item by item: each of these failed on the code before the hardening.
 

@@ -16,6 +16,7 @@ import WalvaultSystem
 @testable import WalvaultDrill
 @testable import WalvaultKit
 @testable import WalvaultService
+import WalvaultTesting
 
 @Suite struct HistoryUnitTests {
     let base = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\n"

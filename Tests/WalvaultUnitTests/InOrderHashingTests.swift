@@ -1,5 +1,6 @@
 import Testing
 @testable import WalvaultPolicy
+import WalvaultTesting
 
 /// The rule that lets several restore workers write one file while its SHA-256 sees every byte
 /// once, front to back.

@@ -11,6 +11,7 @@ import WalvaultPostgres
 @testable import WalvaultService
 @testable import WalvaultMaintenance
 @testable import WalvaultShipping
+import WalvaultTesting
 
 /// Issue 15's pure parts: which names reach SQL, export object names, what expire does with
 /// dumps, how a restore renames schemas, and the history rows of shipped exports.

@@ -10,6 +10,7 @@ import WalvaultPolicy
 import WalvaultSystem
 @testable import WalvaultAlerts
 @testable import WalvaultKit
+import WalvaultTesting
 
 /// Issue 24, the low items: permissions checked the same way everywhere, and messages that point
 /// the right way.

@@ -13,6 +13,7 @@ import WalvaultSystem
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
 @testable import WalvaultShipping
+import WalvaultTesting
 
 /// Records every call the runner makes around an operation, in order.
 final class RecordingServices: JobServices {

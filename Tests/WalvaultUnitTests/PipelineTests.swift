@@ -1,16 +1,7 @@
 import Testing
 import WalvaultPipeline
+import WalvaultTesting
 
-/// Deterministic, partly compressible bytes (like WAL: repeated structure with noise).
-func sampleBytes(_ count: Int, seed: UInt64 = 42) -> [UInt8] {
-    var state = seed
-    var out = [UInt8](repeating: 0, count: count)
-    for i in 0..<count {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        out[i] = i % 7 == 0 ? UInt8(truncatingIfNeeded: state >> 56) : UInt8(truncatingIfNeeded: i / 512)
-    }
-    return out
-}
 
 func compress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, level: Int? = nil, chunk: Int = 100_000) throws -> [UInt8] {
     let sink = MemorySink()

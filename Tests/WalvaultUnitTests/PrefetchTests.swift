@@ -7,6 +7,7 @@ import WalvaultStores
 import WalvaultSystem
 @testable import WalvaultArchive
 @testable import WalvaultKit
+import WalvaultTesting
 
 /// archive-get's look-ahead (issue 16) over a real local store: what the worker leaves is exactly
 /// the stored bytes, a segment damaged in the store is never handed over, another cluster's or

@@ -11,6 +11,7 @@ import WalvaultStores
 import WalvaultSystem
 @testable import WalvaultArchive
 @testable import WalvaultKit
+import WalvaultTesting
 
 final class WorkerCount: Sendable {
     let value = Mutex(0)

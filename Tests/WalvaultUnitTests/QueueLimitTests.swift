@@ -9,6 +9,7 @@ import WalvaultSystem
 @testable import WalvaultExports
 @testable import WalvaultKit
 @testable import WalvaultShipping
+import WalvaultTesting
 
 /// `[shipping] max_queue_mb` is one policy (`AsyncQueueing`) for archive-push, backup, dump and
 /// export-logs: a full queue takes nothing, the operation succeeds and says so once, and the

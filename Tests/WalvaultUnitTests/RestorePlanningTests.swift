@@ -1,5 +1,6 @@
 import Testing
 import WalvaultCatalog
+import WalvaultTesting
 
 let mib16 = 16 << 20
 

@@ -1,6 +1,7 @@
 import Testing
 import WalvaultPipeline
 import WalvaultStores
+import WalvaultTesting
 
 /// The signer against published vectors: the AWS SigV4 test suite (service "service") and the
 /// Amazon S3 documentation's GET example.

@@ -6,6 +6,7 @@ import WalvaultConfig
 import WalvaultSystem
 @testable import WalvaultBackup
 @testable import WalvaultKit
+import WalvaultTesting
 
 /// Issue 24, items 2 to 4: the spool and the lock file turned against the user running walvault,
 /// and children that inherit an unusable working directory. Each attack as the issue describes it.

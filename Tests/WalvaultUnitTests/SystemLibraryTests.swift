@@ -3,6 +3,7 @@ import CCurl
 import CCurlShims
 import Testing
 @testable import WalvaultHTTP
+import WalvaultTesting
 
 /// The C libraries the design card names are the ones linked, at versions with the APIs used.
 @Suite struct SystemLibraryTests {

@@ -3,6 +3,7 @@ import Testing
 import WalvaultSystem
 @testable import WalvaultArchive
 @testable import WalvaultBackup
+import WalvaultTesting
 
 /// Issue 24, item 1: the history PostgreSQL 15's `028_pitr_timelines.pl` makes. Recovery stopped
 /// at a restore point on timeline 1 that it read from timeline 2's segment, then promoted to 3:

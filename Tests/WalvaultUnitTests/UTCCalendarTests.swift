@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import WalvaultPolicy
+import WalvaultTesting
 
 /// The pure calendar against libc's gmtime and strftime, over four centuries, every day once.
 @Suite struct UTCCalendarTests {

@@ -1,0 +1,219 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import WalvaultPipeline
+@testable import WalvaultStores
+import WalvaultSystem
+import WalvaultTesting
+
+// Against the Telegram Bot API stand-in (WalvaultTesting).
+/// The driver against the Bot API stand-in.
+@Suite(.serialized) struct TelegramStoreTests {
+    struct Rig {
+        let standIn: TelegramStandIn
+        let dir = TempDir()
+        var keyRing: KeyRing?
+
+        init(token: String? = nil, encrypted: Bool = false) throws {
+            if let token { standIn = try TelegramStandIn(token: token) } else { standIn = try TelegramStandIn() }
+            if encrypted { keyRing = KeyRing(passphrase: Array("correct horse battery".utf8).withUnsafeBytes { SecretBytes(copying: $0) }, iterations: 1000, cache: nil) }
+        }
+
+        /// A store as a process sees it; `machine` names its local state (a new one: a new machine).
+        func store(machine: String = "a", partSize: Int = 1 << 20, token: String? = nil, chatID: String? = nil, localFiles: Bool = false,
+                   pacer: TelegramPacer = TelegramPacer()) -> TelegramStore {
+            telegramStore(standIn, workDirectory: dir.sub("work-\(machine)"), partSize: partSize, keyRing: keyRing, pacer: pacer,
+                          retryDelays: [0.05, 0.1, 0.2, 0.4, 0.8], token: token, chatID: chatID, localFiles: localFiles)
+        }
+    }
+
+    func put(_ store: Store, _ key: String, _ bytes: [UInt8]) throws {
+        let writer = try store.makeWriter(directory: Paths.dirname(key))
+        try bytes.withUnsafeBytes { try writer.write($0) }
+        guard case .stored = try writer.commit(name: Paths.basename(key)) else { Issue.record("\(key) not stored"); return }
+    }
+
+    @Test func smallObjectsShareOneDocumentAndANewMachineReadsThemFromTheChatAlone() throws {
+        let rig = try Rig()
+        let store = rig.store()
+        var objects: [String: [UInt8]] = [:]
+        for i in 0..<10 {
+            objects["main/wal/0000000100000000/seg-\(i)"] = sampleBytes(60_000 + i, seed: UInt64(i))
+        }
+        for (key, bytes) in objects.sorted(by: { $0.key < $1.key }) { try put(store, key, bytes) }
+        #expect(rig.standIn.stats()["documents", default: 0] == 0, "nothing is sent before the document is full or flushed")
+        _ = try store.flush()
+        // One bundle and one catalog.
+        #expect(rig.standIn.stats()["documents"] == 2)
+        let fresh = rig.store(machine: "new")
+        #expect(try fresh.list(directory: "main/wal/0000000100000000", namePrefix: "").count == 10)
+        for (key, bytes) in objects { #expect(try readObject(fresh, key) == bytes) }
+        // The history's handle: the document's file_id.
+        #expect(fresh.handle(of: "main/wal/0000000100000000/seg-3")?.hasPrefix("F") == true)
+    }
+
+    @Test(arguments: [false, true])
+    func largeObjectsAreSplitIntoDocumentsOfThePartSize(encrypted: Bool) throws {
+        let rig = try Rig(encrypted: encrypted)
+        let store = rig.store(partSize: 1 << 20)
+        let big = sampleBytes((3 << 20) + 12345, seed: 9)
+        try put(store, "main/backup/L/part-000001", big)
+        try put(store, "main/backup/L/part-000002", [1, 2, 3])
+        _ = try store.flush()
+        #expect(rig.standIn.stats()["documents"] == 5, "four pieces (the last shared) and a catalog")
+        let fresh = rig.store(machine: "new", partSize: 1 << 20)
+        #expect(try readObject(fresh, "main/backup/L/part-000001") == big)
+        #expect(try readObject(fresh, "main/backup/L/part-000002") == [1, 2, 3])
+        // The catalog is sealed when [encryption] is set; without the passphrase it is refused plainly.
+        if encrypted {
+            var plain = rig
+            plain.keyRing = nil
+            let error = storeError { _ = try plain.store(machine: "nokey").head(key: "main/backup/L/part-000002") }
+            #expect("\(error!)".contains("[encryption]"))
+        }
+    }
+
+    @Test func theNewestCatalogLostOrDamagedLeadsToTheOneBefore() throws {
+        let rig = try Rig()
+        let store = rig.store()
+        try put(store, "k/one", [1])
+        _ = try store.flush()
+        try put(store, "k/two", [2])
+        _ = try store.flush()
+        try put(store, "k/three", [3])
+        _ = try store.flush()
+        let pinned = try #require(try store.api.getChat().pinned_message)
+        // Damaged: the caption leads to generation 2.
+        try rig.standIn.set(["damaged": [pinned.message_id]])
+        let afterDamage = rig.store(machine: "damaged")
+        #expect(try afterDamage.head(key: "k/two") != nil)
+        #expect(try afterDamage.head(key: "k/three") == nil)
+        // Deleted: Telegram's pinned message becomes the one pinned before.
+        try rig.standIn.set([:])
+        try store.api.deleteMessage(pinned.message_id)
+        let afterLoss = rig.store(machine: "lost")
+        #expect(try afterLoss.head(key: "k/two") != nil)
+        #expect(try afterLoss.head(key: "k/three") == nil)
+        // Writing on from there continues the chain.
+        try put(afterLoss, "k/four", [4])
+        _ = try afterLoss.flush()
+        let later = rig.store(machine: "later")
+        #expect(try later.list(directory: "k", namePrefix: "").map(\.name) == ["four", "one", "two"])
+    }
+
+    @Test func aLongHistoryReadsBackFromTheLastSnapshot() throws {
+        let rig = try Rig()
+        // 40 messages: faster than a real chat takes them, which is not what this test is about.
+        try rig.standIn.set(["rate": 1000])
+        let store = rig.store(pacer: TelegramPacer(rate: 1000))
+        for i in 0..<20 {
+            try put(store, "k/\(i)", [UInt8(i)])
+            if i % 2 == 1 { try store.delete(key: "k/\(i - 1)") }
+            _ = try store.flush()
+        }
+        let fresh = rig.store(machine: "fresh")
+        #expect(try fresh.list(directory: "k", namePrefix: "").map(\.name).sorted() == (0..<20).filter { $0 % 2 == 1 }.map(String.init).sorted())
+        #expect(try readObject(fresh, "k/19") == [19])
+    }
+
+    @Test func rateLimitsAreWaitedOutAndNothingIsLost() throws {
+        let rig = try Rig()
+        try rig.standIn.set(["rate": 2, "window": 2])
+        let store = rig.store(partSize: 64 << 10)
+        var objects: [String: [UInt8]] = [:]
+        for i in 0..<6 { objects["k/\(i)"] = sampleBytes(50_000, seed: UInt64(100 + i)) }
+        for (key, bytes) in objects.sorted(by: { $0.key < $1.key }) { try put(store, key, bytes) }
+        _ = try store.flush()
+        #expect(rig.standIn.stats()["served_429", default: 0] > 0)
+        let fresh = rig.store(machine: "fresh")
+        for (key, bytes) in objects { #expect(try readObject(fresh, key) == bytes) }
+    }
+
+    @Test func aDocumentTheServerCallsTooLargeIsSentInSmallerPieces() throws {
+        let rig = try Rig()
+        try rig.standIn.set(["upload_limit": 400_000])
+        let store = rig.store(partSize: 1 << 20)
+        let bytes = sampleBytes(900_000, seed: 4)
+        try put(store, "k/big", bytes)
+        _ = try store.flush()
+        // 900 000 bytes refused, then two halves refused, then four quarters taken; and the catalog.
+        #expect(rig.standIn.stats()["documents"] == 5)
+        #expect(try readObject(rig.store(machine: "fresh"), "k/big") == bytes)
+    }
+
+    @Test(arguments: ["502", "drop"])
+    func transientFailuresOfRequestsAreRetried(kind: String) throws {
+        let rig = try Rig()
+        try rig.standIn.set(["fail_every": 3, "fail_kind": kind])
+        let store = rig.store(partSize: 64 << 10)
+        var objects: [String: [UInt8]] = [:]
+        for i in 0..<8 { objects["k/\(i)"] = sampleBytes(40_000, seed: UInt64(i)) }
+        for (key, bytes) in objects.sorted(by: { $0.key < $1.key }) { try put(store, key, bytes) }
+        _ = try store.flush()
+        try rig.standIn.set(["fail_every": 0])
+        #expect(rig.standIn.stats()["failed", default: 0] > 0, "\(rig.standIn.stats())")
+        let fresh = rig.store(machine: "fresh")
+        for (key, bytes) in objects { #expect(try readObject(fresh, key) == bytes) }
+    }
+
+    @Test func aWrongTokenOrChatIsOneClearLineWithoutTheToken() throws {
+        let rig = try Rig(token: "777:TOKENMARKER-right")
+        let wrongToken = storeError { _ = try rig.store(machine: "x", token: "777:TOKENMARKER-wrong").head(key: "k") }
+        #expect(wrongToken?.kind == .auth)
+        let wrongChat = storeError { _ = try rig.store(machine: "y", chatID: "-99").head(key: "k") }
+        #expect("\(wrongChat!)".contains("chat not found"))
+        for error in [wrongToken, wrongChat].compactMap({ $0 }) {
+            #expect(!"\(error)".contains("TOKENMARKER"))
+            #expect(!"\(error)".contains("\n"))
+        }
+    }
+
+    @Test func deletionRemovesWithin48HoursAndReportsTheRestAsLeftInTheChat() throws {
+        let rig = try Rig()
+        let store = rig.store(partSize: 64 << 10)
+        try put(store, "k/young", sampleBytes(100_000, seed: 1))
+        _ = try store.flush()
+        try put(store, "k/old", sampleBytes(100_000, seed: 2))
+        try put(store, "k/kept", [1])
+        _ = try store.flush()
+        try store.delete(key: "k/young")
+        #expect(try store.flush().leftBehind.isEmpty)
+        #expect(rig.standIn.stats()["deleted"] == 2)
+        // Two days later Telegram refuses; the catalog forgets it all the same, and says so.
+        try rig.standIn.set(["clock_offset": 49 * 3600])
+        let later = rig.store(machine: "later", partSize: 64 << 10)
+        try later.delete(key: "k/old")
+        let report = try later.flush()
+        #expect(report.leftBehind.keys.sorted() == ["k/old"])
+        #expect(report.leftBehind["k/old"]?.contains("48 hours") == true)
+        #expect(rig.standIn.stats()["deleted"] == 2)
+        #expect(try rig.store(machine: "after").head(key: "k/old") == nil)
+        #expect(try rig.store(machine: "after2").head(key: "k/kept") != nil)
+    }
+
+    @Test func aLocalBotAPIServerIsReadFromItsFiles() throws {
+        let rig = try Rig()
+        let local = rig.dir.sub("botapi")
+        mkdir(local, 0o755)
+        try rig.standIn.set(["local_dir": local])
+        let store = rig.store(localFiles: true)
+        let bytes = sampleBytes(300_000, seed: 3)
+        try put(store, "k/x", bytes)
+        _ = try store.flush()
+        #expect(try readObject(rig.store(machine: "fresh", localFiles: true), "k/x") == bytes)
+        // Without local_files the path the server answers is not a download path.
+        #expect(storeError { _ = try readObject(rig.store(machine: "plain", localFiles: false), "k/x") } != nil)
+    }
+
+    @Test func aSecondWriterOnTheSameChatIsMergedNotLost() throws {
+        let rig = try Rig()
+        let first = rig.store(machine: "one")
+        let second = rig.store(machine: "two")
+        try put(first, "k/a", [1])
+        try put(second, "k/b", [2])   // loaded the empty chat before the first flushed
+        _ = try first.flush()
+        _ = try second.flush()
+        #expect(try rig.store(machine: "three").list(directory: "k", namePrefix: "").map(\.name) == ["a", "b"])
+    }
+}
