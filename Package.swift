@@ -6,11 +6,11 @@ import PackageDescription
 let package = Package(
     name: "walvault",
     products: [
-        .executable(name: "walvault", targets: ["walvault"]),
+        .executable(name: "walvault", targets: ["walvault"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0")
     ],
     targets: [
         // System C libraries, found through pkg-config.
@@ -33,78 +33,125 @@ let package = Package(
         // Decisions with no I/O at all: it imports nothing, so the compiler keeps it pure.
         .target(name: "WalvaultPolicy"),
         .target(name: "WalvaultConfig", dependencies: ["WalvaultSystem", "WalvaultPipeline", "TOMLKit"]),
-        .target(name: "WalvaultPipeline",
-                dependencies: ["WalvaultSystem", "COpenSSL", "CZstd", "CLZ4", "CZlib", "CShims"]),
+        .target(
+            name: "WalvaultPipeline",
+            dependencies: ["WalvaultSystem", "COpenSSL", "CZstd", "CLZ4", "CZlib", "CShims"]),
         // HTTP for the network stores, over libcurl loaded on first use.
         .target(name: "WalvaultHTTP", dependencies: ["WalvaultSystem", "CCurl", "CCurlShims"]),
         .target(name: "WalvaultStores", dependencies: ["WalvaultSystem", "WalvaultPipeline", "WalvaultHTTP"]),
         .target(name: "WalvaultPostgres", dependencies: ["WalvaultSystem", "CLibPQ"]),
         // The control-plane schema: Migrations/*.sql compiled into the binary.
-        .target(name: "WalvaultMigrations", path: "Migrations", exclude: ["README.md"],
-                resources: [.embedInCode("0001_control_plane.sql"), .embedInCode("0002_expiry.sql"), .embedInCode("0003_exports.sql"),
-                            .embedInCode("0004_actor.sql")]),
-        .target(name: "WalvaultHistory",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultPostgres", "WalvaultMigrations", "COpenSSL"]),
+        .target(
+            name: "WalvaultMigrations", path: "Migrations", exclude: ["README.md"],
+            resources: [
+                .embedInCode("0001_control_plane.sql"), .embedInCode("0002_expiry.sql"), .embedInCode("0003_exports.sql"),
+                .embedInCode("0004_actor.sql")
+            ]),
+        .target(
+            name: "WalvaultHistory",
+            dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultPostgres", "WalvaultMigrations", "COpenSSL"]),
         // What the bytes mean: formats and pure planners, no store I/O.
-        .target(name: "WalvaultCatalog",
-                dependencies: ["WalvaultSystem", "WalvaultPolicy", "WalvaultPipeline", "TOMLKit"]),
+        .target(
+            name: "WalvaultCatalog",
+            dependencies: ["WalvaultSystem", "WalvaultPolicy", "WalvaultPipeline", "TOMLKit"]),
         // Where things live in the stores and how they are read back: layout, object names, the
         // archive binding, the inventory every command reads through, verified fetching.
-        .target(name: "WalvaultRepository",
-                dependencies: ["WalvaultSystem", "WalvaultPolicy", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog"]),
+        .target(
+            name: "WalvaultRepository",
+            dependencies: ["WalvaultSystem", "WalvaultPolicy", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog"]),
         // The kit every capability below stands on: the context, errors, events and progress, the
         // worker pool, the lock, status files, queueing for async stores and the child programs.
-        .target(name: "WalvaultKit",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
-                               "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultPolicy", "CShims"]),
+        .target(
+            name: "WalvaultKit",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultPolicy", "CShims"
+            ]),
         // One module per capability. archive-push's links neither alerts, history nor exports.
-        .target(name: "WalvaultAlerts",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
-                               "WalvaultRepository", "WalvaultHTTP", "WalvaultPolicy", "WalvaultKit"]),
-        .target(name: "WalvaultShipping",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository", "WalvaultPolicy", "WalvaultKit"]),
-        .target(name: "WalvaultArchive",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
-                               "WalvaultRepository", "WalvaultPolicy", "WalvaultKit"]),
-        .target(name: "WalvaultBackup",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
-                               "WalvaultRepository", "WalvaultPostgres", "WalvaultPolicy", "WalvaultKit"]),
-        .target(name: "WalvaultExports",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
-                               "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultKit", "WalvaultShipping"]),
-        .target(name: "WalvaultDrill",
-                dependencies: ["WalvaultSystem", "WalvaultCatalog", "WalvaultPostgres", "WalvaultKit", "WalvaultBackup"]),
-        .target(name: "WalvaultMaintenance",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
-                               "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultPolicy", "WalvaultKit",
-                               "WalvaultAlerts", "WalvaultBackup", "WalvaultExports"]),
+        .target(
+            name: "WalvaultAlerts",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                "WalvaultRepository", "WalvaultHTTP", "WalvaultPolicy", "WalvaultKit"
+            ]),
+        .target(
+            name: "WalvaultShipping",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository", "WalvaultPolicy", "WalvaultKit"
+            ]),
+        .target(
+            name: "WalvaultArchive",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                "WalvaultRepository", "WalvaultPolicy", "WalvaultKit"
+            ]),
+        .target(
+            name: "WalvaultBackup",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                "WalvaultRepository", "WalvaultPostgres", "WalvaultPolicy", "WalvaultKit"
+            ]),
+        .target(
+            name: "WalvaultExports",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultKit", "WalvaultShipping"
+            ]),
+        .target(
+            name: "WalvaultDrill",
+            dependencies: ["WalvaultSystem", "WalvaultCatalog", "WalvaultPostgres", "WalvaultKit", "WalvaultBackup"]),
+        .target(
+            name: "WalvaultMaintenance",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
+                "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultPolicy", "WalvaultKit",
+                "WalvaultAlerts", "WalvaultBackup", "WalvaultExports"
+            ]),
         // The lifecycle around every operation (history, alerts, expire, shipper, status files),
         // shared by the CLI and the coming server.
-        .target(name: "WalvaultService",
-                dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
-                               "WalvaultHistory", "WalvaultPolicy", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance"]),
-        .executableTarget(name: "walvault", dependencies: [
-            "WalvaultService", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance", "WalvaultPolicy", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory", "WalvaultPipeline",
-            "WalvaultRepository", "WalvaultStores",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "WalvaultService",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
+                "WalvaultHistory", "WalvaultPolicy", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup",
+                "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance"
+            ]),
+        .executableTarget(
+            name: "walvault",
+            dependencies: [
+                "WalvaultService", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports",
+                "WalvaultDrill", "WalvaultMaintenance", "WalvaultPolicy", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory",
+                "WalvaultPipeline",
+                "WalvaultRepository", "WalvaultStores",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]),
 
         // Pure logic and single-process behaviour: it starts no server.
-        .testTarget(name: "WalvaultUnitTests", dependencies: [
-            "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
-            "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ", "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTesting",
-        ], linkerSettings: [.linkedLibrary("pq")]),
+        .testTarget(
+            name: "WalvaultUnitTests",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
+                "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill",
+                "WalvaultMaintenance", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ",
+                "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTesting"
+            ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs the real servers .ci/run starts (PostgreSQL 15, moto) or the test starts (the Telegram
         // stand-in, the fault proxy, the alert sinks), and the built `walvault` executable.
-        .testTarget(name: "WalvaultIntegrationTests", dependencies: [
-            "walvault", "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultHTTP", "WalvaultStores", "WalvaultCatalog",
-            "WalvaultRepository", "WalvaultPolicy", "WalvaultKit", "WalvaultArchive", "WalvaultShipping", "WalvaultMaintenance",
-            "WalvaultService", "WalvaultTesting",
-        ]),
+        .testTarget(
+            name: "WalvaultIntegrationTests",
+            dependencies: [
+                "walvault", "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultHTTP", "WalvaultStores", "WalvaultCatalog",
+                "WalvaultRepository", "WalvaultPolicy", "WalvaultKit", "WalvaultArchive", "WalvaultShipping", "WalvaultMaintenance",
+                "WalvaultService", "WalvaultTesting"
+            ]),
         // The stand-ins (moto for S3, the Telegram Bot API stand-in, the fault proxy, the alert sinks)
         // and the local-server helper, once for both test targets.
-        .target(name: "WalvaultTesting", dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultHTTP",
-                                                        "WalvaultStores", "WalvaultCatalog", "WalvaultKit"],
-                path: "Tests/WalvaultTesting"),
+        .target(
+            name: "WalvaultTesting",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultHTTP",
+                "WalvaultStores", "WalvaultCatalog", "WalvaultKit"
+            ],
+            path: "Tests/WalvaultTesting")
     ]
 )

@@ -9,6 +9,9 @@ export PATH="/opt/swift/usr/bin:$PATH"
 # the check shown to refuse a planted upward import.
 python3 scripts/check-imports.py
 bash scripts/check-imports-test.sh
+# The style in .swift-format (lines up to 150 characters, imports in order): one line per finding;
+# `swift format format -i -r Sources Tests Package.swift` fixes them.
+swift format lint --strict -r Sources Tests Package.swift
 swift build --build-tests
 swift test --skip-build
 # PostgreSQL 15's own recovery TAP tests with walvault as archive_command and restore_command.

@@ -1,20 +1,21 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultHTTP
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultPolicy
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The one notifier every command uses (and the dashboard will): it keeps each condition's
 /// streak in a small state file (under `flock`, beside the cluster lock), asks `AlertPolicy`
@@ -94,7 +95,8 @@ public struct Notifier: Sendable {
         guard due else { return warnings }
         let newest = known ?? lastBackup()
         if AlertPolicy.backupTooOld(newestStop: newest?.stopTime, now: at, maxAgeHours: settings.backupMaxAgeHours) {
-            let error = newest.map { "the newest complete backup (\($0.label)) is older than backup_max_age_hours = \(settings.backupMaxAgeHours)" }
+            let error =
+                newest.map { "the newest complete backup (\($0.label)) is older than backup_max_age_hours = \(settings.backupMaxAgeHours)" }
                 ?? "there is no complete backup"
             warnings += failed("backup age", error: error, immediate: true)
         } else {
@@ -133,7 +135,7 @@ public struct Notifier: Sendable {
             var state = bytes.isEmpty ? State() : ((try? JSONDecoder().decode(State.self, from: Data(bytes))) ?? State())
             body(&state)
             let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys    // the same state, the same bytes
+            encoder.outputFormatting = .sortedKeys  // the same state, the same bytes
             let encoded = Array(try encoder.encode(state))
             // ship asks after every pass: rewrite only what changed.
             guard encoded != bytes else { return [] }
@@ -160,9 +162,10 @@ public struct Notifier: Sendable {
 
     package func message(_ status: AlertMessage.Status, condition: String, state: AlertPolicy.Condition) -> AlertMessage {
         let backup = lastBackup()
-        return AlertMessage(status: status, cluster: context.config.cluster.name, host: Self.hostName(), condition: condition, failures: state.failures,
-                            since: state.since, error: state.lastError, lastBackupLabel: backup?.label, lastBackupStop: backup?.stopTime,
-                            databaseBytes: backup?.totalSize, now: now())
+        return AlertMessage(
+            status: status, cluster: context.config.cluster.name, host: Self.hostName(), condition: condition, failures: state.failures,
+            since: state.since, error: state.lastError, lastBackupLabel: backup?.label, lastBackupStop: backup?.stopTime,
+            databaseBytes: backup?.totalSize, now: now())
     }
 
     /// Every configured channel; one warning per channel that failed.
@@ -176,30 +179,37 @@ public struct Notifier: Sendable {
             do { try sendWebhook(message, source: source) } catch { warnings.append("the alert was not sent to the webhook: \(error)") }
         }
         if !settings.emailTo.isEmpty {
-            do { try sendEmail(message) } catch { warnings.append("the alert was not e-mailed to \(settings.emailTo.joined(separator: ", ")): \(error)") }
+            do { try sendEmail(message) } catch {
+                warnings.append("the alert was not e-mailed to \(settings.emailTo.joined(separator: ", ")): \(error)")
+            }
         }
         return warnings
     }
 
     package func sendTelegram(_ message: AlertMessage, chat: String) throws {
         guard let (index, store) = context.config.stores.enumerated().first(where: { $0.element.telegramChatID != nil }),
-              case .telegram(let telegram) = store.kind else { return }
+            case .telegram(let telegram) = store.kind
+        else { return }
         let api = try WalvaultContext.telegramAPI(store.name, telegram, index: index, configPath: context.config.path, maxRetryAfterSeconds: 30)
         try api.sendMessage(message.text, to: chat)
     }
 
     package func sendWebhook(_ message: AlertMessage, source: SecretSource) throws {
         guard case .environment(let variable) = source, let raw = getenv(variable), raw.pointee != 0 else {
-            throw CommandError(problem: "the environment variable named by alerts.webhook_url_env is not set", fix: "set it to the webhook's URL for the process running walvault")
+            throw CommandError(
+                problem: "the environment variable named by alerts.webhook_url_env is not set",
+                fix: "set it to the webhook's URL for the process running walvault")
         }
         let url = String(cString: raw)
         guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
-            throw CommandError(problem: "the webhook in $\(variable) is not an http:// or https:// URL (not shown: it may hold a token)",
-                               fix: "set \(variable) to the webhook's https:// URL")
+            throw CommandError(
+                problem: "the webhook in $\(variable) is not an http:// or https:// URL (not shown: it may hold a token)",
+                fix: "set \(variable) to the webhook's https:// URL")
         }
         // The URL usually holds the webhook's token: messages name the variable only.
-        let request = HTTPRequest(method: "POST", url: url, displayURL: "the webhook in $\(variable)", headers: [("Content-Type", "application/json")],
-                                  body: .bytes(try message.json()))
+        let request = HTTPRequest(
+            method: "POST", url: url, displayURL: "the webhook in $\(variable)", headers: [("Content-Type", "application/json")],
+            body: .bytes(try message.json()))
         let (response, _) = try HTTPClient().perform(request, limit: 1 << 16)
         guard (200..<300).contains(response.status) else {
             throw CommandError(problem: "the webhook in $\(variable) answered HTTP \(response.status)", fix: "check the webhook's URL")
@@ -210,13 +220,18 @@ public struct Notifier: Sendable {
         guard let url = settings.smtpURL else { return }
         var user: SecretBytes?
         var password: SecretBytes?
-        if let source = settings.smtpUser { user = try StoreCredentials.read(source, key: "alerts.smtp_user", configPath: context.config.path, fileKey: false) }
-        if let source = settings.smtpPassword { password = try StoreCredentials.read(source, key: "alerts.smtp_password", configPath: context.config.path, fileKey: false) }
+        if let source = settings.smtpUser {
+            user = try StoreCredentials.read(source, key: "alerts.smtp_user", configPath: context.config.path, fileKey: false)
+        }
+        if let source = settings.smtpPassword {
+            password = try StoreCredentials.read(source, key: "alerts.smtp_password", configPath: context.config.path, fileKey: false)
+        }
         let userText = user.map { $0.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
         let from = settings.emailFrom ?? userText.flatMap { AlertSettings.isValidAddress($0) ? $0 : nil } ?? "walvault@\(Self.hostName())"
         let display = String(url.prefix { $0 != "?" })
-        try HTTPClient().sendMail(url: url, displayURL: display, from: from, to: settings.emailTo, user: userText,
-                                  password: password.map(CStringSecret.init), message: message.email(from: from, to: settings.emailTo))
+        try HTTPClient().sendMail(
+            url: url, displayURL: display, from: from, to: settings.emailTo, user: userText,
+            password: password.map(CStringSecret.init), message: message.email(from: from, to: settings.emailTo))
     }
 }
 

@@ -1,10 +1,10 @@
 import WalvaultCatalog
-import WalvaultRepository
 import WalvaultConfig
+import WalvaultKit
 import WalvaultPipeline
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
 
 public enum ArchiveGetOutcome: Equatable {
     case restored(store: String, object: StoreObject, size: Int)
@@ -21,8 +21,9 @@ public struct ArchiveGetFailure: Problem {
 
     public var problem: String { "cannot deliver \(file) intact: " + problems.joined(separator: "; also ") }
     public var fix: String {
-        inStandby ? "the standby keeps streaming and will ask again: fix the store, or add one that has a good copy"
-                  : "recovery was stopped rather than continue without it: repair or replace the object, or add a store that has a good copy"
+        inStandby
+            ? "the standby keeps streaming and will ask again: fix the store, or add one that has a good copy"
+            : "recovery was stopped rather than continue without it: repair or replace the object, or add a store that has a good copy"
     }
     public var errorCode: String { "archive_get.undeliverable" }
 }
@@ -51,8 +52,9 @@ public struct ArchiveGet {
 
     public mutating func run(fileName: String, destination: String) throws -> ArchiveGetOutcome {
         guard let file = WALFileName(fileName), fileName == Paths.basename(fileName) else {
-            throw CommandError(problem: "\"\(fileName)\" is not a WAL file name",
-                               fix: "restore_command must pass %f and %p: walvault archive-get %f \"%p\"")
+            throw CommandError(
+                problem: "\"\(fileName)\" is not a WAL file name",
+                fix: "restore_command must pass %f and %p: walvault archive-get %f \"%p\"")
         }
         if let prefetch, case .segment = file, (try? prefetch.request(fileName)) != nil {
             onPrefetchRequest()
@@ -78,7 +80,9 @@ public struct ArchiveGet {
                 case .none: continue
                 case .one(let found, _): object = found
                 case .different(let objects):
-                    problems.append("store \"\(store.name)\" holds \(objects.count) different objects for \(file) (\(objects.map(\.key).joined(separator: ", ")))")
+                    problems.append(
+                        "store \"\(store.name)\" holds \(objects.count) different objects for \(file) (\(objects.map(\.key).joined(separator: ", ")))"
+                    )
                     continue
                 }
             } catch {

@@ -1,10 +1,10 @@
 import WalvaultCatalog
-import WalvaultRepository
 import WalvaultConfig
+import WalvaultKit
 import WalvaultPipeline
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
 
 /// What one archive-push did, for the history table and `--verbose`.
 public struct ArchivePushResult: Equatable, Sendable {
@@ -25,7 +25,8 @@ public struct ArchivePushResult: Equatable, Sendable {
 
     public static func == (a: ArchivePushResult, b: ArchivePushResult) -> Bool {
         a.file == b.file && a.sha256 == b.sha256 && a.originalSize == b.originalSize && a.archivedAt == b.archivedAt && a.stored == b.stored
-            && a.alreadyPresentIn == b.alreadyPresentIn && a.queuedFor == b.queuedFor && a.notQueuedFor.map(\.message) == b.notQueuedFor.map(\.message)
+            && a.alreadyPresentIn == b.alreadyPresentIn && a.queuedFor == b.queuedFor
+            && a.notQueuedFor.map(\.message) == b.notQueuedFor.map(\.message)
     }
 
     public struct StoredCopy: Equatable, Sendable {
@@ -50,10 +51,16 @@ public struct ArchivePush {
         try events.run("archive-push", type: .wal, subject: Paths.basename(walPath), summary: Self.summary) { try push(walPath) }
     }
 
-    package static func summary(_ result: ArchivePushResult) -> (stored: [(store: String, key: String, facts: OperationFacts)], facts: OperationFacts?) {
+    package static func summary(_ result: ArchivePushResult) -> (
+        stored: [(store: String, key: String, facts: OperationFacts)], facts: OperationFacts?
+    ) {
         let stored = result.stored.map { copy in
-            (copy.store, copy.object.key, OperationFacts(objectName: result.file.description, size: result.originalSize, storedSize: copy.object.size,
-                                                         sha256: result.sha256, timeline: Int(result.file.timeline)))
+            (
+                copy.store, copy.object.key,
+                OperationFacts(
+                    objectName: result.file.description, size: result.originalSize, storedSize: copy.object.size,
+                    sha256: result.sha256, timeline: Int(result.file.timeline))
+            )
         }
         return (stored, nil)
     }
@@ -97,8 +104,9 @@ public struct ArchivePush {
     private func pushToSyncStores(_ walPath: String) throws -> ArchivePushResult {
         let baseName = Paths.basename(walPath)
         guard let file = WALFileName(baseName) else {
-            throw CommandError(problem: "\(walPath) is not a file PostgreSQL archives (a WAL segment, .partial, .history or .backup file)",
-                               fix: "archive_command must pass %p unchanged: walvault archive-push %p")
+            throw CommandError(
+                problem: "\(walPath) is not a file PostgreSQL archives (a WAL segment, .partial, .history or .backup file)",
+                fix: "archive_command must pass %p unchanged: walvault archive-push %p")
         }
         let input: FileDescriptor
         let size: Int
@@ -106,8 +114,9 @@ public struct ArchivePush {
             input = try FileDescriptor.openRegularFile(walPath)
             size = try input.size()
         } catch let error as SystemError {
-            throw CommandError(cause: error, problem: "cannot read \(file.kindDescription) \(walPath): \(error.reason)",
-                               fix: error.hint ?? "check that archive_command passes %p and runs as the cluster's owner")
+            throw CommandError(
+                cause: error, problem: "cannot read \(file.kindDescription) \(walPath): \(error.reason)",
+                fix: error.hint ?? "check that archive_command passes %p and runs as the cluster's owner")
         }
         let layout = ArchiveLayout(cluster: config.cluster.name)
         let what = "\(file.kindDescription) \(file)"
@@ -146,20 +155,24 @@ public struct ArchivePush {
         var committed = false
         defer { if !committed { writers.forEach { $0.abort() } } }
         let compression = config.compression
-        let hashing = HashingStage(next: try Compression.compressor(
-            compression.algorithm, level: compression.level, sizeHint: size, threads: compressionThreads, next: StoreFanOut(writers: writers)))
+        let hashing = HashingStage(
+            next: try Compression.compressor(
+                compression.algorithm, level: compression.level, sizeHint: size, threads: compressionThreads, next: StoreFanOut(writers: writers)))
         if knownSHA != nil { try rewind(input, path: walPath) }
         let read = try readFile(input, path: walPath, into: hashing)
         let sha = hashing.hexDigest!
         guard read == size, knownSHA == nil || knownSHA == sha else {
-            throw CommandError(problem: "\(walPath) changed while it was being archived",
-                               fix: "something other than PostgreSQL is writing to pg_wal; stop it, PostgreSQL will retry")
+            throw CommandError(
+                problem: "\(walPath) changed while it was being archived",
+                fix: "something other than PostgreSQL is writing to pg_wal; stop it, PostgreSQL will retry")
         }
 
         // Read whole, so PostgreSQL completed it before now: restore may rely on that.
         let archivedAt = WallClock.nowMicros()
-        let objectName = StoredObjectName(originalName: file.description, sha256: sha, compression: compression.algorithm,
-                                          archivedAt: archivedAt).description
+        let objectName = StoredObjectName(
+            originalName: file.description, sha256: sha, compression: compression.algorithm,
+            archivedAt: archivedAt
+        ).description
         var stored: [ArchivePushResult.StoredCopy] = []
         var alsoPresent = present
         for (store, writer) in zip(needing, writers) {
@@ -172,8 +185,9 @@ public struct ArchivePush {
             }
         }
         committed = true
-        return ArchivePushResult(file: file, sha256: sha, originalSize: size, archivedAt: stored.isEmpty ? nil : archivedAt,
-                                 stored: stored, alreadyPresentIn: alsoPresent)
+        return ArchivePushResult(
+            file: file, sha256: sha, originalSize: size, archivedAt: stored.isEmpty ? nil : archivedAt,
+            stored: stored, alreadyPresentIn: alsoPresent)
     }
 
     /// Proves the file is the complete segment its name says, and returns whose it is.
@@ -189,21 +203,25 @@ public struct ArchivePush {
         do {
             header = try WALPageHeader(bytes: Array(headerBytes[0..<got]))
         } catch {
-            throw CommandError(cause: error, problem: "\(path) is not a valid WAL segment: \(error)",
-                               fix: "it was not stored; check that this file came from PostgreSQL's pg_wal")
+            throw CommandError(
+                cause: error, problem: "\(path) is not a valid WAL segment: \(error)",
+                fix: "it was not stored; check that this file came from PostgreSQL's pg_wal")
         }
         guard let identity = ClusterIdentity(header: header) else {
             throw CommandError(problem: "\(path): unsupported PostgreSQL version", fix: "use PostgreSQL 13 to 17")
         }
         guard name.isValid(segmentSize: header.segmentSize),
-              header.segmentNumber == name.segmentNumber(segmentSize: header.segmentSize) else {
+            header.segmentNumber == name.segmentNumber(segmentSize: header.segmentSize)
+        else {
             let actual = WALSegmentName(timeline: name.timeline, segmentNumber: header.segmentNumber, segmentSize: header.segmentSize)
-            throw CommandError(problem: "\(path): its header says it is segment \(actual.description.suffix(16)) but its name says \(name.description.suffix(16))",
-                               fix: "it was not stored under the wrong name; check what copied or renamed this file")
+            throw CommandError(
+                problem: "\(path): its header says it is segment \(actual.description.suffix(16)) but its name says \(name.description.suffix(16))",
+                fix: "it was not stored under the wrong name; check what copied or renamed this file")
         }
         guard size == header.segmentSize else {
-            throw CommandError(problem: "WAL segment \(path) is truncated: \(size) bytes, expected \(header.segmentSize)",
-                               fix: "it was not stored; if PostgreSQL wrote it, check the disk and the server log")
+            throw CommandError(
+                problem: "WAL segment \(path) is truncated: \(size) bytes, expected \(header.segmentSize)",
+                fix: "it was not stored; if PostgreSQL wrote it, check the disk and the server log")
         }
         return identity
     }
@@ -220,12 +238,15 @@ public struct ArchivePush {
             do {
                 sysid = try PGControl.systemIdentifier(pgdata: pgdata)
             } catch let error as SystemError {
-                throw CommandError(cause: error, problem: "cannot check which cluster \(what) belongs to: \(error)",
-                                   fix: "make \(pgdata)/global/pg_control readable to the user running archive_command")
+                throw CommandError(
+                    cause: error, problem: "cannot check which cluster \(what) belongs to: \(error)",
+                    fix: "make \(pgdata)/global/pg_control readable to the user running archive_command")
             }
             guard sysid == bound.identity.systemIdentifier else {
-                throw CommandError(problem: "\(what) comes from the cluster in \(pgdata) (system identifier \(sysid)), but store \"\(store.name)\" holds cluster \"\(layout.cluster)\" with system identifier \(bound.identity.systemIdentifier)",
-                                   fix: "set a new [cluster] name for a new or re-initialised cluster, or fix archive_command's --config")
+                throw CommandError(
+                    problem:
+                        "\(what) comes from the cluster in \(pgdata) (system identifier \(sysid)), but store \"\(store.name)\" holds cluster \"\(layout.cluster)\" with system identifier \(bound.identity.systemIdentifier)",
+                    fix: "set a new [cluster] name for a new or re-initialised cluster, or fix archive_command's --config")
             }
         }
     }
@@ -239,22 +260,28 @@ public struct ArchivePush {
             bytes = try input.readToEnd(limit: 1 << 20)
             try input.rewind()
         } catch let error as SystemError {
-            throw CommandError(cause: error, problem: "cannot read timeline history file \(path): \(error.reason)", fix: error.hint ?? "check the file")
+            throw CommandError(
+                cause: error, problem: "cannot read timeline history file \(path): \(error.reason)", fix: error.hint ?? "check the file")
         }
         guard let history = TimelineHistory(timeline: timeline, text: String(decoding: bytes, as: UTF8.self)) else {
-            throw CommandError(problem: "\(path) is not a valid timeline history file (PostgreSQL writes one line per ancestor timeline: parent timeline below \(timeline), switch point LSN, reason), so it was not stored",
-                               fix: "check what wrote this file into pg_wal; PostgreSQL keeps it and retries")
+            throw CommandError(
+                problem:
+                    "\(path) is not a valid timeline history file (PostgreSQL writes one line per ancestor timeline: parent timeline below \(timeline), switch point LSN, reason), so it was not stored",
+                fix: "check what wrote this file into pg_wal; PostgreSQL keeps it and retries")
         }
         guard let parent = history.ancestors.last?.parent, parent > 1 else { return }
         let parentFile = WALFileName.history(timeline: parent)
         for store in context.syncStores {
             let stored = try store.objects(of: parentFile, layout: layout)
             guard let object = stored.first,
-                  let parentHistory = TimelineHistory(timeline: parent, text: String(decoding: try ObjectFetcher.fetchSmall(object, from: store), as: UTF8.self))
+                let parentHistory = TimelineHistory(
+                    timeline: parent, text: String(decoding: try ObjectFetcher.fetchSmall(object, from: store), as: UTF8.self))
             else { continue }
             guard history.extends(parentHistory) else {
-                throw CommandError(problem: "\(path) contradicts the stored history of its parent timeline \(parent) (\(object.key) in store \"\(store.name)\"), so it is not a history of this cluster's timelines and was not stored",
-                                   fix: "two clusters may be archiving under one [cluster] name: give each its own name")
+                throw CommandError(
+                    problem:
+                        "\(path) contradicts the stored history of its parent timeline \(parent) (\(object.key) in store \"\(store.name)\"), so it is not a history of this cluster's timelines and was not stored",
+                    fix: "two clusters may be archiving under one [cluster] name: give each its own name")
             }
             return
         }
@@ -266,8 +293,11 @@ public struct ArchivePush {
         if !names.isEmpty, names.count == objects.count, names.allSatisfy({ $0.sha256 == sha256 }) { return }
         let stored = names.first.map { String($0.sha256.prefix(12)) } ?? "unknown"
         throw CommandError(
-            problem: "\(file.kindDescription) \(file) is already in store \"\(store.name)\" with different content (stored sha256 \(stored)…, this file \(sha256.prefix(12))…); the stored object was left untouched",
-            fix: "two servers may be archiving under one [cluster] name, or a restored server is reusing a timeline: find out which copy is right before removing either")
+            problem:
+                "\(file.kindDescription) \(file) is already in store \"\(store.name)\" with different content (stored sha256 \(stored)…, this file \(sha256.prefix(12))…); the stored object was left untouched",
+            fix:
+                "two servers may be archiving under one [cluster] name, or a restored server is reusing a timeline: find out which copy is right before removing either"
+        )
     }
 
     @discardableResult

@@ -1,14 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import WalvaultCatalog
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The background half of archive-get's look-ahead (`walvault prefetch`, started by archive-get):
 /// keeps the `[performance] prefetch` segments after the one PostgreSQL asked for last fetched,
@@ -82,7 +83,8 @@ public struct Prefetcher: Sendable {
         let ready = Atomic<Int>(0)
         let worker = self
         // fetchOne never throws (a segment it cannot fetch is left for archive-get), so neither does this.
-        try? ParallelJobs(doing: "prefetching").run(workers: parallel, next: { worker.nextTarget(claimed: claimed, segmentSize: segmentSize) }) { segment in
+        try? ParallelJobs(doing: "prefetching").run(workers: parallel, next: { worker.nextTarget(claimed: claimed, segmentSize: segmentSize) }) {
+            segment in
             if worker.fetchOne(segment, segmentSize: segmentSize) { ready.add(1, ordering: .relaxed) }
         }
         return ready.load(ordering: .relaxed)
@@ -118,7 +120,8 @@ public struct Prefetcher: Sendable {
                 try FileSystem.rename(temporary, to: Paths.join(spool.directory, final))
                 // Its identity now, once renamed: archive-get skips the second hash while it is unchanged.
                 if let identity = FileSystem.identity(of: Paths.join(spool.directory, final)) {
-                    let sidecar = try? FileDescriptor.open(Paths.join(spool.directory, ".id-" + final), flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
+                    let sidecar = try? FileDescriptor.open(
+                        Paths.join(spool.directory, ".id-" + final), flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
                     try? sidecar?.writeAll(Array(identity.utf8))
                 }
                 return true
@@ -142,7 +145,8 @@ public enum PrefetchLauncher {
             return "prefetch: cannot use \(spool.directory) (\(error)); segments are fetched one at a time"
         }
         guard let root = try? context.trustedSpool else { return nil }
-        return context.launcher.start(context: context, arguments: ["prefetch", "--system-identifier", String(systemIdentifier)],
-                                        log: Paths.join(root, "prefetch.log"), what: "walvault prefetch")
+        return context.launcher.start(
+            context: context, arguments: ["prefetch", "--system-identifier", String(systemIdentifier)],
+            log: Paths.join(root, "prefetch.log"), what: "walvault prefetch")
     }
 }

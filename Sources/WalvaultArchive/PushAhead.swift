@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import WalvaultCatalog
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What archive-push has made durable ahead of PostgreSQL's calls: `<spool>/pushed/<cluster>/
 /// <segment>-<sha256>`, each holding the names of the sync stores it went to, written (fsynced,
@@ -30,8 +31,9 @@ public struct PushAheadStatus: Sendable {
     /// - Parameter identity: `FileSystem.identity(of:)` of the file that was hashed and stored.
     package func record(segment: String, sha256: String, stores: [String], identity: String) throws {
         try FileSystem.makeDirectories(directory, mode: 0o700)
-        try FileSystem.writeAtomically(Paths.join(directory, PushAheadPlan.statusName(segment: segment, sha256: sha256)),
-                                       contents: Array(([identity] + stores).joined(separator: "\n").utf8), mode: 0o600)
+        try FileSystem.writeAtomically(
+            Paths.join(directory, PushAheadPlan.statusName(segment: segment, sha256: sha256)),
+            contents: Array(([identity] + stores).joined(separator: "\n").utf8), mode: 0o600)
     }
 
     /// The segments that have an entry, from one listing.
@@ -79,7 +81,9 @@ public struct PushAheadStatus: Sendable {
     /// content: the file is the one hashed then (same identity), or it hashes to the entry's
     /// checksum now. The entry is removed either way once it was looked at.
     package func confirm(walPath: String, segment: String, stores: [String]) -> String? {
-        guard let name = ((try? FileSystem.listDirectory(directory)) ?? []).first(where: { $0.hasPrefix(segment + "-") && !$0.hasPrefix(".") }) else { return nil }
+        guard let name = ((try? FileSystem.listDirectory(directory)) ?? []).first(where: { $0.hasPrefix(segment + "-") && !$0.hasPrefix(".") }) else {
+            return nil
+        }
         let path = Paths.join(directory, name)
         defer { try? FileSystem.remove(path) }
         let expected = String(name.dropFirst(segment.count + 1))
@@ -141,9 +145,11 @@ public struct PushAhead {
 
     private func confirmedResult(status: PushAheadStatus, walPath: String, segment: String, stores: [String]) -> Outcome? {
         guard let sha = status.confirm(walPath: walPath, segment: segment, stores: stores), let file = WALFileName(segment),
-              let size = try? FileSystem.size(walPath) else { return nil }
-        return Outcome(result: .success(ArchivePushResult(file: file, sha256: sha, originalSize: size, stored: [], alreadyPresentIn: stores)),
-                       confirmed: true, warning: nil)
+            let size = try? FileSystem.size(walPath)
+        else { return nil }
+        return Outcome(
+            result: .success(ArchivePushResult(file: file, sha256: sha, originalSize: size, stored: [], alreadyPresentIn: stores)),
+            confirmed: true, warning: nil)
     }
 }
 
@@ -175,7 +181,8 @@ public struct PushAheadWorker {
     public func run(each: @escaping @Sendable (Pushed) -> Void = { _ in }) -> Int {
         guard let status = PushAheadStatus(context) else { return 0 }
         guard (try? FileSystem.makeDirectories(status.directory, mode: 0o700)) != nil,
-              let worker = try? FileDescriptor.tryLocking(status.workerLockPath) else { return 0 }
+            let worker = try? FileDescriptor.tryLocking(status.workerLockPath)
+        else { return 0 }
         _ = ftruncate(worker.raw, 0)
         try? worker.writeAll(Array("\(getpid())\n".utf8))
         defer { try? worker.close() }
@@ -206,7 +213,8 @@ public struct PushAheadWorker {
                 // Only now, with the segment in every sync store (and queued for the async ones);
                 // one that was there already needs no entry: PostgreSQL's call finds it stored.
                 if case .success(let pushed) = result, !pushed.stored.isEmpty, let identity = FileSystem.identity(of: path),
-                   (try? status.record(segment: segment, sha256: pushed.sha256, stores: stores, identity: identity)) != nil {
+                    (try? status.record(segment: segment, sha256: pushed.sha256, stores: stores, identity: identity)) != nil
+                {
                     done.add(1, ordering: .relaxed)
                 }
                 each(Pushed(segment: segment, result: result, events: log.events))
@@ -232,7 +240,8 @@ public enum PushAheadLauncher {
         } catch {
             return "push-ahead: cannot use \(status.directory) (\(error)); the backlog is pushed one segment per call"
         }
-        return context.launcher.start(context: context, arguments: ["push-ahead", "--wal-directory", walDirectory],
-                                        log: Paths.join(spool, "push-ahead.log"), what: "walvault push-ahead")
+        return context.launcher.start(
+            context: context, arguments: ["push-ahead", "--wal-directory", walDirectory],
+            log: Paths.join(spool, "push-ahead.log"), what: "walvault push-ahead")
     }
 }

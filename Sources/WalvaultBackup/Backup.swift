@@ -1,15 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
-import WalvaultPolicy
-import WalvaultRepository
 import WalvaultConfig
+import WalvaultKit
 import WalvaultPipeline
+import WalvaultPolicy
 import WalvaultPostgres
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public struct BackupReport: Equatable, Sendable {
     public let manifest: BackupManifest
@@ -45,9 +46,10 @@ public struct Backup {
     package func summary(_ report: BackupReport) -> (stored: [(store: String, key: String, facts: OperationFacts)], facts: OperationFacts?) {
         let m = report.manifest
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
-        let facts = OperationFacts(objectName: m.label, size: m.totalSize, storedSize: m.storedSize,
-                                   sha256: (try? m.encoded()).map { SHA256Hasher.hex(of: $0) }, systemIdentifier: m.systemIdentifier,
-                                   timeline: Int(m.timeline), startLSN: m.startLSN.description, stopLSN: m.stopLSN.description)
+        let facts = OperationFacts(
+            objectName: m.label, size: m.totalSize, storedSize: m.storedSize,
+            sha256: (try? m.encoded()).map { SHA256Hasher.hex(of: $0) }, systemIdentifier: m.systemIdentifier,
+            timeline: Int(m.timeline), startLSN: m.startLSN.description, stopLSN: m.stopLSN.description)
         return (context.syncStores.map { ($0.name, layout.backupDirectory(m.label), facts) }, nil)
     }
 
@@ -62,10 +64,13 @@ public struct Backup {
         }
         _ = try context.requireSyncStores(for: "backup")
         guard let conninfo = config.cluster.conninfo else {
-            throw CommandError(problem: "config \(config.path): [cluster] conninfo is not set", fix: "backup needs a connection to the server, e.g. conninfo = \"host=/var/run/postgresql dbname=postgres\"")
+            throw CommandError(
+                problem: "config \(config.path): [cluster] conninfo is not set",
+                fix: "backup needs a connection to the server, e.g. conninfo = \"host=/var/run/postgresql dbname=postgres\"")
         }
         guard let pgdata = config.cluster.pgdata else {
-            throw CommandError(problem: "config \(config.path): [cluster] pgdata is not set", fix: "backup reads the data directory; set pgdata to it")
+            throw CommandError(
+                problem: "config \(config.path): [cluster] pgdata is not set", fix: "backup reads the data directory; set pgdata to it")
         }
         let session = try openSession(conninfo)
         let facts = try session.facts()
@@ -74,8 +79,10 @@ public struct Backup {
         try checkArchiver(facts, layout: layout).forEach(warn)
         for store in context.syncStores {
             if let bound = try ArchiveBinding.load(store: store, layout: layout), String(bound.identity.systemIdentifier) != facts.systemIdentifier {
-                throw CommandError(problem: "store \"\(store.name)\" holds cluster \"\(layout.cluster)\" with system identifier \(bound.identity.systemIdentifier), but the server at conninfo is \(facts.systemIdentifier)",
-                                   fix: "point [cluster] at the right server, or use a new [cluster] name for this one")
+                throw CommandError(
+                    problem:
+                        "store \"\(store.name)\" holds cluster \"\(layout.cluster)\" with system identifier \(bound.identity.systemIdentifier), but the server at conninfo is \(facts.systemIdentifier)",
+                    fix: "point [cluster] at the right server, or use a new [cluster] name for this one")
             }
         }
 
@@ -89,12 +96,14 @@ public struct Backup {
         let startTime = try session.clockMicros()
         progress("backup \(label) started at \(startLSN)")
 
-        let copier = BackupCopier(stores: context.syncStores, directory: layout.backupDirectory(label), compression: config.compression,
-                                  partSize: partSize, parallel: config.performance.backupParallel)
+        let copier = BackupCopier(
+            stores: context.syncStores, directory: layout.backupDirectory(label), compression: config.compression,
+            partSize: partSize, parallel: config.performance.backupParallel)
         var manifest: BackupManifest
         do {
-            manifest = try copyAndWait(label: label, startLSN: startLSN, startTime: startTime, facts: facts, pgdata: pgdata, layout: layout,
-                                       copier: copier, session: session, events: events, progress: progress)
+            manifest = try copyAndWait(
+                label: label, startLSN: startLSN, startTime: startTime, facts: facts, pgdata: pgdata, layout: layout,
+                copier: copier, session: session, events: events, progress: progress)
         } catch {
             copier.abort()
             throw BackupFailure(underlying: error, cleanup: removeParts(of: label, layout: layout))
@@ -105,7 +114,9 @@ public struct Backup {
         let bytes = try manifest.encoded()
         for store in context.syncStores {
             guard try store.createSmall(key: layout.manifestKey(label), contents: bytes) else {
-                throw CommandError(problem: "store \"\(store.name)\" already has a manifest for backup \(label)", fix: "another backup with this label finished first; retry")
+                throw CommandError(
+                    problem: "store \"\(store.name)\" already has a manifest for backup \(label)",
+                    fix: "another backup with this label finished first; retry")
             }
             _ = try store.createSmall(key: layout.manifestCopyKey(label), contents: bytes)
         }
@@ -115,16 +126,19 @@ public struct Backup {
     }
 
     /// Copies the files, stops the backup and waits for its WAL: everything before the manifest.
-    private func copyAndWait(label: String, startLSN: LSN, startTime: Int64, facts: ServerFacts, pgdata: String, layout: ArchiveLayout,
-                             copier: BackupCopier, session: BackupSession, events: OperationObserver,
-                             progress: (String) -> Void) throws -> BackupManifest {
+    private func copyAndWait(
+        label: String, startLSN: LSN, startTime: Int64, facts: ServerFacts, pgdata: String, layout: ArchiveLayout,
+        copier: BackupCopier, session: BackupSession, events: OperationObserver,
+        progress: (String) -> Void
+    ) throws -> BackupManifest {
         let config = context.config
         let (items, tablespaces) = try DataDirectoryWalker(root: pgdata).walk()
         var entries = try copier.copy(items, events: events)
         // pg_control last of all files (see BackupExclusions.controlFile).
         let control = Paths.join(pgdata, BackupExclusions.controlFile)
         guard let controlStatus = try FileSystem.status(control),
-              let controlEntry = try copier.copyLast(path: control, relative: BackupExclusions.controlFile, mode: controlStatus.mode) else {
+            let controlEntry = try copier.copyLast(path: control, relative: BackupExclusions.controlFile, mode: controlStatus.mode)
+        else {
             throw CommandError(problem: "\(control) is missing", fix: "check that [cluster] pgdata is the server's data directory")
         }
         entries.append(controlEntry)
@@ -144,7 +158,9 @@ public struct Backup {
             startTime: startTime, stopTime: stopTime, walvaultVersion: Self.walvaultVersion,
             compression: config.compression.algorithm.rawValue, backupLabel: labelFile,
             tablespaceMap: stop.tablespaceMap, tablespaces: tablespaces, parts: parts, entries: entries)
-        progress("copied \(manifest.totalSize) bytes in \(manifest.parts.count) parts; waiting for WAL \(manifest.startSegment()) to \(manifest.stopSegment()) to be archived")
+        progress(
+            "copied \(manifest.totalSize) bytes in \(manifest.parts.count) parts; waiting for WAL \(manifest.startSegment()) to \(manifest.stopSegment()) to be archived"
+        )
         try waitForWAL(manifest: manifest, layout: layout, session: session, events: events)
         // The last moment a cancellation can undo the backup: after it, the manifest makes it whole.
         try events.cancellation.check("waiting for the backup's WAL")
@@ -194,7 +210,8 @@ public struct Backup {
     /// the data directory walvault is about to read.
     package static func checkReady(_ facts: ServerFacts, pgdata: String) throws {
         guard facts.versionNumber >= 150_000 else {
-            throw CommandError(problem: "the server is PostgreSQL \(facts.versionNumber / 10000); walvault backup needs 15 or later", fix: "upgrade the server")
+            throw CommandError(
+                problem: "the server is PostgreSQL \(facts.versionNumber / 10000); walvault backup needs 15 or later", fix: "upgrade the server")
         }
         guard !facts.inRecovery else {
             throw CommandError(problem: "the server is a standby (in recovery)", fix: "run walvault backup against the primary")
@@ -202,16 +219,18 @@ public struct Backup {
         let configured = FileSystem.realPath(pgdata) ?? pgdata
         let actual = FileSystem.realPath(facts.dataDirectory) ?? facts.dataDirectory
         guard configured == actual else {
-            throw CommandError(problem: "[cluster] pgdata is \(pgdata), but the server at conninfo runs from \(facts.dataDirectory)",
-                               fix: "make pgdata and conninfo name the same cluster")
+            throw CommandError(
+                problem: "[cluster] pgdata is \(pgdata), but the server at conninfo runs from \(facts.dataDirectory)",
+                fix: "make pgdata and conninfo name the same cluster")
         }
     }
 
     /// Refuses before copying when the server's WAL will never reach these stores (see ArchiverCheck).
     package func checkArchiver(_ facts: ServerFacts, layout: ArchiveLayout, forBackup: Bool = true) throws -> [String] {
-        var check = ArchiverCheck(archiveMode: facts.archiveMode, archiveCommand: facts.archiveCommand, archiveLibrary: facts.archiveLibrary,
-                                  lastArchivedWAL: facts.lastArchivedWAL, failing: facts.failingSince.map { .init(wal: $0.wal, time: $0.time) },
-                                  archivedSinceConfigLoad: facts.archivedSinceConfigLoad)
+        var check = ArchiverCheck(
+            archiveMode: facts.archiveMode, archiveCommand: facts.archiveCommand, archiveLibrary: facts.archiveLibrary,
+            lastArchivedWAL: facts.lastArchivedWAL, failing: facts.failingSince.map { .init(wal: $0.wal, time: $0.time) },
+            archivedSinceConfigLoad: facts.archivedSinceConfigLoad)
         if let last = check.lastArchivedWAL, let file = WALFileName(last) {
             check.lastArchivedIsInStores = try context.syncStores.contains {
                 try !$0.objects(of: file, layout: layout).isEmpty
@@ -252,8 +271,10 @@ public struct Backup {
                 try events.cancellation.check("waiting for \(file) to be archived")
                 guard waiting.seconds < walTimeoutSeconds else {
                     let why = session.lastArchiveFailure().map { "; the archiver last failed on \($0.wal) at \($0.time)" } ?? ""
-                    throw CommandError(problem: "backup \(manifest.label) is unusable: \(file) was not archived within \(walTimeoutSeconds == walTimeoutSeconds.rounded() ? String(Int(walTimeoutSeconds)) : String(walTimeoutSeconds)) s\(why)",
-                                       fix: "check archive_command and the server log; the backup was not marked complete")
+                    throw CommandError(
+                        problem:
+                            "backup \(manifest.label) is unusable: \(file) was not archived within \(walTimeoutSeconds == walTimeoutSeconds.rounded() ? String(Int(walTimeoutSeconds)) : String(walTimeoutSeconds)) s\(why)",
+                        fix: "check archive_command and the server log; the backup was not marked complete")
                 }
                 usleep(200_000)
             }

@@ -1,9 +1,9 @@
 import WalvaultCatalog
 import WalvaultConfig
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
 
 /// Copies a backup's files with `[performance] backup_parallel` packers at once, each on its own
 /// thread reading, hashing and compressing whole files into its own parts. With one packer, zstd's
@@ -18,7 +18,8 @@ package final class BackupCopier: @unchecked Sendable {
         let numbers = BackupPacker.PartNumbers()
         let threads = parallel > 1 ? 1 : ZstdCompressStage.defaultWorkers
         packers = (0..<max(1, parallel)).map { _ in
-            BackupPacker(stores: stores, directory: directory, compression: compression, partSize: partSize, numbers: numbers, compressionThreads: threads)
+            BackupPacker(
+                stores: stores, directory: directory, compression: compression, partSize: partSize, numbers: numbers, compressionThreads: threads)
         }
     }
 
@@ -32,13 +33,15 @@ package final class BackupCopier: @unchecked Sendable {
         files.sort { $0.size != $1.size ? $0.size > $1.size : $0.item < $1.item }
         let copied = Slots<BackupManifest.Entry?>(count: items.count)
         let jobs = files
-        let meter = ProgressMeter(events: events, phase: "copy", unit: .bytes, total: Int64(files.reduce(0) { $0 + $1.size }), filesTotal: files.count)
+        let meter = ProgressMeter(
+            events: events, phase: "copy", unit: .bytes, total: Int64(files.reduce(0) { $0 + $1.size }), filesTotal: files.count)
         for packer in packers {
             packer.meter = meter
             packer.cancellation = events.cancellation
         }
         defer { meter.finish() }
-        try ParallelJobs(cancellation: events.cancellation, doing: "copying the data directory").run(count: jobs.count, workers: packers.count) { worker, i in
+        try ParallelJobs(cancellation: events.cancellation, doing: "copying the data directory").run(count: jobs.count, workers: packers.count) {
+            worker, i in
             copied.set(jobs[i].item, try packers[worker].add(path: jobs[i].path, relative: jobs[i].relative, mode: jobs[i].mode))
         }
         let values = copied.values
@@ -60,7 +63,8 @@ package final class BackupCopier: @unchecked Sendable {
         for packer in packers { try packer.finish() }
         let numbered = packers.flatMap { zip($0.partNumbers, $0.parts) }.sorted { $0.0 < $1.0 }
         guard numbered.enumerated().allSatisfy({ $0.offset + 1 == $0.element.0 }) else {
-            throw CommandError(problem: "the backup's parts are not numbered 1 to \(numbered.count)", fix: "this is a bug in walvault; the backup was not finished")
+            throw CommandError(
+                problem: "the backup's parts are not numbered 1 to \(numbered.count)", fix: "this is a bug in walvault; the backup was not finished")
         }
         return numbered.map(\.1)
     }

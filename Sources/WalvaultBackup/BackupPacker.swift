@@ -1,14 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import WalvaultCatalog
-import WalvaultRepository
 import WalvaultConfig
+import WalvaultKit
 import WalvaultPipeline
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Streams data-directory files into numbered parts of at most `partSize` original bytes,
 /// each one compressed stream committed to every store, and records where every byte of every
@@ -48,8 +49,10 @@ package final class BackupPacker {
     }
 
     /// - Parameter compressionThreads: zstd's own threads for this packer (0: compress in its thread).
-    package init(stores: [Store], directory: String, compression: CompressionSettings, partSize: Int = BackupPacker.defaultPartSize,
-         numbers: PartNumbers = PartNumbers(), compressionThreads: Int = ZstdCompressStage.defaultWorkers) {
+    package init(
+        stores: [Store], directory: String, compression: CompressionSettings, partSize: Int = BackupPacker.defaultPartSize,
+        numbers: PartNumbers = PartNumbers(), compressionThreads: Int = ZstdCompressStage.defaultWorkers
+    ) {
         self.stores = stores
         self.directory = directory
         self.compression = compression
@@ -115,8 +118,9 @@ package final class BackupPacker {
 
     private func openPart() throws {
         let writers = try stores.map { try $0.makeWriter(directory: directory) }
-        let compressor = try Compression.compressor(compression.algorithm, level: compression.level, sizeHint: nil,
-                                                    threads: compressionThreads, next: StoreFanOut(writers: writers))
+        let compressor = try Compression.compressor(
+            compression.algorithm, level: compression.level, sizeHint: nil,
+            threads: compressionThreads, next: StoreFanOut(writers: writers))
         current = OpenPart(index: numbers.take(), writers: writers, hashing: HashingStage(next: compressor), size: 0)
     }
 
@@ -132,7 +136,9 @@ package final class BackupPacker {
                 switch try ObjectPlacement.commit(writer, store: store, directory: directory, name: name.description, unlessPrefixTaken: base + "-") {
                 case .stored(let object): storedSize = object.size
                 case .alreadyPresent(let objects):
-                    throw CommandError(problem: "backup part \(objects.map(\.key).joined(separator: ", ")) already exists", fix: "another backup with the same label is running; retry in a second")
+                    throw CommandError(
+                        problem: "backup part \(objects.map(\.key).joined(separator: ", ")) already exists",
+                        fix: "another backup with the same label is running; retry in a second")
                 }
             }
             parts.append(.init(name: name.description, size: part.size, storedSize: storedSize, sha256: part.hashing.hexDigest!))

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Walks a data directory and its tablespaces in a stable order, applying `BackupExclusions`,
 /// and lists what a backup holds: directories and links as they are, files to be copied.
@@ -22,8 +23,10 @@ package struct DataDirectoryWalker {
         return (items, tablespaces)
     }
 
-    private func walkDirectory(absolute: String, relative: String, entries: inout [Item],
-                               tablespaces: inout [BackupManifest.Tablespace]) throws {
+    private func walkDirectory(
+        absolute: String, relative: String, entries: inout [Item],
+        tablespaces: inout [BackupManifest.Tablespace]
+    ) throws {
         let names: [String]
         do {
             names = try FileSystem.listDirectory(absolute).sorted()

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Receives one part's decompressed bytes, in part order, and hashes each run as part of the file
 /// the manifest says it belongs to; a file's hash is checked against its SHA-256 when its last
@@ -46,7 +47,8 @@ package final class PartRouter: ByteSink {
             guard let chunks = entry.chunks else { continue }
             var fileOffset = 0
             for (n, chunk) in chunks.enumerated() {
-                byPart[chunk.part, default: []].append((chunk.offset, Piece(entry: index, length: chunk.length, isLast: n == chunks.count - 1, fileOffset: fileOffset)))
+                byPart[chunk.part, default: []].append(
+                    (chunk.offset, Piece(entry: index, length: chunk.length, isLast: n == chunks.count - 1, fileOffset: fileOffset)))
                 fileOffset += chunk.length
             }
         }
@@ -60,7 +62,8 @@ package final class PartRouter: ByteSink {
         var offset = 0
         while offset < bytes.count {
             guard index < pieces.count else {
-                throw CommandError(problem: "a backup part holds more bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
+                throw CommandError(
+                    problem: "a backup part holds more bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
             }
             let piece = pieces[index]
             let take = min(remaining, bytes.count - offset)
@@ -77,7 +80,8 @@ package final class PartRouter: ByteSink {
         // Zero-length pieces at the very end (none are written), then completeness.
         while index < pieces.count && remaining == 0 && pieces[index].length == 0 { try endPiece() }
         guard index == pieces.count else {
-            throw CommandError(problem: "a backup part holds fewer bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
+            throw CommandError(
+                problem: "a backup part holds fewer bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
         }
     }
 

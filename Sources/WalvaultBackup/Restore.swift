@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
-import WalvaultRepository
 import WalvaultConfig
+import WalvaultKit
 import WalvaultPipeline
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public struct RestoreOptions: Sendable {
     public var pgdata: String
@@ -40,12 +41,16 @@ public struct RestorePlan: Sendable {
     public let notes: [String]
 
     public var lines: [String] {
-        var out = ["backup \(backup.label): finished \(RecoveryTarget.formatUTC(backup.stopTime)), timeline \(backup.timeline), \(backup.entries.filter { $0.kind == .file }.count) files, \(backup.totalSize) bytes in \(backup.parts.count) parts"]
+        var out = [
+            "backup \(backup.label): finished \(RecoveryTarget.formatUTC(backup.stopTime)), timeline \(backup.timeline), \(backup.entries.filter { $0.kind == .file }.count) files, \(backup.totalSize) bytes in \(backup.parts.count) parts"
+        ]
         switch target {
         case .latest: out.append("target: the end of the archived WAL (latest)")
         case .time(let t): out.append("target: \(RecoveryTarget.formatUTC(t))")
         }
-        out.append("timelines: \(wal.timelines.map(String.init).joined(separator: " -> ")); recovery follows timeline \(wal.targetTimeline), then promotes to a new one")
+        out.append(
+            "timelines: \(wal.timelines.map(String.init).joined(separator: " -> ")); recovery follows timeline \(wal.targetTimeline), then promotes to a new one"
+        )
         for range in wal.ranges {
             out.append("WAL timeline \(range.timeline): \(range.first) .. \(range.last) (\(range.count) segments, all archived)")
         }
@@ -89,27 +94,38 @@ public struct Restore {
 
     private func plan(_ inventory: Inventory) throws -> RestorePlan {
         if let label = options.backupLabel, let reason = inventory.damagedBackups[label] {
-            throw CommandError(problem: "backup \(label) is damaged: \(reason)", fix: "choose another backup with --backup (walvault info lists them), or leave --backup out")
+            throw CommandError(
+                problem: "backup \(label) is damaged: \(reason)",
+                fix: "choose another backup with --backup (walvault info lists them), or leave --backup out")
         }
         let backup = try BackupSelection.choose(from: inventory.backups, target: options.target, label: options.backupLabel)
-        let wal = try WALPlanner.plan(backup: backup, target: options.target, histories: inventory.histories,
-                                      archived: inventory.segments, unreadableHistories: inventory.unreadableHistories)
+        let wal = try WALPlanner.plan(
+            backup: backup, target: options.target, histories: inventory.histories,
+            archived: inventory.segments, unreadableHistories: inventory.unreadableHistories)
         var notes = inventory.unreadableStores.sorted { $0.key < $1.key }.map {
             "warning: store \"\($0.key)\" cannot be read now (\($0.value)); planned from the other stores, so a newer backup or later WAL kept only there is not used"
         }
         notes += inventory.damagedBackups.sorted { $0.key < $1.key }.map { "skipped damaged backup \($0.key): \($0.value)" }
-        notes += wal.ignoredHistories.sorted { $0.key < $1.key }.map { "planned without timeline \($0.key), whose history cannot be used: \($0.value)" }
+        notes += wal.ignoredHistories.sorted { $0.key < $1.key }.map {
+            "planned without timeline \($0.key), whose history cannot be used: \($0.value)"
+        }
         let size = backup.walSegmentSize
         let untimed = inventory.segmentsTimedByStore.filter { segment in
-            wal.ranges.contains { $0.timeline == segment.timeline
-                && ($0.first.segmentNumber(segmentSize: size)...$0.last.segmentNumber(segmentSize: size)).contains(segment.segmentNumber(segmentSize: size)) }
+            wal.ranges.contains {
+                $0.timeline == segment.timeline
+                    && ($0.first.segmentNumber(segmentSize: size)...$0.last.segmentNumber(segmentSize: size)).contains(
+                        segment.segmentNumber(segmentSize: size))
+            }
         }
         if !untimed.isEmpty, case .time = options.target {
-            notes.append("warning: \(untimed.count) of these WAL segments were archived before walvault recorded archive times, so the store's modification times placed them; if the store was copied without keeping times (cp without -p, rsync without -t, a bucket copy), the target may be reached too early or refused")
+            notes.append(
+                "warning: \(untimed.count) of these WAL segments were archived before walvault recorded archive times, so the store's modification times placed them; if the store was copied without keeping times (cp without -p, rsync without -t, a bucket copy), the target may be reached too early or refused"
+            )
         }
         var destinations = [try RestoreDestination.inspect(options.pgdata, role: .dataDirectory, force: options.force)]
         for tablespace in backup.tablespaces {
-            destinations.append(try RestoreDestination.inspect(location(of: tablespace), role: .tablespace(oid: tablespace.oid), force: options.force))
+            destinations.append(
+                try RestoreDestination.inspect(location(of: tablespace), role: .tablespace(oid: tablespace.oid), force: options.force))
         }
         try RestoreSpace.check(try destinations.map { try spaceNeed($0, backup: backup) })
         return RestorePlan(backup: backup, wal: wal, target: options.target, destinations: destinations, notes: notes)
@@ -135,18 +151,27 @@ public struct Restore {
         while !FileSystem.exists(existing) && existing != "/" { existing = Paths.dirname(existing) }
         do {
             let device = try FileSystem.status(FileSystem.realPath(existing) ?? existing)?.device ?? 0
-            return RestoreSpace.Need(path: destination.path, device: device, bytes: bytes,
-                                     available: try FileSystem.availableBytes(existing), reclaimable: destination.reclaimableBytes)
+            return RestoreSpace.Need(
+                path: destination.path, device: device, bytes: bytes,
+                available: try FileSystem.availableBytes(existing), reclaimable: destination.reclaimableBytes)
         } catch let error as SystemError {
-            throw CommandError(cause: error, problem: "cannot check free space for \(destination.path): \(error.reason)", fix: error.hint ?? "check the path")
+            throw CommandError(
+                cause: error, problem: "cannot check free space for \(destination.path): \(error.reason)", fix: error.hint ?? "check the path")
         }
     }
 
     public func run(events: OperationObserver = IgnoredEvents()) throws -> RestoreReport {
-        try events.run("restore", type: .database, summary: { report in
-            ([], OperationFacts(objectName: report.plan.backup.label, size: report.bytes, systemIdentifier: report.plan.backup.systemIdentifier,
-                                timeline: Int(report.plan.wal.targetTimeline)))
-        }) { try restore(events: events, progress: { events.receive(.progressed(note: $0)) }) }
+        try events.run(
+            "restore", type: .database,
+            summary: { report in
+                (
+                    [],
+                    OperationFacts(
+                        objectName: report.plan.backup.label, size: report.bytes, systemIdentifier: report.plan.backup.systemIdentifier,
+                        timeline: Int(report.plan.wal.targetTimeline))
+                )
+            }
+        ) { try restore(events: events, progress: { events.receive(.progressed(note: $0)) }) }
     }
 
     /// A cancellation stops it between parts, or before `pg_control` is put in place: a cancelled
@@ -187,7 +212,8 @@ public struct Restore {
 
         // Every part routed into the files its bytes belong to, several parts at once.
         let directory = layout.backupDirectory(backup.label)
-        let locations = try Inventory.partLocations(of: backup, stores: context.stores.filter { inventory.unreadableStores[$0.name] == nil }, layout: layout)
+        let locations = try Inventory.partLocations(
+            of: backup, stores: context.stores.filter { inventory.unreadableStores[$0.name] == nil }, layout: layout)
         let parts = backup.parts
         try RestoreWriter(manifest: backup, paths: paths, events: events).run(workers: context.config.performance.restoreParallel) { number, sink in
             try Self.fetchPart(parts[number], from: locations[parts[number].name] ?? [], directory: directory, into: sink)
@@ -206,14 +232,17 @@ public struct Restore {
             try FileSystem.remove(Paths.join(options.pgdata, RestoreDestination.markerName))
             try FileSystem.syncDirectory(options.pgdata)
         } catch let error as SystemError {
-            throw CommandError(cause: error, problem: "cannot make the restore durable: \(error)",
-                               fix: "\(error.hint ?? "check the destination's file system"); restore again with --force once that is fixed")
+            throw CommandError(
+                cause: error, problem: "cannot make the restore durable: \(error)",
+                fix: "\(error.hint ?? "check the destination's file system"); restore again with --force once that is fixed")
         }
         return RestoreReport(plan: plan, seconds: clock.seconds, files: backup.entries.filter { $0.kind == .file }.count, bytes: backup.totalSize)
     }
 
-    private static func fetchPart(_ part: BackupManifest.Part, from locations: [(store: Store, object: StoreObject)], directory: String,
-                                  into sink: ByteSink) throws {
+    private static func fetchPart(
+        _ part: BackupManifest.Part, from locations: [(store: Store, object: StoreObject)], directory: String,
+        into sink: ByteSink
+    ) throws {
         var problems: [String] = []
         for (store, object) in locations {
             do {
@@ -223,8 +252,11 @@ public struct Restore {
                 return
             } catch let error as SystemError {
                 // Not the store: writing the restored files failed (a full disk, permissions).
-                throw CommandError(cause: error, problem: "cannot write \(error.path): \(error.reason)",
-                                   fix: "\(error.hint ?? "check the destination"); the data directory is incomplete (no pg_control) and will not start: restore again with --force once that is fixed")
+                throw CommandError(
+                    cause: error, problem: "cannot write \(error.path): \(error.reason)",
+                    fix:
+                        "\(error.hint ?? "check the destination"); the data directory is incomplete (no pg_control) and will not start: restore again with --force once that is fixed"
+                )
             } catch let stopped as RestoreWriter.Stopped {
                 throw stopped
             } catch {
@@ -234,8 +266,11 @@ public struct Restore {
                 break
             }
         }
-        throw CommandError(problem: problems.first ?? "backup part \(directory)/\(part.name) is in no store",
-                           fix: "the data directory is incomplete (no pg_control) and will not start; fix the store or choose another backup with --backup, then restore again with --force")
+        throw CommandError(
+            problem: problems.first ?? "backup part \(directory)/\(part.name) is in no store",
+            fix:
+                "the data directory is incomplete (no pg_control) and will not start; fix the store or choose another backup with --backup, then restore again with --force"
+        )
     }
 
     private func writeRecoverySettings(backup: BackupManifest, plan: WALPlan) throws {
@@ -243,8 +278,13 @@ public struct Restore {
         try FileSystem.writeAtomically(Paths.join(options.pgdata, "recovery.signal"), contents: [], mode: 0o600)
         let autoConf = Paths.join(options.pgdata, "postgresql.auto.conf")
         let existing = (try? FileSystem.readSmallFile(autoConf)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        try FileSystem.writeAtomically(autoConf, contents: Array(Self.recoverySettings(existing: existing, restoreCommand: options.restoreCommand, target: options.target,
-                                                                                          timeline: plan.followsNewestTimeline ? nil : plan.targetTimeline).utf8), mode: 0o600)
+        try FileSystem.writeAtomically(
+            autoConf,
+            contents: Array(
+                Self.recoverySettings(
+                    existing: existing, restoreCommand: options.restoreCommand, target: options.target,
+                    timeline: plan.followsNewestTimeline ? nil : plan.targetTimeline
+                ).utf8), mode: 0o600)
     }
 
     /// postgresql.auto.conf with walvault's recovery block replacing any earlier one. Pure, for tests.
@@ -260,8 +300,10 @@ public struct Restore {
         }
         while kept.last?.isEmpty == true { kept.removeLast() }
         func quoted(_ s: String) -> String { "'" + s.replacingQuotes() + "'" }
-        var block = ["\(autoConfBegin) (replaced by the next walvault restore)",
-                     "restore_command = \(quoted(restoreCommand + " archive-get %f \"%p\""))"]
+        var block = [
+            "\(autoConfBegin) (replaced by the next walvault restore)",
+            "restore_command = \(quoted(restoreCommand + " archive-get %f \"%p\""))"
+        ]
         if case .time(let t) = target { block.append("recovery_target_time = \(quoted(RecoveryTarget.formatUTC(t)))") }
         block += ["recovery_target_action = 'promote'", "recovery_target_timeline = \(timeline.map { "'\($0)'" } ?? "'latest'")", autoConfEnd]
         return (kept.map(String.init) + block).joined(separator: "\n") + "\n"

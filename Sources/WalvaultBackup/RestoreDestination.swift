@@ -1,6 +1,6 @@
 import WalvaultCatalog
-import WalvaultSystem
 import WalvaultKit
+import WalvaultSystem
 
 /// A directory restore writes into (the data directory or a tablespace location), what is in it
 /// now, and what restore will do to it. Decided before anything is written, by the real run and
@@ -71,29 +71,40 @@ public struct RestoreDestination: Equatable, Sendable {
         }
         if contents.entries.isEmpty { return .useEmpty }
         if let pid = contents.runningServerPID {
-            throw CommandError(problem: "a PostgreSQL server (pid \(pid)) is running in \(path)", fix: "stop it first; walvault never restores over a running server, even with --force")
+            throw CommandError(
+                problem: "a PostgreSQL server (pid \(pid)) is running in \(path)",
+                fix: "stop it first; walvault never restores over a running server, even with --force")
         }
         guard force else {
-            throw CommandError(problem: "\(what) \(path) is not empty; walvault does not overwrite a data directory",
-                               fix: "move it aside or restore into a new directory; --force deletes its contents first if it is a PostgreSQL data directory")
+            throw CommandError(
+                problem: "\(what) \(path) is not empty; walvault does not overwrite a data directory",
+                fix: "move it aside or restore into a new directory; --force deletes its contents first if it is a PostgreSQL data directory")
         }
         guard !contents.isFileSystemRoot else {
-            throw CommandError(problem: "--force will not delete the contents of \(path), the root of the file system", fix: "give the data directory itself, e.g. --pgdata /var/lib/postgresql/15/main")
+            throw CommandError(
+                problem: "--force will not delete the contents of \(path), the root of the file system",
+                fix: "give the data directory itself, e.g. --pgdata /var/lib/postgresql/15/main")
         }
         guard contents.mountsBelow.isEmpty else {
-            throw CommandError(problem: "--force will not delete the contents of \(path): file systems are mounted below it (\(contents.mountsBelow.joined(separator: ", ")))",
-                               fix: "give the data directory itself, not a directory that holds other mounts")
+            throw CommandError(
+                problem:
+                    "--force will not delete the contents of \(path): file systems are mounted below it (\(contents.mountsBelow.joined(separator: ", ")))",
+                fix: "give the data directory itself, not a directory that holds other mounts")
         }
         switch role {
         case .dataDirectory:
             guard contents.hasDataDirectoryFiles || contents.hasRestoreMarker else {
-                throw CommandError(problem: "--force will not delete the contents of \(path): it is not a PostgreSQL data directory (no PG_VERSION and global/pg_control) nor an interrupted walvault restore",
-                                   fix: "check the path; if it is right, empty it yourself or restore into a new directory")
+                throw CommandError(
+                    problem:
+                        "--force will not delete the contents of \(path): it is not a PostgreSQL data directory (no PG_VERSION and global/pg_control) nor an interrupted walvault restore",
+                    fix: "check the path; if it is right, empty it yourself or restore into a new directory")
             }
         case .tablespace:
             guard contents.entries.allSatisfy({ isTablespaceVersionDirectory($0) || $0 == markerName }) else {
-                throw CommandError(problem: "--force will not delete the contents of tablespace location \(path): it holds more than PostgreSQL's PG_<version>_<catalog> directories (\(contents.entries.filter { !isTablespaceVersionDirectory($0) }.prefix(5).joined(separator: ", ")))",
-                                   fix: "check the path; if it is right, empty it yourself")
+                throw CommandError(
+                    problem:
+                        "--force will not delete the contents of tablespace location \(path): it holds more than PostgreSQL's PG_<version>_<catalog> directories (\(contents.entries.filter { !isTablespaceVersionDirectory($0) }.prefix(5).joined(separator: ", ")))",
+                    fix: "check the path; if it is right, empty it yourself")
             }
         }
         return .clear(entries: contents.entries.sorted())
@@ -138,7 +149,8 @@ public struct RestoreDestination: Equatable, Sendable {
 
     package static func runningServer(in path: String) -> Int32? {
         guard let text = try? FileSystem.readSmallFile(Paths.join(path, "postmaster.pid")),
-              let pid = Int32(String(decoding: text.prefix { $0 != 10 }, as: UTF8.self)), FileSystem.isProcessAlive(pid) else { return nil }
+            let pid = Int32(String(decoding: text.prefix { $0 != 10 }, as: UTF8.self)), FileSystem.isProcessAlive(pid)
+        else { return nil }
         return pid
     }
 
@@ -188,8 +200,12 @@ public enum RestoreSpace {
             let bytes = same.reduce(0) { $0 + $1.bytes }
             let room = need.available + same.reduce(0) { $0 + $1.reclaimable }
             guard bytes <= room else {
-                throw CommandError(problem: "not enough free space for the restore: \(same.map(\.path).joined(separator: " and ")) need \(bytes) bytes, but their file system has \(room) available",
-                                   fix: "free at least \(bytes - room) bytes there (the server then needs room for replayed WAL too), or restore onto a larger file system")
+                throw CommandError(
+                    problem:
+                        "not enough free space for the restore: \(same.map(\.path).joined(separator: " and ")) need \(bytes) bytes, but their file system has \(room) available",
+                    fix:
+                        "free at least \(bytes - room) bytes there (the server then needs room for replayed WAL too), or restore onto a larger file system"
+                )
             }
         }
     }

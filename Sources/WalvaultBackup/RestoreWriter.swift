@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import WalvaultCatalog
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultPolicy
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Writes a backup's parts into the restored files with several parts in flight at once: each
 /// worker fetches, decrypts and decompresses one part and writes its bytes where the manifest
@@ -56,8 +57,10 @@ package final class RestoreWriter: @unchecked Sendable {
     /// failure stops the others at their next write, and is what this throws.
     package func run(workers: Int, fetch: @escaping @Sendable (_ part: Int, _ sink: ByteSink) throws -> Void) throws {
         for (index, length) in lengths where length != (manifest.entries[index].size ?? 0) {
-            throw CommandError(problem: "backup \(manifest.label) lists \(length) bytes in parts for \(manifest.entries[index].path), which is \(manifest.entries[index].size ?? 0) bytes long",
-                               fix: "the backup is damaged; choose another with --backup")
+            throw CommandError(
+                problem:
+                    "backup \(manifest.label) lists \(length) bytes in parts for \(manifest.entries[index].path), which is \(manifest.entries[index].size ?? 0) bytes long",
+                fix: "the backup is damaged; choose another with --backup")
         }
         // Whatever is still open at the end is closed (unsynced: a failed restore leaves no pg_control).
         defer {
@@ -69,8 +72,9 @@ package final class RestoreWriter: @unchecked Sendable {
             for file in leftOver { try? file.file.close() }
         }
         let parts = manifest.parts
-        let meter = ProgressMeter(events: events, phase: "restore", unit: .bytes, total: Int64(parts.reduce(0) { $0 + $1.size }),
-                                  filesTotal: parts.count, counting: .parts)
+        let meter = ProgressMeter(
+            events: events, phase: "restore", unit: .bytes, total: Int64(parts.reduce(0) { $0 + $1.size }),
+            filesTotal: parts.count, counting: .parts)
         try jobs.run(count: parts.count, workers: workers) { _, part in
             try fetch(part, PartSink(writer: self, pieces: piecesByPart[part + 1] ?? []))
             meter.add(Int64(parts[part].size), files: 1)
@@ -78,8 +82,9 @@ package final class RestoreWriter: @unchecked Sendable {
         meter.finish()
         let unfinished = lengths.filter { $0.value > 0 }.count - table.withLock { $0.finished }
         guard unfinished == 0 else {
-            throw CommandError(problem: "backup \(manifest.label) ends before \(unfinished) of its files are complete",
-                               fix: "the backup is damaged; choose another with --backup")
+            throw CommandError(
+                problem: "backup \(manifest.label) ends before \(unfinished) of its files are complete",
+                fix: "the backup is damaged; choose another with --backup")
         }
     }
 
@@ -98,8 +103,9 @@ package final class RestoreWriter: @unchecked Sendable {
                 open = existing
             } else {
                 guard table.order[entry]?.finished != true else {
-                    throw CommandError(problem: "backup \(manifest.label) lists bytes twice for \(manifest.entries[entry].path)",
-                                       fix: "the backup is damaged; choose another with --backup")
+                    throw CommandError(
+                        problem: "backup \(manifest.label) lists bytes twice for \(manifest.entries[entry].path)",
+                        fix: "the backup is damaged; choose another with --backup")
                 }
                 let mode = mode_t(manifest.entries[entry].mode & 0o7777)
                 open = OpenFile(file: try FileDescriptor.open(paths[entry], flags: O_RDWR | O_CREAT | O_TRUNC, mode: mode))
@@ -129,7 +135,9 @@ package final class RestoreWriter: @unchecked Sendable {
                 var done = 0
                 while done < length {
                     let want = min(buffer.count, length - done)
-                    let got = try buffer.withUnsafeMutableBytes { try file.file.pread(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: offset + done) }
+                    let got = try buffer.withUnsafeMutableBytes {
+                        try file.file.pread(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: offset + done)
+                    }
                     guard got == want else { throw SystemError("read back (the file is shorter than written)", path: file.file.path, code: EIO) }
                     buffer.withUnsafeBytes { file.hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<want])) }
                     done += want
@@ -138,8 +146,9 @@ package final class RestoreWriter: @unchecked Sendable {
             case .finished:
                 let path = manifest.entries[entry].path
                 guard file.hasher.finalizeHex() == manifest.entries[entry].sha256 else {
-                    throw CommandError(problem: "restored file \(path) does not match its checksum in the manifest",
-                                       fix: "the backup is damaged; choose another with --backup")
+                    throw CommandError(
+                        problem: "restored file \(path) does not match its checksum in the manifest",
+                        fix: "the backup is damaged; choose another with --backup")
                 }
                 table.withLock { table in
                     table.files[entry] = nil
@@ -171,7 +180,8 @@ private final class PartSink: ByteSink {
         while offset < bytes.count {
             skipEmptyPieces()
             guard index < pieces.count else {
-                throw CommandError(problem: "a backup part holds more bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
+                throw CommandError(
+                    problem: "a backup part holds more bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
             }
             let piece = pieces[index]
             if current == nil {
@@ -199,7 +209,8 @@ private final class PartSink: ByteSink {
     func finish() throws {
         skipEmptyPieces()
         guard index == pieces.count else {
-            throw CommandError(problem: "a backup part holds fewer bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
+            throw CommandError(
+                problem: "a backup part holds fewer bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
         }
     }
 

@@ -91,7 +91,9 @@ public enum ArchiveAudit {
             for target in targets {
                 var legs: [(timeline: UInt32, from: UInt64, through: UInt64?)] = []
                 var from = backup.startLSN.segmentNumber(segmentSize: segmentSize)
-                if target != backup.timeline, let path = histories[target]?.path, let start = path.firstIndex(where: { $0.timeline == backup.timeline }) {
+                if target != backup.timeline, let path = histories[target]?.path,
+                    let start = path.firstIndex(where: { $0.timeline == backup.timeline })
+                {
                     for step in path[start...] {
                         guard let switchPoint = step.end else { break }
                         // The segment holding the switch point is read from the new timeline.
@@ -119,8 +121,9 @@ public enum ArchiveAudit {
         return WALRuns.runs(missing.keys, segmentSize: segmentSize).map { run in
             let first = WALSegmentName(run.first)!
             let what = run.segments == 1 ? "segment \(run.first) is missing" : "\(run.segments) segments \(run.first) to \(run.last) are missing"
-            return Finding(store: store.store, object: run.first,
-                           problem: "gap: \(what); backup \(missing[first]!) cannot be replayed past it from this store")
+            return Finding(
+                store: store.store, object: run.first,
+                problem: "gap: \(what); backup \(missing[first]!) cannot be replayed past it from this store")
         }
     }
 
@@ -130,10 +133,15 @@ public enum ArchiveAudit {
         var findings = Findings()
         for (name, checksums) in store.walFiles.sorted(by: { $0.key < $1.key }) where checksums.count > 1 {
             if Set(checksums).count > 1 {
-                findings.problems.append(Finding(store: store.store, object: name,
-                                                 problem: "\(checksums.count) objects with different contents under one name (sha256 \(Set(checksums).sorted().map { String($0.prefix(12)) + "…" }.joined(separator: ", ")))"))
+                findings.problems.append(
+                    Finding(
+                        store: store.store, object: name,
+                        problem:
+                            "\(checksums.count) objects with different contents under one name (sha256 \(Set(checksums).sorted().map { String($0.prefix(12)) + "…" }.joined(separator: ", ")))"
+                    ))
             } else {
-                findings.notes.append(Finding(store: store.store, object: name, problem: "\(checksums.count) identical copies (two archivers raced); harmless"))
+                findings.notes.append(
+                    Finding(store: store.store, object: name, problem: "\(checksums.count) identical copies (two archivers raced); harmless"))
             }
         }
         return findings
@@ -144,8 +152,11 @@ public enum ArchiveAudit {
         guard let cutoff = store.backups.map({ $0.startLSN.segmentNumber(segmentSize: segmentSize) }).min() else { return [] }
         let unused = store.segments.filter { $0.segmentNumber(segmentSize: segmentSize) < cutoff }
         return WALRuns.runs(unused, segmentSize: segmentSize).map { run in
-            Finding(store: store.store, object: run.first,
-                    problem: "\(run.segments) WAL segment\(run.segments == 1 ? "" : "s") (\(run.first) to \(run.last)) before the oldest backup's start: no restore uses them; walvault expire removes them")
+            Finding(
+                store: store.store, object: run.first,
+                problem:
+                    "\(run.segments) WAL segment\(run.segments == 1 ? "" : "s") (\(run.first) to \(run.last)) before the oldest backup's start: no restore uses them; walvault expire removes them"
+            )
         }
     }
 
@@ -163,9 +174,13 @@ public enum ArchiveAudit {
             for other in holdings where other.store != store.store {
                 for backup in other.backups.sorted(by: { $0.label < $1.label })
                 where !ownLabels.contains(backup.label) && !store.queued.contains(backup.label) && !reported.contains(backup.label)
-                    && oldestStop.map({ backup.stopTime >= $0 }) ?? true {
+                    && oldestStop.map({ backup.stopTime >= $0 }) ?? true
+                {
                     reported.insert(backup.label)
-                    findings.append(Finding(store: store.store, object: backup.label, problem: "backup \(backup.label) is in store \"\(other.store)\" but not in this one"))
+                    findings.append(
+                        Finding(
+                            store: store.store, object: backup.label,
+                            problem: "backup \(backup.label) is in store \"\(other.store)\" but not in this one"))
                 }
                 for name in other.walFiles.keys.sorted()
                 where store.walFiles[name] == nil && !store.queued.contains(name) && !reported.contains(name) {
@@ -181,7 +196,8 @@ public enum ArchiveAudit {
                 // Said once per pair of stores, by the one whose name sorts first.
                 for (name, checksums) in other.walFiles.sorted(by: { $0.key < $1.key }) where store.store < other.store {
                     guard let own = store.walFiles[name], Set(own).isDisjoint(with: checksums) else { continue }
-                    findings.append(Finding(store: store.store, object: name, problem: "different contents from the copy in store \"\(other.store)\""))
+                    findings.append(
+                        Finding(store: store.store, object: name, problem: "different contents from the copy in store \"\(other.store)\""))
                 }
             }
         }

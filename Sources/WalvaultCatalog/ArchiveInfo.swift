@@ -11,13 +11,13 @@ public struct ArchiveInfo: Equatable, Sendable {
 
     public func encoded() -> [UInt8] {
         let text = """
-        # walvault archive info: the PostgreSQL cluster whose WAL this directory holds. Do not edit.
-        format = \(Self.formatVersion)
-        system_identifier = "\(identity.systemIdentifier)"
-        wal_segment_size = \(identity.walSegmentSize)
-        postgres_version = \(identity.postgresVersion)
+            # walvault archive info: the PostgreSQL cluster whose WAL this directory holds. Do not edit.
+            format = \(Self.formatVersion)
+            system_identifier = "\(identity.systemIdentifier)"
+            wal_segment_size = \(identity.walSegmentSize)
+            postgres_version = \(identity.postgresVersion)
 
-        """
+            """
         return Array(text.utf8)
     }
 
@@ -42,8 +42,8 @@ public struct ArchiveInfo: Equatable, Sendable {
         guard let format = table["format"]?.int else { throw .invalid("no format") }
         guard format == Self.formatVersion else { throw .unsupportedFormat(format) }
         guard let sysidText = table["system_identifier"]?.string, let sysid = UInt64(sysidText),
-              let segmentSize = table["wal_segment_size"]?.int, segmentSize > 0,
-              let version = table["postgres_version"]?.int
+            let segmentSize = table["wal_segment_size"]?.int, segmentSize > 0,
+            let version = table["postgres_version"]?.int
         else { throw .invalid("missing or malformed fields") }
         identity = ClusterIdentity(systemIdentifier: sysid, walSegmentSize: segmentSize, postgresVersion: version)
     }

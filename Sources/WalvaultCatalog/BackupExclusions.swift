@@ -5,14 +5,14 @@
 public enum BackupExclusions {
     /// Top-level directories kept empty.
     public static let emptiedDirectories: Set<String> = [
-        "pg_wal", "pg_replslot", "pg_dynshmem", "pg_notify", "pg_serial", "pg_snapshots", "pg_stat_tmp", "pg_subtrans",
+        "pg_wal", "pg_replslot", "pg_dynshmem", "pg_notify", "pg_serial", "pg_snapshots", "pg_stat_tmp", "pg_subtrans"
     ]
 
     /// Top-level files never copied. backup_label and tablespace_map come from pg_backup_stop instead.
     public static let skippedTopLevelFiles: Set<String> = [
         "postmaster.pid", "postmaster.opts", "backup_label", "backup_label.old", "tablespace_map", "tablespace_map.old",
         "recovery.signal", "standby.signal", "backup_manifest", "postgresql.auto.conf.tmp",
-        ".walvault-restore-in-progress",   // RestoreDestination.markerName: left only by a crash after pg_control was placed
+        ".walvault-restore-in-progress"  // RestoreDestination.markerName: left only by a crash after pg_control was placed
     ]
 
     /// pg_control is copied after every other file (and restored last), so a restore that stops

@@ -8,7 +8,8 @@ public enum BackupLabel {
         let base = Array(label.prefix { $0 != "-" })
         guard base.count == 16, base[8] == "T", base[15] == "Z" else { return nil }
         let s = String(base)
-        let text = "\(s.prefix(4))-\(s.dropFirst(4).prefix(2))-\(s.dropFirst(6).prefix(2)) \(s.dropFirst(9).prefix(2)):\(s.dropFirst(11).prefix(2)):\(s.dropFirst(13).prefix(2))+00"
+        let text =
+            "\(s.prefix(4))-\(s.dropFirst(4).prefix(2))-\(s.dropFirst(6).prefix(2)) \(s.dropFirst(9).prefix(2)):\(s.dropFirst(11).prefix(2)):\(s.dropFirst(13).prefix(2))+00"
         return RecoveryTarget.parseTime(text)
     }
 

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Everything needed to rebuild a cluster from one base backup, from the stores alone. Written
@@ -79,8 +79,10 @@ public struct BackupManifest: Codable, Equatable, Sendable {
         public var sha256: String?
         public var chunks: [Chunk]?
         public var target: String?
-        public init(path: String, kind: Kind, mode: UInt32, size: Int? = nil, sha256: String? = nil,
-                    chunks: [Chunk]? = nil, target: String? = nil) {
+        public init(
+            path: String, kind: Kind, mode: UInt32, size: Int? = nil, sha256: String? = nil,
+            chunks: [Chunk]? = nil, target: String? = nil
+        ) {
             self.path = path
             self.kind = kind
             self.mode = mode
@@ -91,10 +93,12 @@ public struct BackupManifest: Codable, Equatable, Sendable {
         }
     }
 
-    public init(label: String, cluster: String, systemIdentifier: String, postgresVersion: Int, walSegmentSize: Int,
-                timeline: UInt32, startLSN: LSN, stopLSN: LSN, startTime: Int64, stopTime: Int64, walvaultVersion: String,
-                compression: String, backupLabel: String, tablespaceMap: String?, tablespaces: [Tablespace], parts: [Part],
-                entries: [Entry]) {
+    public init(
+        label: String, cluster: String, systemIdentifier: String, postgresVersion: Int, walSegmentSize: Int,
+        timeline: UInt32, startLSN: LSN, stopLSN: LSN, startTime: Int64, stopTime: Int64, walvaultVersion: String,
+        compression: String, backupLabel: String, tablespaceMap: String?, tablespaces: [Tablespace], parts: [Part],
+        entries: [Entry]
+    ) {
         self.label = label
         self.cluster = cluster
         self.systemIdentifier = systemIdentifier
@@ -122,8 +126,9 @@ public struct BackupManifest: Codable, Equatable, Sendable {
     }
 
     public func stopSegment() -> WALSegmentName {
-        WALSegmentName(timeline: timeline, segmentNumber: stopLSN.previousByteSegmentNumber(segmentSize: walSegmentSize),
-                       segmentSize: walSegmentSize)
+        WALSegmentName(
+            timeline: timeline, segmentNumber: stopLSN.previousByteSegmentNumber(segmentSize: walSegmentSize),
+            segmentSize: walSegmentSize)
     }
 
     public func encoded() throws -> [UInt8] {

@@ -38,8 +38,10 @@ public enum ExpiryPlanner {
     ///   - histories: readable timeline histories; a timeline above 1 without one makes every
     ///     timeline count as leading somewhere (nothing is deleted for being on a dead branch).
     ///   - segmentSize: bytes per segment, to compare positions across timelines.
-    public static func plan(backups: [Backup], segments: [WALSegmentName: Int64], incomplete: [String: Int64?],
-                            histories: [UInt32: TimelineHistory], segmentSize: Int, days: Int, now: Int64) -> [Decision] {
+    public static func plan(
+        backups: [Backup], segments: [WALSegmentName: Int64], incomplete: [String: Int64?],
+        histories: [UInt32: TimelineHistory], segmentSize: Int, days: Int, now: Int64
+    ) -> [Decision] {
         let windowStart = now - Int64(days) * 86_400_000_000
         var decisions: [Decision] = []
 
@@ -65,22 +67,32 @@ public enum ExpiryPlanner {
                 kept.append(backup)
                 decisions.append(Decision(subject: .backup(backup.label), keep: true, reason: reason))
             } else {
-                decisions.append(Decision(subject: .backup(backup.label), keep: false,
-                                          reason: "stopped \(describe(backup.stopTime)), before the window, and a newer backup older than the window covers its place"))
+                decisions.append(
+                    Decision(
+                        subject: .backup(backup.label), keep: false,
+                        reason: "stopped \(describe(backup.stopTime)), before the window, and a newer backup older than the window covers its place"))
             }
         }
 
         for (label, started) in incomplete.sorted(by: { $0.key < $1.key }) {
             if let started, now - started > 86_400_000_000 {
-                decisions.append(Decision(subject: .incompleteBackup(label), keep: false, reason: "parts without a manifest, started more than a day ago: an interrupted backup"))
+                decisions.append(
+                    Decision(
+                        subject: .incompleteBackup(label), keep: false,
+                        reason: "parts without a manifest, started more than a day ago: an interrupted backup"))
             } else {
-                decisions.append(Decision(subject: .incompleteBackup(label), keep: true, reason: "parts without a manifest, started less than a day ago (or at an unknown time): it may still be running"))
+                decisions.append(
+                    Decision(
+                        subject: .incompleteBackup(label), keep: true,
+                        reason: "parts without a manifest, started less than a day ago (or at an unknown time): it may still be running"))
             }
         }
 
         // WAL.
         // The newest WAL is the last archived, not the highest name (names sort by timeline first).
-        let newestSegment = segments.max { ($0.value, $0.key.segmentNumber(segmentSize: segmentSize)) < ($1.value, $1.key.segmentNumber(segmentSize: segmentSize)) }?.key
+        let newestSegment = segments.max {
+            ($0.value, $0.key.segmentNumber(segmentSize: segmentSize)) < ($1.value, $1.key.segmentNumber(segmentSize: segmentSize))
+        }?.key
         let targets = Set(kept.map(\.timeline) + (newestSegment.map { [$0.timeline] } ?? []))
         let historiesComplete = Set(segments.keys.map(\.timeline) + backups.map(\.timeline)).allSatisfy { $0 == 1 || histories[$0] != nil }
         func leadsToKept(_ timeline: UInt32) -> Bool {
@@ -93,17 +105,26 @@ public enum ExpiryPlanner {
         for (segment, archivedAt) in segments.sorted(by: { $0.key < $1.key }) {
             let position = segment.segmentNumber(segmentSize: segmentSize)
             guard let cutoff else {
-                decisions.append(Decision(subject: .segment(segment), keep: true, reason: "there is no complete backup: WAL is kept until there is one"))
+                decisions.append(
+                    Decision(subject: .segment(segment), keep: true, reason: "there is no complete backup: WAL is kept until there is one"))
                 continue
             }
             if position < cutoff {
                 decisions.append(Decision(subject: .segment(segment), keep: false, reason: "before the start of the oldest kept backup"))
             } else if leadsToKept(segment.timeline) {
-                decisions.append(Decision(subject: .segment(segment), keep: true, reason: "on timeline \(segment.timeline), from the oldest kept backup's start on"))
+                decisions.append(
+                    Decision(
+                        subject: .segment(segment), keep: true, reason: "on timeline \(segment.timeline), from the oldest kept backup's start on"))
             } else if archivedAt >= windowStart {
-                decisions.append(Decision(subject: .segment(segment), keep: true, reason: "on timeline \(segment.timeline), which leads to no kept backup, but archived inside the window"))
+                decisions.append(
+                    Decision(
+                        subject: .segment(segment), keep: true,
+                        reason: "on timeline \(segment.timeline), which leads to no kept backup, but archived inside the window"))
             } else {
-                decisions.append(Decision(subject: .segment(segment), keep: false, reason: "on timeline \(segment.timeline), which leads to no kept backup nor to the newest WAL, archived before the window"))
+                decisions.append(
+                    Decision(
+                        subject: .segment(segment), keep: false,
+                        reason: "on timeline \(segment.timeline), which leads to no kept backup nor to the newest WAL, archived before the window"))
             }
         }
         return decisions

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultPolicy
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where a restore should stop.
 public enum RecoveryTarget: Equatable, Sendable {
@@ -26,11 +27,11 @@ public enum RecoveryTarget: Equatable, Sendable {
             return n
         }
         guard chars.count >= 19, chars[4] == UInt8(ascii: "-"), chars[7] == UInt8(ascii: "-"),
-              chars[10] == UInt8(ascii: " ") || chars[10] == UInt8(ascii: "T"),
-              chars[13] == UInt8(ascii: ":"), chars[16] == UInt8(ascii: ":"),
-              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+            chars[10] == UInt8(ascii: " ") || chars[10] == UInt8(ascii: "T"),
+            chars[13] == UInt8(ascii: ":"), chars[16] == UInt8(ascii: ":"),
+            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
         else { return nil }
         var index = 19
         var micros = 0

@@ -20,11 +20,14 @@ public enum SQLIdentifier {
     public static func check(_ name: String, what: String, option: String) throws -> String {
         guard isValid(name) else {
             let length = name.utf8.count
-            let why = length > maxLength ? "is \(length) bytes long (PostgreSQL keeps \(maxLength))"
+            let why =
+                length > maxLength
+                ? "is \(length) bytes long (PostgreSQL keeps \(maxLength))"
                 : "is not a plain lower-case name (letters a-z, digits, underscores; not starting with a digit)"
-            throw CatalogError(problem: "\(option) \(shown(name)): the \(what) name \(why)",
-                               fix: "give the \(what)'s name as it is in the catalog, e.g. tenant_acme; names that need quoting are not accepted",
-                               errorCode: "input.invalid")
+            throw CatalogError(
+                problem: "\(option) \(shown(name)): the \(what) name \(why)",
+                fix: "give the \(what)'s name as it is in the catalog, e.g. tenant_acme; names that need quoting are not accepted",
+                errorCode: "input.invalid")
         }
         return name
     }
@@ -40,8 +43,9 @@ public enum SQLIdentifier {
     public static func checkUserSchema(_ name: String, option: String) throws -> String {
         let schema = try check(name, what: "schema", option: option)
         guard !isSystemSchema(schema) else {
-            throw CatalogError(problem: "\(option) \(schema): \(schema) is a system schema of PostgreSQL, which walvault never dumps, restores into or replaces",
-                               fix: "name one of the application's own schemas, e.g. tenant_acme", errorCode: "input.invalid")
+            throw CatalogError(
+                problem: "\(option) \(schema): \(schema) is a system schema of PostgreSQL, which walvault never dumps, restores into or replaces",
+                fix: "name one of the application's own schemas, e.g. tenant_acme", errorCode: "input.invalid")
         }
         return schema
     }
@@ -51,8 +55,9 @@ public enum SQLIdentifier {
     public static func checkUserTable(_ name: String, option: String) throws -> String {
         let table = try check(name, what: "table", option: option)
         guard !table.hasPrefix("pg_") else {
-            throw CatalogError(problem: "\(option) \(table): names starting with pg_ are PostgreSQL's system tables, which walvault never exports or deletes from",
-                               fix: "name the application's own table, e.g. project_logs", errorCode: "input.invalid")
+            throw CatalogError(
+                problem: "\(option) \(table): names starting with pg_ are PostgreSQL's system tables, which walvault never exports or deletes from",
+                fix: "name the application's own table, e.g. project_logs", errorCode: "input.invalid")
         }
         return table
     }

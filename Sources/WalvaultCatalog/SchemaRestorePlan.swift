@@ -40,26 +40,36 @@ public struct SchemaRestorePlan: Equatable, Sendable {
     ///   - exists: whether a schema of that name is in the database now.
     ///   - stamp: when, as `YYYYMMDD_HHMMSS` (UTC), for the name of a schema set aside.
     ///   - holdName: a name no schema has (random), for the live schema while the restore runs.
-    public static func make(dumpSchema: String, into: String?, replace: Bool, exists: (String) -> Bool,
-                            stamp: String, holdName: String) -> Result<SchemaRestorePlan, Refusal> {
+    public static func make(
+        dumpSchema: String, into: String?, replace: Bool, exists: (String) -> Bool,
+        stamp: String, holdName: String
+    ) -> Result<SchemaRestorePlan, Refusal> {
         let target = into ?? (replace ? dumpSchema : dumpSchema + "_restored")
         guard SQLIdentifier.isValid(target) else {
-            return .failure(Refusal(problem: "the schema to restore into, \(SQLIdentifier.shown(target)), is not a valid name of at most \(SQLIdentifier.maxLength) bytes",
-                                    fix: "give one with --into-schema"))
+            return .failure(
+                Refusal(
+                    problem:
+                        "the schema to restore into, \(SQLIdentifier.shown(target)), is not a valid name of at most \(SQLIdentifier.maxLength) bytes",
+                    fix: "give one with --into-schema"))
         }
         var before: [String] = []
         var after: [String] = []
         var aside: String?
         if exists(target) {
             guard replace else {
-                return .failure(Refusal(problem: "schema \(target) already exists", fix: into == nil && !replace
-                    ? "restore into another schema with --into-schema NAME, or replace it with --replace (it is kept aside, not dropped)"
-                    : "add --replace to replace it (it is kept aside as \(target)_before_restore_<time>, not dropped), or choose another --into-schema"))
+                return .failure(
+                    Refusal(
+                        problem: "schema \(target) already exists",
+                        fix: into == nil && !replace
+                            ? "restore into another schema with --into-schema NAME, or replace it with --replace (it is kept aside, not dropped)"
+                            : "add --replace to replace it (it is kept aside as \(target)_before_restore_<time>, not dropped), or choose another --into-schema"
+                    ))
             }
             let suffix = "_before_restore_" + stamp
             let name = String(target.prefix(SQLIdentifier.maxLength - suffix.utf8.count)) + suffix
             guard !exists(name) else {
-                return .failure(Refusal(problem: "schema \(name), where \(target) would be kept aside, already exists", fix: "wait a second and run it again"))
+                return .failure(
+                    Refusal(problem: "schema \(name), where \(target) would be kept aside, already exists", fix: "wait a second and run it again"))
             }
             aside = name
             before.append("ALTER SCHEMA \(target) RENAME TO \(name)")

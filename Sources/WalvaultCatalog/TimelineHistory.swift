@@ -28,7 +28,7 @@ public struct TimelineHistory: Equatable, Sendable {
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let fields = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count >= 2, let parent = UInt32(fields[0]), let lsn = LSN(String(fields[1])),
-                  parent >= 1, parent < timeline, ancestors.last.map({ $0.parent < parent }) ?? true
+                parent >= 1, parent < timeline, ancestors.last.map({ $0.parent < parent }) ?? true
             else { return nil }
             ancestors.append(Switch(parent: parent, switchPoint: lsn))
         }

@@ -19,11 +19,13 @@ public enum WALFileName: Hashable, Sendable, CustomStringConvertible {
         } else if utf8.count == 32, name.hasSuffix(".partial"), let segment = WALSegmentName(name.prefix(24)) {
             self = .partial(segment)
         } else if utf8.count == 16, name.hasSuffix(".history"), Hex.isUppercaseHex(name.prefix(8), count: 8),
-                  let timeline = UInt32(name.prefix(8), radix: 16), timeline > 0 {
+            let timeline = UInt32(name.prefix(8), radix: 16), timeline > 0
+        {
             self = .history(timeline: timeline)
         } else if utf8.count == 40, name.hasSuffix(".backup"), let segment = WALSegmentName(name.prefix(24)),
-                  name.dropFirst(24).first == ".", Hex.isUppercaseHex(name.dropFirst(25).prefix(8), count: 8),
-                  let offset = UInt32(name.dropFirst(25).prefix(8), radix: 16) {
+            name.dropFirst(24).first == ".", Hex.isUppercaseHex(name.dropFirst(25).prefix(8), count: 8),
+            let offset = UInt32(name.dropFirst(25).prefix(8), radix: 16)
+        {
             self = .backupHistory(segment, offset: offset)
         } else {
             return nil

@@ -28,7 +28,8 @@ public struct WALPageHeader: Equatable, Sendable {
         public var description: String {
             switch self {
             case .tooShort(let n): return "only \(n) bytes, too short for a WAL page header"
-            case .unknownMagic(let m): return "unknown WAL page magic 0x\(String(m, radix: 16, uppercase: true)) (not a WAL file of PostgreSQL 13 to 17)"
+            case .unknownMagic(let m):
+                return "unknown WAL page magic 0x\(String(m, radix: 16, uppercase: true)) (not a WAL file of PostgreSQL 13 to 17)"
             case .notLongHeader: return "the first page has no long header, so this is not the start of a WAL segment"
             case .badSegmentSize(let s): return "segment size \(s) in the header is not a power of two between 1 MiB and 1 GiB"
             case .badBlockSize(let b): return "WAL block size \(b) in the header is not a power of two between 1 KiB and 64 KiB"

@@ -37,8 +37,10 @@ public enum WALPlanner {
     ///   - archived: every archived segment, with when it was archived (µs since the epoch).
     ///   - unreadableHistories: history files in the stores that could not be read or parsed, by
     ///     timeline, with the reason. The plan goes around them unless the target may lie on them.
-    public static func plan(backup: BackupManifest, target: RecoveryTarget, histories: [UInt32: TimelineHistory],
-                            archived: [WALSegmentName: Int64], unreadableHistories: [UInt32: String] = [:]) throws -> WALPlan {
+    public static func plan(
+        backup: BackupManifest, target: RecoveryTarget, histories: [UInt32: TimelineHistory],
+        archived: [WALSegmentName: Int64], unreadableHistories: [UInt32: String] = [:]
+    ) throws -> WALPlan {
         let size = backup.walSegmentSize
         let base = backup.timeline
         let stopNumber = backup.stopLSN.previousByteSegmentNumber(segmentSize: size)
@@ -74,8 +76,9 @@ public enum WALPlanner {
             ranges.append(.init(timeline: timeline, first: name(timeline, first), last: name(timeline, last), count: Int(last - first + 1)))
         }
         func finish() -> WALPlan {
-            WALPlan(targetTimeline: targetTimeline, ranges: ranges, timelines: legs.map(\.timeline),
-                    followsNewestTimeline: newestHistory <= targetTimeline, ignoredHistories: unreadableHistories)
+            WALPlan(
+                targetTimeline: targetTimeline, ranges: ranges, timelines: legs.map(\.timeline),
+                followsNewestTimeline: newestHistory <= targetTimeline, ignoredHistories: unreadableHistories)
         }
         for leg in legs {
             let first = leg.from.segmentNumber(segmentSize: size)
@@ -99,14 +102,18 @@ public enum WALPlanner {
                 let laterExists = archived.keys.contains { $0.timeline == leg.timeline && $0.segmentNumber(segmentSize: size) > number }
                 if !isFinalLeg || (leg.timeline == base && number <= stopNumber) || laterExists {
                     throw CatalogError(
-                        problem: "WAL segment \(segment) is in no store, so backup \(backup.label) cannot be replayed past \(last.map { name(leg.timeline, $0).description } ?? "its start")",
+                        problem:
+                            "WAL segment \(segment) is in no store, so backup \(backup.label) cannot be replayed past \(last.map { name(leg.timeline, $0).description } ?? "its start")",
                         fix: "find the segment (pg_wal of the old server, another store) and archive it, or choose an earlier target")
                 }
                 if case .time(let t) = target {
                     let newest = archived.filter { $0.key.timeline == leg.timeline }.max { $0.value < $1.value }
                     throw CatalogError(
-                        problem: "no archived WAL reaches the target \(RecoveryTarget.formatUTC(t)): the newest segment on timeline \(leg.timeline)\(newest.map { ", \($0.key), was archived at \(RecoveryTarget.formatUTC($0.value))" } ?? " is older")",
-                        fix: "wait until the server archives more WAL (archive_timeout), or choose the end of the archive (restore --target latest; drill without --target-time)")
+                        problem:
+                            "no archived WAL reaches the target \(RecoveryTarget.formatUTC(t)): the newest segment on timeline \(leg.timeline)\(newest.map { ", \($0.key), was archived at \(RecoveryTarget.formatUTC($0.value))" } ?? " is older")",
+                        fix:
+                            "wait until the server archives more WAL (archive_timeout), or choose the end of the archive (restore --target latest; drill without --target-time)"
+                    )
                 }
                 record(leg.timeline, first, last)
                 return finish()
@@ -119,14 +126,17 @@ public enum WALPlanner {
     /// A timeline whose history cannot be read cannot be followed: where it branched is unknown.
     /// It only matters when the target may lie on it: `latest` when WAL was archived on it, or a
     /// time after WAL on it was archived. Otherwise the plan is made without it.
-    static func checkUnreadableHistories(_ unreadable: [UInt32: String], beyond targetTimeline: UInt32,
-                                         target: RecoveryTarget, histories: [UInt32: TimelineHistory],
-                                         archived: [WALSegmentName: Int64]) throws {
+    static func checkUnreadableHistories(
+        _ unreadable: [UInt32: String], beyond targetTimeline: UInt32,
+        target: RecoveryTarget, histories: [UInt32: TimelineHistory],
+        archived: [WALSegmentName: Int64]
+    ) throws {
         for (timeline, reason) in unreadable.sorted(by: { $0.key < $1.key }) where timeline > targetTimeline {
             // WAL on this timeline, or on a later one that may descend from it.
             let onIt = archived.filter { segment, _ in
-                segment.timeline == timeline || (segment.timeline > timeline
-                    && histories[segment.timeline].map { $0.switchPoint(leaving: timeline) != nil } ?? true)
+                segment.timeline == timeline
+                    || (segment.timeline > timeline
+                        && histories[segment.timeline].map { $0.switchPoint(leaving: timeline) != nil } ?? true)
             }
             let needed: Bool
             switch target {
@@ -136,8 +146,11 @@ public enum WALPlanner {
             guard needed else { continue }
             let file = WALFileName.history(timeline: timeline).description
             throw CatalogError(
-                problem: "the target may lie on timeline \(timeline), whose history \(file) cannot be used (\(reason)), so restore cannot tell where that timeline began",
-                fix: "replace the stored \(file) with the server's pg_wal/\(file) if it still exists, or choose a --target-time before timeline \(timeline) began")
+                problem:
+                    "the target may lie on timeline \(timeline), whose history \(file) cannot be used (\(reason)), so restore cannot tell where that timeline began",
+                fix:
+                    "replace the stored \(file) with the server's pg_wal/\(file) if it still exists, or choose a --target-time before timeline \(timeline) began"
+            )
         }
     }
 }

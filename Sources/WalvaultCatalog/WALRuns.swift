@@ -15,10 +15,12 @@ public enum WALRuns {
             var start = numbers[0]
             var previous = numbers[0]
             func close() {
-                result.append(WALRun(timeline: timeline,
-                                     first: WALSegmentName(timeline: timeline, segmentNumber: start, segmentSize: segmentSize).description,
-                                     last: WALSegmentName(timeline: timeline, segmentNumber: previous, segmentSize: segmentSize).description,
-                                     segments: Int(previous - start + 1)))
+                result.append(
+                    WALRun(
+                        timeline: timeline,
+                        first: WALSegmentName(timeline: timeline, segmentNumber: start, segmentSize: segmentSize).description,
+                        last: WALSegmentName(timeline: timeline, segmentNumber: previous, segmentSize: segmentSize).description,
+                        segments: Int(previous - start + 1)))
             }
             for number in numbers.dropFirst() {
                 if number != previous + 1 { close(); start = number }

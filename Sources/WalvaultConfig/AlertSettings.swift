@@ -15,8 +15,10 @@ public struct AlertSettings: Sendable, Equatable {
     /// Consecutive failures of archive-push or ship for one store before the alert.
     public var afterFailures: Int
 
-    public init(telegramChatID: String? = nil, webhookURL: SecretSource? = nil, emailTo: [String] = [], emailFrom: String? = nil, smtpURL: String? = nil,
-                smtpUser: SecretSource? = nil, smtpPassword: SecretSource? = nil, backupMaxAgeHours: Int = 28, afterFailures: Int = 3) {
+    public init(
+        telegramChatID: String? = nil, webhookURL: SecretSource? = nil, emailTo: [String] = [], emailFrom: String? = nil, smtpURL: String? = nil,
+        smtpUser: SecretSource? = nil, smtpPassword: SecretSource? = nil, backupMaxAgeHours: Int = 28, afterFailures: Int = 3
+    ) {
         self.telegramChatID = telegramChatID
         self.webhookURL = webhookURL
         self.emailTo = emailTo
@@ -33,7 +35,8 @@ public struct AlertSettings: Sendable, Equatable {
     public static func isValidAddress(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard let at = bytes.firstIndex(of: UInt8(ascii: "@")), at > 0, at < bytes.count - 1,
-              bytes.filter({ $0 == UInt8(ascii: "@") }).count == 1 else { return false }
+            bytes.filter({ $0 == UInt8(ascii: "@") }).count == 1
+        else { return false }
         return bytes.allSatisfy { $0 > 32 && $0 < 127 && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") && $0 != UInt8(ascii: ",") }
     }
 }

@@ -19,8 +19,10 @@ public struct HistorySettings: Sendable, Equatable {
     }
     public static let defaultRetentionDays = 30
 
-    public init(conninfo: String, projectID: String, journal: String = HistorySettings.defaultJournal,
-                retentionDays: Int = HistorySettings.defaultRetentionDays) {
+    public init(
+        conninfo: String, projectID: String, journal: String = HistorySettings.defaultJournal,
+        retentionDays: Int = HistorySettings.defaultRetentionDays
+    ) {
         self.conninfo = conninfo
         self.projectID = projectID
         self.journal = journal

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reads the passphrase from where [encryption] points, straight into wiped memory.
 public enum Passphrase {
@@ -25,14 +26,19 @@ public enum Passphrase {
         do {
             (buffer, length, mode) = try SecretFile.read(path, limit: maxLength)
         } catch .cannotOpen(let error) {
-            throw ConfigError(file: configPath, key: key, problem: "cannot read the passphrase file \(path): \(error.reason)",
-                              fix: "create it holding the passphrase, owned by the user running walvault (the postgres user for archive_command), mode 600")
+            throw ConfigError(
+                file: configPath, key: key, problem: "cannot read the passphrase file \(path): \(error.reason)",
+                fix: "create it holding the passphrase, owned by the user running walvault (the postgres user for archive_command), mode 600")
         } catch .notRegular {
-            throw ConfigError(file: configPath, key: key, problem: "\(path) is not a regular file", fix: "point passphrase_file at the file holding the passphrase")
+            throw ConfigError(
+                file: configPath, key: key, problem: "\(path) is not a regular file", fix: "point passphrase_file at the file holding the passphrase")
         } catch .cannotRead(let error) {
-            throw ConfigError(file: configPath, key: key, problem: "cannot read the passphrase file \(path): \(error.reason)", fix: "check the disk and the file's permissions")
+            throw ConfigError(
+                file: configPath, key: key, problem: "cannot read the passphrase file \(path): \(error.reason)",
+                fix: "check the disk and the file's permissions")
         } catch .tooLong {
-            throw ConfigError(file: configPath, key: key, problem: "\(path) is longer than \(maxLength) bytes", fix: "it should hold only the passphrase")
+            throw ConfigError(
+                file: configPath, key: key, problem: "\(path) is longer than \(maxLength) bytes", fix: "it should hold only the passphrase")
         }
         // One trailing newline is what editors and `echo` add; it is not part of the passphrase.
         length = buffer.withUnsafeBytes { bytes in
@@ -42,7 +48,8 @@ public enum Passphrase {
             return n
         }
         guard length > 0 else {
-            throw ConfigError(file: configPath, key: key, problem: "the passphrase file \(path) is empty", fix: "write the passphrase into it (one line)")
+            throw ConfigError(
+                file: configPath, key: key, problem: "the passphrase file \(path) is empty", fix: "write the passphrase into it (one line)")
         }
         var warnings: [String] = []
         if mode & 0o077 != 0 {
@@ -54,8 +61,9 @@ public enum Passphrase {
     /// Copies the variable, then wipes and removes it from this process's environment.
     static func fromEnvironment(_ name: String, configPath: String) throws -> SecretBytes {
         guard let raw = getenv(name), raw.pointee != 0 else {
-            throw ConfigError(file: configPath, key: "encryption.passphrase_env", problem: "the environment variable \(name) is not set or empty",
-                              fix: "set it for the process running walvault (for archive_command: in the PostgreSQL service's environment), or use passphrase_file")
+            throw ConfigError(
+                file: configPath, key: "encryption.passphrase_env", problem: "the environment variable \(name) is not set or empty",
+                fix: "set it for the process running walvault (for archive_command: in the PostgreSQL service's environment), or use passphrase_file")
         }
         let length = strlen(raw)
         let secret = SecretBytes(copying: UnsafeRawBufferPointer(start: raw, count: length))

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `[performance]`: how far walvault works ahead of PostgreSQL.
@@ -19,8 +19,10 @@ public struct PerformanceSettings: Sendable, Equatable {
     /// reader with zstd's threads beside it. Default: the machine's cores.
     public var backupParallel: Int
 
-    public init(prefetch: Int = 8, pushParallel: Int = PerformanceSettings.cores, restoreParallel: Int = PerformanceSettings.cores,
-                backupParallel: Int = PerformanceSettings.cores) {
+    public init(
+        prefetch: Int = 8, pushParallel: Int = PerformanceSettings.cores, restoreParallel: Int = PerformanceSettings.cores,
+        backupParallel: Int = PerformanceSettings.cores
+    ) {
         self.prefetch = prefetch
         self.pushParallel = pushParallel
         self.restoreParallel = restoreParallel

@@ -12,8 +12,10 @@ public struct S3StoreSettings: Sendable, Equatable {
     /// `https://endpoint/bucket/key` instead of `https://bucket.endpoint/key`.
     public var pathStyle: Bool
 
-    public init(endpoint: String, region: String, bucket: String, prefix: String = "", accessKeyID: SecretSource,
-                secretAccessKey: SecretSource, pathStyle: Bool = false) {
+    public init(
+        endpoint: String, region: String, bucket: String, prefix: String = "", accessKeyID: SecretSource,
+        secretAccessKey: SecretSource, pathStyle: Bool = false
+    ) {
         self.endpoint = endpoint
         self.region = region
         self.bucket = bucket

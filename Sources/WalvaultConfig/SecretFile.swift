@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reads a small file holding a secret (a passphrase, an S3 key, a bot token) straight into wiped
 /// memory: opened through symlinks (secrets mounts use them), a regular file, at most `limit`

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reads a store's credentials from where the config points, when the store is opened: never
 /// from the config itself, never onto a command line. Secrets stay in wiped memory.
@@ -21,9 +22,10 @@ public enum StoreCredentials {
         switch source {
         case .environment(let name):
             guard let raw = getenv(name), raw.pointee != 0 else {
-                throw ConfigError(file: configPath, key: key + "_env", problem: "the environment variable \(name) is not set or empty",
-                                  fix: "set it for the process running walvault (for archive_command: in the PostgreSQL service's environment)"
-                                      + (fileKey ? ", or use \(key.split(separator: ".").last.map(String.init) ?? key)_file" : ""))
+                throw ConfigError(
+                    file: configPath, key: key + "_env", problem: "the environment variable \(name) is not set or empty",
+                    fix: "set it for the process running walvault (for archive_command: in the PostgreSQL service's environment)"
+                        + (fileKey ? ", or use \(key.split(separator: ".").last.map(String.init) ?? key)_file" : ""))
             }
             // Not unset: `walvault ship`, started from archive-push, needs it too.
             return SecretBytes(copying: UnsafeRawBufferPointer(start: raw, count: strlen(raw)))
@@ -33,14 +35,19 @@ public enum StoreCredentials {
             do {
                 (buffer, length, _) = try SecretFile.read(path, limit: maxLength)
             } catch .cannotOpen(let error) {
-                throw ConfigError(file: configPath, key: key + "_file", problem: "cannot read \(path): \(error.reason)",
-                                  fix: "create it holding only the value, owned by the user running walvault, mode 600")
+                throw ConfigError(
+                    file: configPath, key: key + "_file", problem: "cannot read \(path): \(error.reason)",
+                    fix: "create it holding only the value, owned by the user running walvault, mode 600")
             } catch .notRegular {
-                throw ConfigError(file: configPath, key: key + "_file", problem: "\(path) is not a regular file", fix: "point it at the file holding the value")
+                throw ConfigError(
+                    file: configPath, key: key + "_file", problem: "\(path) is not a regular file", fix: "point it at the file holding the value")
             } catch .cannotRead(let error) {
-                throw ConfigError(file: configPath, key: key + "_file", problem: "cannot read \(path): \(error.reason)", fix: "check the disk and the file's permissions")
+                throw ConfigError(
+                    file: configPath, key: key + "_file", problem: "cannot read \(path): \(error.reason)",
+                    fix: "check the disk and the file's permissions")
             } catch .tooLong {
-                throw ConfigError(file: configPath, key: key + "_file", problem: "\(path) is longer than \(maxLength) bytes", fix: "it should hold only the value")
+                throw ConfigError(
+                    file: configPath, key: key + "_file", problem: "\(path) is longer than \(maxLength) bytes", fix: "it should hold only the value")
             }
             length = buffer.withUnsafeBytes { bytes in
                 var n = length

@@ -43,8 +43,10 @@ public struct StoreSettings: Sendable, Equatable {
     /// `repo-type = s3`), so that `bucket` on a local store is an unknown key, not ignored.
     public static let keysByType: [String: [String]] = [
         "local": ["mode", "path"],
-        "s3": ["mode", "endpoint", "region", "bucket", "prefix", "access_key_id_env", "access_key_id_file",
-               "secret_access_key_env", "secret_access_key_file", "path_style"],
-        "telegram": ["mode", "api_base", "bot_token_env", "bot_token_file", "chat_id", "part_size_mb", "local_files", "messages_per_minute"],
+        "s3": [
+            "mode", "endpoint", "region", "bucket", "prefix", "access_key_id_env", "access_key_id_file",
+            "secret_access_key_env", "secret_access_key_file", "path_style"
+        ],
+        "telegram": ["mode", "api_base", "bot_token_env", "bot_token_file", "chat_id", "part_size_mb", "local_files", "messages_per_minute"]
     ]
 }

@@ -20,8 +20,9 @@ struct TableReader {
 
     func requiredString(_ name: String, meaning: String) throws -> String {
         guard let value = try string(name), !value.isEmpty else {
-            throw ConfigError(file: file, key: key(name), problem: "missing",
-                              fix: "set it to \(meaning)")
+            throw ConfigError(
+                file: file, key: key(name), problem: "missing",
+                fix: "set it to \(meaning)")
         }
         return value
     }
@@ -41,13 +42,17 @@ struct TableReader {
     /// - Parameter what: how the accepting table is named in the fix ("a local store").
     func rejectUnknownKeys(what: String? = nil) throws {
         for name in table.keys.sorted() where !knownKeys.contains(name) {
-            throw ConfigError(file: file, key: key(name), problem: what.map { "unknown key for \($0)" } ?? "unknown key",
-                              fix: "remove it or fix its spelling; \(what ?? "[\(place.split(separator: " ").first ?? "")]") accepts \(knownKeys.joined(separator: ", "))")
+            throw ConfigError(
+                file: file, key: key(name), problem: what.map { "unknown key for \($0)" } ?? "unknown key",
+                fix:
+                    "remove it or fix its spelling; \(what ?? "[\(place.split(separator: " ").first ?? "")]") accepts \(knownKeys.joined(separator: ", "))"
+            )
         }
     }
 
     private func typeError(_ name: String, expected: String, found: TOMLType) -> ConfigError {
-        ConfigError(file: file, key: key(name), problem: "expected \(expected), found \(found)",
-                    fix: "write it as \(expected)")
+        ConfigError(
+            file: file, key: key(name), problem: "expected \(expected), found \(found)",
+            fix: "write it as \(expected)")
     }
 }

@@ -14,8 +14,10 @@ public struct TelegramStoreSettings: Sendable, Equatable {
     /// (more in a private chat with the bot); 18 stays below it without a 429.
     public var messagesPerMinute: Int
 
-    public init(apiBase: String = "https://api.telegram.org", botToken: SecretSource, chatID: String, partSizeMB: Int = 19, localFiles: Bool = false,
-                messagesPerMinute: Int = 18) {
+    public init(
+        apiBase: String = "https://api.telegram.org", botToken: SecretSource, chatID: String, partSizeMB: Int = 19, localFiles: Bool = false,
+        messagesPerMinute: Int = 18
+    ) {
         self.messagesPerMinute = messagesPerMinute
         self.apiBase = apiBase
         self.botToken = botToken
@@ -34,7 +36,8 @@ public struct TelegramStoreSettings: Sendable, Equatable {
     public static func isValidChatID(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         if bytes.first == UInt8(ascii: "@") {
-            return bytes.count >= 6 && bytes.count <= 33 && bytes.dropFirst().allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
+            return bytes.count >= 6 && bytes.count <= 33
+                && bytes.dropFirst().allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
         }
         let digits = bytes.first == UInt8(ascii: "-") ? bytes.dropFirst() : bytes[...]
         return !digits.isEmpty && digits.count <= 20 && digits.allSatisfy { $0 >= 48 && $0 <= 57 }

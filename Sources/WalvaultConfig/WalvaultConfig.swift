@@ -15,10 +15,12 @@ public struct WalvaultConfig: Sendable, Equatable {
     public var check: CheckSettings
     public var performance: PerformanceSettings
 
-    public init(path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
-                history: HistorySettings? = nil, encryption: EncryptionSettings? = nil, shipping: ShippingSettings = ShippingSettings(),
-                retention: RetentionSettings? = nil, alerts: AlertSettings? = nil, check: CheckSettings = CheckSettings(),
-                performance: PerformanceSettings = PerformanceSettings()) {
+    public init(
+        path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
+        history: HistorySettings? = nil, encryption: EncryptionSettings? = nil, shipping: ShippingSettings = ShippingSettings(),
+        retention: RetentionSettings? = nil, alerts: AlertSettings? = nil, check: CheckSettings = CheckSettings(),
+        performance: PerformanceSettings = PerformanceSettings()
+    ) {
         self.performance = performance
         self.alerts = alerts
         self.check = check

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import WalvaultBackup
 import WalvaultCatalog
+import WalvaultKit
 import WalvaultPostgres
 import WalvaultSystem
-import WalvaultBackup
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public struct DrillOptions: Sendable {
     public var backupLabel: String?
@@ -20,8 +21,10 @@ public struct DrillOptions: Sendable {
     /// How long recovery may take before the drill gives up.
     public var timeoutSeconds: Int
 
-    public init(backupLabel: String? = nil, target: RecoveryTarget = .latest, keep: Bool = false, parentDirectory: String = "/var/tmp",
-                postgresBin: String? = nil, restoreCommand: String, timeoutSeconds: Int = 3600) {
+    public init(
+        backupLabel: String? = nil, target: RecoveryTarget = .latest, keep: Bool = false, parentDirectory: String = "/var/tmp",
+        postgresBin: String? = nil, restoreCommand: String, timeoutSeconds: Int = 3600
+    ) {
         self.backupLabel = backupLabel
         self.target = target
         self.keep = keep
@@ -62,13 +65,19 @@ public struct DrillReport: Codable, Sendable {
     }
 
     public var lines: [String] {
-        var out = ["backup \(backup) restored into \(directory) in \(String(format2: restoreSeconds)) s; recovery to \(target) and promotion in \(String(format2: recoverySeconds)) s (port \(port))"]
+        var out = [
+            "backup \(backup) restored into \(directory) in \(String(format2: restoreSeconds)) s; recovery to \(target) and promotion in \(String(format2: recoverySeconds)) s (port \(port))"
+        ]
         for database in databases {
-            out.append("database \(database.name): \(database.tables.count) tables, \(database.rows) rows\(amcheck ? ", \(database.indexesChecked) B-tree indexes checked" : "")")
+            out.append(
+                "database \(database.name): \(database.tables.count) tables, \(database.rows) rows\(amcheck ? ", \(database.indexesChecked) B-tree indexes checked" : "")"
+            )
         }
         if !amcheck { out.append("amcheck is not installed (Debian: postgresql-contrib): indexes were not checked") }
         out += problems.map { "FAIL \($0)" }
-        out.append("drill \(ok ? "passed" : "FAILED") in \(String(format2: totalSeconds)) s (checks \(String(format2: checkSeconds)) s)\(kept ? "; kept \(directory)" : "")")
+        out.append(
+            "drill \(ok ? "passed" : "FAILED") in \(String(format2: totalSeconds)) s (checks \(String(format2: checkSeconds)) s)\(kept ? "; kept \(directory)" : "")"
+        )
         return out
     }
 }
@@ -99,15 +108,19 @@ public struct Drill {
 
     /// Its steps go to `events` as notes, like every operation's.
     public func run(events: OperationObserver = IgnoredEvents()) throws -> DrillReport {
-        try events.run("drill", type: .database, subject: options.backupLabel, summary: { (report: DrillReport) in
-            ([], OperationFacts(objectName: report.backup, size: report.databases.reduce(0) { $0 + $1.rows }))
-        }) { try drill(events: events, progress: { events.receive(.progressed(note: $0)) }) }
+        try events.run(
+            "drill", type: .database, subject: options.backupLabel,
+            summary: { (report: DrillReport) in
+                ([], OperationFacts(objectName: report.backup, size: report.databases.reduce(0) { $0 + $1.rows }))
+            }
+        ) { try drill(events: events, progress: { events.receive(.progressed(note: $0)) }) }
     }
 
     private func drill(events: OperationObserver, progress: (String) -> Void) throws -> DrillReport {
         guard geteuid() != 0 else {
-            throw CommandError(problem: "a drill starts PostgreSQL, which refuses to run as root",
-                               fix: "run it as the user that owns the cluster: sudo -u postgres walvault drill")
+            throw CommandError(
+                problem: "a drill starts PostgreSQL, which refuses to run as root",
+                fix: "run it as the user that owns the cluster: sudo -u postgres walvault drill")
         }
         let clock = Stopwatch()
         var report = DrillReport()
@@ -120,10 +133,13 @@ public struct Drill {
         defer { _ = lock }
         let stamp = String(RecoveryTarget.formatUTC(WallClock.nowMicros()).prefix(19).filter(\.isNumber))
         // Absolute: pg_ctl starts in "/", not here.
-        let directory = Paths.join(FileSystem.realPath(options.parentDirectory) ?? options.parentDirectory, "walvault-drill-\(context.config.cluster.name)-\(stamp)")
+        let directory = Paths.join(
+            FileSystem.realPath(options.parentDirectory) ?? options.parentDirectory, "walvault-drill-\(context.config.cluster.name)-\(stamp)")
         guard mkdir(directory, 0o700) == 0 else {
             let error = SystemError("create directory", path: directory)
-            throw CommandError(cause: error, problem: "cannot create the drill's directory \(directory): \(error.reason)", fix: error.hint ?? "choose another place with --directory")
+            throw CommandError(
+                cause: error, problem: "cannot create the drill's directory \(directory): \(error.reason)",
+                fix: error.hint ?? "choose another place with --directory")
         }
         report.directory = directory
         let pgdata = Paths.join(directory, "pgdata")
@@ -137,7 +153,8 @@ public struct Drill {
         }
 
         // 1. Restore, its tablespaces inside the drill's directory.
-        var restoreOptions = RestoreOptions(pgdata: pgdata, target: options.target, backupLabel: options.backupLabel, restoreCommand: options.restoreCommand)
+        var restoreOptions = RestoreOptions(
+            pgdata: pgdata, target: options.target, backupLabel: options.backupLabel, restoreCommand: options.restoreCommand)
         let restore = Restore(context: context, options: restoreOptions)
         let plan = try restore.plan()
         report.backup = plan.backup.label
@@ -188,12 +205,14 @@ public struct Drill {
                 report.problems.append("database \(name): \(error)")
                 continue
             }
-            let tables = try connection.query("""
+            let tables = try connection.query(
+                """
                 SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('r', 'm') AND (c.relkind = 'r' OR c.relispopulated) AND c.relpersistence <> 't'
                   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
                 ORDER BY 1
-                """).compactMap { $0[0] }
+                """
+            ).compactMap { $0[0] }
             for table in tables {
                 // The name comes from the server, quoted by format('%I'): a table name cannot inject SQL.
                 do { database.tables[table] = Int(try connection.value("SELECT count(*) FROM \(table)")) ?? -1 } catch {
@@ -205,7 +224,8 @@ public struct Drill {
                 report.problems.append("database \(name): cannot create the amcheck extension: \(error)")
                 continue
             }
-            let indexes = try connection.query("""
+            let indexes = try connection.query(
+                """
                 SELECT c.oid::text, format('%I.%I', n.nspname, c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                 JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam
                 WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND c.relpersistence <> 't' ORDER BY 2
@@ -225,17 +245,21 @@ public struct Drill {
     package func postgresBin(major: Int) throws -> String {
         if let bin = options.postgresBin {
             guard FileSystem.exists(Paths.join(bin, "pg_ctl")) else {
-                throw CommandError(problem: "--postgres-bin \(bin) holds no pg_ctl", fix: "give the directory of PostgreSQL's programs, such as /usr/lib/postgresql/15/bin")
+                throw CommandError(
+                    problem: "--postgres-bin \(bin) holds no pg_ctl",
+                    fix: "give the directory of PostgreSQL's programs, such as /usr/lib/postgresql/15/bin")
             }
             return bin
         }
         let version = "\(major)"
         let debian = "/usr/lib/postgresql/\(version)/bin"
         if FileSystem.exists(Paths.join(debian, "pg_ctl")) { return debian }
-        for directory in (Environment.value("PATH") ?? "/usr/bin:/bin").split(separator: ":").map(String.init) where FileSystem.exists(Paths.join(directory, "pg_ctl")) {
+        for directory in (Environment.value("PATH") ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        where FileSystem.exists(Paths.join(directory, "pg_ctl")) {
             return directory
         }
-        throw CommandError(problem: "PostgreSQL \(version)'s programs are not installed here (no \(debian)/pg_ctl, no pg_ctl on PATH)",
-                           fix: "install postgresql-\(version), or give their directory with --postgres-bin")
+        throw CommandError(
+            problem: "PostgreSQL \(version)'s programs are not installed here (no \(debian)/pg_ctl, no pg_ctl on PATH)",
+            fix: "install postgresql-\(version), or give their directory with --postgres-bin")
     }
 }

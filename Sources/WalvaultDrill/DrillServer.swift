@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import WalvaultKit
 import WalvaultPostgres
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The drill's PostgreSQL: started by pg_ctl on a restored data directory with settings that keep
 /// it away from everything production uses, watched until it promotes, and stopped.
@@ -37,38 +38,43 @@ package final class DrillServer {
     package static func settings(port: Int, directory: String) -> String {
         func quoted(_ s: String) -> String { "'" + s.replacingQuotes() + "'" }
         return """
-        \(settingsBegin) (a throwaway copy: never the production cluster)
-        port = \(port)
-        listen_addresses = '127.0.0.1'
-        unix_socket_directories = \(quoted(directory))
-        archive_mode = 'off'
-        archive_command = ''
-        primary_conninfo = ''
-        primary_slot_name = ''
-        synchronous_standby_names = ''
-        wal_level = 'replica'
-        ssl = 'off'
-        hba_file = \(quoted(directory + "/pg_hba.conf"))
-        ident_file = \(quoted(directory + "/pg_ident.conf"))
-        cluster_name = 'walvault-drill'
-        logging_collector = 'off'
-        log_destination = 'stderr'
-        shared_preload_libraries = ''
-        hot_standby = 'on'
+            \(settingsBegin) (a throwaway copy: never the production cluster)
+            port = \(port)
+            listen_addresses = '127.0.0.1'
+            unix_socket_directories = \(quoted(directory))
+            archive_mode = 'off'
+            archive_command = ''
+            primary_conninfo = ''
+            primary_slot_name = ''
+            synchronous_standby_names = ''
+            wal_level = 'replica'
+            ssl = 'off'
+            hba_file = \(quoted(directory + "/pg_hba.conf"))
+            ident_file = \(quoted(directory + "/pg_ident.conf"))
+            cluster_name = 'walvault-drill'
+            logging_collector = 'off'
+            log_destination = 'stderr'
+            shared_preload_libraries = ''
+            hot_standby = 'on'
 
-        """
+            """
     }
 
     package static func configure(pgdata: String, directory: String, port: Int) throws {
         // Debian keeps postgresql.conf in /etc: a data directory without one cannot start.
         let conf = Paths.join(pgdata, "postgresql.conf")
         if !FileSystem.exists(conf) { try FileSystem.writeAtomically(conf, contents: Array("# written by walvault drill\n".utf8), mode: 0o600) }
-        try FileSystem.writeAtomically(Paths.join(directory, "pg_hba.conf"),
-                                       contents: Array("local all all trust\nhost all all 127.0.0.1/32 trust\n".utf8), mode: 0o600)
+        try FileSystem.writeAtomically(
+            Paths.join(directory, "pg_hba.conf"),
+            contents: Array("local all all trust\nhost all all 127.0.0.1/32 trust\n".utf8), mode: 0o600)
         try FileSystem.writeAtomically(Paths.join(directory, "pg_ident.conf"), contents: [], mode: 0o600)
         let auto = Paths.join(pgdata, "postgresql.auto.conf")
         let existing = (try? FileSystem.readSmallFile(auto)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        try FileSystem.writeAtomically(auto, contents: Array((existing + (existing.hasSuffix("\n") || existing.isEmpty ? "" : "\n") + settings(port: port, directory: directory)).utf8), mode: 0o600)
+        try FileSystem.writeAtomically(
+            auto,
+            contents: Array(
+                (existing + (existing.hasSuffix("\n") || existing.isEmpty ? "" : "\n") + settings(port: port, directory: directory)).utf8),
+            mode: 0o600)
     }
 
     /// A port nothing listens on now: the kernel's choice for 127.0.0.1:0.
@@ -89,10 +95,13 @@ package final class DrillServer {
     package static func start(bin: String, pgdata: String, directory: String, port: Int, user: String) throws -> DrillServer {
         let server = DrillServer(bin: bin, pgdata: pgdata, directory: directory, port: port, user: user)
         // -W: pg_ctl returns at once; waitForPromotion watches the server itself.
-        let status = try ChildProcess.run(Paths.join(bin, "pg_ctl"), ["-D", pgdata, "-l", server.log, "-W", "start"], output: Paths.join(directory, "pg_ctl.log"))
+        let status = try ChildProcess.run(
+            Paths.join(bin, "pg_ctl"), ["-D", pgdata, "-l", server.log, "-W", "start"], output: Paths.join(directory, "pg_ctl.log"))
         guard status == 0 else {
-            throw CommandError(problem: "pg_ctl could not start PostgreSQL on the restored directory (status \(status)): \(server.lastError() ?? "see \(directory)/pg_ctl.log")",
-                               fix: "run the drill with --keep and read \(server.log)")
+            throw CommandError(
+                problem:
+                    "pg_ctl could not start PostgreSQL on the restored directory (status \(status)): \(server.lastError() ?? "see \(directory)/pg_ctl.log")",
+                fix: "run the drill with --keep and read \(server.log)")
         }
         return server
     }
@@ -106,23 +115,29 @@ package final class DrillServer {
             if let connection = try? connect(database: "postgres") {
                 if (try? connection.value("SELECT pg_is_in_recovery()")) == "f" { return }
             } else if !isRunning(), clock.seconds > 2 {
-                throw CommandError(problem: "PostgreSQL stopped during recovery: \(lastError() ?? "no error in its log")",
-                                   fix: "read the server log (--keep keeps \(log)); walvault verify finds missing or damaged WAL")
+                throw CommandError(
+                    problem: "PostgreSQL stopped during recovery: \(lastError() ?? "no error in its log")",
+                    fix: "read the server log (--keep keeps \(log)); walvault verify finds missing or damaged WAL")
             }
             lastProblem = lastError() ?? lastProblem
             usleep(200_000)
         }
-        throw CommandError(problem: "recovery did not finish within \(timeoutSeconds) s\(lastProblem.isEmpty ? "" : " (last error: \(lastProblem))")",
-                           fix: "give it longer with --timeout, or read the server log with --keep")
+        throw CommandError(
+            problem: "recovery did not finish within \(timeoutSeconds) s\(lastProblem.isEmpty ? "" : " (last error: \(lastProblem))")",
+            fix: "give it longer with --timeout, or read the server log with --keep")
     }
 
     package func connect(database: String) throws -> PostgresConnection {
-        try PostgresConnection(conninfo: "host='\(Self.conninfoQuoted(directory))' port=\(port) dbname='\(Self.conninfoQuoted(database))' user='\(Self.conninfoQuoted(user))' sslmode=disable", connectTimeout: 5)
+        try PostgresConnection(
+            conninfo:
+                "host='\(Self.conninfoQuoted(directory))' port=\(port) dbname='\(Self.conninfoQuoted(database))' user='\(Self.conninfoQuoted(user))' sslmode=disable",
+            connectTimeout: 5)
     }
 
     package func isRunning() -> Bool {
         guard let text = try? FileSystem.readSmallFile(Paths.join(pgdata, "postmaster.pid")),
-              let pid = Int32(String(decoding: text, as: UTF8.self).split(separator: "\n").first ?? "") else { return false }
+            let pid = Int32(String(decoding: text, as: UTF8.self).split(separator: "\n").first ?? "")
+        else { return false }
         return FileSystem.isProcessAlive(pid)
     }
 
@@ -151,7 +166,8 @@ package final class DrillServer {
     package func stop() {
         guard !stopped else { return }
         stopped = true
-        _ = try? ChildProcess.run(Paths.join(bin, "pg_ctl"), ["-D", pgdata, "-m", "fast", "-w", "-t", "120", "stop"], output: Paths.join(directory, "pg_ctl.log"))
+        _ = try? ChildProcess.run(
+            Paths.join(bin, "pg_ctl"), ["-D", pgdata, "-m", "fast", "-w", "-t", "120", "stop"], output: Paths.join(directory, "pg_ctl.log"))
     }
 
     /// libpq's quoting inside '…': a backslash before each quote and backslash.

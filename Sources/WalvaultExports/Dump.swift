@@ -1,15 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultHistory
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultPostgres
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public struct DumpOptions: Sendable {
     public var database: String?
@@ -46,7 +47,8 @@ public struct DumpResult: Codable, Equatable, Sendable {
     public var line: String {
         let where_ = stored.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
         let queued = queuedFor.isEmpty ? "" : "; queued for " + queuedFor.map { "\"\($0)\"" }.joined(separator: ", ")
-        return "dumped schema \(schema) of database \(database) as \(id): \(size) bytes (\(format)) in \(String(format2: seconds)) s, stored in \(where_)\(queued)"
+        return
+            "dumped schema \(schema) of database \(database) as \(id): \(size) bytes (\(format)) in \(String(format2: seconds)) s, stored in \(where_)\(queued)"
     }
 }
 
@@ -99,24 +101,28 @@ public struct Dump {
 
     private func dump(schema: String, warn: (String) -> Void) throws -> DumpResult {
         guard options.format.isDump else {
-            throw CommandError(problem: "--format \(options.format.rawValue) is not a dump format", fix: "use custom or plain", errorCode: "input.invalid")
+            throw CommandError(
+                problem: "--format \(options.format.rawValue) is not a dump format", fix: "use custom or plain", errorCode: "input.invalid")
         }
         let target = try DatabaseTarget(context: context, database: options.database, command: "dump")
         _ = try context.requireSyncStores(for: "dump")
         let db = try target.connect()
         guard try !db.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]).isEmpty else {
-            throw CommandError(problem: "schema \(schema) does not exist in database \(target.name)",
-                               fix: "check the name (psql: \\dn), or give the database it is in with --database", errorCode: "input.invalid")
+            throw CommandError(
+                problem: "schema \(schema) does not exist in database \(target.name)",
+                fix: "check the name (psql: \\dn), or give the database it is in with --database", errorCode: "input.invalid")
         }
         let pgDump = try PostgresPrograms(explicitDirectory: options.postgresBin, major: try DatabaseTarget.major(db)).path(of: "pg_dump")
         let compression = options.compression ?? (options.format == .custom ? .none : context.config.compression.algorithm)
         let level = compression == context.config.compression.algorithm ? context.config.compression.level : compression.defaultLevel
         let clock = Stopwatch()
         let time = WallClock.nowMicros()
-        let writer = try ExportWriter(context: context, directory: ArchiveLayout(cluster: context.config.cluster.name).dumpDirectory(schema),
-                                      time: time, format: options.format, compression: compression, level: level)
+        let writer = try ExportWriter(
+            context: context, directory: ArchiveLayout(cluster: context.config.cluster.name).dumpDirectory(schema),
+            time: time, format: options.format, compression: compression, level: level)
         let arguments = ["--schema=\(schema)", "--format=\(options.format.rawValue)", "--no-password"]
-        try PipedProgram.read(pgDump, arguments, environment: target.environment(application: "walvault dump"), what: "pg_dump of schema \(schema)") { bytes in
+        try PipedProgram.read(pgDump, arguments, environment: target.environment(application: "walvault dump"), what: "pg_dump of schema \(schema)") {
+            bytes in
             try writer.write(bytes)
         } onFailure: {
             writer.abort()
@@ -127,9 +133,10 @@ public struct Dump {
         }
         let stored = try writer.commit()
         stored.notQueued.forEach(warn)
-        return DumpResult(schema: schema, database: target.name, id: "\(schema)/\(stored.name.stamp)", key: stored.key, format: options.format.rawValue,
-                          compression: compression.rawValue, size: stored.size, sha256: stored.name.sha256,
-                          stored: Dictionary(uniqueKeysWithValues: stored.storedSizes.map { ($0.store, $0.size) }),
-                          queuedFor: stored.queuedFor, seconds: clock.seconds)
+        return DumpResult(
+            schema: schema, database: target.name, id: "\(schema)/\(stored.name.stamp)", key: stored.key, format: options.format.rawValue,
+            compression: compression.rawValue, size: stored.size, sha256: stored.name.sha256,
+            stored: Dictionary(uniqueKeysWithValues: stored.storedSizes.map { ($0.store, $0.size) }),
+            queuedFor: stored.queuedFor, seconds: clock.seconds)
     }
 }

@@ -1,12 +1,13 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import WalvaultCatalog
+import WalvaultKit
 import WalvaultRepository
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `walvault dump list`: the dumps every store holds, from their listings alone (no history
 /// table needed: a machine rebuilt after a disaster sees them too).
@@ -29,11 +30,13 @@ public struct DumpList {
 
     public func run(schema: String?) throws -> [Item] {
         if let schema { _ = try SQLIdentifier.check(schema, what: "schema", option: "--schema") }
-        return try ExportListing.list(.dumps, stores: context.stores, layout: ArchiveLayout(cluster: context.config.cluster.name), subject: schema).map {
-            Item(id: $0.id, schema: $0.subject, time: RecoveryTarget.formatUTC($0.name.time), format: $0.name.format.rawValue,
-                 compression: $0.name.compression.rawValue, sha256: $0.name.sha256,
-                 stores: Dictionary($0.copies.map { ($0.store, $0.object.size) }, uniquingKeysWith: { a, _ in a }))
-        }
+        return try ExportListing.list(.dumps, stores: context.stores, layout: ArchiveLayout(cluster: context.config.cluster.name), subject: schema)
+            .map {
+                Item(
+                    id: $0.id, schema: $0.subject, time: RecoveryTarget.formatUTC($0.name.time), format: $0.name.format.rawValue,
+                    compression: $0.name.compression.rawValue, sha256: $0.name.sha256,
+                    stores: Dictionary($0.copies.map { ($0.store, $0.object.size) }, uniquingKeysWith: { a, _ in a }))
+            }
     }
 
     public static func lines(_ items: [Item]) -> [String] {

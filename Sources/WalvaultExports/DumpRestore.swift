@@ -1,14 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
 import WalvaultConfig
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultPostgres
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public struct DumpRestoreOptions: Sendable {
     /// `<schema>/<time>`, as `walvault dump list` shows it.
@@ -22,8 +23,10 @@ public struct DumpRestoreOptions: Sendable {
     /// Where the dump is fetched to (an unnamed file) before it is verified and restored.
     public var workDirectory: String?
 
-    public init(id: String, intoSchema: String? = nil, replace: Bool = false, database: String? = nil, store: String? = nil,
-                postgresBin: String? = nil, workDirectory: String? = nil) {
+    public init(
+        id: String, intoSchema: String? = nil, replace: Bool = false, database: String? = nil, store: String? = nil,
+        postgresBin: String? = nil, workDirectory: String? = nil
+    ) {
         self.id = id
         self.intoSchema = intoSchema
         self.replace = replace
@@ -54,10 +57,13 @@ public struct DumpRestoreResult: Codable, Equatable, Sendable {
     public var lines: [String] {
         var lines: [String] = []
         if let keptAside {
-            lines.append("schema \(into) was set aside as \(keptAside) (\(replaced.count) tables: \(replaced.map { "\($0.name) \($0.rows) rows" }.joined(separator: ", ")))")
+            lines.append(
+                "schema \(into) was set aside as \(keptAside) (\(replaced.count) tables: \(replaced.map { "\($0.name) \($0.rows) rows" }.joined(separator: ", ")))"
+            )
         }
-        lines.append("restored dump \(id) from store \"\(store)\" into schema \(into) of database \(database) in \(String(format2: seconds)) s: "
-                     + "\(tables.count) tables (\(tables.map { "\($0.name) \($0.rows) rows" }.joined(separator: ", ")))")
+        lines.append(
+            "restored dump \(id) from store \"\(store)\" into schema \(into) of database \(database) in \(String(format2: seconds)) s: "
+                + "\(tables.count) tables (\(tables.map { "\($0.name) \($0.rows) rows" }.joined(separator: ", ")))")
         return lines
     }
 }
@@ -76,11 +82,14 @@ public struct DumpRestore {
     }
 
     public func run(events: OperationObserver = IgnoredEvents()) throws -> DumpRestoreResult {
-        try events.run("dump-restore", type: .database, subject: options.id, summary: { result in
-            var facts = OperationFacts(objectName: result.id)
-            facts.schema = result.into
-            return ([], facts)
-        }) {
+        try events.run(
+            "dump-restore", type: .database, subject: options.id,
+            summary: { result in
+                var facts = OperationFacts(objectName: result.id)
+                facts.schema = result.into
+                return ([], facts)
+            }
+        ) {
             try restore(progress: { events.receive(.progressed(note: $0)) }, warn: { events.receive(.warning($0)) })
         }
     }
@@ -88,7 +97,8 @@ public struct DumpRestore {
     private func restore(progress: (String) -> Void, warn: (String) -> Void) throws -> DumpRestoreResult {
         if let into = options.intoSchema { _ = try SQLIdentifier.checkUserSchema(into, option: "--into-schema") }
         let stores = try storesToRead()
-        let export = try ExportListing.find(id: options.id, in: try ExportListing.list(.dumps, stores: stores, layout: ArchiveLayout(cluster: context.config.cluster.name)))
+        let export = try ExportListing.find(
+            id: options.id, in: try ExportListing.list(.dumps, stores: stores, layout: ArchiveLayout(cluster: context.config.cluster.name)))
         _ = try SQLIdentifier.checkUserSchema(export.subject, option: "dump \(options.id) of schema")
         let target = try DatabaseTarget(context: context, database: options.database, command: "dump restore")
         let db = try target.connect()
@@ -98,10 +108,13 @@ public struct DumpRestore {
         let stamp = String(compact.prefix(8)) + "_" + String(compact.dropFirst(9).prefix(6))
         let existing = Set(try db.query("SELECT nspname FROM pg_namespace").compactMap { $0[0] })
         let plan: SchemaRestorePlan
-        switch SchemaRestorePlan.make(dumpSchema: export.subject, into: options.intoSchema, replace: options.replace, exists: existing.contains,
-                                      stamp: stamp, holdName: "walvault_hold_" + Hex.encode(try KeyDerivation.randomBytes(8))) {
+        switch SchemaRestorePlan.make(
+            dumpSchema: export.subject, into: options.intoSchema, replace: options.replace, exists: existing.contains,
+            stamp: stamp, holdName: "walvault_hold_" + Hex.encode(try KeyDerivation.randomBytes(8)))
+        {
         case .success(let made): plan = made
-        case .failure(let refusal): throw CommandError(problem: refusal.problem + " in database \(target.name)", fix: refusal.fix, errorCode: "input.invalid")
+        case .failure(let refusal):
+            throw CommandError(problem: refusal.problem + " in database \(target.name)", fix: refusal.fix, errorCode: "input.invalid")
         }
         let programs = PostgresPrograms(explicitDirectory: options.postgresBin, major: try DatabaseTarget.major(db))
         let pgRestore = export.name.format == .custom ? try programs.path(of: "pg_restore") : nil
@@ -113,25 +126,31 @@ public struct DumpRestore {
         var replaced: [DumpRestoreResult.Table] = []
         if let aside = plan.aside {
             replaced = try Self.tables(of: plan.target, db)
-            progress("replacing schema \(plan.target) (\(replaced.count) tables: \(replaced.map { "\($0.name) \($0.rows) rows" }.joined(separator: ", "))); it is kept as \(aside), not dropped")
+            progress(
+                "replacing schema \(plan.target) (\(replaced.count) tables: \(replaced.map { "\($0.name) \($0.rows) rows" }.joined(separator: ", "))); it is kept as \(aside), not dropped"
+            )
         }
         progress("restoring \(export.id) (\(export.name.format.rawValue)) into schema \(plan.target) of database \(target.name)")
         try run(plan: plan, file: file, psql: psql, pgRestore: pgRestore, environment: target.environment(application: "walvault dump restore"))
         let tables = try Self.tables(of: plan.target, db)
         if plan.target != plan.dumpSchema {
             for function in try Self.functionsNaming(plan.dumpSchema, in: plan.target, db) {
-                warn("function \(function) names schema \(plan.dumpSchema) in its text (body or search_path), which a rename cannot change: in \(plan.target) it still reads \(plan.dumpSchema); restore under the schema's own name (--replace) for an exact copy")
+                warn(
+                    "function \(function) names schema \(plan.dumpSchema) in its text (body or search_path), which a rename cannot change: in \(plan.target) it still reads \(plan.dumpSchema); restore under the schema's own name (--replace) for an exact copy"
+                )
             }
         }
-        return DumpRestoreResult(id: export.id, database: target.name, schema: export.subject, into: plan.target, store: store,
-                                 keptAside: plan.aside, replaced: replaced, tables: tables, seconds: clock.seconds)
+        return DumpRestoreResult(
+            id: export.id, database: target.name, schema: export.subject, into: plan.target, store: store,
+            keptAside: plan.aside, replaced: replaced, tables: tables, seconds: clock.seconds)
     }
 
     private func storesToRead() throws -> [Store] {
         guard let name = options.store else { return context.stores }
         guard let store = context.stores.first(where: { $0.name == name }) else {
-            throw CommandError(problem: "--store \(name): no such store in \(context.config.path)",
-                               fix: "use one of: \(context.stores.map(\.name).joined(separator: ", "))", errorCode: "input.invalid")
+            throw CommandError(
+                problem: "--store \(name): no such store in \(context.config.path)",
+                fix: "use one of: \(context.stores.map(\.name).joined(separator: ", "))", errorCode: "input.invalid")
         }
         return [store]
     }
@@ -146,7 +165,9 @@ public struct DumpRestore {
             do {
                 file = try FileDescriptor.openUnnamed(in: directory)
             } catch let error as SystemError {
-                throw CommandError(cause: error, problem: "cannot stage the dump in \(directory): \(error.reason)", fix: "give a directory with room for it with --work-dir")
+                throw CommandError(
+                    cause: error, problem: "cannot stage the dump in \(directory): \(error.reason)",
+                    fix: "give a directory with room for it with --work-dir")
             }
             do {
                 _ = try ObjectFetcher.fetch(object, from: store, into: FileSink(file: file))
@@ -156,14 +177,17 @@ public struct DumpRestore {
                 return (file, storeName)
             } catch let error as SystemError where error.code == ENOSPC || error.code == EDQUOT {
                 // The staging directory is full: no store is to blame, and the next would fill it too.
-                throw CommandError(problem: "cannot stage dump \(export.id) in \(directory): \(error.reason)",
-                                   fix: "give a directory with room for the whole dump with --work-dir", errorCode: error.errorCode)
+                throw CommandError(
+                    problem: "cannot stage dump \(export.id) in \(directory): \(error.reason)",
+                    fix: "give a directory with room for the whole dump with --work-dir", errorCode: error.errorCode)
             } catch {
                 failures.append("\(error)")
             }
         }
-        throw CommandError(problem: "no store gave dump \(export.id) intact: \(failures.joined(separator: "; "))", fix: "run walvault verify; restore another dump (walvault dump list)",
-                           errorCode: "repository.damaged")
+        throw CommandError(
+            problem: "no store gave dump \(export.id) intact: \(failures.joined(separator: "; "))",
+            fix: "run walvault verify; restore another dump (walvault dump list)",
+            errorCode: "repository.damaged")
     }
 
     /// pg_restore ─► walvault ─► psql --single-transaction, the plan's renames before and after.
@@ -180,19 +204,24 @@ public struct DumpRestore {
         defer { PostgresPrograms.release(env) }
         let fix = "nothing was changed (the restore is one transaction); fix what it says and run it again"
         guard let pgRestore else {
-            let status = try ChildProcess.wait(try ChildProcess.spawn(psql, arguments, input: .descriptor(file.raw), output: .devNull,
-                                                                      error: .descriptor(psqlErrors.file.raw), environment: env), executable: psql)
+            let status = try ChildProcess.wait(
+                try ChildProcess.spawn(
+                    psql, arguments, input: .descriptor(file.raw), output: .devNull,
+                    error: .descriptor(psqlErrors.file.raw), environment: env), executable: psql)
             guard status == 0 else { throw PipedProgram.failure("psql", status: status, errors: psqlErrors, fix: fix) }
             return
         }
         let pipe = try ChildProcess.pipe()
-        let child = try ChildProcess.spawn(psql, arguments, input: .descriptor(pipe.read.raw), output: .devNull,
-                                           error: .descriptor(psqlErrors.file.raw), environment: env)
+        let child = try ChildProcess.spawn(
+            psql, arguments, input: .descriptor(pipe.read.raw), output: .devNull,
+            error: .descriptor(psqlErrors.file.raw), environment: env)
         try? pipe.read.close()
         do {
-            try PipedProgram.read(pgRestore, ["--no-password", "-f", "-"], environment: environment, what: "pg_restore", input: .descriptor(file.raw)) { bytes in
+            try PipedProgram.read(pgRestore, ["--no-password", "-f", "-"], environment: environment, what: "pg_restore", input: .descriptor(file.raw))
+            { bytes in
                 try pipe.write.writeAll(bytes)
-            } onFailure: {}
+            } onFailure: {
+            }
         } catch let error as SystemError where error.code == EPIPE {
             // psql stopped reading: its error is the one that matters.
             let status = try ChildProcess.wait(child, executable: psql)
@@ -211,16 +240,19 @@ public struct DumpRestore {
     /// Functions of `schema` whose source or settings name `original` as text (views and defaults
     /// refer to objects by OID, and follow the rename; function bodies do not).
     package static func functionsNaming(_ original: String, in schema: String, _ db: PostgresConnection) throws -> [String] {
-        try db.query("""
+        try db.query(
+            """
             SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = $1 AND (position($2 || '.' IN p.prosrc) > 0 OR position($2 IN coalesce(array_to_string(p.proconfig, ' '), '')) > 0)
             ORDER BY 1
-            """, [schema, original]).compactMap { $0[0] }
+            """, [schema, original]
+        ).compactMap { $0[0] }
     }
 
     /// Every table of the schema with its row count.
     package static func tables(of schema: String, _ db: PostgresConnection) throws -> [DumpRestoreResult.Table] {
-        let statements = try db.query("""
+        let statements = try db.query(
+            """
             SELECT c.relname, format('SELECT count(*) FROM %I.%I', n.nspname, c.relname)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname

@@ -1,15 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
 import WalvaultConfig
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultPostgres
 import WalvaultRepository
+import WalvaultShipping
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
-import WalvaultShipping
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public struct ExportLogsOptions: Sendable {
     public var table = "project_logs"
@@ -27,8 +28,10 @@ public struct ExportLogsOptions: Sendable {
     /// the rows instead.
     public var asyncWaitSeconds: Double = 60
 
-    public init(table: String = "project_logs", timeColumn: String = "created_at", since: Int64? = nil, until: Int64? = nil,
-                format: ExportFormat = .jsonl, database: String? = nil, deleteExported: Bool = false) {
+    public init(
+        table: String = "project_logs", timeColumn: String = "created_at", since: Int64? = nil, until: Int64? = nil,
+        format: ExportFormat = .jsonl, database: String? = nil, deleteExported: Bool = false
+    ) {
         self.table = table
         self.timeColumn = timeColumn
         self.since = since
@@ -61,9 +64,11 @@ public struct ExportLogsResult: Codable, Equatable, Sendable {
     public var lines: [String] {
         let range = "\(since.map(RecoveryTarget.formatUTC) ?? "the first row") to \(RecoveryTarget.formatUTC(until)) (excluded)"
         guard let id else { return ["no rows of \(table) from \(range): nothing was stored"] }
-        var lines = ["exported \(rows) rows of \(table) from \(range) as \(id): \(size) bytes (\(format)) in \(String(format2: seconds)) s, "
-                     + "\(seconds > 0 ? String(Int(Double(rows) / seconds)) : "?") rows/s, stored in \(stored.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", "))"
-                     + (queuedFor.isEmpty ? "" : "; queued for " + queuedFor.map { "\"\($0)\"" }.joined(separator: ", "))]
+        var lines = [
+            "exported \(rows) rows of \(table) from \(range) as \(id): \(size) bytes (\(format)) in \(String(format2: seconds)) s, "
+                + "\(seconds > 0 ? String(Int(Double(rows) / seconds)) : "?") rows/s, stored in \(stored.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", "))"
+                + (queuedFor.isEmpty ? "" : "; queued for " + queuedFor.map { "\"\($0)\"" }.joined(separator: ", "))
+        ]
         if let deleted { lines.append("deleted the \(deleted) exported rows from \(table)") }
         return lines
     }
@@ -97,25 +102,29 @@ public struct ExportLogs {
         facts.rangeEnd = result.until
         facts.rowsDeleted = result.deleted
         guard let key = result.key else { return ([], facts) }
-        return (result.stored.keys.sorted().map { store in
-            var f = facts
-            f.storedSize = result.stored[store]
-            return (store, key, f)
-        }, nil)
+        return (
+            result.stored.keys.sorted().map { store in
+                var f = facts
+                f.storedSize = result.stored[store]
+                return (store, key, f)
+            }, nil
+        )
     }
 
     private func export(progress: (String) -> Void, warn: (String) -> Void) throws -> ExportLogsResult {
         let table = try SQLIdentifier.checkUserTable(options.table, option: "--table")
         let column = try SQLIdentifier.check(options.timeColumn, what: "column", option: "--time-column")
         guard !options.format.isDump else {
-            throw CommandError(problem: "--format \(options.format.rawValue) is not a rows format", fix: "use jsonl or csv", errorCode: "input.invalid")
+            throw CommandError(
+                problem: "--format \(options.format.rawValue) is not a rows format", fix: "use jsonl or csv", errorCode: "input.invalid")
         }
         let clock = Stopwatch()
         let start = WallClock.nowMicros()
         let until = options.until ?? start
         if let since = options.since, since >= until {
-            throw CommandError(problem: "--since \(RecoveryTarget.formatUTC(since)) is not before --until \(RecoveryTarget.formatUTC(until))",
-                               fix: "give a range that is not empty", errorCode: "input.invalid")
+            throw CommandError(
+                problem: "--since \(RecoveryTarget.formatUTC(since)) is not before --until \(RecoveryTarget.formatUTC(until))",
+                fix: "give a range that is not empty", errorCode: "input.invalid")
         }
         let target = try DatabaseTarget(context: context, database: options.database, command: "export-logs")
         _ = try context.requireSyncStores(for: "export-logs")
@@ -132,13 +141,16 @@ public struct ExportLogs {
         defer { if !committed { _ = try? db.query("ROLLBACK") } }
         try db.query("SET LOCAL TimeZone = 'UTC'")
         let compression = context.config.compression
-        let writer = try ExportWriter(context: context, directory: ArchiveLayout(cluster: context.config.cluster.name).logsDirectory(table),
-                                      time: start, format: options.format, compression: compression.algorithm, level: compression.level)
+        let writer = try ExportWriter(
+            context: context, directory: ArchiveLayout(cluster: context.config.cluster.name).logsDirectory(table),
+            time: start, format: options.format, compression: compression.algorithm, level: compression.level)
         var rows = 0
         do {
             switch options.format {
             case .jsonl:
-                try db.query("DECLARE walvault_export NO SCROLL CURSOR FOR SELECT row_to_json(t)::text FROM \(table) t WHERE \(condition) ORDER BY t.\(column)")
+                try db.query(
+                    "DECLARE walvault_export NO SCROLL CURSOR FOR SELECT row_to_json(t)::text FROM \(table) t WHERE \(condition) ORDER BY t.\(column)"
+                )
                 let newline: [UInt8] = [10]
                 while true {
                     let fetched = try db.forEachValue("FETCH FORWARD \(options.batchRows) FROM walvault_export") { value in
@@ -151,7 +163,8 @@ public struct ExportLogs {
                 }
                 try db.query("CLOSE walvault_export")
             case .csv:
-                rows = try db.copyOut("COPY (SELECT * FROM \(table) t WHERE \(condition) ORDER BY t.\(column)) TO STDOUT WITH (FORMAT csv, HEADER)") { bytes in
+                rows = try db.copyOut("COPY (SELECT * FROM \(table) t WHERE \(condition) ORDER BY t.\(column)) TO STDOUT WITH (FORMAT csv, HEADER)") {
+                    bytes in
                     try writer.write(bytes)
                 }
             case .custom, .plain:
@@ -163,8 +176,9 @@ public struct ExportLogs {
         }
         guard rows > 0 else {
             writer.abort()
-            return ExportLogsResult(table: table, database: target.name, id: nil, key: nil, format: options.format.rawValue, rows: 0, since: options.since,
-                                    until: until, size: 0, sha256: nil, stored: [:], queuedFor: [], deleted: options.deleteExported ? 0 : nil, seconds: clock.seconds)
+            return ExportLogsResult(
+                table: table, database: target.name, id: nil, key: nil, format: options.format.rawValue, rows: 0, since: options.since,
+                until: until, size: 0, sha256: nil, stored: [:], queuedFor: [], deleted: options.deleteExported ? 0 : nil, seconds: clock.seconds)
         }
         let stored = try writer.commit()
         stored.notQueued.forEach(warn)
@@ -176,8 +190,10 @@ public struct ExportLogs {
             // listing may still bring it there in time; if not, the rows stay).
             let lacking = awaitAsyncStores(key: stored.key, stores: context.asyncIndexes.map { context.stores[$0].name })
             guard lacking.isEmpty else {
-                throw CommandError(problem: "the export \(table)/\(stored.name.stamp) is stored, but its rows were kept: async store\(lacking.count == 1 ? "" : "s") \(lacking.map { "\"\($0)\"" }.joined(separator: ", ")) did not hold it within \(Int(options.asyncWaitSeconds)) s, and deleted rows would exist nowhere else",
-                                   fix: "see why walvault ship cannot reach it (<spool>/ship.log), then run export-logs --delete-exported again for the same range")
+                throw CommandError(
+                    problem:
+                        "the export \(table)/\(stored.name.stamp) is stored, but its rows were kept: async store\(lacking.count == 1 ? "" : "s") \(lacking.map { "\"\($0)\"" }.joined(separator: ", ")) did not hold it within \(Int(options.asyncWaitSeconds)) s, and deleted rows would exist nowhere else",
+                    fix: "see why walvault ship cannot reach it (<spool>/ship.log), then run export-logs --delete-exported again for the same range")
             }
             // Same snapshot as the export: rows inserted or changed since are not touched (a
             // changed one makes the DELETE fail rather than delete what was not exported).
@@ -185,21 +201,25 @@ public struct ExportLogs {
             do {
                 count = Int(try db.value("WITH gone AS (DELETE FROM \(table) t WHERE \(condition) RETURNING 1) SELECT count(*) FROM gone")) ?? -1
             } catch {
-                throw CommandError(cause: error, problem: "the export \(table)/\(stored.name.stamp) is stored, but its rows were not deleted: \(error)",
-                                   fix: "rows in the range changed while it ran; run export-logs --delete-exported again for the same range")
+                throw CommandError(
+                    cause: error, problem: "the export \(table)/\(stored.name.stamp) is stored, but its rows were not deleted: \(error)",
+                    fix: "rows in the range changed while it ran; run export-logs --delete-exported again for the same range")
             }
             guard count == rows else {
-                throw CommandError(problem: "the export \(table)/\(stored.name.stamp) is stored, but deleting its range would remove \(count) rows, not the \(rows) exported; nothing was deleted",
-                                   fix: "run export-logs --delete-exported again for the same range")
+                throw CommandError(
+                    problem:
+                        "the export \(table)/\(stored.name.stamp) is stored, but deleting its range would remove \(count) rows, not the \(rows) exported; nothing was deleted",
+                    fix: "run export-logs --delete-exported again for the same range")
             }
             deleted = count
         }
         try db.query("COMMIT")
         committed = true
-        return ExportLogsResult(table: table, database: target.name, id: "\(table)/\(stored.name.stamp)", key: stored.key, format: options.format.rawValue,
-                                rows: rows, since: options.since, until: until, size: stored.size, sha256: stored.name.sha256,
-                                stored: Dictionary(uniqueKeysWithValues: stored.storedSizes.map { ($0.store, $0.size) }), queuedFor: stored.queuedFor,
-                                deleted: deleted, seconds: clock.seconds)
+        return ExportLogsResult(
+            table: table, database: target.name, id: "\(table)/\(stored.name.stamp)", key: stored.key, format: options.format.rawValue,
+            rows: rows, since: options.since, until: until, size: stored.size, sha256: stored.name.sha256,
+            stored: Dictionary(uniqueKeysWithValues: stored.storedSizes.map { ($0.store, $0.size) }), queuedFor: stored.queuedFor,
+            deleted: deleted, seconds: clock.seconds)
     }
 
     /// Ships the queue (another shipper may be doing it already) until every async store in
@@ -221,29 +241,38 @@ public struct ExportLogs {
 
     /// The table is a table on the search path, and the time column is one of its columns and holds times.
     private func checkTable(_ table: String, column: String, _ db: PostgresConnection, database: String) throws {
-        let found = try db.query("""
+        let found = try db.query(
+            """
             SELECT n.nspname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.oid = to_regclass($1)
             """, [table])
-        let missing = CommandError(problem: "table \(table) does not exist in database \(database) (on its search_path)",
-                                   fix: "check the name (psql: \\dt), or give the database with --database", errorCode: "input.invalid")
+        let missing = CommandError(
+            problem: "table \(table) does not exist in database \(database) (on its search_path)",
+            fix: "check the name (psql: \\dt), or give the database with --database", errorCode: "input.invalid")
         guard let row = found.first, let schema = row[0] else { throw missing }
         // A search_path that reaches a system schema first (information_schema.tables) is refused too.
         guard !SQLIdentifier.isSystemSchema(schema) else {
-            throw CommandError(problem: "--table \(table) is \(schema).\(table), a system table of PostgreSQL, which walvault never exports or deletes from",
-                               fix: "name the application's own table, or set the search_path of the role in [cluster] conninfo", errorCode: "input.invalid")
+            throw CommandError(
+                problem: "--table \(table) is \(schema).\(table), a system table of PostgreSQL, which walvault never exports or deletes from",
+                fix: "name the application's own table, or set the search_path of the role in [cluster] conninfo", errorCode: "input.invalid")
         }
         guard row[1] == "r" || row[1] == "p" else { throw missing }
-        let type = try db.query("""
-            SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-            WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped
-            """, [table, column]).first?.first ?? nil
+        let type =
+            try db.query(
+                """
+                SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+                """, [table, column]
+            ).first?.first ?? nil
         guard let type else {
-            throw CommandError(problem: "table \(table) has no column \(column)", fix: "name its time column with --time-column", errorCode: "input.invalid")
+            throw CommandError(
+                problem: "table \(table) has no column \(column)", fix: "name its time column with --time-column", errorCode: "input.invalid")
         }
         guard type.hasPrefix("timestamp") || type == "date" else {
-            throw CommandError(problem: "column \(column) of \(table) is \(type), not a time", fix: "name a timestamptz, timestamp or date column with --time-column",
-                               errorCode: "input.invalid")
+            throw CommandError(
+                problem: "column \(column) of \(table) is \(type), not a time",
+                fix: "name a timestamptz, timestamp or date column with --time-column",
+                errorCode: "input.invalid")
         }
     }
 }

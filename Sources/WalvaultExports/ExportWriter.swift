@@ -1,10 +1,10 @@
 import WalvaultCatalog
 import WalvaultConfig
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
 
 /// Streams one logical export (a schema dump, exported rows) into every sync store at once
 /// (SHA-256 of the original bytes ─► compression ─► each store's writer, encryption included),
@@ -34,7 +34,8 @@ package final class ExportWriter {
     private let hashing: HashingStage
     private var finished = false
 
-    package init(context: WalvaultContext, directory: String, time: Int64, format: ExportFormat, compression: CompressionAlgorithm, level: Int) throws {
+    package init(context: WalvaultContext, directory: String, time: Int64, format: ExportFormat, compression: CompressionAlgorithm, level: Int) throws
+    {
         self.context = context
         stores = try context.requireSyncStores(for: format.isDump ? "dump" : "export-logs")
         self.directory = directory
@@ -78,13 +79,16 @@ package final class ExportWriter {
         var committed: [(Store, StoreObject)] = []
         do {
             for (index, (store, writer)) in zip(stores, writers).enumerated() {
-                switch try ObjectPlacement.commit(writer, store: store, directory: directory, name: name.description,
-                                                  unlessPrefixTaken: ExportObjectName.prefix(time: time)) {
+                switch try ObjectPlacement.commit(
+                    writer, store: store, directory: directory, name: name.description,
+                    unlessPrefixTaken: ExportObjectName.prefix(time: time))
+                {
                 case .stored(let object): committed.append((store, object))
                 case .alreadyPresent(let objects):
                     writers[(index + 1)...].forEach { $0.abort() }
-                    throw CommandError(problem: "store \"\(store.name)\" already holds \(objects.map(\.key).joined(separator: ", "))",
-                                       fix: "another export of the same moment finished first; run it again")
+                    throw CommandError(
+                        problem: "store \"\(store.name)\" already holds \(objects.map(\.key).joined(separator: ", "))",
+                        fix: "another export of the same moment finished first; run it again")
                 }
             }
         } catch {

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CCurl
 import CCurlShims
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public struct HTTPRequest {
     public enum Body {
@@ -159,10 +160,12 @@ public final class HTTPClient: @unchecked Sendable {
         if let error = fileSources.lazy.compactMap({ $0.takeUnretainedValue().error }).first { throw error }
         guard code == CURLE_OK else {
             let reason = curl.easyStrerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
-            throw HTTPError(kind: Self.isTransient(code) ? .transient : .permanent,
-                            problem: "\(request.method) \(request.displayURL) failed: \(reason)",
-                            fix: Self.isTransient(code) ? "the service or the network did not answer (walvault retried it); try again later" : "check the endpoint in the config",
-                            hostNotFound: code == CURLE_COULDNT_RESOLVE_HOST)
+            throw HTTPError(
+                kind: Self.isTransient(code) ? .transient : .permanent,
+                problem: "\(request.method) \(request.displayURL) failed: \(reason)",
+                fix: Self.isTransient(code)
+                    ? "the service or the network did not answer (walvault retried it); try again later" : "check the endpoint in the config",
+                hostNotFound: code == CURLE_COULDNT_RESOLVE_HOST)
         }
         var status = 0
         try check(wv_curl_getinfo_long(curl.getinfo, handle, CURLINFO_RESPONSE_CODE, &status))
@@ -174,7 +177,8 @@ public final class HTTPClient: @unchecked Sendable {
         var body: [UInt8] = []
         let response = try perform(request) { bytes in
             guard body.count + bytes.count <= limit else {
-                throw HTTPError(kind: .permanent, problem: "\(request.method) \(request.displayURL) answered more than \(limit) bytes", fix: "check the endpoint")
+                throw HTTPError(
+                    kind: .permanent, problem: "\(request.method) \(request.displayURL) answered more than \(limit) bytes", fix: "check the endpoint")
             }
             body.append(contentsOf: bytes)
         }
@@ -193,8 +197,10 @@ public final class HTTPClient: @unchecked Sendable {
     /// Sends one e-mail through libcurl's SMTP support (`smtp://` with STARTTLS, required except
     /// on loopback; `smtps://` with TLS from the start). `displayURL` names the server in errors;
     /// the password is handed to libcurl only.
-    public func sendMail(url: String, displayURL: String, from: String, to recipients: [String], user: String?, password: SecretBytesView?,
-                         message: [UInt8], timeoutSeconds: Int = 30) throws {
+    public func sendMail(
+        url: String, displayURL: String, from: String, to recipients: [String], user: String?, password: SecretBytesView?,
+        message: [UInt8], timeoutSeconds: Int = 30
+    ) throws {
         try reset()
         var list: UnsafeMutablePointer<curl_slist>?
         defer { curl.slistFreeAll(list) }
@@ -227,8 +233,10 @@ public final class HTTPClient: @unchecked Sendable {
         if let error = exchange.error { throw error }
         guard code == CURLE_OK else {
             let reason = curl.easyStrerror(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
-            throw HTTPError(kind: Self.isTransient(code) ? .transient : .permanent, problem: "sending mail through \(displayURL) failed: \(reason)",
-                            fix: code == CURLE_LOGIN_DENIED ? "check smtp_user_env and smtp_password_env" : "check smtp_url and that the server accepts the sender and recipient")
+            throw HTTPError(
+                kind: Self.isTransient(code) ? .transient : .permanent, problem: "sending mail through \(displayURL) failed: \(reason)",
+                fix: code == CURLE_LOGIN_DENIED
+                    ? "check smtp_user_env and smtp_password_env" : "check smtp_url and that the server accepts the sender and recipient")
         }
     }
 
@@ -257,8 +265,10 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// Failures that a later attempt may not meet: the connection, not the request, went wrong.
     static func isTransient(_ code: CURLcode) -> Bool {
-        [CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
-         CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_SEND_FAIL_REWIND, CURLE_SSL_CONNECT_ERROR, CURLE_HTTP2, CURLE_HTTP2_STREAM].contains(code)
+        [
+            CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
+            CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_SEND_FAIL_REWIND, CURLE_SSL_CONNECT_ERROR, CURLE_HTTP2, CURLE_HTTP2_STREAM
+        ].contains(code)
     }
 }
 
@@ -355,13 +365,13 @@ private let formSeekCallback: wv_curl_seek_callback = { userdata, offset, origin
 /// libcurl only ever asks to go back to the start (offset 0, SEEK_SET) before resending.
 private let seekCallback: wv_curl_seek_callback = { userdata, offset, origin in
     let exchange = Unmanaged<Exchange>.fromOpaque(userdata!).takeUnretainedValue()
-    guard offset == 0, origin == SEEK_SET, let rewind = exchange.rewind else { return 2 }   // CURL_SEEKFUNC_CANTSEEK
+    guard offset == 0, origin == SEEK_SET, let rewind = exchange.rewind else { return 2 }  // CURL_SEEKFUNC_CANTSEEK
     do {
         try rewind()
-        return 0    // CURL_SEEKFUNC_OK
+        return 0  // CURL_SEEKFUNC_OK
     } catch {
         exchange.error = error
-        return 1    // CURL_SEEKFUNC_FAIL
+        return 1  // CURL_SEEKFUNC_FAIL
     }
 }
 
@@ -370,7 +380,7 @@ private let headerCallback: wv_curl_data_callback = { data, size, count, userdat
     let total = size * count
     let line = String(decoding: UnsafeRawBufferPointer(start: data, count: total), as: UTF8.self)
     if line.hasPrefix("HTTP/") {
-        exchange.headers = []   // a new response (after a 100 Continue, or a retry)
+        exchange.headers = []  // a new response (after a 100 Continue, or a retry)
     } else if let colon = line.firstIndex(of: ":") {
         let name = String(line[..<colon])
         // "\r\n" is one Character in Swift, so trim by Character properties, not by "\r".

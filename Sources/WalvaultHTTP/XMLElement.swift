@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A parsed XML document as a small tree: what S3 answers (listings, errors, multipart uploads)
@@ -32,7 +32,8 @@ public final class XMLElement: CustomStringConvertible {
                 }
             } ?? nil
         }
-        let malformed = HTTPError(kind: .permanent, problem: "\(what) is not well-formed XML", fix: "check that the endpoint is an S3-compatible service")
+        let malformed = HTTPError(
+            kind: .permanent, problem: "\(what) is not well-formed XML", fix: "check that the endpoint is an S3-compatible service")
         guard let reader else { throw malformed }
         defer { xml.freeTextReader(reader) }
 
@@ -43,13 +44,13 @@ public final class XMLElement: CustomStringConvertible {
             if step == 0 { break }
             guard step == 1 else { throw malformed }
             switch xml.nodeType(reader) {
-            case 1: // element
+            case 1:  // element
                 let element = XMLElement(name: xml.constLocalName(reader).map { String(cString: $0) } ?? "")
                 if let parent = stack.last { parent.children.append(element) } else if root == nil { root = element }
                 if xml.isEmptyElement(reader) != 1 { stack.append(element) }
-            case 3, 4: // text, CDATA
+            case 3, 4:  // text, CDATA
                 if let value = xml.constValue(reader) { stack.last?.text += String(cString: value) }
-            case 15: // end of element
+            case 15:  // end of element
                 _ = stack.popLast()
             default:
                 break
@@ -85,17 +86,23 @@ struct LibXML2: @unchecked Sendable {
         func symbol<T>(_ name: String, as _: T.Type) -> T? {
             dlsym(handle, name).map { unsafeBitCast($0, to: T.self) }
         }
-        guard let readerForMemory = symbol("xmlReaderForMemory", as: (@convention(c) (UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32) -> Reader?).self),
-              let read = symbol("xmlTextReaderRead", as: (@convention(c) (Reader?) -> Int32).self),
-              let nodeType = symbol("xmlTextReaderNodeType", as: (@convention(c) (Reader?) -> Int32).self),
-              let isEmptyElement = symbol("xmlTextReaderIsEmptyElement", as: (@convention(c) (Reader?) -> Int32).self),
-              let constLocalName = symbol("xmlTextReaderConstLocalName", as: (@convention(c) (Reader?) -> UnsafePointer<CChar>?).self),
-              let constValue = symbol("xmlTextReaderConstValue", as: (@convention(c) (Reader?) -> UnsafePointer<CChar>?).self),
-              let freeTextReader = symbol("xmlFreeTextReader", as: (@convention(c) (Reader?) -> Void).self)
+        guard
+            let readerForMemory = symbol(
+                "xmlReaderForMemory",
+                as: (@convention(c) (UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32) -> Reader?).self),
+            let read = symbol("xmlTextReaderRead", as: (@convention(c) (Reader?) -> Int32).self),
+            let nodeType = symbol("xmlTextReaderNodeType", as: (@convention(c) (Reader?) -> Int32).self),
+            let isEmptyElement = symbol("xmlTextReaderIsEmptyElement", as: (@convention(c) (Reader?) -> Int32).self),
+            let constLocalName = symbol("xmlTextReaderConstLocalName", as: (@convention(c) (Reader?) -> UnsafePointer<CChar>?).self),
+            let constValue = symbol("xmlTextReaderConstValue", as: (@convention(c) (Reader?) -> UnsafePointer<CChar>?).self),
+            let freeTextReader = symbol("xmlFreeTextReader", as: (@convention(c) (Reader?) -> Void).self)
         else {
-            return .failure(HTTPError(kind: .permanent, problem: "the installed libxml2 lacks functions walvault needs", fix: "install libxml2 2.9 or later"))
+            return .failure(
+                HTTPError(kind: .permanent, problem: "the installed libxml2 lacks functions walvault needs", fix: "install libxml2 2.9 or later"))
         }
-        return .success(LibXML2(readerForMemory: readerForMemory, read: read, nodeType: nodeType, isEmptyElement: isEmptyElement,
-                                constLocalName: constLocalName, constValue: constValue, freeTextReader: freeTextReader))
+        return .success(
+            LibXML2(
+                readerForMemory: readerForMemory, read: read, nodeType: nodeType, isEmptyElement: isEmptyElement,
+                constLocalName: constLocalName, constValue: constValue, freeTextReader: freeTextReader))
     }
 }

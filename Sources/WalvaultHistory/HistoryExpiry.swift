@@ -14,15 +14,18 @@ public enum HistoryExpiry {
     ///   - before: the moment expire read the store; rows written later (a segment archive-push
     ///     stored meanwhile) are not judged.
     /// - Parameter logsManaged: whether log exports expire too (`[retention] logs_days`).
-    public static func reconcile(present: Set<String>, due: [String: Int64], before: Int64, store: String, cluster: String,
-                                 settings: HistorySettings, db: PostgresConnection, logsManaged: Bool = false) throws {
+    public static func reconcile(
+        present: Set<String>, due: [String: Int64], before: Int64, store: String, cluster: String,
+        settings: HistorySettings, db: PostgresConnection, logsManaged: Bool = false
+    ) throws {
         // Labels, segment names, dump IDs (`schema/time`): never ',' '{' '"' or a space.
         func array(_ names: some Sequence<String>) -> String { "{" + names.sorted().joined(separator: ",") + "}" }
         try db.query("BEGIN")
         do {
             // Only what expire manages: backups (their rows name the label), schema dumps (their
             // ID), WAL segments, and log exports (their ID) under logs_days.
-            try db.query("""
+            try db.query(
+                """
                 UPDATE control_plane.backups SET expired_at = now(), expires_at = NULL
                 WHERE project_id = $1 AND store_name = $2 AND cluster_name = $3 AND status = 'succeeded' AND expired_at IS NULL
                   AND created_at < to_timestamp($4::bigint / 1000000.0)
@@ -32,7 +35,8 @@ public enum HistoryExpiry {
                 """, [settings.projectID, store, cluster, String(before), array(present), logsManaged ? "true" : "false"])
             let groups = Dictionary(grouping: due.keys, by: { due[$0]! })
             for (moment, names) in groups.sorted(by: { $0.key < $1.key }) {
-                try db.query("""
+                try db.query(
+                    """
                     UPDATE control_plane.backups SET expires_at = to_timestamp($1::bigint / 1000000.0)
                     WHERE project_id = $2 AND store_name = $3 AND cluster_name = $4 AND object_name = ANY($5::text[])
                       AND status = 'succeeded' AND expired_at IS NULL

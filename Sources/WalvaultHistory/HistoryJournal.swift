@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The local fallback: one JSON record per line, appended and fsynced while the control-plane
 /// database cannot be reached, and emptied only after its records are committed to the table.

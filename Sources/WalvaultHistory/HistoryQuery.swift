@@ -1,17 +1,21 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import WalvaultPostgres
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Reads `control_plane.backups` for `walvault history`.
 public enum HistoryQuery {
-    public static let columns = ["created_at", "type", "operation", "status", "object_name", "store_name", "size", "stored_size",
-                                 "sha256", "file_id", "duration_ms", "expires_at", "error", "schema_name", "row_count", "range_start", "range_end", "rows_deleted"]
+    public static let columns = [
+        "created_at", "type", "operation", "status", "object_name", "store_name", "size", "stored_size",
+        "sha256", "file_id", "duration_ms", "expires_at", "error", "schema_name", "row_count", "range_start", "range_end", "rows_deleted"
+    ]
 
     public static func rows(_ db: PostgresConnection, projectID: String, type: String?, since: String?) throws -> [[String: String]] {
-        let result = try db.query("""
+        let result = try db.query(
+            """
             SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00', type::text, operation, status::text,
                    object_name, store_name, size::text, stored_size::text, sha256, file_id, duration_ms::text,
                    to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') , error, schema_name, row_count::text,

@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import COpenSSL
 import WalvaultSystem
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One row of `control_plane.backups`. It gets its `recordID` before the first attempt to store
 /// it, so that a journal replay after any crash inserts it exactly once.
@@ -45,8 +46,10 @@ public struct HistoryRecord: Codable, Equatable, Sendable {
     public var origin: String?
     public var errorCode: String?
 
-    public init(projectID: String, type: Kind, operation: String, status: Status, createdAt: Int64 = HistoryRecord.now(),
-                retentionDays: Int?) {
+    public init(
+        projectID: String, type: Kind, operation: String, status: Status, createdAt: Int64 = HistoryRecord.now(),
+        retentionDays: Int?
+    ) {
         recordID = HistoryRecord.newID()
         self.projectID = projectID
         self.type = type

@@ -18,8 +18,9 @@ public struct HistoryRecorder {
 
     func connect() throws -> PostgresConnection {
         do {
-            let db = try PostgresConnection(conninfo: settings.conninfo, database: .controlPlane,
-                                            connectTimeout: Self.connectTimeoutSeconds)
+            let db = try PostgresConnection(
+                conninfo: settings.conninfo, database: .controlPlane,
+                connectTimeout: Self.connectTimeoutSeconds)
             try? FileSystem.remove(unreachableMarker)
             return db
         } catch let error as PostgresError where error.isConnectionFailure {
@@ -34,7 +35,8 @@ public struct HistoryRecorder {
     /// When a recent attempt failed, the time it failed (µs since the epoch).
     func recentFailure(now: Int64) -> Int64? {
         guard let status = try? FileSystem.status(unreachableMarker), status.kind == .file,
-              now - status.modifiedAt < Self.retryAfterSeconds * 1_000_000 else { return nil }
+            now - status.modifiedAt < Self.retryAfterSeconds * 1_000_000
+        else { return nil }
         return status.modifiedAt
     }
 
@@ -42,7 +44,11 @@ public struct HistoryRecorder {
     public func record(_ records: [HistoryRecord]) -> String? {
         guard !records.isEmpty else { return nil }
         if let failedAt = recentFailure(now: HistoryRecord.now()) {
-            return journalOnly(records, why: "the control-plane database was unreachable \((HistoryRecord.now() - failedAt) / 1_000_000) s ago, next attempt after \(Self.retryAfterSeconds) s")
+            return journalOnly(
+                records,
+                why:
+                    "the control-plane database was unreachable \((HistoryRecord.now() - failedAt) / 1_000_000) s ago, next attempt after \(Self.retryAfterSeconds) s"
+            )
         }
         do {
             let db = try connect()
@@ -97,7 +103,8 @@ public struct HistoryRecorder {
 
     static func insert(_ r: HistoryRecord, into db: PostgresConnection) throws {
         func text(_ v: Int?) -> String? { v.map(String.init) }
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO control_plane.backups (record_id, project_id, type, operation, status, file_id, store_name, object_name,
                 size, stored_size, sha256, cluster_name, system_identifier, timeline, start_lsn, stop_lsn, error, duration_ms,
                 created_at, expires_at, schema_name, row_count, range_start, range_end, rows_deleted, actor, origin, error_code)
@@ -107,23 +114,29 @@ public struct HistoryRecorder {
                 $21, $22::bigint, to_timestamp($23::bigint / 1000000.0), to_timestamp($24::bigint / 1000000.0), $25::bigint,
                 $26, $27, $28)
             ON CONFLICT (record_id) DO NOTHING
-            """, [r.recordID, r.projectID, r.type.rawValue, r.operation, r.status.rawValue, r.fileID, r.storeName, r.objectName,
-                  text(r.size), text(r.storedSize), r.sha256, r.clusterName, r.systemIdentifier, text(r.timeline), r.startLSN, r.stopLSN,
-                  r.error, text(r.durationMs), String(r.createdAt), r.expiresAt.map(String.init),
-                  r.schemaName, text(r.rowCount), r.rangeStart.map(String.init), r.rangeEnd.map(String.init), text(r.rowsDeleted),
-                  r.actor, r.origin, r.errorCode])
+            """,
+            [
+                r.recordID, r.projectID, r.type.rawValue, r.operation, r.status.rawValue, r.fileID, r.storeName, r.objectName,
+                text(r.size), text(r.storedSize), r.sha256, r.clusterName, r.systemIdentifier, text(r.timeline), r.startLSN, r.stopLSN,
+                r.error, text(r.durationMs), String(r.createdAt), r.expiresAt.map(String.init),
+                r.schemaName, text(r.rowCount), r.rangeStart.map(String.init), r.rangeEnd.map(String.init), text(r.rowsDeleted),
+                r.actor, r.origin, r.errorCode
+            ])
     }
 
     /// `HistoryExpiry.reconcile` for each store; a warning when the database cannot be reached
     /// (the next expire run does it all again).
-    public func reconcileExpiry(_ stores: [(store: String, present: Set<String>, due: [String: Int64])], before: Int64, cluster: String,
-                                logsManaged: Bool = false) -> String? {
+    public func reconcileExpiry(
+        _ stores: [(store: String, present: Set<String>, due: [String: Int64])], before: Int64, cluster: String,
+        logsManaged: Bool = false
+    ) -> String? {
         do {
             let db = try connect()
             try replay(db)
             for store in stores {
-                try HistoryExpiry.reconcile(present: store.present, due: store.due, before: before, store: store.store, cluster: cluster, settings: settings, db: db,
-                                            logsManaged: logsManaged)
+                try HistoryExpiry.reconcile(
+                    present: store.present, due: store.due, before: before, store: store.store, cluster: cluster, settings: settings, db: db,
+                    logsManaged: logsManaged)
             }
             return nil
         } catch {

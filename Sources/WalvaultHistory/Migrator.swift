@@ -31,7 +31,8 @@ public enum Migrator {
         do {
             try db.query("SELECT pg_advisory_xact_lock($1::bigint)", [advisoryLock])
             try db.query("CREATE SCHEMA IF NOT EXISTS control_plane")
-            try db.query("""
+            try db.query(
+                """
                 CREATE TABLE IF NOT EXISTS control_plane.schema_migrations (
                     version integer PRIMARY KEY, name text NOT NULL, sha256 text NOT NULL,
                     applied_at timestamptz NOT NULL DEFAULT now())
@@ -46,15 +47,17 @@ public enum Migrator {
                 let sha = SHA256Hasher.hex(of: Array(file.sql.utf8))
                 if let previous = done[file.version] {
                     guard previous.sha == sha else {
-                        throw PostgresError(problem: "migration \(file.name) was changed after it was applied (sha256 \(previous.sha.prefix(12))… in the ledger)",
-                                            fix: "migrations are forward-only: restore the original file and add a new numbered one")
+                        throw PostgresError(
+                            problem: "migration \(file.name) was changed after it was applied (sha256 \(previous.sha.prefix(12))… in the ledger)",
+                            fix: "migrations are forward-only: restore the original file and add a new numbered one")
                     }
                     already.append(file.name)
                     continue
                 }
                 try db.execute(script: file.sql, name: "migration \(file.name)")
-                try db.query("INSERT INTO control_plane.schema_migrations (version, name, sha256) VALUES ($1::integer, $2, $3)",
-                             ["\(file.version)", file.name, sha])
+                try db.query(
+                    "INSERT INTO control_plane.schema_migrations (version, name, sha256) VALUES ($1::integer, $2, $3)",
+                    ["\(file.version)", file.name, sha])
                 applied.append(file.name)
             }
             try db.query("COMMIT")

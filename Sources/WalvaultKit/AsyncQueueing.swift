@@ -42,9 +42,12 @@ package struct AsyncQueueing {
                 let now = WallClock.nowMicros()
                 let sayNow = last.map { now - $0 >= 60_000_000 } ?? true
                 if sayNow { try? FileSystem.writeAtomically(marker, contents: Array("\(now)\n".utf8), mode: 0o600) }
-                outcome.refused.append(Refusal(store: store.name, message:
-                    "the shipping queue for store \"\(store.name)\" is full (\(backlog >> 20) MiB, [shipping] max_queue_mb = \(limit >> 20)): \(what) is safe in the sync stores but not queued; walvault ship will find what is missing by listing once the store is reachable",
-                    sayNow: sayNow))
+                outcome.refused.append(
+                    Refusal(
+                        store: store.name,
+                        message:
+                            "the shipping queue for store \"\(store.name)\" is full (\(backlog >> 20) MiB, [shipping] max_queue_mb = \(limit >> 20)): \(what) is safe in the sync stores but not queued; walvault ship will find what is missing by listing once the store is reachable",
+                        sayNow: sayNow))
                 continue
             }
             for object in objects { try queue.enqueue(key: object.key, size: object.size) }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CShims
 import WalvaultConfig
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One lock per cluster on this machine, so that expire never deletes what a backup or a restore
 /// running at the same moment is using: backup and restore hold it shared (several may run),
@@ -33,10 +34,11 @@ public final class ClusterLock {
             }
             // A configured spool may be a link the owner made; the directory in /tmp may not.
             if let problem = FileSystem.untrustedDirectoryProblem(directory) ?? (config.cluster.spool == nil ? symlinkProblem(directory) : nil) {
-                throw CommandError(problem: "cannot lock cluster \"\(config.cluster.name)\": the lock directory \(problem)",
-                                   fix: config.cluster.spool == nil
-                                       ? "remove \(directory) (someone else made it) and run again"
-                                       : "run walvault as the spool's owner, and keep the spool private: chmod 700 \(directory)")
+                throw CommandError(
+                    problem: "cannot lock cluster \"\(config.cluster.name)\": the lock directory \(problem)",
+                    fix: config.cluster.spool == nil
+                        ? "remove \(directory) (someone else made it) and run again"
+                        : "run walvault as the spool's owner, and keep the spool private: chmod 700 \(directory)")
             }
             let file = try openLockFile(path)
             switch mode {
@@ -46,8 +48,9 @@ public final class ClusterLock {
                     if errno == EINTR { continue }
                     guard errno == EWOULDBLOCK else { throw SystemError("lock", path: path) }
                     guard waiting.seconds < waitSeconds else {
-                        throw CommandError(problem: "cluster lock \(path) is still held after \(Int(waitSeconds)) s by \(holders(of: file))",
-                                           fix: "wait until that process ends (an expire deleting many objects), or stop it; then run again")
+                        throw CommandError(
+                            problem: "cluster lock \(path) is still held after \(Int(waitSeconds)) s by \(holders(of: file))",
+                            fix: "wait until that process ends (an expire deleting many objects), or stop it; then run again")
                     }
                     usleep(100_000)
                 }
@@ -56,7 +59,9 @@ public final class ClusterLock {
             }
             return ClusterLock(file: file)
         } catch let error as SystemError {
-            throw CommandError(cause: error, problem: "cannot lock \(path): \(error.reason)", fix: error.hint ?? "check that the user running walvault may write there")
+            throw CommandError(
+                cause: error, problem: "cannot lock \(path): \(error.reason)",
+                fix: error.hint ?? "check that the user running walvault may write there")
         }
     }
 
@@ -76,15 +81,21 @@ public final class ClusterLock {
     public static func holders(of file: FileDescriptor) -> String {
         var st = stat()
         guard fstat(file.raw, &st) == 0, let locks = try? FileSystem.readSmallFile("/proc/locks", limit: 1 << 20) else { return "another process" }
-        let pids = Set(String(decoding: locks, as: UTF8.self).split(separator: "\n").compactMap { line -> Int32? in
-            let fields = line.split(separator: " ")
-            guard let at = fields.firstIndex(where: { $0.split(separator: ":").count == 3 }), at > 0,
-                  let inode = UInt64(fields[at].split(separator: ":")[2]), inode == UInt64(st.st_ino) else { return nil }
-            return Int32(fields[at - 1])
-        }).filter { $0 != getpid() }.sorted()
+        let pids = Set(
+            String(decoding: locks, as: UTF8.self).split(separator: "\n").compactMap { line -> Int32? in
+                let fields = line.split(separator: " ")
+                guard let at = fields.firstIndex(where: { $0.split(separator: ":").count == 3 }), at > 0,
+                    let inode = UInt64(fields[at].split(separator: ":")[2]), inode == UInt64(st.st_ino)
+                else { return nil }
+                return Int32(fields[at - 1])
+            }
+        ).filter { $0 != getpid() }.sorted()
         guard !pids.isEmpty else { return "another process" }
         return pids.map { pid in
-            let name = (try? FileSystem.readSmallFile("/proc/\(pid)/comm", limit: 64)).map { String(decoding: $0, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "" } ?? ""
+            let name =
+                (try? FileSystem.readSmallFile("/proc/\(pid)/comm", limit: 64)).map {
+                    String(decoding: $0, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+                } ?? ""
             return name.isEmpty ? "pid \(pid)" : "pid \(pid) (\(name))"
         }.joined(separator: ", ")
     }

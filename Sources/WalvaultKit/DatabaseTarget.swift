@@ -13,11 +13,14 @@ package struct DatabaseTarget {
 
     package init(context: WalvaultContext, database: String?, command: String) throws {
         guard let conninfo = context.config.cluster.conninfo else {
-            throw CommandError(problem: "config \(context.config.path): [cluster] conninfo is not set",
-                               fix: "\(command) needs a connection to the server, e.g. conninfo = \"host=/var/run/postgresql dbname=postgres\"")
+            throw CommandError(
+                problem: "config \(context.config.path): [cluster] conninfo is not set",
+                fix: "\(command) needs a connection to the server, e.g. conninfo = \"host=/var/run/postgresql dbname=postgres\"")
         }
         if let database, database.isEmpty || database.utf8.count > 63 || database.utf8.contains(0) {
-            throw CommandError(problem: "--database \(database.isEmpty ? "is empty" : "is not a database name")", fix: "give the name of a database on the server", errorCode: "input.invalid")
+            throw CommandError(
+                problem: "--database \(database.isEmpty ? "is empty" : "is not a database name")", fix: "give the name of a database on the server",
+                errorCode: "input.invalid")
         }
         connection = try ConnectionString(conninfo)
         self.database = database

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Who an operation ran for, and through what, for the history's `actor` and `origin`: the audit
 /// trail. The CLI is the OS user (and the one `sudo` came from); the server will be the owner or a

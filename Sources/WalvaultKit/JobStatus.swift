@@ -1,12 +1,13 @@
+import WalvaultSystem
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import WalvaultSystem
 
 /// What one job is doing or did, as its status file under `<spool>/jobs/` says: written by the job
 /// (atomically, at its start, on progress at most once a second, and at its end) and read by
@@ -39,7 +40,9 @@ public struct JobStatus: Codable, Equatable, Sendable {
     public var error: String?
     public var errorCode: String?
 
-    public init(id: String, operation: OperationKind, cluster: String, pid: Int32, processStart: UInt64?, startedAt: Int64, actor: String, origin: String) {
+    public init(
+        id: String, operation: OperationKind, cluster: String, pid: Int32, processStart: UInt64?, startedAt: Int64, actor: String, origin: String
+    ) {
         self.id = id
         self.operation = operation
         self.cluster = cluster
@@ -113,7 +116,8 @@ public struct JobStatusDirectory: Sendable {
         var jobs: [JobStatus] = []
         for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
             guard let bytes = try? FileSystem.readSmallFile(Paths.join(path, name), limit: 1 << 16),
-                  let status = try? decoder.decode(JobStatus.self, from: Data(bytes)) else { continue }
+                let status = try? decoder.decode(JobStatus.self, from: Data(bytes))
+            else { continue }
             jobs.append(JobStatus.judged(status, processStart: FileSystem.processStartTicks(status.pid)))
         }
         return jobs.sorted { $0.startedAt != $1.startedAt ? $0.startedAt > $1.startedAt : $0.id > $1.id }

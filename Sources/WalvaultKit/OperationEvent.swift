@@ -88,8 +88,10 @@ public struct OperationFacts: Equatable, Sendable {
     public var rangeEnd: Int64?
     public var rowsDeleted: Int?
 
-    public init(objectName: String? = nil, size: Int? = nil, storedSize: Int? = nil, sha256: String? = nil, systemIdentifier: String? = nil,
-                timeline: Int? = nil, startLSN: String? = nil, stopLSN: String? = nil, fileID: String? = nil) {
+    public init(
+        objectName: String? = nil, size: Int? = nil, storedSize: Int? = nil, sha256: String? = nil, systemIdentifier: String? = nil,
+        timeline: Int? = nil, startLSN: String? = nil, stopLSN: String? = nil, fileID: String? = nil
+    ) {
         self.fileID = fileID
         self.objectName = objectName
         self.size = size
@@ -158,9 +160,11 @@ public final class EventLog: OperationObserver {
 
 extension OperationObserver {
     /// Runs `body` between `started` and `succeeded`/`failed`, so no operation can forget either.
-    public func run<T>(_ operation: String, type: HistoryRecord.Kind, subject: String? = nil,
-                summary: (T) -> (stored: [(store: String, key: String, facts: OperationFacts)], facts: OperationFacts?),
-                _ body: () throws -> T) throws -> T {
+    public func run<T>(
+        _ operation: String, type: HistoryRecord.Kind, subject: String? = nil,
+        summary: (T) -> (stored: [(store: String, key: String, facts: OperationFacts)], facts: OperationFacts?),
+        _ body: () throws -> T
+    ) throws -> T {
         receive(.started(operation: operation, type: type, subject: subject))
         do {
             let result = try body()

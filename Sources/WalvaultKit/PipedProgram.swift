@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// PostgreSQL's programs joined to walvault by pipes, with an argument vector (never a shell),
 /// stderr kept aside and reported as one line when the program fails.
@@ -10,17 +11,20 @@ package enum PipedProgram {
     /// that ends with a status other than 0, or is killed, is a failure even when it wrote a lot:
     /// `onFailure` runs first (the caller throws away what it received), then the error is thrown.
     /// When `body` throws, the program is killed and waited for before the error goes on.
-    package static func read(_ executable: String, _ arguments: [String], environment: [String], what: String,
-                     input: ChildProcess.Redirect = .devNull,
-                     _ body: (UnsafeRawBufferPointer) throws -> Void, onFailure: () -> Void) throws {
+    package static func read(
+        _ executable: String, _ arguments: [String], environment: [String], what: String,
+        input: ChildProcess.Redirect = .devNull,
+        _ body: (UnsafeRawBufferPointer) throws -> Void, onFailure: () -> Void
+    ) throws {
         let errors = try CapturedOutput()
         let pipe = try ChildProcess.pipe()
         let env = PostgresPrograms.cEnvironment(environment)
         defer { PostgresPrograms.release(env) }
         let child: pid_t
         do {
-            child = try ChildProcess.spawn(executable, arguments, input: input, output: .descriptor(pipe.write.raw),
-                                           error: .descriptor(errors.file.raw), environment: env)
+            child = try ChildProcess.spawn(
+                executable, arguments, input: input, output: .descriptor(pipe.write.raw),
+                error: .descriptor(errors.file.raw), environment: env)
         } catch {
             onFailure()
             throw error
@@ -47,11 +51,14 @@ package enum PipedProgram {
         }
     }
 
-    package static func failure(_ what: String, status: Int32, errors: CapturedOutput,
-                        fix: String = "nothing was stored under a final name; fix what it says and run it again") -> CommandError {
+    package static func failure(
+        _ what: String, status: Int32, errors: CapturedOutput,
+        fix: String = "nothing was stored under a final name; fix what it says and run it again"
+    ) -> CommandError {
         let said = errors.line()
         let how = status > 128 ? "was killed by signal \(status - 128)" : "failed (exit status \(status))"
-        return CommandError(problem: "\(what) \(how)\(said.isEmpty ? "" : ": " + said)",
-                            fix: fix, errorCode: "command.child_failed")
+        return CommandError(
+            problem: "\(what) \(how)\(said.isEmpty ? "" : ": " + said)",
+            fix: fix, errorCode: "command.child_failed")
     }
 }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultPostgres
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// PostgreSQL's own client programs (pg_dump, pg_restore, psql) of the server's major version:
 /// pg_dump refuses a newer server, and an older pg_restore cannot read a newer dump, so a program
@@ -23,7 +24,8 @@ package struct PostgresPrograms {
         if let explicitDirectory {
             candidates = [Paths.join(explicitDirectory, program)]
         } else {
-            candidates = ["/usr/lib/postgresql/\(major)/bin/\(program)"]
+            candidates =
+                ["/usr/lib/postgresql/\(major)/bin/\(program)"]
                 + (Environment.value("PATH") ?? "/usr/bin:/bin").split(separator: ":").map { Paths.join(String($0), program) }
         }
         var found: [(String, Int)] = []
@@ -34,15 +36,17 @@ package struct PostgresPrograms {
         }
         let seen = found.map { "\($0.0) is \($0.1 == 0 ? "of an unknown version" : "PostgreSQL \($0.1)")" }.joined(separator: ", ")
         let place = explicitDirectory.map { "in --postgres-bin \($0)" } ?? "in /usr/lib/postgresql/\(major)/bin or on PATH"
-        throw CommandError(problem: "\(program) of PostgreSQL \(major) (the server's version) is not installed \(place)\(seen.isEmpty ? "" : ": " + seen)",
-                           fix: "install postgresql-client-\(major), or give the directory of its programs with --postgres-bin")
+        throw CommandError(
+            problem: "\(program) of PostgreSQL \(major) (the server's version) is not installed \(place)\(seen.isEmpty ? "" : ": " + seen)",
+            fix: "install postgresql-client-\(major), or give the directory of its programs with --postgres-bin")
     }
 
     /// "pg_dump (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)" → 15.
     package static func majorVersion(of executable: String) throws -> Int? {
         let output = try CapturedOutput()
-        let status = try ChildProcess.wait(try ChildProcess.spawn(executable, ["--version"], input: .devNull, output: .descriptor(output.file.raw), error: nil),
-                                           executable: executable)
+        let status = try ChildProcess.wait(
+            try ChildProcess.spawn(executable, ["--version"], input: .devNull, output: .descriptor(output.file.raw), error: nil),
+            executable: executable)
         guard status == 0 else { return nil }
         return parseMajor(output.line())
     }
@@ -57,7 +61,10 @@ package struct PostgresPrograms {
     /// The environment a program connects with: the conninfo's settings as PG* variables (never
     /// on its command line, where every user can read a password), then this process's own.
     package static func environment(_ connection: ConnectionString, database: String?, application: String) -> [String] {
-        let ours = connection.environment(database: database) + ["PGAPPNAME=\(application)", "PGCONNECT_TIMEOUT=\(connection.value("connect_timeout") ?? "10")"]
+        let ours =
+            connection.environment(database: database) + [
+                "PGAPPNAME=\(application)", "PGCONNECT_TIMEOUT=\(connection.value("connect_timeout") ?? "10")"
+            ]
         let names = Set(ours.map { String($0.prefix { $0 != "=" }) })
         var inherited: [String] = []
         var entry = environ

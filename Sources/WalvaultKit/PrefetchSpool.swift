@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// archive-get's look-ahead: `<spool>/prefetch/<cluster>-<system identifier>/`, where the
 /// background `Prefetcher` leaves the next segments of the timeline being replayed, decompressed
@@ -26,7 +27,8 @@ public struct PrefetchSpool: Sendable {
     /// restore_command there), when prefetch is on and there is a spool and a pg_control.
     public static func forRecovery(_ context: WalvaultContext, dataDirectory: String = ".") -> PrefetchSpool? {
         guard context.config.performance.prefetch > 0, let spool = try? context.trustedSpool,
-              let identifier = try? PGControl.systemIdentifier(pgdata: dataDirectory) else { return nil }
+            let identifier = try? PGControl.systemIdentifier(pgdata: dataDirectory)
+        else { return nil }
         return PrefetchSpool(spool: spool, cluster: context.config.cluster.name, systemIdentifier: identifier)
     }
 
@@ -91,7 +93,8 @@ public struct PrefetchSpool: Sendable {
         // Verified by the worker when it got its name; unchanged since (same inode, size and
         // times) means the same bytes. Otherwise, or without the worker's note, it is hashed again.
         if let noted = try? FileSystem.readSmallFile(sidecar, limit: 256), let now = FileSystem.identity(of: path),
-           String(decoding: noted, as: UTF8.self) == now, let size = try? FileSystem.size(path) {
+            String(decoding: noted, as: UTF8.self) == now, let size = try? FileSystem.size(path)
+        {
             if Glibc.rename(path, destination) == 0 { return size }
         }
         let file: FileDescriptor

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Counts one phase's work as the threads doing it report, and turns the counts into `.progress`
 /// events at most ten times a second (`interval`), plus one at the start and one at the end, so a
@@ -22,8 +23,10 @@ public final class ProgressMeter: Sendable {
     private let lastSent = Atomic<Int64>(0)
 
     /// Sends the phase's first event (0 done).
-    public init(events: OperationObserver, phase: String, unit: ProgressReport.Unit, total: Int64?, filesTotal: Int? = nil,
-                counting: ProgressReport.Unit? = nil) {
+    public init(
+        events: OperationObserver, phase: String, unit: ProgressReport.Unit, total: Int64?, filesTotal: Int? = nil,
+        counting: ProgressReport.Unit? = nil
+    ) {
         self.counting = counting
         self.events = events
         self.phase = phase
@@ -40,7 +43,8 @@ public final class ProgressMeter: Sendable {
         let now = Self.now()
         let last = lastSent.load(ordering: .relaxed)
         guard Self.isDue(now: now, last: last),
-              lastSent.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
+            lastSent.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+        else { return }
         events.receive(.progress(report))
     }
 
@@ -51,9 +55,10 @@ public final class ProgressMeter: Sendable {
     }
 
     public var report: ProgressReport {
-        ProgressReport(phase: phase, done: done.load(ordering: .relaxed), total: total, unit: unit,
-                       filesDone: filesTotal == nil ? nil : files.load(ordering: .relaxed), filesTotal: filesTotal,
-                       counting: counting)
+        ProgressReport(
+            phase: phase, done: done.load(ordering: .relaxed), total: total, unit: unit,
+            filesDone: filesTotal == nil ? nil : files.load(ordering: .relaxed), filesTotal: filesTotal,
+            counting: counting)
     }
 
     /// The throttle's one rule, apart from the clock so it can be tested.

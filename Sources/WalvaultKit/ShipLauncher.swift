@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultConfig
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Starts `walvault ship` in the background when archive-push or backup has queued something and
 /// no shipper holds the spool's lock. The shipper gets its own session (PostgreSQL neither waits

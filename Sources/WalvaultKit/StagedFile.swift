@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A file written under a hidden temporary name beside its destination and put in place only
 /// once complete and verified, so nobody (PostgreSQL, an operator) ever sees it half-written.
@@ -26,7 +27,9 @@ package final class StagedFile {
         do {
             file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
         } catch let error as SystemError {
-            throw Failure(cause: error, problem: "cannot write \(destination): \(error.reason)", fix: error.hint ?? "check that its directory exists and this user can write there")
+            throw Failure(
+                cause: error, problem: "cannot write \(destination): \(error.reason)",
+                fix: error.hint ?? "check that its directory exists and this user can write there")
         }
     }
 

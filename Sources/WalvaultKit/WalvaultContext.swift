@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A loaded config and the stores it names, built once per process.
 public struct WalvaultContext: Sendable {
@@ -61,16 +62,21 @@ public struct WalvaultContext: Sendable {
             let key = "stores #\(index + 1)"
             switch store.kind {
             case .s3(let s3): warnings += StoreCredentials.permissionWarning(s3.secretAccessKey, key: key + ".secret_access_key").map { [$0] } ?? []
-            case .telegram(let telegram): warnings += StoreCredentials.permissionWarning(telegram.botToken, key: key + ".bot_token").map { [$0] } ?? []
+            case .telegram(let telegram):
+                warnings += StoreCredentials.permissionWarning(telegram.botToken, key: key + ".bot_token").map { [$0] } ?? []
             case .local: break
             }
         }
         for store in config.stores where encryptionMissing(store, config) {
-            warnings.append("store \"\(store.name)\" sends backups to Telegram unencrypted: Telegram, and anyone who can read chat \(store.telegramChatID ?? ""), can read the database; add an [encryption] section")
+            warnings.append(
+                "store \"\(store.name)\" sends backups to Telegram unencrypted: Telegram, and anyone who can read chat \(store.telegramChatID ?? ""), can read the database; add an [encryption] section"
+            )
         }
-        var context = WalvaultContext(config: config, stores: try config.stores.enumerated().map {
-            try makeStore($0.element, index: $0.offset, configPath: configPath, spool: config.cluster.spool, keyRing: keyRing)
-        }, keyRing: keyRing, warnings: warnings)
+        var context = WalvaultContext(
+            config: config,
+            stores: try config.stores.enumerated().map {
+                try makeStore($0.element, index: $0.offset, configPath: configPath, spool: config.cluster.spool, keyRing: keyRing)
+            }, keyRing: keyRing, warnings: warnings)
         context.spoolProblem = config.cluster.spool.flatMap { spoolProblem($0, configPath: configPath) }
         return context
     }
@@ -83,18 +89,23 @@ public struct WalvaultContext: Sendable {
         guard let status = FileSystem.status(ifReadable: configPath) else { return [] }
         let mode = String(status.mode, radix: 8)
         if status.mode & 0o002 != 0 {
-            throw CommandError(problem: "the config file \(configPath) can be rewritten by every user (mode \(mode)), who could send the backups anywhere",
-                               fix: "chmod 600 \(configPath) (or 640, owned by root with the postgres group)")
+            throw CommandError(
+                problem: "the config file \(configPath) can be rewritten by every user (mode \(mode)), who could send the backups anywhere",
+                fix: "chmod 600 \(configPath) (or 640, owned by root with the postgres group)")
         }
         var warnings: [String] = []
         if status.mode & 0o020 != 0 {
             warnings.append("the config file \(configPath) can be rewritten by its group (mode \(mode)); run chmod g-w \(configPath)")
         }
         if status.owner != geteuid(), status.owner != 0 {
-            warnings.append("the config file \(configPath) belongs to \(FileSystem.userName(status.owner)), not to \(FileSystem.userName(geteuid())) who runs walvault, nor to root: that user decides where backups go; chown root \(configPath)")
+            warnings.append(
+                "the config file \(configPath) belongs to \(FileSystem.userName(status.owner)), not to \(FileSystem.userName(geteuid())) who runs walvault, nor to root: that user decides where backups go; chown root \(configPath)"
+            )
         }
         if namesThePassphrase, status.mode & 0o077 != 0 {
-            warnings.append("the config file \(configPath) is readable by group or others (mode \(mode)); it says where the passphrase is: run chmod 600 \(configPath)")
+            warnings.append(
+                "the config file \(configPath) is readable by group or others (mode \(mode)); it says where the passphrase is: run chmod 600 \(configPath)"
+            )
         }
         return warnings
     }
@@ -104,10 +115,11 @@ public struct WalvaultContext: Sendable {
     package static func spoolProblem(_ spool: String, configPath: String) -> CommandError? {
         guard let problem = FileSystem.untrustedDirectoryProblem(spool) else { return nil }
         let owner = FileSystem.status(ifReadable: spool).map { FileSystem.userName($0.owner) } ?? "postgres"
-        return CommandError(problem: "the spool ([cluster] spool in \(configPath)) cannot be trusted: \(problem)",
-                            fix: FileSystem.isDirectory(spool)
-                                ? "run walvault as the spool's owner (sudo -u \(owner) walvault …), and keep the spool private: chmod 700 \(spool)"
-                                : "point [cluster] spool at a directory (walvault creates it when missing)")
+        return CommandError(
+            problem: "the spool ([cluster] spool in \(configPath)) cannot be trusted: \(problem)",
+            fix: FileSystem.isDirectory(spool)
+                ? "run walvault as the spool's owner (sudo -u \(owner) walvault …), and keep the spool private: chmod 700 \(spool)"
+                : "point [cluster] spool at a directory (walvault creates it when missing)")
     }
 
     package static func encryptionMissing(_ store: StoreSettings, _ config: WalvaultConfig) -> Bool {
@@ -132,8 +144,9 @@ public struct WalvaultContext: Sendable {
     public func requireSyncStores(for command: String) throws -> [Store] {
         let stores = syncStores
         guard !stores.isEmpty else {
-            throw CommandError(problem: "\(command) needs a sync store, and every store in \(config.path) is async",
-                               fix: "add a sync store (a local directory or S3) as the first [[stores]] entry; an async store (Telegram) is shipped to from it")
+            throw CommandError(
+                problem: "\(command) needs a sync store, and every store in \(config.path) is async",
+                fix: "add a sync store (a local directory or S3) as the first [[stores]] entry; an async store (Telegram) is shipped to from it")
         }
         return stores
     }
@@ -150,7 +163,9 @@ public struct WalvaultContext: Sendable {
     /// - Parameters:
     ///   - spool: where a Telegram store stages documents and keeps what it downloaded.
     ///   - keyRing: seals a Telegram store's catalog, which lives below the encryption wrapper.
-    public static func makeStore(_ settings: StoreSettings, index: Int = 0, configPath: String = "", spool: String? = nil, keyRing: KeyRing? = nil) throws -> Store {
+    public static func makeStore(_ settings: StoreSettings, index: Int = 0, configPath: String = "", spool: String? = nil, keyRing: KeyRing? = nil)
+        throws -> Store
+    {
         switch settings.kind {
         case .local(let path):
             return layered(LocalStore(name: settings.name, root: path))
@@ -158,26 +173,32 @@ public struct WalvaultContext: Sendable {
             let place = "stores #\(index + 1)"
             let keyID = try StoreCredentials.read(s3.accessKeyID, key: place + ".access_key_id", configPath: configPath)
             let secret = try StoreCredentials.read(s3.secretAccessKey, key: place + ".secret_access_key", configPath: configPath)
-            let driver = S3Store(name: settings.name, endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, prefix: s3.prefix,
-                                 pathStyle: s3.pathStyle, accessKeyID: keyID.withUnsafeBytes { String(decoding: $0, as: UTF8.self) },
-                                 secret: secret)
+            let driver = S3Store(
+                name: settings.name, endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, prefix: s3.prefix,
+                pathStyle: s3.pathStyle, accessKeyID: keyID.withUnsafeBytes { String(decoding: $0, as: UTF8.self) },
+                secret: secret)
             return layered(driver)
         case .telegram(let telegram):
             let api = try telegramAPI(settings.name, telegram, index: index, configPath: configPath)
             let work = Paths.join(spool ?? "/tmp", "telegram/\(settings.name)")
-            return layered(TelegramStore(name: settings.name, api: api, partSize: telegram.partSizeMB << 20, workDirectory: work, keyRing: keyRing,
-                                         pacer: TelegramPacer(rate: telegram.messagesPerMinute, window: 60)))
+            return layered(
+                TelegramStore(
+                    name: settings.name, api: api, partSize: telegram.partSizeMB << 20, workDirectory: work, keyRing: keyRing,
+                    pacer: TelegramPacer(rate: telegram.messagesPerMinute, window: 60)))
         }
     }
 
     /// The bot of a Telegram store (its token read and checked now): the store's, and the alerts'.
-    package static func telegramAPI(_ name: String, _ telegram: TelegramStoreSettings, index: Int, configPath: String,
-                            maxRetryAfterSeconds: Int = 300) throws -> TelegramBotAPI {
+    package static func telegramAPI(
+        _ name: String, _ telegram: TelegramStoreSettings, index: Int, configPath: String,
+        maxRetryAfterSeconds: Int = 300
+    ) throws -> TelegramBotAPI {
         let key = "stores #\(index + 1).bot_token"
         let token = try StoreCredentials.read(telegram.botToken, key: key, configPath: configPath)
         try checkToken(token, key: key, configPath: configPath)
-        return TelegramBotAPI(store: name, apiBase: telegram.apiBase, token: token, chatID: telegram.chatID, localFiles: telegram.localFiles,
-                              maxRetryAfterSeconds: maxRetryAfterSeconds)
+        return TelegramBotAPI(
+            store: name, apiBase: telegram.apiBase, token: token, chatID: telegram.chatID, localFiles: telegram.localFiles,
+            maxRetryAfterSeconds: maxRetryAfterSeconds)
     }
 
     /// The newest complete backup the sync stores hold (every store on a machine that only restores).
@@ -194,8 +215,9 @@ public struct WalvaultContext: Sendable {
             !bytes.isEmpty && bytes.allSatisfy { ($0 >= 48 && $0 <= 58) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 }
         }
         guard valid else {
-            throw ConfigError(file: configPath, key: key, problem: "the bot token has characters a Telegram token never has (not shown)",
-                              fix: "give the token exactly as @BotFather sent it, like 123456789:AAE…, with nothing else")
+            throw ConfigError(
+                file: configPath, key: key, problem: "the bot token has characters a Telegram token never has (not shown)",
+                fix: "give the token exactly as @BotFather sent it, like 123456789:AAE…, with nothing else")
         }
     }
 

@@ -1,17 +1,18 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import WalvaultAlerts
+import WalvaultBackup
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultHistory
+import WalvaultKit
 import WalvaultPolicy
 import WalvaultPostgres
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultAlerts
-import WalvaultBackup
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `walvault check`: the figures behind each `HealthCheck`, gathered from the server, the stores,
 /// the queues, the volumes and the control plane. Every check runs whatever the others found, so
@@ -42,17 +43,22 @@ public struct Check {
     /// every sync store within `round_trip_seconds`.
     package func archiving() -> [HealthCheck] {
         guard let conninfo = context.config.cluster.conninfo else {
-            return [HealthCheck(name: "archiving", ok: false, figure: "[cluster] conninfo is not set, so the server cannot be asked",
-                                fix: "set conninfo in [cluster]")]
+            return [
+                HealthCheck(
+                    name: "archiving", ok: false, figure: "[cluster] conninfo is not set, so the server cannot be asked",
+                    fix: "set conninfo in [cluster]")
+            ]
         }
         var checks: [HealthCheck] = []
         do {
             let session = try PostgresBackupSession(conninfo: conninfo)
             let facts = try session.facts()
             let warnings = try Backup(context: context).checkArchiver(facts, layout: layout, forBackup: false)
-            checks.append(HealthCheck(name: "archiving", ok: warnings.isEmpty,
-                                      figure: warnings.first ?? "archive_mode = \(facts.archiveMode), archive_command runs walvault archive-push with this config",
-                                      fix: warnings.isEmpty ? nil : "see the server log"))
+            checks.append(
+                HealthCheck(
+                    name: "archiving", ok: warnings.isEmpty,
+                    figure: warnings.first ?? "archive_mode = \(facts.archiveMode), archive_command runs walvault archive-push with this config",
+                    fix: warnings.isEmpty ? nil : "see the server log"))
         } catch let error as PostgresError where error.isConnectionFailure {
             return [HealthCheck(name: "archiving", ok: false, figure: "\(error)")]
         } catch {
@@ -78,14 +84,17 @@ public struct Check {
             while true {
                 missing = try context.syncStores.filter { try $0.objects(of: file, layout: layout).isEmpty }.map(\.name)
                 if missing.isEmpty {
-                    return HealthCheck(name: "round trip", ok: true, figure: "\(name) in every sync store \(HealthCheck.milliseconds(now() - started)) after the switch")
+                    return HealthCheck(
+                        name: "round trip", ok: true,
+                        figure: "\(name) in every sync store \(HealthCheck.milliseconds(now() - started)) after the switch")
                 }
                 if now() >= deadline { break }
                 usleep(200_000)
             }
-            return HealthCheck(name: "round trip", ok: false,
-                               figure: "\(name) not in \(missing.map { "\"\($0)\"" }.joined(separator: ", ")) \(settings.roundTripSeconds) s after the switch",
-                               fix: "check pg_stat_archiver and walvault's lines in the server log")
+            return HealthCheck(
+                name: "round trip", ok: false,
+                figure: "\(name) not in \(missing.map { "\"\($0)\"" }.joined(separator: ", ")) \(settings.roundTripSeconds) s after the switch",
+                fix: "check pg_stat_archiver and walvault's lines in the server log")
         } catch {
             return HealthCheck(name: "round trip", ok: false, figure: "\(error)")
         }
@@ -148,8 +157,9 @@ public struct Check {
             guard statvfs(path, &st) == 0 else {
                 return HealthCheck(name: "free space for \(what)", ok: false, figure: "cannot read \(path): \(String(cString: strerror(errno)))")
             }
-            return HealthCheck.freeSpace(what: what, path: path, free: Int(st.f_bavail) * Int(st.f_frsize), total: Int(st.f_blocks) * Int(st.f_frsize),
-                                         minPercent: settings.minFreePercent)
+            return HealthCheck.freeSpace(
+                what: what, path: path, free: Int(st.f_bavail) * Int(st.f_frsize), total: Int(st.f_blocks) * Int(st.f_frsize),
+                minPercent: settings.minFreePercent)
         }
     }
 
@@ -158,7 +168,8 @@ public struct Check {
         guard let settings = context.config.history else { return [] }
         var checks: [HealthCheck] = []
         do {
-            let db = try PostgresConnection(conninfo: settings.conninfo, database: .controlPlane, connectTimeout: HistoryRecorder.connectTimeoutSeconds)
+            let db = try PostgresConnection(
+                conninfo: settings.conninfo, database: .controlPlane, connectTimeout: HistoryRecorder.connectTimeoutSeconds)
             _ = try db.query("SELECT 1")
             checks.append(HealthCheck(name: "control plane", ok: true, figure: "reachable"))
         } catch {
@@ -169,8 +180,10 @@ public struct Check {
         if let oldest = waiting.map(\.createdAt).min() {
             let age = now() - oldest
             let ok = age < 3_600_000_000
-            checks.append(HealthCheck(name: "history journal", ok: ok, figure: "\(waiting.count) rows waiting, the oldest \(HealthCheck.hours(age)) old",
-                                      fix: ok ? nil : "the control-plane database has been unreachable: see the line above"))
+            checks.append(
+                HealthCheck(
+                    name: "history journal", ok: ok, figure: "\(waiting.count) rows waiting, the oldest \(HealthCheck.hours(age)) old",
+                    fix: ok ? nil : "the control-plane database has been unreachable: see the line above"))
         } else {
             checks.append(HealthCheck(name: "history journal", ok: true, figure: "empty"))
         }

@@ -1,8 +1,8 @@
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultHistory
-import WalvaultPostgres
 import WalvaultKit
+import WalvaultPostgres
 
 /// `walvault migrate` and `walvault history` as library operations, so the dashboard calls the
 /// same code. Both read only the config: the history needs no store and no passphrase.

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultCatalog
-import WalvaultRepository
-import WalvaultPipeline
-import WalvaultSystem
 import WalvaultKit
+import WalvaultPipeline
+import WalvaultRepository
+import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public struct DecryptReport: Equatable {
     public let bytes: Int
@@ -32,8 +33,9 @@ public struct Decrypt {
     ///   - compression: overrides what the input's name says; without a name, nil means "none".
     public func run(input: String?, output: String?, compression: CompressionAlgorithm?) throws -> DecryptReport {
         guard let keyRing = context.keyRing else {
-            throw CommandError(problem: "walvault decrypt needs the passphrase, and \(context.config.path) has no [encryption]",
-                               fix: "add [encryption] with passphrase_file or passphrase_env")
+            throw CommandError(
+                problem: "walvault decrypt needs the passphrase, and \(context.config.path) has no [encryption]",
+                fix: "add [encryption] with passphrase_file or passphrase_env")
         }
         // What a name says: how the object was compressed, and the checksum of the original bytes.
         let name: (compression: CompressionAlgorithm, sha256: String)? = input.flatMap { path in
@@ -57,8 +59,10 @@ public struct Decrypt {
             var magic = [UInt8](repeating: 0, count: EncryptionHeader.magic.count)
             let got = (try? magic.withUnsafeMutableBytes { try source.pread(into: $0, at: 0) }) ?? 0
             guard EncryptionHeader.hasMagic(magic[0..<got]) else { throw Self.notEncrypted(input) }
-            throw CommandError(problem: "\(input): its name is not a stored object's (<original name>-<sha256>[.zst|.lz4|.gz]), so how it was compressed and what it must hash to are unknown",
-                               fix: "give it back its name from the store, or pass --compression zstd|lz4|gzip|none to decrypt it without a check")
+            throw CommandError(
+                problem:
+                    "\(input): its name is not a stored object's (<original name>-<sha256>[.zst|.lz4|.gz]), so how it was compressed and what it must hash to are unknown",
+                fix: "give it back its name from the store, or pass --compression zstd|lz4|gzip|none to decrypt it without a check")
         }
         if let output, FileSystem.exists(output) {
             throw CommandError(problem: "\(output) already exists", fix: "remove it or choose another --out; walvault never overwrites a file")
@@ -72,21 +76,25 @@ public struct Decrypt {
         } catch let error as EncryptionError where error.kind == .notEncrypted {
             throw Self.notEncrypted(input ?? "standard input")
         } catch let error as PipelineError {
-            throw CommandError(cause: error, problem: "\(input ?? "standard input") decrypted, but it is not \(algorithm.rawValue) data (\(error))",
-                               fix: "give the right --compression, or none to get the decrypted bytes as they are")
+            throw CommandError(
+                cause: error, problem: "\(input ?? "standard input") decrypted, but it is not \(algorithm.rawValue) data (\(error))",
+                fix: "give the right --compression, or none to get the decrypted bytes as they are")
         } catch let error as SystemError where error.path == source.path {
             throw CommandError(cause: error, problem: "cannot read --in \(source.path): \(error.reason)", fix: error.hint ?? "")
         } catch let error as SystemError {
             throw CommandError(cause: error, problem: "cannot write \(output ?? "standard output"): \(error.reason)", fix: error.hint ?? "")
         }
         if let expectedSHA256, hashing.hexDigest != expectedSHA256 {
-            throw CommandError(problem: "\(input!) decrypted, but its content fails the checksum in its name (sha256 \(hashing.hexDigest!.prefix(12))…, expected \(expectedSHA256.prefix(12))…)",
-                               fix: "the object was renamed or damaged before encryption; use another store's copy")
+            throw CommandError(
+                problem:
+                    "\(input!) decrypted, but its content fails the checksum in its name (sha256 \(hashing.hexDigest!.prefix(12))…, expected \(expectedSHA256.prefix(12))…)",
+                fix: "the object was renamed or damaged before encryption; use another store's copy")
         }
         try target?.placeWithoutReplacing()
         var report = DecryptReport(bytes: hashing.byteCount, compression: algorithm, verifiedSHA256: expectedSHA256)
         if expectedSHA256 == nil && !(storedPlain && algorithm == .none) {
-            report.uncheckedWarning = algorithm == .none
+            report.uncheckedWarning =
+                algorithm == .none
                 ? "the output was decrypted but neither decompressed nor checked: if the object was compressed, it still is (give --compression)"
                 : "the output was decrypted and decompressed (\(algorithm.rawValue)) but not checked: no checksum is known for it"
         }
@@ -94,7 +102,8 @@ public struct Decrypt {
     }
 
     package static func notEncrypted(_ input: String) -> CommandError {
-        CommandError(problem: "\(input) is not a walvault-encrypted object (it does not begin with the WALVAULT header)",
-                     fix: "nothing to decrypt: an object stored without encryption is read with the tool its extension names (zstd -d, lz4 -d, gzip -d)")
+        CommandError(
+            problem: "\(input) is not a walvault-encrypted object (it does not begin with the WALVAULT header)",
+            fix: "nothing to decrypt: an object stored without encryption is read with the tool its extension names (zstd -d, lz4 -d, gzip -d)")
     }
 }

@@ -1,12 +1,12 @@
+import WalvaultAlerts
+import WalvaultBackup
 import WalvaultCatalog
+import WalvaultExports
+import WalvaultKit
 import WalvaultPolicy
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultAlerts
-import WalvaultBackup
-import WalvaultExports
-import WalvaultKit
 
 /// What `walvault expire` would keep and delete in each store, and why, as of a moment
 /// (`ExpiryPlanner` over each store's own inventory, with that store's window).
@@ -97,7 +97,9 @@ public struct ExpireReport: Codable, Equatable, Sendable {
             if let deleted = deletedObjects?[store.store] { lines.append("  deleted \(deleted) objects") }
             if let left = leftBehind[store.store], !left.isEmpty {
                 let reasons = Set(left.values).sorted().joined(separator: "; ")
-                lines.append("  \(left.count) of them left in the chat, \(encrypted ? "encrypted" : "NOT encrypted: readable by anyone in the chat"), no longer in walvault's catalog (\(reasons)): delete them in Telegram by hand if they must go")
+                lines.append(
+                    "  \(left.count) of them left in the chat, \(encrypted ? "encrypted" : "NOT encrypted: readable by anyone in the chat"), no longer in walvault's catalog (\(reasons)): delete them in Telegram by hand if they must go"
+                )
             }
             if cannotDelete.contains(store.store) { lines.append("  this store cannot delete: nothing was removed from it") }
         }
@@ -117,8 +119,9 @@ public struct Expire {
         report.upcoming = try upcoming(for: report, now: now)
         guard let notifier = Notifier(context: context) else { return }
         for soon in report.upcoming {
-            notifier.noticeOnce(key: "expiring \(soon.store) \(soon.label)", about: "backup \(soon.label) in store \"\(soon.store)\" expires within \(days) days",
-                                detail: "by \(soon.by), under [retention]; walvault expire --dry-run --as-of '\(soon.by)' shows everything that goes then")
+            notifier.noticeOnce(
+                key: "expiring \(soon.store) \(soon.label)", about: "backup \(soon.label) in store \"\(soon.store)\" expires within \(days) days",
+                detail: "by \(soon.by), under [retention]; walvault expire --dry-run --as-of '\(soon.by)' shows everything that goes then")
         }
     }
 
@@ -142,8 +145,9 @@ public struct Expire {
                 ExpiryPlanner.Backup(label: $0.label, stopTime: $0.stopTime, timeline: $0.timeline, startSegment: $0.startSegment())
             }
             let incomplete = Dictionary(uniqueKeysWithValues: inventory.incompleteBackups.map { ($0, BackupLabel.startTime($0)) })
-            let decisions = ExpiryPlanner.plan(backups: backups, segments: inventory.segments, incomplete: incomplete,
-                                               histories: inventory.histories, segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
+            let decisions = ExpiryPlanner.plan(
+                backups: backups, segments: inventory.segments, incomplete: incomplete,
+                histories: inventory.histories, segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
             func item(_ decision: ExpiryPlanner.Decision) -> ExpireReport.Item {
                 switch decision.subject {
                 case .backup(let label): return .init(kind: "backup", name: label, reason: decision.reason)
@@ -156,12 +160,16 @@ public struct Expire {
                 DumpExpiry.Dump(schema: $0.subject, id: $0.id, time: $0.name.time)
             }
             let dumpDecisions = DumpExpiry.plan(dumps, days: days, now: now)
-            func dumpItem(_ decision: DumpExpiry.Decision) -> ExpireReport.Item { .init(kind: "dump", name: decision.dump.id, reason: decision.reason) }
+            func dumpItem(_ decision: DumpExpiry.Decision) -> ExpireReport.Item {
+                .init(kind: "dump", name: decision.dump.id, reason: decision.reason)
+            }
             // Log exports under [retention] logs_days, when it is set; kept for ever otherwise.
             var logItems: (keep: [ExpireReport.Item], delete: [ExpireReport.Item]) = ([], [])
             var logsDue: [String: Int64] = [:]
             if let logsDays = context.config.retention?.logsDays {
-                let exports = try ExportListing.list(.logs, stores: [store], layout: layout).map { LogExportExpiry.Export(id: $0.id, time: $0.name.time) }
+                let exports = try ExportListing.list(.logs, stores: [store], layout: layout).map {
+                    LogExportExpiry.Export(id: $0.id, time: $0.name.time)
+                }
                 for decision in LogExportExpiry.plan(exports, days: logsDays, now: now) {
                     let item = ExpireReport.Item(kind: "log export", name: decision.export.id, reason: decision.reason)
                     if decision.keep { logItems.keep.append(item) } else { logItems.delete.append(item) }
@@ -170,16 +178,20 @@ public struct Expire {
             }
             let kept = decisions.filter(\.keep).map(item) + dumpDecisions.filter(\.keep).map(dumpItem) + logItems.keep
             let keptNames = Set(kept.map(\.name))
-            var due = ExpiryPlanner.due(backups: backups, segments: Array(inventory.segments.keys), segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
+            var due = ExpiryPlanner.due(
+                backups: backups, segments: Array(inventory.segments.keys), segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
             due.merge(DumpExpiry.due(dumps, days: days)) { a, _ in a }
             due.merge(logsDue) { a, _ in a }
-            reports.append(.init(store: store.name, days: days, keep: kept,
-                                 delete: decisions.filter { !$0.keep }.map(item) + dumpDecisions.filter { !$0.keep }.map(dumpItem) + logItems.delete,
-                                 due: due.filter { keptNames.contains($0.key) }))
+            reports.append(
+                .init(
+                    store: store.name, days: days, keep: kept,
+                    delete: decisions.filter { !$0.keep }.map(item) + dumpDecisions.filter { !$0.keep }.map(dumpItem) + logItems.delete,
+                    due: due.filter { keptNames.contains($0.key) }))
         }
         guard !reports.isEmpty else {
-            throw CommandError(problem: "config \(context.config.path): no retention is configured",
-                               fix: "add [retention] with days = 30 (or retention_days on a store) to say how far back restores must reach")
+            throw CommandError(
+                problem: "config \(context.config.path): no retention is configured",
+                fix: "add [retention] with days = 30 (or retention_days on a store) to say how far back restores must reach")
         }
         var report = ExpireReport(asOf: RecoveryTarget.formatUTC(now), stores: reports)
         report.readAt = readAt
@@ -198,8 +210,10 @@ public struct Expire {
     /// incomplete (parts without a manifest), never as complete, and the next run finishes it.
     public func run(asOf now: Int64 = WallClock.nowMicros()) throws -> ExpireReport {
         guard let lock = try ClusterLock.acquire(.exclusive, config: context.config) else {
-            throw CommandError(problem: "a backup or a restore of cluster \"\(context.config.cluster.name)\" is running (\(ClusterLock.path(for: context.config)) is locked by \(ClusterLock.holders(config: context.config)))",
-                               fix: "run expire again when it has finished; nothing was deleted")
+            throw CommandError(
+                problem:
+                    "a backup or a restore of cluster \"\(context.config.cluster.name)\" is running (\(ClusterLock.path(for: context.config)) is locked by \(ClusterLock.holders(config: context.config)))",
+                fix: "run expire again when it has finished; nothing was deleted")
         }
         defer { _ = lock }
         var report = try plan(asOf: now)
@@ -237,7 +251,8 @@ public struct Expire {
             for directory in Set(segments.map { layout.directory(for: .segment($0)) }).sorted() {
                 for object in try store.list(directory: directory, namePrefix: "") {
                     guard let name = StoredObjectName(object.name), case .segment(let segment)? = WALFileName(name.originalName),
-                          segments.contains(segment) else { continue }
+                        segments.contains(segment)
+                    else { continue }
                     try store.delete(key: object.key)
                     count += 1
                 }

@@ -1,5 +1,5 @@
-import WalvaultPolicy
 import WalvaultKit
+import WalvaultPolicy
 
 extension HealthCheck {
     /// `walvault check --json`. Here, not beside the verdicts: the policy module imports nothing.

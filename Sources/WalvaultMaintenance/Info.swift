@@ -1,9 +1,9 @@
+import WalvaultBackup
 import WalvaultCatalog
+import WalvaultKit
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultBackup
-import WalvaultKit
 
 /// What the stores hold for this cluster: backups and archived WAL, with gaps.
 public struct InfoReport: Codable, Equatable {
@@ -80,9 +80,10 @@ public struct InfoReport: Codable, Equatable {
             gaps.append("timeline \(a.timeline): after \(a.last), before \(b.first)")
         }
         let backups = inventory.backups.sorted { $0.stopTime < $1.stopTime }.map {
-            Backup(label: $0.label, startTime: RecoveryTarget.formatUTC($0.startTime), stopTime: RecoveryTarget.formatUTC($0.stopTime),
-                   startLSN: $0.startLSN.description, stopLSN: $0.stopLSN.description, timeline: $0.timeline,
-                   size: $0.totalSize, storedSize: $0.storedSize, files: $0.entries.filter { $0.kind == .file }.count)
+            Backup(
+                label: $0.label, startTime: RecoveryTarget.formatUTC($0.startTime), stopTime: RecoveryTarget.formatUTC($0.stopTime),
+                startLSN: $0.startLSN.description, stopLSN: $0.stopLSN.description, timeline: $0.timeline,
+                size: $0.totalSize, storedSize: $0.storedSize, files: $0.entries.filter { $0.kind == .file }.count)
         }
         let incomplete = inventory.incompleteBackups.sorted().map { label in
             let directory = layout.backupDirectory(label)
@@ -103,8 +104,9 @@ public struct InfoReport: Codable, Equatable {
                 }
             }
             let mode = index < context.config.stores.count ? context.config.stores[index].mode.rawValue : "sync"
-            var summary = StoreSummary(name: store.name, location: store.location, mode: mode, objects: objects, bytes: bytes,
-                                       newestWAL: inventory.walHoldings[store.name]?.newestSegment?.description)
+            var summary = StoreSummary(
+                name: store.name, location: store.location, mode: mode, objects: objects, bytes: bytes,
+                newestWAL: inventory.walHoldings[store.name]?.newestSegment?.description)
             summary.unreadable = unreadable
             if mode == "async", let spool = context.config.cluster.spool {
                 let entries = try ShippingQueue.open(spool: spool, store: store.name).entries()
@@ -114,12 +116,13 @@ public struct InfoReport: Codable, Equatable {
             }
             summaries.append(summary)
         }
-        return InfoReport(cluster: layout.cluster, stores: summaries, backups: backups, incompleteBackups: inventory.incompleteBackups.sorted(),
-                          incomplete: incomplete,
-                          damagedBackups: inventory.damagedBackups.sorted { $0.key < $1.key }.map { DamagedBackup(label: $0.key, reason: $0.value) },
-                          unreadableHistories: inventory.unreadableHistories.sorted { $0.key < $1.key }.map { "timeline \($0.key): \($0.value)" },
-                          wal: runs, gaps: gaps,
-                          running: context.jobs.filter { $0.state == .running })
+        return InfoReport(
+            cluster: layout.cluster, stores: summaries, backups: backups, incompleteBackups: inventory.incompleteBackups.sorted(),
+            incomplete: incomplete,
+            damagedBackups: inventory.damagedBackups.sorted { $0.key < $1.key }.map { DamagedBackup(label: $0.key, reason: $0.value) },
+            unreadableHistories: inventory.unreadableHistories.sorted { $0.key < $1.key }.map { "timeline \($0.key): \($0.value)" },
+            wal: runs, gaps: gaps,
+            running: context.jobs.filter { $0.state == .running })
     }
 
     public func json() throws -> String {
@@ -130,16 +133,22 @@ public struct InfoReport: Codable, Equatable {
         var lines = ["cluster \(cluster)"]
         for job in running { lines.append("  \(job.summary), started \(RecoveryTarget.formatUTC(job.startedAt)) by \(job.actor), pid \(job.pid)") }
         for store in stores {
-            let lag = store.queuedObjects.map { queued in
-                queued == 0 ? "; shipping queue empty" : "; \(queued) objects (\(store.queuedBytes ?? 0) bytes) waiting to ship, oldest queued \(store.oldestQueuedSeconds ?? 0) s ago"
-            } ?? ""
-            let holdings = store.unreadable.map { "UNREADABLE now (\($0))" }
+            let lag =
+                store.queuedObjects.map { queued in
+                    queued == 0
+                        ? "; shipping queue empty"
+                        : "; \(queued) objects (\(store.queuedBytes ?? 0) bytes) waiting to ship, oldest queued \(store.oldestQueuedSeconds ?? 0) s ago"
+                } ?? ""
+            let holdings =
+                store.unreadable.map { "UNREADABLE now (\($0))" }
                 ?? "\(store.objects) objects, \(store.bytes) bytes, newest WAL \(store.newestWAL ?? "none")"
             lines.append("  store \"\(store.name)\" (\(store.location), \(store.mode)): \(holdings)\(lag)")
         }
         if backups.isEmpty { lines.append("  no complete backup") }
         for b in backups {
-            lines.append("  backup \(b.label): \(b.startTime) .. \(b.stopTime), timeline \(b.timeline), LSN \(b.startLSN) .. \(b.stopLSN), \(b.files) files, \(b.size) bytes (\(b.storedSize) stored)")
+            lines.append(
+                "  backup \(b.label): \(b.startTime) .. \(b.stopTime), timeline \(b.timeline), LSN \(b.startLSN) .. \(b.stopLSN), \(b.files) files, \(b.size) bytes (\(b.storedSize) stored)"
+            )
         }
         for backup in damagedBackups {
             lines.append("  DAMAGED backup \(backup.label): \(backup.reason); restore will not use it")

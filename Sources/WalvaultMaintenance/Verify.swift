@@ -1,12 +1,12 @@
 import Dispatch
 import Synchronization
+import WalvaultBackup
 import WalvaultCatalog
+import WalvaultKit
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultBackup
-import WalvaultKit
 
 /// What `walvault verify` found: problems (exit 1) and notes, each naming store and object.
 public struct VerifyReport: Codable, Sendable {
@@ -36,7 +36,7 @@ public struct VerifyReport: Codable, Sendable {
         return problems.map { line("FAIL", $0) } + notes.map { line("note", $0) } + [
             "verified \(objects) objects in \(stores.count) store\(stores.count == 1 ? "" : "s") (\(Self.megabytes(storedBytes)) MB stored, \(Self.megabytes(originalBytes)) MB checksummed, "
                 + "\(backups) backup\(backups == 1 ? "" : "s"), \(files) files) in \(String(format1: seconds)) s, \(String(format1: rate)) MB/s: "
-                + (problems.isEmpty ? "no problems" : "\(problems.count) problem\(problems.count == 1 ? "" : "s")"),
+                + (problems.isEmpty ? "no problems" : "\(problems.count) problem\(problems.count == 1 ? "" : "s")")
         ]
     }
 
@@ -101,8 +101,9 @@ public struct Verify {
         var stores = context.stores
         if !storeNames.isEmpty {
             for storeName in storeNames where !stores.contains(where: { $0.name == storeName }) {
-                throw CommandError(problem: "--store \(storeName): config \(context.config.path) has no store of that name",
-                                   fix: "name one of: \(context.stores.map(\.name).joined(separator: ", "))")
+                throw CommandError(
+                    problem: "--store \(storeName): config \(context.config.path) has no store of that name",
+                    fix: "name one of: \(context.stores.map(\.name).joined(separator: ", "))")
             }
             stores = stores.filter { storeNames.contains($0.name) }
         }
@@ -157,14 +158,21 @@ public struct Verify {
                     case .wal(let file, inItsDirectory: true):
                         jobs.append(.wal(store: index, object: object, file: file))
                     case .wal(let file, inItsDirectory: false):
-                        report.problems.append(.init(store: store.name, object: object.key, problem: "in the wrong directory (restore looks for it in \(layout.directory(for: file))/)"))
+                        report.problems.append(
+                            .init(
+                                store: store.name, object: object.key,
+                                problem: "in the wrong directory (restore looks for it in \(layout.directory(for: file))/)"))
                     default:
-                        report.problems.append(.init(store: store.name, object: object.key, problem: "not a walvault WAL object (no WAL file name and checksum in its name)"))
+                        report.problems.append(
+                            .init(
+                                store: store.name, object: object.key,
+                                problem: "not a walvault WAL object (no WAL file name and checksum in its name)"))
                     }
                 }
                 // Only archive-push and backup bind a store: one that holds nothing but dumps and
                 // log exports has no archive.info to miss.
-                let onlyExports = labels.isEmpty && walObjects.isEmpty && binding.info == nil && binding.problems.allSatisfy { $0.problem == "missing" }
+                let onlyExports =
+                    labels.isEmpty && walObjects.isEmpty && binding.info == nil && binding.problems.allSatisfy { $0.problem == "missing" }
                 if !onlyExports {
                     for (key, problem) in binding.problems {
                         report.problems.append(.init(store: store.name, object: key, problem: problem))
@@ -189,8 +197,9 @@ public struct Verify {
         let segmentSizes = identities.mapValues(\.walSegmentSize)
         let boundTo = identities
         let storeList = stores
-        let meter = ProgressMeter(events: events, phase: "verify", unit: .bytes, total: Int64(totalBytes), filesTotal: totalObjects,
-                                  counting: .objects)
+        let meter = ProgressMeter(
+            events: events, phase: "verify", unit: .bytes, total: Int64(totalBytes), filesTotal: totalObjects,
+            counting: .objects)
         let advance: @Sendable (Int, Int) -> Void = { objects, bytes in meter.add(Int64(bytes), files: objects) }
         let jobList = jobs
         try ParallelJobs(cancellation: events.cancellation, doing: "verifying objects").run(count: jobList.count, workers: workers) { _, i in
@@ -231,8 +240,10 @@ public struct Verify {
             for label in labels {
                 let started = BackupLabel.startTime(label)
                 let old = started.map { WallClock.nowMicros() - $0 > 86_400_000_000 } ?? true
-                report.notes.append(.init(store: stores[index].name, object: label,
-                                          problem: "parts without a manifest: an interrupted backup\(old ? "; walvault expire removes it" : ", or one still running")"))
+                report.notes.append(
+                    .init(
+                        store: stores[index].name, object: label,
+                        problem: "parts without a manifest: an interrupted backup\(old ? "; walvault expire removes it" : ", or one still running")"))
             }
         }
         for (position, store) in stores.enumerated() {
@@ -260,7 +271,10 @@ public struct Verify {
             report.notes += findings.notes + late
         }
         for store in audited where store.backups.isEmpty && backupLabel == nil {
-            report.notes.append(.init(store: store.store, object: layout.backupRoot, problem: "no complete backup in this store: its WAL cannot be restored from it alone"))
+            report.notes.append(
+                .init(
+                    store: store.store, object: layout.backupRoot,
+                    problem: "no complete backup in this store: its WAL cannot be restored from it alone"))
         }
         report.backups = Set(holdings.flatMap { $0.backups.map(\.label) }).count
         report.objects = totalObjects
@@ -286,7 +300,8 @@ public struct Verify {
         case .segment(let s), .partial(let s): segment = s
         case .history(let timeline):
             // The histories the continuity rules follow are these, already read: no second listing.
-            outcome.history = sink.count > sink.kept.count ? nil : TimelineHistory(timeline: timeline, text: String(decoding: sink.kept, as: UTF8.self))
+            outcome.history =
+                sink.count > sink.kept.count ? nil : TimelineHistory(timeline: timeline, text: String(decoding: sink.kept, as: UTF8.self))
             if outcome.history == nil { problem("is not a valid timeline history") }
             return outcome
         case .backupHistory: return outcome
@@ -311,8 +326,10 @@ public struct Verify {
     /// One backup: the manifest and its copy each readable and alike, every part the manifest
     /// lists present, of its size and checksum, every file's bytes matching the manifest, and no
     /// object the manifest does not list.
-    package static func verifyBackup(label: String, objects: [StoreObject], store: Store, layout: ArchiveLayout,
-                             advance: @Sendable (Int, Int) -> Void) -> Outcome {
+    package static func verifyBackup(
+        label: String, objects: [StoreObject], store: Store, layout: ArchiveLayout,
+        advance: @Sendable (Int, Int) -> Void
+    ) -> Outcome {
         var outcome = Outcome()
         func problem(_ object: String, _ text: String) { outcome.problems.append(.init(store: store.name, object: object, problem: text)) }
         var manifests: [BackupManifest] = []
@@ -366,7 +383,9 @@ public struct Verify {
             defer { advance(1, object.size) }
             let router = PartRouter(pieces: pieces[number + 1] ?? [], manifest: manifest, carriedOver: carried, skipping: broken)
             do {
-                if StoredObjectName(part.name)?.sha256 != part.sha256 { problem(key, "its name's checksum differs from the manifest's (\(part.sha256.prefix(12))…)") }
+                if StoredObjectName(part.name)?.sha256 != part.sha256 {
+                    problem(key, "its name's checksum differs from the manifest's (\(part.sha256.prefix(12))…)")
+                }
                 // Every byte of a part belongs to a file whose SHA-256 the router checks: hashing the
                 // part as well would hash each byte twice. A part after a failed one is hashed whole.
                 let bytes = try ObjectFetcher.check(object, from: store, into: router, checksummedDownstream: broken.isEmpty)
@@ -385,8 +404,9 @@ public struct Verify {
             problem(layout.backupDirectory(label), "file \(manifest.entries[entry].path) does not match its checksum in the manifest")
         }
         outcome.files += manifest.entries.filter { $0.kind == .file && ($0.size ?? 0) == 0 }.count
-        outcome.backup = ArchiveAudit.Backup(label: label, timeline: manifest.timeline, startLSN: manifest.startLSN, stopLSN: manifest.stopLSN,
-                                             stopTime: manifest.stopTime, parts: manifest.parts.map(\.name))
+        outcome.backup = ArchiveAudit.Backup(
+            label: label, timeline: manifest.timeline, startLSN: manifest.startLSN, stopLSN: manifest.stopLSN,
+            stopTime: manifest.stopTime, parts: manifest.parts.map(\.name))
         return outcome
     }
 
@@ -406,21 +426,27 @@ public struct Verify {
     /// to an async store between the listing and the queue's last read, or archive-push stored it
     /// in a sync store after that store was listed and it was shipped before the next one was.
     /// Late, not missing; it was not read back this time.
-    package static func arrivedSince(_ problems: [ArchiveAudit.Finding], stores: [Store],
-                             layout: ArchiveLayout) -> (missing: [ArchiveAudit.Finding], late: [ArchiveAudit.Finding]) {
+    package static func arrivedSince(
+        _ problems: [ArchiveAudit.Finding], stores: [Store],
+        layout: ArchiveLayout
+    ) -> (missing: [ArchiveAudit.Finding], late: [ArchiveAudit.Finding]) {
         var missing: [ArchiveAudit.Finding] = []
         var late: [ArchiveAudit.Finding] = []
         for finding in problems {
             guard finding.problem.hasSuffix("but not in this one"),
-                  let store = stores.first(where: { $0.name == finding.store }) else {
+                let store = stores.first(where: { $0.name == finding.store })
+            else {
                 missing.append(finding)
                 continue
             }
             let arrived: Bool
             if let file = WALFileName(finding.object) {
-                arrived = (try? store.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: finding.object)).isEmpty == false) ?? false
+                arrived =
+                    (try? store.list(directory: layout.directory(for: file), namePrefix: StoredObjectName.prefix(for: finding.object)).isEmpty
+                        == false) ?? false
             } else {
-                arrived = (try? store.list(directory: layout.backupDirectory(finding.object), namePrefix: "backup.manifest").isEmpty == false) ?? false
+                arrived =
+                    (try? store.list(directory: layout.backupDirectory(finding.object), namePrefix: "backup.manifest").isEmpty == false) ?? false
             }
             if arrived {
                 late.append(.init(store: finding.store, object: finding.object, problem: "stored while verify ran (not read back this time)"))

@@ -3,8 +3,10 @@ public enum Compression {
     /// - Parameter sizeHint: the input size when known (WAL segments), which lets zstd pick its parameters.
     /// - Parameter threads: zstd's own compression threads (0: compress in the caller's thread);
     ///   the other algorithms always compress in the caller's thread.
-    public static func compressor(_ algorithm: CompressionAlgorithm, level: Int, sizeHint: Int? = nil,
-                                  threads: Int = ZstdCompressStage.defaultWorkers, next: ByteSink) throws -> ByteSink {
+    public static func compressor(
+        _ algorithm: CompressionAlgorithm, level: Int, sizeHint: Int? = nil,
+        threads: Int = ZstdCompressStage.defaultWorkers, next: ByteSink
+    ) throws -> ByteSink {
         switch algorithm {
         case .zstd: return try ZstdCompressStage(level: level, sizeHint: sizeHint, workers: threads, next: next)
         case .lz4: return try LZ4CompressStage(level: level, next: next)

@@ -44,8 +44,10 @@ public final class LZ4CompressStage: ByteSink {
         var offset = 0
         while offset < bytes.count {
             let size = min(Self.inputBlock, bytes.count - offset)
-            let n = try lz4Check(LZ4F_compressUpdate(context, output.baseAddress, output.count,
-                                                     bytes.baseAddress! + offset, size, nil), "compress")
+            let n = try lz4Check(
+                LZ4F_compressUpdate(
+                    context, output.baseAddress, output.count,
+                    bytes.baseAddress! + offset, size, nil), "compress")
             if n > 0 { try next.write(UnsafeRawBufferPointer(rebasing: output[0..<n])) }
             offset += size
         }
@@ -83,8 +85,10 @@ public final class LZ4DecompressStage: ByteSink {
         while offset < bytes.count || lastHint != 0 {
             var inSize = bytes.count - offset
             var outSize = output.count
-            lastHint = try lz4Check(LZ4F_decompress(context, output.baseAddress, &outSize,
-                                                    bytes.baseAddress.map { $0 + offset }, &inSize, nil), "decompress")
+            lastHint = try lz4Check(
+                LZ4F_decompress(
+                    context, output.baseAddress, &outSize,
+                    bytes.baseAddress.map { $0 + offset }, &inSize, nil), "decompress")
             offset += inSize
             if outSize > 0 { try next.write(UnsafeRawBufferPointer(rebasing: output[0..<outSize])) }
             if inSize == 0 && outSize == 0 { break }

@@ -13,8 +13,10 @@ public enum StreamPump {
 
     /// - Parameter read: fills the buffer it is given and returns the byte count, 0 at the end.
     @discardableResult
-    public static func pump(reading read: (UnsafeMutableRawBufferPointer) throws -> Int, into sink: ByteSink,
-                            chunkSize: Int = chunkSize) throws -> Int {
+    public static func pump(
+        reading read: (UnsafeMutableRawBufferPointer) throws -> Int, into sink: ByteSink,
+        chunkSize: Int = chunkSize
+    ) throws -> Int {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
         defer { buffer.deallocate() }
         var total = 0

@@ -17,8 +17,10 @@ public struct AlertMessage: Equatable, Sendable {
     public var databaseBytes: Int?
     public var now: Int64
 
-    public init(status: Status, cluster: String, host: String, condition: String, failures: Int, since: Int64?, error: String?,
-                lastBackupLabel: String?, lastBackupStop: Int64?, databaseBytes: Int?, now: Int64) {
+    public init(
+        status: Status, cluster: String, host: String, condition: String, failures: Int, since: Int64?, error: String?,
+        lastBackupLabel: String?, lastBackupStop: Int64?, databaseBytes: Int?, now: Int64
+    ) {
         self.status = status
         self.cluster = cluster
         self.host = host
@@ -43,10 +45,12 @@ public struct AlertMessage: Equatable, Sendable {
 
     public var checkHint: String {
         if condition.hasPrefix("archive-push") {
-            return "that the store is mounted or reachable and has free space; pg_stat_archiver and walvault's lines in the PostgreSQL log. PostgreSQL keeps the WAL until archiving works again, so watch pg_wal's disk."
+            return
+                "that the store is mounted or reachable and has free space; pg_stat_archiver and walvault's lines in the PostgreSQL log. PostgreSQL keeps the WAL until archiving works again, so watch pg_wal's disk."
         }
         if condition.hasPrefix("ship") {
-            return "the network to the store and its credentials; walvault info shows the queue and its age. Every segment is still in the sync store."
+            return
+                "the network to the store and its credentials; walvault info shows the queue and its age. Every segment is still in the sync store."
         }
         switch condition {
         case "backup": return "the backup's output (walvault backup --verbose), the server's connection settings, and free space in the stores."
@@ -108,7 +112,7 @@ public struct AlertMessage: Equatable, Sendable {
             "MIME-Version: 1.0",
             "Content-Type: text/plain; charset=utf-8",
             "Content-Transfer-Encoding: 8bit",
-            "",
+            ""
         ]
         return Array((headers + body).joined(separator: "\r\n").utf8)
     }

@@ -29,8 +29,10 @@ public struct ArchiverCheck: Equatable, Sendable {
         }
     }
 
-    public init(archiveMode: String, archiveCommand: String, archiveLibrary: String = "", lastArchivedWAL: String? = nil,
-                lastArchivedIsInStores: Bool? = nil, failing: Failure? = nil, archivedSinceConfigLoad: Bool? = nil) {
+    public init(
+        archiveMode: String, archiveCommand: String, archiveLibrary: String = "", lastArchivedWAL: String? = nil,
+        lastArchivedIsInStores: Bool? = nil, failing: Failure? = nil, archivedSinceConfigLoad: Bool? = nil
+    ) {
         self.archiveMode = archiveMode
         self.archiveCommand = archiveCommand
         self.archiveLibrary = archiveLibrary
@@ -59,30 +61,46 @@ public struct ArchiverCheck: Equatable, Sendable {
         let wal = forBackup ? "the backup's WAL" : "WAL"
         let stopped = forBackup ? "; nothing was copied" : ""
         let runner = forBackup ? "this backup runs" : "check runs"
-        let enable = "set archive_mode = on and archive_command = 'walvault --config \(configPath) archive-push %p' (see postgres-conf/), then restart the server"
+        let enable =
+            "set archive_mode = on and archive_command = 'walvault --config \(configPath) archive-push %p' (see postgres-conf/), then restart the server"
         guard archiveMode == "on" || archiveMode == "always", !archiveCommand.isEmpty, archiveCommand != "(disabled)" else {
-            return .refused(problem: "WAL archiving is not configured (archive_mode = \(archiveMode), archive_command = '\(archiveCommand)'): a base backup without its WAL cannot be restored",
-                               fix: enable)
+            return .refused(
+                problem:
+                    "WAL archiving is not configured (archive_mode = \(archiveMode), archive_command = '\(archiveCommand)'): a base backup without its WAL cannot be restored",
+                fix: enable)
         }
         guard archiveLibrary.isEmpty else {
-            return .refused(problem: "archive_library = '\(archiveLibrary)' is set, so PostgreSQL archives through that module and never runs archive_command: \(wal) would not reach walvault's stores",
-                               fix: "set archive_library = '' and " + enable)
+            return .refused(
+                problem:
+                    "archive_library = '\(archiveLibrary)' is set, so PostgreSQL archives through that module and never runs archive_command: \(wal) would not reach walvault's stores",
+                fix: "set archive_library = '' and " + enable)
         }
         let stale = lastArchivedIsInStores == true && archivedSinceConfigLoad == false
         let proven = lastArchivedIsInStores == true && !stale
-        let last = stale ? "it has archived nothing since the configuration was last loaded (the last file, \(lastArchivedWAL ?? "?"), came from the command before)"
+        let last =
+            stale
+            ? "it has archived nothing since the configuration was last loaded (the last file, \(lastArchivedWAL ?? "?"), came from the command before)"
             : lastArchivedWAL.map { "the last file it archived, \($0), is not in the stores" } ?? "it has not archived anything yet"
         let looksLikeWalvault = archiveCommand.contains("walvault") && archiveCommand.contains("archive-push")
         if !proven && !looksLikeWalvault {
-            return .refused(problem: "archive_command is '\(archiveCommand)', which does not run walvault archive-push, and \(last): \(wal) would never reach the stores\(stopped)",
-                               fix: stale ? enable + "; a wrapper script around walvault counts once it has archived a file into these stores (SELECT pg_switch_wal())" : enable)
+            return .refused(
+                problem:
+                    "archive_command is '\(archiveCommand)', which does not run walvault archive-push, and \(last): \(wal) would never reach the stores\(stopped)",
+                fix: stale
+                    ? enable + "; a wrapper script around walvault counts once it has archived a file into these stores (SELECT pg_switch_wal())"
+                    : enable)
         }
         if !proven, let other = Self.configArgument(of: archiveCommand), !sameFile(other, configPath) {
-            return .refused(problem: "archive_command archives with --config \(other), but \(runner) with \(configPath), and \(last): \(wal) may go to other stores\(stopped)",
-                               fix: "run walvault \(forBackup ? "backup" : "check") with --config \(other), or make archive_command use \(configPath)")
+            return .refused(
+                problem:
+                    "archive_command archives with --config \(other), but \(runner) with \(configPath), and \(last): \(wal) may go to other stores\(stopped)",
+                fix: "run walvault \(forBackup ? "backup" : "check") with --config \(other), or make archive_command use \(configPath)")
         }
         if let failing {
-            return .ready(warnings: ["the archiver is failing (last failure: \(failing.wal) at \(failing.time))" + (forBackup ? "; the backup waits up to --wal-timeout for its WAL" : "") + ": check the server log"])
+            return .ready(warnings: [
+                "the archiver is failing (last failure: \(failing.wal) at \(failing.time))"
+                    + (forBackup ? "; the backup waits up to --wal-timeout for its WAL" : "") + ": check the server log"
+            ])
         }
         return .ready(warnings: [])
     }

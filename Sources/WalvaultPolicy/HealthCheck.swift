@@ -23,26 +23,30 @@ public struct HealthCheck: Codable, Equatable, Sendable {
 
     public static func backupAge(newest: (label: String, stop: Int64)?, now: Int64, maxHours: Int) -> HealthCheck {
         guard let newest else {
-            return HealthCheck(name: "last backup", ok: false, figure: "no complete backup", fix: "run walvault backup (and schedule it nightly: postgres-conf/)")
+            return HealthCheck(
+                name: "last backup", ok: false, figure: "no complete backup", fix: "run walvault backup (and schedule it nightly: postgres-conf/)")
         }
         let age = now - newest.stop
         let ok = age <= Int64(maxHours) * 3_600_000_000
-        return HealthCheck(name: "last backup", ok: ok, figure: "\(newest.label), \(hours(age)) old (at most \(maxHours) h)",
-                           fix: ok ? nil : "check the backup schedule and the last backup's output")
+        return HealthCheck(
+            name: "last backup", ok: ok, figure: "\(newest.label), \(hours(age)) old (at most \(maxHours) h)",
+            fix: ok ? nil : "check the backup schedule and the last backup's output")
     }
 
     public static func shippingLag(store: String, queued: Int, oldestSeconds: Int?, maxMinutes: Int) -> HealthCheck {
         let name = "shipping to \"\(store)\""
         guard let oldest = oldestSeconds, queued > 0 else { return HealthCheck(name: name, ok: true, figure: "queue empty") }
         let ok = oldest <= maxMinutes * 60
-        return HealthCheck(name: name, ok: ok, figure: "\(queued) objects queued, the oldest \(hours(Int64(oldest) * 1_000_000)) old (at most \(maxMinutes) min)",
-                           fix: ok ? nil : "see walvault info and <spool>/ship.log; walvault ship --verbose says what fails")
+        return HealthCheck(
+            name: name, ok: ok, figure: "\(queued) objects queued, the oldest \(hours(Int64(oldest) * 1_000_000)) old (at most \(maxMinutes) min)",
+            fix: ok ? nil : "see walvault info and <spool>/ship.log; walvault ship --verbose says what fails")
     }
 
     public static func freeSpace(what: String, path: String, free: Int, total: Int, minPercent: Int) -> HealthCheck {
         let percent = total > 0 ? Int((Double(free) / Double(total) * 100).rounded(.down)) : 0
         let ok = percent >= minPercent
-        return HealthCheck(name: "free space for \(what)", ok: ok, figure: "\(percent) % free on \(path) (at least \(minPercent) %)",
-                           fix: ok ? nil : "free space there; a full pg_wal stops PostgreSQL")
+        return HealthCheck(
+            name: "free space for \(what)", ok: ok, figure: "\(percent) % free on \(path) (at least \(minPercent) %)",
+            fix: ok ? nil : "free space there; a full pg_wal stops PostgreSQL")
     }
 }

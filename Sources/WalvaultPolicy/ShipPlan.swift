@@ -24,7 +24,8 @@ public enum ShipPlan {
     /// The queue, oldest first, split into what may be shipped in parallel now (everything but
     /// manifests) and the manifests that nothing older still waits before.
     public static func ready<Entry: Comparable>(_ queue: [(entry: Entry, key: String)])
-        -> (objects: [(entry: Entry, key: String)], manifests: [(entry: Entry, key: String)]) {
+        -> (objects: [(entry: Entry, key: String)], manifests: [(entry: Entry, key: String)])
+    {
         let objects = queue.filter { !isManifest($0.key) }
         let oldestObject = objects.map(\.entry).min()
         let manifests = queue.filter { item in
@@ -51,8 +52,10 @@ public enum ShipPlan {
     ///     the flush included (nil: none): under a steady stream of segments this stays short
     ///     and the document fills; a pause of `quiet` seconds means nothing more is coming soon.
     ///   - failed: the last round could not ship something: make durable what is there, now.
-    public static func flushDue(unflushed: Int, oldestUnflushedAge: Double, newestQueuedAge: Double?, failed: Bool,
-                                maxDelay: Double = 10, quiet: Double = 2) -> Bool {
+    public static func flushDue(
+        unflushed: Int, oldestUnflushedAge: Double, newestQueuedAge: Double?, failed: Bool,
+        maxDelay: Double = 10, quiet: Double = 2
+    ) -> Bool {
         guard unflushed > 0 else { return false }
         if failed || oldestUnflushedAge >= maxDelay { return true }
         return (newestQueuedAge ?? .infinity) >= quiet

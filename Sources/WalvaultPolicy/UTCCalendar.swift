@@ -47,7 +47,8 @@ public struct UTCCalendar: Equatable, Sendable {
     public var rfc5322Text: String {
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return "\(days[weekday]), \(Self.pad(day, 2)) \(months[month - 1]) \(year) \(Self.pad(hour, 2)):\(Self.pad(minute, 2)):\(Self.pad(second, 2)) +0000"
+        return
+            "\(days[weekday]), \(Self.pad(day, 2)) \(months[month - 1]) \(year) \(Self.pad(hour, 2)):\(Self.pad(minute, 2)):\(Self.pad(second, 2)) +0000"
     }
 
     static func pad(_ value: Int, _ width: Int) -> String {

@@ -16,9 +16,11 @@ public struct ServerFacts: Equatable, Sendable {
     /// the archive_command running now (nil: nothing archived).
     public var archivedSinceConfigLoad: Bool?
 
-    public init(versionNumber: Int, systemIdentifier: String, walSegmentSize: Int, dataDirectory: String, inRecovery: Bool = false,
-                archiveMode: String = "on", archiveCommand: String = "", archiveLibrary: String = "", lastArchivedWAL: String? = nil,
-                failingSince: (wal: String, time: String)? = nil, archivedSinceConfigLoad: Bool? = nil) {
+    public init(
+        versionNumber: Int, systemIdentifier: String, walSegmentSize: Int, dataDirectory: String, inRecovery: Bool = false,
+        archiveMode: String = "on", archiveCommand: String = "", archiveLibrary: String = "", lastArchivedWAL: String? = nil,
+        failingSince: (wal: String, time: String)? = nil, archivedSinceConfigLoad: Bool? = nil
+    ) {
         self.versionNumber = versionNumber
         self.systemIdentifier = systemIdentifier
         self.walSegmentSize = walSegmentSize
@@ -76,7 +78,8 @@ public final class PostgresBackupSession: BackupSession {
     }
 
     public func facts() throws -> ServerFacts {
-        let row = try db.query("""
+        let row = try db.query(
+            """
             SELECT current_setting('server_version_num'), (SELECT system_identifier::text FROM pg_control_system()),
                    pg_size_bytes(current_setting('wal_segment_size'))::text, current_setting('data_directory'),
                    current_setting('archive_mode'), current_setting('archive_command'), pg_is_in_recovery()::text,
@@ -85,11 +88,12 @@ public final class PostgresBackupSession: BackupSession {
                    (a.last_archived_time > pg_conf_load_time())::text
             FROM pg_stat_archiver a
             """)[0]
-        return ServerFacts(versionNumber: Int(row[0] ?? "") ?? 0, systemIdentifier: row[1] ?? "", walSegmentSize: Int(row[2] ?? "") ?? 0,
-                           dataDirectory: row[3] ?? "", inRecovery: row[6] == "true", archiveMode: row[4] ?? "",
-                           archiveCommand: row[5] ?? "", archiveLibrary: row[7] ?? "", lastArchivedWAL: row[8],
-                           failingSince: row[11] == "true" ? (row[9] ?? "?", row[10] ?? "?") : nil,
-                           archivedSinceConfigLoad: row[12].map { $0 == "true" })
+        return ServerFacts(
+            versionNumber: Int(row[0] ?? "") ?? 0, systemIdentifier: row[1] ?? "", walSegmentSize: Int(row[2] ?? "") ?? 0,
+            dataDirectory: row[3] ?? "", inRecovery: row[6] == "true", archiveMode: row[4] ?? "",
+            archiveCommand: row[5] ?? "", archiveLibrary: row[7] ?? "", lastArchivedWAL: row[8],
+            failingSince: row[11] == "true" ? (row[9] ?? "?", row[10] ?? "?") : nil,
+            archivedSinceConfigLoad: row[12].map { $0 == "true" })
     }
 
     public func clockMicros() throws -> Int64 {
@@ -113,7 +117,9 @@ public final class PostgresBackupSession: BackupSession {
     }
 
     public func lastArchiveFailure() -> (wal: String, time: String)? {
-        guard let row = (try? db.query("SELECT last_failed_wal, last_failed_time::text FROM pg_stat_archiver"))?.first, let wal = row[0] else { return nil }
+        guard let row = (try? db.query("SELECT last_failed_wal, last_failed_time::text FROM pg_stat_archiver"))?.first, let wal = row[0] else {
+            return nil
+        }
         return (wal, row[1] ?? "?")
     }
 }

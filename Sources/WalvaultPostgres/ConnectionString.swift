@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLibPQ
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A libpq connection string taken apart by libpq itself (`PQconninfoParse`, so URIs and
 /// keyword=value strings mean exactly what they mean to libpq), to point it at another database
@@ -17,8 +18,9 @@ public struct ConnectionString: Sendable {
         guard let options = pq.conninfoParse(conninfo, &error) else {
             // libpq's message quotes the text it could not parse, which may hold a password: not shown.
             if let error { pq.freemem(error) }
-            throw PostgresError(problem: "conninfo is not a valid libpq connection string (not shown: it may hold a password)",
-                                fix: "write it as keyword=value pairs, e.g. \"host=/var/run/postgresql dbname=postgres\", or as a postgresql:// URI")
+            throw PostgresError(
+                problem: "conninfo is not a valid libpq connection string (not shown: it may hold a password)",
+                fix: "write it as keyword=value pairs, e.g. \"host=/var/run/postgresql dbname=postgres\", or as a postgresql:// URI")
         }
         defer { pq.conninfoFree(options) }
         var settings: [(String, String, String?)] = []

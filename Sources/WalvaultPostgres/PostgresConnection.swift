@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLibPQ
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One libpq connection. Every statement is sent with PQexecParams and bound parameters,
 /// never with values pasted into SQL text.
@@ -22,7 +23,8 @@ public final class PostgresConnection {
         // Parsed first: libpq's own parse error quotes the text, which may hold a password.
         let target: String
         do { target = try ConnectionString(conninfo).redacted } catch let error as PostgresError {
-            throw PostgresError(problem: "\(database.setting) is not a valid libpq connection string (not shown: it may hold a password)", fix: error.fix)
+            throw PostgresError(
+                problem: "\(database.setting) is not a valid libpq connection string (not shown: it may hold a password)", fix: error.fix)
         }
         // The whole string as an expanded dbname, so a postgresql:// URI stays one; a
         // connect_timeout it sets itself comes after ours and wins.
@@ -40,8 +42,9 @@ public final class PostgresConnection {
         guard pq.status(connection) == CONNECTION_OK else {
             // deinit runs even though init throws (every property is set), and finishes the connection.
             let message = Self.clean(pq.errorMessage(connection))
-            throw PostgresError(problem: "cannot connect to \(role) (\(target)): \(message)",
-                                fix: "check \(database.setting) in the config and that the server is running", isConnectionFailure: true)
+            throw PostgresError(
+                problem: "cannot connect to \(role) (\(target)): \(message)",
+                fix: "check \(database.setting) in the config and that the server is running", isConnectionFailure: true)
         }
         // libpq prints server NOTICEs to stderr; walvault's stderr is one line per message.
         try query("SET client_min_messages TO warning")
@@ -68,9 +71,10 @@ public final class PostgresConnection {
         var rows: [[String?]] = []
         let fields = pq.nfields(result)
         for row in 0..<pq.ntuples(result) {
-            rows.append((0..<fields).map { field in
-                pq.getisnull(result, row, field) != 0 ? nil : pq.getvalue(result, row, field).map { String(cString: $0) }
-            })
+            rows.append(
+                (0..<fields).map { field in
+                    pq.getisnull(result, row, field) != 0 ? nil : pq.getvalue(result, row, field).map { String(cString: $0) }
+                })
         }
         return rows
     }
@@ -130,7 +134,9 @@ public final class PostgresConnection {
                 continue
             }
             if n == -2 {
-                throw PostgresError(problem: "\(role) broke off \(Self.summary(sql)): \(Self.clean(pq.errorMessage(connection)))", fix: "see the server log for details")
+                throw PostgresError(
+                    problem: "\(role) broke off \(Self.summary(sql)): \(Self.clean(pq.errorMessage(connection)))",
+                    fix: "see the server log for details")
             }
             break
         }
@@ -153,7 +159,8 @@ public final class PostgresConnection {
     /// The single value of a one-row, one-column query.
     public func value(_ sql: String, _ parameters: [String?] = []) throws -> String {
         guard let value = try query(sql, parameters).first?.first ?? nil else {
-            throw PostgresError(problem: "\(role) returned no value for \(Self.summary(sql))", fix: "check the server version (PostgreSQL 15 or later)")
+            throw PostgresError(
+                problem: "\(role) returned no value for \(Self.summary(sql))", fix: "check the server version (PostgreSQL 15 or later)")
         }
         return value
     }

@@ -24,8 +24,9 @@ public enum ArchiveBinding {
             return (info, [layout.infoKey])
         case (.success(let a), .success(let b)):
             guard a == b else {
-                throw CatalogError(problem: "store \"\(store.name)\": \(layout.infoKey) and \(layout.infoCopyKey) disagree",
-                                   fix: "one of them was edited or damaged; compare them and restore the right one by hand")
+                throw CatalogError(
+                    problem: "store \"\(store.name)\": \(layout.infoKey) and \(layout.infoCopyKey) disagree",
+                    fix: "one of them was edited or damaged; compare them and restore the right one by hand")
             }
             return (a, [])
         case (.success(let info), .failure), (.failure, .success(let info)):
@@ -35,8 +36,9 @@ public enum ArchiveBinding {
             // Both copies fail: with a wrong passphrase both always do, so say that, not "damaged".
             throw error
         case (.failure(let problem), _), (_, .failure(let problem)):
-            throw CatalogError(problem: "store \"\(store.name)\": \(layout.infoKey) is unreadable: \(problem)",
-                               fix: "restore it from \(layout.infoCopyKey) or from a copy of the store")
+            throw CatalogError(
+                problem: "store \"\(store.name)\": \(layout.infoKey) is unreadable: \(problem)",
+                fix: "restore it from \(layout.infoCopyKey) or from a copy of the store")
         }
     }
 
@@ -77,8 +79,10 @@ public enum ArchiveBinding {
         _ = try store.createSmall(key: layout.infoCopyKey, contents: info.encoded())
     }
 
-    static func check(_ bound: ClusterIdentity, against identity: ClusterIdentity, store: Store,
-                      layout: ArchiveLayout, what: String) throws {
+    static func check(
+        _ bound: ClusterIdentity, against identity: ClusterIdentity, store: Store,
+        layout: ArchiveLayout, what: String
+    ) throws {
         guard bound != identity else { return }
         throw CatalogError(
             problem: "\(what) comes from a cluster with \(identity), but store \"\(store.name)\" holds cluster \"\(layout.cluster)\" with \(bound)",

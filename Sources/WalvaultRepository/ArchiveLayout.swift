@@ -1,4 +1,5 @@
 import WalvaultCatalog
+
 /// Where things live inside a store, for one cluster:
 ///
 ///     <cluster>/archive.info, archive.info.copy
@@ -56,7 +57,8 @@ public struct ArchiveLayout: Sendable {
             guard let name = StoredObjectName(parts[parts.count - 1]), let file = WALFileName(name.originalName) else { return .unknown }
             return .wal(file, inItsDirectory: directory(for: file) + "/" + parts[parts.count - 1] == key)
         case ("backup", 3):
-            return parts[2] == "backup.manifest" || parts[2] == "backup.manifest.copy" ? .backupManifest(label: parts[1]) : .backupObject(label: parts[1], name: parts[2])
+            return parts[2] == "backup.manifest" || parts[2] == "backup.manifest.copy"
+                ? .backupManifest(label: parts[1]) : .backupObject(label: parts[1], name: parts[2])
         case ("dump", 3):
             return .dump(schema: parts[1], name: parts[2])
         case ("logs", 3):

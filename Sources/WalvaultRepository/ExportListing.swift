@@ -39,10 +39,13 @@ public enum ExportListing {
         let matches = exports.filter { $0.id == id }
         guard let found = matches.first else {
             let near = exports.suffix(3).map(\.id).joined(separator: ", ")
-            throw RepositoryError(problem: "no dump \(id) in the stores", fix: near.isEmpty ? "run walvault dump list: there are none" : "see walvault dump list (the newest: \(near))")
+            throw RepositoryError(
+                problem: "no dump \(id) in the stores",
+                fix: near.isEmpty ? "run walvault dump list: there are none" : "see walvault dump list (the newest: \(near))")
         }
         guard matches.count == 1 else {
-            throw RepositoryError(problem: "dump \(id) exists with \(matches.count) different contents", fix: "run walvault verify; remove the copy that is wrong")
+            throw RepositoryError(
+                problem: "dump \(id) exists with \(matches.count) different contents", fix: "run walvault verify; remove the copy that is wrong")
         }
         return found
     }

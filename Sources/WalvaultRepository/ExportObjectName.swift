@@ -36,7 +36,8 @@ public struct ExportObjectName: Equatable, Sendable, CustomStringConvertible {
                 guard base.utf8.count == StoredObjectName.stampLength + 1 + 64 else { continue }
                 let sha = base.suffix(64)
                 guard Hex.isLowercaseHex(sha, count: 64), base.dropLast(64).last == "-",
-                      let time = StoredObjectName.parseStamp(base.prefix(StoredObjectName.stampLength)) else { continue }
+                    let time = StoredObjectName.parseStamp(base.prefix(StoredObjectName.stampLength))
+                else { continue }
                 self.init(time: time, sha256: String(sha), format: format, compression: compression)
                 return
             }

@@ -163,7 +163,9 @@ public struct Inventory {
 
     /// Where each part of a backup is, in store order: one listing of the backup's directory per
     /// store, instead of one per part.
-    public static func partLocations(of manifest: BackupManifest, stores: [Store], layout: ArchiveLayout) throws -> [String: [(store: Store, object: StoreObject)]] {
+    public static func partLocations(of manifest: BackupManifest, stores: [Store], layout: ArchiveLayout) throws -> [String: [(
+        store: Store, object: StoreObject
+    )]] {
         var locations: [String: [(store: Store, object: StoreObject)]] = [:]
         let wanted = Set(manifest.parts.map(\.name))
         for store in stores {

@@ -22,7 +22,8 @@ public enum ObjectCopier {
             return try copySmall(key: key, from: source, to: target, view: view)
         }
         guard StoredObjectName(name) != nil || ExportObjectName(name) != nil else {
-            throw RepositoryError(problem: "\(key) in store \"\(source.name)\" is not an object walvault writes", fix: "remove it from the queue and the store")
+            throw RepositoryError(
+                problem: "\(key) in store \"\(source.name)\" is not an object walvault writes", fix: "remove it from the queue and the store")
         }
         if try target.head(key: key) != nil { return .alreadyThere }
         let writer = try target.makeWriter(directory: Paths.dirname(key))
@@ -41,14 +42,17 @@ public enum ObjectCopier {
     /// them; a manifest must decode), then created in the target as the same bytes.
     static func copySmall(key: String, from source: Store, to target: Store, view: (Store) -> Store) throws -> Outcome {
         guard let raw = try source.readSmall(key: key) else {
-            throw RepositoryError(problem: "\(key) is missing from store \"\(source.name)\"", fix: "it was queued but is gone: run walvault ship to catch up from listings")
+            throw RepositoryError(
+                problem: "\(key) is missing from store \"\(source.name)\"",
+                fix: "it was queued but is gone: run walvault ship to catch up from listings")
         }
         guard let plain = try view(source).readSmall(key: key) else {
             throw RepositoryError(problem: "\(key) vanished from store \"\(source.name)\" while it was read", fix: "try again")
         }
         if key.hasSuffix("backup.manifest") || key.hasSuffix("backup.manifest.copy") {
             do { _ = try BackupManifest.decode(plain) } catch {
-                throw RepositoryError(problem: "\(key) in store \"\(source.name)\" is damaged (\(error)), so it was not shipped", fix: "check the source store")
+                throw RepositoryError(
+                    problem: "\(key) in store \"\(source.name)\" is damaged (\(error)), so it was not shipped", fix: "check the source store")
             }
         }
         return try target.createSmall(key: key, contents: raw) ? .copied(bytes: raw.count) : .alreadyThere

@@ -30,7 +30,8 @@ public enum ObjectFetcher {
             switch self {
             case .noChecksumInName: return "has no checksum in its name: it was not written by walvault"
             case .undecodable(let why): return "is corrupted (\(why))"
-            case .checksumMismatch(let actual, let expected): return "fails its checksum (sha256 \(actual.prefix(12))…, expected \(expected.prefix(12))…)"
+            case .checksumMismatch(let actual, let expected):
+                return "fails its checksum (sha256 \(actual.prefix(12))…, expected \(expected.prefix(12))…)"
             }
         }
     }
@@ -43,7 +44,9 @@ public enum ObjectFetcher {
         } catch let failure as Failure {
             switch failure {
             case .noChecksumInName:
-                throw RepositoryError(problem: "object \(object.key) in store \"\(store.name)\" has no checksum in its name", fix: "it was not written by walvault; remove it")
+                throw RepositoryError(
+                    problem: "object \(object.key) in store \"\(store.name)\" has no checksum in its name",
+                    fix: "it was not written by walvault; remove it")
             case .undecodable, .checksumMismatch:
                 throw RepositoryError(problem: "object \(object.key) in store \"\(store.name)\" \(failure)", fix: "use another store's copy")
             }
@@ -57,16 +60,20 @@ public enum ObjectFetcher {
     ///   would hash the same bytes twice; the byte count is still returned.
     public static func check(_ object: StoreObject, from store: Store, into sink: ByteSink, checksummedDownstream: Bool = false) throws -> Int {
         if let name = StoredObjectName(object.name) {
-            return try check(object, sha256: name.sha256, compression: name.compression, from: store, into: sink, checksummedDownstream: checksummedDownstream)
+            return try check(
+                object, sha256: name.sha256, compression: name.compression, from: store, into: sink, checksummedDownstream: checksummedDownstream)
         }
         if let name = ExportObjectName(object.name) {
-            return try check(object, sha256: name.sha256, compression: name.compression, from: store, into: sink, checksummedDownstream: checksummedDownstream)
+            return try check(
+                object, sha256: name.sha256, compression: name.compression, from: store, into: sink, checksummedDownstream: checksummedDownstream)
         }
         throw Failure.noChecksumInName
     }
 
-    static func check(_ object: StoreObject, sha256: String, compression: CompressionAlgorithm, from store: Store, into sink: ByteSink,
-                      checksummedDownstream: Bool) throws -> Int {
+    static func check(
+        _ object: StoreObject, sha256: String, compression: CompressionAlgorithm, from store: Store, into sink: ByteSink,
+        checksummedDownstream: Bool
+    ) throws -> Int {
         let name = (sha256: sha256, compression: compression)
         let reader = try store.openReader(key: object.key)
         if checksummedDownstream {

@@ -13,8 +13,10 @@ import WalvaultStores
 /// A writer never deletes an object after reporting it stored, and only ever deletes its own:
 /// whatever was reported stored stays.
 public enum ObjectPlacement {
-    public static func commit(_ writer: ObjectWriter, store: Store, directory: String, name: String,
-                              unlessPrefixTaken prefix: String) throws -> CommitOutcome {
+    public static func commit(
+        _ writer: ObjectWriter, store: Store, directory: String, name: String,
+        unlessPrefixTaken prefix: String
+    ) throws -> CommitOutcome {
         let before: [StoreObject]
         do {
             before = try store.list(directory: directory, namePrefix: prefix)

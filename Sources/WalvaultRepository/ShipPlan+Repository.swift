@@ -19,7 +19,8 @@ extension ShipPlan {
     }
 
     public static func missing(for manifest: BackupManifest, partsPresent: Set<String>, segmentsPresent: Set<WALSegmentName>) -> [String] {
-        missing(parts: manifest.parts.map(\.name), partsPresent: partsPresent, segments: requiredSegments(of: manifest),
-                segmentsPresent: segmentsPresent)
+        missing(
+            parts: manifest.parts.map(\.name), partsPresent: partsPresent, segments: requiredSegments(of: manifest),
+            segmentsPresent: segmentsPresent)
     }
 }

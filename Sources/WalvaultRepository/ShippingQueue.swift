@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What walvault still owes one async store, durably on the local disk: one small file per object,
 /// named `<queued µs>-<stored bytes>-<random>` (so a listing alone gives the order, the backlog in
@@ -32,21 +33,26 @@ public struct ShippingQueue: Sendable {
     /// The queue for `store` under `spool`, created on first use inside an existing spool.
     public static func open(spool: String, store: String) throws -> ShippingQueue {
         guard FileSystem.isDirectory(spool) else {
-            throw RepositoryError(problem: "the spool directory \(spool) does not exist", fix: "create it, owned by the postgres user: install -d -o postgres -m 700 \(spool)")
+            throw RepositoryError(
+                problem: "the spool directory \(spool) does not exist",
+                fix: "create it, owned by the postgres user: install -d -o postgres -m 700 \(spool)")
         }
         let directory = Paths.join(Paths.join(spool, "queue"), store)
         do {
             try FileSystem.makeDirectories(directory, mode: 0o700)
         } catch let error as SystemError {
-            throw RepositoryError(problem: "cannot create the shipping queue \(directory): \(error.reason)",
-                                  fix: "make \(spool) writable by the user running walvault (the postgres user)")
+            throw RepositoryError(
+                problem: "cannot create the shipping queue \(directory): \(error.reason)",
+                fix: "make \(spool) writable by the user running walvault (the postgres user)")
         }
         return ShippingQueue(directory: directory)
     }
 
     public func enqueue(key: String, size: Int, at micros: Int64 = WallClock.nowMicros()) throws {
         let digits = String(micros)
-        let name = String(repeating: "0", count: max(0, 16 - digits.count)) + digits + "-\(size)-" + Hex.encode((0..<4).map { _ in UInt8.random(in: 0...255) })
+        let name =
+            String(repeating: "0", count: max(0, 16 - digits.count)) + digits + "-\(size)-"
+            + Hex.encode((0..<4).map { _ in UInt8.random(in: 0...255) })
         do {
             let temporary = Paths.join(directory, ".tmp-" + name)
             let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
@@ -56,7 +62,8 @@ public struct ShippingQueue: Sendable {
             try FileSystem.rename(temporary, to: Paths.join(directory, name))
             try FileSystem.syncDirectory(directory)
         } catch let error as SystemError {
-            throw RepositoryError(problem: "cannot queue \(key) in \(directory): \(error.reason)", fix: error.hint ?? "check the spool's disk and permissions")
+            throw RepositoryError(
+                problem: "cannot queue \(key) in \(directory): \(error.reason)", fix: error.hint ?? "check the spool's disk and permissions")
         }
     }
 
@@ -65,7 +72,8 @@ public struct ShippingQueue: Sendable {
         do {
             return try FileSystem.listDirectory(directory).compactMap(Entry.init(fileName:)).sorted()
         } catch let error as SystemError {
-            throw RepositoryError(problem: "cannot read the shipping queue \(directory): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
+            throw RepositoryError(
+                problem: "cannot read the shipping queue \(directory): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
         }
     }
 
@@ -74,12 +82,16 @@ public struct ShippingQueue: Sendable {
         do {
             let bytes = try FileSystem.readSmallFile(Paths.join(directory, entry.fileName), limit: 4096)
             let key = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-            guard !key.isEmpty else { throw RepositoryError(problem: "queue entry \(entry.fileName) in \(directory) is empty", fix: "remove it; ship's catch-up pass finds what it named") }
+            guard !key.isEmpty else {
+                throw RepositoryError(
+                    problem: "queue entry \(entry.fileName) in \(directory) is empty", fix: "remove it; ship's catch-up pass finds what it named")
+            }
             return key
         } catch let error as SystemError where error.code == ENOENT {
             return nil
         } catch let error as SystemError {
-            throw RepositoryError(problem: "cannot read queue entry \(entry.fileName) in \(directory): \(error.reason)", fix: "check the spool's permissions")
+            throw RepositoryError(
+                problem: "cannot read queue entry \(entry.fileName) in \(directory): \(error.reason)", fix: "check the spool's permissions")
         }
     }
 
@@ -91,7 +103,8 @@ public struct ShippingQueue: Sendable {
         } catch let error as SystemError where error.code == ENOENT {
             return
         } catch let error as SystemError {
-            throw RepositoryError(problem: "cannot remove queue entry \(entry.fileName) from \(directory): \(error.reason)", fix: "check the spool's permissions")
+            throw RepositoryError(
+                problem: "cannot remove queue entry \(entry.fileName) from \(directory): \(error.reason)", fix: "check the spool's permissions")
         }
     }
 

@@ -41,10 +41,12 @@ public struct StoredObjectName: Equatable, Sendable, CustomStringConvertible {
     static func parseStamp<S: StringProtocol>(_ text: S) -> Int64? {
         let bytes = Array(text.utf8)
         guard bytes.count == stampLength, bytes[8] == UInt8(ascii: "T"), bytes[21] == UInt8(ascii: "Z"),
-              (bytes[0..<8] + bytes[9..<21]).allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+            (bytes[0..<8] + bytes[9..<21]).allSatisfy({ $0 >= 48 && $0 <= 57 })
+        else { return nil }
         let s = String(text)
         func field(_ from: Int, _ count: Int) -> Substring { s.dropFirst(from).prefix(count) }
-        return RecoveryTarget.parseTime("\(field(0, 4))-\(field(4, 2))-\(field(6, 2)) \(field(9, 2)):\(field(11, 2)):\(field(13, 2)).\(field(15, 6))+00")
+        return RecoveryTarget.parseTime(
+            "\(field(0, 4))-\(field(4, 2))-\(field(6, 2)) \(field(9, 2)):\(field(11, 2)):\(field(13, 2)).\(field(15, 6))+00")
     }
 
     /// Parsed from the end, since original names may contain dashes (`part-000001`).
@@ -58,7 +60,8 @@ public struct StoredObjectName: Equatable, Sendable, CustomStringConvertible {
             guard Hex.isLowercaseHex(sha, count: 64), base.dropLast(64).last == "-", !original.isEmpty else { continue }
             var archivedAt: Int64?
             if original.utf8.count > Self.stampLength + 1, original.dropLast(Self.stampLength).last == "-",
-               let time = Self.parseStamp(original.suffix(Self.stampLength)) {
+                let time = Self.parseStamp(original.suffix(Self.stampLength))
+            {
                 archivedAt = time
                 original = original.dropLast(Self.stampLength + 1)
             }

@@ -1,6 +1,6 @@
-import WalvaultStores
 import WalvaultArchive
 import WalvaultKit
+import WalvaultStores
 
 /// `walvault archive-push %p`, PostgreSQL's archive_command: the file durable in every sync store
 /// (or confirmed there by push-ahead), queued for the async ones. Its failures alert after a streak
@@ -29,8 +29,11 @@ public struct ArchivePushOperation: WalvaultOperation {
         let result = try pushed.result.get()
         for skipped in result.notQueuedFor {
             if skipped.warnNow { job.warn(skipped.message) }
-            job.recordHistory([.started(operation: "queue", type: .wal, subject: result.file.description),
-                               .failed(error: "store \"\(skipped.store)\": \(skipped.message)", code: "ship.queue_full")], durationMs: 0)
+            job.recordHistory(
+                [
+                    .started(operation: "queue", type: .wal, subject: result.file.description),
+                    .failed(error: "store \"\(skipped.store)\": \(skipped.message)", code: "ship.queue_full")
+                ], durationMs: 0)
         }
         return Output(result: result, confirmed: pushed.confirmed)
     }

@@ -1,6 +1,6 @@
-import WalvaultPolicy
 import WalvaultKit
 import WalvaultMaintenance
+import WalvaultPolicy
 
 /// `walvault check`: every figure that says whether a restore would work now. Its findings are
 /// its result (the exit status says whether any failed); it records no history and raises no

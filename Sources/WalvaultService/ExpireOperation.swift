@@ -1,6 +1,6 @@
-import WalvaultSystem
 import WalvaultKit
 import WalvaultMaintenance
+import WalvaultSystem
 
 /// `walvault expire`: what is past each store's window, deleted (or, `dryRun`, only planned, with
 /// what comes due next). A run that deleted moves the history's `expired_at` and `expires_at`.

@@ -1,21 +1,24 @@
+import WalvaultArchive
 import WalvaultCatalog
-import WalvaultRepository
 import WalvaultConfig
 import WalvaultHistory
+import WalvaultKit
 import WalvaultPipeline
+import WalvaultRepository
+import WalvaultShipping
 import WalvaultStores
 import WalvaultSystem
-import WalvaultArchive
-import WalvaultKit
-import WalvaultShipping
 
 /// Turns an operation's events into history rows. Pure apart from the clock, so the mapping is
 /// unit-tested; no command has a mapping of its own.
 public enum HistoryEvents {
-    static func base(_ settings: HistorySettings, _ config: WalvaultConfig, type: HistoryRecord.Kind, operation: String,
-                     status: HistoryRecord.Status, durationMs: Int, actor: HistoryActor) -> HistoryRecord {
-        var record = HistoryRecord(projectID: settings.projectID, type: type, operation: operation, status: status,
-                                   retentionDays: status == .succeeded ? settings.retentionDays : nil)
+    static func base(
+        _ settings: HistorySettings, _ config: WalvaultConfig, type: HistoryRecord.Kind, operation: String,
+        status: HistoryRecord.Status, durationMs: Int, actor: HistoryActor
+    ) -> HistoryRecord {
+        var record = HistoryRecord(
+            projectID: settings.projectID, type: type, operation: operation, status: status,
+            retentionDays: status == .succeeded ? settings.retentionDays : nil)
         record.clusterName = config.cluster.name
         record.durationMs = durationMs
         record.actor = actor.name
@@ -30,8 +33,10 @@ public enum HistoryEvents {
 
     /// Rows for objects `ship` made durable in an async store: one per object, its handle (a
     /// Telegram file_id) in `file_id`.
-    public static func shippedRows(_ settings: HistorySettings, context: WalvaultContext, shipped: [Ship.Shipped], durationMs: Int,
-                                   actor: HistoryActor = .thisProcess) -> [HistoryRecord] {
+    public static func shippedRows(
+        _ settings: HistorySettings, context: WalvaultContext, shipped: [Ship.Shipped], durationMs: Int,
+        actor: HistoryActor = .thisProcess
+    ) -> [HistoryRecord] {
         shipped.flatMap { object -> [HistoryRecord] in
             // Path components, not String.contains: that would be Foundation's range(of:) here, and ICU.
             let components = object.key.split(separator: "/")
@@ -40,24 +45,33 @@ public enum HistoryEvents {
             var type: HistoryRecord.Kind = inBackup ? .database : .wal
             let name = StoredObjectName(Paths.basename(object.key))
             // A backup's objects are rows of the backup (object_name is the label, as backup writes it).
-            var facts = OperationFacts(objectName: inBackup ? String(components[components.count - 2]) : name?.originalName ?? Paths.basename(object.key), storedSize: object.size, sha256: name?.sha256, fileID: object.handle)
+            var facts = OperationFacts(
+                objectName: inBackup ? String(components[components.count - 2]) : name?.originalName ?? Paths.basename(object.key),
+                storedSize: object.size, sha256: name?.sha256, fileID: object.handle)
             // A dump's or log export's row names it by its ID (`<schema or table>/<time>`), as dump writes it.
             if parent == "dump" || parent == "logs", let export = ExportObjectName(Paths.basename(object.key)) {
                 let subject = String(components[components.count - 2])
                 type = parent == "dump" ? .database : .logs
-                facts = OperationFacts(objectName: subject + "/" + export.stamp, storedSize: object.size, sha256: export.sha256, fileID: object.handle)
+                facts = OperationFacts(
+                    objectName: subject + "/" + export.stamp, storedSize: object.size, sha256: export.sha256, fileID: object.handle)
                 if parent == "dump" { facts.schema = subject }
             }
-            return rows(settings, context: context, events: [.started(operation: "ship", type: type, subject: facts.objectName ?? ""),
-                                                             .stored(store: object.store, key: object.key, facts: facts), .succeeded(nil)], durationMs: durationMs,
-                        actor: actor)
+            return rows(
+                settings, context: context,
+                events: [
+                    .started(operation: "ship", type: type, subject: facts.objectName ?? ""),
+                    .stored(store: object.store, key: object.key, facts: facts), .succeeded(nil)
+                ], durationMs: durationMs,
+                actor: actor)
         }
     }
 
     /// The one mapping, for every operation: a row per object stored, else one row for the
     /// operation's own facts (a restore), or one failed row with the error.
-    public static func rows(_ settings: HistorySettings, context: WalvaultContext, events: [OperationEvent], durationMs: Int,
-                            actor: HistoryActor = .thisProcess) -> [HistoryRecord] {
+    public static func rows(
+        _ settings: HistorySettings, context: WalvaultContext, events: [OperationEvent], durationMs: Int,
+        actor: HistoryActor = .thisProcess
+    ) -> [HistoryRecord] {
         guard case .started(let operation, let type, let subject)? = events.first else { return [] }
         var rows: [HistoryRecord] = []
         for event in events {
@@ -107,8 +121,10 @@ public enum HistoryEvents {
     }
 
     /// For a caller holding an archive-push result rather than its events.
-    public static func archivePush(_ settings: HistorySettings, context: WalvaultContext, walPath: String,
-                                   outcome: Result<ArchivePushResult, Error>, durationMs: Int) -> [HistoryRecord] {
+    public static func archivePush(
+        _ settings: HistorySettings, context: WalvaultContext, walPath: String,
+        outcome: Result<ArchivePushResult, Error>, durationMs: Int
+    ) -> [HistoryRecord] {
         rows(settings, context: context, events: ArchivePush.events(walPath: walPath, outcome: outcome), durationMs: durationMs)
     }
 }

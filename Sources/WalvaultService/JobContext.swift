@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
-import WalvaultSystem
 import WalvaultKit
 import WalvaultShipping
+import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What an operation runs under: the loaded config and stores, the job's id, its cancellation,
 /// and the sink its events go to. The operation sees it as an `OperationObserver`; the sink keeps
@@ -23,8 +24,10 @@ public final class JobContext: OperationObserver {
     private let log = EventLog()
     private let statusFile: StatusFile?
 
-    init(context: WalvaultContext, id: String, operation: OperationKind, cancellation: Cancellation, actor: HistoryActor?,
-         services: any JobServices, observers: [any JobObserver]) {
+    init(
+        context: WalvaultContext, id: String, operation: OperationKind, cancellation: Cancellation, actor: HistoryActor?,
+        services: any JobServices, observers: [any JobObserver]
+    ) {
         self.context = context
         self.id = id
         self.operation = operation
@@ -34,10 +37,12 @@ public final class JobContext: OperationObserver {
         self.observers = observers
         if operation.isTracked {
             let who = actor ?? .thisProcess
-            statusFile = StatusFile(directory: context.jobStatusDirectory,
-                                    status: JobStatus(id: id, operation: operation, cluster: context.config.cluster.name, pid: getpid(),
-                                                      processStart: FileSystem.processStartTicks(getpid()), startedAt: WallClock.nowMicros(),
-                                                      actor: who.name, origin: who.origin))
+            statusFile = StatusFile(
+                directory: context.jobStatusDirectory,
+                status: JobStatus(
+                    id: id, operation: operation, cluster: context.config.cluster.name, pid: getpid(),
+                    processStart: FileSystem.processStartTicks(getpid()), startedAt: WallClock.nowMicros(),
+                    actor: who.name, origin: who.origin))
         } else {
             statusFile = nil
         }

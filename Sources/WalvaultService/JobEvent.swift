@@ -1,7 +1,7 @@
-import WalvaultStores
-import WalvaultSystem
 import WalvaultBackup
 import WalvaultKit
+import WalvaultStores
+import WalvaultSystem
 
 /// One event of one job, as every observer (the CLI's presenter, the server's event stream) sees
 /// it: which job, when, and what happened.

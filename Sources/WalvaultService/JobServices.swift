@@ -1,9 +1,9 @@
-import WalvaultHistory
-import WalvaultSystem
 import WalvaultAlerts
+import WalvaultHistory
 import WalvaultKit
 import WalvaultMaintenance
 import WalvaultShipping
+import WalvaultSystem
 
 /// What the runner does around every operation, behind one seam so that the server, a test or
 /// the CLI get the same lifecycle: the history, the alerts, expire after a backup, and the
@@ -40,8 +40,9 @@ public struct LiveServices: JobServices {
         let stores = report.stores.filter { !report.cannotDelete.contains($0.store) }.map { store in
             (store: store.store, present: Set(store.keep.map(\.name)), due: store.due)
         }
-        return HistoryRecorder(settings: settings).reconcileExpiry(stores, before: report.readAt, cluster: context.config.cluster.name,
-                                                                   logsManaged: context.config.retention?.logsDays != nil)
+        return HistoryRecorder(settings: settings).reconcileExpiry(
+            stores, before: report.readAt, cluster: context.config.cluster.name,
+            logsManaged: context.config.retention?.logsDays != nil)
     }
 
     public func recordShipped(_ shipped: [Ship.Shipped], durationMs: Int, actor: HistoryActor, context: WalvaultContext) -> String? {

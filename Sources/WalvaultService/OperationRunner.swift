@@ -1,7 +1,7 @@
 import Synchronization
-import WalvaultSystem
 import WalvaultKit
 import WalvaultMaintenance
+import WalvaultSystem
 
 /// Runs an operation and everything around it, in one order for every caller (the CLI, cron, the
 /// server): the status file and the `started` event; the operation; its history rows; its alert
@@ -22,11 +22,14 @@ public struct OperationRunner: Sendable {
 
     /// - Parameter cancellation: cancel it (from a signal handler, another thread, a server's
     ///   cancel call) to stop the operation between units of work.
-    public func run<Operation: WalvaultOperation>(_ operation: Operation, context: WalvaultContext, observers: [any JobObserver] = [],
-                                                  cancellation: Cancellation = Cancellation()) -> JobOutcome<Operation.Output> {
+    public func run<Operation: WalvaultOperation>(
+        _ operation: Operation, context: WalvaultContext, observers: [any JobObserver] = [],
+        cancellation: Cancellation = Cancellation()
+    ) -> JobOutcome<Operation.Output> {
         let id = JobStatusDirectory.newID(sequence: Self.sequence.add(1, ordering: .relaxed).newValue)
-        let job = JobContext(context: context, id: id, operation: operation.kind, cancellation: cancellation, actor: actor,
-                             services: services, observers: observers)
+        let job = JobContext(
+            context: context, id: id, operation: operation.kind, cancellation: cancellation, actor: actor,
+            services: services, observers: observers)
         let clock = Stopwatch()
         job.start()
         let result = Result { try operation.run(job) }
@@ -59,7 +62,8 @@ public struct OperationRunner: Sendable {
 
         switch result {
         case .success: job.finish(.succeeded, failure: nil)
-        case .failure(let error): job.finish(cancellation.isCancelled || OperationCancelled.isCause(of: error) ? .cancelled : .failed, failure: JobFailure(error))
+        case .failure(let error):
+            job.finish(cancellation.isCancelled || OperationCancelled.isCause(of: error) ? .cancelled : .failed, failure: JobFailure(error))
         }
         return outcome
     }

@@ -1,5 +1,5 @@
-import WalvaultSystem
 import WalvaultKit
+import WalvaultSystem
 
 /// The words of live progress, restic-style, apart from the terminal so they can be tested:
 /// `[0:12] backup copy 43 %  120/812 files  880.0/2048.0 MB  95.2 MB/s  ETA 0:15`.

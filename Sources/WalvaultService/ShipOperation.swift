@@ -1,7 +1,7 @@
-import WalvaultRepository
-import WalvaultSystem
 import WalvaultKit
+import WalvaultRepository
 import WalvaultShipping
+import WalvaultSystem
 
 /// `walvault ship`: the async stores' queues drained (with `follow`, until cancelled). History is
 /// recorded per flush and alerts per pass, from here, so a server's shipper does the same.
@@ -31,17 +31,20 @@ public struct ShipOperation: WalvaultOperation {
         }
         var clock = Stopwatch()
         let services = job.services
-        return try ship.run(follow: follow, progress: { job.receive(.progressed(note: $0)) }, flushed: { shipped in
-            job.recordShipped(shipped, durationMs: clock.milliseconds)
-            clock = Stopwatch()
-        }, passed: { pass in
-            for (store, error) in pass.failedStores.sorted(by: { $0.key < $1.key }) {
-                services.alertFailed("ship to store \"\(store)\"", error: error, immediate: false, context: context).forEach(job.warn)
-            }
-            for store in pass.workingStores.subtracting(pass.failedStores.keys) {
-                services.alertSucceeded("ship to store \"\(store)\"", context: context).forEach(job.warn)
-            }
-            services.checkBackupAge(force: false, context: context).forEach(job.warn)
-        })
+        return try ship.run(
+            follow: follow, progress: { job.receive(.progressed(note: $0)) },
+            flushed: { shipped in
+                job.recordShipped(shipped, durationMs: clock.milliseconds)
+                clock = Stopwatch()
+            },
+            passed: { pass in
+                for (store, error) in pass.failedStores.sorted(by: { $0.key < $1.key }) {
+                    services.alertFailed("ship to store \"\(store)\"", error: error, immediate: false, context: context).forEach(job.warn)
+                }
+                for store in pass.workingStores.subtracting(pass.failedStores.keys) {
+                    services.alertSucceeded("ship to store \"\(store)\"", context: context).forEach(job.warn)
+                }
+                services.checkBackupAge(force: false, context: context).forEach(job.warn)
+            })
     }
 }

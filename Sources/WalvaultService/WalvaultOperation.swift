@@ -35,8 +35,11 @@ public struct Lifecycle: Sendable, Equatable {
     /// Check the newest backup's age afterwards, success or failure (a backup).
     public var checksBackupAge = false
 
-    public init(alertCondition: String? = nil, alertClears: String? = nil, alertImmediately: Bool = true, recordsHistory: Bool = true, expiresAfter: Bool = false,
-                checksBackupAge: Bool = false) {
+    public init(
+        alertCondition: String? = nil, alertClears: String? = nil, alertImmediately: Bool = true, recordsHistory: Bool = true,
+        expiresAfter: Bool = false,
+        checksBackupAge: Bool = false
+    ) {
         self.alertCondition = alertCondition
         self.alertClears = alertClears
         self.alertImmediately = alertImmediately

@@ -1,15 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import WalvaultCatalog
 import WalvaultConfig
+import WalvaultKit
 import WalvaultPolicy
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `walvault ship`: sends what archive-push and backup queued for the async stores, oldest first,
 /// several at a time, each object copied byte for byte from a sync store and verified on the way
@@ -92,8 +93,10 @@ public struct Ship: Sendable {
     ///   them (with `follow`, `run` never returns, so history is recorded from here).
     /// - Parameter sweepUploads: abort abandoned multipart uploads first (and hourly with `follow`);
     ///   off for a caller that only wants its own object shipped now.
-    public func run(follow: Bool = false, interval: Double = 1, sweepUploads: Bool = true, progress: (String) -> Void = { _ in },
-                    flushed: ([Shipped]) -> Void = { _ in }, passed: (Report) -> Void = { _ in }) throws -> Report {
+    public func run(
+        follow: Bool = false, interval: Double = 1, sweepUploads: Bool = true, progress: (String) -> Void = { _ in },
+        flushed: ([Shipped]) -> Void = { _ in }, passed: (Report) -> Void = { _ in }
+    ) throws -> Report {
         guard let spool = try context.trustedSpool, !context.asyncIndexes.isEmpty, !context.syncStores.isEmpty else {
             return Report()
         }
@@ -107,7 +110,9 @@ public struct Ship: Sendable {
                 guard let taken = try FileDescriptor.tryLocking(Self.lockPath(spool: spool)) else { return attempt == 0 ? Report(busy: true) : total }
                 lock = taken
             } catch let error as SystemError {
-                throw CommandError(cause: error, problem: "cannot lock \(Self.lockPath(spool: spool)): \(error.reason)", fix: error.hint ?? "check the spool's permissions")
+                throw CommandError(
+                    cause: error, problem: "cannot lock \(Self.lockPath(spool: spool)): \(error.reason)",
+                    fix: error.hint ?? "check the spool's permissions")
             }
             attempt += 1
             let started = WallClock.nowMicros()
@@ -212,9 +217,10 @@ public struct Ship: Sendable {
                 guard deferred else { break }
                 let waiting = unflushed.names(store: target.name)
                 let newest = try queue.entries().map(\.queuedAt).max()
-                let due = ShipPlan.flushDue(unflushed: waiting.count, oldestUnflushedAge: unflushed.oldestAge(store: target.name),
-                                            newestQueuedAge: newest.map { Double(WallClock.nowMicros() - $0) / 1_000_000 },
-                                            failed: report.failures.count > failuresBefore.count)
+                let due = ShipPlan.flushDue(
+                    unflushed: waiting.count, oldestUnflushedAge: unflushed.oldestAge(store: target.name),
+                    newestQueuedAge: newest.map { Double(WallClock.nowMicros() - $0) / 1_000_000 },
+                    failed: report.failures.count > failuresBefore.count)
                 if due {
                     let failuresBefore = report.failures.count
                     flush(target: target, queue: queue, unflushed: unflushed, report: &report, progress: progress)
@@ -249,7 +255,9 @@ public struct Ship: Sendable {
         }
     }
 
-    package func round(queue: ShippingQueue, target: Store, unflushed: Unflushed = Unflushed(), report: inout Report, progress: (String) -> Void) throws {
+    package func round(queue: ShippingQueue, target: Store, unflushed: Unflushed = Unflushed(), report: inout Report, progress: (String) -> Void)
+        throws
+    {
         var items: [(entry: ShippingQueue.Entry, key: String)] = []
         let waiting = unflushed.names(store: target.name)
         for entry in try queue.entries() where !waiting.contains(entry.fileName) {
@@ -289,8 +297,10 @@ public struct Ship: Sendable {
         }
     }
 
-    package func record(_ result: Result<ObjectCopier.Outcome?, Error>, key: String, entry: ShippingQueue.Entry, target: Store,
-                report: inout Report, progress: (String) -> Void) {
+    package func record(
+        _ result: Result<ObjectCopier.Outcome?, Error>, key: String, entry: ShippingQueue.Entry, target: Store,
+        report: inout Report, progress: (String) -> Void
+    ) {
         switch result {
         case .success(.copied(let bytes)?):
             report.workingStores.insert(target.name)
@@ -313,7 +323,9 @@ public struct Ship: Sendable {
     }
 
     /// nil: no sync store has the object, so the entry is dropped.
-    package func shipOne(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store, unflushed: Unflushed) throws -> ObjectCopier.Outcome? {
+    package func shipOne(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store, unflushed: Unflushed) throws -> ObjectCopier
+        .Outcome?
+    {
         guard let source = try source(of: key) else {
             try queue.remove(entry)
             return nil
@@ -329,7 +341,9 @@ public struct Ship: Sendable {
 
     /// A manifest goes only when the target's own listing shows every part and every WAL segment
     /// the backup needs: a store never shows a backup it cannot restore.
-    package func shipManifest(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store, unflushed: Unflushed) throws -> ObjectCopier.Outcome? {
+    package func shipManifest(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store, unflushed: Unflushed) throws
+        -> ObjectCopier.Outcome?
+    {
         guard let source = try source(of: key) else {
             try queue.remove(entry)
             return nil
@@ -346,8 +360,10 @@ public struct Ship: Sendable {
         }
         let missing = ShipPlan.missing(for: manifest, partsPresent: parts, segmentsPresent: segments)
         guard missing.isEmpty else {
-            throw CommandError(problem: "backup \(manifest.label) is not whole in store \"\(target.name)\" yet (missing \(missing.prefix(3).joined(separator: ", "))\(missing.count > 3 ? ", …" : "")), so its manifest waits",
-                               fix: "they are queued or will be found by the catch-up pass; run walvault ship again")
+            throw CommandError(
+                problem:
+                    "backup \(manifest.label) is not whole in store \"\(target.name)\" yet (missing \(missing.prefix(3).joined(separator: ", "))\(missing.count > 3 ? ", …" : "")), so its manifest waits",
+                fix: "they are queued or will be found by the catch-up pass; run walvault ship again")
         }
         return try shipOne(key: key, entry: entry, queue: queue, target: target, unflushed: unflushed)
     }
@@ -365,7 +381,8 @@ public struct Ship: Sendable {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
         for key in [layout.infoKey, layout.infoCopyKey] where try target.head(key: key) == nil {
             guard let source = try source(of: key) else { continue }
-            if case .copied = try ObjectCopier.copy(key: key, from: source, to: target, view: { WalvaultContext.wrap($0, keyRing: context.keyRing) }) {
+            if case .copied = try ObjectCopier.copy(key: key, from: source, to: target, view: { WalvaultContext.wrap($0, keyRing: context.keyRing) })
+            {
                 report.shipped += 1
             }
         }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A store in a local (or mounted) directory. Objects are written to a hidden temporary
 /// name in their final directory, fsynced, linked under the final name (link never replaces),
@@ -26,12 +27,15 @@ public final class LocalStore: Store {
     /// The root must exist: creating it would hide an unmounted backup disk and fill the system disk instead.
     func checkRoot() throws {
         if FileSystem.exists(root) && !FileSystem.isDirectory(root) {
-            throw StoreError(store: name, kind: .permanent, problem: "store path \(root) is not a directory",
-                             fix: "set path in the config to the store's directory (an existing directory the user running walvault can write)")
+            throw StoreError(
+                store: name, kind: .permanent, problem: "store path \(root) is not a directory",
+                fix: "set path in the config to the store's directory (an existing directory the user running walvault can write)")
         }
         guard FileSystem.isDirectory(root) else {
-            throw StoreError(store: name, kind: .permanent, problem: "store directory \(root) does not exist",
-                             fix: "create it and give it to the user running walvault (mkdir -p \(root) && chown postgres: \(root)), or fix the path in the config")
+            throw StoreError(
+                store: name, kind: .permanent, problem: "store directory \(root) does not exist",
+                fix: "create it and give it to the user running walvault (mkdir -p \(root) && chown postgres: \(root)), or fix the path in the config"
+            )
         }
     }
 

@@ -25,8 +25,9 @@ public final class MemoryStore: Store {
 
     func requireListing() throws {
         guard capabilities.contains(.listing) else {
-            throw StoreError(store: name, kind: .permanent, problem: "this store cannot list its objects",
-                             fix: "read it through walvault's catalog of the store, not a listing")
+            throw StoreError(
+                store: name, kind: .permanent, problem: "this store cannot list its objects",
+                fix: "read it through walvault's catalog of the store, not a listing")
         }
     }
 
@@ -38,9 +39,11 @@ public final class MemoryStore: Store {
         try requireListing()
         let prefix = directory.isEmpty ? namePrefix : directory + "/" + namePrefix
         return entries.withLock { all in
-            all.filter { key, _ in key.hasPrefix(prefix) && Paths.dirname(key) == (directory.isEmpty ? "." : directory)
-                && !Paths.basename(key).hasPrefix(".") }
-                .sorted { $0.key < $1.key }.map { object($0.key, $0.value) }
+            all.filter { key, _ in
+                key.hasPrefix(prefix) && Paths.dirname(key) == (directory.isEmpty ? "." : directory)
+                    && !Paths.basename(key).hasPrefix(".")
+            }
+            .sorted { $0.key < $1.key }.map { object($0.key, $0.value) }
         }
     }
 
@@ -48,11 +51,12 @@ public final class MemoryStore: Store {
         try requireListing()
         let prefix = directory.isEmpty ? "" : directory + "/"
         let names = entries.withLock { all in
-            Set(all.keys.filter { $0.hasPrefix(prefix) }.compactMap { key -> String? in
-                let rest = key.dropFirst(prefix.count)
-                guard let slash = rest.firstIndex(of: "/"), !rest.hasPrefix(".") else { return nil }
-                return String(rest[..<slash])
-            })
+            Set(
+                all.keys.filter { $0.hasPrefix(prefix) }.compactMap { key -> String? in
+                    let rest = key.dropFirst(prefix.count)
+                    guard let slash = rest.firstIndex(of: "/"), !rest.hasPrefix(".") else { return nil }
+                    return String(rest[..<slash])
+                })
         }
         return names.sorted()
     }
@@ -131,12 +135,15 @@ final class MemoryObjectWriter: ObjectWriter {
     }
 
     func commit(name: String) throws -> CommitOutcome {
-        guard open else { throw StoreError(store: store.name, kind: .permanent, problem: "object \(name) was already committed or aborted", fix: nil) }
+        guard open else {
+            throw StoreError(store: store.name, kind: .permanent, problem: "object \(name) was already committed or aborted", fix: nil)
+        }
         open = false
         let key = Paths.join(directory, name)
         if let limit = store.maxObjectSize, bytes.count > limit {
-            throw StoreError(store: store.name, kind: .permanent, problem: "\(key) is \(bytes.count) bytes, more than this store takes (\(limit))",
-                             fix: "walvault splits objects for such stores; this is a bug if it reaches you")
+            throw StoreError(
+                store: store.name, kind: .permanent, problem: "\(key) is \(bytes.count) bytes, more than this store takes (\(limit))",
+                fix: "walvault splits objects for such stores; this is a bug if it reaches you")
         }
         let outcome = store.insert(key: key, bytes: bytes)
         return outcome.stored ? .stored(outcome.object) : .alreadyPresent([outcome.object])

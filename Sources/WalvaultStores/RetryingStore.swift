@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The one retry policy every driver gets: an operation that fails with a `.transient` error is
 /// tried again after an exponential back-off with full jitter, a bounded number of times; any

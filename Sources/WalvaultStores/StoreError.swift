@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A store operation that failed, naming the store and the key or path involved. `kind` is for
 /// machines (retry decisions, history rows, HTTP statuses later); problem and fix are for people.

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Things a driver must tell the user that are not errors (the newest Telegram catalog could
 /// not be read, so an older one is used). The CLI installs a handler that prints them as

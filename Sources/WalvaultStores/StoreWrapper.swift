@@ -14,8 +14,9 @@ extension StoreWrapper {
     /// store for what it cannot do gets one clear refusal, whatever the driver would have done.
     public func require(_ capability: StoreCapabilities, _ what: String) throws {
         guard capabilities.contains(capability) else {
-            throw StoreError(store: name, kind: .permanent, problem: "this store cannot \(what)",
-                             fix: capability == .listing ? "read it through walvault's catalog of the store" : "use a store that can")
+            throw StoreError(
+                store: name, kind: .permanent, problem: "this store cannot \(what)",
+                fix: capability == .listing ? "read it through walvault's catalog of the store" : "use a store that can")
         }
     }
 

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CShims
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Starts other programs: PostgreSQL's pg_ctl for a drill (waited for), the background
 /// `walvault ship` (detached), and pg_dump, pg_restore and psql joined to walvault by pipes. Children
@@ -21,14 +22,18 @@ public enum ChildProcess {
     /// - Parameters:
     ///   - environment: NULL-terminated `NAME=value` entries; nil for this process's own.
     ///   - newSession: its own session (setsid), so PostgreSQL neither waits for it nor signals it.
-    public static func spawn(_ executable: String, _ arguments: [String], output: String,
-                             environment: [UnsafeMutablePointer<CChar>?]? = nil, newSession: Bool = false) throws -> pid_t {
+    public static func spawn(
+        _ executable: String, _ arguments: [String], output: String,
+        environment: [UnsafeMutablePointer<CChar>?]? = nil, newSession: Bool = false
+    ) throws -> pid_t {
         try spawn(executable, arguments, input: .devNull, output: .file(output), error: nil, environment: environment, newSession: newSession)
     }
 
     /// - Parameter error: nil sends stderr where stdout goes.
-    public static func spawn(_ executable: String, _ arguments: [String], input: Redirect, output: Redirect, error: Redirect?,
-                             environment: [UnsafeMutablePointer<CChar>?]? = nil, newSession: Bool = false) throws -> pid_t {
+    public static func spawn(
+        _ executable: String, _ arguments: [String], input: Redirect, output: Redirect, error: Redirect?,
+        environment: [UnsafeMutablePointer<CChar>?]? = nil, newSession: Bool = false
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

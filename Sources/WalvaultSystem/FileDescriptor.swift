@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CShims
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// An open file that closes itself, so that every early `throw` on an error path
 /// releases the descriptor (archive-push runs thousands of times a day).

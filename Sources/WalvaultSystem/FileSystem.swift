@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CShims
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The durable-write primitives every store and restore builds on. "Durable" here means
 /// what PostgreSQL means: after return, a power loss cannot lose or half-write the file.
@@ -45,9 +46,10 @@ public enum FileSystem {
         case S_IFLNK: kind = .symlink
         default: kind = .other
         }
-        return Status(kind: kind, mode: UInt32(st.st_mode & 0o7777), size: Int(st.st_size),
-                      modifiedAt: Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec / 1000),
-                      owner: UInt32(st.st_uid), device: UInt64(st.st_dev), allocatedBytes: Int(st.st_blocks) * 512)
+        return Status(
+            kind: kind, mode: UInt32(st.st_mode & 0o7777), size: Int(st.st_size),
+            modifiedAt: Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec / 1000),
+            owner: UInt32(st.st_uid), device: UInt64(st.st_dev), allocatedBytes: Int(st.st_blocks) * 512)
     }
 
     /// `status` following symlinks, nil when it cannot be read.

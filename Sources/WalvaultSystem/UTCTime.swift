@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// UTC calendar moments and the compact `YYYYMMDDTHHMMSSZ` form that backup labels, archive
@@ -17,7 +17,9 @@ public enum UTCTime {
     /// µs since the epoch of a UTC moment; nil when a field is out of range or the day does not
     /// exist (31 February).
     public static func micros(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, fraction micros: Int = 0) -> Int64? {
-        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else { return nil }
+        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else {
+            return nil
+        }
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month - 1)

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real-time clock, in microseconds since the epoch (the unit of every stored time). Kept

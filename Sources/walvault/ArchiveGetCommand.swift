@@ -1,6 +1,6 @@
 import ArgumentParser
-import WalvaultConfig
 import WalvaultArchive
+import WalvaultConfig
 import WalvaultKit
 
 struct ArchiveGetCommand: ParsableCommand {
@@ -8,12 +8,12 @@ struct ArchiveGetCommand: ParsableCommand {
         commandName: "archive-get",
         abstract: "Fetch one archived WAL file, verified, to where PostgreSQL asks (restore_command).",
         discussion: """
-        restore_command = 'walvault --config /etc/walvault/walvault.toml archive-get %f "%p"'. \
-        Exits 0 when the file is in place, 1 (quietly) when no store has it, and 255 when it may exist but cannot be \
-        delivered intact, which makes PostgreSQL stop recovery instead of promoting too early. In a standby \
-        (standby.signal in the data directory) that failure exits 1 with its error line: a standby never promotes on a \
-        missing file, so it keeps streaming and asks again, where 255 would shut it down.
-        """)
+            restore_command = 'walvault --config /etc/walvault/walvault.toml archive-get %f "%p"'. \
+            Exits 0 when the file is in place, 1 (quietly) when no store has it, and 255 when it may exist but cannot be \
+            delivered intact, which makes PostgreSQL stop recovery instead of promoting too early. In a standby \
+            (standby.signal in the data directory) that failure exits 1 with its error line: a standby never promotes on a \
+            missing file, so it keeps streaming and asks again, where 255 would shut it down.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -29,7 +29,9 @@ struct ArchiveGetCommand: ParsableCommand {
         if let spool = PrefetchSpool.forRecovery(context), let identifier = spool.systemIdentifier {
             getter.prefetch = spool
             getter.onPrefetchRequest = {
-                if let warning = PrefetchLauncher.startIfIdle(context: context, spool: spool, systemIdentifier: identifier) { Output.warn("archive-get", warning) }
+                if let warning = PrefetchLauncher.startIfIdle(context: context, spool: spool, systemIdentifier: identifier) {
+                    Output.warn("archive-get", warning)
+                }
             }
         }
         do {

@@ -1,14 +1,16 @@
 import ArgumentParser
-import WalvaultService
 import WalvaultConfig
-import WalvaultSystem
 import WalvaultKit
+import WalvaultService
+import WalvaultSystem
 
 struct ArchivePushCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archive-push",
         abstract: "Store one WAL file durably (PostgreSQL's archive_command).",
-        discussion: "archive_command = 'walvault --config /etc/walvault/walvault.toml archive-push %p'. Exits 0 only once every configured store holds the file durably; otherwise PostgreSQL keeps the file and retries.")
+        discussion:
+            "archive_command = 'walvault --config /etc/walvault/walvault.toml archive-push %p'. Exits 0 only once every configured store holds the file durably; otherwise PostgreSQL keeps the file and retries."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -24,8 +26,11 @@ struct ArchivePushCommand: ParsableCommand {
             let result = output.result
             if global.verbose {
                 let stored = result.stored.map { "\($0.store):\($0.object.key) (\($0.object.size) bytes)" }
-                let summary = output.confirmed ? "stored ahead in \(result.alreadyPresentIn.joined(separator: ", ")) (checksum confirmed)"
-                    : stored.isEmpty ? "already archived in \(result.alreadyPresentIn.joined(separator: ", "))" : "stored " + stored.joined(separator: ", ")
+                let summary =
+                    output.confirmed
+                    ? "stored ahead in \(result.alreadyPresentIn.joined(separator: ", ")) (checksum confirmed)"
+                    : stored.isEmpty
+                        ? "already archived in \(result.alreadyPresentIn.joined(separator: ", "))" : "stored " + stored.joined(separator: ", ")
                 let queued = result.queuedFor.isEmpty ? "" : "; queued for \(result.queuedFor.joined(separator: ", "))"
                 Output.info("archive-push", "\(result.file) (\(result.originalSize) bytes, sha256 \(result.sha256.prefix(12))…): \(summary)\(queued)")
             }

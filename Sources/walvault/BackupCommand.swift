@@ -7,12 +7,16 @@ struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Take a full base backup of [cluster] into every store (run it from cron).",
-        discussion: "Needs [cluster] pgdata and conninfo, and WAL archiving through walvault. The backup counts as complete only once the WAL that makes it consistent is in the stores and its manifest is written.")
+        discussion:
+            "Needs [cluster] pgdata and conninfo, and WAL archiving through walvault. The backup counts as complete only once the WAL that makes it consistent is in the stores and its manifest is written."
+    )
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("Seconds to wait for the backup's WAL to be archived: more than 0, at most \(Int(DurationArgument.maximum)) (a week).",
-                               valueName: "seconds"), transform: DurationArgument.parse)
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to wait for the backup's WAL to be archived: more than 0, at most \(Int(DurationArgument.maximum)) (a week).",
+            valueName: "seconds"), transform: DurationArgument.parse)
     var walTimeout = DurationArgument(seconds: 300)
 
     @Flag(name: .customLong("no-expire"), help: "Do not run expire after the backup (it runs when [retention] is set).")
@@ -24,12 +28,15 @@ struct BackupCommand: ParsableCommand {
         switch outcome.result {
         case .success(let report):
             let m = report.manifest
-            print("backup \(m.label) complete: \(m.totalSize) bytes (\(m.storedSize) stored) in \(m.parts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s"
-                  + (report.queuedFor.isEmpty ? "" : "; queued for \(report.queuedFor.joined(separator: ", "))"))
+            print(
+                "backup \(m.label) complete: \(m.totalSize) bytes (\(m.storedSize) stored) in \(m.parts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s"
+                    + (report.queuedFor.isEmpty ? "" : "; queued for \(report.queuedFor.joined(separator: ", "))"))
             if let expired = outcome.expired {
                 let counts = (expired.deletedObjects ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                 let backups = expired.stores.map { $0.delete.filter { $0.kind == "backup" }.count }.reduce(0, +)
-                print("expire: \(backups) backup\(backups == 1 ? "" : "s") past the window deleted; objects removed per store: \(counts.joined(separator: ", "))")
+                print(
+                    "expire: \(backups) backup\(backups == 1 ? "" : "s") past the window deleted; objects removed per store: \(counts.joined(separator: ", "))"
+                )
             }
         case .failure(let error):
             Output.fail("backup", "\(error)")

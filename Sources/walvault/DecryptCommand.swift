@@ -1,17 +1,17 @@
 import ArgumentParser
-import WalvaultPipeline
 import WalvaultKit
 import WalvaultMaintenance
+import WalvaultPipeline
 
 struct DecryptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decrypt",
         abstract: "Decrypt (and decompress) one stored object with the configured passphrase, for manual recovery.",
         discussion: """
-        With --in, the object's name says how it was compressed and what its content hashes to, and the output is \
-        checked against that. From standard input nothing is known: the output is the decrypted bytes unless \
-        --compression is given. The format is described in docs/encryption.md.
-        """)
+            With --in, the object's name says how it was compressed and what its content hashes to, and the output is \
+            checked against that. From standard input nothing is known: the output is the decrypted bytes unless \
+            --compression is given. The format is described in docs/encryption.md.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -33,8 +33,9 @@ struct DecryptCommand: ParsableCommand {
     func run() throws {
         let context = try global.loadContext(for: "decrypt")
         do {
-            let report = try Decrypt(context: context).run(input: input, output: output,
-                                                           compression: compression.flatMap(CompressionAlgorithm.init(rawValue:)))
+            let report = try Decrypt(context: context).run(
+                input: input, output: output,
+                compression: compression.flatMap(CompressionAlgorithm.init(rawValue:)))
             if let warning = report.uncheckedWarning { Output.warn("decrypt", warning) }
             if global.verbose {
                 let check = report.verifiedSHA256.map { "sha256 \($0.prefix(12))… verified" } ?? "no checksum to verify"

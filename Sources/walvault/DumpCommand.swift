@@ -1,11 +1,11 @@
 import ArgumentParser
-import WalvaultCatalog
-import WalvaultService
-import WalvaultPipeline
-import WalvaultSystem
 import WalvaultBackup
+import WalvaultCatalog
 import WalvaultExports
 import WalvaultKit
+import WalvaultPipeline
+import WalvaultService
+import WalvaultSystem
 
 /// Only the formats a dump can take, so that --help lists no value the command refuses.
 enum DumpFormatArgument: String, CaseIterable, ExpressibleByArgument {
@@ -26,7 +26,9 @@ struct DumpCreateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Dump one schema (walvault dump --schema tenant_acme), or every tenant_… schema.",
-        discussion: "Runs pg_dump of the server's major version for that schema only, streams its output through the pipeline (SHA-256, compression, encryption) into every sync store under <cluster>/dump/<schema>/<time>-<sha256>.dump, queues it for the async stores, and records it in the history table. Nothing is stored under a final name unless pg_dump finished well.")
+        discussion:
+            "Runs pg_dump of the server's major version for that schema only, streams its output through the pipeline (SHA-256, compression, encryption) into every sync store under <cluster>/dump/<schema>/<time>-<sha256>.dump, queues it for the async stores, and records it in the history table. Nothing is stored under a final name unless pg_dump finished well."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -42,10 +44,14 @@ struct DumpCreateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("custom (pg_restore; the default) or plain (SQL).", valueName: "format"))
     var format: DumpFormatArgument = .custom
 
-    @Option(help: ArgumentHelp("zstd, lz4, gzip or none (default: none for custom, which pg_dump compresses; [compression] for plain).", valueName: "algorithm"))
+    @Option(
+        help: ArgumentHelp(
+            "zstd, lz4, gzip or none (default: none for custom, which pg_dump compresses; [compression] for plain).", valueName: "algorithm"))
     var compression: CompressionAlgorithm?
 
-    @Option(name: .customLong("postgres-bin"), help: ArgumentHelp("Where pg_dump is (default: /usr/lib/postgresql/<server version>/bin, else PATH).", valueName: "dir"))
+    @Option(
+        name: .customLong("postgres-bin"),
+        help: ArgumentHelp("Where pg_dump is (default: /usr/lib/postgresql/<server version>/bin, else PATH).", valueName: "dir"))
     var postgresBin: String?
 
     @Flag(help: "Print JSON.")
@@ -57,7 +63,8 @@ struct DumpCreateCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "dump")
-        let dump = Dump(context: context, options: DumpOptions(database: database, format: format.format, compression: compression, postgresBin: postgresBin))
+        let dump = Dump(
+            context: context, options: DumpOptions(database: database, format: format.format, compression: compression, postgresBin: postgresBin))
         let schemas: [String]
         do {
             schemas = try schema.map { [$0] } ?? dump.tenantSchemas()
@@ -70,7 +77,8 @@ struct DumpCreateCommand: ParsableCommand {
         let cancellation = SignalCancellation.install(command: "dump")
         var outcomes: [(schema: String, outcome: Result<DumpResult, Error>)] = []
         for schema in schemas where !cancellation.isCancelled {
-            let outcome = global.run(DumpOperation(schema: schema, options: dump.options), command: "dump", context: context, cancellation: cancellation)
+            let outcome = global.run(
+                DumpOperation(schema: schema, options: dump.options), command: "dump", context: context, cancellation: cancellation)
             outcomes.append((schema, outcome.result))
         }
         let results = outcomes.compactMap { try? $0.outcome.get() }
@@ -120,14 +128,18 @@ struct DumpRestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Restore a dump into a new schema (default <schema>_restored), or replace the live one with --replace.",
-        discussion: "Fetches the dump, verifies its checksum, and runs pg_restore's SQL through psql in one transaction, renaming the schema on the way. A schema that exists is refused without --replace; with it, the old schema is kept as <name>_before_restore_<time>, never dropped, and its tables and row counts are printed first.")
+        discussion:
+            "Fetches the dump, verifies its checksum, and runs pg_restore's SQL through psql in one transaction, renaming the schema on the way. A schema that exists is refused without --replace; with it, the old schema is kept as <name>_before_restore_<time>, never dropped, and its tables and row counts are printed first."
+    )
 
     @OptionGroup var global: GlobalOptions
 
     @Option(help: ArgumentHelp("The dump, as walvault dump list shows it: <schema>/<time>.", valueName: "id"))
     var id: String
 
-    @Option(name: .customLong("into-schema"), help: ArgumentHelp("Restore into this schema (default: <schema>_restored; with --replace, the schema itself).", valueName: "name"))
+    @Option(
+        name: .customLong("into-schema"),
+        help: ArgumentHelp("Restore into this schema (default: <schema>_restored; with --replace, the schema itself).", valueName: "name"))
     var intoSchema: String?
 
     @Flag(help: "Replace the schema if it exists; the old one is kept aside, renamed.")
@@ -139,10 +151,14 @@ struct DumpRestoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Read the dump from this store only.", valueName: "name"))
     var store: String?
 
-    @Option(name: .customLong("work-dir"), help: ArgumentHelp("Where the dump is staged while it is verified (default: [cluster] spool, else /var/tmp).", valueName: "dir"))
+    @Option(
+        name: .customLong("work-dir"),
+        help: ArgumentHelp("Where the dump is staged while it is verified (default: [cluster] spool, else /var/tmp).", valueName: "dir"))
     var workDir: String?
 
-    @Option(name: .customLong("postgres-bin"), help: ArgumentHelp("Where pg_restore and psql are (default: /usr/lib/postgresql/<server version>/bin, else PATH).", valueName: "dir"))
+    @Option(
+        name: .customLong("postgres-bin"),
+        help: ArgumentHelp("Where pg_restore and psql are (default: /usr/lib/postgresql/<server version>/bin, else PATH).", valueName: "dir"))
     var postgresBin: String?
 
     @Flag(help: "Print JSON.")
@@ -150,9 +166,11 @@ struct DumpRestoreCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "dump restore")
-        let options = DumpRestoreOptions(id: id, intoSchema: intoSchema, replace: replace, database: database, store: store,
-                                         postgresBin: postgresBin, workDirectory: workDir)
-        let outcome = global.run(DumpRestoreOperation(options: options), command: "dump restore", context: context, notes: json ? nil : .stdout).result
+        let options = DumpRestoreOptions(
+            id: id, intoSchema: intoSchema, replace: replace, database: database, store: store,
+            postgresBin: postgresBin, workDirectory: workDir)
+        let outcome = global.run(DumpRestoreOperation(options: options), command: "dump restore", context: context, notes: json ? nil : .stdout)
+            .result
         switch outcome {
         case .success(let result):
             print(json ? ((try? ReportJSON.encode(result)) ?? "{}") : result.lines.joined(separator: "\n"))

@@ -1,9 +1,9 @@
 import ArgumentParser
 import WalvaultCatalog
-import WalvaultService
-import WalvaultSystem
 import WalvaultExports
 import WalvaultKit
+import WalvaultService
+import WalvaultSystem
 
 /// Only the formats rows can be exported in, so that --help lists no value the command refuses.
 enum RowsFormatArgument: String, CaseIterable, ExpressibleByArgument {
@@ -15,7 +15,9 @@ struct ExportLogsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-logs",
         abstract: "Export a table's rows in a time range (JSON lines or CSV) into the stores; optionally delete them after.",
-        discussion: "Reads the rows with time column in [--since, --until) through a server-side cursor (bounded memory whatever the table's size), in one REPEATABLE READ transaction, streams them through the pipeline into every sync store under <cluster>/logs/<table>/<time>-<sha256>.jsonl.zst, and records the row count and range in the history table. With --delete-exported, deletes exactly the exported rows in the same transaction, once the export is durable in every store, the async ones included (shipped first, waiting at most --async-wait): deleted rows exist nowhere else.")
+        discussion:
+            "Reads the rows with time column in [--since, --until) through a server-side cursor (bounded memory whatever the table's size), in one REPEATABLE READ transaction, streams them through the pipeline into every sync store under <cluster>/logs/<table>/<time>-<sha256>.jsonl.zst, and records the row count and range in the history table. With --delete-exported, deletes exactly the exported rows in the same transaction, once the export is durable in every store, the async ones included (shipped first, waiting at most --async-wait): deleted rows exist nowhere else."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -34,13 +36,19 @@ struct ExportLogsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("jsonl (the default) or csv.", valueName: "format"))
     var format: RowsFormatArgument = .jsonl
 
-    @Option(name: .customLong("async-wait"), help: ArgumentHelp("With --delete-exported: how long to wait, shipping, for every async store to hold the export before the rows are kept instead (1-3600 s, default 60).", valueName: "seconds"))
+    @Option(
+        name: .customLong("async-wait"),
+        help: ArgumentHelp(
+            "With --delete-exported: how long to wait, shipping, for every async store to hold the export before the rows are kept instead (1-3600 s, default 60).",
+            valueName: "seconds"))
     var asyncWait: Int = 60
 
     @Option(help: ArgumentHelp("The database (default: the one [cluster] conninfo names).", valueName: "name"))
     var database: String?
 
-    @Flag(name: .customLong("delete-exported"), help: "After the export is durable in every store (async ones included), delete exactly the exported rows.")
+    @Flag(
+        name: .customLong("delete-exported"),
+        help: "After the export is durable in every store (async ones included), delete exactly the exported rows.")
     var deleteExported = false
 
     @Flag(help: "Print JSON.")
@@ -57,8 +65,9 @@ struct ExportLogsCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "export-logs")
-        var options = ExportLogsOptions(table: table, timeColumn: timeColumn, since: since.flatMap(RecoveryTarget.parseTime),
-                                        until: until.flatMap(RecoveryTarget.parseTime), format: format.format, database: database, deleteExported: deleteExported)
+        var options = ExportLogsOptions(
+            table: table, timeColumn: timeColumn, since: since.flatMap(RecoveryTarget.parseTime),
+            until: until.flatMap(RecoveryTarget.parseTime), format: format.format, database: database, deleteExported: deleteExported)
         options.asyncWaitSeconds = Double(asyncWait)
         let outcome = global.run(ExportLogsOperation(options: options), command: "export-logs", context: context)
         switch outcome.result {

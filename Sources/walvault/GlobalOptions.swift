@@ -1,16 +1,18 @@
 import ArgumentParser
 import WalvaultConfig
+import WalvaultKit
 import WalvaultStores
 import WalvaultSystem
-import WalvaultKit
 
 /// Options every subcommand shares. Declared in the root command and each subcommand, so
 /// `walvault --config F archive-push %p` and `walvault archive-push --config F %p` both work.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "The walvault TOML config.",
-        discussion: "Default: $\(ConfigLocation.environmentVariable), else \(ConfigLocation.defaultPath).",
-        valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The walvault TOML config.",
+            discussion: "Default: $\(ConfigLocation.environmentVariable), else \(ConfigLocation.defaultPath).",
+            valueName: "file"))
     var config: String?
 
     @Flag(name: .long, help: "Print a line about what was done, even on success.")

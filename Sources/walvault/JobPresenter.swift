@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+import WalvaultKit
 import WalvaultService
 import WalvaultSystem
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The CLI's view of a job: on a terminal, one status line on stderr rewritten in place; without
 /// one (cron, systemd, CI), one line per phase; with `--quiet`, neither. Warnings are always said,
@@ -63,8 +64,9 @@ final class JobPresenter: JobObserver {
                 }
                 switch progress {
                 case .terminal:
-                    let text = ProgressText.line(event.operation, report, elapsed: Double(event.time - state.jobStarted!) / 1e6,
-                                                 phaseSeconds: Double(event.time - state.phaseStarted) / 1e6)
+                    let text = ProgressText.line(
+                        event.operation, report, elapsed: Double(event.time - state.jobStarted!) / 1e6,
+                        phaseSeconds: Double(event.time - state.phaseStarted) / 1e6)
                     Self.write("\r\u{1B}[K" + text)
                     state.lineShown = true
                 case .phaseLines:
@@ -109,10 +111,13 @@ extension GlobalOptions {
     /// cancelled by SIGINT or SIGTERM unless the command passes its own `cancellation` (dump's
     /// schemas share one; archive-push and check are not cancellable).
     /// - Parameter notes: where the operation's notes go; by default stderr with --verbose, else nowhere.
-    func run<Operation: WalvaultOperation>(_ operation: Operation, command: String, context: WalvaultContext, notes: JobPresenter.Notes? = nil,
-                                           cancellation: Cancellation? = nil, observers: [any JobObserver] = []) -> JobOutcome<Operation.Output> {
+    func run<Operation: WalvaultOperation>(
+        _ operation: Operation, command: String, context: WalvaultContext, notes: JobPresenter.Notes? = nil,
+        cancellation: Cancellation? = nil, observers: [any JobObserver] = []
+    ) -> JobOutcome<Operation.Output> {
         let presenter = JobPresenter(command: command, progress: JobPresenter.progress(self), notes: notes ?? (verbose ? .stderr : .hidden))
-        return OperationRunner().run(operation, context: context, observers: [presenter] + observers,
-                                     cancellation: cancellation ?? SignalCancellation.install(command: command))
+        return OperationRunner().run(
+            operation, context: context, observers: [presenter] + observers,
+            cancellation: cancellation ?? SignalCancellation.install(command: command))
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import WalvaultConfig
 import WalvaultArchive
+import WalvaultConfig
 import WalvaultKit
 
 /// The background worker archive-get starts; not for people (hidden from --help).

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Synchronization
-import WalvaultService
-import WalvaultConfig
-import WalvaultSystem
 import WalvaultArchive
+import WalvaultConfig
+import WalvaultService
+import WalvaultSystem
 
 /// The background worker archive-push starts for a backlog; not for people (hidden from --help).
 struct PushAheadCommand: ParsableCommand {
@@ -30,7 +30,8 @@ struct PushAheadCommand: ParsableCommand {
                 case .success(let result):
                     // Each push is an archive-push of its own in the history, as if PostgreSQL had called.
                     if context.config.history != nil,
-                       let warning = services.recordHistory(pushed.events, durationMs: clock.milliseconds, actor: .thisProcess, context: context) {
+                        let warning = services.recordHistory(pushed.events, durationMs: clock.milliseconds, actor: .thisProcess, context: context)
+                    {
                         Output.warn("push-ahead", warning)
                     }
                     if !result.queuedFor.isEmpty, let warning = services.startShipper(context: context) { Output.warn("push-ahead", warning) }

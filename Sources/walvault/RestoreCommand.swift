@@ -1,46 +1,57 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
+import WalvaultBackup
 import WalvaultCatalog
 import WalvaultConfig
+import WalvaultKit
 import WalvaultService
 import WalvaultSystem
-import WalvaultBackup
-import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 struct RestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Rebuild a data directory from the stores, ready to recover to a moment.",
         discussion: """
-        Chooses the newest complete backup that finished before the target (or --backup), checks that every WAL segment \
-        from it to the target is in the stores, then writes the files, backup_label, recovery.signal and the recovery \
-        settings. Start the server afterwards; it replays WAL, stops at the target and promotes to a new timeline.
-        """)
+            Chooses the newest complete backup that finished before the target (or --backup), checks that every WAL segment \
+            from it to the target is in the stores, then writes the files, backup_label, recovery.signal and the recovery \
+            settings. Start the server afterwards; it replays WAL, stops at the target and promotes to a new timeline.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
     @Option(help: ArgumentHelp("The data directory to create. It must be empty or absent unless --force.", valueName: "dir"))
     var pgdata: String
 
-    @Option(help: ArgumentHelp("Recover to this moment: 'YYYY-MM-DD HH:MM:SS[.ffffff][+TZ]' (no offset: this machine's time zone).", valueName: "time"))
+    @Option(
+        help: ArgumentHelp("Recover to this moment: 'YYYY-MM-DD HH:MM:SS[.ffffff][+TZ]' (no offset: this machine's time zone).", valueName: "time"))
     var targetTime: String?
 
     @Option(help: ArgumentHelp("'latest': replay all archived WAL.", valueName: "latest"))
     var target: String?
 
-    @Option(help: ArgumentHelp("Start from this backup instead of the one walvault would choose; --target-time or --target is still needed and says where recovery stops.", valueName: "label"))
+    @Option(
+        help: ArgumentHelp(
+            "Start from this backup instead of the one walvault would choose; --target-time or --target is still needed and says where recovery stops.",
+            valueName: "label"))
     var backup: String?
 
-    @Flag(help: "Print the plan (backup, WAL range, timelines, destination, what --force deletes) after every check the real run makes, and write nothing.")
+    @Flag(
+        help:
+            "Print the plan (backup, WAL range, timelines, destination, what --force deletes) after every check the real run makes, and write nothing."
+    )
     var dryRun = false
 
-    @Flag(help: ArgumentHelp("Delete the contents of a non-empty --pgdata (and tablespace locations) first.", discussion: """
-        Only a PostgreSQL data directory (PG_VERSION and global/pg_control) or an interrupted walvault restore, and \
-        tablespace locations holding only PG_<version>_<catalog> directories; never /, a directory with a file \
-        system mounted below it, or one a running server uses. --dry-run --force lists every entry it would delete.
-        """))
+    @Flag(
+        help: ArgumentHelp(
+            "Delete the contents of a non-empty --pgdata (and tablespace locations) first.",
+            discussion: """
+                Only a PostgreSQL data directory (PG_VERSION and global/pg_control) or an interrupted walvault restore, and \
+                tablespace locations holding only PG_<version>_<catalog> directories; never /, a directory with a file \
+                system mounted below it, or one a running server uses. --dry-run --force lists every entry it would delete.
+                """))
     var force = false
 
     func validate() throws {
@@ -61,8 +72,9 @@ struct RestoreCommand: ParsableCommand {
             let binary = FileSystem.realPath("/proc/self/exe") ?? CommandLine.arguments[0]
             let absoluteConfig = FileSystem.realPath(configPath) ?? configPath
             let directory = pgdata.hasPrefix("/") ? pgdata : Paths.join(FileSystem.realPath(".") ?? ".", pgdata)
-            let options = RestoreOptions(pgdata: directory, target: recoveryTarget, backupLabel: backup, force: force,
-                                         restoreCommand: "\(binary) --config \(absoluteConfig)")
+            let options = RestoreOptions(
+                pgdata: directory, target: recoveryTarget, backupLabel: backup, force: force,
+                restoreCommand: "\(binary) --config \(absoluteConfig)")
             let restore = Restore(context: context, options: options)
             if dryRun {
                 try restore.plan().lines.forEach { print($0) }

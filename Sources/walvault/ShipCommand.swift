@@ -1,16 +1,18 @@
 import ArgumentParser
-import WalvaultService
 import WalvaultConfig
 import WalvaultHistory
-import WalvaultRepository
-import WalvaultSystem
 import WalvaultKit
+import WalvaultRepository
+import WalvaultService
+import WalvaultSystem
 
 struct ShipCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ship",
         abstract: "Send what is queued for the async stores (started by archive-push; or run as a service with --follow).",
-        discussion: "Objects go oldest first, [shipping] parallel at a time, each copied byte for byte from a sync store and checked against its SHA-256 on the way; an entry leaves the queue only once the async store holds its object. A backup's manifest goes last, when the store holds every part and WAL segment it needs. One shipper runs at a time: another exits at once.")
+        discussion:
+            "Objects go oldest first, [shipping] parallel at a time, each copied byte for byte from a sync store and checked against its SHA-256 on the way; an entry leaves the queue only once the async store holds its object. A backup's manifest goes last, when the store holds every part and WAL segment it needs. One shipper runs at a time: another exits at once."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -24,8 +26,9 @@ struct ShipCommand: ParsableCommand {
         let context = try global.loadContext(for: "ship")
         do {
             // Catch-up notes were always said; the others only with --verbose.
-            let outcome = global.run(ShipOperation(follow: follow, catchUp: catchUp), command: "ship", context: context,
-                                     observers: [CatchUpNotes(verbose: global.verbose)])
+            let outcome = global.run(
+                ShipOperation(follow: follow, catchUp: catchUp), command: "ship", context: context,
+                observers: [CatchUpNotes(verbose: global.verbose)])
             let report = try outcome.result.get()
             if context.asyncIndexes.isEmpty {
                 Output.info("ship", "no store is async: nothing to ship")
@@ -44,12 +47,18 @@ struct ShipCommand: ParsableCommand {
             }
             for line in report.failures.prefix(5) { Output.warn("ship", line) }
             if !report.leftBehind.isEmpty {
-                Output.warn("ship", "\(report.leftBehind.count) objects were dropped from the catalog but left in the chat (\(Set(report.leftBehind.values).sorted().joined(separator: "; ")))")
+                Output.warn(
+                    "ship",
+                    "\(report.leftBehind.count) objects were dropped from the catalog but left in the chat (\(Set(report.leftBehind.values).sorted().joined(separator: "; ")))"
+                )
             }
             if report.failures.count > 5 { Output.warn("ship", "and \(report.failures.count - 5) more objects failed the same way") }
             let left = report.remaining.sorted { $0.key < $1.key }.map { "\($0.value) queued for \"\($0.key)\"" }.joined(separator: ", ")
-            Output.info("ship", "shipped \(report.shipped) objects (\(report.bytes) bytes)" + (report.alreadyThere > 0 ? ", \(report.alreadyThere) already there" : "")
-                        + (left.isEmpty ? "" : "; \(left)"))
+            Output.info(
+                "ship",
+                "shipped \(report.shipped) objects (\(report.bytes) bytes)"
+                    + (report.alreadyThere > 0 ? ", \(report.alreadyThere) already there" : "")
+                    + (left.isEmpty ? "" : "; \(left)"))
             if !report.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
         } catch let exit as ExitCode {
             throw exit
@@ -65,6 +74,8 @@ private final class CatchUpNotes: JobObserver {
     let verbose: Bool
     init(verbose: Bool) { self.verbose = verbose }
     func receive(_ event: JobEvent) {
-        if !verbose, case .note(let text) = event.payload, text.hasSuffix("objects found missing by listing were queued") { Output.info("ship", text) }
+        if !verbose, case .note(let text) = event.payload, text.hasSuffix("objects found missing by listing were queued") {
+            Output.info("ship", text)
+        }
     }
 }

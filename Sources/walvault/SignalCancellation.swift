@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// SIGINT (Ctrl-C) and SIGTERM (systemd, kill) cancel the running operation at its next safe
 /// point instead of killing it mid-write; a second signal ends the process at once, as the default
@@ -19,7 +20,8 @@ enum SignalCancellation {
             source.setEventHandler {
                 guard !cancellation.isCancelled else { _exit(128 + number) }
                 cancellation.cancel()
-                Output.info(command, "\(number == SIGINT ? "interrupted" : "terminated"): stopping at the next safe point (a second signal stops at once)")
+                Output.info(
+                    command, "\(number == SIGINT ? "interrupted" : "terminated"): stopping at the next safe point (a second signal stops at once)")
             }
             source.resume()
             sources.append(source)

@@ -1,13 +1,15 @@
 import ArgumentParser
 import WalvaultCatalog
-import WalvaultSystem
 import WalvaultKit
+import WalvaultSystem
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "List running and recently finished jobs (backup, restore, verify, drill, expire, ship, dump, export-logs), from any process.",
-        discussion: "Each job writes its state under [cluster] spool (jobs/). A job whose process is gone while its file says running is shown as interrupted.")
+        discussion:
+            "Each job writes its state under [cluster] spool (jobs/). A job whose process is gone while its file says running is shown as interrupted."
+    )
 
     @OptionGroup var global: GlobalOptions
 

@@ -1,17 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
-import WalvaultService
-import WalvaultSystem
 import WalvaultKit
 import WalvaultMaintenance
+import WalvaultService
+import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Read every stored object back and check it, and check that the stores hold everything a restore needs.",
-        discussion: "Decrypts and decompresses every object and checks its SHA-256 against its name; WAL segments also by size and page header; each backup's manifest and copy, its parts, and every file against the manifest; WAL continuity from each backup's start to the newest segment on every timeline; duplicates, objects nothing uses, and objects one store holds that another should. One line per problem (store, object, what is wrong); exit 1 when there is any. Progress on stderr when it is a terminal.")
+        discussion:
+            "Decrypts and decompresses every object and checks its SHA-256 against its name; WAL segments also by size and page header; each backup's manifest and copy, its parts, and every file against the manifest; WAL continuity from each backup's start to the newest segment on every timeline; duplicates, objects nothing uses, and objects one store holds that another should. One line per problem (store, object, what is wrong); exit 1 when there is any. Progress on stderr when it is a terminal."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -29,8 +32,9 @@ struct VerifyCommand: ParsableCommand {
         let report: VerifyReport
         do {
             let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-            let outcome = global.run(VerifyOperation(storeNames: store, backupLabel: backup, workers: workers), command: "verify", context: context,
-                                     notes: .hidden)
+            let outcome = global.run(
+                VerifyOperation(storeNames: store, backupLabel: backup, workers: workers), command: "verify", context: context,
+                notes: .hidden)
             if outcome.wasCancelled, case .failure(let error) = outcome.result {
                 Output.fail("verify", "\(error)")
                 throw ExitCode(ExitCodes.cancelled)

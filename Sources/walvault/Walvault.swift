@@ -1,6 +1,6 @@
 import ArgumentParser
-import WalvaultSystem
 import WalvaultKit
+import WalvaultSystem
 
 @main
 struct Walvault: ParsableCommand {
@@ -10,9 +10,12 @@ struct Walvault: ParsableCommand {
         commandName: "walvault",
         abstract: "Point-in-time recovery for PostgreSQL: archives every WAL segment, checksummed and compressed, and gives it back intact.",
         version: version,
-        subcommands: [ArchivePushCommand.self, ArchiveGetCommand.self, BackupCommand.self, RestoreCommand.self, InfoCommand.self, StatusCommand.self,
-                      MigrateCommand.self, HistoryCommand.self, DecryptCommand.self, ShipCommand.self, ExpireCommand.self, CheckCommand.self, VerifyCommand.self, DrillCommand.self,
-                      DumpCommand.self, ExportLogsCommand.self, PrefetchCommand.self, PushAheadCommand.self])
+        subcommands: [
+            ArchivePushCommand.self, ArchiveGetCommand.self, BackupCommand.self, RestoreCommand.self, InfoCommand.self, StatusCommand.self,
+            MigrateCommand.self, HistoryCommand.self, DecryptCommand.self, ShipCommand.self, ExpireCommand.self, CheckCommand.self,
+            VerifyCommand.self, DrillCommand.self,
+            DumpCommand.self, ExportLogsCommand.self, PrefetchCommand.self, PushAheadCommand.self
+        ])
 
     @OptionGroup var global: GlobalOptions
 

@@ -16,7 +16,9 @@ import WalvaultTesting
         let segment = ws.file("pgdata/pg_wal/000000010000000000000001")
         let store = ws.file("store-not-mounted")
         let token = try ws.write("bot-token", standIn.token + "\n")
-        let config = try ws.write("walvault.toml", """
+        let config = try ws.write(
+            "walvault.toml",
+            """
             [cluster]
             name = "main"
             spool = "\(try ws.mkdir("spool"))"
@@ -109,7 +111,9 @@ import WalvaultTesting
         let ws = try Workspace()
         let store = try ws.mkdir("store")
         // A spool of its own: without one the alert state is shared by every cluster named "main".
-        let config = try ws.write("walvault.toml", """
+        let config = try ws.write(
+            "walvault.toml",
+            """
             [cluster]
             name = "main"
             spool = "\(try ws.mkdir("spool"))"
@@ -125,7 +129,9 @@ import WalvaultTesting
         environment["WALVAULT_TEST_WEBHOOK"] = "http://127.0.0.1:9/WEBHOOKTOKENMARKER"
         let backup = try run(ws.walvault, ["--config", config, "backup"], environment: environment)
         #expect(backup.status == 1)
-        #expect(backup.stderr.contains("warning: the alert was not sent to the webhook: POST the webhook in $WALVAULT_TEST_WEBHOOK failed"), "\(backup.stderr)")
+        #expect(
+            backup.stderr.contains("warning: the alert was not sent to the webhook: POST the webhook in $WALVAULT_TEST_WEBHOOK failed"),
+            "\(backup.stderr)")
         #expect(!backup.stderr.contains("WEBHOOKTOKENMARKER"))
         #expect(backup.stderr.split(separator: "\n").allSatisfy { $0.hasPrefix("walvault ") })
     }

@@ -9,16 +9,20 @@ import WalvaultTesting
         let store = try ws.mkdir("store")
         let spool = try ws.mkdir("spool")
         let pgdata = ws.file("pgdata")
-        let config = try ws.config(stores: [store], extra: """
-            pgdata = "\(pgdata)"
-            conninfo = "host=\(ws.path) port=PORT user=postgres dbname=postgres"
-            spool = "\(spool)"
-            [check]
-            round_trip_seconds = 5
-            """)
+        let config = try ws.config(
+            stores: [store],
+            extra: """
+                pgdata = "\(pgdata)"
+                conninfo = "host=\(ws.path) port=PORT user=postgres dbname=postgres"
+                spool = "\(spool)"
+                [check]
+                round_trip_seconds = 5
+                """)
         let cluster = PostgresCluster(workspace: ws, name: "pgdata")
-        try cluster.initdb(settings: ["wal_level": "replica", "archive_mode": "on",
-                                      "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"])
+        try cluster.initdb(settings: [
+            "wal_level": "replica", "archive_mode": "on",
+            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
+        ])
         try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")
             .write(toFile: config, atomically: true, encoding: .utf8)
         try ws.giveToPostgres()
@@ -35,11 +39,16 @@ import WalvaultTesting
         #expect(backup.status == 0, "\(backup.stderr)")
         let healthy = try check()
         #expect(healthy.status == 0, "\(healthy.stdout) \(healthy.stderr)")
-        for name in ["archiving", "round trip", "store \"store1\"", "last backup", "free space for pg_wal", "free space for store \"store1\"", "free space for the spool"] {
+        for name in [
+            "archiving", "round trip", "store \"store1\"", "last backup", "free space for pg_wal", "free space for store \"store1\"",
+            "free space for the spool"
+        ] {
             #expect(healthy.stdout.contains("ok   \(name):"), "\(name) in \(healthy.stdout)")
         }
         #expect(filesRecursively(store).allSatisfy { !$0.contains(".walvault-check-") }, "the probe is removed")
-        let json = try JSONSerialization.jsonObject(with: Data(try ws.walvault(["--config", config, "check", "--json"], asPostgres: true).stdout.utf8)) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(try ws.walvault(["--config", config, "check", "--json"], asPostgres: true).stdout.utf8))
+            as? [String: Any]
         #expect((json?["checks"] as? [[String: Any]])?.allSatisfy { $0["ok"] as? Bool == true } == true)
 
         // The backup dated back two days: too old.
@@ -47,11 +56,16 @@ import WalvaultTesting
         #expect(manifests.count == 2)
         for manifest in manifests {
             let path = store + "/" + manifest
-            let dated = try run("/usr/bin/env", ["python3", "-c", """
-                import json, os, sys
-                m = json.load(open(sys.argv[1])); m["stopTime"] -= 48 * 3600 * 1000000; m["startTime"] -= 48 * 3600 * 1000000
-                open(sys.argv[1] + ".new", "w").write(json.dumps(m)); os.replace(sys.argv[1] + ".new", sys.argv[1])
-                """, path], asPostgres: true)
+            let dated = try run(
+                "/usr/bin/env",
+                [
+                    "python3", "-c",
+                    """
+                    import json, os, sys
+                    m = json.load(open(sys.argv[1])); m["stopTime"] -= 48 * 3600 * 1000000; m["startTime"] -= 48 * 3600 * 1000000
+                    open(sys.argv[1] + ".new", "w").write(json.dumps(m)); os.replace(sys.argv[1] + ".new", sys.argv[1])
+                    """, path
+                ], asPostgres: true)
             #expect(dated.status == 0, "\(dated.stderr)")
         }
         let old = try check()
@@ -60,8 +74,10 @@ import WalvaultTesting
         #expect(old.stdout.contains("old (at most 28 h)"))
 
         // A store that is not there (an unmounted disk).
-        let gone = try ws.write("gone.toml", try String(contentsOfFile: config, encoding: .utf8)
-            + "\n[[stores]]\nname = \"backupdisk\"\ntype = \"local\"\npath = \"\(ws.file("not-mounted"))\"\n")
+        let gone = try ws.write(
+            "gone.toml",
+            try String(contentsOfFile: config, encoding: .utf8)
+                + "\n[[stores]]\nname = \"backupdisk\"\ntype = \"local\"\npath = \"\(ws.file("not-mounted"))\"\n")
         try ws.giveToPostgres()
         let unreachable = try check(gone)
         #expect(unreachable.status == 1)

@@ -33,7 +33,9 @@ import Testing
         let store = try ws.mkdir("store")
         let local = try ws.config(stores: [store])
         let key = try ws.write("key", "k\n")
-        let s3 = try ws.write("s3.toml", """
+        let s3 = try ws.write(
+            "s3.toml",
+            """
             [cluster]
             name = "main"
             [[stores]]
@@ -93,8 +95,9 @@ import Testing
         let ws = try Workspace()
         let store = try ws.mkdir("store")
         let config = try ws.config(stores: [store])
-        let result = try run(ws.walvault, ["archive-get", "000000010000000000000001", ws.file("x")],
-                             environment: ["WALVAULT_CONFIG": config])
+        let result = try run(
+            ws.walvault, ["archive-get", "000000010000000000000001", ws.file("x")],
+            environment: ["WALVAULT_CONFIG": config])
         #expect(result.status == 1)
         #expect(result.stderr.isEmpty, "a file past the end of the archive is normal during recovery: stay quiet")
         #expect(!FileManager.default.fileExists(atPath: ws.file("x")))
@@ -107,7 +110,8 @@ import Testing
         #expect(result.status == 1)
         #expect(oneLine(result))
         #expect(result.stderr.contains("\(bad):3:"))
-        let unknown = try ws.write("unknown.toml", "[cluster]\nname = \"main\"\n[[stores]]\nname = \"l\"\ntype = \"local\"\npath = \"/x\"\ncompress = true\n")
+        let unknown = try ws.write(
+            "unknown.toml", "[cluster]\nname = \"main\"\n[[stores]]\nname = \"l\"\ntype = \"local\"\npath = \"/x\"\ncompress = true\n")
         let second = try ws.walvault(["--config", unknown, "archive-push", ws.file("000000010000000000000001")])
         #expect(oneLine(second))
         #expect(second.stderr.contains("stores #1.compress: unknown key"))
@@ -144,7 +148,10 @@ import Testing
         #expect(info.status == 0, "\(info.stderr)")
         let warnings = info.stderr.split(separator: "\n")
         #expect(warnings.count == 2)
-        #expect(warnings.contains { $0.contains("walvault info: warning: the passphrase file \(passphrase) is readable by group or others (mode 644); run chmod 600") })
+        #expect(
+            warnings.contains {
+                $0.contains("walvault info: warning: the passphrase file \(passphrase) is readable by group or others (mode 644); run chmod 600")
+            })
         #expect(warnings.contains { $0.contains("walvault info: warning: the config file \(config) is readable by group or others") })
         #expect(!info.stderr.contains("cli test passphrase"))
 
@@ -161,7 +168,10 @@ import Testing
         #expect(get.stderr.contains("cannot decrypt \(key) in store \"store1\""))
         #expect(!FileManager.default.fileExists(atPath: ws.file("x")))
 
-        let envConfig = try ws.write("env.toml", "[cluster]\nname = \"main\"\n[encryption]\npassphrase_env = \"WALVAULT_TEST_NOT_SET\"\n[[stores]]\nname = \"s\"\ntype = \"local\"\npath = \"\(store)\"\n")
+        let envConfig = try ws.write(
+            "env.toml",
+            "[cluster]\nname = \"main\"\n[encryption]\npassphrase_env = \"WALVAULT_TEST_NOT_SET\"\n[[stores]]\nname = \"s\"\ntype = \"local\"\npath = \"\(store)\"\n"
+        )
         chmod(envConfig, 0o600)
         let push = try ws.walvault(["--config", envConfig, "archive-push", ws.file("000000010000000000000001")])
         #expect(push.status == 1)
@@ -180,7 +190,10 @@ import Testing
             let result = try ws.walvault(["--config", ws.file("never-read.toml"), "backup", "--wal-timeout=\(value)"])
             #expect(result.status == 64, "\(value)")
             #expect(oneLine(result), "\(value): \(result.stderr)")
-            #expect(result.stderr.hasPrefix("walvault backup: error: The value '\(value)' is invalid for '--wal-timeout <seconds>': expected a number of seconds greater than 0"))
+            #expect(
+                result.stderr.hasPrefix(
+                    "walvault backup: error: The value '\(value)' is invalid for '--wal-timeout <seconds>': expected a number of seconds greater than 0"
+                ))
         }
     }
 

@@ -83,7 +83,8 @@ import Testing
             // The background worker it started (if it got that far), killed at another moment.
             usleep(UInt32.random(in: 0...150_000, using: &generator))
             if let text = try? String(contentsOfFile: spool + "/pushed/main/.worker", encoding: .utf8),
-               let worker = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(worker, SIGKILL) == 0 {
+                let worker = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(worker, SIGKILL) == 0
+            {
                 workersKilled += 1
             }
             // Every entry: the segment is in the store with exactly that checksum.
@@ -92,8 +93,9 @@ import Testing
             entriesSeen += entries.count
             for entry in entries {
                 let segment = String(entry.prefix(24)), sha = String(entry.dropFirst(25))
-                #expect(stored.contains { Paths.lastComponent($0).hasPrefix(segment + "-") && $0.hasSuffix("-" + sha + ".zst") },
-                        "status \(entry) without the stored object (store: \(stored))")
+                #expect(
+                    stored.contains { Paths.lastComponent($0).hasPrefix(segment + "-") && $0.hasSuffix("-" + sha + ".zst") },
+                    "status \(entry) without the stored object (store: \(stored))")
             }
         }
         // Then PostgreSQL archives it all through walvault; every entry is used up or still true.

@@ -12,19 +12,23 @@ import WalvaultTesting
         let drills = try ws.mkdir("drills")
         let sinks = try AlertSinks(user: "alerts@example.com", password: "unused")
         let cluster = PostgresCluster(workspace: ws, name: "pgdata")
-        let config = try ws.config(stores: [store], extra: """
-            pgdata = "\(cluster.pgdata)"
-            conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
-            spool = "\(try ws.mkdir("spool"))"
-            [history]
-            conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
-            project_id = "drills"
-            journal = "\(ws.file("journal/history.jsonl"))"
-            [alerts]
-            webhook_url_env = "WALVAULT_TEST_WEBHOOK"
-            """)
-        try cluster.initdb(settings: ["wal_level": "replica", "archive_mode": "on",
-                                      "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"])
+        let config = try ws.config(
+            stores: [store],
+            extra: """
+                pgdata = "\(cluster.pgdata)"
+                conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
+                spool = "\(try ws.mkdir("spool"))"
+                [history]
+                conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
+                project_id = "drills"
+                journal = "\(ws.file("journal/history.jsonl"))"
+                [alerts]
+                webhook_url_env = "WALVAULT_TEST_WEBHOOK"
+                """)
+        try cluster.initdb(settings: [
+            "wal_level": "replica", "archive_mode": "on",
+            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
+        ])
         try ws.giveToPostgres()
         try cluster.start()
         var environment = ProcessInfo.processInfo.environment
@@ -33,14 +37,20 @@ import WalvaultTesting
             try run(ws.walvault, ["--config", config] + arguments, environment: environment, asPostgres: true)
         }
         #expect(try walvault(["migrate"]).status == 0)
-        try run(Fixture.postgresBin + "/pgbench", ["-i", "-s", "1", "-h", ws.path, "-p", "\(cluster.port)", "-U", "postgres", "postgres"], asPostgres: true)
+        try run(
+            Fixture.postgresBin + "/pgbench", ["-i", "-s", "1", "-h", ws.path, "-p", "\(cluster.port)", "-U", "postgres", "postgres"],
+            asPostgres: true)
         try cluster.sql("CREATE DATABASE tenant")
         let backup = try walvault(["backup"])
         #expect(backup.status == 0, "\(backup.stderr)")
         // After the backup: a second database's table, and more rows, reached only through WAL.
-        try run(Fixture.postgresBin + "/psql", ["-X", "-q", "-h", ws.path, "-p", "\(cluster.port)", "-U", "postgres", "-d", "tenant", "-c",
-                                                 "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, 4321) g"],
-                asPostgres: true)
+        try run(
+            Fixture.postgresBin + "/psql",
+            [
+                "-X", "-q", "-h", ws.path, "-p", "\(cluster.port)", "-U", "postgres", "-d", "tenant", "-c",
+                "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, 4321) g"
+            ],
+            asPostgres: true)
         for _ in 0..<3 {
             try cluster.sql("INSERT INTO pgbench_history SELECT 1, 1, 1, g, now() FROM generate_series(1, 20000) g")
             _ = try cluster.waitForArchive(of: try cluster.sql("SELECT pg_walfile_name(pg_switch_wal())"))
@@ -77,14 +87,18 @@ import WalvaultTesting
         // Bad input: as root (PostgreSQL would refuse), and a --postgres-bin without pg_ctl.
         if getuid() == 0 {
             let asRoot = try run(ws.walvault, ["--config", config, "drill", "--directory", drills], environment: environment)
-            #expect(asRoot.status == 1 && asRoot.stderr.contains("refuses to run as root") && asRoot.stderr.contains("sudo -u postgres"), "\(asRoot.stderr)")
+            #expect(
+                asRoot.status == 1 && asRoot.stderr.contains("refuses to run as root") && asRoot.stderr.contains("sudo -u postgres"),
+                "\(asRoot.stderr)")
         }
         let noBin = try walvault(["drill", "--directory", drills, "--postgres-bin", "/nonexistent"])
         #expect(noBin.status == 1 && noBin.stderr.contains("--postgres-bin /nonexistent holds no pg_ctl"), "\(noBin.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: drills).isEmpty)
 
         // A segment the drill needs, gone from the only store: one clear line, nothing left behind.
-        let segments = filesRecursively(store + "/main/wal").filter { $0.hasPrefix("0000000100000000/") && !$0.contains(".backup") && !$0.contains("/.") }.sorted()
+        let segments = filesRecursively(store + "/main/wal").filter {
+            $0.hasPrefix("0000000100000000/") && !$0.contains(".backup") && !$0.contains("/.")
+        }.sorted()
         let victim = segments[segments.count - 2]
         try FileManager.default.removeItem(atPath: store + "/main/wal/" + victim)
         let failed = try walvault(["drill", "--directory", drills])
@@ -95,7 +109,8 @@ import WalvaultTesting
         #expect(try FileManager.default.contentsOfDirectory(atPath: drills).isEmpty)
         let webhook = sinks.received("webhook")
         #expect(webhook.count == 1 && webhook[0].contains("drill"), "one alert for the failed drills (the rest within the hour): \(webhook)")
-        let rows = try cluster.sql("SELECT string_agg(status::text, ',' ORDER BY created_at) FROM control_plane.backups WHERE type = 'database' AND operation = 'drill'")
+        let rows = try cluster.sql(
+            "SELECT string_agg(status::text, ',' ORDER BY created_at) FROM control_plane.backups WHERE type = 'database' AND operation = 'drill'")
         #expect(rows == "succeeded,succeeded,failed,failed\(getuid() == 0 ? ",failed" : "")", "history: \(rows)")
         try cluster.stop()
     }

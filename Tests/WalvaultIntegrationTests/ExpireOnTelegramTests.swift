@@ -1,17 +1,17 @@
 import Testing
-@testable import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
-import WalvaultTesting
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultAlerts
 @testable import WalvaultArchive
+@testable import WalvaultCatalog
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
 @testable import WalvaultShipping
-
 
 /// Expire on a Telegram store: the deletions are one new catalog, then the documents go where
 /// Telegram still allows it; the rest is reported as left in the chat, never as deleted.
@@ -20,13 +20,20 @@ import WalvaultSystem
         let standIn = try TelegramStandIn()
         try standIn.set(["rate": 1000])
         let dir = TempDir()
-        let settings = [StoreSettings(name: "local", kind: .local(path: dir.sub("local"))),
-                        StoreSettings(name: "telegram", kind: .telegram(TelegramStoreSettings(apiBase: standIn.apiBase, botToken: .environment("UNUSED"), chatID: standIn.chatID)),
-                                      mode: .async)]
-        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")), compression: CompressionSettings(algorithm: .zstd),
-                                    stores: settings, retention: RetentionSettings(days: 7))
+        let settings = [
+            StoreSettings(name: "local", kind: .local(path: dir.sub("local"))),
+            StoreSettings(
+                name: "telegram",
+                kind: .telegram(TelegramStoreSettings(apiBase: standIn.apiBase, botToken: .environment("UNUSED"), chatID: standIn.chatID)),
+                mode: .async)
+        ]
+        let config = WalvaultConfig(
+            path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
+            compression: CompressionSettings(algorithm: .zstd),
+            stores: settings, retention: RetentionSettings(days: 7))
         func telegram(_ machine: String) -> Store {
-            WalvaultContext.layered(telegramStore(standIn, workDirectory: dir.sub("work-\(machine)"), partSize: 64 << 10, pacer: TelegramPacer(rate: 1000)))
+            WalvaultContext.layered(
+                telegramStore(standIn, workDirectory: dir.sub("work-\(machine)"), partSize: 64 << 10, pacer: TelegramPacer(rate: 1000)))
         }
         let context = WalvaultContext(config: config, stores: [try WalvaultContext.makeStore(settings[0]), telegram("ship")])
         for i in 1...6 {

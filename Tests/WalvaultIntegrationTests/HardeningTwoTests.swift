@@ -15,24 +15,30 @@ import WalvaultTesting
         let store = try ws.mkdir("store")
         let cluster = PostgresCluster(workspace: ws, name: "pgdata")
         let uri = "postgresql://postgres:\(Self.passwordMarker)@/postgres?host=\(ws.path)&port=\(cluster.port)&application_name=walvault_uri"
-        let config = try ws.config(stores: [store], extra: """
-            pgdata = "\(ws.file("pgdata"))"
-            conninfo = "\(uri)"
-            spool = "\(try ws.mkdir("spool"))"
-            [history]
-            conninfo = "\(uri)"
-            project_id = "uri"
-            journal = "\(ws.file("journal/history.jsonl"))"
-            """)
-        try cluster.initdb(settings: ["wal_level": "replica", "archive_mode": "on",
-                                      "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"])
+        let config = try ws.config(
+            stores: [store],
+            extra: """
+                pgdata = "\(ws.file("pgdata"))"
+                conninfo = "\(uri)"
+                spool = "\(try ws.mkdir("spool"))"
+                [history]
+                conninfo = "\(uri)"
+                project_id = "uri"
+                journal = "\(ws.file("journal/history.jsonl"))"
+                """)
+        try cluster.initdb(settings: [
+            "wal_level": "replica", "archive_mode": "on",
+            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
+        ])
         try ws.giveToPostgres()
         chmod(config, 0o600)
         try cluster.start()
         defer { try? cluster.stop(mode: "immediate") }
         func walvault(_ arguments: [String], config path: String = config) throws -> ProcessResult {
             let result = try ws.walvault(["--config", path] + arguments, asPostgres: true)
-            #expect(!result.stdout.contains(Self.passwordMarker) && !result.stderr.contains(Self.passwordMarker), "the password in the output of \(arguments)")
+            #expect(
+                !result.stdout.contains(Self.passwordMarker) && !result.stderr.contains(Self.passwordMarker),
+                "the password in the output of \(arguments)")
             return result
         }
 
@@ -48,32 +54,42 @@ import WalvaultTesting
         #expect(journal.isEmpty, "rows reached the table, none waits in the journal: \(journal)")
 
         // Item 7: a password without its key is never echoed, nor stored in the history.
-        let broken = try ws.write("broken.toml", try String(contentsOfFile: config, encoding: .utf8)
-            .replacingOccurrences(of: "conninfo = \"\(uri)\"\nspool", with: "conninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres \(Self.passwordMarker)\"\nspool"))
+        let broken = try ws.write(
+            "broken.toml",
+            try String(contentsOfFile: config, encoding: .utf8)
+                .replacingOccurrences(
+                    of: "conninfo = \"\(uri)\"\nspool",
+                    with: "conninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres \(Self.passwordMarker)\"\nspool"))
         try ws.giveToPostgres()
         chmod(broken, 0o600)
         for command in [["backup"], ["check"], ["dump", "--schema", "tenant_a"], ["export-logs", "--table", "t"]] {
             let failed = try walvault(command, config: broken)
             #expect(failed.status != 0, "\(command)")
-            #expect((failed.stdout + failed.stderr).contains("conninfo is not a valid libpq connection string (not shown: it may hold a password)"),
-                    "\(command): \(failed.stdout) \(failed.stderr)")
+            #expect(
+                (failed.stdout + failed.stderr).contains("conninfo is not a valid libpq connection string (not shown: it may hold a password)"),
+                "\(command): \(failed.stdout) \(failed.stderr)")
         }
         #expect(try cluster.sql("SELECT count(*) FROM control_plane.backups WHERE row_to_json(backups)::text LIKE '%\(Self.passwordMarker)%'") == "0")
         #expect(try cluster.sql("SELECT count(*) FROM control_plane.backups WHERE status = 'failed'") != "0", "the failures were recorded")
         // Issue 25, item 6 (migration 0004): who and from where, and every failed row's stable code.
         #expect(try cluster.sql("SELECT string_agg(DISTINCT actor || ' ' || origin, ',') FROM control_plane.backups") == "postgres cli")
         #expect(try cluster.sql("SELECT count(*) FROM control_plane.backups WHERE status = 'failed' AND error_code IS NULL") == "0")
-        #expect(try cluster.sql("SELECT string_agg(DISTINCT error_code, ',') FROM control_plane.backups WHERE status = 'failed'") == "postgres.refused")
+        #expect(
+            try cluster.sql("SELECT string_agg(DISTINCT error_code, ',') FROM control_plane.backups WHERE status = 'failed'") == "postgres.refused")
 
         // Item 8: PostgreSQL's own catalogs are refused, and nothing is exported or deleted.
         let roles = try cluster.sql("SELECT count(*) FROM pg_authid")
         let authid = try walvault(["export-logs", "--table", "pg_authid", "--time-column", "rolvaliduntil", "--delete-exported"])
-        #expect(authid.status == 1 && authid.stderr.contains("--table pg_authid: names starting with pg_ are PostgreSQL's system tables"), "\(authid.stderr)")
+        #expect(
+            authid.status == 1 && authid.stderr.contains("--table pg_authid: names starting with pg_ are PostgreSQL's system tables"),
+            "\(authid.stderr)")
         #expect(try cluster.sql("SELECT count(*) FROM pg_authid") == roles)
         try cluster.sql("CREATE TABLE public.tables (created_at timestamptz)")
         try cluster.sql("ALTER ROLE postgres SET search_path = information_schema, public")
         let shadowed = try walvault(["export-logs", "--table", "tables"])
-        #expect(shadowed.status == 1 && shadowed.stderr.contains("--table tables is information_schema.tables, a system table of PostgreSQL"), "\(shadowed.stderr)")
+        #expect(
+            shadowed.status == 1 && shadowed.stderr.contains("--table tables is information_schema.tables, a system table of PostgreSQL"),
+            "\(shadowed.stderr)")
         try cluster.sql("ALTER ROLE postgres RESET search_path")
         #expect(filesRecursively(store).filter { $0.hasPrefix("main/logs/") }.isEmpty)
         let dump = try walvault(["dump", "--schema", "tenant_a"])
@@ -90,7 +106,9 @@ import WalvaultTesting
         // Item 11: what a restore leaves is not a tenant; a name with an escape code is shown escaped.
         #expect(try walvault(["dump", "restore", "--id", id]).status == 0)
         #expect(try walvault(["dump", "restore", "--id", id, "--replace"]).status == 0)
-        #expect(try cluster.sql("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\\_a\\_%'") == "2", "tenant_a_restored and tenant_a_before_restore_…")
+        #expect(
+            try cluster.sql("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\\_a\\_%'") == "2",
+            "tenant_a_restored and tenant_a_before_restore_…")
         try cluster.sql("CREATE SCHEMA \"tenant_\u{1b}[2J\"")
         let all = try walvault(["dump", "--all-tenants"])
         #expect(all.status == 1, "the escaped name fails, the rest is dumped")
@@ -100,7 +118,9 @@ import WalvaultTesting
 
         // Item 11: a store that holds only exports has no archive.info to miss.
         let exportsStore = try ws.mkdir("exports-only")
-        let exportsConfig = try ws.write("exports.toml", try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "path = \"\(store)\"", with: "path = \"\(exportsStore)\""))
+        let exportsConfig = try ws.write(
+            "exports.toml",
+            try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "path = \"\(store)\"", with: "path = \"\(exportsStore)\""))
         try ws.giveToPostgres()
         chmod(exportsConfig, 0o600)
         #expect(try walvault(["dump", "--schema", "tenant_a"], config: exportsConfig).status == 0)
@@ -115,17 +135,24 @@ import WalvaultTesting
         let store = try ws.mkdir("store")
         let drills = try ws.mkdir("drills")
         let cluster = PostgresCluster(workspace: ws, name: "pgdata")
-        let config = try ws.config(stores: [store], extra: """
-            pgdata = "\(cluster.pgdata)"
-            conninfo = "host=\(ws.path) port=\(cluster.port) user=dbowner dbname=postgres"
-            """)
-        try cluster.initdb(settings: ["wal_level": "replica", "archive_mode": "on",
-                                      "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"], arguments: ["-U", "dbowner"])
+        let config = try ws.config(
+            stores: [store],
+            extra: """
+                pgdata = "\(cluster.pgdata)"
+                conninfo = "host=\(ws.path) port=\(cluster.port) user=dbowner dbname=postgres"
+                """)
+        try cluster.initdb(
+            settings: [
+                "wal_level": "replica", "archive_mode": "on",
+                "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
+            ], arguments: ["-U", "dbowner"])
         try ws.giveToPostgres()
         try cluster.start()
         defer { try? cluster.stop(mode: "immediate") }
         func psql(_ sql: String) throws -> ProcessResult {
-            try run("/usr/bin/psql", ["-X", "-q", "-At", "-h", ws.path, "-p", "\(cluster.port)", "-U", "dbowner", "-d", "postgres", "-c", sql], asPostgres: true)
+            try run(
+                "/usr/bin/psql", ["-X", "-q", "-At", "-h", ws.path, "-p", "\(cluster.port)", "-U", "dbowner", "-d", "postgres", "-c", sql],
+                asPostgres: true)
         }
         #expect(try psql("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g").status == 0)
         #expect(try psql("SELECT count(*) FROM pg_roles WHERE rolname = 'postgres'").stdout.hasPrefix("0"), "no role named after the OS user")
@@ -143,12 +170,16 @@ import WalvaultTesting
         let ws = try Workspace()
         let store = try ws.mkdir("store")
         let cluster = PostgresCluster(workspace: ws, name: "pgdata")
-        let config = try ws.config(stores: [store], extra: """
-            pgdata = "\(ws.file("pgdata"))"
-            conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
-            """)
-        try cluster.initdb(settings: ["wal_level": "replica", "archive_mode": "on",
-                                      "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"])
+        let config = try ws.config(
+            stores: [store],
+            extra: """
+                pgdata = "\(ws.file("pgdata"))"
+                conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
+                """)
+        try cluster.initdb(settings: [
+            "wal_level": "replica", "archive_mode": "on",
+            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
+        ])
         try ws.giveToPostgres()
         try cluster.start()
         defer { try? cluster.stop(mode: "immediate") }
@@ -164,8 +195,11 @@ import WalvaultTesting
         #expect(switched)
         let backup = try ws.walvault(["--config", config, "backup", "--wal-timeout", "3600"], asPostgres: true)
         #expect(backup.status == 1)
-        #expect(backup.stderr.contains("archive_command is '/bin/true', which does not run walvault archive-push, and it has archived nothing since the configuration was last loaded"),
-                "\(backup.stderr)")
+        #expect(
+            backup.stderr.contains(
+                "archive_command is '/bin/true', which does not run walvault archive-push, and it has archived nothing since the configuration was last loaded"
+            ),
+            "\(backup.stderr)")
         #expect(!filesRecursively(store).contains { $0.contains("/backup/") }, "nothing was copied")
     }
 
@@ -175,12 +209,15 @@ import WalvaultTesting
         let rig = try OffsiteShippingTests.Rig { _ in proxy.endpoint }
         try rig.cluster.start()
         defer { try? rig.cluster.stop(mode: "immediate") }
-        try rig.cluster.sql("CREATE TABLE project_logs AS SELECT now() - g * interval '1 minute' AS created_at, g AS n FROM generate_series(1, 500) g")
+        try rig.cluster.sql(
+            "CREATE TABLE project_logs AS SELECT now() - g * interval '1 minute' AS created_at, g AS n FROM generate_series(1, 500) g")
         try proxy.inject("refuse")
         let until = try rig.cluster.sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'")
         let kept = try rig.walvault(["export-logs", "--until", until, "--delete-exported", "--async-wait", "3"])
         #expect(kept.status == 1)
-        #expect(kept.stderr.contains("its rows were kept: async store \"cloud\" did not hold it within 3 s, and deleted rows would exist nowhere else"), "\(kept.stderr)")
+        #expect(
+            kept.stderr.contains("its rows were kept: async store \"cloud\" did not hold it within 3 s, and deleted rows would exist nowhere else"),
+            "\(kept.stderr)")
         #expect(try rig.cluster.sql("SELECT count(*) FROM project_logs") == "500")
         #expect(filesRecursively(rig.store).contains { $0.hasPrefix("main/logs/project_logs/") }, "the export itself is stored")
 
@@ -198,16 +235,23 @@ import WalvaultTesting
         let rig = try OffsiteShippingTests.Rig { $0.endpoint }
         try rig.cluster.start()
         defer { try? rig.cluster.stop(mode: "immediate") }
-        try run(Fixture.postgresBin + "/pgbench", ["-i", "-s", "2", "-h", rig.ws.path, "-p", "\(rig.cluster.port)", "-U", "postgres", "postgres"], asPostgres: true)
+        try run(
+            Fixture.postgresBin + "/pgbench", ["-i", "-s", "2", "-h", rig.ws.path, "-p", "\(rig.cluster.port)", "-U", "postgres", "postgres"],
+            asPostgres: true)
         #expect(try rig.walvault(["backup"]).status == 0)
         try rig.waitUntilShipped()
         for round in 0..<3 {
             // WAL keeps coming while verify lists and reads: archive-push queues, the shipper sends.
-            let writer = try spawn("/bin/sh", ["-c", """
-                for i in $(seq 1 25); do
-                  psql -X -q -h \(rig.ws.path) -p \(rig.cluster.port) -U postgres -d postgres -c "INSERT INTO pgbench_history SELECT 1, 1, 1, g, now() FROM generate_series(1, 2000) g" -c "SELECT pg_switch_wal()" >/dev/null
-                done
-                """], asPostgres: true)
+            let writer = try spawn(
+                "/bin/sh",
+                [
+                    "-c",
+                    """
+                    for i in $(seq 1 25); do
+                      psql -X -q -h \(rig.ws.path) -p \(rig.cluster.port) -U postgres -d postgres -c "INSERT INTO pgbench_history SELECT 1, 1, 1, g, now() FROM generate_series(1, 2000) g" -c "SELECT pg_switch_wal()" >/dev/null
+                    done
+                    """
+                ], asPostgres: true)
             let verify = try rig.walvault(["verify"])
             _ = waitFor(writer)
             #expect(!verify.stdout.contains("but not in this one"), "round \(round): \(verify.stdout)")
@@ -222,7 +266,9 @@ import WalvaultTesting
         let localOnly = try rig.ws.write("local-only.toml", text.components(separatedBy: "[[stores]]\nname = \"cloud\"")[0])
         try rig.ws.giveToPostgres()
         chmod(localOnly, 0o600)
-        try rig.cluster.sql("CREATE SCHEMA tenant_z; CREATE TABLE tenant_z.t AS SELECT 1 AS n; CREATE TABLE project_logs AS SELECT now() - interval '1 day' AS created_at")
+        try rig.cluster.sql(
+            "CREATE SCHEMA tenant_z; CREATE TABLE tenant_z.t AS SELECT 1 AS n; CREATE TABLE project_logs AS SELECT now() - interval '1 day' AS created_at"
+        )
         #expect(try rig.ws.walvault(["--config", localOnly, "dump", "--schema", "tenant_z"], asPostgres: true).status == 0)
         #expect(try rig.ws.walvault(["--config", localOnly, "export-logs"], asPostgres: true).status == 0)
         let catchUp = try rig.walvault(["ship", "--catch-up"])

@@ -8,12 +8,14 @@ import Testing
         let control = PostgresCluster(workspace: ws, name: "control")
         try control.initdb(settings: [:])
         try control.start()
-        let config = try ws.config(stores: [try ws.mkdir("store")], extra: """
-            [history]
-            conninfo = "host=\(ws.path) port=\(control.port) user=postgres dbname=postgres"
-            project_id = "analyticbot"
-            journal = "\(ws.file("journal/history.jsonl"))"
-            """)
+        let config = try ws.config(
+            stores: [try ws.mkdir("store")],
+            extra: """
+                [history]
+                conninfo = "host=\(ws.path) port=\(control.port) user=postgres dbname=postgres"
+                project_id = "analyticbot"
+                journal = "\(ws.file("journal/history.jsonl"))"
+                """)
         // Two at once: the advisory lock serialises them; each migration is applied once.
         let a = try spawn(ws.walvault, ["--config", config, "migrate"], stdout: ws.file("a.out"), stderr: ws.file("a.err"))
         let b = try spawn(ws.walvault, ["--config", config, "migrate"], stdout: ws.file("b.out"), stderr: ws.file("b.err"))
@@ -39,14 +41,16 @@ import Testing
         let journal = ws.file("journal/history.jsonl")
         let control = PostgresCluster(workspace: ws, name: "control")
         let cluster = PostgresCluster(workspace: ws)
-        let config = try ws.config(stores: [store], extra: """
-            pgdata = "\(cluster.pgdata)"
-            conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
-            [history]
-            conninfo = "host=\(ws.path) port=\(control.port) user=postgres dbname=postgres password=hunter2"
-            project_id = "analyticbot"
-            journal = "\(journal)"
-            """)
+        let config = try ws.config(
+            stores: [store],
+            extra: """
+                pgdata = "\(cluster.pgdata)"
+                conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
+                [history]
+                conninfo = "host=\(ws.path) port=\(control.port) user=postgres dbname=postgres password=hunter2"
+                project_id = "analyticbot"
+                journal = "\(journal)"
+                """)
         try control.initdb(settings: [:])
         try cluster.initdb(settings: ["archive_mode": "on", "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"])
         try ws.giveToPostgres()
@@ -66,7 +70,8 @@ import Testing
         #expect(backup.status == 0, "\(backup.stderr)")
 
         // Rows match what is in the store: sizes and checksums.
-        let row = try control.sql("SELECT size, stored_size, sha256, file_id, status, expires_at - created_at FROM control_plane.backups WHERE object_name = '\(first)'")
+        let row = try control.sql(
+            "SELECT size, stored_size, sha256, file_id, status, expires_at - created_at FROM control_plane.backups WHERE object_name = '\(first)'")
         let fields = row.split(separator: "|").map(String.init)
         #expect(fields.count == 6)
         #expect(fields[0] == "16777216")
@@ -77,7 +82,10 @@ import Testing
         #expect(fields[1] == "\(storedSize ?? -1)")
         #expect(fields[4] == "succeeded")
         #expect(fields[5] == "30 days")
-        #expect(try control.sql("SELECT count(*) FROM control_plane.backups WHERE type = 'database' AND operation = 'backup' AND status = 'succeeded' AND start_lsn IS NOT NULL AND stop_lsn > start_lsn") == "1")
+        #expect(
+            try control.sql(
+                "SELECT count(*) FROM control_plane.backups WHERE type = 'database' AND operation = 'backup' AND status = 'succeeded' AND start_lsn IS NOT NULL AND stop_lsn > start_lsn"
+            ) == "1")
         #expect(!(try control.sql("SELECT string_agg(coalesce(error, ''), '') FROM control_plane.backups")).contains("hunter2"))
 
         // Outage: the control plane is down, archiving goes on, rows wait in the journal.
@@ -128,25 +136,28 @@ import Testing
         let spool = try ws.mkdir("spool")
         let control = PostgresCluster(workspace: ws, name: "control")
         let cluster = PostgresCluster(workspace: ws)
-        let config = try ws.config(stores: [], extra: """
-            spool = "\(spool)"
-            [history]
-            conninfo = "host=\(ws.path) port=\(control.port) user=postgres dbname=postgres"
-            project_id = "analyticbot"
-            journal = "\(ws.file("journal/history.jsonl"))"
-            [shipping]
-            max_queue_mb = 16
-            """, storeSections: """
-            [[stores]]
-            name = "local"
-            type = "local"
-            path = "\(store)"
-            [[stores]]
-            name = "offsite"
-            type = "local"
-            path = "\(offsite)"
-            mode = "async"
-            """)
+        let config = try ws.config(
+            stores: [],
+            extra: """
+                spool = "\(spool)"
+                [history]
+                conninfo = "host=\(ws.path) port=\(control.port) user=postgres dbname=postgres"
+                project_id = "analyticbot"
+                journal = "\(ws.file("journal/history.jsonl"))"
+                [shipping]
+                max_queue_mb = 16
+                """,
+            storeSections: """
+                [[stores]]
+                name = "local"
+                type = "local"
+                path = "\(store)"
+                [[stores]]
+                name = "offsite"
+                type = "local"
+                path = "\(offsite)"
+                mode = "async"
+                """)
         try control.initdb(settings: [:])
         try cluster.initdb(settings: ["archive_mode": "on", "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"])
         try ws.giveToPostgres()
@@ -172,7 +183,9 @@ import Testing
         #expect(log.contains("walvault archive-push: warning: the shipping queue for store \"offsite\" is full"))
         let warnings = log.components(separatedBy: "shipping queue for store").count - 1
         #expect(warnings == 1, "said once a minute, not at every push (\(warnings) times)")
-        #expect(try control.sql("SELECT count(*) > 0 FROM control_plane.backups WHERE status = 'failed' AND error LIKE '%store \"offsite\"%full%'") == "t")
+        #expect(
+            try control.sql("SELECT count(*) > 0 FROM control_plane.backups WHERE status = 'failed' AND error LIKE '%store \"offsite\"%full%'") == "t"
+        )
         #expect(FileManager.default.fileExists(atPath: spool + "/queue/offsite/.overflow"))
 
         release()

@@ -11,10 +11,14 @@ import WalvaultTesting
         let store = try ws.mkdir("store")
         let spool = try ws.mkdir("spool")
         let pgdata = ws.file("pgdata")
-        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\nspool = \"\(spool)\"\n")
+        let config = try ws.config(
+            stores: [store],
+            extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\nspool = \"\(spool)\"\n")
         let cluster = PostgresCluster(workspace: ws)
-        try cluster.initdb(settings: ["wal_level": "replica", "archive_mode": "on",
-                                      "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"])
+        try cluster.initdb(settings: [
+            "wal_level": "replica", "archive_mode": "on",
+            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
+        ])
         try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")
             .write(toFile: config, atomically: true, encoding: .utf8)
         try ws.giveToPostgres()
@@ -66,10 +70,10 @@ import WalvaultTesting
         }
         let statFields = try String(contentsOfFile: "/proc/\(sleeper)/stat", encoding: .utf8).split(separator: ")").last!.split(separator: " ")
         let running = """
-        {"actor":"cron","cluster":"main","id":"20261204T030000Z-\(sleeper)-1","operation":"backup","origin":"cli","pid":\(sleeper),\
-        "processStart":\(statFields[19]),"progress":{"done":43,"phase":"copy","total":100,"unit":"bytes"},"startedAt":1796353200000000,\
-        "state":"running","updatedAt":1796353200000000}
-        """
+            {"actor":"cron","cluster":"main","id":"20261204T030000Z-\(sleeper)-1","operation":"backup","origin":"cli","pid":\(sleeper),\
+            "processStart":\(statFields[19]),"progress":{"done":43,"phase":"copy","total":100,"unit":"bytes"},"startedAt":1796353200000000,\
+            "state":"running","updatedAt":1796353200000000}
+            """
         try running.write(toFile: spool + "/jobs/20261204T030000Z-\(sleeper)-1.json", atomically: true, encoding: .utf8)
         let info = try ws.walvault(["--config", config, "info"], asPostgres: true)
         #expect(info.stdout.contains("backup running, 43 % (copy), started 2026-12-04 03:00:00+00 by cron, pid \(sleeper)"), "\(info.stdout)")

@@ -26,33 +26,36 @@ import WalvaultTesting
             let secretFile = try ws.write("s3-secret", server.secretAccessKey + "\n")
             let passphraseFile = try ws.write("passphrase", LogicalExportTests.passphraseMarker + "\n")
             cluster = PostgresCluster(workspace: ws, name: "pgdata")
-            config = try ws.config(stores: [store], extra: """
-                conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
-                spool = "\(try ws.mkdir("spool"))"
-                [encryption]
-                passphrase_file = "\(passphraseFile)"
-                [history]
-                conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
-                project_id = "exports"
-                journal = "\(ws.file("journal/history.jsonl"))"
-                """, storeSections: """
-                [[stores]]
-                name = "local"
-                type = "local"
-                path = "\(store)"
+            config = try ws.config(
+                stores: [store],
+                extra: """
+                    conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
+                    spool = "\(try ws.mkdir("spool"))"
+                    [encryption]
+                    passphrase_file = "\(passphraseFile)"
+                    [history]
+                    conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
+                    project_id = "exports"
+                    journal = "\(ws.file("journal/history.jsonl"))"
+                    """,
+                storeSections: """
+                    [[stores]]
+                    name = "local"
+                    type = "local"
+                    path = "\(store)"
 
-                [[stores]]
-                name = "cloud"
-                type = "s3"
-                endpoint = "\(server.endpoint)"
-                region = "\(server.region)"
-                bucket = "\(server.bucket)"
-                prefix = "\(prefix)"
-                path_style = true
-                access_key_id_file = "\(keyFile)"
-                secret_access_key_file = "\(secretFile)"
-                \(extraStores)
-                """)
+                    [[stores]]
+                    name = "cloud"
+                    type = "s3"
+                    endpoint = "\(server.endpoint)"
+                    region = "\(server.region)"
+                    bucket = "\(server.bucket)"
+                    prefix = "\(prefix)"
+                    path_style = true
+                    access_key_id_file = "\(keyFile)"
+                    secret_access_key_file = "\(secretFile)"
+                    \(extraStores)
+                    """)
             try cluster.initdb(settings: [:])
             try ws.giveToPostgres()
             for secret in ["passphrase", "s3-key-id", "s3-secret", "walvault.toml"] { chmod(ws.file(secret), 0o600) }
@@ -69,10 +72,12 @@ import WalvaultTesting
 
         /// Per table of the schema: its row count and the md5 of its rows in order.
         func fingerprint(_ schema: String) throws -> [String: String] {
-            let tables = try cluster.sql("SELECT tablename FROM pg_tables WHERE schemaname = '\(schema)' ORDER BY 1").split(separator: "\n").map(String.init)
+            let tables = try cluster.sql("SELECT tablename FROM pg_tables WHERE schemaname = '\(schema)' ORDER BY 1").split(separator: "\n").map(
+                String.init)
             var result: [String: String] = [:]
             for table in tables {
-                result[table] = try cluster.sql("SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM \(schema).\(table) t")
+                result[table] = try cluster.sql(
+                    "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM \(schema).\(table) t")
             }
             return result
         }
@@ -136,7 +141,8 @@ import WalvaultTesting
         #expect(restored.stderr.contains("function order_count names schema tenant_acme in its text"), "\(restored.stderr)")
         #expect(try Int(rig.cluster.sql("SELECT count(*) FROM tenant_acme_restored.big_orders")) ?? 0 > 0)
         #expect(try Int(rig.cluster.sql("SELECT nextval('tenant_acme_restored.invoice_numbers')")) ?? 0 > 20_000)
-        #expect(try rig.cluster.sql("SELECT count(*) FROM pg_indexes WHERE schemaname = 'tenant_acme_restored' AND indexname = 'orders_placed'") == "1")
+        #expect(
+            try rig.cluster.sql("SELECT count(*) FROM pg_indexes WHERE schemaname = 'tenant_acme_restored' AND indexname = 'orders_placed'") == "1")
         #expect(try rig.fingerprint("tenant_beta") == beta)
 
         // Into a schema that exists: refused without --replace, nothing changed.
@@ -160,7 +166,9 @@ import WalvaultTesting
         #expect(try rig.fingerprint("tenant_beta") == beta)
 
         // The history: one row per store for the dump, with its schema, checksum and handle.
-        let rows = try rig.cluster.sql("SELECT type || ' ' || operation || ' ' || store_name || ' ' || schema_name || ' ' || object_name || ' ' || length(sha256) || ' ' || (file_id IS NOT NULL) FROM control_plane.backups WHERE operation = 'dump' ORDER BY store_name")
+        let rows = try rig.cluster.sql(
+            "SELECT type || ' ' || operation || ' ' || store_name || ' ' || schema_name || ' ' || object_name || ' ' || length(sha256) || ' ' || (file_id IS NOT NULL) FROM control_plane.backups WHERE operation = 'dump' ORDER BY store_name"
+        )
         #expect(rows == "database dump cloud tenant_acme \(id) 64 true\ndatabase dump local tenant_acme \(id) 64 true", "\(rows)")
         #expect(try rig.cluster.sql("SELECT count(*) FROM control_plane.backups WHERE operation = 'dump-restore' AND status = 'succeeded'") == "3")
         #expect(try rig.cluster.sql("SELECT count(*) FROM control_plane.backups WHERE operation = 'dump-restore' AND status = 'failed'") == "1")
@@ -171,7 +179,9 @@ import WalvaultTesting
         // (tenant_acme_restored, tenant_acme_before_restore_…) are not tenants (issue 24).
         let all = try rig.walvault(["dump", "--all-tenants", "--format", "plain"])
         #expect(all.status == 0, "\(all.stderr)")
-        #expect(all.stdout.contains("dumped schema tenant_acme ") && all.stdout.contains("dumped schema tenant_beta ") && all.stdout.contains("2 of 2 schemas dumped"), "\(all.stdout)")
+        #expect(
+            all.stdout.contains("dumped schema tenant_acme ") && all.stdout.contains("dumped schema tenant_beta ")
+                && all.stdout.contains("2 of 2 schemas dumped"), "\(all.stdout)")
     }
 
     @Test func badInputAndFailuresAreOneLineAndLeaveNothingUnderAFinalName() throws {
@@ -185,7 +195,9 @@ import WalvaultTesting
             #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)", sourceLocation: sourceLocation)
         }
 
-        for name in ["tenant_a; drop table x", "tenant_acme'", "tenant_\"acme\"", "tenant_\u{0430}cme", String(repeating: "t", count: 64), "Tenant_Acme"] {
+        for name in [
+            "tenant_a; drop table x", "tenant_acme'", "tenant_\"acme\"", "tenant_\u{0430}cme", String(repeating: "t", count: 64), "Tenant_Acme"
+        ] {
             oneLine(try rig.walvault(["dump", "--schema", name]), "--schema ")
             oneLine(try rig.walvault(["export-logs", "--table", name]), "--table ")
             oneLine(try rig.walvault(["export-logs", "--time-column", name]), "--time-column ")
@@ -194,21 +206,28 @@ import WalvaultTesting
         #expect(try rig.cluster.sql("SELECT count(*) FROM public.x") == "1")
         oneLine(try rig.walvault(["dump", "--schema", "tenant_nope"]), "schema tenant_nope does not exist in database postgres")
         oneLine(try rig.walvault(["dump", "--schema", "tenant_acme", "--database", "nope"]), "database \"nope\" does not exist")
-        oneLine(try rig.walvault(["dump", "restore", "--id", "tenant_acme/20260101T000000000000Z"]), "no dump tenant_acme/20260101T000000000000Z in the stores")
+        oneLine(
+            try rig.walvault(["dump", "restore", "--id", "tenant_acme/20260101T000000000000Z"]),
+            "no dump tenant_acme/20260101T000000000000Z in the stores")
         oneLine(try rig.walvault(["export-logs", "--table", "nope"]), "table nope does not exist in database postgres")
 
         // pg_dump missing, or of another major version.
         let empty = try rig.ws.mkdir("bin-empty")
-        oneLine(try rig.walvault(["dump", "--schema", "tenant_acme", "--postgres-bin", empty]), "pg_dump of PostgreSQL 15 (the server's version) is not installed in --postgres-bin")
+        oneLine(
+            try rig.walvault(["dump", "--schema", "tenant_acme", "--postgres-bin", empty]),
+            "pg_dump of PostgreSQL 15 (the server's version) is not installed in --postgres-bin")
         let old = try rig.ws.mkdir("bin-14")
         let fake = try rig.ws.write("bin-14/pg_dump", "#!/bin/sh\necho 'pg_dump (PostgreSQL) 14.11'\n")
         chmod(fake, 0o755)
         oneLine(try rig.walvault(["dump", "--schema", "tenant_acme", "--postgres-bin", old]), "is PostgreSQL 14")
 
         // A server that refuses the connection.
-        let refused = try rig.ws.write("refused.toml", try String(contentsOfFile: rig.config, encoding: .utf8)
-            .replacingOccurrences(of: "conninfo = \"host=\(rig.ws.path) port=\(rig.cluster.port) user=postgres dbname=postgres\"\nspool",
-                                  with: "conninfo = \"host=\(rig.ws.path) port=\(Fixture.freePort()) user=postgres dbname=postgres\"\nspool"))
+        let refused = try rig.ws.write(
+            "refused.toml",
+            try String(contentsOfFile: rig.config, encoding: .utf8)
+                .replacingOccurrences(
+                    of: "conninfo = \"host=\(rig.ws.path) port=\(rig.cluster.port) user=postgres dbname=postgres\"\nspool",
+                    with: "conninfo = \"host=\(rig.ws.path) port=\(Fixture.freePort()) user=postgres dbname=postgres\"\nspool"))
         try rig.ws.giveToPostgres()
         chmod(refused, 0o600)
         oneLine(try rig.walvault(["dump", "--schema", "tenant_acme"], config: refused), "cannot connect to the database")
@@ -217,45 +236,64 @@ import WalvaultTesting
         // pg_dump that fails half-way, and one killed half-way: what it wrote is thrown away.
         let real = Fixture.postgresBin
         let broken = try rig.ws.mkdir("bin-broken")
-        chmod(try rig.ws.write("bin-broken/pg_dump", """
-            #!/bin/sh
-            [ "$1" = "--version" ] && exec \(real)/pg_dump --version
-            \(real)/pg_dump "$@" | head -c 30000
-            echo "pg_dump: error: simulated failure half-way" >&2
-            exit 1
-            """), 0o755)
+        chmod(
+            try rig.ws.write(
+                "bin-broken/pg_dump",
+                """
+                #!/bin/sh
+                [ "$1" = "--version" ] && exec \(real)/pg_dump --version
+                \(real)/pg_dump "$@" | head -c 30000
+                echo "pg_dump: error: simulated failure half-way" >&2
+                exit 1
+                """), 0o755)
         let killed = try rig.ws.mkdir("bin-killed")
-        chmod(try rig.ws.write("bin-killed/pg_dump", """
-            #!/bin/sh
-            [ "$1" = "--version" ] && exec \(real)/pg_dump --version
-            \(real)/pg_dump "$@" | head -c 30000
-            kill -9 $$
-            """), 0o755)
+        chmod(
+            try rig.ws.write(
+                "bin-killed/pg_dump",
+                """
+                #!/bin/sh
+                [ "$1" = "--version" ] && exec \(real)/pg_dump --version
+                \(real)/pg_dump "$@" | head -c 30000
+                kill -9 $$
+                """), 0o755)
         try rig.ws.giveToPostgres()
-        oneLine(try rig.walvault(["dump", "--schema", "tenant_acme", "--format", "plain", "--postgres-bin", broken]), "pg_dump of schema tenant_acme failed (exit status 1): pg_dump: error: simulated failure half-way")
-        oneLine(try rig.walvault(["dump", "--schema", "tenant_acme", "--postgres-bin", killed]), "pg_dump of schema tenant_acme was killed by signal 9")
+        oneLine(
+            try rig.walvault(["dump", "--schema", "tenant_acme", "--format", "plain", "--postgres-bin", broken]),
+            "pg_dump of schema tenant_acme failed (exit status 1): pg_dump: error: simulated failure half-way")
+        oneLine(
+            try rig.walvault(["dump", "--schema", "tenant_acme", "--postgres-bin", killed]), "pg_dump of schema tenant_acme was killed by signal 9")
         #expect(rig.localDumpFiles().isEmpty, "nothing stored, not even a temporary file: \(rig.localDumpFiles())")
         let list = try rig.walvault(["dump", "list", "--json"])
-        #expect(list.status == 0 && (try? JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [Any])?.isEmpty == true,
-                "neither store lists a dump: \(list.stdout) \(list.stderr)")
+        #expect(
+            list.status == 0 && (try? JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [Any])?.isEmpty == true,
+            "neither store lists a dump: \(list.stdout) \(list.stderr)")
 
         // A good dump; then a pg_restore that fails half-way: psql is stopped before it commits.
         let dump = try rig.walvault(["dump", "--schema", "tenant_acme"])
         #expect(dump.status == 0, "\(dump.stderr)")
         let id = try #require(dump.stdout.split(separator: " ").first { $0.hasPrefix("tenant_acme/") }.map { String($0.dropLast()) })
-        oneLine(try rig.walvault(["dump", "restore", "--id", id, "--postgres-bin", empty]), "pg_restore of PostgreSQL 15 (the server's version) is not installed in --postgres-bin")
+        oneLine(
+            try rig.walvault(["dump", "restore", "--id", id, "--postgres-bin", empty]),
+            "pg_restore of PostgreSQL 15 (the server's version) is not installed in --postgres-bin")
         let restoreBin = try rig.ws.mkdir("bin-restore")
-        chmod(try rig.ws.write("bin-restore/pg_restore", """
-            #!/bin/sh
-            [ "$1" = "--version" ] && exec \(real)/pg_restore --version
-            \(real)/pg_restore "$@" | head -c 6000
-            echo "pg_restore: error: simulated failure" >&2
-            exit 1
-            """), 0o755)
+        chmod(
+            try rig.ws.write(
+                "bin-restore/pg_restore",
+                """
+                #!/bin/sh
+                [ "$1" = "--version" ] && exec \(real)/pg_restore --version
+                \(real)/pg_restore "$@" | head -c 6000
+                echo "pg_restore: error: simulated failure" >&2
+                exit 1
+                """), 0o755)
         try FileManager.default.createSymbolicLink(atPath: restoreBin + "/psql", withDestinationPath: real + "/psql")
         try rig.ws.giveToPostgres()
-        oneLine(try rig.walvault(["dump", "restore", "--id", id, "--postgres-bin", restoreBin]), "pg_restore failed (exit status 1): pg_restore: error: simulated failure")
-        #expect(try rig.cluster.sql("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\\_acme\\_%' OR nspname LIKE 'walvault\\_hold\\_%'") == "0", "no half-restored schema")
+        oneLine(
+            try rig.walvault(["dump", "restore", "--id", id, "--postgres-bin", restoreBin]),
+            "pg_restore failed (exit status 1): pg_restore: error: simulated failure")
+        #expect(
+            try rig.cluster.sql("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\\_acme\\_%' OR nspname LIKE 'walvault\\_hold\\_%'")
+                == "0", "no half-restored schema")
         #expect(try rig.cluster.sql("SELECT count(*) FROM tenant_acme.orders") == "5000")
 
         // A damaged copy is never restored: it fails its check, and the other store's copy is used.
@@ -266,7 +304,9 @@ import WalvaultTesting
         oneLine(try rig.walvault(["dump", "restore", "--id", id, "--store", "local"]), "no store gave dump \(id) intact")
         let verify = try rig.walvault(["verify"])
         let damaged = verify.stdout.split(separator: "\n").filter { $0.contains("/dump/tenant_acme/") }
-        #expect(verify.status == 1 && damaged.count == 1 && damaged[0].hasPrefix("FAIL store \"local\"") && damaged[0].contains("cannot decrypt"), "\(verify.stdout)")
+        #expect(
+            verify.status == 1 && damaged.count == 1 && damaged[0].hasPrefix("FAIL store \"local\"") && damaged[0].contains("cannot decrypt"),
+            "\(verify.stdout)")
         let fromCloud = try rig.walvault(["dump", "restore", "--id", id])
         #expect(fromCloud.status == 0, "\(fromCloud.stderr)")
         #expect(fromCloud.stderr.contains("warning") && fromCloud.stdout.contains("from store \"cloud\""), "\(fromCloud.stdout) \(fromCloud.stderr)")
@@ -276,8 +316,10 @@ import WalvaultTesting
             let full = try rig.ws.mkdir("full")
             guard mount("tmpfs", full, "tmpfs", 0, "size=262144,mode=0777") == 0 else { throw TestFailure("mount tmpfs: \(errno)") }
             defer { umount(full) }
-            let fullConfig = try rig.ws.write("full.toml", try String(contentsOfFile: rig.config, encoding: .utf8)
-                + "\n[[stores]]\nname = \"small\"\ntype = \"local\"\npath = \"\(full)\"\n")
+            let fullConfig = try rig.ws.write(
+                "full.toml",
+                try String(contentsOfFile: rig.config, encoding: .utf8)
+                    + "\n[[stores]]\nname = \"small\"\ntype = \"local\"\npath = \"\(full)\"\n")
             try rig.ws.giveToPostgres()
             chmod(fullConfig, 0o600)
             let before = rig.localDumpFiles()
@@ -290,7 +332,8 @@ import WalvaultTesting
     @Test func aMillionLogRowsExportInBoundedMemoryAndDeleteExactlyTheExportedRange() throws {
         let rig = try Rig()
         #expect(try rig.walvault(["migrate"]).status == 0)
-        try rig.cluster.sql("""
+        try rig.cluster.sql(
+            """
             CREATE TABLE project_logs (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL, level text, message text, context jsonb);
             INSERT INTO project_logs (created_at, level, message, context)
                 SELECT '2026-11-01'::timestamptz + g * interval '1 second', (ARRAY['info','warn','error'])[1 + g % 3],
@@ -307,12 +350,14 @@ import WalvaultTesting
         #expect(report["rows"] as? Int == 1_000_000)
         let sha = try #require(report["sha256"] as? String)
         // The stored bytes are PostgreSQL's own row_to_json lines, every one, in time order.
-        let expected = try rig.cluster.sql("""
+        let expected = try rig.cluster.sql(
+            """
             SET TimeZone = 'UTC';
             SELECT encode(sha256(convert_to(string_agg(row_to_json(t)::text || E'\\n', '' ORDER BY created_at), 'UTF8')), 'hex') FROM project_logs t
             """)
         #expect(sha == expected)
-        let object = rig.store + "/" + (try #require(filesRecursively(rig.store).first { $0.contains("/logs/project_logs/") && $0.hasSuffix(".jsonl.zst") }))
+        let object =
+            rig.store + "/" + (try #require(filesRecursively(rig.store).first { $0.contains("/logs/project_logs/") && $0.hasSuffix(".jsonl.zst") }))
         let out = rig.ws.file("logs.jsonl")
         let decrypted = try rig.walvault(["decrypt", "--in", object, "--out", out])
         #expect(decrypted.status == 0, "\(decrypted.stderr)")
@@ -325,7 +370,9 @@ import WalvaultTesting
         let count = { (condition: String) in try rig.cluster.sql("SELECT count(*) FROM project_logs WHERE \(condition)") }
         let inRange = try count("created_at >= '2026-11-03 00:00:00+00' AND created_at < '2026-11-04 00:00:00+00'")
         #expect(inRange == "86400")
-        let deleted = try rig.walvault(["export-logs", "--since", "2026-11-03 00:00:00+00", "--until", "2026-11-04 00:00:00+00", "--delete-exported", "--format", "csv"])
+        let deleted = try rig.walvault([
+            "export-logs", "--since", "2026-11-03 00:00:00+00", "--until", "2026-11-04 00:00:00+00", "--delete-exported", "--format", "csv"
+        ])
         #expect(deleted.status == 0, "\(deleted.stderr)")
         #expect(deleted.stdout.contains("exported 86400 rows") && deleted.stdout.contains("deleted the 86400 exported rows"), "\(deleted.stdout)")
         #expect(try count("created_at >= '2026-11-03 00:00:00+00' AND created_at < '2026-11-04 00:00:00+00'") == "0")
@@ -340,8 +387,14 @@ import WalvaultTesting
         // The history: rows, range and deletions.
         let again = try rig.walvault(["export-logs", "--since", "2026-11-05 00:00:00+00", "--until", "2026-11-05 01:00:00+00", "--delete-exported"])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(try rig.cluster.sql("SELECT DISTINCT type || ' ' || row_count || ' ' || rows_deleted || ' ' || (range_end - range_start) FROM control_plane.backups WHERE operation = 'export-logs' AND row_count = 3600") == "logs 3600 3600 01:00:00")
-        #expect(try rig.cluster.sql("SELECT count(*) FROM control_plane.backups WHERE operation = 'export-logs' AND row_count = 1000000 AND rows_deleted IS NULL AND range_start IS NULL") == "2")
+        #expect(
+            try rig.cluster.sql(
+                "SELECT DISTINCT type || ' ' || row_count || ' ' || rows_deleted || ' ' || (range_end - range_start) FROM control_plane.backups WHERE operation = 'export-logs' AND row_count = 3600"
+            ) == "logs 3600 3600 01:00:00")
+        #expect(
+            try rig.cluster.sql(
+                "SELECT count(*) FROM control_plane.backups WHERE operation = 'export-logs' AND row_count = 1000000 AND rows_deleted IS NULL AND range_start IS NULL"
+            ) == "2")
     }
 }
 

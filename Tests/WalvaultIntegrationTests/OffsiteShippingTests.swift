@@ -27,36 +27,39 @@ import WalvaultTesting
             let cacheParent = try ws.mkdir("keycache")
             chmod(cacheParent, 0o1777)
             let pgdata = ws.file("pgdata")
-            config = try ws.config(stores: [store], extra: """
-                pgdata = "\(pgdata)"
-                conninfo = "host=\(ws.path) port=PORT user=postgres dbname=postgres"
-                spool = "\(spool)"
-                [encryption]
-                passphrase_file = "\(passphraseFile)"
-                key_cache = "\(cacheParent)"
-                """, storeSections: """
-                [[stores]]
-                name = "local"
-                type = "local"
-                path = "\(store)"
+            config = try ws.config(
+                stores: [store],
+                extra: """
+                    pgdata = "\(pgdata)"
+                    conninfo = "host=\(ws.path) port=PORT user=postgres dbname=postgres"
+                    spool = "\(spool)"
+                    [encryption]
+                    passphrase_file = "\(passphraseFile)"
+                    key_cache = "\(cacheParent)"
+                    """,
+                storeSections: """
+                    [[stores]]
+                    name = "local"
+                    type = "local"
+                    path = "\(store)"
 
-                [[stores]]
-                name = "cloud"
-                type = "s3"
-                mode = "async"
-                endpoint = "\(try endpoint(server))"
-                region = "\(server.region)"
-                bucket = "\(server.bucket)"
-                prefix = "\(prefix)"
-                path_style = true
-                access_key_id_file = "\(keyFile)"
-                secret_access_key_file = "\(secretFile)"
+                    [[stores]]
+                    name = "cloud"
+                    type = "s3"
+                    mode = "async"
+                    endpoint = "\(try endpoint(server))"
+                    region = "\(server.region)"
+                    bucket = "\(server.bucket)"
+                    prefix = "\(prefix)"
+                    path_style = true
+                    access_key_id_file = "\(keyFile)"
+                    secret_access_key_file = "\(secretFile)"
 
-                """)
+                    """)
             cluster = PostgresCluster(workspace: ws, name: "pgdata")
             try cluster.initdb(settings: [
                 "wal_level": "replica", "archive_mode": "on", "archive_timeout": "60",
-                "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'",
+                "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
             ])
             try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")
                 .write(toFile: config, atomically: true, encoding: .utf8)
@@ -72,7 +75,8 @@ import WalvaultTesting
         func queued() throws -> Int {
             let info = try walvault(["info", "--json"])
             guard info.status == 0, let json = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any],
-                  let stores = json["stores"] as? [[String: Any]], let cloud = stores.first(where: { $0["name"] as? String == "cloud" }) else {
+                let stores = json["stores"] as? [[String: Any]], let cloud = stores.first(where: { $0["name"] as? String == "cloud" })
+            else {
                 throw TestFailure("info failed: \(info.stderr)")
             }
             return cloud["queuedObjects"] as? Int ?? -1
@@ -82,15 +86,19 @@ import WalvaultTesting
         /// IAM user's key: what anyone with the bucket would see).
         func bucketObjects() throws -> [String: String] {
             let script = """
-            import boto3, hashlib, sys
-            s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name=sys.argv[2], aws_access_key_id=sys.argv[3], aws_secret_access_key=sys.argv[4])
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[5], Prefix=sys.argv[6] + "/"):
-                for item in page.get("Contents", []):
-                    body = s3.get_object(Bucket=sys.argv[5], Key=item["Key"])["Body"].read()
-                    print(item["Key"][len(sys.argv[6]) + 1:], hashlib.sha256(body).hexdigest())
-            """
-            let result = try run("/usr/bin/env", ["python3", "-c", script, server.endpoint, server.region, server.accessKeyID, server.secretAccessKey,
-                                                  server.bucket, prefix])
+                import boto3, hashlib, sys
+                s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name=sys.argv[2], aws_access_key_id=sys.argv[3], aws_secret_access_key=sys.argv[4])
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[5], Prefix=sys.argv[6] + "/"):
+                    for item in page.get("Contents", []):
+                        body = s3.get_object(Bucket=sys.argv[5], Key=item["Key"])["Body"].read()
+                        print(item["Key"][len(sys.argv[6]) + 1:], hashlib.sha256(body).hexdigest())
+                """
+            let result = try run(
+                "/usr/bin/env",
+                [
+                    "python3", "-c", script, server.endpoint, server.region, server.accessKeyID, server.secretAccessKey,
+                    server.bucket, prefix
+                ])
             guard result.status == 0 else { throw TestFailure("listing the bucket failed: \(result.stderr)") }
             var objects: [String: String] = [:]
             for line in result.stdout.split(separator: "\n") {
@@ -115,7 +123,8 @@ import WalvaultTesting
                 if try queued() == 0 { return }
                 usleep(500_000)
             }
-            throw TestFailure("the queue did not drain; ship.log: \((try? String(contentsOfFile: spool + "/ship.log", encoding: .utf8))?.suffix(2000) ?? "")")
+            throw TestFailure(
+                "the queue did not drain; ship.log: \((try? String(contentsOfFile: spool + "/ship.log", encoding: .utf8))?.suffix(2000) ?? "")")
         }
     }
 
@@ -126,8 +135,12 @@ import WalvaultTesting
         try rig.cluster.start()
 
         // WAL while the bucket is unreachable: PostgreSQL never sees a failure.
-        try run(Fixture.postgresBin + "/pgbench", ["-i", "-s", "4", "-h", rig.ws.path, "-p", "\(rig.cluster.port)", "-U", "postgres", "postgres"], asPostgres: true)
-        try run(Fixture.postgresBin + "/pgbench", ["-c", "2", "-t", "300", "-h", rig.ws.path, "-p", "\(rig.cluster.port)", "-U", "postgres", "postgres"], asPostgres: true)
+        try run(
+            Fixture.postgresBin + "/pgbench", ["-i", "-s", "4", "-h", rig.ws.path, "-p", "\(rig.cluster.port)", "-U", "postgres", "postgres"],
+            asPostgres: true)
+        try run(
+            Fixture.postgresBin + "/pgbench", ["-c", "2", "-t", "300", "-h", rig.ws.path, "-p", "\(rig.cluster.port)", "-U", "postgres", "postgres"],
+            asPostgres: true)
         let backup = try rig.walvault(["backup"])
         #expect(backup.status == 0, "\(backup.stderr)")
         #expect(backup.stdout.contains("queued for cloud"))
@@ -153,13 +166,16 @@ import WalvaultTesting
         for (key, sha) in local { #expect(cloud[key] == sha, "\(key) differs in the bucket") }
 
         // A new machine with nothing but a config naming the bucket.
-        let expected = try rig.cluster.sql("SELECT count(*) FROM after_backup") + "|" + (try rig.cluster.sql("SELECT sum(abalance) FROM pgbench_accounts"))
+        let expected =
+            try rig.cluster.sql("SELECT count(*) FROM after_backup") + "|" + (try rig.cluster.sql("SELECT sum(abalance) FROM pgbench_accounts"))
         try rig.cluster.stop(mode: "immediate")
         let text = try String(contentsOfFile: rig.config, encoding: .utf8)
-        let cloudOnly = text.components(separatedBy: "[[stores]]\nname = \"local\"")[0]
-            + "[[stores]]" + text.components(separatedBy: "[[stores]]").last!
-                .replacingOccurrences(of: "mode = \"async\"\n", with: "")
-                .replacingOccurrences(of: proxy.endpoint, with: rig.server.endpoint)
+        let cloudOnly =
+            text.components(separatedBy: "[[stores]]\nname = \"local\"")[0]
+            + "[[stores]]"
+            + text.components(separatedBy: "[[stores]]").last!
+            .replacingOccurrences(of: "mode = \"async\"\n", with: "")
+            .replacingOccurrences(of: proxy.endpoint, with: rig.server.endpoint)
         let cloudConfig = try rig.ws.write("cloud-only.toml", cloudOnly.replacingOccurrences(of: "spool = \"\(rig.spool)\"\n", with: ""))
         try rig.ws.giveToPostgres()
         chmod(cloudConfig, 0o600)
@@ -171,7 +187,9 @@ import WalvaultTesting
         try FileManager.default.removeItem(atPath: rig.store)
         try restored.start()
         try restored.waitForPromotion()
-        #expect(try restored.sql("SELECT count(*) FROM after_backup") + "|" + (try restored.sql("SELECT sum(abalance) FROM pgbench_accounts")) == expected)
+        #expect(
+            try restored.sql("SELECT count(*) FROM after_backup") + "|" + (try restored.sql("SELECT sum(abalance) FROM pgbench_accounts")) == expected
+        )
         try restored.stop()
     }
 
@@ -180,7 +198,9 @@ import WalvaultTesting
         let rig = try Rig { _ in proxy.endpoint }
         try proxy.inject("refuse")
         try rig.cluster.start()
-        try run(Fixture.postgresBin + "/pgbench", ["-i", "-s", "3", "-h", rig.ws.path, "-p", "\(rig.cluster.port)", "-U", "postgres", "postgres"], asPostgres: true)
+        try run(
+            Fixture.postgresBin + "/pgbench", ["-i", "-s", "3", "-h", rig.ws.path, "-p", "\(rig.cluster.port)", "-U", "postgres", "postgres"],
+            asPostgres: true)
         for _ in 0..<6 {
             try rig.cluster.sql("INSERT INTO pgbench_history SELECT 1, 1, 1, g, now() FROM generate_series(1, 20000) g")
             _ = try rig.cluster.waitForArchive(of: try rig.cluster.sql("SELECT pg_walfile_name(pg_switch_wal())"))

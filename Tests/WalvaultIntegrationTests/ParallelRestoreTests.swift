@@ -16,13 +16,18 @@ import WalvaultTesting
         let pgdata = ws.file("pgdata")
         let linkTarget = try ws.write("outside/notes.txt", "kept outside the data directory\n")
         // More workers than cores, so pieces of one file really arrive out of order.
-        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\n[performance]\nrestore_parallel = 4\n")
+        let config = try ws.config(
+            stores: [store],
+            extra:
+                "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\n[performance]\nrestore_parallel = 4\n"
+        )
         let cluster = PostgresCluster(workspace: ws)
-        try cluster.initdb(settings: [
-            "wal_level": "replica",
-            "archive_mode": "on",
-            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'",
-        ], arguments: ["--waldir", walDir])
+        try cluster.initdb(
+            settings: [
+                "wal_level": "replica",
+                "archive_mode": "on",
+                "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
+            ], arguments: ["--waldir", walDir])
         try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")
             .write(toFile: config, atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: pgdata + "/notes.link", withDestinationPath: linkTarget)
@@ -36,7 +41,8 @@ import WalvaultTesting
         try cluster.sql("CREATE TABLE wide (id int, payload text)")
         try cluster.sql("INSERT INTO wide SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 120000) g")
         // Hundreds of small files: a table, its index, its TOAST table and TOAST index each.
-        try cluster.sql("""
+        try cluster.sql(
+            """
             DO $$ BEGIN FOR i IN 1..300 LOOP
               EXECUTE format('CREATE TABLE small_%s (id int PRIMARY KEY, note text)', i);
               EXECUTE format('INSERT INTO small_%s VALUES (%s, %L)', i, i, 'small table ' || i);
@@ -45,7 +51,8 @@ import WalvaultTesting
         try cluster.sql("CHECKPOINT")
         let backup = try ws.walvault(["--config", config, "backup"], asPostgres: true)
         #expect(backup.status == 0, "\(backup.stderr)")
-        let expected = try cluster.sql("SELECT (SELECT count(*) FROM big) || ',' || (SELECT sum(length(payload)) FROM wide) || ',' || (SELECT sum(id) FROM small_300)")
+        let expected = try cluster.sql(
+            "SELECT (SELECT count(*) FROM big) || ',' || (SELECT sum(length(payload)) FROM wide) || ',' || (SELECT sum(id) FROM small_300)")
         try cluster.stop(mode: "immediate")
 
         let label = try #require(try FileManager.default.contentsOfDirectory(atPath: store + "/main/backup").sorted().last)
@@ -85,18 +92,24 @@ import WalvaultTesting
         }
         #expect(mismatched.isEmpty, "files differing from the manifest: \(mismatched.prefix(10))")
         #expect(restored.count == files.count)
-        let tablespaceLink = try FileManager.default.destinationOfSymbolicLink(atPath: pgdata + "/pg_tblspc/" + (try #require((manifest["tablespaces"] as? [[String: Any]])?.first?["oid"] as? String)))
+        let tablespaceLink = try FileManager.default.destinationOfSymbolicLink(
+            atPath: pgdata + "/pg_tblspc/" + (try #require((manifest["tablespaces"] as? [[String: Any]])?.first?["oid"] as? String)))
         #expect(tablespaceLink == tablespaceDir)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: pgdata + "/notes.link") == linkTarget)
         var isDirectory: ObjCBool = false
         #expect(FileManager.default.fileExists(atPath: pgdata + "/pg_wal", isDirectory: &isDirectory) && isDirectory.boolValue)
-        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: pgdata + "/pg_wal")) == nil, "pg_wal comes back as a directory, not a link to the old disk")
+        #expect(
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: pgdata + "/pg_wal")) == nil,
+            "pg_wal comes back as a directory, not a link to the old disk")
 
         let restoredCluster = PostgresCluster(workspace: ws, pgdata: pgdata, port: cluster.port)
         try ws.giveToPostgres()
         try restoredCluster.start()
         try restoredCluster.waitForPromotion()
-        #expect(try restoredCluster.sql("SELECT (SELECT count(*) FROM big) || ',' || (SELECT sum(length(payload)) FROM wide) || ',' || (SELECT sum(id) FROM small_300)") == expected)
+        #expect(
+            try restoredCluster.sql(
+                "SELECT (SELECT count(*) FROM big) || ',' || (SELECT sum(length(payload)) FROM wide) || ',' || (SELECT sum(id) FROM small_300)")
+                == expected)
         try restoredCluster.stop()
     }
 }

@@ -18,7 +18,7 @@ enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
             "wal_level": "replica",
             "archive_mode": "on",
             "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'",
-            "archive_timeout": "60",
+            "archive_timeout": "60"
         ])
         return cluster
     }
@@ -44,18 +44,18 @@ enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
             let keyFile = try ws.write("s3-key-id", server.accessKeyID + "\n")
             let secretFile = try ws.write("s3-secret", server.secretAccessKey + "\n")
             storeSection = """
-            [[stores]]
-            name = "cloud"
-            type = "s3"
-            endpoint = "\(server.endpoint)"
-            region = "\(server.region)"
-            bucket = "\(server.bucket)"
-            prefix = "pitr-\(UUID().uuidString.prefix(8).lowercased())"
-            path_style = true
-            access_key_id_file = "\(keyFile)"
-            secret_access_key_file = "\(secretFile)"
+                [[stores]]
+                name = "cloud"
+                type = "s3"
+                endpoint = "\(server.endpoint)"
+                region = "\(server.region)"
+                bucket = "\(server.bucket)"
+                prefix = "pitr-\(UUID().uuidString.prefix(8).lowercased())"
+                path_style = true
+                access_key_id_file = "\(keyFile)"
+                secret_access_key_file = "\(secretFile)"
 
-            """
+                """
         }
         let tablespaceDir = try ws.mkdir("tablespace")
         let pgdata = ws.file("pgdata")
@@ -71,8 +71,10 @@ enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
         // With a spool, archive-get prefetches ahead (issue 16): the encrypted runs restore through
         // the look-ahead, across the timeline switch, from the local store and from S3.
         let spool = encrypted ? "spool = \"\(try ws.mkdir("spool"))\"\n" : ""
-        let config = try ws.config(stores: [store], extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\n" + spool + encryption,
-                                   storeSections: storeSection)
+        let config = try ws.config(
+            stores: [store],
+            extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\n" + spool + encryption,
+            storeSections: storeSection)
         let cluster = try archivingCluster(ws, config: config)
         try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")
             .write(toFile: config, atomically: true, encoding: .utf8)
@@ -171,9 +173,11 @@ enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
         if storeKind == .s3 {
             // Nothing secret in what walvault printed, nor in the server's log.
             let server = try S3TestServer.get()
-            for text in [backup.stdout, backup.stderr, restore.stdout, restore.stderr, again.stdout, info.stdout, dry.stdout,
-                         (try? String(contentsOfFile: pgdata + ".log", encoding: .utf8)) ?? "",
-                         (try? String(contentsOfFile: newData + ".log", encoding: .utf8)) ?? ""] {
+            for text in [
+                backup.stdout, backup.stderr, restore.stdout, restore.stderr, again.stdout, info.stdout, dry.stdout,
+                (try? String(contentsOfFile: pgdata + ".log", encoding: .utf8)) ?? "",
+                (try? String(contentsOfFile: newData + ".log", encoding: .utf8)) ?? ""
+            ] {
                 #expect(!text.contains(server.secretAccessKey))
                 #expect(!text.contains(server.accessKeyID))
                 #expect(!text.contains(passphrase))
@@ -184,7 +188,8 @@ enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
         guard encrypted else { return }
 
         // The marker is in the restored cluster's files in the clear (so this search can find it)...
-        let restoredFiles = filesRecursively(newData + "/base").map { newData + "/base/" + $0 }
+        let restoredFiles =
+            filesRecursively(newData + "/base").map { newData + "/base/" + $0 }
             + filesRecursively(newData + "/pg_wal").map { newData + "/pg_wal/" + $0 }
         #expect(restoredFiles.contains { fileContains($0, marker) })
         // ...and nowhere in the store, nor is the passphrase, in the store or the server's logs.
@@ -206,7 +211,8 @@ enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
         #expect(decrypted.status == 0, "\(decrypted.stderr)")
         #expect(decrypted.stderr.contains("16777216 bytes (zstd), sha256"))
         #expect(decrypted.stderr.contains("verified"))
-        let piped = try run("/bin/sh", ["-c", "'\(ws.walvault)' --config '\(config)' decrypt --compression zstd < '\(object)' | sha256sum"], asPostgres: true)
+        let piped = try run(
+            "/bin/sh", ["-c", "'\(ws.walvault)' --config '\(config)' decrypt --compression zstd < '\(object)' | sha256sum"], asPostgres: true)
         #expect(piped.stdout.hasPrefix(String(object.split(separator: "-").last!.prefix(64))), "\(piped.stderr)")
     }
 
@@ -225,7 +231,9 @@ enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
     func backupSetup(_ ws: Workspace) throws -> (store: String, cluster: PostgresCluster, config: String) {
         let store = try ws.mkdir("store")
         let cluster = PostgresCluster(workspace: ws)
-        let config = try ws.config(stores: [store], extra: "pgdata = \"\(cluster.pgdata)\"\nconninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres\"")
+        let config = try ws.config(
+            stores: [store],
+            extra: "pgdata = \"\(cluster.pgdata)\"\nconninfo = \"host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres\"")
         return (store, cluster, config)
     }
 
@@ -306,7 +314,8 @@ enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
     @Test func backupWithNoServerIsOneLine() throws {
         let ws = try Workspace()
         let store = try ws.mkdir("store")
-        let config = try ws.config(stores: [store], extra: "pgdata = \"/nonexistent\"\nconninfo = \"host=\(ws.path) port=1 user=postgres dbname=postgres password=sekrit\"")
+        let config = try ws.config(
+            stores: [store], extra: "pgdata = \"/nonexistent\"\nconninfo = \"host=\(ws.path) port=1 user=postgres dbname=postgres password=sekrit\"")
         let result = try ws.walvault(["--config", config, "backup"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("cannot connect to the database"))

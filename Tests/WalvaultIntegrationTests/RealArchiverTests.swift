@@ -15,7 +15,7 @@ import Testing
             // Keep every segment in pg_wal so what the server wrote can be compared with what comes back.
             "wal_keep_size": "'2GB'",
             "max_wal_size": "'2GB'",
-            "checkpoint_timeout": "'1h'",
+            "checkpoint_timeout": "'1h'"
         ])
         try cluster.start()
 
@@ -54,7 +54,9 @@ import Testing
         }
         #expect(compared == walNames.count)
         // Compression did its job on real WAL.
-        let storedBytes = try stored.reduce(0) { $0 + ((try FileManager.default.attributesOfItem(atPath: store + "/main/wal/" + $1)[.size] as? Int) ?? 0) }
+        let storedBytes = try stored.reduce(0) {
+            $0 + ((try FileManager.default.attributesOfItem(atPath: store + "/main/wal/" + $1)[.size] as? Int) ?? 0)
+        }
         #expect(storedBytes < compared * (16 << 20) / 2)
         #expect(try cluster.sql("SELECT failed_count FROM pg_stat_archiver") == "0")
         try cluster.stop()
@@ -72,7 +74,7 @@ import Testing
         let cluster = PostgresCluster(workspace: ws)
         try cluster.initdb(settings: [
             "archive_mode": "on",
-            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'",
+            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
         ])
         try cluster.start()
         let first = try cluster.sql("SELECT pg_walfile_name(pg_switch_wal())")

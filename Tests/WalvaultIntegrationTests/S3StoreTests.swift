@@ -1,16 +1,18 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import Testing
 import WalvaultConfig
 import WalvaultHTTP
-@testable import WalvaultStores
-import WalvaultSystem
-import WalvaultTesting
 import WalvaultKit
 import WalvaultShipping
+import WalvaultSystem
+import WalvaultTesting
+
+@testable import WalvaultStores
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // Against moto, started by .ci/run (scripts/testing/s3-server.py): these need the server.
 private func put(_ store: Store, _ directory: String, _ name: String, _ bytes: [UInt8], chunk: Int = 65536) throws -> CommitOutcome {
@@ -215,10 +217,13 @@ private func put(_ store: Store, _ directory: String, _ name: String, _ bytes: [
         for key in ["main/wal/0000000100000000/a", "another-cluster/wal/b"] {
             #expect(try s3.send("POST", objectKey: s3.addressing.objectKey(key), query: [("uploads", "")], body: []).status == 200)
         }
-        let settings = [StoreSettings(name: "local", kind: .local(path: dir.sub("sync"))),
-                        StoreSettings(name: "cloud", kind: .local(path: dir.sub("unused")), mode: .async)]
-        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
-                                    compression: CompressionSettings(algorithm: .zstd), stores: settings)
+        let settings = [
+            StoreSettings(name: "local", kind: .local(path: dir.sub("sync"))),
+            StoreSettings(name: "cloud", kind: .local(path: dir.sub("unused")), mode: .async)
+        ]
+        let config = WalvaultConfig(
+            path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
+            compression: CompressionSettings(algorithm: .zstd), stores: settings)
         let context = WalvaultContext(config: config, stores: [try WalvaultContext.makeStore(settings[0]), RetryingStore(base: s3)])
         let report = try Ship(context: context).run()
         #expect(report.abortedUploads == 1)
@@ -230,7 +235,9 @@ private func put(_ store: Store, _ directory: String, _ name: String, _ bytes: [
         let dayAgo = now - 86_400_000_000
         #expect(S3Store.isAbandoned(initiated: "2010-11-10T20:48:33.000Z", before: dayAgo))
         let c = Array(UTCTime.compact(now - 3_600_000_000))  // YYYYMMDDTHHMMSSZ, an hour ago
-        let hourAgo = String(c[0..<4]) + "-" + String(c[4..<6]) + "-" + String(c[6..<8]) + "T" + String(c[9..<11]) + ":" + String(c[11..<13]) + ":" + String(c[13..<15]) + ".000Z"
+        let hourAgo =
+            String(c[0..<4]) + "-" + String(c[4..<6]) + "-" + String(c[6..<8]) + "T" + String(c[9..<11]) + ":" + String(c[11..<13]) + ":"
+            + String(c[13..<15]) + ".000Z"
         #expect(!S3Store.isAbandoned(initiated: hourAgo, before: dayAgo))
         #expect(S3Store.isAbandoned(initiated: hourAgo, before: now))
         #expect(!S3Store.isAbandoned(initiated: nil, before: dayAgo))

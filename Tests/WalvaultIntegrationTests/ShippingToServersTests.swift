@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultCatalog
 import WalvaultConfig
@@ -10,20 +7,27 @@ import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+
 @testable import WalvaultArchive
 @testable import WalvaultKit
-@testable import WalvaultService
 @testable import WalvaultMaintenance
+@testable import WalvaultService
 @testable import WalvaultShipping
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // Shipping to stores behind servers: an unreachable S3 endpoint, the fault proxy over moto, and the Telegram stand-in.
 @Suite(.serialized) struct ShipToAnUnreachableStoreTests {
     func context(dir: TempDir, cloud: S3Store, parallel: Int = 2) throws -> WalvaultContext {
-        let s3 = S3StoreSettings(endpoint: "http://127.0.0.1:9", region: "us-east-1", bucket: "nowhere",
-                                 accessKeyID: .environment("UNUSED"), secretAccessKey: .environment("UNUSED"), pathStyle: true)
+        let s3 = S3StoreSettings(
+            endpoint: "http://127.0.0.1:9", region: "us-east-1", bucket: "nowhere",
+            accessKeyID: .environment("UNUSED"), secretAccessKey: .environment("UNUSED"), pathStyle: true)
         let settings = [StoreSettings(name: "local", kind: .local(path: dir.sub("sync"))), StoreSettings(name: "s3", kind: .s3(s3), mode: .async)]
-        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
-                                    compression: CompressionSettings(algorithm: .zstd), stores: settings, shipping: ShippingSettings(parallel: parallel))
+        let config = WalvaultConfig(
+            path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
+            compression: CompressionSettings(algorithm: .zstd), stores: settings, shipping: ShippingSettings(parallel: parallel))
         return WalvaultContext(config: config, stores: [try WalvaultContext.makeStore(settings[0]), WalvaultContext.layered(cloud)])
     }
 
@@ -37,8 +41,9 @@ import WalvaultTesting
     /// A store that cannot even be asked for its binding is one line, and everything stays queued.
     @Test func anUnreachableStoreIsOneLineAndEverythingStaysQueued() throws {
         let dir = TempDir()
-        let unreachable = S3Store(name: "s3", endpoint: "http://127.0.0.1:9", region: "us-east-1", bucket: "nowhere", prefix: "", pathStyle: true,
-                                  accessKeyID: "AKIA", secret: SecretBytes(count: 4), policy: RetryingStore.Policy(attempts: 1))
+        let unreachable = S3Store(
+            name: "s3", endpoint: "http://127.0.0.1:9", region: "us-east-1", bucket: "nowhere", prefix: "", pathStyle: true,
+            accessKeyID: "AKIA", secret: SecretBytes(count: 4), policy: RetryingStore.Policy(attempts: 1))
         let context = try context(dir: dir, cloud: unreachable)
         try push(context, dir, 1...9)
         let report = try Ship(context: context).run()
@@ -84,17 +89,26 @@ import WalvaultTesting
             // Pacing and 429s have their own tests; here they would only make this one slow.
             try standIn.set(["rate": 1000])
             spool = dir.sub("spool")
-            settings = [StoreSettings(name: "local", kind: .local(path: dir.sub("sync"))),
-                        StoreSettings(name: "telegram", kind: .telegram(TelegramStoreSettings(apiBase: standIn.apiBase, botToken: .environment("UNUSED"), chatID: standIn.chatID)), mode: .async)]
-            let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: spool),
-                                        compression: CompressionSettings(algorithm: .zstd), stores: settings, shipping: ShippingSettings(parallel: 2))
-            context = WalvaultContext(config: config, stores: [try WalvaultContext.makeStore(settings[0]), Self.telegram(standIn, dir, machine: "this", partSize: partSize)])
+            settings = [
+                StoreSettings(name: "local", kind: .local(path: dir.sub("sync"))),
+                StoreSettings(
+                    name: "telegram",
+                    kind: .telegram(TelegramStoreSettings(apiBase: standIn.apiBase, botToken: .environment("UNUSED"), chatID: standIn.chatID)),
+                    mode: .async)
+            ]
+            let config = WalvaultConfig(
+                path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: spool),
+                compression: CompressionSettings(algorithm: .zstd), stores: settings, shipping: ShippingSettings(parallel: 2))
+            context = WalvaultContext(
+                config: config, stores: [try WalvaultContext.makeStore(settings[0]), Self.telegram(standIn, dir, machine: "this", partSize: partSize)]
+            )
         }
 
         func telegram(machine: String, partSize: Int = 4 << 20) -> Store { Self.telegram(standIn, dir, machine: machine, partSize: partSize) }
 
         static func telegram(_ standIn: TelegramStandIn, _ dir: TempDir, machine: String, partSize: Int) -> Store {
-            WalvaultContext.layered(telegramStore(standIn, workDirectory: dir.sub("work-\(machine)"), partSize: partSize, pacer: TelegramPacer(rate: 1000)))
+            WalvaultContext.layered(
+                telegramStore(standIn, workDirectory: dir.sub("work-\(machine)"), partSize: partSize, pacer: TelegramPacer(rate: 1000)))
         }
 
         func push(_ range: ClosedRange<Int>) throws {
@@ -113,7 +127,8 @@ import WalvaultTesting
         let rig = try Rig()
         try rig.push(1...12)
         let report = try Ship(context: rig.context).run()
-        #expect(try rig.context.rawStores[1] === rig.context.rawStores[1] && ShippingQueue.open(spool: rig.spool, store: "telegram").entries().isEmpty)
+        #expect(
+            try rig.context.rawStores[1] === rig.context.rawStores[1] && ShippingQueue.open(spool: rig.spool, store: "telegram").entries().isEmpty)
         #expect(report.failures.isEmpty)
         // 12 segments and the binding: a few documents of 4 MiB, not one per object.
         let documents = rig.standIn.stats()["documents", default: 0]
@@ -142,7 +157,10 @@ import WalvaultTesting
         // "Killed" here: no flush.
         #expect(try queue.entries().count == 6)
         #expect(try rig.walKeys(rig.telegram(machine: "new")).isEmpty)
-        let again = try Ship(context: WalvaultContext(config: rig.context.config, stores: [rig.context.rawStores[0], rig.telegram(machine: "restarted", partSize: 64 << 10)])).run()
+        let again = try Ship(
+            context: WalvaultContext(
+                config: rig.context.config, stores: [rig.context.rawStores[0], rig.telegram(machine: "restarted", partSize: 64 << 10)])
+        ).run()
         #expect(again.failures.isEmpty)
         #expect(try queue.entries().isEmpty)
         #expect(try rig.walKeys(rig.telegram(machine: "later")) == rig.walKeys(rig.context.stores[0]))
@@ -150,16 +168,19 @@ import WalvaultTesting
 
     @Test func theContextWarnsAboutPlaintextAndRefusesABadTokenAndAWriteWithoutASyncStore() throws {
         let dir = TempDir()
-        let config = dir.write("walvault.toml", Array("""
-            [cluster]
-            name = "main"
-            spool = "\(dir.sub("spool"))"
-            [[stores]]
-            name = "telegram"
-            type = "telegram"
-            bot_token_env = "WALVAULT_TEST_TOKEN"
-            chat_id = "-100"
-            """.utf8))
+        let config = dir.write(
+            "walvault.toml",
+            Array(
+                """
+                [cluster]
+                name = "main"
+                spool = "\(dir.sub("spool"))"
+                [[stores]]
+                name = "telegram"
+                type = "telegram"
+                bot_token_env = "WALVAULT_TEST_TOKEN"
+                chat_id = "-100"
+                """.utf8))
         setenv("WALVAULT_TEST_TOKEN", "123:ABC-def_ghi", 1)
         let context = try WalvaultContext.load(configPath: config)
         #expect(context.warnings.contains { $0.contains("unencrypted") && $0.contains("[encryption]") })
@@ -179,14 +200,15 @@ import WalvaultTesting
         }
     }
 
-    @Test(arguments: [
-        (0, 100.0, nil, false, false),     // nothing to flush
-        (3, 0.5, 0.5, false, false),       // objects are still arriving: wait to fill the document
-        (3, 0.5, nil, false, true),        // nothing queued at all
-        (3, 0.5, 3.0, false, true),        // nothing new for 2 s
-        (3, 10.0, 0.1, false, true),       // however busy, the off-site copy is at most 10 s behind
-        (3, 0.1, 0.1, true, true),         // something failed: keep what went out
-    ] as [(Int, Double, Double?, Bool, Bool)])
+    @Test(
+        arguments: [
+            (0, 100.0, nil, false, false),  // nothing to flush
+            (3, 0.5, 0.5, false, false),  // objects are still arriving: wait to fill the document
+            (3, 0.5, nil, false, true),  // nothing queued at all
+            (3, 0.5, 3.0, false, true),  // nothing new for 2 s
+            (3, 10.0, 0.1, false, true),  // however busy, the off-site copy is at most 10 s behind
+            (3, 0.1, 0.1, true, true)  // something failed: keep what went out
+        ] as [(Int, Double, Double?, Bool, Bool)])
     func theFlushWaitsForCompanyButNotLong(unflushed: Int, oldest: Double, newest: Double?, failed: Bool, due: Bool) {
         #expect(ShipPlan.flushDue(unflushed: unflushed, oldestUnflushedAge: oldest, newestQueuedAge: newest, failed: failed) == due)
     }

@@ -11,7 +11,7 @@ import Testing
         let primary = PostgresCluster(workspace: ws, name: "primary")
         try primary.initdb(settings: [
             "wal_level": "replica", "archive_mode": "on",
-            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'",
+            "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
         ])
         try ws.giveToPostgres()
         try primary.start()
@@ -21,12 +21,18 @@ import Testing
 
         // The standby reads from the same store through a config of its own, whose store is gone.
         let standbyStore = ws.file("standby-store-unmounted")
-        let standbyConfig = try ws.write("standby.toml", "[cluster]\nname = \"main\"\n[[stores]]\nname = \"s\"\ntype = \"local\"\npath = \"\(standbyStore)\"\n")
+        let standbyConfig = try ws.write(
+            "standby.toml", "[cluster]\nname = \"main\"\n[[stores]]\nname = \"s\"\ntype = \"local\"\npath = \"\(standbyStore)\"\n")
         let standby = PostgresCluster(workspace: ws, pgdata: ws.file("standby"), port: Fixture.freePort())
-        let base = try run(Fixture.postgresBin + "/pg_basebackup", ["-h", ws.path, "-p", "\(primary.port)", "-U", "postgres",
-                                                                   "-D", standby.pgdata, "-X", "stream", "-R"], asPostgres: true)
+        let base = try run(
+            Fixture.postgresBin + "/pg_basebackup",
+            [
+                "-h", ws.path, "-p", "\(primary.port)", "-U", "postgres",
+                "-D", standby.pgdata, "-X", "stream", "-R"
+            ], asPostgres: true)
         #expect(base.status == 0, "\(base.stderr)")
-        let conf = "\nport = \(standby.port)\narchive_mode = off\nrestore_command = '\(ws.walvault) --config \(standbyConfig) archive-get %f \"%p\"'\n"
+        let conf =
+            "\nport = \(standby.port)\narchive_mode = off\nrestore_command = '\(ws.walvault) --config \(standbyConfig) archive-get %f \"%p\"'\n"
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: standby.pgdata + "/postgresql.conf"))
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(conf.utf8))
@@ -43,7 +49,9 @@ import Testing
             if seen == "100" { break }
             usleep(100_000)
         }
-        #expect(seen == "100", "the standby did not stream: \((try? String(contentsOfFile: standby.pgdata + ".log", encoding: .utf8))?.suffix(2000) ?? "")")
+        #expect(
+            seen == "100",
+            "the standby did not stream: \((try? String(contentsOfFile: standby.pgdata + ".log", encoding: .utf8))?.suffix(2000) ?? "")")
         let log = (try? String(contentsOfFile: standby.pgdata + ".log", encoding: .utf8)) ?? ""
         #expect(log.contains("walvault archive-get: error: cannot deliver"), "each failure is still one line in the log")
         #expect(log.contains("store \"s\": store directory \(standbyStore) does not exist"))
@@ -72,13 +80,16 @@ import Testing
         for (signal, status) in [("standby.signal", Int32(1)), ("recovery.signal", Int32(255))] {
             let dataDirectory = try ws.mkdir("data-" + signal)
             _ = try ws.write("data-\(signal)/\(signal)", "")
-            let result = try run("/bin/sh", ["-c", "cd '\(dataDirectory)' && exec '\(ws.walvault)' --config '\(config)' archive-get 00000002.history pg_wal/RECOVERYHISTORY"])
+            let result = try run(
+                "/bin/sh",
+                ["-c", "cd '\(dataDirectory)' && exec '\(ws.walvault)' --config '\(config)' archive-get 00000002.history pg_wal/RECOVERYHISTORY"])
             #expect(result.status == status, "\(signal): \(result.stderr)")
             #expect(result.stderr.hasPrefix("walvault archive-get: error: cannot deliver 00000002.history intact: store \"s\": store directory"))
             #expect(result.stderr.contains(signal == "standby.signal" ? "the standby keeps streaming" : "recovery was stopped"))
             #expect(result.stderr.split(separator: "\n").count == 1)
             // A config that cannot be read, and a usage error, follow the same rule.
-            let noConfig = try run("/bin/sh", ["-c", "cd '\(dataDirectory)' && exec '\(ws.walvault)' --config '\(ws.file("none.toml"))' archive-get 00000002.history x"])
+            let noConfig = try run(
+                "/bin/sh", ["-c", "cd '\(dataDirectory)' && exec '\(ws.walvault)' --config '\(ws.file("none.toml"))' archive-get 00000002.history x"])
             #expect(noConfig.status == status, "\(signal): \(noConfig.stderr)")
             let usage = try run("/bin/sh", ["-c", "cd '\(dataDirectory)' && exec '\(ws.walvault)' archive-get"])
             #expect(usage.status == status, "\(signal): \(usage.stderr)")

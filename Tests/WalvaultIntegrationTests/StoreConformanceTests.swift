@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import Testing
@@ -11,7 +8,12 @@ import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+
 @testable import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // Every driver, the ones behind servers (moto, the Telegram stand-in) included.
 private func write(_ store: Store, _ directory: String, _ name: String, _ bytes: [UInt8]) throws -> CommitOutcome {

@@ -11,8 +11,10 @@ struct ProcessResult {
 /// Starts a program with stdin from /dev/null and stdout/stderr to files (never pipes: a
 /// server started by the child could hold a pipe open forever). Foundation's Process is not
 /// used because its waitUntilExit can stall off the main thread.
-func spawn(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-           asPostgres: Bool = false, stdout: String = "/dev/null", stderr: String = "/dev/null") throws -> pid_t {
+func spawn(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+    asPostgres: Bool = false, stdout: String = "/dev/null", stderr: String = "/dev/null"
+) throws -> pid_t {
     var argv = [executable] + arguments
     var path = executable
     if asPostgres && getuid() == 0 {
@@ -55,19 +57,23 @@ func waitFor(_ pid: pid_t) -> Int32 {
 }
 
 @discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-         asPostgres: Bool = false) throws -> ProcessResult {
+func run(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+    asPostgres: Bool = false
+) throws -> ProcessResult {
     let base = NSTemporaryDirectory() + "walvault-run-" + UUID().uuidString
     defer {
         try? FileManager.default.removeItem(atPath: base + ".out")
         try? FileManager.default.removeItem(atPath: base + ".err")
     }
-    let pid = try spawn(executable, arguments, environment: environment, asPostgres: asPostgres,
-                        stdout: base + ".out", stderr: base + ".err")
+    let pid = try spawn(
+        executable, arguments, environment: environment, asPostgres: asPostgres,
+        stdout: base + ".out", stderr: base + ".err")
     let status = waitFor(pid)
-    return ProcessResult(status: status,
-                         stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
-                         stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+    return ProcessResult(
+        status: status,
+        stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
 }
 
 enum Fixture {
@@ -210,8 +216,9 @@ final class PostgresCluster {
 
     func initdb(settings: [String: String], arguments: [String] = []) throws {
         try workspace.giveToPostgres()
-        let result = try run(Fixture.postgresBin + "/initdb", ["-D", pgdata, "-U", "postgres", "--no-sync", "-A", "trust"] + arguments,
-                             asPostgres: true)
+        let result = try run(
+            Fixture.postgresBin + "/initdb", ["-D", pgdata, "-U", "postgres", "--no-sync", "-A", "trust"] + arguments,
+            asPostgres: true)
         guard result.status == 0 else { throw TestFailure("initdb failed: \(result.stderr)") }
         var conf = "\nport = \(port)\nlisten_addresses = ''\nunix_socket_directories = '\(workspace.path)'\nfsync = off\n"
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { conf += "\(key) = \(value)\n" }
@@ -239,8 +246,12 @@ final class PostgresCluster {
     /// Runs SQL through psql and returns its unaligned, tuples-only output.
     @discardableResult
     func sql(_ statement: String) throws -> String {
-        let result = try run("/usr/bin/psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", workspace.path, "-p", "\(port)",
-                                               "-U", "postgres", "-d", "postgres", "-c", statement], asPostgres: true)
+        let result = try run(
+            "/usr/bin/psql",
+            [
+                "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", workspace.path, "-p", "\(port)",
+                "-U", "postgres", "-d", "postgres", "-c", statement
+            ], asPostgres: true)
         guard result.status == 0 else { throw TestFailure("psql failed on \(statement.prefix(80)): \(result.stderr)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -248,7 +259,8 @@ final class PostgresCluster {
     /// Waits (bounded) until the archiver has processed `walFile` or failed; returns pg_stat_archiver's row.
     func waitForArchive(of walFile: String, attempts: Int = 600) throws -> (archived: Int, failed: Int, last: String) {
         for _ in 0..<attempts {
-            let row = try sql("SELECT archived_count, failed_count, coalesce(last_archived_wal, '') FROM pg_stat_archiver").split(separator: "|", omittingEmptySubsequences: false)
+            let row = try sql("SELECT archived_count, failed_count, coalesce(last_archived_wal, '') FROM pg_stat_archiver").split(
+                separator: "|", omittingEmptySubsequences: false)
             let result = (archived: Int(row[0])!, failed: Int(row[1])!, last: String(row[2]))
             if result.last >= walFile || result.failed > 0 { return result }
             usleep(100_000)

@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import Testing
 import WalvaultPipeline
-@testable import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+
+@testable import WalvaultStores
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // Against the Telegram Bot API stand-in (WalvaultTesting).
 /// The Bot API client against the stand-in that enforces Telegram's documented limits.
@@ -16,13 +18,14 @@ import WalvaultTesting
     }
 
     func api(_ standIn: TelegramStandIn, token: String? = nil, chatID: String? = nil, sleeps: SleepLog? = nil) -> TelegramBotAPI {
-        TelegramBotAPI(store: "telegram", apiBase: standIn.apiBase, token: Array((token ?? standIn.token).utf8).withUnsafeBytes { SecretBytes(copying: $0) },
-                       chatID: chatID ?? standIn.chatID, sleep: { seconds in
-                           sleeps?.waits.withLock { $0.append(seconds) }
-                           usleep(useconds_t(seconds) * 1_000_000)
-                       })
+        TelegramBotAPI(
+            store: "telegram", apiBase: standIn.apiBase, token: Array((token ?? standIn.token).utf8).withUnsafeBytes { SecretBytes(copying: $0) },
+            chatID: chatID ?? standIn.chatID,
+            sleep: { seconds in
+                sleeps?.waits.withLock { $0.append(seconds) }
+                usleep(useconds_t(seconds) * 1_000_000)
+            })
     }
-
 
     @Test func documentsGoUpAndComeBackAndThePinnedOneIsFoundThroughGetChat() throws {
         let standIn = try TelegramStandIn()
@@ -51,7 +54,12 @@ import WalvaultTesting
         #expect("\(wrongChat!)".contains("chat not found"))
         #expect("\(wrongChat!)".contains("chat_id (-42)"))
         // And an unreachable server names the redacted URL only.
-        let down = storeError { _ = try TelegramBotAPI(store: "telegram", apiBase: "http://127.0.0.1:9", token: Array("987654:TOKENMARKER-secret-part".utf8).withUnsafeBytes { SecretBytes(copying: $0) }, chatID: "-1").getChat() }
+        let down = storeError {
+            _ = try TelegramBotAPI(
+                store: "telegram", apiBase: "http://127.0.0.1:9",
+                token: Array("987654:TOKENMARKER-secret-part".utf8).withUnsafeBytes { SecretBytes(copying: $0) }, chatID: "-1"
+            ).getChat()
+        }
         #expect(down?.kind == .transient)
         for error in [wrongToken, wrongChat, down].compactMap({ $0 }) {
             #expect(!"\(error)".contains("TOKENMARKER"))

@@ -43,15 +43,19 @@ import WalvaultTesting
 
                 """
             let encryption = "[encryption]\npassphrase_file = \"\(passphraseFile)\"\nkey_cache = \"\(cacheParent)\"\n"
-            config = try ws.config(stores: [store], extra: """
-                pgdata = "\(pgdata)"
-                conninfo = "host=\(ws.path) port=PORT user=postgres dbname=postgres"
-                spool = "\(spool)"
-                \(encryption)
-                """, storeSections: "[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(store)\"\n\n" + telegram)
+            config = try ws.config(
+                stores: [store],
+                extra: """
+                    pgdata = "\(pgdata)"
+                    conninfo = "host=\(ws.path) port=PORT user=postgres dbname=postgres"
+                    spool = "\(spool)"
+                    \(encryption)
+                    """, storeSections: "[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(store)\"\n\n" + telegram)
             // The new machine: an empty spool, and only the chat.
             let newSpool = try ws.mkdir("new-machine-spool")
-            newMachineConfig = try ws.write("new-machine.toml", """
+            newMachineConfig = try ws.write(
+                "new-machine.toml",
+                """
                 [cluster]
                 name = "main"
                 spool = "\(newSpool)"
@@ -61,7 +65,7 @@ import WalvaultTesting
             cluster = PostgresCluster(workspace: ws, name: "pgdata")
             try cluster.initdb(settings: [
                 "wal_level": "replica", "archive_mode": "on", "archive_timeout": "60",
-                "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'",
+                "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
             ])
             try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")
                 .write(toFile: config, atomically: true, encoding: .utf8)
@@ -76,7 +80,8 @@ import WalvaultTesting
         func queued() throws -> Int {
             let info = try walvault(["info", "--json"])
             guard info.status == 0, let json = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any],
-                  let stores = json["stores"] as? [[String: Any]], let telegram = stores.first(where: { $0["name"] as? String == "telegram" }) else {
+                let stores = json["stores"] as? [[String: Any]], let telegram = stores.first(where: { $0["name"] as? String == "telegram" })
+            else {
                 throw TestFailure("info failed: \(info.stderr)")
             }
             return telegram["queuedObjects"] as? Int ?? -1
@@ -91,7 +96,8 @@ import WalvaultTesting
                 }
                 usleep(500_000)
             }
-            throw TestFailure("the queue did not drain; ship.log: \((try? String(contentsOfFile: spool + "/ship.log", encoding: .utf8))?.suffix(2000) ?? "")")
+            throw TestFailure(
+                "the queue did not drain; ship.log: \((try? String(contentsOfFile: spool + "/ship.log", encoding: .utf8))?.suffix(2000) ?? "")")
         }
 
         func archiveNow(_ cluster: PostgresCluster) throws {
@@ -102,18 +108,20 @@ import WalvaultTesting
 
         /// The WAL segments (names) in the local store.
         func localSegments() -> Set<String> {
-            Set(filesRecursively(store + "/main/wal").compactMap { path -> String? in
-                let name = (path as NSString).lastPathComponent
-                guard !name.hasPrefix("."), name.count > 25, name.dropFirst(24).hasPrefix("-") else { return nil }
-                return String(name.prefix(24))
-            })
+            Set(
+                filesRecursively(store + "/main/wal").compactMap { path -> String? in
+                    let name = (path as NSString).lastPathComponent
+                    guard !name.hasPrefix("."), name.count > 25, name.dropFirst(24).hasPrefix("-") else { return nil }
+                    return String(name.prefix(24))
+                })
         }
 
         /// The WAL runs and gaps that `info --json` on the new machine sees in the chat.
         func telegramWAL() throws -> (segments: Int, runs: [[String: Any]], gaps: [String]) {
             let info = try walvault(["info", "--json"], config: newMachineConfig)
             guard info.status == 0, let json = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any],
-                  let runs = json["wal"] as? [[String: Any]] else { throw TestFailure("info on the new machine failed: \(info.stderr)") }
+                let runs = json["wal"] as? [[String: Any]]
+            else { throw TestFailure("info on the new machine failed: \(info.stderr)") }
             return (runs.reduce(0) { $0 + ($1["segments"] as? Int ?? 0) }, runs, json["gaps"] as? [String] ?? [])
         }
     }
@@ -187,9 +195,11 @@ import WalvaultTesting
 
         // Nothing secret in anything walvault printed or the server logged.
         let shipLog = (try? String(contentsOfFile: rig.spool + "/ship.log", encoding: .utf8)) ?? ""
-        for text in [backup.stdout, backup.stderr, info.stdout, info.stderr, restore.stdout, restore.stderr, again.stdout, again.stderr, shipLog,
-                     (try? String(contentsOfFile: rig.ws.file("pgdata") + ".log", encoding: .utf8)) ?? "",
-                     (try? String(contentsOfFile: newData + ".log", encoding: .utf8)) ?? ""] {
+        for text in [
+            backup.stdout, backup.stderr, info.stdout, info.stderr, restore.stdout, restore.stderr, again.stdout, again.stderr, shipLog,
+            (try? String(contentsOfFile: rig.ws.file("pgdata") + ".log", encoding: .utf8)) ?? "",
+            (try? String(contentsOfFile: newData + ".log", encoding: .utf8)) ?? ""
+        ] {
             #expect(!text.contains("TOKENMARKER"))
             #expect(!text.contains(rig.passphrase))
         }
@@ -205,10 +215,14 @@ import WalvaultTesting
         let rig = try Rig(partSizeMB: 19, messagesPerMinute: 30, serverRate: 1, serverWindow: 5)
         let cluster = rig.cluster
         try cluster.start()
-        let initialize = try run("/usr/lib/postgresql/15/bin/pgbench", ["-i", "-s", "10", "-h", rig.ws.path, "-p", "\(cluster.port)", "-U", "postgres", "postgres"], asPostgres: true)
+        let initialize = try run(
+            "/usr/lib/postgresql/15/bin/pgbench", ["-i", "-s", "10", "-h", rig.ws.path, "-p", "\(cluster.port)", "-U", "postgres", "postgres"],
+            asPostgres: true)
         #expect(initialize.status == 0, "\(initialize.stderr)")
         let started = Date()
-        let bench = try run("/usr/lib/postgresql/15/bin/pgbench", ["-c", "2", "-T", "60", "-h", rig.ws.path, "-p", "\(cluster.port)", "-U", "postgres", "postgres"], asPostgres: true)
+        let bench = try run(
+            "/usr/lib/postgresql/15/bin/pgbench", ["-c", "2", "-T", "60", "-h", rig.ws.path, "-p", "\(cluster.port)", "-U", "postgres", "postgres"],
+            asPostgres: true)
         #expect(bench.status == 0, "\(bench.stderr)")
         try rig.archiveNow(cluster)
         #expect(try cluster.sql("SELECT failed_count FROM pg_stat_archiver") == "0")
@@ -221,12 +235,15 @@ import WalvaultTesting
         let inChat = try rig.telegramWAL()
         let stats = rig.standIn.stats()
         #expect(inChat.gaps.isEmpty, "\(inChat.gaps)")
-        #expect(inChat.segments == segments.count, "\(inChat.runs) \((try? String(contentsOfFile: rig.spool + "/ship.log", encoding: .utf8))?.suffix(3000) ?? "")")
+        #expect(
+            inChat.segments == segments.count,
+            "\(inChat.runs) \((try? String(contentsOfFile: rig.spool + "/ship.log", encoding: .utf8))?.suffix(3000) ?? "")")
         #expect((inChat.runs.first?["first"] as? String) == segments.min())
         #expect((inChat.runs.last?["last"] as? String) == segments.max())
         #expect(stats["served_429", default: 0] > 0, "the limit was hit")
         // For the closing note.
-        let line = "telegram-pgbench: segments=\(segments.count) documents=\(stats["documents", default: 0]) served_429=\(stats["served_429", default: 0]) "
+        let line =
+            "telegram-pgbench: segments=\(segments.count) documents=\(stats["documents", default: 0]) served_429=\(stats["served_429", default: 0]) "
             + "retry_after_total_s=\(stats["retry_after_total", default: 0]) bench_s=\(Int(drainStarted.timeIntervalSince(started))) drain_s=\(Int(drained.timeIntervalSince(drainStarted)))\n"
         FileHandle.standardError.write(Data(line.utf8))
     }

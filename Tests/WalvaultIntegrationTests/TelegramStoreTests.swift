@@ -1,11 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultPipeline
-@testable import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+
+@testable import WalvaultStores
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // Against the Telegram Bot API stand-in (WalvaultTesting).
 /// The driver against the Bot API stand-in.
@@ -17,14 +19,20 @@ import WalvaultTesting
 
         init(token: String? = nil, encrypted: Bool = false) throws {
             if let token { standIn = try TelegramStandIn(token: token) } else { standIn = try TelegramStandIn() }
-            if encrypted { keyRing = KeyRing(passphrase: Array("correct horse battery".utf8).withUnsafeBytes { SecretBytes(copying: $0) }, iterations: 1000, cache: nil) }
+            if encrypted {
+                keyRing = KeyRing(
+                    passphrase: Array("correct horse battery".utf8).withUnsafeBytes { SecretBytes(copying: $0) }, iterations: 1000, cache: nil)
+            }
         }
 
         /// A store as a process sees it; `machine` names its local state (a new one: a new machine).
-        func store(machine: String = "a", partSize: Int = 1 << 20, token: String? = nil, chatID: String? = nil, localFiles: Bool = false,
-                   pacer: TelegramPacer = TelegramPacer()) -> TelegramStore {
-            telegramStore(standIn, workDirectory: dir.sub("work-\(machine)"), partSize: partSize, keyRing: keyRing, pacer: pacer,
-                          retryDelays: [0.05, 0.1, 0.2, 0.4, 0.8], token: token, chatID: chatID, localFiles: localFiles)
+        func store(
+            machine: String = "a", partSize: Int = 1 << 20, token: String? = nil, chatID: String? = nil, localFiles: Bool = false,
+            pacer: TelegramPacer = TelegramPacer()
+        ) -> TelegramStore {
+            telegramStore(
+                standIn, workDirectory: dir.sub("work-\(machine)"), partSize: partSize, keyRing: keyRing, pacer: pacer,
+                retryDelays: [0.05, 0.1, 0.2, 0.4, 0.8], token: token, chatID: chatID, localFiles: localFiles)
         }
     }
 
@@ -211,7 +219,7 @@ import WalvaultTesting
         let first = rig.store(machine: "one")
         let second = rig.store(machine: "two")
         try put(first, "k/a", [1])
-        try put(second, "k/b", [2])   // loaded the empty chat before the first flushed
+        try put(second, "k/b", [2])  // loaded the empty chat before the first flushed
         _ = try first.flush()
         _ = try second.flush()
         #expect(try rig.store(machine: "three").list(directory: "k", namePrefix: "").map(\.name) == ["a", "b"])

@@ -8,7 +8,9 @@ import WalvaultTesting
     @Test func verifyPassesWhenHealthyAndNamesEachDamagedObject() throws {
         let rig = try OffsiteShippingTests.Rig { $0.endpoint }
         try rig.cluster.start()
-        try run(Fixture.postgresBin + "/pgbench", ["-i", "-s", "2", "-h", rig.ws.path, "-p", "\(rig.cluster.port)", "-U", "postgres", "postgres"], asPostgres: true)
+        try run(
+            Fixture.postgresBin + "/pgbench", ["-i", "-s", "2", "-h", rig.ws.path, "-p", "\(rig.cluster.port)", "-U", "postgres", "postgres"],
+            asPostgres: true)
         let backup = try rig.walvault(["backup"])
         #expect(backup.status == 0, "\(backup.stderr)")
         for _ in 0..<3 {
@@ -38,7 +40,8 @@ import WalvaultTesting
             .components(separatedBy: "/").dropLast().joined(separator: "/")
         let label = String(backupDirectory.split(separator: "/").last!)
         // Segments after the backup's start and before the newest one: a gap there stops a restore.
-        let segments = filesRecursively(rig.store + "/" + walDirectory).filter { $0.count > 40 && !$0.contains(".backup") && !$0.hasPrefix(".") }.sorted()
+        let segments = filesRecursively(rig.store + "/" + walDirectory).filter { $0.count > 40 && !$0.contains(".backup") && !$0.hasPrefix(".") }
+            .sorted()
         let victim = segments[segments.count - 2]
         let victimPath = rig.store + "/" + walDirectory + "/" + victim
 
@@ -63,8 +66,12 @@ import WalvaultTesting
         // The segment deleted: a gap in this store, and missing here while the bucket has it.
         try FileManager.default.moveItem(atPath: victimPath, toPath: rig.ws.file("saved-segment"))
         let segmentName = String(victim.prefix(24))
-        try verifyFails("a deleted segment", naming: ["store \"local\" \(segmentName): gap: segment \(segmentName) is missing; backup \(label)",
-                                                      "store \"local\" \(segmentName): in store \"cloud\" but not in this one"])
+        try verifyFails(
+            "a deleted segment",
+            naming: [
+                "store \"local\" \(segmentName): gap: segment \(segmentName) is missing; backup \(label)",
+                "store \"local\" \(segmentName): in store \"cloud\" but not in this one"
+            ])
         try FileManager.default.moveItem(atPath: rig.ws.file("saved-segment"), toPath: victimPath)
 
         // The manifest truncated (its copy still reads: restore would use it; verify names it).
@@ -77,19 +84,30 @@ import WalvaultTesting
         // A part deleted.
         let part = try #require(filesRecursively(rig.store + "/" + backupDirectory).filter { $0.hasPrefix("part-") }.sorted().first)
         try FileManager.default.moveItem(atPath: rig.store + "/" + backupDirectory + "/" + part, toPath: rig.ws.file("saved-part"))
-        try verifyFails("a deleted part", naming: ["store \"local\" \(backupDirectory)/\(part): missing: backup \(label) cannot be restored from this store"])
+        try verifyFails(
+            "a deleted part", naming: ["store \"local\" \(backupDirectory)/\(part): missing: backup \(label) cannot be restored from this store"])
         try FileManager.default.moveItem(atPath: rig.ws.file("saved-part"), toPath: rig.store + "/" + backupDirectory + "/" + part)
 
         // The same segment deleted from the bucket.
         let bucketKey = "\(walDirectory)/\(victim)"
-        let delete = try run("/usr/bin/env", ["python3", "-c", """
-            import boto3, sys
-            s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name=sys.argv[2], aws_access_key_id=sys.argv[3], aws_secret_access_key=sys.argv[4])
-            s3.delete_object(Bucket=sys.argv[5], Key=sys.argv[6])
-            """, rig.server.endpoint, rig.server.region, rig.server.accessKeyID, rig.server.secretAccessKey, rig.server.bucket, rig.prefix + "/" + bucketKey])
+        let delete = try run(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                """
+                import boto3, sys
+                s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name=sys.argv[2], aws_access_key_id=sys.argv[3], aws_secret_access_key=sys.argv[4])
+                s3.delete_object(Bucket=sys.argv[5], Key=sys.argv[6])
+                """, rig.server.endpoint, rig.server.region, rig.server.accessKeyID, rig.server.secretAccessKey, rig.server.bucket,
+                rig.prefix + "/" + bucketKey
+            ])
         #expect(delete.status == 0, "\(delete.stderr)")
-        try verifyFails("a segment deleted from the bucket", naming: ["store \"cloud\" \(segmentName): gap: segment \(segmentName) is missing",
-                                                                       "store \"cloud\" \(segmentName): in store \"local\" but not in this one"])
+        try verifyFails(
+            "a segment deleted from the bucket",
+            naming: [
+                "store \"cloud\" \(segmentName): gap: segment \(segmentName) is missing",
+                "store \"cloud\" \(segmentName): in store \"local\" but not in this one"
+            ])
         let onlyLocal = try rig.walvault(["verify", "--store", "local"])
         #expect(onlyLocal.status == 0, "the local store alone is whole again: \(onlyLocal.stdout)")
         let unknown = try rig.walvault(["verify", "--store", "nowhere"])

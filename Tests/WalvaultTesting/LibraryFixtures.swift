@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultCatalog
 import WalvaultConfig
@@ -9,6 +6,10 @@ import WalvaultKit
 import WalvaultPipeline
 import WalvaultStores
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // What the library's tests build their cases from, in both test targets: temporary directories,
 // WAL segments, contexts, key rings, byte helpers, stores on the servers and the store drivers the
@@ -61,8 +62,10 @@ public final class TempDir {
 public func read(_ path: String) -> [UInt8] { try! FileSystem.readSmallFile(path, limit: 1 << 30) }
 
 /// A WAL segment PostgreSQL could have written: a valid long page header followed by noise.
-public func makeSegment(name: WALSegmentName, systemIdentifier: UInt64 = 7_000_000_000_000_000_001,
-                 segmentSize: Int = 1 << 20, magic: UInt16 = 0xD110, seed: UInt64 = 1) -> [UInt8] {
+public func makeSegment(
+    name: WALSegmentName, systemIdentifier: UInt64 = 7_000_000_000_000_000_001,
+    segmentSize: Int = 1 << 20, magic: UInt16 = 0xD110, seed: UInt64 = 1
+) -> [UInt8] {
     var bytes = sampleBytes(segmentSize, seed: seed)
     func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         withUnsafeBytes(of: value.littleEndian) { raw in
@@ -82,10 +85,12 @@ public func makeSegment(name: WALSegmentName, systemIdentifier: UInt64 = 7_000_0
 }
 
 /// A config with one local store per path, built in code (the TOML side has its own tests).
-public func makeContext(stores: [String], algorithm: CompressionAlgorithm = .zstd, pgdata: String? = nil, keyRing: KeyRing? = nil) -> WalvaultContext {
+public func makeContext(stores: [String], algorithm: CompressionAlgorithm = .zstd, pgdata: String? = nil, keyRing: KeyRing? = nil) -> WalvaultContext
+{
     let settings = stores.enumerated().map { StoreSettings(name: "store\($0.offset + 1)", kind: .local(path: $0.element)) }
-    let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", pgdata: pgdata),
-                                compression: CompressionSettings(algorithm: algorithm), stores: settings)
+    let config = WalvaultConfig(
+        path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", pgdata: pgdata),
+        compression: CompressionSettings(algorithm: algorithm), stores: settings)
     return WalvaultContext(config: config, stores: settings.map { try! WalvaultContext.makeStore($0) }, keyRing: keyRing)
 }
 
@@ -140,11 +145,15 @@ public func storeError(_ body: () throws -> Void) -> StoreError? {
 public func storeErrorKind(_ body: () throws -> Void) -> StoreError.Kind? { storeError(body)?.kind }
 
 /// A Telegram store on the Bot API stand-in, its local state in `workDirectory` (a new one is a new machine).
-public func telegramStore(_ standIn: TelegramStandIn, workDirectory: String, partSize: Int, keyRing: KeyRing? = nil, pacer: TelegramPacer = TelegramPacer(),
-                   retryDelays: [Double] = [0.5, 1, 2, 4, 8], token: String? = nil, chatID: String? = nil, localFiles: Bool = false) -> TelegramStore {
-    let api = TelegramBotAPI(store: "telegram", apiBase: standIn.apiBase, token: Array((token ?? standIn.token).utf8).withUnsafeBytes { SecretBytes(copying: $0) },
-                             chatID: chatID ?? standIn.chatID, localFiles: localFiles)
-    return TelegramStore(name: "telegram", api: api, partSize: partSize, workDirectory: workDirectory, keyRing: keyRing, pacer: pacer, retryDelays: retryDelays)
+public func telegramStore(
+    _ standIn: TelegramStandIn, workDirectory: String, partSize: Int, keyRing: KeyRing? = nil, pacer: TelegramPacer = TelegramPacer(),
+    retryDelays: [Double] = [0.5, 1, 2, 4, 8], token: String? = nil, chatID: String? = nil, localFiles: Bool = false
+) -> TelegramStore {
+    let api = TelegramBotAPI(
+        store: "telegram", apiBase: standIn.apiBase, token: Array((token ?? standIn.token).utf8).withUnsafeBytes { SecretBytes(copying: $0) },
+        chatID: chatID ?? standIn.chatID, localFiles: localFiles)
+    return TelegramStore(
+        name: "telegram", api: api, partSize: partSize, workDirectory: workDirectory, keyRing: keyRing, pacer: pacer, retryDelays: retryDelays)
 }
 
 /// Deterministic, partly compressible bytes (like WAL: repeated structure with noise).
@@ -160,20 +169,22 @@ public func sampleBytes(_ count: Int, seed: UInt64 = 42) -> [UInt8] {
 
 extension S3TestServer {
     /// A store on a fresh prefix, signed with the IAM user's key.
-    public func store(name: String = "s3", endpoint: String? = nil, prefix: String? = nil, secret: String? = nil, accessKeyID: String? = nil, bucket: String? = nil,
-               partSize: Int = 5 << 20, readWindow: Int = 1 << 20, pageSize: Int = 1000,
-               policy: RetryingStore.Policy = RetryingStore.Policy(attempts: 3, baseDelayMicros: 1000, maxDelayMicros: 10_000),
-               conditionalCreate: S3Store.ConditionalCreate? = nil) -> S3Store {
+    public func store(
+        name: String = "s3", endpoint: String? = nil, prefix: String? = nil, secret: String? = nil, accessKeyID: String? = nil, bucket: String? = nil,
+        partSize: Int = 5 << 20, readWindow: Int = 1 << 20, pageSize: Int = 1000,
+        policy: RetryingStore.Policy = RetryingStore.Policy(attempts: 3, baseDelayMicros: 1000, maxDelayMicros: 10_000),
+        conditionalCreate: S3Store.ConditionalCreate? = nil
+    ) -> S3Store {
         let secretBytes = Array((secret ?? secretAccessKey).utf8)
-        return S3Store(name: name, endpoint: endpoint ?? self.endpoint, region: region, bucket: bucket ?? self.bucket,
-                       prefix: prefix ?? "t-\(UInt64.random(in: 0..<UInt64.max))", pathStyle: true,
-                       accessKeyID: accessKeyID ?? self.accessKeyID,
-                       secret: secretBytes.withUnsafeBytes { SecretBytes(copying: $0) },
-                       partSize: partSize, readWindow: readWindow, pageSize: pageSize, policy: policy,
-                       conditionalCreate: conditionalCreate)
+        return S3Store(
+            name: name, endpoint: endpoint ?? self.endpoint, region: region, bucket: bucket ?? self.bucket,
+            prefix: prefix ?? "t-\(UInt64.random(in: 0..<UInt64.max))", pathStyle: true,
+            accessKeyID: accessKeyID ?? self.accessKeyID,
+            secret: secretBytes.withUnsafeBytes { SecretBytes(copying: $0) },
+            partSize: partSize, readWindow: readWindow, pageSize: pageSize, policy: policy,
+            conditionalCreate: conditionalCreate)
     }
 }
-
 
 extension FaultProxy {
     public func store(partSize: Int = 5 << 20) throws -> S3Store {
@@ -216,8 +227,9 @@ public final class KeepAlive {
 
 /// A backup without parts that ran for a minute before `stop`, starting in segment `startSegment`.
 public func emptyManifest(stop: Int64, startSegment start: UInt64) -> BackupManifest {
-    BackupManifest(label: BackupLabel.make(stop - 60_000_000), cluster: "main", systemIdentifier: "7000000000000000001", postgresVersion: 150000,
-                   walSegmentSize: 1 << 20, timeline: 1, startLSN: LSN(start << 20 + 40), stopLSN: LSN(start << 20 + 4096),
-                   startTime: stop - 60_000_000, stopTime: stop, walvaultVersion: "test", compression: "zstd",
-                   backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
+    BackupManifest(
+        label: BackupLabel.make(stop - 60_000_000), cluster: "main", systemIdentifier: "7000000000000000001", postgresVersion: 150000,
+        walSegmentSize: 1 << 20, timeline: 1, startLSN: LSN(start << 20 + 40), stopLSN: LSN(start << 20 + 4096),
+        startTime: stop - 60_000_000, stopTime: stop, walvaultVersion: "test", compression: "zstd",
+        backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
 }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The real S3-compatible server the tests use: moto, started once per test process by
 /// scripts/testing/s3-server.py on a loopback port, checking every signature against an IAM user's
@@ -37,12 +38,14 @@ public struct S3TestServer: Sendable {
 
     private static func start() -> Result<S3TestServer, TestSetupError> {
         Result {
-            let line = try TestHelper.start(script: "s3-server.py", arguments: ["walvault-test"],
-                                            hint: "install it: pip install 'moto[server]==5.2.1', or run bash scripts/setup.sh")
+            let line = try TestHelper.start(
+                script: "s3-server.py", arguments: ["walvault-test"],
+                hint: "install it: pip install 'moto[server]==5.2.1', or run bash scripts/setup.sh")
             let parsed = try JSONDecoder().decode(Announcement.self, from: Data(line.utf8))
-            return S3TestServer(endpoint: parsed.endpoint, bucket: parsed.bucket, region: parsed.region,
-                                accessKeyID: parsed.access_key_id, secretAccessKey: parsed.secret_access_key,
-                                readerAccessKeyID: parsed.reader_access_key_id, readerSecretAccessKey: parsed.reader_secret_access_key)
+            return S3TestServer(
+                endpoint: parsed.endpoint, bucket: parsed.bucket, region: parsed.region,
+                accessKeyID: parsed.access_key_id, secretAccessKey: parsed.secret_access_key,
+                readerAccessKeyID: parsed.reader_access_key_id, readerSecretAccessKey: parsed.reader_secret_access_key)
         }.mapError { $0 as? TestSetupError ?? TestSetupError("\($0)") }
     }
 
@@ -158,8 +161,10 @@ public final class TelegramStandIn: Sendable {
     public let chatID: String
     let control: String
 
-    public init(token: String = "123456:TEST-\(UInt32.random(in: 0..<UInt32.max))", chatID: String = "-1001234567890",
-                caller: String = #fileID) throws {
+    public init(
+        token: String = "123456:TEST-\(UInt32.random(in: 0..<UInt32.max))", chatID: String = "-1001234567890",
+        caller: String = #fileID
+    ) throws {
         try TestHelper.refuseInUnitTarget(caller, what: "the Telegram stand-in")
         var template = Array("/tmp/walvault-telegram.XXXXXX".utf8CString)
         let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
@@ -184,14 +189,16 @@ public final class TelegramStandIn: Sendable {
     /// requests, served_429, documents, document_bytes, deleted.
     public func stats() -> [String: Int] {
         guard let data = FileManager.default.contents(atPath: control + ".stats"),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
         return object.compactMapValues { $0 as? Int }
     }
 
     /// Every sendMessage text so far (alerts).
     public func texts() -> [String] {
         guard let data = FileManager.default.contents(atPath: control + ".stats"),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [] }
         return object["texts"] as? [String] ?? []
     }
 
@@ -210,7 +217,8 @@ public final class AlertSinks: Sendable {
         try TestHelper.refuseInUnitTarget(caller, what: "the alert sinks")
         var template = Array("/tmp/walvault-alerts.XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-        let line = try TestHelper.start(script: "alert-sinks.py", arguments: [directory, user, password], hint: "pip install aiosmtpd==1.4.6 (scripts/setup.sh does)")
+        let line = try TestHelper.start(
+            script: "alert-sinks.py", arguments: [directory, user, password], hint: "pip install aiosmtpd==1.4.6 (scripts/setup.sh does)")
         let ports = line.split(separator: " ").compactMap { Int($0) }
         guard ports.count == 2 else { throw TestSetupError("alert-sinks.py printed \(line)") }
         webhookPort = ports[0]
@@ -219,7 +227,9 @@ public final class AlertSinks: Sendable {
 
     /// Bodies received so far whose file names start with `prefix` ("webhook", "mail"), oldest first.
     public func received(_ prefix: String) -> [String] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix(prefix + "-") && !$0.hasSuffix(".tmp") }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
+            $0.hasPrefix(prefix + "-") && !$0.hasSuffix(".tmp")
+        }
         return names.sorted { Int($0.split(separator: "-").last!)! < Int($1.split(separator: "-").last!)! }
             .compactMap { try? String(contentsOfFile: directory + "/" + $0, encoding: .utf8) }
     }

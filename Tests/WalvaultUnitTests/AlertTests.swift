@@ -1,9 +1,10 @@
 import Testing
-@testable import WalvaultPolicy
 import WalvaultConfig
 import WalvaultPolicy
-@testable import WalvaultAlerts
 import WalvaultTesting
+
+@testable import WalvaultAlerts
+@testable import WalvaultPolicy
 
 @Suite struct AlertPolicyTests {
     let hour: Int64 = 3600 * 1_000_000
@@ -47,21 +48,23 @@ import WalvaultTesting
 }
 
 @Suite struct AlertMessageTests {
-    let message = AlertMessage(status: .alert, cluster: "main", host: "db1", condition: "archive-push to store \"local\"", failures: 3,
-                               since: 1_795_000_000_000_000, error: "store \"local\": cannot write: No space left on device",
-                               lastBackupLabel: "20261123T030000Z", lastBackupStop: 1_794_990_000_000_000, databaseBytes: 2_147_483_648,
-                               now: 1_795_000_600_000_000)
+    let message = AlertMessage(
+        status: .alert, cluster: "main", host: "db1", condition: "archive-push to store \"local\"", failures: 3,
+        since: 1_795_000_000_000_000, error: "store \"local\": cannot write: No space left on device",
+        lastBackupLabel: "20261123T030000Z", lastBackupStop: 1_794_990_000_000_000, databaseBytes: 2_147_483_648,
+        now: 1_795_000_600_000_000)
 
     @Test func saysWhatWhereSinceWhenTheErrorTheLastBackupTheSizeAndWhatToCheck() {
-        #expect(message.lines == [
-            "[walvault] FAILING: archive-push to store \"local\" for main on db1 (3 times in a row)",
-            "database: cluster main on db1",
-            "failing: archive-push to store \"local\" since 2026-11-18 11:06:40+00 (10 min ago)",
-            "error: store \"local\": cannot write: No space left on device",
-            "last good backup: 20261123T030000Z, finished 2026-11-18 08:20:00+00 (2 h ago)",
-            "database size (last backup): 2.0 GiB",
-            "check: " + message.checkHint,
-        ])
+        #expect(
+            message.lines == [
+                "[walvault] FAILING: archive-push to store \"local\" for main on db1 (3 times in a row)",
+                "database: cluster main on db1",
+                "failing: archive-push to store \"local\" since 2026-11-18 11:06:40+00 (10 min ago)",
+                "error: store \"local\": cannot write: No space left on device",
+                "last good backup: 20261123T030000Z, finished 2026-11-18 08:20:00+00 (2 h ago)",
+                "database size (last backup): 2.0 GiB",
+                "check: " + message.checkHint
+            ])
         var recovered = message
         recovered.status = .recovered
         #expect(recovered.subject == "[walvault] RECOVERED: archive-push to store \"local\" for main on db1")
@@ -81,18 +84,22 @@ import WalvaultTesting
     static let head = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\n[alerts]\n"
 
     @Test func theIssuesKeysParse() throws {
-        let config = try ConfigLoader.parse(Self.head + """
-            webhook_url_env = "WALVAULT_ALERT_WEBHOOK"
-            email_to = "owner@example.com, ops@example.com"
-            smtp_url = "smtps://smtp.example.com:465"
-            smtp_user_env = "WALVAULT_SMTP_USER"
-            smtp_password_env = "WALVAULT_SMTP_PASSWORD"
-            backup_max_age_hours = 30
-            after_failures = 5
-            """, path: "/c.toml")
-        #expect(config.alerts == AlertSettings(webhookURL: .environment("WALVAULT_ALERT_WEBHOOK"), emailTo: ["owner@example.com", "ops@example.com"],
-                                               smtpURL: "smtps://smtp.example.com:465", smtpUser: .environment("WALVAULT_SMTP_USER"),
-                                               smtpPassword: .environment("WALVAULT_SMTP_PASSWORD"), backupMaxAgeHours: 30, afterFailures: 5))
+        let config = try ConfigLoader.parse(
+            Self.head + """
+                webhook_url_env = "WALVAULT_ALERT_WEBHOOK"
+                email_to = "owner@example.com, ops@example.com"
+                smtp_url = "smtps://smtp.example.com:465"
+                smtp_user_env = "WALVAULT_SMTP_USER"
+                smtp_password_env = "WALVAULT_SMTP_PASSWORD"
+                backup_max_age_hours = 30
+                after_failures = 5
+                """, path: "/c.toml")
+        #expect(
+            config.alerts
+                == AlertSettings(
+                    webhookURL: .environment("WALVAULT_ALERT_WEBHOOK"), emailTo: ["owner@example.com", "ops@example.com"],
+                    smtpURL: "smtps://smtp.example.com:465", smtpUser: .environment("WALVAULT_SMTP_USER"),
+                    smtpPassword: .environment("WALVAULT_SMTP_PASSWORD"), backupMaxAgeHours: 30, afterFailures: 5))
         #expect(try ConfigLoader.parse(Self.head, path: "/c.toml").alerts == AlertSettings())
     }
 
@@ -104,11 +111,14 @@ import WalvaultTesting
         ("email_to = \"owner@example.com\"", "alerts.smtp_url", "missing"),
         ("email_to = \"o@example.com\"\nsmtp_url = \"smtps://user:SECRETMARKER@smtp.example.com\"", "alerts.smtp_url", "without credentials"),
         ("email_to = \"o@example.com\"\nsmtp_url = \"https://smtp.example.com\"", "alerts.smtp_url", "not an smtp://"),
-        ("email_to = \"o@example.com\"\nsmtp_url = \"smtp://h\"\nsmtp_password_env = \"SECRETMARKER pass\"", "alerts.smtp_password_env", "not an environment variable name"),
+        (
+            "email_to = \"o@example.com\"\nsmtp_url = \"smtp://h\"\nsmtp_password_env = \"SECRETMARKER pass\"", "alerts.smtp_password_env",
+            "not an environment variable name"
+        ),
         ("smtp_url = \"smtp://h\"", "alerts.smtp_url", "email_to is not"),
         ("after_failures = 0", "alerts.after_failures", "out of range"),
         ("backup_max_age_hours = 0", "alerts.backup_max_age_hours", "out of range"),
-        ("slack = \"x\"", "alerts.slack", "unknown key"),
+        ("slack = \"x\"", "alerts.slack", "unknown key")
     ])
     func everyMistakeIsOneLineNamingTheKey(text: String, key: String, problem: String) throws {
         do {
@@ -135,16 +145,22 @@ import WalvaultTesting
         #expect(HealthCheck.shippingLag(store: "b2", queued: 3, oldestSeconds: 3600, maxMinutes: 60).ok)
         #expect(!HealthCheck.shippingLag(store: "b2", queued: 3, oldestSeconds: 3601, maxMinutes: 60).ok)
         #expect(HealthCheck.freeSpace(what: "pg_wal", path: "/x", free: 15, total: 100, minPercent: 15).ok)
-        #expect(HealthCheck.freeSpace(what: "pg_wal", path: "/x", free: 149, total: 1000, minPercent: 15).line
+        #expect(
+            HealthCheck.freeSpace(what: "pg_wal", path: "/x", free: 149, total: 1000, minPercent: 15).line
                 == "FAIL free space for pg_wal: 14 % free on /x (at least 15 %); free space there; a full pg_wal stops PostgreSQL")
     }
 
     @Test func thresholdsParseAndAreChecked() throws {
         let head = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\n[check]\n"
-        #expect(try ConfigLoader.parse(head + "backup_max_age_hours = 50\nshipping_lag_minutes = 5\nmin_free_percent = 20\nround_trip_seconds = 10\n", path: "/c.toml").check
+        #expect(
+            try ConfigLoader.parse(
+                head + "backup_max_age_hours = 50\nshipping_lag_minutes = 5\nmin_free_percent = 20\nround_trip_seconds = 10\n", path: "/c.toml"
+            ).check
                 == CheckSettings(backupMaxAgeHours: 50, shippingLagMinutes: 5, minFreePercent: 20, roundTripSeconds: 10))
         #expect(try ConfigLoader.parse(head, path: "/c.toml").check == CheckSettings())
-        for (text, key) in [("min_free_percent = 100", "check.min_free_percent"), ("round_trip_seconds = 1", "check.round_trip_seconds"), ("lag = 1", "check.lag")] {
+        for (text, key) in [
+            ("min_free_percent = 100", "check.min_free_percent"), ("round_trip_seconds = 1", "check.round_trip_seconds"), ("lag = 1", "check.lag")
+        ] {
             do {
                 _ = try ConfigLoader.parse(head + text, path: "/c.toml")
                 Issue.record("expected an error for \(text)")

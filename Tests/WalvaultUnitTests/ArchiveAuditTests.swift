@@ -1,8 +1,9 @@
 import Testing
-@testable import WalvaultCatalog
-@testable import WalvaultBackup
-@testable import WalvaultDrill
 import WalvaultTesting
+
+@testable import WalvaultBackup
+@testable import WalvaultCatalog
+@testable import WalvaultDrill
 
 /// What verify concludes from the stores' listings, case by case.
 @Suite struct ArchiveAuditTests {
@@ -53,12 +54,14 @@ import WalvaultTesting
         files["00000002.history"] = ["h"]
         #expect(gaps(.init(store: "s", walFiles: files, backups: [backup("B", start: 3, stop: 4)]), histories: [2: history]).isEmpty)
         files.removeValue(forKey: name(1, 5))
-        #expect(gaps(.init(store: "s", walFiles: files, backups: [backup("B", start: 3, stop: 4)]), histories: [2: history])
-            == ["gap: segment \(name(1, 5)) is missing; backup B cannot be replayed past it from this store"])
+        #expect(
+            gaps(.init(store: "s", walFiles: files, backups: [backup("B", start: 3, stop: 4)]), histories: [2: history])
+                == ["gap: segment \(name(1, 5)) is missing; backup B cannot be replayed past it from this store"])
         files[name(1, 5)] = ["x"]
         files.removeValue(forKey: name(2, 7))
-        #expect(gaps(.init(store: "s", walFiles: files, backups: [backup("B", start: 3, stop: 4)]), histories: [2: history])
-            == ["gap: segment \(name(2, 7)) is missing; backup B cannot be replayed past it from this store"])
+        #expect(
+            gaps(.init(store: "s", walFiles: files, backups: [backup("B", start: 3, stop: 4)]), histories: [2: history])
+                == ["gap: segment \(name(2, 7)) is missing; backup B cannot be replayed past it from this store"])
     }
 
     @Test func aNewTimelineWithNothingArchivedYetIsNoGap() {
@@ -86,10 +89,13 @@ import WalvaultTesting
     }
 
     @Test func walBeforeEveryBackupIsUnusedAndSaidAsARun() {
-        let found = ArchiveAudit.unused(in: .init(store: "s", walFiles: wal(1, 1...9), backups: [backup("B", start: 4, stop: 5)]), segmentSize: Self.size)
+        let found = ArchiveAudit.unused(
+            in: .init(store: "s", walFiles: wal(1, 1...9), backups: [backup("B", start: 4, stop: 5)]), segmentSize: Self.size)
         #expect(found.count == 1)
         #expect(found.first?.problem.hasPrefix("3 WAL segments (\(name(1, 1)) to \(name(1, 3)))") == true)
-        #expect(ArchiveAudit.unused(in: .init(store: "s", walFiles: wal(1, 1...9)), segmentSize: Self.size).isEmpty, "with no backup nothing is judged unused")
+        #expect(
+            ArchiveAudit.unused(in: .init(store: "s", walFiles: wal(1, 1...9)), segmentSize: Self.size).isEmpty,
+            "with no backup nothing is judged unused")
     }
 
     @Test func whatAnotherStoreHoldsIsMissingOnlyWhereThisStoreShouldHaveIt() {
@@ -134,9 +140,11 @@ import WalvaultTesting
     @Test func theDrillsServerListensOnlyOnItsOwnPortAndArchivesNothing() {
         let text = DrillServer.settings(port: 54_321, directory: "/var/tmp/walvault-drill-main-1/it's")
         let lines = Set(text.split(separator: "\n").map(String.init))
-        for expected in ["port = 54321", "listen_addresses = '127.0.0.1'", "archive_mode = 'off'", "archive_command = ''", "primary_conninfo = ''",
-                         "synchronous_standby_names = ''", "unix_socket_directories = '/var/tmp/walvault-drill-main-1/it''s'",
-                         "hba_file = '/var/tmp/walvault-drill-main-1/it''s/pg_hba.conf'"] {
+        for expected in [
+            "port = 54321", "listen_addresses = '127.0.0.1'", "archive_mode = 'off'", "archive_command = ''", "primary_conninfo = ''",
+            "synchronous_standby_names = ''", "unix_socket_directories = '/var/tmp/walvault-drill-main-1/it''s'",
+            "hba_file = '/var/tmp/walvault-drill-main-1/it''s/pg_hba.conf'"
+        ] {
             #expect(lines.contains(expected), "\(expected) in \(text)")
         }
         #expect(text.hasPrefix(DrillServer.settingsBegin))

@@ -1,15 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+import WalvaultArchive
 import WalvaultCatalog
-import WalvaultRepository
+import WalvaultKit
 import WalvaultPipeline
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-import WalvaultArchive
-import WalvaultKit
 import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct ArchivePushTests {
     let name = seg("000000010000000000000003")
@@ -48,8 +49,10 @@ import WalvaultTesting
         #expect(try get(context, name.description, destination) == .restored(store: "store1", object: result.stored[0].object, size: bytes.count))
         #expect(read(destination) == bytes)
         // Nothing but the object, the info pair and no leftovers.
-        #expect(filesUnder(Paths.join(dir.path, "store")) == [
-            "main/archive.info", "main/archive.info.copy", "main/wal/0000000100000000/\(name)-\(stamp)-\(result.sha256)\(algorithm.fileExtension)"])
+        #expect(
+            filesUnder(Paths.join(dir.path, "store")) == [
+                "main/archive.info", "main/archive.info.copy", "main/wal/0000000100000000/\(name)-\(stamp)-\(result.sha256)\(algorithm.fileExtension)"
+            ])
         #expect(filesUnder(Paths.join(dir.path, "restore")) == ["RECOVERYXLOG"])
     }
 
@@ -333,8 +336,12 @@ import WalvaultTesting
         let (context, _, _) = try setUp(dir)
         try FileSystem.remove(Paths.join(dir.path, "store1/main/archive.info"))
         _ = dir.write("store1/main/archive.info.copy", Array("garbage".utf8) + [])
-        _ = dir.write("store1/main/archive.info.copy", ArchiveInfo(identity: ClusterIdentity(
-            systemIdentifier: 7_000_000_000_000_000_001, walSegmentSize: 1 << 20, postgresVersion: 15)).encoded())
+        _ = dir.write(
+            "store1/main/archive.info.copy",
+            ArchiveInfo(
+                identity: ClusterIdentity(
+                    systemIdentifier: 7_000_000_000_000_000_001, walSegmentSize: 1 << 20, postgresVersion: 15)
+            ).encoded())
         let next = seg("000000010000000000000004")
         _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(next)", makeSegment(name: next)))
         // The lost original is written again from the copy; then a lost copy from the original.
@@ -348,8 +355,12 @@ import WalvaultTesting
     @Test func disagreeingInfoFilesAreRefused() throws {
         let dir = TempDir()
         let (context, _, _) = try setUp(dir)
-        _ = dir.write("store1/main/archive.info.copy", ArchiveInfo(identity: ClusterIdentity(
-            systemIdentifier: 5, walSegmentSize: 1 << 20, postgresVersion: 15)).encoded())
+        _ = dir.write(
+            "store1/main/archive.info.copy",
+            ArchiveInfo(
+                identity: ClusterIdentity(
+                    systemIdentifier: 5, walSegmentSize: 1 << 20, postgresVersion: 15)
+            ).encoded())
         let next = seg("000000010000000000000004")
         #expect(throws: CatalogError.self) {
             _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(next)", makeSegment(name: next)))

@@ -1,16 +1,18 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultCatalog
-import WalvaultRepository
 import WalvaultPipeline
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultBackup
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
-import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Packs a fake data directory with tiny parts, writes its manifest the way `Backup` does, and
 /// restores it: files spanning many parts, empty files and pg_control all come back exactly.
@@ -28,27 +30,31 @@ import WalvaultTesting
                 "base/1/1259": sampleBytes(5_500, seed: 3),
                 "base/1/empty": [],
                 "global/pg_control": sampleBytes(8192, seed: 4),
-                "global/1262": sampleBytes(999, seed: 5),
+                "global/1262": sampleBytes(999, seed: 5)
             ]
             self.files = files
             let source = dir.sub("source")
             for (path, bytes) in files { _ = dir.write("source/" + path, bytes) }
             let layout = ArchiveLayout(cluster: "main")
-            let packer = BackupPacker(stores: context.stores, directory: layout.backupDirectory("L1"),
-                                      compression: context.config.compression, partSize: partSize)
-            var entries: [BackupManifest.Entry] = [.init(path: "base", kind: .directory, mode: 0o700),
-                                                   .init(path: "base/1", kind: .directory, mode: 0o700),
-                                                   .init(path: "global", kind: .directory, mode: 0o700)]
+            let packer = BackupPacker(
+                stores: context.stores, directory: layout.backupDirectory("L1"),
+                compression: context.config.compression, partSize: partSize)
+            var entries: [BackupManifest.Entry] = [
+                .init(path: "base", kind: .directory, mode: 0o700),
+                .init(path: "base/1", kind: .directory, mode: 0o700),
+                .init(path: "global", kind: .directory, mode: 0o700)
+            ]
             for path in files.keys.sorted() where path != "global/pg_control" {
                 entries.append(try #require(try packer.add(path: Paths.join(source, path), relative: path, mode: 0o600)))
             }
             entries.append(try #require(try packer.add(path: Paths.join(source, "global/pg_control"), relative: "global/pg_control", mode: 0o600)))
             #expect(try packer.add(path: Paths.join(source, "vanished"), relative: "vanished", mode: 0o600) == nil)
             try packer.finish()
-            manifest = BackupManifest(label: "L1", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: mib16,
-                                      timeline: 1, startLSN: LSN(UInt64(mib16) * 2), stopLSN: LSN(UInt64(mib16) * 2 + 500), startTime: 1, stopTime: 2,
-                                      walvaultVersion: "test", compression: "zstd", backupLabel: "START TIMELINE: 1\n", tablespaceMap: nil,
-                                      tablespaces: [], parts: packer.parts, entries: entries)
+            manifest = BackupManifest(
+                label: "L1", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: mib16,
+                timeline: 1, startLSN: LSN(UInt64(mib16) * 2), stopLSN: LSN(UInt64(mib16) * 2 + 500), startTime: 1, stopTime: 2,
+                walvaultVersion: "test", compression: "zstd", backupLabel: "START TIMELINE: 1\n", tablespaceMap: nil,
+                tablespaces: [], parts: packer.parts, entries: entries)
             let store = context.stores[0]
             _ = try store.createSmall(key: layout.manifestKey("L1"), contents: try manifest.encoded())
             // The WAL the backup needs.
@@ -60,9 +66,12 @@ import WalvaultTesting
         func restore(into target: String, force: Bool = false, parallel: Int = 2) throws -> RestoreReport {
             var config = context.config
             config.performance.restoreParallel = parallel
-            return try Restore(context: WalvaultContext(config: config, stores: context.rawStores, keyRing: context.keyRing),
-                               options: RestoreOptions(pgdata: target, target: .latest, force: force,
-                                                       restoreCommand: "/usr/bin/walvault --config /x.toml")).run()
+            return try Restore(
+                context: WalvaultContext(config: config, stores: context.rawStores, keyRing: context.keyRing),
+                options: RestoreOptions(
+                    pgdata: target, target: .latest, force: force,
+                    restoreCommand: "/usr/bin/walvault --config /x.toml")
+            ).run()
         }
     }
 
@@ -126,7 +135,8 @@ import WalvaultTesting
         let directory = ArchiveLayout(cluster: "main").backupDirectory("L1")
         let fetch: @Sendable (Int, ByteSink) throws -> Void = { number, sink in
             guard number != 7 else { return }  // a part that delivers nothing
-            _ = try ObjectFetcher.fetch(StoreObject(key: directory + "/" + parts[number].name, size: parts[number].storedSize), from: store, into: sink)
+            _ = try ObjectFetcher.fetch(
+                StoreObject(key: directory + "/" + parts[number].name, size: parts[number].storedSize), from: store, into: sink)
         }
         do {
             try RestoreWriter(manifest: f.manifest, paths: paths).run(workers: 3, fetch: fetch)
@@ -156,33 +166,38 @@ import WalvaultTesting
         for i in 0..<40 { files["base/1/\(16384 + i)"] = sampleBytes([0, 1, 700, 2_500, 9_000][i % 5], seed: UInt64(i)) }
         for (path, bytes) in files { _ = dir.write("source/" + path, bytes) }
         let source = dir.sub("source")
-        var items: [DataDirectoryWalker.Item] = [.entry(.init(path: "base", kind: .directory, mode: 0o700)),
-                                                 .entry(.init(path: "base/1", kind: .directory, mode: 0o700)),
-                                                 .entry(.init(path: "global", kind: .directory, mode: 0o700))]
+        var items: [DataDirectoryWalker.Item] = [
+            .entry(.init(path: "base", kind: .directory, mode: 0o700)),
+            .entry(.init(path: "base/1", kind: .directory, mode: 0o700)),
+            .entry(.init(path: "global", kind: .directory, mode: 0o700))
+        ]
         for path in files.keys.sorted() where path != "global/pg_control" {
             items.append(.file(path: Paths.join(source, path), relative: path, mode: 0o600, size: files[path]!.count))
         }
         items.append(.file(path: Paths.join(source, "base/1/vanished"), relative: "base/1/vanished", mode: 0o600, size: 100))
         let layout = ArchiveLayout(cluster: "main")
-        let copier = BackupCopier(stores: context.stores, directory: layout.backupDirectory("L1"), compression: context.config.compression,
-                                  partSize: 1000, parallel: parallel)
+        let copier = BackupCopier(
+            stores: context.stores, directory: layout.backupDirectory("L1"), compression: context.config.compression,
+            partSize: 1000, parallel: parallel)
         var entries = try copier.copy(items)
         #expect(!entries.contains { $0.path == "base/1/vanished" })
         entries.append(try #require(try copier.copyLast(path: Paths.join(source, "global/pg_control"), relative: "global/pg_control", mode: 0o600)))
         let parts = try copier.finish()
         #expect(parts.map { String($0.name.prefix(11)) } == parts.indices.map { BackupPacker.partName($0 + 1) })
-        let manifest = BackupManifest(label: "L1", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: mib16,
-                                      timeline: 1, startLSN: LSN(UInt64(mib16) * 2), stopLSN: LSN(UInt64(mib16) * 2 + 500), startTime: 1, stopTime: 2,
-                                      walvaultVersion: "test", compression: "zstd", backupLabel: "START TIMELINE: 1\n", tablespaceMap: nil,
-                                      tablespaces: [], parts: parts, entries: entries)
+        let manifest = BackupManifest(
+            label: "L1", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: mib16,
+            timeline: 1, startLSN: LSN(UInt64(mib16) * 2), stopLSN: LSN(UInt64(mib16) * 2 + 500), startTime: 1, stopTime: 2,
+            walvaultVersion: "test", compression: "zstd", backupLabel: "START TIMELINE: 1\n", tablespaceMap: nil,
+            tablespaces: [], parts: parts, entries: entries)
         let target = dir.sub("restored")
         let paths = manifest.entries.map { Paths.join(target, $0.path) }
         _ = dir.write("restored/base/1/.keep", [])
         _ = dir.write("restored/global/.keep", [])
         let store = context.stores[0]
         try RestoreWriter(manifest: manifest, paths: paths).run(workers: 2) { number, sink in
-            _ = try ObjectFetcher.fetch(StoreObject(key: layout.backupDirectory("L1") + "/" + parts[number].name, size: parts[number].storedSize),
-                                        from: store, into: sink)
+            _ = try ObjectFetcher.fetch(
+                StoreObject(key: layout.backupDirectory("L1") + "/" + parts[number].name, size: parts[number].storedSize),
+                from: store, into: sink)
         }
         for (path, bytes) in files where !bytes.isEmpty { #expect(read(Paths.join(target, path)) == bytes, "\(path)") }
     }
@@ -239,8 +254,9 @@ import WalvaultTesting
 
 @Suite struct RecoverySettingsTests {
     @Test func replacesAnEarlierWalvaultBlockAndKeepsEverythingElse() {
-        let first = Restore.recoverySettings(existing: "# Do not edit\nwork_mem = '64MB'\n", restoreCommand: "/bin/walvault --config /c.toml",
-                                             target: .time(1_795_428_000_000_000))
+        let first = Restore.recoverySettings(
+            existing: "# Do not edit\nwork_mem = '64MB'\n", restoreCommand: "/bin/walvault --config /c.toml",
+            target: .time(1_795_428_000_000_000))
         #expect(first.contains("work_mem = '64MB'"))
         #expect(first.contains("recovery_target_time = '2026-11-23 10:00:00+00'"))
         let second = Restore.recoverySettings(existing: first, restoreCommand: "/bin/walvault --config /c.toml", target: .latest)
@@ -262,14 +278,15 @@ import WalvaultTesting
         ("pg_replslot", true, .includeEmpty), ("base", true, .include), ("base/pgsql_tmp", true, .skip),
         ("base/1/pgsql_tmp12.3", false, .skip), ("global/pg_internal.init", false, .skip),
         ("postmaster.pid", false, .skip), ("backup_label", false, .skip), ("recovery.signal", false, .skip),
-        ("postgresql.auto.conf", false, .include), ("base/1/postmaster.pid", false, .include), ("pg_xact", true, .include),
+        ("postgresql.auto.conf", false, .include), ("base/1/postmaster.pid", false, .include), ("pg_xact", true, .include)
     ])
     func followsPostgreSQLsList(path: String, isDirectory: Bool, expected: BackupExclusions.Decision) {
         #expect(BackupExclusions.decide(path, isDirectory: isDirectory) == expected)
     }
 
     @Test func walRunsShowGaps() {
-        let segments = [2, 3, 4, 7, 8].map { WALSegmentName(timeline: 1, segmentNumber: UInt64($0), segmentSize: mib16) }
+        let segments =
+            [2, 3, 4, 7, 8].map { WALSegmentName(timeline: 1, segmentNumber: UInt64($0), segmentSize: mib16) }
             + [WALSegmentName(timeline: 2, segmentNumber: 8, segmentSize: mib16)]
         let runs = WALRuns.runs(segments, segmentSize: mib16)
         #expect(runs.map(\.segments) == [3, 2, 1])

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultCatalog
 import WalvaultConfig
@@ -8,11 +5,16 @@ import WalvaultPostgres
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultArchive
 @testable import WalvaultBackup
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
-import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `Backup.run` against a fake database session: everything but the SQL, without a server.
 @Suite struct BackupSessionTests {
@@ -33,9 +35,10 @@ import WalvaultTesting
         init(context: WalvaultContext, pgdata: String, walDirectory: String) {
             self.context = context
             self.walDirectory = walDirectory
-            serverFacts = ServerFacts(versionNumber: 150_004, systemIdentifier: String(BackupSessionTests.systemIdentifier),
-                                      walSegmentSize: BackupSessionTests.segmentSize, dataDirectory: pgdata,
-                                      archiveCommand: "walvault --config /test/walvault.toml archive-push %p")
+            serverFacts = ServerFacts(
+                versionNumber: 150_004, systemIdentifier: String(BackupSessionTests.systemIdentifier),
+                walSegmentSize: BackupSessionTests.segmentSize, dataDirectory: pgdata,
+                archiveCommand: "walvault --config /test/walvault.toml archive-push %p")
         }
 
         func facts() throws -> ServerFacts { serverFacts }
@@ -53,16 +56,20 @@ import WalvaultTesting
                 for number in [UInt64(2), 3] {
                     let name = WALSegmentName(timeline: 1, segmentNumber: number, segmentSize: BackupSessionTests.segmentSize)
                     let path = Paths.join(walDirectory, name.description)
-                    try FileSystem.writeAtomically(path, contents: makeSegment(name: name, systemIdentifier: BackupSessionTests.systemIdentifier,
-                                                                               segmentSize: BackupSessionTests.segmentSize, seed: number))
+                    try FileSystem.writeAtomically(
+                        path,
+                        contents: makeSegment(
+                            name: name, systemIdentifier: BackupSessionTests.systemIdentifier,
+                            segmentSize: BackupSessionTests.segmentSize, seed: number))
                     _ = try ArchivePush(context: context).run(walPath: path)
                 }
                 let history = Paths.join(walDirectory, "000000010000000000000002.00000028.backup")
                 try FileSystem.writeAtomically(history, contents: Array("START WAL LOCATION: 0/200028\nSTOP WAL LOCATION: 0/300100\n".utf8))
                 _ = try ArchivePush(context: context).run(walPath: history)
             }
-            return BackupStop(lsn: "0/300100", labelFile: "START WAL LOCATION: 0/200028 (file 000000010000000000000002)\nSTART TIMELINE: 1\n",
-                              tablespaceMap: nil)
+            return BackupStop(
+                lsn: "0/300100", labelFile: "START WAL LOCATION: 0/200028 (file 000000010000000000000002)\nSTART TIMELINE: 1\n",
+                tablespaceMap: nil)
         }
         func lastArchiveFailure() -> (wal: String, time: String)? { ("000000010000000000000002", "2026-11-23 10:00:05+00") }
     }
@@ -80,13 +87,16 @@ import WalvaultTesting
             store = dir.sub("store")
             var control = [UInt8](repeating: 0, count: 8192)
             withUnsafeBytes(of: BackupSessionTests.systemIdentifier.littleEndian) { for (i, b) in $0.enumerated() { control[i] = b } }
-            files = ["PG_VERSION": Array("15\n".utf8), "base/1/1259": sampleBytes(70_000, seed: 8), "base/1/2608": sampleBytes(3, seed: 9),
-                     "global/pg_control": control, "postgresql.conf": Array("port = 5432\n".utf8)]
+            files = [
+                "PG_VERSION": Array("15\n".utf8), "base/1/1259": sampleBytes(70_000, seed: 8), "base/1/2608": sampleBytes(3, seed: 9),
+                "global/pg_control": control, "postgresql.conf": Array("port = 5432\n".utf8)
+            ]
             for (path, bytes) in files { _ = dir.write("pgdata/" + path, bytes) }
             _ = dir.write("pgdata/postmaster.pid", Array("1\n".utf8))
             let settings = [StoreSettings(name: "store1", kind: .local(path: store))]
-            let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", pgdata: pgdata, conninfo: "host=/fake"),
-                                        compression: CompressionSettings(algorithm: .zstd), stores: settings)
+            let config = WalvaultConfig(
+                path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", pgdata: pgdata, conninfo: "host=/fake"),
+                compression: CompressionSettings(algorithm: .zstd), stores: settings)
             context = WalvaultContext(config: config, stores: settings.map { try! WalvaultContext.makeStore($0) })
             session = FakeSession(context: context, pgdata: pgdata, walDirectory: dir.sub("pg_wal"))
         }
@@ -146,7 +156,7 @@ import WalvaultTesting
 
     @Test(arguments: [
         ("version", "walvault backup needs 15 or later"), ("standby", "the server is a standby"),
-        ("pgdata", "but the server at conninfo runs from /elsewhere"), ("archiver", "archive_command is '/bin/true'"),
+        ("pgdata", "but the server at conninfo runs from /elsewhere"), ("archiver", "archive_command is '/bin/true'")
     ])
     func refusalsComeBeforeAnythingIsCopied(what: String, message: String) throws {
         let f = try Fixture()

@@ -1,20 +1,22 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import Testing
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultRepository
-@testable import WalvaultService
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultBackup
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
+@testable import WalvaultService
 @testable import WalvaultShipping
-import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Cancels an operation from inside a store, at a known point: after the store committed its
 /// `afterCommits`-th object, or when the first object is opened for reading.
@@ -111,7 +113,8 @@ final class CancelAtPhase: OperationObserver {
         config.cluster.spool = f.dir.sub("spool")
         let context = WalvaultContext(config: config, stores: f.context.rawStores)
         let observer = JobEvents()
-        let outcome = OperationRunner(services: RecordingServices()).run(BackupOperation(), context: context, observers: [observer], cancellation: cancellation)
+        let outcome = OperationRunner(services: RecordingServices()).run(
+            BackupOperation(), context: context, observers: [observer], cancellation: cancellation)
         #expect(outcome.wasCancelled)
         guard case .finished(.cancelled, let failure?)? = observer.events.last?.payload else { Issue.record("not finished as cancelled"); return }
         #expect(failure.code == "operation.cancelled")
@@ -127,8 +130,9 @@ final class CancelAtPhase: OperationObserver {
         config.performance.restoreParallel = parallel
         let store = CancellingStore(f.context.rawStores[0], cancellation: cancellation, onFirstRead: true)
         let target = Paths.join(f.dir.path, "restored")
-        let restore = Restore(context: WalvaultContext(config: config, stores: [store]),
-                              options: RestoreOptions(pgdata: target, target: .latest, restoreCommand: "/x"))
+        let restore = Restore(
+            context: WalvaultContext(config: config, stores: [store]),
+            options: RestoreOptions(pgdata: target, target: .latest, restoreCommand: "/x"))
         #expect(throws: OperationCancelled.self) { _ = try restore.run(events: EventLog(cancellation: cancellation)) }
         #expect(!FileSystem.exists(Paths.join(target, "global/pg_control")))
         #expect(!FileSystem.exists(Paths.join(target, "recovery.signal")))
@@ -202,7 +206,14 @@ final class CancelAtPhase: OperationObserver {
     @Test func drawnJobsAllRunAndACancellationStopsThemBetweenJobs() throws {
         let handed = Mutex(0)
         let ran = Mutex(0)
-        let next: @Sendable () -> Int? = { handed.withLock { n in n < 100 ? { n += 1; return n }() : nil } }
+        let next: @Sendable () -> Int? = {
+            handed.withLock { n in
+                n < 100
+                    ? {
+                        n += 1; return n
+                    }() : nil
+            }
+        }
         try ParallelJobs().run(workers: 4, next: next) { _ in ran.withLock { $0 += 1 } }
         #expect(ran.withLock { $0 } == 100)
 
@@ -210,8 +221,22 @@ final class CancelAtPhase: OperationObserver {
         let counted = Mutex(0)
         let again = Mutex(0)
         #expect(throws: OperationCancelled.self) {
-            try ParallelJobs(cancellation: cancellation, doing: "testing").run(workers: 2, next: { again.withLock { n in n < 1000 ? { n += 1; return n }() : nil } }) { _ in
-                if counted.withLock({ c -> Int in c += 1; return c }) == 10 { cancellation.cancel() }
+            try ParallelJobs(cancellation: cancellation, doing: "testing").run(
+                workers: 2,
+                next: {
+                    again.withLock { n in
+                        n < 1000
+                            ? {
+                                n += 1; return n
+                            }() : nil
+                    }
+                }
+            ) { _ in
+                if counted.withLock({ c -> Int in
+                    c += 1; return c
+                }) == 10 {
+                    cancellation.cancel()
+                }
             }
         }
         #expect(counted.withLock { $0 } < 1000, "stopped between jobs, not after all of them")

@@ -1,7 +1,7 @@
 import Testing
 import WalvaultCatalog
-import WalvaultRepository
 import WalvaultPipeline
+import WalvaultRepository
 import WalvaultTesting
 
 @Suite struct WALNameTests {
@@ -16,7 +16,7 @@ import WalvaultTesting
         ("0000000100000000000000FF", 16 << 20, UInt64(255)),
         ("000000010000000100000000", 16 << 20, UInt64(256)),
         ("000000010000000100000003", 64 << 20, UInt64(67)),
-        ("000000010000000200000003", 1 << 30, UInt64(11)),
+        ("000000010000000200000003", 1 << 30, UInt64(11))
     ])
     func segmentNumberDependsOnSegmentSize(name: String, size: Int, expected: UInt64) {
         let s = seg(name)
@@ -31,8 +31,10 @@ import WalvaultTesting
         #expect(seg("000000010000000000000004").isValid(segmentSize: 1 << 30) == false)
     }
 
-    @Test(arguments: ["00000001000000000000000", "0000000100000000000000001", "00000001000000000000000g",
-                      "0000000100000000000000ab", "000000000000000000000001", "", "RECOVERYXLOG"])
+    @Test(arguments: [
+        "00000001000000000000000", "0000000100000000000000001", "00000001000000000000000g",
+        "0000000100000000000000ab", "000000000000000000000001", "", "RECOVERYXLOG"
+    ])
     func malformedSegmentNamesAreRefused(text: String) {
         #expect(WALSegmentName(text) == nil)
         #expect(WALFileName(text) == nil)
@@ -44,15 +46,19 @@ import WalvaultTesting
         #expect(WALFileName("00000002.history") == .history(timeline: 2))
         #expect(WALFileName("0000000A.history") == .history(timeline: 10))
         #expect(WALFileName("000000010000000000000002.00000028.backup") == .backupHistory(seg("000000010000000000000002"), offset: 0x28))
-        for text in ["000000010000000000000001", "000000020000000000000005.partial", "00000002.history",
-                     "000000010000000000000002.00000028.backup"] {
+        for text in [
+            "000000010000000000000001", "000000020000000000000005.partial", "00000002.history",
+            "000000010000000000000002.00000028.backup"
+        ] {
             #expect(WALFileName(text)?.description == text)
         }
     }
 
-    @Test(arguments: ["00000000.history", "0000002.history", "0000000a.history", "000000010000000000000001.partia",
-                      "000000010000000000000001.done", "000000010000000000000001.ready", "000000010000000000000002.0000028.backup",
-                      "000000010000000000000002-00000028.backup", "archive_status", "../000000010000000000000001"])
+    @Test(arguments: [
+        "00000000.history", "0000002.history", "0000000a.history", "000000010000000000000001.partia",
+        "000000010000000000000001.done", "000000010000000000000001.ready", "000000010000000000000002.0000028.backup",
+        "000000010000000000000002-00000028.backup", "archive_status", "../000000010000000000000001"
+    ])
     func otherFilesAreRefused(text: String) {
         #expect(WALFileName(text) == nil)
     }

@@ -15,7 +15,9 @@ import WalvaultTesting
     }
 
     @Test func aPasswordWithoutItsKeyIsNeverEchoedByAFailedConnection() {
-        for conninfo in ["host=/tmp user=postgres PASSWORDMARKER", "postgresql://u:PASSWORDMARKER@host:notaport/db", "host='unterminated PASSWORDMARKER"] {
+        for conninfo in [
+            "host=/tmp user=postgres PASSWORDMARKER", "postgresql://u:PASSWORDMARKER@host:notaport/db", "host='unterminated PASSWORDMARKER"
+        ] {
             do {
                 _ = try PostgresConnection(conninfo: conninfo)
                 Issue.record("expected a refusal for a broken conninfo")

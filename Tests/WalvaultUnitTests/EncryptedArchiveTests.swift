@@ -1,16 +1,18 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultCatalog
-import WalvaultRepository
 import WalvaultPipeline
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultArchive
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
-import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct EncryptedArchiveTests {
     let name = seg("000000010000000000000007")
@@ -84,7 +86,8 @@ import WalvaultTesting
 
         let next = seg("000000010000000000000008")
         let pushError = thrown { _ = try push(wrong, dir.write("pg_wal/\(next)", makeSegment(name: next))) }
-        #expect((pushError as? EncryptionError)?.problem == "cannot decrypt main/archive.info in store \"store1\": wrong passphrase or corrupted data")
+        #expect(
+            (pushError as? EncryptionError)?.problem == "cannot decrypt main/archive.info in store \"store1\": wrong passphrase or corrupted data")
         #expect(filesUnder(Paths.join(store, "main/wal/0000000100000000")).count == 1)
     }
 
@@ -165,7 +168,9 @@ import WalvaultTesting
         #expect(report == DecryptReport(bytes: bytes.count, compression: .zstd, verifiedSHA256: result.sha256))
         // The info file is not compressed; its name carries no checksum.
         let info = Paths.join(dir.path, "info")
-        #expect(try Decrypt(context: context).run(input: Paths.join(dir.path, "store/main/archive.info"), output: info, compression: nil).verifiedSHA256 == nil)
+        #expect(
+            try Decrypt(context: context).run(input: Paths.join(dir.path, "store/main/archive.info"), output: info, compression: nil).verifiedSHA256
+                == nil)
         #expect(String(decoding: read(info), as: UTF8.self).hasPrefix("# walvault archive info"))
     }
 
@@ -188,10 +193,12 @@ import WalvaultTesting
         let plainFile = dir.write("plain.zst", [0x28, 0xB5, 0x2F, 0xFD, 0])
         #expect(failure(plainFile, Paths.join(dir.path, "o1")).hasPrefix("\(plainFile) is not a walvault-encrypted object"))
         #expect(failure(object, Paths.join(dir.path, "o2"), .gzip).contains("decrypted, but it is not gzip data"))
-        #expect(failure(object, Paths.join(dir.path, "o3"), nil, makeContext(stores: [dir.sub("store")], keyRing: makeKeyRing("wrong")))
-            .hasPrefix("cannot decrypt \(object): wrong passphrase or corrupted data; "))
-        #expect(failure(object, Paths.join(dir.path, "o4"), nil, makeContext(stores: [dir.sub("store")]))
-            .hasPrefix("walvault decrypt needs the passphrase, and /test/walvault.toml has no [encryption]"))
+        #expect(
+            failure(object, Paths.join(dir.path, "o3"), nil, makeContext(stores: [dir.sub("store")], keyRing: makeKeyRing("wrong")))
+                .hasPrefix("cannot decrypt \(object): wrong passphrase or corrupted data; "))
+        #expect(
+            failure(object, Paths.join(dir.path, "o4"), nil, makeContext(stores: [dir.sub("store")]))
+                .hasPrefix("walvault decrypt needs the passphrase, and /test/walvault.toml has no [encryption]"))
         let renamed = Paths.join(dir.path, "\(name)-\(String(repeating: "0", count: 64)).zst")
         try FileSystem.writeAtomically(renamed, contents: read(object))
         #expect(failure(renamed, Paths.join(dir.path, "o5")).contains("fails the checksum in its name"))

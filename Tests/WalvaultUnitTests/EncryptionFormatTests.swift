@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultPipeline
 import WalvaultSystem
 import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Encrypts through EncryptStage in uneven pieces, as a compressor would feed it.
 func encrypt(_ data: [UInt8], _ ring: KeyRing, exponent: Int = 10, piece: Int = 333) throws -> [UInt8] {
@@ -156,7 +157,9 @@ func decryptionError(_ body: () throws -> Void) -> EncryptionError? {
         // Only a writer with the key could make one; the framing rule still rejects it.
         let sealed = try encrypt(sampleBytes(1024, seed: 5), ring)
         #expect(sealed.count == 80 + 1024 + 16)
-        #expect(decryptionError { _ = try decrypt(Array(sealed.dropLast(16)) + [UInt8](repeating: 0, count: 16), ring) }?.kind == .wrongPassphraseOrDamaged)
+        #expect(
+            decryptionError { _ = try decrypt(Array(sealed.dropLast(16)) + [UInt8](repeating: 0, count: 16), ring) }?.kind
+                == .wrongPassphraseOrDamaged)
     }
 
     @Test func wrongPassphraseIsOneClearLine() throws {
@@ -201,8 +204,9 @@ func decryptionError(_ body: () throws -> Void) -> EncryptionError? {
         #expect(key.withUnsafeBytes { Hex.encode($0) } == "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc")
         // RFC 5869 test case 1.
         let ikm = [UInt8](repeating: 0x0b, count: 22).withUnsafeBytes { SecretBytes(copying: $0) }
-        let okm = try KeyDerivation.hkdf(key: ikm, salt: Hex.decode("000102030405060708090a0b0c")!,
-                                         info: Hex.decode("f0f1f2f3f4f5f6f7f8f9")!, length: 42)
+        let okm = try KeyDerivation.hkdf(
+            key: ikm, salt: Hex.decode("000102030405060708090a0b0c")!,
+            info: Hex.decode("f0f1f2f3f4f5f6f7f8f9")!, length: 42)
         #expect(okm.withUnsafeBytes { Hex.encode($0) } == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
     }
 }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultSystem
 import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct KeyCacheTests {
     @Test func aSecondProcessReusesTheDerivedKeyAndTheSalt() throws {
@@ -88,7 +89,8 @@ import WalvaultTesting
         #expect(fromFile.withUnsafeBytes { Array($0) } == Array("s3cret phrase".utf8))
 
         setenv("WALVAULT_TEST_PASSPHRASE", "s3cret phrase", 1)
-        let (fromEnvironment, _) = try Passphrase.load(EncryptionSettings(passphrase: .environment("WALVAULT_TEST_PASSPHRASE")), configPath: configPath)
+        let (fromEnvironment, _) = try Passphrase.load(
+            EncryptionSettings(passphrase: .environment("WALVAULT_TEST_PASSPHRASE")), configPath: configPath)
         // Read once, then wiped from this process's environment.
         #expect(getenv("WALVAULT_TEST_PASSPHRASE") == nil)
         let object = try encrypt([1, 2, 3], KeyRing(passphrase: fromFile, iterations: 1000, cache: nil))
@@ -117,15 +119,23 @@ import WalvaultTesting
     @Test func badSourcesAreOneLineErrors() throws {
         let dir = TempDir()
         let empty = dir.write("empty", Array("\n".utf8))
-        #expect(configError { _ = try Passphrase.load(settings(file: empty), configPath: configPath) }?.problem == "the passphrase file \(empty) is empty")
+        #expect(
+            configError { _ = try Passphrase.load(settings(file: empty), configPath: configPath) }?.problem == "the passphrase file \(empty) is empty"
+        )
         let missing = Paths.join(dir.path, "missing")
         let error = configError { _ = try Passphrase.load(settings(file: missing), configPath: configPath) }
-        #expect(error?.description.hasPrefix("config \(configPath): encryption.passphrase_file: cannot read the passphrase file \(missing): No such file or directory; ") == true)
-        #expect(configError { _ = try Passphrase.load(settings(file: dir.sub("adir")), configPath: configPath) }?.problem.hasSuffix("is not a regular file") == true)
+        #expect(
+            error?.description.hasPrefix(
+                "config \(configPath): encryption.passphrase_file: cannot read the passphrase file \(missing): No such file or directory; ") == true)
+        #expect(
+            configError { _ = try Passphrase.load(settings(file: dir.sub("adir")), configPath: configPath) }?.problem.hasSuffix(
+                "is not a regular file") == true)
         let long = dir.write("long", [UInt8](repeating: 65, count: 5000))
-        #expect(configError { _ = try Passphrase.load(settings(file: long), configPath: configPath) }?.problem.contains("longer than 4096 bytes") == true)
+        #expect(
+            configError { _ = try Passphrase.load(settings(file: long), configPath: configPath) }?.problem.contains("longer than 4096 bytes") == true)
         unsetenv("WALVAULT_TEST_UNSET")
-        #expect(configError { _ = try Passphrase.load(EncryptionSettings(passphrase: .environment("WALVAULT_TEST_UNSET")), configPath: configPath) }?
-            .problem == "the environment variable WALVAULT_TEST_UNSET is not set or empty")
+        #expect(
+            configError { _ = try Passphrase.load(EncryptionSettings(passphrase: .environment("WALVAULT_TEST_UNSET")), configPath: configPath) }?
+                .problem == "the environment variable WALVAULT_TEST_UNSET is not set or empty")
     }
 }

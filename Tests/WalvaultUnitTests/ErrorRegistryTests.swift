@@ -1,15 +1,17 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultHTTP
 import WalvaultPipeline
 import WalvaultPostgres
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultBackup
 @testable import WalvaultKit
-import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One registry of codes: every code the sources give is in it (with an exit and an HTTP status),
 /// and docs/troubleshooting.md is what it renders.
@@ -24,10 +26,15 @@ import WalvaultTesting
     static var computedCodes: [String] {
         let errnos: [Int32] = [ENOENT, EACCES, ENOSPC, EROFS, EISDIR, EEXIST, EXDEV, EIO]
         var codes = errnos.map { SystemError("open", path: "/x", code: $0).errorCode }
-        codes += [StoreError.Kind.notFound, .conflict, .transient, .permanent, .auth].map { StoreError(store: "s", kind: $0, problem: "p", fix: nil).errorCode }
-        codes += [EncryptionError.wrongPassphraseOrDamaged("o", detail: "d"), .notEncrypted("o"), .encryptedWithoutKey("o"), .unsupported("o", "w")].map(\.errorCode)
+        codes += [StoreError.Kind.notFound, .conflict, .transient, .permanent, .auth].map {
+            StoreError(store: "s", kind: $0, problem: "p", fix: nil).errorCode
+        }
+        codes += [EncryptionError.wrongPassphraseOrDamaged("o", detail: "d"), .notEncrypted("o"), .encryptedWithoutKey("o"), .unsupported("o", "w")]
+            .map(\.errorCode)
         codes += [HTTPError.Kind.transient, .permanent].map { "http.\($0.rawValue)" }
-        codes += ["postgres.unreachable", "postgres.refused", OperationCancelled(step: "x").errorCode, ErrorCodes.of(CommandError(problem: "p", fix: "f"))]
+        codes += [
+            "postgres.unreachable", "postgres.refused", OperationCancelled(step: "x").errorCode, ErrorCodes.of(CommandError(problem: "p", fix: "f"))
+        ]
         return codes
     }
 
@@ -75,8 +82,9 @@ import WalvaultTesting
     /// A command's sentence around a lower error keeps that error's code: a full disk is
     /// system.no_space in history and alerts, not command.refused.
     @Test func aCommandErrorKeepsItsCausesCode() {
-        let full = CommandError(cause: SystemError("write", path: "/pgdata/base/1/1259", code: ENOSPC), problem: "cannot write /pgdata/base/1/1259",
-                                fix: "free space")
+        let full = CommandError(
+            cause: SystemError("write", path: "/pgdata/base/1/1259", code: ENOSPC), problem: "cannot write /pgdata/base/1/1259",
+            fix: "free space")
         #expect(full.errorCode == "system.no_space")
         #expect(full.cause is SystemError)
         #expect(ErrorRegistry.exitStatus(of: full) == 1)

@@ -1,13 +1,14 @@
 import Testing
-@testable import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
-import WalvaultTesting
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultAlerts
 @testable import WalvaultArchive
+@testable import WalvaultCatalog
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
 @testable import WalvaultShipping
@@ -20,10 +21,14 @@ import WalvaultSystem
     /// backups whose manifests name their start segment and stop time.
     func rig(localDays: Int?, retentionDays: Int?) throws -> (TempDir, WalvaultContext, now: Int64) {
         let dir = TempDir()
-        let settings = [StoreSettings(name: "local", kind: .local(path: dir.sub("local")), retentionDays: localDays),
-                        StoreSettings(name: "offsite", kind: .local(path: dir.sub("offsite")))]
-        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")), compression: CompressionSettings(algorithm: .zstd),
-                                    stores: settings, retention: retentionDays.map { RetentionSettings(days: $0) })
+        let settings = [
+            StoreSettings(name: "local", kind: .local(path: dir.sub("local")), retentionDays: localDays),
+            StoreSettings(name: "offsite", kind: .local(path: dir.sub("offsite")))
+        ]
+        let config = WalvaultConfig(
+            path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
+            compression: CompressionSettings(algorithm: .zstd),
+            stores: settings, retention: retentionDays.map { RetentionSettings(days: $0) })
         let context = WalvaultContext(config: config, stores: try settings.map { try WalvaultContext.makeStore($0) })
         for i in 1...12 {
             let name = "0000000100000000000000" + String(0x100 + i, radix: 16).uppercased().suffix(2)
@@ -84,14 +89,19 @@ import WalvaultSystem
         // local keeps 7 days: the 3-day backup (newest) and the 20-day one (newest older than the window).
         #expect(local.keep.filter { $0.kind == "backup" }.count == 2)
         #expect(local.delete.filter { $0.kind == "backup" }.count == 1)
-        #expect(local.delete.filter { $0.kind == "segment" }.map(\.name) == ["000000010000000000000001", "000000010000000000000002",
-                                                                              "000000010000000000000003", "000000010000000000000004"])
+        #expect(
+            local.delete.filter { $0.kind == "segment" }.map(\.name) == [
+                "000000010000000000000001", "000000010000000000000002",
+                "000000010000000000000003", "000000010000000000000004"
+            ])
         // offsite keeps 30 days: the 20-day and 3-day backups are inside, the 50-day one is the newest older.
         #expect(offsite.delete.filter { $0.kind == "backup" }.isEmpty)
         #expect(offsite.delete.map(\.name) == ["000000010000000000000001"])
         #expect((local.keep + local.delete + offsite.keep + offsite.delete).allSatisfy { !$0.reason.isEmpty })
         #expect(report.text.contains("store \"local\" (keeps 7 days):"))
-        #expect(report.text.contains("delete 4 WAL segments (000000010000000000000001 .. 000000010000000000000004): before the start of the oldest kept backup"))
+        #expect(
+            report.text.contains(
+                "delete 4 WAL segments (000000010000000000000001 .. 000000010000000000000004): before the start of the oldest kept backup"))
         #expect(try report.json().contains("\"asOf\""))
         // --as-of: a year later, only the newest backup and its WAL stay.
         let later = try Expire(context: context).plan(asOf: now + 365 * Self.day)
@@ -119,7 +129,10 @@ import WalvaultSystem
         // Give every backup a part, so that the order of deletion can be seen.
         let labels = try context.stores[0].listSubdirectories(directory: layout.backupRoot)
         for label in labels {
-            for store in context.stores { #expect(try store.createSmall(key: layout.backupDirectory(label) + "/part-000001-" + String(repeating: "a", count: 64), contents: [1])) }
+            for store in context.stores {
+                #expect(
+                    try store.createSmall(key: layout.backupDirectory(label) + "/part-000001-" + String(repeating: "a", count: 64), contents: [1]))
+            }
         }
         let plan = try Expire(context: context).plan(asOf: now)
         let report = try Expire(context: context).run(asOf: now)
@@ -140,7 +153,8 @@ import WalvaultSystem
         defer { _ = dir }
         let layout = ArchiveLayout(cluster: "main")
         let oldest = try #require(try context.stores[0].listSubdirectories(directory: layout.backupRoot).sorted().first)
-        _ = try context.stores[0].createSmall(key: layout.backupDirectory(oldest) + "/part-000001-" + String(repeating: "b", count: 64), contents: [1])
+        _ = try context.stores[0].createSmall(
+            key: layout.backupDirectory(oldest) + "/part-000001-" + String(repeating: "b", count: 64), contents: [1])
         // Killed after the manifests went, before the parts: the backup reads as incomplete, never complete.
         try context.stores[0].delete(key: layout.manifestKey(oldest))
         try context.stores[0].delete(key: layout.manifestCopyKey(oldest))

@@ -1,6 +1,7 @@
 import Testing
-@testable import WalvaultCatalog
 import WalvaultTesting
+
+@testable import WalvaultCatalog
 
 /// The retention rule, case by case (issue 14 builds `walvault expire` on it).
 @Suite struct ExpiryPlannerTests {
@@ -8,15 +9,21 @@ import WalvaultTesting
     static let now: Int64 = 1_795_000_000_000_000
     static let size = 16 << 20
 
-    func segment(_ timeline: UInt32, _ number: UInt64) -> WALSegmentName { WALSegmentName(timeline: timeline, segmentNumber: number, segmentSize: Self.size) }
-
-    func backup(_ label: String, daysAgo: Double, timeline: UInt32 = 1, start: UInt64) -> ExpiryPlanner.Backup {
-        ExpiryPlanner.Backup(label: label, stopTime: Self.now - Int64(daysAgo * Double(Self.day)), timeline: timeline, startSegment: segment(timeline, start))
+    func segment(_ timeline: UInt32, _ number: UInt64) -> WALSegmentName {
+        WALSegmentName(timeline: timeline, segmentNumber: number, segmentSize: Self.size)
     }
 
-    func plan(_ backups: [ExpiryPlanner.Backup], _ segments: [WALSegmentName: Int64], incomplete: [String: Int64?] = [:],
-              histories: [UInt32: TimelineHistory] = [:], days: Int = 30, now: Int64 = ExpiryPlannerTests.now) -> [ExpiryPlanner.Decision] {
-        ExpiryPlanner.plan(backups: backups, segments: segments, incomplete: incomplete, histories: histories, segmentSize: Self.size, days: days, now: now)
+    func backup(_ label: String, daysAgo: Double, timeline: UInt32 = 1, start: UInt64) -> ExpiryPlanner.Backup {
+        ExpiryPlanner.Backup(
+            label: label, stopTime: Self.now - Int64(daysAgo * Double(Self.day)), timeline: timeline, startSegment: segment(timeline, start))
+    }
+
+    func plan(
+        _ backups: [ExpiryPlanner.Backup], _ segments: [WALSegmentName: Int64], incomplete: [String: Int64?] = [:],
+        histories: [UInt32: TimelineHistory] = [:], days: Int = 30, now: Int64 = ExpiryPlannerTests.now
+    ) -> [ExpiryPlanner.Decision] {
+        ExpiryPlanner.plan(
+            backups: backups, segments: segments, incomplete: incomplete, histories: histories, segmentSize: Self.size, days: days, now: now)
     }
 
     func kept(_ decisions: [ExpiryPlanner.Decision]) -> Set<ExpiryPlanner.Subject> { Set(decisions.filter(\.keep).map(\.subject)) }
@@ -43,8 +50,10 @@ import WalvaultTesting
 
     @Test func backupsOnBothSidesOfTheWindow() {
         let wal = dailyWAL(days: 90)
-        let backups = [backup("B60", daysAgo: 60, start: 29), backup("B40", daysAgo: 40, start: 49),
-                       backup("B35", daysAgo: 35, start: 54), backup("B20", daysAgo: 20, start: 69), backup("B1", daysAgo: 1, start: 88)]
+        let backups = [
+            backup("B60", daysAgo: 60, start: 29), backup("B40", daysAgo: 40, start: 49),
+            backup("B35", daysAgo: 35, start: 54), backup("B20", daysAgo: 20, start: 69), backup("B1", daysAgo: 1, start: 88)
+        ]
         let decisions = plan(backups, wal)
         #expect(kept(decisions).isSuperset(of: [.backup("B1"), .backup("B20"), .backup("B35")]))
         #expect(deleted(decisions).isSuperset(of: [.backup("B60"), .backup("B40")]))
@@ -69,7 +78,7 @@ import WalvaultTesting
         for n in UInt64(20)..<25 { wal[segment(3, n)] = Self.now - 50 * Self.day }
         let histories: [UInt32: TimelineHistory] = [
             2: TimelineHistory(timeline: 2, ancestors: [.init(parent: 1, switchPoint: LSN(UInt64(40 * Self.size)))]),
-            3: TimelineHistory(timeline: 3, ancestors: [.init(parent: 1, switchPoint: LSN(UInt64(20 * Self.size)))]),
+            3: TimelineHistory(timeline: 3, ancestors: [.init(parent: 1, switchPoint: LSN(UInt64(20 * Self.size)))])
         ]
         let backups = [backup("old", daysAgo: 45, start: 15), backup("tl2", daysAgo: 2, timeline: 2, start: 60)]
         let decisions = plan(backups, wal, histories: histories)
@@ -112,8 +121,9 @@ import WalvaultTesting
     }
 
     @Test func incompleteBackupsGoAfterADay() {
-        let decisions = plan([backup("B", daysAgo: 1, start: 5)], dailyWAL(days: 10),
-                             incomplete: ["old": Self.now - 2 * Self.day, "running": Self.now - 3_600_000_000, "unknown": nil])
+        let decisions = plan(
+            [backup("B", daysAgo: 1, start: 5)], dailyWAL(days: 10),
+            incomplete: ["old": Self.now - 2 * Self.day, "running": Self.now - 3_600_000_000, "unknown": nil])
         #expect(deleted(decisions).contains(.incompleteBackup("old")))
         #expect(kept(decisions).isSuperset(of: [.incompleteBackup("running"), .incompleteBackup("unknown")]))
     }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultHTTP
 import WalvaultPipeline
 import WalvaultSystem
 import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// scripts/testing/echo-server.py on a loopback port, for the life of the test process.
 final class EchoServer: Sendable {
@@ -21,7 +22,6 @@ final class EchoServer: Sendable {
     func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
 }
 
-
 @Suite(.serialized) struct HTTPClientTests {
     let server: EchoServer
     init() throws {
@@ -34,13 +34,14 @@ final class EchoServer: Sendable {
         let client = try HTTPClient()
         let payload = sampleBytes(3 << 20, seed: 5)
         var offset = 0
-        let request = HTTPRequest(method: "PUT", url: server.url("/bucket/key"), headers: [("x-amz-date", "20261124T000000Z")],
-                                  body: .stream(length: payload.count) { buffer in
-                                      let n = min(buffer.count, payload.count - offset)
-                                      payload.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
-                                      offset += n
-                                      return n
-                                  })
+        let request = HTTPRequest(
+            method: "PUT", url: server.url("/bucket/key"), headers: [("x-amz-date", "20261124T000000Z")],
+            body: .stream(length: payload.count) { buffer in
+                let n = min(buffer.count, payload.count - offset)
+                payload.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+                offset += n
+                return n
+            })
         let (response, body) = try client.perform(request)
         #expect(response.status == 200)
         #expect(response.header("x-echo") == "yes")

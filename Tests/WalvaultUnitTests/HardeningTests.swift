@@ -1,21 +1,23 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
-@testable import WalvaultPolicy
 import WalvaultCatalog
-import WalvaultRepository
 import WalvaultConfig
 import WalvaultHistory
 import WalvaultPipeline
 import WalvaultPostgres
+import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultArchive
 @testable import WalvaultBackup
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
-import WalvaultTesting
+@testable import WalvaultPolicy
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Issue 10, item by item: each of these failed on the code before the hardening.
 
@@ -50,7 +52,8 @@ private func failure(_ body: () throws -> Void) -> String? {
         let history = dir.write("restored/pg_wal/00000002.history", Array("1\t0/3000000\tno recovery target specified\n".utf8))
         let result = try push(context, history)
         #expect(result.stored.count == 1)
-        #expect(ArchivingCluster.dataDirectory(walPath: history, configured: Paths.join(dir.path, "old-deleted-pgdata"))
+        #expect(
+            ArchivingCluster.dataDirectory(walPath: history, configured: Paths.join(dir.path, "old-deleted-pgdata"))
                 == FileSystem.realPath(Paths.join(dir.path, "restored")))
     }
 
@@ -70,7 +73,9 @@ private func failure(_ body: () throws -> Void) -> String? {
         let context = makeContext(stores: [dir.sub("store")], pgdata: "/nonexistent/walvault/pgdata")
         _ = try push(context, dir.write("a/\(segment)", makeSegment(name: segment)))
         #expect(try push(context, dir.write("b/00000002.history", Array("1\t0/3000000\tx\n".utf8))).stored.count == 1)
-        #expect(try push(context, dir.write("b/000000010000000000000003.00000028.backup", Array("START WAL LOCATION: 0/3000028\n".utf8))).stored.count == 1)
+        #expect(
+            try push(context, dir.write("b/000000010000000000000003.00000028.backup", Array("START WAL LOCATION: 0/3000028\n".utf8))).stored.count
+                == 1)
     }
 }
 
@@ -182,8 +187,12 @@ private func failure(_ body: () throws -> Void) -> String? {
         #expect(report.plan.backup.label == "L1")
         #expect(report.plan.lines.contains { $0.hasPrefix("skipped damaged backup L0") })
         let named = failure {
-            _ = try Restore(context: f.context, options: RestoreOptions(pgdata: Paths.join(f.dir.path, "r2"), target: .latest, backupLabel: "L0",
-                                                                        restoreCommand: "/x")).plan()
+            _ = try Restore(
+                context: f.context,
+                options: RestoreOptions(
+                    pgdata: Paths.join(f.dir.path, "r2"), target: .latest, backupLabel: "L0",
+                    restoreCommand: "/x")
+            ).plan()
         }
         #expect(named?.hasPrefix("backup L0 is damaged:") == true)
     }
@@ -198,7 +207,9 @@ private func failure(_ body: () throws -> Void) -> String? {
         let info = try InfoReport.gather(context: both)
         #expect(info.backups.map(\.label) == ["L1"])
         #expect(info.damagedBackups.isEmpty)
-        let report = try Restore(context: both, options: RestoreOptions(pgdata: Paths.join(f.dir.path, "restored"), target: .latest, restoreCommand: "/x")).run()
+        let report = try Restore(
+            context: both, options: RestoreOptions(pgdata: Paths.join(f.dir.path, "restored"), target: .latest, restoreCommand: "/x")
+        ).run()
         #expect(report.plan.backup.label == "L1")
         for (path, bytes) in f.files { #expect(read(Paths.join(f.dir.path, "restored", path)) == bytes) }
     }
@@ -247,11 +258,15 @@ private func failure(_ body: () throws -> Void) -> String? {
     @Test func theDecisionCaseByCase() throws {
         #expect(try RestoreDestination.decide(.init(), role: .dataDirectory, path: "/p", force: false) == .create)
         #expect(try RestoreDestination.decide(contents([]), role: .dataDirectory, path: "/p", force: false) == .useEmpty)
-        #expect(try RestoreDestination.decide(contents(["global", "PG_VERSION"], dataDirectory: true), role: .dataDirectory, path: "/p", force: true)
+        #expect(
+            try RestoreDestination.decide(contents(["global", "PG_VERSION"], dataDirectory: true), role: .dataDirectory, path: "/p", force: true)
                 == .clear(entries: ["PG_VERSION", "global"]))
-        #expect(try RestoreDestination.decide(contents(["base", RestoreDestination.markerName], marker: true), role: .dataDirectory, path: "/p", force: true)
+        #expect(
+            try RestoreDestination.decide(
+                contents(["base", RestoreDestination.markerName], marker: true), role: .dataDirectory, path: "/p", force: true)
                 == .clear(entries: [RestoreDestination.markerName, "base"]))
-        #expect(try RestoreDestination.decide(contents(["PG_15_202209061"]), role: .tablespace(oid: "16384"), path: "/t", force: true)
+        #expect(
+            try RestoreDestination.decide(contents(["PG_15_202209061"]), role: .tablespace(oid: "16384"), path: "/t", force: true)
                 == .clear(entries: ["PG_15_202209061"]))
 
         var notDirectory = contents([])
@@ -331,7 +346,8 @@ private func failure(_ body: () throws -> Void) -> String? {
         let lines = try forced.plan().lines
         #expect(lines.contains("--pgdata \(occupied): --force deletes its 2 entries first: PG_VERSION, global"))
         let fresh = Paths.join(f.dir.path, "fresh")
-        #expect(try Restore(context: f.context, options: RestoreOptions(pgdata: fresh, target: .latest, restoreCommand: "/x")).plan().lines
+        #expect(
+            try Restore(context: f.context, options: RestoreOptions(pgdata: fresh, target: .latest, restoreCommand: "/x")).plan().lines
                 .contains("--pgdata \(fresh): does not exist, will be created"))
         #expect(!FileSystem.exists(fresh))
     }
@@ -339,11 +355,15 @@ private func failure(_ body: () throws -> Void) -> String? {
     @Test func spaceIsCheckedPerFileSystemCountingWhatForceFrees() throws {
         try RestoreSpace.check([.init(path: "/a", device: 1, bytes: 100, available: 100, reclaimable: 0)])
         try RestoreSpace.check([.init(path: "/a", device: 1, bytes: 100, available: 40, reclaimable: 60)])
-        try RestoreSpace.check([.init(path: "/a", device: 1, bytes: 100, available: 100, reclaimable: 0),
-                                .init(path: "/t", device: 2, bytes: 50, available: 50, reclaimable: 0)])
+        try RestoreSpace.check([
+            .init(path: "/a", device: 1, bytes: 100, available: 100, reclaimable: 0),
+            .init(path: "/t", device: 2, bytes: 50, available: 50, reclaimable: 0)
+        ])
         let message = failure {
-            try RestoreSpace.check([.init(path: "/a", device: 1, bytes: 100, available: 120, reclaimable: 0),
-                                    .init(path: "/t", device: 1, bytes: 50, available: 120, reclaimable: 0)])
+            try RestoreSpace.check([
+                .init(path: "/a", device: 1, bytes: 100, available: 120, reclaimable: 0),
+                .init(path: "/t", device: 1, bytes: 50, available: 120, reclaimable: 0)
+            ])
         }
         #expect(message?.contains("/a and /t need 150 bytes, but their file system has 120 available") == true)
         #expect(message?.contains("free at least 30 bytes") == true)
@@ -431,19 +451,30 @@ extension RestoreDestinationTests {
         let library = failure { _ = try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: walvault, archiveLibrary: "basic_archive")) }
         #expect(library?.contains("archive_library = 'basic_archive' is set") == true)
         let truth = failure { _ = try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "/bin/true")) }
-        #expect(truth?.contains("archive_command is '/bin/true', which does not run walvault archive-push, and it has not archived anything yet") == true)
+        #expect(
+            truth?.contains("archive_command is '/bin/true', which does not run walvault archive-push, and it has not archived anything yet") == true)
         let otherTool = failure {
-            _ = try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "pgbackrest archive-push %p", lastArchivedWAL: "000000010000000000000007",
-                                          lastArchivedIsInStores: false))
+            _ = try verdict(
+                ArchiverCheck(
+                    archiveMode: "on", archiveCommand: "pgbackrest archive-push %p", lastArchivedWAL: "000000010000000000000007",
+                    lastArchivedIsInStores: false))
         }
         #expect(otherTool?.contains("the last file it archived, 000000010000000000000007, is not in the stores") == true)
         // A wrapper script that demonstrably archives here is fine.
-        #expect(try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "/usr/local/bin/archive.sh %p",
-                                          lastArchivedWAL: "000000010000000000000007", lastArchivedIsInStores: true)).isEmpty)
-        let otherConfig = failure { _ = try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "walvault --config=/etc/other.toml archive-push %p"), same: false) }
+        #expect(
+            try verdict(
+                ArchiverCheck(
+                    archiveMode: "on", archiveCommand: "/usr/local/bin/archive.sh %p",
+                    lastArchivedWAL: "000000010000000000000007", lastArchivedIsInStores: true)
+            ).isEmpty)
+        let otherConfig = failure {
+            _ = try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "walvault --config=/etc/other.toml archive-push %p"), same: false)
+        }
         #expect(otherConfig?.contains("archive_command archives with --config /etc/other.toml") == true)
-        let failing = try verdict(ArchiverCheck(archiveMode: "always", archiveCommand: walvault,
-                                                failing: .init(wal: "000000010000000000000009", time: "2026-11-24 10:00:00+00")))
+        let failing = try verdict(
+            ArchiverCheck(
+                archiveMode: "always", archiveCommand: walvault,
+                failing: .init(wal: "000000010000000000000009", time: "2026-11-24 10:00:00+00")))
         #expect(failing.count == 1)
         #expect(failing[0].contains("the archiver is failing (last failure: 000000010000000000000009"))
     }
@@ -451,19 +482,31 @@ extension RestoreDestinationTests {
     /// Issue 24, item 12: archive_command switched (and reloaded) after the last file was archived.
     @Test func aProofFromBeforeTheLastReloadProvesNothing() throws {
         let switched = failure {
-            _ = try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "cp %p /mnt/other/%f", lastArchivedWAL: "000000010000000000000007",
-                                          lastArchivedIsInStores: true, archivedSinceConfigLoad: false))
+            _ = try verdict(
+                ArchiverCheck(
+                    archiveMode: "on", archiveCommand: "cp %p /mnt/other/%f", lastArchivedWAL: "000000010000000000000007",
+                    lastArchivedIsInStores: true, archivedSinceConfigLoad: false))
         }
-        #expect(switched?.contains("archive_command is 'cp %p /mnt/other/%f', which does not run walvault archive-push, and it has archived nothing since the configuration was last loaded (the last file, 000000010000000000000007, came from the command before)") == true, "\(switched ?? "")")
+        #expect(
+            switched?.contains(
+                "archive_command is 'cp %p /mnt/other/%f', which does not run walvault archive-push, and it has archived nothing since the configuration was last loaded (the last file, 000000010000000000000007, came from the command before)"
+            ) == true, "\(switched ?? "")")
         #expect(switched?.contains("SELECT pg_switch_wal()") == true)
         let otherConfig = failure {
-            _ = try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "walvault --config /etc/other.toml archive-push %p", lastArchivedWAL: "000000010000000000000007",
-                                          lastArchivedIsInStores: true, archivedSinceConfigLoad: false), same: false)
+            _ = try verdict(
+                ArchiverCheck(
+                    archiveMode: "on", archiveCommand: "walvault --config /etc/other.toml archive-push %p",
+                    lastArchivedWAL: "000000010000000000000007",
+                    lastArchivedIsInStores: true, archivedSinceConfigLoad: false), same: false)
         }
         #expect(otherConfig?.contains("archive_command archives with --config /etc/other.toml") == true)
         // Archived since the last load: the same wrapper is proven.
-        #expect(try verdict(ArchiverCheck(archiveMode: "on", archiveCommand: "/usr/local/bin/archive.sh %p", lastArchivedWAL: "000000010000000000000007",
-                                          lastArchivedIsInStores: true, archivedSinceConfigLoad: true)).isEmpty)
+        #expect(
+            try verdict(
+                ArchiverCheck(
+                    archiveMode: "on", archiveCommand: "/usr/local/bin/archive.sh %p", lastArchivedWAL: "000000010000000000000007",
+                    lastArchivedIsInStores: true, archivedSinceConfigLoad: true)
+            ).isEmpty)
     }
 
     @Test func configArgumentIsFoundInEitherSpelling() {
@@ -485,7 +528,10 @@ extension RestoreDestinationTests {
         let info = try InfoReport.gather(context: context, now: now)
         #expect(info.incompleteBackups == ["20261124T000000Z"])
         #expect(info.incomplete[0].age == "3 h")
-        #expect(info.text.contains("incomplete backup 20261124T000000Z (started 3 h ago, no manifest: interrupted or still running; if no backup is running, remove \(store)/main/backup/20261124T000000Z)"))
+        #expect(
+            info.text.contains(
+                "incomplete backup 20261124T000000Z (started 3 h ago, no manifest: interrupted or still running; if no backup is running, remove \(store)/main/backup/20261124T000000Z)"
+            ))
     }
 
     @Test func labelsAndAges() {
@@ -605,7 +651,9 @@ extension RestoreDestinationTests {
 
 @Suite struct SmallFixesTests {
     @Test func controlPlaneConnectionErrorsNameTheHistorySetting() throws {
-        let message = failure { _ = try PostgresConnection(conninfo: "host=/nonexistent/walvault port=1 dbname=x", database: .controlPlane, connectTimeout: 1) }
+        let message = failure {
+            _ = try PostgresConnection(conninfo: "host=/nonexistent/walvault port=1 dbname=x", database: .controlPlane, connectTimeout: 1)
+        }
         #expect(message?.contains("check [history] conninfo") == true)
         let cluster = failure { _ = try PostgresConnection(conninfo: "host=/nonexistent/walvault port=1 dbname=x", connectTimeout: 1) }
         #expect(cluster?.contains("check [cluster] conninfo") == true)
@@ -624,13 +672,16 @@ extension RestoreDestinationTests {
         let dir = TempDir()
         let directory = dir.sub("journal")
         #expect(HistorySettings(conninfo: "", projectID: "p", journal: directory).journalFile == Paths.join(directory, "history.journal"))
-        #expect(HistorySettings(conninfo: "", projectID: "p", journal: Paths.join(dir.path, "new-dir") + "/").journalFile
+        #expect(
+            HistorySettings(conninfo: "", projectID: "p", journal: Paths.join(dir.path, "new-dir") + "/").journalFile
                 == Paths.join(dir.path, "new-dir/history.journal"))
         let file = Paths.join(dir.path, "journal.log")
         #expect(HistorySettings(conninfo: "", projectID: "p", journal: file).journalFile == file)
         // A record that cannot reach the database waits in the file inside the directory.
         let settings = HistorySettings(conninfo: "host=/nonexistent/walvault port=1 dbname=x", projectID: "p", journal: directory)
-        let warning = HistoryRecorder(settings: settings).record([HistoryRecord(projectID: "p", type: .wal, operation: "archive", status: .succeeded, retentionDays: nil)])
+        let warning = HistoryRecorder(settings: settings).record([
+            HistoryRecord(projectID: "p", type: .wal, operation: "archive", status: .succeeded, retentionDays: nil)
+        ])
         #expect(warning?.contains(Paths.join(directory, "history.journal")) == true)
         #expect(HistoryJournal(path: settings.journalFile).pendingCount == 1)
     }
@@ -668,7 +719,8 @@ extension RestoreDestinationTests {
 @Suite struct ArchiveTimeTests {
     @Test func theArchiveTimeRoundTripsThroughTheName() throws {
         let at = RecoveryTarget.parseTime("2026-11-24 11:04:47.000123+00")!
-        let name = StoredObjectName(originalName: "000000010000000000000003", sha256: String(repeating: "ab", count: 32), compression: .zstd, archivedAt: at)
+        let name = StoredObjectName(
+            originalName: "000000010000000000000003", sha256: String(repeating: "ab", count: 32), compression: .zstd, archivedAt: at)
         #expect(name.description == "000000010000000000000003-20261124T110447000123Z-\(String(repeating: "ab", count: 32)).zst")
         #expect(StoredObjectName(name.description) == name)
         // Names written before walvault recorded times still parse, with no time.
@@ -676,7 +728,9 @@ extension RestoreDestinationTests {
         #expect(old.archivedAt == nil)
         #expect(old.originalName == "000000010000000000000003")
         #expect(StoredObjectName("part-000001-\(String(repeating: "0", count: 64))")?.originalName == "part-000001")
-        #expect(StoredObjectName("x-20261124T1104470001Z-\(String(repeating: "0", count: 64))")?.archivedAt == nil, "a malformed stamp is part of the name")
+        #expect(
+            StoredObjectName("x-20261124T1104470001Z-\(String(repeating: "0", count: 64))")?.archivedAt == nil,
+            "a malformed stamp is part of the name")
     }
 
     /// Every object gets one identical modification time (a copy without -p): the plan for a
@@ -689,13 +743,19 @@ extension RestoreDestinationTests {
         for (number, at) in [(UInt64(3), t3), (4, t4)] {
             let segment = WALSegmentName(timeline: 1, segmentNumber: number, segmentSize: mib16)
             let writer = try store.makeWriter(directory: ArchiveLayout(cluster: "main").directory(for: .segment(segment)))
-            _ = try writer.commit(name: StoredObjectName(originalName: segment.description, sha256: String(repeating: "c", count: 64),
-                                                         compression: .zstd, archivedAt: at).description)
+            _ = try writer.commit(
+                name: StoredObjectName(
+                    originalName: segment.description, sha256: String(repeating: "c", count: 64),
+                    compression: .zstd, archivedAt: at
+                ).description)
         }
         var times = [timespec(tv_sec: 978_307_200, tv_nsec: 0), timespec(tv_sec: 978_307_200, tv_nsec: 0)]
-        for file in filesUnder(Paths.join(f.dir.path, "store")) { #expect(utimensat(AT_FDCWD, Paths.join(f.dir.path, "store", file), &times, 0) == 0) }
+        for file in filesUnder(Paths.join(f.dir.path, "store")) {
+            #expect(utimensat(AT_FDCWD, Paths.join(f.dir.path, "store", file), &times, 0) == 0)
+        }
 
-        let restore = Restore(context: f.context, options: RestoreOptions(pgdata: Paths.join(f.dir.path, "r"), target: .time(t3 + 60_000_000), restoreCommand: "/x"))
+        let restore = Restore(
+            context: f.context, options: RestoreOptions(pgdata: Paths.join(f.dir.path, "r"), target: .time(t3 + 60_000_000), restoreCommand: "/x"))
         let plan = try restore.plan()
         #expect(plan.wal.ranges.last?.last.description == "000000010000000000000004", "WAL must reach the first segment archived after the target")
         // Segment 2 was written without a time (as before 0.2): the plan says its time came from the store.

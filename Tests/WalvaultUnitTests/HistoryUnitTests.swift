@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultCatalog
 import WalvaultConfig
@@ -11,18 +8,24 @@ import WalvaultPostgres
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultArchive
 @testable import WalvaultBackup
 @testable import WalvaultDrill
 @testable import WalvaultKit
 @testable import WalvaultService
-import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct HistoryUnitTests {
     let base = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\n"
 
     @Test func historySectionIsRead() throws {
-        let config = try ConfigLoader.parse(base + "[history]\nconninfo = \"host=x\"\nproject_id = \"p\"\njournal = \"/j\"\nretention_days = 7\n", path: "/c")
+        let config = try ConfigLoader.parse(
+            base + "[history]\nconninfo = \"host=x\"\nproject_id = \"p\"\njournal = \"/j\"\nretention_days = 7\n", path: "/c")
         #expect(config.history == HistorySettings(conninfo: "host=x", projectID: "p", journal: "/j", retentionDays: 7))
         let defaults = try ConfigLoader.parse(base + "[history]\nconninfo = \"host=x\"\nproject_id = \"p\"\n", path: "/c")
         #expect(defaults.history?.journal == "/var/lib/walvault/journal")
@@ -35,7 +38,7 @@ import WalvaultTesting
         ("[history]\nconninfo = \"h\"\n", "history.project_id", "missing"),
         ("[history]\nconninfo = \"h\"\nproject_id = \"p\"\njournal = \"rel\"\n", "history.journal", "not an absolute path"),
         ("[history]\nconninfo = \"h\"\nproject_id = \"p\"\nretention_days = 0\n", "history.retention_days", "out of range"),
-        ("[history]\nconninfo = \"h\"\nproject_id = \"p\"\nretention = 3\n", "history.retention", "unknown key"),
+        ("[history]\nconninfo = \"h\"\nproject_id = \"p\"\nretention = 3\n", "history.retention", "unknown key")
     ])
     func historyMistakesNameTheirKey(extra: String, key: String, problem: String) {
         do {
@@ -81,8 +84,9 @@ import WalvaultTesting
         let dir = TempDir()
         let context = makeContext(stores: [dir.sub("store")])
         let settings = HistorySettings(conninfo: "", projectID: "p", journal: "/j", retentionDays: 30)
-        let failed = HistoryEvents.archivePush(settings, context: context, walPath: "/pg_wal/000000010000000000000003",
-                                               outcome: .failure(CommandError(problem: "boom", fix: "fix it")), durationMs: 5)
+        let failed = HistoryEvents.archivePush(
+            settings, context: context, walPath: "/pg_wal/000000010000000000000003",
+            outcome: .failure(CommandError(problem: "boom", fix: "fix it")), durationMs: 5)
         #expect(failed.count == 1)
         #expect(failed[0].status == .failed)
         #expect(failed[0].error == "boom; fix it")
@@ -116,8 +120,9 @@ import WalvaultTesting
     @Test func afterAFailedConnectionRecordsGoStraightToTheJournalUntilTheRetryDelayPasses() throws {
         let dir = TempDir()
         // A socket directory that does not exist: libpq fails at once, no server needed.
-        let settings = HistorySettings(conninfo: "host=\(dir.path)/no-socket-here port=5 dbname=x", projectID: "p",
-                                       journal: Paths.join(dir.path, "journal"))
+        let settings = HistorySettings(
+            conninfo: "host=\(dir.path)/no-socket-here port=5 dbname=x", projectID: "p",
+            journal: Paths.join(dir.path, "journal"))
         let recorder = HistoryRecorder(settings: settings)
         let record = { HistoryRecord(projectID: "p", type: .wal, operation: "archive-push", status: .succeeded, retentionDays: 30) }
         let first = try #require(recorder.record([record()]))
@@ -143,32 +148,44 @@ import WalvaultTesting
     @Test func storedObjectsBecomeRowsAndAnOperationThatStoresNothingOneSummaryRow() throws {
         let dir = TempDir()
         let context = makeContext(stores: [dir.sub("a"), dir.sub("b")])
-        let facts = OperationFacts(objectName: "L1", size: 10, storedSize: 4, sha256: "ab", systemIdentifier: "9", timeline: 2, startLSN: "0/1", stopLSN: "0/2")
-        let backup = HistoryEvents.rows(settings, context: context, events: [
-            .started(operation: "backup", type: .database, subject: nil), .progressed(note: "copied"), .warning("slow"),
-            .stored(store: "store1", key: "main/backup/L1", facts: facts), .stored(store: "store2", key: "main/backup/L1", facts: facts),
-            .succeeded(nil),
-        ], durationMs: 3)
+        let facts = OperationFacts(
+            objectName: "L1", size: 10, storedSize: 4, sha256: "ab", systemIdentifier: "9", timeline: 2, startLSN: "0/1", stopLSN: "0/2")
+        let backup = HistoryEvents.rows(
+            settings, context: context,
+            events: [
+                .started(operation: "backup", type: .database, subject: nil), .progressed(note: "copied"), .warning("slow"),
+                .stored(store: "store1", key: "main/backup/L1", facts: facts), .stored(store: "store2", key: "main/backup/L1", facts: facts),
+                .succeeded(nil)
+            ], durationMs: 3)
         #expect(backup.map(\.storeName) == ["store1", "store2"])
         #expect(backup[1].fileID == Paths.join(dir.path, "b", "main/backup/L1"))
-        #expect(backup.allSatisfy { $0.objectName == "L1" && $0.startLSN == "0/1" && $0.stopLSN == "0/2" && $0.status == .succeeded && $0.expiresAt != nil })
+        #expect(
+            backup.allSatisfy {
+                $0.objectName == "L1" && $0.startLSN == "0/1" && $0.stopLSN == "0/2" && $0.status == .succeeded && $0.expiresAt != nil
+            })
 
-        let restore = HistoryEvents.rows(settings, context: context, events: [
-            .started(operation: "restore", type: .database, subject: nil), .succeeded(OperationFacts(objectName: "L1", size: 10, timeline: 3)),
-        ], durationMs: 3)
+        let restore = HistoryEvents.rows(
+            settings, context: context,
+            events: [
+                .started(operation: "restore", type: .database, subject: nil), .succeeded(OperationFacts(objectName: "L1", size: 10, timeline: 3))
+            ], durationMs: 3)
         #expect(restore.count == 1)
         #expect(restore[0].operation == "restore" && restore[0].timeline == 3 && restore[0].expiresAt == nil && restore[0].storeName == nil)
 
-        let failed = HistoryEvents.rows(settings, context: context, events: [
-            .started(operation: "backup", type: .database, subject: nil), .failed(error: "boom; fix", code: "command.refused"),
-        ], durationMs: 3)
+        let failed = HistoryEvents.rows(
+            settings, context: context,
+            events: [
+                .started(operation: "backup", type: .database, subject: nil), .failed(error: "boom; fix", code: "command.refused")
+            ], durationMs: 3)
         #expect(failed.count == 1 && failed[0].status == .failed && failed[0].error == "boom; fix" && failed[0].objectName == nil)
         // Migration 0004: the failed row's code, and who ran it from where.
         #expect(failed[0].errorCode == "command.refused")
         #expect(failed[0].actor == HistoryActor.thisProcess.name && failed[0].origin == "cli")
-        let byOwner = HistoryEvents.rows(settings, context: context, events: [
-            .started(operation: "backup", type: .database, subject: nil), .failed(error: "x", code: "drill.failed"),
-        ], durationMs: 1, actor: HistoryActor(name: "owner@example.com", origin: "http 203.0.113.7"))
+        let byOwner = HistoryEvents.rows(
+            settings, context: context,
+            events: [
+                .started(operation: "backup", type: .database, subject: nil), .failed(error: "x", code: "drill.failed")
+            ], durationMs: 1, actor: HistoryActor(name: "owner@example.com", origin: "http 203.0.113.7"))
         #expect(byOwner[0].actor == "owner@example.com" && byOwner[0].origin == "http 203.0.113.7" && byOwner[0].errorCode == "drill.failed")
         #expect(HistoryActor.describe(user: "root", sudoUser: "alice") == "root (sudo from alice)")
         #expect(HistoryActor.describe(user: "postgres", sudoUser: nil) == "postgres")
@@ -215,6 +232,9 @@ import WalvaultTesting
         #expect(ErrorCodes.of(CancellationError()) == "internal")
         // The text users read is unchanged by the code.
         #expect("\(StoreError(store: "s", kind: .auth, problem: "denied", fix: nil))" == "store \"s\": denied")
-        #expect("\(ArchiveGetFailure(file: "f", problems: ["x", "y"]))" == "cannot deliver f intact: x; also y; recovery was stopped rather than continue without it: repair or replace the object, or add a store that has a good copy")
+        #expect(
+            "\(ArchiveGetFailure(file: "f", problems: ["x", "y"]))"
+                == "cannot deliver f intact: x; also y; recovery was stopped rather than continue without it: repair or replace the object, or add a store that has a good copy"
+        )
     }
 }

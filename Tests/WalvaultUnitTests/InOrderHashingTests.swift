@@ -1,6 +1,7 @@
 import Testing
-@testable import WalvaultPolicy
 import WalvaultTesting
+
+@testable import WalvaultPolicy
 
 /// The rule that lets several restore workers write one file while its SHA-256 sees every byte
 /// once, front to back.
@@ -21,7 +22,7 @@ import WalvaultTesting
         // Piece 2 starts before piece 1: write only, and the hash is not taken.
         #expect(file.start(offset: 20) == .writeOnly)
         #expect(file.written(offset: 20, length: 10))  // nobody holds it: this worker takes it...
-        #expect(file.next() == .release)               // ...but nothing is in order yet: put down.
+        #expect(file.next() == .release)  // ...but nothing is in order yet: put down.
         #expect(file.start(offset: 0) == .hashWhileWriting)
         file.hashed(length: 10)
         // Piece 1 of 10..<20 is still being written by a third worker.

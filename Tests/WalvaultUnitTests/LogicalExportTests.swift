@@ -1,17 +1,18 @@
 import Testing
-@testable import WalvaultCatalog
 import WalvaultConfig
 import WalvaultHistory
-import WalvaultSystem
 import WalvaultPipeline
 import WalvaultPostgres
-@testable import WalvaultRepository
+import WalvaultSystem
+import WalvaultTesting
+
+@testable import WalvaultCatalog
 @testable import WalvaultExports
 @testable import WalvaultKit
-@testable import WalvaultService
 @testable import WalvaultMaintenance
+@testable import WalvaultRepository
+@testable import WalvaultService
 @testable import WalvaultShipping
-import WalvaultTesting
 
 /// Issue 15's pure parts: which names reach SQL, export object names, what expire does with
 /// dumps, how a restore renames schemas, and the history rows of shipped exports.
@@ -23,10 +24,10 @@ import WalvaultTesting
 
     @Test(arguments: [
         "tenant_a; drop table x", "tenant_a'", "tenant_a\"", "tenant a", "Tenant_acme", "1tenant", "", "tenant-acme",
-        "tenant_\u{0430}cme",          // Cyrillic а, looks like a Latin a
-        "tenant_acme\u{200B}",          // zero-width space
-        "tenant_ａcme",                 // full-width a
-        String(repeating: "a", count: 64), "tenant_a\n", "tenant.acme", "tenant_a\\",
+        "tenant_\u{0430}cme",  // Cyrillic а, looks like a Latin a
+        "tenant_acme\u{200B}",  // zero-width space
+        "tenant_ａcme",  // full-width a
+        String(repeating: "a", count: 64), "tenant_a\n", "tenant.acme", "tenant_a\\"
     ])
     func anythingElseIsRefused(name: String) {
         #expect(!SQLIdentifier.isValid(name))
@@ -37,7 +38,9 @@ import WalvaultTesting
         let error = try #require(throws: CatalogError.self) { try SQLIdentifier.check("tenant_\u{0430}'\n", what: "schema", option: "--schema") }
         #expect(error.problem.hasPrefix("--schema 'tenant_\\u{430}\\u{27}\\u{a}'"))
         #expect(error.errorCode == "input.invalid")
-        let long = try #require(throws: CatalogError.self) { try SQLIdentifier.check(String(repeating: "x", count: 70), what: "table", option: "--table") }
+        let long = try #require(throws: CatalogError.self) {
+            try SQLIdentifier.check(String(repeating: "x", count: 70), what: "table", option: "--table")
+        }
         #expect(long.problem.hasSuffix("is 70 bytes long (PostgreSQL keeps 63)"))
     }
 }
@@ -55,10 +58,12 @@ import WalvaultTesting
         #expect(StoredObjectName(name.description) == nil || format == .custom, "not mistaken for a WAL object")
     }
 
-    @Test(arguments: ["20261124T110447123456Z-abc.dump", "x-\(String(repeating: "a", count: 64)).dump",
-                      "20261124T110447123456Z-\(String(repeating: "A", count: 64)).dump",
-                      "20261124T110447123456Z-\(String(repeating: "a", count: 64)).txt",
-                      "20261124T110447123456Z-\(String(repeating: "a", count: 64))"])
+    @Test(arguments: [
+        "20261124T110447123456Z-abc.dump", "x-\(String(repeating: "a", count: 64)).dump",
+        "20261124T110447123456Z-\(String(repeating: "A", count: 64)).dump",
+        "20261124T110447123456Z-\(String(repeating: "a", count: 64)).txt",
+        "20261124T110447123456Z-\(String(repeating: "a", count: 64))"
+    ])
     func otherNamesAreNotExports(name: String) {
         #expect(ExportObjectName(name) == nil)
     }
@@ -102,7 +107,8 @@ import WalvaultTesting
 
 @Suite struct SchemaRestorePlanTests {
     func plan(_ dump: String, into: String?, replace: Bool, existing: Set<String>) -> Result<SchemaRestorePlan, SchemaRestorePlan.Refusal> {
-        SchemaRestorePlan.make(dumpSchema: dump, into: into, replace: replace, exists: existing.contains, stamp: "20261124_120000", holdName: "walvault_hold_1")
+        SchemaRestorePlan.make(
+            dumpSchema: dump, into: into, replace: replace, exists: existing.contains, stamp: "20261124_120000", holdName: "walvault_hold_1")
     }
 
     @Test func byDefaultANewSchemaWithTheLiveOneHeldAsideDuringTheTransaction() throws {
@@ -141,7 +147,10 @@ import WalvaultTesting
 
     @Test func replacingAnotherSchemaAlsoHoldsTheLiveOne() throws {
         let p = try plan("tenant_acme", into: "tenant_copy", replace: true, existing: ["tenant_acme", "tenant_copy"]).get()
-        #expect(p.before == ["ALTER SCHEMA tenant_copy RENAME TO tenant_copy_before_restore_20261124_120000", "ALTER SCHEMA tenant_acme RENAME TO walvault_hold_1"])
+        #expect(
+            p.before == [
+                "ALTER SCHEMA tenant_copy RENAME TO tenant_copy_before_restore_20261124_120000", "ALTER SCHEMA tenant_acme RENAME TO walvault_hold_1"
+            ])
         #expect(p.after == ["ALTER SCHEMA tenant_acme RENAME TO tenant_copy", "ALTER SCHEMA walvault_hold_1 RENAME TO tenant_acme"])
     }
 
@@ -194,10 +203,12 @@ import WalvaultTesting
         let rig = ShippingRig()
         let settings = HistorySettings(conninfo: "", projectID: "p", journal: "/j", retentionDays: 30)
         let sha = String(repeating: "c", count: 64)
-        let rows = HistoryEvents.shippedRows(settings, context: rig.context, shipped: [
-            Ship.Shipped(store: "telegram", key: "main/dump/tenant_acme/20261124T110447123456Z-\(sha).dump", size: 10, handle: "BQAC"),
-            Ship.Shipped(store: "offsite", key: "main/logs/project_logs/20261124T110447123456Z-\(sha).jsonl.zst", size: 20, handle: nil),
-        ], durationMs: 1)
+        let rows = HistoryEvents.shippedRows(
+            settings, context: rig.context,
+            shipped: [
+                Ship.Shipped(store: "telegram", key: "main/dump/tenant_acme/20261124T110447123456Z-\(sha).dump", size: 10, handle: "BQAC"),
+                Ship.Shipped(store: "offsite", key: "main/logs/project_logs/20261124T110447123456Z-\(sha).jsonl.zst", size: 20, handle: nil)
+            ], durationMs: 1)
         #expect(rows.count == 2)
         #expect(rows[0].type == .database && rows[0].objectName == "tenant_acme/20261124T110447123456Z" && rows[0].schemaName == "tenant_acme")
         #expect(rows[0].fileID == "BQAC" && rows[0].sha256 == sha)
@@ -212,10 +223,12 @@ import WalvaultTesting
         facts.rangeStart = 1
         facts.rangeEnd = 2
         facts.rowsDeleted = 1_000_000
-        let rows = HistoryEvents.rows(settings, context: rig.context, events: [
-            .started(operation: "export-logs", type: .logs, subject: "project_logs"),
-            .stored(store: "offsite", key: "k", facts: facts), .succeeded(nil),
-        ], durationMs: 1)
+        let rows = HistoryEvents.rows(
+            settings, context: rig.context,
+            events: [
+                .started(operation: "export-logs", type: .logs, subject: "project_logs"),
+                .stored(store: "offsite", key: "k", facts: facts), .succeeded(nil)
+            ], durationMs: 1)
         #expect(rows.count == 1)
         #expect(rows[0].type == .logs && rows[0].operation == "export-logs")
         #expect(rows[0].rowCount == 1_000_000 && rows[0].rangeStart == 1 && rows[0].rangeEnd == 2 && rows[0].rowsDeleted == 1_000_000)
@@ -229,8 +242,9 @@ import WalvaultTesting
         let rig = ShippingRig()
         let layout = ArchiveLayout(cluster: "main")
         let bytes = [UInt8]((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
-        let writer = try ExportWriter(context: rig.context, directory: layout.dumpDirectory("tenant_a"), time: 1_795_000_000_000_000,
-                                      format: .plain, compression: .zstd, level: 3)
+        let writer = try ExportWriter(
+            context: rig.context, directory: layout.dumpDirectory("tenant_a"), time: 1_795_000_000_000_000,
+            format: .plain, compression: .zstd, level: 3)
         try bytes.withUnsafeBytes { try writer.write($0) }
         #expect(try rig.context.stores[0].list(directory: layout.dumpDirectory("tenant_a"), namePrefix: "").isEmpty, "nothing visible before commit")
         let stored = try writer.commit()
@@ -245,12 +259,14 @@ import WalvaultTesting
         #expect(sink.bytes == bytes)
         #expect(try ShippingQueue.open(spool: rig.spool, store: "offsite").entries().count == 1)
 
-        let aborted = try ExportWriter(context: rig.context, directory: layout.dumpDirectory("tenant_b"), time: 1_795_000_000_000_001,
-                                       format: .custom, compression: .none, level: 0)
+        let aborted = try ExportWriter(
+            context: rig.context, directory: layout.dumpDirectory("tenant_b"), time: 1_795_000_000_000_001,
+            format: .custom, compression: .none, level: 0)
         try bytes.withUnsafeBytes { try aborted.write($0) }
         aborted.abort()
         #expect(try ExportListing.list(.dumps, stores: rig.context.stores, layout: layout).count == 1)
-        #expect(filesUnder(rig.sync).filter { $0.hasPrefix("main/dump/tenant_b") }.isEmpty, "an aborted export leaves no file, not even a temporary one")
+        #expect(
+            filesUnder(rig.sync).filter { $0.hasPrefix("main/dump/tenant_b") }.isEmpty, "an aborted export leaves no file, not even a temporary one")
     }
 
     @Test func expireDeletesOldDumpsButKeepsTheNewestOfEachSchema() throws {
@@ -262,7 +278,8 @@ import WalvaultTesting
         let now = WallClock.nowMicros()
         let day: Int64 = 86_400_000_000
         for (schema, daysAgo) in [("tenant_a", 40), ("tenant_a", 35), ("tenant_a", 1), ("tenant_b", 90)] as [(String, Int64)] {
-            let writer = try ExportWriter(context: context, directory: layout.dumpDirectory(schema), time: now - daysAgo * day, format: .custom, compression: .none, level: 0)
+            let writer = try ExportWriter(
+                context: context, directory: layout.dumpDirectory(schema), time: now - daysAgo * day, format: .custom, compression: .none, level: 0)
             try [UInt8](repeating: UInt8(daysAgo), count: 100).withUnsafeBytes { try writer.write($0) }
             _ = try writer.commit()
         }
@@ -284,7 +301,9 @@ import WalvaultTesting
         let now = WallClock.nowMicros()
         let day: Int64 = 86_400_000_000
         for (table, daysAgo) in [("project_logs", 400), ("project_logs", 366), ("project_logs", 364), ("audit_logs", 10)] as [(String, Int64)] {
-            let writer = try ExportWriter(context: base.context, directory: layout.logsDirectory(table), time: now - daysAgo * day, format: .jsonl, compression: .none, level: 0)
+            let writer = try ExportWriter(
+                context: base.context, directory: layout.logsDirectory(table), time: now - daysAgo * day, format: .jsonl, compression: .none, level: 0
+            )
             try [UInt8](repeating: UInt8(daysAgo % 256), count: 100).withUnsafeBytes { try writer.write($0) }
             _ = try writer.commit()
         }

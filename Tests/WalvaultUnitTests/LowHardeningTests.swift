@@ -1,22 +1,28 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultConfig
 import WalvaultHTTP
 import WalvaultPipeline
-@testable import WalvaultStores
 import WalvaultPolicy
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultAlerts
 @testable import WalvaultKit
-import WalvaultTesting
+@testable import WalvaultStores
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Issue 24, the low items: permissions checked the same way everywhere, and messages that point
 /// the right way.
 @Suite struct LowHardeningTests {
     func writeConfig(_ dir: TempDir, extra: String = "") -> String {
-        let path = dir.write("walvault.toml", Array("[cluster]\nname = \"main\"\nspool = \"\(dir.sub("spool"))\"\n\n[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(dir.sub("store"))\"\n\(extra)".utf8))
+        let path = dir.write(
+            "walvault.toml",
+            Array(
+                "[cluster]\nname = \"main\"\nspool = \"\(dir.sub("spool"))\"\n\n[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(dir.sub("store"))\"\n\(extra)"
+                    .utf8))
         chmod(path, 0o600)
         return path
     }
@@ -58,40 +64,45 @@ import WalvaultTesting
         chmod(token, 0o640)
         let passphrase = dir.write("passphrase", Array("a passphrase for the test\n".utf8))
         chmod(passphrase, 0o600)
-        let config = writeConfig(dir, extra: """
-            [[stores]]
-            name = "cloud"
-            type = "s3"
-            endpoint = "http://127.0.0.1:9"
-            region = "us-east-1"
-            bucket = "b-walvault"
-            path_style = true
-            access_key_id_file = "\(secret)"
-            secret_access_key_file = "\(secret)"
+        let config = writeConfig(
+            dir,
+            extra: """
+                [[stores]]
+                name = "cloud"
+                type = "s3"
+                endpoint = "http://127.0.0.1:9"
+                region = "us-east-1"
+                bucket = "b-walvault"
+                path_style = true
+                access_key_id_file = "\(secret)"
+                secret_access_key_file = "\(secret)"
 
-            [[stores]]
-            name = "chat"
-            type = "telegram"
-            api_base = "http://127.0.0.1:9"
-            bot_token_file = "\(token)"
-            chat_id = "-1001234567890"
+                [[stores]]
+                name = "chat"
+                type = "telegram"
+                api_base = "http://127.0.0.1:9"
+                bot_token_file = "\(token)"
+                chat_id = "-1001234567890"
 
-            [encryption]
-            passphrase_file = "\(passphrase)"
-            """)
+                [encryption]
+                passphrase_file = "\(passphrase)"
+                """)
         let parsed = try ConfigLoader.load(path: config)
         var warnings: [String] = []
         for (index, store) in parsed.stores.enumerated() {
             switch store.kind {
-            case .s3(let s3): warnings += StoreCredentials.permissionWarning(s3.secretAccessKey, key: "stores #\(index + 1).secret_access_key").map { [$0] } ?? []
-            case .telegram(let t): warnings += StoreCredentials.permissionWarning(t.botToken, key: "stores #\(index + 1).bot_token").map { [$0] } ?? []
+            case .s3(let s3):
+                warnings += StoreCredentials.permissionWarning(s3.secretAccessKey, key: "stores #\(index + 1).secret_access_key").map { [$0] } ?? []
+            case .telegram(let t):
+                warnings += StoreCredentials.permissionWarning(t.botToken, key: "stores #\(index + 1).bot_token").map { [$0] } ?? []
             case .local: break
             }
         }
-        #expect(warnings == [
-            "the secret file \(secret) (stores #2.secret_access_key_file) is readable by group or others (mode 644); run chmod 600 \(secret)",
-            "the secret file \(token) (stores #3.bot_token_file) is readable by group or others (mode 640); run chmod 600 \(token)",
-        ])
+        #expect(
+            warnings == [
+                "the secret file \(secret) (stores #2.secret_access_key_file) is readable by group or others (mode 644); run chmod 600 \(secret)",
+                "the secret file \(token) (stores #3.bot_token_file) is readable by group or others (mode 640); run chmod 600 \(token)"
+            ])
         let context = try WalvaultContext.load(configPath: config)
         #expect(context.warnings.filter { $0.hasPrefix("the secret file") } == warnings)
         #expect(!context.warnings.joined().contains("SECRETMARKER") && !context.warnings.joined().contains("TOKENMARKER"))
@@ -112,17 +123,21 @@ import WalvaultTesting
         // The SMTP login has only _env keys: the fix names no _file key.
         unsetenv("WALVAULT_TEST_NO_SUCH_SMTP_USER")
         let smtp = failure {
-            _ = try StoreCredentials.read(.environment("WALVAULT_TEST_NO_SUCH_SMTP_USER"), key: "alerts.smtp_user", configPath: "/c.toml", fileKey: false)
+            _ = try StoreCredentials.read(
+                .environment("WALVAULT_TEST_NO_SUCH_SMTP_USER"), key: "alerts.smtp_user", configPath: "/c.toml", fileKey: false)
         }
         #expect(smtp?.contains("_file") == false, "\(smtp ?? "")")
-        let s3Key = failure { _ = try StoreCredentials.read(.environment("WALVAULT_TEST_NO_SUCH_SMTP_USER"), key: "stores #2.secret_access_key", configPath: "/c.toml") }
+        let s3Key = failure {
+            _ = try StoreCredentials.read(.environment("WALVAULT_TEST_NO_SUCH_SMTP_USER"), key: "stores #2.secret_access_key", configPath: "/c.toml")
+        }
         #expect(s3Key?.contains("or use secret_access_key_file") == true)
     }
 
     /// A bucket name on an IP endpoint cannot resolve in virtual-hosted style: the fix says path_style.
     @Test func anUnresolvableVirtualHostSuggestsPathStyle() throws {
-        let store = S3Store(name: "minio", endpoint: "http://walvault-test.invalid:9000", region: "us-east-1", bucket: "bkt", prefix: "", pathStyle: false,
-                            accessKeyID: "AKIA", secret: Array("s".utf8).withUnsafeBytes { SecretBytes(copying: $0) })
+        let store = S3Store(
+            name: "minio", endpoint: "http://walvault-test.invalid:9000", region: "us-east-1", bucket: "bkt", prefix: "", pathStyle: false,
+            accessKeyID: "AKIA", secret: Array("s".utf8).withUnsafeBytes { SecretBytes(copying: $0) })
         let message = failure { _ = try store.head(key: "x") }
         #expect(message?.contains("set path_style = true") == true, "\(message ?? "")")
     }
@@ -142,8 +157,9 @@ import WalvaultTesting
         var config = makeContext(stores: [dir.sub("store")]).config
         config.alerts = AlertSettings(webhookURL: .environment("WALVAULT_TEST_WEBHOOK"))
         let notifier = try #require(Notifier(context: WalvaultContext(config: config, stores: [])))
-        let message = AlertMessage(status: .alert, cluster: "main", host: "db1", condition: "c", failures: 1, since: nil, error: "e",
-                                   lastBackupLabel: nil, lastBackupStop: nil, databaseBytes: nil, now: 0)
+        let message = AlertMessage(
+            status: .alert, cluster: "main", host: "db1", condition: "c", failures: 1, since: nil, error: "e",
+            lastBackupLabel: nil, lastBackupStop: nil, databaseBytes: nil, now: 0)
         let refused = failure { try notifier.sendWebhook(message, source: .environment("WALVAULT_TEST_WEBHOOK")) }
         #expect(refused?.contains("the webhook in $WALVAULT_TEST_WEBHOOK is not an http:// or https:// URL") == true, "\(refused ?? "")")
         #expect(refused?.contains(secret) == false)

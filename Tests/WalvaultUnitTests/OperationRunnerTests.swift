@@ -1,19 +1,21 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import Testing
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultHistory
 import WalvaultRepository
-@testable import WalvaultService
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultKit
 @testable import WalvaultMaintenance
+@testable import WalvaultService
 @testable import WalvaultShipping
-import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Records every call the runner makes around an operation, in order.
 final class RecordingServices: JobServices {
@@ -89,9 +91,12 @@ struct FakeBackup: WalvaultOperation {
     var lifecycle: Lifecycle { Lifecycle(alertCondition: "backup", expiresAfter: true, checksBackupAge: true) }
 
     func run(_ job: JobContext) throws -> [String] {
-        try job.run("backup", type: .database, summary: { _ in
-            ([(store: "store1", key: "main/backup/L1", facts: OperationFacts(objectName: "L1", size: 10, storedSize: 5))], nil)
-        }) {
+        try job.run(
+            "backup", type: .database,
+            summary: { _ in
+                ([(store: "store1", key: "main/backup/L1", facts: OperationFacts(objectName: "L1", size: 10, storedSize: 5))], nil)
+            }
+        ) {
             job.receive(.progress(ProgressReport(phase: "copy", done: 4, total: 10, unit: .bytes, filesDone: 1, filesTotal: 3)))
             whileRunning(job)
             if let failure { throw failure }
@@ -105,10 +110,11 @@ struct FakeBackup: WalvaultOperation {
 @Suite struct OperationRunnerTests {
     func context(_ dir: TempDir, retention: Bool = true) -> WalvaultContext {
         let settings = [StoreSettings(name: "store1", kind: .local(path: dir.sub("store")))]
-        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
-                                    compression: CompressionSettings(algorithm: .zstd), stores: settings,
-                                    history: HistorySettings(conninfo: "host=/nonexistent", projectID: "p"),
-                                    retention: retention ? RetentionSettings(days: 30) : nil)
+        let config = WalvaultConfig(
+            path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
+            compression: CompressionSettings(algorithm: .zstd), stores: settings,
+            history: HistorySettings(conninfo: "host=/nonexistent", projectID: "p"),
+            retention: retention ? RetentionSettings(days: 30) : nil)
         return WalvaultContext(config: config, stores: settings.map { try! WalvaultContext.makeStore($0) })
     }
 
@@ -136,15 +142,17 @@ struct FakeBackup: WalvaultOperation {
         #expect(seen.first?.payload == .started)
         #expect(seen.last?.payload == .finished(.succeeded, nil))
         #expect(seen.contains { $0.payload == .warning("cannot start walvault ship (test)") })
-        #expect(seen.contains { $0.payload == .progress(ProgressReport(phase: "copy", done: 4, total: 10, unit: .bytes, filesDone: 1, filesTotal: 3)) })
+        #expect(
+            seen.contains { $0.payload == .progress(ProgressReport(phase: "copy", done: 4, total: 10, unit: .bytes, filesDone: 1, filesTotal: 3)) })
     }
 
     @Test func aFailingOperationIsAlertedWithItsCodeAndNeverExpires() throws {
         let dir = TempDir()
         let services = RecordingServices()
         let observer = JobEvents()
-        let outcome = OperationRunner(services: services).run(FakeBackup(failure: CommandError(problem: "disk full", fix: "free space")),
-                                                              context: context(dir), observers: [observer])
+        let outcome = OperationRunner(services: services).run(
+            FakeBackup(failure: CommandError(problem: "disk full", fix: "free space")),
+            context: context(dir), observers: [observer])
         #expect(outcome.failure == JobFailure(CommandError(problem: "disk full", fix: "free space")))
         #expect(outcome.failure?.code == "command.refused")
         #expect(services.recorded == ["history", "alert backup failed now: disk full; free space", "backup age"])
@@ -159,11 +167,14 @@ struct FakeBackup: WalvaultOperation {
     @Test func archivePushAlertsAfterAStreakNamingTheStore() throws {
         let dir = TempDir()
         let services = RecordingServices()
-        let missing = OperationRunner(services: services).run(ArchivePushOperation(walPath: dir.sub("pg_wal") + "/000000010000000000000001"), context: context(dir))
+        let missing = OperationRunner(services: services).run(
+            ArchivePushOperation(walPath: dir.sub("pg_wal") + "/000000010000000000000001"), context: context(dir))
         #expect(missing.failure != nil)
         #expect(services.recorded.last?.hasPrefix("alert archive-push failed: ") == true, "\(services.recorded)")
         let operation = ArchivePushOperation(walPath: "x")
-        #expect(operation.alertCondition(for: StoreError(store: "offsite", kind: .transient, problem: "p", fix: nil)) == "archive-push to store \"offsite\"")
+        #expect(
+            operation.alertCondition(for: StoreError(store: "offsite", kind: .transient, problem: "p", fix: nil))
+                == "archive-push to store \"offsite\"")
         #expect(operation.lifecycle.alertImmediately == false)
         #expect(!FileSystem.exists(Paths.join(dir.path, "spool/jobs")), "archive-push writes no status file")
     }
@@ -193,7 +204,8 @@ struct FakeBackup: WalvaultOperation {
         let services = RecordingServices()
         var config = rig.context.config
         config.history = HistorySettings(conninfo: "host=/nonexistent", projectID: "p")
-        let outcome = OperationRunner(services: services).run(ShipOperation(), context: WalvaultContext(config: config, stores: rig.context.rawStores))
+        let outcome = OperationRunner(services: services).run(
+            ShipOperation(), context: WalvaultContext(config: config, stores: rig.context.rawStores))
         #expect(try outcome.result.get().shipped == 5, "three segments, archive.info and its copy (the binding, with no history row)")
         #expect(services.recorded == ["history of 3 shipped", "alert ship to store \"offsite\" succeeded", "backup age"])
         #expect(rig.context.jobStatusDirectory.list().first?.operation == .ship)
@@ -231,7 +243,8 @@ struct FakeBackup: WalvaultOperation {
         let child = try ChildProcess.spawn("/bin/sleep", ["60"], output: "/dev/null")
         let start = FileSystem.processStartTicks(child)
         #expect(start != nil)
-        try directory.write(JobStatus(id: "J1", operation: .backup, cluster: "main", pid: child, processStart: start, startedAt: 1, actor: "cron", origin: "cli"))
+        try directory.write(
+            JobStatus(id: "J1", operation: .backup, cluster: "main", pid: child, processStart: start, startedAt: 1, actor: "cron", origin: "cli"))
         #expect(directory.list().first?.state == .running, "alive: running")
         kill(child, SIGKILL)
         var status: Int32 = 0
@@ -253,7 +266,8 @@ struct FakeBackup: WalvaultOperation {
         let dir = TempDir()
         let directory = JobStatusDirectory(spool: dir.sub("spool"))
         for i in 0..<5 {
-            var status = JobStatus(id: "J\(i)", operation: .verify, cluster: "main", pid: 1, processStart: nil, startedAt: Int64(i), actor: "a", origin: "cli")
+            var status = JobStatus(
+                id: "J\(i)", operation: .verify, cluster: "main", pid: 1, processStart: nil, startedAt: Int64(i), actor: "a", origin: "cli")
             status.state = .succeeded
             try directory.write(status)
         }
@@ -279,7 +293,8 @@ struct FakeBackup: WalvaultOperation {
 
     @Test func theStatusLineSaysPhasePercentFilesBytesRateAndETA() {
         let report = ProgressReport(phase: "copy", done: 880_000_000, total: 2_048_000_000, unit: .bytes, filesDone: 120, filesTotal: 812)
-        #expect(ProgressText.line(.backup, report, elapsed: 12, phaseSeconds: 10)
+        #expect(
+            ProgressText.line(.backup, report, elapsed: 12, phaseSeconds: 10)
                 == "[0:12] backup copy 42 %  120/812 files  880.0/2048.0 MB  88.0 MB/s  ETA 0:13")
         #expect(ProgressText.phaseLine(report) == "phase copy: 812 files, 2048.0 MB")
         #expect(ProgressText.phaseLine(ProgressReport(phase: "wait-wal", done: 0, total: 3, unit: .files)) == "phase wait-wal: 3 files")

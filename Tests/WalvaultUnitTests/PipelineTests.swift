@@ -2,7 +2,6 @@ import Testing
 import WalvaultPipeline
 import WalvaultTesting
 
-
 func compress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, level: Int? = nil, chunk: Int = 100_000) throws -> [UInt8] {
     let sink = MemorySink()
     let stage = try Compression.compressor(algorithm, level: level ?? algorithm.defaultLevel, sizeHint: input.count, next: sink)

@@ -1,13 +1,14 @@
 import Testing
-@testable import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-@testable import WalvaultArchive
-@testable import WalvaultKit
 import WalvaultTesting
+
+@testable import WalvaultArchive
+@testable import WalvaultCatalog
+@testable import WalvaultKit
 
 /// archive-get's look-ahead (issue 16) over a real local store: what the worker leaves is exactly
 /// the stored bytes, a segment damaged in the store is never handed over, another cluster's or
@@ -29,9 +30,10 @@ import WalvaultTesting
             withUnsafeBytes(of: PrefetchTests.identifier.littleEndian) { for (i, b) in $0.enumerated() { control[i] = b } }
             _ = dir.write("pgdata/global/pg_control", control)
             let settings = [StoreSettings(name: "local", kind: .local(path: store))]
-            let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
-                                        compression: CompressionSettings(algorithm: .zstd), stores: settings,
-                                        performance: PerformanceSettings(prefetch: prefetch))
+            let config = WalvaultConfig(
+                path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
+                compression: CompressionSettings(algorithm: .zstd), stores: settings,
+                performance: PerformanceSettings(prefetch: prefetch))
             context = WalvaultContext(config: config, stores: try settings.map { try WalvaultContext.makeStore($0) })
             for i in 1...segments {
                 let name = WALSegmentName(timeline: timeline, segmentNumber: UInt64(i), segmentSize: 1 << 20)
@@ -140,7 +142,9 @@ import WalvaultTesting
         let other = PrefetchSpool(spool: rig.context.config.cluster.spool!, cluster: "main", systemIdentifier: 42)
         try other.request("000000010000000000000001")
         let garbage = [UInt8](repeating: 7, count: 1 << 20)
-        try FileSystem.writeAtomically(Paths.join(other.directory, PrefetchPlan.fileName(segment: "000000010000000000000002", sha256: SHA256Hasher.hex(of: garbage))), contents: garbage)
+        try FileSystem.writeAtomically(
+            Paths.join(other.directory, PrefetchPlan.fileName(segment: "000000010000000000000002", sha256: SHA256Hasher.hex(of: garbage))),
+            contents: garbage)
         let (outcome, got) = try rig.get("000000010000000000000002")
         guard case .restored(let store, _, _) = outcome else { Issue.record("not restored"); return }
         #expect(store == "local" && got == rig.originals["000000010000000000000002"])
@@ -203,15 +207,24 @@ import WalvaultTesting
     }
 
     @Test func staleIsOtherTimelinesAndWhatWasReplayed() {
-        let names = ["000000010000000000000002-" + sha, "000000010000000000000003-" + sha, "000000010000000000000004-" + sha,
-                     "000000020000000000000004-" + sha, ".lock", ".wanted", ".tmp-000000010000000000000005-7", "junk"]
-        #expect(Set(PrefetchPlan.stale(names, requested: "000000010000000000000003")) == ["000000010000000000000002-" + sha, "000000020000000000000004-" + sha, "junk"])
-        #expect(Set(PrefetchPlan.stale(names, requested: "000000020000000000000004")) == Set(names.filter { $0.hasPrefix("00000001") || $0 == "junk" }))
+        let names = [
+            "000000010000000000000002-" + sha, "000000010000000000000003-" + sha, "000000010000000000000004-" + sha,
+            "000000020000000000000004-" + sha, ".lock", ".wanted", ".tmp-000000010000000000000005-7", "junk"
+        ]
+        #expect(
+            Set(PrefetchPlan.stale(names, requested: "000000010000000000000003")) == [
+                "000000010000000000000002-" + sha, "000000020000000000000004-" + sha, "junk"
+            ])
+        #expect(
+            Set(PrefetchPlan.stale(names, requested: "000000020000000000000004")) == Set(names.filter { $0.hasPrefix("00000001") || $0 == "junk" }))
     }
 
     @Test func targetsFollowTheTimelineAcrossLogBoundaries() {
         let last = WALSegmentName(timeline: 3, log: 0, segment: 0xFF)
-        #expect(PrefetchPlan.targets(after: last, count: 2, segmentSize: 16 << 20).map(\.description) == ["000000030000000100000000", "000000030000000100000001"])
+        #expect(
+            PrefetchPlan.targets(after: last, count: 2, segmentSize: 16 << 20).map(\.description) == [
+                "000000030000000100000000", "000000030000000100000001"
+            ])
         #expect(PrefetchPlan.targets(after: last, count: 0, segmentSize: 16 << 20).isEmpty)
     }
 }
@@ -225,9 +238,11 @@ import WalvaultTesting
         #expect(try ConfigLoader.parse(head, path: "/c.toml").performance.restoreParallel == PerformanceSettings.cores)
         #expect(try ConfigLoader.parse(head + "[performance]\nrestore_parallel = 3\n", path: "/c.toml").performance.restoreParallel == 3)
         #expect(try ConfigLoader.parse(head + "[performance]\nbackup_parallel = 1\n", path: "/c.toml").performance.backupParallel == 1)
-        for (text, key) in [("prefetch = 65", "performance.prefetch"), ("prefetch = -1", "performance.prefetch"), ("push_ahead = 1", "performance.push_ahead"),
-                            ("restore_parallel = 0", "performance.restore_parallel"), ("restore_parallel = 33", "performance.restore_parallel"),
-                            ("backup_parallel = 0", "performance.backup_parallel"), ("backup_parallel = 33", "performance.backup_parallel")] {
+        for (text, key) in [
+            ("prefetch = 65", "performance.prefetch"), ("prefetch = -1", "performance.prefetch"), ("push_ahead = 1", "performance.push_ahead"),
+            ("restore_parallel = 0", "performance.restore_parallel"), ("restore_parallel = 33", "performance.restore_parallel"),
+            ("backup_parallel = 0", "performance.backup_parallel"), ("backup_parallel = 33", "performance.backup_parallel")
+        ] {
             do {
                 _ = try ConfigLoader.parse(head + "[performance]\n" + text, path: "/c.toml")
                 Issue.record("expected an error for \(text)")

@@ -1,17 +1,19 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import Testing
-@testable import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
-@testable import WalvaultArchive
-@testable import WalvaultKit
 import WalvaultTesting
+
+@testable import WalvaultArchive
+@testable import WalvaultCatalog
+@testable import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 final class WorkerCount: Sendable {
     let value = Mutex(0)
@@ -35,9 +37,10 @@ final class WorkerCount: Sendable {
             pgWAL = dir.sub("pgdata/pg_wal")
             _ = dir.sub("pgdata/pg_wal/archive_status")
             let settings = [StoreSettings(name: "local", kind: .local(path: store))]
-            let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
-                                        compression: CompressionSettings(algorithm: .zstd), stores: settings,
-                                        performance: PerformanceSettings(prefetch: 0, pushParallel: parallel))
+            let config = WalvaultConfig(
+                path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: dir.sub("spool")),
+                compression: CompressionSettings(algorithm: .zstd), stores: settings,
+                performance: PerformanceSettings(prefetch: 0, pushParallel: parallel))
             context = WalvaultContext(config: config, stores: settings.map { try! WalvaultContext.makeStore($0) })
             for i in 1...segments {
                 let name = WALSegmentName(timeline: 1, segmentNumber: UInt64(i), segmentSize: 1 << 20)
@@ -176,10 +179,13 @@ final class WorkerCount: Sendable {
     }
 
     @Test func thePlanTakesReadySegmentsOnlyOldestFirst() {
-        let names = ["000000010000000000000007.ready", "000000010000000000000005.ready", "000000010000000000000006.done",
-                     "00000002.history.ready", "000000010000000000000003.00000028.backup.ready", "000000010000000000000004.ready",
-                     "000000010000000000000009.partial.ready", "junk.ready"]
-        #expect(PushAheadPlan.segments(statusNames: names, current: "000000010000000000000004", limit: 10)
+        let names = [
+            "000000010000000000000007.ready", "000000010000000000000005.ready", "000000010000000000000006.done",
+            "00000002.history.ready", "000000010000000000000003.00000028.backup.ready", "000000010000000000000004.ready",
+            "000000010000000000000009.partial.ready", "junk.ready"
+        ]
+        #expect(
+            PushAheadPlan.segments(statusNames: names, current: "000000010000000000000004", limit: 10)
                 == ["000000010000000000000005", "000000010000000000000007"])
         #expect(PushAheadPlan.segments(statusNames: names, current: "000000010000000000000004", limit: 1) == ["000000010000000000000005"])
         #expect(PushAheadPlan.segments(statusNames: names, current: "x", limit: 0).isEmpty)

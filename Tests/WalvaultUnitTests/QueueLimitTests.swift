@@ -5,11 +5,12 @@ import WalvaultPolicy
 import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultBackup
 @testable import WalvaultExports
 @testable import WalvaultKit
 @testable import WalvaultShipping
-import WalvaultTesting
 
 /// `[shipping] max_queue_mb` is one policy (`AsyncQueueing`) for archive-push, backup, dump and
 /// export-logs: a full queue takes nothing, the operation succeeds and says so once, and the
@@ -23,11 +24,14 @@ import WalvaultTesting
 
     func backupContext(_ f: BackupSessionTests.Fixture, maxQueueBytes: Int) -> (WalvaultContext, String) {
         let spool = f.dir.sub("spool")
-        let settings = [StoreSettings(name: "store1", kind: .local(path: f.store)),
-                        StoreSettings(name: "offsite", kind: .local(path: f.dir.sub("offsite")), mode: .async)]
-        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", pgdata: f.pgdata, conninfo: "host=/fake", spool: spool),
-                                    compression: CompressionSettings(algorithm: .zstd), stores: settings,
-                                    shipping: ShippingSettings(parallel: 2, maxQueueBytes: maxQueueBytes))
+        let settings = [
+            StoreSettings(name: "store1", kind: .local(path: f.store)),
+            StoreSettings(name: "offsite", kind: .local(path: f.dir.sub("offsite")), mode: .async)
+        ]
+        let config = WalvaultConfig(
+            path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", pgdata: f.pgdata, conninfo: "host=/fake", spool: spool),
+            compression: CompressionSettings(algorithm: .zstd), stores: settings,
+            shipping: ShippingSettings(parallel: 2, maxQueueBytes: maxQueueBytes))
         return (WalvaultContext(config: config, stores: settings.map { try! WalvaultContext.makeStore($0) }), spool)
     }
 
@@ -57,21 +61,28 @@ import WalvaultTesting
             if case .warning(let text) = event { return text }
             return nil
         }
-        #expect(warnings.contains { $0.hasPrefix("the shipping queue for store \"offsite\" is full") && $0.contains("backup \(tightReport.manifest.label) is safe in the sync stores") },
-                "\(warnings)")
+        #expect(
+            warnings.contains {
+                $0.hasPrefix("the shipping queue for store \"offsite\" is full")
+                    && $0.contains("backup \(tightReport.manifest.label) is safe in the sync stores")
+            },
+            "\(warnings)")
         let queue = try ShippingQueue.open(spool: tightSpool, store: "offsite")
         #expect(try queue.entries().isEmpty)
         #expect(try queue.entries().compactMap { try queue.key(of: $0) }.allSatisfy { !$0.contains("/backup/") }, "no part of the backup was queued")
         #expect(FileSystem.exists(queue.overflowMarker))
-        #expect(FileSystem.exists(Paths.join(tight.store, "main/backup/\(tightReport.manifest.label)/backup.manifest")), "the backup is complete all the same")
+        #expect(
+            FileSystem.exists(Paths.join(tight.store, "main/backup/\(tightReport.manifest.label)/backup.manifest")),
+            "the backup is complete all the same")
     }
 
     /// A dump goes through ExportWriter: a full queue keeps it in the sync stores only, and says so.
     @Test func aDumpIsNotQueuedIntoAFullQueue() throws {
         let rig = ShippingRig(maxQueueBytes: 1)
         let layout = ArchiveLayout(cluster: "main")
-        let writer = try ExportWriter(context: rig.context, directory: layout.dumpDirectory("tenant_a"), time: 1_795_000_000_000_000,
-                                      format: .custom, compression: .zstd, level: 3)
+        let writer = try ExportWriter(
+            context: rig.context, directory: layout.dumpDirectory("tenant_a"), time: 1_795_000_000_000_000,
+            format: .custom, compression: .zstd, level: 3)
         let bytes = [UInt8](repeating: 7, count: 100_000)
         try bytes.withUnsafeBytes { try writer.write($0) }
         let stored = try writer.commit()

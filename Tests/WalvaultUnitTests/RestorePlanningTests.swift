@@ -5,15 +5,17 @@ import WalvaultTesting
 let mib16 = 16 << 20
 
 func manifest(_ label: String, timeline: UInt32 = 1, start: UInt64, stop: UInt64, stopTime: Int64) -> BackupManifest {
-    BackupManifest(label: label, cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: mib16,
-                   timeline: timeline, startLSN: LSN(start), stopLSN: LSN(stop), startTime: stopTime - 1_000_000,
-                   stopTime: stopTime, walvaultVersion: "test", compression: "zstd", backupLabel: "", tablespaceMap: nil,
-                   tablespaces: [], parts: [], entries: [])
+    BackupManifest(
+        label: label, cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: mib16,
+        timeline: timeline, startLSN: LSN(start), stopLSN: LSN(stop), startTime: stopTime - 1_000_000,
+        stopTime: stopTime, walvaultVersion: "test", compression: "zstd", backupLabel: "", tablespaceMap: nil,
+        tablespaces: [], parts: [], entries: [])
 }
 
 /// Segments `numbers` on `timeline`, archived at the given times (default: number × 10 s).
 func archived(_ timeline: UInt32, _ numbers: ClosedRange<UInt64>, at time: (UInt64) -> Int64 = { Int64($0) * 10_000_000 })
-    -> [WALSegmentName: Int64] {
+    -> [WALSegmentName: Int64]
+{
     var result: [WALSegmentName: Int64] = [:]
     for n in numbers { result[WALSegmentName(timeline: timeline, segmentNumber: n, segmentSize: mib16)] = time(n) }
     return result
@@ -57,14 +59,16 @@ func segmentStart(_ n: UInt64) -> UInt64 { n * UInt64(mib16) }
         ("2026-11-23 05:00:00-05", Int64(1_795_428_000_000_000)),
         ("2026-11-23 10:00:00.5+00", Int64(1_795_428_000_500_000)),
         ("2026-11-23 10:00:00.123456+00", Int64(1_795_428_000_123_456)),
-        ("2026-11-23 10:00:00.1234567+00", Int64(1_795_428_000_123_456)),
+        ("2026-11-23 10:00:00.1234567+00", Int64(1_795_428_000_123_456))
     ])
     func parsesTimesWithOffsets(text: String, expected: Int64) {
         #expect(RecoveryTarget.parseTime(text) == expected)
     }
 
-    @Test(arguments: ["", "yesterday", "2026-11-23", "2026-13-01 00:00:00+00", "2026-02-31 00:00:00+00", "2026-11-23 24:00:00+00",
-                      "2026-11-23 10:00:00+25", "2026-11-23 10:00:00.+00", "2026-11-23 10:00:00 PST", "2026/11/23 10:00:00"])
+    @Test(arguments: [
+        "", "yesterday", "2026-11-23", "2026-13-01 00:00:00+00", "2026-02-31 00:00:00+00", "2026-11-23 24:00:00+00",
+        "2026-11-23 10:00:00+25", "2026-11-23 10:00:00.+00", "2026-11-23 10:00:00 PST", "2026/11/23 10:00:00"
+    ])
     func refusesWhatIsNotATime(text: String) {
         #expect(RecoveryTarget.parseTime(text) == nil)
     }
@@ -77,9 +81,11 @@ func segmentStart(_ n: UInt64) -> UInt64 { n * UInt64(mib16) }
 }
 
 @Suite struct BackupSelectionTests {
-    let backups = [manifest("b1", start: segmentStart(2), stop: segmentStart(3), stopTime: 100),
-                   manifest("b2", start: segmentStart(5), stop: segmentStart(6), stopTime: 200),
-                   manifest("b3", start: segmentStart(8), stop: segmentStart(9), stopTime: 300)]
+    let backups = [
+        manifest("b1", start: segmentStart(2), stop: segmentStart(3), stopTime: 100),
+        manifest("b2", start: segmentStart(5), stop: segmentStart(6), stopTime: 200),
+        manifest("b3", start: segmentStart(8), stop: segmentStart(9), stopTime: 300)
+    ]
 
     @Test func newestBackupFinishedStrictlyBeforeTheTarget() throws {
         #expect(try BackupSelection.choose(from: backups, target: .time(250)).label == "b2")
@@ -156,17 +162,18 @@ func segmentStart(_ n: UInt64) -> UInt64 { n * UInt64(mib16) }
         // Timeline 2 left timeline 1 inside segment 6; timeline 3 left timeline 2 inside segment 8.
         let histories: [UInt32: TimelineHistory] = [
             2: TimelineHistory(timeline: 2, text: "1\t0/6000100\tx\n")!,
-            3: TimelineHistory(timeline: 3, text: "1\t0/6000100\tx\n2\t0/8000200\ty\n")!,
+            3: TimelineHistory(timeline: 3, text: "1\t0/6000100\tx\n2\t0/8000200\ty\n")!
         ]
         let available = archived(1, 1...9).merging(archived(2, 6...8)) { a, _ in a }.merging(archived(3, 8...10)) { a, _ in a }
         let plan = try WALPlanner.plan(backup: backup, target: .latest, histories: histories, archived: available)
         #expect(plan.targetTimeline == 3)
         #expect(plan.timelines == [1, 2, 3])
-        #expect(plan.ranges == [
-            .init(timeline: 1, first: seg("000000010000000000000002"), last: seg("000000010000000000000005"), count: 4),
-            .init(timeline: 2, first: seg("000000020000000000000006"), last: seg("000000020000000000000007"), count: 2),
-            .init(timeline: 3, first: seg("000000030000000000000008"), last: seg("00000003000000000000000A"), count: 3),
-        ])
+        #expect(
+            plan.ranges == [
+                .init(timeline: 1, first: seg("000000010000000000000002"), last: seg("000000010000000000000005"), count: 4),
+                .init(timeline: 2, first: seg("000000020000000000000006"), last: seg("000000020000000000000007"), count: 2),
+                .init(timeline: 3, first: seg("000000030000000000000008"), last: seg("00000003000000000000000A"), count: 3)
+            ])
         // A missing segment on a passed timeline is a gap even with later ones present.
         var gap = available
         gap[seg("000000020000000000000007")] = nil

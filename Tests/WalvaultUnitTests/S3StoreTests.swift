@@ -1,16 +1,18 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import Testing
 import WalvaultConfig
 import WalvaultHTTP
-@testable import WalvaultStores
-import WalvaultSystem
-import WalvaultTesting
 import WalvaultKit
 import WalvaultShipping
+import WalvaultSystem
+import WalvaultTesting
+
+@testable import WalvaultStores
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct S3PureTests {
     @Test func addressingStyles() {
@@ -45,16 +47,18 @@ import WalvaultShipping
     }
 
     @Test func errorAnswersKeepCodeAndMessageButNothingElse() {
-        let body = Array("""
-        <?xml version="1.0" encoding="UTF-8"?><Error><Code>SignatureDoesNotMatch</Code><Message>The signature does not match</Message>\
-        <AWSAccessKeyId>AKIAKEYMARKER</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256 MARKER</StringToSign></Error>
-        """.utf8)
+        let body = Array(
+            """
+            <?xml version="1.0" encoding="UTF-8"?><Error><Code>SignatureDoesNotMatch</Code><Message>The signature does not match</Message>\
+            <AWSAccessKeyId>AKIAKEYMARKER</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256 MARKER</StringToSign></Error>
+            """.utf8)
         let error = S3Failure.error(store: "b2", action: "PUT", object: "s3://acme/k", status: 403, body: body, bucket: "acme")
         #expect(error.description.hasPrefix("store \"b2\": PUT s3://acme/k failed: HTTP 403 SignatureDoesNotMatch: The signature does not match; "))
         #expect(!error.description.contains("MARKER"))
         #expect(error.kind == .auth)
         // Not XML at all (a proxy's HTML page): the status still speaks.
-        let html = S3Failure.error(store: "b2", action: "GET", object: "s3://acme/k", status: 502, body: Array("<html><body>Bad gateway".utf8), bucket: "acme")
+        let html = S3Failure.error(
+            store: "b2", action: "GET", object: "s3://acme/k", status: 502, body: Array("<html><body>Bad gateway".utf8), bucket: "acme")
         #expect(html.kind == .transient)
         #expect(html.description.contains("HTTP 502"))
     }
@@ -69,17 +73,21 @@ import WalvaultShipping
     }
 
     @Test func xmlIsParsedByLibxml2AndEntitiesAreNotExpanded() throws {
-        let root = try XMLElement.parse(Array("""
-        <?xml version="1.0"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>false</IsTruncated>\
-        <Contents><Key>a&amp;b</Key><Size>3</Size></Contents><Contents><Key><![CDATA[c<d]]></Key><Size>4</Size></Contents></ListBucketResult>
-        """.utf8), what: "a listing")
+        let root = try XMLElement.parse(
+            Array(
+                """
+                <?xml version="1.0"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>false</IsTruncated>\
+                <Contents><Key>a&amp;b</Key><Size>3</Size></Contents><Contents><Key><![CDATA[c<d]]></Key><Size>4</Size></Contents></ListBucketResult>
+                """.utf8), what: "a listing")
         #expect(root.name == "ListBucketResult")
         #expect(root.children("Contents").compactMap { $0.value("Key") } == ["a&b", "c<d"])
         #expect(throws: HTTPError.self) { _ = try XMLElement.parse(Array("<a><b></a>".utf8), what: "x") }
         #expect(throws: HTTPError.self) { _ = try XMLElement.parse([], what: "x") }
-        let hostile = try XMLElement.parse(Array("""
-        <?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>
-        """.utf8), what: "x")
+        let hostile = try XMLElement.parse(
+            Array(
+                """
+                <?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>
+                """.utf8), what: "x")
         #expect(!hostile.text.contains("root:"))
     }
 }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultCatalog
 import WalvaultConfig
@@ -10,11 +7,16 @@ import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+
 @testable import WalvaultArchive
 @testable import WalvaultKit
-@testable import WalvaultService
 @testable import WalvaultMaintenance
+@testable import WalvaultService
 @testable import WalvaultShipping
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A local sync store, a local async store and a spool: shipping without a network.
 struct ShippingRig {
@@ -28,10 +30,14 @@ struct ShippingRig {
         sync = dir.sub("sync")
         async = dir.sub("async")
         spool = dir.sub("spool")
-        let settings = [StoreSettings(name: "local", kind: .local(path: sync)), StoreSettings(name: "offsite", kind: .local(path: async), mode: .async)]
-        let config = WalvaultConfig(path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: spool),
-                                    compression: CompressionSettings(algorithm: .zstd), stores: settings, encryption: keyRing.map { _ in EncryptionSettings(passphrase: .environment("X")) },
-                                    shipping: ShippingSettings(parallel: parallel, maxQueueBytes: maxQueueBytes))
+        let settings = [
+            StoreSettings(name: "local", kind: .local(path: sync)), StoreSettings(name: "offsite", kind: .local(path: async), mode: .async)
+        ]
+        let config = WalvaultConfig(
+            path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: spool),
+            compression: CompressionSettings(algorithm: .zstd), stores: settings,
+            encryption: keyRing.map { _ in EncryptionSettings(passphrase: .environment("X")) },
+            shipping: ShippingSettings(parallel: parallel, maxQueueBytes: maxQueueBytes))
         context = WalvaultContext(config: config, stores: settings.map { try! WalvaultContext.makeStore($0) }, keyRing: keyRing)
     }
 
@@ -49,8 +55,10 @@ struct ShippingRig {
     }
 
     @Test func manifestsWaitForEverythingQueuedBeforeThem() {
-        let queue = [(entry(1), "main/backup/L/part-000001-a.zst"), (entry(2), "main/backup/L/backup.manifest"),
-                     (entry(3), "main/backup/L/backup.manifest.copy"), (entry(4), "main/wal/0000000100000000/seg-b.zst")]
+        let queue = [
+            (entry(1), "main/backup/L/part-000001-a.zst"), (entry(2), "main/backup/L/backup.manifest"),
+            (entry(3), "main/backup/L/backup.manifest.copy"), (entry(4), "main/wal/0000000100000000/seg-b.zst")
+        ]
         let first = ShipPlan.ready(queue)
         #expect(first.objects.map(\.key) == ["main/backup/L/part-000001-a.zst", "main/wal/0000000100000000/seg-b.zst"])
         #expect(first.manifests.isEmpty)
@@ -63,15 +71,25 @@ struct ShippingRig {
     }
 
     @Test func aBackupNeedsItsPartsAndTheWALFromStartToStop() {
-        var manifest = BackupManifest(label: "L", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: 16 << 20, timeline: 1,
-                                      startLSN: LSN(0x2000028), stopLSN: LSN(0x4000100), startTime: 0, stopTime: 1, walvaultVersion: "t",
-                                      compression: "zstd", backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
-        manifest.parts = [.init(name: "part-000001-a.zst", size: 1, storedSize: 1, sha256: "a"), .init(name: "part-000002-b.zst", size: 1, storedSize: 1, sha256: "b")]
-        #expect(ShipPlan.requiredSegments(of: manifest).map(\.description) == ["000000010000000000000002", "000000010000000000000003", "000000010000000000000004"])
+        var manifest = BackupManifest(
+            label: "L", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: 16 << 20, timeline: 1,
+            startLSN: LSN(0x2000028), stopLSN: LSN(0x4000100), startTime: 0, stopTime: 1, walvaultVersion: "t",
+            compression: "zstd", backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
+        manifest.parts = [
+            .init(name: "part-000001-a.zst", size: 1, storedSize: 1, sha256: "a"),
+            .init(name: "part-000002-b.zst", size: 1, storedSize: 1, sha256: "b")
+        ]
+        #expect(
+            ShipPlan.requiredSegments(of: manifest).map(\.description) == [
+                "000000010000000000000002", "000000010000000000000003", "000000010000000000000004"
+            ])
         let all = Set(ShipPlan.requiredSegments(of: manifest))
         #expect(ShipPlan.missing(for: manifest, partsPresent: ["part-000001-a.zst", "part-000002-b.zst"], segmentsPresent: all).isEmpty)
         #expect(ShipPlan.missing(for: manifest, partsPresent: ["part-000001-a.zst"], segmentsPresent: all) == ["part-000002-b.zst"])
-        #expect(ShipPlan.missing(for: manifest, partsPresent: ["part-000001-a.zst", "part-000002-b.zst"], segmentsPresent: all.subtracting([seg("000000010000000000000003")]))
+        #expect(
+            ShipPlan.missing(
+                for: manifest, partsPresent: ["part-000001-a.zst", "part-000002-b.zst"],
+                segmentsPresent: all.subtracting([seg("000000010000000000000003")]))
                 == ["000000010000000000000003"])
         // A stop LSN exactly on a boundary needs nothing of the next segment.
         manifest.stopLSN = LSN(0x3000000)
@@ -89,7 +107,7 @@ struct ShippingRig {
         #expect(entries.map(\.size) == [10, 20])
         #expect(try entries.map { try queue.key(of: $0) } == ["main/wal/a", "main/wal/b"])
         try queue.remove(entries[0])
-        try queue.remove(entries[0])    // twice: harmless
+        try queue.remove(entries[0])  // twice: harmless
         #expect(try queue.entries().count == 1)
         // A crash before the rename leaves a temporary file: never an entry, cleared later.
         _ = dir.write("queue/b2/.tmp-0000000000003000-5-abcd", Array("main/wal/c\n".utf8))
@@ -134,10 +152,12 @@ struct ShippingRig {
             #expect(read(Paths.join(rig.async, file)) == read(Paths.join(rig.sync, file)), "\(file)")
         }
         // The async store alone restores every segment.
-        let alone = WalvaultContext(config: WalvaultConfig(path: "/t", cluster: ClusterSettings(name: "main"), compression: CompressionSettings(),
-                                                           stores: [StoreSettings(name: "offsite", kind: .local(path: rig.async))]),
-                                    stores: [try WalvaultContext.makeStore(StoreSettings(name: "offsite", kind: .local(path: rig.async)))],
-                                    keyRing: encrypted ? makeKeyRing() : nil)
+        let alone = WalvaultContext(
+            config: WalvaultConfig(
+                path: "/t", cluster: ClusterSettings(name: "main"), compression: CompressionSettings(),
+                stores: [StoreSettings(name: "offsite", kind: .local(path: rig.async))]),
+            stores: [try WalvaultContext.makeStore(StoreSettings(name: "offsite", kind: .local(path: rig.async)))],
+            keyRing: encrypted ? makeKeyRing() : nil)
         for (i, name) in names.enumerated() {
             let out = rig.dir.sub("out") + "/\(name)"
             var get = ArchiveGet(context: alone)
@@ -167,7 +187,7 @@ struct ShippingRig {
     }
 
     @Test func aFullQueueStillArchivesThenCatchUpShipsWhatWasNotQueued() throws {
-        let rig = ShippingRig(maxQueueBytes: 1)   // nothing fits
+        let rig = ShippingRig(maxQueueBytes: 1)  // nothing fits
         let result = try rig.push("000000010000000000000001")
         #expect(result.stored.map(\.store) == ["local"])
         #expect(result.queuedFor.isEmpty)
@@ -185,7 +205,8 @@ struct ShippingRig {
 
     @Test func anEntryWhoseObjectIsGoneFromEverySyncStoreIsDroppedAndSaid() throws {
         let rig = ShippingRig()
-        try rig.queue().enqueue(key: "main/wal/0000000100000000/000000010000000000000009-20261124T000000000000Z-\(String(repeating: "a", count: 64)).zst", size: 5)
+        try rig.queue().enqueue(
+            key: "main/wal/0000000100000000/000000010000000000000009-20261124T000000000000Z-\(String(repeating: "a", count: 64)).zst", size: 5)
         let report = try Ship(context: rig.context).run()
         #expect(report.dropped.count == 1)
         #expect(try rig.queue().entries().isEmpty)
@@ -222,15 +243,18 @@ struct ShippingRig {
     @Test func anUnreachableStoreIsNamedAndLeftOutNeverFatalAlone() throws {
         let rig = ShippingRig()
         _ = try rig.push("000000010000000000000001")
-        let unreachable = S3Store(name: "cloud", endpoint: "http://127.0.0.1:9", region: "us-east-1", bucket: "nowhere", prefix: "", pathStyle: true,
-                                  accessKeyID: "AKIA", secret: SecretBytes(count: 4), policy: RetryingStore.Policy(attempts: 1))
+        let unreachable = S3Store(
+            name: "cloud", endpoint: "http://127.0.0.1:9", region: "us-east-1", bucket: "nowhere", prefix: "", pathStyle: true,
+            accessKeyID: "AKIA", secret: SecretBytes(count: 4), policy: RetryingStore.Policy(attempts: 1))
         let local = WalvaultContext.wrap(rig.context.rawStores[0], keyRing: nil)
         let layout = ArchiveLayout(cluster: "main")
         let inventory = try Inventory.read(stores: [local, UnencryptedStore(base: unreachable)], layout: layout, skippingUnreadable: true)
         #expect(Array(inventory.unreadableStores.keys) == ["cloud"])
         #expect(inventory.unreadableStores["cloud"]?.contains("s3://nowhere") == true)
         #expect(inventory.segments.count == 1)
-        #expect(throws: StoreError.self) { _ = try Inventory.read(stores: [UnencryptedStore(base: unreachable)], layout: layout, skippingUnreadable: true) }
+        #expect(throws: StoreError.self) {
+            _ = try Inventory.read(stores: [UnencryptedStore(base: unreachable)], layout: layout, skippingUnreadable: true)
+        }
         // Without the flag (what nothing but tests use now), one bad store stops the read.
         #expect(throws: StoreError.self) { _ = try Inventory.read(stores: [local, UnencryptedStore(base: unreachable)], layout: layout) }
     }
@@ -242,10 +266,14 @@ struct ShippingRig {
         let rig = ShippingRig()
         let settings = HistorySettings(conninfo: "", projectID: "p", journal: "/j", retentionDays: 30)
         let sha = String(repeating: "a", count: 64)
-        let rows = HistoryEvents.shippedRows(settings, context: rig.context, shipped: [
-            Ship.Shipped(store: "telegram", key: "main/wal/0000000100000000/000000010000000000000003-20261124T110447123456Z-\(sha).zst", size: 1234, handle: "BQACAgIAAxkDAAI"),
-            Ship.Shipped(store: "offsite", key: "main/backup/L/part-000001-\(sha).zst", size: 99, handle: nil),
-        ], durationMs: 5)
+        let rows = HistoryEvents.shippedRows(
+            settings, context: rig.context,
+            shipped: [
+                Ship.Shipped(
+                    store: "telegram", key: "main/wal/0000000100000000/000000010000000000000003-20261124T110447123456Z-\(sha).zst", size: 1234,
+                    handle: "BQACAgIAAxkDAAI"),
+                Ship.Shipped(store: "offsite", key: "main/backup/L/part-000001-\(sha).zst", size: 99, handle: nil)
+            ], durationMs: 5)
         #expect(rows.count == 2)
         #expect(rows[0].fileID == "BQACAgIAAxkDAAI")
         #expect(rows[0].storeName == "telegram")

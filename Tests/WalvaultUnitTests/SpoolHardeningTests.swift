@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultConfig
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultBackup
 @testable import WalvaultKit
-import WalvaultTesting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Issue 24, items 2 to 4: the spool and the lock file turned against the user running walvault,
 /// and children that inherit an unusable working directory. Each attack as the issue describes it.
@@ -85,7 +87,11 @@ import WalvaultTesting
         let dir = TempDir()
         let spool = dir.sub("spool")
         chmod(spool, 0o777)
-        let configPath = dir.write("walvault.toml", Array("[cluster]\nname = \"main\"\nspool = \"\(spool)\"\n\n[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(dir.sub("store"))\"\n".utf8))
+        let configPath = dir.write(
+            "walvault.toml",
+            Array(
+                "[cluster]\nname = \"main\"\nspool = \"\(spool)\"\n\n[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(dir.sub("store"))\"\n"
+                    .utf8))
         chmod(configPath, 0o600)
         let context = try WalvaultContext.load(configPath: configPath)
         let message = "\(try #require(failure { _ = try context.trustedSpool }))"
@@ -93,13 +99,18 @@ import WalvaultTesting
         #expect(message.contains("chmod 700 \(spool)"))
         #expect(!message.contains("\n"))
         // A restore, which empties the look-ahead there, refuses before touching anything.
-        let restore = "\(try #require(failure { _ = try Restore(context: context, options: RestoreOptions(pgdata: dir.sub("restored"), target: .latest, restoreCommand: "walvault")).run() }))"
+        let restore =
+            "\(try #require(failure { _ = try Restore(context: context, options: RestoreOptions(pgdata: dir.sub("restored"), target: .latest, restoreCommand: "walvault")).run() }))"
         #expect(restore.contains("can be written by every user (mode 777)"))
         chmod(spool, 0o700)
         #expect(try WalvaultContext.load(configPath: configPath).trustedSpool == spool)
         // A regular file where the spool should be is named as such, not as missing.
         let file = dir.write("not-a-directory", [1])
-        let second = dir.write("second.toml", Array("[cluster]\nname = \"main\"\nspool = \"\(file)\"\n\n[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(dir.sub("store"))\"\n".utf8))
+        let second = dir.write(
+            "second.toml",
+            Array(
+                "[cluster]\nname = \"main\"\nspool = \"\(file)\"\n\n[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(dir.sub("store"))\"\n"
+                    .utf8))
         chmod(second, 0o600)
         let other = "\(try #require(failure { _ = try WalvaultContext.load(configPath: second).trustedSpool }))"
         #expect(other.contains("\(file) is not a directory"))
@@ -110,7 +121,11 @@ import WalvaultTesting
         let dir = TempDir()
         let spool = dir.sub("spool")
         chown(spool, 65534, 65534)
-        let configPath = dir.write("walvault.toml", Array("[cluster]\nname = \"main\"\nspool = \"\(spool)\"\n\n[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(dir.sub("store"))\"\n".utf8))
+        let configPath = dir.write(
+            "walvault.toml",
+            Array(
+                "[cluster]\nname = \"main\"\nspool = \"\(spool)\"\n\n[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(dir.sub("store"))\"\n"
+                    .utf8))
         chmod(configPath, 0o600)
         let message = "\(try #require(failure { _ = try WalvaultContext.load(configPath: configPath).trustedSpool }))"
         #expect(message.contains("\(spool) belongs to nobody (uid 65534), not to root (uid 0) who runs walvault"))

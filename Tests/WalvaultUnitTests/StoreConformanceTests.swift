@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import Testing
@@ -11,7 +8,12 @@ import WalvaultRepository
 import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+
 @testable import WalvaultKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A store that fails its first `failures` calls with the given kind, to test the retry policy.
 final class FlakyStore: StoreWrapper, @unchecked Sendable {
@@ -96,7 +98,8 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
     static let directory = "main/wal/0000000100000000"
 
     func name(sha: Character, at: Int64) -> String {
-        StoredObjectName(originalName: "000000010000000000000003", sha256: String(repeating: sha, count: 64), compression: .zstd, archivedAt: at).description
+        StoredObjectName(originalName: "000000010000000000000003", sha256: String(repeating: sha, count: 64), compression: .zstd, archivedAt: at)
+            .description
     }
 
     func place(_ store: Store, _ name: String) throws -> CommitOutcome {
@@ -145,7 +148,9 @@ final class FlakyStore: StoreWrapper, @unchecked Sendable {
             switch try? place(store, name(sha: "e", at: Int64(i + 1) * 1_000_000)) {
             case .stored?: break
             case .alreadyPresent(let there)?:
-                if !there.allSatisfy({ StoredObjectName($0.name)?.sha256 == String(repeating: "e", count: 64) }) { failures.add(1, ordering: .relaxed) }
+                if !there.allSatisfy({ StoredObjectName($0.name)?.sha256 == String(repeating: "e", count: 64) }) {
+                    failures.add(1, ordering: .relaxed)
+                }
             case nil: failures.add(1, ordering: .relaxed)
             }
         }
@@ -172,8 +177,10 @@ final class BareStore: StoreWrapper, @unchecked Sendable {
         let memory = MemoryStore(name: "m")
         _ = try memory.createSmall(key: "d/x", contents: [1])
         let wrapped = UnencryptedStore(base: BareStore(base: memory))
-        for body in [{ _ = try wrapped.list(directory: "d", namePrefix: "") }, { _ = try wrapped.listSubdirectories(directory: "") },
-                     { try wrapped.delete(key: "d/x") }] as [() throws -> Void] {
+        for body in [
+            { _ = try wrapped.list(directory: "d", namePrefix: "") }, { _ = try wrapped.listSubdirectories(directory: "") },
+            { try wrapped.delete(key: "d/x") }
+        ] as [() throws -> Void] {
             do {
                 try body()
                 Issue.record("expected a refusal")

@@ -1,9 +1,10 @@
-import CLibPQ
 import CCurl
 import CCurlShims
+import CLibPQ
 import Testing
-@testable import WalvaultHTTP
 import WalvaultTesting
+
+@testable import WalvaultHTTP
 
 /// The C libraries the design card names are the ones linked, at versions with the APIs used.
 @Suite struct SystemLibraryTests {

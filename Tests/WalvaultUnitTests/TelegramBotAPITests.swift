@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import Testing
 import WalvaultPipeline
-@testable import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+
+@testable import WalvaultStores
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The refusals TelegramStore acts on arrive typed; only this mapping reads Telegram's words.
 @Suite struct TelegramRefusalTests {

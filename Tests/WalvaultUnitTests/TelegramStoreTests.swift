@@ -1,11 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WalvaultPipeline
-@testable import WalvaultStores
 import WalvaultSystem
 import WalvaultTesting
+
+@testable import WalvaultStores
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The catalog's meaning, without a network.
 @Suite struct TelegramCatalogTests {
@@ -16,8 +18,9 @@ import WalvaultTesting
     }
 
     func entry(_ key: String, _ extents: [(Int, Int, Int)]) -> Catalog.Entry {
-        Catalog.Entry(key: key, size: extents.reduce(0) { $0 + $1.2 }, sha256: String(repeating: "b", count: 64), stored: 1,
-                      extents: extents.map { Catalog.Extent(message: $0.0, offset: $0.1, length: $0.2) })
+        Catalog.Entry(
+            key: key, size: extents.reduce(0) { $0 + $1.2 }, sha256: String(repeating: "b", count: 64), stored: 1,
+            extents: extents.map { Catalog.Extent(message: $0.0, offset: $0.1, length: $0.2) })
     }
 
     @Test func deltasReplayToTheSameStateAsTheWriterHad() throws {
@@ -59,12 +62,14 @@ import WalvaultTesting
 
     @Test func aDeltaThatSkipsAGenerationOrPointsOutsideItsDocumentsIsRefused() throws {
         var catalog = Catalog()
-        try catalog.apply(Catalog.Delta(generation: 1, previous: nil, snapshot: true, documents: [document(1)], put: [entry("a", [(1, 0, 100)])], delete: []))
+        try catalog.apply(
+            Catalog.Delta(generation: 1, previous: nil, snapshot: true, documents: [document(1)], put: [entry("a", [(1, 0, 100)])], delete: []))
         #expect(throws: Catalog.Inconsistent.self) {
             try catalog.apply(Catalog.Delta(generation: 3, previous: nil, snapshot: false, documents: [], put: [], delete: []))
         }
         #expect(throws: Catalog.Inconsistent.self) {
-            try catalog.apply(Catalog.Delta(generation: 2, previous: nil, snapshot: false, documents: [], put: [entry("b", [(1, 90, 20)])], delete: []))
+            try catalog.apply(
+                Catalog.Delta(generation: 2, previous: nil, snapshot: false, documents: [], put: [entry("b", [(1, 90, 20)])], delete: []))
         }
         #expect(throws: Catalog.Inconsistent.self) {
             try catalog.apply(Catalog.Delta(generation: 2, previous: nil, snapshot: false, documents: [], put: [entry("b", [(7, 0, 1)])], delete: []))
@@ -74,7 +79,10 @@ import WalvaultTesting
     @Test func listingsAreByDirectoryAndPrefix() {
         var catalog = Catalog()
         catalog.add(document(1))
-        for key in ["main/wal/0000000100000000/a-1", "main/wal/0000000100000000/b-1", "main/wal/00000002.history-x", "main/backup/L1/part", "main/archive.info"] {
+        for key in [
+            "main/wal/0000000100000000/a-1", "main/wal/0000000100000000/b-1", "main/wal/00000002.history-x", "main/backup/L1/part",
+            "main/archive.info"
+        ] {
             catalog.put(entry(key, [(1, 0, 1)]))
         }
         #expect(catalog.objects(directory: "main/wal/0000000100000000", namePrefix: "a-").map(\.key) == ["main/wal/0000000100000000/a-1"])
@@ -90,8 +98,10 @@ import WalvaultTesting
         let caption = TelegramCatalogCaption.make(generation: 7, sha256: sha, previous: previous)
         #expect(TelegramCatalogCaption.parse(caption) == .init(generation: 7, sha256: sha, previous: previous))
         #expect(TelegramCatalogCaption.parse(TelegramCatalogCaption.make(generation: 1, sha256: sha, previous: nil))?.previous == nil)
-        for other in ["walvault data 100 bytes", "hello", "walvault catalog x sha256=\(sha)", "walvault catalog 3 sha256=abc",
-                      "walvault catalog 3 sha256=\(sha) previous=1:F"] {
+        for other in [
+            "walvault data 100 bytes", "hello", "walvault catalog x sha256=\(sha)", "walvault catalog 3 sha256=abc",
+            "walvault catalog 3 sha256=\(sha) previous=1:F"
+        ] {
             #expect(TelegramCatalogCaption.parse(other) == nil, "\(other)")
         }
     }

@@ -1,9 +1,10 @@
 import Testing
-@testable import WalvaultCatalog
 import WalvaultSystem
+import WalvaultTesting
+
 @testable import WalvaultArchive
 @testable import WalvaultBackup
-import WalvaultTesting
+@testable import WalvaultCatalog
 
 /// Issue 24, item 1: the history PostgreSQL 15's `028_pitr_timelines.pl` makes. Recovery stopped
 /// at a restore point on timeline 1 that it read from timeline 2's segment, then promoted to 3:
@@ -20,10 +21,11 @@ import WalvaultTesting
     }
 
     @Test func timelineTwoHoldsNoPointOfTimelineThreesPath() {
-        #expect(Self.three.path == [
-            .init(timeline: 1, begin: LSN(0), end: LSN("0/3018C48")),
-            .init(timeline: 3, begin: LSN("0/3018C48")!, end: nil),
-        ])
+        #expect(
+            Self.three.path == [
+                .init(timeline: 1, begin: LSN(0), end: LSN("0/3018C48")),
+                .init(timeline: 3, begin: LSN("0/3018C48")!, end: nil)
+            ])
         #expect(Self.three.switchPoint(leaving: 1) == LSN("0/3018C48"))
         #expect(Self.three.switchPoint(leaving: 2) == nil)
         #expect(Self.three.switchPoint(leaving: 3) == nil)
@@ -39,7 +41,8 @@ import WalvaultTesting
     @Test func archivePushStoresTheHistoryAfterItsParent() throws {
         let dir = TempDir()
         let context = makeContext(stores: [dir.sub("store")])
-        _ = try ArchivePush(context: context).run(walPath: dir.write("a/00000002.history", Array("1\t0/3018CB0\tno recovery target specified\n".utf8)))
+        _ = try ArchivePush(context: context).run(
+            walPath: dir.write("a/00000002.history", Array("1\t0/3018CB0\tno recovery target specified\n".utf8)))
         let result = try ArchivePush(context: context).run(walPath: dir.write("b/00000003.history", Array(Self.pitrTimelinesHistory.utf8)))
         #expect(result.stored.count == 1)
     }
@@ -57,10 +60,11 @@ import WalvaultTesting
         let plan = try WALPlanner.plan(backup: backup, target: .latest, histories: [2: Self.two, 3: Self.three], archived: wal)
         #expect(plan.targetTimeline == 3)
         #expect(plan.timelines == [1, 3])
-        #expect(plan.ranges.map { "\($0.first)-\($0.last)" } == [
-            "000000010000000000000002-000000010000000000000002",
-            "000000030000000000000003-000000030000000000000005",
-        ])
+        #expect(
+            plan.ranges.map { "\($0.first)-\($0.last)" } == [
+                "000000010000000000000002-000000010000000000000002",
+                "000000030000000000000003-000000030000000000000005"
+            ])
         #expect(plan.followsNewestTimeline)
     }
 
@@ -76,8 +80,9 @@ import WalvaultTesting
 
     @Test func verifyFindsNoGapAlongThePathAndOneWhenTimelineThreeIsMissing() {
         func name(_ t: UInt32, _ n: UInt64) -> String { WALSegmentName(timeline: t, segmentNumber: n, segmentSize: Self.size).description }
-        let backup = ArchiveAudit.Backup(label: "B", timeline: 1, startLSN: LSN(UInt64(segmentStart(2))), stopLSN: LSN(segmentStart(2) + 0x100),
-                                         stopTime: 100, parts: ["part-000001"])
+        let backup = ArchiveAudit.Backup(
+            label: "B", timeline: 1, startLSN: LSN(UInt64(segmentStart(2))), stopLSN: LSN(segmentStart(2) + 0x100),
+            stopTime: 100, parts: ["part-000001"])
         var files: [String: [String]] = [:]
         for n in UInt64(1)...3 { files[name(1, n)] = ["a\(n)"] }
         files[name(2, 3)] = ["b3"]
@@ -85,7 +90,8 @@ import WalvaultTesting
         let histories: [UInt32: TimelineHistory] = [2: Self.two, 3: Self.three]
         #expect(ArchiveAudit.gaps(in: .init(store: "s", walFiles: files, backups: [backup]), histories: histories, segmentSize: Self.size).isEmpty)
         files[name(3, 4)] = nil
-        let found = ArchiveAudit.gaps(in: .init(store: "s", walFiles: files, backups: [backup]), histories: histories, segmentSize: Self.size).map(\.problem)
+        let found = ArchiveAudit.gaps(in: .init(store: "s", walFiles: files, backups: [backup]), histories: histories, segmentSize: Self.size).map(
+            \.problem)
         #expect(found == ["gap: segment \(name(3, 4)) is missing; backup B cannot be replayed past it from this store"])
     }
 }
@@ -124,8 +130,10 @@ import WalvaultTesting
         #expect(!SchemaRestorePlan.isLeftByRestore("tenant_restoredness"))
         #expect(!SchemaRestorePlan.isLeftByRestore("tenant_before_restore_x"))
         // The names SchemaRestorePlan itself makes are recognised.
-        if case .success(let plan) = SchemaRestorePlan.make(dumpSchema: "tenant_a", into: nil, replace: true, exists: { $0 == "tenant_a" },
-                                                            stamp: "20261204_101500", holdName: "walvault_hold_1") {
+        if case .success(let plan) = SchemaRestorePlan.make(
+            dumpSchema: "tenant_a", into: nil, replace: true, exists: { $0 == "tenant_a" },
+            stamp: "20261204_101500", holdName: "walvault_hold_1")
+        {
             #expect(plan.aside.map(SchemaRestorePlan.isLeftByRestore) == true)
         } else {
             Issue.record("expected a plan")

@@ -27,7 +27,8 @@ import WalvaultTesting
             let calendar = UTCCalendar(micros: Int64(at) * 1_000_000)
             if calendar.year != Int(parts.tm_year) + 1900 || calendar.month != Int(parts.tm_mon) + 1 || calendar.day != Int(parts.tm_mday)
                 || calendar.hour != Int(parts.tm_hour) || calendar.minute != Int(parts.tm_min) || calendar.second != Int(parts.tm_sec)
-                || calendar.weekday != Int(parts.tm_wday) || calendar.rfc5322Text != rfc {
+                || calendar.weekday != Int(parts.tm_wday) || calendar.rfc5322Text != rfc
+            {
                 mismatches.append("\(at): \(calendar) vs \(rfc)")
             }
             seconds += 86_400

@@ -11,15 +11,16 @@ import WalvaultTesting
             ("the fault proxy", { _ = try FaultProxy() }),
             ("the alert sinks", { _ = try AlertSinks(user: "u", password: "p") }),
             ("moto", { _ = try Driver.s3.make() }),
-            ("the Telegram stand-in", { _ = try Driver.telegram.make() }),
+            ("the Telegram stand-in", { _ = try Driver.telegram.make() })
         ]
         for (what, request) in requests {
             do {
                 try request()
                 Issue.record("\(what) started for a unit test")
             } catch {
-                #expect("\(error)" == "WalvaultUnitTests/UnitTargetTests.swift asked for \(what), and the unit target starts no server: "
-                    + "move the test to WalvaultIntegrationTests")
+                #expect(
+                    "\(error)" == "WalvaultUnitTests/UnitTargetTests.swift asked for \(what), and the unit target starts no server: "
+                        + "move the test to WalvaultIntegrationTests")
             }
         }
         // The drivers without a server are the unit target's.

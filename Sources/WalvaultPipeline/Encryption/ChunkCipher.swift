@@ -61,9 +61,12 @@ final class ChunkCipher {
             guard EVP_CipherUpdate(context, out, &length, input, Int32(bodyLength)) == 1 else { return nil }
             total = Int(length)
         }
-        guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(EncryptionHeader.tagSize),
-                                  UnsafeMutableRawPointer(mutating: input + bodyLength)) == 1,
-              EVP_CipherFinal_ex(context, out + total, &length) == 1 else { return nil }
+        guard
+            EVP_CIPHER_CTX_ctrl(
+                context, EVP_CTRL_GCM_SET_TAG, Int32(EncryptionHeader.tagSize),
+                UnsafeMutableRawPointer(mutating: input + bodyLength)) == 1,
+            EVP_CipherFinal_ex(context, out + total, &length) == 1
+        else { return nil }
         return total + Int(length)
     }
 }

@@ -51,7 +51,8 @@ public final class DecryptingReader {
         let got = try bytes.withUnsafeMutableBytes { try fill($0) }
         let magic = EncryptionHeader.magic
         guard got > 0 else {
-            throw EncryptionError.damaged(object, "empty", fix: "even empty content has an \(EncryptionHeader.size)-byte header; use another store's copy")
+            throw EncryptionError.damaged(
+                object, "empty", fix: "even empty content has an \(EncryptionHeader.size)-byte header; use another store's copy")
         }
         guard EncryptionHeader.hasMagic(bytes[0..<got]) || (got < magic.count && bytes[0..<got].elementsEqual(magic[0..<got])) else {
             throw EncryptionError.notEncrypted(object)
@@ -69,7 +70,11 @@ public final class DecryptingReader {
         let master = try keyRing.masterKey(salt: header.kdfSalt, iterations: header.iterations)
         let (dataKey, keyCheck) = try master.objectKeys(objectSalt: header.objectSalt)
         guard header.keyCheck.withUnsafeBytes({ keyCheck.isEqual(to: $0) }) else {
-            throw EncryptionError.wrongPassphraseOrDamaged(object, detail: "its key check does not match: check the passphrase in [encryption]; if other objects decrypt with it, this header is damaged: use another store's copy")
+            throw EncryptionError.wrongPassphraseOrDamaged(
+                object,
+                detail:
+                    "its key check does not match: check the passphrase in [encryption]; if other objects decrypt with it, this header is damaged: use another store's copy"
+            )
         }
         cipher = try ChunkCipher(key: dataKey, aad: bytes, encrypting: false)
         chunkSize = header.chunkSize
@@ -94,11 +99,13 @@ public final class DecryptingReader {
             if n == 0 { final = true } else { carried = peek }
         }
         guard got >= EncryptionHeader.tagSize, !(final && got == EncryptionHeader.tagSize && index > 0) else {
-            throw EncryptionError.damaged(object, "truncated (it ends \(got) bytes into chunk \(index))", fix: "the passphrase is right; use another store's copy")
+            throw EncryptionError.damaged(
+                object, "truncated (it ends \(got) bytes into chunk \(index))", fix: "the passphrase is right; use another store's copy")
         }
         guard let n = cipher!.open(UnsafeRawBufferPointer(rebasing: sealed[0..<got]), index: index, final: final, into: plain!) else {
-            throw EncryptionError.damaged(object, "damaged: chunk \(index) fails authentication (\(final ? "as the last chunk" : "followed by more data"))",
-                                          fix: "the passphrase is right, but the object was altered, truncated or extended; use another store's copy")
+            throw EncryptionError.damaged(
+                object, "damaged: chunk \(index) fails authentication (\(final ? "as the last chunk" : "followed by more data"))",
+                fix: "the passphrase is right, but the object was altered, truncated or extended; use another store's copy")
         }
         available = 0..<n
         index += 1

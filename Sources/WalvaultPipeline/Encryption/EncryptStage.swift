@@ -17,8 +17,10 @@ public final class EncryptStage: ByteSink {
         self.next = next
         let objectSalt = try KeyDerivation.randomBytes(EncryptionHeader.objectSaltSize)
         let (dataKey, keyCheck) = try key.objectKeys(objectSalt: objectSalt)
-        header = EncryptionHeader(chunkExponent: chunkExponent, iterations: key.iterations, kdfSalt: key.salt,
-                                  objectSalt: objectSalt, keyCheck: keyCheck.withUnsafeBytes { Array($0) }).encoded()
+        header = EncryptionHeader(
+            chunkExponent: chunkExponent, iterations: key.iterations, kdfSalt: key.salt,
+            objectSalt: objectSalt, keyCheck: keyCheck.withUnsafeBytes { Array($0) }
+        ).encoded()
         cipher = try ChunkCipher(key: dataKey, aad: header, encrypting: true)
         chunkSize = 1 << chunkExponent
         plain = .allocate(byteCount: chunkSize, alignment: 64)

@@ -32,9 +32,10 @@ public struct EncryptionError: Problem, Equatable {
 
     /// The key check failed: the passphrase is wrong, or the header is damaged; nothing tells which.
     public static func wrongPassphraseOrDamaged(_ object: String, detail: String) -> EncryptionError {
-        EncryptionError(kind: .wrongPassphraseOrDamaged, object: object,
-                        problem: "cannot decrypt \(object): wrong passphrase or corrupted data",
-                        fix: detail)
+        EncryptionError(
+            kind: .wrongPassphraseOrDamaged, object: object,
+            problem: "cannot decrypt \(object): wrong passphrase or corrupted data",
+            fix: detail)
     }
 
     /// The object itself is short or altered: said as such, because the passphrase is not in doubt
@@ -44,20 +45,25 @@ public struct EncryptionError: Problem, Equatable {
     }
 
     public static func notEncrypted(_ object: String) -> EncryptionError {
-        EncryptionError(kind: .notEncrypted, object: object,
-                        problem: "\(object) is not encrypted, but [encryption] is configured",
-                        fix: "it was written without encryption: read it with a config that has no [encryption], or give encrypted archives a new store or [cluster] name (see docs/encryption.md)")
+        EncryptionError(
+            kind: .notEncrypted, object: object,
+            problem: "\(object) is not encrypted, but [encryption] is configured",
+            fix:
+                "it was written without encryption: read it with a config that has no [encryption], or give encrypted archives a new store or [cluster] name (see docs/encryption.md)"
+        )
     }
 
     public static func encryptedWithoutKey(_ object: String) -> EncryptionError {
-        EncryptionError(kind: .encryptedWithoutKey, object: object,
-                        problem: "\(object) is encrypted, but no [encryption] is configured",
-                        fix: "add [encryption] with passphrase_file or passphrase_env holding the passphrase it was written with (see docs/encryption.md)")
+        EncryptionError(
+            kind: .encryptedWithoutKey, object: object,
+            problem: "\(object) is encrypted, but no [encryption] is configured",
+            fix: "add [encryption] with passphrase_file or passphrase_env holding the passphrase it was written with (see docs/encryption.md)")
     }
 
     public static func unsupported(_ object: String, _ what: String) -> EncryptionError {
-        EncryptionError(kind: .unsupported, object: object,
-                        problem: "cannot decrypt \(object): its encryption header uses \(what)",
-                        fix: "it was written by a newer walvault, or its header is damaged: upgrade walvault or use another store's copy")
+        EncryptionError(
+            kind: .unsupported, object: object,
+            problem: "cannot decrypt \(object): its encryption header uses \(what)",
+            fix: "it was written by a newer walvault, or its header is damaged: upgrade walvault or use another store's copy")
     }
 }

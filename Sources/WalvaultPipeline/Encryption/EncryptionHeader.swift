@@ -72,8 +72,9 @@ public struct EncryptionHeader: Equatable, Sendable {
         guard Self.chunkExponents.contains(exponent) else { throw .unsupported("chunk size 2^\(exponent)") }
         let iterations = bytes[12..<16].reduce(0) { $0 << 8 | Int($1) }
         guard Self.iterationRange.contains(iterations) else { throw .unsupported("\(iterations) key derivation iterations") }
-        self.init(chunkExponent: exponent, iterations: iterations, kdfSalt: Array(bytes[16..<32]),
-                  objectSalt: Array(bytes[32..<64]), keyCheck: Array(bytes[64..<80]))
+        self.init(
+            chunkExponent: exponent, iterations: iterations, kdfSalt: Array(bytes[16..<32]),
+            objectSalt: Array(bytes[32..<64]), keyCheck: Array(bytes[64..<80]))
     }
 
     /// Chunk nonces are derived, never stored: the index binds each chunk to its place and the

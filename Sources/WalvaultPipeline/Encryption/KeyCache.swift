@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Derived master keys kept between processes. PostgreSQL starts one archive-push per WAL
 /// segment, and PBKDF2 at 600,000 iterations costs about a quarter of a second, five times
@@ -27,12 +28,20 @@ public struct KeyCache: Sendable {
         let directory = Paths.join(parent, "walvault-\(geteuid())")
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             let error = SystemError("create", path: directory)
-            return (nil, "the derived-key cache is off (\(error)): every run derives the key again, about 0.25 s; fix [encryption] key_cache or set it to \"off\"")
+            return (
+                nil,
+                "the derived-key cache is off (\(error)): every run derives the key again, about 0.25 s; fix [encryption] key_cache or set it to \"off\""
+            )
         }
         let status = try? FileSystem.status(directory)
         guard let status, status.kind == .directory, status.owner == geteuid(), status.mode & 0o077 == 0 else {
-            let found = status.map { $0.kind == .directory ? "it has owner uid \($0.owner) and mode \(String($0.mode, radix: 8))" : "it is not a directory" } ?? "it cannot be read"
-            return (nil, "the derived-key cache is off: \(directory) is not a directory private to this user: \(found), where it must be owned by uid \(geteuid()) (this user) with mode 700; remove it, or set [encryption] key_cache elsewhere or to \"off\"")
+            let found =
+                status.map { $0.kind == .directory ? "it has owner uid \($0.owner) and mode \(String($0.mode, radix: 8))" : "it is not a directory" }
+                ?? "it cannot be read"
+            return (
+                nil,
+                "the derived-key cache is off: \(directory) is not a directory private to this user: \(found), where it must be owned by uid \(geteuid()) (this user) with mode 700; remove it, or set [encryption] key_cache elsewhere or to \"off\""
+            )
         }
         return (KeyCache(directory: directory), nil)
     }
@@ -52,10 +61,11 @@ public struct KeyCache: Sendable {
         for line in text.split(separator: UInt8(ascii: "\n")) {
             let fields = line.split(separator: UInt8(ascii: " "))
             guard fields.count == 5, fields[0].elementsEqual("v1".utf8),
-                  let iterations = Int(String(decoding: fields[1], as: UTF8.self)),
-                  let salt = Hex.decode(String(decoding: fields[2], as: UTF8.self)), salt.count == EncryptionHeader.kdfSaltSize,
-                  let check = Hex.decode(String(decoding: fields[3], as: UTF8.self)), check.count == 32,
-                  var keyBytes = Hex.decode(String(decoding: fields[4], as: UTF8.self)) else { continue }
+                let iterations = Int(String(decoding: fields[1], as: UTF8.self)),
+                let salt = Hex.decode(String(decoding: fields[2], as: UTF8.self)), salt.count == EncryptionHeader.kdfSaltSize,
+                let check = Hex.decode(String(decoding: fields[3], as: UTF8.self)), check.count == 32,
+                var keyBytes = Hex.decode(String(decoding: fields[4], as: UTF8.self))
+            else { continue }
             defer { SecretBytes.wipe(&keyBytes) }
             guard keyBytes.count == 32 else { continue }
             let key = keyBytes.withUnsafeBytes { SecretBytes(copying: $0) }
@@ -77,8 +87,10 @@ public struct KeyCache: Sendable {
         var old = readFile()
         defer { SecretBytes.wipe(&old) }
         let saltHex = Array(Hex.encode(key.salt).utf8)
-        var lines: [[UInt8]] = [Array("v1 \(key.iterations) ".utf8) + saltHex + Array(" \(Hex.encode(Self.check(key: key.key, passphrase: passphrase))) ".utf8)
-                                + key.key.withUnsafeBytes { Array(Hex.encode($0).utf8) }]
+        var lines: [[UInt8]] = [
+            Array("v1 \(key.iterations) ".utf8) + saltHex + Array(" \(Hex.encode(Self.check(key: key.key, passphrase: passphrase))) ".utf8)
+                + key.key.withUnsafeBytes { Array(Hex.encode($0).utf8) }
+        ]
         for line in old.split(separator: UInt8(ascii: "\n")) where lines.count < Self.maxEntries {
             let fields = line.split(separator: UInt8(ascii: " "))
             guard fields.count == 5, !(fields[1].elementsEqual("\(key.iterations)".utf8) && fields[2].elementsEqual(saltHex)) else { continue }

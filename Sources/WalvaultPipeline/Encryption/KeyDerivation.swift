@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import COpenSSL
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The OpenSSL primitives walvault's key schedule is built from. Nothing here is
 /// hand-written cryptography: each function is one OpenSSL call with fixed parameters.
@@ -11,9 +12,10 @@ public enum KeyDerivation {
         let key = SecretBytes(count: 32)
         let ok = passphrase.withUnsafeBytes { pass in
             key.withUnsafeMutableBytes { out in
-                PKCS5_PBKDF2_HMAC(pass.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(pass.count),
-                                  salt, Int32(salt.count), Int32(iterations), EVP_sha256(), 32,
-                                  out.baseAddress?.assumingMemoryBound(to: UInt8.self))
+                PKCS5_PBKDF2_HMAC(
+                    pass.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(pass.count),
+                    salt, Int32(salt.count), Int32(iterations), EVP_sha256(), 32,
+                    out.baseAddress?.assumingMemoryBound(to: UInt8.self))
             }
         }
         guard ok == 1 else { throw PipelineError(stage: "openssl", "PBKDF2 failed") }
@@ -46,7 +48,7 @@ public enum KeyDerivation {
                             OSSL_PARAM_construct_octet_string(keyName, UnsafeMutableRawPointer(mutating: keyBytes.baseAddress), keyBytes.count),
                             OSSL_PARAM_construct_octet_string(saltName, saltPtr.baseAddress, saltPtr.count),
                             OSSL_PARAM_construct_octet_string(infoName, infoPtr.baseAddress, infoPtr.count),
-                            OSSL_PARAM_construct_end(),
+                            OSSL_PARAM_construct_end()
                         ]
                         return output.withUnsafeMutableBytes { out in
                             params.withUnsafeBufferPointer {

@@ -32,12 +32,18 @@ public final class KeyRing: Sendable {
 
     /// The master key for a header's KDF salt and iteration count.
     public func masterKey(salt: [UInt8], iterations: Int) throws -> MasterKey {
-        try key { $0 == salt && $1 == iterations } orDerive: { try derive(salt: salt, iterations: iterations) }
+        try key {
+            $0 == salt && $1 == iterations
+        } orDerive: {
+            try derive(salt: salt, iterations: iterations)
+        }
     }
 
     /// The master key new objects are encrypted under.
     public func writingKey() throws -> MasterKey {
-        try key { $1 == iterations } orDerive: {
+        try key {
+            $1 == iterations
+        } orDerive: {
             try derive(salt: KeyDerivation.randomBytes(EncryptionHeader.kdfSaltSize), iterations: iterations)
         }
     }
@@ -47,7 +53,8 @@ public final class KeyRing: Sendable {
     private func key(_ matches: ([UInt8], Int) -> Bool, orDerive: () throws -> MasterKey) throws -> MasterKey {
         try keys.withLock { keys in
             if let key = keys.first(where: { matches($0.salt, $0.iterations) }) { return key }
-            let key = try cache?.entries(passphrase: passphrase).first(where: { matches($0.salt, $0.iterations) })
+            let key =
+                try cache?.entries(passphrase: passphrase).first(where: { matches($0.salt, $0.iterations) })
                 .map { MasterKey(salt: $0.salt, iterations: $0.iterations, key: $0.key) } ?? orDerive()
             keys.append(key)
             return key
@@ -56,8 +63,9 @@ public final class KeyRing: Sendable {
 
     private func derive(salt: [UInt8], iterations: Int) throws -> MasterKey {
         derivationCount.add(1, ordering: .relaxed)
-        let key = MasterKey(salt: salt, iterations: iterations,
-                            key: try KeyDerivation.pbkdf2(passphrase: passphrase, salt: salt, iterations: iterations))
+        let key = MasterKey(
+            salt: salt, iterations: iterations,
+            key: try KeyDerivation.pbkdf2(passphrase: passphrase, salt: salt, iterations: iterations))
         cache?.save(key, passphrase: passphrase)
         return key
     }

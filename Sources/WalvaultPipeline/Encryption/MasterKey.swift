@@ -17,7 +17,9 @@ public final class MasterKey: Sendable {
 
     /// The AES-256-GCM key and the header's key check for one object.
     func objectKeys(objectSalt: [UInt8]) throws -> (dataKey: SecretBytes, keyCheck: SecretBytes) {
-        (try KeyDerivation.hkdf(key: key, salt: objectSalt, info: Self.dataKeyInfo, length: 32),
-         try KeyDerivation.hkdf(key: key, salt: objectSalt, info: Self.keyCheckInfo, length: EncryptionHeader.keyCheckSize))
+        (
+            try KeyDerivation.hkdf(key: key, salt: objectSalt, info: Self.dataKeyInfo, length: 32),
+            try KeyDerivation.hkdf(key: key, salt: objectSalt, info: Self.keyCheckInfo, length: EncryptionHeader.keyCheckSize)
+        )
     }
 }

@@ -68,9 +68,10 @@ public enum S3Failure {
 
     static func error(store: String, action: String, object: String, status: Int, parsed: ErrorBody, bucket: String) -> StoreError {
         let detail = [parsed.code, parsed.message.map { String($0.prefix(200)) }].compactMap { $0 }.joined(separator: ": ")
-        return StoreError(store: store, kind: kind(status: status, code: parsed.code),
-                          problem: "\(action) \(object) failed: HTTP \(status)" + (detail.isEmpty ? "" : " \(detail)"),
-                          fix: fix(code: parsed.code, status: status, bucket: bucket))
+        return StoreError(
+            store: store, kind: kind(status: status, code: parsed.code),
+            problem: "\(action) \(object) failed: HTTP \(status)" + (detail.isEmpty ? "" : " \(detail)"),
+            fix: fix(code: parsed.code, status: status, bucket: bucket))
     }
 
     static func error(store: String, _ http: HTTPError) -> StoreError {

@@ -39,22 +39,25 @@ final class S3ObjectReader: ObjectReader {
         switch answer.status {
         case 206:
             guard let range = answer.response.header("Content-Range"), let slash = range.lastIndex(of: "/"),
-                  let size = Int(range[range.index(after: slash)...]), answer.body.count == min(store.readWindow, size - nextOffset) else {
-                throw StoreError(store: store.name, kind: .transient, problem: "GET \(display) answered a range that does not fit",
-                                 fix: "the service or a proxy cut the answer (walvault retried it); try again later")
+                let size = Int(range[range.index(after: slash)...]), answer.body.count == min(store.readWindow, size - nextOffset)
+            else {
+                throw StoreError(
+                    store: store.name, kind: .transient, problem: "GET \(display) answered a range that does not fit",
+                    fix: "the service or a proxy cut the answer (walvault retried it); try again later")
             }
             total = size
         case 200 where nextOffset == 0:
             // The whole object: a service that ignores Range, for an object smaller than the window.
             total = answer.body.count
         case 416 where nextOffset == 0:
-            total = 0   // an empty object has no byte 0
+            total = 0  // an empty object has no byte 0
             etag = nil
             window = []
             return
         case 412:
-            throw StoreError(store: store.name, kind: .permanent, problem: "\(display) was replaced while it was being read",
-                             fix: "something else writes under walvault's keys; read it again, and check who writes to this bucket")
+            throw StoreError(
+                store: store.name, kind: .permanent, problem: "\(display) was replaced while it was being read",
+                fix: "something else writes under walvault's keys; read it again, and check who writes to this bucket")
         default:
             throw store.failure("GET", objectKey, answer)
         }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Holds at most `memoryLimit` bytes in memory. The key is known only at commit (names carry the
 /// checksum of what was written), and S3 fixes an upload's key when it starts, so: an object
@@ -44,8 +45,9 @@ final class S3ObjectWriter: ObjectWriter {
             }
             try spill!.writeAll(buffer)
         } catch let error as SystemError {
-            throw StoreError(store: store.name, kind: .permanent, problem: "cannot stage a large upload in \(store.spillDirectory): \(error.reason)",
-                             fix: "free space there, or point TMPDIR at a directory with room for one object")
+            throw StoreError(
+                store: store.name, kind: .permanent, problem: "cannot stage a large upload in \(store.spillDirectory): \(error.reason)",
+                fix: "free space there, or point TMPDIR at a directory with room for one object")
         }
         spilled += buffer.count
         buffer.removeAll(keepingCapacity: true)
@@ -125,10 +127,13 @@ final class MultipartUpload {
         let (digest, sha) = try Self.digests(of: file, offset: offset, length: length, store: store)
         let region = S3Store.FileRegionBody(file: file, offset: offset, length: length, sha256: sha)
         let answer = try store.retrying {
-            try store.send("PUT", objectKey: objectKey, query: [("partNumber", String(number)), ("uploadId", uploadID)],
-                           headers: [("content-md5", digest), ("content-length", String(length))], region: region)
+            try store.send(
+                "PUT", objectKey: objectKey, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                headers: [("content-md5", digest), ("content-length", String(length))], region: region)
         }
-        guard answer.status == 200, let etag = answer.response.header("ETag") else { throw store.failure("uploading part \(number) of", objectKey, answer) }
+        guard answer.status == 200, let etag = answer.response.header("ETag") else {
+            throw store.failure("uploading part \(number) of", objectKey, answer)
+        }
         etags.append(etag)
     }
 
@@ -141,7 +146,9 @@ final class MultipartUpload {
         var done = 0
         while done < length {
             let n = try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<min(chunk.count, length - done)]), at: offset + done)
-            guard n > 0 else { throw StoreError(store: store.name, kind: .permanent, problem: "the staged upload ended early", fix: "check \(store.spillDirectory)") }
+            guard n > 0 else {
+                throw StoreError(store: store.name, kind: .permanent, problem: "the staged upload ended early", fix: "check \(store.spillDirectory)")
+            }
             md5.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
             sha.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
             done += n
@@ -158,20 +165,25 @@ final class MultipartUpload {
         let body = Array(xml.utf8)
         var headers: [(String, String)] = [("content-type", "application/xml")]
         if store.conditionalCreate == .ifNoneMatch { headers.append(("if-none-match", "*")) }
-        let answer = try store.retrying { try store.send("POST", objectKey: objectKey, query: [("uploadId", uploadID)], headers: headers, body: body) }
+        let answer = try store.retrying {
+            try store.send("POST", objectKey: objectKey, query: [("uploadId", uploadID)], headers: headers, body: body)
+        }
         switch answer.status {
         case 200:
             // A 200 may still carry an <Error> body when the service failed while completing.
             let root = try store.parse(answer.body, what: "the answer completing \(store.addressing.display(objectKey))")
             // (AWS names the root CompleteMultipartUploadResult, moto …Response: only <Error> matters.)
             if root.name == "Error" {
-                throw S3Failure.error(store: store.name, action: "completing the upload of", object: store.addressing.display(objectKey),
-                                      status: 500, body: answer.body, bucket: store.addressing.bucket)
+                throw S3Failure.error(
+                    store: store.name, action: "completing the upload of", object: store.addressing.display(objectKey),
+                    status: 500, body: answer.body, bucket: store.addressing.bucket)
             }
             return .stored(try store.verifyStored(objectKey: objectKey, size: size))
         case 412:
             abort()
-            guard let existing = try store.head(key: store.storeKey(objectKey)) else { throw store.failure("completing the upload of", objectKey, answer) }
+            guard let existing = try store.head(key: store.storeKey(objectKey)) else {
+                throw store.failure("completing the upload of", objectKey, answer)
+            }
             return .alreadyPresent([existing])
         default:
             throw store.failure("completing the upload of", objectKey, answer)

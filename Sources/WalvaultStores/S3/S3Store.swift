@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import WalvaultHTTP
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A bucket (and a prefix in it) of any S3-compatible service: AWS S3, Backblaze B2's S3 API,
 /// Google Cloud Storage's XML API with HMAC keys, MinIO. Requests go through libcurl, signed with
@@ -44,10 +45,12 @@ public final class S3Store: Store {
 
     public static let minimumPartSize = 5 << 20
 
-    public init(name: String, endpoint: String, region: String, bucket: String, prefix: String, pathStyle: Bool,
-                accessKeyID: String, secret: SecretBytes, partSize: Int = 16 << 20, readWindow: Int = 8 << 20, pageSize: Int = 1000,
-                spillDirectory: String = Environment.value("TMPDIR") ?? "/tmp", policy: RetryingStore.Policy = RetryingStore.Policy(),
-                conditionalCreate: ConditionalCreate? = nil) {
+    public init(
+        name: String, endpoint: String, region: String, bucket: String, prefix: String, pathStyle: Bool,
+        accessKeyID: String, secret: SecretBytes, partSize: Int = 16 << 20, readWindow: Int = 8 << 20, pageSize: Int = 1000,
+        spillDirectory: String = Environment.value("TMPDIR") ?? "/tmp", policy: RetryingStore.Policy = RetryingStore.Policy(),
+        conditionalCreate: ConditionalCreate? = nil
+    ) {
         self.name = name
         addressing = S3Addressing(endpoint: endpoint, bucket: bucket, prefix: prefix, pathStyle: pathStyle)
         signer = SigV4(accessKeyID: accessKeyID, secret: secret, region: region)
@@ -57,8 +60,11 @@ public final class S3Store: Store {
         self.spillDirectory = spillDirectory
         self.policy = policy
         let host = addressing.endpointHost
-        conditional = Mutex(conditionalCreate ?? (host.hasSuffix("storage.googleapis.com") ? .googleGeneration
-                            : host.contains("backblazeb2.com") ? .lookThenPut : .ifNoneMatch))
+        conditional = Mutex(
+            conditionalCreate
+                ?? (host.hasSuffix("storage.googleapis.com")
+                    ? .googleGeneration
+                    : host.contains("backblazeb2.com") ? .lookThenPut : .ifNoneMatch))
     }
 
     public var capabilities: StoreCapabilities {
@@ -100,24 +106,30 @@ public final class S3Store: Store {
         let sha256: String
     }
 
-    func send(_ method: String, objectKey: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
-              body: [UInt8]? = nil, region: FileRegionBody? = nil, limit: Int = 1 << 20) throws -> Answer {
+    func send(
+        _ method: String, objectKey: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
+        body: [UInt8]? = nil, region: FileRegionBody? = nil, limit: Int = 1 << 20
+    ) throws -> Answer {
         let target = addressing.target(objectKey: objectKey, query: query)
         let payloadHash = region?.sha256 ?? body.map { SHA256Hasher.hex(of: $0) } ?? SigV4.emptyPayloadSHA256
         let timestamp = SigV4.timestamp(WallClock.nowMicros())
         var signed: [(String, String)] = [("host", target.host), ("x-amz-date", timestamp), ("x-amz-content-sha256", payloadHash)]
         signed += headers.map { ($0.0.lowercased(), $0.1) }
         let signature = signer.sign(method: method, path: target.path, query: query, headers: signed, payloadHash: payloadHash, timestamp: timestamp)
-        var request = HTTPRequest(method: method, url: target.url, displayURL: addressing.display(objectKey),
-                                  headers: signed + [("Authorization", signature.authorization)], body: body.map { .bytes($0) } ?? .none)
+        var request = HTTPRequest(
+            method: method, url: target.url, displayURL: addressing.display(objectKey),
+            headers: signed + [("Authorization", signature.authorization)], body: body.map { .bytes($0) } ?? .none)
         if let region {
             var position = 0
-            request.body = .stream(length: region.length, read: { buffer in
-                let n = try region.file.pread(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, region.length - position)]),
-                                              at: region.offset + position)
-                position += n
-                return n
-            }, rewind: { position = 0 })
+            request.body = .stream(
+                length: region.length,
+                read: { buffer in
+                    let n = try region.file.pread(
+                        into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, region.length - position)]),
+                        at: region.offset + position)
+                    position += n
+                    return n
+                }, rewind: { position = 0 })
         }
         request.stallTimeoutSeconds = 60
         let client = try takeClient()
@@ -135,16 +147,20 @@ public final class S3Store: Store {
             if error.hostNotFound, !addressing.pathStyle {
                 // Virtual-hosted addressing asks DNS for <bucket>.<endpoint>: an IP address or a
                 // self-hosted server (MinIO) has no such name.
-                throw StoreError(store: name, kind: .transient, problem: error.problem,
-                                 fix: "if \(addressing.endpointHost) is an IP address or a self-hosted server such as MinIO, set path_style = true; otherwise check the endpoint and the network")
+                throw StoreError(
+                    store: name, kind: .transient, problem: error.problem,
+                    fix:
+                        "if \(addressing.endpointHost) is an IP address or a self-hosted server such as MinIO, set path_style = true; otherwise check the endpoint and the network"
+                )
             }
             throw S3Failure.error(store: name, error)
         }
     }
 
     func failure(_ action: String, _ objectKey: String?, _ answer: Answer) -> StoreError {
-        S3Failure.error(store: name, action: action, object: addressing.display(objectKey), status: answer.status, parsed: answer.error,
-                        bucket: addressing.bucket)
+        S3Failure.error(
+            store: name, action: action, object: addressing.display(objectKey), status: answer.status, parsed: answer.error,
+            bucket: addressing.bucket)
     }
 
     private func takeClient() throws -> HTTPClient {
@@ -167,7 +183,9 @@ public final class S3Store: Store {
         switch answer.status {
         case 200:
             guard let length = answer.response.header("Content-Length").flatMap({ Int($0) }) else {
-                throw StoreError(store: name, kind: .permanent, problem: "HEAD \(addressing.display(objectKey)) answered without a size", fix: "check that the endpoint is an S3-compatible service")
+                throw StoreError(
+                    store: name, kind: .permanent, problem: "HEAD \(addressing.display(objectKey)) answered without a size",
+                    fix: "check that the endpoint is an S3-compatible service")
             }
             return StoreObject(key: key, size: length, modifiedAt: answer.response.header("Last-Modified").flatMap(S3Time.httpDate))
         case 404:
@@ -278,7 +296,9 @@ public final class S3Store: Store {
             let answer = try send("GET", objectKey: nil, query: query, limit: 16 << 20)
             guard answer.status == 200 else { throw failure("LIST UPLOADS", prefix, answer) }
             let root = try parse(answer.body, what: "the multipart uploads under \(addressing.display(prefix))")
-            guard root.name == "ListMultipartUploadsResult" else { throw unexpected("the multipart uploads under \(addressing.display(prefix))", root) }
+            guard root.name == "ListMultipartUploadsResult" else {
+                throw unexpected("the multipart uploads under \(addressing.display(prefix))", root)
+            }
             for upload in root.children("Upload") {
                 guard let key = upload.value("Key"), let id = upload.value("UploadId") else {
                     throw unexpected("the multipart uploads under \(addressing.display(prefix))", upload)
@@ -311,8 +331,9 @@ public final class S3Store: Store {
     }
 
     func unexpected(_ what: String, _ element: XMLElement) -> StoreError {
-        StoreError(store: name, kind: .permanent, problem: "\(what) is not what S3 answers (unexpected \(element))",
-                   fix: "check that the endpoint is an S3-compatible service")
+        StoreError(
+            store: name, kind: .permanent, problem: "\(what) is not what S3 answers (unexpected \(element))",
+            fix: "check that the endpoint is an S3-compatible service")
     }
 
     // MARK: Writing
@@ -361,12 +382,14 @@ public final class S3Store: Store {
     func verifyStored(objectKey: String, size: Int, retryHere: Bool = true) throws -> StoreObject {
         let key = storeKey(objectKey)
         guard let object = retryHere ? try retrying({ try head(key: key) }) : try head(key: key) else {
-            throw StoreError(store: name, kind: .transient, problem: "\(addressing.display(objectKey)) is missing right after it was stored",
-                             fix: "the service lost or hid the write (walvault retried it); try again later")
+            throw StoreError(
+                store: name, kind: .transient, problem: "\(addressing.display(objectKey)) is missing right after it was stored",
+                fix: "the service lost or hid the write (walvault retried it); try again later")
         }
         guard object.size == size else {
-            throw StoreError(store: name, kind: .permanent, problem: "\(addressing.display(objectKey)) holds \(object.size) bytes after storing \(size)",
-                             fix: "the service damaged the upload; check it, walvault will not count this copy")
+            throw StoreError(
+                store: name, kind: .permanent, problem: "\(addressing.display(objectKey)) holds \(object.size) bytes after storing \(size)",
+                fix: "the service damaged the upload; check it, walvault will not count this copy")
         }
         return object
     }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// AWS Signature Version 4, as S3, Backblaze B2's S3 API and Google Cloud Storage's XML API
 /// (HMAC keys) check it. Every primitive is OpenSSL's (SHA-256, HMAC-SHA256 through
@@ -39,8 +40,10 @@ public struct SigV4: Sendable {
     ///   - headers: every header to sign, `host` and `x-amz-date` among them.
     ///   - payloadHash: hex SHA-256 of the body, or `UNSIGNED-PAYLOAD`.
     ///   - timestamp: `YYYYMMDDTHHMMSSZ`, the same as the `x-amz-date` header.
-    public func sign(method: String, path: String, query: [(String, String)], headers: [(String, String)],
-                     payloadHash: String, timestamp: String) -> Signed {
+    public func sign(
+        method: String, path: String, query: [(String, String)], headers: [(String, String)],
+        payloadHash: String, timestamp: String
+    ) -> Signed {
         let encoded: [(name: String, value: String)] = query.map { (Self.uriEncode($0.0), Self.uriEncode($0.1)) }
         let sorted = encoded.sorted { a, b in a.name == b.name ? a.value < b.value : a.name < b.name }
         let canonicalQuery = sorted.map { $0.name + "=" + $0.value }.joined(separator: "&")
@@ -55,8 +58,9 @@ public struct SigV4: Sendable {
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = ["AWS4-HMAC-SHA256", timestamp, scope, SHA256Hasher.hex(of: Array(canonicalRequest.utf8))].joined(separator: "\n")
         let signature = Hex.encode(hmac(signingKey(day: day), stringToSign))
-        return Signed(authorization: "AWS4-HMAC-SHA256 Credential=\(accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)",
-                      canonicalRequest: canonicalRequest, stringToSign: stringToSign)
+        return Signed(
+            authorization: "AWS4-HMAC-SHA256 Credential=\(accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)",
+            canonicalRequest: canonicalRequest, stringToSign: stringToSign)
     }
 
     /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, day), region), service), "aws4_request").
@@ -87,7 +91,7 @@ public struct SigV4: Sendable {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.append(Character(UnicodeScalar(byte)))
             case UInt8(ascii: "/") where keepSlashes:
                 out.append("/")

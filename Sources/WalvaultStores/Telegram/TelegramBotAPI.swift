@@ -1,14 +1,15 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultHTTP
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The Telegram Bot API methods the Telegram store needs, over libcurl, with the limits the API
 /// sets turned into `StoreError`s a caller can act on. The bot token is in every URL
@@ -30,8 +31,10 @@ public final class TelegramBotAPI: @unchecked Sendable {
     /// A self-hosted server started with `--local`: getFile answers a path on this machine.
     let localFiles: Bool
 
-    public init(store: String, apiBase: String, token: SecretBytes, chatID: String, localFiles: Bool = false, maxRetryAfterSeconds: Int = 300,
-                sleep: @escaping (Int) -> Void = { Glibc.sleep(UInt32($0)) }) {
+    public init(
+        store: String, apiBase: String, token: SecretBytes, chatID: String, localFiles: Bool = false, maxRetryAfterSeconds: Int = 300,
+        sleep: @escaping (Int) -> Void = { Glibc.sleep(UInt32($0)) }
+    ) {
         self.localFiles = localFiles
         self.store = store
         var base = apiBase
@@ -84,22 +87,36 @@ public final class TelegramBotAPI: @unchecked Sendable {
     }
 
     public func sendDocument(_ bytes: [UInt8], filename: String, caption: String) throws -> Message {
-        try call("sendDocument", [.text(name: "chat_id", value: chatID), .text(name: "caption", value: caption),
-                                  .text(name: "disable_content_type_detection", value: "true"),
-                                  .file(name: "document", filename: filename, bytes: bytes)], as: Message.self)
+        try call(
+            "sendDocument",
+            [
+                .text(name: "chat_id", value: chatID), .text(name: "caption", value: caption),
+                .text(name: "disable_content_type_detection", value: "true"),
+                .file(name: "document", filename: filename, bytes: bytes)
+            ], as: Message.self)
     }
 
     /// A document read from a file as it is sent (`readAt` is a `pread`), never whole in memory.
-    public func sendDocument(length: Int, readAt: @escaping (Int, UnsafeMutableRawBufferPointer) throws -> Int, filename: String, caption: String) throws -> Message {
-        try call("sendDocument", [.text(name: "chat_id", value: chatID), .text(name: "caption", value: caption),
-                                  .text(name: "disable_content_type_detection", value: "true"),
-                                  .stream(name: "document", filename: filename, length: length, readAt: readAt)], as: Message.self)
+    public func sendDocument(length: Int, readAt: @escaping (Int, UnsafeMutableRawBufferPointer) throws -> Int, filename: String, caption: String)
+        throws -> Message
+    {
+        try call(
+            "sendDocument",
+            [
+                .text(name: "chat_id", value: chatID), .text(name: "caption", value: caption),
+                .text(name: "disable_content_type_detection", value: "true"),
+                .stream(name: "document", filename: filename, length: length, readAt: readAt)
+            ], as: Message.self)
     }
 
     /// A text message (alerts), to this store's chat or another.
     public func sendMessage(_ text: String, to chat: String? = nil) throws {
-        _ = try call("sendMessage", [.text(name: "chat_id", value: chat ?? chatID), .text(name: "text", value: text),
-                                     .text(name: "disable_web_page_preview", value: "true")], as: Message.self)
+        _ = try call(
+            "sendMessage",
+            [
+                .text(name: "chat_id", value: chat ?? chatID), .text(name: "text", value: text),
+                .text(name: "disable_web_page_preview", value: "true")
+            ], as: Message.self)
     }
 
     public func deleteMessage(_ messageID: Int) throws {
@@ -107,8 +124,12 @@ public final class TelegramBotAPI: @unchecked Sendable {
     }
 
     public func pinChatMessage(_ messageID: Int) throws {
-        _ = try call("pinChatMessage", [.text(name: "chat_id", value: chatID), .text(name: "message_id", value: String(messageID)),
-                                        .text(name: "disable_notification", value: "true")], as: Bool.self)
+        _ = try call(
+            "pinChatMessage",
+            [
+                .text(name: "chat_id", value: chatID), .text(name: "message_id", value: String(messageID)),
+                .text(name: "disable_notification", value: "true")
+            ], as: Bool.self)
     }
 
     /// A document's bytes: `getFile`, then the download (refused by Telegram past 20 MiB).
@@ -122,13 +143,16 @@ public final class TelegramBotAPI: @unchecked Sendable {
     public func download(fileID: String, expectedSize: Int?, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let file = try call("getFile", [.text(name: "file_id", value: fileID)], as: File.self)
         guard let path = file.file_path else {
-            throw StoreError(store: store, kind: .permanent, problem: "getFile gave no path for a document", fix: "check that api_base is a Telegram Bot API server")
+            throw StoreError(
+                store: store, kind: .permanent, problem: "getFile gave no path for a document",
+                fix: "check that api_base is a Telegram Bot API server")
         }
         var received = 0
         if localFiles {
             guard path.hasPrefix("/") else {
-                throw StoreError(store: store, kind: .permanent, problem: "local_files is set but the server answered a download path, not a local file",
-                                 fix: "set local_files = false, or start the Bot API server with --local on this machine")
+                throw StoreError(
+                    store: store, kind: .permanent, problem: "local_files is set but the server answered a download path, not a local file",
+                    fix: "set local_files = false, or start the Bot API server with --local on this machine")
             }
             do {
                 let fd = try FileDescriptor.openRegularFile(path)
@@ -140,23 +164,28 @@ public final class TelegramBotAPI: @unchecked Sendable {
                     received += n
                 }
             } catch let error as SystemError {
-                throw StoreError(store: store, kind: .permanent, problem: "cannot read the local Bot API file \(path): \(error.reason)",
-                                 fix: "run walvault as a user that can read the Bot API server's --dir, or set local_files = false")
+                throw StoreError(
+                    store: store, kind: .permanent, problem: "cannot read the local Bot API file \(path): \(error.reason)",
+                    fix: "run walvault as a user that can read the Bot API server's --dir, or set local_files = false")
             }
         } else {
             let request = HTTPRequest(method: "GET", url: url(file: path), displayURL: "\(base)/file/bot<token>/…")
             var errorBody: [UInt8] = []
             let response: HTTPResponse
             do {
-                response = try withoutActuallyEscaping(sink) { sink in try HTTPClient().perform(request) { bytes in
-                    received += bytes.count
-                    if let expected = file.file_size ?? expectedSize, received > expected {
-                        throw StoreError(store: self.store, kind: .permanent, problem: "a document came back longer than its \(expected) bytes", fix: "check api_base")
+                response = try withoutActuallyEscaping(sink) { sink in
+                    try HTTPClient().perform(request) { bytes in
+                        received += bytes.count
+                        if let expected = file.file_size ?? expectedSize, received > expected {
+                            throw StoreError(
+                                store: self.store, kind: .permanent, problem: "a document came back longer than its \(expected) bytes",
+                                fix: "check api_base")
+                        }
+                        // Kept for the message if the answer turns out to be an error page.
+                        if errorBody.count < 4096 { errorBody.append(contentsOf: bytes.prefix(4096)) }
+                        try sink(bytes)
                     }
-                    // Kept for the message if the answer turns out to be an error page.
-                    if errorBody.count < 4096 { errorBody.append(contentsOf: bytes.prefix(4096)) }
-                    try sink(bytes)
-                } }
+                }
             } catch let error as HTTPError {
                 throw StoreError(store: store, kind: error.kind == .transient ? .transient : .permanent, problem: error.problem, fix: error.fix)
             }
@@ -165,7 +194,9 @@ public final class TelegramBotAPI: @unchecked Sendable {
             }
         }
         if let size = file.file_size ?? expectedSize, size != received {
-            throw StoreError(store: store, kind: .transient, problem: "a document came back with \(received) of its \(size) bytes", fix: "walvault retried it; try again later")
+            throw StoreError(
+                store: store, kind: .transient, problem: "a document came back with \(received) of its \(size) bytes",
+                fix: "walvault retried it; try again later")
         }
     }
 
@@ -185,8 +216,9 @@ public final class TelegramBotAPI: @unchecked Sendable {
             if let envelope, envelope.ok, let result = envelope.result { return result }
             if let retryAfter = envelope?.parameters?.retry_after, response.status == 429 || envelope?.error_code == 429 {
                 guard retryAfter <= maxRetryAfterSeconds, waits < 10 else {
-                    throw StoreError(store: store, kind: .transient, problem: "\(method): Telegram asks to wait \(retryAfter) s (rate limit)",
-                                     fix: "fewer, larger documents help: walvault bundles small objects; shipping goes on later")
+                    throw StoreError(
+                        store: store, kind: .transient, problem: "\(method): Telegram asks to wait \(retryAfter) s (rate limit)",
+                        fix: "fewer, larger documents help: walvault bundles small objects; shipping goes on later")
                 }
                 waits += 1
                 sleep(retryAfter)
@@ -208,8 +240,9 @@ public final class TelegramBotAPI: @unchecked Sendable {
         let code = envelope?.0 ?? status
         let description = envelope?.1 ?? (body.first == UInt8(ascii: "<") ? "an HTML error page" : "no description")
         let kind = TelegramFailure.kind(code: code, description: description)
-        var error = StoreError(store: store, kind: kind, problem: "\(action) failed: \(code) \(description)",
-                               fix: TelegramFailure.fix(code: code, description: description, chatID: chatID))
+        var error = StoreError(
+            store: store, kind: kind, problem: "\(action) failed: \(code) \(description)",
+            fix: TelegramFailure.fix(code: code, description: description, chatID: chatID))
         error.refusal = TelegramFailure.refusal(code: code, description: description)
         return error
     }
@@ -242,7 +275,8 @@ public enum TelegramFailure {
         case 413: return "the document is larger than the Bot API accepts: lower part_size_mb"
         case 429: return "Telegram is rate-limiting this chat; shipping goes on later"
         case 400 where text.contains("chat not found"): return "check chat_id (\(chatID)) and that the bot is a member of that chat"
-        case 400 where text.contains("file is too big"): return "documents over 20 MiB cannot be downloaded from the cloud Bot API: keep part_size_mb at 19 or less, or use a local Bot API server"
+        case 400 where text.contains("file is too big"):
+            return "documents over 20 MiB cannot be downloaded from the cloud Bot API: keep part_size_mb at 19 or less, or use a local Bot API server"
         case 400 where text.contains("can't be deleted"): return "Telegram lets a bot delete its messages for 48 hours only"
         default: return code >= 500 ? "Telegram is unavailable (walvault retried it); try again later" : "check api_base, bot token and chat_id"
         }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The document being filled: objects' bytes appended one after another into an unnamed
 /// temporary file (O_TMPFILE: nothing left after a crash), sent when it reaches the part size or
@@ -18,8 +19,9 @@ final class OpenBundle {
             try FileSystem.makeDirectories(directory, mode: 0o700)
             file = try FileDescriptor.openUnnamed(in: directory)
         } catch let error as SystemError {
-            throw StoreError(store: store, kind: .permanent, problem: "cannot stage a Telegram document in \(directory): \(error.reason)",
-                             fix: "free space there (one document, part_size_mb, is staged at a time)")
+            throw StoreError(
+                store: store, kind: .permanent, problem: "cannot stage a Telegram document in \(directory): \(error.reason)",
+                fix: "free space there (one document, part_size_mb, is staged at a time)")
         }
     }
 
@@ -33,7 +35,9 @@ final class OpenBundle {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var offset = range.lowerBound
         while offset < range.upperBound {
-            let n = try buffer.withUnsafeMutableBytes { try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<min($0.count, range.upperBound - offset)]), at: offset) }
+            let n = try buffer.withUnsafeMutableBytes {
+                try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<min($0.count, range.upperBound - offset)]), at: offset)
+            }
             guard n > 0 else { throw SystemError("read", path: "a staged Telegram document", code: EIO) }
             buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             offset += n

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import WalvaultSystem
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What a Telegram store holds, kept by walvault because a bot cannot read its chat's history:
 /// which document (message) holds which bytes of which object. Pure: the store reads and writes
@@ -154,7 +155,8 @@ public struct TelegramCatalog: Equatable, Sendable {
         for entry in delta.put {
             for extent in entry.extents {
                 guard let document = documents[extent.message], extent.offset >= 0, extent.length > 0,
-                      extent.offset + extent.length <= document.size else {
+                    extent.offset + extent.length <= document.size
+                else {
                     throw Inconsistent(description: "catalog generation \(delta.generation) places \(entry.key) outside its documents")
                 }
             }
@@ -178,9 +180,10 @@ public struct TelegramCatalog: Equatable, Sendable {
     public func delta(to next: TelegramCatalog, previous: Pointer?) -> Delta {
         let generation = self.generation + 1
         if previous == nil || generation % Self.snapshotEvery == 0 {
-            return Delta(generation: generation, previous: previous, snapshot: true,
-                         documents: next.documents.values.sorted { $0.message < $1.message },
-                         put: next.entries.values.sorted { $0.key < $1.key }, delete: [])
+            return Delta(
+                generation: generation, previous: previous, snapshot: true,
+                documents: next.documents.values.sorted { $0.message < $1.message },
+                put: next.entries.values.sorted { $0.key < $1.key }, delete: [])
         }
         let documents = next.documents.values.filter { self.documents[$0.message] != $0 }.sorted { $0.message < $1.message }
         let put = next.entries.values.filter { self.entries[$0.key] != $0 }.sorted { $0.key < $1.key }

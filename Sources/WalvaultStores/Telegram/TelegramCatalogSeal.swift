@@ -14,14 +14,16 @@ enum TelegramCatalogSeal {
         let encrypted = bytes.starts(with: EncryptionHeader.magic)
         guard let keyRing else {
             if encrypted {
-                throw StoreError(store: store, kind: .permanent, problem: "\(what) is encrypted and the config has no [encryption]",
-                                 fix: "add the [encryption] section with the passphrase this store was written with")
+                throw StoreError(
+                    store: store, kind: .permanent, problem: "\(what) is encrypted and the config has no [encryption]",
+                    fix: "add the [encryption] section with the passphrase this store was written with")
             }
             return bytes
         }
         guard encrypted else {
-            throw StoreError(store: store, kind: .permanent, problem: "\(what) is not encrypted but [encryption] is set",
-                             fix: "this chat was written without encryption: remove [encryption] to read it, or ship to a new chat")
+            throw StoreError(
+                store: store, kind: .permanent, problem: "\(what) is not encrypted but [encryption] is set",
+                fix: "this chat was written without encryption: remove [encryption] to read it, or ship to a new chat")
         }
         return try SealedBytes.open(bytes, object: what + " in store \"\(store)\"", keyRing: keyRing)
     }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Documents downloaded from the chat, kept under the spool by their SHA-256 so that the next
 /// archive-get (one process per segment) reads the other objects of a bundle without
@@ -29,8 +30,9 @@ final class TelegramDocumentCache: @unchecked Sendable {
             try FileSystem.makeDirectories(directory, mode: 0o700)
             fd = try FileDescriptor.open(temporary, flags: O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
         } catch let error as SystemError {
-            throw StoreError(store: "telegram", kind: .permanent, problem: "cannot keep a downloaded document in \(directory): \(error.reason)",
-                             fix: "free space in the spool, or check its permissions")
+            throw StoreError(
+                store: "telegram", kind: .permanent, problem: "cannot keep a downloaded document in \(directory): \(error.reason)",
+                fix: "free space in the spool, or check its permissions")
         }
         let hasher = SHA256Hasher()
         do {
@@ -44,8 +46,9 @@ final class TelegramDocumentCache: @unchecked Sendable {
         }
         guard hasher.finalizeHex() == document.sha256 else {
             try? FileSystem.remove(temporary)
-            throw StoreError(store: "telegram", kind: .transient, problem: "document \(document.message) downloaded from Telegram does not match its SHA-256",
-                             fix: "walvault downloads it again on the next try")
+            throw StoreError(
+                store: "telegram", kind: .transient, problem: "document \(document.message) downloaded from Telegram does not match its SHA-256",
+                fix: "walvault downloads it again on the next try")
         }
         try? FileSystem.rename(temporary, to: final)
         trim(keeping: final)

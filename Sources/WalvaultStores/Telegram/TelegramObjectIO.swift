@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Takes an object's bytes into an unnamed temporary file and hashes them; at commit the store
 /// places them into documents. Nothing reaches the chat before the commit.
@@ -21,8 +22,9 @@ final class TelegramObjectWriter: ObjectWriter {
             try FileSystem.makeDirectories(store.workDirectory, mode: 0o700)
             spill = try FileDescriptor.openUnnamed(in: store.workDirectory)
         } catch let error as SystemError {
-            throw StoreError(store: store.name, kind: .permanent, problem: "cannot stage an object in \(store.workDirectory): \(error.reason)",
-                             fix: "free space in the spool, or check its permissions")
+            throw StoreError(
+                store: store.name, kind: .permanent, problem: "cannot stage an object in \(store.workDirectory): \(error.reason)",
+                fix: "free space in the spool, or check its permissions")
         }
     }
 
@@ -30,8 +32,9 @@ final class TelegramObjectWriter: ObjectWriter {
         do {
             try spill.writeAll(bytes)
         } catch let error as SystemError {
-            throw StoreError(store: store.name, kind: .permanent, problem: "cannot stage an object in \(store.workDirectory): \(error.reason)",
-                             fix: "free space in the spool")
+            throw StoreError(
+                store: store.name, kind: .permanent, problem: "cannot stage an object in \(store.workDirectory): \(error.reason)",
+                fix: "free space in the spool")
         }
         hasher.update(bytes)
         size += bytes.count
@@ -81,15 +84,19 @@ final class TelegramObjectReader: ObjectReader {
             }
             if current == nil {
                 guard let document = documents[extent.message] else {
-                    throw StoreError(store: store.name, kind: .permanent, problem: "the catalog places \(entry.key) in message \(extent.message), which it does not describe",
-                                     fix: "run walvault ship --catch-up to ship it again")
+                    throw StoreError(
+                        store: store.name, kind: .permanent,
+                        problem: "the catalog places \(entry.key) in message \(extent.message), which it does not describe",
+                        fix: "run walvault ship --catch-up to ship it again")
                 }
                 current = try store.localDocument(document)
             }
             let want = min(buffer.count, extent.length - within)
             let n = try current!.pread(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: extent.offset + within)
             guard n > 0 else {
-                throw StoreError(store: store.name, kind: .transient, problem: "a downloaded document of \(entry.key) is shorter than the catalog says", fix: "walvault downloads it again")
+                throw StoreError(
+                    store: store.name, kind: .transient, problem: "a downloaded document of \(entry.key) is shorter than the catalog says",
+                    fix: "walvault downloads it again")
             }
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             within += n
@@ -98,8 +105,9 @@ final class TelegramObjectReader: ObjectReader {
         if !verified {
             guard hasher.finalizeHex() == entry.sha256 else {
                 for extent in entry.extents { if let document = documents[extent.message] { store.documents.evict(document) } }
-                throw StoreError(store: store.name, kind: .transient, problem: "\(entry.key) read from Telegram does not match its SHA-256",
-                                 fix: "walvault downloads its documents again on the next try")
+                throw StoreError(
+                    store: store.name, kind: .transient, problem: "\(entry.key) read from Telegram does not match its SHA-256",
+                    fix: "walvault downloads its documents again on the next try")
             }
             verified = true
         }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Keeps sends to one chat below Telegram's limit (about 20 messages a minute in a group), so
 /// that a busy server is slowed by walvault's own pacing rather than by 429s.

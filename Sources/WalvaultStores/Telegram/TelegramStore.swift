@@ -1,14 +1,15 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import WalvaultPipeline
 import WalvaultSystem
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A chat as a store, through a bot. Telegram cannot list a chat for a bot, caps downloads at
 /// 20 MiB, takes about 20 messages a minute and lets a bot delete only for 48 hours, so:
@@ -73,12 +74,15 @@ public final class TelegramStore: Store, @unchecked Sendable {
         var unplaced: Bool
     }
 
-    public init(name: String, api: TelegramBotAPI, partSize: Int, workDirectory: String, keyRing: KeyRing?,
-                pacer: TelegramPacer = TelegramPacer(), retryDelays: [Double] = [0.5, 1, 2, 4, 8],
-                clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() }) {
+    public init(
+        name: String, api: TelegramBotAPI, partSize: Int, workDirectory: String, keyRing: KeyRing?,
+        pacer: TelegramPacer = TelegramPacer(), retryDelays: [Double] = [0.5, 1, 2, 4, 8],
+        clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() }
+    ) {
         // The longest of `retryDelays` bounds the back-off; each wait is jittered below it.
-        retryPolicy = RetryingStore.Policy(attempts: retryDelays.count + 1, baseDelayMicros: Int((retryDelays.first ?? 0.5) * 1_000_000),
-                                           maxDelayMicros: Int((retryDelays.last ?? 8) * 1_000_000))
+        retryPolicy = RetryingStore.Policy(
+            attempts: retryDelays.count + 1, baseDelayMicros: Int((retryDelays.first ?? 0.5) * 1_000_000),
+            maxDelayMicros: Int((retryDelays.last ?? 8) * 1_000_000))
         self.name = name
         self.api = api
         self.partSize = partSize
@@ -99,7 +103,8 @@ public final class TelegramStore: Store, @unchecked Sendable {
         try withCatalog { state in
             var objects = state.working.objects(directory: directory, namePrefix: namePrefix).map(Self.object)
             let prefix = directory.isEmpty ? namePrefix : directory + "/" + namePrefix
-            for waiting in state.waiting.values where waiting.entry.key.hasPrefix(prefix) && Paths.dirname(waiting.entry.key) == (directory.isEmpty ? "." : directory) {
+            for waiting in state.waiting.values
+            where waiting.entry.key.hasPrefix(prefix) && Paths.dirname(waiting.entry.key) == (directory.isEmpty ? "." : directory) {
                 objects.append(Self.object(waiting.entry))
             }
             return objects.sorted { $0.key < $1.key }
@@ -202,7 +207,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
                 let start = state.bundle!.size
                 var copied = 0
                 while copied < take {
-                    let n = try buffer.withUnsafeMutableBytes { try spill.pread(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<min($0.count, take - copied)]), at: offset + copied) }
+                    let n = try buffer.withUnsafeMutableBytes {
+                        try spill.pread(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<min($0.count, take - copied)]), at: offset + copied)
+                    }
                     guard n > 0 else { throw failure("a staged object ended early", fix: "check the spool's disk") }
                     try buffer.withUnsafeBytes { try state.bundle!.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                     copied += n
@@ -258,14 +265,19 @@ public final class TelegramStore: Store, @unchecked Sendable {
         do {
             let message = try repeating {
                 pacer.waitForTurn()
-                return try api.sendDocument(length: range.count, readAt: { offset, buffer in
-                    try bundle.file.pread(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, range.count - offset)]), at: range.lowerBound + offset)
-                }, filename: "walvault-\(bundle.serial)-\(range.lowerBound).bin", caption: "walvault data \(range.count) bytes")
+                return try api.sendDocument(
+                    length: range.count,
+                    readAt: { offset, buffer in
+                        try bundle.file.pread(
+                            into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, range.count - offset)]),
+                            at: range.lowerBound + offset)
+                    }, filename: "walvault-\(bundle.serial)-\(range.lowerBound).bin", caption: "walvault data \(range.count) bytes")
             }
             guard let document = message.document else {
                 throw failure("sendDocument answered a message without a document", fix: "check that api_base is a Telegram Bot API server")
             }
-            let stored = TelegramCatalog.Document(message: message.message_id, fileID: document.file_id, size: range.count, sha256: sha, date: message.date)
+            let stored = TelegramCatalog.Document(
+                message: message.message_id, fileID: document.file_id, size: range.count, sha256: sha, date: message.date)
             state.working.add(stored)
             return BundlePlacement(pieces: [(range.lowerBound, stored)])
         } catch let error as StoreError where error.refusal == .tooLarge && range.count > 64 << 10 {
@@ -348,7 +360,7 @@ public final class TelegramStore: Store, @unchecked Sendable {
     func deleteOrphans(_ state: inout State) -> FlushReport {
         var report = FlushReport()
         let now = Int(clock() / 1_000_000)
-        var outcome: [Int: String?] = [:]    // message → nil deleted, else why not
+        var outcome: [Int: String?] = [:]  // message → nil deleted, else why not
         for (key, documents) in state.removed {
             var reasons: [String] = []
             if documents.isEmpty, state.working.entries[key] == nil {
@@ -365,8 +377,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
                         } catch let error as StoreError where error.kind == .notFound {
                             outcome[document.message] = .some(nil)
                         } catch let error as StoreError {
-                            outcome[document.message] = .some(error.refusal == .deletionWindowPassed
-                                ? "Telegram lets a bot delete messages for 48 hours only" : "deleteMessage failed: \(error.problem)")
+                            outcome[document.message] = .some(
+                                error.refusal == .deletionWindowPassed
+                                    ? "Telegram lets a bot delete messages for 48 hours only" : "deleteMessage failed: \(error.problem)")
                         } catch {
                             outcome[document.message] = .some("deleteMessage failed: \(error)")
                         }
@@ -399,7 +412,8 @@ public final class TelegramStore: Store, @unchecked Sendable {
     func pinnedCatalog() throws -> (pointer: TelegramCatalog.Pointer, caption: TelegramCatalogCaption.Parsed)? {
         let chat = try api.getChat()
         guard let message = chat.pinned_message, let document = message.document,
-              let caption = message.caption.flatMap(TelegramCatalogCaption.parse) else { return nil }
+            let caption = message.caption.flatMap(TelegramCatalogCaption.parse)
+        else { return nil }
         return (TelegramCatalog.Pointer(message: message.message_id, fileID: document.file_id, sha256: caption.sha256), caption)
     }
 
@@ -421,7 +435,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
                 let catalog = try chain(from: pointer)
                 saveCachedCatalog(catalog, pointer: pointer)
                 if !skipped.isEmpty {
-                    StoreNotices.post("store \"\(name)\": the newest catalog (\(skipped.joined(separator: ", "))) could not be read; using generation \(catalog.generation)")
+                    StoreNotices.post(
+                        "store \"\(name)\": the newest catalog (\(skipped.joined(separator: ", "))) could not be read; using generation \(catalog.generation)"
+                    )
                 }
                 return Loaded(catalog: catalog, pointer: pointer)
             } catch let error as StoreError where error.kind == .auth {
@@ -432,8 +448,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
                 fallbackFromCaption = nil
             }
         }
-        throw failure("no catalog in chat \(api.chatID) can be read (\(skipped.joined(separator: "; ")))",
-                      fix: "check [encryption] (the catalog is encrypted with the same passphrase as the objects) and that this is the chat walvault ships to")
+        throw failure(
+            "no catalog in chat \(api.chatID) can be read (\(skipped.joined(separator: "; ")))",
+            fix: "check [encryption] (the catalog is encrypted with the same passphrase as the objects) and that this is the chat walvault ships to")
     }
 
     /// Downloads catalogs back from `pointer` to the last snapshot, and replays them.
@@ -442,20 +459,24 @@ public final class TelegramStore: Store, @unchecked Sendable {
         var next: TelegramCatalog.Pointer? = pointer
         while let pointer = next {
             guard deltas.count <= TelegramCatalog.snapshotEvery + 1 else {
-                throw failure("the catalog chain in chat \(api.chatID) has no snapshot within \(TelegramCatalog.snapshotEvery) generations", fix: "run walvault ship --catch-up to write a new catalog")
+                throw failure(
+                    "the catalog chain in chat \(api.chatID) has no snapshot within \(TelegramCatalog.snapshotEvery) generations",
+                    fix: "run walvault ship --catch-up to write a new catalog")
             }
             let delta = try readCatalogDocument(pointer)
             deltas.append(delta)
             if delta.snapshot { break }
             guard let previous = delta.previous else {
-                throw failure("catalog generation \(delta.generation) names no predecessor and is not a snapshot", fix: "run walvault ship --catch-up")
+                throw failure(
+                    "catalog generation \(delta.generation) names no predecessor and is not a snapshot", fix: "run walvault ship --catch-up")
             }
             next = previous
         }
         do {
             return try TelegramCatalog.replay(deltas.reversed())
         } catch let error as TelegramCatalog.Inconsistent {
-            throw failure("the catalog in chat \(api.chatID) is inconsistent: \(error.description)", fix: "run walvault ship --catch-up to write a new catalog")
+            throw failure(
+                "the catalog in chat \(api.chatID) is inconsistent: \(error.description)", fix: "run walvault ship --catch-up to write a new catalog")
         }
     }
 
@@ -485,8 +506,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
         let sha = SHA256Hasher.hex(of: sealed)
         let message = try repeating {
             pacer.waitForTurn()
-            return try api.sendDocument(sealed, filename: "walvault-catalog-\(delta.generation).json",
-                                        caption: TelegramCatalogCaption.make(generation: delta.generation, sha256: sha, previous: delta.previous))
+            return try api.sendDocument(
+                sealed, filename: "walvault-catalog-\(delta.generation).json",
+                caption: TelegramCatalogCaption.make(generation: delta.generation, sha256: sha, previous: delta.previous))
         }
         guard let document = message.document else {
             throw failure("sendDocument answered a message without a document", fix: "check that api_base is a Telegram Bot API server")
@@ -522,8 +544,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
 
     func cachedCatalog(pointer: TelegramCatalog.Pointer) -> TelegramCatalog? {
         guard let bytes = try? FileSystem.readSmallFile(cachePath, limit: 256 << 20),
-              let cached = try? JSONDecoder().decode(CachedCatalog.self, from: Data(bytes)),
-              cached.pointer == pointer else { return nil }
+            let cached = try? JSONDecoder().decode(CachedCatalog.self, from: Data(bytes)),
+            cached.pointer == pointer
+        else { return nil }
         return try? TelegramCatalog.replay([cached.snapshot])
     }
 
