@@ -49,7 +49,9 @@ let package = Package(
             ]),
         .target(
             name: "WalvaultHistory",
-            dependencies: ["WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultPostgres", "WalvaultMigrations", "COpenSSL"]),
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultCatalog", "WalvaultPostgres", "WalvaultMigrations", "COpenSSL"
+            ]),
         // What the bytes mean: formats and pure planners, no store I/O.
         .target(
             name: "WalvaultCatalog",
@@ -65,7 +67,7 @@ let package = Package(
             name: "WalvaultKit",
             dependencies: [
                 "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
-                "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultPolicy", "CShims"
+                "WalvaultRepository", "WalvaultPostgres", "WalvaultPolicy", "CShims"
             ]),
         // One module per capability. archive-push's links neither alerts, history nor exports.
         .target(

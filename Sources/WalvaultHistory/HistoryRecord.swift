@@ -1,4 +1,5 @@
 import COpenSSL
+import WalvaultCatalog
 import WalvaultSystem
 
 #if canImport(FoundationEssentials)
@@ -10,7 +11,7 @@ import WalvaultSystem
 /// One row of `control_plane.backups`. It gets its `recordID` before the first attempt to store
 /// it, so that a journal replay after any crash inserts it exactly once.
 public struct HistoryRecord: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable { case database, storage, logs, wal }
+    public typealias Kind = BackupType
     public enum Status: String, Codable, Sendable { case succeeded, failed }
 
     public var recordID: String

@@ -1,5 +1,5 @@
 import Synchronization
-import WalvaultHistory
+import WalvaultCatalog
 import WalvaultSystem
 
 /// Every kind of work walvault does, as the runner, status files, history and the server name it.
@@ -110,7 +110,7 @@ public enum OperationEvent: Equatable, Sendable {
     /// - Parameters:
     ///   - type: what the history table calls this kind of work (WAL, database).
     ///   - subject: what it is about, when known at the start (the WAL file).
-    case started(operation: String, type: HistoryRecord.Kind, subject: String?)
+    case started(operation: String, type: BackupType, subject: String?)
     case progressed(note: String)
     /// Numbers for a progress bar; observers see at most about ten a second (`ProgressMeter`).
     case progress(ProgressReport)
@@ -161,7 +161,7 @@ public final class EventLog: OperationObserver {
 extension OperationObserver {
     /// Runs `body` between `started` and `succeeded`/`failed`, so no operation can forget either.
     public func run<T>(
-        _ operation: String, type: HistoryRecord.Kind, subject: String? = nil,
+        _ operation: String, type: BackupType, subject: String? = nil,
         summary: (T) -> (stored: [(store: String, key: String, facts: OperationFacts)], facts: OperationFacts?),
         _ body: () throws -> T
     ) throws -> T {
