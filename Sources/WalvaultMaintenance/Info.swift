@@ -6,8 +6,8 @@ import WalvaultStores
 import WalvaultSystem
 
 /// What the stores hold for this cluster: backups and archived WAL, with gaps.
-public struct InfoReport: Codable, Equatable {
-    public struct Backup: Codable, Equatable {
+public struct InfoReport: Codable, Equatable, Sendable {
+    public struct Backup: Codable, Equatable, Sendable {
         public let label: String
         public let startTime: String
         public let stopTime: String
@@ -20,13 +20,13 @@ public struct InfoReport: Codable, Equatable {
     }
 
     /// A backup that no store can give a readable manifest for; restore plans around it.
-    public struct DamagedBackup: Codable, Equatable {
+    public struct DamagedBackup: Codable, Equatable, Sendable {
         public let label: String
         public let reason: String
     }
 
     /// Parts without a manifest: a backup that was interrupted, or is still running.
-    public struct IncompleteBackup: Codable, Equatable {
+    public struct IncompleteBackup: Codable, Equatable, Sendable {
         public let label: String
         /// How long ago it started, from its label ("3 h").
         public let age: String?
@@ -35,7 +35,7 @@ public struct InfoReport: Codable, Equatable {
     }
 
     /// One store's share of this cluster's archive.
-    public struct StoreSummary: Codable, Equatable {
+    public struct StoreSummary: Codable, Equatable, Sendable {
         public let name: String
         /// `/var/backups/walvault`, `s3://bucket/prefix`.
         public let location: String

@@ -2,6 +2,7 @@ import ArgumentParser
 import WalvaultConfig
 import WalvaultKit
 import WalvaultMaintenance
+import WalvaultService
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,7 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         let context = try global.loadContext(for: "info")
         do {
-            let report = try InfoReport.gather(context: context)
+            let report = try global.run(InfoOperation(), command: "info", context: context, notes: .hidden).result.get()
             print(json ? try report.json() : report.text)
         } catch {
             Output.fail("info", "\(error)")
