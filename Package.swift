@@ -6,11 +6,15 @@ import PackageDescription
 let package = Package(
     name: "walvault",
     products: [
-        .executable(name: "walvault", targets: ["walvault"])
+        .executable(name: "walvault", targets: ["walvault"]),
+        .executable(name: "walvault-server", targets: ["WalvaultServerExecutable"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0")
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The web stack, linked only into walvault-server.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0")
     ],
     targets: [
         // System C libraries, found through pkg-config.
@@ -118,6 +122,22 @@ let package = Package(
                 "WalvaultHistory", "WalvaultPolicy", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup",
                 "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance"
             ]),
+        // The owner's dashboard and HTTP API over the runner: Hummingbird, bcrypt and TOTP from hummingbird-auth.
+        .target(
+            name: "WalvaultServer",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultKit", "WalvaultService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdOTP", package: "hummingbird-auth")
+            ]),
+        .executableTarget(
+            name: "WalvaultServerExecutable",
+            dependencies: [
+                "WalvaultServer", "WalvaultSystem", "WalvaultConfig", "WalvaultKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]),
         .executableTarget(
             name: "walvault",
             dependencies: [
@@ -135,7 +155,7 @@ let package = Package(
                 "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
                 "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill",
                 "WalvaultMaintenance", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ",
-                "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultTesting"
+                "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultServer", "WalvaultTesting"
             ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs the real servers .ci/run starts (PostgreSQL 15, moto) or the test starts (the Telegram
         // stand-in, the fault proxy, the alert sinks), and the built `walvault` executable.
@@ -144,7 +164,7 @@ let package = Package(
             dependencies: [
                 "walvault", "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultHTTP", "WalvaultStores", "WalvaultCatalog",
                 "WalvaultRepository", "WalvaultPolicy", "WalvaultKit", "WalvaultArchive", "WalvaultShipping", "WalvaultMaintenance",
-                "WalvaultService", "WalvaultTesting"
+                "WalvaultService", "WalvaultServer", "WalvaultTesting"
             ]),
         // The stand-ins (moto for S3, the Telegram Bot API stand-in, the fault proxy, the alert sinks)
         // and the local-server helper, once for both test targets.

@@ -9,8 +9,14 @@ import WalvaultSystem
 /// Turns a TOML file into a validated `WalvaultConfig`, or one `ConfigError` that names
 /// the file, the key and what is expected.
 public enum ConfigLoader {
-    static let topLevelKeys = ["cluster", "compression", "stores", "history", "encryption", "shipping", "retention", "alerts", "check", "performance"]
+    static let topLevelKeys = [
+        "cluster", "compression", "stores", "history", "encryption", "shipping", "retention", "alerts", "check", "performance", "dashboard"
+    ]
     static let performanceKeys = ["prefetch", "push_parallel", "restore_parallel", "backup_parallel"]
+    static let dashboardKeys = [
+        "listen", "owner_password_file", "totp_secret_file", "jwt_public_key_file", "metrics_token_file", "tls_certificate_file",
+        "tls_key_file", "sample_minutes", "trusted_proxy"
+    ]
     static let checkKeys = ["backup_max_age_hours", "shipping_lag_minutes", "min_free_percent", "round_trip_seconds"]
     static let alertKeys = [
         "telegram_chat_id", "webhook_url_env", "email_to", "email_from", "smtp_url", "smtp_user_env", "smtp_password_env",
@@ -64,7 +70,7 @@ public enum ConfigLoader {
             throw ConfigError(
                 file: path, key: name, problem: "unknown key",
                 fix:
-                    "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention], [alerts], [check] and [performance]"
+                    "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention], [alerts], [check], [performance] and [dashboard]"
             )
         }
         let cluster = try parseCluster(root, path: path)
@@ -77,6 +83,7 @@ public enum ConfigLoader {
         let alerts = try parseAlerts(root, path: path, stores: stores)
         let check = try parseCheck(root, path: path)
         let performance = try parsePerformance(root, path: path)
+        let dashboard = try parseDashboard(root, path: path)
         if stores.contains(where: { $0.mode == .async }) {
             // Every store async is a machine that only reads (restoring from Telegram on a new
             // server); archive-push and backup refuse there. Otherwise the first must be sync.
@@ -94,7 +101,51 @@ public enum ConfigLoader {
         return WalvaultConfig(
             path: path, cluster: cluster, compression: compression, stores: stores, history: history,
             encryption: encryption, shipping: shipping, retention: retention, alerts: alerts, check: check,
-            performance: performance)
+            performance: performance, dashboard: dashboard)
+    }
+
+    private static func parseDashboard(_ root: TOMLTable, path: String) throws -> DashboardSettings? {
+        guard let table = try table(root, "dashboard", path: path) else { return nil }
+        let reader = TableReader(table: table, file: path, place: "dashboard", knownKeys: dashboardKeys)
+        try reader.rejectUnknownKeys(what: "[dashboard]")
+        var settings = DashboardSettings()
+        if let listen = try reader.string("listen") {
+            guard let (host, port) = DashboardSettings.parseListen(listen) else {
+                throw ConfigError(
+                    file: path, key: "dashboard.listen", problem: "\"\(listen)\" is not an address and port",
+                    fix: "write it as \"127.0.0.1:8085\" (or \"[::1]:8085\")")
+            }
+            settings.host = host
+            settings.port = port
+        }
+        for (key, assign) in [
+            ("owner_password_file", { settings.ownerPasswordFile = $0 }), ("totp_secret_file", { settings.totpSecretFile = $0 }),
+            ("jwt_public_key_file", { settings.jwtPublicKeyFile = $0 }), ("metrics_token_file", { settings.metricsTokenFile = $0 }),
+            ("tls_certificate_file", { settings.tlsCertificateFile = $0 }), ("tls_key_file", { settings.tlsKeyFile = $0 })
+        ] as [(String, (String) -> Void)] {
+            guard let value = try reader.string(key) else { continue }
+            guard value.hasPrefix("/") else {
+                throw ConfigError(
+                    file: path, key: "dashboard." + key, problem: "\"\(value)\" is not an absolute path",
+                    fix: "name the file from the root (/etc/walvault/...): the server does not run where the config was written")
+            }
+            assign(value)
+        }
+        guard (settings.tlsCertificateFile == nil) == (settings.tlsKeyFile == nil) else {
+            throw ConfigError(
+                file: path, key: settings.tlsKeyFile == nil ? "dashboard.tls_key_file" : "dashboard.tls_certificate_file",
+                problem: "missing, but its pair is set", fix: "set both tls_certificate_file and tls_key_file, or neither")
+        }
+        if let minutes = try reader.int("sample_minutes") {
+            guard (1...1440).contains(minutes) else {
+                throw ConfigError(
+                    file: path, key: "dashboard.sample_minutes", problem: "\(minutes) is out of range",
+                    fix: "use 15 (minutes between database size samples, 1 to 1440)")
+            }
+            settings.sampleMinutes = minutes
+        }
+        if let trusted = try reader.bool("trusted_proxy") { settings.trustedProxy = trusted }
+        return settings
     }
 
     private static func parsePerformance(_ root: TOMLTable, path: String) throws -> PerformanceSettings {

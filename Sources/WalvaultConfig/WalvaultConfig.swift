@@ -14,14 +14,17 @@ public struct WalvaultConfig: Sendable, Equatable {
     public var alerts: AlertSettings?
     public var check: CheckSettings
     public var performance: PerformanceSettings
+    /// `[dashboard]`; nil: `walvault serve` refuses, naming the section.
+    public var dashboard: DashboardSettings?
 
     public init(
         path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
         history: HistorySettings? = nil, encryption: EncryptionSettings? = nil, shipping: ShippingSettings = ShippingSettings(),
         retention: RetentionSettings? = nil, alerts: AlertSettings? = nil, check: CheckSettings = CheckSettings(),
-        performance: PerformanceSettings = PerformanceSettings()
+        performance: PerformanceSettings = PerformanceSettings(), dashboard: DashboardSettings? = nil
     ) {
         self.performance = performance
+        self.dashboard = dashboard
         self.alerts = alerts
         self.check = check
         self.path = path

@@ -35,6 +35,15 @@ public enum ErrorRegistry {
             code: "drill.failed", meaning: "a restore drill restored, but the copy did not start or its checks failed",
             firstSteps: "the drill's report names the database, table or index", exitStatus: 1, httpStatus: 500),
         Entry(
+            code: "auth.required", meaning: "the dashboard or API was asked without an owner login, an owner token or a valid session",
+            firstSteps: "log in again (password and TOTP code), or send the API token", exitStatus: 1, httpStatus: 401),
+        Entry(
+            code: "auth.forbidden", meaning: "the request was authenticated but may not do this: not the owner, no CSRF token, or no fresh TOTP code",
+            firstSteps: "the message says which; destructive actions need a new code from the authenticator app", exitStatus: 1, httpStatus: 403),
+        Entry(
+            code: "auth.throttled", meaning: "too many failed logins from this address",
+            firstSteps: "wait the seconds the message gives; each further failure doubles the wait", exitStatus: 1, httpStatus: 429),
+        Entry(
             code: "store.not_found", meaning: "the store has no such object or location",
             firstSteps: "check the store's path, bucket or chat, and walvault info", exitStatus: 1, httpStatus: 404),
         Entry(

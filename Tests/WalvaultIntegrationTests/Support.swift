@@ -8,12 +8,12 @@ struct ProcessResult {
     let stderr: String
 }
 
-/// Starts a program with stdin from /dev/null and stdout/stderr to files (never pipes: a
+/// Starts a program with stdin from a file (/dev/null unless told) and stdout/stderr to files (never pipes: a
 /// server started by the child could hold a pipe open forever). Foundation's Process is not
 /// used because its waitUntilExit can stall off the main thread.
 func spawn(
     _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-    asPostgres: Bool = false, stdout: String = "/dev/null", stderr: String = "/dev/null"
+    asPostgres: Bool = false, stdin: String = "/dev/null", stdout: String = "/dev/null", stderr: String = "/dev/null"
 ) throws -> pid_t {
     var argv = [executable] + arguments
     var path = executable
@@ -24,7 +24,7 @@ func spawn(
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
@@ -59,7 +59,7 @@ func waitFor(_ pid: pid_t) -> Int32 {
 @discardableResult
 func run(
     _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-    asPostgres: Bool = false
+    asPostgres: Bool = false, stdin: String = "/dev/null"
 ) throws -> ProcessResult {
     let base = NSTemporaryDirectory() + "walvault-run-" + UUID().uuidString
     defer {
@@ -67,7 +67,7 @@ func run(
         try? FileManager.default.removeItem(atPath: base + ".err")
     }
     let pid = try spawn(
-        executable, arguments, environment: environment, asPostgres: asPostgres,
+        executable, arguments, environment: environment, asPostgres: asPostgres, stdin: stdin,
         stdout: base + ".out", stderr: base + ".err")
     let status = waitFor(pid)
     return ProcessResult(
@@ -99,20 +99,25 @@ enum Fixture {
         let dir = NSTemporaryDirectory() + "walvault-it-bin-\(getpid())"
         mkdir(dir, 0o755)
         chmod(dir, 0o755)
-        let destination = dir + "/walvault"
-        if link(builtWalvault, destination) != 0 {
-            let input = open(builtWalvault, O_RDONLY | O_CLOEXEC)
-            let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-                if n <= 0 { break }
-                _ = buffer.withUnsafeBytes { write(output, $0.baseAddress, n) }
+        // walvault-server goes beside it: `walvault serve` and `walvault owner` run it from there.
+        for name in ["walvault", "walvault-server"] {
+            let source = (builtWalvault as NSString).deletingLastPathComponent + "/" + name
+            let destination = dir + "/" + name
+            if link(source, destination) != 0 {
+                let input = open(source, O_RDONLY | O_CLOEXEC)
+                let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                    if n <= 0 { break }
+                    _ = buffer.withUnsafeBytes { write(output, $0.baseAddress, n) }
+                }
+                close(input)
+                close(output)
             }
-            close(input)
-            close(output)
+            chmod(destination, 0o755)
         }
-        chmod(destination, 0o755)
+        let destination = dir + "/walvault"
         atexit { _ = system("rm -rf '\(NSTemporaryDirectory())walvault-it-bin-\(getpid())'") }
         return destination
     }()
@@ -177,8 +182,8 @@ final class Workspace {
         return try write("walvault.toml", text)
     }
 
-    func walvault(_ arguments: [String], asPostgres: Bool = false) throws -> ProcessResult {
-        try run(walvault, arguments, asPostgres: asPostgres)
+    func walvault(_ arguments: [String], asPostgres: Bool = false, stdin: String = "/dev/null") throws -> ProcessResult {
+        try run(walvault, arguments, asPostgres: asPostgres, stdin: stdin)
     }
 }
 

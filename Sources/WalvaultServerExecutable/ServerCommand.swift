@@ -1,0 +1,153 @@
+import ArgumentParser
+import Hummingbird
+import WalvaultConfig
+import WalvaultKit
+import WalvaultServer
+import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `walvault-server`: the web stack in its own executable, so that archive-push never links it.
+/// `walvault serve` and `walvault owner …` run this with the same arguments.
+@main
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "walvault",
+        abstract: "The owner's dashboard and HTTP API, and the owner's credentials.",
+        subcommands: [ServeCommand.self, OwnerCommand.self])
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "The config file (default: $WALVAULT_CONFIG, then /etc/walvault/walvault.toml).")
+    var config: String?
+
+    func dashboard(_ command: String) throws -> (WalvaultConfig, DashboardSettings) {
+        do {
+            let config = try ConfigLoader.load(path: ConfigLocation.resolve(explicit: self.config))
+            guard let dashboard = config.dashboard else {
+                throw CommandError(
+                    problem: "\(config.path) has no [dashboard] section",
+                    fix: "add [dashboard] with listen = \"127.0.0.1:8085\" (the defaults name /etc/walvault/owner.hash and owner.totp)",
+                    errorCode: "config.invalid")
+            }
+            return (config, dashboard)
+        } catch {
+            fail(command, error)
+        }
+    }
+}
+
+func fail(_ command: String, _ error: any Error) -> Never {
+    let line = "walvault \(command): error: \(error)".split(whereSeparator: \.isNewline).joined(separator: " ") + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(ErrorRegistry.exitStatus(of: error))
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve the owner's dashboard and API where [dashboard] listen says.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let (_, dashboard) = try options.dashboard("serve")
+        let server: DashboardServer
+        do {
+            let context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: options.config))
+            if context.keyRing != nil { ProcessHardening.disableCoreDumps() }
+            server = DashboardServer(context: context, settings: dashboard, credentials: try OwnerCredentials.load(dashboard))
+        } catch {
+            fail("serve", error)
+        }
+        if !dashboard.listensOnLoopback && !dashboard.usesTLS && !dashboard.trustedProxy {
+            let warning =
+                "walvault serve: warning: listening on \(dashboard.host) without tls: passwords and sessions cross the network in clear; set tls_certificate_file and tls_key_file, or put a TLS proxy in front (trusted_proxy = true)\n"
+            _ = warning.withCString { write(2, $0, strlen($0)) }
+        }
+        try await server.application().runService()
+    }
+}
+
+struct OwnerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "owner", abstract: "Set the owner's password and second factor.",
+        subcommands: [SetPasswordCommand.self, EnrollCommand.self])
+}
+
+/// One line from standard input, without echo when it is a terminal.
+func readSecretLine(prompt: String) -> String? {
+    let terminal = isatty(0) == 1
+    var saved = termios()
+    if terminal {
+        _ = prompt.withCString { write(2, $0, strlen($0)) }
+        tcgetattr(0, &saved)
+        var quiet = saved
+        quiet.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(0, TCSANOW, &quiet)
+    }
+    defer {
+        if terminal {
+            tcsetattr(0, TCSANOW, &saved)
+            _ = "\n".withCString { write(2, $0, 1) }
+        }
+    }
+    return readLine(strippingNewline: true)
+}
+
+struct SetPasswordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set-password",
+        abstract: "Store a bcrypt hash of the owner's password in owner_password_file (0600).",
+        discussion: "Asks twice at a terminal; otherwise reads two lines from standard input.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        let (_, dashboard) = try options.dashboard("owner set-password")
+        guard let first = readSecretLine(prompt: "new owner password: "), let second = readSecretLine(prompt: "again: ") else {
+            fail(
+                "owner set-password",
+                CommandError(
+                    problem: "standard input ended before two lines", fix: "give the password twice, one per line", errorCode: "input.invalid"))
+        }
+        do {
+            try OwnerEnrolment.setPassword(dashboard, first: first, second: second)
+        } catch {
+            fail("owner set-password", error)
+        }
+        print("walvault owner set-password: stored a bcrypt hash in \(dashboard.ownerPasswordFile)")
+    }
+}
+
+struct EnrollCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll-2fa",
+        abstract: "Write a new TOTP secret to totp_secret_file (0600) and print its otpauth:// URI.",
+        discussion: "At a terminal it then asks for one code from the app, to confirm the enrolment.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        let (_, dashboard) = try options.dashboard("owner enroll-2fa")
+        let check: TOTPCheck
+        do {
+            check = try OwnerEnrolment.enroll(dashboard)
+        } catch {
+            fail("owner enroll-2fa", error)
+        }
+        print(check.authenticatorURI(label: "owner"))
+        guard isatty(0) == 1 else { return }
+        guard let code = readSecretLine(prompt: "a code from the app, to confirm: ") else { return }
+        if case .accepted = check.check(code, atSecond: WallClock.nowMicros() / 1_000_000) {
+            print("walvault owner enroll-2fa: confirmed")
+        } else {
+            fail(
+                "owner enroll-2fa",
+                CommandError(
+                    problem: "that code does not match the new secret",
+                    fix: "check the phone's clock and run walvault owner enroll-2fa again", errorCode: "input.invalid"))
+        }
+    }
+}

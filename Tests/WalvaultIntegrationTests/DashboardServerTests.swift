@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+import WalvaultHTTP
+import WalvaultKit
+import WalvaultServer
+import WalvaultSystem
+
+/// `walvault serve` as the owner runs it: the CLI execs walvault-server, which listens on a
+/// loopback port in its own process, and the test talks to it over HTTP with libcurl. (In this
+/// test process, blocking tests beside it could starve an in-process server's async handlers.)
+/// The clock-bound rules (session expiry, the doubling wait) are `ServerAuthTests`'; here each
+/// scenario comes from its own address, through `trusted_proxy` and X-Forwarded-For.
+@Suite(.serialized) struct DashboardServerTests {
+    static let password = "PASSWORD-MARKER-correct horse"
+
+    final class Server {
+        let ws: Workspace
+        let port = Fixture.freePort()
+        let pid: pid_t
+        let totp: TOTPCheck
+        let secret: String
+        let http = try! HTTPClient()
+        let log: String
+
+        init() throws {
+            ws = try Workspace()
+            let spool = try ws.mkdir("spool")
+            let dashboard: String =
+                "[dashboard]\nlisten = \"127.0.0.1:\(port)\"\ntrusted_proxy = true\nowner_password_file = \"\(ws.file("etc/owner.hash"))\"\n"
+                + "totp_secret_file = \"\(ws.file("etc/owner.totp"))\"\n"
+            let config = try ws.config(stores: [try ws.mkdir("store")], extra: "spool = \"\(spool)\"\n" + dashboard)
+            let twice = try ws.write("twice", "\(DashboardServerTests.password)\n\(DashboardServerTests.password)\n")
+            let set = try ws.walvault(["owner", "set-password", "--config", config], stdin: twice)
+            guard set.status == 0 else { throw TestFailure("set-password: \(set.stderr)") }
+            let enroll = try ws.walvault(["owner", "enroll-2fa", "--config", config])
+            guard enroll.status == 0 else { throw TestFailure("enroll-2fa: \(enroll.stderr)") }
+            secret = try String(contentsOfFile: ws.file("etc/owner.totp"), encoding: .utf8).split(separator: "\n")[0].description
+            totp = TOTPCheck(secret: secret)
+            var job = JobStatus(
+                id: "20261204T000000Z-1-1", operation: .backup, cluster: "main", pid: 1, processStart: nil, startedAt: 1, actor: "cron",
+                origin: "cli")
+            job.state = .succeeded
+            try JobStatusDirectory(spool: ws.file("spool")).write(job)
+            log = ws.file("serve.log")
+            pid = try spawn(ws.walvault, ["serve", "--config", config], stdout: log, stderr: log)
+            try poll("walvault serve listening on \(port)") {
+                (try? self.http.perform(WalvaultHTTP.HTTPRequest(method: "GET", url: "http://127.0.0.1:\(self.port)/api/jobs"))) != nil
+            }
+        }
+
+        deinit {
+            kill(pid, SIGTERM)
+            _ = waitFor(pid)
+        }
+
+        func request(
+            _ method: String, _ path: String, from address: String = "10.0.0.1", headers: [(String, String)] = [], body: String? = nil
+        ) throws -> (status: Int, headers: WalvaultHTTP.HTTPResponse, body: [String: Any], text: String) {
+            let request = WalvaultHTTP.HTTPRequest(
+                method: method, url: "http://127.0.0.1:\(port)\(path)", headers: [("X-Forwarded-For", address)] + headers,
+                body: body.map { .bytes(Array($0.utf8)) } ?? .none)
+            let (response, bytes) = try http.perform(request)
+            let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
+            return (response.status, response, object, String(decoding: bytes, as: UTF8.self))
+        }
+
+        func login(
+            from address: String = "10.0.0.1", password: String = DashboardServerTests.password, code: String? = nil,
+            headers: [(String, String)] = []
+        ) throws -> (status: Int, headers: WalvaultHTTP.HTTPResponse, body: [String: Any], text: String) {
+            let now = Int64(Date().timeIntervalSince1970)
+            let typed = code ?? totp.code(atSecond: now)
+            return try request(
+                "POST", "/api/session", from: address, headers: [("Content-Type", "application/json")] + headers,
+                body: "{\"password\": \"\(password)\", \"totp\": \"\(typed)\"}")
+        }
+    }
+
+    static func cookie(_ response: WalvaultHTTP.HTTPResponse) -> String? {
+        response.header("Set-Cookie")?.split(separator: ";").first.map(String.init)
+    }
+
+    @Test func theOwnerAloneGetsInAndTheSessionNeedsItsCSRFTokenToChangeAnything() throws {
+        let server = try Server()
+        // Without a login every path is refused, with the security headers on the refusal too.
+        for (method, path) in [
+            ("GET", "/api/jobs"), ("GET", "/api/jobs/x"), ("GET", "/api/session"), ("DELETE", "/api/session"), ("GET", "/api/backups"),
+            ("POST", "/api/backups"), ("POST", "/api/restore"), ("GET", "/")
+        ] {
+            let refused = try server.request(method, path)
+            #expect(refused.status == 401, "\(method) \(path)")
+            #expect(refused.body["code"] as? String == "auth.required", "\(method) \(path)")
+            let policy = refused.headers.header("Content-Security-Policy") ?? ""
+            #expect(policy.contains("frame-ancestors 'none'") && !policy.contains("unsafe-inline"))
+            #expect(refused.headers.header("X-Content-Type-Options") == "nosniff")
+        }
+        #expect(try server.request("GET", "/api/jobs", headers: [("Cookie", "walvault_session=forged")]).status == 401)
+
+        let login = try server.login()
+        #expect(login.status == 201, "\(login.text)")
+        let setCookie = try #require(login.headers.header("Set-Cookie"))
+        #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
+        #expect(!setCookie.contains("Secure"), "plain http: a Secure cookie would never come back")
+        let cookie = try #require(Self.cookie(login.headers))
+        let csrf = try #require(login.body["csrf_token"] as? String)
+
+        let jobs = try server.request("GET", "/api/jobs", headers: [("Cookie", cookie)])
+        #expect(jobs.status == 200)
+        #expect((jobs.body["jobs"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ["20261204T000000Z-1-1"])
+        #expect(try server.request("GET", "/api/jobs/20261204T000000Z-1-1", headers: [("Cookie", cookie)]).body["operation"] as? String == "backup")
+        #expect(try server.request("GET", "/api/jobs/nope", headers: [("Cookie", cookie)]).status == 404)
+
+        let noToken = try server.request("DELETE", "/api/session", headers: [("Cookie", cookie)])
+        #expect(noToken.status == 403 && noToken.body["code"] as? String == "auth.forbidden")
+        #expect(try server.request("DELETE", "/api/session", headers: [("Cookie", cookie), ("X-CSRF-Token", String(csrf.reversed()))]).status == 403)
+        #expect(try server.request("DELETE", "/api/session", headers: [("Cookie", cookie), ("X-CSRF-Token", csrf)]).status == 204)
+        #expect(try server.request("GET", "/api/jobs", headers: [("Cookie", cookie)]).status == 401)
+    }
+
+    @Test func wrongCredentialsAreThrottledAUsedCodeNeverWorksTwiceAndNothingLeaksASecret() throws {
+        let server = try Server()
+        let wrongPassword = try server.login(from: "10.0.0.2", password: "guess")
+        #expect(wrongPassword.status == 401)
+        let soon = try server.login(from: "10.0.0.2")
+        #expect(soon.status == 429 && soon.headers.header("Retry-After") == "1")
+        #expect(soon.body["code"] as? String == "auth.throttled")
+        let staleCode = server.totp.code(atSecond: Int64(Date().timeIntervalSince1970) - 120)
+        let wrongCode = try server.login(from: "10.0.0.3", code: staleCode)
+        #expect(wrongCode.status == 401)
+
+        let code = server.totp.code(atSecond: Int64(Date().timeIntervalSince1970))
+        let first = try server.login(from: "10.0.0.4", code: code)
+        #expect(first.status == 201, "\(first.text)")
+        let replay = try server.login(from: "10.0.0.5", code: code)
+        #expect(replay.status == 401 && (replay.body["problem"] as? String)?.contains("already used") == true)
+        let garbage = try server.request("POST", "/api/session", from: "10.0.0.6", body: "password=x")
+        #expect(garbage.status == 400 && garbage.body["code"] as? String == "input.invalid")
+        // Behind a proxy that says https, the cookie is Secure.
+        let viaProxy = try server.login(
+            from: "10.0.0.7", code: server.totp.code(atSecond: Int64(Date().timeIntervalSince1970) + 30), headers: [("X-Forwarded-Proto", "https")])
+        #expect(viaProxy.status == 201, "\(viaProxy.text)")
+        #expect(viaProxy.headers.header("Set-Cookie")?.contains("Secure") == true)
+
+        for response in [wrongPassword, soon, wrongCode, first, replay, garbage, viaProxy] {
+            let text = response.text + "\(response.headers.headers)"
+            #expect(!text.contains("PASSWORD-MARKER") && !text.contains(server.secret) && !text.contains("$2b$"))
+        }
+        let log = (try? String(contentsOfFile: server.log, encoding: .utf8)) ?? ""
+        #expect(!log.contains("PASSWORD-MARKER") && !log.contains(server.secret))
+    }
+}
