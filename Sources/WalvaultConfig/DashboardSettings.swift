@@ -42,6 +42,8 @@ public struct DashboardSettings: Sendable, Equatable {
     /// Whether `host` is a loopback address: anything else without TLS is worth a warning.
     public var listensOnLoopback: Bool { host == "127.0.0.1" || host == "::1" || host == "localhost" }
 
+    /// Bytes are compared, not strings: in this module `String.contains(String)` would resolve to
+    /// Foundation's and link ICU into archive-push (scripts/check-binary.sh).
     /// `host:port`, `[v6]:port` or `:port`; nil when it is none of them or the port is out of range.
     public static func parseListen(_ text: String) -> (host: String, port: Int)? {
         let host: Substring
@@ -51,11 +53,11 @@ public struct DashboardSettings: Sendable, Equatable {
             host = text[text.index(after: text.startIndex)..<close]
             portText = text[text.index(close, offsetBy: 2)...]
         } else {
-            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].utf8.contains(UInt8(ascii: ":")) else { return nil }
             host = text[..<colon]
             portText = text[text.index(after: colon)...]
         }
-        guard let port = Int(portText), (0...65535).contains(port), !host.contains(" ") else { return nil }
+        guard let port = Int(portText), (0...65535).contains(port), !host.utf8.contains(UInt8(ascii: " ")) else { return nil }
         return (host.isEmpty ? "0.0.0.0" : String(host), port)
     }
 }

@@ -4,6 +4,7 @@ import HummingbirdBcrypt
 import Logging
 import WalvaultConfig
 import WalvaultKit
+import WalvaultService
 import WalvaultSystem
 
 #if canImport(FoundationEssentials)
@@ -20,6 +21,7 @@ public struct DashboardServer: Sendable {
     let credentials: OwnerCredentials
     let sessions: SessionStore
     let throttle = LoginThrottle()
+    let jobs = ServerJobs()
     let totp: TOTPCheck
     /// Seconds since the epoch; replaced in tests to expire sessions without waiting.
     let clock: @Sendable () -> Int64
@@ -64,6 +66,18 @@ public struct DashboardServer: Sendable {
             }
             return APIResponse.json(job)
         }
+        router.post("/api/backups") { request, requestContext in
+            let id = await jobs.start(BackupOperation(), context: context, actor: actor(request, requestContext))
+            return APIResponse.json(JobStarted(jobId: id), status: .accepted)
+        }
+        router.post("/api/jobs/:id/cancel") { _, requestContext in
+            let id = requestContext.parameters.get("id") ?? ""
+            guard jobs.cancel(id) else {
+                return APIResponse.refused(
+                    "store.not_found", "this server runs no job \(id)", fix: "GET /api/jobs lists the jobs; a finished one cannot be cancelled")
+            }
+            return APIResponse.json(JobStarted(jobId: id), status: .accepted)
+        }
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "walvault"),
@@ -78,6 +92,16 @@ public struct DashboardServer: Sendable {
     struct SessionBody: Encodable {
         let subject: String
         let csrfToken: String
+    }
+
+    struct JobStarted: Encodable {
+        let jobId: String
+    }
+
+    /// Who started a job, for its status file and history rows: the session's owner, from where.
+    func actor(_ request: Request, _ context: ServerRequestContext) -> HistoryActor {
+        HistoryActor(
+            name: context.subject ?? "owner", origin: "dashboard from \(context.clientAddress(request, trustedProxy: settings.trustedProxy))")
     }
 
     struct JobsBody: Encodable {

@@ -55,8 +55,12 @@ struct ServeCommand: AsyncParsableCommand {
         let (_, dashboard) = try options.dashboard("serve")
         let server: DashboardServer
         do {
-            let context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: options.config))
+            var context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: options.config))
             if context.keyRing != nil { ProcessHardening.disableCoreDumps() }
+            // Background workers (the shipper) are the CLI's, installed beside this executable:
+            // "this executable" would start another server.
+            let own = (try? FileSystem.readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
+            context.launcher = BackgroundLauncher(executable: Paths.join(Paths.dirname(own), "walvault"))
             server = DashboardServer(context: context, settings: dashboard, credentials: try OwnerCredentials.load(dashboard))
         } catch {
             fail("serve", error)
