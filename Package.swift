@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "WalvaultServer",
             dependencies: [
-                "WalvaultSystem", "WalvaultConfig", "WalvaultKit", "WalvaultService",
+                "WalvaultSystem", "WalvaultConfig", "WalvaultCatalog", "WalvaultHistory", "WalvaultKit", "WalvaultMaintenance", "WalvaultService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth")

@@ -13,7 +13,38 @@ public enum HistoryQuery {
         "sha256", "file_id", "duration_ms", "expires_at", "error", "schema_name", "row_count", "range_start", "range_end", "rows_deleted"
     ]
 
+    /// A page of this project's rows matching every filter given (nil: any); oldest first, or
+    /// newest first for the dashboard's pages. The database pages, so a page costs its rows only.
+    public struct Filter: Sendable, Equatable {
+        public var type: String?
+        public var since: String?
+        public var status: String?
+        public var operation: String?
+        public var store: String?
+        public var limit: Int?
+        public var offset = 0
+        public var newestFirst = false
+
+        public init(
+            type: String? = nil, since: String? = nil, status: String? = nil, operation: String? = nil, store: String? = nil,
+            limit: Int? = nil, offset: Int = 0, newestFirst: Bool = false
+        ) {
+            self.type = type
+            self.since = since
+            self.status = status
+            self.operation = operation
+            self.store = store
+            self.limit = limit
+            self.offset = offset
+            self.newestFirst = newestFirst
+        }
+    }
+
     public static func rows(_ db: PostgresConnection, projectID: String, type: String?, since: String?) throws -> [[String: String]] {
+        try rows(db, projectID: projectID, filter: Filter(type: type, since: since))
+    }
+
+    public static func rows(_ db: PostgresConnection, projectID: String, filter: Filter) throws -> [[String: String]] {
         let result = try db.query(
             """
             SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00', type::text, operation, status::text,
@@ -23,8 +54,14 @@ public enum HistoryQuery {
                    rows_deleted::text
             FROM control_plane.backups
             WHERE project_id = $1 AND ($2::text IS NULL OR type::text = $2) AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)
-            ORDER BY created_at, id
-            """, [projectID, type, since])
+              AND ($4::text IS NULL OR status::text = $4) AND ($5::text IS NULL OR operation = $5) AND ($6::text IS NULL OR store_name = $6)
+            ORDER BY \(filter.newestFirst ? "created_at DESC, id DESC" : "created_at, id")
+            LIMIT $7::bigint OFFSET $8::bigint
+            """,
+            [
+                projectID, filter.type, filter.since, filter.status, filter.operation, filter.store, filter.limit.map(String.init),
+                String(filter.offset)
+            ])
         return result.map { row in
             var out: [String: String] = [:]
             for (name, value) in zip(columns, row) { if let value { out[name] = value } }

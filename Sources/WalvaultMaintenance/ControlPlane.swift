@@ -35,8 +35,13 @@ public struct ControlPlane {
     /// This project's rows, oldest first, after replaying the journal.
     /// - Parameter since: µs since the epoch.
     public func rows(type: HistoryRecord.Kind?, since: Int64?) throws -> [[String: String]] {
+        try rows(HistoryQuery.Filter(type: type?.rawValue, since: since.map(RecoveryTarget.formatUTC)))
+    }
+
+    /// A page of rows, after replaying the journal (the dashboard's history table).
+    public func rows(_ filter: HistoryQuery.Filter) throws -> [[String: String]] {
         let db = try PostgresConnection(conninfo: settings.conninfo, database: .controlPlane)
         try HistoryRecorder(settings: settings).replay(db)
-        return try HistoryQuery.rows(db, projectID: settings.projectID, type: type?.rawValue, since: since.map(RecoveryTarget.formatUTC))
+        return try HistoryQuery.rows(db, projectID: settings.projectID, filter: filter)
     }
 }

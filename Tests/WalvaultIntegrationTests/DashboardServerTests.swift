@@ -110,6 +110,10 @@ import WalvaultSystem
         #expect(try server.request("GET", "/api/jobs/20261204T000000Z-1-1", headers: [("Cookie", cookie)]).body["operation"] as? String == "backup")
         #expect(try server.request("GET", "/api/jobs/nope", headers: [("Cookie", cookie)]).status == 404)
 
+        // Without [history] the history is one refusal, not an empty table.
+        let noHistory = try server.request("GET", "/api/history", headers: [("Cookie", cookie)])
+        #expect(noHistory.status == 409 && (noHistory.body["problem"] as? String)?.hasSuffix("has no [history] section") == true, "\(noHistory.text)")
+
         let noToken = try server.request("DELETE", "/api/session", headers: [("Cookie", cookie)])
         #expect(noToken.status == 403 && noToken.body["code"] as? String == "auth.forbidden")
         #expect(try server.request("DELETE", "/api/session", headers: [("Cookie", cookie), ("X-CSRF-Token", String(csrf.reversed()))]).status == 403)

@@ -18,7 +18,9 @@ import WalvaultServer
         let config = try ws.config(
             stores: [store],
             extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\nspool = \"\(spool)\"\n"
-                + dashboard)
+                + dashboard
+                + "[history]\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\nproject_id = \"shop\"\n"
+                + "journal = \"\(ws.file("journal/history.jsonl"))\"\n")
         let cluster = PostgresCluster(workspace: ws)
         try cluster.initdb(settings: [
             "wal_level": "replica", "archive_mode": "on", "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
@@ -34,6 +36,8 @@ import WalvaultServer
         try cluster.start()
         defer { try? cluster.stop() }
         try cluster.sql("CREATE TABLE t AS SELECT g FROM generate_series(1, 10000) g")
+        let migrate = try ws.walvault(["migrate", "--config", config], asPostgres: true)
+        #expect(migrate.status == 0, "\(migrate.stderr)")
 
         let log = ws.file("serve.log")
         let server = try spawn(ws.walvault, ["serve", "--config", config], asPostgres: true, stdout: log, stderr: log)
@@ -82,6 +86,26 @@ import WalvaultServer
         let report = (try? JSONSerialization.jsonObject(with: Data(info.stdout.utf8))) as? [String: Any]
         #expect((report?["backups"] as? [Any])?.count == 1, "\(info.stdout) \(info.stderr)")
         #expect(try call("POST", "/api/jobs/\(id)/cancel", session).0 == 404, "a finished job cannot be cancelled")
+
+        // The history table, newest first, filtered and paged by the database; the backup's rows name who started it.
+        let (historyStatus, history) = try call("GET", "/api/history?type=database&status=succeeded&operation=backup&limit=5", [("Cookie", cookie)])
+        #expect(historyStatus == 200, "\(history)")
+        let rows = history["rows"] as? [[String: String]] ?? []
+        #expect(!rows.isEmpty && rows.allSatisfy { $0["type"] == "database" && $0["operation"] == "backup" && $0["status"] == "succeeded" })
+        #expect(history["limit"] as? Int == 5 && history["offset"] as? Int == 0)
+        let failed = try call("GET", "/api/history?status=failed", [("Cookie", cookie)])
+        #expect(failed.0 == 200 && (failed.1["rows"] as? [Any])?.isEmpty == true, "\(failed.1)")
+        let all = try call("GET", "/api/history?limit=1000", [("Cookie", cookie)]).1["rows"] as? [[String: String]] ?? []
+        let paged = try call("GET", "/api/history?limit=1&offset=1", [("Cookie", cookie)]).1["rows"] as? [[String: String]] ?? []
+        #expect(all.count >= 2 && paged.count == 1 && paged.first == all[1], "offset 1 is the second newest")
+        for (query, parameter) in [
+            ("type=bogus", "type=bogus"), ("limit=0", "limit=0"), ("offset=-1", "offset=-1"), ("since=yesterday", "since=yesterday")
+        ] {
+            let (refused, body) = try call("GET", "/api/history?\(query)", [("Cookie", cookie)])
+            #expect(refused == 400 && body["code"] as? String == "input.invalid", "\(query)")
+            #expect((body["problem"] as? String)?.hasPrefix(parameter) == true, "\(body)")
+        }
+        #expect(try call("GET", "/api/history").0 == 401)
         #expect(try call("POST", "/api/jobs/no-such-job/cancel", session).0 == 404)
     }
 }
