@@ -48,6 +48,11 @@ public struct BackgroundLauncher: Sendable, Equatable {
 
     public var executable: String { named ?? (try? FileSystem.readLink("/proc/self/exe")) ?? "/usr/local/bin/walvault" }
 
+    /// `name` in this executable's directory: walvault and walvault-server are installed side by side.
+    public static func besideThisExecutable(_ name: String) -> String {
+        Paths.join(Paths.dirname((try? FileSystem.readLink("/proc/self/exe")) ?? CommandLine.arguments[0]), name)
+    }
+
     /// Whether a worker holds the lock at `path`: taken for a moment and let go when it is free.
     package static func isRunning(lockPath path: String) throws -> Bool {
         guard let lock = try FileDescriptor.tryLocking(path) else { return true }

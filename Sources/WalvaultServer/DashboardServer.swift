@@ -150,9 +150,11 @@ public struct DashboardServer: Sendable {
     }
 
     /// Blocking work (a database round trip) on a thread of its own, never on the request threads.
-    static func offRequestThreads<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    static func offRequestThreads<T: Sendable>(
+        on queue: DispatchQueue = .global(qos: .userInitiated), _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Result { try body() }) }
+            queue.async { continuation.resume(with: Result { try body() }) }
         }
     }
 
@@ -186,9 +188,7 @@ public struct DashboardServer: Sendable {
                 fix: "send {\"password\": \"…\", \"totp\": \"123456\"}")
         }
         let hash = credentials.passwordHash
-        let passwordMatches = await withCheckedContinuation { continuation in
-            Self.hashing.async { continuation.resume(returning: Bcrypt.verify(typed.password, hash: hash)) }
-        }
+        let passwordMatches = try await Self.offRequestThreads(on: Self.hashing) { Bcrypt.verify(typed.password, hash: hash) }
         // The code is checked only after the password, so a wrong password never uses up a code.
         let verdict = passwordMatches ? totp.check(typed.totp, atSecond: clock()) : .wrong
         guard case .accepted = verdict else {

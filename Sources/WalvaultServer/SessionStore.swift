@@ -1,5 +1,6 @@
 import Crypto
 import Synchronization
+import WalvaultSystem
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -76,6 +77,6 @@ public final class SessionStore: Sendable {
     }
 
     static func digest(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        Hex.encode(Array(SHA256.hash(data: Array(token.utf8))))
     }
 }

@@ -59,8 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
             if context.keyRing != nil { ProcessHardening.disableCoreDumps() }
             // Background workers (the shipper) are the CLI's, installed beside this executable:
             // "this executable" would start another server.
-            let own = (try? FileSystem.readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
-            context.launcher = BackgroundLauncher(executable: Paths.join(Paths.dirname(own), "walvault"))
+            context.launcher = BackgroundLauncher(executable: BackgroundLauncher.besideThisExecutable("walvault"))
             server = DashboardServer(context: context, settings: dashboard, credentials: try OwnerCredentials.load(dashboard))
         } catch {
             fail("serve", error)

@@ -10,8 +10,7 @@ import WalvaultSystem
 /// the web stack (and bcrypt and TOTP) lives there, so archive-push never links it.
 enum ServerExecutable {
     static func exec(_ command: String, _ arguments: [String], config: String?) -> Never {
-        let own = (try? FileSystem.readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
-        let server = Paths.join(Paths.dirname(own), "walvault-server")
+        let server = BackgroundLauncher.besideThisExecutable("walvault-server")
         let all = [server] + arguments + (config.map { ["--config", FileSystem.realPath($0) ?? $0] } ?? [])
         var argv: [UnsafeMutablePointer<CChar>?] = all.map { strdup($0) } + [nil]
         execv(server, &argv)
