@@ -49,7 +49,7 @@ let package = Package(
             name: "WalvaultMigrations", path: "Migrations", exclude: ["README.md"],
             resources: [
                 .embedInCode("0001_control_plane.sql"), .embedInCode("0002_expiry.sql"), .embedInCode("0003_exports.sql"),
-                .embedInCode("0004_actor.sql")
+                .embedInCode("0004_actor.sql"), .embedInCode("0005_dashboard.sql")
             ]),
         .target(
             name: "WalvaultHistory",
@@ -126,7 +126,8 @@ let package = Package(
         .target(
             name: "WalvaultServer",
             dependencies: [
-                "WalvaultSystem", "WalvaultConfig", "WalvaultCatalog", "WalvaultHistory", "WalvaultKit", "WalvaultMaintenance", "WalvaultService",
+                "WalvaultSystem", "WalvaultPolicy", "WalvaultConfig", "WalvaultCatalog", "WalvaultHistory", "WalvaultKit", "WalvaultBackup",
+                "WalvaultMaintenance", "WalvaultService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth")

@@ -12,5 +12,6 @@ public enum Migrations {
         File(version: 2, name: "0002_expiry.sql", sql: String(decoding: PackageResources._002_expiry_sql, as: UTF8.self)),
         File(version: 3, name: "0003_exports.sql", sql: String(decoding: PackageResources._003_exports_sql, as: UTF8.self)),
         File(version: 4, name: "0004_actor.sql", sql: String(decoding: PackageResources._004_actor_sql, as: UTF8.self)),
+        File(version: 5, name: "0005_dashboard.sql", sql: String(decoding: PackageResources._005_dashboard_sql, as: UTF8.self)),
     ]
 }

@@ -77,7 +77,8 @@ public enum ArchiveAudit {
     /// Every segment a restore from each backup needs to reach the newest WAL of every timeline
     /// that branched off the backup's timeline after it became consistent: from the backup's
     /// start, along each timeline's history, to the newest segment archived on the last one (at
-    /// least to the backup's stop). Each missing run is reported once, naming a backup it stops.
+    /// least to the backup's stop). Each missing run is reported once, naming a backup it stops; a
+    /// segment still queued for the store is not missing.
     public static func gaps(in store: Holdings, histories: [UInt32: TimelineHistory], segmentSize: Int) -> [Finding] {
         let archived = store.segments
         var newest: [UInt32: UInt64] = [:]
@@ -113,7 +114,10 @@ public enum ArchiveAudit {
                     guard let through = leg.through, leg.from <= through else { continue }
                     for number in leg.from...through {
                         let segment = WALSegmentName(timeline: leg.timeline, segmentNumber: number, segmentSize: segmentSize)
-                        if !archived.contains(segment), missing[segment] == nil { missing[segment] = backup.label }
+                        // Still queued for this store: on its way (the shipper may finish a later one first), not missing.
+                        if !archived.contains(segment), !store.queued.contains(segment.description), missing[segment] == nil {
+                            missing[segment] = backup.label
+                        }
                     }
                 }
             }

@@ -13,6 +13,19 @@ public enum BackupLabel {
         return RecoveryTarget.parseTime(text)
     }
 
+    /// Whether `label` is one walvault makes (`YYYYMMDDTHHMMSSZ`, maybe `-N`): anything else never
+    /// reaches a store's key, where a `/` or `..` would name another object.
+    public static func isValid(_ label: String) -> Bool {
+        guard startTime(label) != nil,
+            label.utf8.allSatisfy({
+                $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "T") || $0 == UInt8(ascii: "Z") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+            })
+        else { return false }
+        let parts = label.split(separator: "-", omittingEmptySubsequences: false)
+        return parts.count == 1
+            || (parts.count == 2 && !parts[1].isEmpty && parts[1].utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+    }
+
     /// The label for a backup starting at `micros` (the server's clock).
     public static func make(_ micros: Int64) -> String {
         UTCTime.compact(micros)

@@ -10,7 +10,8 @@ import WalvaultPostgres
 public enum HistoryQuery {
     public static let columns = [
         "created_at", "type", "operation", "status", "object_name", "store_name", "size", "stored_size",
-        "sha256", "file_id", "duration_ms", "expires_at", "error", "schema_name", "row_count", "range_start", "range_end", "rows_deleted"
+        "sha256", "file_id", "duration_ms", "expires_at", "error", "schema_name", "row_count", "range_start", "range_end", "rows_deleted",
+        "actor", "origin", "error_code"
     ]
 
     /// A page of this project's rows matching every filter given (nil: any); oldest first, or
@@ -21,6 +22,8 @@ public enum HistoryQuery {
         public var status: String?
         public var operation: String?
         public var store: String?
+        /// A WAL file, a backup label, a dump's id.
+        public var objectName: String?
         public var limit: Int?
         public var offset = 0
         public var newestFirst = false
@@ -51,16 +54,17 @@ public enum HistoryQuery {
                    object_name, store_name, size::text, stored_size::text, sha256, file_id, duration_ms::text,
                    to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') , error, schema_name, row_count::text,
                    to_char(range_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00', to_char(range_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00',
-                   rows_deleted::text
+                   rows_deleted::text, actor, origin, error_code
             FROM control_plane.backups
             WHERE project_id = $1 AND ($2::text IS NULL OR type::text = $2) AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)
               AND ($4::text IS NULL OR status::text = $4) AND ($5::text IS NULL OR operation = $5) AND ($6::text IS NULL OR store_name = $6)
+              AND ($9::text IS NULL OR object_name = $9)
             ORDER BY \(filter.newestFirst ? "created_at DESC, id DESC" : "created_at, id")
             LIMIT $7::bigint OFFSET $8::bigint
             """,
             [
                 projectID, filter.type, filter.since, filter.status, filter.operation, filter.store, filter.limit.map(String.init),
-                String(filter.offset)
+                String(filter.offset), filter.objectName
             ])
         return result.map { row in
             var out: [String: String] = [:]

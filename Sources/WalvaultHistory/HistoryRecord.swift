@@ -12,7 +12,8 @@ import WalvaultSystem
 /// it, so that a journal replay after any crash inserts it exactly once.
 public struct HistoryRecord: Codable, Equatable, Sendable {
     public typealias Kind = BackupType
-    public enum Status: String, Codable, Sendable { case succeeded, failed }
+    /// `interrupted`: a job its server was running when it stopped (killed, the machine restarted).
+    public enum Status: String, Codable, Sendable { case succeeded, failed, interrupted }
 
     public var recordID: String
     public var projectID: String

@@ -123,6 +123,22 @@ public struct JobStatusDirectory: Sendable {
         return jobs.sorted { $0.startedAt != $1.startedAt ? $0.startedAt > $1.startedAt : $0.id > $1.id }
     }
 
+    /// Writes `interrupted` into the file of every job whose file says running but whose process is
+    /// gone, and returns those jobs: each is settled once, so its history row is written once. The
+    /// server does this at its start, for the jobs it (or anything else) left behind.
+    public func settleInterrupted(now: Int64 = WallClock.nowMicros()) -> [JobStatus] {
+        var settled: [JobStatus] = []
+        for var status in list() where status.state == .interrupted && status.finishedAt == nil {
+            status.finishedAt = now
+            status.updatedAt = now
+            status.error = "its process (pid \(status.pid)) stopped before the job finished; nothing it wrote is reported as done"
+            status.errorCode = "operation.interrupted"
+            guard (try? write(status)) != nil else { continue }
+            settled.append(status)
+        }
+        return settled
+    }
+
     /// Removes finished (and interrupted) files beyond the newest `keep`.
     public func prune(keep: Int = JobStatusDirectory.keepFinished) {
         let finished = list().filter { $0.state != .running }

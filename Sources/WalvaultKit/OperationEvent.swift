@@ -17,11 +17,12 @@ public enum OperationKind: String, Codable, CaseIterable, Sendable {
     case dumpRestore = "dump-restore"
     case exportLogs = "export-logs"
     case info
+    case deleteBackup = "delete-backup"
 
     /// Work long enough to watch: it writes a status file under the spool while it runs.
     public var isTracked: Bool {
         switch self {
-        case .backup, .restore, .verify, .drill, .expire, .ship, .dump, .dumpRestore, .exportLogs: true
+        case .backup, .restore, .verify, .drill, .expire, .ship, .dump, .dumpRestore, .exportLogs, .deleteBackup: true
         case .archivePush, .archiveGet, .check, .info: false
         }
     }

@@ -17,6 +17,12 @@ public struct InfoReport: Codable, Equatable, Sendable {
         public let size: Int
         public let storedSize: Int
         public let files: Int
+        /// The stores holding some of it.
+        public var stores: [String] = []
+        public var postgresVersion: Int? = nil
+        public var systemIdentifier: String? = nil
+        public var compression: String? = nil
+        public var parts: Int? = nil
     }
 
     /// A backup that no store can give a readable manifest for; restore plans around it.
@@ -79,11 +85,18 @@ public struct InfoReport: Codable, Equatable, Sendable {
         for (a, b) in zip(runs, runs.dropFirst()) where a.timeline == b.timeline {
             gaps.append("timeline \(a.timeline): after \(a.last), before \(b.first)")
         }
-        let backups = inventory.backups.sorted { $0.stopTime < $1.stopTime }.map {
-            Backup(
-                label: $0.label, startTime: RecoveryTarget.formatUTC($0.startTime), stopTime: RecoveryTarget.formatUTC($0.stopTime),
-                startLSN: $0.startLSN.description, stopLSN: $0.stopLSN.description, timeline: $0.timeline,
-                size: $0.totalSize, storedSize: $0.storedSize, files: $0.entries.filter { $0.kind == .file }.count)
+        let backups = inventory.backups.sorted { $0.stopTime < $1.stopTime }.map { manifest in
+            var backup = Backup(
+                label: manifest.label, startTime: RecoveryTarget.formatUTC(manifest.startTime),
+                stopTime: RecoveryTarget.formatUTC(manifest.stopTime), startLSN: manifest.startLSN.description,
+                stopLSN: manifest.stopLSN.description, timeline: manifest.timeline, size: manifest.totalSize, storedSize: manifest.storedSize,
+                files: manifest.entries.filter { $0.kind == .file }.count)
+            backup.postgresVersion = manifest.postgresVersion
+            backup.systemIdentifier = manifest.systemIdentifier
+            backup.compression = manifest.compression
+            backup.parts = manifest.parts.count
+            backup.stores = context.stores.filter { inventory.listings[$0.name]?.backupLabels.contains(manifest.label) == true }.map(\.name)
+            return backup
         }
         let incomplete = inventory.incompleteBackups.sorted().map { label in
             let directory = layout.backupDirectory(label)

@@ -69,6 +69,13 @@ struct ServeCommand: AsyncParsableCommand {
                 "walvault serve: warning: listening on \(dashboard.host) without tls: passwords and sessions cross the network in clear; set tls_certificate_file and tls_key_file, or put a TLS proxy in front (trusted_proxy = true)\n"
             _ = warning.withCString { write(2, $0, strlen($0)) }
         }
+        // Jobs a previous server (or any process) left running are interrupted: say so once, in
+        // their status files and the history, before this server starts new ones.
+        for job in ServerJobs.settleInterrupted(context: server.context) {
+            let line =
+                "walvault serve: job \(job.id) (\(job.operation.rawValue), started by \(job.actor)) was interrupted; marked so in the history\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
         try await server.application().runService()
     }
 }

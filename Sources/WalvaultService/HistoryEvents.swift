@@ -26,6 +26,21 @@ public enum HistoryEvents {
         return record
     }
 
+    /// An owner's action that stores nothing (a login, a cancel, a verify), or a job its server
+    /// left unfinished: who, what, about what, from where, and how it ended.
+    public static func auditRow(
+        _ settings: HistorySettings, context: WalvaultContext, operation: String, subject: String?, status: HistoryRecord.Status,
+        error: JobFailure? = nil, actor: HistoryActor
+    ) -> HistoryRecord {
+        var record = base(settings, context.config, type: .audit, operation: operation, status: status, durationMs: 0, actor: actor)
+        record.durationMs = nil
+        record.expiresAt = nil
+        record.objectName = subject
+        record.error = error?.line
+        record.errorCode = error?.code
+        return record
+    }
+
     static func fileID(_ context: WalvaultContext, store: String, key: String) -> String {
         let location = context.stores.first { $0.name == store }?.location ?? ""
         return location.isEmpty ? key : Paths.join(location, key)

@@ -32,6 +32,13 @@ public enum ErrorRegistry {
             code: "operation.cancelled", meaning: "stopped on request (SIGINT, SIGTERM, a cancel call) between two units of work",
             firstSteps: "nothing half-done was kept; run it again", exitStatus: 130, httpStatus: 409),
         Entry(
+            code: "operation.interrupted", meaning: "a job's process stopped (killed, the machine restarted) before the job finished",
+            firstSteps: "nothing it wrote is reported as done; run it again (expire removes what a backup left)", exitStatus: 1,
+            httpStatus: 409),
+        Entry(
+            code: "operation.conflict", meaning: "another job that must not overlap this one is running (two restores, a restore and an expire)",
+            firstSteps: "the message names the running job; wait for it (GET /api/jobs, walvault status)", exitStatus: 1, httpStatus: 409),
+        Entry(
             code: "drill.failed", meaning: "a restore drill restored, but the copy did not start or its checks failed",
             firstSteps: "the drill's report names the database, table or index", exitStatus: 1, httpStatus: 500),
         Entry(
@@ -40,6 +47,9 @@ public enum ErrorRegistry {
         Entry(
             code: "auth.forbidden", meaning: "the request was authenticated but may not do this: not the owner, no CSRF token, or no fresh TOTP code",
             firstSteps: "the message says which; destructive actions need a new code from the authenticator app", exitStatus: 1, httpStatus: 403),
+        Entry(
+            code: "auth.confirmation", meaning: "a destructive action (restore, delete) came without its typed confirmation word",
+            firstSteps: "type the word the dialog asks for (RESTORE, DELETE) exactly", exitStatus: 1, httpStatus: 400),
         Entry(
             code: "auth.throttled", meaning: "too many failed logins from this address",
             firstSteps: "wait the seconds the message gives; each further failure doubles the wait", exitStatus: 1, httpStatus: 429),

@@ -23,14 +23,16 @@ import Testing
         #expect(waitFor(b) == 0)
         let outputs = try [ws.file("a.out"), ws.file("b.out")].map { try String(contentsOfFile: $0, encoding: .utf8) }
         #expect(outputs.filter { $0.contains("applied 0001_control_plane.sql") }.count == 1)
-        #expect(outputs.filter { $0.contains("applied 0001_control_plane.sql, 0002_expiry.sql, 0003_exports.sql, 0004_actor.sql") }.count == 1)
-        #expect(try control.sql("SELECT count(*) FROM control_plane.schema_migrations") == "4")
+        #expect(
+            outputs.filter { $0.contains("applied 0001_control_plane.sql, 0002_expiry.sql, 0003_exports.sql, 0004_actor.sql, 0005_dashboard.sql") }
+                .count == 1)
+        #expect(try control.sql("SELECT count(*) FROM control_plane.schema_migrations") == "5")
         let again = try ws.walvault(["--config", config, "migrate"])
         #expect(again.status == 0)
         #expect(again.stderr.isEmpty, "no server NOTICE leaks to stderr: \(again.stderr)")
         for err in [ws.file("a.err"), ws.file("b.err")] { #expect(try String(contentsOfFile: err, encoding: .utf8).isEmpty) }
         #expect(again.stdout.contains("schema up to date"))
-        #expect(try control.sql("SELECT count(*) FROM control_plane.schema_migrations") == "4")
+        #expect(try control.sql("SELECT count(*) FROM control_plane.schema_migrations") == "5")
         #expect(try control.sql("SELECT count(*) FROM pg_indexes WHERE tablename = 'backups' AND indexname = 'backups_project_created'") == "1")
         try control.stop()
     }

@@ -1,111 +1,122 @@
 import Foundation
 import Testing
 import WalvaultHTTP
+import WalvaultKit
 import WalvaultServer
 
-/// A backup started from the API against a real PostgreSQL 15: it runs in the server's process
-/// through the runner, its status file names the owner and the address, and the CLI sees it.
+/// Jobs started from the API against a real PostgreSQL 15: they run in the server's process
+/// through the runner, their status files name the owner and the address, the CLI sees them, and
+/// a server killed mid-job says so in the history at its next start.
 @Suite(.serialized) struct ServerJobTests {
     @Test func backupNowRunsAsAJobTheCLISeesAndCancelNamesOnlyRunningJobs() throws {
-        let ws = try Workspace()
-        let store = try ws.mkdir("store")
-        let spool = try ws.mkdir("spool")
-        let pgdata = ws.file("pgdata")
-        let port = Fixture.freePort()
-        let dashboard =
-            "[dashboard]\nlisten = \"127.0.0.1:\(port)\"\ntrusted_proxy = true\nowner_password_file = \"\(ws.file("etc/owner.hash"))\"\n"
-            + "totp_secret_file = \"\(ws.file("etc/owner.totp"))\"\n"
-        let config = try ws.config(
-            stores: [store],
-            extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\nspool = \"\(spool)\"\n"
-                + dashboard
-                + "[history]\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\nproject_id = \"shop\"\n"
-                + "journal = \"\(ws.file("journal/history.jsonl"))\"\n")
-        let cluster = PostgresCluster(workspace: ws)
-        try cluster.initdb(settings: [
-            "wal_level": "replica", "archive_mode": "on", "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"
-        ])
-        try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "PORT", with: "\(cluster.port)")
-            .write(toFile: config, atomically: true, encoding: .utf8)
-        let password = "PASSWORD-MARKER-backup-now"
-        let twice = try ws.write("twice", "\(password)\n\(password)\n")
-        try ws.giveToPostgres()
-        #expect(try ws.walvault(["owner", "set-password", "--config", config], asPostgres: true, stdin: twice).status == 0)
-        #expect(try ws.walvault(["owner", "enroll-2fa", "--config", config], asPostgres: true).status == 0)
-        let totp = TOTPCheck(secret: try String(contentsOfFile: ws.file("etc/owner.totp"), encoding: .utf8).split(separator: "\n")[0].description)
-        try cluster.start()
-        defer { try? cluster.stop() }
-        try cluster.sql("CREATE TABLE t AS SELECT g FROM generate_series(1, 10000) g")
-        let migrate = try ws.walvault(["migrate", "--config", config], asPostgres: true)
-        #expect(migrate.status == 0, "\(migrate.stderr)")
+        let server = try ServerFixture()
+        try server.cluster.sql("CREATE TABLE t AS SELECT g FROM generate_series(1, 10000) g")
+        #expect(try server.login().0 == 201)
 
-        let log = ws.file("serve.log")
-        let server = try spawn(ws.walvault, ["serve", "--config", config], asPostgres: true, stdout: log, stderr: log)
-        defer {
-            kill(server, SIGTERM)
-            _ = waitFor(server)
-        }
-        let http = try HTTPClient()
-        func call(_ method: String, _ path: String, _ headers: [(String, String)] = [], body: String? = nil) throws -> (Int, [String: Any]) {
-            let (response, bytes) = try http.perform(
-                HTTPRequest(
-                    method: method, url: "http://127.0.0.1:\(port)\(path)", headers: [("X-Forwarded-For", "10.0.0.9")] + headers,
-                    body: body.map { .bytes(Array($0.utf8)) } ?? .none))
-            return (response.status, (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:])
-        }
-        try poll("walvault serve listening") { (try? call("GET", "/api/jobs")) != nil }
-
-        let (response, bytes) = try http.perform(
-            HTTPRequest(
-                method: "POST", url: "http://127.0.0.1:\(port)/api/session", headers: [("Content-Type", "application/json")],
-                body: .bytes(Array("{\"password\": \"\(password)\", \"totp\": \"\(totp.code(atSecond: Int64(Date().timeIntervalSince1970)))\"}".utf8))
-            ))
-        #expect(response.status == 201, "\(String(decoding: bytes, as: UTF8.self))")
-        let cookie = try #require(response.header("Set-Cookie")?.split(separator: ";").first.map(String.init))
-        let csrf = try #require(((try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any])?["csrf_token"] as? String)
-        let session = [("Cookie", cookie), ("X-CSRF-Token", csrf)]
-
-        #expect(try call("POST", "/api/backups", [("Cookie", cookie)]).0 == 403, "no CSRF token, no backup")
-        let (status, started) = try call("POST", "/api/backups", session)
-        #expect(status == 202)
-        let id = try #require(started["job_id"] as? String)
-        var job: [String: Any] = [:]
-        try poll("the backup job to finish", attempts: 2400) {
-            job = try call("GET", "/api/jobs/\(id)", [("Cookie", cookie)]).1
-            return ["succeeded", "failed", "cancelled", "interrupted"].contains(job["state"] as? String ?? "")
-        }
+        #expect(try server.call("POST", "/api/backups", csrf: false).status == 403, "no CSRF token, no backup")
+        let started = try server.call("POST", "/api/backups")
+        #expect(started.status == 202)
+        let id = try #require(started.body["job_id"] as? String)
+        let job = try server.finished(id)
         #expect(job["state"] as? String == "succeeded", "\(job)")
         #expect(job["actor"] as? String == "owner")
         #expect(job["origin"] as? String == "dashboard from 10.0.0.9")
         #expect(job["operation"] as? String == "backup")
 
         // The CLI sees the job and the backup, as it sees the ones cron starts.
-        let status2 = try ws.walvault(["status", "--config", config], asPostgres: true)
-        #expect(status2.stdout.contains(id), "\(status2.stdout)")
-        let info = try ws.walvault(["info", "--json", "--config", config], asPostgres: true)
+        let status = try server.ws.walvault(["status", "--config", server.config], asPostgres: true)
+        #expect(status.stdout.contains(id), "\(status.stdout)")
+        let info = try server.ws.walvault(["info", "--json", "--config", server.config], asPostgres: true)
         let report = (try? JSONSerialization.jsonObject(with: Data(info.stdout.utf8))) as? [String: Any]
         #expect((report?["backups"] as? [Any])?.count == 1, "\(info.stdout) \(info.stderr)")
-        #expect(try call("POST", "/api/jobs/\(id)/cancel", session).0 == 404, "a finished job cannot be cancelled")
+        #expect(try server.call("POST", "/api/jobs/\(id)/cancel").status == 404, "a finished job cannot be cancelled")
+
+        // Verify everything, and check: what the CLI's verify and check say, through the API.
+        let verify = try server.call("POST", "/api/verify")
+        #expect(verify.status == 202, "\(verify.text)")
+        #expect(try server.finished(#require(verify.body["job_id"] as? String))["state"] as? String == "succeeded")
+        let check = try server.call("GET", "/api/check")
+        #expect(check.status == 200, "\(check.text)")
+        let checks = check.body["checks"] as? [[String: Any]] ?? []
+        #expect(!checks.isEmpty && check.body["ok"] is Bool, "\(check.text)")
+        #expect(checks.contains { ($0["name"] as? String)?.isEmpty == false && $0["ok"] is Bool && $0["figure"] is String })
 
         // The history table, newest first, filtered and paged by the database; the backup's rows name who started it.
-        let (historyStatus, history) = try call("GET", "/api/history?type=database&status=succeeded&operation=backup&limit=5", [("Cookie", cookie)])
-        #expect(historyStatus == 200, "\(history)")
-        let rows = history["rows"] as? [[String: String]] ?? []
+        let rows = try server.history("type=database&status=succeeded&operation=backup&limit=5")
         #expect(!rows.isEmpty && rows.allSatisfy { $0["type"] == "database" && $0["operation"] == "backup" && $0["status"] == "succeeded" })
-        #expect(history["limit"] as? Int == 5 && history["offset"] as? Int == 0)
-        let failed = try call("GET", "/api/history?status=failed", [("Cookie", cookie)])
-        #expect(failed.0 == 200 && (failed.1["rows"] as? [Any])?.isEmpty == true, "\(failed.1)")
-        let all = try call("GET", "/api/history?limit=1000", [("Cookie", cookie)]).1["rows"] as? [[String: String]] ?? []
-        let paged = try call("GET", "/api/history?limit=1&offset=1", [("Cookie", cookie)]).1["rows"] as? [[String: String]] ?? []
+        #expect(rows.allSatisfy { $0["actor"] == "owner" && $0["origin"] == "dashboard from 10.0.0.9" }, "\(rows)")
+        let page = try server.call("GET", "/api/history?type=database&limit=5").body
+        #expect(page["limit"] as? Int == 5 && page["offset"] as? Int == 0)
+        #expect(try server.history("status=failed").isEmpty)
+        let all = try server.history("limit=1000")
+        let paged = try server.history("limit=1&offset=1")
         #expect(all.count >= 2 && paged.count == 1 && paged.first == all[1], "offset 1 is the second newest")
         for (query, parameter) in [
-            ("type=bogus", "type=bogus"), ("limit=0", "limit=0"), ("offset=-1", "offset=-1"), ("since=yesterday", "since=yesterday")
+            ("type=bogus", "type=bogus"), ("limit=0", "limit=0"), ("offset=-1", "offset=-1"), ("since=yesterday", "since=yesterday"),
+            ("status=done", "status=done")
         ] {
-            let (refused, body) = try call("GET", "/api/history?\(query)", [("Cookie", cookie)])
-            #expect(refused == 400 && body["code"] as? String == "input.invalid", "\(query)")
-            #expect((body["problem"] as? String)?.hasPrefix(parameter) == true, "\(body)")
+            let refused = try server.call("GET", "/api/history?\(query)")
+            #expect(refused.status == 400 && refused.body["code"] as? String == "input.invalid", "\(query)")
+            #expect((refused.body["problem"] as? String)?.hasPrefix(parameter) == true, "\(refused.body)")
         }
-        #expect(try call("GET", "/api/history").0 == 401)
-        #expect(try call("POST", "/api/jobs/no-such-job/cancel", session).0 == 404)
+        #expect(try server.call("GET", "/api/history", session: false).status == 401)
+        #expect(try server.call("POST", "/api/jobs/no-such-job/cancel").status == 404)
+
+        // The login is an audit row with the address; a failed one too, without the password.
+        #expect(try server.login(password: "PASSWORD-MARKER-wrong", from: "10.0.0.66").0 == 401)
+        var logins: [[String: String]] = []
+        // Audit rows are written beside the answer, not before it.
+        try poll("the failed login's audit row") {
+            logins = try server.history("type=audit&operation=login")
+            return logins.count >= 2
+        }
+        #expect(logins.contains { $0["status"] == "succeeded" && $0["origin"] == "dashboard from 10.0.0.9" }, "\(logins)")
+        #expect(logins.contains { $0["status"] == "failed" && $0["origin"] == "dashboard from 10.0.0.66" && $0["error_code"] == "auth.required" })
+        let everything = try server.call("GET", "/api/history?limit=1000").text
+        #expect(!everything.contains("PASSWORD-MARKER") && !everything.contains(server.secret))
+    }
+
+    @Test func aServerKilledMidJobMarksItInterruptedOnceAtItsNextStart() throws {
+        let server = try ServerFixture()
+        #expect(try server.login().0 == 201)
+        // With archiving slowed down the backup cannot finish for a while: it waits for its last WAL segment.
+        let slow = "sleep 20 && \(server.ws.walvault) --config \(server.config) archive-push %p"
+        try server.cluster.sql("ALTER SYSTEM SET archive_command = '\(slow)'")
+        try server.cluster.sql("SELECT pg_reload_conf()")
+        try server.cluster.waitForSetting("archive_command", slow)
+        let started = try server.call("POST", "/api/backups")
+        let id = try #require(started.body["job_id"] as? String, "\(started.text)")
+        var seen: [String: Any] = [:]
+        do {
+            try poll("the backup to be under way", attempts: 1200) {
+                seen = try server.call("GET", "/api/jobs/\(id)").body
+                return (seen["progress"] as? [String: Any])?["phase"] != nil
+            }
+        } catch {
+            Issue.record("\(seen)")
+            throw error
+        }
+        #expect(try server.call("GET", "/api/jobs/\(id)").body["state"] as? String == "running")
+        server.stopServer(signal: SIGKILL)
+        try server.cluster.sql("ALTER SYSTEM RESET archive_command")
+        try server.cluster.sql("SELECT pg_reload_conf()")
+
+        try server.startServer()
+        #expect(fileContains(server.log, "job \(id) (backup, started by owner) was interrupted"))
+        #expect(try server.login().0 == 201, "sessions do not outlive the server")
+        let job = try server.call("GET", "/api/jobs/\(id)").body
+        #expect(job["state"] as? String == "interrupted" && job["error_code"] as? String == "operation.interrupted", "\(job)")
+        let rows = try server.history("status=interrupted")
+        #expect(rows.count == 1, "\(rows)")
+        #expect(rows.first?["type"] == "audit" && rows.first?["operation"] == "backup" && rows.first?["object_name"] == id)
+        #expect(rows.first?["actor"] == "owner" && rows.first?["origin"] == "dashboard from 10.0.0.9")
+        #expect(try server.labels().isEmpty, "nothing the killed backup wrote is a complete backup")
+        #expect(try server.call("GET", "/api/backups").body["incomplete"] as? [Any] != nil)
+
+        // Settled once: the next start writes no second row.
+        server.stopServer()
+        try server.startServer()
+        #expect(try server.login().0 == 201)
+        #expect(try server.history("status=interrupted").count == 1)
     }
 }
