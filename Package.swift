@@ -14,7 +14,8 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         // The web stack, linked only into walvault-server.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0")
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1")
     ],
     targets: [
         // System C libraries, found through pkg-config.
@@ -130,7 +131,8 @@ let package = Package(
                 "WalvaultMaintenance", "WalvaultService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-                .product(name: "HummingbirdOTP", package: "hummingbird-auth")
+                .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+                .product(name: "JWTKit", package: "jwt-kit")
             ]),
         .executableTarget(
             name: "WalvaultServerExecutable",
@@ -156,7 +158,8 @@ let package = Package(
                 "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
                 "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill",
                 "WalvaultMaintenance", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ",
-                "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultServer", "WalvaultTesting"
+                "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultServer", "WalvaultTesting",
+                .product(name: "JWTKit", package: "jwt-kit")
             ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs the real servers .ci/run starts (PostgreSQL 15, moto) or the test starts (the Telegram
         // stand-in, the fault proxy, the alert sinks), and the built `walvault` executable.
@@ -165,7 +168,7 @@ let package = Package(
             dependencies: [
                 "walvault", "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultHTTP", "WalvaultStores", "WalvaultCatalog",
                 "WalvaultRepository", "WalvaultPolicy", "WalvaultKit", "WalvaultArchive", "WalvaultShipping", "WalvaultMaintenance",
-                "WalvaultService", "WalvaultServer", "WalvaultTesting"
+                "WalvaultService", "WalvaultServer", "WalvaultTesting", .product(name: "JWTKit", package: "jwt-kit")
             ]),
         // The stand-ins (moto for S3, the Telegram Bot API stand-in, the fault proxy, the alert sinks)
         // and the local-server helper, once for both test targets.
@@ -173,7 +176,7 @@ let package = Package(
             name: "WalvaultTesting",
             dependencies: [
                 "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultHTTP",
-                "WalvaultStores", "WalvaultCatalog", "WalvaultKit"
+                "WalvaultStores", "WalvaultCatalog", "WalvaultKit", .product(name: "JWTKit", package: "jwt-kit")
             ],
             path: "Tests/WalvaultTesting")
     ]

@@ -73,6 +73,22 @@ public enum HistoryQuery {
         }
     }
 
+    /// How many of this project's `operation` runs of `type` since `since` (µs) succeeded and
+    /// failed: one run is one row per outcome, whatever the stores (a backup writes a row per store).
+    public static func outcomes(
+        _ db: PostgresConnection, projectID: String, type: String, operation: String, since: Int64
+    ) throws -> (succeeded: Int, failed: Int) {
+        let row = try db.query(
+            """
+            SELECT count(DISTINCT object_name) FILTER (WHERE status = 'succeeded')::text,
+                   count(*) FILTER (WHERE status <> 'succeeded')::text
+            FROM control_plane.backups
+            WHERE project_id = $1 AND type::text = $2 AND operation = $3 AND created_at >= to_timestamp($4::bigint / 1e6)
+            """, [projectID, type, operation, String(since)]
+        ).first
+        return (Int(row?[0] ?? "") ?? 0, Int(row?[1] ?? "") ?? 0)
+    }
+
     public static func json(_ rows: [[String: String]]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

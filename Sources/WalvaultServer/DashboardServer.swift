@@ -20,6 +20,11 @@ public struct DashboardServer: Sendable {
     public let settings: DashboardSettings
     let credentials: OwnerCredentials
     let sessions: SessionStore
+    /// The host application's JWTs, with `jwt_public_key_file`.
+    let hostTokens: HostApplicationTokens?
+    /// The bearer token of `GET /metrics`, with `metrics_token_file`.
+    let metricsToken: String?
+    let metricsCache = MetricsCache()
     let throttle = LoginThrottle()
     let jobs = ServerJobs()
     let totp: TOTPCheck
@@ -30,12 +35,15 @@ public struct DashboardServer: Sendable {
 
     public init(
         context: WalvaultContext, settings: DashboardSettings, credentials: OwnerCredentials, sessions: SessionStore = SessionStore(),
+        hostTokens: HostApplicationTokens? = nil, metricsToken: String? = nil,
         clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() / 1_000_000 }
     ) {
         self.context = context
         self.settings = settings
         self.credentials = credentials
         self.sessions = sessions
+        self.hostTokens = hostTokens
+        self.metricsToken = metricsToken
         self.totp = TOTPCheck(secret: credentials.totpSecret)
         self.clock = clock
     }
@@ -43,13 +51,15 @@ public struct DashboardServer: Sendable {
     public func application(logger: Logger = Logger(label: "walvault-server")) -> some ApplicationProtocol {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: SecurityHeaders())
-        router.add(middleware: OwnerGuard(sessions: sessions, clock: clock))
+        router.add(middleware: OwnerGuard(sessions: sessions, hostTokens: hostTokens, clock: clock))
         addSessionRoutes(to: router)
         addJobRoutes(to: router)
         addHistoryRoutes(to: router)
         addBackupRoutes(to: router)
         addRestoreRoutes(to: router)
         addCheckRoutes(to: router)
+        addDatabaseRoutes(to: router)
+        addMetricsRoutes(to: router)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "walvault"),

@@ -24,6 +24,13 @@ public struct OwnerCredentials: Sendable {
         return OwnerCredentials(passwordHash: hash, totpSecret: secret)
     }
 
+    /// `metrics_token_file`'s token, when the file is set.
+    public static func metricsToken(_ settings: DashboardSettings) throws -> String? {
+        try settings.metricsTokenFile.map {
+            try readSecret($0, key: "dashboard.metrics_token_file", writtenBy: "(umask 077; openssl rand -hex 32 > \($0))")
+        }
+    }
+
     /// The first line of a 0600 file of this user's.
     static func readSecret(_ path: String, key: String, writtenBy command: String) throws -> String {
         guard let found = try? FileSystem.status(path) else {

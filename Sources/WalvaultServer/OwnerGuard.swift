@@ -1,16 +1,25 @@
 import Crypto
 import Hummingbird
 
-/// Lets a request through only with a live owner session, and a state-changing one only with the
-/// session's CSRF token in `X-CSRF-Token`. The login itself (`POST /api/session`) is the one way in
-/// without either. Everything else gets 401 (no session) or 403 (no CSRF token), as JSON.
+/// Lets a request through only for the owner: with a live owner session (and, for a state-changing
+/// request, the session's CSRF token in `X-CSRF-Token`), or with the host application's JWT whose
+/// role is `owner` in `Authorization: Bearer`. A bearer token is not sent by the browser on its
+/// own, so it needs no CSRF token. The login itself (`POST /api/session`) is the one way in
+/// without either, and `GET /metrics` has a token of its own. Everything else gets 401 (no or invalid credentials) or 403 (another role, no
+/// CSRF token), as JSON.
 struct OwnerGuard: RouterMiddleware {
     typealias Context = ServerRequestContext
     let sessions: SessionStore
+    let hostTokens: HostApplicationTokens?
     let clock: @Sendable () -> Int64
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.method == .post && request.uri.path == "/api/session" { return try await next(request, context) }
+        // Prometheus's route checks its own token: a scraper is not the owner.
+        if request.uri.path == "/metrics" { return try await next(request, context) }
+        if let authorization = request.headers[.authorization] {
+            return try await bearer(authorization, request, context: context, next: next)
+        }
         guard let token = request.cookies[SessionStore.cookieName]?.value, let session = sessions.session(token: token, now: clock()) else {
             return APIResponse.refused(
                 "auth.required", "\(request.method) \(request.uri.path) needs the owner's login", fix: "log in with the password and a TOTP code")
@@ -26,6 +35,32 @@ struct OwnerGuard: RouterMiddleware {
         context.subject = session.subject
         context.sessionToken = token
         return try await next(request, context)
+    }
+
+    private func bearer(
+        _ authorization: String, _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            return APIResponse.refused(
+                "auth.required", "the Authorization header is not \"Bearer <token>\"", fix: "send the host application's JWT as a bearer token")
+        }
+        guard let hostTokens else {
+            return APIResponse.refused(
+                "auth.required", "this server accepts no bearer tokens", fix: "set [dashboard] jwt_public_key_file, or log in as the owner")
+        }
+        switch await hostTokens.verify(String(parts[1])) {
+        case .owner(let subject):
+            var context = context
+            context.subject = subject
+            return try await next(request, context)
+        case .invalid(let why):
+            return APIResponse.refused("auth.required", "\(request.method) \(request.uri.path): \(why)", fix: "sign in to the host application again")
+        case .forbidden(let role):
+            return APIResponse.refused(
+                "auth.forbidden", "\(request.method) \(request.uri.path): the token's role is \(role); only the owner may use walvault",
+                fix: "ask the project's owner")
+        }
     }
 
     /// swift-crypto compares digests in constant time, and hashing first hides the lengths too.

@@ -60,7 +60,11 @@ struct ServeCommand: AsyncParsableCommand {
             // Background workers (the shipper) are the CLI's, installed beside this executable:
             // "this executable" would start another server.
             context.launcher = BackgroundLauncher(executable: BackgroundLauncher.besideThisExecutable("walvault"))
-            server = DashboardServer(context: context, settings: dashboard, credentials: try OwnerCredentials.load(dashboard))
+            var hostTokens: HostApplicationTokens?
+            if let path = dashboard.jwtPublicKeyFile { hostTokens = try await HostApplicationTokens.load(path: path) }
+            server = DashboardServer(
+                context: context, settings: dashboard, credentials: try OwnerCredentials.load(dashboard), hostTokens: hostTokens,
+                metricsToken: try OwnerCredentials.metricsToken(dashboard))
         } catch {
             fail("serve", error)
         }
@@ -76,6 +80,8 @@ struct ServeCommand: AsyncParsableCommand {
                 "walvault serve: job \(job.id) (\(job.operation.rawValue), started by \(job.actor)) was interrupted; marked so in the history\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
         }
+        let sampler = Task { await server.sampleSizes() }
+        defer { sampler.cancel() }
         try await server.application().runService()
     }
 }

@@ -4,6 +4,7 @@ import WalvaultHTTP
 import WalvaultKit
 import WalvaultServer
 import WalvaultSystem
+import WalvaultTesting
 
 /// `walvault serve` as the owner runs it: the CLI execs walvault-server, which listens on a
 /// loopback port in its own process, and the test talks to it over HTTP with libcurl. (In this
@@ -22,12 +23,14 @@ import WalvaultSystem
         let http = try! HTTPClient()
         let log: String
 
-        init() throws {
+        /// - Parameter jwtKey: a public key PEM for `jwt_public_key_file`.
+        init(jwtKey: String? = nil) throws {
             ws = try Workspace()
             let spool = try ws.mkdir("spool")
-            let dashboard: String =
+            var dashboard: String =
                 "[dashboard]\nlisten = \"127.0.0.1:\(port)\"\ntrusted_proxy = true\nowner_password_file = \"\(ws.file("etc/owner.hash"))\"\n"
                 + "totp_secret_file = \"\(ws.file("etc/owner.totp"))\"\n"
+            if let jwtKey { dashboard += "jwt_public_key_file = \"\(try ws.write("app-jwt.pem", jwtKey))\"\n" }
             let config = try ws.config(stores: [try ws.mkdir("store")], extra: "spool = \"\(spool)\"\n" + dashboard)
             let twice = try ws.write("twice", "\(DashboardServerTests.password)\n\(DashboardServerTests.password)\n")
             let set = try ws.walvault(["owner", "set-password", "--config", config], stdin: twice)
@@ -95,6 +98,8 @@ import WalvaultSystem
             #expect(refused.headers.header("X-Content-Type-Options") == "nosniff")
         }
         #expect(try server.request("GET", "/api/jobs", headers: [("Cookie", "walvault_session=forged")]).status == 401)
+        let metricsOff = try server.request("GET", "/metrics")
+        #expect(metricsOff.status == 404 && (metricsOff.body["fix"] as? String)?.contains("metrics_token_file") == true, "\(metricsOff.text)")
 
         let login = try server.login()
         #expect(login.status == 201, "\(login.text)")
@@ -151,5 +156,67 @@ import WalvaultSystem
         }
         let log = (try? String(contentsOfFile: server.log, encoding: .utf8)) ?? ""
         #expect(!log.contains("PASSWORD-MARKER") && !log.contains(server.secret))
+    }
+
+    /// Every route of the API, with a body where it takes one.
+    static let endpoints: [(method: String, path: String)] = [
+        ("GET", "/api/session"), ("DELETE", "/api/session"), ("GET", "/api/jobs"), ("GET", "/api/jobs/20261204T000000Z-1-1"),
+        ("POST", "/api/jobs/20261204T000000Z-1-1/cancel"), ("GET", "/api/history"), ("GET", "/api/backups"), ("POST", "/api/backups"),
+        ("GET", "/api/backups/20261204T000000Z"), ("POST", "/api/backups/20261204T000000Z/verify"), ("POST", "/api/verify"),
+        ("DELETE", "/api/backups/20261204T000000Z"), ("POST", "/api/restore"), ("GET", "/api/check"), ("GET", "/api/database/stats")
+    ]
+
+    @Test func everyEndpointRefusesNoCredentialsOtherRolesForgedTokensAndAMissingCSRFToken() async throws {
+        let server = try Server(jwtKey: TestKeys.rsaPublic)
+        let login = try server.login()
+        let cookie = try #require(Self.cookie(login.headers))
+        var roleTokens: [(String, String)] = []
+        for role in ["admin", "moderator", "user", "viewer"] { roleTokens.append((role, try await TestTokens.rs256(role: role))) }
+        let forged = [
+            ("expired", try await TestTokens.rs256(role: "owner", expiresIn: -60)),
+            ("signed by another key", try await TestTokens.rs256(role: "owner", privateKey: TestKeys.otherRSAPrivate)),
+            ("alg none", TestTokens.unsigned()), ("HS256 keyed with the public key", try await TestTokens.hs256KeyedWithThePublicKey())
+        ]
+        let body = "{\"confirmation\": \"RESTORE\", \"totp\": \"000000\"}"
+        for (method, path) in Self.endpoints {
+            let bare = try server.request(method, path, body: body)
+            #expect(bare.status == 401 && bare.body["code"] as? String == "auth.required", "\(method) \(path): \(bare.text)")
+            for (role, token) in roleTokens {
+                let refused = try server.request(method, path, headers: [("Authorization", "Bearer \(token)")], body: body)
+                #expect(refused.status == 403 && refused.body["code"] as? String == "auth.forbidden", "\(role) \(method) \(path): \(refused.text)")
+            }
+            for (what, token) in forged {
+                let refused = try server.request(method, path, headers: [("Authorization", "Bearer \(token)")], body: body)
+                #expect(refused.status == 401 && refused.body["code"] as? String == "auth.required", "\(what) \(method) \(path): \(refused.text)")
+            }
+            if method != "GET" {
+                let noCSRF = try server.request(method, path, headers: [("Cookie", cookie)], body: body)
+                #expect(noCSRF.status == 403 && noCSRF.body["code"] as? String == "auth.forbidden", "\(method) \(path) without CSRF: \(noCSRF.text)")
+            }
+        }
+        // The owner's own token gets in, and needs no CSRF token: a browser never sends it by itself.
+        let owner = try await TestTokens.rs256(role: "owner")
+        let jobs = try server.request("GET", "/api/jobs", headers: [("Authorization", "Bearer \(owner)")])
+        #expect(jobs.status == 200, "\(jobs.text)")
+        let log = (try? String(contentsOfFile: server.log, encoding: .utf8)) ?? ""
+        #expect(!log.contains(owner) && !log.contains("PASSWORD-MARKER"))
+    }
+
+    @Test func aKeyThatIsNotRS256OrES256StopsTheServerWithOneLine() throws {
+        let ws = try Workspace()
+        let key = try ws.write("app-jwt.pem", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+        let config = try ws.config(
+            stores: [try ws.mkdir("store")],
+            extra: "[dashboard]\nlisten = \"127.0.0.1:\(Fixture.freePort())\"\nowner_password_file = \"\(ws.file("etc/owner.hash"))\"\n"
+                + "totp_secret_file = \"\(ws.file("etc/owner.totp"))\"\njwt_public_key_file = \"\(key)\"\n")
+        let twice = try ws.write("twice", "\(Self.password)\n\(Self.password)\n")
+        #expect(try ws.walvault(["owner", "set-password", "--config", config], stdin: twice).status == 0)
+        #expect(try ws.walvault(["owner", "enroll-2fa", "--config", config]).status == 0)
+        let serve = try ws.walvault(["serve", "--config", config])
+        #expect(serve.status == 1)
+        #expect(
+            serve.stderr
+                == "walvault serve: error: \(key) (dashboard.jwt_public_key_file) is not an RSA (2048 bits or more) or P-256 public key in PEM; give the host application's public key: -----BEGIN PUBLIC KEY----- … (RS256 or ES256)\n",
+            "\(serve.stderr)")
     }
 }

@@ -8,6 +8,7 @@ import WalvaultServer
 /// it over HTTP with libcurl, from the address it names in X-Forwarded-For (`trusted_proxy`).
 final class ServerFixture {
     static let password = "PASSWORD-MARKER-owner-of-the-shop"
+    static let metricsToken = "METRICS-MARKER-0123456789abcdef0123456789abcdef"
     let ws: Workspace
     let cluster: PostgresCluster
     let config: String
@@ -30,7 +31,9 @@ final class ServerFixture {
         let pgdata = ws.file("pgdata")
         let dashboard =
             "[dashboard]\nlisten = \"127.0.0.1:\(port)\"\ntrusted_proxy = true\nowner_password_file = \"\(ws.file("etc/owner.hash"))\"\n"
-            + "totp_secret_file = \"\(ws.file("etc/owner.totp"))\"\n"
+            + "totp_secret_file = \"\(ws.file("etc/owner.totp"))\"\nmetrics_token_file = \"\(ws.file("etc/metrics.token"))\"\n"
+        _ = try ws.write("etc/metrics.token", Self.metricsToken + "\n")
+        chmod(ws.file("etc/metrics.token"), 0o600)
         config = try ws.config(
             stores: [store],
             extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\nspool = \"\(spool)\"\n"

@@ -31,6 +31,44 @@ import WalvaultServer
         #expect((report?["backups"] as? [Any])?.count == 1, "\(info.stdout) \(info.stderr)")
         #expect(try server.call("POST", "/api/jobs/\(id)/cancel").status == 404, "a finished job cannot be cancelled")
 
+        // Prometheus: its own token, nothing else opens it.
+        func metrics(_ headers: [(String, String)]) throws -> (Int, String) {
+            let (response, bytes) = try server.http.perform(
+                HTTPRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/metrics", headers: headers))
+            return (response.status, String(decoding: bytes, as: UTF8.self))
+        }
+        #expect(try metrics([]).0 == 401)
+        #expect(try metrics([("Cookie", server.cookie)]).0 == 401, "an owner session is not the scraper's token")
+        #expect(try metrics([("Authorization", "Bearer not-the-token")]).0 == 401)
+        let (scraped, text) = try metrics([("Authorization", "Bearer \(ServerFixture.metricsToken)")])
+        #expect(scraped == 200, "\(text)")
+        let lines = text.split(separator: "\n").map(String.init)
+        for prefix in [
+            "walvault_backup_since_last_completion_seconds{cluster=\"main\"} ", "walvault_backup_last_size_bytes{cluster=\"main\"} ",
+            "walvault_store_bytes{cluster=\"main\",store=\"store1\"} ", "walvault_archive_lag_segments{cluster=\"main\"} ",
+            "walvault_database_size_bytes{cluster=\"main\",database=\"postgres\"} ", "walvault_backup_success_ratio{cluster=\"main\"} 1",
+            "walvault_restorable_window_start_timestamp_seconds{cluster=\"main\",store=\"store1\"} "
+        ] {
+            #expect(lines.contains { $0.hasPrefix(prefix) }, "\(prefix) in \(text)")
+        }
+        #expect(lines.filter { $0.hasPrefix("walvault_scrape_error") }.allSatisfy { $0.hasSuffix(" 0") }, "\(text)")
+        #expect(lines.contains("# TYPE walvault_store_bytes gauge"))
+        #expect(!text.contains("MARKER"))
+
+        // The database's figures, and the growth chart's series: the server sampled at its start,
+        // and walvault check samples too.
+        let stats = try server.call("GET", "/api/database/stats")
+        #expect(stats.status == 200, "\(stats.text)")
+        #expect((stats.body["bytes"] as? Int ?? 0) > 1_000_000 && (stats.body["tables"] as? Int ?? 0) >= 1, "\(stats.text)")
+        #expect(stats.body["database"] as? String == "postgres" && (stats.body["free_bytes"] as? Int ?? 0) > 0)
+        #expect((stats.body["series"] as? [[String: Any]])?.isEmpty == false)
+        let samples = { try server.cluster.sql("SELECT count(*) FROM control_plane.database_sizes WHERE project_id = 'shop'") }
+        let before = Int(try samples()) ?? 0
+        #expect(before >= 1)
+        let cliCheck = try server.ws.walvault(["check", "--config", server.config], asPostgres: true)
+        #expect(cliCheck.stdout.contains("database size: "), "\(cliCheck.stdout)")
+        #expect(Int(try samples()) == before + 1)
+
         // Verify everything, and check: what the CLI's verify and check say, through the API.
         let verify = try server.call("POST", "/api/verify")
         #expect(verify.status == 202, "\(verify.text)")
