@@ -133,7 +133,9 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
                 .product(name: "JWTKit", package: "jwt-kit")
-            ]),
+            ],
+            // The API's description, served at /api/openapi.json from the binary.
+            resources: [.embedInCode("openapi.json")]),
         .executableTarget(
             name: "WalvaultServerExecutable",
             dependencies: [

@@ -38,6 +38,13 @@ if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')
   python3 -m pip install -q "moto[server]==$moto_version" 2>/dev/null \
     || python3 -m pip install -q --break-system-packages "moto[server]==$moto_version"
 fi
+# The API conformance test: schemathesis against the OpenAPI description and a running server.
+schemathesis_version="4.32.5"
+if ! python3 -c "import schemathesis, sys; sys.exit(schemathesis.__version__ != '$schemathesis_version')" 2>/dev/null; then
+  echo "setup: installing schemathesis==$schemathesis_version"
+  python3 -m pip install -q "schemathesis==$schemathesis_version" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "schemathesis==$schemathesis_version"
+fi
 # The SMTP server the alert tests send e-mail to, on loopback.
 aiosmtpd_version="1.4.6"
 if ! python3 -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$aiosmtpd_version')" 2>/dev/null; then

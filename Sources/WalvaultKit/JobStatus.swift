@@ -123,6 +123,20 @@ public struct JobStatusDirectory: Sendable {
         return jobs.sorted { $0.startedAt != $1.startedAt ? $0.startedAt > $1.startedAt : $0.id > $1.id }
     }
 
+    /// One job's status, judged like `list`'s; nil when there is no such file, it does not parse,
+    /// or `id` is not a job id (letters, digits and dashes: never a path).
+    public func status(id: String) -> JobStatus? {
+        guard !id.isEmpty, id.utf8.count <= 100,
+            id.utf8.allSatisfy({
+                $0 == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
+            }),
+            let bytes = try? FileSystem.readSmallFile(file(id), limit: 1 << 16),
+            let status = try? JSONDecoder().decode(JobStatus.self, from: Data(bytes))
+        else { return nil }
+        return JobStatus.judged(status, processStart: FileSystem.processStartTicks(status.pid))
+    }
+
     /// Writes `interrupted` into the file of every job whose file says running but whose process is
     /// gone, and returns those jobs: each is settled once, so its history row is written once. The
     /// server does this at its start, for the jobs it (or anything else) left behind.

@@ -1,4 +1,5 @@
 import Hummingbird
+import WalvaultCatalog
 import WalvaultHistory
 import WalvaultKit
 import WalvaultMaintenance
@@ -35,13 +36,13 @@ extension DashboardServer {
             guard (1...1000).contains(limit) else {
                 return APIResponse.refused("input.invalid", "limit=\(query.get("limit") ?? "") is not accepted", fix: "use 1 to 1000")
             }
-            guard offset >= 0 else {
-                return APIResponse.refused("input.invalid", "offset=\(query.get("offset") ?? "") is not accepted", fix: "use 0 or more")
+            guard (0...1_000_000_000).contains(offset) else {
+                return APIResponse.refused("input.invalid", "offset=\(query.get("offset") ?? "") is not accepted", fix: "use 0 to 1000000000")
             }
             let store = query.get("store")
             if let store, !context.stores.contains(where: { $0.name == store }) {
                 return APIResponse.refused(
-                    "input.invalid", "store=\(store) is not accepted", fix: "use one of \(context.stores.map(\.name).joined(separator: ", "))")
+                    "store.not_found", "no store named \"\(store)\"", fix: "use one of \(context.stores.map(\.name).joined(separator: ", "))")
             }
             do {
                 let report = try await info()
@@ -69,6 +70,9 @@ extension DashboardServer {
         }
         router.post("/api/backups/:label/verify") { request, requestContext in
             let label = requestContext.parameters.get("label") ?? ""
+            guard BackupLabel.isValid(label) else {
+                return APIResponse.refused("input.invalid", "\"\(label)\" is not a backup label", fix: "GET /api/backups lists them")
+            }
             return await startJob(VerifyOperation(backupLabel: label), request, requestContext, subject: label)
         }
         router.post("/api/verify") { request, requestContext in await startJob(VerifyOperation(), request, requestContext) }

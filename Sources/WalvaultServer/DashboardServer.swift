@@ -52,6 +52,7 @@ public struct DashboardServer: Sendable {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: SecurityHeaders())
         router.add(middleware: OwnerGuard(sessions: sessions, hostTokens: hostTokens, clock: clock))
+        router.add(middleware: DescribedRoutes())
         addSessionRoutes(to: router)
         addJobRoutes(to: router)
         addHistoryRoutes(to: router)

@@ -46,7 +46,11 @@ extension DashboardServer {
         }
         filter.operation = query.get("operation")
         filter.store = query.get("store")
-        if let since = query.get("since") {
+        if var since = query.get("since") {
+            // A form encoder sends the space between date and time as '+'.
+            if since.count > 10, since[since.index(since.startIndex, offsetBy: 10)] == "+" {
+                since.replaceSubrange(since.index(since.startIndex, offsetBy: 10)...since.index(since.startIndex, offsetBy: 10), with: " ")
+            }
             guard let micros = RecoveryTarget.parseTime(since) else { return refuse("since", since, "use 'YYYY-MM-DD HH:MM:SS+00'") }
             filter.since = RecoveryTarget.formatUTC(micros)
         }
@@ -55,7 +59,7 @@ extension DashboardServer {
             filter.limit = value
         }
         if let offset = query.get("offset") {
-            guard let value = Int(offset), value >= 0 else { return refuse("offset", offset, "use 0 or more") }
+            guard let value = Int(offset), (0...1_000_000_000).contains(value) else { return refuse("offset", offset, "use 0 to 1000000000") }
             filter.offset = value
         }
         return .success(filter)

@@ -14,7 +14,8 @@ struct OwnerGuard: RouterMiddleware {
     let clock: @Sendable () -> Int64
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.method == .post && request.uri.path == "/api/session" { return try await next(request, context) }
+        // The login; any method but the session's own (GET, DELETE) is 405 there, not a login.
+        if request.uri.path == "/api/session" && ![.get, .head, .delete].contains(request.method) { return try await next(request, context) }
         // Prometheus's route checks its own token: a scraper is not the owner.
         if request.uri.path == "/metrics" { return try await next(request, context) }
         if let authorization = request.headers[.authorization] {

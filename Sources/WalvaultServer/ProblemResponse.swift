@@ -11,11 +11,16 @@ import WalvaultSystem
 /// Every answer the API gives: JSON, and for a refusal or failure one object with the problem, the
 /// fix and the stable code (the status comes from `ErrorRegistry`).
 enum APIResponse {
-    static func json<Value: Encodable>(_ value: Value, status: HTTPResponse.Status = .ok) -> Response {
+    /// The API's JSON: sorted keys, snake_case.
+    static func encode<Value: Encodable>(_ value: Value) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        let body = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+
+    static func json<Value: Encodable>(_ value: Value, status: HTTPResponse.Status = .ok) -> Response {
+        let body = encode(value)
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

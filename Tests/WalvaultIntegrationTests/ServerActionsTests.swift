@@ -25,9 +25,10 @@ import WalvaultSystem
         #expect(try server.labels() == [third, second, first])
         let page = try server.call("GET", "/api/backups?limit=1&offset=1&store=store1").body
         #expect((page["backups"] as? [[String: Any]])?.compactMap { $0["label"] as? String } == [second] && page["total"] as? Int == 3)
-        for query in ["limit=0", "offset=-1", "store=nope"] {
+        for query in ["limit=0", "offset=-1", "offset=1000000001"] {
             #expect(try server.call("GET", "/api/backups?\(query)").status == 400, "\(query)")
         }
+        #expect(try server.call("GET", "/api/backups?store=nope").status == 404)
         let detail = try server.call("GET", "/api/backups/\(second)").body
         let backup = try #require(detail["backup"] as? [String: Any], "\(detail)")
         #expect(backup["stores"] as? [String] == ["store1"] && (backup["postgres_version"] as? Int).map { $0 / 10000 } == 15, "\(backup)")

@@ -1,6 +1,7 @@
 import Foundation
 import WalvaultHTTP
 import WalvaultServer
+import WalvaultTesting
 
 /// `walvault serve` as the owner runs it, over a real PostgreSQL 15 that archives into a local
 /// store, with `[history]` migrated and the owner's password and TOTP secret enrolled. The server
@@ -29,10 +30,11 @@ final class ServerFixture {
         store = try ws.mkdir("store")
         let spool = try ws.mkdir("spool")
         let pgdata = ws.file("pgdata")
-        let dashboard =
+        var dashboard =
             "[dashboard]\nlisten = \"127.0.0.1:\(port)\"\ntrusted_proxy = true\nowner_password_file = \"\(ws.file("etc/owner.hash"))\"\n"
             + "totp_secret_file = \"\(ws.file("etc/owner.totp"))\"\nmetrics_token_file = \"\(ws.file("etc/metrics.token"))\"\n"
         _ = try ws.write("etc/metrics.token", Self.metricsToken + "\n")
+        dashboard += "jwt_public_key_file = \"\(try ws.write("etc/app-jwt.pem", TestKeys.rsaPublic))\"\n"
         chmod(ws.file("etc/metrics.token"), 0o600)
         config = try ws.config(
             stores: [store],

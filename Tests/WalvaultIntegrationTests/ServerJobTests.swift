@@ -17,6 +17,18 @@ import WalvaultServer
         let started = try server.call("POST", "/api/backups")
         #expect(started.status == 202)
         let id = try #require(started.body["job_id"] as? String)
+        // Live progress: server-sent events until the job ends, the last one its end.
+        let (eventsResponse, eventBytes) = try server.http.perform(
+            HTTPRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/api/jobs/\(id)/events", headers: [("Cookie", server.cookie)]))
+        #expect(eventsResponse.status == 200 && eventsResponse.header("Content-Type")?.hasPrefix("text/event-stream") == true)
+        let events = String(decoding: eventBytes, as: UTF8.self).components(separatedBy: "\n\n").filter { $0.hasPrefix("event: status\ndata: ") }
+        let statuses = events.compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.dropFirst("event: status\ndata: ".count).utf8))) as? [String: Any]
+        }
+        #expect(statuses.count == events.count && !statuses.isEmpty, "\(events)")
+        #expect(statuses.last?["state"] as? String == "succeeded", "\(statuses)")
+        #expect(try server.call("GET", "/api/jobs/..%2F..%2Fetc/events").status == 404)
+        #expect(try server.call("GET", "/api/jobs/no-such-job/events").status == 404)
         let job = try server.finished(id)
         #expect(job["state"] as? String == "succeeded", "\(job)")
         #expect(job["actor"] as? String == "owner")
