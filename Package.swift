@@ -15,7 +15,8 @@ let package = Package(
         // The web stack, linked only into walvault-server.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
-        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1")
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1")
     ],
     targets: [
         // System C libraries, found through pkg-config.
@@ -123,19 +124,28 @@ let package = Package(
                 "WalvaultHistory", "WalvaultPolicy", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup",
                 "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance"
             ]),
-        // The owner's dashboard and HTTP API over the runner: Hummingbird, bcrypt and TOTP from hummingbird-auth.
+        // The owner's dashboard and HTTP API over the runner: Hummingbird, bcrypt and TOTP from hummingbird-auth,
+        // jwt-kit for the host application's tokens, swift-mustache for the pages.
         .target(
             name: "WalvaultServer",
             dependencies: [
-                "WalvaultSystem", "WalvaultPolicy", "WalvaultConfig", "WalvaultCatalog", "WalvaultHistory", "WalvaultKit", "WalvaultBackup",
+                "WalvaultSystem", "WalvaultPolicy", "WalvaultConfig", "WalvaultCatalog", "WalvaultRepository", "WalvaultHistory", "WalvaultKit",
+                "WalvaultBackup", "WalvaultExports",
                 "WalvaultMaintenance", "WalvaultService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
-                .product(name: "JWTKit", package: "jwt-kit")
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Mustache", package: "swift-mustache")
             ],
             // The API's description, served at /api/openapi.json from the binary.
-            resources: [.embedInCode("openapi.json")]),
+            resources: [
+                .embedInCode("openapi.json"), .embedInCode("Pages/layout.mustache"), .embedInCode("Pages/login.mustache"),
+                .embedInCode("Pages/overview.mustache"), .embedInCode("Pages/backups.mustache"), .embedInCode("Pages/backup.mustache"),
+                .embedInCode("Pages/restore.mustache"), .embedInCode("Pages/job.mustache"), .embedInCode("Pages/exports.mustache"),
+                .embedInCode("Pages/app.js"),
+                .embedInCode("Pages/app.css"), .embedInCode("Pages/favicon.svg")
+            ]),
         .executableTarget(
             name: "WalvaultServerExecutable",
             dependencies: [

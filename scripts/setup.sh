@@ -13,6 +13,11 @@ packages=(
   python3                            # the S3 test server (moto) runs on it
   ${WALVAULT_EXTRA_PACKAGES:-}
 )
+# Only for the tests (scripts/test.sh sets WALVAULT_SETUP_TESTS=1): the browser the dashboard's
+# pages are tested in, headless.
+if [ -n "${WALVAULT_SETUP_TESTS:-}" ]; then
+  packages+=(chromium chromium-driver)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -38,12 +43,21 @@ if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')
   python3 -m pip install -q "moto[server]==$moto_version" 2>/dev/null \
     || python3 -m pip install -q --break-system-packages "moto[server]==$moto_version"
 fi
-# The API conformance test: schemathesis against the OpenAPI description and a running server.
-schemathesis_version="4.32.5"
-if ! python3 -c "import schemathesis, sys; sys.exit(schemathesis.__version__ != '$schemathesis_version')" 2>/dev/null; then
-  echo "setup: installing schemathesis==$schemathesis_version"
-  python3 -m pip install -q "schemathesis==$schemathesis_version" 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages "schemathesis==$schemathesis_version"
+if [ -n "${WALVAULT_SETUP_TESTS:-}" ]; then
+  # The API conformance test: schemathesis against the OpenAPI description and a running server.
+  schemathesis_version="4.32.5"
+  if ! python3 -c "import schemathesis, sys; sys.exit(schemathesis.__version__ != '$schemathesis_version')" 2>/dev/null; then
+    echo "setup: installing schemathesis==$schemathesis_version"
+    python3 -m pip install -q "schemathesis==$schemathesis_version" 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages "schemathesis==$schemathesis_version"
+  fi
+  # The dashboard's browser tests drive Chromium with Selenium.
+  selenium_version="4.27.1"
+  if ! python3 -c "import selenium, sys; sys.exit(selenium.__version__ != '$selenium_version')" 2>/dev/null; then
+    echo "setup: installing selenium==$selenium_version"
+    python3 -m pip install -q "selenium==$selenium_version" 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages "selenium==$selenium_version"
+  fi
 fi
 # The SMTP server the alert tests send e-mail to, on loopback.
 aiosmtpd_version="1.4.6"

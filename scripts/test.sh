@@ -3,7 +3,7 @@
 # their own PostgreSQL 15 clusters (as the postgres user when run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+WALVAULT_SETUP_TESTS=1 bash scripts/setup.sh
 export PATH="/opt/swift/usr/bin:$PATH"
 # Every import declared in Package.swift and pointing down docs/architecture.md's layer list, and
 # the check shown to refuse a planted upward import.

@@ -157,7 +157,15 @@ public struct DumpRestore {
 
     /// The first copy that reads back whole and matches its checksum, in an unnamed file.
     private func fetch(_ export: StoredExport, stores: [Store], warn: (String) -> Void) throws -> (FileDescriptor, String) {
-        let directory = try options.workDirectory ?? context.trustedSpool ?? "/var/tmp"
+        try Self.fetchVerified(export, stores: stores, directory: try options.workDirectory ?? context.trustedSpool ?? "/var/tmp", warn: warn)
+    }
+
+    /// The first copy of `export` that reads back whole and matches its checksum, in an unnamed
+    /// file in `directory` (gone when closed), rewound; and the store it came from. Nothing is
+    /// handed on before the last byte is checked: a restore or a download never starts on a bad copy.
+    package static func fetchVerified(
+        _ export: StoredExport, stores: [Store], directory: String, warn: (String) -> Void
+    ) throws -> (FileDescriptor, String) {
         var failures: [String] = []
         for (storeName, object) in export.copies {
             guard let store = stores.first(where: { $0.name == storeName }) else { continue }

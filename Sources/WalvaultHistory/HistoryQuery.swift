@@ -24,6 +24,8 @@ public enum HistoryQuery {
         public var store: String?
         /// A WAL file, a backup label, a dump's id.
         public var objectName: String?
+        /// A store's handle for the object (a Telegram file_id).
+        public var fileID: String?
         public var limit: Int?
         public var offset = 0
         public var newestFirst = false
@@ -58,13 +60,13 @@ public enum HistoryQuery {
             FROM control_plane.backups
             WHERE project_id = $1 AND ($2::text IS NULL OR type::text = $2) AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)
               AND ($4::text IS NULL OR status::text = $4) AND ($5::text IS NULL OR operation = $5) AND ($6::text IS NULL OR store_name = $6)
-              AND ($9::text IS NULL OR object_name = $9)
+              AND ($9::text IS NULL OR object_name = $9) AND ($10::text IS NULL OR file_id = $10)
             ORDER BY \(filter.newestFirst ? "created_at DESC, id DESC" : "created_at, id")
             LIMIT $7::bigint OFFSET $8::bigint
             """,
             [
                 projectID, filter.type, filter.since, filter.status, filter.operation, filter.store, filter.limit.map(String.init),
-                String(filter.offset), filter.objectName
+                String(filter.offset), filter.objectName, filter.fileID
             ])
         return result.map { row in
             var out: [String: String] = [:]

@@ -33,14 +33,15 @@ public struct DatabaseStats: Codable, Equatable, Sendable {
     /// The last 30 days' samples, at most 240 (`Growth.thinned`), oldest first.
     public var series: [Point] = []
 
-    /// Size, tables and rows now, from the cluster (`[cluster] conninfo`).
+    /// Size, tables and rows now, from the cluster (`[cluster] conninfo`). Rows are the planner's
+    /// estimate, or the statistics collector's live count for a table never analysed.
     public static func measure(context: WalvaultContext, now: Int64 = WallClock.nowMicros()) throws -> (database: String, row: DatabaseSizes.Row) {
         let db = try DatabaseTarget(context: context, database: nil, command: "the database's size").connect()
         let values = try db.query(
             """
             SELECT current_database(), pg_database_size(current_database())::text, count(*)::text,
-                   coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint::text
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   coalesce(sum(CASE WHEN c.reltuples >= 0 THEN c.reltuples ELSE coalesce(s.n_live_tup, 0) END), 0)::bigint::text
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
             """)
         guard let row = values.first, let bytes = Int64(row[1] ?? ""), let tables = Int(row[2] ?? ""), let rows = Int64(row[3] ?? "") else {

@@ -38,7 +38,7 @@ public struct StoredObjectName: Equatable, Sendable, CustomStringConvertible {
 
     static let stampLength = 22
 
-    static func parseStamp<S: StringProtocol>(_ text: S) -> Int64? {
+    public static func parseStamp<S: StringProtocol>(_ text: S) -> Int64? {
         let bytes = Array(text.utf8)
         guard bytes.count == stampLength, bytes[8] == UInt8(ascii: "T"), bytes[21] == UInt8(ascii: "Z"),
             (bytes[0..<8] + bytes[9..<21]).allSatisfy({ $0 >= 48 && $0 <= 57 })

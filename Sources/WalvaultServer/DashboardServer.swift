@@ -24,7 +24,11 @@ public struct DashboardServer: Sendable {
     let hostTokens: HostApplicationTokens?
     /// The bearer token of `GET /metrics`, with `metrics_token_file`.
     let metricsToken: String?
+    /// Tokens for automation, made in the dashboard.
+    let apiTokens: APITokens
     let metricsCache = MetricsCache()
+    let pages = Pages()
+    let downloads = DownloadLinks()
     let throttle = LoginThrottle()
     let jobs = ServerJobs()
     let totp: TOTPCheck
@@ -36,6 +40,7 @@ public struct DashboardServer: Sendable {
     public init(
         context: WalvaultContext, settings: DashboardSettings, credentials: OwnerCredentials, sessions: SessionStore = SessionStore(),
         hostTokens: HostApplicationTokens? = nil, metricsToken: String? = nil,
+        apiTokens: APITokens? = nil,
         clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() / 1_000_000 }
     ) {
         self.context = context
@@ -44,6 +49,7 @@ public struct DashboardServer: Sendable {
         self.sessions = sessions
         self.hostTokens = hostTokens
         self.metricsToken = metricsToken
+        self.apiTokens = apiTokens ?? APITokens(path: Paths.join(Paths.dirname(settings.ownerPasswordFile), "api-tokens.json"), records: [])
         self.totp = TOTPCheck(secret: credentials.totpSecret)
         self.clock = clock
     }
@@ -51,7 +57,7 @@ public struct DashboardServer: Sendable {
     public func application(logger: Logger = Logger(label: "walvault-server")) -> some ApplicationProtocol {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: SecurityHeaders())
-        router.add(middleware: OwnerGuard(sessions: sessions, hostTokens: hostTokens, clock: clock))
+        router.add(middleware: OwnerGuard(sessions: sessions, hostTokens: hostTokens, apiTokens: self.apiTokens, clock: clock))
         router.add(middleware: DescribedRoutes())
         addSessionRoutes(to: router)
         addJobRoutes(to: router)
@@ -61,6 +67,9 @@ public struct DashboardServer: Sendable {
         addCheckRoutes(to: router)
         addDatabaseRoutes(to: router)
         addMetricsRoutes(to: router)
+        addExportRoutes(to: router)
+        addTokenRoutes(to: router)
+        addPageRoutes(to: router)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "walvault"),

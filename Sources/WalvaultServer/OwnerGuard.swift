@@ -11,17 +11,25 @@ struct OwnerGuard: RouterMiddleware {
     typealias Context = ServerRequestContext
     let sessions: SessionStore
     let hostTokens: HostApplicationTokens?
+    let apiTokens: APITokens
     let clock: @Sendable () -> Int64
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // The login; any method but the session's own (GET, DELETE) is 405 there, not a login.
         if request.uri.path == "/api/session" && ![.get, .head, .delete].contains(request.method) { return try await next(request, context) }
-        // Prometheus's route checks its own token: a scraper is not the owner.
-        if request.uri.path == "/metrics" { return try await next(request, context) }
+        // Prometheus's route checks its own token: a scraper is not the owner. The login page and
+        // its script and style sheet are the way in.
+        if request.uri.path == "/metrics" || request.uri.path == "/login" || request.uri.path.hasPrefix("/static/") {
+            return try await next(request, context)
+        }
         if let authorization = request.headers[.authorization] {
             return try await bearer(authorization, request, context: context, next: next)
         }
         guard let token = request.cookies[SessionStore.cookieName]?.value, let session = sessions.session(token: token, now: clock()) else {
+            // A page asked without a session goes to the login page; the API answers 401.
+            if request.method == .get && !request.uri.path.hasPrefix("/api/") {
+                return Response(status: .seeOther, headers: [.location: "/login"])
+            }
             return APIResponse.refused(
                 "auth.required", "\(request.method) \(request.uri.path) needs the owner's login", fix: "log in with the password and a TOTP code")
         }
@@ -35,6 +43,7 @@ struct OwnerGuard: RouterMiddleware {
         var context = context
         context.subject = session.subject
         context.sessionToken = token
+        context.csrfToken = session.csrfToken
         return try await next(request, context)
     }
 
@@ -46,11 +55,27 @@ struct OwnerGuard: RouterMiddleware {
             return APIResponse.refused(
                 "auth.required", "the Authorization header is not \"Bearer <token>\"", fix: "send the host application's JWT as a bearer token")
         }
+        let presented = String(parts[1])
+        if presented.hasPrefix(APITokens.prefix) {
+            guard let record = apiTokens.authenticate(presented, now: clock()) else {
+                return APIResponse.refused(
+                    "auth.required", "\(request.method) \(request.uri.path): that API token is not a live one (revoked, or never made here)",
+                    fix: "make a new one in the dashboard")
+            }
+            guard record.scope == .owner || [.get, .head].contains(request.method) else {
+                return APIResponse.refused(
+                    "auth.forbidden", "\(request.method) \(request.uri.path): API token \(record.name) may only read",
+                    fix: "use a token of scope owner for this")
+            }
+            var context = context
+            context.subject = "token \(record.name)"
+            return try await next(request, context)
+        }
         guard let hostTokens else {
             return APIResponse.refused(
                 "auth.required", "this server accepts no bearer tokens", fix: "set [dashboard] jwt_public_key_file, or log in as the owner")
         }
-        switch await hostTokens.verify(String(parts[1])) {
+        switch await hostTokens.verify(presented) {
         case .owner(let subject):
             var context = context
             context.subject = subject

@@ -10,6 +10,8 @@ public struct ServerRequestContext: RequestContext, RemoteAddressRequestContext 
     public var subject: String?
     /// The session's cookie token, when the request came with one.
     public var sessionToken: String?
+    /// The session's CSRF token, for the pages to send back.
+    public var csrfToken: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

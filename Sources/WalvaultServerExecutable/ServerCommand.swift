@@ -64,7 +64,8 @@ struct ServeCommand: AsyncParsableCommand {
             if let path = dashboard.jwtPublicKeyFile { hostTokens = try await HostApplicationTokens.load(path: path) }
             server = DashboardServer(
                 context: context, settings: dashboard, credentials: try OwnerCredentials.load(dashboard), hostTokens: hostTokens,
-                metricsToken: try OwnerCredentials.metricsToken(dashboard))
+                metricsToken: try OwnerCredentials.metricsToken(dashboard),
+                apiTokens: try APITokens.load(path: Paths.join(Paths.dirname(dashboard.ownerPasswordFile), "api-tokens.json")))
         } catch {
             fail("serve", error)
         }

@@ -88,7 +88,7 @@ import WalvaultTesting
         // Without a login every path is refused, with the security headers on the refusal too.
         for (method, path) in [
             ("GET", "/api/jobs"), ("GET", "/api/jobs/x"), ("GET", "/api/session"), ("DELETE", "/api/session"), ("GET", "/api/backups"),
-            ("POST", "/api/backups"), ("POST", "/api/restore"), ("GET", "/")
+            ("POST", "/api/backups"), ("POST", "/api/restore")
         ] {
             let refused = try server.request(method, path)
             #expect(refused.status == 401, "\(method) \(path)")
@@ -98,6 +98,15 @@ import WalvaultTesting
             #expect(refused.headers.header("X-Content-Type-Options") == "nosniff")
         }
         #expect(try server.request("GET", "/api/jobs", headers: [("Cookie", "walvault_session=forged")]).status == 401)
+        // Pages send a stranger to the login page, which (with its script and style sheet) is open.
+        for page in ["/", "/backups", "/restore", "/jobs/x", "/backups/20261204T000000Z"] {
+            let redirected = try server.request("GET", page)
+            #expect(redirected.status == 303 && redirected.headers.header("Location") == "/login", "\(page)")
+        }
+        for open in ["/login", "/static/app.js", "/static/app.css", "/static/favicon.svg"] {
+            #expect(try server.request("GET", open).status == 200, "\(open)")
+        }
+        #expect(try server.request("GET", "/static/other.js").status == 404)
         let metricsOff = try server.request("GET", "/metrics")
         #expect(metricsOff.status == 404 && (metricsOff.body["fix"] as? String)?.contains("metrics_token_file") == true, "\(metricsOff.text)")
 
@@ -218,5 +227,55 @@ import WalvaultTesting
             serve.stderr
                 == "walvault serve: error: \(key) (dashboard.jwt_public_key_file) is not an RSA (2048 bits or more) or P-256 public key in PEM; give the host application's public key: -----BEGIN PUBLIC KEY----- … (RS256 or ES256)\n",
             "\(serve.stderr)")
+    }
+
+    @Test func apiTokensAreMadeByTheOwnerScopedShownOnceKeptAsAHashAndRevoked() throws {
+        let server = try Server()
+        let login = try server.login()
+        let session = [("Cookie", try #require(Self.cookie(login.headers))), ("X-CSRF-Token", try #require(login.body["csrf_token"] as? String))]
+        func make(_ name: String, _ scope: String) throws -> (status: Int, headers: WalvaultHTTP.HTTPResponse, body: [String: Any], text: String) {
+            try server.request(
+                "POST", "/api/tokens", headers: session + [("Content-Type", "application/json")],
+                body: "{\"name\": \"\(name)\", \"scope\": \"\(scope)\"}")
+        }
+        let reader = try make("monitor", "read")
+        let owner = try make("deploy", "owner")
+        #expect(reader.status == 201 && owner.status == 201, "\(reader.text) \(owner.text)")
+        let readToken = try #require(reader.body["token"] as? String)
+        let ownerToken = try #require(owner.body["token"] as? String)
+        #expect(readToken.hasPrefix("wvt_") && readToken.count > 40)
+        #expect(try make("x", "admin").status == 400)
+        #expect(try make("", "read").status == 400)
+
+        // Read may read; only owner may change anything; neither needs a CSRF token.
+        #expect(try server.request("GET", "/api/jobs", headers: [("Authorization", "Bearer \(readToken)")]).status == 200)
+        let readOnly = try server.request("POST", "/api/jobs/x/cancel", headers: [("Authorization", "Bearer \(readToken)")])
+        #expect(readOnly.status == 403 && (readOnly.body["problem"] as? String)?.contains("may only read") == true, "\(readOnly.text)")
+        #expect(
+            try server.request("POST", "/api/jobs/x/cancel", headers: [("Authorization", "Bearer \(ownerToken)")]).status == 404, "past the guard")
+        // A token cannot mint tokens.
+        let minted = try server.request(
+            "POST", "/api/tokens", headers: [("Authorization", "Bearer \(ownerToken)"), ("Content-Type", "application/json")],
+            body: "{\"name\": \"more\", \"scope\": \"owner\"}")
+        #expect(minted.status == 403)
+
+        // Listed with the last use, never with the token or its hash; the file holds only hashes, 0600.
+        let listed = try server.request("GET", "/api/tokens", headers: session)
+        let tokens = listed.body["tokens"] as? [[String: Any]] ?? []
+        #expect(tokens.count == 2 && tokens.contains { $0["name"] as? String == "monitor" && $0["last_used_at"] is Int }, "\(listed.text)")
+        #expect(!listed.text.contains(readToken) && !listed.text.contains("digest"))
+        let file = server.ws.file("etc/api-tokens.json")
+        let stored = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(!stored.contains(readToken) && !stored.contains(ownerToken) && stored.contains("digest"))
+        #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
+
+        // Revoked: refused at once.
+        let id = try #require(tokens.first { $0["name"] as? String == "monitor" }?["id"] as? String)
+        #expect(try server.request("DELETE", "/api/tokens/\(id)", headers: session).status == 204)
+        #expect(try server.request("DELETE", "/api/tokens/\(id)", headers: session).status == 404)
+        #expect(try server.request("GET", "/api/jobs", headers: [("Authorization", "Bearer \(readToken)")]).status == 401)
+        #expect(try server.request("GET", "/api/jobs", headers: [("Authorization", "Bearer wvt_forged")]).status == 401)
+        let log = (try? String(contentsOfFile: server.log, encoding: .utf8)) ?? ""
+        #expect(!log.contains(readToken) && !log.contains(ownerToken))
     }
 }

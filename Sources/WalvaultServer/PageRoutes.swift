@@ -1,0 +1,223 @@
+import Hummingbird
+import WalvaultCatalog
+import WalvaultHistory
+import WalvaultKit
+import WalvaultMaintenance
+import WalvaultRepository
+import WalvaultSystem
+
+/// The owner's pages: overview, backups (the stores' and the history), one backup, restore, and a
+/// job's live progress. Each reads through the same library calls as the API, off the request
+/// threads; a source that cannot be read is said on the page, and the rest still shows.
+extension DashboardServer {
+    func addPageRoutes(to router: Router<ServerRequestContext>) {
+        router.get("/login") { _, _ in pages.render("login", [:]) }
+        router.get("/static/:file") { request, _ in
+            Pages.asset(request.uri.path) ?? APIResponse.refused("store.not_found", "no such file: \(request.uri.path)", fix: "")
+        }
+        router.get("/") { _, requestContext in try await overview(requestContext) }
+        router.get("/backups") { request, requestContext in try await backupsPage(request, requestContext) }
+        router.get("/backups/:label") { _, requestContext in try await backupPage(requestContext) }
+        router.get("/restore") { _, requestContext in try await restorePage(requestContext) }
+        router.get("/jobs/:id") { _, requestContext in jobPage(requestContext) }
+        router.get("/exports") { _, requestContext in try await exportsPage(requestContext) }
+    }
+
+    func base(_ title: String, _ requestContext: ServerRequestContext) -> [String: Any] {
+        ["title": title, "csrf": requestContext.csrfToken ?? "", "cluster": context.config.cluster.name, "subject": requestContext.subject ?? "owner"]
+    }
+
+    /// Reads that may fail: the value, or the line the page shows instead.
+    func attempt<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async -> Result<T, CommandError> {
+        do {
+            return .success(try await Self.offRequestThreads(body))
+        } catch {
+            return .failure(CommandError(problem: "\(error)", fix: ""))
+        }
+    }
+
+    func overview(_ requestContext: ServerRequestContext) async throws -> Response {
+        var values = base("Overview", requestContext)
+        let context = self.context
+        let now = WallClock.nowMicros()
+        switch await attempt({ try DatabaseStats.gather(context: context, now: now) }) {
+        case .success(let stats):
+            var shown: [String: Any] = [
+                "database": stats.database, "size": HumanBytes.text(stats.bytes), "tables": stats.tables, "rows": stats.rowEstimate,
+                "free": stats.freeBytes.map(HumanBytes.text) ?? "not known"
+            ]
+            // Mustache shows a key that is there: an absent figure is left out, never "nil".
+            if stats.daily != nil {
+                shown["growth"] = [
+                    "daily": HumanBytes.signed(stats.daily), "weekly": HumanBytes.signed(stats.weekly), "monthly": HumanBytes.signed(stats.monthly)
+                ]
+            }
+            if let fullBy = stats.fullBy { shown["fullBy"] = fullBy }
+            values["stats"] = shown
+            let points = stats.series.compactMap { point in RecoveryTarget.parseTime(point.at).map { SVGChart.Point(at: $0, value: point.bytes) } }
+            values["chart"] =
+                SVGChart.growth(points, label: HumanBytes.text, date: { String(RecoveryTarget.formatUTC($0).prefix(16)) })
+                ?? "<p id=\"growth-chart-empty\">The growth chart appears once two sizes have been sampled (every sample_minutes, and at each walvault check).</p>"
+        case .failure(let problem):
+            values["statsError"] = problem.problem
+        }
+        switch await attempt({ try InfoReport.gather(context: context, now: now) }) {
+        case .success(let info):
+            if let newest = info.backups.last {
+                let stop = RecoveryTarget.parseTime(newest.stopTime) ?? now
+                values["lastBackup"] = [
+                    "label": newest.label, "stopTime": newest.stopTime, "age": BackupLabel.age(from: stop, to: now),
+                    "size": HumanBytes.text(Int64(newest.size)), "stores": newest.stores.joined(separator: ", ")
+                ]
+            }
+            values["stores"] = info.stores.map { store -> [String: Any] in
+                var lag = "nothing"
+                if let queued = store.queuedObjects, queued > 0 {
+                    lag = "\(queued) objects (\(HumanBytes.text(Int64(store.queuedBytes ?? 0)))), the oldest for \(store.oldestQueuedSeconds ?? 0) s"
+                } else if store.queuedObjects == nil {
+                    lag = "written at once (sync)"
+                }
+                let oldest = info.backups.first { $0.stores.contains(store.name) }?.stopTime ?? "no backup yet"
+                return ["name": store.name, "mode": store.mode, "bytes": HumanBytes.text(Int64(store.bytes)), "lag": lag, "restorableFrom": oldest]
+            }
+        case .failure(let problem):
+            values["infoError"] = problem.problem
+        }
+        values["jobs"] = context.jobs.prefix(10).map { job -> [String: Any] in
+            ["id": job.id, "summary": job.summary, "started": RecoveryTarget.formatUTC(job.startedAt), "actor": job.actor, "origin": job.origin]
+        }
+        return pages.render("overview", values)
+    }
+
+    func backupsPage(_ request: Request, _ requestContext: ServerRequestContext) async throws -> Response {
+        var values = base("Backups", requestContext)
+        let context = self.context
+        if case .success(let info) = await attempt({ try InfoReport.gather(context: context) }) {
+            values["backups"] = info.backups.reversed().map(backupValues)
+        }
+        let query = request.uri.queryParameters
+        values["types"] = ["database", "wal", "logs", "storage", "audit"].map { ["name": $0, "selected": query.get("type") == $0] }
+        values["statuses"] = ["succeeded", "failed", "interrupted"].map { ["name": $0, "selected": query.get("status") == $0] }
+        values["operation"] = query.get("operation") ?? ""
+        values["store"] = query.get("store") ?? ""
+        switch Self.historyFilter(query) {
+        case .success(let filter):
+            guard context.config.history != nil else {
+                values["historyError"] = "No [history] section in the config: the history is not kept."
+                return pages.render("backups", values)
+            }
+            let path = context.config.path
+            switch await attempt({ try ControlPlane(configPath: path).rows(filter) }) {
+            case .success(let rows):
+                values["rows"] = rows
+                func link(_ offset: Int) -> String {
+                    var parts = ["offset=\(offset)"]
+                    for name in ["type", "status", "operation", "store", "since", "limit"] {
+                        if let value = query.get(name), let escaped = value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
+                            parts.append("\(name)=\(escaped)")
+                        }
+                    }
+                    return "/backups?" + parts.joined(separator: "&")
+                }
+                let limit = filter.limit ?? 100
+                if filter.offset > 0 { values["previous"] = link(max(0, filter.offset - limit)) }
+                if rows.count == limit { values["next"] = link(filter.offset + limit) }
+            case .failure(let problem):
+                values["historyError"] = problem.problem
+            }
+        case .failure(let refusal):
+            values["historyError"] = refusal.problem
+        }
+        return pages.render("backups", values)
+    }
+
+    func backupValues(_ backup: InfoReport.Backup) -> [String: Any] {
+        let stop = RecoveryTarget.parseTime(backup.stopTime) ?? WallClock.nowMicros()
+        return [
+            "label": backup.label, "stopTime": backup.stopTime, "startTime": backup.startTime, "size": HumanBytes.text(Int64(backup.size)),
+            "storedSize": HumanBytes.text(Int64(backup.storedSize)), "stores": backup.stores.joined(separator: ", "), "files": backup.files,
+            "parts": backup.parts ?? 0, "timeline": backup.timeline, "startLSN": backup.startLSN, "stopLSN": backup.stopLSN,
+            "postgresVersion": backup.postgresVersion.map(String.init) ?? "", "systemIdentifier": backup.systemIdentifier ?? "",
+            "age": BackupLabel.age(from: stop, to: WallClock.nowMicros())
+        ]
+    }
+
+    func backupPage(_ requestContext: ServerRequestContext) async throws -> Response {
+        let label = requestContext.parameters.get("label") ?? ""
+        var values = base("Backup \(label)", requestContext)
+        let context = self.context
+        switch await attempt({ try InfoReport.gather(context: context) }) {
+        case .success(let info):
+            guard let backup = info.backups.first(where: { $0.label == label }) else {
+                values["pageError"] = "no store holds a complete backup \(label)"
+                return pages.render("backup", values)
+            }
+            var shown = backupValues(backup)
+            let verification = (try? await lastVerification(of: label)) ?? nil
+            shown["verification"] =
+                verification.map { "\($0["status"] ?? "") \($0["created_at"] ?? "") by \($0["actor"] ?? "") (\($0["origin"] ?? ""))" }
+                ?? "not verified from the dashboard yet"
+            values["backup"] = shown
+        case .failure(let problem):
+            values["pageError"] = problem.problem
+        }
+        return pages.render("backup", values)
+    }
+
+    func restorePage(_ requestContext: ServerRequestContext) async throws -> Response {
+        var values = base("Restore", requestContext)
+        let context = self.context
+        let now = WallClock.nowMicros()
+        if case .success(let info) = await attempt({ try InfoReport.gather(context: context, now: now) }) {
+            let stops = info.backups.compactMap { RecoveryTarget.parseTime($0.stopTime) }
+            if let first = info.backups.first {
+                values["window"] = ["start": first.stopTime, "timeline": SVGChart.timeline(backups: stops, now: now) ?? ""]
+            }
+            values["backups"] = info.backups.reversed().map(backupValues)
+        }
+        values["defaultDirectory"] = context.config.cluster.pgdata.map { "\($0)-restored-<now>" } ?? "/var/lib/postgresql/15/restored"
+        return pages.render("restore", values)
+    }
+
+    func exportsPage(_ requestContext: ServerRequestContext) async throws -> Response {
+        var values = base("Exports", requestContext)
+        let context = self.context
+        switch await attempt({
+            let layout = ArchiveLayout(cluster: context.config.cluster.name)
+            let dumps = try ExportListing.list(.dumps, stores: context.stores, layout: layout).map { ($0, "schema dump") }
+            let logs = try ExportListing.list(.logs, stores: context.stores, layout: layout).map { ($0, "log export") }
+            return (dumps + logs).sorted { $0.0.name.time > $1.0.name.time }.map { export, kind -> [String: String] in
+                [
+                    "id": export.id, "kind": kind, "time": RecoveryTarget.formatUTC(export.name.time), "format": export.name.format.rawValue,
+                    "stores": export.copies.map(\.store).joined(separator: ", ")
+                ]
+            }
+        }) {
+        case .success(let exports): values["exports"] = exports
+        case .failure(let problem): values["exportsError"] = problem.problem
+        }
+        return pages.render("exports", values)
+    }
+
+    func jobPage(_ requestContext: ServerRequestContext) -> Response {
+        let id = requestContext.parameters.get("id") ?? ""
+        var values = base("Job", requestContext)
+        guard let job = context.jobStatusDirectory.status(id: id), job.cluster == context.config.cluster.name else {
+            values["id"] = id
+            values["state"] = "unknown"
+            values["error"] = "no job \(id) in this cluster's spool"
+            return pages.render("job", values)
+        }
+        values["title"] = "\(job.operation.rawValue) \(job.id)"
+        values["id"] = job.id
+        values["operation"] = job.operation.rawValue
+        values["started"] = RecoveryTarget.formatUTC(job.startedAt)
+        values["actor"] = job.actor
+        values["origin"] = job.origin
+        values["state"] = job.state.rawValue
+        values["phase"] = job.progress?.phase ?? ""
+        if let percent = job.state == .succeeded ? 100 : job.progress?.percent { values["percent"] = percent }
+        values["error"] = job.error ?? ""
+        return pages.render("job", values)
+    }
+}
