@@ -16,7 +16,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
-        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1")
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0")
     ],
     targets: [
         // System C libraries, found through pkg-config.
@@ -52,6 +53,12 @@ let package = Package(
             resources: [
                 .embedInCode("0001_control_plane.sql"), .embedInCode("0002_expiry.sql"), .embedInCode("0003_exports.sql"),
                 .embedInCode("0004_actor.sql"), .embedInCode("0005_dashboard.sql")
+            ]),
+        // The documentation: docs/*.md compiled into walvault-server for its Docs page.
+        .target(
+            name: "WalvaultDocs", path: "docs", exclude: ["architecture.md", "images"],
+            resources: [
+                .embedInCode("backups.md"), .embedInCode("restore.md"), .embedInCode("encryption.md"), .embedInCode("troubleshooting.md")
             ]),
         .target(
             name: "WalvaultHistory",
@@ -130,19 +137,21 @@ let package = Package(
             name: "WalvaultServer",
             dependencies: [
                 "WalvaultSystem", "WalvaultPolicy", "WalvaultConfig", "WalvaultCatalog", "WalvaultRepository", "WalvaultHistory", "WalvaultKit",
-                "WalvaultBackup", "WalvaultExports",
+                "WalvaultBackup", "WalvaultExports", "WalvaultDocs",
                 "WalvaultMaintenance", "WalvaultService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
                 .product(name: "JWTKit", package: "jwt-kit"),
-                .product(name: "Mustache", package: "swift-mustache")
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Ink", package: "Ink")
             ],
             // The API's description, served at /api/openapi.json from the binary.
             resources: [
                 .embedInCode("openapi.json"), .embedInCode("Pages/layout.mustache"), .embedInCode("Pages/login.mustache"),
                 .embedInCode("Pages/overview.mustache"), .embedInCode("Pages/backups.mustache"), .embedInCode("Pages/backup.mustache"),
                 .embedInCode("Pages/restore.mustache"), .embedInCode("Pages/job.mustache"), .embedInCode("Pages/exports.mustache"),
+                .embedInCode("Pages/docs.mustache"),
                 .embedInCode("Pages/app.js"),
                 .embedInCode("Pages/app.css"), .embedInCode("Pages/favicon.svg")
             ]),

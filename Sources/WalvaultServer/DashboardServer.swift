@@ -70,6 +70,7 @@ public struct DashboardServer: Sendable {
         addExportRoutes(to: router)
         addTokenRoutes(to: router)
         addPageRoutes(to: router)
+        addDocsRoutes(to: router)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "walvault"),

@@ -13,7 +13,8 @@ struct Pages: Sendable {
             ("layout", PackageResources.layout_mustache), ("login", PackageResources.login_mustache),
             ("overview", PackageResources.overview_mustache), ("backups", PackageResources.backups_mustache),
             ("backup", PackageResources.backup_mustache), ("restore", PackageResources.restore_mustache),
-            ("job", PackageResources.job_mustache), ("exports", PackageResources.exports_mustache)
+            ("job", PackageResources.job_mustache), ("exports", PackageResources.exports_mustache),
+            ("docs", PackageResources.docs_mustache)
         ]
         for (name, bytes) in templates {
             // The templates are ours and fixed: one that does not parse is a bug the tests catch.

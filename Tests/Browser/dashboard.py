@@ -162,6 +162,16 @@ class Steps:
             raise AssertionError("the growth chart has %d points" % len(points))
         print("step 7: the overview's growth chart has %d points" % len(points))
 
+        # The Docs page: the repository's docs/backups.md, rendered by the server.
+        self.open("/docs")
+        article = self.wait.until(ready.presence_of_element_located((By.ID, "doc")))
+        if "What is backed up" not in article.text or not article.find_elements(By.TAG_NAME, "table"):
+            raise AssertionError("the Docs page does not show docs/backups.md: %s" % article.text[:200])
+        self.driver.find_element(By.LINK_TEXT, "restore.md").click()
+        self.wait.until(ready.url_contains("/docs/restore"))
+        self.shot("8-docs")
+        print("step 8: the docs page renders docs/*.md")
+
         # The browser's console saw no error (a script error, or anything the Content-Security-Policy
         # blocked); refused requests (the restore above) are the network's, and expected.
         errors = [e for e in self.driver.get_log("browser") if e.get("level") == "SEVERE" and e.get("source") != "network"]

@@ -99,7 +99,7 @@ import WalvaultTesting
         }
         #expect(try server.request("GET", "/api/jobs", headers: [("Cookie", "walvault_session=forged")]).status == 401)
         // Pages send a stranger to the login page, which (with its script and style sheet) is open.
-        for page in ["/", "/backups", "/restore", "/jobs/x", "/backups/20261204T000000Z"] {
+        for page in ["/", "/backups", "/restore", "/jobs/x", "/backups/20261204T000000Z", "/exports", "/docs", "/docs/restore"] {
             let redirected = try server.request("GET", page)
             #expect(redirected.status == 303 && redirected.headers.header("Location") == "/login", "\(page)")
         }
