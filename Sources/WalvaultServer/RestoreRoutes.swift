@@ -15,6 +15,8 @@ extension DashboardServer {
         let confirmation: String?
         let totp: String?
         let pgdata: String?
+        /// Into the cluster's own directory, which must be stopped; the old one is renamed aside.
+        let inPlace: Bool?
     }
 
     struct RestoreStarted: Encodable {
@@ -46,9 +48,17 @@ extension DashboardServer {
                 audit("restore", subject: body.backupId ?? body.targetTime, failed: refusal, actor: actor(request, requestContext))
                 return APIResponse.problem(refusal)
             }
+            let aside = body.inPlace == true ? "\(options.pgdata).before-restore-\(UTCTime.compact(WallClock.nowMicros()))" : nil
             switch await jobs.start(
-                RestoreOperation(options: options), context: context, actor: actor(request, requestContext), subject: body.backupId)
+                RestoreOperation(options: options, setAsideTo: aside), context: context, actor: actor(request, requestContext),
+                subject: body.backupId)
             {
+            case .success(let id) where aside != nil:
+                let next = [
+                    "when the job has succeeded, start the cluster as before (systemctl start postgresql): it replays WAL from the stores, stops at the target and promotes",
+                    "the previous data directory is kept at \(aside!), never deleted: remove it yourself once the restored cluster is right"
+                ]
+                return APIResponse.json(RestoreStarted(jobId: id, pgdata: options.pgdata, next: next), status: .accepted)
             case .success(let id):
                 let next = [
                     "when the job has succeeded, start the restored copy as the postgres user: pg_ctl -D \(options.pgdata) -o '-p 5433' start",
@@ -77,6 +87,25 @@ extension DashboardServer {
             return refuse("backup_id \"\(label)\" is not a backup label", "GET /api/backups lists them")
         }
         let ownDirectory = context.config.cluster.pgdata.map { FileSystem.realPath($0) ?? $0 }
+        let config = FileSystem.realPath(context.config.path) ?? context.config.path
+        if body.inPlace == true {
+            guard let own = context.config.cluster.pgdata else {
+                return refuse("an in-place restore needs [cluster] pgdata in the config", "set pgdata, or restore into a new directory")
+            }
+            if let pid = RestoreDestination.runningServer(in: own) {
+                return .failure(
+                    CommandError(
+                        problem: "the cluster in \(own) is running (postmaster pid \(pid)): an in-place restore needs it stopped",
+                        fix: "stop it (systemctl stop postgresql) and ask again, or restore into a new directory; nothing was changed",
+                        errorCode: "command.refused"))
+            }
+            if let given = body.pgdata, given != own {
+                return refuse("in_place restores into [cluster] pgdata (\(own)), not \(given)", "leave pgdata out, or in_place")
+            }
+            return .success(
+                RestoreOptions(
+                    pgdata: own, target: target, backupLabel: body.backupId, restoreCommand: "\(context.launcher.executable) --config \(config)"))
+        }
         let directory: String
         if let given = body.pgdata {
             let components = given.split(separator: "/")
@@ -95,10 +124,9 @@ extension DashboardServer {
             return .failure(
                 CommandError(
                     problem: "pgdata \(directory) is the running cluster's own data directory",
-                    fix: "restore into a new directory (leave pgdata out for one beside it) and switch over as the answer says",
+                    fix: "restore into a new directory (leave pgdata out for one beside it), or stop the cluster and send \"in_place\": true",
                     errorCode: "command.refused"))
         }
-        let config = FileSystem.realPath(context.config.path) ?? context.config.path
         return .success(
             RestoreOptions(
                 pgdata: directory, target: target, backupLabel: body.backupId, restoreCommand: "\(context.launcher.executable) --config \(config)"))

@@ -69,9 +69,18 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             fail("serve", error)
         }
-        if !dashboard.listensOnLoopback && !dashboard.usesTLS && !dashboard.trustedProxy {
+        // Refused rather than served in clear under a setting that promises TLS.
+        if dashboard.usesTLS {
+            fail(
+                "serve",
+                CommandError(
+                    problem: "[dashboard] tls_certificate_file is set, but walvault serve does not terminate TLS itself yet",
+                    fix: "put a TLS proxy in front (nginx, Caddy) with trusted_proxy = true, and remove tls_certificate_file and tls_key_file",
+                    errorCode: "config.invalid"))
+        }
+        if !dashboard.listensOnLoopback && !dashboard.trustedProxy {
             let warning =
-                "walvault serve: warning: listening on \(dashboard.host) without tls: passwords and sessions cross the network in clear; set tls_certificate_file and tls_key_file, or put a TLS proxy in front (trusted_proxy = true)\n"
+                "walvault serve: warning: listening on \(dashboard.host) without tls: passwords and sessions cross the network in clear; put a TLS proxy in front (trusted_proxy = true)\n"
             _ = warning.withCString { write(2, $0, strlen($0)) }
         }
         // Jobs a previous server (or any process) left running are interrupted: say so once, in

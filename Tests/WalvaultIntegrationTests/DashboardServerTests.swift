@@ -278,4 +278,22 @@ import WalvaultTesting
         let log = (try? String(contentsOfFile: server.log, encoding: .utf8)) ?? ""
         #expect(!log.contains(readToken) && !log.contains(ownerToken))
     }
+
+    @Test func tlsSettingsAreRefusedRatherThanServedInClear() throws {
+        let ws = try Workspace()
+        let config = try ws.config(
+            stores: [try ws.mkdir("store")],
+            extra: "[dashboard]\nlisten = \"127.0.0.1:\(Fixture.freePort())\"\nowner_password_file = \"\(ws.file("etc/owner.hash"))\"\n"
+                + "totp_secret_file = \"\(ws.file("etc/owner.totp"))\"\ntls_certificate_file = \"\(ws.file("cert.pem"))\"\ntls_key_file = \"\(ws.file("key.pem"))\"\n"
+        )
+        let twice = try ws.write("twice", "\(Self.password)\n\(Self.password)\n")
+        #expect(try ws.walvault(["owner", "set-password", "--config", config], stdin: twice).status == 0)
+        #expect(try ws.walvault(["owner", "enroll-2fa", "--config", config]).status == 0)
+        let serve = try ws.walvault(["serve", "--config", config])
+        #expect(serve.status == 1)
+        #expect(
+            serve.stderr
+                == "walvault serve: error: [dashboard] tls_certificate_file is set, but walvault serve does not terminate TLS itself yet; put a TLS proxy in front (nginx, Caddy) with trusted_proxy = true, and remove tls_certificate_file and tls_key_file\n",
+            "\(serve.stderr)")
+    }
 }

@@ -113,6 +113,22 @@ import WalvaultSystem
         try restored.stop()
         try server.cluster.start()
 
+        // In place: refused while the cluster runs; stopped, its directory is renamed aside, never deleted.
+        let running = try restore("\"target_time\": \"latest\", \"in_place\": true, \"confirmation\": \"RESTORE\", \"totp\": \"000000\"")
+        #expect(running.status == 409 && (running.body["problem"] as? String)?.contains("is running") == true, "\(running.text)")
+        try server.cluster.stop()
+        let inPlace = try restore(
+            "\"target_time\": \"latest\", \"in_place\": true, \"confirmation\": \"RESTORE\", \"totp\": \"\(server.freshCode())\"")
+        #expect(inPlace.status == 202, "\(inPlace.text)")
+        let asideLine = (inPlace.body["next"] as? [String])?.first { $0.contains("before-restore-") } ?? ""
+        #expect(try server.finished(#require(inPlace.body["job_id"] as? String))["state"] as? String == "succeeded")
+        let asides = try FileManager.default.contentsOfDirectory(atPath: server.ws.path).filter { $0.hasPrefix("pgdata.before-restore-") }
+        #expect(asides.count == 1 && asideLine.contains(asides.first ?? "?"), "\(asides) \(asideLine)")
+        #expect(FileManager.default.fileExists(atPath: server.ws.file("\(asides.first ?? "?")/PG_VERSION")), "the old directory is kept whole")
+        try server.cluster.start()
+        try server.cluster.waitForPromotion()
+        #expect(try server.cluster.sql("SELECT count(*) FROM t") == "25000", "latest: every archived change")
+
         let restores = try server.history("operation=restore")
         #expect(
             restores.contains { $0["status"] == "succeeded" && $0["actor"] == "owner" && $0["origin"] == "dashboard from 10.0.0.9" }, "\(restores)")
