@@ -1,5 +1,6 @@
 import Dispatch
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import WalvaultConfig
 import WalvaultKit
@@ -54,7 +55,9 @@ public struct DashboardServer: Sendable {
         self.clock = clock
     }
 
-    public func application(logger: Logger = Logger(label: "walvault-server")) -> some ApplicationProtocol {
+    /// - Parameter tls: from `DashboardTLS.configuration`, with `tls_certificate_file`; nil serves
+    ///   plain HTTP (loopback, or behind a proxy that terminates TLS).
+    public func application(tls: TLSConfiguration? = nil, logger: Logger = Logger(label: "walvault-server")) throws -> some ApplicationProtocol {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: SecurityHeaders())
         router.add(middleware: OwnerGuard(sessions: sessions, hostTokens: hostTokens, apiTokens: self.apiTokens, clock: clock))
@@ -72,7 +75,7 @@ public struct DashboardServer: Sendable {
         addPageRoutes(to: router)
         addDocsRoutes(to: router)
         return Application(
-            router: router,
+            router: router, server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "walvault"),
             logger: logger)
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Hummingbird
+import HummingbirdTLS
 import WalvaultConfig
 import WalvaultKit
 import WalvaultServer
@@ -54,7 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let (_, dashboard) = try options.dashboard("serve")
         let server: DashboardServer
+        let tls: TLSConfiguration?
         do {
+            tls = try DashboardTLS.configuration(dashboard)
             var context = try WalvaultContext.load(configPath: ConfigLocation.resolve(explicit: options.config))
             if context.keyRing != nil { ProcessHardening.disableCoreDumps() }
             // Background workers (the shipper) are the CLI's, installed beside this executable:
@@ -69,16 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             fail("serve", error)
         }
-        // Refused rather than served in clear under a setting that promises TLS.
-        if dashboard.usesTLS {
-            fail(
-                "serve",
-                CommandError(
-                    problem: "[dashboard] tls_certificate_file is set, but walvault serve does not terminate TLS itself yet",
-                    fix: "put a TLS proxy in front (nginx, Caddy) with trusted_proxy = true, and remove tls_certificate_file and tls_key_file",
-                    errorCode: "config.invalid"))
-        }
-        if !dashboard.listensOnLoopback && !dashboard.trustedProxy {
+        if !dashboard.listensOnLoopback && !dashboard.trustedProxy && tls == nil {
             let warning =
                 "walvault serve: warning: listening on \(dashboard.host) without tls: passwords and sessions cross the network in clear; put a TLS proxy in front (trusted_proxy = true)\n"
             _ = warning.withCString { write(2, $0, strlen($0)) }
@@ -92,7 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let sampler = Task { await server.sampleSizes() }
         defer { sampler.cancel() }
-        try await server.application().runService()
+        try await server.application(tls: tls).runService()
     }
 }
 

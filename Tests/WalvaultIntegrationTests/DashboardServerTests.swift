@@ -279,21 +279,96 @@ import WalvaultTesting
         #expect(!log.contains(readToken) && !log.contains(ownerToken))
     }
 
-    @Test func tlsSettingsAreRefusedRatherThanServedInClear() throws {
-        let ws = try Workspace()
+    /// A self-signed certificate for 127.0.0.1 and its key, from the openssl command.
+    static func selfSigned(_ ws: Workspace, _ name: String) throws -> (certificate: String, key: String) {
+        let certificate = ws.file("\(name).crt")
+        let key = ws.file("\(name).key")
+        let made = try run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate
+            ])
+        guard made.status == 0 else { throw TestFailure("openssl req: \(made.stderr)") }
+        return (certificate, key)
+    }
+
+    static func tlsConfig(_ ws: Workspace, port: Int, certificate: String, key: String) throws -> String {
         let config = try ws.config(
             stores: [try ws.mkdir("store")],
-            extra: "[dashboard]\nlisten = \"127.0.0.1:\(Fixture.freePort())\"\nowner_password_file = \"\(ws.file("etc/owner.hash"))\"\n"
-                + "totp_secret_file = \"\(ws.file("etc/owner.totp"))\"\ntls_certificate_file = \"\(ws.file("cert.pem"))\"\ntls_key_file = \"\(ws.file("key.pem"))\"\n"
+            extra:
+                "spool = \"\(try ws.mkdir("spool"))\"\n[dashboard]\nlisten = \"127.0.0.1:\(port)\"\nowner_password_file = \"\(ws.file("etc/owner.hash"))\"\n"
+                + "totp_secret_file = \"\(ws.file("etc/owner.totp"))\"\ntls_certificate_file = \"\(certificate)\"\ntls_key_file = \"\(key)\"\n"
         )
         let twice = try ws.write("twice", "\(Self.password)\n\(Self.password)\n")
-        #expect(try ws.walvault(["owner", "set-password", "--config", config], stdin: twice).status == 0)
-        #expect(try ws.walvault(["owner", "enroll-2fa", "--config", config]).status == 0)
-        let serve = try ws.walvault(["serve", "--config", config])
-        #expect(serve.status == 1)
-        #expect(
-            serve.stderr
-                == "walvault serve: error: [dashboard] tls_certificate_file is set, but walvault serve does not terminate TLS itself yet; put a TLS proxy in front (nginx, Caddy) with trusted_proxy = true, and remove tls_certificate_file and tls_key_file\n",
-            "\(serve.stderr)")
+        guard try ws.walvault(["owner", "set-password", "--config", config], stdin: twice).status == 0,
+            try ws.walvault(["owner", "enroll-2fa", "--config", config]).status == 0
+        else { throw TestFailure("owner set-password or enroll-2fa failed") }
+        return config
+    }
+
+    @Test func servesHTTPSWithTheConfiguredCertificateAndSecureCookies() throws {
+        let ws = try Workspace()
+        let (certificate, key) = try Self.selfSigned(ws, "server")
+        let port = Fixture.freePort()
+        let config = try Self.tlsConfig(ws, port: port, certificate: certificate, key: key)
+        let log = ws.file("serve.log")
+        let pid = try spawn(ws.walvault, ["serve", "--config", config], stdout: log, stderr: log)
+        defer {
+            kill(pid, SIGTERM)
+            _ = waitFor(pid)
+        }
+        let url = "https://127.0.0.1:\(port)"
+        // Verified against the certificate, the way a browser that trusts it would.
+        var refused = ProcessResult(status: -1, stdout: "", stderr: "")
+        try poll("walvault serve listening with TLS on \(port)") {
+            refused = try run("/usr/bin/curl", ["-sS", "--cacert", certificate, "-o", "/dev/null", "-w", "%{http_code}", "\(url)/api/jobs"])
+            return refused.status == 0
+        }
+        #expect(refused.stdout == "401", "\(refused)")
+        let secret = try String(contentsOfFile: ws.file("etc/owner.totp"), encoding: .utf8).split(separator: "\n")[0].description
+        let code = TOTPCheck(secret: secret).code(atSecond: Int64(Date().timeIntervalSince1970))
+        let login = try run(
+            "/usr/bin/curl",
+            [
+                "-sS", "-i", "--cacert", certificate, "-H", "Content-Type: application/json", "--data",
+                "{\"password\": \"\(Self.password)\", \"totp\": \"\(code)\"}", "\(url)/api/session"
+            ])
+        let cookie = login.stdout.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie: walvault_session=") } ?? ""
+        #expect(login.stdout.hasPrefix("HTTP/1.1 201"), "\(login)")
+        #expect(cookie.contains("; Secure") && cookie.contains("; HttpOnly") && cookie.contains("SameSite=Strict"), "\(cookie)")
+        // Plain HTTP on the TLS port gets no page.
+        let clear = try run("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "http://127.0.0.1:\(port)/api/jobs"])
+        #expect(clear.status != 0 && clear.stdout == "000", "\(clear)")
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(!output.contains("without tls"), "\(output)")
+    }
+
+    @Test func tlsFilesThatCannotServeAreRefusedWithOneLine() throws {
+        let ws = try Workspace()
+        let (certificate, key) = try Self.selfSigned(ws, "server")
+        let (_, otherKey) = try Self.selfSigned(ws, "other")
+        let cases = [
+            (
+                ws.file("missing.crt"), key,
+                "walvault serve: error: [dashboard] tls_certificate_file \(ws.file("missing.crt")): cannot be read as a PEM certificate chain; check that it exists, that the server's user can read it and that it begins with -----BEGIN CERTIFICATE-----\n"
+            ),
+            (
+                certificate, try ws.write("garbage.key", "KEY-MARKER not a key\n"),
+                "walvault serve: error: [dashboard] tls_key_file \(ws.file("garbage.key")): cannot be read as an unencrypted PEM private key; check that it exists, that only the server's user can read it and that it has no passphrase\n"
+            ),
+            (
+                certificate, otherKey,
+                "walvault serve: error: [dashboard] tls_key_file \(otherKey) is not the private key of tls_certificate_file \(certificate); give the key the certificate was issued for\n"
+            )
+        ]
+        for (index, (certificateFile, keyFile, expected)) in cases.enumerated() {
+            let dir = try Workspace()
+            let config = try Self.tlsConfig(dir, port: Fixture.freePort(), certificate: certificateFile, key: keyFile)
+            let serve = try dir.walvault(["serve", "--config", config])
+            #expect(serve.status == 1, "case \(index)")
+            #expect(serve.stderr == expected, "case \(index): \(serve.stderr)")
+            #expect(!serve.stderr.contains("KEY-MARKER"))
+        }
     }
 }
