@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The TOTP enrolment's QR code, for walvault-server only.
+        .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // Typed wrappers for the variadic and macro C APIs Swift cannot call directly. libcurl's
         // are apart so that the archive-push binary does not load libcurl (and its ~25 dependent
         // libraries) at every start until a store actually speaks HTTP.
@@ -138,8 +140,8 @@ let package = Package(
             name: "WalvaultServer",
             dependencies: [
                 "WalvaultSystem", "WalvaultPolicy", "WalvaultConfig", "WalvaultCatalog", "WalvaultRepository", "WalvaultHistory", "WalvaultKit",
-                "WalvaultBackup", "WalvaultExports", "WalvaultDocs",
-                "WalvaultMaintenance", "WalvaultService",
+                "WalvaultBackup", "WalvaultExports", "WalvaultDrill", "WalvaultDocs",
+                "WalvaultMaintenance", "WalvaultService", "CQREncode",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

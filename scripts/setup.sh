@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   postgresql-15 postgresql-contrib   # the real server the tests and demo run (initdb, pg_ctl, pgbench)
   libpq-dev libcurl4-openssl-dev libssl-dev libzstd-dev liblz4-dev zlib1g-dev pkg-config
+  libqrencode-dev                    # walvault-server draws the TOTP enrolment's QR code at a terminal
   util-linux                         # runuser, to start PostgreSQL as an unprivileged user
   strace                             # the expire test kills walvault at an exact deletion (fault injection)
   time                               # GNU time: peak RSS of a command (the export test's memory bound)

@@ -680,6 +680,15 @@ public enum ConfigLoader {
                 }
                 retentionDays = days
             }
+            var price: Double?
+            if StoreSettings.knownTypes.contains(type), let value = try reader.number("price_per_gb_month") {
+                guard value.isFinite, value >= 0, value <= 1000 else {
+                    throw ConfigError(
+                        file: path, key: "\(place).price_per_gb_month", problem: "\(value) is out of range",
+                        fix: "give the provider's price per GB and month, from 0 to 1000 (e.g. 0.006 for Backblaze B2)")
+                }
+                price = value
+            }
             switch type {
             case "local":
                 let storePath = try reader.requiredString("path", meaning: "the directory that holds the store, e.g. \"/var/backups/walvault\"")
@@ -688,9 +697,12 @@ public enum ConfigLoader {
                         file: path, key: "\(place).path", problem: "\"\(storePath)\" is not an absolute path",
                         fix: "give the full path: archive_command runs inside the data directory")
                 }
-                stores.append(StoreSettings(name: name, kind: .local(path: storePath), mode: mode, retentionDays: retentionDays))
+                stores.append(
+                    StoreSettings(name: name, kind: .local(path: storePath), mode: mode, retentionDays: retentionDays, pricePerGBMonth: price))
             case "s3":
-                stores.append(StoreSettings(name: name, kind: .s3(try parseS3(reader, path: path)), mode: mode, retentionDays: retentionDays))
+                stores.append(
+                    StoreSettings(
+                        name: name, kind: .s3(try parseS3(reader, path: path)), mode: mode, retentionDays: retentionDays, pricePerGBMonth: price))
             case "telegram":
                 let explicitMode = try reader.string("mode")
                 guard mode == .async || explicitMode == nil else {
@@ -700,7 +712,9 @@ public enum ConfigLoader {
                 }
                 mode = .async
                 stores.append(
-                    StoreSettings(name: name, kind: .telegram(try parseTelegram(reader, path: path)), mode: mode, retentionDays: retentionDays))
+                    StoreSettings(
+                        name: name, kind: .telegram(try parseTelegram(reader, path: path)), mode: mode, retentionDays: retentionDays,
+                        pricePerGBMonth: price))
             default:
                 throw ConfigError(
                     file: path, key: "\(place).type", problem: "unknown store type \"\(type)\"",

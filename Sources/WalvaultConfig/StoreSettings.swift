@@ -20,12 +20,15 @@ public struct StoreSettings: Sendable, Equatable {
     public var mode: Mode
     /// This store's own retention window, when it differs from `[retention] days`.
     public var retentionDays: Int?
+    /// What the provider charges per decimal GB held for a month, for the dashboard's cost column.
+    public var pricePerGBMonth: Double?
 
-    public init(name: String, kind: Kind, mode: Mode = .sync, retentionDays: Int? = nil) {
+    public init(name: String, kind: Kind, mode: Mode = .sync, retentionDays: Int? = nil, pricePerGBMonth: Double? = nil) {
         self.name = name
         self.kind = kind
         self.mode = mode
         self.retentionDays = retentionDays
+        self.pricePerGBMonth = pricePerGBMonth
     }
 
     /// The chat of a Telegram store, for messages.
@@ -38,7 +41,7 @@ public struct StoreSettings: Sendable, Equatable {
     public static let knownTypes = ["local", "s3", "telegram"]
 
     /// Keys every `[[stores]]` entry has.
-    public static let commonKeys = ["name", "type", "retention_days"]
+    public static let commonKeys = ["name", "type", "retention_days", "price_per_gb_month"]
     /// The keys each type takes, in one table (as pgBackRest declares `repo-s3-bucket` only for
     /// `repo-type = s3`), so that `bucket` on a local store is an unknown key, not ignored.
     public static let keysByType: [String: [String]] = [

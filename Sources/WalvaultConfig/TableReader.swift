@@ -33,6 +33,14 @@ struct TableReader {
         return int
     }
 
+    /// A float or an integer (`price_per_gb_month = 5` and `= 0.006` both read).
+    func number(_ name: String) throws -> Double? {
+        guard let value = table[name] else { return nil }
+        if let double = value.double { return double }
+        guard let int = value.int else { throw typeError(name, expected: "a number", found: value.type) }
+        return Double(int)
+    }
+
     func bool(_ name: String) throws -> Bool? {
         guard let value = table[name] else { return nil }
         guard let bool = value.bool else { throw typeError(name, expected: "true or false", found: value.type) }

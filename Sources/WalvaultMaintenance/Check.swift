@@ -148,18 +148,11 @@ public struct Check {
     }
 
     package func freeSpace() -> [HealthCheck] {
-        var places: [(String, String)] = []
-        if let pgdata = context.config.cluster.pgdata { places.append(("pg_wal", Paths.join(pgdata, "pg_wal"))) }
-        for store in context.config.stores { if case .local(let path) = store.kind { places.append(("store \"\(store.name)\"", path)) } }
-        if let spool = context.config.cluster.spool { places.append(("the spool", spool)) }
-        return places.map { what, path in
-            var st = statvfs()
-            guard statvfs(path, &st) == 0 else {
-                return HealthCheck(name: "free space for \(what)", ok: false, figure: "cannot read \(path): \(String(cString: strerror(errno)))")
+        DiskSpace.measure(context.config).map { disk in
+            guard let free = disk.freeBytes, let total = disk.totalBytes else {
+                return HealthCheck(name: "free space for \(disk.what)", ok: false, figure: disk.unreadable ?? "cannot read \(disk.path)")
             }
-            return HealthCheck.freeSpace(
-                what: what, path: path, free: Int(st.f_bavail) * Int(st.f_frsize), total: Int(st.f_blocks) * Int(st.f_frsize),
-                minPercent: settings.minFreePercent)
+            return HealthCheck.freeSpace(what: disk.what, path: disk.path, free: free, total: total, minPercent: settings.minFreePercent)
         }
     }
 

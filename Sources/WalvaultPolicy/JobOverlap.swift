@@ -3,11 +3,12 @@
 /// worse, read what the first is deleting:
 /// - two restores (both would write a data directory and start a server on the archive);
 /// - a restore, a drill or a verify and anything that deletes backups (expire, delete-backup);
+/// - two drills (each holds a whole copy of the database on disk: a second only doubles that);
 /// - two backups of one cluster (the second would only wait for the first's checkpoint).
 public enum JobOverlap {
     static let pairs: [(String, String)] = [
         ("restore", "restore"), ("restore", "expire"), ("restore", "delete-backup"),
-        ("drill", "expire"), ("drill", "delete-backup"),
+        ("drill", "drill"), ("drill", "expire"), ("drill", "delete-backup"),
         ("verify", "expire"), ("verify", "delete-backup"),
         ("expire", "expire"), ("expire", "delete-backup"), ("delete-backup", "delete-backup"),
         ("backup", "backup")

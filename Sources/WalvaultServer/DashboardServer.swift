@@ -72,6 +72,8 @@ public struct DashboardServer: Sendable {
         addMetricsRoutes(to: router)
         addExportRoutes(to: router)
         addTokenRoutes(to: router)
+        addDrillRoutes(to: router)
+        addShipRoutes(to: router)
         addPageRoutes(to: router)
         addDocsRoutes(to: router)
         return Application(

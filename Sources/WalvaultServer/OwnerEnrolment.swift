@@ -26,13 +26,16 @@ public enum OwnerEnrolment {
         try OwnerCredentials.writeSecret(Bcrypt.hash(first, cost: bcryptCost), to: settings.ownerPasswordFile)
     }
 
-    /// A new random secret (32 characters of RFC 4648's base32 alphabet, 160 bits), written to
-    /// `totp_secret_file`. It replaces the old one: codes from the old enrolment stop working.
-    public static func enroll(_ settings: DashboardSettings) throws -> TOTPCheck {
+    /// A new random secret: 32 characters of RFC 4648's base32 alphabet, 160 bits.
+    public static func newSecret() -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
         var generator = SystemRandomNumberGenerator()
-        let secret = String((0..<32).map { _ in alphabet[Int.random(in: 0..<32, using: &generator)] })
+        return String((0..<32).map { _ in alphabet[Int.random(in: 0..<32, using: &generator)] })
+    }
+
+    /// Writes `secret` to `totp_secret_file`, replacing the old one: codes from the old enrolment
+    /// stop working. At a terminal this waits until the app has shown a code that matches.
+    public static func save(_ secret: String, _ settings: DashboardSettings) throws {
         try OwnerCredentials.writeSecret(secret, to: settings.totpSecretFile)
-        return TOTPCheck(secret: secret)
     }
 }

@@ -3,6 +3,7 @@ import WalvaultCatalog
 import WalvaultHistory
 import WalvaultKit
 import WalvaultMaintenance
+import WalvaultPolicy
 import WalvaultRepository
 import WalvaultSystem
 
@@ -78,11 +79,46 @@ extension DashboardServer {
                     lag = "written at once (sync)"
                 }
                 let oldest = info.backups.first { $0.stores.contains(store.name) }?.stopTime ?? "no backup yet"
-                return ["name": store.name, "mode": store.mode, "bytes": HumanBytes.text(Int64(store.bytes)), "lag": lag, "restorableFrom": oldest]
+                let price = context.config.stores.first { $0.name == store.name }?.pricePerGBMonth
+                return [
+                    "name": store.name, "mode": store.mode, "bytes": HumanBytes.text(Int64(store.bytes)), "lag": lag, "restorableFrom": oldest,
+                    "restorableTo": store.newestWAL.map { "WAL \($0)" } ?? "no WAL yet",
+                    "cost": StorageCost.monthly(bytes: store.bytes, pricePerGBMonth: price).map(StorageCost.text) ?? "price_per_gb_month not set"
+                ]
             }
         case .failure(let problem):
             values["infoError"] = problem.problem
         }
+        values["disks"] = DiskSpace.measure(context.config).map { disk -> [String: Any] in
+            guard let free = disk.freeBytes, let total = disk.totalBytes, total > 0 else {
+                return ["what": disk.what, "path": disk.path, "unreadable": disk.unreadable ?? "cannot be measured"]
+            }
+            return [
+                "what": disk.what, "path": disk.path, "used": total - free, "total": total, "low": Double(free) / Double(total) < 0.1,
+                "figure": "\(HumanBytes.text(Int64(free))) free of \(HumanBytes.text(Int64(total)))",
+                "minFree": total / 100 * (100 - context.config.check.minFreePercent)
+            ]
+        }
+        switch await attempt({ try ArchiverStatistics.read(context: context) }) {
+        case .success(let archiver):
+            var shown: [String: Any] = [
+                "archived": archiver.archivedCount,
+                "lastArchived": archiver.lastArchivedWAL.map { "\($0) at \(archiver.lastArchivedTime ?? "")" } ?? "none yet",
+                "failed": archiver.failedCount, "failing": archiver.failing, "reset": archiver.statsReset ?? "never"
+            ]
+            if let wal = archiver.lastFailedWAL { shown["lastFailed"] = "\(wal) at \(archiver.lastFailedTime ?? "")" }
+            values["archiver"] = shown
+        case .failure(let problem):
+            values["archiverError"] = problem.problem
+        }
+        if let last = LastCheck.load(context: context) {
+            values["lastCheck"] = [
+                "at": RecoveryTarget.formatUTC(last.at), "ok": last.ok, "age": BackupLabel.age(from: last.at, to: now),
+                "failures": last.checks.filter { !$0.ok }.map { ["name": $0.name, "figure": $0.figure, "fix": $0.fix ?? ""] }
+            ]
+        }
+        values["asyncStores"] = context.config.stores.contains { $0.mode == .async }
+        values["shipLabel"] = context.config.stores.contains { $0.telegramChatID != nil } ? "Send to Telegram now" : "Ship to the async stores now"
         values["jobs"] = context.jobs.prefix(10).map { job -> [String: Any] in
             ["id": job.id, "summary": job.summary, "started": RecoveryTarget.formatUTC(job.startedAt), "actor": job.actor, "origin": job.origin]
         }

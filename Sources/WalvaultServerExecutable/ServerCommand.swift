@@ -101,11 +101,12 @@ func readSecretLine(prompt: String) -> String? {
     let terminal = isatty(0) == 1
     var saved = termios()
     if terminal {
-        _ = prompt.withCString { write(2, $0, strlen($0)) }
+        // Echo off before the prompt: whatever is typed once the prompt shows is never echoed.
         tcgetattr(0, &saved)
         var quiet = saved
         quiet.c_lflag &= ~tcflag_t(ECHO)
         tcsetattr(0, TCSANOW, &quiet)
+        _ = prompt.withCString { write(2, $0, strlen($0)) }
     }
     defer {
         if terminal {
@@ -151,23 +152,40 @@ struct EnrollCommand: ParsableCommand {
 
     func run() throws {
         let (_, dashboard) = try options.dashboard("owner enroll-2fa")
-        let check: TOTPCheck
-        do {
-            check = try OwnerEnrolment.enroll(dashboard)
-        } catch {
-            fail("owner enroll-2fa", error)
+        let secret = OwnerEnrolment.newSecret()
+        let check = TOTPCheck(secret: secret)
+        let uri = check.authenticatorURI(label: "owner")
+        // A provisioning script (no terminal): the secret is written and the URI printed, alone.
+        guard isatty(0) == 1 else {
+            save(secret, dashboard)
+            print(uri)
+            return
         }
-        print(check.authenticatorURI(label: "owner"))
-        guard isatty(0) == 1 else { return }
-        guard let code = readSecretLine(prompt: "a code from the app, to confirm: ") else { return }
-        if case .accepted = check.check(code, atSecond: WallClock.nowMicros() / 1_000_000) {
-            print("walvault owner enroll-2fa: confirmed")
-        } else {
+        // A person: the QR code, then one code from the app before the old secret is replaced, so
+        // a mistyped or unscanned enrolment leaves the working one in place.
+        print(uri)
+        if isatty(1) == 1, let lines = TerminalQRCode.lines(uri) {
+            print("\nscan this with the authenticator app (or type the secret from the URI above):")
+            lines.forEach { print($0) }
+        }
+        guard let code = readSecretLine(prompt: "a code from the app, to confirm: "),
+            case .accepted = check.check(code, atSecond: WallClock.nowMicros() / 1_000_000)
+        else {
             fail(
                 "owner enroll-2fa",
                 CommandError(
-                    problem: "that code does not match the new secret",
+                    problem: "that code does not match the new secret; \(dashboard.totpSecretFile) was not changed",
                     fix: "check the phone's clock and run walvault owner enroll-2fa again", errorCode: "input.invalid"))
+        }
+        save(secret, dashboard)
+        print("walvault owner enroll-2fa: confirmed; the new secret is in \(dashboard.totpSecretFile)")
+    }
+
+    private func save(_ secret: String, _ dashboard: DashboardSettings) {
+        do {
+            try OwnerEnrolment.save(secret, dashboard)
+        } catch {
+            fail("owner enroll-2fa", error)
         }
     }
 }

@@ -10,9 +10,14 @@ public struct ShipOperation: WalvaultOperation {
     /// `--catch-up`: first queue what each async store lacks by listing.
     public var catchUp = false
 
-    public init(follow: Bool = false, catchUp: Bool = false) {
+    /// A failed object fails the job (the dashboard's "ship now": a job shown as succeeded has
+    /// shipped everything queued). The CLI reports failures itself and exits 1.
+    public var failOnFailures = false
+
+    public init(follow: Bool = false, catchUp: Bool = false, failOnFailures: Bool = false) {
         self.follow = follow
         self.catchUp = catchUp
+        self.failOnFailures = failOnFailures
     }
 
     public var kind: OperationKind { .ship }
@@ -31,7 +36,7 @@ public struct ShipOperation: WalvaultOperation {
         }
         var clock = Stopwatch()
         let services = job.services
-        return try ship.run(
+        let report = try ship.run(
             follow: follow, progress: { job.receive(.progressed(note: $0)) },
             flushed: { shipped in
                 job.recordShipped(shipped, durationMs: clock.milliseconds)
@@ -46,5 +51,17 @@ public struct ShipOperation: WalvaultOperation {
                 }
                 services.checkBackupAge(force: false, context: context).forEach(job.warn)
             })
+        guard failOnFailures else { return report }
+        if report.busy { job.note("another shipper is running and ships what is queued; nothing was done twice") }
+        if let first = report.failures.first {
+            let more = report.failures.count > 1 ? " (and \(report.failures.count - 1) more failures)" : ""
+            throw CommandError(
+                problem: "could not ship: \(first)\(more)",
+                fix:
+                    "\(report.remaining.values.reduce(0, +)) objects stay queued, nothing is lost; mend the store and ship again (walvault check says which store fails)",
+                errorCode: "store.transient")
+        }
+        if report.cancelled { throw OperationCancelled(step: "shipping") }
+        return report
     }
 }

@@ -162,6 +162,21 @@ class Steps:
             raise AssertionError("the growth chart has %d points" % len(points))
         print("step 7: the overview's growth chart has %d points" % len(points))
 
+        # The overview's health: pg_stat_archiver, a gauge per volume, and "Check now", whose findings
+        # stay on the overview after the page reloads.
+        if int(self.text("archived-count")) < 1:
+            raise AssertionError("pg_stat_archiver's count on the overview is %s" % self.text("archived-count"))
+        gauges = self.driver.find_elements(By.CSS_SELECTOR, "#disks meter")
+        if len(gauges) < 2:
+            raise AssertionError("the overview has %d free-disk gauges" % len(gauges))
+        earlier = self.driver.find_element(By.ID, "last-check-time").text if self.driver.find_elements(By.ID, "last-check-time") else ""
+        self.driver.find_element(By.ID, "check-now").click()
+        WebDriverWait(self.driver, 120).until(
+            lambda d: d.find_elements(By.ID, "last-check-time") and d.find_element(By.ID, "last-check-time").text != earlier)
+        result = self.driver.find_element(By.ID, "check-result")
+        self.shot("7-overview-checked")
+        print("step 7: %d disk gauges; check now: %s" % (len(gauges), result.text))
+
         # The Docs page: the repository's docs/backups.md, rendered by the server.
         self.open("/docs")
         article = self.wait.until(ready.presence_of_element_located((By.ID, "doc")))

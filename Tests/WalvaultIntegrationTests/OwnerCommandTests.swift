@@ -52,6 +52,42 @@ import WalvaultSystem
         #expect(again.stdout != enroll.stdout, "a new enrolment is a new secret")
     }
 
+    /// At a terminal (`Tests/Terminal/enroll.py` under a pseudo-terminal): the URI, the QR code,
+    /// and the new secret written only once the app's code matches; a wrong code changes nothing.
+    @Test func atATerminalItDrawsTheQRCodeAndKeepsTheOldSecretUntilACodeMatches() throws {
+        let ws = try Workspace()
+        let config = try dashboardConfig(ws)
+        #expect(try ws.walvault(["owner", "enroll-2fa", "--config", config]).status == 0)
+        let old = try String(contentsOfFile: ws.file("etc/owner.totp"), encoding: .utf8)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+            "Terminal/enroll.py"
+        ).path
+        func enrolAtATerminal(wrong: Bool) throws -> [String: Any] {
+            let result = try run("/usr/bin/env", ["python3", script, "--walvault", ws.walvault, "--config", config] + (wrong ? ["--wrong"] : []))
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            return try #require(object, "\(result.stdout) \(result.stderr)")
+        }
+
+        let wrong = try enrolAtATerminal(wrong: true)
+        let wrongOutput = wrong["output"] as? String ?? ""
+        #expect(wrong["status"] as? Int == 1, "\(wrong)")
+        #expect(wrongOutput.contains("that code does not match the new secret; \(ws.file("etc/owner.totp")) was not changed"), "\(wrongOutput)")
+        #expect(try String(contentsOfFile: ws.file("etc/owner.totp"), encoding: .utf8) == old)
+
+        let right = try enrolAtATerminal(wrong: false)
+        let output = right["output"] as? String ?? ""
+        #expect(right["status"] as? Int == 0, "\(right)")
+        // The QR code: black on white half-block lines, at least 21 modules plus the quiet zone wide.
+        let drawn = output.components(separatedBy: "\r\n").filter { $0.hasPrefix("\u{1B}[30;47m") }
+        #expect(drawn.count >= 15 && drawn.allSatisfy { $0.count == drawn[0].count }, "\(output)")
+        #expect(output.contains("confirmed; the new secret is in \(ws.file("etc/owner.totp"))"))
+        let written = try String(contentsOfFile: ws.file("etc/owner.totp"), encoding: .utf8).split(separator: "\n").first.map(String.init)
+        #expect(written == right["secret"] as? String && written != old.split(separator: "\n").first.map(String.init))
+        // The code is read without echo.
+        let typed = try #require(right["typed"] as? String)
+        #expect(typed.count == 6 && !(output.components(separatedBy: "to confirm: ").last ?? "").contains(typed), "\(output)")
+    }
+
     @Test func serveAndOwnerRefuseInOneLineWhatIsMissing() throws {
         let ws = try Workspace()
         let plain = try ws.config(stores: [try ws.mkdir("store")])

@@ -24,8 +24,10 @@ final class ServerFixture {
     private(set) var cookie = ""
     private(set) var csrf = ""
 
-    /// - Parameter extra: more config text (a `[retention]` section).
-    init(extra: String = "") throws {
+    /// - Parameters:
+    ///   - extra: more config text (a `[retention]` section).
+    ///   - moreStores: `[[stores]]` entries after store1, the sync local store.
+    init(extra: String = "", moreStores: String = "") throws {
         ws = try Workspace()
         store = try ws.mkdir("store")
         let spool = try ws.mkdir("spool")
@@ -41,7 +43,8 @@ final class ServerFixture {
             extra: "pgdata = \"\(pgdata)\"\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\nspool = \"\(spool)\"\n"
                 + dashboard
                 + "[history]\nconninfo = \"host=\(ws.path) port=PORT user=postgres dbname=postgres\"\nproject_id = \"shop\"\n"
-                + "journal = \"\(ws.file("journal/history.jsonl"))\"\n" + extra)
+                + "journal = \"\(ws.file("journal/history.jsonl"))\"\n" + extra,
+            storeSections: "[[stores]]\nname = \"store1\"\ntype = \"local\"\npath = \"\(store)\"\n" + moreStores)
         cluster = PostgresCluster(workspace: ws)
         try cluster.initdb(settings: [
             "wal_level": "replica", "archive_mode": "on", "archive_command": "'\(ws.walvault) --config \(config) archive-push %p'"

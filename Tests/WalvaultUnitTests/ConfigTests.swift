@@ -1,6 +1,7 @@
 import Testing
 import WalvaultConfig
 import WalvaultPipeline
+import WalvaultPolicy
 import WalvaultSystem
 import WalvaultTesting
 
@@ -167,7 +168,7 @@ import WalvaultTesting
         } catch let error as ConfigError {
             #expect(error.key == "stores #1.bucket")
             #expect(error.problem == "unknown key for a local store")
-            #expect(error.fix.hasSuffix("a local store accepts name, type, retention_days, mode, path"))
+            #expect(error.fix.hasSuffix("a local store accepts name, type, retention_days, price_per_gb_month, mode, path"))
         }
         // The contract of the coming store types, declared in the one table (issues 12 and 13).
         #expect(
@@ -434,5 +435,44 @@ import WalvaultTesting
         } catch let error as ConfigError {
             #expect(error.key == "stores #1.retention_days")
         }
+    }
+}
+
+@Suite struct StorePriceTests {
+    static let store = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"b2\"\ntype=\"local\"\npath=\"/s\"\n"
+
+    @Test func aPriceIsAFloatOrAnIntegerAndOptional() throws {
+        #expect(try ConfigLoader.parse(Self.store + "price_per_gb_month = 0.006\n", path: "/c.toml").stores[0].pricePerGBMonth == 0.006)
+        #expect(try ConfigLoader.parse(Self.store + "price_per_gb_month = 5\n", path: "/c.toml").stores[0].pricePerGBMonth == 5)
+        #expect(try ConfigLoader.parse(Self.store + "price_per_gb_month = 0\n", path: "/c.toml").stores[0].pricePerGBMonth == 0)
+        #expect(try ConfigLoader.parse(Self.store, path: "/c.toml").stores[0].pricePerGBMonth == nil)
+    }
+
+    @Test(arguments: [
+        ("price_per_gb_month = -0.01\n", "-0.01 is out of range"), ("price_per_gb_month = 1000.5\n", "1000.5 is out of range"),
+        ("price_per_gb_month = \"0.006\"\n", "expected a number, found string"), ("price_per_gb_month = nan\n", "nan is out of range")
+    ])
+    func aWrongPriceIsOneLine(line: String, problem: String) throws {
+        do {
+            _ = try ConfigLoader.parse(Self.store + line, path: "/c.toml")
+            Issue.record("expected an error for \(line)")
+        } catch let error as ConfigError {
+            #expect(error.key == "stores #1.price_per_gb_month")
+            #expect(error.problem == problem, "\(error)")
+        }
+    }
+}
+
+@Suite struct StorageCostTests {
+    @Test func costIsDecimalGigabytesTimesThePrice() {
+        #expect(StorageCost.monthly(bytes: 2_000_000_000, pricePerGBMonth: 0.006) == 0.012)
+        #expect(StorageCost.monthly(bytes: 0, pricePerGBMonth: 0.023) == 0)
+        #expect(StorageCost.monthly(bytes: 5_000_000_000, pricePerGBMonth: nil) == nil)
+        #expect(StorageCost.monthly(bytes: -1, pricePerGBMonth: 1) == 0)
+    }
+
+    @Test(arguments: [(0.0, "0.00"), (0.004, "0.00"), (0.005, "0.01"), (0.42, "0.42"), (1234.5, "1234.50"), (2.999, "3.00"), (10.07, "10.07")])
+    func textHasCents(cost: Double, text: String) {
+        #expect(StorageCost.text(cost) == text)
     }
 }

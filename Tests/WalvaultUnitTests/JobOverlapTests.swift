@@ -5,7 +5,8 @@ import WalvaultPolicy
 /// Which jobs the server refuses to run at once, over every pair of operations.
 @Suite struct JobOverlapTests {
     static let expected: Set<[String]> = [
-        ["restore", "restore"], ["expire", "restore"], ["delete-backup", "restore"], ["drill", "expire"], ["delete-backup", "drill"],
+        ["restore", "restore"], ["drill", "drill"], ["expire", "restore"], ["delete-backup", "restore"], ["drill", "expire"],
+        ["delete-backup", "drill"],
         ["expire", "verify"], ["delete-backup", "verify"], ["expire", "expire"], ["delete-backup", "expire"],
         ["delete-backup", "delete-backup"], ["backup", "backup"]
     ]

@@ -64,6 +64,24 @@ function onPostButtons() {
   }
 }
 
+// A button whose answer is kept server-side (a check's findings): ask, then show the page again.
+function onGetButtons() {
+  for (const button of document.querySelectorAll("button[data-get]")) {
+    button.addEventListener("click", async () => {
+      showError("");
+      button.disabled = true;
+      button.textContent = "Checking…";
+      try {
+        await api("GET", button.dataset.get);
+        window.location.reload();
+      } catch (error) {
+        showError(error.message);
+        button.disabled = false;
+      }
+    });
+  }
+}
+
 // A form that posts its named fields as JSON and follows the job it starts.
 function onJSONForms() {
   for (const form of document.querySelectorAll("form[data-post]")) {
@@ -174,6 +192,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const job = document.getElementById("job");
   if (job) followJob(job);
   onPostButtons();
+  onGetButtons();
   onJSONForms();
   const logout = document.getElementById("logout");
   if (logout) logout.addEventListener("click", async () => {
