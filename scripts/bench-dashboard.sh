@@ -73,14 +73,16 @@ csrf=$(printf '%s' "$login" | tr -d '\r' | sed -n 's/.*"csrf_token" *: *"\([^"]*
 sleep 2
 idle=$(rss)
 
-echo "== wrk -t2 -c8 -d${SECONDS_PER_PATH:-15}s --latency, on loopback (2 cores shared with the server and PostgreSQL)"
-printf '%-34s %10s %10s %10s %10s\n' path requests/s p50 p90 p99
+echo "== wrk -d${SECONDS_PER_PATH:-15}s --latency on loopback, one connection and eight (2 cores shared with the server and PostgreSQL)"
+printf '%-34s %6s %10s %10s %10s %10s\n' path conns requests/s p50 p90 p99
 for path in / /api/backups "/api/history?limit=50" "/api/history?limit=50&offset=9000" "/backups"; do
-  out=$(wrk -t2 -c8 -d"${SECONDS_PER_PATH:-15}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$web$path")
+ for conns in 1 8; do
+  out=$(wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${SECONDS_PER_PATH:-15}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$web$path")
   if printf '%s' "$out" | grep -q "Non-2xx"; then echo "bench-dashboard: $path answered errors: $out" >&2; exit 1; fi
-  printf '%-34s %10s %10s %10s %10s\n' "$path" "$(printf '%s' "$out" | awk '/Requests\/sec/ {print $2}')" \
+  printf '%-34s %6s %10s %10s %10s %10s\n' "$path" "$conns" "$(printf '%s' "$out" | awk '/Requests\/sec/ {print $2}')" \
     "$(printf '%s' "$out" | awk '$1 == "50%" {print $2}')" "$(printf '%s' "$out" | awk '$1 == "90%" {print $2}')" \
     "$(printf '%s' "$out" | awk '$1 == "99%" {print $2}')"
+ done
 done
 loaded=$(rss)
 

@@ -17,9 +17,7 @@ public struct ExportDownload: @unchecked Sendable {
     /// - Parameter id: `<schema>/<time>` (a dump) or `<table>/<time>` (a log export).
     public static func open(context: WalvaultContext, id: String) throws -> ExportDownload {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
-        let exports =
-            try ExportListing.list(.dumps, stores: context.stores, layout: layout) + ExportListing.list(.logs, stores: context.stores, layout: layout)
-        let export = try ExportListing.find(id: id, in: exports)
+        let export = try ExportListing.find(id: id, in: ExportListing.all(stores: context.stores, layout: layout).map(\.export))
         let directory = try context.trustedSpool ?? "/var/tmp"
         let (file, _) = try DumpRestore.fetchVerified(export, stores: context.stores, directory: directory, warn: { _ in })
         let size = try file.size()

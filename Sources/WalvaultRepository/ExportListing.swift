@@ -34,6 +34,13 @@ public enum ExportListing {
         return byKey.values.sorted { ($0.subject, $0.name.time, $0.name.sha256) < ($1.subject, $1.name.time, $1.name.sha256) }
     }
 
+    /// Dumps and log exports together, newest first: what the dashboard lists and downloads from.
+    public static func all(stores: [Store], layout: ArchiveLayout) throws -> [(export: StoredExport, kind: Kind)] {
+        let dumps = try list(.dumps, stores: stores, layout: layout).map { ($0, Kind.dumps) }
+        let logs = try list(.logs, stores: stores, layout: layout).map { ($0, Kind.logs) }
+        return (dumps + logs).sorted { $0.0.name.time > $1.0.name.time }
+    }
+
     /// The export `id` names (`<schema>/<time>`), or a refusal that says what exists.
     public static func find(id: String, in exports: [StoredExport]) throws -> StoredExport {
         let matches = exports.filter { $0.id == id }

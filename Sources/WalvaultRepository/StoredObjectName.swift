@@ -38,11 +38,16 @@ public struct StoredObjectName: Equatable, Sendable, CustomStringConvertible {
 
     static let stampLength = 22
 
-    public static func parseStamp<S: StringProtocol>(_ text: S) -> Int64? {
+    /// `YYYYMMDDTHHMMSSffffffZ` by its characters alone, before any date is checked: an id of this
+    /// shape that names nothing is "not found", not "malformed".
+    public static func isStampShaped<S: StringProtocol>(_ text: S) -> Bool {
         let bytes = Array(text.utf8)
-        guard bytes.count == stampLength, bytes[8] == UInt8(ascii: "T"), bytes[21] == UInt8(ascii: "Z"),
-            (bytes[0..<8] + bytes[9..<21]).allSatisfy({ $0 >= 48 && $0 <= 57 })
-        else { return nil }
+        return bytes.count == stampLength && bytes[8] == UInt8(ascii: "T") && bytes[21] == UInt8(ascii: "Z")
+            && (bytes[0..<8] + bytes[9..<21]).allSatisfy({ $0 >= 48 && $0 <= 57 })
+    }
+
+    public static func parseStamp<S: StringProtocol>(_ text: S) -> Int64? {
+        guard isStampShaped(text) else { return nil }
         let s = String(text)
         func field(_ from: Int, _ count: Int) -> Substring { s.dropFirst(from).prefix(count) }
         return RecoveryTarget.parseTime(

@@ -81,11 +81,10 @@ extension DashboardServer {
             do {
                 let exports = try await Self.offRequestThreads {
                     let layout = ArchiveLayout(cluster: context.config.cluster.name)
-                    let dumps = try ExportListing.list(.dumps, stores: context.stores, layout: layout).map { ($0, "dump") }
-                    let logs = try ExportListing.list(.logs, stores: context.stores, layout: layout).map { ($0, "logs") }
-                    return (dumps + logs).sorted { $0.0.name.time > $1.0.name.time }.map { export, kind in
+                    return try ExportListing.all(stores: context.stores, layout: layout).map { export, kind in
                         ExportsBody.Export(
-                            id: export.id, kind: kind, subject: export.subject, time: RecoveryTarget.formatUTC(export.name.time),
+                            id: export.id, kind: kind == .dumps ? "dump" : "logs", subject: export.subject,
+                            time: RecoveryTarget.formatUTC(export.name.time),
                             format: export.name.format.rawValue, stores: export.copies.map(\.store))
                     }
                 }
@@ -179,10 +178,7 @@ extension DashboardServer {
             guard let value else { continue }
             let parts = value.split(separator: "/", omittingEmptySubsequences: false)
             // The shape only: an id of that shape that names nothing is the job's "not found".
-            let stamp: [UInt8] = parts.count == 2 ? Array(parts[1].utf8) : []
-            guard parts.count == 2, SQLIdentifier.isValid(String(parts[0])), stamp.count == 22, stamp[8] == UInt8(ascii: "T"),
-                stamp[21] == UInt8(ascii: "Z"), (stamp[0..<8] + stamp[9..<21]).allSatisfy({ $0 >= 48 && $0 <= 57 })
-            else {
+            guard parts.count == 2, SQLIdentifier.isValid(String(parts[0])), StoredObjectName.isStampShaped(parts[1]) else {
                 return APIResponse.refused("input.invalid", "\(name) \"\(value)\" is not an export's id", fix: "GET /api/exports lists them")
             }
         }

@@ -27,10 +27,7 @@ extension DashboardServer {
                     "store.not_found", "metrics are off on this server",
                     fix: "set [dashboard] metrics_token_file to a 0600 file holding a long random token (openssl rand -hex 32)")
             }
-            let sent = request.headers[.authorization].flatMap { header -> String? in
-                let parts = header.split(separator: " ", maxSplits: 1)
-                return parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : nil
-            }
+            let sent = request.headers[.authorization].flatMap(OwnerGuard.bearerToken)
             guard let sent, OwnerGuard.constantTimeEqual(sent, expected) else {
                 return APIResponse.refused(
                     "auth.required", "GET /metrics needs the metrics token", fix: "send Authorization: Bearer <the token in metrics_token_file>")

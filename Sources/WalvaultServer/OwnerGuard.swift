@@ -47,15 +47,20 @@ struct OwnerGuard: RouterMiddleware {
         return try await next(request, context)
     }
 
+    /// The token of `Authorization: Bearer <token>` (the scheme's case ignored, as RFC 9110 says),
+    /// or nil for any other header.
+    static func bearerToken(_ authorization: String) -> String? {
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        return parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : nil
+    }
+
     private func bearer(
         _ authorization: String, _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        guard let presented = Self.bearerToken(authorization) else {
             return APIResponse.refused(
                 "auth.required", "the Authorization header is not \"Bearer <token>\"", fix: "send the host application's JWT as a bearer token")
         }
-        let presented = String(parts[1])
         if presented.hasPrefix(APITokens.prefix) {
             guard let record = apiTokens.authenticate(presented, now: clock()) else {
                 return APIResponse.refused(

@@ -37,6 +37,15 @@ extension DashboardServer {
         }
     }
 
+    /// What the stores hold, through the runner's `InfoOperation` as `GET /api/backups` reads it.
+    func readInfo() async -> Result<InfoReport, CommandError> {
+        do {
+            return .success(try await info())
+        } catch {
+            return .failure(CommandError(problem: "\(error)", fix: ""))
+        }
+    }
+
     func overview(_ requestContext: ServerRequestContext) async throws -> Response {
         var values = base("Overview", requestContext)
         let context = self.context
@@ -62,7 +71,7 @@ extension DashboardServer {
         case .failure(let problem):
             values["statsError"] = problem.problem
         }
-        switch await attempt({ try InfoReport.gather(context: context, now: now) }) {
+        switch await readInfo() {
         case .success(let info):
             if let newest = info.backups.last {
                 let stop = RecoveryTarget.parseTime(newest.stopTime) ?? now
@@ -128,7 +137,7 @@ extension DashboardServer {
     func backupsPage(_ request: Request, _ requestContext: ServerRequestContext) async throws -> Response {
         var values = base("Backups", requestContext)
         let context = self.context
-        if case .success(let info) = await attempt({ try InfoReport.gather(context: context) }) {
+        if case .success(let info) = await readInfo() {
             values["backups"] = info.backups.reversed().map(backupValues)
         }
         let query = request.uri.queryParameters
@@ -181,8 +190,7 @@ extension DashboardServer {
     func backupPage(_ requestContext: ServerRequestContext) async throws -> Response {
         let label = requestContext.parameters.get("label") ?? ""
         var values = base("Backup \(label)", requestContext)
-        let context = self.context
-        switch await attempt({ try InfoReport.gather(context: context) }) {
+        switch await readInfo() {
         case .success(let info):
             guard let backup = info.backups.first(where: { $0.label == label }) else {
                 values["pageError"] = "no store holds a complete backup \(label)"
@@ -204,7 +212,7 @@ extension DashboardServer {
         var values = base("Restore", requestContext)
         let context = self.context
         let now = WallClock.nowMicros()
-        if case .success(let info) = await attempt({ try InfoReport.gather(context: context, now: now) }) {
+        if case .success(let info) = await readInfo() {
             let stops = info.backups.compactMap { RecoveryTarget.parseTime($0.stopTime) }
             if let first = info.backups.first {
                 values["window"] = ["start": first.stopTime, "timeline": SVGChart.timeline(backups: stops, now: now) ?? ""]
@@ -220,11 +228,10 @@ extension DashboardServer {
         let context = self.context
         switch await attempt({
             let layout = ArchiveLayout(cluster: context.config.cluster.name)
-            let dumps = try ExportListing.list(.dumps, stores: context.stores, layout: layout).map { ($0, "schema dump") }
-            let logs = try ExportListing.list(.logs, stores: context.stores, layout: layout).map { ($0, "log export") }
-            return (dumps + logs).sorted { $0.0.name.time > $1.0.name.time }.map { export, kind -> [String: String] in
+            return try ExportListing.all(stores: context.stores, layout: layout).map { export, kind -> [String: String] in
                 [
-                    "id": export.id, "kind": kind, "time": RecoveryTarget.formatUTC(export.name.time), "format": export.name.format.rawValue,
+                    "id": export.id, "kind": kind == .dumps ? "schema dump" : "log export", "time": RecoveryTarget.formatUTC(export.name.time),
+                    "format": export.name.format.rawValue,
                     "stores": export.copies.map(\.store).joined(separator: ", ")
                 ]
             }

@@ -10,11 +10,11 @@ enum PrometheusText {
         var described: Set<String> = []
         for sample in samples {
             if described.insert(sample.name).inserted {
-                out += "# HELP \(sample.name) \(escapeHelp(sample.help))\n# TYPE \(sample.name) gauge\n"
+                out += "# HELP \(sample.name) \(escape(sample.help, quote: false))\n# TYPE \(sample.name) gauge\n"
             }
             out += sample.name
             if !sample.labels.isEmpty {
-                out += "{" + sample.labels.map { "\($0.0)=\"\(escapeLabel($0.1))\"" }.joined(separator: ",") + "}"
+                out += "{" + sample.labels.map { "\($0.0)=\"\(escape($0.1, quote: true))\"" }.joined(separator: ",") + "}"
             }
             out += " \(number(sample.value))\n"
         }
@@ -28,24 +28,14 @@ enum PrometheusText {
         return String(value)
     }
 
-    static func escapeLabel(_ text: String) -> String {
+    /// The exposition format's escapes: a backslash and a newline in HELP text; those and a
+    /// double quote in a label value.
+    static func escape(_ text: String, quote: Bool) -> String {
         var out = ""
         for character in text.unicodeScalars {
             switch character {
             case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(character)
-            }
-        }
-        return out
-    }
-
-    static func escapeHelp(_ text: String) -> String {
-        var out = ""
-        for character in text.unicodeScalars {
-            switch character {
-            case "\\": out += "\\\\"
+            case "\"" where quote: out += "\\\""
             case "\n": out += "\\n"
             default: out.unicodeScalars.append(character)
             }
