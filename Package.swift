@@ -156,6 +156,7 @@ let package = Package(
                 .embedInCode("openapi.json"), .embedInCode("Pages/layout.mustache"), .embedInCode("Pages/login.mustache"),
                 .embedInCode("Pages/overview.mustache"), .embedInCode("Pages/backups.mustache"), .embedInCode("Pages/backup.mustache"),
                 .embedInCode("Pages/restore.mustache"), .embedInCode("Pages/job.mustache"), .embedInCode("Pages/exports.mustache"),
+                .embedInCode("Pages/export.mustache"),
                 .embedInCode("Pages/docs.mustache"),
                 .embedInCode("Pages/app.js"),
                 .embedInCode("Pages/app.css"), .embedInCode("Pages/favicon.svg")

@@ -12,11 +12,17 @@ source scripts/lib.sh
 before=${1:-cddb370}
 runs=${RUNS:-300}
 after_bin=$(build_release)
-tree=$(mktemp -d /tmp/walvault-before.XXXXXX)
-git worktree add -q --detach "$tree" "$before"
-trap 'git worktree remove --force "$tree"; rm -rf "$work"' EXIT
-(cd "$tree" && swift build -c release --static-swift-stdlib --product walvault >&2)
-before_bin=$(cd "$tree" && swift build -c release --static-swift-stdlib --show-bin-path)
+# The older binary is built once per revision and kept in /var/tmp for the next run.
+before_bin="/var/tmp/walvault-at-$(git rev-parse --short "$before")"
+if [ ! -x "$before_bin/walvault" ]; then
+  tree=$(mktemp -d /tmp/walvault-before.XXXXXX)
+  git worktree add -q --detach "$tree" "$before"
+  (cd "$tree" && swift build -c release --static-swift-stdlib --product walvault >&2)
+  mkdir -p "$before_bin"
+  cp "$(cd "$tree" && swift build -c release --static-swift-stdlib --show-bin-path)/walvault" "$before_bin/walvault"
+  git worktree remove --force "$tree"
+fi
+trap 'rm -rf "$work"' EXIT
 
 work=$(make_workdir startup)
 pgdata="$work/pgdata"; segments="$work/segments"; port=$(free_port)

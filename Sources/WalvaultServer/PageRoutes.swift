@@ -22,6 +22,7 @@ extension DashboardServer {
         router.get("/restore") { _, requestContext in try await restorePage(requestContext) }
         router.get("/jobs/:id") { _, requestContext in jobPage(requestContext) }
         router.get("/exports") { _, requestContext in try await exportsPage(requestContext) }
+        router.get("/exports/:subject/:time") { _, requestContext in try await exportPage(requestContext) }
     }
 
     func base(_ title: String, _ requestContext: ServerRequestContext) -> [String: Any] {
@@ -154,7 +155,11 @@ extension DashboardServer {
             let path = context.config.path
             switch await attempt({ try ControlPlane(configPath: path).rows(filter) }) {
             case .success(let rows):
-                values["rows"] = rows
+                values["rows"] = rows.map { row -> [String: Any] in
+                    var shown: [String: Any] = row
+                    if let detail = Self.detailLink(row) { shown["detail"] = detail }
+                    return shown
+                }
                 func link(_ offset: Int) -> String {
                     var parts = ["offset=\(offset)"]
                     for name in ["type", "status", "operation", "store", "since", "limit"] {
@@ -174,6 +179,59 @@ extension DashboardServer {
             values["historyError"] = refusal.problem
         }
         return pages.render("backups", values)
+    }
+
+    /// The page of what a history row is about: a base backup's, a dump's or a log export's.
+    static func detailLink(_ row: [String: String]) -> String? {
+        guard row["status"] == "succeeded", let name = row["object_name"], !name.isEmpty else { return nil }
+        switch row["operation"] {
+        case "backup" where BackupLabel.isValid(name): return "/backups/\(name)"
+        case "dump", "export-logs":
+            let parts = name.split(separator: "/")
+            guard parts.count == 2, SQLIdentifier.isValid(String(parts[0])), StoredObjectName.isStampShaped(parts[1]) else { return nil }
+            return "/exports/\(name)"
+        default: return nil
+        }
+    }
+
+    /// One dump or log export: where its copies are, its checksum, every history row that names
+    /// it (made, shipped, restored), the last verification of everything, and its actions.
+    func exportPage(_ requestContext: ServerRequestContext) async throws -> Response {
+        let id = "\(requestContext.parameters.get("subject") ?? "")/\(requestContext.parameters.get("time") ?? "")"
+        var values = base("Export \(id)", requestContext)
+        let context = self.context
+        switch await attempt({
+            try ExportListing.find(
+                id: id, in: ExportListing.all(stores: context.stores, layout: ArchiveLayout(cluster: context.config.cluster.name)).map(\.export))
+        }) {
+        case .success(let export):
+            values["export"] = [
+                "id": export.id, "subject": export.subject, "time": RecoveryTarget.formatUTC(export.name.time),
+                "format": export.name.format.rawValue, "dump": export.name.format.isDump, "sha256": export.name.sha256,
+                "copies": export.copies.map { ["store": $0.store, "key": $0.object.key, "size": HumanBytes.text(Int64($0.object.size))] }
+            ]
+        case .failure(let problem):
+            values["pageError"] = problem.problem
+            return pages.render("export", values)
+        }
+        if context.config.history != nil {
+            let path = context.config.path
+            var named = HistoryQuery.Filter(limit: 50, newestFirst: true)
+            named.objectName = id
+            let filter = named
+            switch await attempt({ try ControlPlane(configPath: path).rows(filter) }) {
+            case .success(let rows): values["rows"] = rows
+            case .failure(let problem): values["historyError"] = problem.problem
+            }
+            let verifies = HistoryQuery.Filter(operation: "verify", limit: 50, newestFirst: true)
+            if case .success(let rows) = await attempt({ try ControlPlane(configPath: path).rows(verifies) }),
+                let everything = rows.first(where: { ($0["object_name"] ?? "").isEmpty })
+            {
+                values["verification"] =
+                    "\(everything["status"] ?? "") \(everything["created_at"] ?? "") by \(everything["actor"] ?? "") (\(everything["origin"] ?? ""))"
+            }
+        }
+        return pages.render("export", values)
     }
 
     func backupValues(_ backup: InfoReport.Backup) -> [String: Any] {

@@ -14,7 +14,7 @@ struct Pages: Sendable {
             ("overview", PackageResources.overview_mustache), ("backups", PackageResources.backups_mustache),
             ("backup", PackageResources.backup_mustache), ("restore", PackageResources.restore_mustache),
             ("job", PackageResources.job_mustache), ("exports", PackageResources.exports_mustache),
-            ("docs", PackageResources.docs_mustache)
+            ("export", PackageResources.export_mustache), ("docs", PackageResources.docs_mustache)
         ]
         for (name, bytes) in templates {
             // The templates are ours and fixed: one that does not parse is a bug the tests catch.

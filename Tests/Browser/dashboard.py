@@ -152,6 +152,15 @@ class Steps:
             if downloaded.read(5) != b"PGDMP":
                 raise AssertionError("the downloaded %s is not pg_dump's custom format" % saved[0])
         print("step 6: downloaded %s" % saved[0])
+        # The export's own page: its checksum, its copies and the history row that made it.
+        self.open("/exports")
+        self.driver.find_element(By.CSS_SELECTOR, "#exports-table td a").click()
+        digest = self.wait.until(ready.presence_of_element_located((By.ID, "export-sha256"))).text
+        made = [row.text for row in self.driver.find_elements(By.CSS_SELECTOR, "#export-history tbody tr") if " dump succeeded " in " " + row.text + " "]
+        self.shot("6-export-detail")
+        if len(digest) != 64 or not made:
+            raise AssertionError("the export's page shows no checksum or no history row: %r %s" % (digest, made))
+        print("step 6: the export's page shows its checksum %s... and its history row" % digest[:12])
 
         # 7. The overview's size chart, drawn on the server.
         self.open("/")

@@ -49,6 +49,18 @@ import WalvaultHTTP
         let (again, _) = try server.http.perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(server.port)\(link)", headers: headers))
         #expect(again.status == 404, "a link works once")
 
+        // Its page: the checksum in its name, its copy, the history row that made it, and the
+        // history on /backups links to it.
+        let page = try server.call("GET", "/exports/\(custom)")
+        let sha256 = String(try #require(custom.split(separator: "/").last))
+        #expect(page.status == 200 && page.text.contains("<li>store1: "), "\(page.text)")
+        #expect(page.text.range(of: "<dd class=\"hash\" id=\"export-sha256\">[0-9a-f]{64}</dd>", options: .regularExpression) != nil, "\(sha256)")
+        #expect(page.text.contains("<td>dump</td><td>succeeded</td><td>store1</td>"), "\(page.text)")
+        #expect(page.text.contains("<input type=\"hidden\" name=\"id\" value=\"\(custom)\">"))
+        let listed = try server.call("GET", "/backups?operation=dump")
+        #expect(listed.text.contains("<a href=\"/exports/\(custom)\">\(custom)</a>"), "\(listed.text)")
+        #expect(try server.call("GET", "/exports/tenant_acme/20990101T000000000000Z").text.contains("id=\"page-error\""))
+
         // Restore into a new schema; over the old one only with the typed word and a new code.
         #expect(
             try finished(server.call("POST", "/api/exports/restore", body: "{\"id\": \"\(custom)\", \"into_schema\": \"tenant_acme_copy\"}"))["state"]

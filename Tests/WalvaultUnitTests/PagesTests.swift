@@ -4,7 +4,7 @@ import Testing
 
 /// Every page's template parses and renders inside the layout, and values are escaped.
 @Suite struct PagesTests {
-    @Test(arguments: ["login", "overview", "backups", "backup", "restore", "job", "exports", "docs"])
+    @Test(arguments: ["login", "overview", "backups", "backup", "restore", "job", "exports", "export", "docs"])
     func eachPageRenders(name: String) {
         let html = Pages().html(name, ["title": "T", "csrf": "c", "cluster": "main", "subject": "owner"])
         #expect(html.hasPrefix("<!doctype html>") && html.contains("</html>"), "\(name): \(html.prefix(200))")
