@@ -74,6 +74,17 @@ extension DashboardServer {
         }
         switch await readInfo() {
         case .success(let info):
+            // The newest attempt, when it did not end in a backup: a failure must not hide behind
+            // the last success.
+            let newestStop = info.backups.last.flatMap { RecoveryTarget.parseTime($0.stopTime) } ?? 0
+            if let attempt = context.jobs.first(where: { $0.operation == .backup }), attempt.state != .succeeded,
+                attempt.startedAt > newestStop
+            {
+                values["lastAttempt"] = [
+                    "state": attempt.state.rawValue, "started": RecoveryTarget.formatUTC(attempt.startedAt), "id": attempt.id,
+                    "error": attempt.error ?? "", "failed": attempt.state != .running
+                ]
+            }
             if let newest = info.backups.last {
                 let stop = RecoveryTarget.parseTime(newest.stopTime) ?? now
                 values["lastBackup"] = [

@@ -50,6 +50,21 @@ import WalvaultSystem
         let kept = try JSONDecoder().decode(
             LastCheck.self, from: Data(contentsOf: URL(fileURLWithPath: server.ws.file("spool/last-check-main.json"))))
         #expect(kept.checks.count == (check.body["checks"] as? [Any])?.count && kept.ok == ok)
+
+        // A backup attempt newer than the last backup that failed (cron's, say) is said beside it.
+        var attempt = JobStatus(
+            id: "20991231T000000Z-1-1", operation: .backup, cluster: "main", pid: 1, processStart: nil, startedAt: WallClock.nowMicros(),
+            actor: "cron", origin: "cli")
+        attempt.state = .failed
+        attempt.error = "ATTEMPT-MARKER the store is full"
+        try JobStatusDirectory(spool: server.ws.file("spool")).write(attempt)
+        if getuid() == 0 {
+            try FileManager.default.setAttributes(
+                [.ownerAccountName: "postgres"], ofItemAtPath: server.ws.file("spool/jobs/20991231T000000Z-1-1.json"))
+        }
+        let failing = try server.call("GET", "/").text
+        #expect(failing.contains("<p id=\"last-attempt\" class=\"error\">") && failing.contains("is failed: ATTEMPT-MARKER the store is full."))
+        #expect(!after.text.contains("id=\"last-attempt\""), "no failed attempt before")
     }
 
     @Test func shipNowFailsWhileTheStoreRefusesAndDrainsTheQueueOnceItTakes() throws {
