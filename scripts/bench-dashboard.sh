@@ -74,17 +74,26 @@ sleep 2
 idle=$(rss)
 
 echo "== wrk -d${SECONDS_PER_PATH:-15}s --latency on loopback, one connection and eight (2 cores shared with the server and PostgreSQL)"
-printf '%-34s %6s %10s %10s %10s %10s\n' path conns requests/s p50 p90 p99
+printf '%-34s %6s %10s %10s %10s %10s %8s\n' path conns requests/s p50 p90 p99 "RSS MB"
 for path in / /api/backups "/api/history?limit=50" "/api/history?limit=50&offset=9000" "/backups"; do
  for conns in 1 8; do
   out=$(wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${SECONDS_PER_PATH:-15}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$web$path")
   if printf '%s' "$out" | grep -q "Non-2xx"; then echo "bench-dashboard: $path answered errors: $out" >&2; exit 1; fi
-  printf '%-34s %6s %10s %10s %10s %10s\n' "$path" "$conns" "$(printf '%s' "$out" | awk '/Requests\/sec/ {print $2}')" \
+  printf '%-34s %6s %10s %10s %10s %10s %8s\n' "$path" "$conns" "$(printf '%s' "$out" | awk '/Requests\/sec/ {print $2}')" \
     "$(printf '%s' "$out" | awk '$1 == "50%" {print $2}')" "$(printf '%s' "$out" | awk '$1 == "90%" {print $2}')" \
-    "$(printf '%s' "$out" | awk '$1 == "99%" {print $2}')"
+    "$(printf '%s' "$out" | awk '$1 == "99%" {print $2}')" "$(rss)"
  done
 done
 loaded=$(rss)
+# Whether that is a plateau or a leak: ${SOAK_ROUNDS:-6} more rounds of the history's last pages and
+# the backups page (the paths whose RSS grew), RSS after each.
+soak=""
+for _ in $(seq "${SOAK_ROUNDS:-6}"); do
+  wrk -t2 -c8 -d"${SECONDS_PER_PATH:-15}s" -H "Cookie: $cookie" "http://127.0.0.1:$web/api/history?limit=50&offset=9000" >/dev/null
+  wrk -t2 -c8 -d"${SECONDS_PER_PATH:-15}s" -H "Cookie: $cookie" "http://127.0.0.1:$web/backups" >/dev/null
+  soak="$soak $(rss)"
+done
+echo "RSS after each further round of the history's last page and /backups, 8 connections (MB):$soak"
 
 echo "== a restore job in the server, RSS sampled every 0.1 s"
 started=$(curl -s -H 'Content-Type: application/json' -H "Cookie: $cookie" -H "X-CSRF-Token: $csrf" \

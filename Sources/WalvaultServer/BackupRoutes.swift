@@ -110,11 +110,11 @@ extension DashboardServer {
 
     func lastVerification(of label: String) async throws -> [String: String]? {
         guard context.config.history != nil else { return nil }
-        let path = context.config.path
+        let config = context.config
         var filter = HistoryQuery.Filter(operation: "verify", limit: 1, newestFirst: true)
         filter.objectName = label
         let labelled = filter
-        let rows = try await Self.offRequestThreads { try ControlPlane(configPath: path).rows(labelled) }
+        let rows = try await Self.offRequestThreads { try ControlPlane(config: config).rows(labelled) }
         return rows.first
     }
 }

@@ -225,11 +225,11 @@ extension DashboardServer {
     /// The history's row for a stored object by its handle (a Telegram file_id), as the seeds ask.
     func exportID(forFileID fileID: String) async throws -> String? {
         guard context.config.history != nil else { return nil }
-        let path = context.config.path
+        let config = context.config
         var filter = HistoryQuery.Filter(type: "database", operation: "dump", limit: 1, newestFirst: true)
         filter.fileID = fileID
         let lookup = filter
-        return try await Self.offRequestThreads { try ControlPlane(configPath: path).rows(lookup).first?["object_name"] }
+        return try await Self.offRequestThreads { try ControlPlane(config: config).rows(lookup).first?["object_name"] }
     }
 
     func logExport(_ request: Request, _ requestContext: ServerRequestContext) async throws -> Response {

@@ -13,9 +13,9 @@ extension DashboardServer {
             case .success(let parsed): filter = parsed
             case .failure(let refusal): return APIResponse.problem(refusal)
             }
-            let path = context.config.path
+            let config = context.config
             do {
-                let rows = try await Self.offRequestThreads { try ControlPlane(configPath: path).rows(filter) }
+                let rows = try await Self.offRequestThreads { try ControlPlane(config: config).rows(filter) }
                 return APIResponse.json(HistoryPage(rows: rows, limit: filter.limit ?? 0, offset: filter.offset))
             } catch {
                 return APIResponse.problem(error)

@@ -163,8 +163,8 @@ extension DashboardServer {
                 values["historyError"] = "No [history] section in the config: the history is not kept."
                 return pages.render("backups", values)
             }
-            let path = context.config.path
-            switch await attempt({ try ControlPlane(configPath: path).rows(filter) }) {
+            let config = context.config
+            switch await attempt({ try ControlPlane(config: config).rows(filter) }) {
             case .success(let rows):
                 values["rows"] = rows.map { row -> [String: Any] in
                     var shown: [String: Any] = row
@@ -226,16 +226,16 @@ extension DashboardServer {
             return pages.render("export", values)
         }
         if context.config.history != nil {
-            let path = context.config.path
+            let config = context.config
             var named = HistoryQuery.Filter(limit: 50, newestFirst: true)
             named.objectName = id
             let filter = named
-            switch await attempt({ try ControlPlane(configPath: path).rows(filter) }) {
+            switch await attempt({ try ControlPlane(config: config).rows(filter) }) {
             case .success(let rows): values["rows"] = rows
             case .failure(let problem): values["historyError"] = problem.problem
             }
             let verifies = HistoryQuery.Filter(operation: "verify", limit: 50, newestFirst: true)
-            if case .success(let rows) = await attempt({ try ControlPlane(configPath: path).rows(verifies) }),
+            if case .success(let rows) = await attempt({ try ControlPlane(config: config).rows(verifies) }),
                 let everything = rows.first(where: { ($0["object_name"] ?? "").isEmpty })
             {
                 values["verification"] =
