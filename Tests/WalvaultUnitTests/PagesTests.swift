@@ -20,7 +20,18 @@ import Testing
         let backups = try #require(DocsPage.rendered.first { $0.name == "backups" })
         #expect(backups.title == "What walvault backs up, where, for how long, and how to get it back")
         #expect(backups.html.contains("<table>") && backups.html.contains("href=\"/docs/restore\""), "\(backups.html.prefix(400))")
-        #expect(DocsPage.rendered.map(\.name) == ["backups", "restore", "encryption", "troubleshooting"])
+        #expect(
+            DocsPage.rendered.map(\.name) == ["backups", "restore", "cloud-setup", "disaster-recovery", "encryption", "troubleshooting"])
+        // Every command is a code block (Ink reads fenced blocks only), the runbook's marked ones
+        // included, and the page goes on after them to its last section.
+        let runbook = try #require(DocsPage.rendered.first { $0.name == "disaster-recovery" })
+        #expect(runbook.html.contains("<h2>A corrupted backup</h2>") && runbook.html.contains("walvault verify"), "\(runbook.html.suffix(600))")
+        #expect(runbook.html.components(separatedBy: "<pre><code").count == 7, "\(runbook.html)")
+        #expect(runbook.html.contains("<pre><code class=\"language-sh runbook=dead-server-s3 user=postgres\">walvault --config"))
+        for name in ["restore", "cloud-setup"] {
+            let page = try #require(DocsPage.rendered.first { $0.name == name })
+            #expect(page.html.components(separatedBy: "<pre><code").count >= 4, "\(name): \(page.html)")
+        }
         #expect(DocsPage.rendered.allSatisfy { !$0.html.contains(".md\"") }, "no link to a file the server does not serve")
     }
 }
