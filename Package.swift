@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "WalvaultDocs", path: "docs", exclude: ["architecture.md", "images"],
             resources: [
-                .embedInCode("backups.md"), .embedInCode("cloud-setup.md"), .embedInCode("disaster-recovery.md"), .embedInCode("restore.md"),
+                .embedInCode("backup-strategy.md"), .embedInCode("cloud-setup.md"), .embedInCode("disaster-recovery.md"), .embedInCode("restore.md"),
                 .embedInCode("encryption.md"), .embedInCode("troubleshooting.md")
             ]),
         .target(

@@ -24,7 +24,7 @@ enum DocsPage {
 
 extension DashboardServer {
     func addDocsRoutes(to router: Router<ServerRequestContext>) {
-        router.get("/docs") { _, requestContext in docsPage("backups", requestContext) }
+        router.get("/docs") { _, requestContext in docsPage("backup-strategy", requestContext) }
         router.get("/docs/:name") { _, requestContext in docsPage(requestContext.parameters.get("name") ?? "", requestContext) }
     }
 

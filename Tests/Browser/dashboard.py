@@ -186,11 +186,11 @@ class Steps:
         self.shot("7-overview-checked")
         print("step 7: %d disk gauges; check now: %s" % (len(gauges), result.text))
 
-        # The Docs page: the repository's docs/backups.md, rendered by the server.
+        # The Docs page: the repository's docs/backup-strategy.md, rendered by the server.
         self.open("/docs")
         article = self.wait.until(ready.presence_of_element_located((By.ID, "doc")))
         if "What is backed up" not in article.text or not article.find_elements(By.TAG_NAME, "table"):
-            raise AssertionError("the Docs page does not show docs/backups.md: %s" % article.text[:200])
+            raise AssertionError("the Docs page does not show docs/backup-strategy.md: %s" % article.text[:200])
         self.driver.find_element(By.LINK_TEXT, "restore.md").click()
         self.wait.until(ready.url_contains("/docs/restore"))
         self.shot("8-docs")
