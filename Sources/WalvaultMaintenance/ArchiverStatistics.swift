@@ -1,4 +1,3 @@
-import WalvaultCatalog
 import WalvaultKit
 import WalvaultPostgres
 
@@ -13,19 +12,17 @@ public struct ArchiverStatistics: Codable, Equatable, Sendable {
     public let lastFailedTime: String?
     public let statsReset: String?
 
-    /// Whether the archiver's last attempt failed: a failure newer than the last success.
-    public var failing: Bool {
-        guard let failed = lastFailedTime.flatMap(RecoveryTarget.parseTime) else { return false }
-        guard let archived = lastArchivedTime.flatMap(RecoveryTarget.parseTime) else { return true }
-        return failed > archived
-    }
+    /// Whether the archiver's last attempt failed: a failure newer than the last success, judged
+    /// by the server as `PostgresBackupSession.facts` judges it.
+    public let failing: Bool
 
     public static func read(context: WalvaultContext) throws -> ArchiverStatistics {
         let db = try DatabaseTarget(context: context, database: nil, command: "pg_stat_archiver").connect()
         let rows = try db.query(
             """
             SELECT archived_count::text, last_archived_wal, last_archived_time::text, failed_count::text, last_failed_wal,
-                   last_failed_time::text, stats_reset::text
+                   last_failed_time::text, stats_reset::text,
+                   (last_failed_time > coalesce(last_archived_time, '-infinity'))::text
             FROM pg_stat_archiver
             """)
         guard let row = rows.first, let archived = Int64(row[0] ?? ""), let failed = Int64(row[3] ?? "") else {
@@ -33,6 +30,6 @@ public struct ArchiverStatistics: Codable, Equatable, Sendable {
         }
         return ArchiverStatistics(
             archivedCount: archived, lastArchivedWAL: row[1], lastArchivedTime: row[2], failedCount: failed, lastFailedWAL: row[4],
-            lastFailedTime: row[5], statsReset: row[6])
+            lastFailedTime: row[5], statsReset: row[6], failing: row[7] == "true")
     }
 }

@@ -6,10 +6,6 @@ import WalvaultPolicy
 import WalvaultPostgres
 import WalvaultSystem
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The database the dashboard's overview shows: its size, tables and rows now, how it grew
 /// (`Growth` over `control_plane.database_sizes`), and when its disk fills at that pace.
 public struct DatabaseStats: Codable, Equatable, Sendable {
@@ -87,10 +83,7 @@ public struct DatabaseStats: Codable, Equatable, Sendable {
                 Point(at: RecoveryTarget.formatUTC($0.at), bytes: $0.bytes)
             }
         }
-        if let pgdata = context.config.cluster.pgdata {
-            var st = statvfs()
-            if statvfs(pgdata, &st) == 0 { stats.freeBytes = Int64(st.f_bavail) * Int64(st.f_frsize) }
-        }
+        if let pgdata = context.config.cluster.pgdata, let free = try? FileSystem.availableBytes(pgdata) { stats.freeBytes = Int64(free) }
         if let free = stats.freeBytes, let days = Growth.daysUntilFull(bytesPerDay: stats.bytesPerDay, freeBytes: free), days < 36_500 {
             stats.fullBy = RecoveryTarget.formatUTC(now + Int64(days * 86_400_000_000))
         }

@@ -22,20 +22,10 @@ extension DashboardServer {
             case .success(let value): body = value
             case .failure(let refusal): return APIResponse.problem(refusal)
             }
-            var target = RecoveryTarget.latest
-            if let time = body.targetTime, time != "latest" {
-                guard let micros = RecoveryTarget.parseTime(time) else {
-                    return APIResponse.problem(
-                        CommandError(
-                            problem: "target_time \"\(time)\" is not a moment", fix: "use 'YYYY-MM-DD HH:MM:SS+00' or \"latest\"",
-                            errorCode: "input.invalid"))
-                }
-                target = .time(micros)
-            }
-            if let label = body.backupId, !BackupLabel.isValid(label) {
-                return APIResponse.problem(
-                    CommandError(
-                        problem: "backup_id \"\(label)\" is not a backup label", fix: "GET /api/backups lists them", errorCode: "input.invalid"))
+            let target: RecoveryTarget
+            switch Self.recoveryTarget(targetTime: body.targetTime, backupId: body.backupId) {
+            case .success(let value): target = value
+            case .failure(let refusal): return APIResponse.problem(refusal)
             }
             let config = FileSystem.realPath(context.config.path) ?? context.config.path
             let options = DrillOptions(

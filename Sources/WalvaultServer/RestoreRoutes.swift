@@ -71,20 +71,34 @@ extension DashboardServer {
         }
     }
 
+    /// `target_time` ("latest" when absent) and `backup_id` as a restore and a drill take them.
+    static func recoveryTarget(targetTime: String?, backupId: String?) -> Result<RecoveryTarget, CommandError> {
+        var target = RecoveryTarget.latest
+        if let time = targetTime, time != "latest" {
+            guard let micros = RecoveryTarget.parseTime(time) else {
+                return .failure(
+                    CommandError(
+                        problem: "target_time \"\(time)\" is not a moment", fix: "use 'YYYY-MM-DD HH:MM:SS+00' or \"latest\"",
+                        errorCode: "input.invalid"))
+            }
+            target = .time(micros)
+        }
+        if let label = backupId, !BackupLabel.isValid(label) {
+            return .failure(
+                CommandError(problem: "backup_id \"\(label)\" is not a backup label", fix: "GET /api/backups lists them", errorCode: "input.invalid"))
+        }
+        return .success(target)
+    }
+
     /// The request's fields checked before a TOTP code is spent on it.
     func restoreOptions(_ body: RestoreRequest) -> Result<RestoreOptions, CommandError> {
         func refuse(_ problem: String, _ fix: String) -> Result<RestoreOptions, CommandError> {
             .failure(CommandError(problem: problem, fix: fix, errorCode: "input.invalid"))
         }
-        var target = RecoveryTarget.latest
-        if let time = body.targetTime, time != "latest" {
-            guard let micros = RecoveryTarget.parseTime(time) else {
-                return refuse("target_time \"\(time)\" is not a moment", "use 'YYYY-MM-DD HH:MM:SS+00' or \"latest\"")
-            }
-            target = .time(micros)
-        }
-        if let label = body.backupId, !BackupLabel.isValid(label) {
-            return refuse("backup_id \"\(label)\" is not a backup label", "GET /api/backups lists them")
+        let target: RecoveryTarget
+        switch Self.recoveryTarget(targetTime: body.targetTime, backupId: body.backupId) {
+        case .success(let value): target = value
+        case .failure(let refusal): return .failure(refusal)
         }
         let ownDirectory = context.config.cluster.pgdata.map { FileSystem.realPath($0) ?? $0 }
         let config = FileSystem.realPath(context.config.path) ?? context.config.path
