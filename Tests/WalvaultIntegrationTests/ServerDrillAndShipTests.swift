@@ -34,6 +34,9 @@ import WalvaultSystem
         #expect(before.text.contains("No check has run yet"), "\(before.text)")
         #expect(before.text.contains("<button type=\"button\" id=\"drill\" data-post=\"/api/drill\">"))
         #expect(!before.text.contains("id=\"ship-now\""), "no async store, no ship button")
+        let noShip = try server.call("POST", "/api/ship")
+        #expect(noShip.status == 409 && noShip.body["code"] as? String == "command.refused", "\(noShip.text)")
+        #expect((noShip.body["problem"] as? String ?? "").hasPrefix("no store is async"), "\(noShip.text)")
         let archived = try server.cluster.sql("SELECT archived_count FROM pg_stat_archiver")
         #expect(before.text.contains("<span id=\"archived-count\">\(archived)</span>"), "\(archived): \(before.text)")
         for what in ["pg_wal", "store &quot;store1&quot;", "the spool"] {
