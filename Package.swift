@@ -3,6 +3,12 @@ import PackageDescription
 
 /// One target per layer, in the order docs/architecture.md lists them; every import is declared here,
 /// and scripts/check-imports.py checks both.
+/// The commit being built, with "+changes" when the work tree differs from it; "unknown" outside git.
+let buildCommit: String = {
+    guard let git = Context.gitInformation else { return "unknown" }
+    return String(git.currentCommit.prefix(12)) + (git.hasUncommittedChanges ? "+changes" : "")
+}()
+
 let package = Package(
     name: "walvault",
     products: [
@@ -36,7 +42,8 @@ let package = Package(
         // Typed wrappers for the variadic and macro C APIs Swift cannot call directly. libcurl's
         // are apart so that the archive-push binary does not load libcurl (and its ~25 dependent
         // libraries) at every start until a store actually speaks HTTP.
-        .target(name: "CShims", dependencies: ["CZlib"]),
+        // `walvault --version` names the commit it was built from.
+        .target(name: "CShims", dependencies: ["CZlib"], cSettings: [.define("WALVAULT_COMMIT", to: "\"\(buildCommit)\"")]),
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
 
         .target(name: "WalvaultSystem", dependencies: ["CShims"]),
@@ -63,6 +70,15 @@ let package = Package(
             resources: [
                 .embedInCode("backup-strategy.md"), .embedInCode("cloud-setup.md"), .embedInCode("disaster-recovery.md"), .embedInCode("restore.md"),
                 .embedInCode("encryption.md"), .embedInCode("troubleshooting.md")
+            ]),
+        // The cron files and systemd units of postgres-conf/, compiled into walvault for `init --schedule`.
+        .target(
+            name: "WalvaultSchedules", path: "postgres-conf", exclude: ["README.md", "archiving.conf"],
+            resources: [
+                .embedInCode("walvault-backup.cron"), .embedInCode("walvault-checks.cron"), .embedInCode("walvault-backup.service"),
+                .embedInCode("walvault-backup.timer"), .embedInCode("walvault-check.service"), .embedInCode("walvault-check.timer"),
+                .embedInCode("walvault-verify.service"), .embedInCode("walvault-verify.timer"), .embedInCode("walvault-drill.service"),
+                .embedInCode("walvault-drill.timer"), .embedInCode("walvault-ship.service")
             ]),
         .target(
             name: "WalvaultHistory",
@@ -135,6 +151,13 @@ let package = Package(
                 "WalvaultHistory", "WalvaultPolicy", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup",
                 "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance"
             ]),
+        // walvault init: finding a cluster, checking stores, the archive settings, restart and schedules.
+        .target(
+            name: "WalvaultSetup",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultStores", "WalvaultCatalog", "WalvaultPolicy", "WalvaultPostgres", "WalvaultKit",
+                "WalvaultSchedules"
+            ]),
         // The owner's dashboard and HTTP API over the runner: Hummingbird, bcrypt and TOTP from hummingbird-auth,
         // jwt-kit for the host application's tokens, swift-mustache for the pages.
         .target(
@@ -176,7 +199,7 @@ let package = Package(
                 "WalvaultService", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports",
                 "WalvaultDrill", "WalvaultMaintenance", "WalvaultPolicy", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory",
                 "WalvaultPipeline",
-                "WalvaultRepository", "WalvaultStores",
+                "WalvaultRepository", "WalvaultStores", "WalvaultSetup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 
@@ -187,7 +210,7 @@ let package = Package(
                 "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
                 "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill",
                 "WalvaultMaintenance", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ",
-                "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultServer", "WalvaultTesting",
+                "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultServer", "WalvaultTesting", "WalvaultSetup", "WalvaultSchedules",
                 .product(name: "JWTKit", package: "jwt-kit")
             ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs the real servers .ci/run starts (PostgreSQL 15, moto) or the test starts (the Telegram

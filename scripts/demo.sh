@@ -2,8 +2,9 @@
 # walvault's main job on an embedded default: a throwaway PostgreSQL 15 cluster archives its WAL
 # through `walvault archive-push` into a local store in a temporary directory; every archived
 # segment is fetched back with `walvault archive-get` and compared byte for byte; then a base
-# backup, a dropped table, and a point-in-time restore to just before the drop. The store is
-# encrypted with a random passphrase, and searched for a value written into the database.
+# backup, a dropped table, and a point-in-time restore to just before the drop. `walvault init`
+# sets it all up; the store is encrypted with the passphrase init makes, and searched for a value
+# written into the database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,12 +15,15 @@ work=$(make_workdir demo)
 pgdata="$work/pgdata"; store="$work/store"; config="$work/walvault.toml"; port=$(free_port)
 prepare_workdir "$work" "$pgdata" "$bin_dir"
 mkdir -p "$store"
-head -c 24 /dev/urandom | base64 >"$work/passphrase"; chmod 600 "$work/passphrase"
-write_walvault_config "$config" demo "$pgdata" "$work" "$port" "$store" "$work/passphrase"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
-echo "== initdb a throwaway cluster in $pgdata (port $port)"
-start_archiving_cluster "$pgdata" "$work" "$port" "$work/bin/walvault --config $config archive-push %p" "archive_timeout = 60"
+echo "== initdb a throwaway cluster in $pgdata (port $port), with nothing configured for archiving"
+as_pg "$PG_BIN/initdb" -D "$pgdata" -U postgres --no-sync >/dev/null 2>&1
+printf "port = %s\nlisten_addresses = ''\nunix_socket_directories = '%s'\n" "$port" "$work" >>"$pgdata/postgresql.conf"
+as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$work/server.log" -w start >/dev/null
+
+echo "== walvault init: an encrypted local store, the archive settings, a restart, and a check with a real round trip"
+"$work/bin/walvault" init --config "$config" --pgdata "$pgdata" --store "local:$store" --encrypt --yes --restart --spool "$work/spool"
 
 psql_() { as_pg psql -X -q -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 echo "== write some data and switch WAL three times"
@@ -48,7 +52,7 @@ checked=0
 for object in $(cd "$store" && find . -path '*/wal/*' -type f -name '0*' | sort); do
   name=$(basename "$object"); wal=${name%%-*}
   [ -f "$pgdata/pg_wal/$wal" ] || continue            # recycled since: nothing to compare with
-  "$work/bin/walvault" --config "$config" archive-get "$wal" "$work/fetched"
+  as_pg "$work/bin/walvault" --config "$config" archive-get "$wal" "$work/fetched"
   cmp "$work/fetched" "$pgdata/pg_wal/$wal"
   checked=$((checked + 1))
 done

@@ -9,25 +9,19 @@ import WalvaultSystem
 /// Turns a TOML file into a validated `WalvaultConfig`, or one `ConfigError` that names
 /// the file, the key and what is expected.
 public enum ConfigLoader {
-    static let topLevelKeys = [
-        "cluster", "compression", "stores", "history", "encryption", "shipping", "retention", "alerts", "check", "performance", "dashboard"
-    ]
-    static let performanceKeys = ["prefetch", "push_parallel", "restore_parallel", "backup_parallel"]
-    static let dashboardKeys = [
-        "listen", "owner_password_file", "totp_secret_file", "jwt_public_key_file", "metrics_token_file", "tls_certificate_file",
-        "tls_key_file", "sample_minutes", "trusted_proxy"
-    ]
-    static let checkKeys = ["backup_max_age_hours", "shipping_lag_minutes", "min_free_percent", "round_trip_seconds"]
-    static let alertKeys = [
-        "telegram_chat_id", "webhook_url_env", "email_to", "email_from", "smtp_url", "smtp_user_env", "smtp_password_env",
-        "backup_max_age_hours", "after_failures"
-    ]
-    static let encryptionKeys = ["passphrase_file", "passphrase_env", "key_cache"]
-    static let historyKeys = ["conninfo", "project_id", "journal", "retention_days"]
-    static let clusterKeys = ["name", "pgdata", "conninfo", "spool"]
-    static let shippingKeys = ["parallel", "max_queue_mb"]
-    static let retentionKeys = ["days", "notify_before_days", "logs_days"]
-    static let compressionKeys = ["algorithm", "level"]
+    static let topLevelKeys = ConfigSchema.sections.map(\.name).reduce(into: [String]()) { names, name in
+        if !names.contains(name) { names.append(name) }
+    }
+    static let performanceKeys = ConfigSchema.section("performance").keyNames
+    static let dashboardKeys = ConfigSchema.section("dashboard").keyNames
+    static let checkKeys = ConfigSchema.section("check").keyNames
+    static let alertKeys = ConfigSchema.section("alerts").keyNames
+    static let encryptionKeys = ConfigSchema.section("encryption").keyNames
+    static let historyKeys = ConfigSchema.section("history").keyNames
+    static let clusterKeys = ConfigSchema.section("cluster").keyNames
+    static let shippingKeys = ConfigSchema.section("shipping").keyNames
+    static let retentionKeys = ConfigSchema.section("retention").keyNames
+    static let compressionKeys = ConfigSchema.section("compression").keyNames
 
     public static func load(path: String) throws -> WalvaultConfig {
         let bytes: [UInt8]

@@ -41,15 +41,9 @@ public struct StoreSettings: Sendable, Equatable {
     public static let knownTypes = ["local", "s3", "telegram"]
 
     /// Keys every `[[stores]]` entry has.
-    public static let commonKeys = ["name", "type", "retention_days", "price_per_gb_month"]
+    public static let commonKeys = ConfigSchema.section("stores").keyNames
     /// The keys each type takes, in one table (as pgBackRest declares `repo-s3-bucket` only for
     /// `repo-type = s3`), so that `bucket` on a local store is an unknown key, not ignored.
-    public static let keysByType: [String: [String]] = [
-        "local": ["mode", "path"],
-        "s3": [
-            "mode", "endpoint", "region", "bucket", "prefix", "access_key_id_env", "access_key_id_file",
-            "secret_access_key_env", "secret_access_key_file", "path_style"
-        ],
-        "telegram": ["mode", "api_base", "bot_token_env", "bot_token_file", "chat_id", "part_size_mb", "local_files", "messages_per_minute"]
-    ]
+    public static let keysByType: [String: [String]] = Dictionary(
+        uniqueKeysWithValues: knownTypes.map { ($0, ConfigSchema.section("stores", storeType: $0).keyNames) })
 }

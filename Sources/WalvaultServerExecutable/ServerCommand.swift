@@ -97,25 +97,7 @@ struct OwnerCommand: ParsableCommand {
 }
 
 /// One line from standard input, without echo when it is a terminal.
-func readSecretLine(prompt: String) -> String? {
-    let terminal = isatty(0) == 1
-    var saved = termios()
-    if terminal {
-        // Echo off before the prompt: whatever is typed once the prompt shows is never echoed.
-        tcgetattr(0, &saved)
-        var quiet = saved
-        quiet.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(0, TCSANOW, &quiet)
-        _ = prompt.withCString { write(2, $0, strlen($0)) }
-    }
-    defer {
-        if terminal {
-            tcsetattr(0, TCSANOW, &saved)
-            _ = "\n".withCString { write(2, $0, 1) }
-        }
-    }
-    return readLine(strippingNewline: true)
-}
+func readSecretLine(prompt: String) -> String? { TerminalInput.secretLine(prompt: prompt) }
 
 struct SetPasswordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

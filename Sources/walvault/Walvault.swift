@@ -1,10 +1,17 @@
 import ArgumentParser
+import WalvaultCatalog
 import WalvaultKit
 import WalvaultSystem
 
 @main
 struct Walvault: ParsableCommand {
-    static let version = "0.1.0"
+    /// `--version`: what a bug report needs, and which servers this build protects.
+    static let version = """
+        walvault \(BuildInfo.version)
+        commit \(BuildInfo.commit)
+        built \(BuildInfo.buildDate)
+        supports \(SupportedPostgres.description)
+        """
 
     static let configuration = CommandConfiguration(
         commandName: "walvault",
@@ -13,7 +20,7 @@ struct Walvault: ParsableCommand {
         subcommands: [
             ArchivePushCommand.self, ArchiveGetCommand.self, BackupCommand.self, RestoreCommand.self, InfoCommand.self, StatusCommand.self,
             MigrateCommand.self, HistoryCommand.self, DecryptCommand.self, ShipCommand.self, ExpireCommand.self, CheckCommand.self,
-            VerifyCommand.self, DrillCommand.self,
+            VerifyCommand.self, DrillCommand.self, InitCommand.self,
             DumpCommand.self, ExportLogsCommand.self, PrefetchCommand.self, PushAheadCommand.self, ServeCommand.self, OwnerCommand.self
         ])
 
