@@ -3,12 +3,6 @@ import PackageDescription
 
 /// One target per layer, in the order docs/architecture.md lists them; every import is declared here,
 /// and scripts/check-imports.py checks both.
-/// The commit being built, with "+changes" when the work tree differs from it; "unknown" outside git.
-let buildCommit: String = {
-    guard let git = Context.gitInformation else { return "unknown" }
-    return String(git.currentCommit.prefix(12)) + (git.hasUncommittedChanges ? "+changes" : "")
-}()
-
 let package = Package(
     name: "walvault",
     products: [
@@ -42,8 +36,7 @@ let package = Package(
         // Typed wrappers for the variadic and macro C APIs Swift cannot call directly. libcurl's
         // are apart so that the archive-push binary does not load libcurl (and its ~25 dependent
         // libraries) at every start until a store actually speaks HTTP.
-        // `walvault --version` names the commit it was built from.
-        .target(name: "CShims", dependencies: ["CZlib"], cSettings: [.define("WALVAULT_COMMIT", to: "\"\(buildCommit)\"")]),
+        .target(name: "CShims", dependencies: ["CZlib"]),
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
 
         .target(name: "WalvaultSystem", dependencies: ["CShims"]),
@@ -151,6 +144,9 @@ let package = Package(
                 "WalvaultHistory", "WalvaultPolicy", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup",
                 "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance"
             ]),
+        // `--version`: the commit and build date, written by BuildInfoPlugin before each build.
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
+        .target(name: "WalvaultBuildInfo", dependencies: ["WalvaultSystem", "WalvaultCatalog"], plugins: ["BuildInfoPlugin"]),
         // walvault init: finding a cluster, checking stores, the archive settings, restart and schedules.
         .target(
             name: "WalvaultSetup",
@@ -199,7 +195,7 @@ let package = Package(
                 "WalvaultService", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports",
                 "WalvaultDrill", "WalvaultMaintenance", "WalvaultPolicy", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory",
                 "WalvaultPipeline",
-                "WalvaultRepository", "WalvaultStores", "WalvaultSetup",
+                "WalvaultRepository", "WalvaultStores", "WalvaultSetup", "WalvaultBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 

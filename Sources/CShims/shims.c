@@ -47,11 +47,3 @@ int wv_start_writeback(int fd, long long offset, long long length) {
 int wv_spawn_actions_add_chdir(void *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np((posix_spawn_file_actions_t *)actions, path);
 }
-
-#ifndef WALVAULT_COMMIT
-#define WALVAULT_COMMIT "unknown"
-#endif
-
-const char *wv_build_commit(void) { return WALVAULT_COMMIT; }
-const char *wv_build_date(void) { return __DATE__; }
-const char *wv_build_time(void) { return __TIME__; }

@@ -25,7 +25,7 @@ public struct BackupReport: Equatable, Sendable {
 /// data directory itself (so every file gets its own checksum and parts stay small), while one
 /// libpq session holds the backup open. See docs/architecture.md for why not BASE_BACKUP.
 public struct Backup {
-    public static let walvaultVersion = BuildInfo.version
+    public static let walvaultVersion = WalvaultVersion.number
 
     public let context: WalvaultContext
     /// How long to wait for the WAL that makes the backup consistent to reach the stores.

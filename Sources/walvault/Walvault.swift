@@ -1,22 +1,14 @@
 import ArgumentParser
-import WalvaultCatalog
+import WalvaultBuildInfo
 import WalvaultKit
 import WalvaultSystem
 
 @main
 struct Walvault: ParsableCommand {
-    /// `--version`: what a bug report needs, and which servers this build protects.
-    static let version = """
-        walvault \(BuildInfo.version)
-        commit \(BuildInfo.commit)
-        built \(BuildInfo.buildDate)
-        supports \(SupportedPostgres.description)
-        """
-
     static let configuration = CommandConfiguration(
         commandName: "walvault",
         abstract: "Point-in-time recovery for PostgreSQL: archives every WAL segment, checksummed and compressed, and gives it back intact.",
-        version: version,
+        version: BuildInfo.versionText,
         subcommands: [
             ArchivePushCommand.self, ArchiveGetCommand.self, BackupCommand.self, RestoreCommand.self, InfoCommand.self, StatusCommand.self,
             MigrateCommand.self, HistoryCommand.self, DecryptCommand.self, ShipCommand.self, ExpireCommand.self, CheckCommand.self,

@@ -7,11 +7,23 @@ import Testing
         result.stderr.hasSuffix("\n") && result.stderr.dropLast().split(separator: "\n").count == 1
     }
 
-    @Test func versionStartsFast() throws {
+    /// The version, the commit it was built from (this checkout's), when, and the PostgreSQL it supports.
+    @Test func versionNamesTheCommitTheBuildDateAndThePostgreSQLVersions() throws {
         let ws = try Workspace()
         let result = try ws.walvault(["--version"])
         #expect(result.status == 0)
-        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(result.stdout)")
+        #expect(lines.first?.hasPrefix("walvault ") == true && lines[0].split(separator: ".").count == 3, "\(result.stdout)")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let head = try run("/usr/bin/git", ["-C", root, "rev-parse", "--short=12", "HEAD"])
+        if head.status == 0 {
+            #expect(lines.count > 1 && lines[1].hasPrefix("commit \(head.stdout.trimmingCharacters(in: .newlines))"), "\(result.stdout)")
+        } else {
+            #expect(lines.count > 1 && lines[1] == "commit unknown", "\(result.stdout)")
+        }
+        #expect(lines.count > 2 && lines[2].hasPrefix("built 20") && lines[2].hasSuffix(" UTC"), "\(result.stdout)")
+        #expect(lines.last == "supports PostgreSQL 15")
     }
 
     /// archive-push starts once per WAL segment: libpq and libcurl (with ~25 libraries behind them)

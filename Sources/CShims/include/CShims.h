@@ -31,10 +31,4 @@ int wv_start_writeback(int fd, long long offset, long long length);
    are opaque here so that this header needs no <spawn.h>. */
 int wv_spawn_actions_add_chdir(void *actions, const char *path);
 
-/* The git commit Package.swift saw (WALVAULT_COMMIT), and when this file was compiled, which
-   is when that commit was built: C's __DATE__ and __TIME__, since SwiftPM passes no build time. */
-const char *wv_build_commit(void);
-const char *wv_build_date(void);
-const char *wv_build_time(void);
-
 #endif
