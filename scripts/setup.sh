@@ -18,6 +18,8 @@ packages=(
 # pages are tested in, headless.
 if [ -n "${WALVAULT_SETUP_TESTS:-}" ]; then
   packages+=(chromium chromium-driver)
+  # scripts/package-test.sh: man walvault-backup, and package.sh's strip and strings.
+  packages+=(man-db binutils)
 fi
 
 missing=()

@@ -19,3 +19,11 @@ bash scripts/pg-recovery-tests.sh
 WALVAULT_TAP_SPOOL=1 bash scripts/pg-recovery-tests.sh
 # The release binary's start-up budget: no ICU, no libcurl/libxml2/libpq linked.
 bash scripts/check-binary.sh
+# The Debian package: dpkg -i, --version, man pages, completions, init with the installed binary,
+# dpkg -r and -P. It installs a package, so root only; CI runs as root. walvault-server is left out
+# here: its release compile alone takes about six minutes on CI's two cores.
+if [ "$(id -u)" -eq 0 ]; then
+  WALVAULT_PACKAGE_SERVER=0 bash scripts/package-test.sh
+else
+  echo "test: scripts/package-test.sh not run: it installs a package, which needs root"
+fi

@@ -65,12 +65,20 @@ struct InitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where --schedule writes its files.", valueName: "dir", visibility: .hidden))
     var scheduleDirectory: String?
 
+    @Flag(help: "Print an example of the config init writes (every key, commented) and exit; nothing is read or changed.")
+    var printExample = false
+
     func validate() throws {
+        if printExample { return }
         if yes, pgdata == nil { throw ValidationError("--yes needs --pgdata") }
         if yes, stores.isEmpty { throw ValidationError("--yes needs at least one --store") }
     }
 
     func run() throws {
+        if printExample {
+            print(Self.example.render(), terminator: "")
+            return
+        }
         do {
             try protect()
         } catch let exit as ExitCode {
@@ -264,6 +272,18 @@ struct InitCommand: ParsableCommand {
             "next: walvault info shows what is stored; \(schedule == nil ? "schedule walvault backup nightly (init --schedule cron|systemd); " : "")docs/disaster-recovery.md is the runbook for the bad day"
         )
     }
+
+    /// A Debian cluster with a local store on a second disk and an S3 bucket off-site, encrypted.
+    static let example = ConfigTemplate(
+        clusterName: "main", pgdata: "/var/lib/postgresql/15/main",
+        conninfo: "host=/var/run/postgresql port=5432 user=postgres dbname=postgres", spool: "/var/lib/walvault/spool",
+        stores: try! plan(
+            specs: [
+                .local(path: "/var/backups/walvault"),
+                .s3(bucket: "my-backups", prefix: "db", endpoint: "https://s3.eu-central-1.amazonaws.com", region: "eu-central-1", pathStyle: false)
+            ],
+            configDirectory: "/etc/walvault"),
+        passphraseFile: "/etc/walvault/passphrase")
 
     static let debianDefault: String? = {
         for version in SupportedPostgres.majorVersions.reversed() where FileSystem.isDirectory("/var/lib/postgresql/\(version)/main") {
