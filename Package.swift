@@ -12,6 +12,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The CLI's lines on stderr, as text or JSON (--log-format).
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // The web stack, linked only into walvault-server.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
@@ -61,7 +63,8 @@ let package = Package(
         .target(
             name: "WalvaultDocs", path: "docs", exclude: ["architecture.md", "images"],
             resources: [
-                .embedInCode("backup-strategy.md"), .embedInCode("cloud-setup.md"), .embedInCode("disaster-recovery.md"), .embedInCode("restore.md"),
+                .embedInCode("backup-strategy.md"), .embedInCode("admin-guide.md"), .embedInCode("cloud-setup.md"),
+                .embedInCode("disaster-recovery.md"), .embedInCode("restore.md"),
                 .embedInCode("encryption.md"), .embedInCode("troubleshooting.md")
             ]),
         // The cron files and systemd units of postgres-conf/, compiled into walvault for `init --schedule`.
@@ -196,7 +199,7 @@ let package = Package(
                 "WalvaultDrill", "WalvaultMaintenance", "WalvaultPolicy", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory",
                 "WalvaultPipeline",
                 "WalvaultRepository", "WalvaultStores", "WalvaultSetup", "WalvaultBuildInfo",
-                .product(name: "ArgumentParser", package: "swift-argument-parser")
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")
             ]),
 
         // Pure logic and single-process behaviour: it starts no server.

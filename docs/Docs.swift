@@ -9,6 +9,7 @@ public enum Docs {
 
     public static let all: [Document] = [
         Document(name: "backup-strategy", markdown: String(decoding: PackageResources.backup_strategy_md, as: UTF8.self)),
+        Document(name: "admin-guide", markdown: String(decoding: PackageResources.admin_guide_md, as: UTF8.self)),
         Document(name: "restore", markdown: String(decoding: PackageResources.restore_md, as: UTF8.self)),
         Document(name: "cloud-setup", markdown: String(decoding: PackageResources.cloud_setup_md, as: UTF8.self)),
         Document(name: "disaster-recovery", markdown: String(decoding: PackageResources.disaster_recovery_md, as: UTF8.self)),

@@ -30,7 +30,8 @@ dpkg -i "$deb" >/dev/null
 [ "$(command -v walvault)" = /usr/bin/walvault ] || fail "walvault is not /usr/bin/walvault after dpkg -i"
 version=$(walvault --version)
 grep -q "^supports PostgreSQL 15$" <<<"$version" || fail "walvault --version: $version"
-MANPAGER=cat MANWIDTH=100 man walvault-backup 2>/dev/null | grep -q "Take a full base backup" || fail "man walvault-backup"
+page=$(MANPAGER=cat MANWIDTH=100 man walvault-backup 2>/dev/null) || fail "man walvault-backup"
+grep -q "Take a full base backup" <<<"$page" || fail "man walvault-backup does not describe the backup: $page"
 bash -c 'source /usr/share/bash-completion/completions/walvault && complete -p walvault' >/dev/null || fail "the bash completion"
 [ -f /usr/share/zsh/vendor-completions/_walvault ] && [ -f /usr/share/fish/vendor_completions.d/walvault.fish ] || fail "zsh or fish completion"
 [ -f /usr/lib/systemd/system/walvault-backup.timer ] || fail "the systemd timer"
@@ -40,7 +41,9 @@ outside=$(grep -vE '^/(usr|etc)(/|$)|^/\.$' "$work/installed" || true)
 [ -z "$outside" ] || fail "the package installs outside /usr and /etc: $outside"
 echo "package-test: installed; --version, man walvault-backup, completions and units are there"
 
-# A fresh cluster, nothing configured: init protects it with the installed binary.
+# A fresh cluster, nothing configured: init protects it with the installed binary. From $work,
+# which the postgres user can enter (runuser keeps the directory; CI's clone is private).
+cd "$work"
 port=$(free_port)
 mkdir -p "$work/store"
 chown postgres: "$work" "$work/store"

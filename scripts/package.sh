@@ -18,7 +18,7 @@ bin=$("${build[@]}" --show-bin-path)
 binaries=(walvault)
 [ "$with_server" = 0 ] || binaries+=(walvault-server)
 
-version=$("$bin/walvault" --version | head -1 | cut -d' ' -f2)
+version=$("$bin/walvault" --version | sed -n '1s/^walvault //p')
 arch=$(dpkg --print-architecture)
 name="walvault_${version}_${arch}"
 maintainer="walvault maintainers <walvault@users.noreply.github.com>"
@@ -89,7 +89,8 @@ find "$root/usr/share" -type f -exec chmod 644 {} +
 package_of() {
   local path=$1 owner
   for candidate in "$path" "$(readlink -f "$path")" "${path/#\/lib\//\/usr\/lib\/}" "${path/#\/usr\/lib\//\/lib\/}"; do
-    owner=$(dpkg -S "$candidate" 2>/dev/null | head -1 | cut -d: -f1) && [ -n "$owner" ] && { echo "$owner"; return; }
+    owner=$(dpkg -S "$candidate" 2>/dev/null | awk -F: 'NR == 1 {print $1}') || true
+    [ -n "$owner" ] && { echo "$owner"; return; }
   done
   echo "package.sh: no Debian package holds $path" >&2
   return 1
@@ -101,7 +102,8 @@ done < <(
   {
     ldd "$root"/usr/bin/* | awk '$2 == "=>" && $3 ~ /^\// {print $3}'
     for soname in $(strings -a "$root"/usr/bin/* | grep -E '^lib[[:alnum:]_+-]+\.so\.[0-9]+$' | sort -u); do
-      found=$(ldconfig -p | awk -v s="$soname" '$1 == s && $0 ~ /x86-64|x86_64|aarch64|AArch64/ {print $NF; exit}')
+      # awk reads to the end: exiting early would kill ldconfig with SIGPIPE, which pipefail reports.
+      found=$(ldconfig -p | awk -v s="$soname" '$1 == s && $0 ~ /x86-64|x86_64|aarch64|AArch64/ && !seen {print $NF; seen = 1}')
       [ -n "$found" ] || { echo "package.sh: $soname is dlopened but not installed here (install its package first)" >&2; exit 1; }
       echo "$found"
     done

@@ -112,7 +112,7 @@ echo "== PostgreSQL's recovery tests ($(basename "$tarball" .orig.tar.bz2)) with
 cd "$src/recovery"
 as_pg env PATH="$PG_BIN:$PATH" PG_REGRESS=/bin/true TESTDIR="$src/recovery" \
   WALVAULT_BIN="$work/bin/walvault" WALVAULT_TAP_SPOOL="${WALVAULT_TAP_SPOOL:-}" \
-  prove -I ../perl -I . "${tests[@]}" || {
+  prove -j "${WALVAULT_TAP_JOBS:-2}" -I ../perl -I . "${tests[@]}" || {
     for log in tmp_check/log/regress_log_*; do
       grep -q "not ok\|Bail out\|died" "$log" 2>/dev/null && { echo "---- $log"; tail -40 "$log"; }
     done

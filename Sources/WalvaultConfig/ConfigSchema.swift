@@ -173,3 +173,35 @@ public enum ConfigSchema {
             ])
     ]
 }
+
+extension ConfigSchema {
+    /// The heading docs/admin-guide.md's generated reference starts at; everything after it is
+    /// `markdownReference()`, which a test compares with the page.
+    public static let referenceHeading = "## Every config key"
+
+    /// One table per section: key, default, why.
+    public static func markdownReference() -> String {
+        var lines = [
+            referenceHeading, "",
+            "Generated from the config schema (`ConfigSchema`), which the loader also takes its keys from, so this list cannot drift:",
+            "a key that is not here is refused as unknown, with the keys its section accepts. An empty default means the key is",
+            "unset unless given.", ""
+        ]
+        for section in sections {
+            lines.append("### `\(section.heading)`")
+            lines.append("")
+            lines.append(section.summary)
+            lines.append("")
+            lines.append("| key | default | why |")
+            lines.append("| --- | --- | --- |")
+            for key in section.keys {
+                let literal = key.defaultValue.first.map { $0 == "\"" || $0.isNumber } == true || ["true", "false"].contains(key.defaultValue)
+                let defaultText = literal ? "`\(key.defaultValue)`" : key.defaultValue
+                lines.append("| `\(key.name)` | \(defaultText) | \(key.meaning.split(separator: "|").joined(separator: "\\|")) |")
+            }
+            lines.append("")
+        }
+        while lines.last == "" { lines.removeLast() }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -36,6 +36,11 @@ public struct UTCCalendar: Equatable, Sendable {
         year = Int(yearOfEra + era * 400) + (month <= 2 ? 1 : 0)
     }
 
+    /// `2026-12-04T05:14:54.123456Z`: RFC 3339 with microseconds, the `time` of a JSON log line.
+    public var rfc3339Text: String {
+        "\(Self.pad(year, 4))-\(Self.pad(month, 2))-\(Self.pad(day, 2))T\(Self.pad(hour, 2)):\(Self.pad(minute, 2)):\(Self.pad(second, 2)).\(Self.pad(microsecond, 6))Z"
+    }
+
     /// `2026-12-04 05:14:54+00`, with `.ffffff` when the time has microseconds: PostgreSQL's
     /// `recovery_target_time` form, and the one every message of walvault prints.
     public var postgresText: String {

@@ -47,7 +47,7 @@ struct ArchiveGetCommand: ParsableCommand {
         } catch let code as ExitCode {
             throw code
         } catch {
-            Output.fail("archive-get", "\(error)")
+            Output.fail("archive-get", error)
             throw ExitCode(ExitCodes.retrievalFailure())
         }
     }

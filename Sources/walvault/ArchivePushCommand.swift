@@ -35,7 +35,7 @@ struct ArchivePushCommand: ParsableCommand {
                 Output.info("archive-push", "\(result.file) (\(result.originalSize) bytes, sha256 \(result.sha256.prefix(12))…): \(summary)\(queued)")
             }
         case .failure(let error):
-            Output.fail("archive-push", "\(error)")
+            Output.fail("archive-push", error)
             // Never above 125, whatever the code: PostgreSQL would restart the archiver.
             throw ExitCode(ExitCodes.failure)
         }

@@ -39,7 +39,7 @@ struct BackupCommand: ParsableCommand {
                 )
             }
         case .failure(let error):
-            Output.fail("backup", "\(error)")
+            Output.fail("backup", error)
             throw ExitCode(ErrorRegistry.exitStatus(of: error))
         }
     }

@@ -24,11 +24,11 @@ struct CheckCommand: ParsableCommand {
         switch global.run(CheckOperation(), command: "check", context: context, notes: .hidden, cancellation: Cancellation()).result {
         case .success(let found): checks = found
         case .failure(let error):
-            Output.fail("check", "\(error)")
+            Output.fail("check", error)
             throw ExitCode(ExitCodes.failure)
         }
         if json {
-            do { print(try HealthCheck.json(checks)) } catch { Output.fail("check", "\(error)") }
+            do { print(try HealthCheck.json(checks)) } catch { Output.fail("check", error) }
         } else {
             for check in checks { print(check.line.split(whereSeparator: \.isNewline).joined(separator: " ")) }
         }

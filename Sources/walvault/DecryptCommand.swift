@@ -42,7 +42,7 @@ struct DecryptCommand: ParsableCommand {
                 Output.info("decrypt", "\(report.bytes) bytes (\(report.compression.rawValue)), \(check)")
             }
         } catch {
-            Output.fail("decrypt", "\(error)")
+            Output.fail("decrypt", error)
             throw ExitCode(ExitCodes.failure)
         }
     }

@@ -69,7 +69,7 @@ struct DrillCommand: ParsableCommand {
             if let failure = error as? DrillFailure {
                 print(json ? ((try? failure.report.json()) ?? "") : failure.report.lines.joined(separator: "\n"))
             }
-            Output.fail("drill", "\(error)")
+            Output.fail("drill", error)
             throw ExitCode(ExitCodes.failure)
         }
     }

@@ -69,7 +69,7 @@ struct DumpCreateCommand: ParsableCommand {
         do {
             schemas = try schema.map { [$0] } ?? dump.tenantSchemas()
         } catch {
-            Output.fail("dump", "\(error)")
+            Output.fail("dump", error)
             throw ExitCode(ExitCodes.failure)
         }
         // Each schema its own job: its own history row, alert and status file; the next one runs
@@ -92,7 +92,7 @@ struct DumpCreateCommand: ParsableCommand {
             if case .failure(let error) = failure.outcome {
                 // A name from the database: shown escaped, so an escape code in it cannot drive the terminal.
                 let schema = SQLIdentifier.shown(failure.schema)
-                Output.fail("dump", allTenants ? "schema \(schema): \(error)" : "\(error)")
+                Output.fail("dump", allTenants ? "schema \(schema): \(error)" : "\(error)", fields: ["error_code": "\(ErrorCodes.of(error))"])
             }
         }
         if allTenants && outcomes.count > 1 { print("\(results.count) of \(outcomes.count) schemas dumped") }
@@ -118,7 +118,7 @@ struct DumpListCommand: ParsableCommand {
             let items = try DumpList(context: context).run(schema: schema)
             print(json ? try ReportJSON.encode(items) : DumpList.lines(items).joined(separator: "\n"))
         } catch {
-            Output.fail("dump list", "\(error)")
+            Output.fail("dump list", error)
             throw ExitCode(ExitCodes.failure)
         }
     }
@@ -175,7 +175,7 @@ struct DumpRestoreCommand: ParsableCommand {
         case .success(let result):
             print(json ? ((try? ReportJSON.encode(result)) ?? "{}") : result.lines.joined(separator: "\n"))
         case .failure(let error):
-            Output.fail("dump restore", "\(error)")
+            Output.fail("dump restore", error)
             throw ExitCode(ExitCodes.failure)
         }
     }

@@ -53,7 +53,7 @@ struct ExpireCommand: ParsableCommand {
             let report = try outcome.result.get()
             print(json ? try report.json() : report.text)
         } catch {
-            Output.fail("expire", "\(error)")
+            Output.fail("expire", error)
             throw ExitCode(ExitCodes.failure)
         }
     }

@@ -74,7 +74,7 @@ struct ExportLogsCommand: ParsableCommand {
         case .success(let result):
             print(json ? ((try? ReportJSON.encode(result)) ?? "{}") : result.lines.joined(separator: "\n"))
         case .failure(let error):
-            Output.fail("export-logs", "\(error)")
+            Output.fail("export-logs", error)
             throw ExitCode(ErrorRegistry.exitStatus(of: error))
         }
     }

@@ -21,6 +21,12 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "No progress: neither the status line on a terminal nor the phase lines without one.")
     var quiet = false
 
+    @Option(
+        name: .customLong("log-format"),
+        help: ArgumentHelp(
+            "How messages on stderr are written: text (walvault <command>: …) or json (one object per line).", valueName: "format"))
+    var logFormat: LogFormat = .text
+
     /// The config and its stores, or one error line and `failure` as the exit status.
     func loadContext(for command: String, failure: Int32 = ExitCodes.failure) throws -> WalvaultContext {
         StoreNotices.install { Output.warn(command, $0) }
@@ -30,7 +36,7 @@ struct GlobalOptions: ParsableArguments {
             for warning in context.warnings { Output.warn(command, warning) }
             return context
         } catch {
-            Output.fail(command, "\(error)")
+            Output.fail(command, error)
             throw ExitCode(failure)
         }
     }

@@ -36,7 +36,7 @@ struct HistoryCommand: ParsableCommand {
                 .rows(type: type.flatMap(HistoryRecord.Kind.init(rawValue:)), since: since.flatMap(RecoveryTarget.parseTime))
             print(json ? try HistoryQuery.json(rows) : HistoryQuery.text(rows))
         } catch {
-            Output.fail("history", "\(error)")
+            Output.fail("history", error)
             throw ExitCode(ExitCodes.failure)
         }
     }

@@ -20,7 +20,7 @@ struct InfoCommand: ParsableCommand {
             let report = try global.run(InfoOperation(), command: "info", context: context, notes: .hidden).result.get()
             print(json ? try report.json() : report.text)
         } catch {
-            Output.fail("info", "\(error)")
+            Output.fail("info", error)
             throw ExitCode(ExitCodes.failure)
         }
     }

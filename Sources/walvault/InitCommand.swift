@@ -84,7 +84,7 @@ struct InitCommand: ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            Output.fail("init", "\(error)")
+            Output.fail("init", error)
             throw ExitCode(ErrorRegistry.exitStatus(of: error))
         }
     }

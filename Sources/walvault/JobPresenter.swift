@@ -46,6 +46,8 @@ final class JobPresenter: JobObserver {
     /// (cron mails whatever a job prints).
     static func progress(_ global: GlobalOptions) -> Progress {
         if global.quiet { return .quiet }
+        // A status line rewritten in place is not a JSON line: JSON gets one line per phase.
+        if global.logFormat == .json { return .phaseLines }
         if isatty(2) != 0 { return .terminal }
         return global.verbose ? .phaseLines : .quiet
     }
@@ -70,7 +72,7 @@ final class JobPresenter: JobObserver {
                     Self.write("\r\u{1B}[K" + text)
                     state.lineShown = true
                 case .phaseLines:
-                    if newPhase { Output.info(command, ProgressText.phaseLine(report)) }
+                    if newPhase { Output.info(command, ProgressText.phaseLine(report), fields: ["job_id": "\(event.jobID)"]) }
                 case .quiet:
                     break
                 }
@@ -81,13 +83,13 @@ final class JobPresenter: JobObserver {
                     print(text)
                 case .stderr:
                     clear(&state)
-                    Output.info(command, text)
+                    Output.info(command, text, fields: ["job_id": "\(event.jobID)"])
                 case .hidden:
                     break
                 }
             case .warning(let text):
                 clear(&state)
-                Output.warn(command, text)
+                Output.warn(command, text, fields: ["job_id": "\(event.jobID)"])
             case .finished:
                 clear(&state)
             }

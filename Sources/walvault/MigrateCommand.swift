@@ -17,7 +17,7 @@ struct MigrateCommand: ParsableCommand {
             print(report.outcome.summary)
             if report.replayed > 0 { print("replayed \(report.replayed) records from the journal \(report.journal)") }
         } catch {
-            Output.fail("migrate", "\(error)")
+            Output.fail("migrate", error)
             throw ExitCode(ExitCodes.failure)
         }
     }

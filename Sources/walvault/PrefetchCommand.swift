@@ -23,7 +23,7 @@ struct PrefetchCommand: ParsableCommand {
             let fetched = try Prefetcher(context: context, spool: spool, systemIdentifier: systemIdentifier).run()
             if global.verbose { Output.info("prefetch", "\(fetched) segments fetched ahead") }
         } catch {
-            Output.fail("prefetch", "\(error)")
+            Output.fail("prefetch", error)
             throw ExitCode(ExitCodes.failure)
         }
     }

@@ -83,7 +83,7 @@ struct RestoreCommand: ParsableCommand {
             }
             let outcome = global.run(RestoreOperation(options: options), command: "restore", context: context, notes: .stdout)
             if outcome.wasCancelled, case .failure(let error) = outcome.result {
-                Output.fail("restore", "\(error)")
+                Output.fail("restore", error)
                 throw ExitCode(ExitCodes.cancelled)
             }
             let report = try outcome.result.get()
@@ -97,7 +97,7 @@ struct RestoreCommand: ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            Output.fail("restore", "\(error)")
+            Output.fail("restore", error)
             throw ExitCode(ExitCodes.failure)
         }
     }

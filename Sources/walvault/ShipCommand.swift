@@ -63,7 +63,7 @@ struct ShipCommand: ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            Output.fail("ship", "\(error)")
+            Output.fail("ship", error)
             throw ExitCode(ExitCodes.failure)
         }
     }

@@ -23,7 +23,7 @@ struct StatusCommand: ParsableCommand {
             do {
                 print(try ReportJSON.encode(jobs))
             } catch {
-                Output.fail("status", "\(error)")
+                Output.fail("status", error)
                 throw ExitCode(ExitCodes.failure)
             }
             return

@@ -36,18 +36,18 @@ struct VerifyCommand: ParsableCommand {
                 VerifyOperation(storeNames: store, backupLabel: backup, workers: workers), command: "verify", context: context,
                 notes: .hidden)
             if outcome.wasCancelled, case .failure(let error) = outcome.result {
-                Output.fail("verify", "\(error)")
+                Output.fail("verify", error)
                 throw ExitCode(ExitCodes.cancelled)
             }
             report = try outcome.result.get()
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            Output.fail("verify", "\(error)")
+            Output.fail("verify", error)
             throw ExitCode(ExitCodes.failure)
         }
         if json {
-            do { print(try report.json()) } catch { Output.fail("verify", "\(error)") }
+            do { print(try report.json()) } catch { Output.fail("verify", error) }
         } else {
             for line in report.lines { print(line.split(whereSeparator: \.isNewline).joined(separator: " ")) }
         }

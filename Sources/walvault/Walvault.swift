@@ -24,6 +24,7 @@ struct Walvault: ParsableCommand {
     static func main() {
         MemoryTuning.forStreaming()
         let arguments = Array(CommandLine.arguments.dropFirst())
+        Output.start(format: LogFormat.requested(in: arguments))
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
@@ -36,7 +37,7 @@ struct Walvault: ParsableCommand {
             let command = arguments.first { names.contains($0) }
             var message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
-            Output.fail(command ?? "", message + "; see walvault \(command.map { $0 + " " } ?? "")--help")
+            Output.fail(command ?? "", message + "; see walvault \(command.map { $0 + " " } ?? "")--help", fields: ["error_code": "input.invalid"])
             let status = command == ArchiveGetCommand.configuration.commandName ? ExitCodes.retrievalFailure() : ExitCodes.usage
             exit(withError: ExitCode(status))
         }

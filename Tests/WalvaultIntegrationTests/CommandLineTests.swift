@@ -229,3 +229,41 @@ import Testing
         #expect(help.stdout.contains("never /, a directory with a file"))
     }
 }
+
+/// `--log-format json`: every line on stderr is one JSON object with the time, the level, the
+/// command, the message and the error's code, whatever the failure.
+@Suite struct JSONLogLineTests {
+    /// Each stderr line, parsed; a line that is not a JSON object fails the test.
+    func objects(_ result: ProcessResult, sourceLocation: SourceLocation = #_sourceLocation) -> [[String: String]] {
+        result.stderr.split(separator: "\n").compactMap { line in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+            #expect(object != nil, "not a JSON object of strings: \(line)", sourceLocation: sourceLocation)
+            return object
+        }
+    }
+
+    @Test func everyErrorLineIsAJSONObject() throws {
+        let ws = try Workspace()
+        let config = try ws.config(stores: [ws.file("missing-store")])
+        let cases: [([String], String, String)] = [
+            (["--log-format", "json", "archive-push"], "archive-push", "input.invalid"),
+            (["--log-format=json", "--config", ws.file("nowhere.toml"), "info"], "info", "config.invalid"),
+            (["--log-format", "json", "--config", config, "archive-push", ws.file("000000010000000000000001")], "archive-push", "")
+        ]
+        for (arguments, command, code) in cases {
+            let result = try ws.walvault(arguments)
+            #expect(result.status != 0)
+            let lines = objects(result)
+            #expect(lines.count == 1, "\(arguments): \(result.stderr)")
+            guard let line = lines.first else { continue }
+            #expect(line["level"] == "error" && line["command"] == command, "\(line)")
+            #expect(line["message"]?.isEmpty == false)
+            #expect(line["time"]?.hasSuffix("Z") == true && line["time"]?.count == 27, "\(line)")
+            #expect(line["error_code"]?.isEmpty == false, "\(line)")
+            if !code.isEmpty { #expect(line["error_code"] == code, "\(line)") }
+        }
+        // Text stays the default, the same line without the JSON.
+        let text = try ws.walvault(["--config", ws.file("nowhere.toml"), "info"])
+        #expect(text.stderr.hasPrefix("walvault info: error: "), "\(text.stderr)")
+    }
+}

@@ -82,6 +82,16 @@ import WalvaultTesting
         #expect(try String(contentsOfFile: ws.file("etc/passphrase"), encoding: .utf8).hasPrefix(passphrase))
         #expect(try FileManager.default.contentsOfDirectory(atPath: store + "/pgdata/backup") == backupsBefore)
 
+        // A backup's phase lines and notes with --log-format json: one object each, with the job's id.
+        let logged = try ws.walvault(["--config", config, "--log-format", "json", "--verbose", "backup", "--no-expire"], asPostgres: true)
+        #expect(logged.status == 0, "\(logged.stderr)")
+        let lines = logged.stderr.split(separator: "\n")
+        #expect(lines.count >= 3, "phase lines: \(logged.stderr)")
+        for line in lines {
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+            #expect(object?["command"] == "backup" && object?["level"] != nil && object?["job_id"]?.isEmpty == false, "\(line)")
+        }
+
         // The first backup restores, to a moment after it, with the config init wrote.
         try cluster.sql("INSERT INTO events (note) SELECT 'after backup ' || g FROM generate_series(1, 500) g")
         try cluster.sql("SELECT pg_switch_wal()")

@@ -1,8 +1,10 @@
+import Foundation
 import Testing
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPolicy
 import WalvaultSchedules
+import WalvaultSystem
 
 /// The pure halves of `walvault init`: what it alters, how a store is named on one line, the
 /// config it writes, where a running server listens, and the schedules it installs.
@@ -173,6 +175,23 @@ import WalvaultSchedules
         for timer in Schedules.timers {
             #expect(Schedules.systemdUnits.contains { $0.name == timer })
             #expect(Schedules.systemdUnits.contains { $0.name == timer.replacing(".timer", with: ".service") })
+        }
+    }
+}
+
+/// docs/admin-guide.md ends with every config key, rendered from the schema the loader uses.
+@Suite struct AdminGuideTests {
+    @Test func theAdminGuideListsEveryKeyOfTheSchema() throws {
+        let path = Paths.join(ErrorRegistryTests.root, "docs/admin-guide.md")
+        let onDisk = String(decoding: try FileSystem.readSmallFile(path), as: UTF8.self)
+        let heading = try #require(onDisk.range(of: "\n" + ConfigSchema.referenceHeading + "\n"), "the page has \(ConfigSchema.referenceHeading)")
+        let regenerated = String(onDisk[...heading.lowerBound]) + ConfigSchema.markdownReference()
+        if Environment.value("WALVAULT_REGENERATE_DOCS") == "1" {
+            try FileSystem.writeAtomically(path, contents: Array(regenerated.utf8), mode: 0o644)
+        }
+        #expect(onDisk == regenerated, "docs/admin-guide.md is stale: WALVAULT_REGENERATE_DOCS=1 swift test --filter AdminGuideTests")
+        for section in ConfigSchema.sections {
+            for key in section.keys { #expect(onDisk.contains("| `\(key.name)` |"), "\(section.heading) \(key.name)") }
         }
     }
 }

@@ -21,7 +21,9 @@ import Testing
         #expect(backups.title == "Backup strategy: what walvault backs up, where, for how long, at what cost, and how to get it back")
         #expect(backups.html.contains("<table>") && backups.html.contains("href=\"/docs/restore\""), "\(backups.html.prefix(400))")
         #expect(
-            DocsPage.rendered.map(\.name) == ["backup-strategy", "restore", "cloud-setup", "disaster-recovery", "encryption", "troubleshooting"])
+            DocsPage.rendered.map(\.name) == [
+                "backup-strategy", "admin-guide", "restore", "cloud-setup", "disaster-recovery", "encryption", "troubleshooting"
+            ])
         // Every command is a code block (Ink reads fenced blocks only), the runbook's marked ones
         // included, and the page goes on after them to its last section.
         let runbook = try #require(DocsPage.rendered.first { $0.name == "disaster-recovery" })
