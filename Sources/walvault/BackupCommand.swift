@@ -1,5 +1,7 @@
 import ArgumentParser
+import WalvaultCatalog
 import WalvaultConfig
+import WalvaultKit
 import WalvaultService
 import WalvaultSystem
 
@@ -22,10 +24,39 @@ struct BackupCommand: ParsableCommand {
     @Flag(name: .customLong("no-expire"), help: "Do not run expire after the backup (it runs when [retention] is set).")
     var noExpire = false
 
+    @Flag(help: "Print the backup as JSON (docs/admin-guide.md, JSON output).")
+    var json = false
+
+    /// `backup --json`.
+    struct Summary: Encodable {
+        let label: String
+        let type = "full"
+        let start_time: String
+        let stop_time: String
+        let timeline: UInt32
+        let total_bytes: Int
+        let stored_bytes: Int
+        let parts: Int
+        let wal_start: String
+        let wal_stop: String
+        let seconds: Double
+        let queued_for: [String]
+        let expired_backups: Int?
+    }
+
     func run() throws {
         let context = try global.loadContext(for: "backup")
         let outcome = global.run(BackupOperation(walTimeoutSeconds: walTimeout.seconds, expire: !noExpire), command: "backup", context: context)
         switch outcome.result {
+        case .success(let report) where json:
+            let m = report.manifest
+            let expired = outcome.expired.map { $0.stores.map { $0.delete.filter { $0.kind == "backup" }.count }.reduce(0, +) }
+            let summary = Summary(
+                label: m.label, start_time: RecoveryTarget.formatUTC(m.startTime), stop_time: RecoveryTarget.formatUTC(m.stopTime),
+                timeline: m.timeline, total_bytes: m.totalSize, stored_bytes: m.storedSize, parts: m.parts.count,
+                wal_start: "\(m.startSegment())", wal_stop: "\(m.stopSegment())", seconds: report.seconds, queued_for: report.queuedFor,
+                expired_backups: expired)
+            do { print(try ReportJSON.encode(summary)) } catch { Output.fail("backup", error) }
         case .success(let report):
             let m = report.manifest
             print(

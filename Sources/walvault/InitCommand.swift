@@ -65,6 +65,23 @@ struct InitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where --schedule writes its files.", valueName: "dir", visibility: .hidden))
     var scheduleDirectory: String?
 
+    @Flag(help: "Print what init did as JSON at the end (docs/admin-guide.md, JSON output); warnings and errors stay on stderr.")
+    var json = false
+
+    /// `init --json`: each line init would have said, and whether the cluster ended protected.
+    struct Summary: Encodable {
+        let steps: [String]
+        let protected: Bool
+        let restorable_from: String?
+    }
+
+    /// The lines said so far, for `--json`.
+    private final class Steps: @unchecked Sendable {
+        var lines: [String] = []
+    }
+
+    private static let steps = Steps()
+
     @Flag(help: "Print an example of the config init writes (every key, commented) and exit; nothing is read or changed.")
     var printExample = false
 
@@ -90,7 +107,11 @@ struct InitCommand: ParsableCommand {
     }
 
     private func say(_ text: String) {
-        if !global.quiet { print("walvault init: \(text)") }
+        if json {
+            Self.steps.lines.append(text)
+        } else if !global.quiet {
+            print("walvault init: \(text)")
+        }
     }
 
     private var interactive: Bool { !yes && TerminalInput.isInteractive }
@@ -263,7 +284,8 @@ struct InitCommand: ParsableCommand {
                 }
             }
         }
-        if let oldest = try context.newestBackup() {
+        let restorable = try context.newestBackup()
+        if let oldest = restorable {
             say("protected: any moment from \(RecoveryTarget.formatUTC(oldest.stopTime)) on can be restored (walvault restore --target-time …)")
         } else {
             say("archiving works, but nothing is restorable until a base backup exists: run walvault backup (or init --backup)")
@@ -271,6 +293,13 @@ struct InitCommand: ParsableCommand {
         say(
             "next: walvault info shows what is stored; \(schedule == nil ? "schedule walvault backup nightly (init --schedule cron|systemd); " : "")docs/disaster-recovery.md is the runbook for the bad day"
         )
+        if json {
+            print(
+                try ReportJSON.encode(
+                    Summary(
+                        steps: Self.steps.lines, protected: restorable != nil,
+                        restorable_from: restorable.map { RecoveryTarget.formatUTC($0.stopTime) })))
+        }
     }
 
     /// A Debian cluster with a local store on a second disk and an S3 bucket off-site, encrypted.

@@ -54,6 +54,24 @@ struct RestoreCommand: ParsableCommand {
                 """))
     var force = false
 
+    @Flag(help: "Print the plan (with --dry-run) or what was restored as JSON (docs/admin-guide.md, JSON output).")
+    var json = false
+
+    /// `restore --json`.
+    struct Summary: Encodable {
+        let pgdata: String
+        let target: String
+        let files: Int
+        let bytes: Int
+        let seconds: Double
+    }
+
+    /// `restore --dry-run --json`: the plan's lines, as the text shows them.
+    struct Plan: Encodable {
+        let dry_run = true
+        let plan: [String]
+    }
+
     func validate() throws {
         guard (targetTime == nil) != (target == nil) else {
             throw ValidationError("give exactly one of --target-time 'YYYY-MM-DD HH:MM:SS+TZ' or --target latest")
@@ -77,16 +95,31 @@ struct RestoreCommand: ParsableCommand {
                 restoreCommand: "\(binary) --config \(absoluteConfig)")
             let restore = Restore(context: context, options: options)
             if dryRun {
-                try restore.plan().lines.forEach { print($0) }
-                print("dry run: nothing was written")
+                let lines = try restore.plan().lines
+                if json {
+                    print(try ReportJSON.encode(Plan(plan: lines)))
+                } else {
+                    lines.forEach { print($0) }
+                    print("dry run: nothing was written")
+                }
                 return
             }
-            let outcome = global.run(RestoreOperation(options: options), command: "restore", context: context, notes: .stdout)
+            let outcome = global.run(RestoreOperation(options: options), command: "restore", context: context, notes: json ? .stderr : .stdout)
             if outcome.wasCancelled, case .failure(let error) = outcome.result {
                 Output.fail("restore", error)
                 throw ExitCode(ExitCodes.cancelled)
             }
             let report = try outcome.result.get()
+            if json {
+                print(
+                    try ReportJSON.encode(
+                        Summary(
+                            pgdata: directory, target: targetTime ?? "latest", files: report.files, bytes: report.bytes, seconds: report.seconds)))
+                if geteuid() == 0 {
+                    Output.warn("restore", "the files belong to root; run chown -R postgres: \(directory) before starting the server")
+                }
+                return
+            }
             print("restored \(report.files) files (\(report.bytes) bytes) into \(directory) in \(String(format2: report.seconds)) s")
             print("next: start the server (as the postgres user: pg_ctl -D \(directory) start, or systemctl start postgresql);")
             print("      it replays WAL from the stores, stops at the target and promotes. Watch the server log, and")

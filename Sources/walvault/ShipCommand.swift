@@ -22,6 +22,22 @@ struct ShipCommand: ParsableCommand {
     @Flag(name: .customLong("catch-up"), help: "First queue everything the sync stores hold that an async store lacks (after adding a store).")
     var catchUp = false
 
+    @Flag(help: "Print what was shipped as JSON (docs/admin-guide.md, JSON output).")
+    var json = false
+
+    /// `ship --json`.
+    struct Summary: Encodable {
+        let shipped: Int
+        let bytes: Int
+        let already_there: Int
+        /// Objects still queued, per store.
+        let remaining: [String: Int]
+        let failures: [String]
+        let left_in_chat: Int
+        /// Another `walvault ship` was running: it ships the queue, this one did nothing.
+        let busy: Bool
+    }
+
     func run() throws {
         let context = try global.loadContext(for: "ship")
         do {
@@ -30,6 +46,14 @@ struct ShipCommand: ParsableCommand {
                 ShipOperation(follow: follow, catchUp: catchUp), command: "ship", context: context,
                 observers: [CatchUpNotes(verbose: global.verbose)])
             let report = try outcome.result.get()
+            if json, context.asyncIndexes.isEmpty || report.busy {
+                print(
+                    try ReportJSON.encode(
+                        Summary(
+                            shipped: 0, bytes: 0, already_there: 0, remaining: report.remaining, failures: [], left_in_chat: 0,
+                            busy: report.busy)))
+                return
+            }
             if context.asyncIndexes.isEmpty {
                 Output.info("ship", "no store is async: nothing to ship")
                 return
@@ -44,6 +68,15 @@ struct ShipCommand: ParsableCommand {
                 // SIGTERM is how systemd stops a shipper that follows: that is its normal end.
                 if follow { return }
                 throw ExitCode(ExitCodes.cancelled)
+            }
+            if json {
+                print(
+                    try ReportJSON.encode(
+                        Summary(
+                            shipped: report.shipped, bytes: report.bytes, already_there: report.alreadyThere, remaining: report.remaining,
+                            failures: report.failures, left_in_chat: report.leftBehind.count, busy: false)))
+                if !report.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
+                return
             }
             for line in report.failures.prefix(5) { Output.warn("ship", line) }
             if !report.leftBehind.isEmpty {

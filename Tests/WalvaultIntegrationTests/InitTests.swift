@@ -83,8 +83,15 @@ import WalvaultTesting
         #expect(try FileManager.default.contentsOfDirectory(atPath: store + "/pgdata/backup") == backupsBefore)
 
         // A backup's phase lines and notes with --log-format json: one object each, with the job's id.
-        let logged = try ws.walvault(["--config", config, "--log-format", "json", "--verbose", "backup", "--no-expire"], asPostgres: true)
+        let logged = try ws.walvault(["--config", config, "--log-format", "json", "--verbose", "backup", "--no-expire", "--json"], asPostgres: true)
         #expect(logged.status == 0, "\(logged.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(logged.stdout.utf8)) as? [String: Any]
+        #expect((summary?["total_bytes"] as? Int ?? 0) > 0 && (summary?["label"] as? String)?.isEmpty == false, "\(logged.stdout)")
+        #expect(summary?["type"] as? String == "full" && summary?["queued_for"] as? [String] == ["s3"], "\(logged.stdout)")
+        let shipped = try ws.walvault(["--config", config, "ship", "--json"], asPostgres: true)
+        #expect(shipped.status == 0, "\(shipped.stderr)")
+        let shipping = try JSONSerialization.jsonObject(with: Data(shipped.stdout.utf8)) as? [String: Any]
+        #expect(shipping?["remaining"] as? [String: Int] != nil && shipping?["failures"] as? [String] == [], "\(shipped.stdout)")
         let lines = logged.stderr.split(separator: "\n")
         #expect(lines.count >= 3, "phase lines: \(logged.stderr)")
         for line in lines {
@@ -102,8 +109,11 @@ import WalvaultTesting
         _ = try cluster.waitForArchive(of: segment)
         try cluster.stop(mode: "immediate")
         let restoredData = ws.file("restored")
-        let restore = try ws.walvault(["--config", config, "restore", "--pgdata", restoredData, "--target-time", target], asPostgres: true)
+        let restore = try ws.walvault(
+            ["--config", config, "restore", "--pgdata", restoredData, "--target-time", target, "--json"], asPostgres: true)
         #expect(restore.status == 0, "\(restore.stdout) \(restore.stderr)")
+        let restored_ = try JSONSerialization.jsonObject(with: Data(restore.stdout.utf8)) as? [String: Any]
+        #expect((restored_?["files"] as? Int ?? 0) > 0 && restored_?["target"] as? String == target, "\(restore.stdout)")
         let restored = PostgresCluster(workspace: ws, pgdata: restoredData, port: cluster.port)
         try restored.start()
         defer { try? restored.stop(mode: "immediate") }
@@ -138,9 +148,12 @@ import WalvaultTesting
         let finish = try ws.walvault(arguments)
         #expect(finish.status == 0, "\(finish.stdout) \(finish.stderr)")
         #expect(finish.stdout.contains("walvault init: protected"))
-        let again = try ws.walvault(arguments)
+        let again = try ws.walvault(arguments + ["--json"])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stdout.contains("\(config) unchanged") && again.stdout.contains("archive settings unchanged"), "\(again.stdout)")
+        let summary = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
+        let steps = summary?["steps"] as? [String] ?? []
+        #expect(steps.contains("\(config) unchanged") && steps.contains("archive settings unchanged"), "\(again.stdout)")
+        #expect(summary?["protected"] as? Bool == true && summary?["restorable_from"] as? String != nil, "\(again.stdout)")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: ws.file("etc")).filter { $0.hasPrefix(".") }
         #expect(leftovers.isEmpty, "what killed runs left is cleared: \(leftovers)")
         let check = try ws.walvault(["--config", config, "check"], asPostgres: true)
