@@ -31,6 +31,7 @@ walvault init --config "$work/etc/walvault.toml" --pgdata "$work/pgdata" --store
   --spool "$work/spool" >"$work/init.out" 2>&1 || { cat "$work/init.out" >&2; exit 1; }
 done_=$(date +%s.%N)
 grep -q "walvault init: protected" "$work/init.out"
+grep -E "restarting|backup .* complete|protected" "$work/init.out"
 echo "package: $deb, $(du -h "$deb" | cut -f1)"
 echo "database: pgbench -s 10, $size"
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }

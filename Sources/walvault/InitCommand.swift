@@ -137,6 +137,10 @@ struct InitCommand: ParsableCommand {
             throw CommandError(problem: "--name \(clusterName) is not a usable name", fix: "use letters, digits, '-', '_' and '.', at most 64")
         }
 
+        if schedule == .systemd, !FileSystem.isDirectory("/run/systemd/system") {
+            throw CommandError(problem: "--schedule systemd, but systemd is not running on this machine", fix: "use --schedule cron")
+        }
+
         // The archive settings, planned before anything is written: another archiver is refused here.
         let settings = ArchiveSettingsChange(conninfo: cluster.conninfo, configPath: configPath, executable: executable)
         _ = try ProcessIdentity.acting(as: cluster.owner) { try settings.planned(force: force) }
@@ -230,7 +234,7 @@ struct InitCommand: ParsableCommand {
             guard wanted else {
                 throw CommandError(
                     problem:
-                        "\(outcome.pendingRestart.joined(separator: " and ")) take effect only when PostgreSQL restarts, so nothing is archived yet",
+                        "\(outcome.pendingRestart.joined(separator: " and ")) \(outcome.pendingRestart.count == 1 ? "takes" : "take") effect only when PostgreSQL restarts, so nothing is archived yet",
                     fix: "run \(restarter.command), then walvault init again with the same flags (or pass --restart)")
             }
             say("restarting PostgreSQL for \(outcome.pendingRestart.joined(separator: " and ")): \(restarter.command)")

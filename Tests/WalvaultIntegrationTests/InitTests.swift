@@ -123,6 +123,34 @@ import WalvaultTesting
         #expect(try restored.sql("SELECT count(*) FROM events WHERE note LIKE 'after target%'") == "0")
     }
 
+    /// At a terminal (`Tests/Terminal/converse.py` under a pseudo-terminal), init asks for what the
+    /// flags leave out, with defaults: the data directory, the stores, encryption, the restart.
+    @Test func atATerminalItAsksForWhatTheFlagsLeaveOut() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let cluster = try freshCluster(ws)
+        defer { try? cluster.stop(mode: "immediate") }
+        let config = ws.file("etc/walvault.toml")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Terminal/converse.py").path
+        let conversation = [
+            ("Data directory", cluster.pgdata), ("Store (", "local:\(store)"), ("Another store, off-site", ""),
+            ("Encrypt everything stored", ""), ("Restart PostgreSQL now", "y")
+        ]
+        let result = try run(
+            "/usr/bin/env",
+            ["python3", script] + conversation.flatMap { ["--prompt", $0.0, "--answer", $0.1] }
+                + ["--", ws.walvault, "init", "--config", config, "--spool", ws.file("spool")])
+        let outcome = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
+        let output = outcome["output"] as? String ?? ""
+        #expect(outcome["answered"] as? Int == conversation.count, "\(output)")
+        #expect(outcome["status"] as? Int == 0, "\(output)")
+        #expect(output.contains("the passphrase is in \(ws.file("etc/passphrase"))"), "encryption is the default: \(output)")
+        #expect(output.contains("restarting PostgreSQL for archive_mode"), "\(output)")
+        #expect(output.contains("archiving works, but nothing is restorable until a base backup exists"), "\(output)")
+        #expect(try cluster.sql("SHOW archive_mode") == "on")
+    }
+
     /// Killed at whatever moment, init leaves nothing half-done that a second run does not finish.
     @Test func anInitKilledAnywhereIsFinishedByRunningItAgain() throws {
         let ws = try Workspace()
@@ -134,6 +162,15 @@ import WalvaultTesting
             "init", "--config", config, "--pgdata", cluster.pgdata, "--store", "local:\(store)", "--encrypt", "--yes", "--restart", "--backup",
             "--spool", ws.file("spool")
         ]
+        // Without --restart, init says exactly what to run, and stops before claiming anything.
+        let withoutRestart = try ws.walvault(arguments.filter { $0 != "--restart" })
+        #expect(withoutRestart.status == 1, "\(withoutRestart.stdout)")
+        #expect(
+            withoutRestart.stderr.contains(
+                "walvault init: error: archive_mode takes effect only when PostgreSQL restarts, so nothing is archived yet; run "),
+            "\(withoutRestart.stderr)")
+        #expect(withoutRestart.stderr.contains("pg_ctl -D \(cluster.pgdata) -l "), "\(withoutRestart.stderr)")
+        #expect(!withoutRestart.stdout.contains("protected"))
         for delay: useconds_t in [20_000, 150_000, 400_000, 900_000] {
             let pid = try spawn(ws.walvault, arguments)
             usleep(delay)
@@ -219,6 +256,12 @@ import WalvaultTesting
         #expect(refused.stderr.contains("\(config) exists and differs from the config init would write; pass --force"), "\(refused.stderr)")
         #expect(try String(contentsOfFile: mine, encoding: .utf8) == "[cluster]\nname = \"mine\"\n")
         try FileManager.default.removeItem(atPath: config)
+
+        if !FileManager.default.fileExists(atPath: "/run/systemd/system") {
+            expectRefusal(
+                try initWith(cluster.pgdata, store: "local:\(store)", extra: ["--schedule", "systemd"]),
+                "--schedule systemd, but systemd is not running on this machine; use --schedule cron")
+        }
 
         // A running standby.
         try cluster.stop()
