@@ -141,11 +141,6 @@ struct InitCommand: ParsableCommand {
             throw CommandError(problem: "--schedule systemd, but systemd is not running on this machine", fix: "use --schedule cron")
         }
 
-        // The archive settings, planned before anything is written: another archiver is refused here.
-        let settings = ArchiveSettingsChange(conninfo: cluster.conninfo, configPath: configPath, executable: executable)
-        _ = try ProcessIdentity.acting(as: cluster.owner) { try settings.planned(force: force) }
-        SetupFiles.removeAbandoned(in: configDirectory, startingWith: ".\(Paths.basename(configPath)).")
-
         // 2. The stores, checked before anything is written.
         var specs = stores
         if specs.isEmpty, interactive, let answer = TerminalInput.ask("Store (\(StoreSpec.forms))", suggested: "local:/var/backups/walvault") {
@@ -156,11 +151,17 @@ struct InitCommand: ParsableCommand {
             throw CommandError(problem: "no store", fix: "pass --store local:PATH (and an off-site one: --store s3://… or telegram:…)")
         }
         let planned = try Self.plan(specs: specs.map(StoreSpec.parse), configDirectory: configDirectory)
-        for store in planned {
-            if case .local(let path) = store.spec, let warning = try LocalStoreCheck.check(path: path, cluster: cluster) {
-                Output.warn("init", warning)
-            }
+        let storeWarnings = try planned.compactMap { store -> String? in
+            guard case .local(let path) = store.spec else { return nil }
+            return try LocalStoreCheck.check(path: path, cluster: cluster)
         }
+        // The archive settings, planned before anything is written: another archiver is refused here.
+        let settings = ArchiveSettingsChange(conninfo: cluster.conninfo, configPath: configPath, executable: executable)
+        _ = try ProcessIdentity.acting(as: cluster.owner) { try settings.planned(force: force) }
+        // Said once nothing refused: a refusal stays the one line.
+        for warning in storeWarnings { Output.warn("init", warning) }
+        SetupFiles.removeAbandoned(in: configDirectory, startingWith: ".\(Paths.basename(configPath)).")
+
         let encrypted = encrypt || (interactive && TerminalInput.confirm("Encrypt everything stored, with a new passphrase", suggested: true))
         let passphraseFile = encrypted ? Paths.join(configDirectory, "passphrase") : nil
         let template = ConfigTemplate(

@@ -151,6 +151,42 @@ import WalvaultTesting
         #expect(try cluster.sql("SHOW archive_mode") == "on")
     }
 
+    /// A Telegram store is proven through the chat (the Bot API stand-in): a document sent, read
+    /// back and deleted; the bot's token goes in a 0600 file and nowhere else.
+    @Test func aTelegramStoreIsProbedThroughTheChat() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let cluster = try freshCluster(ws)
+        defer { try? cluster.stop(mode: "immediate") }
+        let standIn = try TelegramStandIn(token: "424242:TOKENMARKER-\(UUID().uuidString.prefix(8))")
+        let config = ws.file("etc/walvault.toml")
+        var environment = ProcessInfo.processInfo.environment
+        environment["WALVAULT_TELEGRAM_BOT_TOKEN"] = standIn.token
+        let result = try run(
+            ws.walvault,
+            [
+                "init", "--config", config, "--pgdata", cluster.pgdata, "--store", "local:\(store)",
+                "--store", "telegram:\(standIn.chatID)?api_base=\(standIn.apiBase)", "--yes", "--restart", "--spool", ws.file("spool")
+            ], environment: environment)
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("store \"telegram\": wrote, read back and deleted a probe"), "\(result.stdout)")
+        #expect((standIn.stats()["documents"] ?? 0) >= 1, "the probe went to the chat: \(standIn.stats())")
+        let configText = try String(contentsOfFile: config, encoding: .utf8)
+        #expect(configText.contains("bot_token_file = \"\(ws.file("etc/telegram-bot-token"))\""))
+        #expect(configText.contains("mode = \"async\""), "a chat is never waited for by PostgreSQL")
+        for text in [configText, result.stdout, result.stderr] { #expect(!text.contains("TOKENMARKER"), "the token leaked") }
+        let attributes = try FileManager.default.attributesOfItem(atPath: ws.file("etc/telegram-bot-token"))
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        // A chat alone cannot be the first store: archive-push would wait on Telegram's pace.
+        let alone = try run(
+            ws.walvault,
+            [
+                "init", "--config", ws.file("other.toml"), "--pgdata", cluster.pgdata, "--store", "telegram:\(standIn.chatID)", "--yes",
+                "--spool", ws.file("spool")
+            ], environment: environment)
+        #expect(alone.status == 1 && alone.stderr.contains("a Telegram chat cannot be the first store"), "\(alone.stderr)")
+    }
+
     /// Killed at whatever moment, init leaves nothing half-done that a second run does not finish.
     @Test func anInitKilledAnywhereIsFinishedByRunningItAgain() throws {
         let ws = try Workspace()
