@@ -13,6 +13,19 @@ import pty
 import time
 
 
+def read_until(fd, found, seen, deadline):
+    """Reads the terminal until found(seen) holds, it closes, or the deadline passes."""
+    while not found(seen) and time.time() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--prompt", action="append", default=[])
@@ -29,28 +42,14 @@ def main():
     cursor = 0
     for prompt, answer in zip(args.prompt, args.answer):
         marker = prompt.encode()
-        while marker not in seen[cursor:] and time.time() < deadline:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
+        seen = read_until(fd, lambda text: marker in text[cursor:], seen, deadline)
         if marker not in seen[cursor:]:
             break
         # The next prompt is looked for only after this one.
         cursor = seen.index(marker, cursor) + len(marker)
         os.write(fd, answer.encode() + b"\n")
         answered += 1
-    while time.time() < deadline:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_until(fd, lambda text: False, seen, deadline)
     _, status = os.waitpid(pid, 0)
     print(json.dumps({
         "status": os.waitstatus_to_exitcode(status),
