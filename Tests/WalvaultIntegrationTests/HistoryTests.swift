@@ -32,6 +32,9 @@ import Testing
         #expect(again.stderr.isEmpty, "no server NOTICE leaks to stderr: \(again.stderr)")
         for err in [ws.file("a.err"), ws.file("b.err")] { #expect(try String(contentsOfFile: err, encoding: .utf8).isEmpty) }
         #expect(again.stdout.contains("schema up to date"))
+        let json = try ws.walvault(["--config", config, "migrate", "--json"])
+        let summary = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(summary?["applied"] as? [String] == [] && (summary?["already_applied"] as? [String])?.count == 5, "\(json.stdout)")
         #expect(try control.sql("SELECT count(*) FROM control_plane.schema_migrations") == "5")
         #expect(try control.sql("SELECT count(*) FROM pg_indexes WHERE tablename = 'backups' AND indexname = 'backups_project_created'") == "1")
         try control.stop()

@@ -231,6 +231,17 @@ import WalvaultTesting
         #expect(leftovers.isEmpty, "what killed runs left is cleared: \(leftovers)")
         let check = try ws.walvault(["--config", config, "check"], asPostgres: true)
         #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+
+        // An owner's edit makes the config differ: refused, then with --force replaced and kept as .bak.
+        let edited = try String(contentsOfFile: config, encoding: .utf8) + "# the owner's note\n"
+        try edited.write(toFile: config, atomically: true, encoding: .utf8)
+        let refused = try ws.walvault(arguments)
+        #expect(refused.status == 1 && refused.stderr.contains("exists and differs"), "\(refused.stderr)")
+        let forced = try ws.walvault(arguments + ["--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(forced.stdout.contains("replaced \(config); the old one is \(config).bak"), "\(forced.stdout)")
+        #expect(try String(contentsOfFile: config + ".bak", encoding: .utf8) == edited)
+        #expect(try !String(contentsOfFile: config, encoding: .utf8).contains("the owner's note"))
     }
 
     /// A kill during pg_ctl restart can leave the server stopped: started again as its owner would.
