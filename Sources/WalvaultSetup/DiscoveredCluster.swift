@@ -33,6 +33,14 @@ public struct DiscoveredCluster: Sendable {
                 problem: "--pgdata \(given) is not a directory",
                 fix: "give the cluster's data directory (psql -c 'SHOW data_directory'; on Debian /var/lib/postgresql/15/main)")
         }
+        // A data directory is its owner's alone (0700): another user sees nothing in it.
+        if access(pgdata, R_OK | X_OK) != 0, let status = try FileSystem.status(pgdata) {
+            throw CommandError(
+                problem: "init runs as \(FileSystem.userName(geteuid())), but \(pgdata) belongs to \(FileSystem.userName(status.owner))",
+                fix:
+                    "run it as root (sudo walvault init …), or as \(FileSystem.userName(status.owner)) with a --config and stores that user can write"
+            )
+        }
         let versionFile = Paths.join(pgdata, "PG_VERSION")
         guard FileSystem.exists(versionFile), FileSystem.exists(Paths.join(pgdata, "global/pg_control")) else {
             throw CommandError(

@@ -125,6 +125,13 @@ struct InitCommand: ParsableCommand {
         say(
             "PostgreSQL \(cluster.majorVersion) at \(cluster.pgdata), system identifier \(cluster.systemIdentifier), owned by \(cluster.owner.name), port \(cluster.postmaster.port)"
         )
+        // Peer authentication, the data directory and the stores must see the cluster's owner:
+        // only root can act as another user.
+        guard ProcessIdentity.isRoot || geteuid() == cluster.owner.uid else {
+            throw CommandError(
+                problem: "init runs as \(FileSystem.userName(geteuid())), but \(cluster.pgdata) belongs to \(cluster.owner.name)",
+                fix: "run it as root (sudo walvault init …), or as \(cluster.owner.name) with a --config and stores that user can write")
+        }
         let executable = try Self.executable(runnableBy: cluster.owner)
         let configPath = ConfigLocation.resolve(explicit: global.config)
         guard configPath.hasPrefix("/") else {

@@ -280,6 +280,13 @@ import WalvaultTesting
         try cluster.start()
         defer { try? cluster.stop(mode: "immediate") }
 
+        if getuid() == 0 {
+            // Another user than root or the cluster's owner cannot act as the owner.
+            let asNobody = try run(
+                "/usr/sbin/runuser",
+                ["-u", "nobody", "--", ws.walvault, "init", "--config", config, "--pgdata", cluster.pgdata, "--store", "local:\(store)", "--yes"])
+            expectRefusal(asNobody, "init runs as nobody, but \(cluster.pgdata) belongs to postgres; run it as root")
+        }
         expectRefusal(try initWith(cluster.pgdata, store: "local:\(ws.file("nowhere"))"), "local store \(ws.file("nowhere")) does not exist")
         let inside = cluster.pgdata + "/backups"
         try FileManager.default.createDirectory(atPath: inside, withIntermediateDirectories: true)
