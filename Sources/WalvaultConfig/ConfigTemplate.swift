@@ -50,7 +50,7 @@ public struct ConfigTemplate: Sendable, Equatable {
                 if let value = values[key.name] {
                     lines.append("\(commentedOut ? "# " : "")\(key.name) = \(value)")
                     lines.append("#   \(key.meaning)")
-                } else if !key.defaultValue.isEmpty || schema.storeType == nil && !["stores"].contains(schema.name) {
+                } else {
                     lines.append("# \(key.name) = \(key.defaultValue.isEmpty ? "(not set)" : key.defaultValue)")
                     lines.append("#   \(key.meaning)")
                 }

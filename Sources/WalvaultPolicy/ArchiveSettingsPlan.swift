@@ -28,6 +28,9 @@ public struct ArchiveSettingsPlan: Equatable, Sendable {
     /// The longest archive_timeout kept as it is: a quiet server must not lose more than this.
     public static let maximumTimeoutSeconds = 300
     public static let timeoutSeconds = 60
+    /// Values that already archive, kept as the owner chose them.
+    public static let archivingWALLevels: Set<String> = ["replica", "logical"]
+    public static let archivingModes: Set<String> = ["on", "always"]
 
     /// - Parameters:
     ///   - current: `pg_settings.setting` by name (archive_timeout in seconds).
@@ -41,8 +44,8 @@ public struct ArchiveSettingsPlan: Equatable, Sendable {
             let from = current[name] ?? ""
             if from != value { changes.append(Change(name: name, from: from, to: value)) }
         }
-        if !["replica", "logical"].contains(current["wal_level"] ?? "") { set("wal_level", "replica") }
-        if !["on", "always"].contains(current["archive_mode"] ?? "") { set("archive_mode", "on") }
+        if !archivingWALLevels.contains(current["wal_level"] ?? "") { set("wal_level", "replica") }
+        if !archivingModes.contains(current["archive_mode"] ?? "") { set("archive_mode", "on") }
         for (name, wanted) in [("archive_command", archiveCommand), ("restore_command", restoreCommand)] {
             let existing = current[name] ?? ""
             guard existing.isEmpty || existing == wanted || isWalvault(existing) || force else {

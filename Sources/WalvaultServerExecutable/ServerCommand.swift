@@ -96,9 +96,6 @@ struct OwnerCommand: ParsableCommand {
         subcommands: [SetPasswordCommand.self, EnrollCommand.self])
 }
 
-/// One line from standard input, without echo when it is a terminal.
-func readSecretLine(prompt: String) -> String? { TerminalInput.secretLine(prompt: prompt) }
-
 struct SetPasswordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set-password",
@@ -109,7 +106,7 @@ struct SetPasswordCommand: ParsableCommand {
 
     func run() throws {
         let (_, dashboard) = try options.dashboard("owner set-password")
-        guard let first = readSecretLine(prompt: "new owner password: "), let second = readSecretLine(prompt: "again: ") else {
+        guard let first = TerminalInput.secretLine(prompt: "new owner password: "), let second = TerminalInput.secretLine(prompt: "again: ") else {
             fail(
                 "owner set-password",
                 CommandError(
@@ -150,7 +147,7 @@ struct EnrollCommand: ParsableCommand {
             print("\nscan this with the authenticator app (or type the secret from the URI above):")
             lines.forEach { print($0) }
         }
-        guard let code = readSecretLine(prompt: "a code from the app, to confirm: "),
+        guard let code = TerminalInput.secretLine(prompt: "a code from the app, to confirm: "),
             case .accepted = check.check(code, atSecond: WallClock.nowMicros() / 1_000_000)
         else {
             fail(

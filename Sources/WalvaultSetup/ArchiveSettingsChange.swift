@@ -73,9 +73,10 @@ public struct ArchiveSettingsChange {
         let pending = try db.query(
             "SELECT name FROM pg_settings WHERE pending_restart AND name = ANY($1::text[])", ["{wal_level,archive_mode}"]
         ).compactMap { $0.first ?? nil }
-        let stillOff = try settings(db).filter { name, value in
-            (name == "archive_mode" && !["on", "always"].contains(value)) || (name == "wal_level" && !["replica", "logical"].contains(value))
-        }.map(\.key)
+        let now = try settings(db)
+        let stillOff = [
+            ("wal_level", ArchiveSettingsPlan.archivingWALLevels), ("archive_mode", ArchiveSettingsPlan.archivingModes)
+        ].filter { name, archiving in !archiving.contains(now[name] ?? "") }.map(\.0)
         return Outcome(changes: changes, pendingRestart: Array(Set(pending + stillOff)).sorted())
     }
 

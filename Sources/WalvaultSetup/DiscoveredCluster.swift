@@ -33,8 +33,9 @@ public struct DiscoveredCluster: Sendable {
                 problem: "--pgdata \(given) is not a directory",
                 fix: "give the cluster's data directory (psql -c 'SHOW data_directory'; on Debian /var/lib/postgresql/15/main)")
         }
-        // A data directory is its owner's alone (0700): another user sees nothing in it.
-        if access(pgdata, R_OK | X_OK) != 0, let status = try FileSystem.status(pgdata) {
+        // Peer authentication, the data directory (0700) and the stores must see the cluster's
+        // owner: only root can act as another user, and anyone else sees nothing in it.
+        if let status = try FileSystem.status(pgdata), !ProcessIdentity.isRoot, geteuid() != status.owner {
             throw CommandError(
                 problem: "init runs as \(FileSystem.userName(geteuid())), but \(pgdata) belongs to \(FileSystem.userName(status.owner))",
                 fix:

@@ -125,13 +125,6 @@ struct InitCommand: ParsableCommand {
         say(
             "PostgreSQL \(cluster.majorVersion) at \(cluster.pgdata), system identifier \(cluster.systemIdentifier), owned by \(cluster.owner.name), port \(cluster.postmaster.port)"
         )
-        // Peer authentication, the data directory and the stores must see the cluster's owner:
-        // only root can act as another user.
-        guard ProcessIdentity.isRoot || geteuid() == cluster.owner.uid else {
-            throw CommandError(
-                problem: "init runs as \(FileSystem.userName(geteuid())), but \(cluster.pgdata) belongs to \(cluster.owner.name)",
-                fix: "run it as root (sudo walvault init …), or as \(cluster.owner.name) with a --config and stores that user can write")
-        }
         let executable = try Self.executable(runnableBy: cluster.owner)
         let configPath = ConfigLocation.resolve(explicit: global.config)
         guard configPath.hasPrefix("/") else {
@@ -283,6 +276,7 @@ struct InitCommand: ParsableCommand {
         }
 
         // 7. The first backup.
+        var restorable = newest
         if backup {
             if let newest {
                 say("backup \(newest.label) exists already: not taking another")
@@ -291,12 +285,12 @@ struct InitCommand: ParsableCommand {
                 switch outcome.result {
                 case .success(let report):
                     say("backup \(report.manifest.label) complete: \(report.manifest.totalSize) bytes in \(report.manifest.parts.count) parts")
+                    restorable = report.manifest
                 case .failure(let error):
                     throw error
                 }
             }
         }
-        let restorable = try context.newestBackup()
         if let oldest = restorable {
             say("protected: any moment from \(RecoveryTarget.formatUTC(oldest.stopTime)) on can be restored (walvault restore --target-time …)")
         } else {

@@ -46,9 +46,8 @@ final class JobPresenter: JobObserver {
     /// (cron mails whatever a job prints).
     static func progress(_ global: GlobalOptions) -> Progress {
         if global.quiet { return .quiet }
-        // A status line rewritten in place is not a JSON line: JSON gets one line per phase.
-        if global.logFormat == .json { return .phaseLines }
-        if isatty(2) != 0 { return .terminal }
+        // A status line rewritten in place is not a JSON line: at a terminal, JSON gets one line per phase.
+        if isatty(2) != 0 { return global.logFormat == .json ? .phaseLines : .terminal }
         return global.verbose ? .phaseLines : .quiet
     }
 
