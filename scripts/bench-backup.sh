@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark: full base backup and full restore of two data sets of the same size, in one run:
+# Benchmark: full base backup and full restore of two data sets of the same size, then incremental
+# backups (issue 28), in one run:
 #   pgbench  `pgbench -i -s ${SCALE:-100}` (about 1.5 GB of highly compressible pages);
 #   mixed    a table of text and JSON documents that compresses like real data (about 5:1, where
 #            pgbench's pages compress about 20:1).
@@ -7,6 +8,14 @@
 # (uncompressed tar; its restore is tar -x then a sync of the file system, as the others sync).
 # The page cache is dropped before every backup and every restore. Prints time, MB/s of data
 # directory, peak RSS (GNU time), stored size and the ratios. DATASETS picks the data sets.
+# Incremental: after `pgbench -T ${INCR_SECONDS:-60} -c 2` (the mixed set: random updates of its
+# documents), walvault --type incr against pgBackRest --type=incr with repo-bundle and repo-block
+# (block incremental), stored bytes and time; then 5 more incrementals (a chain of 6) with ${CHAIN_SECONDS:-10} s
+# of load between them, a full of the same moment, and walvault's restore of the chain against its
+# restore of that full.
+# The floor: the same data directory's bytes, from the page cache, through SHA-256 and zstd -3 on
+# every core with nothing written, what this machine allows a backup; each walvault figure is also
+# given as a fraction of it.
 # Not a test: nothing here passes or fails on a number.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +54,8 @@ log-level-file=off
 lock-path=$work/pgbr-lock
 start-fast=y
 repo1-retention-full=9
+repo1-bundle=y
+repo1-block=y
 
 [bench]
 pg1-path=$pgdata
@@ -85,7 +96,15 @@ CONF
   echo "data directory without pg_wal: $data_bytes bytes"
 
   drop_caches
-  read -r wv_s wv_kb < <(measure "$work/bin/walvault" --config "$work/walvault.toml" backup)
+  # The floor: every byte through SHA-256 and zstd -3 on all cores, from the page cache, nothing written.
+  ( cd "$pgdata" && find . -path ./pg_wal -prune -o -type f -print0 | xargs -0 cat >/dev/null )
+  floor_start=$(date +%s.%N)
+  ( cd "$pgdata" && find . -path ./pg_wal -prune -o -type f -print0 | xargs -0 cat ) \
+    | tee >(openssl dgst -sha256 >/dev/null) | zstd -3 -T0 -q -c >/dev/null
+  floor_s=$(echo "$(date +%s.%N) - $floor_start" | bc -l)
+
+  drop_caches
+  read -r wv_s wv_kb < <(measure "$work/bin/walvault" --config "$work/walvault.toml" backup --type full)
   drop_caches
   read -r pb_s pb_kb < <(measure pgbackrest --config="$work/pgbackrest.conf" --stanza=bench --type=full backup)
   drop_caches
@@ -104,6 +123,41 @@ CONF
   read -r bbr_s bbr_kb < <(measure bash -c "tar -xf '$work/base.tar' -C '$work/bb-restored' && sync -f '$work/bb-restored'")
   rm -rf "$work/wv-restored" "$work/pb-restored" "$work/bb-restored" "$work/base.tar"
 
+  echo "== incremental after ${INCR_SECONDS:-60} s of load"
+  load() {
+    case $dataset in
+      pgbench) as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -n -c 2 -T "$1" postgres >/dev/null 2>&1 ;;
+      mixed)
+        printf '\\set id random(1, %d)\nUPDATE orders SET note = note || %s, doc = doc || %s WHERE id = :id;\n' \
+          "$((scale * 34000))" "' updated'" "'{\"seen\": true}'" >"$work/mixed.sql"
+        as_pg "$PG_BIN/pgbench" -h "$work" -p "$port" -U postgres -n -c 2 -T "$1" -f "$work/mixed.sql" postgres >/dev/null 2>&1 ;;
+    esac
+    psql_ -c "CHECKPOINT" -c "SELECT pg_switch_wal()" >/dev/null
+  }
+  newest_dir() { ls -1dt "$1"/*/ | head -1; }
+  load "${INCR_SECONDS:-60}"
+  drop_caches
+  read -r wvi_s wvi_kb < <(measure "$work/bin/walvault" --config "$work/walvault.toml" backup --type incr --no-expire)
+  wvi_stored=$(du -sb "$(newest_dir "$work/wv-store/bench/backup")" | cut -f1)
+  drop_caches
+  read -r pbi_s pbi_kb < <(measure pgbackrest --config="$work/pgbackrest.conf" --stanza=bench --type=incr backup)
+  pbi_stored=$(du -sb "$(newest_dir "$work/pgbr-repo/backup/bench")" | cut -f1)
+
+  echo "== 5 more incrementals (6 in the chain), a full of the same moment, and both restored"
+  for _ in 1 2 3 4 5; do
+    load "${CHAIN_SECONDS:-10}"
+    as_pg "$work/bin/walvault" --config "$work/walvault.toml" backup --type incr --no-expire >/dev/null
+  done
+  chain_label=$(basename "$(newest_dir "$work/wv-store/bench/backup")")
+  as_pg "$work/bin/walvault" --config "$work/walvault.toml" backup --type full --no-expire >/dev/null
+  full_label=$(basename "$(newest_dir "$work/wv-store/bench/backup")")
+  drop_caches
+  read -r wvc_s wvc_kb < <(measure "$work/bin/walvault" --config "$work/walvault.toml" restore --pgdata "$work/wv-chain" --backup "$chain_label" --target latest)
+  rm -rf "$work/wv-chain"
+  drop_caches
+  read -r wvf_s wvf_kb < <(measure "$work/bin/walvault" --config "$work/walvault.toml" restore --pgdata "$work/wv-full" --backup "$full_label" --target latest)
+  rm -rf "$work/wv-full"
+
   mbps() { echo "scale=1; $data_bytes / 1000000 / $1" | bc -l; }
   mib() { echo "$1/1024" | bc -l; }
   report+=("" "$dataset data set ($((data_bytes / 1000000)) MB data directory), one run, caches dropped before each step")
@@ -113,7 +167,12 @@ CONF
   report+=("$(printf '  restore  walvault             %6.2f s %7.1f MB/s  peak RSS %6.1f MiB' "$wvr_s" "$(mbps "$wvr_s")" "$(mib "$wvr_kb")")")
   report+=("$(printf '           pgbackrest (pm=2)    %6.2f s %7.1f MB/s  peak RSS %6.1f MiB' "$pbr_s" "$(mbps "$pbr_s")" "$(mib "$pbr_kb")")")
   report+=("$(printf '           tar -x + sync        %6.2f s %7.1f MB/s  peak RSS %6.1f MiB' "$bbr_s" "$(mbps "$bbr_s")" "$(mib "$bbr_kb")")")
-  report+=("$(printf '  backup throughput walvault/pgbackrest %.2fx (target >= 2.5), walvault/pg_basebackup %.2fx' "$(echo "$pb_s/$wv_s" | bc -l)" "$(echo "$bb_s/$wv_s" | bc -l)")")
+  report+=("$(printf '  floor: SHA-256 + zstd -3 on every core, from the page cache, nothing written  %6.2f s %7.1f MB/s' "$floor_s" "$(mbps "$floor_s")")")
+  report+=("$(printf '  backup throughput walvault/pgbackrest %.2fx (target >= 2.5), walvault/pg_basebackup %.2fx, walvault/floor %.2f' "$(echo "$pb_s/$wv_s" | bc -l)" "$(echo "$bb_s/$wv_s" | bc -l)" "$(echo "$floor_s/$wv_s" | bc -l)")")
+  report+=("$(printf '  incr     walvault             %6.2f s  peak RSS %6.1f MiB  stored %9d bytes' "$wvi_s" "$(mib "$wvi_kb")" "$wvi_stored")")
+  report+=("$(printf '           pgbackrest block incr %6.2f s  peak RSS %6.1f MiB  stored %9d bytes' "$pbi_s" "$(mib "$pbi_kb")" "$pbi_stored")")
+  report+=("$(printf '  incr stored walvault/pgbackrest %.2f (target <= 1.0), incr time walvault/pgbackrest %.2f (target <= 0.5), incr read rate walvault/floor %.2f' "$(echo "$wvi_stored/$pbi_stored" | bc -l)" "$(echo "$wvi_s/$pbi_s" | bc -l)" "$(echo "$floor_s/$wvi_s" | bc -l)")")
+  report+=("$(printf '  restore  full + 6 incrementals %6.2f s  peak RSS %6.1f MiB; one full of the same data %6.2f s  peak RSS %6.1f MiB; ratio %.2f (target <= 1.1)' "$wvc_s" "$(mib "$wvc_kb")" "$wvf_s" "$(mib "$wvf_kb")" "$(echo "$wvc_s/$wvf_s" | bc -l)")")
   report+=("$(printf '  restore time walvault/pgbackrest %.2f (target <= 0.6), walvault/untar %.2f' "$(echo "$wvr_s/$pbr_s" | bc -l)" "$(echo "$wvr_s/$bbr_s" | bc -l)")")
 done
 printf '%s\n' "${report[@]}"

@@ -11,6 +11,7 @@ packages=(
   strace                             # the expire test kills walvault at an exact deletion (fault injection)
   time                               # GNU time: peak RSS of a command (the export test's memory bound)
   libxml2                            # S3 answers are parsed with it (loaded only by commands that speak S3)
+  libxxhash0                         # block fingerprints of diff and incr backups (loaded only by backup)
   python3                            # the S3 test server (moto) runs on it
   ${WALVAULT_EXTRA_PACKAGES:-}
 )

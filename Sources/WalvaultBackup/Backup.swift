@@ -14,6 +14,8 @@ import WalvaultSystem
 
 public struct BackupReport: Equatable, Sendable {
     public let manifest: BackupManifest
+    /// Why this level: the rules of `[backup]`, or `--type`.
+    public var reason = ""
     /// Wall-clock seconds from pg_backup_start to the manifest being written.
     public let seconds: Double
     /// Async stores whose queues now hold the backup.
@@ -31,6 +33,8 @@ public struct Backup {
     /// How long to wait for the WAL that makes the backup consistent to reach the stores.
     public var walTimeoutSeconds: Double = 300
     public var partSize = BackupPacker.defaultPartSize
+    /// `--type`; nil lets `[backup]`'s rules choose (BackupLevelPlanner).
+    public var level: BackupLevel?
     /// The database side, opened from `[cluster] conninfo`; tests give a fake.
     public var openSession: (String) throws -> BackupSession = { try PostgresBackupSession(conninfo: $0) }
 
@@ -87,7 +91,10 @@ public struct Backup {
         }
 
         try events.cancellation.check("preparing the backup")
-        let label = try uniqueLabel(layout: layout, now: BackupLabel.make(try session.clockMicros()))
+        let now = try session.clockMicros()
+        let (decision, prior) = try choosePrior(systemIdentifier: facts.systemIdentifier, now: now, layout: layout)
+        progress("\(decision.level.rawValue) backup: \(decision.reason)")
+        let label = try uniqueLabel(layout: layout, now: BackupLabel.make(now))
         let clock = Stopwatch()
         let startText = try session.start(label: "walvault \(label)")
         guard let startLSN = LSN(startText) else {
@@ -98,12 +105,12 @@ public struct Backup {
 
         let copier = BackupCopier(
             stores: context.syncStores, directory: layout.backupDirectory(label), compression: config.compression,
-            partSize: partSize, parallel: config.performance.backupParallel)
+            partSize: partSize, parallel: config.performance.backupParallel, prior: prior)
         var manifest: BackupManifest
         do {
             manifest = try copyAndWait(
                 label: label, startLSN: startLSN, startTime: startTime, facts: facts, pgdata: pgdata, layout: layout,
-                copier: copier, session: session, events: events, progress: progress)
+                copier: copier, session: session, events: events, progress: progress, level: decision.level, prior: prior)
         } catch {
             copier.abort()
             throw BackupFailure(underlying: error, cleanup: removeParts(of: label, layout: layout))
@@ -121,6 +128,7 @@ public struct Backup {
             _ = try store.createSmall(key: layout.manifestCopyKey(label), contents: bytes)
         }
         var report = BackupReport(manifest: manifest, seconds: clock.seconds)
+        report.reason = decision.reason
         report.queuedFor = try queueForAsyncStores(label: label, layout: layout, warn: warn)
         return report
     }
@@ -129,11 +137,11 @@ public struct Backup {
     private func copyAndWait(
         label: String, startLSN: LSN, startTime: Int64, facts: ServerFacts, pgdata: String, layout: ArchiveLayout,
         copier: BackupCopier, session: BackupSession, events: OperationObserver,
-        progress: (String) -> Void
+        progress: (String) -> Void, level: BackupLevel, prior: PriorBackup?
     ) throws -> BackupManifest {
         let config = context.config
         let (items, tablespaces) = try DataDirectoryWalker(root: pgdata).walk()
-        var entries = try copier.copy(items, events: events)
+        var copied = try copier.copy(items, events: events)
         // pg_control last of all files (see BackupExclusions.controlFile).
         let control = Paths.join(pgdata, BackupExclusions.controlFile)
         guard let controlStatus = try FileSystem.status(control),
@@ -141,8 +149,9 @@ public struct Backup {
         else {
             throw CommandError(problem: "\(control) is missing", fix: "check that [cluster] pgdata is the server's data directory")
         }
-        entries.append(controlEntry)
+        copied.append(controlEntry)
         let parts = try copier.finish()
+        let (entries, references) = try Self.placeRanges(copied, prior: prior)
 
         let stop = try session.stop()
         guard let stopLSN = LSN(stop.lsn) else {
@@ -157,14 +166,67 @@ public struct Backup {
             walSegmentSize: facts.walSegmentSize, timeline: timeline, startLSN: startLSN, stopLSN: stopLSN,
             startTime: startTime, stopTime: stopTime, walvaultVersion: Self.walvaultVersion,
             compression: config.compression.algorithm.rawValue, backupLabel: labelFile,
-            tablespaceMap: stop.tablespaceMap, tablespaces: tablespaces, parts: parts, entries: entries)
+            tablespaceMap: stop.tablespaceMap, tablespaces: tablespaces, parts: parts.data, entries: entries, type: level,
+            prior: prior?.manifest.label, mapParts: parts.maps, references: references)
+        try manifest.checkRanges()
         progress(
-            "copied \(manifest.totalSize) bytes in \(manifest.parts.count) parts; waiting for WAL \(manifest.startSegment()) to \(manifest.stopSegment()) to be archived"
+            "read \(manifest.totalSize) bytes, stored \(manifest.parts.reduce(0) { $0 + $1.size }) of them in \(manifest.parts.count) parts; waiting for WAL \(manifest.startSegment()) to \(manifest.stopSegment()) to be archived"
         )
         try waitForWAL(manifest: manifest, layout: layout, session: session, events: events)
         // The last moment a cancellation can undo the backup: after it, the manifest makes it whole.
         try events.cancellation.check("waiting for the backup's WAL")
         return manifest
+    }
+
+    /// The level the rules give, and the prior it builds on, read from every readable store (an
+    /// incremental may build on a backup in another store than its own).
+    private func choosePrior(systemIdentifier: String, now: Int64, layout: ArchiveLayout) throws -> (BackupLevelPlanner.Decision, PriorBackup?) {
+        let inventory = try Inventory.read(stores: context.stores, layout: layout, skippingUnreadable: true)
+        let settings = context.config.backup
+        let decision = BackupLevelPlanner.decide(
+            requested: level, candidates: inventory.backups.map(BackupLevelPlanner.Candidate.init), systemIdentifier: systemIdentifier,
+            fullEveryDays: settings.fullEveryDays, maxChain: settings.maxChain, now: now)
+        guard let label = decision.prior, let manifest = inventory.backups.first(where: { $0.label == label }) else { return (decision, nil) }
+        let readable = context.stores.filter { inventory.unreadableStores[$0.name] == nil }
+        let prior = try PriorBackup(
+            manifest: manifest, stores: readable, layout: layout, temporaryDirectory: Environment.value("TMPDIR") ?? "/tmp")
+        return (decision, prior)
+    }
+
+    /// The manifest's entries with their ranges, and the earlier backups they reference (oldest
+    /// first, since labels sort by time) with the parts read from each.
+    package static func placeRanges(_ copied: [BackupCopier.Copied], prior: PriorBackup?) throws -> (
+        [BackupManifest.Entry], [BackupManifest.Reference]
+    ) {
+        var used: [String: Set<Int>] = [:]
+        for (_, ranges) in copied {
+            for range in ranges { if let label = range.label { used[label, default: []].insert(range.part) } }
+        }
+        let labels = used.keys.sorted()
+        var references: [BackupManifest.Reference] = []
+        for label in labels {
+            let parts = try used[label]!.sorted().map { number -> BackupManifest.Part in
+                guard let part = prior?.parts[label]?[number] else {
+                    throw CommandError(
+                        problem: "the prior backup references part \(number) of \(label), which its manifest does not list",
+                        fix: "take a full backup with --type full, and run walvault verify")
+                }
+                return part
+            }
+            references.append(.init(label: label, parts: parts))
+        }
+        let source = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0 + 1) })
+        var entries: [BackupManifest.Entry] = []
+        for (entry, ranges) in copied {
+            var entry = entry
+            if entry.kind == .file {
+                entry.ranges = ranges.map {
+                    BackupManifest.Range(source: $0.label.map { source[$0]! } ?? 0, part: $0.part, offset: $0.offset, length: $0.length)
+                }
+            }
+            entries.append(entry)
+        }
+        return (entries, references)
     }
 
     /// Everything the backup wrote, parts first and the manifest and its copy last, goes into each

@@ -12,26 +12,39 @@ import WalvaultSystem
 /// still uses two cores. Files are handed out largest first, so the last to finish is a small one.
 /// Memory is one packer's buffers and compression context per worker, whatever the database's size.
 package final class BackupCopier: @unchecked Sendable {
-    private let packers: [BackupPacker]
+    /// A copied file: its manifest entry (ranges still unset) and where its bytes are.
+    package typealias Copied = (entry: BackupManifest.Entry, ranges: [SourcedRange])
 
-    package init(stores: [Store], directory: String, compression: CompressionSettings, partSize: Int, parallel: Int) {
-        let numbers = BackupPacker.PartNumbers()
+    private let packers: [BackupPacker]
+    private let maps: SharedMapStream
+
+    package init(stores: [Store], directory: String, compression: CompressionSettings, partSize: Int, parallel: Int, prior: PriorBackup?) {
+        let numbers = PartStream.Numbers()
         let threads = parallel > 1 ? 1 : ZstdCompressStage.defaultWorkers
+        let maps = SharedMapStream(
+            PartStream(
+                stores: stores, directory: directory, kind: "map", compression: compression, partSize: partSize, numbers: PartStream.Numbers(),
+                compressionThreads: 0))
+        self.maps = maps
         packers = (0..<max(1, parallel)).map { _ in
             BackupPacker(
-                stores: stores, directory: directory, compression: compression, partSize: partSize, numbers: numbers, compressionThreads: threads)
+                data: PartStream(
+                    stores: stores, directory: directory, kind: "data", compression: compression, partSize: partSize, numbers: numbers,
+                    compressionThreads: threads),
+                maps: maps, prior: prior)
         }
     }
 
-    /// The walk's items as manifest entries, in walk order; files that vanished before they could be
-    /// opened are left out (PostgreSQL dropped them meanwhile, which WAL replay accounts for).
-    package func copy(_ items: [DataDirectoryWalker.Item], events: OperationObserver = IgnoredEvents()) throws -> [BackupManifest.Entry] {
+    /// The walk's items, in walk order, as entries (directories and links) or copied files; files
+    /// that vanished before they could be opened are left out (PostgreSQL dropped them meanwhile,
+    /// which WAL replay accounts for).
+    package func copy(_ items: [DataDirectoryWalker.Item], events: OperationObserver = IgnoredEvents()) throws -> [Copied] {
         var files: [(item: Int, path: String, relative: String, mode: UInt32, size: Int)] = []
         for (index, item) in items.enumerated() {
             if case .file(let path, let relative, let mode, let size) = item { files.append((index, path, relative, mode, size)) }
         }
         files.sort { $0.size != $1.size ? $0.size > $1.size : $0.item < $1.item }
-        let copied = Slots<BackupManifest.Entry?>(count: items.count)
+        let copied = Slots<Copied?>(count: items.count)
         let jobs = files
         let meter = ProgressMeter(
             events: events, phase: "copy", unit: .bytes, total: Int64(files.reduce(0) { $0 + $1.size }), filesTotal: files.count)
@@ -47,29 +60,33 @@ package final class BackupCopier: @unchecked Sendable {
         let values = copied.values
         return items.enumerated().compactMap { index, item in
             switch item {
-            case .entry(let entry): return entry
+            case .entry(let entry): return (entry, [])
             case .file: return values[index] ?? nil
             }
         }
     }
 
     /// One more file after all the others (pg_control), by the first packer.
-    package func copyLast(path: String, relative: String, mode: UInt32) throws -> BackupManifest.Entry? {
+    package func copyLast(path: String, relative: String, mode: UInt32) throws -> Copied? {
         try packers[0].add(path: path, relative: relative, mode: mode)
     }
 
-    /// Closes every packer's last part; the backup's parts in number order.
-    package func finish() throws -> [BackupManifest.Part] {
+    /// Closes every packer's last part; the backup's data parts and map parts, in number order.
+    package func finish() throws -> (data: [BackupManifest.Part], maps: [BackupManifest.Part]) {
         for packer in packers { try packer.finish() }
-        let numbered = packers.flatMap { zip($0.partNumbers, $0.parts) }.sorted { $0.0 < $1.0 }
-        guard numbered.enumerated().allSatisfy({ $0.offset + 1 == $0.element.0 }) else {
-            throw CommandError(
-                problem: "the backup's parts are not numbered 1 to \(numbered.count)", fix: "this is a bug in walvault; the backup was not finished")
+        let data = packers.flatMap(\.parts).sorted { $0.number < $1.number }
+        let maps = try maps.finish()
+        for parts in [data, maps] {
+            guard parts.enumerated().allSatisfy({ $0.offset + 1 == $0.element.number }) else {
+                throw CommandError(
+                    problem: "the backup's parts are not numbered 1 to \(parts.count)", fix: "this is a bug in walvault; the backup was not finished")
+            }
         }
-        return numbered.map(\.1)
+        return (data, maps)
     }
 
     package func abort() {
         for packer in packers { packer.abort() }
+        maps.abort()
     }
 }

@@ -11,146 +11,190 @@ import WalvaultSystem
     import Glibc
 #endif
 
-/// Streams data-directory files into numbered parts of at most `partSize` original bytes,
-/// each one compressed stream committed to every store, and records where every byte of every
-/// file went. A relation file of 1 GiB simply spans many parts. Several packers may fill one
-/// backup at once, each on its own thread: they draw part numbers from one `PartNumbers`, so the
-/// numbers stay dense and a file's chunks simply name whichever parts its packer wrote.
+/// Copies data-directory files into a backup, one file at a time on one thread: each file's bytes
+/// go through its SHA-256 once; a relation file's 8 KiB blocks also get a fingerprint each (its
+/// block map, for the next diff or incr). Against a prior, a block whose fingerprint matches the
+/// prior's is referenced where the prior keeps it, and only the others are stored; any other file
+/// is referenced whole when its SHA-256 and size match the prior's, else stored whole. So
+/// "unchanged" is always read and checked, never assumed from a modification time.
 package final class BackupPacker {
     package static let defaultPartSize = 16 << 20
 
-    /// The next part number, shared by the packers of one backup.
-    package final class PartNumbers: @unchecked Sendable {
-        private let next = Atomic<Int>(1)
-        package func take() -> Int { next.add(1, ordering: .relaxed).oldValue }
-    }
-
-    private let stores: [Store]
-    private let directory: String
-    private let compression: CompressionSettings
-    private let partSize: Int
-    private let numbers: PartNumbers
-    private let compressionThreads: Int
+    private let data: PartStream
+    private let maps: SharedMapStream
+    private let prior: PriorBackup?
     /// Counts the bytes read, for the backup's progress; set for the copy phase.
     package var meter: ProgressMeter?
     package var cancellation = Cancellation.never
     private let buffer: UnsafeMutableRawBufferPointer
+    private var priorMap: [UInt64] = []
+    private var fingerprints: [UInt64] = []
 
-    /// The parts this packer committed, and their numbers (in the order it wrote them).
-    private(set) var parts: [BackupManifest.Part] = []
-    private(set) var partNumbers: [Int] = []
-    private var current: OpenPart?
-
-    private struct OpenPart {
-        let index: Int
-        let writers: [ObjectWriter]
-        let hashing: HashingStage
-        var size: Int
-    }
-
-    /// - Parameter compressionThreads: zstd's own threads for this packer (0: compress in its thread).
-    package init(
-        stores: [Store], directory: String, compression: CompressionSettings, partSize: Int = BackupPacker.defaultPartSize,
-        numbers: PartNumbers = PartNumbers(), compressionThreads: Int = ZstdCompressStage.defaultWorkers
-    ) {
-        self.stores = stores
-        self.directory = directory
-        self.compression = compression
-        self.partSize = partSize
-        self.numbers = numbers
-        self.compressionThreads = compressionThreads
+    package init(data: PartStream, maps: SharedMapStream, prior: PriorBackup?) {
+        self.data = data
+        self.maps = maps
+        self.prior = prior
         buffer = .allocate(byteCount: StreamPump.chunkSize, alignment: 64)
     }
 
-    deinit {
-        abort()
-        buffer.deallocate()
-    }
+    deinit { buffer.deallocate() }
 
-    /// Throws away the part being written (its temporary objects), so a failed backup can be removed whole.
-    package func abort() {
-        current?.writers.forEach { $0.abort() }
-        current = nil
-    }
+    package var parts: [BackupManifest.Part] { data.parts }
+    package func finish() throws { try data.finish() }
+    package func abort() { data.abort() }
 
     /// Copies one file; returns nil when it vanished before it could be opened (PostgreSQL
     /// dropped it meanwhile, which WAL replay accounts for).
-    package func add(path: String, relative: String, mode: UInt32) throws -> BackupManifest.Entry? {
+    package func add(path: String, relative: String, mode: UInt32) throws -> (entry: BackupManifest.Entry, ranges: [SourcedRange])? {
         let file: FileDescriptor
         do {
             file = try FileDescriptor.openForReading(path)
         } catch let error as SystemError where error.code == ENOENT {
             return nil
         }
+        defer { try? file.close() }
         file.adviseSequential()
-        let hasher = SHA256Hasher()
-        var chunks: [BackupManifest.Chunk] = []
-        var size = 0
-        while true {
-            try cancellation.check("copying \(relative)")
-            let n = try file.read(into: buffer)
-            if n == 0 { break }
-            meter?.add(Int64(n))
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            size += n
-            var offset = 0
-            while offset < n {
-                if current == nil { try openPart() }
-                let take = min(n - offset, partSize - current!.size)
-                try current!.hashing.write(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + take)]))
-                if let last = chunks.last, last.part == current!.index, last.offset + last.length == current!.size {
-                    chunks[chunks.count - 1].length += take
-                } else {
-                    chunks.append(.init(part: current!.index, offset: current!.size, length: take))
-                }
-                current!.size += take
-                offset += take
-                if current!.size == partSize { try closePart() }
-            }
+        let before = prior?.files[relative]
+        let result: (sha256: String, size: Int, ranges: FileRanges)
+        var map: BackupManifest.MapRange?
+        if RelationFile.isRelation(relative) {
+            result = try copyBlocks(file, relative: relative, prior: before)
+            map = try maps.write(fingerprints)
+        } else if let before {
+            result = try copyUnlessUnchanged(file, relative: relative, prior: before)
+        } else {
+            result = try copyWhole(file, relative: relative)
         }
         meter?.add(0, files: 1)
-        return BackupManifest.Entry(path: relative, kind: .file, mode: mode, size: size, sha256: hasher.finalizeHex(), chunks: chunks)
+        let entry = BackupManifest.Entry(path: relative, kind: .file, mode: mode, size: result.size, sha256: result.sha256, map: map)
+        return (entry, result.ranges.ranges)
     }
 
-    package func finish() throws {
-        if current != nil { try closePart() }
+    private func read(_ file: FileDescriptor, relative: String) throws -> Int {
+        try cancellation.check("copying \(relative)")
+        let n = try file.readFully(into: buffer)
+        meter?.add(Int64(n))
+        return n
     }
 
-    private func openPart() throws {
-        let writers = try stores.map { try $0.makeWriter(directory: directory) }
-        let compressor = try Compression.compressor(
-            compression.algorithm, level: compression.level, sizeHint: nil,
-            threads: compressionThreads, next: StoreFanOut(writers: writers))
-        current = OpenPart(index: numbers.take(), writers: writers, hashing: HashingStage(next: compressor), size: 0)
+    private func copyWhole(_ file: FileDescriptor, relative: String) throws -> (sha256: String, size: Int, ranges: FileRanges) {
+        let hasher = SHA256Hasher()
+        var ranges = FileRanges()
+        var size = 0
+        while true {
+            let n = try read(file, relative: relative)
+            if n == 0 { break }
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            hasher.update(bytes)
+            try data.append(bytes) { ranges.appendOwn($0) }
+            size += n
+        }
+        return (hasher.finalizeHex(), size, ranges)
     }
 
-    private func closePart() throws {
-        guard let part = current else { return }
-        current = nil
-        do {
-            try part.hashing.finish()
-            let base = Self.partName(part.index)
-            let name = StoredObjectName(originalName: base, sha256: part.hashing.hexDigest!, compression: compression.algorithm)
-            var storedSize = 0
-            for (store, writer) in zip(stores, part.writers) {
-                switch try ObjectPlacement.commit(writer, store: store, directory: directory, name: name.description, unlessPrefixTaken: base + "-") {
-                case .stored(let object): storedSize = object.size
-                case .alreadyPresent(let objects):
-                    throw CommandError(
-                        problem: "backup part \(objects.map(\.key).joined(separator: ", ")) already exists",
-                        fix: "another backup with the same label is running; retry in a second")
+    /// A file that is not a relation: hashed first, referenced when it matches the prior's, else
+    /// stored. One that fits the buffer is read once; a larger one that changed is read again, and
+    /// hashed again, since it may have changed between the two reads.
+    private func copyUnlessUnchanged(_ file: FileDescriptor, relative: String, prior: PriorBackup.File) throws -> (
+        sha256: String, size: Int, ranges: FileRanges
+    ) {
+        let hasher = SHA256Hasher()
+        var size = 0
+        var first = 0
+        while true {
+            let n = try read(file, relative: relative)
+            if n == 0 { break }
+            if size == 0 { first = n }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            size += n
+        }
+        let sha256 = hasher.finalizeHex()
+        if sha256 == prior.sha256, size == prior.size {
+            var ranges = FileRanges()
+            for range in prior.ranges { ranges.append(range) }
+            return (sha256, size, ranges)
+        }
+        if size == first {
+            var ranges = FileRanges()
+            if size > 0 { try data.append(UnsafeRawBufferPointer(rebasing: buffer[0..<size])) { ranges.appendOwn($0) } }
+            return (sha256, size, ranges)
+        }
+        try file.rewind()
+        return try copyWhole(file, relative: relative)
+    }
+
+    /// A relation file, block by block: fingerprinted, and stored unless the prior holds the same block.
+    private func copyBlocks(_ file: FileDescriptor, relative: String, prior: PriorBackup.File?) throws -> (
+        sha256: String, size: Int, ranges: FileRanges
+    ) {
+        let hasher = SHA256Hasher()
+        var ranges = FileRanges()
+        let blockSize = BackupManifest.blockSize
+        fingerprints.removeAll(keepingCapacity: true)
+        var compared = false
+        if let prior, let priorBackup = self.prior { compared = try priorBackup.map(of: prior, into: &priorMap) }
+        var cursor = PriorRangeCursor(prior?.ranges ?? [])
+        let priorSize = prior?.size ?? 0
+        var size = 0
+        while true {
+            let n = try read(file, relative: relative)
+            if n == 0 { break }
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            hasher.update(bytes)
+            // Changed blocks are stored in runs: one append per run, not per block.
+            var runStart = -1
+            var offset = 0
+            while offset < n {
+                let length = min(blockSize, n - offset)
+                let fingerprint = try BlockFingerprint.of(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]))
+                fingerprints.append(fingerprint.littleEndian)
+                let block = (size + offset) / blockSize
+                let fileOffset = size + offset
+                let same =
+                    compared && length == blockSize && block < priorMap.count && UInt64(littleEndian: priorMap[block]) == fingerprint
+                    && fileOffset + blockSize <= priorSize
+                if same {
+                    // The run of changed blocks before this one goes first: ranges stay in file order.
+                    try storeRun(from: runStart, to: offset, of: bytes, into: &ranges)
+                    runStart = cursor.ranges(at: fileOffset, length: blockSize, into: &ranges) ? -1 : offset
+                } else if runStart < 0 {
+                    runStart = offset
                 }
+                offset += length
             }
-            parts.append(.init(name: name.description, size: part.size, storedSize: storedSize, sha256: part.hashing.hexDigest!))
-            partNumbers.append(part.index)
-        } catch {
-            part.writers.forEach { $0.abort() }
-            throw error
+            try storeRun(from: runStart, to: n, of: bytes, into: &ranges)
+            size += n
+        }
+        return (hasher.finalizeHex(), size, ranges)
+    }
+
+    /// Stores buffer bytes `start ..< end` (nothing when `start` is negative).
+    private func storeRun(from start: Int, to end: Int, of bytes: UnsafeRawBufferPointer, into ranges: inout FileRanges) throws {
+        guard start >= 0, end > start else { return }
+        try data.append(UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { ranges.appendOwn($0) }
+    }
+}
+
+/// The block maps of one backup, written by every packer into one stream of `map` parts.
+package final class SharedMapStream: @unchecked Sendable {
+    private let stream: PartStream
+    private let lock = Mutex(())
+
+    package init(_ stream: PartStream) { self.stream = stream }
+
+    /// A map goes into one part, so the next backup reads it with one read.
+    package func write(_ fingerprints: [UInt64]) throws -> BackupManifest.MapRange? {
+        guard !fingerprints.isEmpty else { return nil }
+        let placement = try lock.withLock { _ in try fingerprints.withUnsafeBytes { try stream.appendWhole($0) } }
+        return BackupManifest.MapRange(part: placement.part, offset: placement.offset, length: placement.length)
+    }
+
+    package func finish() throws -> [BackupManifest.Part] {
+        try lock.withLock { _ in
+            try stream.finish()
+            return stream.parts
         }
     }
 
-    package static func partName(_ index: Int) -> String {
-        let digits = String(index)
-        return "part-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
-    }
+    package func abort() { lock.withLock { _ in stream.abort() } }
 }

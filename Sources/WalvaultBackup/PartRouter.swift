@@ -14,6 +14,9 @@ import WalvaultSystem
 package final class PartRouter: ByteSink {
     package struct Piece: Sendable {
         package let entry: Int
+        /// Where the piece starts in its part's original bytes: a part of an earlier backup may
+        /// hold bytes no file of this backup uses, which are skipped.
+        package let partOffset: Int
         package let length: Int
         package let isLast: Bool
         /// Where the piece's bytes go in its file.
@@ -24,7 +27,9 @@ package final class PartRouter: ByteSink {
     private let manifest: BackupManifest
     private let skipped: Set<Int>
     private var index = 0
-    private var remaining: Int
+    /// Bytes of the part seen so far.
+    private var position = 0
+    private let partSize: Int
     private var open: [Int: SHA256Hasher]
     /// The entries whose bytes did not match their checksum.
     package private(set) var mismatched: [Int] = []
@@ -32,27 +37,40 @@ package final class PartRouter: ByteSink {
     package private(set) var verified = 0
 
     /// - Parameter skipping: entries not to hash (their earlier bytes were in a part that failed).
-    package init(pieces: [Piece], manifest: BackupManifest, carriedOver: [Int: SHA256Hasher], skipping: Set<Int> = []) {
+    /// - Parameter partSize: the part's original bytes, all of which must arrive.
+    package init(pieces: [Piece], partSize: Int, manifest: BackupManifest, carriedOver: [Int: SHA256Hasher], skipping: Set<Int> = []) {
         self.pieces = pieces
+        self.partSize = partSize
         self.manifest = manifest
         self.open = carriedOver
         self.skipped = skipping
-        remaining = pieces.first?.length ?? 0
     }
 
-    /// Each part's pieces (parts numbered from 1), in the order its bytes arrive.
-    package static func pieces(of manifest: BackupManifest) -> [Int: [Piece]] {
-        var byPart: [Int: [(offset: Int, piece: Piece)]] = [:]
+    /// Each part's pieces, in the order its bytes arrive. Ranges must not overlap within a part.
+    package static func pieces(of manifest: BackupManifest) -> [BackupManifest.PartKey: [Piece]] {
+        var byPart: [BackupManifest.PartKey: [Piece]] = [:]
         for (index, entry) in manifest.entries.enumerated() {
-            guard let chunks = entry.chunks else { continue }
+            guard let ranges = entry.ranges else { continue }
             var fileOffset = 0
-            for (n, chunk) in chunks.enumerated() {
-                byPart[chunk.part, default: []].append(
-                    (chunk.offset, Piece(entry: index, length: chunk.length, isLast: n == chunks.count - 1, fileOffset: fileOffset)))
-                fileOffset += chunk.length
+            for (n, range) in ranges.enumerated() {
+                byPart[BackupManifest.PartKey(source: range.source, number: range.part), default: []].append(
+                    Piece(entry: index, partOffset: range.offset, length: range.length, isLast: n == ranges.count - 1, fileOffset: fileOffset))
+                fileOffset += range.length
             }
         }
-        return byPart.mapValues { $0.sorted { $0.offset < $1.offset }.map(\.piece) }
+        return byPart.mapValues { $0.sorted { $0.partOffset < $1.partOffset } }
+    }
+
+    /// Pieces that overlap in one part would place the same bytes twice: a damaged manifest.
+    package static func checkNoOverlap(_ pieces: [BackupManifest.PartKey: [Piece]], manifest: BackupManifest) throws {
+        for (key, list) in pieces {
+            for (a, b) in zip(list, list.dropFirst()) where a.partOffset + a.length > b.partOffset {
+                throw CommandError(
+                    problem:
+                        "backup \(manifest.label)'s manifest places two files' bytes at one place of part \(key.number) of \(manifest.label(ofSource: key.source))",
+                    fix: "the backup is damaged; choose another with --backup")
+            }
+        }
     }
 
     /// Files still being hashed at the end of the part: they continue in the next one.
@@ -61,28 +79,44 @@ package final class PartRouter: ByteSink {
     package func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            guard index < pieces.count else {
+            guard position + (bytes.count - offset) <= partSize else {
                 throw CommandError(
                     problem: "a backup part holds more bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
             }
+            try endEmptyPieces()
+            guard index < pieces.count else {
+                // Bytes no file of this backup uses (a later backup changed them).
+                position += bytes.count - offset
+                return
+            }
             let piece = pieces[index]
-            let take = min(remaining, bytes.count - offset)
+            if position < piece.partOffset {
+                let skip = min(piece.partOffset - position, bytes.count - offset)
+                offset += skip
+                position += skip
+                continue
+            }
+            let take = min(piece.partOffset + piece.length - position, bytes.count - offset)
             if !skipped.contains(piece.entry) {
                 hasher(for: piece.entry).update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
             }
             offset += take
-            remaining -= take
-            if remaining == 0 { try endPiece() }
+            position += take
+            if position == piece.partOffset + piece.length { try endPiece() }
         }
     }
 
     package func finish() throws {
-        // Zero-length pieces at the very end (none are written), then completeness.
-        while index < pieces.count && remaining == 0 && pieces[index].length == 0 { try endPiece() }
-        guard index == pieces.count else {
+        try endEmptyPieces()
+        guard index == pieces.count, position == partSize else {
             throw CommandError(
                 problem: "a backup part holds fewer bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
         }
+    }
+
+    /// Zero-length pieces carry no bytes; they end where they start.
+    private func endEmptyPieces() throws {
+        while index < pieces.count, pieces[index].length == 0, pieces[index].partOffset <= position { try endPiece() }
     }
 
     private func endPiece() throws {
@@ -91,7 +125,6 @@ package final class PartRouter: ByteSink {
             if done.finalizeHex() == manifest.entries[piece.entry].sha256 { verified += 1 } else { mismatched.append(piece.entry) }
         }
         index += 1
-        remaining = index < pieces.count ? pieces[index].length : 0
     }
 
     private func hasher(for entry: Int) -> SHA256Hasher {

@@ -39,11 +39,22 @@ public struct RestorePlan: Sendable {
     public let destinations: [RestoreDestination]
     /// Damaged items the plan went around, one line each.
     public let notes: [String]
+    /// Where each part the restore reads is, by backup label and part name: every one was listed
+    /// in some store before anything was written.
+    public let partLocations: [String: [String: [(store: Store, object: StoreObject)]]]
 
     public var lines: [String] {
         var out = [
-            "backup \(backup.label): finished \(RecoveryTarget.formatUTC(backup.stopTime)), timeline \(backup.timeline), \(backup.entries.filter { $0.kind == .file }.count) files, \(backup.totalSize) bytes in \(backup.parts.count) parts"
+            "backup \(backup.label) (\(backup.type.rawValue)\(backup.prior.map { " on \($0)" } ?? "")): finished \(RecoveryTarget.formatUTC(backup.stopTime)), timeline \(backup.timeline), \(backup.entries.filter { $0.kind == .file }.count) files, \(backup.totalSize) bytes"
         ]
+        if !backup.references.isEmpty {
+            out.append(
+                "chain: reads \(backup.parts.count) parts of its own and "
+                    + backup.references.map { "\($0.parts.count) of \($0.label)" }.joined(separator: ", ")
+                    + "; every one is in a store")
+        } else {
+            out.append("parts: \(backup.parts.count), every one in a store")
+        }
         switch target {
         case .latest: out.append("target: the end of the archived WAL (latest)")
         case .time(let t): out.append("target: \(RecoveryTarget.formatUTC(t))")
@@ -98,7 +109,25 @@ public struct Restore {
                 problem: "backup \(label) is damaged: \(reason)",
                 fix: "choose another backup with --backup (walvault info lists them), or leave --backup out")
         }
-        let backup = try BackupSelection.choose(from: inventory.backups, target: options.target, label: options.backupLabel)
+        // A backup whose parts (its own, or those it reads of earlier backups) are in no store is
+        // refused when asked for by name, and gone around otherwise, as a damaged one is.
+        let readable = context.stores.filter { inventory.unreadableStores[$0.name] == nil }
+        var candidates = inventory.backups
+        var broken: [String] = []
+        var backup: BackupManifest
+        var locations: [String: [String: [(store: Store, object: StoreObject)]]]
+        while true {
+            backup = try BackupSelection.choose(from: candidates, target: options.target, label: options.backupLabel)
+            do {
+                locations = try Self.partLocations(of: backup, inventory: inventory, stores: readable, layout: layout)
+                break
+            } catch let error as CommandError where options.backupLabel == nil {
+                let label = backup.label
+                candidates.removeAll { $0.label == label }
+                broken.append("skipped backup \(label): \(error.problem)")
+                if candidates.isEmpty { throw error }
+            }
+        }
         let wal = try WALPlanner.plan(
             backup: backup, target: options.target, histories: inventory.histories,
             archived: inventory.segments, unreadableHistories: inventory.unreadableHistories)
@@ -106,6 +135,7 @@ public struct Restore {
             "warning: store \"\($0.key)\" cannot be read now (\($0.value)); planned from the other stores, so a newer backup or later WAL kept only there is not used"
         }
         notes += inventory.damagedBackups.sorted { $0.key < $1.key }.map { "skipped damaged backup \($0.key): \($0.value)" }
+        notes += broken
         notes += wal.ignoredHistories.sorted { $0.key < $1.key }.map {
             "planned without timeline \($0.key), whose history cannot be used: \($0.value)"
         }
@@ -128,7 +158,44 @@ public struct Restore {
                 try RestoreDestination.inspect(location(of: tablespace), role: .tablespace(oid: tablespace.oid), force: options.force))
         }
         try RestoreSpace.check(try destinations.map { try spaceNeed($0, backup: backup) })
-        return RestorePlan(backup: backup, wal: wal, target: options.target, destinations: destinations, notes: notes)
+        return RestorePlan(
+            backup: backup, wal: wal, target: options.target, destinations: destinations, notes: notes, partLocations: locations)
+    }
+
+    /// Every part the backup reads, found by one listing per backup directory per store; a part
+    /// no store holds refuses the restore before anything is written, naming the backup it
+    /// belongs to, so a broken chain is known before the data directory is touched.
+    package static func partLocations(of backup: BackupManifest, inventory: Inventory, stores: [Store], layout: ArchiveLayout) throws -> [String:
+        [String: [(
+            store: Store, object: StoreObject
+        )]]]
+    {
+        for reference in backup.references {
+            if let reason = inventory.damagedBackups[reference.label] {
+                throw CommandError(
+                    problem: "backup \(backup.label) needs backup \(reference.label), which is damaged: \(reason)",
+                    fix: "choose another backup with --backup (walvault info lists them); walvault verify names every backup it breaks")
+            }
+        }
+        var locations: [String: [String: [(store: Store, object: StoreObject)]]] = [:]
+        for (label, parts) in [(backup.label, backup.parts)] + backup.references.map({ ($0.label, $0.parts) }) {
+            let wanted = Set(parts.map(\.name))
+            var found: [String: [(store: Store, object: StoreObject)]] = [:]
+            for store in stores {
+                for object in try store.list(directory: layout.backupDirectory(label), namePrefix: "") where wanted.contains(object.name) {
+                    found[object.name, default: []].append((store, object))
+                }
+            }
+            if let missing = parts.first(where: { found[$0.name] == nil }) {
+                let whose = label == backup.label ? "its part" : "part"
+                throw CommandError(
+                    problem:
+                        "backup \(backup.label) cannot be restored: \(whose) \(layout.backupDirectory(label))/\(missing.name)\(label == backup.label ? "" : " (of backup \(label), which it builds on)") is in no store",
+                    fix: "choose another backup with --backup (walvault info lists them); walvault verify names every backup it breaks")
+            }
+            locations[label] = found
+        }
+        return locations
     }
 
     /// What one destination will hold: a tablespace its files under pg_tblspc/<oid>/, the data
@@ -210,13 +277,13 @@ public struct Restore {
             }
         }
 
-        // Every part routed into the files its bytes belong to, several parts at once.
-        let directory = layout.backupDirectory(backup.label)
-        let locations = try Inventory.partLocations(
-            of: backup, stores: context.stores.filter { inventory.unreadableStores[$0.name] == nil }, layout: layout)
-        let parts = backup.parts
-        try RestoreWriter(manifest: backup, paths: paths, events: events).run(workers: context.config.performance.restoreParallel) { number, sink in
-            try Self.fetchPart(parts[number], from: locations[parts[number].name] ?? [], directory: directory, into: sink)
+        // Every part routed into the files its bytes belong to, several parts at once, each from
+        // the backup of the chain that holds it.
+        let locations = plan.partLocations
+        let layout = layout
+        try RestoreWriter(manifest: backup, paths: paths, events: events).run(workers: context.config.performance.restoreParallel) {
+            label, part, sink in
+            try Self.fetchPart(part, from: locations[label]?[part.name] ?? [], directory: layout.backupDirectory(label), into: sink)
         }
 
         try events.cancellation.check("writing the data directory")

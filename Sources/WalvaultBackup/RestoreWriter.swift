@@ -31,8 +31,8 @@ package final class RestoreWriter: @unchecked Sendable {
 
     private let manifest: BackupManifest
     private let paths: [String]
-    private let piecesByPart: [Int: [PartRouter.Piece]]
-    /// Sum of each file's chunks: the length its hash is complete at.
+    private let piecesByPart: [BackupManifest.PartKey: [PartRouter.Piece]]
+    /// Sum of each file's ranges: the length its hash is complete at.
     private let lengths: [Int: Int]
     private let table = Mutex(Table())
     private let jobs: ParallelJobs
@@ -48,20 +48,19 @@ package final class RestoreWriter: @unchecked Sendable {
         piecesByPart = PartRouter.pieces(of: manifest)
         var lengths: [Int: Int] = [:]
         for (index, entry) in manifest.entries.enumerated() where entry.kind == .file {
-            lengths[index] = (entry.chunks ?? []).reduce(0) { $0 + $1.length }
+            lengths[index] = (entry.ranges ?? []).reduce(0) { $0 + $1.length }
         }
         self.lengths = lengths
     }
 
-    /// Runs `fetch(part, sink)` for every part on `workers` threads, in part order; the first
-    /// failure stops the others at their next write, and is what this throws.
-    package func run(workers: Int, fetch: @escaping @Sendable (_ part: Int, _ sink: ByteSink) throws -> Void) throws {
-        for (index, length) in lengths where length != (manifest.entries[index].size ?? 0) {
-            throw CommandError(
-                problem:
-                    "backup \(manifest.label) lists \(length) bytes in parts for \(manifest.entries[index].path), which is \(manifest.entries[index].size ?? 0) bytes long",
-                fix: "the backup is damaged; choose another with --backup")
-        }
+    /// Runs `fetch(label, part, sink)` for every part the backup reads (its own and those of the
+    /// backups it references) on `workers` threads; the first failure stops the others at their
+    /// next write, and is what this throws.
+    package func run(
+        workers: Int, fetch: @escaping @Sendable (_ label: String, _ part: BackupManifest.Part, _ sink: ByteSink) throws -> Void
+    ) throws {
+        try manifest.checkRanges()
+        try PartRouter.checkNoOverlap(piecesByPart, manifest: manifest)
         // Whatever is still open at the end is closed (unsynced: a failed restore leaves no pg_control).
         defer {
             let leftOver = table.withLock { table -> [OpenFile] in
@@ -71,13 +70,16 @@ package final class RestoreWriter: @unchecked Sendable {
             }
             for file in leftOver { try? file.file.close() }
         }
-        let parts = manifest.parts
+        // Only parts that hold a byte of this backup are read: an earlier backup's part whose
+        // every block changed since is not.
+        let parts = manifest.partsRead.filter { piecesByPart[$0.key] != nil || $0.key.source == 0 }
         let meter = ProgressMeter(
-            events: events, phase: "restore", unit: .bytes, total: Int64(parts.reduce(0) { $0 + $1.size }),
+            events: events, phase: "restore", unit: .bytes, total: Int64(parts.reduce(0) { $0 + $1.part.size }),
             filesTotal: parts.count, counting: .parts)
-        try jobs.run(count: parts.count, workers: workers) { _, part in
-            try fetch(part, PartSink(writer: self, pieces: piecesByPart[part + 1] ?? []))
-            meter.add(Int64(parts[part].size), files: 1)
+        try jobs.run(count: parts.count, workers: workers) { _, index in
+            let (key, label, part) = parts[index]
+            try fetch(label, part, PartSink(writer: self, pieces: piecesByPart[key] ?? [], partSize: part.size))
+            meter.add(Int64(part.size), files: 1)
         }
         meter.finish()
         let unfinished = lengths.filter { $0.value > 0 }.count - table.withLock { $0.finished }
@@ -161,46 +163,60 @@ package final class RestoreWriter: @unchecked Sendable {
     }
 }
 
-/// One part's bytes, in the order they arrive, routed to the files they belong to.
+/// One part's bytes, in the order they arrive, routed to the files they belong to; bytes no file
+/// of the backup uses (an earlier backup's blocks that changed since) are passed over.
 private final class PartSink: ByteSink {
     private let writer: RestoreWriter
     private let pieces: [PartRouter.Piece]
+    private let partSize: Int
     private var index = 0
     private var current: (file: RestoreWriter.OpenFile, hashing: Bool)?
-    private var written = 0
+    /// Bytes of the part seen so far.
+    private var position = 0
     private var readBackBuffer: [UInt8] = []
 
-    init(writer: RestoreWriter, pieces: [PartRouter.Piece]) {
+    init(writer: RestoreWriter, pieces: [PartRouter.Piece], partSize: Int) {
         self.writer = writer
         self.pieces = pieces
+        self.partSize = partSize
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard position + bytes.count <= partSize else {
+            throw CommandError(
+                problem: "a backup part holds more bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
+        }
         var offset = 0
         while offset < bytes.count {
             skipEmptyPieces()
             guard index < pieces.count else {
-                throw CommandError(
-                    problem: "a backup part holds more bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
+                position += bytes.count - offset
+                return
             }
             let piece = pieces[index]
+            if position < piece.partOffset {
+                let skip = min(piece.partOffset - position, bytes.count - offset)
+                offset += skip
+                position += skip
+                continue
+            }
             if current == nil {
                 let (file, start) = try writer.begin(piece)
                 current = (file, start == .hashWhileWriting)
             }
+            let written = position - piece.partOffset
             let take = min(piece.length - written, bytes.count - offset)
             let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)])
             try current!.file.file.writeAll(slice, at: piece.fileOffset + written)
             if current!.hashing { current!.file.hasher.update(slice) }
             offset += take
-            written += take
-            if written == piece.length {
+            position += take
+            if written + take == piece.length {
                 // The disk starts on this piece while the next one decompresses.
                 current!.file.file.startWriteBack(offset: piece.fileOffset, length: piece.length)
                 if readBackBuffer.isEmpty { readBackBuffer = [UInt8](repeating: 0, count: 1 << 18) }
                 try writer.end(piece, file: current!.file, hashedWhileWriting: current!.hashing, buffer: &readBackBuffer)
                 current = nil
-                written = 0
                 index += 1
             }
         }
@@ -208,13 +224,13 @@ private final class PartSink: ByteSink {
 
     func finish() throws {
         skipEmptyPieces()
-        guard index == pieces.count else {
+        guard index == pieces.count, position == partSize else {
             throw CommandError(
                 problem: "a backup part holds fewer bytes than its manifest says", fix: "the backup is damaged; choose another with --backup")
         }
     }
 
-    /// Zero-length chunks carry no bytes (a file that ended exactly at a part's end).
+    /// Zero-length ranges carry no bytes.
     private func skipEmptyPieces() {
         while current == nil, index < pieces.count, pieces[index].length == 0 { index += 1 }
     }

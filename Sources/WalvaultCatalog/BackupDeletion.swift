@@ -27,6 +27,9 @@ public enum BackupDeletion {
             return .refused(because: "the store holds no complete backup \(label)")
         }
         let backup = sorted[index]
+        if let reader = sorted.first(where: { $0.needs.contains(label) }) {
+            return .refused(because: "backup \(reader.label) reads parts of it: deleting it would break \(reader.label) and its chain")
+        }
         guard index + 1 < sorted.count else {
             return .refused(because: "it is the newest backup: moments since \(describe(backup.stopTime)) restore from it")
         }

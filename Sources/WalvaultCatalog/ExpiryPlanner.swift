@@ -12,11 +12,20 @@ public enum ExpiryPlanner {
         public let stopTime: Int64
         public let timeline: UInt32
         public let startSegment: WALSegmentName
-        public init(label: String, stopTime: Int64, timeline: UInt32, startSegment: WALSegmentName) {
+        /// The earlier backups whose parts it reads (a diff's or incr's chain).
+        public let needs: [String]
+        public init(label: String, stopTime: Int64, timeline: UInt32, startSegment: WALSegmentName, needs: [String] = []) {
             self.label = label
             self.stopTime = stopTime
             self.timeline = timeline
             self.startSegment = startSegment
+            self.needs = needs
+        }
+
+        public init(_ manifest: BackupManifest) {
+            self.init(
+                label: manifest.label, stopTime: manifest.stopTime, timeline: manifest.timeline, startSegment: manifest.startSegment(),
+                needs: manifest.chain)
         }
     }
 
@@ -38,9 +47,11 @@ public enum ExpiryPlanner {
     ///   - histories: readable timeline histories; a timeline above 1 without one makes every
     ///     timeline count as leading somewhere (nothing is deleted for being on a dead branch).
     ///   - segmentSize: bytes per segment, to compare positions across timelines.
+    ///   - neededElsewhere: backups another store's backups read parts of, with one that does: kept
+    ///     whatever the window says (a chain may span stores).
     public static func plan(
         backups: [Backup], segments: [WALSegmentName: Int64], incomplete: [String: Int64?],
-        histories: [UInt32: TimelineHistory], segmentSize: Int, days: Int, now: Int64
+        histories: [UInt32: TimelineHistory], segmentSize: Int, days: Int, now: Int64, neededElsewhere: [String: String] = [:]
     ) -> [Decision] {
         let windowStart = now - Int64(days) * 86_400_000_000
         var decisions: [Decision] = []
@@ -72,6 +83,18 @@ public enum ExpiryPlanner {
                         subject: .backup(backup.label), keep: false,
                         reason: "stopped \(describe(backup.stopTime)), before the window, and a newer backup older than the window covers its place"))
             }
+        }
+        // A backup that a kept one reads parts of stays as long as that one does. Its WAL does not
+        // (the kept one replays from its own start), so the WAL cutoff below ignores it.
+        var readBy: [String: String] = neededElsewhere
+        for backup in kept.sorted(by: { $0.label < $1.label }) {
+            for label in backup.needs where readBy[label] == nil { readBy[label] = backup.label }
+        }
+        for index in decisions.indices {
+            guard case .backup(let label) = decisions[index].subject, !decisions[index].keep, let reader = readBy[label] else { continue }
+            decisions[index] = Decision(
+                subject: .backup(label), keep: true,
+                reason: "backup \(reader), which is kept, reads parts of it: it stays as long as that chain does")
         }
 
         for (label, started) in incomplete.sorted(by: { $0.key < $1.key }) {
@@ -141,6 +164,10 @@ public enum ExpiryPlanner {
         var due: [String: Int64] = [:]
         for (index, backup) in sorted.enumerated() {
             due[backup.label] = index + 1 < sorted.count ? max(sorted[index + 1].stopTime + window, now) : now + window
+        }
+        // A full (or diff) lives as long as the last backup that reads parts of it.
+        for backup in sorted {
+            for label in backup.needs where due[label] != nil { due[label] = max(due[label]!, due[backup.label]!) }
         }
         let starts = sorted.map { (position: $0.startSegment.segmentNumber(segmentSize: segmentSize), due: due[$0.label]!) }
         for segment in segments {

@@ -15,6 +15,7 @@ public enum ConfigLoader {
     static let performanceKeys = ConfigSchema.section("performance").keyNames
     static let dashboardKeys = ConfigSchema.section("dashboard").keyNames
     static let checkKeys = ConfigSchema.section("check").keyNames
+    static let backupKeys = ConfigSchema.section("backup").keyNames
     static let alertKeys = ConfigSchema.section("alerts").keyNames
     static let encryptionKeys = ConfigSchema.section("encryption").keyNames
     static let historyKeys = ConfigSchema.section("history").keyNames
@@ -64,7 +65,7 @@ public enum ConfigLoader {
             throw ConfigError(
                 file: path, key: name, problem: "unknown key",
                 fix:
-                    "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention], [alerts], [check], [performance] and [dashboard]"
+                    "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention], [alerts], [backup], [check], [performance] and [dashboard]"
             )
         }
         let cluster = try parseCluster(root, path: path)
@@ -76,6 +77,7 @@ public enum ConfigLoader {
         let retention = try parseRetention(root, path: path)
         let alerts = try parseAlerts(root, path: path, stores: stores)
         let check = try parseCheck(root, path: path)
+        let backup = try parseBackup(root, path: path)
         let performance = try parsePerformance(root, path: path)
         let dashboard = try parseDashboard(root, path: path)
         if stores.contains(where: { $0.mode == .async }) {
@@ -95,7 +97,7 @@ public enum ConfigLoader {
         return WalvaultConfig(
             path: path, cluster: cluster, compression: compression, stores: stores, history: history,
             encryption: encryption, shipping: shipping, retention: retention, alerts: alerts, check: check,
-            performance: performance, dashboard: dashboard)
+            performance: performance, dashboard: dashboard, backup: backup)
     }
 
     private static func parseDashboard(_ root: TOMLTable, path: String) throws -> DashboardSettings? {
@@ -305,6 +307,25 @@ public enum ConfigLoader {
                 throw fail("after_failures", "\(count) is out of range", "use 3: one failed archive-push is often a blip, three in a row is not")
             }
             settings.afterFailures = count
+        }
+        return settings
+    }
+
+    private static func parseBackup(_ root: TOMLTable, path: String) throws -> BackupSettings {
+        guard let table = try table(root, "backup", path: path) else { return BackupSettings() }
+        let reader = TableReader(table: table, file: path, place: "backup", knownKeys: backupKeys)
+        try reader.rejectUnknownKeys(what: "[backup]")
+        var settings = BackupSettings()
+        for (key, range, fix, assign) in [
+            ("full_every_days", 1...366, "use 7: a weekly full keeps every chain short", { settings.fullEveryDays = $0 }),
+            ("max_chain", 1...1000, "use 14; 1 makes every backup a full", { settings.maxChain = $0 })
+        ] as [(String, ClosedRange<Int>, String, (Int) -> Void)] {
+            guard let value = try reader.int(key) else { continue }
+            guard range.contains(value) else {
+                throw ConfigError(
+                    file: path, key: "backup." + key, problem: "\(value) is out of range", fix: fix + " (\(range.lowerBound) to \(range.upperBound))")
+            }
+            assign(value)
         }
         return settings
     }

@@ -130,6 +130,12 @@ public enum ConfigSchema {
                 Key("backup_parallel", "the number of cores", "Files backup reads and compresses at once.")
             ]),
         Section(
+            name: "backup", storeType: nil, summary: "When `walvault backup` without --type takes a full instead of an incremental.",
+            keys: [
+                Key("full_every_days", "7", "A new full when the newest full is older: a restore never reads a chain older than this."),
+                Key("max_chain", "14", "Never more backups than this from a full to the newest incremental, the full included.")
+            ]),
+        Section(
             name: "check", storeType: nil, summary: "The thresholds of `walvault check`.",
             keys: [
                 Key("backup_max_age_hours", "28", "The newest backup must be younger: a nightly backup and a margin."),

@@ -99,7 +99,7 @@ public struct ConfigTemplate: Sendable, Equatable {
             section(ConfigSchema.section("encryption"), values: [:], commentedOut: true)
         }
         section(ConfigSchema.section("retention"), values: ["days": String(retentionDays)])
-        for name in ["check", "performance", "shipping"] { section(ConfigSchema.section(name), values: [:]) }
+        for name in ["backup", "check", "performance", "shipping"] { section(ConfigSchema.section(name), values: [:]) }
         for name in ["alerts", "history", "dashboard"] { section(ConfigSchema.section(name), values: [:], commentedOut: true) }
         while lines.last == "" { lines.removeLast() }
         return lines.joined(separator: "\n") + "\n"

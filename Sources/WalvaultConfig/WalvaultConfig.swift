@@ -13,6 +13,7 @@ public struct WalvaultConfig: Sendable, Equatable {
     public var retention: RetentionSettings?
     public var alerts: AlertSettings?
     public var check: CheckSettings
+    public var backup: BackupSettings
     public var performance: PerformanceSettings
     /// `[dashboard]`; nil: `walvault serve` refuses, naming the section.
     public var dashboard: DashboardSettings?
@@ -21,8 +22,10 @@ public struct WalvaultConfig: Sendable, Equatable {
         path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
         history: HistorySettings? = nil, encryption: EncryptionSettings? = nil, shipping: ShippingSettings = ShippingSettings(),
         retention: RetentionSettings? = nil, alerts: AlertSettings? = nil, check: CheckSettings = CheckSettings(),
-        performance: PerformanceSettings = PerformanceSettings(), dashboard: DashboardSettings? = nil
+        performance: PerformanceSettings = PerformanceSettings(), dashboard: DashboardSettings? = nil,
+        backup: BackupSettings = BackupSettings()
     ) {
+        self.backup = backup
         self.performance = performance
         self.dashboard = dashboard
         self.alerts = alerts

@@ -51,9 +51,7 @@ public struct DeleteBackup {
         for (index, store) in context.stores.enumerated() {
             let inventory = try Inventory.read(stores: [store], layout: layout)
             guard let manifest = inventory.backups.first(where: { $0.label == label }) else { continue }
-            let backups = inventory.backups.map {
-                ExpiryPlanner.Backup(label: $0.label, stopTime: $0.stopTime, timeline: $0.timeline, startSegment: $0.startSegment())
-            }
+            let backups = inventory.backups.map(ExpiryPlanner.Backup.init)
             let verdict = BackupDeletion.verdict(
                 label: label, backups: backups, segments: Set(inventory.segments.keys), segmentSize: manifest.walSegmentSize,
                 days: context.config.retentionDays(store: index), now: now)

@@ -136,18 +136,35 @@ public struct Expire {
         let readAt = WallClock.nowMicros()
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
         var reports: [ExpireReport.StoreReport] = []
+        var inventories: [Int: Inventory] = [:]
         for (index, store) in context.stores.enumerated() {
-            guard let days = context.config.retentionDays(store: index) else { continue }
-            let inventory = try Inventory.read(stores: [store], layout: layout)
+            // A store without a window is read only for the chains it may hold; one that cannot be
+            // read then is left out of that, not a failure of expire.
+            if context.config.retentionDays(store: index) != nil {
+                inventories[index] = try Inventory.read(stores: [store], layout: layout)
+            } else {
+                inventories[index] = try? Inventory.read(stores: [store], layout: layout)
+            }
+        }
+        for (index, store) in context.stores.enumerated() {
+            guard let days = context.config.retentionDays(store: index), let inventory = inventories[index] else { continue }
             var segmentSize = inventory.backups.first?.walSegmentSize
             if segmentSize == nil { segmentSize = try ArchiveBinding.load(store: store, layout: layout)?.identity.walSegmentSize }
-            let backups = inventory.backups.map {
-                ExpiryPlanner.Backup(label: $0.label, stopTime: $0.stopTime, timeline: $0.timeline, startSegment: $0.startSegment())
+            let backups = inventory.backups.map(ExpiryPlanner.Backup.init)
+            // An incremental in another store may read parts of a backup in this one.
+            var neededElsewhere: [String: String] = [:]
+            for (other, otherInventory) in inventories where other != index {
+                for backup in otherInventory.backups {
+                    for label in backup.chain where neededElsewhere[label] == nil {
+                        neededElsewhere[label] = "\(backup.label) (in store \"\(context.stores[other].name)\")"
+                    }
+                }
             }
             let incomplete = Dictionary(uniqueKeysWithValues: inventory.incompleteBackups.map { ($0, BackupLabel.startTime($0)) })
             let decisions = ExpiryPlanner.plan(
                 backups: backups, segments: inventory.segments, incomplete: incomplete,
-                histories: inventory.histories, segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
+                histories: inventory.histories, segmentSize: segmentSize ?? (16 << 20), days: days, now: now,
+                neededElsewhere: neededElsewhere)
             func item(_ decision: ExpiryPlanner.Decision) -> ExpireReport.Item {
                 switch decision.subject {
                 case .backup(let label): return .init(kind: "backup", name: label, reason: decision.reason)

@@ -17,6 +17,14 @@ public struct InfoReport: Codable, Equatable, Sendable {
         public let size: Int
         public let storedSize: Int
         public let files: Int
+        /// full, diff or incr.
+        public var type = "full"
+        /// The backup it stored its changes against.
+        public var prior: String? = nil
+        /// The backups a restore of it reads parts of, oldest first: its chain.
+        public var chain: [String] = []
+        /// Parts a restore needs that no store holds (`<label>/<part>`): restore refuses it.
+        public var missingParts: [String]? = nil
         /// The stores holding some of it.
         public var stores: [String] = []
         public var postgresVersion: Int? = nil
@@ -85,6 +93,14 @@ public struct InfoReport: Codable, Equatable, Sendable {
         for (a, b) in zip(runs, runs.dropFirst()) where a.timeline == b.timeline {
             gaps.append("timeline \(a.timeline): after \(a.last), before \(b.first)")
         }
+        // What each backup directory holds across the stores, for the chains' damage.
+        var present: [String: Set<String>] = [:]
+        var listings: [String: ClusterListing] = [:]
+        for store in context.stores where inventory.unreadableStores[store.name] == nil {
+            guard let listing = try inventory.listings[store.name]?.withBackupObjects(store, layout: layout) else { continue }
+            listings[store.name] = listing
+            for (label, objects) in listing.backupObjects { present[label, default: []].formUnion(objects.map(\.name)) }
+        }
         let backups = inventory.backups.sorted { $0.stopTime < $1.stopTime }.map { manifest in
             var backup = Backup(
                 label: manifest.label, startTime: RecoveryTarget.formatUTC(manifest.startTime),
@@ -95,6 +111,11 @@ public struct InfoReport: Codable, Equatable, Sendable {
             backup.systemIdentifier = manifest.systemIdentifier
             backup.compression = manifest.compression
             backup.parts = manifest.parts.count
+            backup.type = manifest.type.rawValue
+            backup.prior = manifest.prior
+            backup.chain = manifest.chain
+            let missing = manifest.missingParts(present: present)
+            if !missing.isEmpty { backup.missingParts = missing }
             backup.stores = context.stores.filter { inventory.listings[$0.name]?.backupLabels.contains(manifest.label) == true }.map(\.name)
             return backup
         }
@@ -110,7 +131,7 @@ public struct InfoReport: Codable, Equatable, Sendable {
             var objects = inventory.walHoldings[store.name]?.objects ?? 0
             var bytes = inventory.walHoldings[store.name]?.bytes ?? 0
             let unreadable = inventory.unreadableStores[store.name]
-            if unreadable == nil, let listing = try inventory.listings[store.name]?.withBackupObjects(store, layout: layout) {
+            if let listing = listings[store.name] {
                 for object in listing.backupLabels.flatMap({ listing.backupObjects[$0] ?? [] }) {
                     objects += 1
                     bytes += object.size
@@ -160,8 +181,14 @@ public struct InfoReport: Codable, Equatable, Sendable {
         if backups.isEmpty { lines.append("  no complete backup") }
         for b in backups {
             lines.append(
-                "  backup \(b.label): \(b.startTime) .. \(b.stopTime), timeline \(b.timeline), LSN \(b.startLSN) .. \(b.stopLSN), \(b.files) files, \(b.size) bytes (\(b.storedSize) stored)"
+                "  backup \(b.label) \(b.type)\(b.prior.map { " on \($0)" } ?? ""): \(b.startTime) .. \(b.stopTime), timeline \(b.timeline), LSN \(b.startLSN) .. \(b.stopLSN), \(b.files) files, \(b.size) bytes (\(b.storedSize) stored by itself)"
+                    + (b.chain.isEmpty ? "" : "; restore reads \(b.chain.joined(separator: ", ")) too")
             )
+            if let missing = b.missingParts {
+                lines.append(
+                    "  DAMAGED backup \(b.label): \(missing.count) part\(missing.count == 1 ? "" : "s") it needs \(missing.count == 1 ? "is" : "are") in no store (\(missing.prefix(3).joined(separator: ", "))\(missing.count > 3 ? ", …" : "")); restore will not use it"
+                )
+            }
         }
         for backup in damagedBackups {
             lines.append("  DAMAGED backup \(backup.label): \(backup.reason); restore will not use it")

@@ -161,21 +161,6 @@ public struct Inventory {
         return sawAny ? .damaged(problems) : .missing
     }
 
-    /// Where each part of a backup is, in store order: one listing of the backup's directory per
-    /// store, instead of one per part.
-    public static func partLocations(of manifest: BackupManifest, stores: [Store], layout: ArchiveLayout) throws -> [String: [(
-        store: Store, object: StoreObject
-    )]] {
-        var locations: [String: [(store: Store, object: StoreObject)]] = [:]
-        let wanted = Set(manifest.parts.map(\.name))
-        for store in stores {
-            for object in try store.list(directory: layout.backupDirectory(manifest.label), namePrefix: "") where wanted.contains(object.name) {
-                locations[object.name, default: []].append((store, object))
-            }
-        }
-        return locations
-    }
-
     /// DecodingError's own description runs to several lines of context; one phrase is enough.
     public static func summary(_ error: DecodingError) -> String {
         switch error {

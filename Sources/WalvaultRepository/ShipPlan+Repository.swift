@@ -18,9 +18,17 @@ extension ShipPlan {
         return (first...last).map { WALSegmentName(timeline: manifest.timeline, segmentNumber: $0, segmentSize: size) }
     }
 
+    /// Every object a store must show before it may show the manifest, as `<label>/<name>`: the
+    /// backup's data and map parts, and the parts of earlier backups an incremental reads.
+    public static func requiredParts(of manifest: BackupManifest) -> [String] {
+        (manifest.parts + manifest.mapParts).map { "\(manifest.label)/\($0.name)" }
+            + manifest.references.flatMap { reference in reference.parts.map { "\(reference.label)/\($0.name)" } }
+    }
+
+    /// - Parameter partsPresent: `<label>/<name>` of what the store shows.
     public static func missing(for manifest: BackupManifest, partsPresent: Set<String>, segmentsPresent: Set<WALSegmentName>) -> [String] {
         missing(
-            parts: manifest.parts.map(\.name), partsPresent: partsPresent, segments: requiredSegments(of: manifest),
+            parts: requiredParts(of: manifest), partsPresent: partsPresent, segments: requiredSegments(of: manifest),
             segmentsPresent: segmentsPresent)
     }
 }

@@ -24,6 +24,12 @@ public struct StoredObjectName: Equatable, Sendable, CustomStringConvertible {
         self.archivedAt = archivedAt
     }
 
+    /// Backup parts of format 2 (`data-000001`, `map-000001`) carry the SHA-256 of the bytes they
+    /// store (compressed, before encryption), so their original bytes are hashed only once, for
+    /// their files' checksums; every other object carries its original bytes' checksum.
+    public var checksumCoversStoredBytes: Bool { Self.storedBytesPrefixes.contains { originalName.hasPrefix($0) } }
+    public static let storedBytesPrefixes = ["data-", "map-"]
+
     /// The prefix every object of `originalName` starts with, whatever its checksum.
     public static func prefix(for originalName: String) -> String { originalName + "-" }
 

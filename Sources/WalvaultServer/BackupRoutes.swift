@@ -55,7 +55,16 @@ extension DashboardServer {
                 return APIResponse.problem(error)
             }
         }
-        router.post("/api/backups") { request, requestContext in await startJob(BackupOperation(), request, requestContext) }
+        router.post("/api/backups") { request, requestContext in
+            var level: BackupLevel?
+            if let type = request.uri.queryParameters.get("type") {
+                guard let asked = BackupLevel(rawValue: type) else {
+                    return APIResponse.refused("input.invalid", "type=\(type) is not a backup type", fix: "use full, diff or incr, or leave it out")
+                }
+                level = asked
+            }
+            return await startJob(BackupOperation(level: level), request, requestContext)
+        }
         router.get("/api/backups/:label") { _, requestContext in
             let label = requestContext.parameters.get("label") ?? ""
             do {

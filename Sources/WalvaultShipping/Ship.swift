@@ -339,8 +339,9 @@ public struct Ship: Sendable {
         return outcome
     }
 
-    /// A manifest goes only when the target's own listing shows every part and every WAL segment
-    /// the backup needs: a store never shows a backup it cannot restore.
+    /// A manifest goes only when the target's own listing shows every part (the parts of earlier
+    /// backups an incremental reads included) and every WAL segment the backup needs: a store never
+    /// shows a backup it cannot restore.
     package func shipManifest(key: String, entry: ShippingQueue.Entry, queue: ShippingQueue, target: Store, unflushed: Unflushed) throws
         -> ObjectCopier.Outcome?
     {
@@ -351,7 +352,10 @@ public struct Ship: Sendable {
         guard let bytes = try WalvaultContext.wrap(source, keyRing: context.keyRing).readSmall(key: key) else { return nil }
         let manifest = try BackupManifest.decode(bytes)
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
-        let parts = Set(try target.list(directory: layout.backupDirectory(manifest.label), namePrefix: "part-").map(\.name))
+        var parts: Set<String> = []
+        for label in [manifest.label] + manifest.chain {
+            for object in try target.list(directory: layout.backupDirectory(label), namePrefix: "") { parts.insert("\(label)/\(object.name)") }
+        }
         var segments: Set<WALSegmentName> = []
         for directory in Set(ShipPlan.requiredSegments(of: manifest).map(\.directoryName)) {
             for object in try target.list(directory: layout.walRoot + "/" + directory, namePrefix: "") {

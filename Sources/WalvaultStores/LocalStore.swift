@@ -125,11 +125,14 @@ public final class LocalStore: Store {
     }
 
     /// Unlinks the object, then its directory if that is now empty (a backup's directory is
-    /// its label: an empty one would still be listed as an incomplete backup).
+    /// its label: an empty one would still be listed as an incomplete backup). Temporary files of
+    /// dead processes go first: a backup killed mid-part leaves one, and nothing else would ever
+    /// write in that directory again to clear it.
     public func delete(key: String) throws {
         let directory = Paths.dirname(path(key))
         do {
             try FileSystem.remove(path(key))
+            Self.removeAbandonedTemporaries(in: directory)
             if rmdir(directory) != 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT {
                 throw SystemError("remove directory", path: directory)
             }
@@ -197,7 +200,7 @@ final class LocalObjectWriter: ObjectWriter {
             try file.sync()
             try file.close()
             self.file = nil
-            removeAbandonedTemporaries()
+            LocalStore.removeAbandonedTemporaries(in: directoryPath)
             // link(2) never replaces: the name is created only if it does not exist, atomically.
             let finalPath = Paths.join(directoryPath, name)
             guard try FileSystem.linkNoReplace(temporaryPath, to: finalPath) else {
@@ -223,11 +226,15 @@ final class LocalObjectWriter: ObjectWriter {
         _ = unlink(temporaryPath)
     }
 
+}
+
+extension LocalStore {
     /// Temporary files of processes that died (kill -9, power loss) are never visible as
-    /// objects, but would accumulate; the next writer in the directory removes them.
-    private func removeAbandonedTemporaries() {
+    /// objects, but would accumulate; the next writer in the directory, or a deletion there,
+    /// removes them.
+    static func removeAbandonedTemporaries(in directoryPath: String) {
         guard let names = try? FileSystem.listDirectory(directoryPath) else { return }
-        for entry in names where LocalStore.isTemporary(entry) {
+        for entry in names where isTemporary(entry) {
             let pidText = entry.dropFirst().prefix { $0 != "-" }
             guard let pid = Int32(pidText), pid != getpid(), !FileSystem.isProcessAlive(pid) else { continue }
             _ = unlink(Paths.join(directoryPath, entry))

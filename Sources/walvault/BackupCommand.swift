@@ -8,9 +8,9 @@ import WalvaultSystem
 struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
-        abstract: "Take a full base backup of [cluster] into every store (run it from cron).",
+        abstract: "Take a base backup of [cluster] into every store (run it from cron).",
         discussion:
-            "Needs [cluster] pgdata and conninfo, and WAL archiving through walvault. The backup counts as complete only once the WAL that makes it consistent is in the stores and its manifest is written."
+            "Needs [cluster] pgdata and conninfo, and WAL archiving through walvault. The backup counts as complete only once the WAL that makes it consistent is in the stores and its manifest is written. Without --type it is an incr on the newest backup, or a full when [backup] full_every_days or max_chain say so; the output says which and why."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -21,6 +21,17 @@ struct BackupCommand: ParsableCommand {
             valueName: "seconds"), transform: DurationArgument.parse)
     var walTimeout = DurationArgument(seconds: 300)
 
+    @Option(
+        name: .customLong("type"),
+        help: ArgumentHelp(
+            "full stores everything; diff what changed since the last full; incr what changed since the last backup of any type.",
+            valueName: "full|diff|incr"),
+        transform: { text in
+            guard let level = BackupLevel(rawValue: text) else { throw ValidationError("--type \(text): use full, diff or incr") }
+            return level
+        })
+    var level: BackupLevel?
+
     @Flag(name: .customLong("no-expire"), help: "Do not run expire after the backup (it runs when [retention] is set).")
     var noExpire = false
 
@@ -30,7 +41,9 @@ struct BackupCommand: ParsableCommand {
     /// `backup --json`.
     struct Summary: Encodable {
         let label: String
-        let type = "full"
+        let type: String
+        let prior: String?
+        let reason: String
         let start_time: String
         let stop_time: String
         let timeline: UInt32
@@ -46,13 +59,15 @@ struct BackupCommand: ParsableCommand {
 
     func run() throws {
         let context = try global.loadContext(for: "backup")
-        let outcome = global.run(BackupOperation(walTimeoutSeconds: walTimeout.seconds, expire: !noExpire), command: "backup", context: context)
+        let outcome = global.run(
+            BackupOperation(walTimeoutSeconds: walTimeout.seconds, expire: !noExpire, level: level), command: "backup", context: context)
         switch outcome.result {
         case .success(let report) where json:
             let m = report.manifest
             let expired = outcome.expired.map { $0.stores.map { $0.delete.filter { $0.kind == "backup" }.count }.reduce(0, +) }
             let summary = Summary(
-                label: m.label, start_time: RecoveryTarget.formatUTC(m.startTime), stop_time: RecoveryTarget.formatUTC(m.stopTime),
+                label: m.label, type: m.type.rawValue, prior: m.prior, reason: report.reason, start_time: RecoveryTarget.formatUTC(m.startTime),
+                stop_time: RecoveryTarget.formatUTC(m.stopTime),
                 timeline: m.timeline, total_bytes: m.totalSize, stored_bytes: m.storedSize, parts: m.parts.count,
                 wal_start: "\(m.startSegment())", wal_stop: "\(m.stopSegment())", seconds: report.seconds, queued_for: report.queuedFor,
                 expired_backups: expired)
@@ -60,7 +75,7 @@ struct BackupCommand: ParsableCommand {
         case .success(let report):
             let m = report.manifest
             print(
-                "backup \(m.label) complete: \(m.totalSize) bytes (\(m.storedSize) stored) in \(m.parts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s"
+                "backup \(m.label) complete: \(m.type.rawValue)\(m.prior.map { " on \($0)" } ?? "") (\(report.reason)); \(m.totalSize) bytes, \(m.storedSize) stored in \(m.parts.count + m.mapParts.count) parts, WAL \(m.startSegment()) .. \(m.stopSegment()), \(String(format2: report.seconds)) s, \(String(format2: report.throughputMBps)) MB/s"
                     + (report.queuedFor.isEmpty ? "" : "; queued for \(report.queuedFor.joined(separator: ", "))"))
             if let expired = outcome.expired {
                 let counts = (expired.deletedObjects ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }

@@ -62,7 +62,7 @@ import WalvaultTesting
         let parts = try #require(manifest["parts"] as? [[String: Any]])
         let files = entries.filter { $0["kind"] as? String == "file" }
         #expect(files.count > 1200, "many small files: \(files.count)")
-        let spanning = files.filter { Set(($0["chunks"] as? [[String: Any]] ?? []).compactMap { $0["part"] as? Int }).count >= 3 }
+        let spanning = files.filter { Set(($0["ranges"] as? [[Int]] ?? []).map { $0[1] }).count >= 3 }
         #expect(!spanning.isEmpty, "a relation file spanning three or more parts (of \(parts.count))")
 
         try FileManager.default.removeItem(atPath: pgdata)

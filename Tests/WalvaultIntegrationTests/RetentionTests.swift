@@ -35,7 +35,7 @@ import Testing
         try cluster.sql("CREATE TABLE t (n int)")
         try cluster.sql("INSERT INTO t SELECT generate_series(1, 1000)")
         try switchAndWait()
-        let first = try ws.walvault(["--config", config, "backup", "--no-expire"], asPostgres: true)
+        let first = try ws.walvault(["--config", config, "backup", "--type", "full", "--no-expire"], asPostgres: true)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(!first.stdout.contains("expire:"))
         for _ in 0..<3 {
@@ -47,7 +47,7 @@ import Testing
         #expect(
             try cluster.sql("SELECT bool_and(expires_at = created_at + interval '30 days') FROM control_plane.backups WHERE operation = 'backup'")
                 == "t")
-        let second = try ws.walvault(["--config", config, "backup"], asPostgres: true)
+        let second = try ws.walvault(["--config", config, "backup", "--type", "full"], asPostgres: true)
         #expect(second.status == 0, "\(second.stderr)")
         // With [retention], backup runs expire at its end: today no backup is past the window (only
         // WAL from before the oldest backup, which no restore can use, goes).

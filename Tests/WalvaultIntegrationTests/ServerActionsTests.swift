@@ -15,11 +15,13 @@ import WalvaultSystem
         #expect(try server.login().0 == 201)
         let first = try server.backupNow()
         try server.cluster.sql("INSERT INTO t SELECT g FROM generate_series(10001, 20000) g")
-        let second = try server.backupNow()
+        // Fulls: an incremental's prior cannot be deleted (tested in IncrementalBackupTests).
+        let second = try server.backupNow(type: "full")
         let target = try server.cluster.sql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
         try server.cluster.waitForClock(pastBy: 0.5, target)
         try server.cluster.sql("INSERT INTO t SELECT g FROM generate_series(20001, 25000) g")
-        let third = try server.backupNow()
+        let third = try server.backupNow(type: "full")
+        #expect(try server.call("POST", "/api/backups?type=weekly").status == 400)
 
         // The list, newest first, paged and by store; the detail.
         #expect(try server.labels() == [third, second, first])

@@ -152,9 +152,9 @@ final class ServerFixture {
     }
 
     /// Starts a backup through the API and waits for it; returns the new backup's label.
-    func backupNow() throws -> String {
+    func backupNow(type: String? = nil) throws -> String {
         let before = Set(try labels())
-        let started = try call("POST", "/api/backups")
+        let started = try call("POST", "/api/backups" + (type.map { "?type=\($0)" } ?? ""))
         guard started.status == 202, let id = started.body["job_id"] as? String else { throw TestFailure("POST /api/backups: \(started.text)") }
         let job = try finished(id)
         guard job["state"] as? String == "succeeded" else { throw TestFailure("backup job: \(job)") }

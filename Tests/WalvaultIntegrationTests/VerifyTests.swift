@@ -82,7 +82,7 @@ import WalvaultTesting
         try manifest.write(to: URL(fileURLWithPath: manifestPath))
 
         // A part deleted.
-        let part = try #require(filesRecursively(rig.store + "/" + backupDirectory).filter { $0.hasPrefix("part-") }.sorted().first)
+        let part = try #require(filesRecursively(rig.store + "/" + backupDirectory).filter { $0.hasPrefix("data-") }.sorted().first)
         try FileManager.default.moveItem(atPath: rig.store + "/" + backupDirectory + "/" + part, toPath: rig.ws.file("saved-part"))
         try verifyFails(
             "a deleted part", naming: ["store \"local\" \(backupDirectory)/\(part): missing: backup \(label) cannot be restored from this store"])

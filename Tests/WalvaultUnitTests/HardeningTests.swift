@@ -321,13 +321,18 @@ private func failure(_ body: () throws -> Void) -> String? {
     @Test func anInterruptedRestoreIsRecognisedAndMayBeForced() throws {
         let f = try BackupRestoreTests.Fixture()
         let target = Paths.join(f.dir.path, "restored")
-        // The last part is missing: the restore stops half-way, with no pg_control.
+        // The last part is damaged (a missing one is refused before anything is written): the
+        // restore stops half-way, with no pg_control.
         let last = Paths.join(f.dir.path, "store/main/backup/L1", f.manifest.parts.last!.name)
         let saved = read(last)
+        var damaged = saved
+        damaged[damaged.count / 2] ^= 0x10
         try FileSystem.remove(last)
+        _ = f.dir.write("store/main/backup/L1/" + f.manifest.parts.last!.name, damaged)
         #expect(failure { _ = try f.restore(into: target) } != nil)
         #expect(FileSystem.exists(Paths.join(target, RestoreDestination.markerName)))
         #expect(!FileSystem.exists(Paths.join(target, "global/pg_control")))
+        try FileSystem.remove(last)
         _ = f.dir.write("store/main/backup/L1/" + f.manifest.parts.last!.name, saved)
         _ = try f.restore(into: target, force: true)
         #expect(FileSystem.exists(Paths.join(target, "global/pg_control")))

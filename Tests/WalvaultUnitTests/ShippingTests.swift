@@ -76,19 +76,26 @@ struct ShippingRig {
             startLSN: LSN(0x2000028), stopLSN: LSN(0x4000100), startTime: 0, stopTime: 1, walvaultVersion: "t",
             compression: "zstd", backupLabel: "", tablespaceMap: nil, tablespaces: [], parts: [], entries: [])
         manifest.parts = [
-            .init(name: "part-000001-a.zst", size: 1, storedSize: 1, sha256: "a"),
-            .init(name: "part-000002-b.zst", size: 1, storedSize: 1, sha256: "b")
+            .init(name: "data-000001-a.zst", number: 1, size: 1, storedSize: 1, sha256: "a"),
+            .init(name: "data-000002-b.zst", number: 2, size: 1, storedSize: 1, sha256: "b")
         ]
         #expect(
             ShipPlan.requiredSegments(of: manifest).map(\.description) == [
                 "000000010000000000000002", "000000010000000000000003", "000000010000000000000004"
             ])
         let all = Set(ShipPlan.requiredSegments(of: manifest))
-        #expect(ShipPlan.missing(for: manifest, partsPresent: ["part-000001-a.zst", "part-000002-b.zst"], segmentsPresent: all).isEmpty)
-        #expect(ShipPlan.missing(for: manifest, partsPresent: ["part-000001-a.zst"], segmentsPresent: all) == ["part-000002-b.zst"])
+        #expect(ShipPlan.missing(for: manifest, partsPresent: ["L/data-000001-a.zst", "L/data-000002-b.zst"], segmentsPresent: all).isEmpty)
+        #expect(ShipPlan.missing(for: manifest, partsPresent: ["L/data-000001-a.zst"], segmentsPresent: all) == ["L/data-000002-b.zst"])
+        // An incremental also needs the parts it reads of an earlier backup.
+        var incremental = manifest
+        incremental.references = [.init(label: "K", parts: [.init(name: "data-000003-c.zst", number: 3, size: 1, storedSize: 1, sha256: "c")])]
+        #expect(
+            ShipPlan.missing(for: incremental, partsPresent: ["L/data-000001-a.zst", "L/data-000002-b.zst"], segmentsPresent: all) == [
+                "K/data-000003-c.zst"
+            ])
         #expect(
             ShipPlan.missing(
-                for: manifest, partsPresent: ["part-000001-a.zst", "part-000002-b.zst"],
+                for: manifest, partsPresent: ["L/data-000001-a.zst", "L/data-000002-b.zst"],
                 segmentsPresent: all.subtracting([seg("000000010000000000000003")]))
                 == ["000000010000000000000003"])
         // A stop LSN exactly on a boundary needs nothing of the next segment.

@@ -1,0 +1,224 @@
+import Testing
+import WalvaultCatalog
+import WalvaultPipeline
+import WalvaultRepository
+import WalvaultStores
+import WalvaultSystem
+import WalvaultTesting
+
+@testable import WalvaultBackup
+@testable import WalvaultKit
+
+/// A full, then incrementals of a fake data directory, packed as `Backup` packs them and restored
+/// as a chain: only changed blocks (and changed small files) are stored, the rest is referenced
+/// where it lives, and the assembled files are byte-identical to the directory at each backup.
+@Suite struct IncrementalPackingTests {
+    static let block = BackupManifest.blockSize
+    let dir = TempDir()
+    let context: WalvaultContext
+    let layout = ArchiveLayout(cluster: "main")
+    let source: String
+
+    init() {
+        context = makeContext(stores: [dir.sub("store")])
+        source = dir.sub("source")
+    }
+
+    func write(_ files: [String: [UInt8]]) {
+        for (path, bytes) in files { _ = dir.write("source/" + path, bytes) }
+    }
+
+    /// Packs and stores the manifest, as a complete backup.
+    func backUp(_ files: [String: [UInt8]], label: String, prior: BackupManifest? = nil, partSize: Int = 5 * 8192) throws -> BackupManifest {
+        let priorBackup = try prior.map {
+            try PriorBackup(manifest: $0, stores: context.stores, layout: layout, temporaryDirectory: dir.path)
+        }
+        var manifest = try BackupRestoreTests.pack(
+            files: files, source: source, context: context, label: label, partSize: partSize, parallel: 2, prior: priorBackup,
+            vanished: false)
+        manifest.stopTime = Int64(manifest.label.hashValue & 0xffff)
+        _ = try context.stores[0].createSmall(key: layout.manifestKey(label), contents: try manifest.encoded())
+        return manifest
+    }
+
+    func restore(_ label: String, into target: String) throws -> RestoreReport {
+        let segment = WALSegmentName(timeline: 1, segmentNumber: 2, segmentSize: mib16)
+        if try context.stores[0].objects(of: .segment(segment), layout: layout).isEmpty {
+            let writer = try context.stores[0].makeWriter(directory: layout.directory(for: .segment(segment)))
+            _ = try writer.commit(name: "\(segment)-\(String(repeating: "a", count: 64)).zst")
+        }
+        return try Restore(
+            context: context,
+            options: RestoreOptions(pgdata: target, target: .latest, backupLabel: label, restoreCommand: "/usr/bin/walvault")
+        ).run()
+    }
+
+    func changed(_ bytes: [UInt8], blocks: [Int], seed: UInt8) -> [UInt8] {
+        var out = bytes
+        for b in blocks { out[b * Self.block + 100] ^= seed }
+        return out
+    }
+
+    @Test func anIncrStoresOnlyTheChangedBlocksAndItsChainRestoresExactly() throws {
+        var files: [String: [UInt8]] = [
+            "PG_VERSION": Array("15\n".utf8),
+            "base/1/16384": sampleBytes(40 * Self.block, seed: 1),
+            "base/1/16384_fsm": sampleBytes(3 * Self.block, seed: 2),
+            "base/1/16390": sampleBytes(7 * Self.block + 100, seed: 3),  // a last block cut short (being extended)
+            "base/1/pg_filenode.map": sampleBytes(512, seed: 4),
+            "global/pg_control": sampleBytes(8192, seed: 5)
+        ]
+        write(files)
+        let full = try backUp(files, label: "20261201T000000Z")
+        #expect(full.type == .full && full.references.isEmpty && !full.mapParts.isEmpty)
+        let fullData = full.parts.reduce(0) { $0 + $1.size }
+
+        // Blocks 3, 4 and 30 change; a block is added; the small file and the fsm stay.
+        files["base/1/16384"] = changed(files["base/1/16384"]!, blocks: [3, 4, 30], seed: 0x55) + sampleBytes(Self.block, seed: 9)
+        files["global/pg_control"] = sampleBytes(8192, seed: 6)
+        write(files)
+        let incr = try backUp(files, label: "20261202T000000Z", prior: full)
+        #expect(incr.type == .incr && incr.prior == full.label && incr.chain == [full.label])
+        let stored = incr.parts.reduce(0) { $0 + $1.size }
+        // 4 blocks of 16384, the short block of 16390 (always stored), pg_control.
+        #expect(stored == 4 * Self.block + 100 + 8192, "stored \(stored) of \(fullData)")
+        let fsm = try #require(incr.entries.first { $0.path == "base/1/16384_fsm" })
+        #expect(fsm.ranges?.allSatisfy { $0.source == 1 } == true)
+        let small = try #require(incr.entries.first { $0.path == "base/1/pg_filenode.map" })
+        #expect(small.ranges?.allSatisfy { $0.source == 1 } == true)
+
+        // A second incr on the first: blocks of both earlier backups are read.
+        files["base/1/16384"] = changed(files["base/1/16384"]!, blocks: [10], seed: 0x22)
+        files["base/1/pg_filenode.map"] = sampleBytes(512, seed: 44)
+        write(files)
+        let second = try backUp(files, label: "20261203T000000Z", prior: incr)
+        #expect(Set(second.chain) == [full.label, incr.label])
+        #expect(second.parts.reduce(0) { $0 + $1.size } == Self.block + 100 + 512, "pg_control did not change this time")
+
+        let target = dir.sub("restored")
+        let report = try restore(second.label, into: target)
+        #expect(report.plan.lines.contains { $0.hasPrefix("chain: reads") }, "\(report.plan.lines)")
+        for (path, bytes) in files { #expect(read(Paths.join(target, path)) == bytes, "\(path)") }
+    }
+
+    @Test func aTruncatedOrRewrittenFileIsNotTakenFromItsPrior() throws {
+        var files: [String: [UInt8]] = ["base/1/16384": sampleBytes(10 * Self.block, seed: 1), "global/pg_control": sampleBytes(8192, seed: 5)]
+        write(files)
+        let full = try backUp(files, label: "20261201T000000Z")
+        files["base/1/16384"] = Array(files["base/1/16384"]!.prefix(4 * Self.block))  // VACUUM truncated it
+        write(files)
+        let incr = try backUp(files, label: "20261202T000000Z", prior: full)
+        #expect(incr.parts.isEmpty, "the four blocks left are the prior's")
+        let target = dir.sub("restored")
+        _ = try restore(incr.label, into: target)
+        for (path, bytes) in files { #expect(read(Paths.join(target, path)) == bytes, "\(path)") }
+    }
+
+    @Test func aMissingPartOfThePriorRefusesTheRestoreBeforeWriting() throws {
+        var files: [String: [UInt8]] = ["base/1/16384": sampleBytes(20 * Self.block, seed: 1), "global/pg_control": sampleBytes(8192, seed: 5)]
+        write(files)
+        let full = try backUp(files, label: "20261201T000000Z")
+        files["base/1/16384"] = changed(files["base/1/16384"]!, blocks: [2], seed: 1)
+        write(files)
+        let incr = try backUp(files, label: "20261202T000000Z", prior: full)
+        let referenced = try #require(incr.references.first?.parts.first)
+        try FileSystem.remove(Paths.join(dir.path, "store", layout.backupDirectory(full.label), referenced.name))
+        let target = Paths.join(dir.path, "restored")
+        do {
+            _ = try restore(incr.label, into: target)
+            Issue.record("a broken chain was restored")
+        } catch let error as CommandError {
+            #expect(error.problem.contains("of backup \(full.label), which it builds on) is in no store"), "\(error)")
+        }
+        #expect(!FileSystem.exists(target), "nothing is written before the plan holds")
+    }
+
+    /// A format-1 manifest (walvault 0.1: `chunks`, parts named `part-` by the checksum of their
+    /// original bytes) still restores.
+    @Test func aFormatOneBackupStillRestores() throws {
+        let bytes = sampleBytes(3000, seed: 7)
+        let control = sampleBytes(8192, seed: 8)
+        let store = context.stores[0]
+        let directory = layout.backupDirectory("20250101T000000Z")
+        var names: [String] = []
+        for (index, part) in [bytes, control].enumerated() {
+            let writer = try store.makeWriter(directory: directory)
+            let compressor = try Compression.compressor(.zstd, level: 3, sizeHint: nil, threads: 0, next: StoreFanOut(writers: [writer]))
+            try part.withUnsafeBytes { try compressor.write($0) }
+            try compressor.finish()
+            let name = "part-00000\(index + 1)-\(SHA256Hasher.hex(of: part)).zst"
+            _ = try writer.commit(name: name)
+            names.append(name)
+        }
+        let json = """
+            {"format": 1, "label": "20250101T000000Z", "cluster": "main", "systemIdentifier": "1", "postgresVersion": 150000,
+             "walSegmentSize": 16777216, "timeline": 1, "startLSN": "0/2000028", "stopLSN": "0/2000100", "startTime": 1, "stopTime": 2,
+             "walvaultVersion": "0.1.0", "compression": "zstd", "backupLabel": "START TIMELINE: 1\\n", "tablespaces": [],
+             "parts": [{"name": "\(names[0])", "size": 3000, "storedSize": 1, "sha256": "\(SHA256Hasher.hex(of: bytes))"},
+                       {"name": "\(names[1])", "size": 8192, "storedSize": 1, "sha256": "\(SHA256Hasher.hex(of: control))"}],
+             "entries": [{"path": "base", "kind": "directory", "mode": 448}, {"path": "base/1", "kind": "directory", "mode": 448},
+                         {"path": "global", "kind": "directory", "mode": 448},
+                         {"path": "base/1/16384", "kind": "file", "mode": 384, "size": 3000, "sha256": "\(SHA256Hasher.hex(of: bytes))",
+                          "chunks": [{"part": 1, "offset": 0, "length": 3000}]},
+                         {"path": "global/pg_control", "kind": "file", "mode": 384, "size": 8192, "sha256": "\(SHA256Hasher.hex(of: control))",
+                          "chunks": [{"part": 2, "offset": 0, "length": 8192}]}]}
+            """
+        let manifest = try BackupManifest.decode(Array(json.utf8))
+        #expect(manifest.format == 1 && manifest.type == .full && manifest.parts.map(\.number) == [1, 2])
+        #expect(manifest.entries[3].ranges == [.init(source: 0, part: 1, offset: 0, length: 3000)])
+        _ = try store.createSmall(key: layout.manifestKey("20250101T000000Z"), contents: Array(json.utf8))
+        let target = dir.sub("restored")
+        _ = try restore("20250101T000000Z", into: target)
+        #expect(read(Paths.join(target, "base/1/16384")) == bytes)
+        #expect(read(Paths.join(target, "global/pg_control")) == control)
+
+        // No block maps: the next backup cannot build on it, and the planner says so.
+        let decision = BackupLevelPlanner.decide(
+            requested: .incr, candidates: [.init(manifest)], systemIdentifier: "1", fullEveryDays: 7, maxChain: 14, now: 3)
+        #expect(decision.level == .full && decision.reason.contains("block maps"), "\(decision)")
+    }
+
+    @Test func aManifestRoundTripsAndAnUnknownFormatIsRefused() throws {
+        var files: [String: [UInt8]] = ["base/1/16384": sampleBytes(3 * Self.block, seed: 1)]
+        write(files)
+        let full = try backUp(files, label: "20261201T000000Z")
+        files["base/1/16384"] = changed(files["base/1/16384"]!, blocks: [1], seed: 3)
+        write(files)
+        let incr = try backUp(files, label: "20261202T000000Z", prior: full)
+        #expect(try BackupManifest.decode(try incr.encoded()) == incr)
+        var future = incr
+        future.format = 3
+        #expect(throws: CatalogError.self) { _ = try BackupManifest.decode(try future.encoded()) }
+    }
+}
+
+@Suite struct FileRangesTests {
+    @Test func adjacentRangesMergeAndTheCursorSplitsAcrossParts() {
+        var ranges = FileRanges()
+        ranges.append(.init(label: "A", part: 1, offset: 0, length: 100))
+        ranges.append(.init(label: "A", part: 1, offset: 100, length: 50))
+        ranges.append(.init(label: "A", part: 2, offset: 0, length: 80))
+        ranges.append(.init(label: nil, part: 2, offset: 80, length: 10))
+        ranges.append(.init(label: nil, part: 2, offset: 90, length: 0))
+        #expect(ranges.ranges.map(\.length) == [150, 80, 10])
+
+        var cursor = PriorRangeCursor(ranges.ranges)
+        var out = FileRanges()
+        #expect(cursor.ranges(at: 140, length: 20, into: &out))
+        #expect(out.ranges == [.init(label: "A", part: 1, offset: 140, length: 10), .init(label: "A", part: 2, offset: 0, length: 10)])
+        #expect(cursor.ranges(at: 230, length: 10, into: &out))
+        #expect(out.ranges.last == .init(label: nil, part: 2, offset: 80, length: 10))
+        #expect(!cursor.ranges(at: 235, length: 10, into: &out), "past the prior's end")
+        #expect(out.ranges.count == 3, "a refused stretch adds nothing")
+    }
+
+    @Test(arguments: [
+        ("base/1/16384", true), ("base/1/16384.12", true), ("base/1/16384_fsm", true), ("base/1/16384_vm.1", true),
+        ("base/1/16384_init", true), ("global/1262", true), ("pg_tblspc/16400/PG_15_202209061/5/16401", true),
+        ("base/1/pg_filenode.map", false), ("base/1/PG_VERSION", false), ("global/pg_control", false), ("pg_xact/0000", false),
+        ("base/1/16384.", false), ("base/1/16384_xyz", false), ("base/x/16384", false), ("16384", false)
+    ])
+    func relationFilesAreRecognised(path: String, expected: Bool) {
+        #expect(RelationFile.isRelation(path) == expected)
+    }
+}
