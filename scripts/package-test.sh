@@ -31,7 +31,7 @@ dpkg -i "$deb" >/dev/null
 version=$(walvault --version)
 grep -q "^supports PostgreSQL 15$" <<<"$version" || fail "walvault --version: $version"
 page=$(MANPAGER=cat MANWIDTH=100 man walvault-backup 2>/dev/null) || fail "man walvault-backup"
-grep -q "Take a full base backup" <<<"$page" || fail "man walvault-backup does not describe the backup: $page"
+grep -q "Take a base backup of \[cluster\]" <<<"$page" || fail "man walvault-backup does not describe the backup: $page"
 bash -c 'source /usr/share/bash-completion/completions/walvault && complete -p walvault' >/dev/null || fail "the bash completion"
 [ -f /usr/share/zsh/vendor-completions/_walvault ] && [ -f /usr/share/fish/vendor_completions.d/walvault.fish ] || fail "zsh or fish completion"
 [ -f /usr/lib/systemd/system/walvault-backup.timer ] || fail "the systemd timer"

@@ -29,6 +29,8 @@ package final class BackupPacker {
     private let buffer: UnsafeMutableRawBufferPointer
     private var priorMap: [UInt64] = []
     private var fingerprints: [UInt64] = []
+    /// For reading a matched stretch again (`hashAgain`); allocated on first use.
+    private var scratch: UnsafeMutableRawBufferPointer?
 
     package init(data: PartStream, maps: SharedMapStream, prior: PriorBackup?) {
         self.data = data
@@ -37,7 +39,10 @@ package final class BackupPacker {
         buffer = .allocate(byteCount: StreamPump.chunkSize, alignment: 64)
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        scratch?.deallocate()
+    }
 
     package var parts: [BackupManifest.Part] { data.parts }
     package func finish() throws { try data.finish() }
@@ -124,23 +129,40 @@ package final class BackupPacker {
     }
 
     /// A relation file, block by block: fingerprinted, and stored unless the prior holds the same block.
+    /// Against a prior, the file's SHA-256 waits until a block differs: a file whose every block
+    /// matches is the prior's file, and takes its checksum without hashing a byte. At the first
+    /// difference the matched stretch is read again (from the page cache), checked against the
+    /// prior's map once more and hashed; if PostgreSQL changed it meanwhile, the file is copied again
+    /// from the start, hashing as it goes.
     private func copyBlocks(_ file: FileDescriptor, relative: String, prior: PriorBackup.File?) throws -> (
         sha256: String, size: Int, ranges: FileRanges
     ) {
+        var compared = false
+        if let prior, let priorBackup = self.prior { compared = try priorBackup.map(of: prior, into: &priorMap) }
+        if compared, let result = try copyBlocks(file, relative: relative, prior: prior, compared: true, deferHashing: true) {
+            return result
+        }
+        try file.rewind()
+        return try copyBlocks(file, relative: relative, prior: prior, compared: compared, deferHashing: false)!
+    }
+
+    /// nil: the deferred hash found the file changed under it (see above).
+    private func copyBlocks(_ file: FileDescriptor, relative: String, prior: PriorBackup.File?, compared: Bool, deferHashing: Bool) throws -> (
+        sha256: String, size: Int, ranges: FileRanges
+    )? {
         let hasher = SHA256Hasher()
         var ranges = FileRanges()
         let blockSize = BackupManifest.blockSize
         fingerprints.removeAll(keepingCapacity: true)
-        var compared = false
-        if let prior, let priorBackup = self.prior { compared = try priorBackup.map(of: prior, into: &priorMap) }
         var cursor = PriorRangeCursor(prior?.ranges ?? [])
         let priorSize = prior?.size ?? 0
+        var deferred = deferHashing
         var size = 0
         while true {
             let n = try read(file, relative: relative)
             if n == 0 { break }
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            hasher.update(bytes)
+            if !deferred { hasher.update(bytes) }
             // Changed blocks are stored in runs: one append per run, not per block.
             var runStart = -1
             var offset = 0
@@ -153,19 +175,56 @@ package final class BackupPacker {
                 let same =
                     compared && length == blockSize && block < priorMap.count && UInt64(littleEndian: priorMap[block]) == fingerprint
                     && fileOffset + blockSize <= priorSize
+                var referenced = false
                 if same {
                     // The run of changed blocks before this one goes first: ranges stay in file order.
                     try storeRun(from: runStart, to: offset, of: bytes, into: &ranges)
-                    runStart = cursor.ranges(at: fileOffset, length: blockSize, into: &ranges) ? -1 : offset
-                } else if runStart < 0 {
-                    runStart = offset
+                    runStart = -1
+                    referenced = cursor.ranges(at: fileOffset, length: blockSize, into: &ranges)
+                }
+                if !referenced {
+                    if deferred {
+                        guard try hashAgain(file, upTo: fileOffset, into: hasher) else { return nil }
+                        hasher.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<n]))
+                        deferred = false
+                    }
+                    if runStart < 0 { runStart = offset }
                 }
                 offset += length
             }
             try storeRun(from: runStart, to: n, of: bytes, into: &ranges)
             size += n
         }
+        if deferred {
+            // Every block matched: the prior's file, or (shorter) a prefix of it.
+            if let prior, size == priorSize { return (prior.sha256, size, ranges) }
+            guard try hashAgain(file, upTo: size, into: hasher) else { return nil }
+        }
         return (hasher.finalizeHex(), size, ranges)
+    }
+
+    /// Hashes the file's first `end` bytes, read again, if every block still has the fingerprint
+    /// the prior's map gave it (the ranges taken for them are the prior's bytes); false if not.
+    private func hashAgain(_ file: FileDescriptor, upTo end: Int, into hasher: SHA256Hasher) throws -> Bool {
+        let blockSize = BackupManifest.blockSize
+        if scratch == nil { scratch = .allocate(byteCount: 32 * blockSize, alignment: 64) }
+        let chunk = scratch!
+        var position = 0
+        while position < end {
+            let want = min(chunk.count, end - position)
+            let got = try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<want]), at: position)
+            guard got == want else { return false }
+            var offset = 0
+            while offset < want {
+                let block = UnsafeRawBufferPointer(rebasing: chunk[offset..<(offset + blockSize)])
+                let index = (position + offset) / blockSize
+                guard index < priorMap.count, try BlockFingerprint.of(block) == UInt64(littleEndian: priorMap[index]) else { return false }
+                offset += blockSize
+            }
+            hasher.update(UnsafeRawBufferPointer(rebasing: chunk[0..<want]))
+            position += want
+        }
+        return true
     }
 
     /// Stores buffer bytes `start ..< end` (nothing when `start` is negative).

@@ -247,13 +247,18 @@ extension DashboardServer {
 
     func backupValues(_ backup: InfoReport.Backup) -> [String: Any] {
         let stop = RecoveryTarget.parseTime(backup.stopTime) ?? WallClock.nowMicros()
-        return [
+        var values: [String: Any] = [
             "label": backup.label, "stopTime": backup.stopTime, "startTime": backup.startTime, "size": HumanBytes.text(Int64(backup.size)),
             "storedSize": HumanBytes.text(Int64(backup.storedSize)), "stores": backup.stores.joined(separator: ", "), "files": backup.files,
             "parts": backup.parts ?? 0, "timeline": backup.timeline, "startLSN": backup.startLSN, "stopLSN": backup.stopLSN,
             "postgresVersion": backup.postgresVersion.map(String.init) ?? "", "systemIdentifier": backup.systemIdentifier ?? "",
-            "age": BackupLabel.age(from: stop, to: WallClock.nowMicros())
+            "age": BackupLabel.age(from: stop, to: WallClock.nowMicros()), "type": backup.type
         ]
+        // Set only when there is something to say: an absent key is a section the page leaves out.
+        if let prior = backup.prior { values["prior"] = prior }
+        if !backup.chain.isEmpty { values["chain"] = backup.chain.joined(separator: ", ") }
+        if let missing = backup.missingParts { values["damaged"] = "parts it needs are in no store: " + missing.prefix(3).joined(separator: ", ") }
+        return values
     }
 
     func backupPage(_ requestContext: ServerRequestContext) async throws -> Response {

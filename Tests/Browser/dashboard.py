@@ -105,6 +105,11 @@ class Steps:
         if not mine:
             raise AssertionError("no succeeded backup row by the owner in the history: %s" % cells)
         print("step 3: the history shows the backup (%d rows)" % len(mine))
+        stored = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+                  for row in self.driver.find_elements(By.CSS_SELECTOR, "#backups-table tbody tr")]
+        if not stored or any(row[1] not in ("full", "diff", "incr") for row in stored):
+            raise AssertionError("the backups table does not say each backup's type: %s" % stored)
+        print("step 3: the backups table gives each backup's type (%s)" % ", ".join(row[1] for row in stored))
 
         # 4. A restore without the typed confirmation is refused, and starts nothing.
         self.open("/restore")
