@@ -10,7 +10,7 @@
 # directory, peak RSS (GNU time), stored size and the ratios. DATASETS picks the data sets.
 # Incremental: after `pgbench -T ${INCR_SECONDS:-60} -c 2` (the mixed set: random updates of its
 # documents), walvault --type incr against pgBackRest --type=incr with repo-bundle and repo-block
-# (block incremental), stored bytes and time; then 5 more incrementals (a chain of 6) with ${CHAIN_SECONDS:-10} s
+# (block incremental; a beta feature in Debian 12's pgBackRest 2.45, hence beta=y), stored bytes and time; then 5 more incrementals (a chain of 6) with ${CHAIN_SECONDS:-10} s
 # of load between them, a full of the same moment, and walvault's restore of the chain against its
 # restore of that full.
 # The floor: the same data directory's bytes, from the page cache, through SHA-256 and zstd -3 on
@@ -56,6 +56,7 @@ start-fast=y
 repo1-retention-full=9
 repo1-bundle=y
 repo1-block=y
+beta=y
 
 [bench]
 pg1-path=$pgdata

@@ -1,3 +1,5 @@
+import WalvaultPipeline
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -305,14 +307,41 @@ public struct BackupManifest: Codable, Equatable, Sendable {
             segmentSize: walSegmentSize)
     }
 
+    /// JSON; past `compressAbove` bytes, a zstd frame of it. An incremental of a busy database lists
+    /// a range per run of changed pages, which JSON spells out at length and zstd shrinks about
+    /// tenfold, so a manifest stays far below the 20 MiB a Telegram document may hold.
     public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return Array(try encoder.encode(self))
+        let json = Array(try encoder.encode(self))
+        guard json.count > Self.compressAbove else { return json }
+        let sink = MemorySink()
+        let compressor = try Compression.compressor(.zstd, level: 3, sizeHint: json.count, threads: 0, next: sink)
+        try json.withUnsafeBytes { try compressor.write($0) }
+        try compressor.finish()
+        return sink.bytes
     }
 
+    public static let compressAbove = 1 << 20
+    /// What a compressed manifest may expand to: more is a damaged or hostile object, not a backup.
+    public static let largestManifest = 256 << 20
+    static let zstdMagic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
+
     public static func decode(_ bytes: [UInt8]) throws -> BackupManifest {
-        var manifest = try JSONDecoder().decode(BackupManifest.self, from: Data(bytes))
+        var json = bytes
+        if bytes.starts(with: zstdMagic) {
+            let sink = CappedSink(limit: largestManifest)
+            do {
+                let decompressor = try Compression.decompressor(.zstd, next: sink)
+                try bytes.withUnsafeBytes { try decompressor.write($0) }
+                try decompressor.finish()
+            } catch let error as PipelineError {
+                throw CatalogError(
+                    problem: "a compressed backup manifest cannot be read: \(error.message)", fix: "the manifest is damaged; its copy stands in")
+            }
+            json = sink.bytes
+        }
+        var manifest = try JSONDecoder().decode(BackupManifest.self, from: Data(json))
         guard supportedFormats.contains(manifest.format) else {
             throw CatalogError(problem: "backup manifest format \(manifest.format) is not supported", fix: "use a newer walvault")
         }
@@ -320,6 +349,20 @@ public struct BackupManifest: Codable, Equatable, Sendable {
             for index in manifest.parts.indices { manifest.parts[index].number = index + 1 }
         }
         return manifest
+    }
+
+    /// Collects up to `limit` bytes and refuses more.
+    final class CappedSink: ByteSink {
+        private(set) var bytes: [UInt8] = []
+        let limit: Int
+        init(limit: Int) { self.limit = limit }
+        func write(_ chunk: UnsafeRawBufferPointer) throws {
+            guard bytes.count + chunk.count <= limit else {
+                throw PipelineError(stage: "manifest", "expands past \(limit >> 20) MiB")
+            }
+            bytes.append(contentsOf: chunk)
+        }
+        func finish() throws {}
     }
 
     private enum CodingKeys: String, CodingKey {

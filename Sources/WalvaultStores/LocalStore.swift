@@ -114,7 +114,8 @@ public final class LocalStore: Store {
 
     public func readSmall(key: String) throws -> [UInt8]? {
         do {
-            return try FileSystem.readSmallFile(path(key))
+            // As S3's: a manifest of a long incremental chain is a few MiB.
+            return try FileSystem.readSmallFile(path(key), limit: 64 << 20)
         } catch let error as SystemError where error.code == ENOENT || error.code == ENOTDIR {
             try checkRoot()
             if error.code == ENOTDIR { throw StoreError(store: name, error) }

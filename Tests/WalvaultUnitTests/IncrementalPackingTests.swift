@@ -198,6 +198,33 @@ import WalvaultTesting
     }
 }
 
+@Suite struct ManifestSizeTests {
+    /// A busy incremental's many ranges: stored as a zstd frame past 1 MiB, read back equal; a
+    /// frame that would expand past the cap is refused as damage, not read into memory.
+    @Test func aLargeManifestIsCompressedAndABombIsRefused() throws {
+        let ranges = (0..<100_000).map { BackupManifest.Range(source: $0 % 2, part: 1 + $0 / 2000, offset: ($0 % 2000) * 8192, length: 8192) }
+        let manifest = BackupManifest(
+            label: "L", cluster: "main", systemIdentifier: "1", postgresVersion: 150000, walSegmentSize: mib16, timeline: 1,
+            startLSN: LSN(0x2000028), stopLSN: LSN(0x2000100), startTime: 1, stopTime: 2, walvaultVersion: "t", compression: "zstd",
+            backupLabel: "", tablespaceMap: nil, tablespaces: [],
+            parts: (1...50).map { .init(name: "data-\($0)", number: $0, size: 1, storedSize: 1, sha256: "a") },
+            entries: [.init(path: "base/1/16384", kind: .file, mode: 0o600, size: 100_000 * 8192, sha256: "b", ranges: ranges)], type: .incr,
+            prior: "K",
+            references: [.init(label: "K", parts: (1...50).map { .init(name: "data-\($0)", number: $0, size: 1, storedSize: 1, sha256: "c") })])
+        let bytes = try manifest.encoded()
+        #expect(bytes.starts(with: [0x28, 0xB5, 0x2F, 0xFD]), "compressed")
+        #expect(bytes.count < 1 << 20, "\(bytes.count) bytes")
+        #expect(try BackupManifest.decode(bytes) == manifest)
+
+        let zeros = [UInt8](repeating: 0x20, count: BackupManifest.largestManifest + 1)
+        let sink = MemorySink()
+        let compressor = try Compression.compressor(.zstd, level: 1, sizeHint: zeros.count, threads: 0, next: sink)
+        try zeros.withUnsafeBytes { try compressor.write($0) }
+        try compressor.finish()
+        #expect(throws: CatalogError.self) { _ = try BackupManifest.decode(sink.bytes) }
+    }
+}
+
 @Suite struct FileRangesTests {
     @Test func adjacentRangesMergeAndTheCursorSplitsAcrossParts() {
         var ranges = FileRanges()
