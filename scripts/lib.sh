@@ -96,3 +96,23 @@ generate_wal() {
   mapfile -t wal < <(ls "$segments" | grep -E '^[0-9A-F]{24}$' | sort | sed -n "2,$((count + 1))p")
   echo "${#wal[@]} segments: ${wal[0]} .. ${wal[-1]}"
 }
+
+# What the machine allows with no I/O: MB/s of SAMPLE (a file of real data) through SHA-256 and
+# zstd -3 (MODE compress) or zstd decompression and SHA-256 (MODE decompress), with every core
+# busy: cores / (1/sha256 + 1/zstd), from `openssl speed` and `zstd -b` (both in memory, one
+# thread each). Usage: floor_mbps SAMPLE MODE
+floor_mbps() {
+  local sha zstd_line speed
+  sha=$(openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null | awk '/^sha256/ { sub("k", "", $NF); print $NF / 1000 }')
+  zstd_line=$(zstd -b3 -i2 "$1" 2>&1 | tr '\r' '\n' | grep -o "[0-9.]* MB/s" | tail -2 | tr '\n' ' ')
+  if [ "$2" = compress ]; then speed=$(awk '{ print $1 }' <<<"$zstd_line"); else speed=$(awk '{ print $3 }' <<<"$zstd_line"); fi
+  echo "$(nproc) / (1 / $sha + 1 / $speed)" | bc -l
+}
+
+# Up to 512 MB of a data directory's files (pg_wal left out), end to end in one file: the sample
+# floor_mbps measures. Usage: data_sample PGDATA FILE
+data_sample() {
+  # head stops reading at 512 MB, so cat dies of SIGPIPE: only the sample's size says it worked.
+  ( cd "$1" && find . -path ./pg_wal -prune -o -type f -print0 | xargs -0 cat 2>/dev/null ) | head -c $((512 << 20)) >"$2" || true
+  [ -s "$2" ] || { echo "data_sample: no sample of $1" >&2; return 1; }
+}

@@ -40,12 +40,22 @@ package struct PriorRangeCursor {
 
     package init(_ ranges: [SourcedRange]) { self.ranges = ranges }
 
-    /// The prior's ranges holding file bytes `offset ..< offset + length`; nil if it has no such bytes.
+    /// The prior's ranges holding file bytes `offset ..< offset + length`, appended to `out`; false,
+    /// appending nothing, if the prior has no such bytes. Called once per block, so the usual case
+    /// (the block inside one range) allocates nothing.
     package mutating func ranges(at offset: Int, length: Int, into out: inout FileRanges) -> Bool {
         while index < ranges.count, start + ranges[index].length <= offset {
             start += ranges[index].length
             index += 1
         }
+        guard index < ranges.count, start <= offset else { return false }
+        let range = ranges[index]
+        let within = offset - start
+        if within + length <= range.length {
+            out.append(SourcedRange(label: range.label, part: range.part, offset: range.offset + within, length: length))
+            return true
+        }
+        // Across ranges (a part boundary): gather first, so a refusal appends nothing.
         var position = offset
         var i = index
         var s = start
@@ -53,11 +63,11 @@ package struct PriorRangeCursor {
         while position < offset + length {
             guard i < ranges.count, s <= position else { return false }
             let range = ranges[i]
-            let within = position - s
-            let take = min(range.length - within, offset + length - position)
-            pieces.append(SourcedRange(label: range.label, part: range.part, offset: range.offset + within, length: take))
+            let inside = position - s
+            let take = min(range.length - inside, offset + length - position)
+            pieces.append(SourcedRange(label: range.label, part: range.part, offset: range.offset + inside, length: take))
             position += take
-            if within + take == range.length {
+            if inside + take == range.length {
                 s += range.length
                 i += 1
             }

@@ -212,8 +212,9 @@ private final class PartSink: ByteSink {
             offset += take
             position += take
             if written + take == piece.length {
-                // The disk starts on this piece while the next one decompresses.
-                current!.file.file.startWriteBack(offset: piece.fileOffset, length: piece.length)
+                // The disk starts on a large piece while the next one decompresses; an incremental's
+                // 8 KiB pages would cost a system call each, and wait for the one sync at the end.
+                if piece.length >= 1 << 20 { current!.file.file.startWriteBack(offset: piece.fileOffset, length: piece.length) }
                 if readBackBuffer.isEmpty { readBackBuffer = [UInt8](repeating: 0, count: 1 << 18) }
                 try writer.end(piece, file: current!.file, hashedWhileWriting: current!.hashing, buffer: &readBackBuffer)
                 current = nil

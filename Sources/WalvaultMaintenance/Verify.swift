@@ -411,24 +411,10 @@ public struct Verify {
             manifest.entries.indices.filter { manifest.entries[$0].ranges?.contains { $0.source != 0 } ?? false })
         var mismatched: [Int] = []
         let ordered = manifest.parts.sorted(by: { $0.number < $1.number })
-        // Format 2: the next parts are fetched, their stored bytes checked and decompressed on other
-        // threads while this one hashes the files of the current part (two parts in memory at most).
-        // Format 1 reads in turn: whether a part is hashed whole depends on the parts before it.
-        let prefetch: OrderedPrefetch<Result<[UInt8], Error>>? =
-            manifest.format >= 2
-            ? OrderedPrefetch(count: ordered.count, depth: 2) { index in
-                guard let object = byName[ordered[index].name] else { return .success([]) }
-                return Result {
-                    let sink = MemorySink()
-                    _ = try ObjectFetcher.check(object, from: store, into: sink)
-                    return sink.bytes
-                }
-            } : nil
-        for (index, part) in ordered.enumerated() {
+        for part in ordered {
             let key = layout.backupDirectory(label) + "/" + part.name
             let partKey = BackupManifest.PartKey(source: 0, number: part.number)
             let entries = Set((pieces[partKey] ?? []).map(\.entry))
-            let fetched = prefetch?.take(index)
             guard let object = byName[part.name] else {
                 problem(key, "missing: backup \(label) cannot be restored from this store")
                 broken.formUnion(entries)
@@ -441,17 +427,10 @@ public struct Verify {
                 if StoredObjectName(part.name)?.sha256 != part.sha256 {
                     problem(key, "its name's checksum differs from the manifest's (\(part.sha256.prefix(12))…)")
                 }
-                let bytes: Int
-                if let fetched {
-                    let original = try fetched.get()
-                    try original.withUnsafeBytes { try router.write($0) }
-                    try router.finish()
-                    bytes = original.count
-                } else {
-                    // Every byte of a part belongs to a file whose SHA-256 the router checks: hashing
-                    // the part as well would hash each byte twice. A part after a failed one is hashed whole.
-                    bytes = try ObjectFetcher.check(object, from: store, into: router, checksummedDownstream: broken.isEmpty)
-                }
+                // Format 1: every byte of a part belongs to a file whose SHA-256 the router checks, so
+                // the part's own hash (of the same bytes) is skipped, unless a part before it failed.
+                // Format 2: the part's hash is of its stored bytes, a fraction of them, always checked.
+                let bytes = try ObjectFetcher.check(object, from: store, into: router, checksummedDownstream: broken.isEmpty)
                 outcome.originalBytes += bytes
                 if bytes != part.size { problem(key, "holds \(bytes) bytes, the manifest says \(part.size)") }
                 carried = router.stillOpen

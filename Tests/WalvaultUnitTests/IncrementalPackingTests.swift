@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 import WalvaultCatalog
 import WalvaultPipeline
@@ -9,11 +8,6 @@ import WalvaultTesting
 
 @testable import WalvaultBackup
 @testable import WalvaultKit
-@testable import WalvaultMaintenance
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// A full, then incrementals of a fake data directory, packed as `Backup` packs them and restored
 /// as a chain: only changed blocks (and changed small files) are stored, the rest is referenced
@@ -253,19 +247,5 @@ import WalvaultTesting
     ])
     func relationFilesAreRecognised(path: String, expected: Bool) {
         #expect(RelationFile.isRelation(path) == expected)
-    }
-}
-
-@Suite struct OrderedPrefetchTests {
-    /// Items made on other threads, slower ones first, still come out in order, each once.
-    @Test func itemsComeInOrderWhateverTheirSpeed() {
-        let made = Mutex(0)
-        let prefetch = OrderedPrefetch(count: 12, depth: 3) { index -> Int in
-            usleep(UInt32((12 - index) * 2_000))
-            made.withLock { $0 += 1 }
-            return index * 10
-        }
-        #expect((0..<12).map { prefetch.take($0) } == (0..<12).map { $0 * 10 })
-        #expect(made.withLock { $0 } == 12)
     }
 }
