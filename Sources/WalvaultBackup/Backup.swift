@@ -92,7 +92,7 @@ public struct Backup {
 
         try events.cancellation.check("preparing the backup")
         let now = try session.clockMicros()
-        let (decision, prior) = try choosePrior(systemIdentifier: facts.systemIdentifier, now: now, layout: layout)
+        let (decision, prior) = try choosePrior(systemIdentifier: facts.systemIdentifier, now: now, layout: layout, warn: warn)
         progress("\(decision.level.rawValue) backup: \(decision.reason)")
         let label = try uniqueLabel(layout: layout, now: BackupLabel.make(now))
         let clock = Stopwatch()
@@ -180,17 +180,43 @@ public struct Backup {
 
     /// The level the rules give, and the prior it builds on, read from every readable store (an
     /// incremental may build on a backup in another store than its own).
-    private func choosePrior(systemIdentifier: String, now: Int64, layout: ArchiveLayout) throws -> (BackupLevelPlanner.Decision, PriorBackup?) {
+    private func choosePrior(systemIdentifier: String, now: Int64, layout: ArchiveLayout, warn: (String) -> Void) throws -> (
+        BackupLevelPlanner.Decision, PriorBackup?
+    ) {
         let inventory = try Inventory.read(stores: context.stores, layout: layout, skippingUnreadable: true)
+        let readable = context.stores.filter { inventory.unreadableStores[$0.name] == nil }
+        // A backup missing a part it restores from (its own, or one of a backup it reads) is no
+        // prior: an incremental on it would be broken from the start.
+        var present: [String: Set<String>] = [:]
+        for store in readable {
+            guard let listing = try inventory.listings[store.name]?.withBackupObjects(store, layout: layout) else { continue }
+            for (label, objects) in listing.backupObjects { present[label, default: []].formUnion(objects.map(\.name)) }
+        }
+        var intact: [BackupManifest] = []
+        for manifest in inventory.backups {
+            let missing = manifest.missingParts(present: present)
+            if missing.isEmpty {
+                intact.append(manifest)
+            } else if level != .full {
+                warn(
+                    "backup \(manifest.label) is not built on: \(missing.count) part(s) it needs are in no store (\(missing[0])); walvault verify names them"
+                )
+            }
+        }
         let settings = context.config.backup
         let decision = BackupLevelPlanner.decide(
-            requested: level, candidates: inventory.backups.map(BackupLevelPlanner.Candidate.init), systemIdentifier: systemIdentifier,
+            requested: level, candidates: intact.map(BackupLevelPlanner.Candidate.init), systemIdentifier: systemIdentifier,
             fullEveryDays: settings.fullEveryDays, maxChain: settings.maxChain, now: now)
-        guard let label = decision.prior, let manifest = inventory.backups.first(where: { $0.label == label }) else { return (decision, nil) }
-        let readable = context.stores.filter { inventory.unreadableStores[$0.name] == nil }
-        let prior = try PriorBackup(
-            manifest: manifest, stores: readable, layout: layout, temporaryDirectory: Environment.value("TMPDIR") ?? "/tmp")
-        return (decision, prior)
+        guard let label = decision.prior, let manifest = intact.first(where: { $0.label == label }) else { return (decision, nil) }
+        do {
+            let prior = try PriorBackup(
+                manifest: manifest, stores: readable, layout: layout, temporaryDirectory: Environment.value("TMPDIR") ?? "/tmp")
+            return (decision, prior)
+        } catch let error as CommandError {
+            // A nightly backup must not fail for want of a prior: a full needs none.
+            warn("\(error.problem); taking a full backup instead")
+            return (.init(level: .full, prior: nil, reason: "the block maps of \(label), the prior, cannot be read", chainLength: 1), nil)
+        }
     }
 
     /// The manifest's entries with their ranges, and the earlier backups they reference (oldest

@@ -39,6 +39,13 @@ public enum BackupLevelPlanner {
         public let reason: String
         /// Backups from the full to this one, this one included.
         public let chainLength: Int
+
+        public init(level: BackupLevel, prior: String?, reason: String, chainLength: Int) {
+            self.level = level
+            self.prior = prior
+            self.reason = reason
+            self.chainLength = chainLength
+        }
     }
 
     public static func decide(

@@ -295,6 +295,26 @@ import WalvaultTesting
         #expect(info.stdout.contains("DAMAGED backup \(full.label)"), "\(info.stdout)")
         let deleteFull = try rig.walvault(["expire", "--dry-run"])
         #expect(deleteFull.stdout.contains("keep backup \(full.label)"), "\(deleteFull.stdout)")
+
+        // The next backup builds on neither: an incremental on a broken chain would be broken too.
+        try rig.cluster.start()
+        let next = try rig.walvault(["backup", "--json", "--no-expire"])
+        let nextJSON = try #require(try JSONSerialization.jsonObject(with: Data(next.stdout.utf8)) as? [String: Any])
+        #expect(nextJSON["type"] as? String == "full", "\(next.stdout)")
+        #expect(next.stderr.contains("backup \(diff2.label) is not built on"), "\(next.stderr)")
+        // A prior whose block maps cannot be read: a full all the same, said once.
+        let nextLabel = try #require(nextJSON["label"] as? String)
+        let map = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: rig.store + "/main/backup/" + nextLabel).first { $0.hasPrefix("map-") })
+        var mapBytes = try Data(contentsOf: URL(fileURLWithPath: rig.store + "/main/backup/\(nextLabel)/\(map)"))
+        mapBytes[mapBytes.count / 2] ^= 0x01
+        try mapBytes.write(to: URL(fileURLWithPath: rig.store + "/main/backup/\(nextLabel)/\(map)"))
+        let afterDamage = try rig.walvault(["backup", "--json", "--no-expire", "--type", "incr"])
+        let afterJSON = try JSONSerialization.jsonObject(with: Data(afterDamage.stdout.utf8)) as? [String: Any]
+        #expect(afterJSON?["type"] as? String == "full", "\(afterDamage.stdout)")
+        #expect(
+            afterDamage.stderr.contains("cannot read the block map") && afterDamage.stderr.contains("taking a full backup instead"),
+            "\(afterDamage.stderr)")
     }
 
     /// kill -9 at random moments of an incremental, 8 times: then a backup builds on the last
