@@ -187,11 +187,8 @@ public struct Backup {
         let readable = context.stores.filter { inventory.unreadableStores[$0.name] == nil }
         // A backup missing a part it restores from (its own, or one of a backup it reads) is no
         // prior: an incremental on it would be broken from the start.
-        var present: [String: Set<String>] = [:]
-        for store in readable {
-            guard let listing = try inventory.listings[store.name]?.withBackupObjects(store, layout: layout) else { continue }
-            for (label, objects) in listing.backupObjects { present[label, default: []].formUnion(objects.map(\.name)) }
-        }
+        let listings = try inventory.listingsWithBackupObjects(stores: readable, layout: layout)
+        let present = ClusterListing.objectNamesByBackup(listings.values)
         var intact: [BackupManifest] = []
         for manifest in inventory.backups {
             let missing = manifest.missingParts(present: present)
@@ -209,8 +206,10 @@ public struct Backup {
             fullEveryDays: settings.fullEveryDays, maxChain: settings.maxChain, now: now)
         guard let label = decision.prior, let manifest = intact.first(where: { $0.label == label }) else { return (decision, nil) }
         do {
+            // Its block maps are found in the listings just read, not listed again.
+            let directories = readable.compactMap { store in listings[store.name].map { (store, $0.backupObjects[label] ?? []) } }
             let prior = try PriorBackup(
-                manifest: manifest, stores: readable, layout: layout, temporaryDirectory: Environment.value("TMPDIR") ?? "/tmp")
+                manifest: manifest, directories: directories, layout: layout, temporaryDirectory: Environment.value("TMPDIR") ?? "/tmp")
             return (decision, prior)
         } catch let error as CommandError {
             // A nightly backup must not fail for want of a prior: a full needs none.

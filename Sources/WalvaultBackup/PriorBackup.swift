@@ -25,7 +25,10 @@ package final class PriorBackup: @unchecked Sendable {
     /// Where each of the prior's map parts starts in `maps`.
     private let mapOffsets: [Int: Int]
 
-    package init(manifest: BackupManifest, stores: [Store], layout: ArchiveLayout, temporaryDirectory: String) throws {
+    /// - Parameter directories: each store's listing of the prior's directory.
+    package init(manifest: BackupManifest, directories: [(store: Store, objects: [StoreObject])], layout: ArchiveLayout, temporaryDirectory: String)
+        throws
+    {
         self.manifest = manifest
         var parts: [String: [Int: BackupManifest.Part]] = [
             manifest.label: Dictionary(manifest.parts.map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
@@ -47,16 +50,12 @@ package final class PriorBackup: @unchecked Sendable {
         maps = try FileDescriptor.openUnnamed(in: temporaryDirectory)
         var offsets: [Int: Int] = [:]
         let directory = layout.backupDirectory(manifest.label)
-        var listings: [(Store, [StoreObject])] = []
-        for store in stores {
-            if let objects = try? store.list(directory: directory, namePrefix: "map-") { listings.append((store, objects)) }
-        }
         var end = 0
         for part in manifest.mapParts {
             offsets[part.number] = end
             var problems: [String] = []
             var done = false
-            for (store, objects) in listings {
+            for (store, objects) in directories {
                 guard let object = objects.first(where: { $0.name == part.name }) else { continue }
                 do {
                     let sink = FileAppendingSink(file: maps, at: end)

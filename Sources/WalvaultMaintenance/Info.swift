@@ -93,14 +93,9 @@ public struct InfoReport: Codable, Equatable, Sendable {
         for (a, b) in zip(runs, runs.dropFirst()) where a.timeline == b.timeline {
             gaps.append("timeline \(a.timeline): after \(a.last), before \(b.first)")
         }
-        // What each backup directory holds across the stores, for the chains' damage.
-        var present: [String: Set<String>] = [:]
-        var listings: [String: ClusterListing] = [:]
-        for store in context.stores where inventory.unreadableStores[store.name] == nil {
-            guard let listing = try inventory.listings[store.name]?.withBackupObjects(store, layout: layout) else { continue }
-            listings[store.name] = listing
-            for (label, objects) in listing.backupObjects { present[label, default: []].formUnion(objects.map(\.name)) }
-        }
+        // What each backup directory holds across the stores, for the chains' damage and the stores' sizes.
+        let listings = try inventory.listingsWithBackupObjects(stores: context.stores, layout: layout)
+        let present = ClusterListing.objectNamesByBackup(listings.values)
         let backups = inventory.backups.sorted { $0.stopTime < $1.stopTime }.map { manifest in
             var backup = Backup(
                 label: manifest.label, startTime: RecoveryTarget.formatUTC(manifest.startTime),

@@ -137,16 +137,16 @@ public struct Verify {
         var incomplete: [Int: [String]] = [:]
         var listed: Set<Int> = []
         var backupFound = false
-        // Every backup's object names in any store verify lists: whether the parts an incremental
-        // reads of earlier backups still exist somewhere.
-        var partsAnywhere: [String: Set<String>] = [:]
+        // Every store's listing: whether the parts an incremental reads of earlier backups still
+        // exist somewhere.
+        var listings: [ClusterListing] = []
         for (index, store) in stores.enumerated() {
             do {
                 let binding = ArchiveBinding.audit(store: store, layout: layout)
                 identities[index] = binding.info?.identity
                 let listing = try ClusterListing.read(store, layout: layout, backupObjects: true, exports: backupLabel == nil)
                 let labels = listing.backupLabels
-                for label in labels { partsAnywhere[label, default: []].formUnion((listing.backupObjects[label] ?? []).map(\.name)) }
+                listings.append(listing)
                 for label in labels where backupLabel == nil || backupLabel == label {
                     backupFound = true
                     let objects = listing.backupObjects[label] ?? []
@@ -206,7 +206,7 @@ public struct Verify {
             counting: .objects)
         let advance: @Sendable (Int, Int) -> Void = { objects, bytes in meter.add(Int64(bytes), files: objects) }
         let jobList = jobs
-        let elsewhere = partsAnywhere
+        let elsewhere = ClusterListing.objectNamesByBackup(listings)
         try ParallelJobs(cancellation: events.cancellation, doing: "verifying objects").run(count: jobList.count, workers: workers) { _, i in
             let outcome: Outcome
             switch jobList[i] {
@@ -410,8 +410,7 @@ public struct Verify {
         var broken: Set<Int> = Set(
             manifest.entries.indices.filter { manifest.entries[$0].ranges?.contains { $0.source != 0 } ?? false })
         var mismatched: [Int] = []
-        let ordered = manifest.parts.sorted(by: { $0.number < $1.number })
-        for part in ordered {
+        for part in manifest.parts.sorted(by: { $0.number < $1.number }) {
             let key = layout.backupDirectory(label) + "/" + part.name
             let partKey = BackupManifest.PartKey(source: 0, number: part.number)
             let entries = Set((pieces[partKey] ?? []).map(\.entry))

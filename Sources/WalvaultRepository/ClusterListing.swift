@@ -47,6 +47,17 @@ public struct ClusterListing: Sendable {
         return listing
     }
 
+    /// The names each backup directory holds across several stores' listings (read with backup
+    /// objects): whether a part a backup restores from is in any store.
+    public static func objectNamesByBackup<Listings: Sequence>(_ listings: Listings) -> [String: Set<String>]
+    where Listings.Element == ClusterListing {
+        var names: [String: Set<String>] = [:]
+        for listing in listings {
+            for (label, objects) in listing.backupObjects { names[label, default: []].formUnion(objects.map(\.name)) }
+        }
+        return names
+    }
+
     /// Every object listed.
     public var allObjects: [StoreObject] {
         walObjects + backupLabels.flatMap { backupObjects[$0] ?? [] } + exportObjects

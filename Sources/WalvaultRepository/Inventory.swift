@@ -161,6 +161,18 @@ public struct Inventory {
         return sawAny ? .damaged(problems) : .missing
     }
 
+    /// The listing of each store the inventory could read, by store name, with every backup
+    /// directory's objects (one more listing per backup and store): what a chain's damage, a
+    /// prior's block maps and the stores' sizes are read from, once.
+    public func listingsWithBackupObjects(stores: [Store], layout: ArchiveLayout) throws -> [String: ClusterListing] {
+        var listings: [String: ClusterListing] = [:]
+        for store in stores where unreadableStores[store.name] == nil {
+            guard let listing = try self.listings[store.name]?.withBackupObjects(store, layout: layout) else { continue }
+            listings[store.name] = listing
+        }
+        return listings
+    }
+
     /// DecodingError's own description runs to several lines of context; one phrase is enough.
     public static func summary(_ error: DecodingError) -> String {
         switch error {

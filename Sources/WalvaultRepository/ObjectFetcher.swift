@@ -60,60 +60,52 @@ public enum ObjectFetcher {
     ///   would hash the same bytes twice; the byte count is still returned.
     public static func check(_ object: StoreObject, from store: Store, into sink: ByteSink, checksummedDownstream: Bool = false) throws -> Int {
         if let name = StoredObjectName(object.name) {
-            if name.checksumCoversStoredBytes {
-                return try checkStored(object, sha256: name.sha256, compression: name.compression, from: store, into: sink)
-            }
-            return try check(
-                object, sha256: name.sha256, compression: name.compression, from: store, into: sink, checksummedDownstream: checksummedDownstream)
+            let coverage: Coverage = name.checksumCoversStoredBytes ? .storedBytes : checksummedDownstream ? .downstream : .originalBytes
+            return try check(object, sha256: name.sha256, compression: name.compression, coverage: coverage, from: store, into: sink)
         }
         if let name = ExportObjectName(object.name) {
             return try check(
-                object, sha256: name.sha256, compression: name.compression, from: store, into: sink, checksummedDownstream: checksummedDownstream)
+                object, sha256: name.sha256, compression: name.compression, coverage: checksummedDownstream ? .downstream : .originalBytes,
+                from: store, into: sink)
         }
         throw Failure.noChecksumInName
     }
 
-    static func check(
-        _ object: StoreObject, sha256: String, compression: CompressionAlgorithm, from store: Store, into sink: ByteSink,
-        checksummedDownstream: Bool
-    ) throws -> Int {
-        let name = (sha256: sha256, compression: compression)
-        let reader = try store.openReader(key: object.key)
-        if checksummedDownstream {
-            let counting = CountingStage(next: sink)
-            do {
-                try StreamPump.pump(reading: reader.read(into:), into: try Compression.decompressor(name.compression, next: counting))
-            } catch let error as PipelineError {
-                throw Failure.undecodable("\(error)")
-            }
-            return counting.count
-        }
-        let hashing = HashingStage(next: sink)
-        do {
-            try StreamPump.pump(reading: reader.read(into:), into: try Compression.decompressor(name.compression, next: hashing))
-        } catch let error as PipelineError {
-            throw Failure.undecodable("\(error)")
-        }
-        guard hashing.hexDigest == name.sha256 else {
-            throw Failure.checksumMismatch(actual: hashing.hexDigest ?? "", expected: name.sha256)
-        }
-        return hashing.byteCount
+    /// What the checksum in a name is checked against.
+    enum Coverage {
+        /// The original bytes, as they leave the decompressor.
+        case originalBytes
+        /// The stored bytes (format-2 backup parts), on their way into the decompressor: a fraction
+        /// of the original bytes to hash.
+        case storedBytes
+        /// Nothing here: the sink checks every byte against checksums of its own.
+        case downstream
     }
 
-    /// A format-2 backup part: the stored bytes are hashed on their way into the decompressor,
-    /// which costs a fraction of hashing what comes out of it.
-    static func checkStored(_ object: StoreObject, sha256: String, compression: CompressionAlgorithm, from store: Store, into sink: ByteSink) throws
-        -> Int
-    {
+    static func check(
+        _ object: StoreObject, sha256: String, compression: CompressionAlgorithm, coverage: Coverage, from store: Store, into sink: ByteSink
+    ) throws -> Int {
         let reader = try store.openReader(key: object.key)
         let counting = CountingStage(next: sink)
-        let hashing = HashingStage(next: try Compression.decompressor(compression, next: counting))
+        let hashing: HashingStage?
+        let head: ByteSink
+        switch coverage {
+        case .originalBytes:
+            hashing = HashingStage(next: counting)
+            head = try Compression.decompressor(compression, next: hashing!)
+        case .storedBytes:
+            hashing = HashingStage(next: try Compression.decompressor(compression, next: counting))
+            head = hashing!
+        case .downstream:
+            hashing = nil
+            head = try Compression.decompressor(compression, next: counting)
+        }
         do {
-            try StreamPump.pump(reading: reader.read(into:), into: hashing)
+            try StreamPump.pump(reading: reader.read(into:), into: head)
         } catch let error as PipelineError {
             throw Failure.undecodable("\(error)")
         }
-        guard hashing.hexDigest == sha256 else {
+        if let hashing, hashing.hexDigest != sha256 {
             throw Failure.checksumMismatch(actual: hashing.hexDigest ?? "", expected: sha256)
         }
         return counting.count

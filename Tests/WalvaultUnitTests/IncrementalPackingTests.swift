@@ -31,7 +31,9 @@ import WalvaultTesting
     /// Packs and stores the manifest, as a complete backup.
     func backUp(_ files: [String: [UInt8]], label: String, prior: BackupManifest? = nil, partSize: Int = 5 * 8192) throws -> BackupManifest {
         let priorBackup = try prior.map {
-            try PriorBackup(manifest: $0, stores: context.stores, layout: layout, temporaryDirectory: dir.path)
+            let directory = layout.backupDirectory($0.label)
+            let directories = try context.stores.map { ($0, try $0.list(directory: directory, namePrefix: "")) }
+            return try PriorBackup(manifest: $0, directories: directories, layout: layout, temporaryDirectory: dir.path)
         }
         var manifest = try BackupRestoreTests.pack(
             files: files, source: source, context: context, label: label, partSize: partSize, parallel: 2, prior: priorBackup,
