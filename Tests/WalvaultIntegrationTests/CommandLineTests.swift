@@ -209,6 +209,14 @@ import Testing
         }
     }
 
+    @Test func anUnknownBackupTypeIsRefusedWhileParsing() throws {
+        let ws = try Workspace()
+        let result = try ws.walvault(["--config", ws.file("never-read.toml"), "backup", "--type", "weekly"])
+        #expect(result.status == 64)
+        #expect(oneLine(result), "\(result.stderr)")
+        #expect(result.stderr.contains("--type weekly: use full, diff or incr"), "\(result.stderr)")
+    }
+
     @Test func usageErrorsShareTheOneLineErrorFormat() throws {
         let ws = try Workspace()
         let get = try ws.walvault(["archive-get"])

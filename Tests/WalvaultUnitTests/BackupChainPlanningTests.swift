@@ -1,4 +1,5 @@
 import Testing
+import WalvaultConfig
 import WalvaultTesting
 
 @testable import WalvaultCatalog
@@ -147,5 +148,26 @@ import WalvaultTesting
         let verdict = BackupDeletion.verdict(
             label: "F", backups: backups, segments: Set(segments(1...10).keys), segmentSize: Self.size, days: 1, now: Self.now)
         #expect(verdict == .refused(because: "backup I reads parts of it: deleting it would break I and its chain"))
+    }
+}
+
+@Suite struct BackupSettingsTests {
+    @Test func theRulesParseAndOutOfRangeIsOneLineNamingTheKey() throws {
+        let head = "[cluster]\nname = \"m\"\n[[stores]]\nname=\"l\"\ntype=\"local\"\npath=\"/s\"\n[backup]\n"
+        #expect(
+            try ConfigLoader.parse(head + "full_every_days = 3\nmax_chain = 5\n", path: "/c.toml").backup
+                == BackupSettings(fullEveryDays: 3, maxChain: 5))
+        #expect(try ConfigLoader.parse(head, path: "/c.toml").backup == BackupSettings())
+        for (text, key, problem) in [
+            ("full_every_days = 0", "backup.full_every_days", "0 is out of range"), ("max_chain = 1001", "backup.max_chain", "1001 is out of range"),
+            ("max_chain = \"5\"", "backup.max_chain", "expected an integer"), ("chain = 1", "backup.chain", "unknown key")
+        ] {
+            do {
+                _ = try ConfigLoader.parse(head + text, path: "/c.toml")
+                Issue.record("expected an error for \(text)")
+            } catch let error as ConfigError {
+                #expect(error.key == key && error.problem.hasPrefix(problem), "\(text): \(error)")
+            }
+        }
     }
 }
