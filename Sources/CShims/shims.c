@@ -42,6 +42,10 @@ int wv_start_writeback(int fd, long long offset, long long length) {
     return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }
 
+int wv_allocate(int fd, long long length) {
+    return fallocate(fd, 0, 0, length);
+}
+
 #include <spawn.h>
 
 int wv_spawn_actions_add_chdir(void *actions, const char *path) {

@@ -204,7 +204,14 @@ public struct Backup {
         let decision = BackupLevelPlanner.decide(
             requested: level, candidates: intact.map(BackupLevelPlanner.Candidate.init), systemIdentifier: systemIdentifier,
             fullEveryDays: settings.fullEveryDays, maxChain: settings.maxChain, now: now)
-        guard let label = decision.prior, let manifest = intact.first(where: { $0.label == label }) else { return (decision, nil) }
+        guard let label = decision.prior, intact.contains(where: { $0.label == label }) else { return (decision, nil) }
+        let manifest: BackupManifest
+        do {
+            manifest = try inventory.manifest(label, layout: layout)
+        } catch let error as CatalogError {
+            warn("\(error.problem); taking a full backup instead")
+            return (.init(level: .full, prior: nil, reason: "the manifest of \(label), the prior, cannot be read again", chainLength: 1), nil)
+        }
         do {
             // Its block maps are found in the listings just read, not listed again.
             let directories = readable.compactMap { store in listings[store.name].map { (store, $0.backupObjects[label] ?? []) } }

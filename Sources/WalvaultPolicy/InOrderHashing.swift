@@ -56,9 +56,14 @@ public struct InOrderHashing: Equatable, Sendable {
 
     /// The holder's next step. Putting the hash down happens under the same lock as the check
     /// that nothing waits, so a piece written meanwhile is either seen here or picks the hash up.
-    public mutating func next() -> Next {
+    /// Pieces written back to back are read back as one range, up to `readBackLimit` bytes: an
+    /// incremental's 8 KiB pages would otherwise cost a read and two lock round trips each.
+    public mutating func next(readBackLimit: Int = 1 << 20) -> Next {
         precondition(held, "only the holder of the hash asks for the next step")
-        if let length = waiting.removeValue(forKey: hashedUpTo) { return .readBack(offset: hashedUpTo, length: length) }
+        if var length = waiting.removeValue(forKey: hashedUpTo) {
+            while length < readBackLimit, let more = waiting.removeValue(forKey: hashedUpTo + length) { length += more }
+            return .readBack(offset: hashedUpTo, length: length)
+        }
         held = false
         if hashedUpTo == size {
             finished = true

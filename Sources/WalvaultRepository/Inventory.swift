@@ -8,6 +8,8 @@ import WalvaultSystem
 /// copy of an item is where it is read from. One damaged object costs at most the item it holds
 /// (a backup, a timeline history): it is reported with its reason, and planning goes around it.
 public struct Inventory {
+    /// Every complete backup as a summary (`BackupManifest.isSummary`): `manifest(_:)` reads the
+    /// one a restore or an incremental needs whole.
     public internal(set) var backups: [BackupManifest] = []
     public internal(set) var backupStore: [String: Store] = [:]
     public internal(set) var histories: [UInt32: TimelineHistory] = [:]
@@ -75,7 +77,7 @@ public struct Inventory {
             inventory.listings[store.name] = listing
             labels.formUnion(listing.backupLabels)
             for label in listing.backupLabels where inventory.backupStore[label] == nil {
-                switch readManifest(store: store, layout: layout, label: label) {
+                switch readManifest(store: store, layout: layout, label: label, entries: false) {
                 case .found(let manifest):
                     inventory.backups.append(manifest)
                     inventory.backupStore[label] = store
@@ -137,14 +139,15 @@ public struct Inventory {
 
     /// The manifest, or its copy when the manifest is missing, unreadable, undecryptable or not
     /// this backup's. Never throws: whatever is wrong with one backup is that backup's problem.
-    public static func readManifest(store: Store, layout: ArchiveLayout, label: String) -> ManifestLookup {
+    /// - Parameter entries: false reads a summary.
+    public static func readManifest(store: Store, layout: ArchiveLayout, label: String, entries: Bool = true) -> ManifestLookup {
         var problems: [String] = []
         var sawAny = false
         for key in [layout.manifestKey(label), layout.manifestCopyKey(label)] {
             do {
                 guard let bytes = try store.readSmall(key: key) else { continue }
                 sawAny = true
-                let manifest = try BackupManifest.decode(bytes)
+                let manifest = try BackupManifest.decode(bytes, entries: entries)
                 guard manifest.label == label else {
                     problems.append("\(key) in store \"\(store.name)\" describes backup \(manifest.label), not \(label)")
                     continue
@@ -159,6 +162,26 @@ public struct Inventory {
             }
         }
         return sawAny ? .damaged(problems) : .missing
+    }
+
+    /// Backup `label`'s manifest whole, read again from the store its summary came from (the
+    /// manifest, or its copy when the manifest went bad since).
+    public func manifest(_ label: String, layout: ArchiveLayout) throws -> BackupManifest {
+        guard let store = backupStore[label] else {
+            throw CatalogError(problem: "no store holds a complete backup \(label)", fix: "walvault info lists the backups")
+        }
+        switch Self.readManifest(store: store, layout: layout, label: label) {
+        case .found(let manifest):
+            return manifest
+        case .missing:
+            throw CatalogError(
+                problem: "backup \(label)'s manifest vanished from store \"\(store.name)\" while walvault read it",
+                fix: "another walvault (expire, delete) may have removed it: walvault info lists the backups")
+        case .damaged(let reasons):
+            throw CatalogError(
+                problem: "backup \(label)'s manifest cannot be read again: \(reasons.joined(separator: "; "))",
+                fix: "walvault verify names the damage; choose another backup with --backup")
+        }
     }
 
     /// The listing of each store the inventory could read, by store name, with every backup

@@ -140,6 +140,19 @@ public final class FileDescriptor {
         _ = wv_start_writeback(raw, Int64(offset), Int64(length))
     }
 
+    /// Allocates `length` bytes of disk for the file now. False where the file system cannot
+    /// (EOPNOTSUPP): the writes then allocate as they go, which is only slower. A full disk is
+    /// an error here, before a byte is written.
+    public func allocate(length: Int) throws -> Bool {
+        guard length > 0 else { return true }
+        while wv_allocate(raw, Int64(length)) != 0 {
+            if errno == EINTR { continue }
+            if errno == EOPNOTSUPP || errno == ENOSYS { return false }
+            throw SystemError("allocate \(length) bytes for", path: path)
+        }
+        return true
+    }
+
     public func sync() throws {
         guard Glibc.fsync(raw) == 0 else { throw SystemError("fsync", path: path) }
     }

@@ -166,6 +166,36 @@ import WalvaultTesting
         #expect(!(try context.stores[0].listSubdirectories(directory: layout.backupRoot)).contains(oldest))
     }
 
+    /// An inventory keeps summaries; the backup a restore or an incremental needs is read again
+    /// whole, and one whose manifest went away or bad meanwhile is one clear error naming it.
+    @Test func aBackupIsReadWholeAgainAndOneGoneOrDamagedSinceIsNamed() throws {
+        let (dir, context, _) = try rig(localDays: 7, retentionDays: 30)
+        defer { _ = dir }
+        let layout = ArchiveLayout(cluster: "main")
+        let store = context.stores[0]
+        let inventory = try Inventory.read(stores: [store], layout: layout)
+        let labels = inventory.backups.map(\.label).sorted()
+        #expect(labels.count >= 2)
+        #expect(inventory.backups.allSatisfy { $0.isSummary })
+        let whole = try inventory.manifest(labels[0], layout: layout)
+        #expect(!whole.isSummary && whole.label == labels[0])
+
+        try store.delete(key: layout.manifestKey(labels[0]))
+        try store.delete(key: layout.manifestCopyKey(labels[0]))
+        let gone = try #require(throws: CatalogError.self) { _ = try inventory.manifest(labels[0], layout: layout) }
+        #expect(gone.problem.contains("backup \(labels[0])'s manifest vanished from store \"\(store.name)\""))
+
+        try store.delete(key: layout.manifestKey(labels[1]))
+        #expect(try store.createSmall(key: layout.manifestKey(labels[1]), contents: Array("{not json".utf8)))
+        try? store.delete(key: layout.manifestCopyKey(labels[1]))
+        let damaged = try #require(throws: CatalogError.self) { _ = try inventory.manifest(labels[1], layout: layout) }
+        #expect(damaged.problem.contains("backup \(labels[1])'s manifest cannot be read again"))
+        #expect(damaged.problem.contains("cannot be parsed"))
+
+        let unknown = try #require(throws: CatalogError.self) { _ = try inventory.manifest("19990101T000000Z", layout: layout) }
+        #expect(unknown.problem == "no store holds a complete backup 19990101T000000Z")
+    }
+
     @Test func expireRefusesWhileABackupOrRestoreHoldsTheLock() throws {
         let (dir, context, now) = try rig(localDays: 7, retentionDays: 30)
         defer { _ = dir }

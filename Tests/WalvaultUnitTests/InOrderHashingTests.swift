@@ -42,10 +42,8 @@ import WalvaultTesting
         #expect(!file.written(offset: 20, length: 10), "held: the holder will collect it")
         #expect(!file.written(offset: 10, length: 10))
         file.hashed(length: 10)
-        #expect(file.next() == .readBack(offset: 10, length: 10))
-        file.hashed(length: 10)
-        #expect(file.next() == .readBack(offset: 20, length: 10))
-        file.hashed(length: 10)
+        #expect(file.next() == .readBack(offset: 10, length: 20), "pieces back to back are read back as one")
+        file.hashed(length: 20)
         #expect(file.next() == .release, "30..<40 not written yet")
         #expect(file.start(offset: 30) == .hashWhileWriting)
         file.hashed(length: 10)
@@ -62,6 +60,18 @@ import WalvaultTesting
         #expect(file.next() == .readBack(offset: 10, length: 10))
         file.hashed(length: 10)
         #expect(file.next() == .finished)
+    }
+
+    @Test func aRunOfWrittenPiecesIsReadBackInRangesOfAtMostTheLimit() {
+        let file = Hashing(InOrderHashing(size: 50))
+        #expect(file.start(offset: 0) == .hashWhileWriting)
+        for offset in stride(from: 10, to: 50, by: 10) { #expect(!file.written(offset: offset, length: 10)) }
+        file.hashed(length: 10)
+        #expect(file.next(readBackLimit: 25) == .readBack(offset: 10, length: 30), "stops at the first piece past the limit")
+        file.hashed(length: 30)
+        #expect(file.next(readBackLimit: 25) == .readBack(offset: 40, length: 10))
+        file.hashed(length: 10)
+        #expect(file.next(readBackLimit: 25) == .finished)
     }
 
     /// Every interleaving the workers can produce, simulated step by step under the lock: each
@@ -93,7 +103,7 @@ import WalvaultTesting
                         phases[i] = order.written(offset: offsets[i], length: lengths[i]) ? .holding : .done
                     }
                 case .holding:
-                    switch order.next() {
+                    switch order.next(readBackLimit: Int.random(in: 1...12, using: &generator)) {
                     case .readBack(let offset, let length):
                         hashedRanges.append(offset..<(offset + length))
                         order.hashed(length: length)
@@ -107,8 +117,11 @@ import WalvaultTesting
                     break
                 }
             }
-            #expect(hashedRanges.map(\.lowerBound) == offsets, "lengths \(lengths)")
-            #expect(hashedRanges.map(\.count) == lengths)
+            // Read-backs may join neighbouring pieces: the ranges still tile the file in order.
+            #expect(hashedRanges.first?.lowerBound == 0, "lengths \(lengths)")
+            #expect(zip(hashedRanges, hashedRanges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "lengths \(lengths)")
+            #expect(hashedRanges.last?.upperBound == size)
+            #expect(Set(offsets).isSuperset(of: hashedRanges.map(\.lowerBound)), "every range starts where a piece does")
             #expect(finishes == 1)
             #expect(order.finished && order.waiting.isEmpty && order.hashedUpTo == size)
         }
@@ -122,7 +135,7 @@ final class Hashing {
     func start(offset: Int) -> InOrderHashing.Start { state.start(offset: offset) }
     func hashed(length: Int) { state.hashed(length: length) }
     func written(offset: Int, length: Int) -> Bool { state.written(offset: offset, length: length) }
-    func next() -> InOrderHashing.Next { state.next() }
+    func next(readBackLimit: Int = 1 << 20) -> InOrderHashing.Next { state.next(readBackLimit: readBackLimit) }
     var finished: Bool { state.finished }
 }
 

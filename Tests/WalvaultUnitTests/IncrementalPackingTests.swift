@@ -212,6 +212,15 @@ import WalvaultTesting
         #expect(bytes.count < 1 << 20, "\(bytes.count) bytes")
         #expect(try BackupManifest.decode(bytes) == manifest)
 
+        // The summary an inventory keeps: everything but where each file's bytes are.
+        let summary = try BackupManifest.decode(bytes, entries: false)
+        #expect(summary.isSummary)
+        #expect(summary.label == "L" && summary.prior == "K" && summary.type == .incr)
+        #expect(summary.parts == manifest.parts && summary.references == manifest.references)
+        #expect(summary.fileCount == 1 && summary.totalSize == 100_000 * 8192)
+        #expect(summary.chain == ["K"])
+        #expect(!(try BackupManifest.decode(bytes)).isSummary)
+
         let zeros = [UInt8](repeating: 0x20, count: BackupManifest.largestManifest + 1)
         let sink = MemorySink()
         let compressor = try Compression.compressor(.zstd, level: 1, sizeHint: zeros.count, threads: 0, next: sink)

@@ -27,6 +27,11 @@ int wv_syncfs(int fd);
    has little left to wait for. */
 int wv_start_writeback(int fd, long long offset, long long length);
 
+/* fallocate(2), GNU only: gives a file its blocks before restore writes it out of order. Unlike
+   posix_fallocate it never falls back to writing zeros, so an unsupporting file system costs
+   nothing (EOPNOTSUPP). */
+int wv_allocate(int fd, long long length);
+
 /* posix_spawn_file_actions_addchdir_np (glibc 2.29) is hidden behind _GNU_SOURCE. The actions
    are opaque here so that this header needs no <spawn.h>. */
 int wv_spawn_actions_add_chdir(void *actions, const char *path);
