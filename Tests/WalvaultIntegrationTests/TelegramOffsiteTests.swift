@@ -126,6 +126,46 @@ import WalvaultTesting
         }
     }
 
+    /// Issue 28: an incremental ships only its own new parts, so the chat gets a handful of
+    /// documents for a quiet night where a full sends the whole database again.
+    @Test func aQuietIncrementalIsAHandfulOfDocumentsInTheChat() throws {
+        let rig = try Rig(partSizeMB: 1)
+        let cluster = rig.cluster
+        try cluster.start()
+        defer { try? cluster.stop(mode: "immediate") }
+        // About 30 MB of rows that compress about 2:1: a full is a dozen documents of 1 MB or more.
+        try cluster.sql("CREATE TABLE notes (id int PRIMARY KEY, body text)")
+        try cluster.sql(
+            "INSERT INTO notes SELECT g, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) FROM generate_series(1, 200000) g")
+        try cluster.sql("CHECKPOINT")
+        try rig.archiveNow(cluster)
+        try rig.waitUntilShipped()
+
+        func shipped(_ arguments: [String]) throws -> (documents: Int, bytes: Int, stdout: String) {
+            let before = rig.standIn.stats()
+            let backup = try rig.walvault(arguments)
+            #expect(backup.status == 0, "\(backup.stderr)")
+            try rig.waitUntilShipped()
+            let after = rig.standIn.stats()
+            return (
+                (after["documents"] ?? 0) - (before["documents"] ?? 0), (after["document_bytes"] ?? 0) - (before["document_bytes"] ?? 0),
+                backup.stdout
+            )
+        }
+        let full = try shipped(["backup", "--type", "full", "--json"])
+        // A quiet night: one row changed.
+        try cluster.sql("UPDATE notes SET body = 'changed' WHERE id = 100000")
+        try cluster.sql("CHECKPOINT")
+        let incr = try shipped(["backup", "--json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(incr.stdout.utf8)) as? [String: Any], "\(incr.stdout)")
+        #expect(json["type"] as? String == "incr", "\(incr.stdout)")
+        // The full's documents also carry the WAL of its start and stop and a catalog, as the
+        // incremental's do: what differs is the database's bytes.
+        #expect(full.documents >= 12, "full: \(full)")
+        #expect(incr.documents <= 6, "incremental: \(incr.documents) documents, \(incr.bytes) bytes; full: \(full.documents), \(full.bytes)")
+        #expect(incr.bytes * 10 < full.bytes, "incremental: \(incr.bytes) bytes; full: \(full.bytes)")
+    }
+
     @Test(arguments: [19, 1])
     func restoreToATimeAndAcrossATimelineFromTheChatAlone(partSizeMB: Int) throws {
         let rig = try Rig(partSizeMB: partSizeMB)
