@@ -17,8 +17,9 @@ public enum StreamPump {
         reading read: (UnsafeMutableRawBufferPointer) throws -> Int, into sink: ByteSink,
         chunkSize: Int = chunkSize
     ) throws -> Int {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
-        defer { buffer.deallocate() }
+        let pooled = chunkSize == Self.chunkSize
+        let buffer = (pooled ? buffers.take()?.buffer : nil) ?? UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
+        defer { if pooled { buffers.give(Buffer(buffer: buffer)) } else { buffer.deallocate() } }
         var total = 0
         while true {
             let n = try read(buffer)
@@ -42,6 +43,10 @@ public enum StreamPump {
         return total
     }
 }
+
+/// A read buffer of `StreamPump.chunkSize`, kept for the next pump (see `ReusePool`).
+private struct Buffer: @unchecked Sendable { let buffer: UnsafeMutableRawBufferPointer }
+private let buffers = ReusePool<Buffer>(limit: 8) { $0.buffer.deallocate() }
 
 /// Drops everything: for passes that only need a stage's side effect (a checksum).
 public final class DiscardSink: ByteSink {

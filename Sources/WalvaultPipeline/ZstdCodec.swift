@@ -75,17 +75,30 @@ public final class ZstdDecompressStage: ByteSink {
     private var lastHint = 1
     private var sawInput = false
 
+    /// Decoders with their windows, kept between objects (a session reset keeps the parameters).
+    private static let contexts = ReusePool<Decoder>(limit: 8) { ZSTD_freeDCtx($0.context) }
+    private struct Decoder: @unchecked Sendable { let context: OpaquePointer }
+
     public init(next: ByteSink) throws {
-        guard let context = ZSTD_createDCtx() else { throw PipelineError(stage: "zstd", "out of memory") }
-        self.context = context
+        if let kept = Self.contexts.take() {
+            context = kept.context
+        } else {
+            guard let context = ZSTD_createDCtx() else { throw PipelineError(stage: "zstd", "out of memory") }
+            // Refuse frames that would need a window larger than 128 MiB: a corrupted header must not make us allocate gigabytes.
+            _ = ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, 27)
+            self.context = context
+        }
         self.next = next
         output = .allocate(byteCount: ZSTD_DStreamOutSize(), alignment: 64)
-        // Refuse frames that would need a window larger than 128 MiB: a corrupted header must not make us allocate gigabytes.
-        _ = ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, 27)
     }
 
     deinit {
-        ZSTD_freeDCtx(context)
+        // Whatever frame this object was in, even a damaged one, is forgotten before the next.
+        if ZSTD_isError(ZSTD_DCtx_reset(context, ZSTD_reset_session_only)) == 0 {
+            Self.contexts.give(Decoder(context: context))
+        } else {
+            ZSTD_freeDCtx(context)
+        }
         output.deallocate()
     }
 

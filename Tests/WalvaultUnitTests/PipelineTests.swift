@@ -1,6 +1,8 @@
+import Synchronization
 import Testing
-import WalvaultPipeline
 import WalvaultTesting
+
+@testable import WalvaultPipeline
 
 func compress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, level: Int? = nil, chunk: Int = 100_000) throws -> [UInt8] {
     let sink = MemorySink()
@@ -70,6 +72,35 @@ func decompress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, chunk: Int 
             let (_, sha) = try decompress(compressed, algorithm)
             #expect(sha != SHA256Hasher.hex(of: input))
         } catch is PipelineError {}
+    }
+
+    /// Decoders are reused between objects: one left mid-frame by a truncated or corrupted
+    /// object must decode the next object as if it were new.
+    @Test func aReusedZstdDecoderForgetsTheObjectBefore() throws {
+        let first = sampleBytes(3_000_001, seed: 11)
+        let second = sampleBytes(700_000, seed: 12)
+        let compressedFirst = try compress(first, .zstd)
+        let compressedSecond = try compress(second, .zstd)
+        for _ in 0..<20 {
+            #expect(throws: PipelineError.self) { try decompress(Array(compressedFirst.prefix(compressedFirst.count / 2)), .zstd) }
+            var corrupted = compressedFirst
+            corrupted[corrupted.count / 3] ^= 0x55
+            _ = try? decompress(corrupted, .zstd)
+            let (bytes, sha) = try decompress(compressedSecond, .zstd)
+            #expect(bytes == second)
+            #expect(sha == SHA256Hasher.hex(of: second))
+        }
+    }
+
+    @Test func aPoolKeepsAtMostItsLimitAndDiscardsTheRest() {
+        let discarded = Mutex<[Int]>([])
+        let pool = ReusePool<Int>(limit: 2) { value in discarded.withLock { $0.append(value) } }
+        #expect(pool.take() == nil)
+        for value in 1...4 { pool.give(value) }
+        #expect(discarded.withLock { $0 } == [3, 4])
+        #expect(pool.take() == 2)
+        #expect(pool.take() == 1)
+        #expect(pool.take() == nil)
     }
 
     @Test func zstdOutputIsAStandardFrame() throws {
