@@ -123,8 +123,8 @@ public struct BackupManifest: Codable, Equatable, Sendable {
     }
 
     /// `length` bytes of a file, at `offset` in the original bytes of part `part` of `source`:
-    /// 0 is this backup, k the k-th of `references`. Encoded as `[source, part, offset, length]`,
-    /// since a file changed here and there has many.
+    /// 0 is this backup, k the k-th of `references`. A file's ranges are written packed
+    /// (`PackedRanges`); each was `[source, part, offset, length]` before, which is still read.
     public struct Range: Codable, Equatable, Sendable {
         public var source: Int
         public var part: Int
@@ -192,7 +192,7 @@ public struct BackupManifest: Codable, Equatable, Sendable {
             self.target = target
         }
 
-        private enum CodingKeys: String, CodingKey { case path, kind, mode, size, sha256, ranges, chunks, map, target }
+        private enum CodingKeys: String, CodingKey { case path, kind, mode, size, sha256, packedRanges, ranges, chunks, map, target }
         /// Format 1's `chunks` (`{part, offset, length}`, all in this backup) are read as ranges.
         private struct Chunk: Decodable {
             var part: Int
@@ -207,7 +207,13 @@ public struct BackupManifest: Codable, Equatable, Sendable {
             mode = try c.decode(UInt32.self, forKey: .mode)
             size = try c.decodeIfPresent(Int.self, forKey: .size)
             sha256 = try c.decodeIfPresent(String.self, forKey: .sha256)
-            if let ranges = try c.decodeIfPresent([Range].self, forKey: .ranges) {
+            if let packed = try c.decodeIfPresent(String.self, forKey: .packedRanges) {
+                do {
+                    ranges = try PackedRanges.decode(packed)
+                } catch let damaged as PackedRanges.Damaged {
+                    throw DecodingError.dataCorruptedError(forKey: .packedRanges, in: c, debugDescription: "\(path): \(damaged.reason)")
+                }
+            } else if let ranges = try c.decodeIfPresent([Range].self, forKey: .ranges) {
                 self.ranges = ranges
             } else {
                 ranges = try c.decodeIfPresent([Chunk].self, forKey: .chunks)?.map {
@@ -225,7 +231,7 @@ public struct BackupManifest: Codable, Equatable, Sendable {
             try c.encode(mode, forKey: .mode)
             try c.encodeIfPresent(size, forKey: .size)
             try c.encodeIfPresent(sha256, forKey: .sha256)
-            try c.encodeIfPresent(ranges, forKey: .ranges)
+            try c.encodeIfPresent(ranges.map(PackedRanges.encode), forKey: .packedRanges)
             try c.encodeIfPresent(map, forKey: .map)
             try c.encodeIfPresent(target, forKey: .target)
         }

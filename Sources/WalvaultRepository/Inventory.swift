@@ -199,7 +199,9 @@ public struct Inventory {
     /// DecodingError's own description runs to several lines of context; one phrase is enough.
     public static func summary(_ error: DecodingError) -> String {
         switch error {
-        case .dataCorrupted: return "not valid JSON"
+        case .dataCorrupted(let context) where context.codingPath.isEmpty: return "not valid JSON"
+        case .dataCorrupted(let context):
+            return "bad value at \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
         case .keyNotFound(let key, _): return "no \"\(key.stringValue)\""
         case .typeMismatch(_, let context), .valueNotFound(_, let context):
             return "bad value at \(context.codingPath.map(\.stringValue).joined(separator: "."))"

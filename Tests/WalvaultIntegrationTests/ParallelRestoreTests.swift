@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WalvaultCatalog
 import WalvaultTesting
 
 /// Restore with several workers writing at once (`[performance] restore_parallel`) against a real
@@ -62,7 +63,9 @@ import WalvaultTesting
         let parts = try #require(manifest["parts"] as? [[String: Any]])
         let files = entries.filter { $0["kind"] as? String == "file" }
         #expect(files.count > 1200, "many small files: \(files.count)")
-        let spanning = files.filter { Set(($0["ranges"] as? [[Int]] ?? []).map { $0[1] }).count >= 3 }
+        let spanning = try files.filter { file in
+            Set(try PackedRanges.decode(file["packedRanges"] as? String ?? "").map(\.part)).count >= 3
+        }
         #expect(!spanning.isEmpty, "a relation file spanning three or more parts (of \(parts.count))")
 
         try FileManager.default.removeItem(atPath: pgdata)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WalvaultCatalog
 import WalvaultPipeline
@@ -258,5 +259,61 @@ import WalvaultTesting
     ])
     func relationFilesAreRecognised(path: String, expected: Bool) {
         #expect(RelationFile.isRelation(path) == expected)
+    }
+}
+
+/// A manifest's ranges travel packed: varints, base64, one JSON string per file.
+@Suite struct PackedRangesTests {
+    @Test func rangesRoundTripWhateverTheirValues() throws {
+        let values = [0, 1, 127, 128, 16_383, 16_384, 8192 * 131_072, 1 << 40, Int.max]
+        var ranges: [BackupManifest.Range] = []
+        for (i, a) in values.enumerated() {
+            for b in values { ranges.append(.init(source: i, part: a, offset: b, length: values[(i + 3) % values.count])) }
+        }
+        #expect(try PackedRanges.decode(PackedRanges.encode(ranges)) == ranges)
+        #expect(try PackedRanges.decode(PackedRanges.encode([])) == [])
+    }
+
+    @Test func damagedPackingIsRefusedWithWhatIsWrong() throws {
+        #expect(throws: PackedRanges.Damaged(reason: "the packed ranges are not base64")) { try PackedRanges.decode("not base64!") }
+        // A continuation bit on the last byte: a number cut short.
+        #expect(throws: PackedRanges.Damaged(reason: "the packed ranges end inside a number")) {
+            try PackedRanges.decode(Data([0x01, 0x02, 0x03, 0x84]).base64EncodedString())
+        }
+        // Ten bytes: more than an Int holds.
+        #expect(throws: PackedRanges.Damaged(reason: "a packed range holds a number too large")) {
+            try PackedRanges.decode(Data(Array(repeating: 0xFF, count: 9) + [0x01, 0, 0, 0]).base64EncodedString())
+        }
+        // In a manifest: the backup is reported as unparsable, naming the file.
+        let json = String(decoding: try Self.manifest().encoded(), as: UTF8.self)
+        let damaged = json.replacingOccurrences(of: PackedRanges.encode(Self.ranges), with: "AAAAgA==")
+        #expect(damaged != json)
+        do {
+            _ = try BackupManifest.decode(Array(damaged.utf8))
+            Issue.record("a damaged manifest was read")
+        } catch let error as DecodingError {
+            #expect(Inventory.summary(error).contains("base/1/16384: the packed ranges end inside a number"), "\(Inventory.summary(error))")
+        }
+    }
+
+    /// Manifests written before the packing, with four numbers per range, still restore.
+    @Test func rangesAsFourNumbersAreStillRead() throws {
+        let json = String(decoding: try Self.manifest().encoded(), as: UTF8.self)
+        let old = json.replacingOccurrences(
+            of: "\"packedRanges\":\"\(PackedRanges.encode(Self.ranges))\"", with: "\"ranges\":[[0,1,0,8192],[1,2,16384,8192]]")
+        #expect(old != json)
+        let manifest = try BackupManifest.decode(Array(old.utf8))
+        #expect(manifest.entries[0].ranges == Self.ranges)
+        #expect(manifest == (try Self.manifest()))
+    }
+
+    static let ranges: [BackupManifest.Range] = [
+        .init(source: 0, part: 1, offset: 0, length: 8192), .init(source: 1, part: 2, offset: 16384, length: 8192)
+    ]
+
+    static func manifest() throws -> BackupManifest {
+        var manifest = emptyManifest(stop: 1_000_000_000, startSegment: 2)
+        manifest.entries = [.init(path: "base/1/16384", kind: .file, mode: 0o600, size: 16384, sha256: "b", ranges: ranges)]
+        return manifest
     }
 }
