@@ -64,19 +64,28 @@ sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 read -r wv_s wv_kb < <(measure "$work/bin/walvault" --config "$work/walvault.toml" verify)
 cp "$work/cmd.out" "$work/wv-verify.out"
 sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
-read -r pb_s pb_kb < <(measure pgbackrest --config="$work/pgbackrest.conf" --stanza=bench verify)
+# At info level pgBackRest's verify ends with how many WAL files and backup files it checked.
+read -r pb_s pb_kb < <(measure pgbackrest --config="$work/pgbackrest.conf" --stanza=bench --log-level-console=info verify)
 cp "$work/cmd.out" "$work/pb-verify.out"
 read -r dr_s dr_kb < <(measure "$work/bin/walvault" --config "$work/walvault.toml" drill --directory "$work/drills")
 cp "$work/cmd.out" "$work/drill.out"
 
 echo
 echo "walvault verify output (last lines):"; tail -3 "$work/wv-verify.out"
-echo "pgbackrest verify output:"; tail -3 "$work/pb-verify.out"
+echo "pgbackrest verify output (last lines):"; tail -4 "$work/pb-verify.out"
 echo "walvault drill output:"; cat "$work/drill.out"
 mbps() { echo "scale=1; $1 / 1000000 / $2" | bc -l; }
+# The floor: the bytes walvault checksummed (its own count) through zstd decompression and
+# SHA-256 on every core with no I/O (lib.sh floor_mbps on a sample of the data directory).
+checksummed_mb=$(grep -o '[0-9.]* MB checksummed' "$work/wv-verify.out" | awk '{ print $1 }')
+data_sample "$pgdata" "$work/sample"
+floor_rate=$(floor_mbps "$work/sample" decompress)
+rm -f "$work/sample"
+floor_s=$(echo "$checksummed_mb / $floor_rate" | bc -l)
 echo
 echo "verify of pgbench scale $scale: backup plus WAL, cold page cache, $workers workers each, one run"
 printf '  walvault verify    %7.2f s  %7.1f MB/s of %d stored bytes  peak RSS %6.1f MiB\n' "$wv_s" "$(mbps "$wv_bytes" "$wv_s")" "$wv_bytes" "$(echo "$wv_kb/1024" | bc -l)"
 printf '  pgbackrest verify  %7.2f s  %7.1f MB/s of %d stored bytes  peak RSS %6.1f MiB\n' "$pb_s" "$(mbps "$pb_bytes" "$pb_s")" "$pb_bytes" "$(echo "$pb_kb/1024" | bc -l)"
-printf '  throughput ratio walvault/pgbackrest (MB/s): %.2f\n' "$(echo "($wv_bytes/$wv_s)/($pb_bytes/$pb_s)" | bc -l)"
+printf '  floor: the %s MB walvault checksummed, through zstd -d and SHA-256 on every core, no I/O  %7.2f s\n' "$checksummed_mb" "$floor_s"
+printf '  throughput ratio walvault/pgbackrest (MB/s): %.2f (target >= 1.0), walvault/floor %.2f\n' "$(echo "($wv_bytes/$wv_s)/($pb_bytes/$pb_s)" | bc -l)" "$(echo "$floor_s/$wv_s" | bc -l)"
 printf '  walvault drill end to end %.2f s, peak RSS %.1f MiB\n' "$dr_s" "$(echo "$dr_kb/1024" | bc -l)"
