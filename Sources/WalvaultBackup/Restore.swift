@@ -109,8 +109,9 @@ public struct Restore {
                 problem: "backup \(label) is damaged: \(reason)",
                 fix: "choose another backup with --backup (walvault info lists them), or leave --backup out")
         }
-        // A backup whose parts (its own, or those it reads of earlier backups) are in no store is
-        // refused when asked for by name, and gone around otherwise, as a damaged one is.
+        // A backup whose parts (its own, or those it reads of earlier backups) are in no store, or
+        // whose manifest fails when read whole (the inventory's summary skips the files' ranges),
+        // is refused when asked for by name, and gone around otherwise, as a damaged one is.
         let readable = context.stores.filter { inventory.unreadableStores[$0.name] == nil }
         var candidates = inventory.backups
         var broken: [String] = []
@@ -122,10 +123,10 @@ public struct Restore {
                 locations = try Self.partLocations(of: backup, inventory: inventory, stores: readable, layout: layout)
                 backup = try inventory.manifest(backup.label, layout: layout)
                 break
-            } catch let error as CommandError where options.backupLabel == nil {
+            } catch  where options.backupLabel == nil && (error is CommandError || error is CatalogError) {
                 let label = backup.label
                 candidates.removeAll { $0.label == label }
-                broken.append("skipped backup \(label): \(error.problem)")
+                broken.append("skipped backup \(label): \((error as? Problem)?.problem ?? "\(error)")")
                 if candidates.isEmpty { throw error }
             }
         }

@@ -44,7 +44,7 @@ import WalvaultTesting
         return manifest
     }
 
-    func restore(_ label: String, into target: String) throws -> RestoreReport {
+    func restore(_ label: String?, into target: String) throws -> RestoreReport {
         let segment = WALSegmentName(timeline: 1, segmentNumber: 2, segmentSize: mib16)
         if try context.stores[0].objects(of: .segment(segment), layout: layout).isEmpty {
             let writer = try context.stores[0].makeWriter(directory: layout.directory(for: .segment(segment)))
@@ -102,6 +102,39 @@ import WalvaultTesting
         let report = try restore(second.label, into: target)
         #expect(report.plan.lines.contains { $0.hasPrefix("chain: reads") }, "\(report.plan.lines)")
         for (path, bytes) in files { #expect(read(Paths.join(target, path)) == bytes, "\(path)") }
+    }
+
+    /// The inventory keeps summaries, which leave the files' ranges unread: a backup whose ranges
+    /// are damaged shows only when restore reads it whole, and is then gone around (or, asked for
+    /// by name, refused) as a damaged backup is.
+    @Test func aBackupWhoseRangesAreDamagedIsGoneAroundWhenReadWhole() throws {
+        let files: [String: [UInt8]] = ["base/1/16384": sampleBytes(4 * Self.block, seed: 1), "global/pg_control": sampleBytes(8192, seed: 5)]
+        write(files)
+        var older = try backUp(files, label: "20261201T000000Z")
+        var newer = try backUp(files, label: "20261202T000000Z")
+        older.stopTime = 1_000
+        newer.stopTime = 2_000
+        let relation = try #require(newer.entries.first { $0.path == "base/1/16384" })
+        let json = String(decoding: try newer.encoded(), as: UTF8.self)
+        // JSONEncoder may write a base64 slash as "\/".
+        let packed = PackedRanges.encode(try #require(relation.ranges)).replacingOccurrences(of: "/", with: "\\/")
+        let damaged = json.replacingOccurrences(of: packed, with: "AAAAgA==")
+        #expect(damaged != json)
+        let store = context.stores[0]
+        for (manifest, bytes) in [(older, try older.encoded()), (newer, Array(damaged.utf8))] {
+            try store.delete(key: layout.manifestKey(manifest.label))
+            #expect(try store.createSmall(key: layout.manifestKey(manifest.label), contents: bytes))
+        }
+
+        let report = try restore(nil, into: dir.sub("restored"))
+        #expect(report.plan.backup.label == older.label)
+        #expect(
+            report.plan.notes.contains { $0.hasPrefix("skipped backup \(newer.label): backup \(newer.label)'s manifest cannot be read again") },
+            "\(report.plan.notes)")
+        for (path, bytes) in files { #expect(read(Paths.join(dir.sub("restored"), path)) == bytes, "\(path)") }
+
+        let refused = try #require(throws: CatalogError.self) { _ = try restore(newer.label, into: dir.sub("asked-for")) }
+        #expect(refused.problem.contains("base/1/16384: the packed ranges end inside a number"), "\(refused.problem)")
     }
 
     @Test func aTruncatedOrRewrittenFileIsNotTakenFromItsPrior() throws {
