@@ -173,7 +173,7 @@ package final class BackupPacker {
                 let block = (size + offset) / blockSize
                 let fileOffset = size + offset
                 let same =
-                    compared && length == blockSize && block < priorMap.count && UInt64(littleEndian: priorMap[block]) == fingerprint
+                    compared && length == blockSize && block < priorMap.count && priorMap[block] == fingerprint
                     && fileOffset + blockSize <= priorSize
                 var referenced = false
                 if same {
@@ -218,7 +218,7 @@ package final class BackupPacker {
             while offset < want {
                 let block = UnsafeRawBufferPointer(rebasing: chunk[offset..<(offset + blockSize)])
                 let index = (position + offset) / blockSize
-                guard index < priorMap.count, try BlockFingerprint.of(block) == UInt64(littleEndian: priorMap[index]) else { return false }
+                guard index < priorMap.count, try BlockFingerprint.of(block) == priorMap[index] else { return false }
                 offset += blockSize
             }
             hasher.update(UnsafeRawBufferPointer(rebasing: chunk[0..<want]))

@@ -7,10 +7,11 @@ import WalvaultSystem
     import Glibc
 #endif
 
-/// Receives one part's decompressed bytes, in part order, and hashes each run as part of the file
-/// the manifest says it belongs to; a file's hash is checked against its SHA-256 when its last
-/// byte has arrived, so a file spanning parts is verified whole. Verify's reader: it records
-/// mismatches instead of stopping at the first. (Restore writes with `RestoreWriter`.)
+/// Receives one part's decompressed bytes, in part order, and hands each run to the check of the
+/// file the manifest says it belongs to (`FileCheck`); a file's check is judged when the last of
+/// its bytes in this backup has arrived, so a file spanning parts is checked whole. Verify's
+/// reader: it records mismatches instead of stopping at the first. (Restore writes with
+/// `RestoreWriter`.)
 package final class PartRouter: ByteSink {
     package struct Piece: Sendable {
         package let entry: Int
@@ -18,32 +19,37 @@ package final class PartRouter: ByteSink {
         /// hold bytes no file of this backup uses, which are skipped.
         package let partOffset: Int
         package let length: Int
-        package let isLast: Bool
+        /// The last of its file's pieces in its backup's parts.
+        package let lastInItsBackup: Bool
         /// Where the piece's bytes go in its file.
         package let fileOffset: Int
     }
 
     private let pieces: [Piece]
-    private let manifest: BackupManifest
-    private let skipped: Set<Int>
+    private var skipped: Set<Int>
+    private let checkFor: (Int) throws -> FileCheck?
     private var index = 0
     /// Bytes of the part seen so far.
     private var position = 0
     private let partSize: Int
-    private var open: [Int: SHA256Hasher]
-    /// The entries whose bytes did not match their checksum.
-    package private(set) var mismatched: [Int] = []
-    /// Entries whose last byte arrived and matched.
+    private var open: [Int: FileCheck]
+    /// The entries whose bytes did not match, and why.
+    package private(set) var mismatched: [(entry: Int, problem: String)] = []
+    /// Entries all of whose bytes arrived and matched.
     package private(set) var verified = 0
 
-    /// - Parameter skipping: entries not to hash (their earlier bytes were in a part that failed).
+    /// - Parameter checkFor: how an entry's bytes are checked; nil leaves them unchecked.
+    /// - Parameter skipping: entries not to check (their earlier bytes were in a part that failed).
     /// - Parameter partSize: the part's original bytes, all of which must arrive.
-    package init(pieces: [Piece], partSize: Int, manifest: BackupManifest, carriedOver: [Int: SHA256Hasher], skipping: Set<Int> = []) {
+    package init(
+        pieces: [Piece], partSize: Int, carriedOver: [Int: FileCheck], skipping: Set<Int> = [],
+        checkFor: @escaping (Int) throws -> FileCheck?
+    ) {
         self.pieces = pieces
         self.partSize = partSize
-        self.manifest = manifest
         self.open = carriedOver
         self.skipped = skipping
+        self.checkFor = checkFor
     }
 
     /// Each part's pieces, in the order its bytes arrive. Ranges must not overlap within a part.
@@ -51,10 +57,20 @@ package final class PartRouter: ByteSink {
         var byPart: [BackupManifest.PartKey: [Piece]] = [:]
         for (index, entry) in manifest.entries.enumerated() {
             guard let ranges = entry.ranges else { continue }
+            // Parts are read in order, and a part's pieces by offset: a file's check ends with the
+            // last of its pieces to arrive from each backup, even when a damaged manifest lists
+            // its ranges in another order.
+            var lastOfSource: [Int: Int] = [:]
+            for (n, range) in ranges.enumerated() {
+                if let last = lastOfSource[range.source], (ranges[last].part, ranges[last].offset) > (range.part, range.offset) { continue }
+                lastOfSource[range.source] = n
+            }
             var fileOffset = 0
             for (n, range) in ranges.enumerated() {
                 byPart[BackupManifest.PartKey(source: range.source, number: range.part), default: []].append(
-                    Piece(entry: index, partOffset: range.offset, length: range.length, isLast: n == ranges.count - 1, fileOffset: fileOffset))
+                    Piece(
+                        entry: index, partOffset: range.offset, length: range.length, lastInItsBackup: lastOfSource[range.source] == n,
+                        fileOffset: fileOffset))
                 fileOffset += range.length
             }
         }
@@ -73,8 +89,8 @@ package final class PartRouter: ByteSink {
         }
     }
 
-    /// Files still being hashed at the end of the part: they continue in the next one.
-    package var stillOpen: [Int: SHA256Hasher] { open }
+    /// Files still being checked at the end of the part: they continue in the next one.
+    package var stillOpen: [Int: FileCheck] { open }
 
     package func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
@@ -97,8 +113,9 @@ package final class PartRouter: ByteSink {
                 continue
             }
             let take = min(piece.partOffset + piece.length - position, bytes.count - offset)
-            if !skipped.contains(piece.entry) {
-                hasher(for: piece.entry).update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
+            if let check = try check(for: piece.entry) {
+                let into = piece.fileOffset + (position - piece.partOffset)
+                try check.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]), at: into)
             }
             offset += take
             position += take
@@ -121,16 +138,24 @@ package final class PartRouter: ByteSink {
 
     private func endPiece() throws {
         let piece = pieces[index]
-        if piece.isLast, let done = open.removeValue(forKey: piece.entry) {
-            if done.finalizeHex() == manifest.entries[piece.entry].sha256 { verified += 1 } else { mismatched.append(piece.entry) }
+        if piece.lastInItsBackup, let done = open.removeValue(forKey: piece.entry) {
+            switch done.finish() {
+            case .matched: verified += 1
+            case .mismatched(let problem): mismatched.append((piece.entry, problem))
+            case .partlyChecked: break
+            }
         }
         index += 1
     }
 
-    private func hasher(for entry: Int) -> SHA256Hasher {
+    private func check(for entry: Int) throws -> FileCheck? {
         if let existing = open[entry] { return existing }
-        let hasher = SHA256Hasher()
-        open[entry] = hasher
-        return hasher
+        guard !skipped.contains(entry) else { return nil }
+        guard let check = try checkFor(entry) else {
+            skipped.insert(entry)
+            return nil
+        }
+        open[entry] = check
+        return check
     }
 }

@@ -6,9 +6,8 @@ import WalvaultStores
 import WalvaultSystem
 
 /// The backup a diff or incr stores its changes against: each of its files' size, checksum and
-/// ranges (wherever in the chain they live), and its block maps, read once from the stores into an
-/// unnamed local file (8 bytes per 8 KiB block: 2 MiB for a 2 GiB cluster), so memory stays one
-/// file's map whatever the cluster's size.
+/// ranges (wherever in the chain they live), and its block maps, read once from the stores into a
+/// `BlockMapFile`.
 package final class PriorBackup: @unchecked Sendable {
     package struct File {
         package let size: Int
@@ -21,10 +20,7 @@ package final class PriorBackup: @unchecked Sendable {
     package let files: [String: File]
     /// Every part of the chain a range may name, by backup label and part number.
     package let parts: [String: [Int: BackupManifest.Part]]
-    private let maps: FileDescriptor
-    /// Where each of the prior's map parts starts in `maps`.
-    private let mapOffsets: [Int: Int]
-
+    private let maps: BlockMapFile
     /// - Parameter directories: each store's listing of the prior's directory.
     package init(manifest: BackupManifest, directories: [(store: Store, objects: [StoreObject])], layout: ArchiveLayout, temporaryDirectory: String)
         throws
@@ -47,22 +43,19 @@ package final class PriorBackup: @unchecked Sendable {
         self.files = files
 
         // The maps, each part checked against the checksum in its name on the way in.
-        maps = try FileDescriptor.openUnnamed(in: temporaryDirectory)
-        var offsets: [Int: Int] = [:]
+        maps = try BlockMapFile(temporaryDirectory: temporaryDirectory)
         let directory = layout.backupDirectory(manifest.label)
-        var end = 0
         for part in manifest.mapParts {
-            offsets[part.number] = end
             var problems: [String] = []
             var done = false
             for (store, objects) in directories {
                 guard let object = objects.first(where: { $0.name == part.name }) else { continue }
                 do {
-                    let sink = FileAppendingSink(file: maps, at: end)
-                    let count = try ObjectFetcher.fetch(object, from: store, into: sink)
+                    let count = try ObjectFetcher.fetch(object, from: store, into: maps.sinkForNextPart())
                     guard count == part.size else {
                         throw CommandError(problem: "\(object.key) holds \(count) bytes, its manifest says \(part.size)", fix: "")
                     }
+                    maps.keep(part: part.number, size: count)
                     done = true
                     break
                 } catch {
@@ -75,37 +68,12 @@ package final class PriorBackup: @unchecked Sendable {
                         "cannot read the block map \(directory)/\(part.name) of backup \(manifest.label)\(problems.isEmpty ? ": no store holds it" : ": " + problems.joined(separator: "; "))",
                     fix: "take a full backup with --type full, and run walvault verify")
             }
-            end += part.size
         }
-        mapOffsets = offsets
     }
-
-    deinit { try? maps.close() }
 
     /// A relation file's block fingerprints in the prior, or nil when it had no map.
     package func map(of file: File, into buffer: inout [UInt64]) throws -> Bool {
-        guard let map = file.map, let start = mapOffsets[map.part], map.length % 8 == 0 else { return false }
-        buffer = [UInt64](repeating: 0, count: map.length / 8)
-        let got = try buffer.withUnsafeMutableBytes { try maps.pread(into: $0, at: start + map.offset) }
-        guard got == map.length else {
-            throw CommandError(
-                problem: "backup \(manifest.label)'s block maps are shorter than its manifest says", fix: "take a full backup with --type full")
-        }
-        return true
+        guard let map = file.map, map.length % 8 == 0 else { return false }
+        return try maps.fingerprints(map, of: manifest.label, into: &buffer)
     }
-}
-
-/// Writes a stream into a file from an offset on.
-package final class FileAppendingSink: ByteSink {
-    private let file: FileDescriptor
-    private var offset: Int
-    package init(file: FileDescriptor, at offset: Int) {
-        self.file = file
-        self.offset = offset
-    }
-    package func write(_ bytes: UnsafeRawBufferPointer) throws {
-        try file.writeAll(bytes, at: offset)
-        offset += bytes.count
-    }
-    package func finish() throws {}
 }

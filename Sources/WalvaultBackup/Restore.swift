@@ -43,6 +43,12 @@ public struct RestorePlan: Sendable {
     /// in some store before anything was written.
     public let partLocations: [String: [String: [(store: Store, object: StoreObject)]]]
 
+    /// The original bytes of every part read: a chain's restore decompresses the blocks later
+    /// backups replaced too, so this, not the files' size, is what its time follows.
+    public var decompressed: Int { backup.partsRead.reduce(0) { $0 + $1.part.size } }
+
+    private func megabytes(_ bytes: Int) -> String { String(format1: Double(bytes) / 1_000_000) }
+
     public var lines: [String] {
         var out = [
             "backup \(backup.label) (\(backup.type.rawValue)\(backup.prior.map { " on \($0)" } ?? "")): finished \(RecoveryTarget.formatUTC(backup.stopTime)), timeline \(backup.timeline), \(backup.fileCount) files, \(backup.totalSize) bytes"
@@ -51,7 +57,7 @@ public struct RestorePlan: Sendable {
             out.append(
                 "chain: reads \(backup.parts.count) parts of its own and "
                     + backup.references.map { "\($0.parts.count) of \($0.label)" }.joined(separator: ", ")
-                    + "; every one is in a store")
+                    + "; every one is in a store; \(megabytes(decompressed)) MB to decompress for \(megabytes(backup.totalSize)) MB of files")
         } else {
             out.append("parts: \(backup.parts.count), every one in a store")
         }

@@ -330,11 +330,11 @@ public struct Verify {
     }
 
     /// One backup: the manifest and its copy each readable and alike, every part the manifest
-    /// lists present, of its size and checksum, every file whose bytes are all in this backup's
-    /// own parts matching the manifest, every part of an earlier backup it reads present in some
-    /// store, and no object the manifest does not list. A file that an incremental assembles
-    /// from several backups is checked part by part (each part's checksum covers its bytes); its
-    /// whole-file SHA-256 is checked by restore and by drill.
+    /// lists present, of its size and checksum, every part of an earlier backup it reads present
+    /// in some store, and no object the manifest does not list. The bytes of each file in this
+    /// backup's own parts are checked: a relation file's blocks against the backup's block map
+    /// (`BlockMapCheck`), including the blocks an incremental stored itself; any other file whose
+    /// bytes are all here against its SHA-256. Restore and drill check every file's SHA-256.
     package static func verifyBackup(
         label: String, objects: [StoreObject], store: Store, layout: ArchiveLayout, partsAnywhere: [String: Set<String>] = [:],
         advance: @Sendable (Int, Int) -> Void
@@ -390,6 +390,17 @@ public struct Verify {
                 "backup \(label) is broken: it builds on backup \(reference.label), whose \(missing.count == 1 ? "part" : "parts") \(missing.joined(separator: ", ")) no store holds"
             )
         }
+        // The block maps, kept (in a local unnamed file) to check relation files' blocks against.
+        var kept: BlockMapFile?
+        if !manifest.mapParts.isEmpty {
+            do {
+                kept = try BlockMapFile(temporaryDirectory: Environment.value("TMPDIR") ?? "/tmp")
+            } catch {
+                problem(
+                    layout.backupDirectory(label), "cannot keep its block maps in a temporary file (\(error)); set TMPDIR to a writable directory")
+            }
+        }
+        let maps = kept
         for part in manifest.mapParts {
             let key = layout.backupDirectory(label) + "/" + part.name
             guard let object = byName[part.name] else {
@@ -398,18 +409,39 @@ public struct Verify {
             }
             defer { advance(1, object.size) }
             do {
-                let bytes = try ObjectFetcher.check(object, from: store, into: DiscardingSink())
-                if bytes != part.size { problem(key, "holds \(bytes) bytes, the manifest says \(part.size)") }
+                let sink: ByteSink = maps?.sinkForNextPart() ?? DiscardingSink()
+                let bytes = try ObjectFetcher.check(object, from: store, into: sink)
+                if bytes != part.size {
+                    problem(key, "holds \(bytes) bytes, the manifest says \(part.size)")
+                } else {
+                    maps?.keep(part: part.number, size: bytes)
+                }
             } catch {
                 problem(key, "\(error)")
             }
         }
         let pieces = PartRouter.pieces(of: manifest)
-        var carried: [Int: SHA256Hasher] = [:]
-        // Files with bytes in another backup's parts: not hashed here (see above).
-        var broken: Set<Int> = Set(
-            manifest.entries.indices.filter { manifest.entries[$0].ranges?.contains { $0.source != 0 } ?? false })
-        var mismatched: [Int] = []
+        let files = manifest.entries
+        var fingerprints: [UInt64] = []
+        // A relation file with a kept map: its blocks; another file all of whose bytes are in this
+        // backup: its SHA-256; else (an incremental's file without a map) its parts' checksums only.
+        let checkFor: (Int) throws -> FileCheck? = { index in
+            let entry = files[index]
+            if let map = entry.map, let maps {
+                do {
+                    if try maps.fingerprints(map, of: label, into: &fingerprints) {
+                        return BlockMapCheck(fingerprints: fingerprints, size: entry.size ?? 0)
+                    }
+                } catch {
+                    return UncheckableFile("\(error)")
+                }
+            }
+            guard entry.ranges?.allSatisfy({ $0.source == 0 }) ?? false else { return nil }
+            return WholeFileHash(expected: entry.sha256)
+        }
+        var carried: [Int: FileCheck] = [:]
+        var broken: Set<Int> = []
+        var mismatched: [(entry: Int, problem: String)] = []
         for part in manifest.parts.sorted(by: { $0.number < $1.number }) {
             let key = layout.backupDirectory(label) + "/" + part.name
             let partKey = BackupManifest.PartKey(source: 0, number: part.number)
@@ -421,7 +453,7 @@ public struct Verify {
                 continue
             }
             defer { advance(1, object.size) }
-            let router = PartRouter(pieces: pieces[partKey] ?? [], partSize: part.size, manifest: manifest, carriedOver: carried, skipping: broken)
+            let router = PartRouter(pieces: pieces[partKey] ?? [], partSize: part.size, carriedOver: carried, skipping: broken, checkFor: checkFor)
             do {
                 if StoredObjectName(part.name)?.sha256 != part.sha256 {
                     problem(key, "its name's checksum differs from the manifest's (\(part.sha256.prefix(12))…)")
@@ -441,8 +473,12 @@ public struct Verify {
                 carried = carried.filter { !entries.contains($0.key) }
             }
         }
-        for entry in mismatched {
-            problem(layout.backupDirectory(label), "file \(manifest.entries[entry].path) does not match its checksum in the manifest")
+        // Files whose last bytes are in earlier backups: what arrived here is judged now.
+        for (entry, check) in carried.sorted(by: { $0.key < $1.key }) {
+            if case .mismatched(let why) = check.finish() { mismatched.append((entry, why)) }
+        }
+        for (entry, why) in mismatched.sorted(by: { $0.entry < $1.entry }) {
+            problem(layout.backupDirectory(label), "file \(manifest.entries[entry].path) \(why)")
         }
         outcome.files += manifest.entries.filter { $0.kind == .file && ($0.size ?? 0) == 0 }.count
         outcome.backup = ArchiveAudit.Backup(

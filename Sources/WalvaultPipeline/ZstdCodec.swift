@@ -79,7 +79,7 @@ public final class ZstdDecompressStage: ByteSink {
     private static let contexts = ReusePool<Decoder>(limit: 8) { ZSTD_freeDCtx($0.context) }
     private struct Decoder: @unchecked Sendable { let context: OpaquePointer }
 
-    public init(next: ByteSink) throws {
+    public init(next: ByteSink, frameChecksum: Bool = true) throws {
         if let kept = Self.contexts.take() {
             context = kept.context
         } else {
@@ -88,6 +88,8 @@ public final class ZstdDecompressStage: ByteSink {
             _ = ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, 27)
             self.context = context
         }
+        // Set for every object: a kept decoder remembers the last object's choice.
+        _ = ZSTD_DCtx_setParameter(context, ZSTD_d_experimentalParam3, frameChecksum ? 0 : 1)  // ZSTD_d_forceIgnoreChecksum
         self.next = next
         output = .allocate(byteCount: ZSTD_DStreamOutSize(), alignment: 64)
     }

@@ -92,13 +92,13 @@ public enum ObjectFetcher {
         switch coverage {
         case .originalBytes:
             hashing = HashingStage(next: counting)
-            head = try Compression.decompressor(compression, next: hashing!)
+            head = try Compression.decompressor(compression, next: hashing!, frameChecksum: false)
         case .storedBytes:
             hashing = HashingStage(next: try Compression.decompressor(compression, next: counting))
             head = hashing!
         case .downstream:
             hashing = nil
-            head = try Compression.decompressor(compression, next: counting)
+            head = try Compression.decompressor(compression, next: counting, frameChecksum: false)
         }
         do {
             try StreamPump.pump(reading: reader.read(into:), into: head)

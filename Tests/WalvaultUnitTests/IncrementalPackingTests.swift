@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WalvaultCatalog
+import WalvaultMaintenance
 import WalvaultPipeline
 import WalvaultRepository
 import WalvaultStores
@@ -101,6 +102,8 @@ import WalvaultTesting
         let target = dir.sub("restored")
         let report = try restore(second.label, into: target)
         #expect(report.plan.lines.contains { $0.hasPrefix("chain: reads") }, "\(report.plan.lines)")
+        let partBytes = (full.parts + incr.parts + second.parts).reduce(0) { $0 + $1.size }
+        #expect(report.plan.decompressed == partBytes, "every part of the chain holds a byte of the second incr")
         for (path, bytes) in files { #expect(read(Paths.join(target, path)) == bytes, "\(path)") }
     }
 
@@ -135,6 +138,42 @@ import WalvaultTesting
 
         let refused = try #require(throws: CatalogError.self) { _ = try restore(newer.label, into: dir.sub("asked-for")) }
         #expect(refused.problem.contains("base/1/16384: the packed ranges end inside a number"), "\(refused.problem)")
+    }
+
+    /// Verify checks the blocks an incremental stored itself against its block map: two of them
+    /// swapped in the manifest leave every part intact, and the file wrong.
+    @Test func verifyChecksAnIncrementalsOwnBlocksAgainstItsBlockMap() throws {
+        var files: [String: [UInt8]] = ["base/1/16384": sampleBytes(12 * Self.block, seed: 1), "global/pg_control": sampleBytes(8192, seed: 5)]
+        write(files)
+        let full = try backUp(files, label: "20261201T000000Z")
+        files["base/1/16384"] = changed(files["base/1/16384"]!, blocks: [2, 7], seed: 0x31)
+        write(files)
+        let incr = try backUp(files, label: "20261202T000000Z", prior: full)
+        let store = context.stores[0]
+        func verify(_ label: String) throws -> [String] {
+            let objects = try store.list(directory: layout.backupDirectory(label), namePrefix: "")
+            let fullParts = Set(try store.list(directory: layout.backupDirectory(full.label), namePrefix: "").map(\.name))
+            let outcome = Verify.verifyBackup(
+                label: label, objects: objects, store: store, layout: layout, partsAnywhere: [full.label: fullParts], advance: { _, _ in })
+            if label == full.label { #expect(outcome.files == 2, "both files checked whole") }
+            // The helper stores no manifest copy.
+            return outcome.problems.filter { $0.object != layout.manifestCopyKey(label) }.map(\.problem)
+        }
+        #expect(try verify(full.label).isEmpty)
+        #expect(try verify(incr.label).isEmpty)
+
+        let index = try #require(incr.entries.firstIndex { $0.path == "base/1/16384" })
+        var ranges = try #require(incr.entries[index].ranges)
+        let own = ranges.indices.filter { ranges[$0].source == 0 }
+        try #require(own.count == 2, "\(ranges)")
+        (ranges[own[0]].part, ranges[own[1]].part) = (ranges[own[1]].part, ranges[own[0]].part)
+        (ranges[own[0]].offset, ranges[own[1]].offset) = (ranges[own[1]].offset, ranges[own[0]].offset)
+        var damaged = incr
+        damaged.entries[index].ranges = ranges
+        try store.delete(key: layout.manifestKey(incr.label))
+        #expect(try store.createSmall(key: layout.manifestKey(incr.label), contents: try damaged.encoded()))
+        let found = try verify(incr.label)
+        #expect(found == ["file base/1/16384 2 blocks, the first block 2, do not match the backup's block map"], "\(found)")
     }
 
     @Test func aTruncatedOrRewrittenFileIsNotTakenFromItsPrior() throws {

@@ -18,10 +18,12 @@ func compress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, level: Int? =
     return sink.bytes
 }
 
-func decompress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, chunk: Int = 65_536) throws -> (bytes: [UInt8], sha: String) {
+func decompress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, chunk: Int = 65_536, frameChecksum: Bool = true) throws -> (
+    bytes: [UInt8], sha: String
+) {
     let sink = MemorySink()
     let hashing = HashingStage(next: sink)
-    let stage = try Compression.decompressor(algorithm, next: hashing)
+    let stage = try Compression.decompressor(algorithm, next: hashing, frameChecksum: frameChecksum)
     var offset = 0
     while offset < input.count {
         let end = min(offset + chunk, input.count)
@@ -89,6 +91,19 @@ func decompress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, chunk: Int 
             let (bytes, sha) = try decompress(compressedSecond, .zstd)
             #expect(bytes == second)
             #expect(sha == SHA256Hasher.hex(of: second))
+        }
+    }
+
+    /// zstd's frame checksum is skipped only where the caller hashes the output itself, and a
+    /// reused decoder checks it again for the next object that asks.
+    @Test func aZstdFrameChecksumIsCheckedUnlessTheCallerHashesTheBytes() throws {
+        let input = sampleBytes(400_000, seed: 13)
+        var compressed = try compress(input, .zstd)
+        compressed[compressed.count - 1] ^= 0x01  // the last byte of the frame's XXH64
+        for _ in 0..<3 {
+            let (bytes, sha) = try decompress(compressed, .zstd, frameChecksum: false)
+            #expect(bytes == input && sha == SHA256Hasher.hex(of: input))
+            #expect(throws: PipelineError.self) { try decompress(compressed, .zstd) }
         }
     }
 
