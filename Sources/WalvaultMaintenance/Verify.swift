@@ -460,8 +460,11 @@ public struct Verify {
                 }
                 // Format 1: every byte of a part belongs to a file whose SHA-256 the router checks, so
                 // the part's own hash (of the same bytes) is skipped, unless a part before it failed.
-                // Format 2: the part's hash is of its stored bytes, a fraction of them, always checked.
-                let bytes = try ObjectFetcher.check(object, from: store, into: router, checksummedDownstream: broken.isEmpty)
+                // Format 2: the part's hash is of its stored bytes, a fraction of them, always checked;
+                // in a full, the router also checks every original byte, so zstd's frame checksum is
+                // skipped (an incremental's files partly in earlier backups are not checked here).
+                let everyByteChecked = broken.isEmpty && manifest.references.isEmpty
+                let bytes = try ObjectFetcher.check(object, from: store, into: router, checksummedDownstream: everyByteChecked)
                 outcome.originalBytes += bytes
                 if bytes != part.size { problem(key, "holds \(bytes) bytes, the manifest says \(part.size)") }
                 carried = router.stillOpen

@@ -60,7 +60,9 @@ public enum ObjectFetcher {
     ///   would hash the same bytes twice; the byte count is still returned.
     public static func check(_ object: StoreObject, from store: Store, into sink: ByteSink, checksummedDownstream: Bool = false) throws -> Int {
         if let name = StoredObjectName(object.name) {
-            let coverage: Coverage = name.checksumCoversStoredBytes ? .storedBytes : checksummedDownstream ? .downstream : .originalBytes
+            let coverage: Coverage =
+                name.checksumCoversStoredBytes
+                ? (checksummedDownstream ? .storedAndDownstream : .storedBytes) : checksummedDownstream ? .downstream : .originalBytes
             return try check(object, sha256: name.sha256, compression: name.compression, coverage: coverage, from: store, into: sink)
         }
         if let name = ExportObjectName(object.name) {
@@ -80,6 +82,9 @@ public enum ObjectFetcher {
         case storedBytes
         /// Nothing here: the sink checks every byte against checksums of its own.
         case downstream
+        /// The stored bytes here, and the sink checks the original bytes too (restore's format-2
+        /// parts: every file's SHA-256), so zstd's frame checksum adds nothing.
+        case storedAndDownstream
     }
 
     static func check(
@@ -93,8 +98,8 @@ public enum ObjectFetcher {
         case .originalBytes:
             hashing = HashingStage(next: counting)
             head = try Compression.decompressor(compression, next: hashing!, frameChecksum: false)
-        case .storedBytes:
-            hashing = HashingStage(next: try Compression.decompressor(compression, next: counting))
+        case .storedBytes, .storedAndDownstream:
+            hashing = HashingStage(next: try Compression.decompressor(compression, next: counting, frameChecksum: coverage == .storedBytes))
             head = hashing!
         case .downstream:
             hashing = nil
