@@ -59,7 +59,7 @@ public struct RestorePlan: Sendable {
                     + backup.references.map { "\($0.parts.count) of \($0.label)" }.joined(separator: ", ")
                     + "; every one is in a store; \(megabytes(decompressed)) MB to decompress for \(megabytes(backup.totalSize)) MB of files")
         } else {
-            out.append("parts: \(backup.parts.count), every one in a store")
+            out.append("parts: \(backup.parts.count), every one in a store; \(megabytes(decompressed)) MB to decompress")
         }
         switch target {
         case .latest: out.append("target: the end of the archived WAL (latest)")

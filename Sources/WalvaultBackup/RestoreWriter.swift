@@ -71,8 +71,13 @@ package final class RestoreWriter: @unchecked Sendable {
             for file in leftOver { try? file.file.close() }
         }
         // Only parts that hold a byte of this backup are read: an earlier backup's part whose
-        // every block changed since is not.
+        // every block changed since is not. A chain's parts go in the order of where their first
+        // bytes land, whichever backup holds them: a full's part and the newer pages that land
+        // between its runs are then written close together, so a file's hash mostly follows its
+        // writes instead of reading them back, and files finish, and go to disk, as the restore
+        // goes rather than all at its end.
         let parts = manifest.partsRead.filter { piecesByPart[$0.key] != nil || $0.key.source == 0 }
+            .sorted { landing($0.key) < landing($1.key) }
         let meter = ProgressMeter(
             events: events, phase: "restore", unit: .bytes, total: Int64(parts.reduce(0) { $0 + $1.part.size }),
             filesTotal: parts.count, counting: .parts)
@@ -88,6 +93,12 @@ package final class RestoreWriter: @unchecked Sendable {
                 problem: "backup \(manifest.label) ends before \(unfinished) of its files are complete",
                 fix: "the backup is damaged; choose another with --backup")
         }
+    }
+
+    /// Where a part's first byte goes: its file's place in the manifest, then the offset.
+    private func landing(_ part: BackupManifest.PartKey) -> (Int, Int, Int, Int) {
+        guard let first = piecesByPart[part]?.first else { return (Int.max, 0, part.source, part.number) }
+        return (first.entry, first.fileOffset, part.source, part.number)
     }
 
     /// Another worker failed: this one stops at its next write.
@@ -157,6 +168,9 @@ package final class RestoreWriter: @unchecked Sendable {
                         problem: "restored file \(path) does not match its checksum in the manifest",
                         fix: "the backup is damaged; choose another with --backup")
                 }
+                // What the file's pieces left dirty (a chain's small pieces, which start no
+                // write-back of their own) goes to disk now, in one run, not in the final sync.
+                file.file.startWriteBack(offset: 0, length: 0)
                 table.withLock { table in
                     table.files[entry] = nil
                     table.finished += 1

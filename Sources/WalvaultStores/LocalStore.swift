@@ -159,9 +159,15 @@ public final class LocalStore: Store {
 
 final class LocalObjectReader: ObjectReader {
     let file: FileDescriptor
+    /// The kernel is asked for the object's first 32 MiB at once (every WAL object and backup part,
+    /// whole): reading many objects one after another from a cold cache, the disk otherwise waits
+    /// for each read to ask for the next.
+    static let readAhead = 32 << 20
+
     init(file: FileDescriptor) {
         self.file = file
         file.adviseSequential()
+        file.adviseWillNeed(length: Self.readAhead)
     }
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try file.read(into: buffer) }
 }

@@ -189,6 +189,11 @@ public final class FileDescriptor {
         _ = posix_fadvise(raw, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
     }
 
+    /// Starts reading the first `length` bytes into the page cache and returns at once. Best effort.
+    public func adviseWillNeed(length: Int) {
+        _ = posix_fadvise(raw, 0, off_t(length), Int32(POSIX_FADV_WILLNEED))
+    }
+
     public func close() throws {
         guard isOpen else { return }
         isOpen = false

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WalvaultCatalog
 import WalvaultMaintenance
@@ -174,6 +175,38 @@ import WalvaultTesting
         #expect(try store.createSmall(key: layout.manifestKey(incr.label), contents: try damaged.encoded()))
         let found = try verify(incr.label)
         #expect(found == ["file base/1/16384 2 blocks, the first block 2, do not match the backup's block map"], "\(found)")
+    }
+
+    /// A chain's parts are read in the order their first bytes land in the files, whichever
+    /// backup holds them, so a full's part and the newer pages between its runs are written close
+    /// together; the restored files are exact either way.
+    @Test func aChainsPartsAreReadWhereTheirBytesLand() throws {
+        var files: [String: [UInt8]] = ["base/1/16384": sampleBytes(30 * Self.block, seed: 1), "global/pg_control": sampleBytes(8192, seed: 5)]
+        write(files)
+        let full = try backUp(files, label: "20261201T000000Z")
+        files["base/1/16384"] = changed(files["base/1/16384"]!, blocks: [2, 3, 27], seed: 0x21)
+        write(files)
+        let incr = try backUp(files, label: "20261202T000000Z", prior: full)
+        let target = dir.sub("ordered")
+        _ = dir.write("ordered/base/1/.keep", [])
+        _ = dir.write("ordered/global/.keep", [])
+        let store = context.stores[0]
+        let reads = Mutex<[String]>([])
+        let layout = layout
+        try RestoreWriter(manifest: incr, paths: incr.entries.map { Paths.join(target, $0.path) }).run(workers: 1) { label, part, sink in
+            reads.withLock { $0.append("\(label == full.label ? "full" : "incr") \(part.number)") }
+            _ = try ObjectFetcher.fetch(
+                StoreObject(key: layout.backupDirectory(label) + "/" + part.name, size: part.storedSize), from: store, into: sink)
+        }
+        for (path, bytes) in files { #expect(read(Paths.join(target, path)) == bytes, "\(path)") }
+        // Parts of five blocks: the full's part with blocks 0 to 4 lands first, then the incr's
+        // part with the new pages 2, 3 and 27, before the full's part with blocks 5 to 9. The
+        // manifest lists the incr's own parts first.
+        let relation = { (m: BackupManifest) in m.entries.first { $0.path == "base/1/16384" }!.ranges! }
+        let fullFirst = relation(full)[0].part
+        let incrOwn = try #require(relation(incr).first { $0.source == 0 }).part
+        let order = reads.withLock { $0 }
+        #expect(Array(order.prefix(2)) == ["full \(fullFirst)", "incr \(incrOwn)"], "\(order)")
     }
 
     @Test func aTruncatedOrRewrittenFileIsNotTakenFromItsPrior() throws {
