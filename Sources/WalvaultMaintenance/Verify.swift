@@ -432,8 +432,10 @@ public struct Verify {
                     if try maps.fingerprints(map, of: label, into: &fingerprints) {
                         return BlockMapCheck(fingerprints: fingerprints, size: entry.size ?? 0)
                     }
+                } catch let error as CommandError {
+                    return UncheckableFile("cannot be checked: \(error.problem)")
                 } catch {
-                    return UncheckableFile("\(error)")
+                    return UncheckableFile("cannot be checked: \(error)")
                 }
             }
             guard entry.ranges?.allSatisfy({ $0.source == 0 }) ?? false else { return nil }
@@ -476,7 +478,8 @@ public struct Verify {
                 carried = carried.filter { !entries.contains($0.key) }
             }
         }
-        // Files whose last bytes are in earlier backups: what arrived here is judged now.
+        // Each check ends at its file's last piece in this backup; one still open means the
+        // pieces ended early, and what arrived is judged.
         for (entry, check) in carried.sorted(by: { $0.key < $1.key }) {
             if case .mismatched(let why) = check.finish() { mismatched.append((entry, why)) }
         }

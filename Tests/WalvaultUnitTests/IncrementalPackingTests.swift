@@ -179,6 +179,18 @@ import WalvaultTesting
         #expect(try store.createSmall(key: layout.manifestKey(incr.label), contents: try damaged.encoded()))
         let found = try verify(incr.label)
         #expect(found == ["file base/1/16384 2 blocks, the first block 2, do not match the backup's block map"], "\(found)")
+
+        // A block map the manifest places past the end of its map part: the file cannot be checked.
+        var misplaced = incr
+        let map = try #require(misplaced.entries[index].map)
+        misplaced.entries[index].map = BackupManifest.MapRange(part: map.part, offset: 1 << 20, length: map.length)
+        try store.delete(key: layout.manifestKey(incr.label))
+        #expect(try store.createSmall(key: layout.manifestKey(incr.label), contents: try misplaced.encoded()))
+        let unchecked = try verify(incr.label)
+        #expect(
+            unchecked == [
+                "file base/1/16384 cannot be checked: backup \(incr.label)'s manifest places a block map outside map part \(map.part)"
+            ], "\(unchecked)")
     }
 
     /// A chain's parts are read in the order their first bytes land in the files, whichever
