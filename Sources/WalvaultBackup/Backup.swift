@@ -216,7 +216,7 @@ public struct Backup {
             // Its block maps are found in the listings just read, not listed again.
             let directories = readable.compactMap { store in listings[store.name].map { (store, $0.backupObjects[label] ?? []) } }
             let prior = try PriorBackup(
-                manifest: manifest, directories: directories, layout: layout, temporaryDirectory: Environment.value("TMPDIR") ?? "/tmp")
+                manifest: manifest, directories: directories, layout: layout, temporaryDirectory: Environment.temporaryDirectory)
             return (decision, prior)
         } catch let error as CommandError {
             // A nightly backup must not fail for want of a prior: a full needs none.

@@ -394,7 +394,7 @@ public struct Verify {
         var kept: BlockMapFile?
         if !manifest.mapParts.isEmpty {
             do {
-                kept = try BlockMapFile(temporaryDirectory: Environment.value("TMPDIR") ?? "/tmp")
+                kept = try BlockMapFile(temporaryDirectory: Environment.temporaryDirectory)
             } catch {
                 problem(
                     layout.backupDirectory(label), "cannot keep its block maps in a temporary file (\(error)); set TMPDIR to a writable directory")

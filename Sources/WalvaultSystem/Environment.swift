@@ -7,4 +7,7 @@ public enum Environment {
         guard let raw = getenv(name) else { return nil }
         return String(cString: raw)
     }
+
+    /// Where unnamed scratch files go (block maps, S3 upload spills): `TMPDIR`, else /tmp.
+    public static var temporaryDirectory: String { value("TMPDIR") ?? "/tmp" }
 }

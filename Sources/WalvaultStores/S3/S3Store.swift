@@ -48,7 +48,7 @@ public final class S3Store: Store {
     public init(
         name: String, endpoint: String, region: String, bucket: String, prefix: String, pathStyle: Bool,
         accessKeyID: String, secret: SecretBytes, partSize: Int = 16 << 20, readWindow: Int = 8 << 20, pageSize: Int = 1000,
-        spillDirectory: String = Environment.value("TMPDIR") ?? "/tmp", policy: RetryingStore.Policy = RetryingStore.Policy(),
+        spillDirectory: String = Environment.temporaryDirectory, policy: RetryingStore.Policy = RetryingStore.Policy(),
         conditionalCreate: ConditionalCreate? = nil
     ) {
         self.name = name
