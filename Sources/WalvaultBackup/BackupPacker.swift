@@ -59,6 +59,8 @@ package final class BackupPacker {
         }
         defer { try? file.close() }
         file.adviseSequential()
+        readPosition = 0
+        advisedUpTo = 0
         let before = prior?.files[relative]
         let result: (sha256: String, size: Int, ranges: FileRanges)
         var map: BackupManifest.MapRange?
@@ -77,10 +79,25 @@ package final class BackupPacker {
 
     private func read(_ file: FileDescriptor, relative: String) throws -> Int {
         try cancellation.check("copying \(relative)")
+        if readPosition + Self.readAhead > advisedUpTo {
+            file.adviseWillNeed(offset: advisedUpTo, length: Self.readAhead)
+            advisedUpTo += Self.readAhead
+        }
         let n = try file.readFully(into: buffer)
+        readPosition += n
         meter?.add(Int64(n))
         return n
     }
+
+    /// How far ahead of the reader the kernel is asked to read (`POSIX_FADV_WILLNEED`). The
+    /// kernel's own sequential read-ahead keeps one small request in flight, and this disk wants
+    /// several: a thread then waits for each read before it can hash it. Asking 8 MiB ahead lets the
+    /// disk fill the page cache while the packer hashes and compresses. Lab (pgbench -s 100, caches
+    /// dropped): a full 3.5-4.2 -> 2.5-2.7 s, a diff 2.3 -> 1.8 s, with a third of the kernel time.
+    private static let readAhead = 8 << 20
+    /// Where the reader is in the open file, and how far the kernel has been asked to read.
+    private var readPosition = 0
+    private var advisedUpTo = 0
 
     private func copyWhole(_ file: FileDescriptor, relative: String) throws -> (sha256: String, size: Int, ranges: FileRanges) {
         let hasher = SHA256Hasher()
@@ -125,6 +142,7 @@ package final class BackupPacker {
             return (sha256, size, ranges)
         }
         try file.rewind()
+        readPosition = 0
         return try copyWhole(file, relative: relative)
     }
 
@@ -143,6 +161,7 @@ package final class BackupPacker {
             return result
         }
         try file.rewind()
+        readPosition = 0
         return try copyBlocks(file, relative: relative, prior: prior, compared: compared, deferHashing: false)!
     }
 

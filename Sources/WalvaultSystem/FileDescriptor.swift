@@ -190,8 +190,11 @@ public final class FileDescriptor {
     }
 
     /// Starts reading the first `length` bytes into the page cache and returns at once. Best effort.
-    public func adviseWillNeed(length: Int) {
-        _ = posix_fadvise(raw, 0, off_t(length), Int32(POSIX_FADV_WILLNEED))
+    public func adviseWillNeed(length: Int) { adviseWillNeed(offset: 0, length: length) }
+
+    /// Starts reading `length` bytes from `offset` into the page cache and returns at once. Best effort.
+    public func adviseWillNeed(offset: Int, length: Int) {
+        _ = posix_fadvise(raw, off_t(offset), off_t(length), Int32(POSIX_FADV_WILLNEED))
     }
 
     public func close() throws {
