@@ -76,6 +76,29 @@ func run(
         stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
 }
 
+/// A program's result with what it cost: wall time, and peak RSS (its own and its waited-for children's).
+func runMeasured(_ executable: String, _ arguments: [String]) throws -> (result: ProcessResult, seconds: Double, peakKiB: Int) {
+    let base = NSTemporaryDirectory() + "walvault-run-" + UUID().uuidString
+    defer {
+        try? FileManager.default.removeItem(atPath: base + ".out")
+        try? FileManager.default.removeItem(atPath: base + ".err")
+    }
+    var start = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    let pid = try spawn(executable, arguments, stdout: base + ".out", stderr: base + ".err")
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    var end = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &end)
+    let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+    let result = ProcessResult(
+        status: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f),
+        stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+    return (result, seconds, usage.ru_maxrss)
+}
+
 enum Fixture {
     static let postgresBin = ProcessInfo.processInfo.environment["PG_BIN"] ?? "/usr/lib/postgresql/15/bin"
 

@@ -28,11 +28,12 @@ import WalvaultTesting
         /// A store as a process sees it; `machine` names its local state (a new one: a new machine).
         func store(
             machine: String = "a", partSize: Int = 1 << 20, token: String? = nil, chatID: String? = nil, localFiles: Bool = false,
-            pacer: TelegramPacer = TelegramPacer()
+            pacer: TelegramPacer = TelegramPacer(), catalogDocumentLimit: Int = TelegramStore.defaultCatalogDocumentLimit
         ) -> TelegramStore {
             telegramStore(
                 standIn, workDirectory: dir.sub("work-\(machine)"), partSize: partSize, keyRing: keyRing, pacer: pacer,
-                retryDelays: [0.05, 0.1, 0.2, 0.4, 0.8], token: token, chatID: chatID, localFiles: localFiles)
+                retryDelays: [0.05, 0.1, 0.2, 0.4, 0.8], token: token, chatID: chatID, localFiles: localFiles,
+                catalogDocumentLimit: catalogDocumentLimit)
         }
     }
 
@@ -223,5 +224,71 @@ import WalvaultTesting
         _ = try first.flush()
         _ = try second.flush()
         #expect(try rig.store(machine: "three").list(directory: "k", namePrefix: "").map(\.name) == ["a", "b"])
+    }
+
+    @Test(arguments: [false, true])
+    func aCatalogTooLargeForOneDocumentIsSentInSlicesAndReadBackWhole(encrypted: Bool) throws {
+        let rig = try Rig(encrypted: encrypted)
+        try rig.standIn.set(["rate": 1000])
+        let store = rig.store(pacer: TelegramPacer(rate: 1000), catalogDocumentLimit: 16 << 10)
+        try put(store, "k/first", [1])
+        _ = try store.flush()
+        let before = rig.standIn.stats()["documents", default: 0]
+        for i in 0..<400 { try put(store, "main/wal/0000000100000000/segment-\(i)", [UInt8(i % 256), 7]) }
+        _ = try store.flush()
+        // One bundle, the slices, and the head that names them (pinned).
+        let sent = rig.standIn.stats()["documents", default: 0] - before
+        #expect(sent >= 4, "a bundle, at least two slices and a head: \(sent)")
+        let head = try #require(try store.api.getChat().pinned_message)
+        #expect(head.caption?.hasPrefix("walvault catalog 2 ") == true)
+        let fresh = rig.store(machine: "fresh", catalogDocumentLimit: 16 << 10)
+        #expect(try fresh.list(directory: "main/wal/0000000100000000", namePrefix: "").count == 400)
+        #expect(try readObject(fresh, "main/wal/0000000100000000/segment-259") == [3, 7])
+        // A slice that cannot be read makes the whole generation unreadable: the one before is used.
+        try rig.standIn.set(["rate": 1000, "damaged": [head.message_id - 1]])
+        let damaged = rig.store(machine: "damaged", catalogDocumentLimit: 16 << 10)
+        #expect(try damaged.head(key: "k/first") != nil)
+        #expect(try damaged.head(key: "main/wal/0000000100000000/segment-0") == nil)
+    }
+
+    @Test func theLastCatalogReadIsKeptOnTheMachineInSlicesAndADamagedCopyIsReadFromTheChatAgain() throws {
+        let rig = try Rig()
+        try rig.standIn.set(["rate": 1000])
+        let store = rig.store(pacer: TelegramPacer(rate: 1000))
+        // More objects than one slice of the copy holds, all pieces of one document sent at once.
+        let objects = TelegramStore.cacheSliceItems + 500
+        let bytes = sampleBytes(1 << 20, seed: 3)
+        try put(store, "base/real", bytes)
+        try store.withCatalog { state in
+            let real = try #require(state.working.entries["base/real"])
+            for i in 0..<objects {
+                let entry = TelegramCatalog.Entry(
+                    key: "k/\(i)", size: 10, sha256: SHA256Hasher.hex(of: Array(bytes[i..<(i + 10)])), stored: 1,
+                    extents: [TelegramCatalog.Extent(message: real.extents[0].message, offset: i, length: 10)])
+                state.working.put(entry)
+                state.changes.append(.put(entry))
+            }
+        }
+        _ = try store.flush()
+        let cache = Paths.join(rig.dir.sub("work-a"), "catalog.slices")
+        #expect(FileSystem.exists(cache))
+        // The same machine, a new process: one getChat, no download.
+        let requests = rig.standIn.stats()["requests", default: 0]
+        let again = rig.store(machine: "a")
+        #expect(try again.list(directory: "k", namePrefix: "").count == objects)
+        #expect(rig.standIn.stats()["requests", default: 0] == requests + 1)
+        #expect(try readObject(again, "k/7") == Array(bytes[7..<17]))
+        // Cut short, the copy is not trusted: the catalog comes from the chat again.
+        let size = try #require(try FileSystem.size(cache))
+        #expect(truncate(cache, off_t(size / 2)) == 0)
+        let beforeDamage = rig.standIn.stats()["requests", default: 0]
+        let afterDamage = rig.store(machine: "a")
+        #expect(try afterDamage.list(directory: "k", namePrefix: "").count == objects)
+        #expect(rig.standIn.stats()["requests", default: 0] > beforeDamage + 1, "the catalog was downloaded")
+    }
+
+    func hex(_ value: Int, width: Int) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 }

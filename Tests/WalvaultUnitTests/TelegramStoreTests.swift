@@ -76,6 +76,87 @@ import WalvaultTesting
         }
     }
 
+    /// A generation of `objects` objects over `documents` documents, with deletions of objects
+    /// the catalog before it (`before(_:)`) held.
+    func largeDelta(objects: Int, documents: Int, snapshot: Bool = false) -> Catalog.Delta {
+        Catalog.Delta(
+            generation: 7, previous: Catalog.Pointer(message: 6, fileID: "C6", sha256: String(repeating: "c", count: 64)), snapshot: snapshot,
+            documents: (1...documents).map { document($0, size: 1 << 20) },
+            put: (0..<objects).map { entry("main/wal/0000000100000000/seg-\($0)", [($0 % documents + 1, ($0 * 100) % 1000, 100)]) },
+            delete: snapshot ? [] : (0..<25).map { "main/wal/old-\($0)" })
+    }
+
+    /// Generation 6: the objects generation 7 deletes, in a document of their own.
+    func before() throws -> Catalog {
+        var catalog = Catalog()
+        var first = Catalog.Delta(
+            generation: 6, previous: nil, snapshot: true, documents: [document(900, size: 1000)],
+            put: (0..<25).map { entry("main/wal/old-\($0)", [(900, $0 * 10, 10)]) }, delete: [])
+        first.format = 1
+        try catalog.apply(first)
+        return catalog
+    }
+
+    @Test(arguments: [1_500, 4_000, 20_000])
+    func aGenerationTooLargeForOneDocumentIsCutIntoSlicesAppliedInTurn(limit: Int) throws {
+        let delta = largeDelta(objects: 600, documents: 30)
+        // Small batches, so slices are made of several measured pieces.
+        let slices = try delta.slices(limit: limit, batch: 50)
+        #expect(slices.count > 1)
+        for (i, slice) in slices.enumerated() {
+            #expect(slice.index == i && slice.generation == 7)
+            #expect(try slice.encoded().count <= limit, "slice \(i)")
+            #expect(try Catalog.Slice.decode(slice.encoded()) == slice)
+        }
+        // Every item in exactly one slice, in order; the documents before any object.
+        #expect(slices.flatMap(\.documents) == delta.documents)
+        #expect(slices.flatMap(\.put) == delta.put)
+        #expect(slices.flatMap(\.delete) == delta.delete)
+        let lastWithDocuments = slices.lastIndex { !$0.documents.isEmpty }!
+        let firstWithObjects = slices.firstIndex { !$0.put.isEmpty }!
+        #expect(lastWithDocuments <= firstWithObjects)
+        let pointers = slices.indices.map { Catalog.Pointer(message: 100 + $0, fileID: "S\($0)", sha256: String(repeating: "d", count: 64)) }
+        let head = delta.head(slices: pointers)
+        #expect(head.format == 2 && head.put.isEmpty && head.documents.isEmpty && head.previous == delta.previous)
+        let read = try Catalog.Delta.decode(head.encoded())
+        // Applied slice by slice, the same state as the generation applied whole.
+        var whole = try before()
+        try whole.apply(delta)
+        var sliced = try before()
+        try sliced.apply(read, slices: slices.count) { slices[$0] }
+        #expect(sliced == whole)
+        #expect(sliced.entries.count == 600 && sliced.generation == 7)
+        // A head applied without its slices would read as an empty catalog: refused.
+        var catalog = try before()
+        #expect(throws: Catalog.Inconsistent.self) { try catalog.apply(read) }
+    }
+
+    @Test func aSmallGenerationIsOneSliceAndAnItemLargerThanASliceIsRefused() throws {
+        let delta = largeDelta(objects: 3, documents: 1)
+        #expect(
+            try delta.slices(limit: 1 << 20) == [
+                Catalog.Slice(generation: 7, index: 0, documents: delta.documents, put: delta.put, delete: delta.delete)
+            ])
+        #expect(throws: Catalog.Inconsistent.self) { try delta.slices(limit: 150) }
+    }
+
+    @Test func slicesOfAnotherGenerationOrOutOfOrderAreRefused() throws {
+        let delta = largeDelta(objects: 200, documents: 4, snapshot: true)
+        let slices = try delta.slices(limit: 3_000)
+        #expect(slices.count >= 3)
+        var catalog = Catalog()
+        #expect(throws: Catalog.Inconsistent.self) {
+            try catalog.apply(delta, slices: slices.count) { [slices[1], slices[0]][$0 < 2 ? $0 : 0] }
+        }
+        var other = slices
+        other[2].generation = 6
+        #expect(throws: Catalog.Inconsistent.self) { try catalog.apply(delta, slices: other.count) { other[$0] } }
+        // Objects before the documents they are in: refused, not left pointing nowhere.
+        var swapped = slices
+        swapped[0].documents = []
+        #expect(throws: Catalog.Inconsistent.self) { try catalog.apply(delta, slices: swapped.count) { swapped[$0] } }
+    }
+
     @Test func listingsAreByDirectoryAndPrefix() {
         var catalog = Catalog()
         catalog.add(document(1))

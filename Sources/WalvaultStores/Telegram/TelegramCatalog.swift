@@ -91,6 +91,7 @@ public struct TelegramCatalog: Equatable, Sendable {
 
     /// One generation as it is stored in the chat.
     public struct Delta: Codable, Equatable, Sendable {
+        /// 1: everything in this document; 2: the documents, objects and deletions are in `slices`.
         public var format = 1
         public var generation: Int
         /// The catalog this one continues; nil only for the first.
@@ -100,6 +101,8 @@ public struct TelegramCatalog: Equatable, Sendable {
         public var documents: [Document]
         public var put: [Entry]
         public var delete: [String]
+        /// Where the rest of this generation is, when it did not fit one document (format 2).
+        public var slices: [Pointer]?
 
         public init(generation: Int, previous: Pointer?, snapshot: Bool, documents: [Document], put: [Entry], delete: [String]) {
             self.generation = generation
@@ -110,15 +113,100 @@ public struct TelegramCatalog: Equatable, Sendable {
             self.delete = delete
         }
 
-        public func encoded() throws -> [UInt8] {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return Array(try encoder.encode(self))
+        public func encoded() throws -> [UInt8] { try CatalogJSON.encode(self) }
+        public static func decode(_ bytes: [UInt8]) throws -> Delta { try CatalogJSON.decode(bytes) }
+
+        /// This generation cut into slices whose encodings take at most `limit` bytes each: the
+        /// cloud Bot API downloads 20 MiB at most, and a busy server's snapshot (about 170 bytes an
+        /// object, 100,000 WAL segments in 30 days) outgrows that. The items keep `apply`'s order
+        /// (documents, deletions, objects), so each slice can be applied as it is read. They are
+        /// measured `batch` at a time: the encoder's memory is one batch's, not the whole catalog's.
+        public func slices(limit: Int, batch: Int = 2_000) throws -> [Slice] {
+            let all = Slice(generation: generation, index: 0, documents: documents, put: put, delete: delete)
+            let empty = try Slice(generation: generation, index: 0, documents: [], put: [], delete: []).encoded().count
+            // Room for the commas that joining pieces adds, and an index of more digits.
+            let room = limit - 16
+            var slices: [Slice] = []
+            var size = 0
+            var start = 0
+            while start < all.itemCount {
+                var pieces: [(slice: Slice, size: Int)] = []
+                try Self.fit(all.items(start..<min(all.itemCount, start + batch)), limit: room, into: &pieces)
+                for piece in pieces {
+                    if let last = slices.indices.last, size + piece.size - empty <= room {
+                        slices[last].append(piece.slice)
+                        size += piece.size - empty
+                    } else {
+                        var next = piece.slice
+                        next.index = slices.count
+                        slices.append(next)
+                        size = piece.size
+                    }
+                }
+                start += batch
+            }
+            return slices.isEmpty ? [all] : slices
         }
 
-        public static func decode(_ bytes: [UInt8]) throws -> Delta {
-            try JSONDecoder().decode(Delta.self, from: Data(bytes))
+        /// Appends `slice` with its encoded size, halved until each half fits `limit`.
+        private static func fit(_ slice: Slice, limit: Int, into pieces: inout [(slice: Slice, size: Int)]) throws {
+            let size = try slice.encoded().count
+            if size <= limit {
+                pieces.append((slice, size))
+                return
+            }
+            guard slice.itemCount > 1 else {
+                throw Inconsistent(description: "one catalog item of generation \(slice.generation) is larger than a catalog document may be")
+            }
+            let (first, second) = slice.halved()
+            try fit(first, limit: limit, into: &pieces)
+            try fit(second, limit: limit, into: &pieces)
         }
+
+        /// The document that stands for this generation once its slices are in the chat: the
+        /// same generation, predecessor and kind, with everything else in the slices.
+        public func head(slices pointers: [Pointer]) -> Delta {
+            var head = Delta(generation: generation, previous: previous, snapshot: snapshot, documents: [], put: [], delete: [])
+            head.format = 2
+            head.slices = pointers
+            return head
+        }
+    }
+
+    /// Part of one generation, in a document of its own (see `Delta.slices(limit:)`).
+    public struct Slice: Codable, Equatable, Sendable {
+        public var generation: Int
+        public var index: Int
+        public var documents: [Document]
+        public var put: [Entry]
+        public var delete: [String]
+
+        var itemCount: Int { documents.count + put.count + delete.count }
+
+        /// Items `range` of this slice, counted in `apply`'s order: documents, deletions, objects.
+        func items(_ range: Range<Int>) -> Slice {
+            func part<T>(_ list: [T], from base: Int) -> [T] {
+                let lower = min(max(range.lowerBound - base, 0), list.count)
+                let upper = min(max(range.upperBound - base, 0), list.count)
+                return Array(list[lower..<upper])
+            }
+            return Slice(
+                generation: generation, index: index, documents: part(documents, from: 0), put: part(put, from: documents.count + delete.count),
+                delete: part(delete, from: documents.count))
+        }
+
+        /// The first half of the items and the rest.
+        func halved() -> (Slice, Slice) { (items(0..<(itemCount / 2)), items((itemCount / 2)..<itemCount)) }
+
+        /// The items of the slice that follows this one.
+        mutating func append(_ next: Slice) {
+            documents += next.documents
+            delete += next.delete
+            put += next.put
+        }
+
+        public func encoded() throws -> [UInt8] { try CatalogJSON.encode(self) }
+        public static func decode(_ bytes: [UInt8]) throws -> Slice { try CatalogJSON.decode(bytes) }
     }
 
     public static let snapshotEvery = 16
@@ -126,6 +214,11 @@ public struct TelegramCatalog: Equatable, Sendable {
     public private(set) var generation = 0
     public private(set) var documents: [Int: Document] = [:]
     public private(set) var entries: [String: Entry] = [:]
+    /// How many objects use each document, and which keys each directory holds: kept as objects
+    /// come and go, so a removal and a listing cost what they touch, not the whole catalog
+    /// (100,000 WAL segments and more).
+    private var uses: [Int: Int] = [:]
+    private var keysByDirectory: [String: Set<String>] = [:]
 
     public init() {}
 
@@ -144,36 +237,103 @@ public struct TelegramCatalog: Equatable, Sendable {
     }
 
     public mutating func apply(_ delta: Delta) throws {
+        guard delta.slices == nil else {
+            throw Inconsistent(description: "catalog generation \(delta.generation) was applied without its slices")
+        }
+        try begin(delta)
+        try applyItems(documents: delta.documents, delete: delta.delete, put: delta.put, generation: delta.generation)
+        finish(delta)
+    }
+
+    /// A generation whose contents are in `count` slices (format 2; the cache on disk): `slice(i)`
+    /// gives each in turn, so only one is decoded at a time. A slice of another generation, or out
+    /// of its place, is refused.
+    public mutating func apply(_ head: Delta, slices count: Int, slice: (Int) throws -> Slice) throws {
+        try begin(head)
+        for i in 0..<count {
+            let next = try slice(i)
+            guard next.generation == head.generation, next.index == i else {
+                throw Inconsistent(
+                    description: "catalog generation \(head.generation)'s slice \(i + 1) is slice \(next.index + 1) of generation \(next.generation)")
+            }
+            try applyItems(documents: next.documents, delete: next.delete, put: next.put, generation: head.generation)
+        }
+        finish(head)
+    }
+
+    private mutating func begin(_ delta: Delta) throws {
         if delta.snapshot {
             documents = [:]
             entries = [:]
+            uses = [:]
+            keysByDirectory = [:]
         } else if delta.generation != generation + 1 {
             throw Inconsistent(description: "catalog generation \(delta.generation) follows \(generation)")
         }
-        for document in delta.documents { documents[document.message] = document }
-        for key in delta.delete { entries[key] = nil }
-        for entry in delta.put {
+    }
+
+    private mutating func applyItems(documents: [Document], delete: [String], put: [Entry], generation: Int) throws {
+        for document in documents { self.documents[document.message] = document }
+        for key in delete { removeEntry(key) }
+        for entry in put {
             for extent in entry.extents {
-                guard let document = documents[extent.message], extent.offset >= 0, extent.length > 0,
+                guard let document = self.documents[extent.message], extent.offset >= 0, extent.length > 0,
                     extent.offset + extent.length <= document.size
                 else {
-                    throw Inconsistent(description: "catalog generation \(delta.generation) places \(entry.key) outside its documents")
+                    throw Inconsistent(description: "catalog generation \(generation) places \(entry.key) outside its documents")
                 }
             }
-            entries[entry.key] = entry
+            setEntry(entry)
         }
+    }
+
+    private mutating func finish(_ delta: Delta) {
         generation = delta.generation
         forgetUnreferencedDocuments()
     }
 
     /// Documents no object uses any more: what deletion may remove from the chat.
     public var unreferencedDocuments: [Document] {
-        let used = Set(entries.values.flatMap { $0.extents.map(\.message) })
-        return documents.values.filter { !used.contains($0.message) }.sorted { $0.message < $1.message }
+        documents.values.filter { uses[$0.message] == nil }.sorted { $0.message < $1.message }
     }
 
     mutating func forgetUnreferencedDocuments() {
         for document in unreferencedDocuments { documents[document.message] = nil }
+    }
+
+    private mutating func setEntry(_ entry: Entry) {
+        if let old = entries.updateValue(entry, forKey: entry.key) {
+            _ = release(old)
+        } else {
+            keysByDirectory[Self.directory(of: entry.key), default: []].insert(entry.key)
+        }
+        for message in Set(entry.extents.map(\.message)) { uses[message, default: 0] += 1 }
+    }
+
+    /// The documents only this entry used, or nil when there was no such entry.
+    @discardableResult
+    private mutating func removeEntry(_ key: String) -> [Int]? {
+        guard let old = entries.removeValue(forKey: key) else { return nil }
+        let directory = Self.directory(of: key)
+        keysByDirectory[directory]?.remove(key)
+        if keysByDirectory[directory]?.isEmpty == true { keysByDirectory[directory] = nil }
+        return release(old)
+    }
+
+    /// Drops an entry's uses of its documents; returns those no object uses any more.
+    private mutating func release(_ entry: Entry) -> [Int] {
+        var unused: [Int] = []
+        for message in Set(entry.extents.map(\.message)) {
+            let left = (uses[message] ?? 1) - 1
+            uses[message] = left > 0 ? left : nil
+            if left <= 0 { unused.append(message) }
+        }
+        return unused
+    }
+
+    static func directory(of key: String) -> String {
+        guard let slash = key.lastIndex(of: "/") else { return "" }
+        return String(key[..<slash])
     }
 
     /// The delta that takes this state to `next`; a snapshot when `generation + 1` is due one.
@@ -195,35 +355,42 @@ public struct TelegramCatalog: Equatable, Sendable {
 
     public mutating func add(_ document: Document) { documents[document.message] = document }
 
-    public mutating func put(_ entry: Entry) { entries[entry.key] = entry }
+    public mutating func put(_ entry: Entry) { setEntry(entry) }
 
     /// Removes an object; documents it alone used are forgotten (and returned, for deletion).
     @discardableResult
     public mutating func remove(key: String) -> [Document] {
-        guard entries.removeValue(forKey: key) != nil else { return [] }
-        let orphans = unreferencedDocuments
-        forgetUnreferencedDocuments()
-        return orphans
+        guard let unused = removeEntry(key) else { return [] }
+        return unused.sorted().compactMap { documents.removeValue(forKey: $0) }
     }
 
     // MARK: Objects as a listing shows them
 
     public func objects(directory: String, namePrefix: String) -> [Entry] {
         let prefix = directory.isEmpty ? namePrefix : directory + "/" + namePrefix
-        return entries.values.filter { entry in
-            entry.key.hasPrefix(prefix) && !entry.key.dropFirst(directory.isEmpty ? 0 : directory.count + 1).contains("/")
-        }.sorted { $0.key < $1.key }
+        return (keysByDirectory[directory] ?? []).filter { $0.hasPrefix(prefix) }.compactMap { entries[$0] }.sorted { $0.key < $1.key }
     }
 
     public func subdirectories(of directory: String) -> [String] {
         let prefix = directory.isEmpty ? "" : directory + "/"
         var names: Set<String> = []
-        for key in entries.keys where key.hasPrefix(prefix) {
-            let rest = key.dropFirst(prefix.count)
-            if let slash = rest.firstIndex(of: "/") { names.insert(String(rest[..<slash])) }
+        for path in keysByDirectory.keys where path.hasPrefix(prefix) && path != directory {
+            let rest = path.dropFirst(prefix.count)
+            names.insert(String(rest[..<(rest.firstIndex(of: "/") ?? rest.endIndex)]))
         }
         return names.sorted()
     }
+}
+
+/// How catalog documents are written: sorted keys, so the same state is the same bytes.
+enum CatalogJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value))
+    }
+
+    static func decode<T: Decodable>(_ bytes: [UInt8]) throws -> T { try JSONDecoder().decode(T.self, from: Data(bytes)) }
 }
 
 /// The caption of a catalog message: readable in the chat, and enough to reach the previous

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import WalvaultPipeline
 import WalvaultSystem
@@ -42,6 +43,11 @@ public final class TelegramStore: Store, @unchecked Sendable {
     let documents: TelegramDocumentCache
     /// Retries of a request that failed transiently.
     let retryPolicy: RetryingStore.Policy
+    /// The largest catalog document walvault sends; a generation that would be larger is sent
+    /// in slices (`TelegramCatalog.Delta.slices(limit:)`). Under the cloud Bot API's 20 MiB
+    /// download limit, with room for the seal.
+    let catalogDocumentLimit: Int
+    public static let defaultCatalogDocumentLimit = 16 << 20
 
     /// Only ever touched under `state`'s lock.
     struct State: @unchecked Sendable {
@@ -77,8 +83,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
     public init(
         name: String, api: TelegramBotAPI, partSize: Int, workDirectory: String, keyRing: KeyRing?,
         pacer: TelegramPacer = TelegramPacer(), retryDelays: [Double] = [0.5, 1, 2, 4, 8],
-        clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() }
+        clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() }, catalogDocumentLimit: Int = defaultCatalogDocumentLimit
     ) {
+        self.catalogDocumentLimit = catalogDocumentLimit
         // The longest of `retryDelays` bounds the back-off; each wait is jittered below it.
         retryPolicy = RetryingStore.Policy(
             attempts: retryDelays.count + 1, baseDelayMicros: Int((retryDelays.first ?? 0.5) * 1_000_000),
@@ -473,47 +480,122 @@ public final class TelegramStore: Store, @unchecked Sendable {
             next = previous
         }
         do {
-            return try TelegramCatalog.replay(deltas.reversed())
+            var catalog = TelegramCatalog()
+            for head in deltas.reversed() {
+                guard let pointers = head.slices else {
+                    try catalog.apply(head)
+                    continue
+                }
+                var sealed = try downloadSlices(pointers, generation: head.generation)
+                try catalog.apply(head, slices: pointers.count) { i in
+                    // Decoded one at a time, each slice's bytes let go as soon as it is applied.
+                    let bytes = sealed[i]
+                    sealed[i] = []
+                    return try decodeSlice(bytes, pointer: pointers[i], generation: head.generation)
+                }
+            }
+            return catalog
         } catch let error as TelegramCatalog.Inconsistent {
             throw failure(
                 "the catalog in chat \(api.chatID) is inconsistent: \(error.description)", fix: "run walvault ship --catch-up to write a new catalog")
         }
     }
 
+    /// A generation's slices, downloaded side by side and checked against their SHA-256s; still sealed.
+    func downloadSlices(_ pointers: [TelegramCatalog.Pointer], generation: Int) throws -> [[UInt8]] {
+        let downloaded = Mutex<[Int: [UInt8]]>([:])
+        let failed = Mutex<(any Error)?>(nil)
+        let workers = min(4, pointers.count)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for i in stride(from: worker, to: pointers.count, by: workers) {
+                guard failed.withLock({ $0 == nil }) else { return }
+                let what = "catalog slice message \(pointers[i].message) (generation \(generation))"
+                do {
+                    let bytes = try repeating { try downloadChecked(pointers[i], what: what) }
+                    downloaded.withLock { $0[i] = bytes }
+                } catch {
+                    failed.withLock { $0 = $0 ?? error }
+                }
+            }
+        }
+        if let error = failed.withLock({ $0 }) { throw error }
+        return downloaded.withLock { all in pointers.indices.map { all[$0] ?? [] } }
+    }
+
+    func decodeSlice(_ sealed: [UInt8], pointer: TelegramCatalog.Pointer, generation: Int) throws -> TelegramCatalog.Slice {
+        let what = "catalog slice message \(pointer.message) (generation \(generation))"
+        let plain = try TelegramCatalogSeal.open(sealed, keyRing: keyRing, store: name, what: what)
+        do {
+            return try TelegramCatalog.Slice.decode(plain)
+        } catch {
+            throw failure("\(what) is not a walvault catalog slice", fix: "the previous catalog is used")
+        }
+    }
+
+    /// One generation's document: the whole generation, or (format 2) the head that names its slices.
     func readCatalogDocument(_ pointer: TelegramCatalog.Pointer) throws -> TelegramCatalog.Delta {
+        let what = "catalog message \(pointer.message)"
+        let plain = try TelegramCatalogSeal.open(try downloadChecked(pointer, what: what), keyRing: keyRing, store: name, what: what)
+        let head: TelegramCatalog.Delta
+        do {
+            head = try TelegramCatalog.Delta.decode(plain)
+        } catch {
+            throw failure("\(what) is not a walvault catalog", fix: "check chat_id")
+        }
+        guard head.format <= 2 else {
+            throw failure("\(what) is catalog format \(head.format), newer than this walvault reads", fix: "upgrade walvault")
+        }
+        return head
+    }
+
+    /// A catalog document's bytes, checked against the SHA-256 its pointer names.
+    func downloadChecked(_ pointer: TelegramCatalog.Pointer, what: String) throws -> [UInt8] {
         var bytes: [UInt8] = []
         let hasher = SHA256Hasher()
         try api.download(fileID: pointer.fileID, expectedSize: nil) { chunk in
             guard bytes.count + chunk.count <= 64 << 20 else {
-                throw failure("catalog message \(pointer.message) is larger than 64 MiB", fix: "this is not a walvault catalog")
+                throw failure("\(what) is larger than 64 MiB", fix: "this is not a walvault catalog")
             }
             hasher.update(chunk)
             bytes.append(contentsOf: chunk)
         }
         guard hasher.finalizeHex() == pointer.sha256 else {
-            throw failure("catalog message \(pointer.message) does not match its SHA-256", fix: "the previous catalog is used")
+            throw failure("\(what) does not match its SHA-256", fix: "the previous catalog is used")
         }
-        let plain = try TelegramCatalogSeal.open(bytes, keyRing: keyRing, store: name, what: "catalog message \(pointer.message)")
-        do {
-            return try TelegramCatalog.Delta.decode(plain)
-        } catch {
-            throw failure("catalog message \(pointer.message) is not a walvault catalog", fix: "check chat_id")
-        }
+        return bytes
     }
 
+    /// Sends a generation, in slices first when it is too large for one document, and pins it.
     func writeCatalog(_ delta: TelegramCatalog.Delta) throws -> TelegramCatalog.Pointer {
-        let sealed = try TelegramCatalogSeal.seal(try delta.encoded(), keyRing: keyRing)
+        // The seal adds a header and a tag; 4 KiB is ample room for them.
+        let slices = try delta.slices(limit: catalogDocumentLimit - 4096)
+        var head = delta
+        if slices.count > 1 {
+            var pointers: [TelegramCatalog.Pointer] = []
+            for slice in slices {
+                let caption = "walvault catalog-slice \(delta.generation) \(slice.index + 1)/\(slices.count)"
+                pointers.append(
+                    try sendSealed(try slice.encoded(), filename: "walvault-catalog-\(delta.generation)-\(slice.index + 1).json") { _ in caption })
+            }
+            head = delta.head(slices: pointers)
+        }
+        let pointer = try sendSealed(try head.encoded(), filename: "walvault-catalog-\(delta.generation).json") { sha in
+            TelegramCatalogCaption.make(generation: delta.generation, sha256: sha, previous: delta.previous)
+        }
+        try repeating { try api.pinChatMessage(pointer.message) }
+        return pointer
+    }
+
+    func sendSealed(_ plain: [UInt8], filename: String, caption: (String) -> String) throws -> TelegramCatalog.Pointer {
+        let sealed = try TelegramCatalogSeal.seal(plain, keyRing: keyRing)
         let sha = SHA256Hasher.hex(of: sealed)
         let message = try repeating {
             pacer.waitForTurn()
-            return try api.sendDocument(
-                sealed, filename: "walvault-catalog-\(delta.generation).json",
-                caption: TelegramCatalogCaption.make(generation: delta.generation, sha256: sha, previous: delta.previous))
+            return try api.sendDocument(sealed, filename: filename, caption: caption(sha))
         }
         guard let document = message.document else {
             throw failure("sendDocument answered a message without a document", fix: "check that api_base is a Telegram Bot API server")
         }
-        try repeating { try api.pinChatMessage(message.message_id) }
         return TelegramCatalog.Pointer(message: message.message_id, fileID: document.file_id, sha256: sha)
     }
 
@@ -535,26 +617,68 @@ public final class TelegramStore: Store, @unchecked Sendable {
 
     // MARK: The catalog as last read, on this machine
 
-    var cachePath: String { Paths.join(workDirectory, "catalog.state") }
+    /// The catalog as a header and its items in slices of `cacheSliceItems`, each a JSON document
+    /// behind its length (8 bytes, little-endian), written and read one slice at a time: the
+    /// memory is one slice's encoding, whatever the catalog's size.
+    var cachePath: String { Paths.join(workDirectory, "catalog.slices") }
+    static let cacheSliceItems = 20_000
 
-    struct CachedCatalog: Codable {
+    struct CacheHeader: Codable {
         var pointer: TelegramCatalog.Pointer
-        var snapshot: TelegramCatalog.Delta
+        var generation: Int
+        var slices: Int
     }
 
     func cachedCatalog(pointer: TelegramCatalog.Pointer) -> TelegramCatalog? {
-        guard let bytes = try? FileSystem.readSmallFile(cachePath, limit: 256 << 20),
-            let cached = try? JSONDecoder().decode(CachedCatalog.self, from: Data(bytes)),
-            cached.pointer == pointer
-        else { return nil }
-        return try? TelegramCatalog.replay([cached.snapshot])
+        guard let file = try? FileDescriptor.openForReading(cachePath) else { return nil }
+        defer { try? file.close() }
+        func frame() throws -> [UInt8] {
+            var length: UInt64 = 0
+            guard try withUnsafeMutableBytes(of: &length, { try file.readFully(into: $0) }) == 8, UInt64(littleEndian: length) <= 64 << 20
+            else { throw failure("the catalog cache ends early", fix: "it is read from the chat again") }
+            var bytes = [UInt8](repeating: 0, count: Int(UInt64(littleEndian: length)))
+            guard try bytes.withUnsafeMutableBytes({ try file.readFully(into: $0) }) == bytes.count else {
+                throw failure("the catalog cache ends early", fix: "it is read from the chat again")
+            }
+            return bytes
+        }
+        guard let header = try? JSONDecoder().decode(CacheHeader.self, from: Data(frame())), header.pointer == pointer else { return nil }
+        var catalog = TelegramCatalog()
+        let head = TelegramCatalog.Delta(generation: header.generation, previous: nil, snapshot: true, documents: [], put: [], delete: [])
+        do {
+            try catalog.apply(head, slices: header.slices) { _ in try TelegramCatalog.Slice.decode(try frame()) }
+        } catch {
+            return nil
+        }
+        return catalog
     }
 
     func saveCachedCatalog(_ catalog: TelegramCatalog, pointer: TelegramCatalog.Pointer) {
-        var snapshot = TelegramCatalog().delta(to: catalog, previous: nil)
-        snapshot.generation = catalog.generation
-        guard let bytes = try? JSONEncoder().encode(CachedCatalog(pointer: pointer, snapshot: snapshot)) else { return }
-        try? FileSystem.makeDirectories(workDirectory, mode: 0o700)
-        try? FileSystem.writeAtomically(cachePath, contents: Array(bytes), mode: 0o600)
+        let all = TelegramCatalog.Slice(
+            generation: catalog.generation, index: 0, documents: Array(catalog.documents.values), put: Array(catalog.entries.values), delete: [])
+        let count = (all.itemCount + Self.cacheSliceItems - 1) / Self.cacheSliceItems
+        let temp = cachePath + ".tmp"
+        do {
+            try FileSystem.makeDirectories(workDirectory, mode: 0o700)
+            let file = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
+            defer { try? file.close() }
+            func frame(_ bytes: [UInt8]) throws {
+                var length = UInt64(bytes.count).littleEndian
+                try withUnsafeBytes(of: &length) { try file.writeAll($0) }
+                try file.writeAll(bytes)
+            }
+            try frame(Array(try JSONEncoder().encode(CacheHeader(pointer: pointer, generation: catalog.generation, slices: count))))
+            for i in 0..<count {
+                var slice = all.items((i * Self.cacheSliceItems)..<min(all.itemCount, (i + 1) * Self.cacheSliceItems))
+                slice.index = i
+                try frame(try slice.encoded())
+            }
+            try FileSystem.rename(temp, to: cachePath)
+            // What walvault before format 2 kept instead: one JSON document.
+            try? FileSystem.remove(Paths.join(workDirectory, "catalog.state"))
+        } catch {
+            // Only a cache: the next process reads the catalog from the chat.
+            try? FileSystem.remove(temp)
+        }
     }
 }
