@@ -381,12 +381,35 @@ public struct Ship: Sendable {
     }
 
     /// The async store gets the cluster's binding (archive.info and its copy) before anything else.
+    /// One that already holds another cluster's binding under this name is refused (its archive
+    /// would mix two clusters' WAL), and so is a one-catalog store (a Telegram chat) that holds
+    /// another cluster's archive under any name.
     package func ensureBinding(target: Store, report: inout Report) throws {
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
+        let view = { (store: Store) in WalvaultContext.wrap(store, keyRing: context.keyRing) }
+        if target.capabilities.contains(.oneCluster) {
+            let others = try target.listSubdirectories(directory: "").filter { $0 != context.config.cluster.name }
+            if !others.isEmpty {
+                throw StoreError(
+                    store: target.name,
+                    problem:
+                        "\(target.location) holds the archive of cluster \(others.map { "\"\($0)\"" }.joined(separator: ", ")); this is cluster \"\(context.config.cluster.name)\", and nothing of it was shipped",
+                    fix: "give each cluster a store of its own (its own Telegram chat)")
+            }
+        }
+        if let theirs = try ArchiveBinding.load(store: view(target), layout: layout), let source = try source(of: layout.infoKey),
+            let ours = try ArchiveBinding.load(store: view(source), layout: layout),
+            theirs.identity.systemIdentifier != ours.identity.systemIdentifier
+        {
+            throw StoreError(
+                store: target.name,
+                problem:
+                    "\(layout.infoKey) there belongs to another cluster (system identifier \(theirs.identity.systemIdentifier); this one is \(ours.identity.systemIdentifier)); nothing was shipped",
+                fix: "give each cluster a store of its own (its own chat, bucket or path), or this one another [cluster] name")
+        }
         for key in [layout.infoKey, layout.infoCopyKey] where try target.head(key: key) == nil {
             guard let source = try source(of: key) else { continue }
-            if case .copied = try ObjectCopier.copy(key: key, from: source, to: target, view: { WalvaultContext.wrap($0, keyRing: context.keyRing) })
-            {
+            if case .copied = try ObjectCopier.copy(key: key, from: source, to: target, view: view) {
                 report.shipped += 1
             }
         }

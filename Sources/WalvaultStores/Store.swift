@@ -18,6 +18,9 @@ public struct StoreCapabilities: OptionSet, Sendable {
     /// bundles small objects into one document and records them in a pinned catalog), so a
     /// shipper keeps its queue entries until `flush` returns.
     public static let deferredCommit = StoreCapabilities(rawValue: 1 << 4)
+    /// One catalog for the whole store, rewritten by every writer (a Telegram chat): it holds one
+    /// cluster's archive, and `ship` refuses a second cluster there.
+    public static let oneCluster = StoreCapabilities(rawValue: 1 << 5)
 }
 
 /// What `flush` made of the deletions since the last one.

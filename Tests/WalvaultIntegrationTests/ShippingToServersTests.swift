@@ -83,9 +83,16 @@ import WalvaultTesting
         let spool: String
         let context: WalvaultContext
         let settings: [StoreSettings]
+        let systemIdentifier: UInt64
+        let cluster: String
 
-        init(partSize: Int = 4 << 20) throws {
-            standIn = try TelegramStandIn()
+        /// `sharing`: another cluster's rig, whose chat this one ships to as well.
+        init(
+            partSize: Int = 4 << 20, sharing other: Rig? = nil, cluster: String = "main", systemIdentifier: UInt64 = 7_000_000_000_000_000_001
+        ) throws {
+            self.systemIdentifier = systemIdentifier
+            self.cluster = cluster
+            standIn = try other?.standIn ?? TelegramStandIn()
             // Pacing and 429s have their own tests; here they would only make this one slow.
             try standIn.set(["rate": 1000])
             spool = dir.sub("spool")
@@ -97,7 +104,7 @@ import WalvaultTesting
                     mode: .async)
             ]
             let config = WalvaultConfig(
-                path: "/test/walvault.toml", cluster: ClusterSettings(name: "main", spool: spool),
+                path: "/test/walvault.toml", cluster: ClusterSettings(name: cluster, spool: spool),
                 compression: CompressionSettings(algorithm: .zstd), stores: settings, shipping: ShippingSettings(parallel: 2))
             context = WalvaultContext(
                 config: config, stores: [try WalvaultContext.makeStore(settings[0]), Self.telegram(standIn, dir, machine: "this", partSize: partSize)]
@@ -114,12 +121,13 @@ import WalvaultTesting
         func push(_ range: ClosedRange<Int>) throws {
             for i in range {
                 let name = "0000000100000000000000" + String(0x100 + i, radix: 16).uppercased().suffix(2)
-                _ = try ArchivePush(context: context).run(walPath: dir.write("pg_wal/\(name)", makeSegment(name: seg(name), seed: UInt64(i))))
+                _ = try ArchivePush(context: context).run(
+                    walPath: dir.write("pg_wal/\(name)", makeSegment(name: seg(name), systemIdentifier: systemIdentifier, seed: UInt64(i))))
             }
         }
 
         func walKeys(_ store: Store) throws -> [String] {
-            try store.list(directory: "main/wal/0000000100000000", namePrefix: "").map(\.key)
+            try store.list(directory: "\(cluster)/wal/0000000100000000", namePrefix: "").map(\.key)
         }
     }
 
@@ -139,6 +147,41 @@ import WalvaultTesting
         let newMachine = rig.telegram(machine: "new")
         #expect(try rig.walKeys(newMachine) == rig.walKeys(rig.context.stores[0]))
         #expect(try newMachine.head(key: "main/archive.info") != nil)
+    }
+
+    /// Another cluster under the same name shipping to the same chat: refused in one line before
+    /// anything is sent, and the chat keeps only the first cluster's archive.
+    @Test func anotherClusterOfTheSameNameIsRefusedInOneLineAndShipsNothing() throws {
+        let first = try Rig()
+        try first.push(1...2)
+        #expect(try Ship(context: first.context).run().failures.isEmpty)
+        let second = try Rig(sharing: first, systemIdentifier: 7_000_000_000_000_000_999)
+        try second.push(1...3)
+        let documents = first.standIn.stats()["documents", default: 0]
+        let report = try Ship(context: second.context).run()
+        #expect(
+            report.failures == [
+                "store \"telegram\": main/archive.info there belongs to another cluster (system identifier 7000000000000000001; this one is 7000000000000000999); nothing was shipped"
+            ])
+        #expect(first.standIn.stats()["documents", default: 0] == documents)
+        #expect(try second.walKeys(second.telegram(machine: "new")) == first.walKeys(first.context.stores[0]))
+    }
+
+    /// Another cluster under another name: the chat's one catalog would have two clusters' writers.
+    @Test func anotherClusterByNameIsRefusedInOneLineAndShipsNothing() throws {
+        let first = try Rig()
+        try first.push(1...2)
+        #expect(try Ship(context: first.context).run().failures.isEmpty)
+        let second = try Rig(sharing: first, cluster: "other", systemIdentifier: 7_000_000_000_000_000_999)
+        try second.push(1...3)
+        let documents = first.standIn.stats()["documents", default: 0]
+        let report = try Ship(context: second.context).run()
+        #expect(
+            report.failures == [
+                "store \"telegram\": telegram:\(first.standIn.chatID) holds the archive of cluster \"main\"; this is cluster \"other\", and nothing of it was shipped"
+            ])
+        #expect(first.standIn.stats()["documents", default: 0] == documents)
+        #expect(try first.telegram(machine: "new").listSubdirectories(directory: "") == ["main"])
     }
 
     /// A shipper killed after the documents went out but before the catalog did: the chat shows

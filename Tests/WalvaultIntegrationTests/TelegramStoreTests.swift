@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Testing
 import WalvaultPipeline
 import WalvaultSystem
@@ -28,12 +30,13 @@ import WalvaultTesting
         /// A store as a process sees it; `machine` names its local state (a new one: a new machine).
         func store(
             machine: String = "a", partSize: Int = 1 << 20, token: String? = nil, chatID: String? = nil, localFiles: Bool = false,
-            pacer: TelegramPacer = TelegramPacer(), catalogDocumentLimit: Int = TelegramStore.defaultCatalogDocumentLimit
+            pacer: TelegramPacer = TelegramPacer(), catalogDocumentLimit: Int = TelegramStore.defaultCatalogDocumentLimit,
+            catalogSettleSeconds: Double = 0.05
         ) -> TelegramStore {
             telegramStore(
                 standIn, workDirectory: dir.sub("work-\(machine)"), partSize: partSize, keyRing: keyRing, pacer: pacer,
                 retryDelays: [0.05, 0.1, 0.2, 0.4, 0.8], token: token, chatID: chatID, localFiles: localFiles,
-                catalogDocumentLimit: catalogDocumentLimit)
+                catalogDocumentLimit: catalogDocumentLimit, catalogSettleSeconds: catalogSettleSeconds)
         }
     }
 
@@ -231,7 +234,7 @@ import WalvaultTesting
         let rig = try Rig(encrypted: encrypted)
         try rig.standIn.set(["rate": 1000])
         let store = rig.store(pacer: TelegramPacer(rate: 1000), catalogDocumentLimit: 16 << 10)
-        try put(store, "k/first", [1])
+        try put(store, "main/first", [1])
         _ = try store.flush()
         let before = rig.standIn.stats()["documents", default: 0]
         for i in 0..<400 { try put(store, "main/wal/0000000100000000/segment-\(i)", [UInt8(i % 256), 7]) }
@@ -247,7 +250,7 @@ import WalvaultTesting
         // A slice that cannot be read makes the whole generation unreadable: the one before is used.
         try rig.standIn.set(["rate": 1000, "damaged": [head.message_id - 1]])
         let damaged = rig.store(machine: "damaged", catalogDocumentLimit: 16 << 10)
-        #expect(try damaged.head(key: "k/first") != nil)
+        #expect(try damaged.head(key: "main/first") != nil)
         #expect(try damaged.head(key: "main/wal/0000000100000000/segment-0") == nil)
     }
 
@@ -285,6 +288,53 @@ import WalvaultTesting
         let afterDamage = rig.store(machine: "a")
         #expect(try afterDamage.list(directory: "k", namePrefix: "").count == objects)
         #expect(rig.standIn.stats()["requests", default: 0] > beforeDamage + 1, "the catalog was downloaded")
+    }
+
+    /// Two machines shipping to one chat at the same moments: each pins a catalog, and one built
+    /// on the same predecessor as the other's must not hide the other's objects.
+    @Test func twoWritersRacingOnOneChatLoseNothing() throws {
+        let rig = try Rig()
+        try rig.standIn.set(["rate": 100_000])
+        let writers = ["one", "two"].map { rig.store(machine: $0, pacer: TelegramPacer(rate: 100_000), catalogSettleSeconds: 0.3) }
+        let rounds = 20
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: writers.count) { w in
+            for round in 0..<rounds {
+                do {
+                    try put(writers[w], "k/\(w)-\(round)", [UInt8(w), UInt8(round)])
+                    _ = try writers[w].flush()
+                } catch {
+                    failures.withLock { $0.append("writer \(w), round \(round): \(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        let reader = rig.store(machine: "reader")
+        let names = Set(try reader.list(directory: "k", namePrefix: "").map(\.name))
+        let expected = Set((0..<writers.count).flatMap { w in (0..<rounds).map { "\(w)-\($0)" } })
+        #expect(expected.subtracting(names).sorted() == [], "objects lost from the final catalog")
+        #expect(try readObject(reader, "k/1-19") == [1, 19])
+    }
+
+    @Test func aPinSlowerThanTheSettleTimeIsTakenBackAndTheFlushFailsAfterItsAttempts() throws {
+        let rig = try Rig()
+        try rig.standIn.set(["rate": 1000])
+        let first = rig.store(machine: "one", pacer: TelegramPacer(rate: 1000))
+        try put(first, "k/one", [1])
+        _ = try first.flush()
+        let pinnedBefore = try #require(try first.api.getChat().pinned_message?.message_id)
+        let hasty = rig.store(machine: "two", pacer: TelegramPacer(rate: 1000), catalogSettleSeconds: 1e-9)
+        try put(hasty, "k/two", [2])
+        let error = try #require(storeError { _ = try hasty.flush() })
+        #expect(error.problem.hasPrefix("the catalog of chat \(rig.standIn.chatID) could not be pinned in 8 attempts"))
+        #expect(error.kind == .transient)
+        #expect(try first.api.getChat().pinned_message?.message_id == pinnedBefore)
+        #expect(try rig.store(machine: "three").head(key: "k/two") == nil)
+        // The same changes, flushed by a writer that pins in time, arrive.
+        let patient = rig.store(machine: "two", pacer: TelegramPacer(rate: 1000))
+        try put(patient, "k/two", [2])
+        _ = try patient.flush()
+        #expect(try rig.store(machine: "four").head(key: "k/two") != nil)
     }
 
     func hex(_ value: Int, width: Int) -> String {

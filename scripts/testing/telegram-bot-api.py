@@ -61,11 +61,16 @@ def read_control():
         settings.update(json.load(f))
 
 
+stats_lock = threading.Lock()
+
+
 def write_stats():
+    # One writer at a time: requests are served on threads, and they share the temporary name.
     if CONTROL:
-        with open(CONTROL + ".stats.tmp", "w") as f:
-            json.dump(stats, f)
-        os.replace(CONTROL + ".stats.tmp", CONTROL + ".stats")
+        with stats_lock:
+            with open(CONTROL + ".stats.tmp", "w") as f:
+                json.dump(stats, f)
+            os.replace(CONTROL + ".stats.tmp", CONTROL + ".stats")
 
 
 class Refusal(Exception):
@@ -257,6 +262,14 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
         stats["deleted"] += 1
         if "document" in message:
             files.pop("documents/" + message["document"]["file_id"], None)
+        return True
+
+    def m_unpinChatMessage(self, params):
+        # Without message_id, Telegram unpins the most recent pinned message.
+        message_id = int(params.get("message_id", 0)) or (pins[-1] if pins else 0)
+        if message_id not in pins:
+            raise Refusal(400, "Bad Request: message to unpin not found")
+        pins.remove(message_id)
         return True
 
     def m_pinChatMessage(self, params):

@@ -132,6 +132,11 @@ public final class TelegramBotAPI: @unchecked Sendable {
             ], as: Bool.self)
     }
 
+    public func unpinChatMessage(_ messageID: Int) throws {
+        _ = try call(
+            "unpinChatMessage", [.text(name: "chat_id", value: chatID), .text(name: "message_id", value: String(messageID))], as: Bool.self)
+    }
+
     /// A document's bytes: `getFile`, then the download (refused by Telegram past 20 MiB).
     public func download(fileID: String, expectedSize: Int? = nil) throws -> [UInt8] {
         var bytes: [UInt8] = []

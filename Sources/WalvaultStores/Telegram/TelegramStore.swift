@@ -29,7 +29,7 @@ import WalvaultSystem
 /// all rebuilt from the chat when missing, so a new machine needs only the config.
 public final class TelegramStore: Store, @unchecked Sendable {
     public let name: String
-    public var capabilities: StoreCapabilities { [.listing, .deletion, .deferredCommit] }
+    public var capabilities: StoreCapabilities { [.listing, .deletion, .deferredCommit, .oneCluster] }
     public var maxObjectSize: Int? { nil }
     public var location: String { "telegram:\(api.chatID)" }
 
@@ -48,6 +48,10 @@ public final class TelegramStore: Store, @unchecked Sendable {
     /// download limit, with room for the seal.
     let catalogDocumentLimit: Int
     public static let defaultCatalogDocumentLimit = 16 << 20
+    /// How long a writer waits after pinning a catalog before it trusts the pin, and the longest
+    /// its check of the pinned catalog and its pin may take (see `pin(_:after:)`).
+    let catalogSettleSeconds: Double
+    public static let defaultCatalogSettleSeconds = 1.0
 
     /// Only ever touched under `state`'s lock.
     struct State: @unchecked Sendable {
@@ -83,9 +87,11 @@ public final class TelegramStore: Store, @unchecked Sendable {
     public init(
         name: String, api: TelegramBotAPI, partSize: Int, workDirectory: String, keyRing: KeyRing?,
         pacer: TelegramPacer = TelegramPacer(), retryDelays: [Double] = [0.5, 1, 2, 4, 8],
-        clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() }, catalogDocumentLimit: Int = defaultCatalogDocumentLimit
+        clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() }, catalogDocumentLimit: Int = defaultCatalogDocumentLimit,
+        catalogSettleSeconds: Double = defaultCatalogSettleSeconds
     ) {
         self.catalogDocumentLimit = catalogDocumentLimit
+        self.catalogSettleSeconds = catalogSettleSeconds
         // The longest of `retryDelays` bounds the back-off; each wait is jittered below it.
         retryPolicy = RetryingStore.Policy(
             attempts: retryDelays.count + 1, baseDelayMicros: Int((retryDelays.first ?? 0.5) * 1_000_000),
@@ -331,36 +337,88 @@ public final class TelegramStore: Store, @unchecked Sendable {
             try withCatalog { state in
                 try sendBundle(&state)
                 guard !state.changes.isEmpty else { return FlushReport() }
-                // Another process may have pinned a newer catalog (expire while ship ran): start
-                // from it and apply this process's changes again.
-                let pinned = try repeating { try pinnedCatalog() }
-                if pinned?.pointer != state.pinned {
-                    let newer = try repeating { try readCatalog(from: pinned) }
-                    state.durable = newer.catalog
-                    state.pinned = newer.pointer
-                    var working = newer.catalog
-                    for change in state.changes {
-                        switch change {
-                        case .put(let entry):
-                            for extent in entry.extents { if let document = state.working.documents[extent.message] { working.add(document) } }
-                            working.put(entry)
-                        case .remove(let key): _ = working.remove(key: key)
-                        }
-                    }
-                    state.working = working
+                for _ in 0..<Self.pinAttempts {
+                    // Another process may have pinned a newer catalog (expire while ship ran, or
+                    // another machine): start from it and apply this process's changes again.
+                    let pinned = try repeating { try pinnedCatalog() }
+                    if let pinned, pinned.pointer != state.pinned { try rebase(&state, on: pinned) }
+                    let base = state.durable ?? TelegramCatalog()
+                    let delta = base.delta(to: state.working, previous: state.pinned)
+                    let pointer = try writeCatalog(delta)
+                    guard try pin(pointer, after: state.pinned) else { continue }
+                    // Compare after the pin has settled: a writer that read the same predecessor
+                    // and pinned first is caught here, one that pins later by its own check.
+                    usleep(UInt32(catalogSettleSeconds * 1_000_000))
+                    guard try isStillCurrent(pointer, generation: delta.generation) else { continue }
+                    var next = base
+                    try next.apply(delta)
+                    state.durable = next
+                    state.pinned = pointer
+                    state.changes = []
+                    saveCachedCatalog(next, pointer: pointer)
+                    return deleteOrphans(&state)
                 }
-                let base = state.durable ?? TelegramCatalog()
-                let delta = base.delta(to: state.working, previous: state.pinned)
-                let pointer = try writeCatalog(delta)
-                var next = base
-                try next.apply(delta)
-                state.durable = next
-                state.pinned = pointer
-                state.changes = []
-                saveCachedCatalog(next, pointer: pointer)
-                return deleteOrphans(&state)
+                throw failure(
+                    "the catalog of chat \(api.chatID) could not be pinned in \(Self.pinAttempts) attempts: each time another writer's replaced it, or checking and pinning took longer than \(catalogSettleSeconds) s",
+                    fix:
+                        "ship each cluster to a chat of its own, from one machine at a time, over a link that answers within a second; this run's objects are shipped again next time",
+                    kind: .transient)
             }
         }
+    }
+
+    /// How often a flush writes its catalog again after another writer's replaced it.
+    static let pinAttempts = 8
+
+    /// Pins `pointer` if `predecessor` is still the pinned catalog, checked and pinned within
+    /// `catalogSettleSeconds`; a pin that took longer is taken back. Telegram has no
+    /// compare-and-swap, so two writers that read the same predecessor can both pin. Every writer
+    /// waits `catalogSettleSeconds` after its pin before it trusts it, and no writer's check and
+    /// pin take longer than that: so whichever of two such pins comes second, the other writer
+    /// sees it after its wait, and writes its catalog again on top of it.
+    func pin(_ pointer: TelegramCatalog.Pointer, after predecessor: TelegramCatalog.Pointer?) throws -> Bool {
+        let clock = Stopwatch()
+        if let current = try repeating({ try pinnedCatalog() }), current.pointer != predecessor { return false }
+        try repeating { try api.pinChatMessage(pointer.message) }
+        guard clock.seconds < catalogSettleSeconds else {
+            try? repeating { try api.unpinChatMessage(pointer.message) }
+            return false
+        }
+        return true
+    }
+
+    /// The state of the newer catalog `pinned`, with this process's changes applied to it again.
+    func rebase(_ state: inout State, on pinned: (pointer: TelegramCatalog.Pointer, caption: TelegramCatalogCaption.Parsed)) throws {
+        let newer = try repeating { try readCatalog(from: pinned) }
+        state.durable = newer.catalog
+        state.pinned = newer.pointer
+        var working = newer.catalog
+        for change in state.changes {
+            switch change {
+            case .put(let entry):
+                for extent in entry.extents { if let document = state.working.documents[extent.message] { working.add(document) } }
+                working.put(entry)
+            case .remove(let key): _ = working.remove(key: key)
+            }
+        }
+        state.working = working
+    }
+
+    /// Whether the pinned catalog is `ours` or was built on it: walks back from the pinned one to
+    /// `ours`'s generation, through captions and catalog documents.
+    func isStillCurrent(_ ours: TelegramCatalog.Pointer, generation: Int) throws -> Bool {
+        // A pinned message that is no catalog is no other writer's catalog.
+        guard let pinned = try repeating({ try pinnedCatalog() }) else { return true }
+        var pointer = pinned.pointer
+        var pointerGeneration = pinned.caption.generation
+        var previous = pinned.caption.previous
+        while pointer != ours {
+            guard pointerGeneration > generation, let before = previous else { return false }
+            if pointerGeneration - 1 == generation { return before == ours }
+            let head = try repeating { try readCatalogDocument(before) }
+            (pointer, pointerGeneration, previous) = (before, head.generation, head.previous)
+        }
+        return true
     }
 
     /// After the catalog without them is pinned: delete what Telegram still lets a bot delete.
@@ -565,7 +623,7 @@ public final class TelegramStore: Store, @unchecked Sendable {
         return bytes
     }
 
-    /// Sends a generation, in slices first when it is too large for one document, and pins it.
+    /// Sends a generation, in slices first when it is too large for one document; `flush` pins it.
     func writeCatalog(_ delta: TelegramCatalog.Delta) throws -> TelegramCatalog.Pointer {
         // The seal adds a header and a tag; 4 KiB is ample room for them.
         let slices = try delta.slices(limit: catalogDocumentLimit - 4096)
@@ -579,11 +637,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
             }
             head = delta.head(slices: pointers)
         }
-        let pointer = try sendSealed(try head.encoded(), filename: "walvault-catalog-\(delta.generation).json") { sha in
+        return try sendSealed(try head.encoded(), filename: "walvault-catalog-\(delta.generation).json") { sha in
             TelegramCatalogCaption.make(generation: delta.generation, sha256: sha, previous: delta.previous)
         }
-        try repeating { try api.pinChatMessage(pointer.message) }
-        return pointer
     }
 
     func sendSealed(_ plain: [UInt8], filename: String, caption: (String) -> String) throws -> TelegramCatalog.Pointer {
