@@ -111,6 +111,60 @@ import WalvaultTesting
         #expect(gone?.kind == .notFound)
     }
 
+    /// Forum supergroups as the Bot API documents them: topics opened by an administrator with
+    /// can_manage_topics, documents sent into them, and a topic deleted with all its messages
+    /// (can_delete_messages), whatever their age, where deleteMessage refuses after 48 hours.
+    @Test func aForumTopicTakesDocumentsAndIsDeletedWithThemWhateverTheirAge() throws {
+        let standIn = try TelegramStandIn()
+        try standIn.set(["forum": true])
+        let api = api(standIn)
+        let chat = try api.getChat()
+        #expect(chat.is_forum == true && chat.type == "supergroup")
+        let me = try api.getMe()
+        let member = try api.getChatMember(me.id)
+        #expect(member.status == "administrator" && member.can_manage_topics == true && member.can_delete_messages == true)
+        let topic = try api.createForumTopic(name: "walvault main 20261203T030000Z")
+        let inTopic = try api.sendDocument([1, 2, 3], filename: "part", caption: "walvault data", thread: topic)
+        let general = try api.sendDocument([4, 5], filename: "catalog", caption: "walvault catalog")
+        try standIn.set(["forum": true, "clock_offset": 45 * 86400])
+        #expect(storeError { try api.deleteMessage(inTopic.message_id) }?.refusal == .deletionWindowPassed)
+        try api.deleteForumTopic(topic)
+        #expect(standIn.stats()["topics_deleted"] == 1)
+        #expect(storeError { _ = try api.download(fileID: inTopic.document!.file_id, expectedSize: 3) } != nil)
+        #expect(try api.download(fileID: general.document!.file_id, expectedSize: 2) == [4, 5])
+        // The topic is gone: a send into it, or deleting it again, says so.
+        let gone = try #require(storeError { _ = try api.sendDocument([1], filename: "x", caption: "", thread: topic) })
+        #expect(gone.problem.contains("message thread not found") && gone.fix.contains("opens a new one"))
+        #expect(storeError { try api.deleteForumTopic(topic) }?.problem.contains("TOPIC_ID_INVALID") == true)
+    }
+
+    @Test(
+        arguments: [
+            (["forum": false], "createForumTopic", "not a forum", "turn Topics on in the group's settings, or set forum_topics = false"),
+            (["forum": true, "can_manage_topics": false], "createForumTopic", "not enough rights to create a topic", "the right to manage topics"),
+            (["forum": true, "bot_status": "member"], "createForumTopic", "not enough rights to create a topic", "an administrator"),
+            (["forum": true, "can_delete_messages": false], "deleteForumTopic", "not enough rights to delete a topic", "the right to delete messages")
+        ] as [([String: any Sendable], String, String, String)])
+    func aMissingRightOrAChatWithoutTopicsIsOneLineThatNamesWhatToGrant(
+        settings: [String: any Sendable], method: String, problem: String, fix: String
+    ) throws {
+        let standIn = try TelegramStandIn()
+        try standIn.set(["forum": true])
+        let api = api(standIn)
+        let topic = try api.createForumTopic(name: "walvault main L")
+        try standIn.set(settings)
+        let error = try #require(
+            storeError {
+                if method == "createForumTopic" { _ = try api.createForumTopic(name: "walvault main M") } else { try api.deleteForumTopic(topic) }
+            })
+        #expect(error.kind == .permanent)
+        #expect(error.problem.contains(problem), "\(error.problem)")
+        #expect(error.fix.contains(fix), "\(error.fix)")
+        #expect("\(error)".split(separator: "\n").count == 1)
+        let member = try api.getChatMember(try api.getMe().id)
+        if settings["bot_status"] as? String == "member" { #expect(member.status == "member" && member.can_manage_topics == nil) }
+    }
+
     @Test func errorKinds() {
         #expect(TelegramFailure.kind(code: 401, description: "Unauthorized") == .auth)
         #expect(TelegramFailure.kind(code: 429, description: "Too Many Requests: retry after 5") == .transient)

@@ -8,20 +8,27 @@ and enforcing what walvault must live with:
 - deleteMessage of a message older than 48 hours is 400 "message can't be deleted";
 - getChat answers the most recent pinned message that still exists (Telegram keeps every pin);
   pinChatMessage pins;
-- an unknown chat is 400 "chat not found".
+- an unknown chat is 400 "chat not found";
+- forum supergroups (settings "forum": true): getChat says is_forum; createForumTopic needs the bot to
+  be an administrator with can_manage_topics ("not enough rights to create a topic") in a forum ("the
+  chat is not a forum"); sends take message_thread_id (an unknown one is "message thread not found";
+  without one, a message goes to the General topic); deleteForumTopic needs can_delete_messages and
+  deletes the topic with all its messages, whatever their age; getMe and getChatMember answer the bot
+  and its rights ("bot_status", "can_manage_topics", "can_delete_messages" in the settings).
 
     python3 telegram-bot-api.py TOKEN CHAT_ID [CONTROL_FILE]    # prints its port; serves until stdin closes
 
 CONTROL_FILE (replaced whole, like the fault proxy's) holds JSON settings the test may change at any
 time: {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kind": "502",
-"damaged": [], "local_dir": null}. clock_offset moves the stand-in's clock (seconds), fail_share answers
+"damaged": [], "local_dir": null, "forum": false, "bot_status": "administrator", "can_manage_topics": true,
+"can_delete_messages": true}. clock_offset moves the stand-in's clock (seconds), fail_share answers
 that share of requests with a 502 or a dropped connection (fail_every: every nth request, for tests
 that must not depend on chance), damaged lists message ids whose document
 downloads come back with one byte changed, local_dir makes it behave like a server started with
 --local (getFile answers an absolute path under that directory, where the file is written), and
 keep_dir gets a copy of every document received (for tests that check what left the machine).
 CONTROL_FILE.stats gets {"requests", "served_429", "documents", "document_bytes", "texts", "deleted", "failed",
-"retry_after_total"}
+"retry_after_total", "messages", "message_bytes", "topics", "topics_deleted"}
 (texts: every sendMessage text, for alert tests; failed: requests answered by fail_share).
 """
 import email.parser, email.policy, http.server, json, os, random, socket, sys, threading, time, urllib.parse
@@ -37,9 +44,13 @@ files = {}        # file_id -> bytes
 messages = {}     # message_id -> {"date", "document": {...}} 
 pins = []        # message ids in pin order
 next_id = [1]
+topics = {}       # message_thread_id -> name
+BOT_ID = 42
 sent = []         # times of messages sent to the chat, for the rate limit
-stats = {"requests": 0, "served_429": 0, "documents": 0, "document_bytes": 0, "texts": [], "deleted": 0, "failed": 0, "retry_after_total": 0}
-settings = {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kind": "502", "damaged": [], "local_dir": None}
+stats = {"requests": 0, "served_429": 0, "documents": 0, "document_bytes": 0, "texts": [], "deleted": 0, "failed": 0, "retry_after_total": 0,
+         "messages": 0, "message_bytes": 0, "topics": 0, "topics_deleted": 0}
+settings = {"rate": 20, "window": 60, "clock_offset": 0, "fail_share": 0.0, "fail_kind": "502", "damaged": [], "local_dir": None,
+            "forum": False, "bot_status": "administrator", "can_manage_topics": True, "can_delete_messages": True}
 seen = [None]
 
 
@@ -67,9 +78,14 @@ stats_lock = threading.Lock()
 def write_stats():
     # One writer at a time: requests are served on threads, and they share the temporary name.
     if CONTROL:
+        with lock:
+            # What the chat holds now: every message still in it, and its documents' bytes.
+            stats["messages"] = len(messages)
+            stats["message_bytes"] = sum(m["document"]["file_size"] for m in messages.values() if "document" in m)
+            snapshot = json.dumps(stats)
         with stats_lock:
             with open(CONTROL + ".stats.tmp", "w") as f:
-                json.dump(stats, f)
+                f.write(snapshot)
             os.replace(CONTROL + ".stats.tmp", CONTROL + ".stats")
 
 
@@ -114,6 +130,9 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
         if kind.startswith("multipart/form-data"):
             message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
                 b"Content-Type: " + kind.encode() + b"\r\nMIME-Version: 1.0\r\n\r\n" + body)
+            boundary = message.get_boundary() or ""
+            if not message.is_multipart() and body.strip() == b"--" + boundary.encode() + b"--":
+                return query   # a form without fields (getMe): no parameters
             if not message.is_multipart():
                 raise Refusal(400, "Bad Request: malformed multipart body")
             for part in message.iter_parts():
@@ -197,10 +216,69 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
         sent.append(t)
 
     def m_getMe(self, params):
-        return {"id": 42, "is_bot": True, "first_name": "walvault test", "username": "walvault_test_bot"}
+        return {"id": BOT_ID, "is_bot": True, "first_name": "walvault test", "username": "walvault_test_bot"}
+
+    def m_getChatMember(self, params):
+        user = {"id": int(params.get("user_id", 0)), "is_bot": True, "first_name": "walvault test"}
+        if user["id"] != BOT_ID:
+            raise Refusal(400, "Bad Request: user not found")
+        if settings["bot_status"] != "administrator":
+            return {"status": settings["bot_status"], "user": user}
+        return {"status": "administrator", "user": user, "can_be_edited": False, "is_anonymous": False,
+                "can_manage_chat": True, "can_delete_messages": settings["can_delete_messages"],
+                "can_manage_video_chats": False, "can_restrict_members": False, "can_promote_members": False,
+                "can_change_info": False, "can_invite_users": True, "can_post_stories": False, "can_edit_stories": False,
+                "can_delete_stories": False, "can_pin_messages": True, "can_manage_topics": settings["can_manage_topics"]}
+
+    def admin_may(self, right):
+        return settings["bot_status"] == "administrator" and settings[right]
+
+    def thread(self, params):
+        """The topic a send goes to: None (General) or a topic that exists."""
+        if "message_thread_id" not in params:
+            return None
+        thread_id = int(params["message_thread_id"])
+        if not settings["forum"] or thread_id not in topics:
+            raise Refusal(400, "Bad Request: message thread not found")
+        return thread_id
+
+    def m_createForumTopic(self, params):
+        if not settings["forum"]:
+            raise Refusal(400, "Bad Request: the chat is not a forum")
+        if not self.admin_may("can_manage_topics"):
+            raise Refusal(400, "Bad Request: not enough rights to create a topic")
+        name = params.get("name", "")
+        if not 1 <= len(name) <= 128:
+            raise Refusal(400, "Bad Request: TOPIC_TITLE_EMPTY" if not name else "Bad Request: TOPIC_TITLE_TOO_LONG")
+        self.paced()
+        thread_id = next_id[0]   # a topic is opened by a service message: its id is that message's
+        next_id[0] += 1
+        topics[thread_id] = name
+        stats["topics"] += 1
+        return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
+
+    def m_deleteForumTopic(self, params):
+        if not settings["forum"]:
+            raise Refusal(400, "Bad Request: the chat is not a forum")
+        if not self.admin_may("can_delete_messages"):
+            raise Refusal(400, "Bad Request: not enough rights to delete a topic")
+        thread_id = int(params.get("message_thread_id", 0))
+        if thread_id not in topics:
+            raise Refusal(400, "Bad Request: TOPIC_ID_INVALID")
+        del topics[thread_id]
+        for message_id in [m for m, message in messages.items() if message.get("message_thread_id") == thread_id]:
+            message = messages.pop(message_id)
+            if "document" in message:
+                files.pop("documents/" + message["document"]["file_id"], None)
+            if message_id in pins:
+                pins.remove(message_id)
+        stats["topics_deleted"] += 1
+        return True
 
     def m_getChat(self, params):
         chat = {"id": int(CHAT), "type": "supergroup", "title": "backups"}
+        if settings["forum"]:
+            chat["is_forum"] = True
         alive = [m for m in pins if m in messages]
         if alive:
             chat["pinned_message"] = messages[alive[-1]]
@@ -210,6 +288,7 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
         document = params.get("document")
         if not isinstance(document, dict):
             raise Refusal(400, "Bad Request: there is no document in the request")
+        thread_id = self.thread(params)
         self.paced()
         message_id = next_id[0]
         next_id[0] += 1
@@ -223,6 +302,9 @@ class BotAPI(http.server.BaseHTTPRequestHandler):
                                 "file_size": len(document["data"])}}
         if params.get("caption"):
             message["caption"] = params["caption"]
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         messages[message_id] = message
         stats["documents"] += 1
         stats["document_bytes"] += len(document["data"])

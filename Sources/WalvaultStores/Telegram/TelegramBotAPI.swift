@@ -62,7 +62,27 @@ public final class TelegramBotAPI: @unchecked Sendable {
 
     public struct Chat: Decodable, Sendable {
         public let id: Int64
+        public let type: String?
+        /// A supergroup with topics turned on: only there can walvault open a topic per backup.
+        public let is_forum: Bool?
         public let pinned_message: Message?
+    }
+
+    public struct User: Decodable, Sendable {
+        public let id: Int64
+        public let is_bot: Bool?
+    }
+
+    /// The bot's standing in the chat; the rights are present for administrators only.
+    public struct ChatMember: Decodable, Sendable {
+        public let status: String
+        public let can_manage_topics: Bool?
+        public let can_delete_messages: Bool?
+    }
+
+    struct ForumTopic: Decodable {
+        let message_thread_id: Int
+        let name: String
     }
 
     struct File: Decodable {
@@ -86,27 +106,50 @@ public final class TelegramBotAPI: @unchecked Sendable {
         try call("getChat", [.text(name: "chat_id", value: chatID)], as: Chat.self)
     }
 
-    public func sendDocument(_ bytes: [UInt8], filename: String, caption: String) throws -> Message {
+    public func getMe() throws -> User {
+        try call("getMe", [], as: User.self)
+    }
+
+    public func getChatMember(_ userID: Int64) throws -> ChatMember {
+        try call("getChatMember", [.text(name: "chat_id", value: chatID), .text(name: "user_id", value: String(userID))], as: ChatMember.self)
+    }
+
+    /// Opens a topic in a forum supergroup; returns its `message_thread_id`.
+    public func createForumTopic(name: String) throws -> Int {
+        try call("createForumTopic", [.text(name: "chat_id", value: chatID), .text(name: "name", value: name)], as: ForumTopic.self)
+            .message_thread_id
+    }
+
+    /// Deletes a topic with all its messages: unlike deleteMessage, whatever their age.
+    public func deleteForumTopic(_ threadID: Int) throws {
+        _ = try call(
+            "deleteForumTopic", [.text(name: "chat_id", value: chatID), .text(name: "message_thread_id", value: String(threadID))], as: Bool.self)
+    }
+
+    /// `thread`: the forum topic to send into; nil for the chat itself (a forum's General topic).
+    public func sendDocument(_ bytes: [UInt8], filename: String, caption: String, thread: Int? = nil) throws -> Message {
         try call(
             "sendDocument",
-            [
-                .text(name: "chat_id", value: chatID), .text(name: "caption", value: caption),
-                .text(name: "disable_content_type_detection", value: "true"),
+            destination(thread) + [
+                .text(name: "caption", value: caption), .text(name: "disable_content_type_detection", value: "true"),
                 .file(name: "document", filename: filename, bytes: bytes)
             ], as: Message.self)
     }
 
     /// A document read from a file as it is sent (`readAt` is a `pread`), never whole in memory.
-    public func sendDocument(length: Int, readAt: @escaping (Int, UnsafeMutableRawBufferPointer) throws -> Int, filename: String, caption: String)
-        throws -> Message
-    {
+    public func sendDocument(
+        length: Int, readAt: @escaping (Int, UnsafeMutableRawBufferPointer) throws -> Int, filename: String, caption: String, thread: Int? = nil
+    ) throws -> Message {
         try call(
             "sendDocument",
-            [
-                .text(name: "chat_id", value: chatID), .text(name: "caption", value: caption),
-                .text(name: "disable_content_type_detection", value: "true"),
+            destination(thread) + [
+                .text(name: "caption", value: caption), .text(name: "disable_content_type_detection", value: "true"),
                 .stream(name: "document", filename: filename, length: length, readAt: readAt)
             ], as: Message.self)
+    }
+
+    private func destination(_ thread: Int?) -> [HTTPRequest.FormField] {
+        [.text(name: "chat_id", value: chatID)] + (thread.map { [.text(name: "message_thread_id", value: String($0))] } ?? [])
     }
 
     /// A text message (alerts), to this store's chat or another.
@@ -283,6 +326,14 @@ public enum TelegramFailure {
         case 400 where text.contains("file is too big"):
             return "documents over 20 MiB cannot be downloaded from the cloud Bot API: keep part_size_mb at 19 or less, or use a local Bot API server"
         case 400 where text.contains("can't be deleted"): return "Telegram lets a bot delete its messages for 48 hours only"
+        case 400 where text.contains("not a forum"):
+            return "chat \(chatID) is not a forum: turn Topics on in the group's settings, or set forum_topics = false"
+        case 400 where text.contains("rights to create a topic"):
+            return "make the bot an administrator of chat \(chatID) with the right to manage topics, or set forum_topics = false"
+        case 400 where text.contains("rights to delete a topic"):
+            return "give the bot the right to delete messages in chat \(chatID), or set forum_topics = false"
+        case 400 where text.contains("message thread not found") || text.contains("topic_id_invalid"):
+            return "the topic was deleted in Telegram; walvault opens a new one for the next backup"
         default: return code >= 500 ? "Telegram is unavailable (walvault retried it); try again later" : "check api_base, bot token and chat_id"
         }
     }
