@@ -286,6 +286,15 @@ import WalvaultTesting
         #expect(
             verify.stdout.contains("backup \(diff2.label) is broken: it builds on backup \(full.label), whose part \(part) no store holds"),
             "\(verify.stdout)")
+        // Block maps are kept in an unnamed file under TMPDIR: where there is none, verify says which
+        // backups it could not check block by block, and what to set.
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = rig.ws.file("no-such-directory")
+        let withoutTemporary = try run(rig.ws.walvault, ["--config", rig.config, "verify"], environment: environment, asPostgres: true)
+        #expect(withoutTemporary.status == 1)
+        #expect(
+            withoutTemporary.stdout.contains("cannot keep its block maps in a temporary file")
+                && withoutTemporary.stdout.contains("set TMPDIR to a writable directory"), "\(withoutTemporary.stdout)")
         let target = rig.ws.file("refused")
         let refused = try rig.walvault(["restore", "--pgdata", target, "--backup", diff2.label, "--target", "latest"], expectSuccess: false)
         #expect(refused.status == 1 && refused.stderr.contains("which it builds on) is in no store"), "\(refused.stderr)")
