@@ -242,12 +242,24 @@ public enum FileSystem {
     /// `durable: false` skips both fsyncs, for state that only matters while the machine is up
     /// (a running job's progress): still never half-written under its name.
     public static func writeAtomically(_ path: String, contents: [UInt8], mode: mode_t = 0o640, durable: Bool = true) throws {
+        try writeAtomically(path, mode: mode, durable: durable) { try $0.writeAll(contents) }
+    }
+
+    /// The same for a file written in pieces: `write` gets the temporary file, so memory is the
+    /// caller's piece at a time, not the whole file. The temporary name carries the process id:
+    /// two processes writing the same file never share one.
+    public static func writeAtomically(_ path: String, mode: mode_t = 0o640, durable: Bool = true, write: (FileDescriptor) throws -> Void) throws {
         let dir = Paths.dirname(path)
         let temp = Paths.join(dir, ".\(Paths.basename(path)).\(getpid()).tmp")
         do {
             let fd = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
-            try fd.writeAll(contents)
-            if durable { try fd.sync() }
+            do {
+                try write(fd)
+                if durable { try fd.sync() }
+            } catch {
+                try? fd.close()
+                throw error
+            }
             try fd.close()
             try rename(temp, to: path)
             if durable { try syncDirectory(dir) }

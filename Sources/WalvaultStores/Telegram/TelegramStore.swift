@@ -713,28 +713,25 @@ public final class TelegramStore: Store, @unchecked Sendable {
         let all = TelegramCatalog.Slice(
             generation: catalog.generation, index: 0, documents: Array(catalog.documents.values), put: Array(catalog.entries.values), delete: [])
         let count = (all.itemCount + Self.cacheSliceItems - 1) / Self.cacheSliceItems
-        let temp = cachePath + ".tmp"
         do {
             try FileSystem.makeDirectories(workDirectory, mode: 0o700)
-            let file = try FileDescriptor.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
-            defer { try? file.close() }
-            func frame(_ bytes: [UInt8]) throws {
-                var length = UInt64(bytes.count).littleEndian
-                try withUnsafeBytes(of: &length) { try file.writeAll($0) }
-                try file.writeAll(bytes)
+            try FileSystem.writeAtomically(cachePath, mode: 0o600) { file in
+                func frame(_ bytes: [UInt8]) throws {
+                    var length = UInt64(bytes.count).littleEndian
+                    try withUnsafeBytes(of: &length) { try file.writeAll($0) }
+                    try file.writeAll(bytes)
+                }
+                try frame(Array(try JSONEncoder().encode(CacheHeader(pointer: pointer, generation: catalog.generation, slices: count))))
+                for i in 0..<count {
+                    var slice = all.items((i * Self.cacheSliceItems)..<min(all.itemCount, (i + 1) * Self.cacheSliceItems))
+                    slice.index = i
+                    try frame(try slice.encoded())
+                }
             }
-            try frame(Array(try JSONEncoder().encode(CacheHeader(pointer: pointer, generation: catalog.generation, slices: count))))
-            for i in 0..<count {
-                var slice = all.items((i * Self.cacheSliceItems)..<min(all.itemCount, (i + 1) * Self.cacheSliceItems))
-                slice.index = i
-                try frame(try slice.encoded())
-            }
-            try FileSystem.rename(temp, to: cachePath)
             // What walvault before format 2 kept instead: one JSON document.
             try? FileSystem.remove(Paths.join(workDirectory, "catalog.state"))
         } catch {
             // Only a cache: the next process reads the catalog from the chat.
-            try? FileSystem.remove(temp)
         }
     }
 }
