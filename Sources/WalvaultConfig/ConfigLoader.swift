@@ -585,6 +585,7 @@ public enum ConfigLoader {
             throw fail("part_size_mb", "\(partSize) is out of range", "use 1 to 20 MiB for the cloud Bot API, up to 2000 with a local Bot API server")
         }
         let localFiles = try reader.bool("local_files") ?? false
+        let forumTopics = try reader.bool("forum_topics") ?? false
         let pace = try reader.int("messages_per_minute") ?? 18
         guard TelegramStoreSettings.messagesPerMinuteRange.contains(pace) else {
             throw fail(
@@ -605,7 +606,7 @@ public enum ConfigLoader {
         }
         return TelegramStoreSettings(
             apiBase: apiBase, botToken: try secretSource(reader, "bot_token", path: path, example: "WALVAULT_TELEGRAM_TOKEN"),
-            chatID: chatID, partSizeMB: partSize, localFiles: localFiles, messagesPerMinute: pace)
+            chatID: chatID, partSizeMB: partSize, localFiles: localFiles, messagesPerMinute: pace, forumTopics: forumTopics)
     }
 
     private static func secretSource(_ reader: TableReader, _ base: String, path: String, example: String) throws -> SecretSource {

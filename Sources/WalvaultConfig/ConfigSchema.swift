@@ -96,7 +96,11 @@ public enum ConfigSchema {
                 Key("api_base", "\"https://api.telegram.org\"", "A self-hosted Bot API server instead of Telegram's."),
                 Key("part_size_mb", "19", "The size of each document; the cloud Bot API downloads 20 MiB at most."),
                 Key("local_files", "false", "true when api_base is a Bot API server started with --local on this machine."),
-                Key("messages_per_minute", "18", "walvault's own pace, below Telegram's limit so it never waits on a 429.")
+                Key("messages_per_minute", "18", "walvault's own pace, below Telegram's limit so it never waits on a 429."),
+                Key(
+                    "forum_topics", "false",
+                    "One forum topic per base backup, deleted whole by expire: the only way a bot deletes messages older than 48 hours. Needs a forum supergroup and a bot with Manage topics and Delete messages."
+                )
             ]),
         Section(
             name: "encryption", storeType: nil,

@@ -13,11 +13,15 @@ public struct TelegramStoreSettings: Sendable, Equatable {
     /// walvault's own pace: Telegram takes about 20 messages a minute in a group or channel
     /// (more in a private chat with the bot); 18 stays below it without a 429.
     public var messagesPerMinute: Int
+    /// One forum topic per base backup (its parts and its WAL), deleted whole by retention: the
+    /// only way a bot deletes messages older than 48 hours. Needs a forum supergroup.
+    public var forumTopics: Bool
 
     public init(
         apiBase: String = "https://api.telegram.org", botToken: SecretSource, chatID: String, partSizeMB: Int = 19, localFiles: Bool = false,
-        messagesPerMinute: Int = 18
+        messagesPerMinute: Int = 18, forumTopics: Bool = false
     ) {
+        self.forumTopics = forumTopics
         self.messagesPerMinute = messagesPerMinute
         self.apiBase = apiBase
         self.botToken = botToken

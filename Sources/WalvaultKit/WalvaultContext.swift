@@ -184,7 +184,7 @@ public struct WalvaultContext: Sendable {
             return layered(
                 TelegramStore(
                     name: settings.name, api: api, partSize: telegram.partSizeMB << 20, workDirectory: work, keyRing: keyRing,
-                    pacer: TelegramPacer(rate: telegram.messagesPerMinute, window: 60)))
+                    pacer: TelegramPacer(rate: telegram.messagesPerMinute, window: 60), forumTopics: telegram.forumTopics))
         }
     }
 

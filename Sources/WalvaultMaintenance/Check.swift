@@ -28,7 +28,9 @@ public struct Check {
 
     /// Each group of checks is a step of its progress; the findings are the result, never a throw.
     public func run(events: OperationObserver = IgnoredEvents()) -> [HealthCheck] {
-        let steps: [() -> [HealthCheck]] = [archiving, { context.stores.map(probe) }, { [backupAge()] }, shippingLag, freeSpace, history]
+        let steps: [() -> [HealthCheck]] = [
+            archiving, { context.stores.map(probe) }, telegramRetention, { [backupAge()] }, shippingLag, freeSpace, history
+        ]
         let meter = ProgressMeter(events: events, phase: "check", unit: .files, total: Int64(steps.count))
         var checks: [HealthCheck] = []
         for step in steps {
@@ -121,6 +123,42 @@ public struct Check {
         } catch {
             return HealthCheck(name: name, ok: false, figure: "\(error)")
         }
+    }
+
+    /// Per Telegram store: with forum_topics, that the chat and the bot's rights let expire delete
+    /// topics; without, whether the chat already holds what retention should have deleted.
+    package func telegramRetention() -> [HealthCheck] {
+        context.config.stores.indices.compactMap { index -> HealthCheck? in
+            let settings = context.config.stores[index]
+            guard case .telegram(let telegram) = settings.kind, index < context.rawStores.count,
+                let store = Self.telegramStore(context.rawStores[index])
+            else { return nil }
+            do {
+                if telegram.forumTopics {
+                    try store.checkForum()
+                    return HealthCheck(
+                        name: "retention in \"\(settings.name)\"", ok: true,
+                        figure: "chat \(telegram.chatID) is a forum and the bot may open and delete topics: expire deletes each backup's topic whole")
+                }
+                guard let days = context.config.retentionDays(store: index) else { return nil }
+                return HealthCheck.telegramRetention(
+                    store: settings.name, oldestSentAt: try store.oldestUntopicedDocumentDate(), now: now(), days: days)
+            } catch let error as StoreError {
+                return HealthCheck(
+                    name: "retention in \"\(settings.name)\"", ok: false, figure: error.problem, fix: error.fix.isEmpty ? nil : error.fix)
+            } catch {
+                return HealthCheck(name: "retention in \"\(settings.name)\"", ok: false, figure: "\(error)")
+            }
+        }
+    }
+
+    static func telegramStore(_ store: Store) -> TelegramStore? {
+        var current: Store? = store
+        while let next = current {
+            if let telegram = next as? TelegramStore { return telegram }
+            current = (next as? any StoreWrapper)?.base
+        }
+        return nil
     }
 
     package func backupAge() -> HealthCheck {

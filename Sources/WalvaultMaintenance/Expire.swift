@@ -49,6 +49,12 @@ public struct ExpireReport: Codable, Equatable, Sendable {
     /// Per store, objects removed from its catalog whose bytes the service kept (Telegram lets a
     /// bot delete its messages for 48 hours only), with why. Never counted as deleted.
     public var leftBehind: [String: [String: String]] = [:]
+    /// Per store, groups deleted whole (Telegram forum topics, with every message in them) and
+    /// the bytes each held.
+    public var groupsDeleted: [String: [String: Int]] = [:]
+    /// Per store, groups nothing kept uses that could not be deleted yet, with why; the next run
+    /// (or the next ship) tries again.
+    public var groupsLeft: [String: [String: String]] = [:]
 
     /// Whether what was left in a store is ciphertext (said plainly either way).
     public var encrypted = false
@@ -100,6 +106,15 @@ public struct ExpireReport: Codable, Equatable, Sendable {
                 lines.append(
                     "  \(left.count) of them left in the chat, \(encrypted ? "encrypted" : "NOT encrypted: readable by anyone in the chat"), no longer in walvault's catalog (\(reasons)): delete them in Telegram by hand if they must go"
                 )
+            }
+            if let groups = groupsDeleted[store.store], !groups.isEmpty {
+                let bytes = groups.values.reduce(0, +)
+                lines.append(
+                    "  deleted \(groups.count) forum topic\(groups.count == 1 ? "" : "s") with every message in them (\(VerifyReport.megabytes(bytes)) MB): \(groups.keys.sorted().joined(separator: ", "))"
+                )
+            }
+            for (name, why) in (groupsLeft[store.store] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                lines.append("  forum topic \"\(name)\" holds nothing kept but was not deleted (\(why)); the next expire or ship tries again")
             }
             if cannotDelete.contains(store.store) { lines.append("  this store cannot delete: nothing was removed from it") }
         }
@@ -278,6 +293,8 @@ public struct Expire {
                 // The deletions are one new catalog; only then are documents deleted in the chat.
                 let flushed = try store.flush()
                 report.leftBehind[store.name] = flushed.leftBehind
+                report.groupsDeleted[store.name] = flushed.groupsDeleted
+                report.groupsLeft[store.name] = flushed.groupsLeft
                 count -= flushed.leftBehind.keys.filter { !ShipPlan.isManifest($0) }.count
             }
             deleted[store.name] = count

@@ -21,6 +21,25 @@ public struct HealthCheck: Codable, Equatable, Sendable {
         return minutes < 120 ? "\(minutes) min" : "\(minutes / 60) h"
     }
 
+    /// A Telegram chat without forum topics keeps every document older than 48 hours (a bot may
+    /// not delete them): once one is older than the retention window, retention is not what the
+    /// owner set, and old backups stay readable to anyone in the chat.
+    public static func telegramRetention(store: String, oldestSentAt: Int?, now: Int64, days: Int) -> HealthCheck {
+        let name = "retention in \"\(store)\""
+        guard let oldestSentAt else { return HealthCheck(name: name, ok: true, figure: "the chat holds no document of walvault's yet") }
+        let ageDays = max(0, Int(now / 1_000_000) - oldestSentAt) / 86_400
+        guard ageDays > days else {
+            return HealthCheck(name: name, ok: true, figure: "the oldest document is \(ageDays) days old, within the \(days)-day window")
+        }
+        return HealthCheck(
+            name: name, ok: false,
+            figure:
+                "the chat still holds documents \(ageDays) days old, past the \(days)-day window: Telegram lets a bot delete messages for 48 hours only, so expire could not",
+            fix:
+                "turn Topics on in the group, make the bot an administrator with Manage topics and Delete messages, and set forum_topics = true (docs/cloud-setup.md); delete the old messages in Telegram by hand"
+        )
+    }
+
     public static func backupAge(newest: (label: String, stop: Int64)?, now: Int64, maxHours: Int) -> HealthCheck {
         guard let newest else {
             return HealthCheck(

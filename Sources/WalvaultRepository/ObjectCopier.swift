@@ -16,17 +16,20 @@ public enum ObjectCopier {
     /// - Parameters:
     ///   - source, target: the stores below encryption (`WalvaultContext.rawStores`).
     ///   - view: how commands see a store (`WalvaultContext.wrap`): used to verify.
-    public static func copy(key: String, from source: Store, to target: Store, view: (Store) -> Store) throws -> Outcome {
+    ///   - group: what the object joins in a target with `.groupDeletion`.
+    public static func copy(key: String, from source: Store, to target: Store, group: ObjectGroup? = nil, view: (Store) -> Store) throws
+        -> Outcome
+    {
         let name = Paths.basename(key)
         if ArchiveLayout.plainObjectNames.contains(name) {
-            return try copySmall(key: key, from: source, to: target, view: view)
+            return try copySmall(key: key, from: source, to: target, group: group, view: view)
         }
         guard StoredObjectName(name) != nil || ExportObjectName(name) != nil else {
             throw RepositoryError(
                 problem: "\(key) in store \"\(source.name)\" is not an object walvault writes", fix: "remove it from the queue and the store")
         }
         if try target.head(key: key) != nil { return .alreadyThere }
-        let writer = try target.makeWriter(directory: Paths.dirname(key))
+        let writer = try target.makeWriter(directory: Paths.dirname(key), group: group)
         var committed = false
         defer { if !committed { writer.abort() } }
         let tee = TeeStore(base: source, writer: writer)
@@ -40,7 +43,7 @@ public enum ObjectCopier {
 
     /// Info files and manifests: read whole, checked through the view (decryption authenticates
     /// them; a manifest must decode), then created in the target as the same bytes.
-    static func copySmall(key: String, from source: Store, to target: Store, view: (Store) -> Store) throws -> Outcome {
+    static func copySmall(key: String, from source: Store, to target: Store, group: ObjectGroup?, view: (Store) -> Store) throws -> Outcome {
         guard let raw = try source.readSmall(key: key) else {
             throw RepositoryError(
                 problem: "\(key) is missing from store \"\(source.name)\"",
@@ -55,7 +58,7 @@ public enum ObjectCopier {
                     problem: "\(key) in store \"\(source.name)\" is damaged (\(error)), so it was not shipped", fix: "check the source store")
             }
         }
-        return try target.createSmall(key: key, contents: raw) ? .copied(bytes: raw.count) : .alreadyThere
+        return try target.createSmall(key: key, contents: raw, group: group) ? .copied(bytes: raw.count) : .alreadyThere
     }
 }
 

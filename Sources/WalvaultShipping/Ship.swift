@@ -21,8 +21,12 @@ public struct Ship: Sendable {
     /// Stops shipping between objects: what is not yet durable stays queued, and `run` returns
     /// (with `follow` too) with `cancelled` set.
     public var cancellation = Cancellation.never
+    let groups: ShipGroups
 
-    public init(context: WalvaultContext) { self.context = context }
+    public init(context: WalvaultContext) {
+        self.context = context
+        groups = ShipGroups(context: context)
+    }
 
     public struct Report: Equatable, Sendable {
         public var shipped = 0
@@ -243,6 +247,9 @@ public struct Ship: Sendable {
             let outcome = try target.flush()
             report.leftBehind.merge(outcome.leftBehind) { a, _ in a }
             for item in items {
+                // A flush may leave out an object whose document another writer's expire deleted
+                // with its group (a Telegram topic): its entry stays, and it is shipped again.
+                guard try target.head(key: item.key) != nil else { continue }
                 try queue.remove(item.entry)
                 report.stored.append(Shipped(store: target.name, key: item.key, size: item.bytes, handle: target.handle(of: item.key)))
             }
@@ -264,6 +271,7 @@ public struct Ship: Sendable {
             if let key = try queue.key(of: entry) { items.append((entry, key)) }
         }
         let plan = ShipPlan.ready(items)
+        if target.capabilities.contains(.groupDeletion) { try groups.refresh() }
         let outcomes = Mutex<[(ShippingQueue.Entry, String, Result<ObjectCopier.Outcome?, Error>)]>([])
         // Once an object fails for a reason another try might not meet (the store is unreachable,
         // after the driver's own retries), the round stops taking new objects: trying the other
@@ -330,7 +338,10 @@ public struct Ship: Sendable {
             try queue.remove(entry)
             return nil
         }
-        let outcome = try ObjectCopier.copy(key: key, from: source, to: target) { WalvaultContext.wrap($0, keyRing: context.keyRing) }
+        let group = target.capabilities.contains(.groupDeletion) ? try groups.group(of: key, source: source) : nil
+        let outcome = try ObjectCopier.copy(key: key, from: source, to: target, group: group) {
+            WalvaultContext.wrap($0, keyRing: context.keyRing)
+        }
         if target.capabilities.contains(.deferredCommit), case .copied(let bytes) = outcome {
             unflushed.add(store: target.name, .init(entry: entry, key: key, bytes: bytes))
         } else {

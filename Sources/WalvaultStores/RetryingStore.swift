@@ -80,6 +80,10 @@ public final class RetryingStore: StoreWrapper {
         try retrying { try base.makeWriter(directory: directory) }
     }
 
+    public func makeWriter(directory: String, group: ObjectGroup?) throws -> ObjectWriter {
+        try retrying { try base.makeWriter(directory: directory, group: group) }
+    }
+
     public func readSmall(key: String) throws -> [UInt8]? {
         try retrying { try base.readSmall(key: key) }
     }
@@ -88,5 +92,9 @@ public final class RetryingStore: StoreWrapper {
     /// answered by comparing them, not by failing.
     public func createSmall(key: String, contents: [UInt8]) throws -> Bool {
         try retrying { try base.createSmall(key: key, contents: contents) }
+    }
+
+    public func createSmall(key: String, contents: [UInt8], group: ObjectGroup?) throws -> Bool {
+        try retrying { try base.createSmall(key: key, contents: contents, group: group) }
     }
 }

@@ -21,12 +21,29 @@ public struct StoreCapabilities: OptionSet, Sendable {
     /// One catalog for the whole store, rewritten by every writer (a Telegram chat): it holds one
     /// cluster's archive, and `ship` refuses a second cluster there.
     public static let oneCluster = StoreCapabilities(rawValue: 1 << 5)
+    /// The store deletes a group of objects whole, where it cannot delete them one by one (a
+    /// Telegram forum topic, after Telegram's 48 hours): writers say which group an object joins.
+    public static let groupDeletion = StoreCapabilities(rawValue: 1 << 6)
+}
+
+/// Objects that retention lets go together: a base backup's parts and the WAL from its start
+/// until the next backup starts (`ObjectGroupPlan`). A store with `.groupDeletion` keeps them
+/// together; the others ignore it.
+public struct ObjectGroup: Hashable, Sendable {
+    /// Shown to people where the store shows groups (a topic's title), and how a store finds the group again.
+    public let name: String
+    public init(name: String) { self.name = name }
 }
 
 /// What `flush` made of the deletions since the last one.
 public struct FlushReport: Equatable, Sendable {
     /// Objects no longer in the store's catalog whose bytes the service would not delete, with why.
     public var leftBehind: [String: String] = [:]
+    /// Groups deleted whole (`.groupDeletion`), with the bytes that went with each.
+    public var groupsDeleted: [String: Int] = [:]
+    /// Groups that nothing kept uses any more but that could not be deleted yet, with why: the
+    /// next flush tries again.
+    public var groupsLeft: [String: String] = [:]
     public init(leftBehind: [String: String] = [:]) { self.leftBehind = leftBehind }
 }
 
@@ -77,10 +94,13 @@ public protocol Store: AnyObject, Sendable {
     func head(key: String) throws -> StoreObject?
     /// A writer whose object appears, complete, only when committed.
     func makeWriter(directory: String) throws -> ObjectWriter
+    /// The same, for an object that joins `group` in a store with `.groupDeletion`.
+    func makeWriter(directory: String, group: ObjectGroup?) throws -> ObjectWriter
     /// Reads a small object (info files); nil when it does not exist.
     func readSmall(key: String) throws -> [UInt8]?
     /// Creates a small object durably unless it exists; false when it already existed.
     func createSmall(key: String, contents: [UInt8]) throws -> Bool
+    func createSmall(key: String, contents: [UInt8], group: ObjectGroup?) throws -> Bool
     /// Removes an object (stores with `.deletion` only); one that is already gone is no error.
     /// Used to take back what a failed operation wrote; retention will use it too.
     func delete(key: String) throws
@@ -95,6 +115,10 @@ public protocol Store: AnyObject, Sendable {
 }
 
 extension Store {
+    public func makeWriter(directory: String, group: ObjectGroup?) throws -> ObjectWriter { try makeWriter(directory: directory) }
+    public func createSmall(key: String, contents: [UInt8], group: ObjectGroup?) throws -> Bool {
+        try createSmall(key: key, contents: contents)
+    }
     public func flush() throws -> FlushReport { FlushReport() }
     public func handle(of key: String) -> String? { nil }
     /// Stores whose writers leave nothing behind when killed (a local temporary file is never

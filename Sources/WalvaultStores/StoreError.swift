@@ -27,6 +27,8 @@ public struct StoreError: Problem, Equatable {
         case tooLarge
         /// The service no longer lets this client delete the object (Telegram: after 48 hours).
         case deletionWindowPassed
+        /// The group an object was sent into is gone (a Telegram forum topic deleted): open another.
+        case groupGone
     }
 
     public let store: String

@@ -18,11 +18,17 @@ import WalvaultTesting
         let keep: String
         let passphrase = "telegram passphrase " + UUID().uuidString
 
-        init(partSizeMB: Int = 19, messagesPerMinute: Int = 600, serverRate: Int = 600, serverWindow: Int = 60) throws {
+        /// - Parameters:
+        ///   - forumTopics: the chat is a forum supergroup, and the store sets forum_topics = true.
+        ///   - retentionDays: a [retention] section on the first machine.
+        init(
+            partSizeMB: Int = 19, messagesPerMinute: Int = 600, serverRate: Int = 600, serverWindow: Int = 60, forumTopics: Bool = false,
+            retentionDays: Int? = nil
+        ) throws {
             ws = try Workspace()
             standIn = try TelegramStandIn(token: "424242:TOKENMARKER-\(UUID().uuidString.prefix(8))")
             keep = try ws.mkdir("chat-documents")
-            try standIn.set(["rate": serverRate, "window": serverWindow, "keep_dir": keep])
+            try standIn.set(["rate": serverRate, "window": serverWindow, "keep_dir": keep, "forum": forumTopics])
             store = try ws.mkdir("store")
             spool = try ws.mkdir("spool")
             let tokenFile = try ws.write("bot-token", standIn.token + "\n")
@@ -40,6 +46,7 @@ import WalvaultTesting
                 chat_id = "\(standIn.chatID)"
                 part_size_mb = \(partSizeMB)
                 messages_per_minute = \(messagesPerMinute)
+                forum_topics = \(forumTopics)
 
                 """
             let encryption = "[encryption]\npassphrase_file = \"\(passphraseFile)\"\nkey_cache = \"\(cacheParent)\"\n"
@@ -50,6 +57,7 @@ import WalvaultTesting
                     conninfo = "host=\(ws.path) port=PORT user=postgres dbname=postgres"
                     spool = "\(spool)"
                     \(encryption)
+                    \(retentionDays.map { "[retention]\ndays = \($0)\n" } ?? "")
                     """, storeSections: "[[stores]]\nname = \"local\"\ntype = \"local\"\npath = \"\(store)\"\n\n" + telegram)
             // The new machine: an empty spool, and only the chat.
             let newSpool = try ws.mkdir("new-machine-spool")

@@ -31,12 +31,12 @@ import WalvaultTesting
         func store(
             machine: String = "a", partSize: Int = 1 << 20, token: String? = nil, chatID: String? = nil, localFiles: Bool = false,
             pacer: TelegramPacer = TelegramPacer(), catalogDocumentLimit: Int = TelegramStore.defaultCatalogDocumentLimit,
-            catalogSettleSeconds: Double = 0.05
+            catalogSettleSeconds: Double = 0.05, forumTopics: Bool = false
         ) -> TelegramStore {
             telegramStore(
                 standIn, workDirectory: dir.sub("work-\(machine)"), partSize: partSize, keyRing: keyRing, pacer: pacer,
                 retryDelays: [0.05, 0.1, 0.2, 0.4, 0.8], token: token, chatID: chatID, localFiles: localFiles,
-                catalogDocumentLimit: catalogDocumentLimit, catalogSettleSeconds: catalogSettleSeconds)
+                catalogDocumentLimit: catalogDocumentLimit, catalogSettleSeconds: catalogSettleSeconds, forumTopics: forumTopics)
         }
     }
 
@@ -340,5 +340,105 @@ import WalvaultTesting
     func hex(_ value: Int, width: Int) -> String {
         let digits = String(value, radix: 16, uppercase: true)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+}
+
+/// Forum topics (issue 29, part 1): each group's objects in a topic of its own, deleted whole.
+@Suite(.serialized) struct TelegramTopicStoreTests {
+    func put(_ store: TelegramStore, _ key: String, _ bytes: [UInt8], group: String?) throws {
+        let writer = try store.makeWriter(directory: Paths.dirname(key), group: group.map { ObjectGroup(name: $0) })
+        try bytes.withUnsafeBytes { try writer.write($0) }
+        #expect(try writer.commit(name: Paths.basename(key)) != .alreadyPresent([]))
+    }
+
+    @Test func eachGroupHasATopicAndOneNothingKeptUsesIsDeletedWholeWhateverItsAge() throws {
+        let rig = try TelegramStoreTests.Rig()
+        try rig.standIn.set(["forum": true])
+        let store = rig.store(partSize: 64 << 10, forumTopics: true)
+        // Interleaved, as parallel shipping commits them: a document never mixes two groups.
+        for i in 0..<6 {
+            try put(store, "main/wal/a\(i)", sampleBytes(30_000, seed: UInt64(i)), group: i % 2 == 0 ? "walvault main A" : "walvault main B")
+        }
+        try put(store, "main/archive.info", [1, 2, 3], group: nil)
+        _ = try store.flush()
+        #expect(rig.standIn.stats()["topics"] == 2)
+        // 45 days later Telegram refuses deleteMessage, but deletes a topic with its messages.
+        try rig.standIn.set(["forum": true, "clock_offset": 45 * 86_400])
+        let later = rig.store(machine: "later", partSize: 64 << 10, forumTopics: true)
+        for i in stride(from: 0, to: 6, by: 2) { try later.delete(key: "main/wal/a\(i)") }
+        let report = try later.flush()
+        #expect(report.groupsDeleted.keys.sorted() == ["walvault main A"], "\(report)")
+        #expect((report.groupsDeleted["walvault main A"] ?? 0) >= 90_000)
+        #expect(report.leftBehind.isEmpty, "\(report)")
+        #expect(rig.standIn.stats()["topics_deleted"] == 1)
+        let fresh = rig.store(machine: "fresh", partSize: 64 << 10, forumTopics: true)
+        for i in stride(from: 1, to: 6, by: 2) { #expect(try readObject(fresh, "main/wal/a\(i)") == sampleBytes(30_000, seed: UInt64(i))) }
+        #expect(try fresh.head(key: "main/wal/a0") == nil)
+        // A later object of group A opens a new topic.
+        try put(fresh, "main/wal/a6", [6], group: "walvault main A")
+        _ = try fresh.flush()
+        #expect(rig.standIn.stats()["topics"] == 3)
+        #expect(try readObject(rig.store(machine: "fresh2", forumTopics: true), "main/wal/a6") == [6])
+    }
+
+    /// Expire on another machine closes and deletes a topic while this one has sent into it but
+    /// not flushed: the flush leaves that object out (its bytes are gone), so the shipper, finding
+    /// it missing, sends it again into the group's next topic.
+    @Test func anObjectSentIntoATopicAnotherWriterDeletedIsLeftOutAndGoesAgainIntoANewTopic() throws {
+        let rig = try TelegramStoreTests.Rig()
+        try rig.standIn.set(["forum": true])
+        let shipper = rig.store(machine: "ship", partSize: 16 << 10, forumTopics: true)
+        try put(shipper, "main/wal/old", sampleBytes(20_000, seed: 1), group: "G")
+        _ = try shipper.flush()
+        // Two whole documents: both sent into the topic at commit.
+        try put(shipper, "main/wal/late", sampleBytes(32_768, seed: 2), group: "G")
+        let expire = rig.store(machine: "expire", partSize: 16 << 10, forumTopics: true)
+        try expire.delete(key: "main/wal/old")
+        #expect(try expire.flush().groupsDeleted.keys.sorted() == ["G"])
+        #expect(rig.standIn.stats()["topics_deleted"] == 1)
+        _ = try shipper.flush()
+        #expect(try shipper.head(key: "main/wal/late") == nil)
+        #expect(try rig.store(machine: "reader").head(key: "main/wal/late") == nil)
+        try put(shipper, "main/wal/late", sampleBytes(32_768, seed: 2), group: "G")
+        _ = try shipper.flush()
+        #expect(rig.standIn.stats()["topics"] == 2)
+        #expect(try readObject(rig.store(machine: "reader2", forumTopics: true), "main/wal/late") == sampleBytes(32_768, seed: 2))
+    }
+
+    /// 60 simulated days of a nightly backup and its WAL, 30 kept, deleted each day as expire
+    /// would: what the chat still holds at the end, without topics and with them.
+    @Test func sixtyDaysWithTopicsLeaveTheWindowInTheChatAndWithoutThemEverything() throws {
+        func simulate(topics: Bool) throws -> (messages: Int, bytes: Int) {
+            let rig = try TelegramStoreTests.Rig()
+            try rig.standIn.set(["forum": topics, "rate": 100_000])
+            for day in 0..<60 {
+                try rig.standIn.set(["forum": topics, "rate": 100_000, "clock_offset": day * 86_400])
+                let store = rig.store(machine: "day\(day)", partSize: 64 << 10, forumTopics: topics)
+                let group = "walvault main day\(day)"
+                for part in 0..<3 {
+                    try put(store, "main/backup/\(day)/part\(part)", sampleBytes(40_000, seed: UInt64(day * 10 + part)), group: group)
+                }
+                for segment in 0..<24 {
+                    try put(store, "main/wal/\(day)-\(segment)", sampleBytes(8_000, seed: UInt64(day * 100 + segment)), group: group)
+                }
+                // Retention: the day that fell out of the 30-day window goes, backup and WAL.
+                if day >= 30 {
+                    let old = day - 30
+                    for part in 0..<3 { try store.delete(key: "main/backup/\(old)/part\(part)") }
+                    for segment in 0..<24 { try store.delete(key: "main/wal/\(old)-\(segment)") }
+                }
+                _ = try store.flush()
+            }
+            let stats = rig.standIn.stats()
+            return (stats["messages"] ?? 0, stats["message_bytes"] ?? 0)
+        }
+        let without = try simulate(topics: false)
+        let with = try simulate(topics: true)
+        print(
+            "60 days, 30 kept: without topics the chat holds \(without.messages) messages, \(without.bytes) bytes; with topics \(with.messages) messages, \(with.bytes) bytes"
+        )
+        // Without topics nothing older than 48 hours goes; with them, about the window.
+        #expect(with.bytes * 10 < without.bytes * 6, "with \(with), without \(without)")
+        #expect(with.messages < without.messages)
     }
 }

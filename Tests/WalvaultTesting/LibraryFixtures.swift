@@ -148,14 +148,14 @@ public func storeErrorKind(_ body: () throws -> Void) -> StoreError.Kind? { stor
 public func telegramStore(
     _ standIn: TelegramStandIn, workDirectory: String, partSize: Int, keyRing: KeyRing? = nil, pacer: TelegramPacer = TelegramPacer(),
     retryDelays: [Double] = [0.5, 1, 2, 4, 8], token: String? = nil, chatID: String? = nil, localFiles: Bool = false,
-    catalogDocumentLimit: Int = TelegramStore.defaultCatalogDocumentLimit, catalogSettleSeconds: Double = 0.05
+    catalogDocumentLimit: Int = TelegramStore.defaultCatalogDocumentLimit, catalogSettleSeconds: Double = 0.05, forumTopics: Bool = false
 ) -> TelegramStore {
     let api = TelegramBotAPI(
         store: "telegram", apiBase: standIn.apiBase, token: Array((token ?? standIn.token).utf8).withUnsafeBytes { SecretBytes(copying: $0) },
         chatID: chatID ?? standIn.chatID, localFiles: localFiles)
     return TelegramStore(
         name: "telegram", api: api, partSize: partSize, workDirectory: workDirectory, keyRing: keyRing, pacer: pacer, retryDelays: retryDelays,
-        catalogDocumentLimit: catalogDocumentLimit, catalogSettleSeconds: catalogSettleSeconds)
+        catalogDocumentLimit: catalogDocumentLimit, catalogSettleSeconds: catalogSettleSeconds, forumTopics: forumTopics)
 }
 
 /// Deterministic, partly compressible bytes (like WAL: repeated structure with noise).

@@ -142,6 +142,12 @@ import WalvaultTesting
         #expect(!HealthCheck.backupAge(newest: ("L", 100 * hour), now: 129 * hour, maxHours: 28).ok)
         #expect(HealthCheck.backupAge(newest: ("L", 100 * hour), now: 129 * hour, maxHours: 28).figure == "L, 29 h old (at most 28 h)")
         #expect(HealthCheck.shippingLag(store: "b2", queued: 0, oldestSeconds: nil, maxMinutes: 60).line == "ok   shipping to \"b2\": queue empty")
+        // A Telegram chat without topics: fine until its oldest document is past the window.
+        let now: Int64 = 100 * 86_400 * 1_000_000
+        #expect(HealthCheck.telegramRetention(store: "tg", oldestSentAt: nil, now: now, days: 30).ok)
+        #expect(HealthCheck.telegramRetention(store: "tg", oldestSentAt: 70 * 86_400, now: now, days: 30).ok)
+        let stale = HealthCheck.telegramRetention(store: "tg", oldestSentAt: 60 * 86_400, now: now, days: 30)
+        #expect(!stale.ok && stale.figure.contains("40 days old") && stale.fix?.contains("forum_topics = true") == true, "\(stale)")
         #expect(HealthCheck.shippingLag(store: "b2", queued: 3, oldestSeconds: 3600, maxMinutes: 60).ok)
         #expect(!HealthCheck.shippingLag(store: "b2", queued: 3, oldestSeconds: 3601, maxMinutes: 60).ok)
         #expect(HealthCheck.freeSpace(what: "pg_wal", path: "/x", free: 15, total: 100, minPercent: 15).ok)

@@ -97,6 +97,47 @@ import WalvaultTesting
         return catalog
     }
 
+    @Test func topicsTravelWithEveryGenerationAndOneIsUnusedOnlyWhenNoDocumentOfItIsUsed() throws {
+        var durable = Catalog()
+        var working = Catalog()
+        working.add(Catalog.Topic(thread: 7, name: "walvault main 20261101T030000Z"))
+        working.add(Catalog.Topic(thread: 9, name: "walvault main 20261102T030000Z"))
+        var inSeven = document(1, size: 300)
+        inSeven.topic = 7
+        working.add(inSeven)
+        var inNine = document(2, size: 200)
+        inNine.topic = 9
+        working.add(inNine)
+        working.put(entry("main/wal/a", [(1, 0, 100)]))
+        working.put(entry("main/wal/b", [(1, 100, 100), (2, 0, 50)]))
+        #expect(working.topics[7]?.bytes == 300 && working.topics[9]?.bytes == 200)
+        #expect(working.unusedTopics.isEmpty)
+        let first = durable.delta(to: working, previous: nil)
+        try durable.apply(try Catalog.Delta.decode(first.encoded()))
+        #expect(durable.entries == working.entries && durable.documents == working.documents && durable.topics == working.topics)
+        // b spans both topics: topic 9 is unused only once b goes, topic 7 once a goes too.
+        working.remove(key: "main/wal/b")
+        #expect(working.unusedTopics == [9])
+        working.close(topic: 9)
+        #expect(working.unusedTopics.isEmpty && working.openTopic(named: "walvault main 20261102T030000Z") == nil)
+        let pointer = Catalog.Pointer(message: 50, fileID: "C", sha256: String(repeating: "c", count: 64))
+        let second = durable.delta(to: working, previous: pointer)
+        #expect(!second.snapshot && second.topics?.map(\.thread) == [7, 9])
+        // A generation cut into slices keeps its topics in the head.
+        #expect(second.head(slices: [pointer]).topics == second.topics)
+        try durable.apply(second)
+        #expect(durable.topics[9]?.closing == true && durable.topics[7]?.closing == false)
+        working.forget(topic: 9)
+        try durable.apply(durable.delta(to: working, previous: pointer))
+        #expect(durable.topics.keys.sorted() == [7])
+        // A catalog written before topics (no "topics" at all) reads as one without them.
+        let old = Catalog.Delta(generation: 1, previous: nil, snapshot: true, documents: [document(3)], put: [], delete: [])
+        var legacy = Catalog()
+        try legacy.apply(try Catalog.Delta.decode(old.encoded()))
+        let oldText = String(decoding: try old.encoded(), as: UTF8.self)
+        #expect(legacy.topics.isEmpty && !oldText.contains("topics"))
+    }
+
     @Test(arguments: [1_500, 4_000, 20_000])
     func aGenerationTooLargeForOneDocumentIsCutIntoSlicesAppliedInTurn(limit: Int) throws {
         let delta = largeDelta(objects: 600, documents: 30)

@@ -312,6 +312,9 @@ public enum TelegramFailure {
     public static func refusal(code: Int, description: String) -> StoreError.Refusal? {
         if code == 413 { return .tooLarge }
         if code == 400 && description.lowercased().contains("can't be deleted") { return .deletionWindowPassed }
+        if code == 400 && (description.lowercased().contains("message thread not found") || description.lowercased().contains("topic_id_invalid")) {
+            return .groupGone
+        }
         return nil
     }
 

@@ -12,9 +12,13 @@ final class OpenBundle {
     let serial: Int
     let file: FileDescriptor
     private(set) var size = 0
+    /// The forum topic it goes into; nil for the chat itself. Changed only when that topic was
+    /// deleted under walvault, and the bundle goes into a new one instead.
+    var topic: Int?
 
-    init(directory: String, serial: Int, store: String) throws {
+    init(directory: String, serial: Int, store: String, topic: Int?) throws {
         self.serial = serial
+        self.topic = topic
         do {
             try FileSystem.makeDirectories(directory, mode: 0o700)
             file = try FileDescriptor.openUnnamed(in: directory)

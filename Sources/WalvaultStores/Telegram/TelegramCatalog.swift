@@ -24,17 +24,42 @@ public struct TelegramCatalog: Equatable, Sendable {
         public var sha256: String
         /// When Telegram received it (seconds since the epoch): a bot may delete it for 48 hours.
         public var date: Int
+        /// The forum topic it was sent into (its `message_thread_id`); nil for the chat itself.
+        public var topic: Int?
 
         enum CodingKeys: String, CodingKey {
-            case message = "m", fileID = "f", size = "s", sha256 = "h", date = "d"
+            case message = "m", fileID = "f", size = "s", sha256 = "h", date = "d", topic = "t"
         }
 
-        public init(message: Int, fileID: String, size: Int, sha256: String, date: Int) {
+        public init(message: Int, fileID: String, size: Int, sha256: String, date: Int, topic: Int? = nil) {
             self.message = message
             self.fileID = fileID
             self.size = size
             self.sha256 = sha256
             self.date = date
+            self.topic = topic
+        }
+    }
+
+    /// A forum topic walvault opened for one group of objects (`ObjectGroup`: a base backup and
+    /// the WAL after it). Deleting it deletes its documents whatever their age.
+    public struct Topic: Codable, Equatable, Sendable {
+        public var thread: Int
+        /// The group's name, which is also the topic's title.
+        public var name: String
+        /// Nothing in it is kept any more: pinned like this before the topic is deleted, so no
+        /// writer sends into it again, and one that already did learns its documents are lost.
+        public var closing: Bool
+        /// What walvault sent into it, reported when it is deleted.
+        public var bytes: Int
+
+        enum CodingKeys: String, CodingKey { case thread = "i", name = "n", closing = "c", bytes = "b" }
+
+        public init(thread: Int, name: String, closing: Bool = false, bytes: Int = 0) {
+            self.thread = thread
+            self.name = name
+            self.closing = closing
+            self.bytes = bytes
         }
     }
 
@@ -103,6 +128,9 @@ public struct TelegramCatalog: Equatable, Sendable {
         public var delete: [String]
         /// Where the rest of this generation is, when it did not fit one document (format 2).
         public var slices: [Pointer]?
+        /// Every topic the catalog knows, whole in each generation (a few dozen at most); nil in
+        /// catalogs written before topics, and where there are none.
+        public var topics: [Topic]?
 
         public init(generation: Int, previous: Pointer?, snapshot: Bool, documents: [Document], put: [Entry], delete: [String]) {
             self.generation = generation
@@ -169,6 +197,7 @@ public struct TelegramCatalog: Equatable, Sendable {
             var head = Delta(generation: generation, previous: previous, snapshot: snapshot, documents: [], put: [], delete: [])
             head.format = 2
             head.slices = pointers
+            head.topics = topics
             return head
         }
     }
@@ -214,6 +243,8 @@ public struct TelegramCatalog: Equatable, Sendable {
     public private(set) var generation = 0
     public private(set) var documents: [Int: Document] = [:]
     public private(set) var entries: [String: Entry] = [:]
+    /// By thread.
+    public private(set) var topics: [Int: Topic] = [:]
     /// How many objects use each document, and which keys each directory holds: kept as objects
     /// come and go, so a removal and a listing cost what they touch, not the whole catalog
     /// (100,000 WAL segments and more).
@@ -267,6 +298,7 @@ public struct TelegramCatalog: Equatable, Sendable {
             entries = [:]
             uses = [:]
             keysByDirectory = [:]
+            topics = [:]
         } else if delta.generation != generation + 1 {
             throw Inconsistent(description: "catalog generation \(delta.generation) follows \(generation)")
         }
@@ -289,6 +321,7 @@ public struct TelegramCatalog: Equatable, Sendable {
 
     private mutating func finish(_ delta: Delta) {
         generation = delta.generation
+        if let list = delta.topics { topics = Dictionary(list.map { ($0.thread, $0) }) { _, last in last } }
         forgetUnreferencedDocuments()
     }
 
@@ -339,21 +372,44 @@ public struct TelegramCatalog: Equatable, Sendable {
     /// The delta that takes this state to `next`; a snapshot when `generation + 1` is due one.
     public func delta(to next: TelegramCatalog, previous: Pointer?) -> Delta {
         let generation = self.generation + 1
+        var delta: Delta
         if previous == nil || generation % Self.snapshotEvery == 0 {
-            return Delta(
+            delta = Delta(
                 generation: generation, previous: previous, snapshot: true,
                 documents: next.documents.values.sorted { $0.message < $1.message },
                 put: next.entries.values.sorted { $0.key < $1.key }, delete: [])
+        } else {
+            let documents = next.documents.values.filter { self.documents[$0.message] != $0 }.sorted { $0.message < $1.message }
+            let put = next.entries.values.filter { self.entries[$0.key] != $0 }.sorted { $0.key < $1.key }
+            let delete = entries.keys.filter { next.entries[$0] == nil }.sorted()
+            delta = Delta(generation: generation, previous: previous, snapshot: false, documents: documents, put: put, delete: delete)
         }
-        let documents = next.documents.values.filter { self.documents[$0.message] != $0 }.sorted { $0.message < $1.message }
-        let put = next.entries.values.filter { self.entries[$0.key] != $0 }.sorted { $0.key < $1.key }
-        let delete = entries.keys.filter { next.entries[$0] == nil }.sorted()
-        return Delta(generation: generation, previous: previous, snapshot: false, documents: documents, put: put, delete: delete)
+        if !next.topics.isEmpty || !topics.isEmpty { delta.topics = next.topics.values.sorted { $0.thread < $1.thread } }
+        return delta
     }
 
     // MARK: Changes the store makes between generations
 
-    public mutating func add(_ document: Document) { documents[document.message] = document }
+    /// A document just sent; its bytes count towards its topic's.
+    public mutating func add(_ document: Document) {
+        if documents.updateValue(document, forKey: document.message) == nil, let thread = document.topic { topics[thread]?.bytes += document.size }
+    }
+
+    public mutating func add(_ topic: Topic) { topics[topic.thread] = topic }
+
+    /// Topics that hold no document any object uses, not yet marked closing: retention may delete them.
+    public var unusedTopics: [Int] {
+        let used = Set(documents.values.compactMap(\.topic))
+        return topics.values.filter { !$0.closing && !used.contains($0.thread) }.map(\.thread).sorted()
+    }
+
+    public mutating func close(topic thread: Int) { topics[thread]?.closing = true }
+    public mutating func forget(topic thread: Int) { topics[thread] = nil }
+
+    /// The topic objects of group `name` go into now: the newest of that name not closing.
+    public func openTopic(named name: String) -> Topic? {
+        topics.values.filter { $0.name == name && !$0.closing }.max { $0.thread < $1.thread }
+    }
 
     public mutating func put(_ entry: Entry) { setEntry(entry) }
 

@@ -10,14 +10,16 @@ import WalvaultSystem
 final class TelegramObjectWriter: ObjectWriter {
     let store: TelegramStore
     let directory: String
+    let group: ObjectGroup?
     let spill: FileDescriptor
     let hasher = SHA256Hasher()
     var size = 0
     var open = true
 
-    init(store: TelegramStore, directory: String) throws {
+    init(store: TelegramStore, directory: String, group: ObjectGroup?) throws {
         self.store = store
         self.directory = directory
+        self.group = group
         do {
             try FileSystem.makeDirectories(store.workDirectory, mode: 0o700)
             spill = try FileDescriptor.openUnnamed(in: store.workDirectory)
@@ -45,7 +47,7 @@ final class TelegramObjectWriter: ObjectWriter {
         open = false
         defer { try? spill.close() }
         let key = directory.isEmpty ? name : directory + "/" + name
-        return try store.commit(key: key, spill: spill, size: size, sha256: hasher.finalizeHex())
+        return try store.commit(key: key, spill: spill, size: size, sha256: hasher.finalizeHex(), group: group)
     }
 
     func abort() {

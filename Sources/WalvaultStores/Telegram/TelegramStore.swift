@@ -29,7 +29,9 @@ import WalvaultSystem
 /// all rebuilt from the chat when missing, so a new machine needs only the config.
 public final class TelegramStore: Store, @unchecked Sendable {
     public let name: String
-    public var capabilities: StoreCapabilities { [.listing, .deletion, .deferredCommit, .oneCluster] }
+    public var capabilities: StoreCapabilities {
+        forumTopics ? [.listing, .deletion, .deferredCommit, .oneCluster, .groupDeletion] : [.listing, .deletion, .deferredCommit, .oneCluster]
+    }
     public var maxObjectSize: Int? { nil }
     public var location: String { "telegram:\(api.chatID)" }
 
@@ -52,6 +54,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
     /// its check of the pinned catalog and its pin may take (see `pin(_:after:)`).
     let catalogSettleSeconds: Double
     public static let defaultCatalogSettleSeconds = 1.0
+    /// `forum_topics`: each `ObjectGroup` (a base backup and its WAL) goes into a forum topic of
+    /// its own, which retention deletes whole when nothing in it is kept, whatever its age.
+    let forumTopics: Bool
 
     /// Only ever touched under `state`'s lock.
     struct State: @unchecked Sendable {
@@ -71,6 +76,10 @@ public final class TelegramStore: Store, @unchecked Sendable {
         var effectivePartSize: Int?
         /// Where each sent bundle's bytes went, by serial, for extents still naming the bundle.
         var sentBundles: [Int: BundlePlacement] = [:]
+        /// The chat and the bot's rights were found fit for topics (once per process).
+        var forumChecked = false
+        /// Topics this process opened: not in the pinned catalog until its next flush.
+        var createdTopics: Set<Int> = []
     }
 
     enum Change {
@@ -88,8 +97,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
         name: String, api: TelegramBotAPI, partSize: Int, workDirectory: String, keyRing: KeyRing?,
         pacer: TelegramPacer = TelegramPacer(), retryDelays: [Double] = [0.5, 1, 2, 4, 8],
         clock: @escaping @Sendable () -> Int64 = { WallClock.nowMicros() }, catalogDocumentLimit: Int = defaultCatalogDocumentLimit,
-        catalogSettleSeconds: Double = defaultCatalogSettleSeconds
+        catalogSettleSeconds: Double = defaultCatalogSettleSeconds, forumTopics: Bool = false
     ) {
+        self.forumTopics = forumTopics
         self.catalogDocumentLimit = catalogDocumentLimit
         self.catalogSettleSeconds = catalogSettleSeconds
         // The longest of `retryDelays` bounds the back-off; each wait is jittered below it.
@@ -191,29 +201,40 @@ public final class TelegramStore: Store, @unchecked Sendable {
     // MARK: Writing
 
     public func makeWriter(directory: String) throws -> ObjectWriter {
-        try TelegramObjectWriter(store: self, directory: directory)
+        try makeWriter(directory: directory, group: nil)
+    }
+
+    public func makeWriter(directory: String, group: ObjectGroup?) throws -> ObjectWriter {
+        try TelegramObjectWriter(store: self, directory: directory, group: forumTopics ? group : nil)
     }
 
     public func createSmall(key: String, contents: [UInt8]) throws -> Bool {
-        let writer = try makeWriter(directory: Paths.dirname(key) == "." ? "" : Paths.dirname(key))
+        try createSmall(key: key, contents: contents, group: nil)
+    }
+
+    public func createSmall(key: String, contents: [UInt8], group: ObjectGroup?) throws -> Bool {
+        let writer = try makeWriter(directory: Paths.dirname(key) == "." ? "" : Paths.dirname(key), group: group)
         try contents.withUnsafeBytes { try writer.write($0) }
         if case .stored = try writer.commit(name: Paths.basename(key)) { return true }
         return false
     }
 
     /// Places a writer's bytes (in `spill`) into documents, sending each one that fills up.
-    func commit(key: String, spill: FileDescriptor, size: Int, sha256: String) throws -> CommitOutcome {
+    func commit(key: String, spill: FileDescriptor, size: Int, sha256: String, group: ObjectGroup?) throws -> CommitOutcome {
         try withCatalog { state in
             if let existing = state.working.entries[key] ?? state.waiting[key]?.entry {
                 return .alreadyPresent([Self.object(existing)])
             }
+            let topic = try group.map { try topicThread(for: $0, &state) }
+            // A document lies in one topic: the open one goes out before an object of another group.
+            if let bundle = state.bundle, bundle.topic != topic { try sendBundle(&state) }
             var extents: [TelegramCatalog.Extent] = []
             var offset = 0
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while offset < size {
                 if state.bundle == nil {
                     state.bundleSerial += 1
-                    state.bundle = try OpenBundle(directory: workDirectory, serial: state.bundleSerial, store: name)
+                    state.bundle = try OpenBundle(directory: workDirectory, serial: state.bundleSerial, store: name, topic: topic)
                 }
                 let room = (state.effectivePartSize ?? partSize) - state.bundle!.size
                 let take = min(room, size - offset)
@@ -284,15 +305,25 @@ public final class TelegramStore: Store, @unchecked Sendable {
                         try bundle.file.pread(
                             into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, range.count - offset)]),
                             at: range.lowerBound + offset)
-                    }, filename: "walvault-\(bundle.serial)-\(range.lowerBound).bin", caption: "walvault data \(range.count) bytes")
+                    }, filename: "walvault-\(bundle.serial)-\(range.lowerBound).bin", caption: "walvault data \(range.count) bytes",
+                    thread: bundle.topic)
             }
             guard let document = message.document else {
                 throw failure("sendDocument answered a message without a document", fix: "check that api_base is a Telegram Bot API server")
             }
             let stored = TelegramCatalog.Document(
-                message: message.message_id, fileID: document.file_id, size: range.count, sha256: sha, date: message.date)
+                message: message.message_id, fileID: document.file_id, size: range.count, sha256: sha, date: message.date, topic: bundle.topic)
             state.working.add(stored)
             return BundlePlacement(pieces: [(range.lowerBound, stored)])
+        } catch let error as StoreError where error.refusal == .groupGone {
+            // Someone deleted the topic in Telegram (or another writer's expire did): the group
+            // gets a new one, and the document goes there.
+            guard let thread = bundle.topic, let topic = state.working.topics[thread], !state.createdTopics.contains(thread) else {
+                throw error
+            }
+            state.working.close(topic: thread)
+            bundle.topic = try topicThread(for: ObjectGroup(name: topic.name), &state)
+            return try send(bundle: bundle, range: range, state: &state)
         } catch let error as StoreError where error.refusal == .tooLarge && range.count > 64 << 10 {
             // The server (or a proxy before it) takes less than part_size_mb: halve and go on
             // with the smaller size for the rest of this run.
@@ -312,10 +343,84 @@ public final class TelegramStore: Store, @unchecked Sendable {
         try retryPolicy.run(body)
     }
 
+    // MARK: Forum topics
+
+    /// The topic objects of `group` go into, opened now if the group has none.
+    func topicThread(for group: ObjectGroup, _ state: inout State) throws -> Int {
+        if let open = state.working.openTopic(named: group.name) { return open.thread }
+        try checkForum(&state)
+        let thread = try repeating {
+            pacer.waitForTurn()
+            return try api.createForumTopic(name: String(group.name.prefix(128)))
+        }
+        state.working.add(TelegramCatalog.Topic(thread: thread, name: group.name))
+        state.createdTopics.insert(thread)
+        return thread
+    }
+
+    /// Refuses, in one line naming what to change, a chat that is no forum or a bot that may
+    /// not open or delete topics: found before anything is sent or removed, not half-way.
+    func checkForum(_ state: inout State) throws {
+        guard forumTopics, !state.forumChecked else { return }
+        let chat = try repeating { try api.getChat() }
+        guard chat.type == "supergroup", chat.is_forum == true else {
+            throw failure(
+                "forum_topics = true, but chat \(api.chatID) is not a forum supergroup (Topics are off)",
+                fix: "turn Topics on in the group's settings (Edit → Topics), or set forum_topics = false in this store's [[stores]] entry")
+        }
+        let bot = try repeating { try api.getMe() }
+        let member = try repeating { try api.getChatMember(bot.id) }
+        guard member.status == "administrator" || member.status == "creator" else {
+            throw failure(
+                "forum_topics = true, but the bot is not an administrator of chat \(api.chatID) (it is \(member.status))",
+                fix: "make the bot an administrator with the rights Manage topics and Delete messages, or set forum_topics = false")
+        }
+        var missing: [String] = []
+        if member.status == "administrator", member.can_manage_topics != true { missing.append("Manage topics") }
+        if member.status == "administrator", member.can_delete_messages != true { missing.append("Delete messages") }
+        guard missing.isEmpty else {
+            throw failure(
+                "forum_topics = true, but the bot lacks the administrator right\(missing.count > 1 ? "s" : "") \(missing.joined(separator: " and ")) in chat \(api.chatID)",
+                fix: "grant \(missing.joined(separator: " and ")) to the bot in the chat's administrators, or set forum_topics = false")
+        }
+        state.forumChecked = true
+    }
+
+    /// The same check, for `walvault check`.
+    public func checkForum() throws {
+        try state.withLock { try checkForum(&$0) }
+    }
+
+    /// When the oldest document the catalog still uses was sent (seconds since the epoch), in the
+    /// chat itself (not a topic): what `check` compares with the retention window.
+    public func oldestUntopicedDocumentDate() throws -> Int? {
+        try withCatalog { state in state.working.documents.values.filter { $0.topic == nil }.map(\.date).min() }
+    }
+
+    /// After the catalog marking them closing is pinned: deletes those topics, each with all its
+    /// messages. One that fails stays closing in the catalog, and the next flush tries again.
+    func deleteClosingTopics(_ state: inout State, into report: inout FlushReport) {
+        for topic in state.working.topics.values.filter(\.closing).sorted(by: { $0.thread < $1.thread }) {
+            do {
+                try repeating { try api.deleteForumTopic(topic.thread) }
+                report.groupsDeleted[topic.name, default: 0] += topic.bytes
+                state.working.forget(topic: topic.thread)
+            } catch let error as StoreError where error.refusal == .groupGone {
+                // Deleted already (by an earlier run that died before recording it, or by hand).
+                state.working.forget(topic: topic.thread)
+            } catch let error as StoreError {
+                report.groupsLeft[topic.name] = error.problem + "; " + error.fix
+            } catch {
+                report.groupsLeft[topic.name] = "\(error)"
+            }
+        }
+    }
+
     // MARK: Deleting
 
     public func delete(key: String) throws {
         try withCatalog { state in
+            try checkForum(&state)
             if state.waiting[key] != nil {
                 // Still in the document being filled: that document goes out with it (harmless,
                 // and nothing will name it), the catalog never does.
@@ -336,12 +441,19 @@ public final class TelegramStore: Store, @unchecked Sendable {
         try lockCatalog {
             try withCatalog { state in
                 try sendBundle(&state)
-                guard !state.changes.isEmpty else { return FlushReport() }
+                guard !state.changes.isEmpty || state.working.topics != (state.durable?.topics ?? [:]) else {
+                    // Nothing to record; topics an earlier run marked closing are tried again.
+                    var report = FlushReport()
+                    if forumTopics { deleteClosingTopics(&state, into: &report) }
+                    return report
+                }
                 for _ in 0..<Self.pinAttempts {
                     // Another process may have pinned a newer catalog (expire while ship ran, or
                     // another machine): start from it and apply this process's changes again.
                     let pinned = try repeating { try pinnedCatalog() }
                     if let pinned, pinned.pointer != state.pinned { try rebase(&state, on: pinned) }
+                    // A topic nothing kept uses is marked closing in the catalog pinned now, and deleted after.
+                    if forumTopics { for thread in state.working.unusedTopics { state.working.close(topic: thread) } }
                     let base = state.durable ?? TelegramCatalog()
                     let delta = base.delta(to: state.working, previous: state.pinned)
                     let pointer = try writeCatalog(delta)
@@ -356,7 +468,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
                     state.pinned = pointer
                     state.changes = []
                     saveCachedCatalog(next, pointer: pointer)
-                    return deleteOrphans(&state)
+                    var report = deleteOrphans(&state)
+                    if forumTopics { deleteClosingTopics(&state, into: &report) }
+                    return report
                 }
                 throw failure(
                     "the catalog of chat \(api.chatID) could not be pinned in \(Self.pinAttempts) attempts: each time another writer's replaced it, or checking and pinning took longer than \(catalogSettleSeconds) s",
@@ -393,14 +507,30 @@ public final class TelegramStore: Store, @unchecked Sendable {
         state.durable = newer.catalog
         state.pinned = newer.pointer
         var working = newer.catalog
+        // Topics this process opened are not in the newer catalog yet.
+        for thread in state.createdTopics where working.topics[thread] == nil {
+            if let topic = state.working.topics[thread] { working.add(topic) }
+        }
+        var changes: [Change] = []
         for change in state.changes {
             switch change {
             case .put(let entry):
-                for extent in entry.extents { if let document = state.working.documents[extent.message] { working.add(document) } }
+                let documents = entry.extents.compactMap { state.working.documents[$0.message] }
+                // Sent into a topic the newer catalog closed (or that is gone from it): those
+                // documents may be deleted already. The object is left out, so the shipper,
+                // finding it missing, sends it again into the group's next topic.
+                let lost = documents.contains { document in
+                    guard let thread = document.topic else { return false }
+                    return working.topics[thread]?.closing ?? true
+                }
+                if lost { continue }
+                for document in documents { working.add(document) }
                 working.put(entry)
             case .remove(let key): _ = working.remove(key: key)
             }
+            changes.append(change)
         }
+        state.changes = changes
         state.working = working
     }
 
@@ -432,6 +562,13 @@ public final class TelegramStore: Store, @unchecked Sendable {
                 reasons.append("its document still holds other objects")
             }
             for document in documents {
+                if let thread = document.topic {
+                    // Deleted with its topic, once nothing in that topic is kept.
+                    if state.working.topics[thread]?.closing != true {
+                        reasons.append("its forum topic still holds objects that are kept; it is deleted with the topic")
+                    }
+                    continue
+                }
                 if outcome[document.message] == nil {
                     if !TelegramDeletionWindow.mayDelete(sentAt: document.date, now: now) {
                         outcome[document.message] = .some("Telegram lets a bot delete messages for 48 hours only")
@@ -683,6 +820,7 @@ public final class TelegramStore: Store, @unchecked Sendable {
         var pointer: TelegramCatalog.Pointer
         var generation: Int
         var slices: Int
+        var topics: [TelegramCatalog.Topic]?
     }
 
     func cachedCatalog(pointer: TelegramCatalog.Pointer) -> TelegramCatalog? {
@@ -700,7 +838,8 @@ public final class TelegramStore: Store, @unchecked Sendable {
         }
         guard let header = try? JSONDecoder().decode(CacheHeader.self, from: Data(frame())), header.pointer == pointer else { return nil }
         var catalog = TelegramCatalog()
-        let head = TelegramCatalog.Delta(generation: header.generation, previous: nil, snapshot: true, documents: [], put: [], delete: [])
+        var head = TelegramCatalog.Delta(generation: header.generation, previous: nil, snapshot: true, documents: [], put: [], delete: [])
+        head.topics = header.topics
         do {
             try catalog.apply(head, slices: header.slices) { _ in try TelegramCatalog.Slice.decode(try frame()) }
         } catch {
@@ -721,7 +860,12 @@ public final class TelegramStore: Store, @unchecked Sendable {
                     try withUnsafeBytes(of: &length) { try file.writeAll($0) }
                     try file.writeAll(bytes)
                 }
-                try frame(Array(try JSONEncoder().encode(CacheHeader(pointer: pointer, generation: catalog.generation, slices: count))))
+                try frame(
+                    Array(
+                        try JSONEncoder().encode(
+                            CacheHeader(
+                                pointer: pointer, generation: catalog.generation, slices: count,
+                                topics: catalog.topics.isEmpty ? nil : catalog.topics.values.sorted { $0.thread < $1.thread }))))
                 for i in 0..<count {
                     var slice = all.items((i * Self.cacheSliceItems)..<min(all.itemCount, (i + 1) * Self.cacheSliceItems))
                     slice.index = i
