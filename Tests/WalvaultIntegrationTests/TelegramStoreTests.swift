@@ -114,6 +114,29 @@ import WalvaultTesting
         #expect(try later.list(directory: "k", namePrefix: "").map(\.name) == ["four", "one", "two"])
     }
 
+    /// One catalog generation per flush: those no reader can need any more (older than the
+    /// snapshot the fallback's chain starts at) are deleted within Telegram's 48 hours.
+    @Test func catalogGenerationsNoReaderNeedsAreDeletedAndTheChatStillReads() throws {
+        let rig = try Rig()
+        try rig.standIn.set(["rate": 1000])
+        let store = rig.store(pacer: TelegramPacer(rate: 1000))
+        for i in 0..<40 {
+            try put(store, "k/\(i)", [UInt8(i)])
+            _ = try store.flush()
+        }
+        // Generation 40 pinned: readers need 32 on (39's chain starts at the snapshot 32).
+        let stats = rig.standIn.stats()
+        #expect(stats["deleted"] == 31, "\(stats)")
+        #expect(stats["messages"] == 40 + 9, "40 data documents and generations 32 to 40: \(stats)")
+        let fresh = rig.store(machine: "fresh")
+        #expect(try fresh.list(directory: "k", namePrefix: "").count == 40)
+        // The newest damaged: the one before and its chain are all still there.
+        let pinned = try #require(try store.api.getChat().pinned_message)
+        try rig.standIn.set(["rate": 1000, "damaged": [pinned.message_id]])
+        let afterDamage = rig.store(machine: "damaged")
+        #expect(try afterDamage.list(directory: "k", namePrefix: "").count == 39)
+    }
+
     @Test func aLongHistoryReadsBackFromTheLastSnapshot() throws {
         let rig = try Rig()
         // 40 messages: faster than a real chat takes them, which is not what this test is about.

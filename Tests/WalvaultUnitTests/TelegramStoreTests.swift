@@ -97,6 +97,28 @@ import WalvaultTesting
         return catalog
     }
 
+    @Test(arguments: [(1, 1), (2, 1), (16, 1), (17, 16), (31, 16), (32, 16), (33, 32), (48, 32), (49, 48)] as [(Int, Int)])
+    func aGenerationIsNeededWhileThePinnedChainOrItsFallbackReadsIt(pinned: Int, oldest: Int) {
+        #expect(Catalog.oldestGenerationReadersNeed(pinned: pinned) == oldest)
+        // The fallback (pinned - 1) and the snapshot its chain starts at are never collected.
+        let fallback = max(1, pinned - 1)
+        #expect(oldest <= max(1, fallback - fallback % Catalog.snapshotEvery) && oldest <= pinned)
+    }
+
+    @Test func retiredGenerationsTravelWithEveryGeneration() throws {
+        var durable = Catalog()
+        var working = Catalog()
+        working.retire(Catalog.Retired(generation: 3, message: 30))
+        working.retire(Catalog.Retired(generation: 3, message: 30))
+        #expect(working.retired.count == 1)
+        try durable.apply(durable.delta(to: working, previous: nil))
+        #expect(durable.retired == working.retired)
+        working.forgetRetired(Catalog.Retired(generation: 3, message: 30))
+        let pointer = Catalog.Pointer(message: 50, fileID: "C", sha256: String(repeating: "c", count: 64))
+        try durable.apply(try Catalog.Delta.decode(durable.delta(to: working, previous: pointer).encoded()))
+        #expect(durable.retired.isEmpty)
+    }
+
     @Test func topicsTravelWithEveryGenerationAndOneIsUnusedOnlyWhenNoDocumentOfItIsUsed() throws {
         var durable = Catalog()
         var working = Catalog()

@@ -99,6 +99,21 @@ public struct TelegramCatalog: Equatable, Sendable {
         }
     }
 
+    /// A catalog generation no longer pinned, kept in the chat until no reader can need it, then
+    /// deleted while Telegram still lets a bot: without this every generation (one per flush)
+    /// stays in the chat for good.
+    public struct Retired: Codable, Equatable, Sendable {
+        public var generation: Int
+        public var message: Int
+
+        enum CodingKeys: String, CodingKey { case generation = "g", message = "m" }
+
+        public init(generation: Int, message: Int) {
+            self.generation = generation
+            self.message = message
+        }
+    }
+
     /// Where a catalog document is: enough to download and verify it without its message.
     public struct Pointer: Codable, Equatable, Sendable {
         public var message: Int
@@ -131,6 +146,8 @@ public struct TelegramCatalog: Equatable, Sendable {
         /// Every topic the catalog knows, whole in each generation (a few dozen at most); nil in
         /// catalogs written before topics, and where there are none.
         public var topics: [Topic]?
+        /// Earlier generations' messages not deleted yet, whole in each generation.
+        public var retired: [Retired]?
 
         public init(generation: Int, previous: Pointer?, snapshot: Bool, documents: [Document], put: [Entry], delete: [String]) {
             self.generation = generation
@@ -198,6 +215,7 @@ public struct TelegramCatalog: Equatable, Sendable {
             head.format = 2
             head.slices = pointers
             head.topics = topics
+            head.retired = retired
             return head
         }
     }
@@ -245,6 +263,7 @@ public struct TelegramCatalog: Equatable, Sendable {
     public private(set) var entries: [String: Entry] = [:]
     /// By thread.
     public private(set) var topics: [Int: Topic] = [:]
+    public private(set) var retired: [Retired] = []
     /// How many objects use each document, and which keys each directory holds: kept as objects
     /// come and go, so a removal and a listing cost what they touch, not the whole catalog
     /// (100,000 WAL segments and more).
@@ -299,6 +318,7 @@ public struct TelegramCatalog: Equatable, Sendable {
             uses = [:]
             keysByDirectory = [:]
             topics = [:]
+            retired = []
         } else if delta.generation != generation + 1 {
             throw Inconsistent(description: "catalog generation \(delta.generation) follows \(generation)")
         }
@@ -322,6 +342,7 @@ public struct TelegramCatalog: Equatable, Sendable {
     private mutating func finish(_ delta: Delta) {
         generation = delta.generation
         if let list = delta.topics { topics = Dictionary(list.map { ($0.thread, $0) }) { _, last in last } }
+        if let list = delta.retired { retired = list }
         forgetUnreferencedDocuments()
     }
 
@@ -385,6 +406,7 @@ public struct TelegramCatalog: Equatable, Sendable {
             delta = Delta(generation: generation, previous: previous, snapshot: false, documents: documents, put: put, delete: delete)
         }
         if !next.topics.isEmpty || !topics.isEmpty { delta.topics = next.topics.values.sorted { $0.thread < $1.thread } }
+        if !next.retired.isEmpty || !retired.isEmpty { delta.retired = next.retired }
         return delta
     }
 
@@ -404,6 +426,21 @@ public struct TelegramCatalog: Equatable, Sendable {
     }
 
     public mutating func close(topic thread: Int) { topics[thread]?.closing = true }
+
+    public mutating func retire(_ record: Retired) {
+        if !retired.contains(record) { retired.append(record) }
+    }
+
+    public mutating func forgetRetired(_ record: Retired) { retired.removeAll { $0 == record } }
+
+    /// The oldest generation a reader may still download once `pinned` is pinned: the pinned one's
+    /// chain goes back to its snapshot, and a reader that cannot read it falls back to the one
+    /// before, whose chain goes back to the snapshot at or before that one. Snapshots come every
+    /// `snapshotEvery` generations (and at 1); one written out of turn only shortens a chain.
+    public static func oldestGenerationReadersNeed(pinned generation: Int) -> Int {
+        let fallback = max(1, generation - 1)
+        return max(1, fallback - fallback % snapshotEvery)
+    }
     public mutating func forget(topic thread: Int) { topics[thread] = nil }
 
     /// The topic objects of group `name` go into now: the newest of that name not closing.

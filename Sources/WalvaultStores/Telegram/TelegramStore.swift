@@ -454,6 +454,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
                     if let pinned, pinned.pointer != state.pinned { try rebase(&state, on: pinned) }
                     // A topic nothing kept uses is marked closing in the catalog pinned now, and deleted after.
                     if forumTopics { for thread in state.working.unusedTopics { state.working.close(topic: thread) } }
+                    if let previous = state.pinned, let generation = state.durable?.generation {
+                        state.working.retire(TelegramCatalog.Retired(generation: generation, message: previous.message))
+                    }
                     let base = state.durable ?? TelegramCatalog()
                     let delta = base.delta(to: state.working, previous: state.pinned)
                     let pointer = try writeCatalog(delta)
@@ -470,6 +473,7 @@ public final class TelegramStore: Store, @unchecked Sendable {
                     saveCachedCatalog(next, pointer: pointer)
                     var report = deleteOrphans(&state)
                     if forumTopics { deleteClosingTopics(&state, into: &report) }
+                    deleteRetiredCatalogs(&state, pinned: delta.generation)
                     return report
                 }
                 throw failure(
@@ -549,6 +553,23 @@ public final class TelegramStore: Store, @unchecked Sendable {
             (pointer, pointerGeneration, previous) = (before, head.generation, head.previous)
         }
         return true
+    }
+
+    /// Earlier catalog generations no reader can need any more, deleted while Telegram allows; one
+    /// too old for that is only forgotten. A deletion that failed otherwise is tried at the next
+    /// flush (the list goes out with every generation).
+    func deleteRetiredCatalogs(_ state: inout State, pinned generation: Int) {
+        let oldestNeeded = TelegramCatalog.oldestGenerationReadersNeed(pinned: generation)
+        for record in state.working.retired where record.generation < oldestNeeded {
+            do {
+                try repeating { try api.deleteMessage(record.message) }
+            } catch let error as StoreError where error.kind == .notFound || error.refusal == .deletionWindowPassed {
+                // Gone already, or kept by Telegram for good: nothing more to do either way.
+            } catch {
+                continue
+            }
+            state.working.forgetRetired(record)
+        }
     }
 
     /// After the catalog without them is pinned: delete what Telegram still lets a bot delete.
@@ -821,6 +842,7 @@ public final class TelegramStore: Store, @unchecked Sendable {
         var generation: Int
         var slices: Int
         var topics: [TelegramCatalog.Topic]?
+        var retired: [TelegramCatalog.Retired]?
     }
 
     func cachedCatalog(pointer: TelegramCatalog.Pointer) -> TelegramCatalog? {
@@ -840,6 +862,7 @@ public final class TelegramStore: Store, @unchecked Sendable {
         var catalog = TelegramCatalog()
         var head = TelegramCatalog.Delta(generation: header.generation, previous: nil, snapshot: true, documents: [], put: [], delete: [])
         head.topics = header.topics
+        head.retired = header.retired
         do {
             try catalog.apply(head, slices: header.slices) { _ in try TelegramCatalog.Slice.decode(try frame()) }
         } catch {
@@ -865,7 +888,8 @@ public final class TelegramStore: Store, @unchecked Sendable {
                         try JSONEncoder().encode(
                             CacheHeader(
                                 pointer: pointer, generation: catalog.generation, slices: count,
-                                topics: catalog.topics.isEmpty ? nil : catalog.topics.values.sorted { $0.thread < $1.thread }))))
+                                topics: catalog.topics.isEmpty ? nil : catalog.topics.values.sorted { $0.thread < $1.thread },
+                                retired: catalog.retired.isEmpty ? nil : catalog.retired))))
                 for i in 0..<count {
                     var slice = all.items((i * Self.cacheSliceItems)..<min(all.itemCount, (i + 1) * Self.cacheSliceItems))
                     slice.index = i
