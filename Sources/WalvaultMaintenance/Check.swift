@@ -131,7 +131,7 @@ public struct Check {
         context.config.stores.indices.compactMap { index -> HealthCheck? in
             let settings = context.config.stores[index]
             guard case .telegram(let telegram) = settings.kind, index < context.rawStores.count,
-                let store = Self.telegramStore(context.rawStores[index])
+                let store = context.rawStores[index].driver(as: TelegramStore.self)
             else { return nil }
             do {
                 if telegram.forumTopics {
@@ -150,15 +150,6 @@ public struct Check {
                 return HealthCheck(name: "retention in \"\(settings.name)\"", ok: false, figure: "\(error)")
             }
         }
-    }
-
-    static func telegramStore(_ store: Store) -> TelegramStore? {
-        var current: Store? = store
-        while let next = current {
-            if let telegram = next as? TelegramStore { return telegram }
-            current = (next as? any StoreWrapper)?.base
-        }
-        return nil
     }
 
     package func backupAge() -> HealthCheck {

@@ -45,3 +45,16 @@ extension StoreWrapper {
         try base.abortAbandonedUploads(under: directory, begunBefore: micros)
     }
 }
+
+extension Store {
+    /// The driver below any wrappers when it is a `T`: for what only one driver can say (whether a
+    /// Telegram chat can have a topic per backup).
+    public func driver<T>(as type: T.Type) -> T? {
+        var current: Store? = self
+        while let next = current {
+            if let driver = next as? T { return driver }
+            current = (next as? any StoreWrapper)?.base
+        }
+        return nil
+    }
+}

@@ -209,6 +209,19 @@ struct InitCommand: ParsableCommand {
                 for store in context.stores {
                     try StoreProbe.roundTrip(store, cluster: clusterName)
                     say("store \"\(store.name)\": wrote, read back and deleted a probe at \(store.location)")
+                    if let telegram = store.driver(as: TelegramStore.self) {
+                        // A bot deletes its messages for 48 hours only: retention in a chat needs a topic per backup.
+                        if let unfit = try telegram.forumUnfitness() {
+                            Output.warn(
+                                "init",
+                                "store \"\(store.name)\": expire cannot delete anything older than 48 hours from this chat: \(unfit.problem); \(unfit.fix), then set forum_topics = true in \(configPath)"
+                            )
+                        } else {
+                            say(
+                                "store \"\(store.name)\": the chat is a forum and the bot may manage and delete topics: set forum_topics = true in \(configPath) so that expire deletes old backups from it"
+                            )
+                        }
+                    }
                 }
             }
             try FileSystem.remove(probeConfig)

@@ -172,6 +172,10 @@ import WalvaultTesting
         #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
         #expect(result.stdout.contains("store \"telegram\": wrote, read back and deleted a probe"), "\(result.stdout)")
         #expect((standIn.stats()["documents"] ?? 0) >= 1, "the probe went to the chat: \(standIn.stats())")
+        // The stand-in's chat is no forum: init says expire cannot delete from it, and how to fix that.
+        #expect(
+            result.stderr.contains("expire cannot delete anything older than 48 hours from this chat")
+                && result.stderr.contains("Topics are off") && result.stderr.contains("forum_topics = true"), "\(result.stderr)")
         let configText = try String(contentsOfFile: config, encoding: .utf8)
         #expect(configText.contains("bot_token_file = \"\(ws.file("etc/telegram-bot-token"))\""))
         #expect(configText.contains("mode = \"async\""), "a chat is never waited for by PostgreSQL")

@@ -374,6 +374,29 @@ import WalvaultTesting
         #expect(try writer.commit(name: Paths.basename(key)) != .alreadyPresent([]))
     }
 
+    /// What init and check are told about a chat, and the one line a store with forum_topics refuses with.
+    @Test func aChatUnfitForTopicsIsNamedWithTheRightToGrant() throws {
+        let rig = try TelegramStoreTests.Rig()
+        let store = rig.store(forumTopics: true)
+        #expect(try store.forumUnfitness()?.problem.contains("not a forum supergroup") == true)
+        let refusal = try #require(storeError { try self.put(store, "main/wal/x", [1], group: "G") })
+        #expect(refusal.problem.hasPrefix("forum_topics = true, but chat") && refusal.fix.contains("forum_topics = false"), "\(refusal)")
+        #expect(rig.standIn.stats()["documents", default: 0] == 0, "nothing sent")
+        // The stand-in merges what it is told: each line says every right.
+        let admin: [String: Any] = ["forum": true, "bot_status": "administrator", "can_manage_topics": true, "can_delete_messages": true]
+        try rig.standIn.set(admin.merging(["bot_status": "member"]) { $1 })
+        #expect(try store.forumUnfitness()?.problem.contains("not an administrator") == true)
+        try rig.standIn.set(admin.merging(["can_manage_topics": false, "can_delete_messages": false]) { $1 })
+        let both = try #require(try store.forumUnfitness())
+        #expect(both.problem.contains("rights Manage topics and Delete messages") && both.fix.hasPrefix("grant Manage topics and Delete messages"))
+        try rig.standIn.set(admin.merging(["can_delete_messages": false]) { $1 })
+        #expect(try store.forumUnfitness()?.problem.contains("right Delete messages") == true)
+        // Removing an object is refused the same way before anything leaves the catalog.
+        #expect(storeError { try store.delete(key: "main/wal/x") }?.problem.contains("Delete messages") == true)
+        try rig.standIn.set(admin)
+        #expect(try store.forumUnfitness() == nil)
+    }
+
     @Test func eachGroupHasATopicAndOneNothingKeptUsesIsDeletedWholeWhateverItsAge() throws {
         let rig = try TelegramStoreTests.Rig()
         try rig.standIn.set(["forum": true])

@@ -52,6 +52,8 @@ import WalvaultTesting
         let shipped = rig.standIn.stats()
         #expect(shipped["topics"] == 3, "one topic per backup: \(shipped)")
         #expect(Self.backupLabels(try rig.walvault(["info"], config: rig.newMachineConfig).stdout) == labels)
+        let fit = try rig.walvault(["check"])
+        #expect(fit.stdout.contains("ok   retention in \"telegram\": chat \(rig.standIn.chatID) is a forum"), "\(fit.stdout)")
 
         // 45 days later, with retention at 30 days, the third backup is the newest one before the
         // window: it stays with its WAL, the first two and theirs go.
@@ -66,6 +68,10 @@ import WalvaultTesting
         #expect(rig.standIn.stats()["topics_deleted", default: 0] == 0)
         #expect(rig.standIn.stats()["messages"] == shipped["messages"], "nothing half-deleted in the chat")
         #expect(Self.backupLabels(try rig.walvault(["info"], config: rig.newMachineConfig).stdout) == labels)
+        let unfit = try rig.walvault(["check"])
+        #expect(
+            unfit.stdout.contains("FAIL retention in \"telegram\": forum_topics = true, but the bot lacks the administrator right Delete messages"),
+            "\(unfit.stdout)")
 
         try rig.standIn.set(["rate": 600, "window": 60, "keep_dir": rig.keep, "forum": true, "clock_offset": offset, "can_delete_messages": true])
         let expire = try rig.walvault(["expire", "--as-of", asOf, "--force"])
@@ -148,5 +154,23 @@ import WalvaultTesting
         #expect(Self.backupLabels(info.stdout) == [labels[2]], "\(info.stdout)")
         let verify = try rig.walvault(["verify"], config: rig.newMachineConfig)
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+    }
+
+    /// Without topics, check fails once the chat holds documents older than the window, and says
+    /// how to switch. The stand-in's clock runs 40 days behind, so what it receives is dated then.
+    @Test func checkFailsWhileAChatWithoutTopicsHoldsDocumentsOlderThanTheWindow() throws {
+        let rig = try TelegramOffsiteTests.Rig(retentionDays: 30)
+        try rig.standIn.set(["rate": 600, "window": 60, "keep_dir": rig.keep, "clock_offset": -40 * 86_400])
+        let cluster = rig.cluster
+        try cluster.start()
+        defer { try? cluster.stop(mode: "immediate") }
+        try rig.archiveNow(cluster)
+        try rig.waitUntilShipped()
+        let check = try rig.walvault(["check"])
+        #expect(check.status == 1)
+        #expect(
+            check.stdout.contains("FAIL retention in \"telegram\": the chat still holds documents 40 days old, past the 30-day window"),
+            "\(check.stdout)")
+        #expect(check.stdout.contains("set forum_topics = true"), "\(check.stdout)")
     }
 }

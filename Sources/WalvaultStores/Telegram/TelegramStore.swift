@@ -362,26 +362,9 @@ public final class TelegramStore: Store, @unchecked Sendable {
     /// not open or delete topics: found before anything is sent or removed, not half-way.
     func checkForum(_ state: inout State) throws {
         guard forumTopics, !state.forumChecked else { return }
-        let chat = try repeating { try api.getChat() }
-        guard chat.type == "supergroup", chat.is_forum == true else {
+        if let unfit = try forumUnfitness() {
             throw failure(
-                "forum_topics = true, but chat \(api.chatID) is not a forum supergroup (Topics are off)",
-                fix: "turn Topics on in the group's settings (Edit → Topics), or set forum_topics = false in this store's [[stores]] entry")
-        }
-        let bot = try repeating { try api.getMe() }
-        let member = try repeating { try api.getChatMember(bot.id) }
-        guard member.status == "administrator" || member.status == "creator" else {
-            throw failure(
-                "forum_topics = true, but the bot is not an administrator of chat \(api.chatID) (it is \(member.status))",
-                fix: "make the bot an administrator with the rights Manage topics and Delete messages, or set forum_topics = false")
-        }
-        var missing: [String] = []
-        if member.status == "administrator", member.can_manage_topics != true { missing.append("Manage topics") }
-        if member.status == "administrator", member.can_delete_messages != true { missing.append("Delete messages") }
-        guard missing.isEmpty else {
-            throw failure(
-                "forum_topics = true, but the bot lacks the administrator right\(missing.count > 1 ? "s" : "") \(missing.joined(separator: " and ")) in chat \(api.chatID)",
-                fix: "grant \(missing.joined(separator: " and ")) to the bot in the chat's administrators, or set forum_topics = false")
+                "forum_topics = true, but " + unfit.problem, fix: unfit.fix + ", or set forum_topics = false in this store's [[stores]] entry")
         }
         state.forumChecked = true
     }
@@ -389,6 +372,36 @@ public final class TelegramStore: Store, @unchecked Sendable {
     /// The same check, for `walvault check`.
     public func checkForum() throws {
         try state.withLock { try checkForum(&$0) }
+    }
+
+    /// Why this chat and bot cannot have a topic per backup, and what to change; nil when they
+    /// can. Asked whatever `forum_topics` says, so `init` can tell the owner.
+    public func forumUnfitness() throws -> (problem: String, fix: String)? {
+        let chat = try repeating { try api.getChat() }
+        guard chat.type == "supergroup", chat.is_forum == true else {
+            return (
+                "chat \(api.chatID) is not a forum supergroup (Topics are off)",
+                "turn Topics on in the group's settings (Edit → Topics; docs/cloud-setup.md)"
+            )
+        }
+        let bot = try repeating { try api.getMe() }
+        let member = try repeating { try api.getChatMember(bot.id) }
+        guard member.status == "administrator" || member.status == "creator" else {
+            return (
+                "the bot is not an administrator of chat \(api.chatID) (it is \(member.status))",
+                "make the bot an administrator with the rights Manage topics and Delete messages"
+            )
+        }
+        var missing: [String] = []
+        if member.status == "administrator", member.can_manage_topics != true { missing.append("Manage topics") }
+        if member.status == "administrator", member.can_delete_messages != true { missing.append("Delete messages") }
+        guard missing.isEmpty else {
+            return (
+                "the bot lacks the administrator right\(missing.count > 1 ? "s" : "") \(missing.joined(separator: " and ")) in chat \(api.chatID)",
+                "grant \(missing.joined(separator: " and ")) to the bot in the chat's administrators"
+            )
+        }
+        return nil
     }
 
     /// When the oldest document the catalog still uses was sent (seconds since the epoch), in the
