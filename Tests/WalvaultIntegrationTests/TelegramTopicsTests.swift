@@ -146,6 +146,9 @@ import WalvaultTesting
             #expect(seen.last == labels[2] && labels.suffix(seen.count).elementsEqual(seen), "after a kill at \(delayMs) ms: \(info.stdout)")
             let verify = try rig.walvault(["verify"], config: rig.newMachineConfig)
             #expect(verify.status == 0, "after a kill at \(delayMs) ms: \(verify.stdout) \(verify.stderr)")
+            let plan = try rig.walvault(
+                ["restore", "--pgdata", rig.ws.file("restored"), "--target", "latest", "--dry-run"], config: rig.newMachineConfig)
+            #expect(plan.status == 0, "after a kill at \(delayMs) ms: \(plan.stdout) \(plan.stderr)")
         }
         let finish = try rig.walvault(["expire", "--as-of", asOf, "--force"])
         #expect(finish.status == 0, "\(finish.stdout) \(finish.stderr)")
@@ -154,6 +157,15 @@ import WalvaultTesting
         #expect(Self.backupLabels(info.stdout) == [labels[2]], "\(info.stdout)")
         let verify = try rig.walvault(["verify"], config: rig.newMachineConfig)
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        // And it restores, from the chat alone.
+        let newData = rig.ws.file("restored")
+        let restore = try rig.walvault(["restore", "--pgdata", newData, "--target", "latest"], config: rig.newMachineConfig)
+        #expect(restore.status == 0, "\(restore.stdout) \(restore.stderr)")
+        let restored = PostgresCluster(workspace: rig.ws, pgdata: newData, port: rig.cluster.port)
+        try restored.start()
+        defer { try? restored.stop(mode: "immediate") }
+        try restored.waitForPromotion()
+        #expect(try restored.sql("SELECT count(*) FROM events WHERE note LIKE 'after backup 3 %'") == "100")
     }
 
     /// Without topics, check fails once the chat holds documents older than the window, and says
