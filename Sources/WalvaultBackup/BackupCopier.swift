@@ -1,3 +1,4 @@
+import Synchronization
 import WalvaultCatalog
 import WalvaultConfig
 import WalvaultKit
@@ -17,20 +18,40 @@ package final class BackupCopier: @unchecked Sendable {
 
     private let packers: [BackupPacker]
     private let maps: SharedMapStream
+    private let cores: Cores
+
+    /// Whether a packer opening a part should compress it in its own thread or hand it to a zstd
+    /// worker. While every packer has a file, each compresses in its own thread: the cores are
+    /// busy, and a worker would only add its hand-off (about 13 % more CPU on the mixed data set).
+    /// Once no file is left to take, a packer still working (the largest files go first) gets a
+    /// worker for its next part, so the cores the others left idle help it finish.
+    final class Cores: Sendable {
+        let packers: Int
+        let filesLeft = Atomic<Int>(0)
+        let busy = Atomic<Int>(0)
+
+        init(packers: Int) { self.packers = packers }
+
+        func threadsForNextPart() -> Int {
+            guard packers > 1 else { return ZstdCompressStage.defaultWorkers }
+            return filesLeft.load(ordering: .relaxed) == 0 && busy.load(ordering: .relaxed) < packers ? 1 : 0
+        }
+    }
 
     package init(stores: [Store], directory: String, compression: CompressionSettings, partSize: Int, parallel: Int, prior: PriorBackup?) {
         let numbers = PartStream.Numbers()
-        let threads = parallel > 1 ? 1 : ZstdCompressStage.defaultWorkers
+        let cores = Cores(packers: max(1, parallel))
+        self.cores = cores
         let maps = SharedMapStream(
             PartStream(
                 stores: stores, directory: directory, kind: "map", compression: compression, partSize: partSize, numbers: PartStream.Numbers(),
-                compressionThreads: 0))
+                compressionThreads: { 0 }))
         self.maps = maps
         packers = (0..<max(1, parallel)).map { _ in
             BackupPacker(
                 data: PartStream(
                     stores: stores, directory: directory, kind: "data", compression: compression, partSize: partSize, numbers: numbers,
-                    compressionThreads: threads),
+                    compressionThreads: { cores.threadsForNextPart() }),
                 maps: maps, prior: prior)
         }
     }
@@ -53,8 +74,12 @@ package final class BackupCopier: @unchecked Sendable {
             packer.cancellation = events.cancellation
         }
         defer { meter.finish() }
+        cores.filesLeft.store(jobs.count, ordering: .relaxed)
         try ParallelJobs(cancellation: events.cancellation, doing: "copying the data directory").run(count: jobs.count, workers: packers.count) {
             worker, i in
+            cores.filesLeft.subtract(1, ordering: .relaxed)
+            cores.busy.add(1, ordering: .relaxed)
+            defer { cores.busy.subtract(1, ordering: .relaxed) }
             copied.set(jobs[i].item, try packers[worker].add(path: jobs[i].path, relative: jobs[i].relative, mode: jobs[i].mode))
         }
         let values = copied.values

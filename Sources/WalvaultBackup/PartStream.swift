@@ -31,7 +31,8 @@ package final class PartStream {
     private let compression: CompressionSettings
     private let partSize: Int
     private let numbers: Numbers
-    private let compressionThreads: Int
+    /// zstd's own threads for the next part, asked as each part opens (`BackupCopier.Cores`).
+    private let compressionThreads: @Sendable () -> Int
 
     /// The parts committed so far, in the order this stream wrote them.
     package private(set) var parts: [BackupManifest.Part] = []
@@ -47,7 +48,7 @@ package final class PartStream {
 
     package init(
         stores: [Store], directory: String, kind: String, compression: CompressionSettings, partSize: Int, numbers: Numbers,
-        compressionThreads: Int
+        compressionThreads: @escaping @Sendable () -> Int
     ) {
         self.stores = stores
         self.directory = directory
@@ -109,7 +110,7 @@ package final class PartStream {
         let writers = try stores.map { try $0.makeWriter(directory: directory) }
         let storedHash = HashingStage(next: StoreFanOut(writers: writers))
         let compressor = try Compression.compressor(
-            compression.algorithm, level: compression.level, sizeHint: nil, threads: compressionThreads, next: storedHash)
+            compression.algorithm, level: compression.level, sizeHint: nil, threads: compressionThreads(), next: storedHash)
         current = OpenPart(number: numbers.take(), writers: writers, compressor: compressor, storedHash: storedHash, size: 0)
     }
 
