@@ -427,6 +427,33 @@ import WalvaultTesting
         #expect(try readObject(rig.store(machine: "fresh2", forumTopics: true), "main/wal/a6") == [6])
     }
 
+    /// A topic that Telegram refuses to delete stays closing in the catalog, is reported, and is
+    /// deleted by a later flush (expire's or ship's) once it can be: never forgotten.
+    @Test func aTopicThatFailsToDeleteIsTriedAgainByTheNextFlush() throws {
+        let rig = try TelegramStoreTests.Rig()
+        let admin: [String: Any] = ["forum": true, "bot_status": "administrator", "can_manage_topics": true, "can_delete_messages": true]
+        try rig.standIn.set(admin)
+        let shipper = rig.store(machine: "ship", partSize: 64 << 10, forumTopics: true)
+        try put(shipper, "main/wal/a", sampleBytes(10_000, seed: 1), group: "walvault main A")
+        try put(shipper, "main/wal/b", sampleBytes(10_000, seed: 2), group: "walvault main B")
+        _ = try shipper.flush()
+        let expire = rig.store(machine: "expire", partSize: 64 << 10, forumTopics: true)
+        try expire.delete(key: "main/wal/a")
+        // The right is taken away between the deletion and the flush.
+        try rig.standIn.set(admin.merging(["can_delete_messages": false]) { $1 })
+        let refused = try expire.flush()
+        #expect(refused.groupsDeleted.isEmpty)
+        #expect(refused.groupsLeft["walvault main A"]?.contains("delete") == true, "\(refused)")
+        #expect(rig.standIn.stats()["topics_deleted", default: 0] == 0)
+        #expect(try rig.store(machine: "reader").head(key: "main/wal/a") == nil)
+        // Another machine's next flush, with nothing of its own to record, deletes it.
+        try rig.standIn.set(admin)
+        let later = rig.store(machine: "later", partSize: 64 << 10, forumTopics: true)
+        #expect(try later.flush().groupsDeleted.keys.sorted() == ["walvault main A"])
+        #expect(rig.standIn.stats()["topics_deleted"] == 1)
+        #expect(try readObject(rig.store(machine: "reader2"), "main/wal/b") == sampleBytes(10_000, seed: 2))
+    }
+
     /// Expire on another machine closes and deletes a topic while this one has sent into it but
     /// not flushed: the flush leaves that object out (its bytes are gone), so the shipper, finding
     /// it missing, sends it again into the group's next topic.
