@@ -133,21 +133,21 @@ public struct Check {
             guard case .telegram(let telegram) = settings.kind, index < context.rawStores.count,
                 let store = context.rawStores[index].driver(as: TelegramStore.self)
             else { return nil }
+            let name = "retention in \"\(settings.name)\""
             do {
                 if telegram.forumTopics {
                     try store.checkForum()
                     return HealthCheck(
-                        name: "retention in \"\(settings.name)\"", ok: true,
+                        name: name, ok: true,
                         figure: "chat \(telegram.chatID) is a forum and the bot may open and delete topics: expire deletes each backup's topic whole")
                 }
                 guard let days = context.config.retentionDays(store: index) else { return nil }
                 return HealthCheck.telegramRetention(
                     store: settings.name, oldestSentAt: try store.oldestUntopicedDocumentDate(), now: now(), days: days)
             } catch let error as StoreError {
-                return HealthCheck(
-                    name: "retention in \"\(settings.name)\"", ok: false, figure: error.problem, fix: error.fix.isEmpty ? nil : error.fix)
+                return HealthCheck(name: name, ok: false, figure: error.problem, fix: error.fix.isEmpty ? nil : error.fix)
             } catch {
-                return HealthCheck(name: "retention in \"\(settings.name)\"", ok: false, figure: "\(error)")
+                return HealthCheck(name: name, ok: false, figure: "\(error)")
             }
         }
     }

@@ -24,8 +24,7 @@ public enum ObjectGroupPlan {
     /// The backup a WAL object at `position`, stored at `storedAt` (µs, when known), goes with; nil
     /// before the first backup.
     public static func owner<Position: Comparable & Sendable>(of position: Position, storedAt: Int64?, backups: [Backup<Position>]) -> String? {
-        let complete = backups.filter { $0.start != nil }
-        let newestCompleteStart = complete.compactMap(\.start).max()
+        let newestCompleteStart = backups.compactMap(\.start).max()
         let claims = backups.filter { backup in
             if let start = backup.start { return start <= position }
             guard let storedAt, storedAt >= backup.startTime else { return false }

@@ -30,7 +30,7 @@ final class ShipGroups: Sendable {
             }
             var start: UInt64?
             if let bytes = try store.readSmall(key: layout.manifestKey(label)), let manifest = try? BackupManifest.decode(bytes) {
-                start = Self.position(of: manifest.startLSN, segmentSize: manifest.walSegmentSize)
+                start = Self.position(of: manifest.startSegment())
             }
             next.append(ObjectGroupPlan.Backup(label: label, start: start, startTime: startTime))
         }
@@ -60,8 +60,4 @@ final class ShipGroups: Sendable {
 
     /// A segment's place in the WAL, whatever its timeline: log and segment, as one number.
     static func position(of segment: WALSegmentName) -> UInt64 { UInt64(segment.log) << 32 | UInt64(segment.segment) }
-
-    static func position(of lsn: LSN, segmentSize: Int) -> UInt64 {
-        (lsn.value >> 32) << 32 | ((lsn.value & 0xFFFF_FFFF) / UInt64(max(1, segmentSize)))
-    }
 }

@@ -426,6 +426,12 @@ public struct TelegramCatalog: Equatable, Sendable {
     }
 
     public mutating func close(topic thread: Int) { topics[thread]?.closing = true }
+    public mutating func forget(topic thread: Int) { topics[thread] = nil }
+
+    /// The topic objects of group `name` go into now: the newest of that name not closing.
+    public func openTopic(named name: String) -> Topic? {
+        topics.values.filter { $0.name == name && !$0.closing }.max { $0.thread < $1.thread }
+    }
 
     public mutating func retire(_ record: Retired) {
         if !retired.contains(record) { retired.append(record) }
@@ -440,12 +446,6 @@ public struct TelegramCatalog: Equatable, Sendable {
     public static func oldestGenerationReadersNeed(pinned generation: Int) -> Int {
         let fallback = max(1, generation - 1)
         return max(1, fallback - fallback % snapshotEvery)
-    }
-    public mutating func forget(topic thread: Int) { topics[thread] = nil }
-
-    /// The topic objects of group `name` go into now: the newest of that name not closing.
-    public func openTopic(named name: String) -> Topic? {
-        topics.values.filter { $0.name == name && !$0.closing }.max { $0.thread < $1.thread }
     }
 
     public mutating func put(_ entry: Entry) { setEntry(entry) }

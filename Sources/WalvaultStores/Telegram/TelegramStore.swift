@@ -574,14 +574,35 @@ public final class TelegramStore: Store, @unchecked Sendable {
     func deleteRetiredCatalogs(_ state: inout State, pinned generation: Int) {
         let oldestNeeded = TelegramCatalog.oldestGenerationReadersNeed(pinned: generation)
         for record in state.working.retired where record.generation < oldestNeeded {
-            do {
-                try repeating { try api.deleteMessage(record.message) }
-            } catch let error as StoreError where error.kind == .notFound || error.refusal == .deletionWindowPassed {
-                // Gone already, or kept by Telegram for good: nothing more to do either way.
-            } catch {
-                continue
-            }
+            // Gone, or kept by Telegram for good: nothing more to do either way.
+            if case .failed = MessageDeletion.of({ try repeating { try api.deleteMessage(record.message) } }) { continue }
             state.working.forgetRetired(record)
+        }
+    }
+
+    /// What a deleteMessage came to, read in one place for documents and catalogs.
+    enum MessageDeletion {
+        /// Deleted now, or already gone.
+        case gone
+        /// Older than the 48 hours Telegram lets a bot delete for: it stays.
+        case keptByTelegram
+        case failed(String)
+
+        static let keptReason = "Telegram lets a bot delete messages for 48 hours only"
+
+        static func of(_ delete: () throws -> Void) -> MessageDeletion {
+            do {
+                try delete()
+                return .gone
+            } catch let error as StoreError where error.kind == .notFound {
+                return .gone
+            } catch let error as StoreError where error.refusal == .deletionWindowPassed {
+                return .keptByTelegram
+            } catch let error as StoreError {
+                return .failed("deleteMessage failed: \(error.problem)")
+            } catch {
+                return .failed("deleteMessage failed: \(error)")
+            }
         }
     }
 
@@ -605,19 +626,12 @@ public final class TelegramStore: Store, @unchecked Sendable {
                 }
                 if outcome[document.message] == nil {
                     if !TelegramDeletionWindow.mayDelete(sentAt: document.date, now: now) {
-                        outcome[document.message] = .some("Telegram lets a bot delete messages for 48 hours only")
+                        outcome[document.message] = .some(MessageDeletion.keptReason)
                     } else {
-                        do {
-                            try api.deleteMessage(document.message)
-                            outcome[document.message] = .some(nil)
-                        } catch let error as StoreError where error.kind == .notFound {
-                            outcome[document.message] = .some(nil)
-                        } catch let error as StoreError {
-                            outcome[document.message] = .some(
-                                error.refusal == .deletionWindowPassed
-                                    ? "Telegram lets a bot delete messages for 48 hours only" : "deleteMessage failed: \(error.problem)")
-                        } catch {
-                            outcome[document.message] = .some("deleteMessage failed: \(error)")
+                        switch MessageDeletion.of({ try api.deleteMessage(document.message) }) {
+                        case .gone: outcome[document.message] = .some(nil)
+                        case .keptByTelegram: outcome[document.message] = .some(MessageDeletion.keptReason)
+                        case .failed(let why): outcome[document.message] = .some(why)
                         }
                     }
                 }
