@@ -122,6 +122,12 @@ let package = Package(
                 "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
                 "WalvaultRepository", "WalvaultPostgres", "WalvaultPolicy", "WalvaultKit"
             ]),
+        // [[storage]] trees: content-defined chunks in packs, snapshots, restore.
+        .target(
+            name: "WalvaultFiles",
+            dependencies: [
+                "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository", "WalvaultKit"
+            ]),
         .target(
             name: "WalvaultExports",
             dependencies: [
@@ -145,7 +151,7 @@ let package = Package(
             dependencies: [
                 "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
                 "WalvaultHistory", "WalvaultPolicy", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup",
-                "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance"
+                "WalvaultExports", "WalvaultDrill", "WalvaultMaintenance", "WalvaultFiles"
             ]),
         // `--version`: the commit and build date, written by BuildInfoPlugin before each build.
         .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
@@ -198,7 +204,7 @@ let package = Package(
                 "WalvaultService", "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports",
                 "WalvaultDrill", "WalvaultMaintenance", "WalvaultPolicy", "WalvaultConfig", "WalvaultSystem", "WalvaultCatalog", "WalvaultHistory",
                 "WalvaultPipeline",
-                "WalvaultRepository", "WalvaultStores", "WalvaultSetup", "WalvaultBuildInfo",
+                "WalvaultRepository", "WalvaultStores", "WalvaultSetup", "WalvaultBuildInfo", "WalvaultFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")
             ]),
 
@@ -209,7 +215,7 @@ let package = Package(
                 "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog", "WalvaultRepository",
                 "WalvaultKit", "WalvaultAlerts", "WalvaultShipping", "WalvaultArchive", "WalvaultBackup", "WalvaultExports", "WalvaultDrill",
                 "WalvaultMaintenance", "WalvaultService", "WalvaultPolicy", "WalvaultPostgres", "WalvaultHistory", "WalvaultMigrations", "CLibPQ",
-                "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultServer", "WalvaultTesting", "WalvaultSetup", "WalvaultSchedules",
+                "CCurl", "CCurlShims", "WalvaultHTTP", "WalvaultServer", "WalvaultTesting", "WalvaultSetup", "WalvaultSchedules", "WalvaultFiles",
                 .product(name: "JWTKit", package: "jwt-kit")
             ], linkerSettings: [.linkedLibrary("pq")]),
         // Needs the real servers .ci/run starts (PostgreSQL 15, moto) or the test starts (the Telegram
@@ -219,7 +225,7 @@ let package = Package(
             dependencies: [
                 "walvault", "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultHTTP", "WalvaultStores", "WalvaultCatalog",
                 "WalvaultRepository", "WalvaultPolicy", "WalvaultKit", "WalvaultArchive", "WalvaultShipping", "WalvaultMaintenance",
-                "WalvaultService", "WalvaultServer", "WalvaultTesting", .product(name: "JWTKit", package: "jwt-kit")
+                "WalvaultService", "WalvaultServer", "WalvaultTesting", "WalvaultFiles", .product(name: "JWTKit", package: "jwt-kit")
             ]),
         // The stand-ins (moto for S3, the Telegram Bot API stand-in, the fault proxy, the alert sinks)
         // and the local-server helper, once for both test targets.

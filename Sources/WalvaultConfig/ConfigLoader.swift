@@ -23,6 +23,7 @@ public enum ConfigLoader {
     static let shippingKeys = ConfigSchema.section("shipping").keyNames
     static let retentionKeys = ConfigSchema.section("retention").keyNames
     static let compressionKeys = ConfigSchema.section("compression").keyNames
+    static let storageKeys = ConfigSchema.section("storage").keyNames
 
     public static func load(path: String) throws -> WalvaultConfig {
         let bytes: [UInt8]
@@ -65,7 +66,7 @@ public enum ConfigLoader {
             throw ConfigError(
                 file: path, key: name, problem: "unknown key",
                 fix:
-                    "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention], [alerts], [backup], [check], [performance] and [dashboard]"
+                    "remove it or fix its spelling; the config accepts [cluster], [compression], [[stores]], [history], [encryption], [shipping], [retention], [alerts], [backup], [check], [performance], [dashboard] and [[storage]]"
             )
         }
         let cluster = try parseCluster(root, path: path)
@@ -80,6 +81,7 @@ public enum ConfigLoader {
         let backup = try parseBackup(root, path: path)
         let performance = try parsePerformance(root, path: path)
         let dashboard = try parseDashboard(root, path: path)
+        let storage = try parseStorage(root, path: path)
         if stores.contains(where: { $0.mode == .async }) {
             // Every store async is a machine that only reads (restoring from Telegram on a new
             // server); archive-push and backup refuse there. Otherwise the first must be sync.
@@ -97,7 +99,58 @@ public enum ConfigLoader {
         return WalvaultConfig(
             path: path, cluster: cluster, compression: compression, stores: stores, history: history,
             encryption: encryption, shipping: shipping, retention: retention, alerts: alerts, check: check,
-            performance: performance, dashboard: dashboard, backup: backup)
+            performance: performance, dashboard: dashboard, backup: backup, storage: storage)
+    }
+
+    private static func parseStorage(_ root: TOMLTable, path: String) throws -> [StorageSettings] {
+        guard let value = root["storage"] else { return [] }
+        guard let array = value.array else {
+            throw ConfigError(
+                file: path, key: "storage", problem: "expected an array of tables, found \(value.type)",
+                fix: "write each tree as a [[storage]] section")
+        }
+        var trees: [StorageSettings] = []
+        for index in 0..<array.count {
+            let place = "storage #\(index + 1)"
+            guard let table = array[index].table else {
+                throw ConfigError(file: path, key: place, problem: "expected a table", fix: "write each tree as a [[storage]] section")
+            }
+            let reader = TableReader(table: table, file: path, place: place, knownKeys: storageKeys)
+            try reader.rejectUnknownKeys(what: "[[storage]]")
+            let name = try reader.requiredString("name", meaning: "a short name for this tree, e.g. \"uploads\"")
+            guard ClusterSettings.isValidName(name) else {
+                throw ConfigError(
+                    file: path, key: "\(place).name", problem: "\"\(name)\" is not a usable name", fix: "use letters, digits, '-', '_' and '.'")
+            }
+            if trees.contains(where: { $0.name == name }) {
+                throw ConfigError(
+                    file: path, key: "\(place).name", problem: "storage name \"\(name)\" is used twice", fix: "give every tree its own name")
+            }
+            let treePath = try reader.requiredString("path", meaning: "the tree's root, e.g. \"/srv/app/uploads\"")
+            guard treePath.hasPrefix("/") else {
+                throw ConfigError(
+                    file: path, key: "\(place).path", problem: "\"\(treePath)\" is not an absolute path",
+                    fix: "give the full path: cron and the server do not start in your directory")
+            }
+            var exclude: [String] = []
+            if let value = table["exclude"] {
+                guard let patterns = value.array else {
+                    throw ConfigError(
+                        file: path, key: "\(place).exclude", problem: "expected an array of strings, found \(value.type)",
+                        fix: "write it as exclude = [\"*.tmp\", \"cache/\"]")
+                }
+                for item in 0..<patterns.count {
+                    guard let pattern = patterns[item].string, !pattern.isEmpty, !pattern.utf8.contains(0) else {
+                        throw ConfigError(
+                            file: path, key: "\(place).exclude", problem: "item \(item + 1) is not a non-empty string",
+                            fix: "write each pattern as a quoted string, such as \"*.tmp\" or \"cache/\"")
+                    }
+                    exclude.append(pattern)
+                }
+            }
+            trees.append(StorageSettings(name: name, path: treePath, exclude: exclude))
+        }
+        return trees
     }
 
     private static func parseDashboard(_ root: TOMLTable, path: String) throws -> DashboardSettings? {

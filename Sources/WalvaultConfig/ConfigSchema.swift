@@ -28,7 +28,7 @@ public enum ConfigSchema {
         /// How the section is written: `[cluster]`, `[[stores]]`, `[[stores]] type = "s3"`.
         public var heading: String {
             if let storeType { return "[[stores]] type = \"\(storeType)\"" }
-            return name == "stores" ? "[[stores]]" : "[\(name)]"
+            return name == "stores" || name == "storage" ? "[[\(name)]]" : "[\(name)]"
         }
 
         public var keyNames: [String] { keys.map(\.name) }
@@ -101,6 +101,14 @@ public enum ConfigSchema {
                     "forum_topics", "false",
                     "One forum topic per base backup, deleted whole by expire: the only way a bot deletes messages older than 48 hours. Needs a forum supergroup and a bot with Manage topics and Delete messages."
                 )
+            ]),
+        Section(
+            name: "storage", storeType: nil,
+            summary: "A tree of the application's files that walvault files backup keeps beside the database. One entry per tree:",
+            keys: [
+                Key("name", "", "How files backup, list and restore call the tree; required, unique."),
+                Key("path", "", "The tree's root, an absolute path; required."),
+                Key("exclude", "[]", "gitignore-style patterns relative to path that snapshots leave out, such as [\"*.tmp\", \"cache/\"].")
             ]),
         Section(
             name: "encryption", storeType: nil,

@@ -45,7 +45,7 @@ public struct ConfigTemplate: Sendable, Equatable {
         ]
         func section(_ schema: ConfigSchema.Section, values: [String: String], commentedOut: Bool = false) {
             lines.append("# \(schema.summary)")
-            lines.append(commentedOut ? "# [\(schema.name)]" : schema.name == "stores" ? "[[stores]]" : "[\(schema.name)]")
+            lines.append(commentedOut ? "# \(schema.heading)" : schema.heading)
             for key in schema.keys {
                 if let value = values[key.name] {
                     lines.append("\(commentedOut ? "# " : "")\(key.name) = \(value)")
@@ -100,7 +100,7 @@ public struct ConfigTemplate: Sendable, Equatable {
         }
         section(ConfigSchema.section("retention"), values: ["days": String(retentionDays)])
         for name in ["backup", "check", "performance", "shipping"] { section(ConfigSchema.section(name), values: [:]) }
-        for name in ["alerts", "history", "dashboard"] { section(ConfigSchema.section(name), values: [:], commentedOut: true) }
+        for name in ["alerts", "history", "dashboard", "storage"] { section(ConfigSchema.section(name), values: [:], commentedOut: true) }
         while lines.last == "" { lines.removeLast() }
         return lines.joined(separator: "\n") + "\n"
     }

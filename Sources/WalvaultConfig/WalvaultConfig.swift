@@ -17,14 +17,17 @@ public struct WalvaultConfig: Sendable, Equatable {
     public var performance: PerformanceSettings
     /// `[dashboard]`; nil: `walvault serve` refuses, naming the section.
     public var dashboard: DashboardSettings?
+    /// `[[storage]]`: the file trees `walvault files backup` keeps.
+    public var storage: [StorageSettings]
 
     public init(
         path: String, cluster: ClusterSettings, compression: CompressionSettings, stores: [StoreSettings],
         history: HistorySettings? = nil, encryption: EncryptionSettings? = nil, shipping: ShippingSettings = ShippingSettings(),
         retention: RetentionSettings? = nil, alerts: AlertSettings? = nil, check: CheckSettings = CheckSettings(),
         performance: PerformanceSettings = PerformanceSettings(), dashboard: DashboardSettings? = nil,
-        backup: BackupSettings = BackupSettings()
+        backup: BackupSettings = BackupSettings(), storage: [StorageSettings] = []
     ) {
+        self.storage = storage
         self.backup = backup
         self.performance = performance
         self.dashboard = dashboard

@@ -18,11 +18,13 @@ public enum OperationKind: String, Codable, CaseIterable, Sendable {
     case exportLogs = "export-logs"
     case info
     case deleteBackup = "delete-backup"
+    case filesBackup = "files-backup"
+    case filesRestore = "files-restore"
 
     /// Work long enough to watch: it writes a status file under the spool while it runs.
     public var isTracked: Bool {
         switch self {
-        case .backup, .restore, .verify, .drill, .expire, .ship, .dump, .dumpRestore, .exportLogs, .deleteBackup: true
+        case .backup, .restore, .verify, .drill, .expire, .ship, .dump, .dumpRestore, .exportLogs, .deleteBackup, .filesBackup, .filesRestore: true
         case .archivePush, .archiveGet, .check, .info: false
         }
     }

@@ -18,11 +18,20 @@ public final class SHA256Hasher {
     }
 
     /// Lowercase hex; the hasher cannot be used afterwards.
-    public func finalizeHex() -> String {
+    public func finalizeHex() -> String { Hex.encode(finalizeBytes()) }
+
+    /// The 32 bytes; the hasher cannot be used afterwards.
+    public func finalizeBytes() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         digest.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(context, $0.baseAddress, &length) }
-        return Hex.encode(digest)
+        return digest
+    }
+
+    public static func bytes(of bytes: [UInt8]) -> [UInt8] {
+        let hasher = SHA256Hasher()
+        bytes.withUnsafeBytes { hasher.update($0) }
+        return hasher.finalizeBytes()
     }
 
     public static func hex(of bytes: [UInt8]) -> String {

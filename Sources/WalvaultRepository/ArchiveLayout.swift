@@ -8,6 +8,9 @@ import WalvaultCatalog
 ///     <cluster>/backup/<label>/part-000001-<sha256>.zst, …, backup.manifest, backup.manifest.copy
 ///     <cluster>/dump/<schema>/<time>-<sha256>.dump      a schema's pg_dump (ExportObjectName)
 ///     <cluster>/logs/<table>/<time>-<sha256>.jsonl.zst   rows exported by export-logs
+///     <cluster>/files/packs/<sha256 of its trailer>.pack  chunks of [[storage]] trees (PackFormat)
+///     <cluster>/files/index/<time>-<sha256>.index     the packs one files backup added (ChunkTable)
+///     <cluster>/files/snapshots/<name>/<id>.snapshot  a tree as files restore brings it back (FileSnapshot)
 ///
 /// Keeping the layout in one place lets every store driver and `info` agree on it.
 public struct ArchiveLayout: Sendable {
@@ -33,6 +36,15 @@ public struct ArchiveLayout: Sendable {
     public var logsRoot: String { "\(cluster)/logs" }
     public func logsDirectory(_ table: String) -> String { "\(logsRoot)/\(table)" }
 
+    public var filesRoot: String { "\(cluster)/files" }
+    public var packDirectory: String { "\(filesRoot)/packs" }
+    public func packKey(_ name: String) -> String { "\(packDirectory)/\(name)" }
+    public var chunkIndexDirectory: String { "\(filesRoot)/index" }
+    public var snapshotsRoot: String { "\(filesRoot)/snapshots" }
+    public func snapshotDirectory(_ tree: String) -> String { "\(snapshotsRoot)/\(tree)" }
+    public static let snapshotSuffix = ".snapshot"
+    public static let chunkIndexSuffix = ".index"
+
     /// What a key of this cluster is: the layout read backwards, so no caller parses keys itself.
     public enum Kind: Equatable, Sendable {
         case archiveInfo
@@ -43,6 +55,8 @@ public struct ArchiveLayout: Sendable {
         case backupObject(label: String, name: String)
         case dump(schema: String, name: String)
         case logs(table: String, name: String)
+        /// A pack, chunk index or snapshot of `[[storage]]` trees.
+        case files(name: String)
         /// Not walvault's, or not where walvault puts anything.
         case unknown
     }
@@ -63,6 +77,10 @@ public struct ArchiveLayout: Sendable {
             return .dump(schema: parts[1], name: parts[2])
         case ("logs", 3):
             return .logs(table: parts[1], name: parts[2])
+        case ("files", 3) where parts[1] == "packs" || parts[1] == "index":
+            return .files(name: parts[2])
+        case ("files", 4) where parts[1] == "snapshots":
+            return .files(name: parts[3])
         default:
             return .unknown
         }

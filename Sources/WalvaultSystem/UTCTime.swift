@@ -14,6 +14,22 @@ public enum UTCTime {
             + pad(parts.tm_hour, 2) + pad(parts.tm_min, 2) + pad(parts.tm_sec, 2) + "Z"
     }
 
+    /// What `compact` wrote (`20261205T030000Z`), back to µs; nil for anything else.
+    public static func parseCompact(_ text: String) -> Int64? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 16, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z") else { return nil }
+        var fields: [Int] = []
+        for (start, count) in [(0, 4), (4, 2), (6, 2), (9, 2), (11, 2), (13, 2)] {
+            var value = 0
+            for byte in bytes[start..<(start + count)] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            fields.append(value)
+        }
+        return micros(year: fields[0], month: fields[1], day: fields[2], hour: fields[3], minute: fields[4], second: fields[5])
+    }
+
     /// µs since the epoch of a UTC moment; nil when a field is out of range or the day does not
     /// exist (31 February).
     public static func micros(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, fraction micros: Int = 0) -> Int64? {

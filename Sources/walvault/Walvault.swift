@@ -13,7 +13,8 @@ struct Walvault: ParsableCommand {
             ArchivePushCommand.self, ArchiveGetCommand.self, BackupCommand.self, RestoreCommand.self, InfoCommand.self, StatusCommand.self,
             MigrateCommand.self, HistoryCommand.self, DecryptCommand.self, ShipCommand.self, ExpireCommand.self, CheckCommand.self,
             VerifyCommand.self, DrillCommand.self, InitCommand.self,
-            DumpCommand.self, ExportLogsCommand.self, PrefetchCommand.self, PushAheadCommand.self, ServeCommand.self, OwnerCommand.self
+            DumpCommand.self, FilesCommand.self, ExportLogsCommand.self, PrefetchCommand.self, PushAheadCommand.self, ServeCommand.self,
+            OwnerCommand.self
         ])
 
     @OptionGroup var global: GlobalOptions

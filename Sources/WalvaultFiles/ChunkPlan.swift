@@ -1,0 +1,78 @@
+import WalvaultCatalog
+import WalvaultKit
+import WalvaultPipeline
+import WalvaultRepository
+import WalvaultStores
+import WalvaultSystem
+
+/// Which chunks a restore needs and where each goes: read pack by pack, each once, in order of
+/// offset, decoding only the frames asked for.
+struct ChunkPlan {
+    private var uses: [Int: [(file: Int, offset: Int)]] = [:]
+
+    mutating func need(_ chunk: Int, file: Int, offset: Int) { uses[chunk, default: []].append((file, offset)) }
+
+    /// - Returns: how many packs were read.
+    func read(table: ChunkTable, from store: Store, layout: ArchiveLayout, keys: ChunkKeys, writer: TreeWriter, cancellation: Cancellation) throws
+        -> Int
+    {
+        var byPack: [Int: [Int]] = [:]
+        for chunk in uses.keys { byPack[table.locations[chunk].pack, default: []].append(chunk) }
+        let frames = try ZstdFrame(level: 3)
+        var frame: [UInt8] = []
+        var plain = [UInt8](repeating: 0, count: ContentChunker.Sizes.files.maximum)
+        var skip = [UInt8](repeating: 0, count: 1 << 20)
+        for pack in byPack.keys.sorted(by: { table.packs[$0] < table.packs[$1] }) {
+            try cancellation.check("files restore")
+            let key = layout.packKey(table.packs[pack])
+            let reader: ObjectReader
+            do {
+                reader = try store.openReader(key: key)
+            } catch let error as StoreError where error.kind == .notFound {
+                throw CommandError(
+                    problem: "pack \(key) is missing from store \"\(store.name)\"",
+                    fix: "restore from another store (--store); walvault verify names every snapshot that needs it", errorCode: "repository.damaged")
+            }
+            var position = 0
+            for chunk in byPack[pack]!.sorted(by: { table.locations[$0].offset < table.locations[$1].offset }) {
+                let location = table.locations[chunk]
+                while position < location.offset {
+                    let count = try skip.withUnsafeMutableBytes {
+                        try Self.fill(reader, UnsafeMutableRawBufferPointer(rebasing: $0[0..<min($0.count, location.offset - position)]))
+                    }
+                    guard count > 0 else { throw damaged(key, store, "it ends before chunk \(table.ids[chunk])") }
+                    position += count
+                }
+                guard location.length <= plain.count else { throw damaged(key, store, "a chunk is larger than any walvault writes") }
+                frame = [UInt8](repeating: 0, count: location.storedLength)
+                let count = try frame.withUnsafeMutableBytes { try Self.fill(reader, $0) }
+                guard count == location.storedLength else { throw damaged(key, store, "it ends inside chunk \(table.ids[chunk])") }
+                position += count
+                try plain.withUnsafeMutableBytes { out in
+                    do {
+                        try frame.withUnsafeBytes { try frames.decompress($0, length: location.length, into: out) }
+                    } catch let error as PipelineError {
+                        throw damaged(key, store, "chunk \(table.ids[chunk]) does not decode (\(error))")
+                    }
+                    let bytes = UnsafeRawBufferPointer(rebasing: out[0..<location.length])
+                    guard ChunkID(keys.id(of: bytes)) == table.ids[chunk] else {
+                        throw damaged(key, store, "chunk \(table.ids[chunk]) does not match its name")
+                    }
+                    for use in uses[chunk]! { try writer.write(bytes, file: use.file, offset: use.offset) }
+                }
+            }
+        }
+        return byPack.count
+    }
+
+    private func damaged(_ key: String, _ store: Store, _ why: String) -> CommandError {
+        CommandError(
+            problem: "pack \(key) in store \"\(store.name)\" is damaged: \(why)",
+            fix: "restore from another store (--store), and run walvault verify", errorCode: "repository.damaged")
+    }
+
+    /// Reads until `buffer` is full or the object ends.
+    private static func fill(_ reader: ObjectReader, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try StreamPump.fill(buffer, reading: reader.read(into:))
+    }
+}

@@ -1,0 +1,135 @@
+import WalvaultCatalog
+import WalvaultKit
+import WalvaultPipeline
+import WalvaultRepository
+import WalvaultStores
+import WalvaultSystem
+
+/// What the stores hold of `[[storage]]` trees: their snapshots, and the chunks any earlier
+/// `files backup` stored. The one place that reads the files layout back.
+struct FilesCatalog {
+    let layout: ArchiveLayout
+
+    /// A snapshot object, by its ID (`20261205T030000Z`).
+    struct SnapshotObject: Equatable {
+        let tree: String
+        let id: String
+        let object: StoreObject
+        let store: Store
+
+        static func == (a: SnapshotObject, b: SnapshotObject) -> Bool { a.object == b.object && a.store === b.store }
+    }
+
+    /// The snapshots of `tree` in `store`, oldest first.
+    func snapshots(of tree: String, in store: Store) throws -> [SnapshotObject] {
+        try store.list(directory: layout.snapshotDirectory(tree), namePrefix: "").compactMap { object in
+            guard object.name.hasSuffix(ArchiveLayout.snapshotSuffix) else { return nil }
+            let id = String(object.name.dropLast(ArchiveLayout.snapshotSuffix.count))
+            guard UTCTime.parseCompact(id) != nil else { return nil }
+            return SnapshotObject(tree: tree, id: id, object: object, store: store)
+        }.sorted { $0.id < $1.id }
+    }
+
+    /// The trees that have snapshots in `store`.
+    func trees(in store: Store) throws -> [String] {
+        try store.listSubdirectories(directory: layout.snapshotsRoot).sorted()
+    }
+
+    /// Every chunk an index object in each of `stores` lists: what a backup need not store again.
+    /// An index only one store has (a store added since) does not count, since a snapshot that
+    /// used its chunks would not restore from the others.
+    func knownChunks(in stores: [Store]) throws -> ChunkTable {
+        var common: Set<String>?
+        for store in stores {
+            let names = Set(
+                try store.list(directory: layout.chunkIndexDirectory, namePrefix: "").map(\.name).filter {
+                    $0.hasSuffix(ArchiveLayout.chunkIndexSuffix)
+                })
+            common = common.map { $0.intersection(names) } ?? names
+        }
+        var table = ChunkTable()
+        guard let first = stores.first else { return table }
+        for name in (common ?? []).sorted() {
+            let key = layout.chunkIndexDirectory + "/" + name
+            guard let object = try first.head(key: key) else { continue }
+            let index = try readChunkIndex(object, from: first)
+            for chunk in 0..<index.count { table.add(chunk, of: index) }
+        }
+        return table
+    }
+
+    func readChunkIndex(_ object: StoreObject, from store: Store) throws -> ChunkTable {
+        let sink = MemorySink()
+        try read(object, from: store, into: sink, what: "chunk index")
+        do {
+            let reader = BinaryReader(bytes: sink.bytes)
+            try reader.expect(Self.indexMagic, what: "a walvault chunk index")
+            let table = try ChunkTable.decode(from: reader)
+            guard try reader.isAtEnd() else { throw BinaryDecodingError("bytes follow its end") }
+            return table
+        } catch let error as BinaryDecodingError {
+            throw damaged(object, in: store, error.reason)
+        }
+    }
+
+    static let indexMagic = Array("WVFINDX1".utf8)
+
+    /// Reads a snapshot into an unnamed local file, decompressed (zstd's frame checksum checks
+    /// every byte): its entries are read from there, as many times as needed, in bounded memory.
+    func open(_ snapshot: SnapshotObject) throws -> OpenedSnapshot {
+        let file = try FileDescriptor.openUnnamed(in: Environment.temporaryDirectory)
+        try read(snapshot.object, from: snapshot.store, into: try Compression.decompressor(.zstd, next: FileSink(file: file)), what: "snapshot")
+        do {
+            return try OpenedSnapshot(file: file, source: snapshot)
+        } catch let error as BinaryDecodingError {
+            throw damaged(snapshot.object, in: snapshot.store, error.reason)
+        }
+    }
+
+    private func read(_ object: StoreObject, from store: Store, into sink: ByteSink, what: String) throws {
+        let reader = try store.openReader(key: object.key)
+        do {
+            try StreamPump.pump(reading: reader.read(into:), into: sink)
+        } catch let error as PipelineError {
+            throw damaged(object, in: store, "\(error)")
+        }
+    }
+
+    func damaged(_ object: StoreObject, in store: Store, _ why: String) -> CommandError {
+        CommandError(
+            problem: "\(object.key) in store \"\(store.name)\" cannot be read: \(why)",
+            fix: "restore from another store's copy (--store), or take a new files backup", errorCode: "repository.damaged")
+    }
+}
+
+/// A snapshot read back: its header and chunk table, and its entries in tree order.
+final class OpenedSnapshot {
+    let header: FileSnapshot.Header
+    let table: ChunkTable
+    let source: FilesCatalog.SnapshotObject
+    private let file: FileDescriptor
+    private var reader: BinaryReader
+    private(set) var current: TreeEntry?
+
+    init(file: FileDescriptor, source: FilesCatalog.SnapshotObject) throws {
+        self.file = file
+        self.source = source
+        try file.rewind()
+        reader = BinaryReader(bufferSize: 1 << 20, pull: file.read(into:))
+        (header, table) = try FileSnapshot.decodeStart(from: reader)
+        current = try FileSnapshot.nextEntry(from: reader, chunkCount: table.count)
+    }
+
+    /// The next entry, or nil at the end.
+    func next() throws -> TreeEntry? {
+        guard let entry = current else { return nil }
+        current = try FileSnapshot.nextEntry(from: reader, chunkCount: table.count)
+        return entry
+    }
+
+    /// The entry at `path`, for a walk in the same order: entries before it are passed over for good.
+    func entry(at path: [UInt8]) throws -> TreeEntry? {
+        while let entry = current, TreePath.precedes(entry.path, path) { current = try FileSnapshot.nextEntry(from: reader, chunkCount: table.count) }
+        return current?.path == path ? current : nil
+    }
+}

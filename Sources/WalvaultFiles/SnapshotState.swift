@@ -1,0 +1,206 @@
+import WalvaultCatalog
+import WalvaultKit
+import WalvaultPipeline
+import WalvaultRepository
+import WalvaultStores
+import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One `files backup` of one tree while it walks: each entry is written to an unnamed local
+/// file as it is met (a tree of any size in bounded memory), and each chunk is looked up in what
+/// the stores hold, this run's packs, and the previous snapshot before it is packed.
+final class SnapshotState {
+    let packer: PackWriter
+    /// The snapshot's entries, encoded, until the snapshot is written.
+    let entries: FileDescriptor
+    private let keys: ChunkKeys
+    private let known: ChunkTable
+    private let previous: OpenedSnapshot?
+    private let cancellation: Cancellation
+    /// The chunks this snapshot uses, in the order of its table: an entry names a chunk by its
+    /// place here before the chunk's pack is stored.
+    private var slots: [ChunkID] = []
+    private var slotIndexes: [ChunkID: Int] = [:]
+    private var encoded = BinaryWriter(reservingCapacity: 1 << 20)
+    private let readBuffer: UnsafeMutableRawBufferPointer
+    private var chunk: [UInt8] = []
+
+    private(set) var files = 0
+    private(set) var directories = 0
+    private(set) var symlinks = 0
+    private(set) var bytes = 0
+    private(set) var reused = 0
+    private(set) var inconsistent = 0
+
+    init(
+        stores: [Store], layout: ArchiveLayout, keys: ChunkKeys, known: ChunkTable, previous: OpenedSnapshot?, level: Int,
+        cancellation: Cancellation
+    ) throws {
+        packer = try PackWriter(stores: stores, layout: layout, level: level)
+        entries = try FileDescriptor.openUnnamed(in: Environment.temporaryDirectory)
+        self.keys = keys
+        self.known = known
+        self.previous = previous
+        self.cancellation = cancellation
+        readBuffer = .allocate(byteCount: 1 << 20, alignment: 4096)
+        chunk.reserveCapacity(ContentChunker.Sizes.files.maximum)
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    func add(_ walked: WalkedEntry, root: String, warn: (String) -> Void) throws {
+        let status = walked.status
+        var entry = TreeEntry(
+            kind: walked.kind!, path: walked.path, mode: UInt32(status.st_mode & 0o7777), uid: status.st_uid, gid: status.st_gid,
+            mtime: Self.nanos(status.st_mtim))
+        switch entry.kind {
+        case .directory:
+            directories += 1
+        case .symlink:
+            symlinks += 1
+            entry.target = try readLink(walked, root: root)
+        case .file:
+            try cancellation.check("files backup")
+            files += 1
+            entry.size = Int(status.st_size)
+            entry.ctime = Self.nanos(status.st_ctim)
+            entry.inode = UInt64(status.st_ino)
+            if let before = try previous?.entry(at: walked.path), let previous, before.kind == .file, !before.inconsistent,
+                before.size == entry.size, before.mtime == entry.mtime, before.ctime == entry.ctime, before.inode == entry.inode
+            {
+                entry.sha256 = before.sha256
+                entry.chunks = before.chunks.map { slot(previous.table.ids[$0]) }
+                reused += 1
+            } else {
+                try read(walked, into: &entry, root: root, warn: warn)
+            }
+            bytes += entry.size
+        }
+        entry.encode(into: &encoded)
+        if encoded.bytes.count >= 1 << 20 { try drain() }
+    }
+
+    /// Every chunk this snapshot uses, where it is stored; the entries file is complete.
+    func finalTable() throws -> ChunkTable {
+        try drain()
+        var table = ChunkTable()
+        for id in slots {
+            if let index = packer.table.index(of: id) {
+                table.add(index, of: packer.table)
+            } else if let index = known.index(of: id) {
+                table.add(index, of: known)
+            } else if let previous, let index = previous.table.index(of: id) {
+                table.add(index, of: previous.table)
+            } else {
+                preconditionFailure("chunk \(id) is in no table")
+            }
+        }
+        return table
+    }
+
+    private func drain() throws {
+        try encoded.drain { bytes in try bytes.withUnsafeBytes { try entries.writeAll($0) } }
+    }
+
+    private func slot(_ id: ChunkID) -> Int {
+        if let index = slotIndexes[id] { return index }
+        slotIndexes[id] = slots.count
+        slots.append(id)
+        return slots.count - 1
+    }
+
+    /// Reads a file into chunks, again when it changed while it was read (size, mtime or ctime
+    /// moved, or its length differs from its size), up to `readAttempts` times; then keeps the
+    /// last read and flags the file, never a silent mix.
+    private func read(_ walked: WalkedEntry, into entry: inout TreeEntry, root: String, warn: (String) -> Void) throws {
+        let shown = "\(root)/\(TreePath.shown(walked.path))"
+        for attempt in 1...FilesBackup.readAttempts {
+            let fd = RawName.with(walked.name) { openat(walked.parent, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+            guard fd >= 0 else {
+                throw CommandError(
+                    problem: "cannot open \(shown): \(String(cString: strerror(errno)))",
+                    fix: "run walvault as a user who can read the tree, or exclude the file in [[storage]] exclude", errorCode: "command.refused")
+            }
+            let file = FileDescriptor(raw: fd, path: shown)
+            var before = stat()
+            guard fstat(fd, &before) == 0 else { throw SystemError("stat", path: shown) }
+            guard before.st_mode & S_IFMT == S_IFREG else {
+                throw CommandError(problem: "\(shown) stopped being a regular file while it was read", fix: "run files backup again")
+            }
+            file.adviseSequential()
+            let hasher = SHA256Hasher()
+            var chunker = ContentChunker(gear: keys.gear)
+            var ids: [ChunkID] = []
+            var length = 0
+            chunk.removeAll(keepingCapacity: true)
+            while true {
+                let count = try file.read(into: readBuffer)
+                if count == 0 { break }
+                var rest = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
+                hasher.update(rest)
+                length += count
+                while !rest.isEmpty {
+                    if let cut = chunker.cut(rest) {
+                        chunk.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[0..<cut]))
+                        ids.append(try store(chunk))
+                        chunk.removeAll(keepingCapacity: true)
+                        rest = UnsafeRawBufferPointer(rebasing: rest[cut...])
+                    } else {
+                        chunk.append(contentsOf: rest)
+                        break
+                    }
+                }
+            }
+            if !chunk.isEmpty {
+                ids.append(try store(chunk))
+                chunk.removeAll(keepingCapacity: true)
+            }
+            var after = stat()
+            guard fstat(fd, &after) == 0 else { throw SystemError("stat", path: shown) }
+            let steady =
+                length == Int(before.st_size) && after.st_size == before.st_size && Self.nanos(after.st_mtim) == Self.nanos(before.st_mtim)
+                && Self.nanos(after.st_ctim) == Self.nanos(before.st_ctim)
+            if steady || attempt == FilesBackup.readAttempts {
+                entry.size = length
+                entry.mtime = Self.nanos(after.st_mtim)
+                entry.ctime = Self.nanos(after.st_ctim)
+                entry.mode = UInt32(after.st_mode & 0o7777)
+                entry.sha256 = hasher.finalizeBytes()
+                entry.chunks = ids.map(slot)
+                if !steady {
+                    entry.inconsistent = true
+                    inconsistent += 1
+                    warn("\(shown) kept changing while it was read (\(FilesBackup.readAttempts) times): kept as last read, and flagged")
+                }
+                return
+            }
+        }
+    }
+
+    /// Names a chunk and packs it unless a store, this run or the previous snapshot has it.
+    private func store(_ bytes: [UInt8]) throws -> ChunkID {
+        try bytes.withUnsafeBytes { raw in
+            let id = ChunkID(keys.id(of: raw))
+            if known.index(of: id) == nil, packer.table.index(of: id) == nil, !packer.isPending(id), previous?.table.index(of: id) == nil {
+                try packer.add(id: id, bytes: raw)
+            }
+            return id
+        }
+    }
+
+    private func readLink(_ walked: WalkedEntry, root: String) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 4097)
+        let count = RawName.with(walked.name) { name in
+            buffer.withUnsafeMutableBufferPointer { out in
+                out.withMemoryRebound(to: CChar.self) { readlinkat(walked.parent, name, $0.baseAddress!, $0.count) }
+            }
+        }
+        guard count >= 0 else { throw SystemError("readlink", path: "\(root)/\(TreePath.shown(walked.path))") }
+        return Array(buffer[0..<count])
+    }
+
+    static func nanos(_ time: timespec) -> Int64 { Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec) }
+}

@@ -1,0 +1,212 @@
+import WalvaultCatalog
+import WalvaultKit
+import WalvaultPipeline
+import WalvaultSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Writes a snapshot's entries under a directory: directories, and each file under a temporary
+/// name (`.walvault-<n>.partial`, beside where it goes) at its full size; the chunks where they
+/// belong as packs are read; then every file checked against its SHA-256, given its mode, owner
+/// and mtime, and only then renamed to its name. A file under its own name is therefore always
+/// whole and checked: a restore that fails removes its partial files, one killed leaves them
+/// under names that say what they are. Symlinks come last, so that nothing written follows one,
+/// and directories' times after everything in them.
+final class TreeWriter {
+    private let root: [UInt8]
+    private let rootShown: String
+    private let force: Bool
+    private var pending: [TreeEntry] = []
+    private var metadataLater: [TreeEntry] = []
+    private var links: [TreeEntry] = []
+    private var open: (index: Int, file: FileDescriptor)?
+    /// Partial files created so far (the first this many of `pending`), and how many were renamed.
+    private var created = 0
+    private var renamed = 0
+    private let isRoot = geteuid() == 0
+
+    private(set) var files = 0
+    private(set) var directories = 0
+    private(set) var symlinks = 0
+    private(set) var bytes = 0
+
+    init(root: String, force: Bool) {
+        self.root = Array(root.utf8)
+        rootShown = root
+        self.force = force
+    }
+
+    private func full(_ path: [UInt8]) -> [UInt8] { path.isEmpty ? root : root + [UInt8(ascii: "/")] + path }
+
+    /// Where file `index` is written until it is checked.
+    private func partial(_ index: Int) -> [UInt8] {
+        let path = pending[index].path
+        let parent = path.lastIndex(of: UInt8(ascii: "/")).map { Array(path[..<$0]) + [UInt8(ascii: "/")] } ?? []
+        return full(parent + Array(".walvault-\(index).partial".utf8))
+    }
+    private func shown(_ path: [UInt8]) -> String { path.isEmpty ? rootShown : "\(rootShown)/\(TreePath.shown(path))" }
+
+    /// Creates what `entry` is. - Returns: the file's number for `write`, for a file.
+    func create(_ entry: TreeEntry, parentsOf selection: [UInt8]) throws -> Int? {
+        let onlyAbove = !selection.isEmpty && FilesRestore.isAncestor(entry.path, of: selection) || (entry.path.isEmpty && !selection.isEmpty)
+        switch entry.kind {
+        case .directory:
+            if !entry.path.isEmpty { try makeDirectory(entry.path) }
+            if !onlyAbove {
+                directories += 1
+                metadataLater.append(entry)
+            }
+            return nil
+        case .symlink:
+            symlinks += 1
+            links.append(entry)
+            return nil
+        case .file:
+            if !force { try refuseExisting(entry.path) }
+            var kept = entry
+            kept.chunks = []
+            pending.append(kept)
+            let index = pending.count - 1
+            let fd = RawName.with(partial(index)) { Glibc.open($0, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            guard fd >= 0 else { throw failure("create", entry.path) }
+            created = index + 1
+            let file = FileDescriptor(raw: fd, path: shown(entry.path))
+            guard ftruncate(fd, off_t(entry.size)) == 0 else { throw failure("size", entry.path) }
+            try file.close()
+            files += 1
+            bytes += entry.size
+            return index
+        }
+    }
+
+    /// Writes a chunk's bytes at their place in file `index`.
+    func write(_ bytes: UnsafeRawBufferPointer, file index: Int, offset: Int) throws {
+        if open?.index != index {
+            open = nil
+            let path = pending[index].path
+            let fd = RawName.with(partial(index)) { Glibc.open($0, O_WRONLY | O_NOFOLLOW | O_CLOEXEC) }
+            guard fd >= 0 else { throw failure("open", path) }
+            open = (index, FileDescriptor(raw: fd, path: shown(path)))
+        }
+        try open!.file.writeAll(bytes, at: offset)
+    }
+
+    /// Checks every file, gives everything its metadata, and makes it durable.
+    func finish(cancellation: Cancellation) throws {
+        open = nil
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        for (index, entry) in pending.enumerated() {
+            try cancellation.check("files restore")
+            let fd = RawName.with(partial(index)) { Glibc.open($0, O_RDWR | O_NOFOLLOW | O_CLOEXEC) }
+            guard fd >= 0 else { throw failure("open", entry.path) }
+            let file = FileDescriptor(raw: fd, path: shown(entry.path))
+            let hasher = SHA256Hasher()
+            var length = 0
+            while true {
+                let count = try file.read(into: buffer)
+                if count == 0 { break }
+                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                length += count
+            }
+            guard length == entry.size, hasher.finalizeBytes() == entry.sha256 else {
+                throw CommandError(
+                    problem: "\(shown(entry.path)) does not match its SHA-256 in the snapshot after it was written",
+                    fix: "the snapshot or a pack is damaged: run walvault verify, and restore from another store (--store)",
+                    errorCode: "repository.damaged")
+            }
+            try setMetadata(entry, fd: fd)
+            try removeIfForced(entry.path, expecting: .file)
+            guard RawName.with(partial(index), { from in RawName.with(full(entry.path)) { rename(from, $0) } }) == 0 else {
+                throw failure("rename into place", entry.path)
+            }
+            renamed = index + 1
+        }
+        for entry in links {
+            try removeIfForced(entry.path, expecting: .symlink)
+            let made = RawName.with(entry.target) { target in RawName.with(full(entry.path)) { symlink(target, $0) } }
+            guard made == 0 else { throw failure("create the symlink", entry.path) }
+            if isRoot { _ = RawName.with(full(entry.path)) { lchown($0, entry.uid, entry.gid) } }
+            try setTimes(entry, flags: AT_SYMLINK_NOFOLLOW)
+        }
+        for entry in metadataLater.reversed() {
+            let fd = RawName.with(full(entry.path)) { Glibc.open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            guard fd >= 0 else { throw failure("open", entry.path) }
+            let directory = FileDescriptor(raw: fd, path: shown(entry.path))
+            try setMetadata(entry, fd: directory.raw)
+        }
+        try FileSystem.syncFileSystem(containing: rootShown)
+    }
+
+    /// Removes the partial files of a restore that failed; files already checked and renamed stay.
+    func abandon() {
+        open = nil
+        for index in renamed..<created { _ = RawName.with(partial(index)) { unlink($0) } }
+    }
+
+    private func refuseExisting(_ path: [UInt8]) throws {
+        var status = stat()
+        if RawName.with(full(path), { lstat($0, &status) }) == 0 { throw failure("create", path, code: EEXIST) }
+    }
+
+    private func setMetadata(_ entry: TreeEntry, fd: Int32) throws {
+        if isRoot, fchown(fd, entry.uid, entry.gid) != 0 { throw failure("set the owner of", entry.path) }
+        guard fchmod(fd, mode_t(entry.mode)) == 0 else { throw failure("set the mode of", entry.path) }
+        var times = [Self.timespec(entry.mtime), Self.timespec(entry.mtime)]
+        guard futimens(fd, &times) == 0 else { throw failure("set the mtime of", entry.path) }
+    }
+
+    private func setTimes(_ entry: TreeEntry, flags: Int32) throws {
+        var times = [Self.timespec(entry.mtime), Self.timespec(entry.mtime)]
+        guard RawName.with(full(entry.path), { utimensat(AT_FDCWD, $0, &times, flags) }) == 0 else { throw failure("set the mtime of", entry.path) }
+    }
+
+    static func timespec(_ nanos: Int64) -> Glibc.timespec {
+        var seconds = nanos / 1_000_000_000
+        var rest = nanos % 1_000_000_000
+        if rest < 0 {
+            seconds -= 1
+            rest += 1_000_000_000
+        }
+        return Glibc.timespec(tv_sec: Int(seconds), tv_nsec: Int(rest))
+    }
+
+    /// A directory the snapshot has, made unless it is there; with --force, what is there
+    /// instead (a file, a symlink) is replaced, so no later path goes through a symlink.
+    private func makeDirectory(_ path: [UInt8]) throws {
+        if RawName.with(full(path), { mkdir($0, 0o700) }) == 0 { return }
+        guard errno == EEXIST else { throw failure("create the directory", path) }
+        var status = stat()
+        guard RawName.with(full(path), { lstat($0, &status) }) == 0 else { throw failure("stat", path) }
+        if status.st_mode & S_IFMT == S_IFDIR { return }
+        guard force else { throw failure("create the directory", path, code: EEXIST) }
+        guard RawName.with(full(path), { unlink($0) }) == 0, RawName.with(full(path), { mkdir($0, 0o700) }) == 0 else {
+            throw failure("replace with a directory", path)
+        }
+    }
+
+    /// With --force, removes a file or symlink at `path` (never a directory) so it can be written anew.
+    private func removeIfForced(_ path: [UInt8], expecting: TreeEntry.Kind) throws {
+        guard force else { return }
+        var status = stat()
+        guard RawName.with(full(path), { lstat($0, &status) }) == 0 else { return }
+        if status.st_mode & S_IFMT == S_IFDIR {
+            throw CommandError(
+                problem: "\(shown(path)) is a directory, and the snapshot has a \(expecting == .file ? "file" : "symlink") there",
+                fix: "move the directory aside, or restore into an empty directory", errorCode: "input.invalid")
+        }
+        guard RawName.with(full(path), { unlink($0) }) == 0 else { throw failure("replace", path) }
+    }
+
+    private func failure(_ what: String, _ path: [UInt8], code: Int32 = errno) -> CommandError {
+        let reason = String(cString: strerror(code))
+        return CommandError(
+            problem: "cannot \(what) \(shown(path)): \(reason)",
+            fix: code == EEXIST
+                ? "restore into an empty directory, or give --force"
+                : "check that the user running walvault can write there, and that the disk has room",
+            errorCode: "command.refused")
+    }
+}

@@ -1,0 +1,55 @@
+import CZstd
+
+/// One chunk as one zstd frame, compressed or decompressed in one call with a context kept for
+/// the next: a pack holds a dozen such frames, and a restore decodes only the ones it needs.
+/// Each frame carries its content size, and the decoder refuses one whose size is not the one
+/// the catalog expects, so a damaged pack cannot make it allocate more.
+public final class ZstdFrame {
+    private let compressor: OpaquePointer
+    private let decompressor: OpaquePointer
+
+    public init(level: Int) throws {
+        guard let compressor = ZSTD_createCCtx(), let decompressor = ZSTD_createDCtx() else {
+            throw PipelineError(stage: "zstd", "out of memory")
+        }
+        self.compressor = compressor
+        self.decompressor = decompressor
+        _ = try check(ZSTD_CCtx_setParameter(compressor, ZSTD_c_compressionLevel, Int32(level)), "level \(level)")
+        _ = try check(ZSTD_CCtx_setParameter(compressor, ZSTD_c_contentSizeFlag, 1), "content size")
+        _ = ZSTD_DCtx_setParameter(decompressor, ZSTD_d_windowLogMax, 27)
+    }
+
+    deinit {
+        ZSTD_freeCCtx(compressor)
+        ZSTD_freeDCtx(decompressor)
+    }
+
+    /// Appends the frame of `bytes` to `output`. - Returns: its length.
+    public func compress(_ bytes: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) throws -> Int {
+        let bound = ZSTD_compressBound(bytes.count)
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: bound))
+        let written = try output.withUnsafeMutableBytes { out in
+            try check(
+                ZSTD_compress2(compressor, out.baseAddress! + start, bound, bytes.baseAddress, bytes.count), "compress")
+        }
+        output.removeLast(bound - written)
+        return written
+    }
+
+    /// Decodes one whole frame of exactly `length` bytes into `output` (its first `length` bytes).
+    public func decompress(_ frame: UnsafeRawBufferPointer, length: Int, into output: UnsafeMutableRawBufferPointer) throws {
+        precondition(output.count >= length)
+        let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        guard size == UInt64(length) else {
+            throw PipelineError(stage: "zstd", "a chunk's frame says \(size) bytes where the catalog says \(length)")
+        }
+        let written = try check(ZSTD_decompressDCtx(decompressor, output.baseAddress, length, frame.baseAddress, frame.count), "decompress")
+        guard written == length else { throw PipelineError(stage: "zstd", "a chunk decoded to \(written) bytes, not \(length)") }
+    }
+
+    private func check(_ code: Int, _ what: String) throws -> Int {
+        if ZSTD_isError(code) != 0 { throw PipelineError(stage: "zstd", "\(what): \(String(cString: ZSTD_getErrorName(code)))") }
+        return code
+    }
+}
