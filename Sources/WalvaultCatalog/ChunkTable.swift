@@ -1,3 +1,5 @@
+import WalvaultPipeline
+
 /// Where chunks of file trees are stored: which pack, at which offset, how long there and once
 /// decompressed. A snapshot carries the table of the chunks it uses, so it restores with nothing
 /// else; each `files backup` also writes the table of the packs it added (an index object), and
@@ -114,6 +116,13 @@ public struct ChunkID: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     public func encode(into writer: inout BinaryWriter) { writer.raw(bytes) }
+
+    /// SHA-256 of names in order: a file's checksum (`TreeEntry.sha256`).
+    public static func digest(_ ids: [ChunkID]) -> [UInt8] {
+        let hasher = SHA256Hasher()
+        for id in ids { id.bytes.withUnsafeBytes { hasher.update($0) } }
+        return hasher.finalizeBytes()
+    }
 
     public static func == (a: ChunkID, b: ChunkID) -> Bool { a.words == b.words }
     public func hash(into hasher: inout Hasher) {

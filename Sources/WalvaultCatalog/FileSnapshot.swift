@@ -119,12 +119,16 @@ public struct TreeEntry: Equatable, Sendable {
     public var inode: UInt64 = 0
     /// The file kept changing while it was read; its bytes are those of the last read.
     public var inconsistent = false
-    /// SHA-256 of the file's bytes as stored (checked after a restore).
+    /// The file's checksum: SHA-256 of its chunks' names in order. Each name is the SHA-256 (or
+    /// HMAC) of the chunk's bytes, so this covers every byte, and a backup hashes each byte once;
+    /// a restore reads each file back chunk by chunk and checks every chunk's name.
     public var sha256: [UInt8] = []
     /// Indexes into the snapshot's chunk table, in file order.
     public var chunks: [Int] = []
     /// A symlink's target, as bytes.
     public var target: [UInt8] = []
+
+    public static func digest(of chunks: [ChunkID]) -> [UInt8] { ChunkID.digest(chunks) }
 
     public init(kind: Kind, path: [UInt8], mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64) {
         self.kind = kind

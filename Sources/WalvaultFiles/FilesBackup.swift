@@ -112,9 +112,15 @@ public struct FilesBackup {
             events.receive(.warning(message))
         }
         events.receive(.progressed(note: "reading \(tree.path)"))
-        try TreeWalker(root: tree.path, exclude: exclude, tree: tree.name).walk(
-            { entry in try state.add(entry, root: tree.path, warn: warn) }, warn: warn, cancellation: events.cancellation)
-        try state.packer.flush()
+        do {
+            var walker = TreeWalker(root: tree.path, exclude: exclude, tree: tree.name)
+            walker.readAhead = state.readAhead
+            try walker.walk({ entry in try state.add(entry, root: tree.path, warn: warn) }, warn: warn, cancellation: events.cancellation)
+            try state.packer.finish()
+        } catch {
+            state.packer.abort()
+            throw error
+        }
         try events.cancellation.check("files backup")
 
         var stored = Dictionary(uniqueKeysWithValues: stores.map { ($0.name, state.packer.storedBytes) })

@@ -114,11 +114,18 @@ final class OpenedSnapshot {
     init(file: FileDescriptor, source: FilesCatalog.SnapshotObject) throws {
         self.file = file
         self.source = source
-        try file.rewind()
-        reader = BinaryReader(bufferSize: 1 << 20, pull: file.read(into:))
+        var offset = 0
+        reader = BinaryReader(bufferSize: 1 << 20) { buffer in
+            let count = try file.pread(into: buffer, at: offset)
+            offset += count
+            return count
+        }
         (header, table) = try FileSnapshot.decodeStart(from: reader)
         current = try FileSnapshot.nextEntry(from: reader, chunkCount: table.count)
     }
+
+    /// Another reader of the same snapshot, from its first entry, that moves on its own.
+    func cursor() throws -> OpenedSnapshot { try OpenedSnapshot(file: file, source: source) }
 
     /// The next entry, or nil at the end.
     func next() throws -> TreeEntry? {

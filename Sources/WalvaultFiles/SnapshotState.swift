@@ -19,6 +19,8 @@ final class SnapshotState {
     private let keys: ChunkKeys
     private let known: ChunkTable
     private let previous: OpenedSnapshot?
+    /// The previous snapshot read ahead of `previous`, for `readAhead`.
+    private let previousAhead: OpenedSnapshot?
     private let cancellation: Cancellation
     /// The chunks this snapshot uses, in the order of its table: an entry names a chunk by its
     /// place here before the chunk's pack is stored.
@@ -44,6 +46,7 @@ final class SnapshotState {
         self.keys = keys
         self.known = known
         self.previous = previous
+        previousAhead = try previous?.cursor()
         self.cancellation = cancellation
         readBuffer = .allocate(byteCount: 1 << 20, alignment: 4096)
         chunk.reserveCapacity(ContentChunker.Sizes.files.maximum)
@@ -68,9 +71,7 @@ final class SnapshotState {
             entry.size = Int(status.st_size)
             entry.ctime = Self.nanos(status.st_ctim)
             entry.inode = UInt64(status.st_ino)
-            if let before = try previous?.entry(at: walked.path), let previous, before.kind == .file, !before.inconsistent,
-                before.size == entry.size, before.mtime == entry.mtime, before.ctime == entry.ctime, before.inode == entry.inode
-            {
+            if let before = try previous?.entry(at: walked.path), let previous, Self.unchanged(before, status) {
                 entry.sha256 = before.sha256
                 entry.chunks = before.chunks.map { slot(previous.table.ids[$0]) }
                 reused += 1
@@ -82,6 +83,25 @@ final class SnapshotState {
         entry.encode(into: &encoded)
         if encoded.bytes.count >= 1 << 20 { try drain() }
     }
+
+    /// Starts the kernel reading a file that will be read: not one the previous snapshot has unchanged.
+    func readAhead(_ walked: WalkedEntry) {
+        let status = walked.status
+        guard status.st_size > 0 else { return }
+        if let before = try? previousAhead?.entry(at: walked.path), Self.unchanged(before, status) { return }
+        let fd = RawName.with(walked.name) { openat(walked.parent, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { return }
+        _ = posix_fadvise(fd, 0, off_t(min(Int(status.st_size), Self.readAhead)), Int32(POSIX_FADV_WILLNEED))
+        close(fd)
+    }
+
+    static func unchanged(_ before: TreeEntry, _ status: stat) -> Bool {
+        before.kind == .file && !before.inconsistent && before.size == Int(status.st_size) && before.mtime == nanos(status.st_mtim)
+            && before.ctime == nanos(status.st_ctim) && before.inode == UInt64(status.st_ino)
+    }
+
+    /// How far ahead of the reader, in a file, the kernel is asked to read.
+    static let readAhead = 8 << 20
 
     /// Every chunk this snapshot uses, where it is stored; the entries file is complete.
     func finalTable() throws -> ChunkTable {
@@ -131,16 +151,19 @@ final class SnapshotState {
                 throw CommandError(problem: "\(shown) stopped being a regular file while it was read", fix: "run files backup again")
             }
             file.adviseSequential()
-            let hasher = SHA256Hasher()
+            var advisedUpTo = 0
             var chunker = ContentChunker(gear: keys.gear)
             var ids: [ChunkID] = []
             var length = 0
             chunk.removeAll(keepingCapacity: true)
             while true {
+                if length + Self.readAhead > advisedUpTo, length < Int(before.st_size) {
+                    file.adviseWillNeed(offset: advisedUpTo, length: Self.readAhead)
+                    advisedUpTo += Self.readAhead
+                }
                 let count = try file.read(into: readBuffer)
                 if count == 0 { break }
                 var rest = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
-                hasher.update(rest)
                 length += count
                 while !rest.isEmpty {
                     if let cut = chunker.cut(rest) {
@@ -168,7 +191,7 @@ final class SnapshotState {
                 entry.mtime = Self.nanos(after.st_mtim)
                 entry.ctime = Self.nanos(after.st_ctim)
                 entry.mode = UInt32(after.st_mode & 0o7777)
-                entry.sha256 = hasher.finalizeBytes()
+                entry.sha256 = TreeEntry.digest(of: ids)
                 entry.chunks = ids.map(slot)
                 if !steady {
                     entry.inconsistent = true
@@ -184,8 +207,8 @@ final class SnapshotState {
     private func store(_ bytes: [UInt8]) throws -> ChunkID {
         try bytes.withUnsafeBytes { raw in
             let id = ChunkID(keys.id(of: raw))
-            if known.index(of: id) == nil, packer.table.index(of: id) == nil, !packer.isPending(id), previous?.table.index(of: id) == nil {
-                try packer.add(id: id, bytes: raw)
+            if known.index(of: id) == nil, !packer.isPending(id), previous?.table.index(of: id) == nil {
+                try packer.add(id: id, bytes: bytes)
             }
             return id
         }

@@ -32,6 +32,8 @@ struct TreeWalker {
     let root: String
     let exclude: ExcludeRules
     let tree: String
+    /// Asked for each file a little before it is visited, to start reading what will be read.
+    var readAhead: ((WalkedEntry) -> Void)?
 
     /// - Parameter warn: things left out that the owner should know of (a socket, an unreadable directory).
     func walk(_ visit: (WalkedEntry) throws -> Void, warn: (String) -> Void, cancellation: Cancellation) throws {
@@ -56,6 +58,7 @@ struct TreeWalker {
         _ directory: FileDescriptor, path: [UInt8], visit: (WalkedEntry) throws -> Void, warn: (String) -> Void, cancellation: Cancellation
     ) throws {
         try cancellation.check("files backup")
+        var entries: [WalkedEntry] = []
         for name in try Self.names(in: directory) {
             let entryPath = TreePath.join(path, name)
             var status = stat()
@@ -71,21 +74,34 @@ struct TreeWalker {
                 continue
             }
             if exclude.excludes(entryPath, isDirectory: kind == .directory) { continue }
-            if kind == .directory {
-                let fd = RawName.with(name) { openat(directory.raw, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            entries.append(entry)
+        }
+        var askedUpTo = 0
+        for (index, entry) in entries.enumerated() {
+            // The kernel reads the next files while this one is hashed: one reader that waits
+            // for each small file in turn is what a cold tree of small files costs.
+            while askedUpTo < min(entries.count, index + Self.filesAhead) {
+                if entries[askedUpTo].kind == .file { readAhead?(entries[askedUpTo]) }
+                askedUpTo += 1
+            }
+            if entry.kind == .directory {
+                let fd = RawName.with(entry.name) { openat(directory.raw, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
                 guard fd >= 0 else {
                     if errno == ENOENT { continue }
-                    warn("left out \(shown(entryPath))/: cannot open it (\(String(cString: strerror(errno))))")
+                    warn("left out \(shown(entry.path))/: cannot open it (\(String(cString: strerror(errno))))")
                     continue
                 }
-                let child = FileDescriptor(raw: fd, path: root + "/" + TreePath.shown(entryPath))
+                let child = FileDescriptor(raw: fd, path: root + "/" + TreePath.shown(entry.path))
                 try visit(entry)
-                try walkDirectory(child, path: entryPath, visit: visit, warn: warn, cancellation: cancellation)
+                try walkDirectory(child, path: entry.path, visit: visit, warn: warn, cancellation: cancellation)
             } else {
                 try visit(entry)
             }
         }
     }
+
+    /// How many files of a directory ahead of the one being read the kernel is asked for.
+    static let filesAhead = 16
 
     private func shown(_ path: [UInt8]) -> String { "\(root)/\(TreePath.shown(path))" }
 

@@ -65,9 +65,7 @@ final class TreeWriter {
             return nil
         case .file:
             if !force { try refuseExisting(entry.path) }
-            var kept = entry
-            kept.chunks = []
-            pending.append(kept)
+            pending.append(entry)
             let index = pending.count - 1
             let fd = RawName.with(partial(index)) { Glibc.open($0, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600) }
             guard fd >= 0 else { throw failure("create", entry.path) }
@@ -94,24 +92,25 @@ final class TreeWriter {
     }
 
     /// Checks every file, gives everything its metadata, and makes it durable.
-    func finish(cancellation: Cancellation) throws {
+    /// - Parameters: table, keys: the snapshot's chunks, and how their names are made, to check
+    ///   each file read back from the disk chunk by chunk.
+    func finish(table: ChunkTable, keys: ChunkKeys, cancellation: Cancellation) throws {
         open = nil
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ContentChunker.Sizes.files.maximum, alignment: 4096)
         defer { buffer.deallocate() }
         for (index, entry) in pending.enumerated() {
             try cancellation.check("files restore")
             let fd = RawName.with(partial(index)) { Glibc.open($0, O_RDWR | O_NOFOLLOW | O_CLOEXEC) }
             guard fd >= 0 else { throw failure("open", entry.path) }
             let file = FileDescriptor(raw: fd, path: shown(entry.path))
-            let hasher = SHA256Hasher()
-            var length = 0
-            while true {
-                let count = try file.read(into: buffer)
-                if count == 0 { break }
-                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                length += count
+            var intact = TreeEntry.digest(of: entry.chunks.map { table.ids[$0] }) == entry.sha256
+            for chunk in entry.chunks where intact {
+                let length = table.locations[chunk].length
+                let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
+                intact = try file.readFully(into: part) == length && ChunkID(keys.id(of: UnsafeRawBufferPointer(part))) == table.ids[chunk]
             }
-            guard length == entry.size, hasher.finalizeBytes() == entry.sha256 else {
+            if intact { intact = try file.read(into: buffer) == 0 }
+            guard intact else {
                 throw CommandError(
                     problem: "\(shown(entry.path)) does not match its SHA-256 in the snapshot after it was written",
                     fix: "the snapshot or a pack is damaged: run walvault verify, and restore from another store (--store)",
