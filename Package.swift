@@ -142,7 +142,7 @@ let package = Package(
             dependencies: [
                 "WalvaultSystem", "WalvaultConfig", "WalvaultPipeline", "WalvaultStores", "WalvaultCatalog",
                 "WalvaultRepository", "WalvaultPostgres", "WalvaultHistory", "WalvaultPolicy", "WalvaultKit",
-                "WalvaultAlerts", "WalvaultBackup", "WalvaultExports"
+                "WalvaultAlerts", "WalvaultBackup", "WalvaultExports", "WalvaultFiles"
             ]),
         // The lifecycle around every operation (history, alerts, expire, shipper, status files),
         // shared by the CLI and the coming server.

@@ -18,51 +18,73 @@ struct ChunkPlan {
     {
         var byPack: [Int: [Int]] = [:]
         for chunk in uses.keys { byPack[table.locations[chunk].pack, default: []].append(chunk) }
-        let frames = try ZstdFrame(level: 3)
-        var frame: [UInt8] = []
-        var plain = [UInt8](repeating: 0, count: ContentChunker.Sizes.files.maximum)
-        var skip = [UInt8](repeating: 0, count: 1 << 20)
+        let reader = try PackReader(keys: keys)
         for pack in byPack.keys.sorted(by: { table.packs[$0] < table.packs[$1] }) {
             try cancellation.check("files restore")
-            let key = layout.packKey(table.packs[pack])
-            let reader: ObjectReader
-            do {
-                reader = try store.openReader(key: key)
-            } catch let error as StoreError where error.kind == .notFound {
-                throw CommandError(
-                    problem: "pack \(key) is missing from store \"\(store.name)\"",
-                    fix: "restore from another store (--store); walvault verify names every snapshot that needs it", errorCode: "repository.damaged")
-            }
-            var position = 0
-            for chunk in byPack[pack]!.sorted(by: { table.locations[$0].offset < table.locations[$1].offset }) {
-                let location = table.locations[chunk]
-                while position < location.offset {
-                    let count = try skip.withUnsafeMutableBytes {
-                        try Self.fill(reader, UnsafeMutableRawBufferPointer(rebasing: $0[0..<min($0.count, location.offset - position)]))
-                    }
-                    guard count > 0 else { throw damaged(key, store, "it ends before chunk \(table.ids[chunk])") }
-                    position += count
-                }
-                guard location.length <= plain.count else { throw damaged(key, store, "a chunk is larger than any walvault writes") }
-                frame = [UInt8](repeating: 0, count: location.storedLength)
-                let count = try frame.withUnsafeMutableBytes { try Self.fill(reader, $0) }
-                guard count == location.storedLength else { throw damaged(key, store, "it ends inside chunk \(table.ids[chunk])") }
-                position += count
-                try plain.withUnsafeMutableBytes { out in
-                    do {
-                        try frame.withUnsafeBytes { try frames.decompress($0, length: location.length, into: out) }
-                    } catch let error as PipelineError {
-                        throw damaged(key, store, "chunk \(table.ids[chunk]) does not decode (\(error))")
-                    }
-                    let bytes = UnsafeRawBufferPointer(rebasing: out[0..<location.length])
-                    guard ChunkID(keys.id(of: bytes)) == table.ids[chunk] else {
-                        throw damaged(key, store, "chunk \(table.ids[chunk]) does not match its name")
-                    }
-                    for use in uses[chunk]! { try writer.write(bytes, file: use.file, offset: use.offset) }
-                }
+            try reader.read(pack: table.packs[pack], chunks: byPack[pack]!, of: table, from: store, layout: layout) { chunk, bytes in
+                for use in uses[chunk]! { try writer.write(bytes, file: use.file, offset: use.offset) }
             }
         }
         return byPack.count
+    }
+}
+
+/// Reads the chunks asked for from one pack, in one pass in order of offset, decoding only their
+/// frames and checking each against its name before anyone sees its bytes.
+final class PackReader {
+    private let keys: ChunkKeys
+    private let frames: ZstdFrame
+    private var frame: [UInt8] = []
+    private var plain = [UInt8](repeating: 0, count: ContentChunker.Sizes.files.maximum)
+    private var skip = [UInt8](repeating: 0, count: 1 << 20)
+
+    init(keys: ChunkKeys) throws {
+        self.keys = keys
+        frames = try ZstdFrame(level: 3)
+    }
+
+    /// - Parameter chunks: indexes into `table` of chunks in this pack.
+    func read(
+        pack: String, chunks: [Int], of table: ChunkTable, from store: Store, layout: ArchiveLayout,
+        _ body: (Int, UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        let key = layout.packKey(pack)
+        let reader: ObjectReader
+        do {
+            reader = try store.openReader(key: key)
+        } catch let error as StoreError where error.kind == .notFound {
+            throw CommandError(
+                problem: "pack \(key) is missing from store \"\(store.name)\"",
+                fix: "restore from another store (--store); walvault verify names every snapshot that needs it", errorCode: "repository.damaged")
+        }
+        var position = 0
+        for chunk in chunks.sorted(by: { table.locations[$0].offset < table.locations[$1].offset }) {
+            let location = table.locations[chunk]
+            guard location.offset >= position else { continue }  // a damaged table naming one place twice
+            while position < location.offset {
+                let want = min(skip.count, location.offset - position)
+                let count = try skip.withUnsafeMutableBytes { try Self.fill(reader, UnsafeMutableRawBufferPointer(rebasing: $0[0..<want])) }
+                guard count > 0 else { throw damaged(key, store, "it ends before chunk \(table.ids[chunk])") }
+                position += count
+            }
+            guard location.length <= plain.count else { throw damaged(key, store, "a chunk is larger than any walvault writes") }
+            frame = [UInt8](repeating: 0, count: location.storedLength)
+            let count = try frame.withUnsafeMutableBytes { try Self.fill(reader, $0) }
+            guard count == location.storedLength else { throw damaged(key, store, "it ends inside chunk \(table.ids[chunk])") }
+            position += count
+            try plain.withUnsafeMutableBytes { out in
+                do {
+                    try frame.withUnsafeBytes { try frames.decompress($0, length: location.length, into: out) }
+                } catch let error as PipelineError {
+                    throw damaged(key, store, "chunk \(table.ids[chunk]) does not decode (\(error))")
+                }
+                let bytes = UnsafeRawBufferPointer(rebasing: out[0..<location.length])
+                guard ChunkID(keys.id(of: bytes)) == table.ids[chunk] else {
+                    throw damaged(key, store, "chunk \(table.ids[chunk]) does not match its name")
+                }
+                try body(chunk, bytes)
+            }
+        }
     }
 
     private func damaged(_ key: String, _ store: Store, _ why: String) -> CommandError {
@@ -72,7 +94,7 @@ struct ChunkPlan {
     }
 
     /// Reads until `buffer` is full or the object ends.
-    private static func fill(_ reader: ObjectReader, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    static func fill(_ reader: ObjectReader, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         try StreamPump.fill(buffer, reading: reader.read(into:))
     }
 }

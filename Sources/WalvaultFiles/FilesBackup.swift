@@ -89,6 +89,10 @@ public struct FilesBackup {
         let time = WallClock.nowMicros()
         let id = UTCTime.compact(time)
         let stores = try context.requireSyncStores(for: "files backup")
+        // Held shared until the snapshot is named: expire, which holds it exclusively, never
+        // deletes the packs of a snapshot being taken, nor rewrites the indexes under it.
+        let lock = try ClusterLock.acquire(.shared, config: context.config)
+        defer { _ = lock }
         let layout = ArchiveLayout(cluster: context.config.cluster.name)
         let catalog = FilesCatalog(layout: layout)
         let keys = try context.keyRing.map { try ChunkKeys.derive(keyRing: $0, repository: context.config.cluster.name) } ?? .unkeyed

@@ -35,27 +35,30 @@ struct FilesCatalog {
         try store.listSubdirectories(directory: layout.snapshotsRoot).sorted()
     }
 
-    /// Every chunk an index object in each of `stores` lists: what a backup need not store again.
-    /// An index only one store has (a store added since) does not count, since a snapshot that
-    /// used its chunks would not restore from the others.
+    /// The chunks the index objects of every one of `stores` list: what a backup need not store
+    /// again. A chunk only some stores list (a store added since, or one expire compacted on
+    /// another window) does not count, since a snapshot that used it would not restore from the
+    /// others. A pack is written alike to every sync store, so a chunk's place is the same in each.
     func knownChunks(in stores: [Store]) throws -> ChunkTable {
-        var common: Set<String>?
+        var tables: [ChunkTable] = []
         for store in stores {
-            let names = Set(
-                try store.list(directory: layout.chunkIndexDirectory, namePrefix: "").map(\.name).filter {
-                    $0.hasSuffix(ArchiveLayout.chunkIndexSuffix)
-                })
-            common = common.map { $0.intersection(names) } ?? names
+            var table = ChunkTable()
+            for object in try store.list(directory: layout.chunkIndexDirectory, namePrefix: "")
+            where object.name.hasSuffix(ArchiveLayout.chunkIndexSuffix) {
+                let index = try readChunkIndex(object, from: store)
+                for chunk in 0..<index.count { table.add(chunk, of: index) }
+            }
+            tables.append(table)
         }
-        var table = ChunkTable()
-        guard let first = stores.first else { return table }
-        for name in (common ?? []).sorted() {
-            let key = layout.chunkIndexDirectory + "/" + name
-            guard let object = try first.head(key: key) else { continue }
-            let index = try readChunkIndex(object, from: first)
-            for chunk in 0..<index.count { table.add(chunk, of: index) }
+        guard var known = tables.first else { return ChunkTable() }
+        if tables.count > 1 {
+            var common = ChunkTable()
+            for chunk in 0..<known.count where tables.dropFirst().allSatisfy({ $0.index(of: known.ids[chunk]) != nil }) {
+                common.add(chunk, of: known)
+            }
+            known = common
         }
-        return table
+        return known
     }
 
     func readChunkIndex(_ object: StoreObject, from store: Store) throws -> ChunkTable {

@@ -101,7 +101,8 @@ final class PackWriter: @unchecked Sendable {
     static func weight(_ length: Int) -> Int { max(1, (length + (1 << 20) - 1) >> 20) }
 
     private func compress() {
-        var frame: [UInt8] = []
+        let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: ZstdFrame.bound(ContentChunker.Sizes.files.maximum), alignment: 64)
+        defer { frame.deallocate() }
         var writers: [ObjectWriter] = []
         var chunks: [PackFormat.Chunk] = []
         var length = 0
@@ -118,8 +119,7 @@ final class PackWriter: @unchecked Sendable {
             let frames = try ZstdFrame(level: level)
             while let (id, bytes) = chunksIn.take() {
                 if !chunks.isEmpty, length + Self.bound(bytes.count) > PackFormat.targetSize, !ship() { return }
-                frame.removeAll(keepingCapacity: true)
-                let stored = try bytes.withUnsafeBytes { try frames.compress($0, appendingTo: &frame) }
+                let stored = try bytes.withUnsafeBytes { try frames.compress($0, into: frame) }
                 if writers.isEmpty {
                     do {
                         for store in stores { writers.append(try store.makeWriter(directory: layout.packDirectory)) }
@@ -129,7 +129,8 @@ final class PackWriter: @unchecked Sendable {
                     }
                 }
                 do {
-                    try frame.withUnsafeBytes { raw in for writer in writers { try writer.write(raw) } }
+                    let raw = UnsafeRawBufferPointer(rebasing: frame[0..<stored])
+                    for writer in writers { try writer.write(raw) }
                 } catch {
                     writers.forEach { $0.abort() }
                     throw error

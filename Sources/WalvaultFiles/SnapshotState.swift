@@ -28,7 +28,9 @@ final class SnapshotState {
     private var slotIndexes: [ChunkID: Int] = [:]
     private var encoded = BinaryWriter(reservingCapacity: 1 << 20)
     private let readBuffer: UnsafeMutableRawBufferPointer
-    private var chunk: [UInt8] = []
+    /// The chunk being cut, up to the largest a chunk can be; `chunkLength` of it is filled.
+    private let chunk: UnsafeMutableRawBufferPointer
+    private var chunkLength = 0
 
     private(set) var files = 0
     private(set) var directories = 0
@@ -49,10 +51,25 @@ final class SnapshotState {
         previousAhead = try previous?.cursor()
         self.cancellation = cancellation
         readBuffer = .allocate(byteCount: 1 << 20, alignment: 4096)
-        chunk.reserveCapacity(ContentChunker.Sizes.files.maximum)
+        chunk = .allocate(byteCount: ContentChunker.Sizes.files.maximum, alignment: 64)
     }
 
-    deinit { readBuffer.deallocate() }
+    deinit {
+        readBuffer.deallocate()
+        chunk.deallocate()
+    }
+
+    /// Adds bytes to the chunk being cut (never more than the chunker's maximum).
+    private func append(_ bytes: UnsafeRawBufferPointer) {
+        UnsafeMutableRawBufferPointer(rebasing: chunk[chunkLength..<(chunkLength + bytes.count)]).copyMemory(from: bytes)
+        chunkLength += bytes.count
+    }
+
+    /// Names the chunk cut so far, stores it if new, and starts the next.
+    private func endChunk() throws -> ChunkID {
+        defer { chunkLength = 0 }
+        return try store(UnsafeRawBufferPointer(rebasing: chunk[0..<chunkLength]))
+    }
 
     func add(_ walked: WalkedEntry, root: String, warn: (String) -> Void) throws {
         let status = walked.status
@@ -155,7 +172,7 @@ final class SnapshotState {
             var chunker = ContentChunker(gear: keys.gear)
             var ids: [ChunkID] = []
             var length = 0
-            chunk.removeAll(keepingCapacity: true)
+            chunkLength = 0
             while true {
                 if length + Self.readAhead > advisedUpTo, length < Int(before.st_size) {
                     file.adviseWillNeed(offset: advisedUpTo, length: Self.readAhead)
@@ -167,20 +184,16 @@ final class SnapshotState {
                 length += count
                 while !rest.isEmpty {
                     if let cut = chunker.cut(rest) {
-                        chunk.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[0..<cut]))
-                        ids.append(try store(chunk))
-                        chunk.removeAll(keepingCapacity: true)
+                        append(UnsafeRawBufferPointer(rebasing: rest[0..<cut]))
+                        ids.append(try endChunk())
                         rest = UnsafeRawBufferPointer(rebasing: rest[cut...])
                     } else {
-                        chunk.append(contentsOf: rest)
+                        append(rest)
                         break
                     }
                 }
             }
-            if !chunk.isEmpty {
-                ids.append(try store(chunk))
-                chunk.removeAll(keepingCapacity: true)
-            }
+            if chunkLength > 0 { ids.append(try endChunk()) }
             var after = stat()
             guard fstat(fd, &after) == 0 else { throw SystemError("stat", path: shown) }
             let steady =
@@ -204,14 +217,17 @@ final class SnapshotState {
     }
 
     /// Names a chunk and packs it unless a store, this run or the previous snapshot has it.
-    private func store(_ bytes: [UInt8]) throws -> ChunkID {
-        try bytes.withUnsafeBytes { raw in
-            let id = ChunkID(keys.id(of: raw))
-            if known.index(of: id) == nil, !packer.isPending(id), previous?.table.index(of: id) == nil {
-                try packer.add(id: id, bytes: bytes)
-            }
-            return id
+    private func store(_ bytes: UnsafeRawBufferPointer) throws -> ChunkID {
+        let id = ChunkID(keys.id(of: bytes))
+        if known.index(of: id) == nil, !packer.isPending(id), previous?.table.index(of: id) == nil {
+            try packer.add(
+                id: id,
+                bytes: [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
+                    count = bytes.count
+                })
         }
+        return id
     }
 
     private func readLink(_ walked: WalkedEntry, root: String) throws -> [UInt8] {

@@ -2,6 +2,7 @@ import WalvaultAlerts
 import WalvaultBackup
 import WalvaultCatalog
 import WalvaultExports
+import WalvaultFiles
 import WalvaultKit
 import WalvaultPolicy
 import WalvaultRepository
@@ -208,16 +209,24 @@ public struct Expire {
                 }
                 logsDue = LogExportExpiry.due(exports, days: logsDays)
             }
-            let kept = decisions.filter(\.keep).map(item) + dumpDecisions.filter(\.keep).map(dumpItem) + logItems.keep
+            // Snapshots of [[storage]] trees under the same window (SnapshotExpiry).
+            let snapshots = try FilesExpire(cluster: context.config.cluster.name).snapshots(in: store)
+            let snapshotDecisions = SnapshotExpiry.plan(snapshots, days: days, now: now)
+            let snapshotItems = snapshotDecisions.map { ExpireReport.Item(kind: "files snapshot", name: $0.snapshot.name, reason: $0.reason) }
+            let kept =
+                decisions.filter(\.keep).map(item) + dumpDecisions.filter(\.keep).map(dumpItem) + logItems.keep
+                + zip(snapshotDecisions, snapshotItems).filter { $0.0.keep }.map(\.1)
             let keptNames = Set(kept.map(\.name))
             var due = ExpiryPlanner.due(
                 backups: backups, segments: Array(inventory.segments.keys), segmentSize: segmentSize ?? (16 << 20), days: days, now: now)
             due.merge(DumpExpiry.due(dumps, days: days)) { a, _ in a }
             due.merge(logsDue) { a, _ in a }
+            due.merge(SnapshotExpiry.due(snapshots, days: days)) { a, _ in a }
             reports.append(
                 .init(
                     store: store.name, days: days, keep: kept,
-                    delete: decisions.filter { !$0.keep }.map(item) + dumpDecisions.filter { !$0.keep }.map(dumpItem) + logItems.delete,
+                    delete: decisions.filter { !$0.keep }.map(item) + dumpDecisions.filter { !$0.keep }.map(dumpItem) + logItems.delete
+                        + zip(snapshotDecisions, snapshotItems).filter { !$0.0.keep }.map(\.1),
                     due: due.filter { keptNames.contains($0.key) }))
         }
         guard !reports.isEmpty else {
@@ -278,6 +287,9 @@ public struct Expire {
                     }
                 }
             }
+            // Snapshots first, then the packs no kept snapshot uses (and any a killed backup left).
+            let expiredSnapshots = Set(storeReport.delete.filter { $0.kind == "files snapshot" }.map(\.name))
+            count += try FilesExpire(cluster: context.config.cluster.name).delete(expiredSnapshots, from: store, cancellation: .never).objects
             // Only the WAL directories that hold something to delete are listed.
             let segments = Set(storeReport.delete.filter { $0.kind == "segment" }.compactMap { WALSegmentName($0.name) })
             for directory in Set(segments.map { layout.directory(for: .segment($0)) }).sorted() {

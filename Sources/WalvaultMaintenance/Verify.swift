@@ -2,6 +2,7 @@ import Dispatch
 import Synchronization
 import WalvaultBackup
 import WalvaultCatalog
+import WalvaultFiles
 import WalvaultKit
 import WalvaultPipeline
 import WalvaultRepository
@@ -19,6 +20,8 @@ public struct VerifyReport: Codable, Sendable {
     /// Distinct backups checked (a backup in two stores is checked in each, and counted once).
     public var backups = 0
     public var files = 0
+    /// Snapshots of `[[storage]]` trees checked (in each store that holds them).
+    public var fileSnapshots = 0
     public var seconds = 0.0
     public var problems: [ArchiveAudit.Finding] = []
     public var notes: [ArchiveAudit.Finding] = []
@@ -35,7 +38,7 @@ public struct VerifyReport: Codable, Sendable {
         let rate = seconds > 0 ? Double(storedBytes) / 1_000_000 / seconds : 0
         return problems.map { line("FAIL", $0) } + notes.map { line("note", $0) } + [
             "verified \(objects) objects in \(stores.count) store\(stores.count == 1 ? "" : "s") (\(Self.megabytes(storedBytes)) MB stored, \(Self.megabytes(originalBytes)) MB checksummed, "
-                + "\(backups) backup\(backups == 1 ? "" : "s"), \(files) files) in \(String(format1: seconds)) s, \(String(format1: rate)) MB/s: "
+                + "\(backups) backup\(backups == 1 ? "" : "s"), \(files) files\(fileSnapshots > 0 ? ", \(fileSnapshots) files snapshot\(fileSnapshots == 1 ? "" : "s")" : "")) in \(String(format1: seconds)) s, \(String(format1: rate)) MB/s: "
                 + (problems.isEmpty ? "no problems" : "\(problems.count) problem\(problems.count == 1 ? "" : "s")")
         ]
     }
@@ -285,6 +288,17 @@ public struct Verify {
         report.backups = Set(holdings.flatMap { $0.backups.map(\.label) }).count
         report.objects = totalObjects
         report.storedBytes = totalBytes
+        if backupLabel == nil {
+            // [[storage]] snapshots: each read back, each chunk they use decoded and checked by name.
+            for (position, store) in stores.enumerated() where listed.contains(position) {
+                let files = try FilesVerify(context: context).verify(store, cancellation: events.cancellation)
+                report.problems += files.problems.map { .init(store: store.name, object: $0.object, problem: $0.problem) }
+                report.fileSnapshots += files.snapshots
+                report.objects += files.snapshots + files.packs
+                report.storedBytes += files.storedBytes
+                report.originalBytes += files.originalBytes
+            }
+        }
         report.seconds = clock.seconds
         return report
     }

@@ -24,17 +24,13 @@ public final class ZstdFrame {
         ZSTD_freeDCtx(decompressor)
     }
 
-    /// Appends the frame of `bytes` to `output`. - Returns: its length.
-    public func compress(_ bytes: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) throws -> Int {
-        let bound = ZSTD_compressBound(bytes.count)
-        let start = output.count
-        output.append(contentsOf: repeatElement(0, count: bound))
-        let written = try output.withUnsafeMutableBytes { out in
-            try check(
-                ZSTD_compress2(compressor, out.baseAddress! + start, bound, bytes.baseAddress, bytes.count), "compress")
-        }
-        output.removeLast(bound - written)
-        return written
+    /// The most a frame of `length` bytes can take.
+    public static func bound(_ length: Int) -> Int { ZSTD_compressBound(length) }
+
+    /// Writes the frame of `bytes` into `output` (at least `bound(bytes.count)` long). - Returns: its length.
+    public func compress(_ bytes: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        precondition(output.count >= Self.bound(bytes.count))
+        return try check(ZSTD_compress2(compressor, output.baseAddress, output.count, bytes.baseAddress, bytes.count), "compress")
     }
 
     /// Decodes one whole frame of exactly `length` bytes into `output` (its first `length` bytes).
