@@ -74,7 +74,8 @@ let package = Package(
                 .embedInCode("walvault-backup.cron"), .embedInCode("walvault-checks.cron"), .embedInCode("walvault-backup.service"),
                 .embedInCode("walvault-backup.timer"), .embedInCode("walvault-check.service"), .embedInCode("walvault-check.timer"),
                 .embedInCode("walvault-verify.service"), .embedInCode("walvault-verify.timer"), .embedInCode("walvault-drill.service"),
-                .embedInCode("walvault-drill.timer"), .embedInCode("walvault-ship.service")
+                .embedInCode("walvault-drill.timer"), .embedInCode("walvault-ship.service"), .embedInCode("walvault-files.service"),
+                .embedInCode("walvault-files.timer")
             ]),
         .target(
             name: "WalvaultHistory",

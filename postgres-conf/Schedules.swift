@@ -27,11 +27,14 @@ public enum Schedules {
         File(name: "walvault-verify.timer", text: String(decoding: PackageResources.walvault_verify_timer, as: UTF8.self)),
         File(name: "walvault-drill.service", text: String(decoding: PackageResources.walvault_drill_service, as: UTF8.self)),
         File(name: "walvault-drill.timer", text: String(decoding: PackageResources.walvault_drill_timer, as: UTF8.self)),
-        File(name: "walvault-ship.service", text: String(decoding: PackageResources.walvault_ship_service, as: UTF8.self))
+        File(name: "walvault-ship.service", text: String(decoding: PackageResources.walvault_ship_service, as: UTF8.self)),
+        File(name: "walvault-files.service", text: String(decoding: PackageResources.walvault_files_service, as: UTF8.self)),
+        File(name: "walvault-files.timer", text: String(decoding: PackageResources.walvault_files_timer, as: UTF8.self))
     ]
 
     /// The timers `--schedule systemd` enables; the ship service stays optional (archive-push
-    /// starts a shipper by itself).
+    /// starts a shipper by itself), and so does the files timer (a config has no [[storage]]
+    /// until its owner adds one).
     public static let timers = ["walvault-backup.timer", "walvault-check.timer", "walvault-verify.timer", "walvault-drill.timer"]
 
     /// The text as this machine needs it. The files name the package's paths and the postgres user.

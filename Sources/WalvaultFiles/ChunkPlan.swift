@@ -7,7 +7,9 @@ import WalvaultSystem
 
 /// Which chunks a restore needs and where each goes: read pack by pack, each once, in order of
 /// offset, decoding only the frames asked for.
-struct ChunkPlan {
+struct ChunkPlan: @unchecked Sendable {
+    static let readers = 2
+
     private var uses: [Int: [(file: Int, offset: Int)]] = [:]
 
     mutating func need(_ chunk: Int, file: Int, offset: Int) { uses[chunk, default: []].append((file, offset)) }
@@ -18,20 +20,25 @@ struct ChunkPlan {
     {
         var byPack: [Int: [Int]] = [:]
         for chunk in uses.keys { byPack[table.locations[chunk].pack, default: []].append(chunk) }
-        let reader = try PackReader(keys: keys)
-        for pack in byPack.keys.sorted(by: { table.packs[$0] < table.packs[$1] }) {
-            try cancellation.check("files restore")
-            try reader.read(pack: table.packs[pack], chunks: byPack[pack]!, of: table, from: store, layout: layout) { chunk, bytes in
-                for use in uses[chunk]! { try writer.write(bytes, file: use.file, offset: use.offset) }
+        let packs = byPack.keys.sorted { table.packs[$0] < table.packs[$1] }
+        let plan = self
+        let grouped = byPack
+        // Two readers, each a pack at a time: one decodes and hashes while the other waits for its bytes.
+        let readers = try (0..<Self.readers).map { _ in try PackReader(keys: keys) }
+        try ParallelJobs(cancellation: cancellation, doing: "restoring files").run(count: packs.count, workers: Self.readers) { worker, index in
+            let pack = packs[index]
+            var open = TreeWriter.OpenFile()
+            try readers[worker].read(pack: table.packs[pack], chunks: grouped[pack]!, of: table, from: store, layout: layout) { chunk, bytes in
+                for use in plan.uses[chunk]! { try writer.write(bytes, file: use.file, offset: use.offset, through: &open) }
             }
         }
-        return byPack.count
+        return packs.count
     }
 }
 
 /// Reads the chunks asked for from one pack, in one pass in order of offset, decoding only their
 /// frames and checking each against its name before anyone sees its bytes.
-final class PackReader {
+final class PackReader: @unchecked Sendable {
     private let keys: ChunkKeys
     private let frames: ZstdFrame
     private var frame: [UInt8] = []

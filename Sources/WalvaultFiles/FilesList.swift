@@ -53,6 +53,25 @@ public struct FilesList {
         }
     }
 
+    /// The newest snapshot of each `[[storage]]` tree in the first store that holds one (sync stores
+    /// first), read from its header; a tree without any is absent. For check and /metrics.
+    public func newest() throws -> [String: FilesListItem] {
+        let catalog = FilesCatalog(layout: ArchiveLayout(cluster: context.config.cluster.name))
+        let stores = context.syncStores + context.stores.filter { store in !context.syncStores.contains { $0 === store } }
+        var found: [String: FilesListItem] = [:]
+        for tree in context.config.storage {
+            for store in stores {
+                guard let snapshot = try catalog.snapshots(of: tree.name, in: store).last else { continue }
+                let header = try catalog.header(of: snapshot)
+                found[tree.name] = FilesListItem(
+                    name: header.name, id: header.id, time: header.time, files: header.files, bytes: header.bytes, newBytes: header.newBytes,
+                    newStoredBytes: header.newStoredBytes, inconsistent: header.inconsistent, stores: [store.name])
+                break
+            }
+        }
+        return found
+    }
+
     public static func lines(_ items: [FilesListItem]) -> [String] {
         guard !items.isEmpty else { return ["no files snapshots (walvault files backup takes one of each [[storage]] tree)"] }
         return items.map { item in

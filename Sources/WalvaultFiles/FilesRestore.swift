@@ -112,7 +112,7 @@ public struct FilesRestore {
             guard Self.selects(entry.path, selection) else { continue }
             try events.cancellation.check("files restore")
             if entry.path == selection { found = true }
-            let file = try writer.create(entry, parentsOf: selection)
+            let file = try writer.create(entry, parentsOf: selection, chunkIDs: entry.chunks.map { opened.table.ids[$0] })
             if let file {
                 var offset = 0
                 for chunk in entry.chunks {
@@ -129,7 +129,7 @@ public struct FilesRestore {
         }
         let packs = try plan.read(
             table: opened.table, from: snapshot.store, layout: layout, keys: keys, writer: writer, cancellation: events.cancellation)
-        try writer.finish(table: opened.table, keys: keys, cancellation: events.cancellation)
+        try writer.finish(cancellation: events.cancellation)
         return FilesRestoreResult(
             name: options.name, id: snapshot.id, store: snapshot.store.name, into: options.into, files: writer.files, directories: writer.directories,
             symlinks: writer.symlinks, bytes: writer.bytes, packsRead: packs, inconsistent: inconsistent, seconds: clock.seconds)

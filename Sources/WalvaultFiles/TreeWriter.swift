@@ -9,19 +9,28 @@ import WalvaultSystem
 
 /// Writes a snapshot's entries under a directory: directories, and each file under a temporary
 /// name (`.walvault-<n>.partial`, beside where it goes) at its full size; the chunks where they
-/// belong as packs are read; then every file checked against its SHA-256, given its mode, owner
-/// and mtime, and only then renamed to its name. A file under its own name is therefore always
+/// belong as packs are read, each checked against its name as it is decoded, its write-back to
+/// the disk started at once; then every file given its mode, owner and mtime, and only once all
+/// its chunks are written, renamed to its name. A file under its own name is therefore always
 /// whole and checked: a restore that fails removes its partial files, one killed leaves them
 /// under names that say what they are. Symlinks come last, so that nothing written follows one,
 /// and directories' times after everything in them.
-final class TreeWriter {
+///
+/// `write` is called from several pack readers at once: each passes its own `OpenFile`.
+final class TreeWriter: @unchecked Sendable {
+    /// The file a pack reader last wrote to, kept open for its next chunk.
+    struct OpenFile {
+        fileprivate var index = -1
+        fileprivate var file: FileDescriptor?
+        init() {}
+    }
+
     private let root: [UInt8]
     private let rootShown: String
     private let force: Bool
     private var pending: [TreeEntry] = []
     private var metadataLater: [TreeEntry] = []
     private var links: [TreeEntry] = []
-    private var open: (index: Int, file: FileDescriptor)?
     /// Partial files created so far (the first this many of `pending`), and how many were renamed.
     private var created = 0
     private var renamed = 0
@@ -49,7 +58,8 @@ final class TreeWriter {
     private func shown(_ path: [UInt8]) -> String { path.isEmpty ? rootShown : "\(rootShown)/\(TreePath.shown(path))" }
 
     /// Creates what `entry` is. - Returns: the file's number for `write`, for a file.
-    func create(_ entry: TreeEntry, parentsOf selection: [UInt8]) throws -> Int? {
+    /// - Parameter chunkIDs: the names of a file's chunks, checked here against its checksum.
+    func create(_ entry: TreeEntry, parentsOf selection: [UInt8], chunkIDs: [ChunkID]) throws -> Int? {
         let onlyAbove = !selection.isEmpty && FilesRestore.isAncestor(entry.path, of: selection) || (entry.path.isEmpty && !selection.isEmpty)
         switch entry.kind {
         case .directory:
@@ -64,8 +74,15 @@ final class TreeWriter {
             links.append(entry)
             return nil
         case .file:
+            guard TreeEntry.digest(of: chunkIDs) == entry.sha256 else {
+                throw CommandError(
+                    problem: "\(shown(entry.path)): its chunk list in the snapshot does not match its checksum",
+                    fix: "the snapshot is damaged: restore from another store (--store), and run walvault verify", errorCode: "repository.damaged")
+            }
             if !force { try refuseExisting(entry.path) }
-            pending.append(entry)
+            var kept = entry
+            kept.chunks = []
+            pending.append(kept)
             let index = pending.count - 1
             let fd = RawName.with(partial(index)) { Glibc.open($0, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600) }
             guard fd >= 0 else { throw failure("create", entry.path) }
@@ -79,42 +96,35 @@ final class TreeWriter {
         }
     }
 
-    /// Writes a chunk's bytes at their place in file `index`.
-    func write(_ bytes: UnsafeRawBufferPointer, file index: Int, offset: Int) throws {
-        if open?.index != index {
-            open = nil
+    /// Writes a chunk's bytes (checked against its name) at their place in file `index`, and
+    /// starts their write-back, so the disk works through the restore and not after it.
+    func write(_ bytes: UnsafeRawBufferPointer, file index: Int, offset: Int, through open: inout OpenFile) throws {
+        if open.index != index {
+            open.file = nil
             let path = pending[index].path
             let fd = RawName.with(partial(index)) { Glibc.open($0, O_WRONLY | O_NOFOLLOW | O_CLOEXEC) }
             guard fd >= 0 else { throw failure("open", path) }
-            open = (index, FileDescriptor(raw: fd, path: shown(path)))
+            open = OpenFile()
+            open.index = index
+            open.file = FileDescriptor(raw: fd, path: shown(path))
         }
-        try open!.file.writeAll(bytes, at: offset)
+        try open.file!.writeAll(bytes, at: offset)
+        open.file!.startWriteBack(offset: offset, length: bytes.count)
     }
 
-    /// Checks every file, gives everything its metadata, and makes it durable.
-    /// - Parameters: table, keys: the snapshot's chunks, and how their names are made, to check
-    ///   each file read back from the disk chunk by chunk.
-    func finish(table: ChunkTable, keys: ChunkKeys, cancellation: Cancellation) throws {
-        open = nil
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ContentChunker.Sizes.files.maximum, alignment: 4096)
-        defer { buffer.deallocate() }
+    /// Gives every file its metadata and its name, then the symlinks and directories theirs, and
+    /// makes it all durable. Every byte was checked as its chunk was decoded (`PackReader`), and
+    /// each file's chunk list against the file's checksum when it was planned (`create`).
+    func finish(cancellation: Cancellation) throws {
         for (index, entry) in pending.enumerated() {
             try cancellation.check("files restore")
-            let fd = RawName.with(partial(index)) { Glibc.open($0, O_RDWR | O_NOFOLLOW | O_CLOEXEC) }
+            let fd = RawName.with(partial(index)) { Glibc.open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
             guard fd >= 0 else { throw failure("open", entry.path) }
             let file = FileDescriptor(raw: fd, path: shown(entry.path))
-            var intact = TreeEntry.digest(of: entry.chunks.map { table.ids[$0] }) == entry.sha256
-            for chunk in entry.chunks where intact {
-                let length = table.locations[chunk].length
-                let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
-                intact = try file.readFully(into: part) == length && ChunkID(keys.id(of: UnsafeRawBufferPointer(part))) == table.ids[chunk]
-            }
-            if intact { intact = try file.read(into: buffer) == 0 }
-            guard intact else {
+            guard try file.size() == entry.size else {
                 throw CommandError(
-                    problem: "\(shown(entry.path)) does not match its SHA-256 in the snapshot after it was written",
-                    fix: "the snapshot or a pack is damaged: run walvault verify, and restore from another store (--store)",
-                    errorCode: "repository.damaged")
+                    problem: "\(shown(entry.path)) is not the size the snapshot says after it was written",
+                    fix: "check the disk's free space and the kernel log, and restore again", errorCode: "command.refused")
             }
             try setMetadata(entry, fd: fd)
             try removeIfForced(entry.path, expecting: .file)
@@ -141,7 +151,6 @@ final class TreeWriter {
 
     /// Removes the partial files of a restore that failed; files already checked and renamed stay.
     func abandon() {
-        open = nil
         for index in renamed..<created { _ = RawName.with(partial(index)) { unlink($0) } }
     }
 

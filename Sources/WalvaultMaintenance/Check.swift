@@ -2,6 +2,7 @@ import WalvaultAlerts
 import WalvaultBackup
 import WalvaultCatalog
 import WalvaultConfig
+import WalvaultFiles
 import WalvaultHistory
 import WalvaultKit
 import WalvaultPolicy
@@ -29,7 +30,7 @@ public struct Check {
     /// Each group of checks is a step of its progress; the findings are the result, never a throw.
     public func run(events: OperationObserver = IgnoredEvents()) -> [HealthCheck] {
         let steps: [() -> [HealthCheck]] = [
-            archiving, { context.stores.map(probe) }, telegramRetention, { [backupAge()] }, shippingLag, freeSpace, history
+            archiving, { context.stores.map(probe) }, telegramRetention, { [backupAge()] }, filesSnapshotAge, shippingLag, freeSpace, history
         ]
         let meter = ProgressMeter(events: events, phase: "check", unit: .files, total: Int64(steps.count))
         var checks: [HealthCheck] = []
@@ -159,6 +160,26 @@ public struct Check {
             return HealthCheck.backupAge(newest: newest.map { ($0.label, $0.stopTime) }, now: now(), maxHours: settings.backupMaxAgeHours)
         } catch {
             return HealthCheck(name: "last backup", ok: false, figure: "\(error)")
+        }
+    }
+
+    /// Each `[[storage]]` tree's newest snapshot, at most `backup_max_age_hours` old; an overdue or
+    /// missing one alerts as an old base backup does, and a fresh one clears it.
+    package func filesSnapshotAge() -> [HealthCheck] {
+        guard !context.config.storage.isEmpty else { return [] }
+        let newest: [String: FilesListItem]
+        do {
+            newest = try FilesList(context: context).newest()
+        } catch {
+            return [HealthCheck(name: "files snapshots", ok: false, figure: "\(error)")]
+        }
+        let notifier = Notifier(context: context)
+        return context.config.storage.map { tree in
+            let check = HealthCheck.filesSnapshotAge(
+                tree: tree.name, newest: newest[tree.name].map { ($0.id, $0.time) }, now: now(), maxHours: settings.backupMaxAgeHours)
+            let condition = "files snapshot age of \(tree.name)"
+            _ = check.ok ? notifier?.succeeded(condition) : notifier?.failed(condition, error: "\(check.name): \(check.figure)", immediate: true)
+            return check
         }
     }
 

@@ -1,4 +1,5 @@
 import WalvaultCatalog
+import WalvaultFiles
 import WalvaultHistory
 import WalvaultKit
 import WalvaultPostgres
@@ -69,6 +70,23 @@ public struct MetricsSnapshot: Sendable {
             failed("stores", false)
         } catch {
             failed("stores", true)
+        }
+        if !context.config.storage.isEmpty {
+            do {
+                let newest = try FilesList(context: context).newest()
+                for (tree, item) in newest.sorted(by: { $0.key < $1.key }) {
+                    let label = cluster + [("tree", tree)]
+                    snapshot.add(
+                        "walvault_files_snapshot_since_last_seconds", "Seconds since the newest snapshot of a [[storage]] tree began",
+                        Double(now - item.time) / 1e6, label)
+                    snapshot.add("walvault_files_snapshot_last_size_bytes", "The newest snapshot's files, in bytes", Double(item.bytes), label)
+                    snapshot.add(
+                        "walvault_files_snapshot_last_new_bytes", "What the newest snapshot stored that no store held", Double(item.newBytes), label)
+                }
+                failed("files", false)
+            } catch {
+                failed("files", true)
+            }
         }
         if context.config.cluster.conninfo != nil {
             do {

@@ -52,6 +52,21 @@ public struct HealthCheck: Codable, Equatable, Sendable {
             fix: ok ? nil : "check the backup schedule and the last backup's output")
     }
 
+    /// A `[[storage]]` tree's newest snapshot against the same age as base backups: the files a
+    /// database points at are as overdue as the database when their snapshot stops.
+    public static func filesSnapshotAge(tree: String, newest: (id: String, time: Int64)?, now: Int64, maxHours: Int) -> HealthCheck {
+        let name = "files snapshot of \(tree)"
+        guard let newest else {
+            return HealthCheck(
+                name: name, ok: false, figure: "no snapshot", fix: "run walvault files backup (and schedule it: postgres-conf/walvault-files.timer)")
+        }
+        let age = now - newest.time
+        let ok = age <= Int64(maxHours) * 3_600_000_000
+        return HealthCheck(
+            name: name, ok: ok, figure: "\(newest.id), \(hours(age)) old (at most \(maxHours) h)",
+            fix: ok ? nil : "check the files backup schedule and the last files backup's output")
+    }
+
     public static func shippingLag(store: String, queued: Int, oldestSeconds: Int?, maxMinutes: Int) -> HealthCheck {
         let name = "shipping to \"\(store)\""
         guard let oldest = oldestSeconds, queued > 0 else { return HealthCheck(name: name, ok: true, figure: "queue empty") }

@@ -24,7 +24,8 @@ public enum ObjectCopier {
         if ArchiveLayout.plainObjectNames.contains(name) {
             return try copySmall(key: key, from: source, to: target, group: group, view: view)
         }
-        guard StoredObjectName(name) != nil || ExportObjectName(name) != nil else {
+        let filesCheck = FilesObjectCheck(name: name)
+        guard StoredObjectName(name) != nil || ExportObjectName(name) != nil || filesCheck != nil else {
             throw RepositoryError(
                 problem: "\(key) in store \"\(source.name)\" is not an object walvault writes", fix: "remove it from the queue and the store")
         }
@@ -33,7 +34,18 @@ public enum ObjectCopier {
         var committed = false
         defer { if !committed { writer.abort() } }
         let tee = TeeStore(base: source, writer: writer)
-        _ = try ObjectFetcher.fetch(StoreObject(key: key, size: 0), from: view(tee), into: DiscardSink())
+        if let filesCheck {
+            let reader = try view(tee).openReader(key: key)
+            do {
+                try StreamPump.pump(reading: reader.read(into:), into: filesCheck.sink)
+                try filesCheck.verify()
+            } catch let error as PipelineError {
+                throw RepositoryError(
+                    problem: "\(key) in store \"\(source.name)\" is damaged (\(error)), so it was not shipped", fix: "check the source store")
+            }
+        } else {
+            _ = try ObjectFetcher.fetch(StoreObject(key: key, size: 0), from: view(tee), into: DiscardSink())
+        }
         committed = true
         switch try writer.commit(name: name) {
         case .stored: return .copied(bytes: tee.bytesCopied)
@@ -60,6 +72,81 @@ public enum ObjectCopier {
         }
         return try target.createSmall(key: key, contents: raw, group: group) ? .copied(bytes: raw.count) : .alreadyThere
     }
+}
+
+/// How an object of `[[storage]]` trees is checked as it is shipped: a chunk index against the
+/// SHA-256 in its name, a pack's trailer against the SHA-256 its name is, a snapshot by zstd's
+/// frame checksum over all of it. (Encryption, when on, authenticates every byte as well.)
+final class FilesObjectCheck {
+    enum Kind {
+        case index(sha256: String)
+        case pack(trailerSHA256: String)
+        case snapshot
+    }
+
+    let kind: Kind
+    private let hashing: HashingStage?
+    private let kept: KeptBytes?
+    let sink: ByteSink
+
+    init?(name: String) {
+        if name.hasSuffix(ArchiveLayout.chunkIndexSuffix) {
+            let base = name.dropLast(ArchiveLayout.chunkIndexSuffix.count)
+            guard base.count > 65, Hex.isLowercaseHex(base.suffix(64), count: 64) else { return nil }
+            kind = .index(sha256: String(base.suffix(64)))
+            hashing = HashingStage(next: DiscardSink())
+            kept = nil
+            sink = hashing!
+        } else if PackFormat.isName(name) {
+            kind = .pack(trailerSHA256: String(name.prefix(64)))
+            hashing = nil
+            kept = KeptBytes()
+            sink = kept!
+        } else if name.hasSuffix(ArchiveLayout.snapshotSuffix), UTCTime.parseCompact(String(name.dropLast(ArchiveLayout.snapshotSuffix.count))) != nil
+        {
+            kind = .snapshot
+            hashing = nil
+            kept = nil
+            guard let decoder = try? Compression.decompressor(.zstd, next: DiscardSink(), frameChecksum: true) else { return nil }
+            sink = decoder
+        } else {
+            return nil
+        }
+    }
+
+    func verify() throws {
+        switch kind {
+        case .index(let sha256):
+            guard hashing?.hexDigest == sha256 else { throw PipelineError(stage: "sha256", "its bytes do not match the checksum in its name") }
+        case .pack(let expected):
+            let bytes = kept?.bytes ?? []
+            let tail = PackFormat.magic.count + 4
+            guard bytes.count >= tail, Array(bytes.suffix(PackFormat.magic.count)) == PackFormat.magic else {
+                throw PipelineError(stage: "pack", "it does not end with a pack trailer")
+            }
+            let lengthBytes = bytes[(bytes.count - tail)..<(bytes.count - PackFormat.magic.count)]
+            let length = lengthBytes.reversed().reduce(0) { $0 << 8 | Int($1) }
+            guard length <= bytes.count - tail else { throw PipelineError(stage: "pack", "its trailer is longer than the pack") }
+            let body = Array(bytes[(bytes.count - tail - length)..<(bytes.count - tail)])
+            guard SHA256Hasher.hex(of: body) == expected else { throw PipelineError(stage: "pack", "its trailer does not match its name") }
+        case .snapshot:
+            break  // the decoder's finish checked the frame checksum
+        }
+    }
+}
+
+/// Keeps what it is given, growing by copies of whole buffers (a pack: 16 MiB at most).
+final class KeptBytes: ByteSink {
+    private(set) var bytes: [UInt8] = []
+    func write(_ chunk: UnsafeRawBufferPointer) throws {
+        let start = bytes.count
+        bytes.reserveCapacity(start + chunk.count)
+        bytes += [UInt8](unsafeUninitializedCapacity: chunk.count) { buffer, count in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: chunk)
+            count = chunk.count
+        }
+    }
+    func finish() throws {}
 }
 
 /// A store whose readers hand every byte they read to a writer as well.

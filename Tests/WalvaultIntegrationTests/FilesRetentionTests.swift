@@ -86,6 +86,9 @@ import WalvaultTesting
 
         let verified = try rig.walvault(["verify"])
         #expect(verified.status == 0 && verified.stdout.contains("3 files snapshots"), "\(verified.stdout) \(verified.stderr)")
+        // check has a line per tree: its newest snapshot, against backup_max_age_hours.
+        let check = try rig.walvault(["check"])
+        #expect(check.stdout.contains("ok   files snapshot of uploads: \(third), "), "\(check.stdout)")
 
         // Two days on, with a one-day window: the third stays (the tree when the window begins),
         // the others go, and so do the packs only they used; the shared file's pack stays.

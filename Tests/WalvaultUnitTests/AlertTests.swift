@@ -142,6 +142,12 @@ import WalvaultTesting
         #expect(!HealthCheck.backupAge(newest: ("L", 100 * hour), now: 129 * hour, maxHours: 28).ok)
         #expect(HealthCheck.backupAge(newest: ("L", 100 * hour), now: 129 * hour, maxHours: 28).figure == "L, 29 h old (at most 28 h)")
         #expect(HealthCheck.shippingLag(store: "b2", queued: 0, oldestSeconds: nil, maxMinutes: 60).line == "ok   shipping to \"b2\": queue empty")
+        // A [[storage]] tree's newest snapshot, under the same age as base backups.
+        let files = HealthCheck.filesSnapshotAge(tree: "uploads", newest: nil, now: 0, maxHours: 28)
+        #expect(files.line.hasPrefix("FAIL files snapshot of uploads: no snapshot; run walvault files backup"), "\(files.line)")
+        #expect(HealthCheck.filesSnapshotAge(tree: "uploads", newest: ("S", 100 * hour), now: 127 * hour, maxHours: 28).ok)
+        let overdue = HealthCheck.filesSnapshotAge(tree: "uploads", newest: ("S", 100 * hour), now: 129 * hour, maxHours: 28)
+        #expect(!overdue.ok && overdue.figure == "S, 29 h old (at most 28 h)" && overdue.fix != nil)
         // A Telegram chat without topics: fine until its oldest document is past the window.
         let now: Int64 = 100 * 86_400 * 1_000_000
         #expect(HealthCheck.telegramRetention(store: "tg", oldestSentAt: nil, now: now, days: 30).ok)
