@@ -55,6 +55,7 @@ final class SnapshotState {
     }
 
     deinit {
+        hasher.stop()
         readBuffer.deallocate()
         chunk.deallocate()
     }
@@ -65,11 +66,36 @@ final class SnapshotState {
         chunkLength += bytes.count
     }
 
-    /// Names the chunk cut so far, stores it if new, and starts the next.
-    private func endChunk() throws -> ChunkID {
+    /// Names the chunk cut so far, stores it if new, and starts the next: here, or on the hasher's
+    /// thread for a large file (nil: its name comes from `hasher.finishFile()`).
+    private func endChunk(pipelined: Bool) throws -> ChunkID? {
         defer { chunkLength = 0 }
-        return try store(UnsafeRawBufferPointer(rebasing: chunk[0..<chunkLength]))
+        let bytes = UnsafeRawBufferPointer(rebasing: chunk[0..<chunkLength])
+        guard pipelined else { return try store(bytes) }
+        try hasher.submit(bytes)
+        return nil
     }
+
+    static func copy(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
+            count = bytes.count
+        }
+    }
+
+    /// Names and stores the chunks of large files on its own thread while this one reads and
+    /// cuts the next ones: the cut and the hash of a byte then cost one core's time, not two.
+    private lazy var hasher: ChunkHasher = {
+        // What storing a chunk needs, captured apart from this object, which the hasher's thread never touches.
+        let (keys, known, previous, packer) = (keys, known, previous?.table, packer)
+        return ChunkHasher { bytes in
+            try SnapshotState.store(bytes, copy: nil, keys: keys, known: known, previous: previous, packer: packer)
+        }
+    }()
+
+    /// Files larger than this are named on the hasher's thread; smaller ones here, where one
+    /// hand-over per file would cost more than it saves.
+    static let pipelineThreshold = 4 << 20
 
     func add(_ walked: WalkedEntry, root: String, warn: (String) -> Void) throws {
         let status = walked.status
@@ -173,6 +199,7 @@ final class SnapshotState {
             var ids: [ChunkID] = []
             var length = 0
             chunkLength = 0
+            let pipelined = Int(before.st_size) > Self.pipelineThreshold
             while true {
                 if length + Self.readAhead > advisedUpTo, length < Int(before.st_size) {
                     file.adviseWillNeed(offset: advisedUpTo, length: Self.readAhead)
@@ -185,7 +212,7 @@ final class SnapshotState {
                 while !rest.isEmpty {
                     if let cut = chunker.cut(rest) {
                         append(UnsafeRawBufferPointer(rebasing: rest[0..<cut]))
-                        ids.append(try endChunk())
+                        if let id = try endChunk(pipelined: pipelined) { ids.append(id) }
                         rest = UnsafeRawBufferPointer(rebasing: rest[cut...])
                     } else {
                         append(rest)
@@ -193,7 +220,8 @@ final class SnapshotState {
                     }
                 }
             }
-            if chunkLength > 0 { ids.append(try endChunk()) }
+            if chunkLength > 0, let id = try endChunk(pipelined: pipelined) { ids.append(id) }
+            if pipelined { ids = try hasher.finishFile() }
             var after = stat()
             guard fstat(fd, &after) == 0 else { throw SystemError("stat", path: shown) }
             let steady =
@@ -218,14 +246,16 @@ final class SnapshotState {
 
     /// Names a chunk and packs it unless a store, this run or the previous snapshot has it.
     private func store(_ bytes: UnsafeRawBufferPointer) throws -> ChunkID {
+        try Self.store(bytes, copy: nil, keys: keys, known: known, previous: previous?.table, packer: packer)
+    }
+
+    /// - Parameter copy: the bytes as an array when the caller has one (no second copy).
+    static func store(
+        _ bytes: UnsafeRawBufferPointer, copy: [UInt8]?, keys: ChunkKeys, known: ChunkTable, previous: ChunkTable?, packer: PackWriter
+    ) throws -> ChunkID {
         let id = ChunkID(keys.id(of: bytes))
-        if known.index(of: id) == nil, !packer.isPending(id), previous?.table.index(of: id) == nil {
-            try packer.add(
-                id: id,
-                bytes: [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
-                    count = bytes.count
-                })
+        if known.index(of: id) == nil, !packer.isPending(id), previous?.index(of: id) == nil {
+            try packer.add(id: id, bytes: copy ?? Self.copy(bytes))
         }
         return id
     }

@@ -51,24 +51,48 @@ public struct ContentChunker: Sendable {
             index = skip
             if length < sizes.minimum { return nil }
         }
+        // Two loops, each with one mask and one bound, so the loop over the bytes tests one thing:
+        // up to the normal size with the strict mask, then up to the maximum with the loose one.
         var h = hash
-        var seen = length
-        let ends = gear.values.withUnsafeBufferPointer { table -> Int? in
-            while index < count {
-                h = (h &<< 1) &+ table[Int(base[index])]
-                index += 1
-                seen += 1
-                if h & (seen < sizes.normal ? strictMask : looseMask) == 0 || seen >= sizes.maximum { return index }
+        let start = index
+        let seenBefore = length
+        let cutAt = gear.values.withUnsafeBufferPointer { table -> Int? in
+            /// Hashes up to `end` under `mask`; the index after the cut, or nil. Two bytes a step:
+            /// the hash after the second does not wait for the one after the first (both come
+            /// from the hash before them), which halves the chain of dependent operations.
+            func scan(to end: Int, mask: UInt64) -> Int? {
+                while index + 1 < end {
+                    let first = table[Int(base[index])]
+                    let second = table[Int(base[index + 1])]
+                    let afterFirst = (h &<< 1) &+ first
+                    let afterSecond = (h &<< 2) &+ ((first &<< 1) &+ second)
+                    if afterFirst & mask == 0 {
+                        h = afterFirst
+                        index += 1
+                        return index
+                    }
+                    h = afterSecond
+                    index += 2
+                    if afterSecond & mask == 0 { return index }
+                }
+                if index < end {
+                    h = (h &<< 1) &+ table[Int(base[index])]
+                    index += 1
+                    if h & mask == 0 { return index }
+                }
+                return nil
             }
-            return nil
+            if let cut = scan(to: min(count, index + max(0, sizes.normal - seenBefore)), mask: strictMask) { return cut }
+            if let cut = scan(to: min(count, index + max(0, sizes.maximum - (seenBefore + index - start))), mask: looseMask) { return cut }
+            return seenBefore + index - start >= sizes.maximum ? index : nil
         }
-        if let ends {
+        if let cutAt {
             hash = 0
             length = 0
-            return ends
+            return cutAt
         }
         hash = h
-        length = seen
+        length = seenBefore + index - start
         return nil
     }
 
