@@ -49,7 +49,7 @@ python3 - "$work/b" "$many" <<'PY'
 import os, sys
 root, count = sys.argv[1], int(sys.argv[2])
 for i in range(count):
-    d = os.path.join(root, "d%03d" % (i % 1000), "e%02d" % (i // 1000 % 100))
+    d = os.path.join(root, "d%03d" % (i % 1000), "e%d" % (i // 1000 % 10))
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "f%06d.txt" % i), "w") as f:
         f.write("attachment %d\n" % i * (1 + i % 7))

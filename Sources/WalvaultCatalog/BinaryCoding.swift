@@ -52,6 +52,8 @@ public final class BinaryReader {
     private var start = 0
     private var end = 0
     private var atEnd = false
+    /// Bytes pulled from the source so far.
+    private var pulled = 0
 
     public init(bufferSize: Int = 1 << 16, pull: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) {
         self.pull = pull
@@ -73,6 +75,7 @@ public final class BinaryReader {
         guard !atEnd else { return false }
         start = 0
         end = try buffer.withUnsafeMutableBytes { try pull($0) }
+        pulled += end
         if end == 0 { atEnd = true }
         return end > 0
     }
@@ -82,6 +85,9 @@ public final class BinaryReader {
         defer { start += 1 }
         return buffer[start]
     }
+
+    /// How many bytes of the source were read through this reader: where the next one starts.
+    public var position: Int { pulled - (end - start) }
 
     /// True when nothing is left.
     public func isAtEnd() throws -> Bool { try !refill() }

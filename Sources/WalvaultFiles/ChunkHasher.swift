@@ -21,7 +21,7 @@ final class ChunkHasher: @unchecked Sendable {
     private var started = false
     private let stopped = DispatchSemaphore(value: 0)
     private let free = Mutex<[Chunk]>([])
-    private static let kept = 8
+    private static let kept = 3
     /// Written by the hasher's thread, read by the walk after `fileDone`.
     private var ids: [ChunkID] = []
     private var failure: (any Error)?

@@ -114,21 +114,40 @@ final class OpenedSnapshot {
     private var reader: BinaryReader
     private(set) var current: TreeEntry?
 
+    /// Where the entries begin in `file`: another cursor starts there without decoding the table again.
+    private let entriesStart: Int
+
     init(file: FileDescriptor, source: FilesCatalog.SnapshotObject) throws {
         self.file = file
         self.source = source
-        var offset = 0
-        reader = BinaryReader(bufferSize: 1 << 20) { buffer in
+        reader = Self.reader(file, from: 0)
+        (header, table) = try FileSnapshot.decodeStart(from: reader)
+        entriesStart = reader.position
+        current = try FileSnapshot.nextEntry(from: reader, chunkCount: table.count)
+    }
+
+    private init(sharing other: OpenedSnapshot) throws {
+        file = other.file
+        source = other.source
+        header = other.header
+        table = other.table
+        entriesStart = other.entriesStart
+        reader = Self.reader(file, from: entriesStart)
+        current = try FileSnapshot.nextEntry(from: reader, chunkCount: table.count)
+    }
+
+    private static func reader(_ file: FileDescriptor, from start: Int) -> BinaryReader {
+        var offset = start
+        return BinaryReader(bufferSize: 1 << 20) { buffer in
             let count = try file.pread(into: buffer, at: offset)
             offset += count
             return count
         }
-        (header, table) = try FileSnapshot.decodeStart(from: reader)
-        current = try FileSnapshot.nextEntry(from: reader, chunkCount: table.count)
     }
 
-    /// Another reader of the same snapshot, from its first entry, that moves on its own.
-    func cursor() throws -> OpenedSnapshot { try OpenedSnapshot(file: file, source: source) }
+    /// Another reader of the same snapshot, from its first entry, that moves on its own (and
+    /// shares the chunk table).
+    func cursor() throws -> OpenedSnapshot { try OpenedSnapshot(sharing: self) }
 
     /// The next entry, or nil at the end.
     func next() throws -> TreeEntry? {

@@ -14,7 +14,7 @@ import WalvaultSystem
 /// Three threads overlap: the caller reads, cuts and names chunks; a compressor streams each
 /// chunk's frame into the stores' writers of the pack it fills; a committer ends each full pack
 /// (its trailer, then the commit: a local store's fsync, an upload's last part) while the next
-/// fills. No pack is held in memory: at most 16 MiB of chunks wait for the compressor, plus one
+/// fills. No pack is held in memory: at most 8 MiB of chunks wait for the compressor, plus one
 /// frame. A failure in either worker stops the other and is what `add` or `finish` throws.
 final class PackWriter: @unchecked Sendable {
     /// A pack whose frames are all written: what is left is its trailer and the commit.
@@ -27,7 +27,7 @@ final class PackWriter: @unchecked Sendable {
     private let stores: [Store]
     private let layout: ArchiveLayout
     private let level: Int
-    private let chunksIn = HandOff<(ChunkID, [UInt8])>(capacity: 16)
+    private let chunksIn = HandOff<(ChunkID, [UInt8])>(capacity: 8)
     private let packsOut = HandOff<Pack>(capacity: 1)
     private let failure = Mutex<(any Error)?>(nil)
     private let workers = DispatchGroup()

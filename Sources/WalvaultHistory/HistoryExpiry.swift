@@ -23,14 +23,16 @@ public enum HistoryExpiry {
         try db.query("BEGIN")
         do {
             // Only what expire manages: backups (their rows name the label), schema dumps (their
-            // ID), WAL segments, and log exports (their ID) under logs_days.
+            // ID), WAL segments, log exports (their ID) under logs_days, and files snapshots
+            // (`<tree>/<id>`; their packs' ship rows are not judged).
             try db.query(
                 """
                 UPDATE control_plane.backups SET expired_at = now(), expires_at = NULL
                 WHERE project_id = $1 AND store_name = $2 AND cluster_name = $3 AND status = 'succeeded' AND expired_at IS NULL
                   AND created_at < to_timestamp($4::bigint / 1000000.0)
                   AND ((type = 'database' AND operation IN ('backup', 'ship', 'dump')) OR object_name ~ '^[0-9A-F]{24}$'
-                       OR ($6 AND type = 'logs' AND operation IN ('export-logs', 'ship')))
+                       OR ($6 AND type = 'logs' AND operation IN ('export-logs', 'ship'))
+                       OR (type = 'storage' AND operation IN ('files-backup', 'ship') AND object_name LIKE '%/%'))
                   AND NOT (object_name = ANY($5::text[]))
                 """, [settings.projectID, store, cluster, String(before), array(present), logsManaged ? "true" : "false"])
             let groups = Dictionary(grouping: due.keys, by: { due[$0]! })

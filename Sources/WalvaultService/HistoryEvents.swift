@@ -71,6 +71,16 @@ public enum HistoryEvents {
                     objectName: subject + "/" + export.stamp, storedSize: object.size, sha256: export.sha256, fileID: object.handle)
                 if parent == "dump" { facts.schema = subject }
             }
+            // [[storage]] objects: a snapshot's row names it `<tree>/<id>`, as files backup writes it.
+            if let files = components.lastIndex(of: "files"), components.count - files == 3 || components.count - files == 4 {
+                type = .storage
+                let base = Paths.basename(object.key)
+                let snapshot = components.count - files == 4 && base.hasSuffix(ArchiveLayout.snapshotSuffix)
+                facts = OperationFacts(
+                    objectName: snapshot
+                        ? String(components[components.count - 2]) + "/" + String(base.dropLast(ArchiveLayout.snapshotSuffix.count)) : base,
+                    storedSize: object.size, fileID: object.handle)
+            }
             return rows(
                 settings, context: context,
                 events: [

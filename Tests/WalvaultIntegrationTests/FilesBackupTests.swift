@@ -8,7 +8,7 @@ import WalvaultTesting
 #endif
 
 /// walvault files backup, list and restore (issue 30) against a local store and moto (signatures
-/// checked), encrypted: a tree with a thousand files, odd names, symlinks, modes and an excluded
+/// checked), encrypted: a tree with ten thousand files, odd names, symlinks, modes and an excluded
 /// cache; 1 % changed and a byte inserted at the front of its largest file; both snapshots
 /// restored byte-exact, with modes and mtimes, from each store; history rows of type storage;
 /// nothing of the tree's names or content readable in any stored object.
@@ -45,6 +45,8 @@ import WalvaultTesting
                     [history]
                     conninfo = "host=\(ws.path) port=\(cluster.port) user=postgres dbname=postgres"
                     project_id = "files"
+                    [retention]
+                    days = 1
                     [[storage]]
                     name = "uploads"
                     path = "\(tree)"
@@ -104,7 +106,7 @@ import WalvaultTesting
         guard made.status == 0 else { throw TestFailure("cannot write \(path): \(made.stderr)") }
     }
 
-    /// The tree: 1,000 small files in 100 directories (some empty, each with a content marker), a
+    /// The tree: 10,000 small files in 100 directories (some empty, each with a content marker), a
     /// 24 MiB file, odd names, symlinks of three kinds, modes, an old mtime with nanoseconds, an
     /// empty directory, and what the excludes leave out.
     static func makeTree(_ root: String) throws {
@@ -115,19 +117,26 @@ import WalvaultTesting
             state ^= state << 17
             return state
         }
+        // The small files' bytes are slices of one blob that does not repeat: the large file.
+        try writeLargeFile("\(root)/big.bin")
+        let blob = readBytes(Array("\(root)/big.bin".utf8))
+        var offset = 0
         for d in 0..<20 {
             for e in 0..<5 {
                 let dir = "\(root)/dir \(d)/sub\(e)"
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                for f in 0..<10 {
-                    let n = (d * 5 + e) * 10 + f
+                for f in 0..<100 {
+                    let n = (d * 5 + e) * 100 + f
                     var bytes = n % 97 == 0 ? [] : Array("\(contentMarker)\(n)\n".utf8)
-                    if !bytes.isEmpty { bytes += (0..<Int(next() % 12_000)).map { _ in UInt8(truncatingIfNeeded: next()) } }
+                    if !bytes.isEmpty {
+                        let length = Int(next() % 12_000)
+                        bytes += blob[(blob.startIndex + offset)..<(blob.startIndex + offset + length)]
+                        offset = (offset + length + 4096) % (16 << 20)
+                    }
                     try write(Array("\(dir)/file-\(f).dat".utf8), bytes)
                 }
             }
         }
-        try writeLargeFile("\(root)/big.bin")
         try write(Array("\(root)/with space and \(nameMarker).txt".utf8), Array("spaces\n".utf8), mode: 0o600)
         try write(Array("\(root)/new\nline.txt".utf8), Array("newline\n".utf8))
         try write(Array("\(root)/".utf8) + [0xFF, 0xFE, 0x41] + Array(".bin".utf8), [1, 2, 3])
@@ -217,19 +226,19 @@ import WalvaultTesting
         try Self.makeTree(rig.tree)
         try rig.ws.giveToPostgres()
         let before = Self.describe(rig.tree, leaving: ["scratch.tmp", "cache"])
-        #expect(before.count > 1_100 && before.keys.contains("new%0aline.txt") && before.keys.contains("%ff%feA.bin"))
+        #expect(before.count > 10_100 && before.keys.contains("new%0aline.txt") && before.keys.contains("%ff%feA.bin"))
 
         let first = try rig.walvault(["files", "backup", "--json"])
         #expect(first.status == 0, "\(first.stderr)")
         let firstResult = try #require(try Self.json(first.stdout).first)
         let firstID = try #require(firstResult["id"] as? String)
         let total = try #require(firstResult["bytes"] as? Int)
-        #expect(firstResult["files"] as? Int == 1_007 && firstResult["symlinks"] as? Int == 3, "\(firstResult)")
+        #expect(firstResult["files"] as? Int == 10_007 && firstResult["symlinks"] as? Int == 3, "\(firstResult)")
         #expect(firstResult["newBytes"] as? Int == total)
         #expect(Set((firstResult["stored"] as? [String: Int])?.keys ?? [:].keys) == ["local", "cloud"])
-        // A thousand files are a few packs, not a thousand objects.
+        // Ten thousand files are a few packs, not ten thousand objects.
         let packs = filesRecursively(rig.store).filter { $0.contains("/files/packs/") }
-        #expect(packs.count >= 2 && packs.count <= 5, "\(packs)")
+        #expect(packs.count >= 3 && packs.count <= 9, "\(packs)")
 
         // Encrypted at rest: no content, file name or directory name of the tree in any object.
         for object in filesRecursively(rig.store) {
@@ -241,10 +250,10 @@ import WalvaultTesting
 
         // 1 % of the files rewritten, one byte inserted at the front of the large file.
         sleep(1)
-        for n in stride(from: 3, to: 1_000, by: 100) {
-            let d = n / 50
-            let e = (n / 10) % 5
-            try Self.write(Array("\(rig.tree)/dir \(d)/sub\(e)/file-\(n % 10).dat".utf8), Array("rewritten \(n)\n".utf8))
+        for n in stride(from: 3, to: 10_000, by: 100) {
+            let d = n / 500
+            let e = (n / 100) % 5
+            try Self.write(Array("\(rig.tree)/dir \(d)/sub\(e)/file-\(n % 100).dat".utf8), Array("rewritten \(n)\n".utf8))
         }
         let large = Self.readBytes(Array("\(rig.tree)/big.bin".utf8))
         // Written in place (owner and mode kept): a chown would change every file's ctime, and
@@ -256,9 +265,9 @@ import WalvaultTesting
         let secondResult = try #require(try Self.json(second.stdout).first)
         let secondID = try #require(secondResult["id"] as? String)
         let newBytes = try #require(secondResult["newBytes"] as? Int)
-        // The large file's first chunk (up to 4 MiB at these sizes) and the ten rewritten files.
-        #expect(newBytes > 512 << 10 && newBytes < 4 << 20, "\(secondResult)")
-        #expect(secondResult["filesReused"] as? Int == 1_007 - 11, "\(secondResult)")
+        // The large file's first chunk and the hundred rewritten files: under 2 % of the tree.
+        #expect(newBytes > 512 << 10 && newBytes * 50 < total, "\(secondResult), tree \(total) bytes")
+        #expect(secondResult["filesReused"] as? Int == 10_007 - 101, "\(secondResult)")
 
         let list = try rig.walvault(["files", "list", "--json"])
         let items = try Self.json(list.stdout)
@@ -330,6 +339,17 @@ import WalvaultTesting
             "\(rows)")
         let history = try rig.cluster.sql("SELECT string_agg(t::text, ' ') FROM control_plane.backups t")
         #expect(!history.contains(Self.passphraseMarker) && !history.contains(rig.server.secretAccessKey))
+
+        // Expire two days on: the first snapshot goes from both stores, and its rows say so; the
+        // second, the tree when the window begins, stays, due when a newer one has aged out.
+        let expired = try rig.walvault(["expire", "--as-of", RecoveryMoment.utc(secondsFromNow: 2 * 86_400), "--force"])
+        #expect(expired.status == 0, "\(expired.stderr)")
+        #expect(try rig.walvault(["files", "list", "--json"]).stdout.contains(firstID) == false)
+        let marked = try rig.cluster.sql(
+            "SELECT object_name || ' ' || (expired_at IS NOT NULL) FROM control_plane.backups WHERE operation = 'files-backup' AND status = 'succeeded' ORDER BY object_name, store_name"
+        )
+        #expect(
+            marked == "uploads/\(firstID) true\nuploads/\(firstID) true\nuploads/\(secondID) false\nuploads/\(secondID) false", "\(marked)")
     }
 
     @Test func aDamagedPackIsNamedAndAnotherStoreStillRestores() throws {
