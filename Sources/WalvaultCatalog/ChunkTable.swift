@@ -80,7 +80,7 @@ public struct ChunkTable: Equatable, Sendable {
         var packs: [String] = []
         for _ in 0..<packCount {
             let name = try reader.byteString(max: 200)
-            guard let text = String(validating: name, as: UTF8.self), !text.isEmpty, !text.contains("/") else {
+            guard let text = String(validating: name, as: UTF8.self), !text.isEmpty, !name.contains(UInt8(ascii: "/")) else {
                 throw BinaryDecodingError("a pack name is not a plain name")
             }
             packs.append(text)

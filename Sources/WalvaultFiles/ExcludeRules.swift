@@ -32,11 +32,13 @@ public struct ExcludeRules: Sendable {
             }
             let directoriesOnly = pattern.hasSuffix("/")
             while pattern.hasSuffix("/") { pattern.removeLast() }
-            var anchored = pattern.dropLast().contains("/") || pattern.hasPrefix("/")
+            // Bytes, not String.contains: that would be Foundation's range(of:) wherever Foundation is
+            // imported, and ICU in every binary (check-binary).
+            var anchored = pattern.utf8.dropLast().contains(UInt8(ascii: "/")) || pattern.hasPrefix("/")
             while pattern.hasPrefix("/") { pattern.removeFirst() }
             if pattern.hasPrefix("**/") {
                 pattern.removeFirst(3)
-                anchored = pattern.contains("/")
+                anchored = pattern.utf8.contains(UInt8(ascii: "/"))
                 if anchored { pattern = "*/" + pattern }
             }
             guard !pattern.isEmpty else {
@@ -46,7 +48,7 @@ public struct ExcludeRules: Sendable {
             }
             return Rule(
                 pattern: Array(pattern.utf8CString), directoriesOnly: directoriesOnly, anchored: anchored,
-                crossesDirectories: pattern.contains("**"))
+                crossesDirectories: zip(pattern.utf8, pattern.utf8.dropFirst()).contains { $0 == 42 && $1 == 42 })
         }
     }
 
