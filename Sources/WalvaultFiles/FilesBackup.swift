@@ -100,10 +100,10 @@ public struct FilesBackup {
         events.receive(.progressed(note: "reading what the stores hold"))
         let known = try catalog.knownChunks(in: stores)
         let previous = try catalog.snapshots(of: tree.name, in: stores[0]).last.map { try catalog.open($0) }
-        if let previous, previous.header.chunkNames != (keys.isKeyed ? "hmac-sha256" : "sha256") {
+        if let previous, previous.header.chunkNames != keys.scheme {
             throw CommandError(
                 problem:
-                    "the last snapshot of \(tree.name) names its chunks by \(previous.header.chunkNames), and this config by \(keys.isKeyed ? "hmac-sha256 ([encryption] is set)" : "sha256 (no [encryption])")",
+                    "the last snapshot of \(tree.name) names its chunks by \(previous.header.chunkNames), and this config by \(keys.scheme) (\(keys.isKeyed ? "[encryption] is set" : "no [encryption]"))",
                 fix: "keep [encryption] as it was when the snapshots were taken", errorCode: "config.invalid")
         }
         let level = context.config.compression.algorithm == .zstd ? context.config.compression.level : CompressionAlgorithm.zstd.defaultLevel
@@ -145,7 +145,7 @@ public struct FilesBackup {
         let header = FileSnapshot.Header(
             name: tree.name, id: id, time: time, seconds: clock.seconds, root: tree.path, files: state.files, directories: state.directories,
             symlinks: state.symlinks, bytes: state.bytes, newBytes: state.packer.newBytes, newStoredBytes: state.packer.storedBytes,
-            inconsistent: state.inconsistent, chunkNames: keys.isKeyed ? "hmac-sha256" : "sha256")
+            inconsistent: state.inconsistent, chunkNames: keys.scheme)
         let directory = layout.snapshotDirectory(tree.name)
         let name = id + ArchiveLayout.snapshotSuffix
         let writers = try stores.map { try $0.makeWriter(directory: directory) }

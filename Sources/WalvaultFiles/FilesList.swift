@@ -18,6 +18,18 @@ public struct FilesListItem: Codable, Equatable, Sendable {
     public let inconsistent: Int
     /// The stores that hold the snapshot object.
     public let stores: [String]
+
+    init(header: FileSnapshot.Header, stores: [String]) {
+        name = header.name
+        id = header.id
+        time = header.time
+        files = header.files
+        bytes = header.bytes
+        newBytes = header.newBytes
+        newStoredBytes = header.newStoredBytes
+        inconsistent = header.inconsistent
+        self.stores = stores
+    }
 }
 
 /// `walvault files list`: the snapshots of every tree (or one), oldest first, read from their
@@ -46,10 +58,7 @@ public struct FilesList {
         }
         return try byKey.keys.sorted().map { key in
             let (snapshot, stores) = byKey[key]!
-            let header = try catalog.header(of: snapshot)
-            return FilesListItem(
-                name: header.name, id: header.id, time: header.time, files: header.files, bytes: header.bytes, newBytes: header.newBytes,
-                newStoredBytes: header.newStoredBytes, inconsistent: header.inconsistent, stores: stores)
+            return FilesListItem(header: try catalog.header(of: snapshot), stores: stores)
         }
     }
 
@@ -62,10 +71,7 @@ public struct FilesList {
         for tree in context.config.storage {
             for store in stores {
                 guard let snapshot = try catalog.snapshots(of: tree.name, in: store).last else { continue }
-                let header = try catalog.header(of: snapshot)
-                found[tree.name] = FilesListItem(
-                    name: header.name, id: header.id, time: header.time, files: header.files, bytes: header.bytes, newBytes: header.newBytes,
-                    newStoredBytes: header.newStoredBytes, inconsistent: header.inconsistent, stores: [store.name])
+                found[tree.name] = FilesListItem(header: try catalog.header(of: snapshot), stores: [store.name])
                 break
             }
         }

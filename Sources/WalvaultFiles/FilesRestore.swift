@@ -85,10 +85,10 @@ public struct FilesRestore {
         events.receive(.progressed(note: "reading snapshot \(options.name)/\(snapshot.id) from store \"\(snapshot.store.name)\""))
         let opened = try catalog.open(snapshot)
         let keys = try context.keyRing.map { try ChunkKeys.derive(keyRing: $0, repository: context.config.cluster.name) } ?? .unkeyed
-        guard opened.header.chunkNames == (keys.isKeyed ? "hmac-sha256" : "sha256") else {
+        guard opened.header.chunkNames == keys.scheme else {
             throw CommandError(
                 problem:
-                    "snapshot \(options.name)/\(snapshot.id) names its chunks by \(opened.header.chunkNames), and this config by \(keys.isKeyed ? "hmac-sha256" : "sha256")",
+                    "snapshot \(options.name)/\(snapshot.id) names its chunks by \(opened.header.chunkNames), and this config by \(keys.scheme)",
                 fix: "restore with the [encryption] section the snapshot was taken with", errorCode: "config.invalid")
         }
         let writer = TreeWriter(root: target, force: options.force)

@@ -38,11 +38,11 @@ public struct FilesVerify {
                 let name = "\(tree)/\(snapshot.id)"
                 do {
                     let opened = try catalog.open(snapshot)
-                    guard opened.header.chunkNames == (keys.isKeyed ? "hmac-sha256" : "sha256") else {
+                    guard opened.header.chunkNames == keys.scheme else {
                         outcome.problems.append(
                             (
                                 snapshot.object.key,
-                                "its chunks are named by \(opened.header.chunkNames), and this config's by \(keys.isKeyed ? "hmac-sha256" : "sha256")"
+                                "its chunks are named by \(opened.header.chunkNames), and this config's by \(keys.scheme)"
                             ))
                         continue
                     }

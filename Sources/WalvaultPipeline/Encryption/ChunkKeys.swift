@@ -19,6 +19,9 @@ public struct ChunkKeys: Sendable {
 
     public var isKeyed: Bool { idKey != nil }
 
+    /// How a snapshot's header names this scheme: a snapshot restores only under the same one.
+    public var scheme: String { isKeyed ? "hmac-sha256" : "sha256" }
+
     /// - Parameter repository: what names the repository in every store (the cluster's name).
     public static func derive(keyRing: KeyRing, repository: String) throws -> ChunkKeys {
         let salt = Array(SHA256Hasher.bytes(of: Array("walvault/v1 files repository \(repository)".utf8)).prefix(EncryptionHeader.kdfSaltSize))
