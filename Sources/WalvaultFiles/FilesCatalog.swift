@@ -46,7 +46,12 @@ struct FilesCatalog {
             for object in try store.list(directory: layout.chunkIndexDirectory, namePrefix: "")
             where object.name.hasSuffix(ArchiveLayout.chunkIndexSuffix) {
                 let index = try readChunkIndex(object, from: store)
-                for chunk in 0..<index.count { table.add(chunk, of: index) }
+                if table.count == 0 {
+                    table = index  // after expire, the usual case: one index
+                } else {
+                    table.reserveCapacity(table.count + index.count)
+                    for chunk in 0..<index.count { table.add(chunk, of: index) }
+                }
             }
             tables.append(table)
         }

@@ -30,12 +30,12 @@ final class PackWriter: @unchecked Sendable {
     private let chunksIn = HandOff<(ChunkID, [UInt8])>(capacity: 8)
     private let packsOut = HandOff<Pack>(capacity: 1)
     private let failure = Mutex<(any Error)?>(nil)
-    private let workers = DispatchGroup()
+    private var workers: [JoinableThread] = []
     /// What the caller sent to be stored and is not stored yet: never sent twice.
     private var sent: Set<ChunkID> = []
     private var finished = false
 
-    /// Read after `finish` (the workers' writes are ordered before it by the group's wait).
+    /// Read after `finish` (the workers' writes are ordered before it by the join).
     private(set) var table = ChunkTable()
     private(set) var packs: [(key: String, size: Int)] = []
     private(set) var storedBytes = 0
@@ -45,16 +45,7 @@ final class PackWriter: @unchecked Sendable {
         self.stores = stores
         self.layout = layout
         self.level = level
-        workers.enter()
-        DispatchQueue.global().async {
-            defer { self.workers.leave() }
-            self.compress()
-        }
-        workers.enter()
-        DispatchQueue.global().async {
-            defer { self.workers.leave() }
-            self.upload()
-        }
+        workers = [JoinableThread { self.compress() }, JoinableThread { self.upload() }]
     }
 
     deinit { if !finished { abort() } }
@@ -73,7 +64,7 @@ final class PackWriter: @unchecked Sendable {
     func finish() throws {
         finished = true
         chunksIn.close()
-        workers.wait()
+        workers.forEach { $0.join() }
         if let error = failure.withLock({ $0 }) { throw error }
     }
 
@@ -82,7 +73,7 @@ final class PackWriter: @unchecked Sendable {
         finished = true
         chunksIn.abandon()
         packsOut.abandon()
-        workers.wait()
+        workers.forEach { $0.join() }
     }
 
     private func firstFailure() -> any Error {

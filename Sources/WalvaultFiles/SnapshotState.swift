@@ -150,6 +150,7 @@ final class SnapshotState {
     func finalTable() throws -> ChunkTable {
         try drain()
         var table = ChunkTable()
+        table.reserveCapacity(slots.count)
         for id in slots {
             if let index = packer.table.index(of: id) {
                 table.add(index, of: packer.table)

@@ -34,6 +34,8 @@ struct TreeWalker {
     let tree: String
     /// Asked for each file a little before it is visited, to start reading what will be read.
     var readAhead: ((WalkedEntry) -> Void)?
+    /// Threads listing directories ahead of the walk (none: the walk alone).
+    var prefetchThreads = 0
 
     /// - Parameter warn: things left out that the owner should know of (a socket, an unreadable directory).
     func walk(_ visit: (WalkedEntry) throws -> Void, warn: (String) -> Void, cancellation: Cancellation) throws {
@@ -51,13 +53,17 @@ struct TreeWalker {
         var status = stat()
         guard fstat(top.raw, &status) == 0 else { throw SystemError("stat", path: root) }
         try visit(WalkedEntry(path: [], name: [], status: status, parent: AT_FDCWD))
-        try walkDirectory(top, path: [], visit: visit, warn: warn, cancellation: cancellation)
+        let prefetch = prefetchThreads > 0 ? DirectoryPrefetch(root: root, exclude: exclude, threads: prefetchThreads) : nil
+        defer { prefetch?.stop() }
+        try walkDirectory(top, path: [], prefetch: prefetch, visit: visit, warn: warn, cancellation: cancellation)
     }
 
     private func walkDirectory(
-        _ directory: FileDescriptor, path: [UInt8], visit: (WalkedEntry) throws -> Void, warn: (String) -> Void, cancellation: Cancellation
+        _ directory: FileDescriptor, path: [UInt8], prefetch: DirectoryPrefetch?, visit: (WalkedEntry) throws -> Void,
+        warn: (String) -> Void, cancellation: Cancellation
     ) throws {
         try cancellation.check("files backup")
+        prefetch?.walking(path)
         var entries: [WalkedEntry] = []
         for name in try Self.names(in: directory) {
             let entryPath = TreePath.join(path, name)
@@ -93,7 +99,7 @@ struct TreeWalker {
                 }
                 let child = FileDescriptor(raw: fd, path: root + "/" + TreePath.shown(entry.path))
                 try visit(entry)
-                try walkDirectory(child, path: entry.path, visit: visit, warn: warn, cancellation: cancellation)
+                try walkDirectory(child, path: entry.path, prefetch: prefetch, visit: visit, warn: warn, cancellation: cancellation)
             } else {
                 try visit(entry)
             }

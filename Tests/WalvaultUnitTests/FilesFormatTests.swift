@@ -3,6 +3,7 @@ import WalvaultCatalog
 import WalvaultConfig
 import WalvaultPipeline
 import WalvaultSystem
+import WalvaultTesting
 
 @testable import WalvaultFiles
 
@@ -212,6 +213,41 @@ import WalvaultSystem
             }
             #expect(!TreePath.precedes(path, path))
         }
+    }
+
+    @Test func thePrefetchListsTheNextDirectoryFirstAndSkipsOnlyWhatTheWalkHasPassed() {
+        var pending: [[UInt8]] = []
+        for path in ["b", "a/c", "a", "a-b", "a/b"].map({ Array($0.utf8) }) { DirectoryPrefetch.insert(path, into: &pending) }
+        #expect(pending.reversed().map { String(decoding: $0, as: UTF8.self) } == ["a", "a/b", "a/c", "a-b", "b"])
+        func passed(_ directory: String, walking: String) -> Bool {
+            DirectoryPrefetch.passed(Array(directory.utf8), walking: Array(walking.utf8))
+        }
+        #expect(passed("a/b", walking: "a/c") && passed("a/b/x", walking: "a/c"))
+        #expect(!passed("", walking: "a/c") && !passed("a", walking: "a/c"), "an ancestor of the walk's directory still has children ahead")
+        #expect(!passed("a/c", walking: "a/c") && !passed("a/d", walking: "a/c") && !passed("a/c/x", walking: "a/c"))
+        #expect(passed("a", walking: "a-b") && passed("a", walking: "ab/x"))
+    }
+
+    @Test func aWalkWithThePrefetchMeetsTheSameEntriesAsOneWithout() throws {
+        let root = TempDir()
+        for d in 0..<30 {
+            for e in 0..<3 {
+                for f in 0..<4 { _ = root.write("d\(d)/e\(e)/f\(f)", Array("\(d) \(e) \(f)".utf8)) }
+            }
+        }
+        _ = root.sub("cache/deep")
+        let exclude = try ExcludeRules(["cache/"], tree: "t")
+        func walked(threads: Int) throws -> [String] {
+            var walker = TreeWalker(root: root.path, exclude: exclude, tree: "t")
+            walker.prefetchThreads = threads
+            var paths: [String] = []
+            try walker.walk({ paths.append(TreePath.shown($0.path)) }, warn: { Issue.record("\($0)") }, cancellation: Cancellation())
+            return paths
+        }
+        let alone = try walked(threads: 0)
+        #expect(alone.count == 1 + 30 + 90 + 360)
+        #expect(!alone.contains { $0.hasPrefix("cache") })
+        for _ in 0..<5 { #expect(try walked(threads: 4) == alone) }
     }
 
     @Test func pathsAreShownWithTheirOddBytesEscaped() {
