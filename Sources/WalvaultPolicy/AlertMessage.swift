@@ -52,6 +52,15 @@ public struct AlertMessage: Equatable, Sendable {
             return
                 "the network to the store and its credentials; walvault info shows the queue and its age. Every segment is still in the sync store."
         }
+        if condition.hasPrefix("files backup of ") {
+            let tree = condition.dropFirst("files backup of ".count)
+            return
+                "the output of walvault files backup --name \(tree), that its [[storage]] path exists and is readable, and free space in the stores."
+        }
+        if condition.hasPrefix("files snapshot age of ") {
+            return
+                "that walvault-files.timer (or its cron line) still runs walvault files backup, and its last output (journalctl -u walvault-files)."
+        }
         switch condition {
         case "backup": return "the backup's output (walvault backup --verbose), the server's connection settings, and free space in the stores."
         case "restore": return "the restore's output; walvault restore --dry-run shows the plan without writing."

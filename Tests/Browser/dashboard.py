@@ -111,6 +111,17 @@ class Steps:
             raise AssertionError("the backups table does not say each backup's type: %s" % stored)
         print("step 3: the backups table gives each backup's type (%s)" % ", ".join(row[1] for row in stored))
 
+        # 3. The files snapshot taken before the browser came: its rows, type storage, one per store.
+        self.open("/backups?type=storage")
+        rows = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+                for row in self.driver.find_elements(By.CSS_SELECTOR, "#history-table tbody tr")]
+        self.shot("3-files-history")
+        files = [r for r in rows if r[1] == "storage" and r[2] == "files-backup" and r[3] == "succeeded"
+                 and r[4].startswith(self.args.files_tree + "/")]
+        if not files or any(r[1] != "storage" for r in rows):
+            raise AssertionError("the storage history has no succeeded files-backup row of %s: %s" % (self.args.files_tree, rows))
+        print("step 3: the storage history shows files snapshot %s in %s" % (files[0][4], files[0][5]))
+
         # 4. A restore without the typed confirmation is refused, and starts nothing.
         self.open("/restore")
         self.wait.until(ready.presence_of_element_located((By.ID, "restore-timeline")))
@@ -210,7 +221,7 @@ class Steps:
 
 def main():
     parser = argparse.ArgumentParser()
-    for name in ("--url", "--password", "--totp-secret", "--screenshots", "--pgdata", "--downloads", "--schema"):
+    for name in ("--url", "--password", "--totp-secret", "--screenshots", "--pgdata", "--downloads", "--schema", "--files-tree"):
         parser.add_argument(name, required=True)
     steps = Steps(parser.parse_args())
     try:

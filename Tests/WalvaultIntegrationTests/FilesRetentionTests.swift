@@ -182,6 +182,73 @@ import WalvaultTesting
     }
 }
 
+extension FilesRetentionTests {
+    /// A tree with no snapshot yet, then a files backup that fails, alert like a missing or failed
+    /// base backup, to a real webhook receiver; a good snapshot and a check clear both.
+    @Test func aMissingOrFailedFilesSnapshotAlertsAndAGoodOneClearsIt() throws {
+        let ws = try Workspace()
+        let store = try ws.mkdir("store")
+        let tree = try ws.mkdir("tree")
+        _ = try ws.write("tree/a.txt", "attachment\n")
+        let sinks = try AlertSinks(user: "alerts@example.com", password: "unused-\(UUID().uuidString)")
+        let config = try ws.config(
+            stores: [store],
+            extra: """
+                spool = "\(try ws.mkdir("spool"))"
+                [alerts]
+                webhook_url_env = "WALVAULT_TEST_WEBHOOK"
+                after_failures = 1
+                [[storage]]
+                name = "uploads"
+                path = "\(tree)"
+                """)
+        var environment = ProcessInfo.processInfo.environment
+        environment["WALVAULT_TEST_WEBHOOK"] = "http://127.0.0.1:\(sinks.webhookPort)/hooks/WEBHOOKTOKENMARKER"
+        func walvault(_ arguments: [String]) throws -> ProcessResult {
+            try run(ws.walvault, ["--config", config] + arguments, environment: environment)
+        }
+        /// What the webhook received about files (no base backup exists either: "backup age" alerts too).
+        func alerts() throws -> [[String: String]] {
+            try sinks.received("webhook").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String]) }
+                .filter { $0["condition"]?.hasPrefix("files ") == true }
+        }
+
+        // No snapshot at all: check fails on that line and alerts at once.
+        let missing = try walvault(["check"])
+        #expect(missing.status != 0)
+        #expect(missing.stdout.contains("FAIL files snapshot of uploads: "), "\(missing.stdout)")
+        var received = try alerts()
+        #expect(received.count == 1, "\(received)")
+        #expect(received.first?["status"] == "alert" && received.first?["condition"] == "files snapshot age of uploads", "\(received)")
+        #expect(received.first?["text"]?.contains("error: files snapshot of uploads: no snapshot\n") == true, "\(received)")
+        #expect(received.first?["text"]?.contains("check: that walvault-files.timer") == true, "\(received)")
+
+        // The tree's directory gone: the files backup fails in one line naming it, and alerts.
+        try FileManager.default.moveItem(atPath: tree, toPath: tree + "-away")
+        let failed = try walvault(["files", "backup"])
+        #expect(failed.status != 0)
+        #expect(failed.stderr.contains("[[storage]] \"uploads\": cannot open \(tree)"), "\(failed.stderr)")
+        received = try alerts()
+        #expect(received.count == 2, "\(received)")
+        #expect(received.last?["status"] == "alert" && received.last?["condition"] == "files backup of uploads", "\(received)")
+        #expect(received.last?["text"]?.contains("check: the output of walvault files backup --name uploads") == true, "\(received)")
+
+        // Back, and snapshotted: the failed backup recovers; the next check clears the missing snapshot.
+        try FileManager.default.moveItem(atPath: tree + "-away", toPath: tree)
+        let good = try walvault(["files", "backup"])
+        #expect(good.status == 0, "\(good.stderr)")
+        let fresh = try walvault(["check"])
+        #expect(fresh.stdout.contains("ok   files snapshot of uploads: "), "\(fresh.stdout)")
+        received = try alerts()
+        let recovered = received.filter { $0["status"] == "recovered" }.compactMap { $0["condition"] }
+        #expect(Set(recovered) == ["files backup of uploads", "files snapshot age of uploads"], "\(received)")
+        #expect(received.count == 4, "\(received)")
+        for text in [missing.stdout, missing.stderr, failed.stderr, good.stdout, fresh.stdout] + sinks.received("webhook") {
+            #expect(!text.contains("WEBHOOKTOKENMARKER"))
+        }
+    }
+}
+
 /// A moment as `expire --as-of` reads it, in UTC.
 enum RecoveryMoment {
     static func utc(secondsFromNow: Int) -> String {

@@ -71,6 +71,16 @@ import WalvaultTesting
         #expect(!recovered.text.contains("check:"))
     }
 
+    @Test func aFilesConditionPointsAtTheFilesBackupNotTheBaseBackup() {
+        var files = message
+        files.condition = "files backup of uploads"
+        #expect(files.checkHint.hasPrefix("the output of walvault files backup --name uploads, that its [[storage]] path exists"))
+        files.condition = "files snapshot age of uploads"
+        #expect(files.checkHint.hasPrefix("that walvault-files.timer (or its cron line) still runs walvault files backup"))
+        files.condition = "backup age"
+        #expect(files.checkHint.contains("still runs walvault backup,"))
+    }
+
     @Test func theEmailHasASubjectAtAGlanceAndCRLFLines() {
         let mail = String(decoding: message.email(from: "walvault@db1", to: ["a@example.com", "b@example.com"]), as: UTF8.self)
         #expect(mail.contains("\r\nSubject: [walvault] FAILING: archive-push to store \"local\" for main on db1 (3 times in a row)\r\n"))
