@@ -134,4 +134,5 @@ say "| $many files, first snapshot | $(t "$wv_b1") s, $(m "$wv_b1") MiB | $(t "$
 say "| $many files unchanged | $(t "$wv_b2") s, $(m "$wv_b2") MiB | $(t "$rs_b2") s, $(m "$rs_b2") MiB | $(ratio "$(t "$rs_b2")" "$(t "$wv_b2")")× | ≤ 2 s |"
 say "| $many files and the large file: peak RSS | $(m "$wv_b3") MiB ($(t "$wv_b3") s) | $(m "$rs_b3") MiB ($(t "$rs_b3") s) | | ≤ 128 MiB |"
 say "floor for tree A's first snapshot on this machine: read cold with two readers $read_s s, write its bytes with fsync $write_s s: $floor_s s; walvault ÷ floor $(ratio "$(t "$wv_first")" "$floor_s")"
+say "floor for the restore: its bytes written with fsync $write_s s; walvault ÷ floor $(ratio "$(echo "$(t "$wv_restore") + $sync_s" | bc -l)" "$write_s"); 1.5× restic would be $(ratio "$(t "$rs_restore")" 1.5) s"
 printf '%s\n' "${report[@]}"
