@@ -120,23 +120,18 @@ public struct RestoreDestination: Equatable, Sendable {
     package static func inspect(_ path: String, role: Role, force: Bool) throws -> RestoreDestination {
         var contents = Contents()
         do {
-            if let status = try FileSystem.status(path) {
-                contents.exists = true
-                contents.isDirectory = status.kind == .directory || (status.kind == .symlink && FileSystem.isDirectory(path))
-                if contents.isDirectory {
-                    contents.isFileSystemRoot = FileSystem.realPath(path) == "/"
-                    contents.entries = try FileSystem.listDirectory(path)
-                    let device = try FileSystem.status(FileSystem.realPath(path) ?? path)?.device
-                    contents.mountsBelow = try contents.entries.filter {
-                        guard let child = try FileSystem.status(Paths.join(path, $0)), child.kind == .directory else { return false }
-                        return child.device != device
-                    }
-                    contents.runningServerPID = runningServer(in: path)
-                    let version = try FileSystem.status(Paths.join(path, "PG_VERSION"))
-                    let control = try FileSystem.status(Paths.join(path, BackupExclusions.controlFile))
-                    contents.hasDataDirectoryFiles = version?.kind == .file && control?.kind == .file
-                    contents.hasRestoreMarker = contents.entries.contains(markerName)
-                }
+            let survey = try DirectorySurvey.of(path)
+            contents.exists = survey.exists
+            contents.isDirectory = survey.isDirectory
+            if survey.exists && survey.isDirectory {
+                contents.isFileSystemRoot = survey.isFileSystemRoot
+                contents.entries = survey.entries
+                contents.mountsBelow = survey.mountsBelow
+                contents.runningServerPID = runningServer(in: path)
+                let version = try FileSystem.status(Paths.join(path, "PG_VERSION"))
+                let control = try FileSystem.status(Paths.join(path, BackupExclusions.controlFile))
+                contents.hasDataDirectoryFiles = version?.kind == .file && control?.kind == .file
+                contents.hasRestoreMarker = contents.entries.contains(markerName)
             }
         } catch let error as SystemError {
             throw CommandError(cause: error, problem: "cannot inspect \(path): \(error.reason)", fix: error.hint ?? "check the path")

@@ -71,33 +71,27 @@ final class PackReader: @unchecked Sendable {
             while position < location.offset {
                 let want = min(skip.count, location.offset - position)
                 let count = try skip.withUnsafeMutableBytes { try Self.fill(reader, UnsafeMutableRawBufferPointer(rebasing: $0[0..<want])) }
-                guard count > 0 else { throw damaged(key, store, "it ends before chunk \(table.ids[chunk])") }
+                guard count > 0 else { throw FilesCatalog.damaged(key, in: store, "it ends before chunk \(table.ids[chunk])") }
                 position += count
             }
-            guard location.length <= plain.count else { throw damaged(key, store, "a chunk is larger than any walvault writes") }
+            guard location.length <= plain.count else { throw FilesCatalog.damaged(key, in: store, "a chunk is larger than any walvault writes") }
             frame = [UInt8](repeating: 0, count: location.storedLength)
             let count = try frame.withUnsafeMutableBytes { try Self.fill(reader, $0) }
-            guard count == location.storedLength else { throw damaged(key, store, "it ends inside chunk \(table.ids[chunk])") }
+            guard count == location.storedLength else { throw FilesCatalog.damaged(key, in: store, "it ends inside chunk \(table.ids[chunk])") }
             position += count
             try plain.withUnsafeMutableBytes { out in
                 do {
                     try frame.withUnsafeBytes { try frames.decompress($0, length: location.length, into: out) }
                 } catch let error as PipelineError {
-                    throw damaged(key, store, "chunk \(table.ids[chunk]) does not decode (\(error))")
+                    throw FilesCatalog.damaged(key, in: store, "chunk \(table.ids[chunk]) does not decode (\(error))")
                 }
                 let bytes = UnsafeRawBufferPointer(rebasing: out[0..<location.length])
                 guard ChunkID(keys.id(of: bytes)) == table.ids[chunk] else {
-                    throw damaged(key, store, "chunk \(table.ids[chunk]) does not match its name")
+                    throw FilesCatalog.damaged(key, in: store, "chunk \(table.ids[chunk]) does not match its name")
                 }
                 try body(chunk, bytes)
             }
         }
-    }
-
-    private func damaged(_ key: String, _ store: Store, _ why: String) -> CommandError {
-        CommandError(
-            problem: "pack \(key) in store \"\(store.name)\" is damaged: \(why)",
-            fix: "restore from another store (--store), and run walvault verify", errorCode: "repository.damaged")
     }
 
     /// Reads until `buffer` is full or the object ends.

@@ -103,10 +103,14 @@ struct FilesCatalog {
         }
     }
 
-    func damaged(_ object: StoreObject, in store: Store, _ why: String) -> CommandError {
+    func damaged(_ object: StoreObject, in store: Store, _ why: String) -> CommandError { Self.damaged(object.key, in: store, why) }
+
+    /// The one error for an object of a files repository that does not read back as written
+    /// (snapshot, index or pack): which object, which store, why, and that another copy may serve.
+    static func damaged(_ key: String, in store: Store, _ why: String) -> CommandError {
         CommandError(
-            problem: "\(object.key) in store \"\(store.name)\" cannot be read: \(why)",
-            fix: "restore from another store's copy (--store), or take a new files backup", errorCode: "repository.damaged")
+            problem: "\(key) in store \"\(store.name)\" is damaged: \(why)",
+            fix: "restore from another store's copy (--store), run walvault verify, and take a new files backup", errorCode: "repository.damaged")
     }
 }
 

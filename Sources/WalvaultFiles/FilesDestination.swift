@@ -53,21 +53,15 @@ enum FilesDestination {
         let absolute = path.hasPrefix("/") ? path : Paths.join(Environment.currentDirectory, path)
         var contents = Contents()
         do {
-            if let status = try FileSystem.status(absolute) {
-                contents.exists = true
-                contents.isDirectory = status.kind == .directory || (status.kind == .symlink && FileSystem.isDirectory(absolute))
-                if contents.isDirectory {
-                    let entries = try FileSystem.listDirectory(absolute)
-                    contents.isEmpty = entries.isEmpty
-                    contents.isFileSystemRoot = FileSystem.realPath(absolute) == "/"
-                    let device = try FileSystem.status(FileSystem.realPath(absolute) ?? absolute)?.device
-                    contents.mountsBelow = try entries.filter {
-                        guard let child = try FileSystem.status(Paths.join(absolute, $0)), child.kind == .directory else { return false }
-                        return child.device != device
-                    }
-                    contents.isDataDirectory =
-                        FileSystem.exists(Paths.join(absolute, "PG_VERSION")) && FileSystem.exists(Paths.join(absolute, "global/pg_control"))
-                }
+            let survey = try DirectorySurvey.of(absolute)
+            contents.exists = survey.exists
+            contents.isDirectory = survey.isDirectory
+            if survey.exists && survey.isDirectory {
+                contents.isEmpty = survey.entries.isEmpty
+                contents.isFileSystemRoot = survey.isFileSystemRoot
+                contents.mountsBelow = survey.mountsBelow
+                contents.isDataDirectory =
+                    FileSystem.exists(Paths.join(absolute, "PG_VERSION")) && FileSystem.exists(Paths.join(absolute, "global/pg_control"))
             }
             if try decide(contents, path: path, force: force) == .create { try FileSystem.makeDirectories(absolute, mode: 0o700) }
         } catch let error as SystemError {

@@ -66,7 +66,7 @@ public struct FilesList {
     /// first), read from its header; a tree without any is absent. For check and /metrics.
     public func newest() throws -> [String: FilesListItem] {
         let catalog = FilesCatalog(layout: ArchiveLayout(cluster: context.config.cluster.name))
-        let stores = context.syncStores + context.stores.filter { store in !context.syncStores.contains { $0 === store } }
+        let stores = context.storesSyncFirst
         var found: [String: FilesListItem] = [:]
         for tree in context.config.storage {
             for store in stores {

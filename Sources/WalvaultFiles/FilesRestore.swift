@@ -137,7 +137,7 @@ public struct FilesRestore {
 
     /// The snapshot the options name, from the first store that holds it.
     private func find(_ catalog: FilesCatalog) throws -> FilesCatalog.SnapshotObject {
-        var stores = context.syncStores + context.stores.filter { store in !context.syncStores.contains { $0 === store } }
+        var stores = context.storesSyncFirst
         if let name = options.store {
             stores = stores.filter { $0.name == name }
             guard !stores.isEmpty else {

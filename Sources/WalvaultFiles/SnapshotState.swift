@@ -76,13 +76,6 @@ final class SnapshotState {
         return nil
     }
 
-    static func copy(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
-            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
-            count = bytes.count
-        }
-    }
-
     /// Names and stores the chunks of large files on its own thread while this one reads and
     /// cuts the next ones: the cut and the hash of a byte then cost one core's time, not two.
     private lazy var hasher: ChunkHasher = {
@@ -256,7 +249,7 @@ final class SnapshotState {
     ) throws -> ChunkID {
         let id = ChunkID(keys.id(of: bytes))
         if known.index(of: id) == nil, !packer.isPending(id), previous?.index(of: id) == nil {
-            try packer.add(id: id, bytes: copy ?? Self.copy(bytes))
+            try packer.add(id: id, bytes: copy ?? [UInt8](copying: bytes))
         }
         return id
     }

@@ -139,6 +139,12 @@ public struct WalvaultContext: Sendable {
         zip(stores, modes).filter { $0.1 == .sync }.map(\.0)
     }
 
+    /// Every store, the sync ones first in config order: where a read looks, the nearest and most
+    /// complete copy first, an async store (behind by its queue) only after them.
+    public var storesSyncFirst: [Store] {
+        zip(stores, modes).filter { $0.1 == .sync }.map(\.0) + zip(stores, modes).filter { $0.1 != .sync }.map(\.0)
+    }
+
     /// The sync stores for a command that writes; a config with none (a machine set up only to
     /// restore from an async store) is refused here rather than archiving into nothing.
     public func requireSyncStores(for command: String) throws -> [Store] {

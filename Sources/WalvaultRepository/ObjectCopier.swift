@@ -141,10 +141,7 @@ final class KeptBytes: ByteSink {
     func write(_ chunk: UnsafeRawBufferPointer) throws {
         let start = bytes.count
         bytes.reserveCapacity(start + chunk.count)
-        bytes += [UInt8](unsafeUninitializedCapacity: chunk.count) { buffer, count in
-            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: chunk)
-            count = chunk.count
-        }
+        bytes += [UInt8](copying: chunk)
     }
     func finish() throws {}
 }

@@ -42,16 +42,7 @@ import WalvaultTesting
             pgdata = "\(pgdata)"
             conninfo = "host=\(ws.path) port=PORT user=postgres dbname=postgres"
 
-            [[stores]]
-            name = "s3"
-            type = "s3"
-            endpoint = "\(s3.endpoint)"
-            region = "\(s3.region)"
-            bucket = "\(s3.bucket)"
-            prefix = "\(prefix)"
-            path_style = true
-            access_key_id_file = "\(etc)/s3-key-id"
-            secret_access_key_file = "\(etc)/s3-secret"
+            \(s3.storeSection(name: "s3", prefix: prefix, keyFile: "\(etc)/s3-key-id", secretFile: "\(etc)/s3-secret"))
 
             """)
         let cluster = PostgresCluster(workspace: ws)

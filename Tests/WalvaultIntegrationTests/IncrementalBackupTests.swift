@@ -171,16 +171,7 @@ import WalvaultTesting
             chmod(key, 0o600)
             chmod(secret, 0o600)
             storeSections = """
-                [[stores]]
-                name = "cloud"
-                type = "s3"
-                endpoint = "\(server.endpoint)"
-                region = "\(server.region)"
-                bucket = "\(server.bucket)"
-                prefix = "\(s3Prefix)"
-                path_style = true
-                access_key_id_file = "\(key)"
-                secret_access_key_file = "\(secret)"
+                \(server.storeSection(prefix: s3Prefix, keyFile: key, secretFile: secret))
 
                 """
             try rewriteConfig(rig, extra: extra, s3: storeSections)

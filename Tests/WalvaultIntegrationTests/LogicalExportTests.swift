@@ -44,16 +44,7 @@ import WalvaultTesting
                     type = "local"
                     path = "\(store)"
 
-                    [[stores]]
-                    name = "cloud"
-                    type = "s3"
-                    endpoint = "\(server.endpoint)"
-                    region = "\(server.region)"
-                    bucket = "\(server.bucket)"
-                    prefix = "\(prefix)"
-                    path_style = true
-                    access_key_id_file = "\(keyFile)"
-                    secret_access_key_file = "\(secretFile)"
+                    \(server.storeSection(prefix: prefix, keyFile: keyFile, secretFile: secretFile))
                     \(extraStores)
                     """)
             try cluster.initdb(settings: [:])

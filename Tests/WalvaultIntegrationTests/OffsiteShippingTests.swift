@@ -43,17 +43,7 @@ import WalvaultTesting
                     type = "local"
                     path = "\(store)"
 
-                    [[stores]]
-                    name = "cloud"
-                    type = "s3"
-                    mode = "async"
-                    endpoint = "\(try endpoint(server))"
-                    region = "\(server.region)"
-                    bucket = "\(server.bucket)"
-                    prefix = "\(prefix)"
-                    path_style = true
-                    access_key_id_file = "\(keyFile)"
-                    secret_access_key_file = "\(secretFile)"
+                    \(server.storeSection(prefix: prefix, keyFile: keyFile, secretFile: secretFile, endpoint: try endpoint(server), extra: "mode = \"async\""))
 
                     """)
             cluster = PostgresCluster(workspace: ws, name: "pgdata")

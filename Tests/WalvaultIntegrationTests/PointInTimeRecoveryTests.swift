@@ -44,16 +44,7 @@ enum StoreUnderTest: String, CustomTestStringConvertible, Sendable {
             let keyFile = try ws.write("s3-key-id", server.accessKeyID + "\n")
             let secretFile = try ws.write("s3-secret", server.secretAccessKey + "\n")
             storeSection = """
-                [[stores]]
-                name = "cloud"
-                type = "s3"
-                endpoint = "\(server.endpoint)"
-                region = "\(server.region)"
-                bucket = "\(server.bucket)"
-                prefix = "pitr-\(UUID().uuidString.prefix(8).lowercased())"
-                path_style = true
-                access_key_id_file = "\(keyFile)"
-                secret_access_key_file = "\(secretFile)"
+                \(server.storeSection(prefix: "pitr-\(UUID().uuidString.prefix(8).lowercased())", keyFile: keyFile, secretFile: secretFile))
 
                 """
         }

@@ -36,6 +36,18 @@ public struct S3TestServer: Sendable {
         return try shared.get()
     }
 
+    /// A `[[stores]]` section for this server, its keys read from the files given, under a
+    /// prefix of the test's own so tests sharing the bucket never see each other's objects.
+    /// - Parameter extra: more keys of the section (`mode = "async"`).
+    public func storeSection(name: String = "cloud", prefix: String, keyFile: String, secretFile: String, endpoint: String? = nil, extra: String = "")
+        -> String
+    {
+        var section = "[[stores]]\nname = \"\(name)\"\ntype = \"s3\"\n" + (extra.isEmpty ? "" : extra + "\n")
+        section += "endpoint = \"\(endpoint ?? self.endpoint)\"\nregion = \"\(region)\"\nbucket = \"\(bucket)\"\nprefix = \"\(prefix)\"\n"
+        section += "path_style = true\naccess_key_id_file = \"\(keyFile)\"\nsecret_access_key_file = \"\(secretFile)\"\n"
+        return section
+    }
+
     private static func start() -> Result<S3TestServer, TestSetupError> {
         Result {
             let line = try TestHelper.start(
