@@ -42,6 +42,10 @@ int wv_start_writeback(int fd, long long offset, long long length) {
     return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }
 
+int wv_open_direct_write(const char *path) {
+    return open(path, O_WRONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
+}
+
 int wv_allocate(int fd, long long length) {
     return fallocate(fd, 0, 0, length);
 }

@@ -28,7 +28,10 @@ struct ChunkPlan: @unchecked Sendable {
         try ParallelJobs(cancellation: cancellation, doing: "restoring files").run(count: packs.count, workers: Self.readers) { worker, index in
             let pack = packs[index]
             var open = TreeWriter.OpenFile()
-            try readers[worker].read(pack: table.packs[pack], chunks: grouped[pack]!, of: table, from: store, layout: layout) { chunk, bytes in
+            try readers[worker].read(
+                pack: table.packs[pack], chunks: grouped[pack]!, of: table, from: store, layout: layout,
+                placedAt: { plan.uses[$0]![0].offset }
+            ) { chunk, bytes in
                 for use in plan.uses[chunk]! { try writer.write(bytes, file: use.file, offset: use.offset, through: &open) }
             }
         }
@@ -42,7 +45,10 @@ final class PackReader: @unchecked Sendable {
     private let keys: ChunkKeys
     private let frames: ZstdFrame
     private var frame: [UInt8] = []
-    private var plain = [UInt8](repeating: 0, count: ContentChunker.Sizes.files.maximum)
+    /// Where chunks are decoded: page-aligned, one page longer than the largest chunk, so that a
+    /// chunk can start at the same place in a page as in its file (`TreeWriter.write`).
+    private let plain = UnsafeMutableRawBufferPointer.allocate(
+        byteCount: ContentChunker.Sizes.files.maximum + TreeWriter.directAlignment, alignment: TreeWriter.directAlignment)
     private var skip = [UInt8](repeating: 0, count: 1 << 20)
 
     init(keys: ChunkKeys) throws {
@@ -50,9 +56,13 @@ final class PackReader: @unchecked Sendable {
         frames = try ZstdFrame(level: 3)
     }
 
-    /// - Parameter chunks: indexes into `table` of chunks in this pack.
+    deinit { plain.deallocate() }
+
+    /// - Parameters:
+    ///   - chunks: indexes into `table` of chunks in this pack.
+    ///   - placedAt: where a chunk goes in its (first) file: it is decoded at the same offset within a page.
     func read(
-        pack: String, chunks: [Int], of table: ChunkTable, from store: Store, layout: ArchiveLayout,
+        pack: String, chunks: [Int], of table: ChunkTable, from store: Store, layout: ArchiveLayout, placedAt: (Int) -> Int,
         _ body: (Int, UnsafeRawBufferPointer) throws -> Void
     ) throws {
         let key = layout.packKey(pack)
@@ -74,14 +84,23 @@ final class PackReader: @unchecked Sendable {
                 guard count > 0 else { throw FilesCatalog.damaged(key, in: store, "it ends before chunk \(table.ids[chunk])") }
                 position += count
             }
-            guard location.length <= plain.count else { throw FilesCatalog.damaged(key, in: store, "a chunk is larger than any walvault writes") }
-            frame = [UInt8](repeating: 0, count: location.storedLength)
-            let count = try frame.withUnsafeMutableBytes { try Self.fill(reader, $0) }
-            guard count == location.storedLength else { throw FilesCatalog.damaged(key, in: store, "it ends inside chunk \(table.ids[chunk])") }
+            guard location.length <= ContentChunker.Sizes.files.maximum else {
+                throw FilesCatalog.damaged(key, in: store, "a chunk is larger than any walvault writes")
+            }
+            // Kept from chunk to chunk: a fresh megabyte each time is a fresh mapping, faulted and
+            // zeroed page by page, which cost the restore more than decoding did.
+            if frame.count < location.storedLength { frame = [UInt8](repeating: 0, count: max(location.storedLength, 2 << 20)) }
+            let stored = location.storedLength
+            let count = try frame.withUnsafeMutableBytes { try Self.fill(reader, UnsafeMutableRawBufferPointer(rebasing: $0[0..<stored])) }
+            guard count == stored else { throw FilesCatalog.damaged(key, in: store, "it ends inside chunk \(table.ids[chunk])") }
             position += count
-            try plain.withUnsafeMutableBytes { out in
+            let shift = placedAt(chunk) % TreeWriter.directAlignment
+            do {
+                let out = UnsafeMutableRawBufferPointer(rebasing: plain[shift..<(shift + location.length)])
                 do {
-                    try frame.withUnsafeBytes { try frames.decompress($0, length: location.length, into: out) }
+                    try frame.withUnsafeBytes {
+                        try frames.decompress(UnsafeRawBufferPointer(rebasing: $0[0..<stored]), length: location.length, into: out)
+                    }
                 } catch let error as PipelineError {
                     throw FilesCatalog.damaged(key, in: store, "chunk \(table.ids[chunk]) does not decode (\(error))")
                 }

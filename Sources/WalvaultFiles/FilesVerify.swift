@@ -72,7 +72,7 @@ public struct FilesVerify {
             outcome.packs += 1
             outcome.storedBytes += size
             do {
-                try reader.read(pack: name, chunks: byPack[pack]!, of: needed, from: store, layout: layout) { _, bytes in
+                try reader.read(pack: name, chunks: byPack[pack]!, of: needed, from: store, layout: layout, placedAt: { _ in 0 }) { _, bytes in
                     outcome.chunks += 1
                     outcome.originalBytes += bytes.count
                 }

@@ -134,6 +134,11 @@ public final class FileDescriptor {
         try bytes.withUnsafeBytes { try writeAll($0) }
     }
 
+    /// Opens an existing file at a NUL-terminated path for writing with O_DIRECT (past the page
+    /// cache; offsets, lengths and memory must be aligned). - Returns: the descriptor, or -1 with errno
+    /// (EINVAL where the file system does not do O_DIRECT).
+    public static func openDirectForWriting(_ path: UnsafePointer<CChar>) -> Int32 { wv_open_direct_write(path) }
+
     /// Asks the kernel to start writing a range to disk and returns at once: durability still
     /// comes from a later fsync or syncfs, which then finds most of the work done. Best effort.
     public func startWriteBack(offset: Int, length: Int) {

@@ -250,6 +250,45 @@ import WalvaultTesting
         for _ in 0..<5 { #expect(try walked(threads: 4) == alone) }
     }
 
+    /// Chunks of a large file written in any order, at any offset, from memory placed as the
+    /// pack reader places it (or not): whole pages go past the page cache, the pieces at either
+    /// end through it, and the file reads back byte for byte.
+    @Test func aLargeFileWrittenChunkByChunkPastThePageCacheReadsBackExactly() throws {
+        let dir = TempDir()
+        let size = 5 << 20 + 1234
+        var content = [UInt8](repeating: 0, count: size)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for i in 0..<size {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            content[i] = UInt8(truncatingIfNeeded: state >> 33)
+        }
+        // Cuts: small, large, unaligned and aligned, as content-defined chunking makes them.
+        let cuts = [0, 100, 300_000, 4096 * 200, 4096 * 200 + 700_001, 3 << 20, 3 << 20 + 5, size]
+        let ids = (0..<(cuts.count - 1)).map { ChunkID([UInt8](repeating: UInt8($0), count: 32)) }
+        var entry = TreeEntry(kind: .file, path: Array("big.bin".utf8), mode: 0o640, mtime: 1_700_000_000_000_000_000)
+        entry.size = size
+        entry.sha256 = TreeEntry.digest(of: ids)
+        let writer = TreeWriter(root: dir.path, force: false)
+        _ = try writer.create(TreeEntry(kind: .directory, path: [], mode: 0o750, mtime: 0), parentsOf: [], chunkIDs: [])
+        let file = try #require(try writer.create(entry, parentsOf: [], chunkIDs: ids))
+        let align = TreeWriter.directAlignment
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: (4 << 20) + align, alignment: align)
+        defer { buffer.deallocate() }
+        var open = TreeWriter.OpenFile()
+        for (number, index) in [3, 0, 5, 1, 6, 4, 2].enumerated() {
+            let (start, end) = (cuts[index], cuts[index + 1])
+            // Every other chunk placed in memory as the pack reader places it, the others one byte off.
+            let shift = (start % align + (number % 2)) % align
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[shift..<(shift + end - start)])
+            content.withUnsafeBytes { bytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+            try writer.write(UnsafeRawBufferPointer(bytes), file: file, offset: start, through: &open)
+        }
+        open = TreeWriter.OpenFile()
+        try writer.finish(cancellation: Cancellation())
+        #expect(try FileSystem.readSmallFile(dir.path + "/big.bin", limit: size + 1) == content)
+        #expect(try FileSystem.listDirectory(dir.path) == ["big.bin"])
+    }
+
     @Test func pathsAreShownWithTheirOddBytesEscaped() {
         #expect(TreePath.shown(Array("a/b c".utf8)) == "a/b c")
         #expect(TreePath.shown(Array("new\nline".utf8)) == "new\\x0aline")

@@ -32,6 +32,10 @@ int wv_start_writeback(int fd, long long offset, long long length);
    nothing (EOPNOTSUPP). */
 int wv_allocate(int fd, long long length);
 
+/* O_DIRECT is visible only under _GNU_SOURCE, and its value differs between architectures.
+   Opens an existing file for writing past the page cache, never following a symlink. */
+int wv_open_direct_write(const char *path);
+
 /* posix_spawn_file_actions_addchdir_np (glibc 2.29) is hidden behind _GNU_SOURCE. The actions
    are opaque here so that this header needs no <spawn.h>. */
 int wv_spawn_actions_add_chdir(void *actions, const char *path);
