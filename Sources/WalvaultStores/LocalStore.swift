@@ -205,6 +205,7 @@ final class LocalObjectWriter: ObjectWriter {
         guard let file else { throw StoreError(store: store.name, problem: "object \(name) was already committed or aborted", fix: nil) }
         do {
             try file.sync()
+            file.dropCachedPages()
             try file.close()
             self.file = nil
             LocalStore.removeAbandonedTemporaries(in: directoryPath)

@@ -162,6 +162,13 @@ public final class FileDescriptor {
         guard Glibc.fsync(raw) == 0 else { throw SystemError("fsync", path: path) }
     }
 
+    /// Drops the file's pages from the page cache (clean ones: call it after `sync`). What walvault
+    /// writes into a store is read again rarely, and then once; the memory it took is the
+    /// database's cache. Best effort.
+    public func dropCachedPages() {
+        _ = posix_fadvise(raw, 0, 0, Int32(POSIX_FADV_DONTNEED))
+    }
+
     public func size() throws -> Int {
         var st = stat()
         guard Glibc.fstat(raw, &st) == 0 else { throw SystemError("stat", path: path) }

@@ -559,6 +559,27 @@ extension RestoreDestinationTests {
         try store.delete(key: "main/backup/L/part-2")
         #expect(try store.listSubdirectories(directory: "main/backup").isEmpty)
     }
+
+    /// What walvault writes into a local store leaves the page cache once it is durable: a
+    /// pushed segment's object must not take the database's memory (issue 31).
+    @Test func aCommittedLocalObjectIsNotLeftInThePageCache() throws {
+        let dir = TempDir()
+        let store = LocalStore(name: "s", root: dir.sub("store"))
+        let writer = try store.makeWriter(directory: "main/wal")
+        let bytes = [UInt8](repeating: 7, count: 4 << 20)
+        try bytes.withUnsafeBytes { try writer.write($0) }
+        guard case .stored(let object) = try writer.commit(name: "object") else {
+            Issue.record("the object was not stored")
+            return
+        }
+        let fd = try FileDescriptor.open(dir.path + "/store/" + object.key, flags: O_RDONLY)
+        let mapped = try #require(mmap(nil, bytes.count, PROT_READ, MAP_SHARED, fd.raw, 0))
+        defer { munmap(mapped, bytes.count) }
+        let pages = bytes.count / Int(sysconf(Int32(_SC_PAGESIZE)))
+        var resident = [UInt8](repeating: 0, count: pages)
+        #expect(mincore(mapped, bytes.count, &resident) == 0)
+        #expect(resident.filter { $0 & 1 != 0 }.count == 0, "pages still cached: \(resident.filter { $0 & 1 != 0 }.count) of \(pages)")
+    }
 }
 
 // MARK: 10, 12, 14, 17. One line that points the right way.
