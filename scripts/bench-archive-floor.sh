@@ -24,19 +24,7 @@ mkdir -p "$segments"
 generate_wal "$pgdata" "$work" "$port" "$segments" "$count"
 as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -m fast stop >/dev/null
 
-cat >"$work/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$work/pgbr-repo
-compress-type=zst
-compress-level=3
-log-level-console=warn
-log-level-file=off
-lock-path=$work/pgbr-lock
-archive-async=n
-
-[bench]
-pg1-path=$pgdata
-CONF
+write_pgbackrest_conf "$work/pgbackrest.conf" "$work" "$work/pgbr-repo" "$pgdata" "$port" "archive-async=n"
 write_walvault_config "$work/walvault.toml" bench "$pgdata" "$work" "$port" "$work/wv-store"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 

@@ -60,25 +60,7 @@ for cfg in walvault walvault-s3; do
 done
 sed -i "s|^\[cluster\]|[cluster]\nspool = \"$work/spool\"|" "$work/walvault-prefetch.toml"
 chmod 600 "$work"/walvault*.toml
-cat >"$work/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$work/pgbr-repo
-compress-type=zst
-compress-level=3
-log-level-console=warn
-log-level-file=off
-lock-path=$work/pgbr-lock
-spool-path=$work/pgbr-spool
-archive-async=n
-archive-get-queue-max=128MiB
-process-max=2
-
-[bench]
-pg1-path=$pgdata
-pg1-socket-path=$work
-pg1-port=$port
-pg1-user=postgres
-CONF
+write_pgbackrest_conf "$work/pgbackrest.conf" "$work" "$work/pgbr-repo" "$pgdata" "$port" "spool-path=$work/pgbr-spool" "archive-async=n" "archive-get-queue-max=128MiB" "process-max=2"
 sed 's/^archive-async=n/archive-async=y/' "$work/pgbackrest.conf" >"$work/pgbackrest-async.conf"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench stanza-create >/dev/null

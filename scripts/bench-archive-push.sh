@@ -20,23 +20,7 @@ mkdir -p "$segments"
 
 generate_wal "$pgdata" "$work" "$port" "$segments" "$count"
 
-cat >"$work/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$work/pgbr-repo
-compress-type=zst
-compress-level=3
-log-level-console=warn
-log-level-file=off
-lock-path=$work/pgbr-lock
-archive-async=n
-start-fast=y
-
-[bench]
-pg1-path=$pgdata
-pg1-socket-path=$work
-pg1-port=$port
-pg1-user=postgres
-CONF
+write_pgbackrest_conf "$work/pgbackrest.conf" "$work" "$work/pgbr-repo" "$pgdata" "$port" "archive-async=n" "start-fast=y"
 sed -e "s|^repo1-path=.*|repo1-path=$work/pgbr-enc-repo|" -e "s|^lock-path=.*|lock-path=$work/pgbr-enc-lock|" \
     -e "s|^\[global\]|[global]\nrepo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass=$(head -c 24 /dev/urandom | base64)|" \
     "$work/pgbackrest.conf" >"$work/pgbackrest-enc.conf"

@@ -43,27 +43,7 @@ for dataset in $datasets; do
   rm -rf "$pgdata" "$work"/wv-* "$work"/pgbr-* "$work"/pb-restored "$work"/bb-restored "$work/base.tar"
   mkdir -p "$work/wv-store" "$work/pgbr-repo"
   write_walvault_config "$work/walvault.toml" bench "$pgdata" "$work" "$port" "$work/wv-store"
-  cat >"$work/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$work/pgbr-repo
-compress-type=zst
-compress-level=3
-process-max=2
-log-level-console=warn
-log-level-file=off
-lock-path=$work/pgbr-lock
-start-fast=y
-repo1-retention-full=9
-repo1-bundle=y
-repo1-block=y
-beta=y
-
-[bench]
-pg1-path=$pgdata
-pg1-socket-path=$work
-pg1-port=$port
-pg1-user=postgres
-CONF
+  write_pgbackrest_conf "$work/pgbackrest.conf" "$work" "$work/pgbr-repo" "$pgdata" "$port" "process-max=2" "start-fast=y" "repo1-retention-full=9" "repo1-bundle=y" "repo1-block=y" "beta=y"
   [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
   echo "== $dataset data set into a PostgreSQL 15 cluster archiving through both tools"

@@ -28,26 +28,7 @@ for tool in walvault pgbackrest; do
   mkdir -p "$work/store" "$work/spool"
   write_walvault_config "$work/walvault.toml" bench "$pgdata" "$work" "$port" "$work/store"
   sed -i "s|^\[cluster\]|[cluster]\nspool = \"$work/spool\"|" "$work/walvault.toml"
-  cat >"$work/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$work/store
-compress-type=zst
-compress-level=3
-process-max=2
-archive-async=y
-archive-get-queue-max=1GiB
-spool-path=$work/spool
-log-level-console=warn
-log-level-file=off
-lock-path=$work/pgbr-lock
-start-fast=y
-
-[bench]
-pg1-path=$pgdata
-pg1-socket-path=$work
-pg1-port=$port
-pg1-user=postgres
-CONF
+  write_pgbackrest_conf "$work/pgbackrest.conf" "$work" "$work/store" "$pgdata" "$port" "process-max=2" "archive-async=y" "archive-get-queue-max=1GiB" "spool-path=$work/spool" "start-fast=y"
   [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
   case $tool in
     walvault) push="$work/bin/walvault --config $work/walvault.toml archive-push %p" ;;

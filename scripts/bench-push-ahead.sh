@@ -20,24 +20,7 @@ mkdir -p "$segments"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
 generate_wal "$pgdata" "$work" "$port" "$segments" "$count"
-cat >"$work/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$work/pgbr-repo
-compress-type=zst
-compress-level=3
-log-level-console=warn
-log-level-file=off
-lock-path=$work/pgbr-lock
-spool-path=$work/pgbr-spool
-archive-async=n
-process-max=2
-
-[bench]
-pg1-path=$work/drain
-pg1-socket-path=$work
-pg1-port=$port
-pg1-user=postgres
-CONF
+write_pgbackrest_conf "$work/pgbackrest.conf" "$work" "$work/pgbr-repo" "$work/drain" "$port" "spool-path=$work/pgbr-spool" "archive-async=n" "process-max=2"
 sed 's/^archive-async=n/archive-async=y/' "$work/pgbackrest.conf" >"$work/pgbackrest-async.conf"
 # The backlog lives in a copy of the data directory's identity: PG_VERSION, pg_control, pg_wal.
 mkdir -p "$work/drain/global" "$work/drain/pg_wal/archive_status"

@@ -17,24 +17,7 @@ prepare_workdir "$work" "$pgdata" "$bin_dir"
 mkdir -p "$work/wv-store" "$work/pgbr-repo" "$work/drills"
 
 write_walvault_config "$work/walvault.toml" bench "$pgdata" "$work" "$port" "$work/wv-store"
-cat >"$work/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$work/pgbr-repo
-compress-type=zst
-compress-level=3
-process-max=$workers
-log-level-console=warn
-log-level-file=off
-lock-path=$work/pgbr-lock
-start-fast=y
-repo1-retention-full=9
-
-[bench]
-pg1-path=$pgdata
-pg1-socket-path=$work
-pg1-port=$port
-pg1-user=postgres
-CONF
+write_pgbackrest_conf "$work/pgbackrest.conf" "$work" "$work/pgbr-repo" "$pgdata" "$port" "process-max=$workers" "start-fast=y" "repo1-retention-full=9"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
 
 echo "== pgbench -i -s $scale into a PostgreSQL 15 cluster archiving through both tools"

@@ -97,6 +97,21 @@ generate_wal() {
   echo "${#wal[@]} segments: ${wal[0]} .. ${wal[-1]}"
 }
 
+# pgBackRest's configuration for a benchmark: zstd level 3 as walvault's, logs to the console only,
+# its lock in WORK, stanza "bench" on PGDATA through the socket in WORK. More [global] lines (a spool,
+# process-max, archive-async) follow as arguments. Usage:
+# write_pgbackrest_conf FILE WORK REPO PGDATA PORT [GLOBAL_LINE...]
+write_pgbackrest_conf() {
+  local file=$1 work=$2 repo=$3 pgdata=$4 port=$5
+  shift 5
+  {
+    printf '[global]\nrepo1-path=%s\ncompress-type=zst\ncompress-level=3\n' "$repo"
+    printf 'log-level-console=warn\nlog-level-file=off\nlock-path=%s/pgbr-lock\n' "$work"
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+    printf '\n[bench]\npg1-path=%s\npg1-socket-path=%s\npg1-port=%s\npg1-user=postgres\n' "$pgdata" "$work" "$port"
+  } >"$file"
+}
+
 # What the machine allows with no I/O: MB/s of SAMPLE (a file of real data) through SHA-256 and
 # zstd -3 (MODE compress) or zstd decompression and SHA-256 (MODE decompress), with every core
 # busy: cores / (1/sha256 + 1/zstd), from `openssl speed` and `zstd -b` (both in memory, one
