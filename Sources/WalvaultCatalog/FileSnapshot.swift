@@ -210,6 +210,11 @@ public enum TreePath {
         parent.isEmpty ? name : parent + [UInt8(ascii: "/")] + name
     }
 
+    /// Whether `ancestor` is a directory above `path` ("" is above every other path).
+    public static func isAncestor(_ ancestor: [UInt8], of path: [UInt8]) -> Bool {
+        ancestor.isEmpty ? !path.isEmpty : path.count > ancestor.count && path.starts(with: ancestor) && path[ancestor.count] == UInt8(ascii: "/")
+    }
+
     /// The order a walk visits paths in (each directory's names sorted by their bytes, a directory
     /// before what it holds): bytes compared with '/' below every other byte.
     public static func precedes(_ a: [UInt8], _ b: [UInt8]) -> Bool {

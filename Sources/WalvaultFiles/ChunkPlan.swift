@@ -95,21 +95,19 @@ final class PackReader: @unchecked Sendable {
             guard count == stored else { throw FilesCatalog.damaged(key, in: store, "it ends inside chunk \(table.ids[chunk])") }
             position += count
             let shift = placedAt(chunk) % TreeWriter.directAlignment
+            let out = UnsafeMutableRawBufferPointer(rebasing: plain[shift..<(shift + location.length)])
             do {
-                let out = UnsafeMutableRawBufferPointer(rebasing: plain[shift..<(shift + location.length)])
-                do {
-                    try frame.withUnsafeBytes {
-                        try frames.decompress(UnsafeRawBufferPointer(rebasing: $0[0..<stored]), length: location.length, into: out)
-                    }
-                } catch let error as PipelineError {
-                    throw FilesCatalog.damaged(key, in: store, "chunk \(table.ids[chunk]) does not decode (\(error))")
+                try frame.withUnsafeBytes {
+                    try frames.decompress(UnsafeRawBufferPointer(rebasing: $0[0..<stored]), length: location.length, into: out)
                 }
-                let bytes = UnsafeRawBufferPointer(rebasing: out[0..<location.length])
-                guard ChunkID(keys.id(of: bytes)) == table.ids[chunk] else {
-                    throw FilesCatalog.damaged(key, in: store, "chunk \(table.ids[chunk]) does not match its name")
-                }
-                try body(chunk, bytes)
+            } catch let error as PipelineError {
+                throw FilesCatalog.damaged(key, in: store, "chunk \(table.ids[chunk]) does not decode (\(error))")
             }
+            let bytes = UnsafeRawBufferPointer(out)
+            guard ChunkID(keys.id(of: bytes)) == table.ids[chunk] else {
+                throw FilesCatalog.damaged(key, in: store, "chunk \(table.ids[chunk]) does not match its name")
+            }
+            try body(chunk, bytes)
         }
     }
 

@@ -30,7 +30,6 @@ final class DirectoryPrefetch: Sendable {
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     private let workers = Mutex<[JoinableThread]>([])
-    private let threads: Int
 
     /// How many directories the threads may list beyond those the walk has reached: enough to
     /// keep a few requests in flight, few enough that the caches still hold them when the walk comes.
@@ -41,7 +40,6 @@ final class DirectoryPrefetch: Sendable {
     init(root: String, exclude: ExcludeRules, threads: Int) {
         self.root = Array(root.utf8)
         self.exclude = exclude
-        self.threads = threads
         state.withLock { $0.pending = [[]] }
         let started = (0..<threads).map { _ in JoinableThread { self.work() } }
         workers.withLock { $0 = started }
@@ -70,8 +68,9 @@ final class DirectoryPrefetch: Sendable {
     /// Ends the threads and waits for them; the walk is over, or failed.
     func stop() {
         state.withLock { $0.stopped = true }
-        for _ in 0..<threads { wake.signal() }
-        workers.withLock { $0 }.forEach { $0.join() }
+        let threads = workers.withLock { $0 }
+        for _ in threads { wake.signal() }
+        threads.forEach { $0.join() }
     }
 
     private func work() {
@@ -121,11 +120,7 @@ final class DirectoryPrefetch: Sendable {
 
     /// Before the walk's directory in walk order and not one of its ancestors: listed already, with all below it.
     static func passed(_ directory: [UInt8], walking: [UInt8]) -> Bool {
-        guard TreePath.precedes(directory, walking) else { return false }
-        let ancestor =
-            directory.isEmpty
-            || (walking.count > directory.count && walking[directory.count] == UInt8(ascii: "/") && walking.starts(with: directory))
-        return !ancestor
+        TreePath.precedes(directory, walking) && !TreePath.isAncestor(directory, of: walking)
     }
 
     /// Lists one directory and stats what is in it; returns its subdirectories, in walk order.

@@ -183,10 +183,6 @@ public struct FilesRestore {
 
     /// The selection itself, what is under it, and the directories above it (created, so it has somewhere to go).
     static func selects(_ path: [UInt8], _ selection: [UInt8]) -> Bool {
-        selection.isEmpty || path == selection || isAncestor(selection, of: path) || isAncestor(path, of: selection)
-    }
-
-    static func isAncestor(_ ancestor: [UInt8], of path: [UInt8]) -> Bool {
-        ancestor.isEmpty ? !path.isEmpty : path.count > ancestor.count && path.starts(with: ancestor) && path[ancestor.count] == UInt8(ascii: "/")
+        selection.isEmpty || path == selection || TreePath.isAncestor(selection, of: path) || TreePath.isAncestor(path, of: selection)
     }
 }

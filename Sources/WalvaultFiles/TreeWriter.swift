@@ -72,7 +72,7 @@ final class TreeWriter: @unchecked Sendable {
     /// Creates what `entry` is. - Returns: the file's number for `write`, for a file.
     /// - Parameter chunkIDs: the names of a file's chunks, checked here against its checksum.
     func create(_ entry: TreeEntry, parentsOf selection: [UInt8], chunkIDs: [ChunkID]) throws -> Int? {
-        let onlyAbove = !selection.isEmpty && FilesRestore.isAncestor(entry.path, of: selection) || (entry.path.isEmpty && !selection.isEmpty)
+        let onlyAbove = !selection.isEmpty && TreePath.isAncestor(entry.path, of: selection) || (entry.path.isEmpty && !selection.isEmpty)
         switch entry.kind {
         case .directory:
             if !entry.path.isEmpty { try makeDirectory(entry.path) }

@@ -142,7 +142,7 @@ public struct WalvaultContext: Sendable {
     /// Every store, the sync ones first in config order: where a read looks, the nearest and most
     /// complete copy first, an async store (behind by its queue) only after them.
     public var storesSyncFirst: [Store] {
-        zip(stores, modes).filter { $0.1 == .sync }.map(\.0) + zip(stores, modes).filter { $0.1 != .sync }.map(\.0)
+        syncStores + zip(stores, modes).filter { $0.1 != .sync }.map(\.0)
     }
 
     /// The sync stores for a command that writes; a config with none (a machine set up only to
