@@ -7,21 +7,29 @@
 # per segment (`zstd -3 -c`, `openssl dgst -sha256`, page cache warm). Each line prints walvault ÷
 # floor beside walvault ÷ pgBackRest. Then the page cache each tool leaves behind: how much of what
 # it wrote into its store is still cached after the pushes (fincore), memory taken from the database.
+# Last (as root, with a memory cgroup), the database's page cache under pressure: a hot table
+# (pgbench_accounts' file, read twice) and then ${CACHE_COUNT:-64} segments (1 GiB) pushed by each tool in
+# turn, all inside a memory cgroup of the table's size plus ${HEADROOM_MIB:-256} MiB, caches dropped
+# before; fincore tells how much of the table is still cached after the pushes.
 # Not a test: nothing here passes or fails on a number.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WALVAULT_EXTRA_PACKAGES="pgbackrest time bc" bash scripts/setup.sh
+WALVAULT_EXTRA_PACKAGES="pgbackrest time bc zstd openssl" bash scripts/setup.sh
 source scripts/lib.sh
 
 rounds=${ROUNDS:-7}
 count=${COUNT:-24}
+cache_count=${CACHE_COUNT:-64}
+headroom_mib=${HEADROOM_MIB:-256}
 bin_dir=$(build_release)
 work=$(make_workdir bench-floor)
 pgdata="$work/pgdata"; segments="$work/segments"; port=$(free_port)
 prepare_workdir "$work" "$pgdata" "$bin_dir"
 mkdir -p "$segments"
 [ "$(id -u)" -ne 0 ] || chown -R postgres: "$work"
-generate_wal "$pgdata" "$work" "$port" "$segments" "$count"
+generate_wal "$pgdata" "$work" "$port" "$segments" "$(( count > cache_count ? count : cache_count ))"
+cache_wal=("${wal[@]:0:$cache_count}"); wal=("${wal[@]:0:$count}")
+table="$pgdata/$(as_pg psql -X -At -h "$work" -p "$port" -U postgres -d postgres -c "SELECT pg_relation_filepath('pgbench_accounts')")"
 as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -m fast stop >/dev/null
 
 write_pgbackrest_conf "$work/pgbackrest.conf" "$work" "$work/pgbr-repo" "$pgdata" "$port" "archive-async=n"
@@ -40,7 +48,7 @@ else
   pgbackrest --config="$work/pgbackrest.conf" --stanza=bench --no-online stanza-create >/dev/null
 fi
 sync
-cat "$work"/segments/* >/dev/null
+[ "${WARM:-1}" = 0 ] || cat "$work"/segments/* >/dev/null
 /usr/bin/time -f "%e %U %S" -o "$work/time-$tool" bash -c '
   tool=$1; work=$2; shift 2
   for seg in "$@"; do
@@ -85,3 +93,31 @@ echo "| --- | --- | --- | --- | --- | --- |"
 echo "| CPU, all segments | ${wvc} s ($(r2 "$wvc * 1000 / $count") ms a segment) | ${pbc} s | $(r2 "$wvc / $floor") | $(r2 "$wvc / $pbc") | ÷ floor ≤ 1.2 |"
 echo "| wall, all segments | ${wvw} s | ${pbw} s | $(r2 "$wvw / $floor") | $(r2 "$wvw / $pbw") | ÷ pgBackRest ≤ 0.6 |"
 echo "| left in the page cache of what it stored | ${wv_cached} KiB of $(stored_kib "$work/wv-store") KiB | ${pb_cached} KiB of $(stored_kib "$work/pgbr-repo") KiB | | | not the database's memory |"
+
+# The database's page cache under memory pressure: everything from the table's first read on runs
+# in a memory cgroup (v2 memory.max or v1 memory.limit_in_bytes) that holds the table and
+# HEADROOM_MIB more; the segments are read cold by the tool, as a server short of memory would.
+cgroup_root=""
+if [ "$(id -u)" -eq 0 ]; then
+  if grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then cgroup_root=/sys/fs/cgroup; limit_file=memory.max
+  elif [ -d /sys/fs/cgroup/memory ]; then cgroup_root=/sys/fs/cgroup/memory; limit_file=memory.limit_in_bytes; fi
+fi
+if [ -z "$cgroup_root" ]; then
+  echo "| the database's page cache after pushing $cache_count segments | not measured: needs root and a memory cgroup | | | | |"
+  exit 0
+fi
+table_kib=$(( $(stat -c %s "$table") / 1024 ))
+declare -A table_cached
+for tool in walvault pgbackrest; do
+  cg="$cgroup_root/walvault-bench-$$-$tool"
+  mkdir "$cg"
+  echo $(( (table_kib + headroom_mib * 1024) * 1024 )) >"$cg/$limit_file"
+  sync; echo 3 >/proc/sys/vm/drop_caches
+  ( echo "$BASHPID" >"$cg/cgroup.procs"
+    cat "$table" >/dev/null; cat "$table" >/dev/null
+    as_pg env WARM=0 bash "$work/loop.sh" "$tool" "$work" "${cache_wal[@]}" >/dev/null )
+  table_cached[$tool]=$(fincore -b -n -o RES "$table" | awk '{ printf "%d", $1 / 1024 }')
+  rmdir "$cg" 2>/dev/null || true
+done
+pct() { printf '%.0f' "$(echo "${table_cached[$1]} * 100 / $table_kib" | bc -l)"; }
+echo "| hot table (pgbench_accounts, $table_kib KiB, read twice) still cached after pushing $cache_count segments in a cgroup of it + $headroom_mib MiB | ${table_cached[walvault]} KiB ($(pct walvault) %) | ${table_cached[pgbackrest]} KiB ($(pct pgbackrest) %) | | | not evicted |"

@@ -53,6 +53,8 @@ case $tool in
     pgbackrest --config="$work/$config" --stanza=bench stanza-create >/dev/null ;;
 esac
 sync
+# In the page cache, as PostgreSQL's just-written WAL is (walvault drops a segment's pages once archived).
+for seg in "$@"; do cat "$work/segments/$seg"; done >/dev/null
 start=$(date +%s%N)
 for seg in "$@"; do
   case $tool in
@@ -106,6 +108,7 @@ for op in push get; do
     if (( i % 2 )); then pair=(plain enc); else pair=(enc plain); fi
     for kind in "${pair[@]}"; do
       config=walvault.toml; [ "$kind" = enc ] && config=walvault-enc.toml
+      [ "$op" = get ] || cat "$work/segments/$seg" >/dev/null
       start=$(date +%s%N)
       if [ "$op" = push ]; then
         "$work/bin/walvault" --config "$work/$config" archive-push "$work/segments/$seg"

@@ -50,6 +50,8 @@ if [ "${tool#pgbackrest}" != "$tool" ]; then
 fi
 cd "$work/drain"
 sync
+# In the page cache, as PostgreSQL's just-written WAL is (walvault drops a segment's pages once archived).
+for seg in "$@"; do cat "pg_wal/$seg"; done >/dev/null
 start=$(date +%s%N)
 for seg in "$@"; do
   case $tool in

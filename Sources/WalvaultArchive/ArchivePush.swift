@@ -155,9 +155,12 @@ public struct ArchivePush {
         var committed = false
         defer { if !committed { writers.forEach { $0.abort() } } }
         let compression = config.compression
+        // No zstd frame checksum: the object's name carries the SHA-256 of these bytes, and every
+        // read (archive-get, verify, restore) checks that instead.
         let hashing = HashingStage(
             next: try Compression.compressor(
-                compression.algorithm, level: compression.level, sizeHint: size, threads: compressionThreads, next: StoreFanOut(writers: writers)))
+                compression.algorithm, level: compression.level, sizeHint: size, threads: compressionThreads, frameChecksum: false,
+                next: StoreFanOut(writers: writers)))
         if knownSHA != nil { try rewind(input, path: walPath) }
         let read = try readFile(input, path: walPath, into: hashing)
         let sha = hashing.hexDigest!
@@ -185,6 +188,10 @@ public struct ArchivePush {
             }
         }
         committed = true
+        // Nothing reads an archived segment again (PostgreSQL recycles it; a standby that falls
+        // that far behind reads it from disk): its pages go back to the database's cache, as
+        // PostgreSQL itself drops them when it closes a segment that nothing archives.
+        input.dropCachedPages()
         return ArchivePushResult(
             file: file, sha256: sha, originalSize: size, archivedAt: stored.isEmpty ? nil : archivedAt,
             stored: stored, alreadyPresentIn: alsoPresent)

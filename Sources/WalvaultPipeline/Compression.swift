@@ -5,10 +5,10 @@ public enum Compression {
     ///   the other algorithms always compress in the caller's thread.
     public static func compressor(
         _ algorithm: CompressionAlgorithm, level: Int, sizeHint: Int? = nil,
-        threads: Int = ZstdCompressStage.defaultWorkers, next: ByteSink
+        threads: Int = ZstdCompressStage.defaultWorkers, frameChecksum: Bool = true, next: ByteSink
     ) throws -> ByteSink {
         switch algorithm {
-        case .zstd: return try ZstdCompressStage(level: level, sizeHint: sizeHint, workers: threads, next: next)
+        case .zstd: return try ZstdCompressStage(level: level, sizeHint: sizeHint, workers: threads, frameChecksum: frameChecksum, next: next)
         case .lz4: return try LZ4CompressStage(level: level, next: next)
         case .gzip: return try GzipCompressStage(level: level, next: next)
         case .none: return next

@@ -21,13 +21,17 @@ public final class ZstdCompressStage: ByteSink {
     private let output: UnsafeMutableRawBufferPointer
     private let next: ByteSink
 
-    public init(level: Int, sizeHint: Int? = nil, workers: Int = ZstdCompressStage.defaultWorkers, next: ByteSink) throws {
+    /// - Parameter frameChecksum: false for objects named by the SHA-256 of their original bytes
+    ///   (WAL): every read checks that and skips zstd's XXH64, so writing one is CPU for nothing.
+    public init(
+        level: Int, sizeHint: Int? = nil, workers: Int = ZstdCompressStage.defaultWorkers, frameChecksum: Bool = true, next: ByteSink
+    ) throws {
         guard let context = ZSTD_createCCtx() else { throw PipelineError(stage: "zstd", "out of memory") }
         self.context = context
         self.next = next
         output = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 64)
         _ = try zstdCheck(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level)), "level \(level)")
-        _ = try zstdCheck(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1), "frame checksum")
+        _ = try zstdCheck(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, frameChecksum ? 1 : 0), "frame checksum")
         if let sizeHint, sizeHint > 0 {
             _ = try zstdCheck(ZSTD_CCtx_setPledgedSrcSize(context, UInt64(sizeHint)), "size hint")
         }

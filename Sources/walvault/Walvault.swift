@@ -27,7 +27,7 @@ struct Walvault: ParsableCommand {
         let arguments = Array(CommandLine.arguments.dropFirst())
         Output.start(format: LogFormat.requested(in: arguments))
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try PerSegmentArguments.command(arguments) ?? parseAsRoot(arguments)
             try command.run()
         } catch let code as ExitCode {
             exit(withError: code)
@@ -43,4 +43,5 @@ struct Walvault: ParsableCommand {
             exit(withError: ExitCode(status))
         }
     }
+
 }

@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+import WalvaultTesting
+
+@testable import walvault
 
 /// What an operator sees: exit statuses PostgreSQL acts on and one line of stderr.
 @Suite struct CommandLineTests {
@@ -235,6 +238,65 @@ import Testing
         #expect(help.status == 0)
         #expect(help.stdout.contains("--force"))
         #expect(help.stdout.contains("never /, a directory with a file"))
+    }
+}
+
+/// archive-push and archive-get are parsed against their own command when only global options
+/// come before them (start-up, once per segment): every form the root parse accepts still works,
+/// with the same effect, and every mistake still gets the root's message and status.
+@Suite struct PerSegmentCommandLineTests {
+    @Test func globalOptionsBeforeOrAfterTheCommandAllWork() throws {
+        let ws = try Workspace()
+        let config = try ws.config(stores: [try ws.mkdir("store")])
+        let names = (1...4).map { "00000001000000000000000\($0)" }
+        for name in names { _ = try ws.writeBytes("pg_wal/\(name)", makeSegment(name: seg(name))) }
+        let forms: [[String]] = [
+            ["--verbose", "--config", config, "archive-push", ws.file("pg_wal/\(names[0])")],
+            ["--config=\(config)", "--log-format", "json", "--verbose", "archive-push", ws.file("pg_wal/\(names[1])")],
+            ["archive-push", "--config", config, "--verbose", ws.file("pg_wal/\(names[2])")],
+            ["--quiet", "--log-format=text", "archive-push", "--verbose", "--config", config, ws.file("pg_wal/\(names[3])")]
+        ]
+        for (form, name) in zip(forms, names) {
+            let result = try ws.walvault(form)
+            #expect(result.status == 0, "\(form): \(result.stderr)")
+            #expect(result.stderr.contains(name) && result.stderr.contains("stored"), "\(form): \(result.stderr)")
+        }
+        #expect(try ws.walvault(forms[1]).stderr.hasPrefix("{"), "--log-format json before the command is applied")
+        let get = try ws.walvault(["--log-format", "text", "--config", config, "archive-get", names[2], ws.file("RECOVERYXLOG")])
+        #expect(get.status == 0, "\(get.stderr)")
+        #expect(FileManager.default.contents(atPath: ws.file("RECOVERYXLOG")) == Data(makeSegment(name: seg(names[2]))))
+    }
+
+    /// Which forms skip ArgumentParser: the ones PostgreSQL passes; the rest go to it.
+    @Test func onlyThePlainFormsSkipTheParser() throws {
+        let push = try #require(PerSegmentArguments.command(["--config", "/etc/w.toml", "archive-push", "pg_wal/0001"]) as? ArchivePushCommand)
+        #expect(push.global.config == "/etc/w.toml" && push.path == "pg_wal/0001" && !push.global.verbose && push.global.logFormat == .text)
+        let get = try #require(
+            PerSegmentArguments.command(["--log-format=json", "archive-get", "--verbose", "0001", "pg_wal/RECOVERYXLOG"]) as? ArchiveGetCommand)
+        #expect(get.global.config == nil && get.global.verbose && get.global.logFormat == .json)
+        #expect(get.fileName == "0001" && get.destination == "pg_wal/RECOVERYXLOG")
+        let refused: [[String]] = [
+            ["--config", "a", "--config", "b", "archive-push", "p"], ["archive-push", "p", "q"], ["archive-get", "f"],
+            ["archive-push", "--", "p"], ["archive-push", "-p"], ["--config", "-x", "archive-push", "p"], ["--config=", "archive-push", "p"],
+            ["--log-format", "xml", "archive-push", "p"], ["archive-push", "--help"], ["info"], ["archive-push", ""], []
+        ]
+        for arguments in refused { #expect(PerSegmentArguments.command(arguments) == nil, "\(arguments)") }
+    }
+
+    @Test func mistakesStillGetTheRootsMessageAndStatus() throws {
+        let ws = try Workspace()
+        let config = try ws.config(stores: [try ws.mkdir("store")])
+        let extra = try ws.walvault(["--config", config, "archive-push", ws.file("a"), ws.file("b")])
+        #expect(extra.status == 64)
+        #expect(extra.stderr.hasPrefix("walvault archive-push: error: Unexpected argument"), "\(extra.stderr)")
+        let unknownOption = try ws.walvault(["--config", config, "archive-get", "--bogus", "000000010000000000000001", ws.file("x")])
+        #expect(unknownOption.status == 255, "a usage error stops a targeted recovery")
+        #expect(unknownOption.stderr.hasPrefix("walvault archive-get: error: Unknown option '--bogus'"), "\(unknownOption.stderr)")
+        let missingValue = try ws.walvault(["--config"])
+        #expect(missingValue.status == 64, "\(missingValue.stderr)")
+        let help = try ws.walvault(["--config", config, "archive-push", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("archive_command"), "\(help.stdout)")
     }
 }
 

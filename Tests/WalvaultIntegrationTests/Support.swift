@@ -184,6 +184,13 @@ final class Workspace {
         return p
     }
 
+    func writeBytes(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let p = file(name)
+        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: p))
+        return p
+    }
+
     func mkdir(_ name: String) throws -> String {
         try FileManager.default.createDirectory(atPath: file(name), withIntermediateDirectories: true)
         return file(name)

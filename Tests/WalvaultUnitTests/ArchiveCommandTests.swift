@@ -288,6 +288,20 @@ import WalvaultTesting
         #expect(filesUnder(dir.path).allSatisfy { !$0.hasSuffix(".walvault-tmp") })
     }
 
+    /// WAL objects carry no zstd frame checksum: their name's SHA-256 is what every read checks
+    /// (objectWithIntactCompressionButWrongChecksumIsRefused shows a valid frame of other bytes refused).
+    @Test func aWALObjectCarriesNoZstdFrameChecksum() throws {
+        let dir = TempDir()
+        let (context, bytes, result) = try setUp(dir)
+        let stored = read(Paths.join(dir.path, "store1", result.stored[0].object.key))
+        #expect(Array(stored.prefix(4)) == [0x28, 0xB5, 0x2F, 0xFD])
+        #expect(stored[4] & 0x04 == 0, "Content_Checksum_flag of the frame header descriptor")
+        var getter = ArchiveGet(context: context)
+        let destination = Paths.join(dir.path, "out")
+        _ = try getter.run(fileName: name.description, destination: destination)
+        #expect(read(destination) == bytes)
+    }
+
     @Test func objectWithIntactCompressionButWrongChecksumIsRefused() throws {
         let dir = TempDir()
         let (context, _, result) = try setUp(dir)
