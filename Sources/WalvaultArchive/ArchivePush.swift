@@ -162,7 +162,12 @@ public struct ArchivePush {
                 compression.algorithm, level: compression.level, sizeHint: size, threads: compressionThreads, frameChecksum: false,
                 next: StoreFanOut(writers: writers)))
         if knownSHA != nil { try rewind(input, path: walPath) }
-        let read = try readFile(input, path: walPath, into: hashing)
+        // Nothing reads an archived segment again (PostgreSQL recycles it; a standby that falls
+        // that far behind reads it from disk): its pages go back to the database's cache, as
+        // PostgreSQL itself drops them when it closes a segment that nothing archives. Dropped at
+        // the end of the read, while zstd's workers finish the last job from their own buffers;
+        // a push that fails after that only makes PostgreSQL's retry read it from disk.
+        let read = try readFile(input, path: walPath, into: hashing, droppingPagesAtEnd: true)
         let sha = hashing.hexDigest!
         guard read == size, knownSHA == nil || knownSHA == sha else {
             throw CommandError(
@@ -188,10 +193,6 @@ public struct ArchivePush {
             }
         }
         committed = true
-        // Nothing reads an archived segment again (PostgreSQL recycles it; a standby that falls
-        // that far behind reads it from disk): its pages go back to the database's cache, as
-        // PostgreSQL itself drops them when it closes a segment that nothing archives.
-        input.dropCachedPages()
         return ArchivePushResult(
             file: file, sha256: sha, originalSize: size, archivedAt: stored.isEmpty ? nil : archivedAt,
             stored: stored, alreadyPresentIn: alsoPresent)
@@ -308,9 +309,15 @@ public struct ArchivePush {
     }
 
     @discardableResult
-    private func readFile(_ input: FileDescriptor, path: String, into sink: ByteSink) throws -> Int {
+    private func readFile(_ input: FileDescriptor, path: String, into sink: ByteSink, droppingPagesAtEnd: Bool = false) throws -> Int {
         do {
-            return try StreamPump.pump(from: input, into: sink)
+            input.adviseSequential()
+            return try StreamPump.pump(
+                reading: { buffer in
+                    let count = try input.read(into: buffer)
+                    if count == 0 && droppingPagesAtEnd { input.dropCachedPages() }
+                    return count
+                }, into: sink)
         } catch let error as SystemError where error.path == path {
             throw CommandError(cause: error, problem: "cannot read \(path): \(error.reason)", fix: error.hint ?? "check the disk")
         } catch let error as PipelineError {

@@ -178,6 +178,12 @@ final class LocalObjectWriter: ObjectWriter {
     private let directoryPath: String
     private let temporaryPath: String
     private var file: FileDescriptor?
+    /// Bytes written, and how many of them the disk was told to start writing: the fsync at
+    /// commit then waits for the last stretch only, not the whole object (archive-push's fsync of a
+    /// 5 MB object was 1.5-2 ms on the project's machine, all of it after the last byte).
+    private var written = 0
+    private var writeBackStarted = 0
+    private static let writeBackStretch = 1 << 20
 
     private static let counter = Atomic<Int>(0)
 
@@ -198,6 +204,11 @@ final class LocalObjectWriter: ObjectWriter {
             try file.writeAll(bytes)
         } catch let error as SystemError {
             throw StoreError(store: store.name, error)
+        }
+        written += bytes.count
+        if written - writeBackStarted >= Self.writeBackStretch {
+            file.startWriteBack(offset: writeBackStarted, length: written - writeBackStarted)
+            writeBackStarted = written
         }
     }
 
