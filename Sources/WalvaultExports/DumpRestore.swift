@@ -198,9 +198,10 @@ public struct DumpRestore {
             errorCode: "repository.damaged")
     }
 
-    /// pg_restore ─► walvault ─► psql --single-transaction, the plan's renames before and after.
-    /// walvault sits between the two so that a pg_restore that fails part-way gets psql killed
-    /// before its input ends: psql would otherwise commit whatever SQL it had received.
+    /// pg_restore ─► psql --single-transaction, the plan's renames before and after. pg_restore
+    /// writes into psql's pipe itself, and walvault holds a write end of that pipe too: psql
+    /// reaches the end of its input, and commits, only when walvault closes it, after pg_restore
+    /// succeeded. A pg_restore that fails part-way gets psql killed first, so nothing commits.
     private func run(plan: SchemaRestorePlan, file: FileDescriptor, psql: String, pgRestore: String?, environment: [String]) throws {
         signal(SIGPIPE, SIG_IGN)
         var arguments = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
@@ -224,21 +225,31 @@ public struct DumpRestore {
             psql, arguments, input: .descriptor(pipe.read.raw), output: .devNull,
             error: .descriptor(psqlErrors.file.raw), environment: env)
         try? pipe.read.close()
-        do {
-            try PipedProgram.read(pgRestore, ["--no-password", "-f", "-"], environment: environment, what: "pg_restore", input: .descriptor(file.raw))
-            { bytes in
-                try pipe.write.writeAll(bytes)
-            } onFailure: {
-            }
-        } catch let error as SystemError where error.code == EPIPE {
-            // psql stopped reading: its error is the one that matters.
-            let status = try ChildProcess.wait(child, executable: psql)
-            throw PipedProgram.failure("psql", status: status, errors: psqlErrors, fix: fix)
-        } catch {
+        func stopPsql() {
             kill(child, SIGKILL)
             _ = try? ChildProcess.wait(child, executable: psql)
-            if let failure = error as? CommandError { throw CommandError(problem: failure.problem, fix: fix, errorCode: failure.errorCode) }
+        }
+        let restoreErrors: CapturedOutput
+        let restoreStatus: Int32
+        do {
+            restoreErrors = try CapturedOutput()
+            restoreStatus = try ChildProcess.wait(
+                try ChildProcess.spawn(
+                    pgRestore, ["--no-password", "-f", "-"], input: .descriptor(file.raw), output: .descriptor(pipe.write.raw),
+                    error: .descriptor(restoreErrors.file.raw), environment: env), executable: pgRestore)
+        } catch {
+            stopPsql()
             throw error
+        }
+        guard restoreStatus == 0 else {
+            // psql stopping on an error is what breaks pg_restore's output: its error is the one
+            // that matters. Otherwise pg_restore failed on its own, and psql, still waiting for
+            // the rest of its input, is killed before it could commit.
+            if let status = ChildProcess.status(of: child, within: 1), status != 0 {
+                throw PipedProgram.failure("psql", status: status, errors: psqlErrors, fix: fix)
+            }
+            stopPsql()
+            throw PipedProgram.failure("pg_restore", status: restoreStatus, errors: restoreErrors, fix: fix)
         }
         try? pipe.write.close()
         let status = try ChildProcess.wait(child, executable: psql)

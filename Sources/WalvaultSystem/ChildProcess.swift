@@ -95,6 +95,20 @@ public enum ChildProcess {
         return result & 0x7f == 0 ? (result >> 8) & 0xff : 128 + (result & 0x7f)
     }
 
+    /// The child's status if it ends within `seconds` (128 + signal when a signal ended it);
+    /// nil when it is still running then, and it is left running.
+    public static func status(of child: pid_t, within seconds: Double) -> Int32? {
+        let clock = Stopwatch()
+        while true {
+            var result: Int32 = 0
+            let ended = waitpid(child, &result, WNOHANG)
+            if ended == child { return result & 0x7f == 0 ? (result >> 8) & 0xff : 128 + (result & 0x7f) }
+            if ended < 0 && errno != EINTR { return nil }
+            if clock.seconds >= seconds { return nil }
+            usleep(10_000)
+        }
+    }
+
     /// A pipe whose two ends close on exec: each child gets its end by `dup2`, which clears the flag
     /// on the copy, so no other child keeps a pipe open by inheriting it.
     public static func pipe() throws -> (read: FileDescriptor, write: FileDescriptor) {

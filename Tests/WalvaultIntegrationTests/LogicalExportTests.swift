@@ -266,26 +266,34 @@ import WalvaultTesting
         oneLine(
             try rig.walvault(["dump", "restore", "--id", id, "--postgres-bin", empty]),
             "pg_restore of PostgreSQL 15 (the server's version) is not installed in --postgres-bin")
-        let restoreBin = try rig.ws.mkdir("bin-restore")
-        chmod(
-            try rig.ws.write(
-                "bin-restore/pg_restore",
-                """
-                #!/bin/sh
-                [ "$1" = "--version" ] && exec \(real)/pg_restore --version
-                \(real)/pg_restore "$@" | head -c 6000
-                echo "pg_restore: error: simulated failure" >&2
-                exit 1
-                """), 0o755)
-        try FileManager.default.createSymbolicLink(atPath: restoreBin + "/psql", withDestinationPath: real + "/psql")
-        try rig.ws.giveToPostgres()
-        oneLine(
-            try rig.walvault(["dump", "restore", "--id", id, "--postgres-bin", restoreBin]),
-            "pg_restore failed (exit status 1): pg_restore: error: simulated failure")
-        #expect(
-            try rig.cluster.sql("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\\_acme\\_%' OR nspname LIKE 'walvault\\_hold\\_%'")
-                == "0", "no half-restored schema")
-        #expect(try rig.cluster.sql("SELECT count(*) FROM tenant_acme.orders") == "5000")
+        // A --postgres-bin where `failing` is a script that runs `body` (after answering --version
+        // as the real one) and `other` is the real program; then the restore's one line, and
+        // nothing committed: no half-restored schema, the original untouched.
+        func restoreFails(_ failing: String, other: String, body: String, says message: String) throws {
+            let bin = try rig.ws.mkdir("bin-failing-\(failing)")
+            chmod(
+                try rig.ws.write(
+                    "bin-failing-\(failing)/\(failing)", "#!/bin/sh\n[ \"$1\" = \"--version\" ] && exec \(real)/\(failing) --version\n\(body)\n"),
+                0o755)
+            try FileManager.default.createSymbolicLink(atPath: bin + "/" + other, withDestinationPath: real + "/" + other)
+            try rig.ws.giveToPostgres()
+            oneLine(try rig.walvault(["dump", "restore", "--id", id, "--postgres-bin", bin]), message)
+            #expect(
+                try rig.cluster.sql(
+                    "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\\_acme\\_%' OR nspname LIKE 'walvault\\_hold\\_%'") == "0",
+                "no half-restored schema")
+            #expect(try rig.cluster.sql("SELECT count(*) FROM tenant_acme.orders") == "5000")
+        }
+        try restoreFails(
+            "pg_restore", other: "psql",
+            body: "\(real)/pg_restore \"$@\" | head -c 6000\necho \"pg_restore: error: simulated failure\" >&2\nexit 1",
+            says: "pg_restore failed (exit status 1): pg_restore: error: simulated failure")
+        // psql stopping on an error part-way: pg_restore's output breaks, and psql's error is the
+        // one reported.
+        try restoreFails(
+            "psql", other: "pg_restore",
+            body: "head -c 3000 >/dev/null\necho \"psql:<stdin>:12: ERROR:  simulated failure\" >&2\nexit 3",
+            says: "psql failed (exit status 3): psql:<stdin>:12: ERROR:  simulated failure")
 
         // A damaged copy is never restored: it fails its check, and the other store's copy is used.
         let object = try #require(rig.localDumpFiles().first)
