@@ -60,8 +60,8 @@ LOOP
 
 cd "$segments"
 cat "${wal[@]}" >/dev/null
-floor_zstd=$( { /usr/bin/time -f "%U %S" zstd -3 -q -c "${wal[@]}" >/dev/null; } 2>&1 | tail -1 | awk '{ print $1 + $2 }')
-floor_sha=$( { /usr/bin/time -f "%U %S" openssl dgst -sha256 "${wal[@]}" >/dev/null; } 2>&1 | tail -1 | awk '{ print $1 + $2 }')
+floor_zstd=$(cpu_seconds zstd -3 -q -c "${wal[@]}")
+floor_sha=$(cpu_seconds openssl dgst -sha256 "${wal[@]}")
 cd - >/dev/null
 floor=$(echo "$floor_zstd + $floor_sha" | bc -l)
 

@@ -78,7 +78,7 @@ for seg in "${wal[@]}"; do
 done
 
 # The floor: the CPU that decompressing and hashing the stored objects takes, one process each.
-floor_ms=$( { /usr/bin/time -f "%U %S" bash -c 'for f in "$@"; do zstd -q -d -c "$f" | openssl dgst -sha256 >/dev/null; done' _ "$work"/wv-store/bench/wal/*/*.zst; } 2>&1 | tail -1 | awk '{printf "%d", ($1 + $2) * 1000}')
+floor_ms=$(cpu_seconds bash -c 'for f in "$@"; do zstd -q -d -c "$f" | openssl dgst -sha256; done' _ "$work"/wv-store/bench/wal/*/*.zst | awk '{ printf "%d", $1 * 1000 }')
 cp "$segments"/* "$reference/"; chmod 755 "$reference"; [ "$(id -u)" -ne 0 ] || chown -R postgres: "$reference"
 
 # One timed loop in the data directory, one process per segment; prints the milliseconds spent in

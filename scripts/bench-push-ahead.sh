@@ -68,7 +68,7 @@ LOOP
 chmod 755 "$work/loop.sh"
 cd "$segments"
 cat "${wal[@]}" >/dev/null
-floor_cpu=$( { /usr/bin/time -f "%U %S" bash -c 'zstd -3 -q -c "$@" >/dev/null; openssl dgst -sha256 "$@" >/dev/null' _ "${wal[@]}"; } 2>&1 | tail -1 | awk '{ print $1 + $2 }')
+floor_cpu=$(cpu_seconds bash -c 'zstd -3 -q -c "$@" >/dev/null; openssl dgst -sha256 "$@" >/dev/null' _ "${wal[@]}")
 cd - >/dev/null
 floor_ms=$(echo "$floor_cpu * 1000 / $(nproc)" | bc)
 tools=(walvault-1 "walvault-$(nproc)" pgbackrest pgbackrest-async)

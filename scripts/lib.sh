@@ -112,6 +112,12 @@ write_pgbackrest_conf() {
   } >"$file"
 }
 
+# CPU seconds (user + system) a command takes, children included, its output thrown away; for
+# the floor lines (zstd and openssl over the same bytes). Usage: cpu_seconds COMMAND [ARG...]
+cpu_seconds() {
+  { /usr/bin/time -f "%U %S" "$@" >/dev/null; } 2>&1 | tail -1 | awk '{ print $1 + $2 }'
+}
+
 # What the machine allows with no I/O: MB/s of SAMPLE (a file of real data) through SHA-256 and
 # zstd -3 (MODE compress) or zstd decompression and SHA-256 (MODE decompress), with every core
 # busy: cores / (1/sha256 + 1/zstd), from `openssl speed` and `zstd -b` (both in memory, one

@@ -91,8 +91,7 @@ public enum ChildProcess {
         while waitpid(child, &result, 0) < 0 {
             guard errno == EINTR else { throw SystemError("wait for", path: executable) }
         }
-        // WIFEXITED / WEXITSTATUS are macros Swift does not see.
-        return result & 0x7f == 0 ? (result >> 8) & 0xff : 128 + (result & 0x7f)
+        return exitStatus(result)
     }
 
     /// The child's status if it ends within `seconds` (128 + signal when a signal ended it);
@@ -102,11 +101,17 @@ public enum ChildProcess {
         while true {
             var result: Int32 = 0
             let ended = waitpid(child, &result, WNOHANG)
-            if ended == child { return result & 0x7f == 0 ? (result >> 8) & 0xff : 128 + (result & 0x7f) }
+            if ended == child { return exitStatus(result) }
             if ended < 0 && errno != EINTR { return nil }
             if clock.seconds >= seconds { return nil }
             usleep(10_000)
         }
+    }
+
+    /// waitpid's status as an exit status, 128 + signal for a signal (WIFEXITED / WEXITSTATUS are
+    /// macros Swift does not see).
+    private static func exitStatus(_ result: Int32) -> Int32 {
+        result & 0x7f == 0 ? (result >> 8) & 0xff : 128 + (result & 0x7f)
     }
 
     /// A pipe whose two ends close on exec: each child gets its end by `dup2`, which clears the flag

@@ -43,5 +43,4 @@ struct Walvault: ParsableCommand {
             exit(withError: ExitCode(status))
         }
     }
-
 }

@@ -597,7 +597,8 @@ extension RestoreDestinationTests {
         let size = try fd.size()
         let mapped = try #require(mmap(nil, size, PROT_READ, MAP_SHARED, fd.raw, 0))
         defer { munmap(mapped, size) }
-        let pages = (size + Int(sysconf(Int32(_SC_PAGESIZE))) - 1) / Int(sysconf(Int32(_SC_PAGESIZE)))
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let pages = (size + pageSize - 1) / pageSize
         var resident = [UInt8](repeating: 0, count: pages)
         #expect(mincore(mapped, size, &resident) == 0)
         return (resident.filter { $0 & 1 != 0 }.count, pages)
